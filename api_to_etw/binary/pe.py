@@ -1,0 +1,279 @@
+"""The PE32+ image: sections, exports, imports, the exception directory and the CodeView record.
+
+pefile parses headers and the export/import/debug directories; the exception directory is read
+with ``struct`` because ntoskrnl has tens of thousands of RUNTIME_FUNCTION entries and pefile would
+build an object per entry. Only this package imports pefile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import CorruptFileError, InputNotFoundError, NotAPEError, UnsupportedArchitectureError
+from ..model import Memory
+
+log = logging.getLogger(__name__)
+
+MACHINE_AMD64 = 0x8664
+MACHINE_NAMES = {0x14C: "x86 (32-bit)", 0xAA64: "ARM64", 0x1C4: "ARM", 0x200: "IA64", 0xA641: "ARM64EC"}
+
+IMAGE_SCN_MEM_EXECUTE = 0x20000000
+IMAGE_SCN_MEM_WRITE = 0x80000000
+IMAGE_SCN_CNT_CODE = 0x00000020
+UNW_FLAG_CHAININFO = 0x4
+
+
+@dataclass
+class Section:
+    name: str
+    rva: int
+    virtual_size: int
+    raw_offset: int
+    raw_size: int
+    characteristics: int
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.characteristics & (IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE))
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.characteristics & IMAGE_SCN_MEM_WRITE)
+
+    @property
+    def end(self) -> int:
+        return self.rva + max(self.virtual_size, self.raw_size)
+
+    def contains(self, rva: int) -> bool:
+        return self.rva <= rva < self.end
+
+
+@dataclass(frozen=True)
+class CodeViewInfo:
+    """The RSDS record that names the matching PDB."""
+
+    pdb_name: str
+    guid: uuid.UUID
+    age: int
+
+    @property
+    def signature(self) -> str:
+        """The symbol-store key: GUID as 32 upper-case hex digits followed by the age in hex."""
+        return self.guid.hex.upper() + format(self.age, "X")
+
+
+@dataclass(frozen=True)
+class RuntimeFunction:
+    begin: int
+    end: int
+    unwind: int
+    #: For a chained entry, the RUNTIME_FUNCTION.BeginAddress of the function it continues.
+    parent: Optional[int] = None
+
+
+@dataclass
+class PEImage(Memory):
+    """An x64 PE image mapped by RVA over the file's bytes."""
+
+    path: str
+    data: bytes
+    image_base: int
+    size_of_image: int
+    sections: list[Section]
+    exports: dict[int, list[str]] = field(default_factory=dict)
+    #: IAT slot RVA -> "dll!name" for imported functions.
+    imports: dict[int, str] = field(default_factory=dict)
+    runtime_functions: list[RuntimeFunction] = field(default_factory=list)
+    codeview: Optional[CodeViewInfo] = None
+    timestamp: int = 0
+    entry_point: int = 0
+
+    # ------------------------------------------------------------------ memory
+    def section_at(self, rva: int) -> Optional[Section]:
+        for section in self.sections:
+            if section.contains(rva):
+                return section
+        return None
+
+    def read(self, rva: int, size: int) -> bytes:
+        """Bytes at an RVA; zero-filled past the raw data (as the loader maps .bss), short at section end."""
+        section = self.section_at(rva)
+        if section is None or size <= 0:
+            return b""
+        size = min(size, section.end - rva)
+        delta = rva - section.rva
+        raw = b""
+        if delta < section.raw_size:
+            start = section.raw_offset + delta
+            raw = self.data[start : start + min(size, section.raw_size - delta)]
+        return raw + b"\0" * (size - len(raw))
+
+    def is_writable(self, rva: int) -> bool:
+        section = self.section_at(rva)
+        return section is None or section.writable
+
+    def executable_sections(self) -> list[Section]:
+        return [s for s in self.sections if s.executable]
+
+    def section_bytes(self, section: Section) -> bytes:
+        return self.read(section.rva, max(section.virtual_size, section.raw_size))
+
+
+def load_pe(path: str) -> PEImage:
+    """Parse an x64 PE file; raise a one-line error for anything else."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise InputNotFoundError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputNotFoundError(f"{path}: is a directory, not a PE file") from None
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_pe(data, path)
+
+
+def parse_pe(data: bytes, path: str = "<memory>") -> PEImage:
+    import pefile
+
+    name = os.path.basename(path)
+    if len(data) < 0x40 or data[:2] != b"MZ":
+        raise NotAPEError(f"{name}: not a PE file (no MZ header)")
+    (e_lfanew,) = struct.unpack_from("<I", data, 0x3C)
+    if e_lfanew + 24 > len(data) or data[e_lfanew : e_lfanew + 4] != b"PE\0\0":
+        raise NotAPEError(f"{name}: not a PE file (no PE signature)")
+    (machine,) = struct.unpack_from("<H", data, e_lfanew + 4)
+    if machine != MACHINE_AMD64:
+        arch = MACHINE_NAMES.get(machine, f"machine 0x{machine:04x}")
+        raise UnsupportedArchitectureError(f"{name}: {arch} image; only x64 (AMD64) images are supported")
+    try:
+        pe = pefile.PE(data=data, fast_load=True)
+    except pefile.PEFormatError as exc:
+        raise NotAPEError(f"{name}: not a valid PE file ({exc.value})") from None
+    if pe.OPTIONAL_HEADER.Magic != 0x20B:
+        raise UnsupportedArchitectureError(f"{name}: not a PE32+ image")
+
+    sections = []
+    for sec in pe.sections:
+        sname = sec.Name.rstrip(b"\0").decode("ascii", "replace")
+        raw_size = sec.SizeOfRawData
+        if sec.PointerToRawData + raw_size > len(data):
+            if sec.Characteristics & (IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE):
+                raise CorruptFileError(
+                    f"{name}: truncated: section {sname} needs bytes up to offset "
+                    f"{sec.PointerToRawData + raw_size:#x} but the file has {len(data):#x}"
+                )
+            raw_size = max(0, len(data) - sec.PointerToRawData)
+        sections.append(
+            Section(sname, sec.VirtualAddress, sec.Misc_VirtualSize, sec.PointerToRawData, raw_size, sec.Characteristics)
+        )
+    image = PEImage(
+        path=path,
+        data=data,
+        image_base=pe.OPTIONAL_HEADER.ImageBase,
+        size_of_image=pe.OPTIONAL_HEADER.SizeOfImage,
+        sections=sections,
+        timestamp=pe.FILE_HEADER.TimeDateStamp,
+        entry_point=pe.OPTIONAL_HEADER.AddressOfEntryPoint,
+    )
+    if not image.executable_sections():
+        raise CorruptFileError(f"{name}: no executable section")
+
+    dirs = pefile.DIRECTORY_ENTRY
+    try:
+        pe.parse_data_directories(
+            directories=[dirs["IMAGE_DIRECTORY_ENTRY_EXPORT"], dirs["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+                         dirs["IMAGE_DIRECTORY_ENTRY_DEBUG"]]
+        )
+    except Exception as exc:  # pefile raises assorted errors on hostile directories
+        raise CorruptFileError(f"{name}: corrupt data directory ({exc})") from None
+
+    export_dir = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
+    if export_dir is not None:
+        for sym in export_dir.symbols:
+            if sym.name and not sym.forwarder and image.section_at(sym.address) is not None:
+                image.exports.setdefault(sym.address, []).append(sym.name.decode("ascii", "replace"))
+    for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []) or []:
+        dll = entry.dll.decode("ascii", "replace") if entry.dll else "?"
+        for imp in entry.imports:
+            label = imp.name.decode("ascii", "replace") if imp.name else f"#{imp.ordinal}"
+            if imp.address:
+                image.imports[imp.address - image.image_base] = f"{dll}!{label}"
+    for dbg in getattr(pe, "DIRECTORY_ENTRY_DEBUG", []) or []:
+        if dbg.struct.Type == 2:  # IMAGE_DEBUG_TYPE_CODEVIEW
+            image.codeview = _codeview(data, dbg.struct.PointerToRawData, dbg.struct.SizeOfData)
+            if image.codeview is not None:
+                break
+
+    exc_dir = pe.OPTIONAL_HEADER.DATA_DIRECTORY[dirs["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
+    image.runtime_functions = _runtime_functions(image, exc_dir.VirtualAddress, exc_dir.Size)
+    return image
+
+
+def _codeview(data: bytes, offset: int, size: int) -> Optional[CodeViewInfo]:
+    """Decode an RSDS record: 'RSDS', GUID, age, NUL-terminated PDB path (bounded by the entry size)."""
+    record = data[offset : offset + min(size, 4096)]
+    if len(record) < 25 or record[:4] != b"RSDS":
+        return None
+    guid = uuid.UUID(bytes_le=bytes(record[4:20]))
+    (age,) = struct.unpack_from("<I", record, 20)
+    pdb_name = record[24:].split(b"\0", 1)[0].decode("utf-8", "replace")
+    return CodeViewInfo(pdb_name=pdb_name, guid=guid, age=age)
+
+
+def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunction]:
+    """RUNTIME_FUNCTION entries with chained entries linked to the function they continue."""
+    if not rva or size < 12:
+        return []
+    blob = image.read(rva, size - size % 12)
+    entries = []
+    for begin, end, unwind in struct.iter_unpack("<III", blob):
+        if begin == 0 and end == 0:
+            continue
+        if end <= begin or image.section_at(begin) is None:
+            log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
+            continue
+        entries.append((begin, end, unwind))
+    by_begin = {e[0]: e for e in entries}
+    result = []
+    for begin, end, unwind in entries:
+        if unwind & 1:  # points at another RUNTIME_FUNCTION rather than at unwind info
+            target = image.read(unwind & ~1, 4)
+            parent = struct.unpack("<I", target)[0] if len(target) == 4 else None
+        else:
+            parent = _chain_root(image, unwind, by_begin)
+        if parent == begin:
+            parent = None
+        result.append(RuntimeFunction(begin, end, unwind, parent))
+    return result
+
+
+def _chain_root(image: PEImage, unwind_rva: int, by_begin: dict[int, tuple[int, int, int]]) -> Optional[int]:
+    """Follow UNW_FLAG_CHAININFO links to the primary function's begin address (bounded, cycle-safe)."""
+    root = None
+    seen = set()
+    for _ in range(32):
+        if unwind_rva in seen:
+            break
+        seen.add(unwind_rva)
+        header = image.read(unwind_rva, 4)
+        if len(header) < 4:
+            break
+        flags = header[0] >> 3
+        if not flags & UNW_FLAG_CHAININFO:
+            break
+        count = header[2]
+        chained = image.read(unwind_rva + 4 + 2 * (count + (count & 1)), 12)
+        if len(chained) < 12:
+            break
+        begin, _end, next_unwind = struct.unpack("<III", chained)
+        root = begin
+        if begin not in by_begin:
+            break
+        unwind_rva = next_unwind
+    return root

@@ -1,0 +1,183 @@
+"""Command line: ``api-to-etw analyze BINARY``.
+
+Results go to a file (or stdout with ``-o -``); progress, warnings and the summary go to stderr, so
+stdout stays clean for pipes. Every expected failure is one line on stderr and a named exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Optional
+
+from . import __version__
+from .errors import ApiToEtwError, ExitCode, InputNotFoundError, UsageError
+
+log = logging.getLogger("api_to_etw")
+PROG = "api-to-etw"
+
+
+def _names_file(path: str) -> set[str]:
+    """Function names, one per line; blank lines and ``#`` comments are skipped."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return {line.split("#", 1)[0].strip() for line in handle if line.split("#", 1)[0].strip()}
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Map Windows APIs and syscalls to the ETW events they can emit, from the binary and its PDB.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    an = sub.add_parser("analyze", help="find ETW writes reachable from each API and write a table",
+                        description="Find every ETW write reachable from each syscall and exported API.")
+    an.add_argument("binary", help="x64 PE image, e.g. ntoskrnl.exe")
+    an.add_argument("--pdb", help="PDB to use (default: the CodeView name or <binary>.pdb beside the binary)")
+    an.add_argument("--no-pdb", action="store_true", help="ignore any PDB and use exports only")
+    an.add_argument("--force-pdb", action="store_true", help="use --pdb even if its GUID/age do not match")
+    an.add_argument("-o", "--output", help="output file, '-' for stdout (default: output/<binary>.<format>)")
+    an.add_argument("--format", choices=("tsv", "csv", "jsonl"), help="output format (default: from -o, else tsv)")
+    an.add_argument("--max-depth", type=int, default=5, metavar="N",
+                    help="longest call path reported, in functions, API and containing function included (default 5)")
+    an.add_argument("--roots", metavar="FILE", help="file of API names to start from (default: Nt* and exports)")
+    an.add_argument("--ignore", metavar="FILE", help="file of function names never to walk through")
+    an.add_argument("--engine", default="native", choices=("native",), help="analysis backend (default native)")
+    _verbosity(an)
+    return parser
+
+
+def _verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
+
+
+def _setup_logging(quiet: bool, verbose: int) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    root = logging.getLogger("api_to_etw")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class _Progress:
+    """A rich progress bar on stderr, only when stderr is a terminal and not quiet."""
+
+    def __init__(self, enabled: bool):
+        self._bar = None
+        self._tasks: dict[str, int] = {}
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._bar.start()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        task = self._tasks.get(phase)
+        if task is None:
+            task = self._tasks[phase] = self._bar.add_task(phase, total=total)
+        self._bar.update(task, completed=done, total=total)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis.pipeline import AnalysisOptions, analyze
+    from .binary.loader import open_binary
+    from .engine.native.engine import NativeEngine
+    from .render.tables import render, write_output
+
+    if args.max_depth < 1:
+        raise UsageError("--max-depth must be at least 1")
+    fmt = args.format
+    if fmt is None:
+        ext = os.path.splitext(args.output or "")[1].lower().lstrip(".")
+        fmt = ext if ext in ("tsv", "csv", "jsonl") else "tsv"
+    output = args.output or os.path.join("output", f"{os.path.basename(args.binary)}.{fmt}")
+
+    started = time.perf_counter()
+    loaded = open_binary(args.binary, args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb)
+    if loaded.pdb is None:
+        log.warning("%s: %s", os.path.basename(args.binary), loaded.pdb_note)
+    else:
+        log.info("%s", loaded.pdb_note)
+    options = AnalysisOptions(
+        max_depth=args.max_depth,
+        roots=_names_file(args.roots) if args.roots else None,
+        ignore=_names_file(args.ignore) if args.ignore else set(),
+    )
+    progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        result = analyze(NativeEngine(loaded.image, loaded.pdb), options, progress)
+    finally:
+        progress.stop()
+    write_output(render(result.rows, fmt), output)
+    elapsed = time.perf_counter() - started
+    stats = result.stats
+    apis = len({r.function for r in result.rows})
+    if not args.quiet:
+        where = "stdout" if output == "-" else output
+        print(f"{PROG}: {len(result.rows)} rows ({apis} APIs, {stats.write_sites} write sites, "
+              f"{stats.unresolved_rows} unresolved) -> {where} in {elapsed:.1f}s", file=sys.stderr)
+    log.info("%d functions, %d call sites, %d roots, %d wrappers", stats.functions, stats.call_sites, stats.roots,
+             stats.wrappers)
+    return ExitCode.OK
+
+
+COMMANDS = {"analyze": cmd_analyze}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    _setup_logging(args.quiet, args.verbose)
+    try:
+        return int(COMMANDS[args.command](args))
+    except ApiToEtwError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return int(ExitCode.OK)
+    except MemoryError:
+        print(f"{PROG}: error: out of memory", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if args.verbose >= 2:
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)",
+              file=sys.stderr)
+        return int(ExitCode.ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The one interface every analysis backend implements.
+
+An engine loads a binary and answers two questions: what are the functions, call edges, symbols and
+memory (``load``), and what values reach the arguments of the calls inside a set of functions
+(``resolve``). Argument resolution is the expensive part, so the analysis asks for it lazily: first
+for the functions that call an ETW API, then for the callers of the wrappers it discovers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from ..model import Facts
+
+
+class Engine(ABC):
+    name: str = "engine"
+
+    @abstractmethod
+    def load(self) -> Facts:
+        """Functions, call sites (arguments unresolved), symbols and memory of the binary."""
+
+    @abstractmethod
+    def resolve(self, functions: Iterable[int]) -> None:
+        """Fill ``CallSite.args`` for every call site inside the given functions (by entry RVA)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
+        """Release whatever the engine holds (files, a Ghidra project)."""

@@ -1,0 +1,1 @@
+"""The default engine: pefile, pdbparse and iced-x86, runs anywhere Python does."""

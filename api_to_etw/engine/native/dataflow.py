@@ -1,0 +1,578 @@
+"""Value-set data flow over one function's machine code: what each call receives in its arguments.
+
+A forward analysis over basic blocks tracks, for every general-purpose and vector register and every
+stack slot, the set of symbolic values (see ``api_to_etw.model``) it may hold. Joins take the union, so
+a ``cmov`` or an if/else that picks one of two descriptors yields both. Stack slots are addressed
+relative to the stack pointer at entry, which makes incoming stack parameters (``Param(4+)``), spilled
+locals and descriptors built field by field on the stack all visible. The analysis is deliberately
+small: instructions it does not model make their destination unknown, never wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Optional
+
+from iced_x86 import Decoder, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt
+
+from ...model import (
+    UNKNOWN,
+    Addr,
+    CallSite,
+    Const,
+    Load,
+    Memory,
+    Param,
+    StackAddr,
+    Value,
+    ValueSet,
+    add_offset,
+    cap,
+    make_load,
+)
+
+ARG_REGS = (Register.RCX, Register.RDX, Register.R8, Register.R9)
+#: How many arguments a call site records: four in registers, four on the stack.
+MAX_ARGS = 8
+VOLATILE = (Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, Register.R10, Register.R11) + tuple(
+    RegisterExt.full_register(r) for r in (Register.XMM0, Register.XMM1, Register.XMM2, Register.XMM3,
+                                           Register.XMM4, Register.XMM5)
+)
+RSP = Register.RSP
+_UNK: ValueSet = frozenset((UNKNOWN,))
+MAX_BLOCK_VISITS = 8
+MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
+
+_NO_WRITE = {
+    Mnemonic.CMP, Mnemonic.TEST, Mnemonic.BT, Mnemonic.NOP, Mnemonic.UCOMISS, Mnemonic.UCOMISD,
+    Mnemonic.COMISS, Mnemonic.COMISD, Mnemonic.PTEST, Mnemonic.PREFETCHW, Mnemonic.PREFETCHNTA,
+    Mnemonic.PREFETCHT0, Mnemonic.PREFETCHT1, Mnemonic.PREFETCHT2, Mnemonic.CLFLUSH, Mnemonic.INT3,
+    Mnemonic.LFENCE, Mnemonic.MFENCE, Mnemonic.SFENCE, Mnemonic.PAUSE,
+}
+#: Registers some instructions write without naming them as operands.
+_IMPLICIT = {
+    Mnemonic.MUL: (Register.RAX, Register.RDX), Mnemonic.IMUL: (Register.RAX, Register.RDX),
+    Mnemonic.DIV: (Register.RAX, Register.RDX), Mnemonic.IDIV: (Register.RAX, Register.RDX),
+    Mnemonic.CQO: (Register.RDX,), Mnemonic.CDQ: (Register.RDX,), Mnemonic.CWD: (Register.RDX,),
+    Mnemonic.CDQE: (Register.RAX,), Mnemonic.CWDE: (Register.RAX,), Mnemonic.CBW: (Register.RAX,),
+    Mnemonic.RDTSC: (Register.RAX, Register.RDX), Mnemonic.RDTSCP: (Register.RAX, Register.RDX, Register.RCX),
+    Mnemonic.CPUID: (Register.RAX, Register.RBX, Register.RCX, Register.RDX),
+    Mnemonic.RDMSR: (Register.RAX, Register.RDX), Mnemonic.XGETBV: (Register.RAX, Register.RDX),
+    Mnemonic.MOVSB: (Register.RSI, Register.RDI, Register.RCX), Mnemonic.MOVSQ: (Register.RSI, Register.RDI, Register.RCX),
+    Mnemonic.MOVSD: (Register.RSI, Register.RDI, Register.RCX), Mnemonic.MOVSW: (Register.RSI, Register.RDI, Register.RCX),
+    Mnemonic.STOSB: (Register.RDI, Register.RCX), Mnemonic.STOSQ: (Register.RDI, Register.RCX),
+    Mnemonic.STOSD: (Register.RDI, Register.RCX), Mnemonic.STOSW: (Register.RDI, Register.RCX),
+    Mnemonic.CMPXCHG: (Register.RAX,), Mnemonic.SYSCALL: (Register.RAX, Register.RCX, Register.R11),
+}
+_STRING = {Mnemonic.MOVSB, Mnemonic.MOVSW, Mnemonic.MOVSD, Mnemonic.MOVSQ, Mnemonic.STOSB, Mnemonic.STOSW,
+           Mnemonic.STOSD, Mnemonic.STOSQ}
+_VEC_MOVES = {
+    Mnemonic.MOVUPS, Mnemonic.MOVAPS, Mnemonic.MOVDQU, Mnemonic.MOVDQA, Mnemonic.MOVUPD, Mnemonic.MOVAPD,
+    Mnemonic.VMOVUPS, Mnemonic.VMOVAPS, Mnemonic.VMOVDQU, Mnemonic.VMOVDQA, Mnemonic.LDDQU,
+}
+_VEC_ZERO = {Mnemonic.XORPS, Mnemonic.PXOR, Mnemonic.XORPD, Mnemonic.VXORPS, Mnemonic.VPXOR}
+_CMOV = {
+    Mnemonic.CMOVA, Mnemonic.CMOVAE, Mnemonic.CMOVB, Mnemonic.CMOVBE, Mnemonic.CMOVE, Mnemonic.CMOVG,
+    Mnemonic.CMOVGE, Mnemonic.CMOVL, Mnemonic.CMOVLE, Mnemonic.CMOVNE, Mnemonic.CMOVNO, Mnemonic.CMOVNP,
+    Mnemonic.CMOVNS, Mnemonic.CMOVO, Mnemonic.CMOVP, Mnemonic.CMOVS,
+}
+_ARITH = {Mnemonic.AND, Mnemonic.OR, Mnemonic.XOR, Mnemonic.SHL, Mnemonic.SHR, Mnemonic.ADD, Mnemonic.SUB}
+_REG_KIND = OpKind.REGISTER
+_MEM_KIND = OpKind.MEMORY
+_IMM_KINDS = {OpKind.IMMEDIATE8, OpKind.IMMEDIATE16, OpKind.IMMEDIATE32, OpKind.IMMEDIATE64,
+              OpKind.IMMEDIATE8TO16, OpKind.IMMEDIATE8TO32, OpKind.IMMEDIATE8TO64, OpKind.IMMEDIATE32TO64}
+_FULL = {}
+
+
+def _full(reg: int) -> int:
+    full = _FULL.get(reg)
+    if full is None:
+        full = _FULL[reg] = RegisterExt.full_register(reg)
+    return full
+
+
+class State:
+    """Registers and stack slots at one program point."""
+
+    __slots__ = ("regs", "stack", "rsp")
+
+    def __init__(self, regs: dict[int, ValueSet], stack: dict[int, tuple[int, ValueSet]], rsp: Optional[int]):
+        self.regs = regs
+        self.stack = stack
+        self.rsp = rsp
+
+    @classmethod
+    def entry(cls) -> State:
+        regs = {reg: frozenset((Param(i),)) for i, reg in enumerate(ARG_REGS)}
+        return cls(regs, {}, 0)
+
+    def copy(self) -> State:
+        return State(dict(self.regs), dict(self.stack), self.rsp)
+
+    def join(self, other: State) -> bool:
+        """Merge ``other`` into self; True if anything changed."""
+        changed = False
+        for reg in set(self.regs) | set(other.regs):
+            mine = self.regs.get(reg, _UNK)
+            theirs = other.regs.get(reg, _UNK)
+            if not theirs <= mine:
+                self.regs[reg] = cap(mine | theirs)
+                changed = True
+        for off in set(self.stack) | set(other.stack):
+            mine = self.stack.get(off)
+            theirs = other.stack.get(off)
+            if mine == theirs:
+                continue
+            if mine is None or theirs is None or mine[0] != theirs[0]:
+                size = (mine or theirs)[0]
+                merged = (size, cap((mine or theirs)[1] | _UNK))
+            else:
+                merged = (mine[0], cap(mine[1] | theirs[1]))
+            if merged != mine:
+                self.stack[off] = merged
+                changed = True
+        if self.rsp != other.rsp and self.rsp is not None:
+            # Frames that disagree on the stack pointer (alloca): stop trusting stack offsets.
+            self.rsp = None
+            changed = True
+        return changed
+
+
+class FunctionDataflow:
+    """Runs the analysis for one function and records argument values at each call site."""
+
+    def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite]):
+        self.memory = memory
+        self.image_base = image_base
+        self.image_size = image_size
+        self.sites = sites
+        self._ro_cache: dict[int, bool] = {}
+
+    # ------------------------------------------------------------------ driver
+    def run(self, pieces: Iterable[tuple[int, int]]) -> None:
+        instrs: list[Instruction] = []
+        bounds = []
+        for start, stop in pieces:
+            code = self.memory.read(start, stop - start)
+            bounds.append((start, stop))
+            for instr in Decoder(64, code, ip=start):
+                instrs.append(instr)
+        if not instrs:
+            return
+        entry = instrs[0].ip
+        instrs.sort(key=lambda i: i.ip)
+
+        def inside(rva: int) -> bool:
+            return any(a <= rva < b for a, b in bounds)
+
+        leaders = {entry}
+        for idx, instr in enumerate(instrs):
+            fc = instr.flow_control
+            if fc in (FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH):
+                target = instr.near_branch_target
+                if inside(target):
+                    leaders.add(target)
+                if idx + 1 < len(instrs):
+                    leaders.add(instrs[idx + 1].ip)
+            elif fc in (FlowControl.RETURN, FlowControl.INDIRECT_BRANCH, FlowControl.INTERRUPT,
+                        FlowControl.EXCEPTION):
+                if idx + 1 < len(instrs):
+                    leaders.add(instrs[idx + 1].ip)
+        blocks: dict[int, list[Instruction]] = {}
+        order: list[int] = []
+        current: list[Instruction] = []
+        for instr in instrs:
+            if instr.ip in leaders:
+                current = []
+                blocks[instr.ip] = current
+                order.append(instr.ip)
+            current.append(instr)
+
+        states: dict[int, State] = {entry: State.entry()}
+        visits: dict[int, int] = {}
+        worklist = [entry]
+        queued = {entry}
+        position = {ip: i for i, ip in enumerate(order)}
+        while worklist:
+            worklist.sort(key=position.__getitem__, reverse=True)
+            ip = worklist.pop()
+            queued.discard(ip)
+            visits[ip] = visits.get(ip, 0) + 1
+            state = states[ip].copy()
+            block = blocks[ip]
+            successors = self._run_block(block, state, inside)
+            for succ in successors:
+                if succ not in blocks:
+                    continue
+                known = states.get(succ)
+                if known is None:
+                    states[succ] = state.copy()
+                    changed = True
+                else:
+                    changed = known.join(state)
+                if changed and visits.get(succ, 0) < MAX_BLOCK_VISITS and succ not in queued:
+                    worklist.append(succ)
+                    queued.add(succ)
+
+    def _run_block(self, block: list[Instruction], state: State, inside) -> list[int]:
+        for instr in block:
+            fc = instr.flow_control
+            if fc == FlowControl.NEXT:
+                self._step(instr, state)
+                continue
+            if fc == FlowControl.CALL or fc == FlowControl.INDIRECT_CALL:
+                self._record(instr, state, tail=False)
+                self._after_call(state)
+                continue
+            if fc == FlowControl.UNCONDITIONAL_BRANCH:
+                target = instr.near_branch_target
+                if inside(target):
+                    return [target]
+                self._record(instr, state, tail=True)
+                return []
+            if fc == FlowControl.CONDITIONAL_BRANCH:
+                target = instr.near_branch_target
+                fall = instr.next_ip
+                if inside(target):
+                    return [target, fall]
+                self._record(instr, state, tail=True)
+                return [fall]
+            if fc == FlowControl.INDIRECT_BRANCH:
+                self._record(instr, state, tail=True)
+                return []
+            if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
+                return []
+            self._step(instr, state)
+        last = block[-1]
+        return [last.next_ip]
+
+    # ------------------------------------------------------------------ call sites
+    def _record(self, instr: Instruction, state: State, tail: bool) -> None:
+        site = self.sites.get(instr.ip)
+        if site is None:
+            return
+        args: list[ValueSet] = [state.regs.get(reg, _UNK) for reg in ARG_REGS]
+        base = 0x28 if tail else 0x20
+        for i in range(4, MAX_ARGS):
+            if state.rsp is None:
+                args.append(_UNK)
+            else:
+                args.append(self._stack_load(state, state.rsp + base + 8 * (i - 4), 8))
+        resolved = []
+        for values in args:
+            resolved.append(frozenset(self._snapshot(v, state) for v in values))
+        site.args = tuple(resolved)
+
+    def _snapshot(self, value: Value, state: State) -> Value:
+        """Attach the 16 bytes known at a stack address (descriptors built on the stack)."""
+        if not isinstance(value, StackAddr):
+            return value
+        content = stack_bytes_partial(state, value.offset, 16)
+        if all(b is None for b in content):
+            return StackAddr(value.offset)
+        return StackAddr(value.offset, tuple(content))
+
+    def _after_call(self, state: State) -> None:
+        for reg in VOLATILE:
+            state.regs[reg] = _UNK
+        if state.rsp is not None:
+            lo, hi = state.rsp, state.rsp + 0x20
+            for off in [o for o in state.stack if lo <= o < hi]:
+                del state.stack[off]
+
+    # ------------------------------------------------------------------ instructions
+    def _step(self, instr: Instruction, state: State) -> None:
+        mn = instr.mnemonic
+        count = instr.op_count
+        if count == 0:
+            for reg in _IMPLICIT.get(mn, ()):
+                state.regs[reg] = _UNK
+            return
+        k0 = instr.op0_kind
+        if mn == Mnemonic.MOV or mn in _VEC_MOVES:
+            src = self._operand(instr, 1, state)
+            self._write(instr, state, src)
+            return
+        if mn == Mnemonic.LEA:
+            self._write(instr, state, self._address(instr, state))
+            return
+        if mn in (Mnemonic.MOVZX, Mnemonic.MOVSX, Mnemonic.MOVSXD):
+            src = self._operand(instr, 1, state)
+            size = self._operand_size(instr, 1)
+            out = set()
+            for v in src:
+                if isinstance(v, Const):
+                    raw = v.value & MASKS[size]
+                    if mn != Mnemonic.MOVZX and raw >> (size * 8 - 1):
+                        raw -= 1 << (size * 8)
+                    out.add(Const(raw & MASKS[8]))
+                elif isinstance(v, Load) and mn == Mnemonic.MOVZX:
+                    out.add(v)
+                else:
+                    out.add(UNKNOWN)
+            self._write(instr, state, frozenset(out))
+            return
+        if mn in _CMOV and k0 == _REG_KIND:
+            reg = _full(instr.op0_register)
+            src = self._operand(instr, 1, state)
+            state.regs[reg] = cap(state.regs.get(reg, _UNK) | src)
+            return
+        if mn == Mnemonic.PUSH:
+            value = self._operand(instr, 0, state)
+            if state.rsp is not None:
+                state.rsp -= 8
+                self._stack_store(state, state.rsp, 8, value)
+            return
+        if mn == Mnemonic.POP:
+            if state.rsp is not None:
+                value = self._stack_load(state, state.rsp, 8)
+                state.rsp += 8
+            else:
+                value = _UNK
+            if k0 == _REG_KIND:
+                state.regs[_full(instr.op0_register)] = value
+            return
+        if mn in _VEC_ZERO and k0 == _REG_KIND and instr.op1_kind == _REG_KIND and instr.op0_register == instr.op1_register:
+            state.regs[_full(instr.op0_register)] = frozenset((Const(0),))
+            return
+        if mn in _ARITH and k0 == _REG_KIND:
+            self._arith(instr, state, mn)
+            return
+        if mn in _NO_WRITE:
+            return
+        if k0 == _REG_KIND:
+            reg = _full(instr.op0_register)
+            if reg == RSP:
+                state.rsp = None
+            state.regs[reg] = _UNK
+            if mn == Mnemonic.XCHG and instr.op1_kind == _REG_KIND:
+                state.regs[_full(instr.op1_register)] = _UNK
+        elif k0 == _MEM_KIND:
+            self._store_unknown(instr, state)
+        if mn in _IMPLICIT and (mn not in _STRING or instr.is_string_instruction):
+            for reg in _IMPLICIT[mn]:
+                state.regs[reg] = _UNK
+
+    def _arith(self, instr: Instruction, state: State, mn: int) -> None:
+        reg = _full(instr.op0_register)
+        size = RegisterExt.size(instr.op0_register)
+        if mn in (Mnemonic.XOR, Mnemonic.SUB) and instr.op1_kind == _REG_KIND and instr.op1_register == instr.op0_register:
+            state.regs[reg] = frozenset((Const(0),))
+            return
+        dst = state.regs.get(reg, _UNK)
+        src = self._operand(instr, 1, state)
+        if reg == RSP:
+            if state.rsp is not None and len(src) == 1 and mn in (Mnemonic.ADD, Mnemonic.SUB):
+                (imm,) = src
+                if isinstance(imm, Const):
+                    delta = _signed(imm.value, 8)
+                    state.rsp += delta if mn == Mnemonic.ADD else -delta
+                    return
+            state.rsp = None
+            return
+        out = set()
+        for a in dst:
+            for b in src:
+                out.add(_fold(mn, a, b, size))
+        state.regs[reg] = cap(out)
+
+    # ------------------------------------------------------------------ operands
+    def _operand_size(self, instr: Instruction, index: int) -> int:
+        kind = instr.op_kind(index)
+        if kind == _REG_KIND:
+            return RegisterExt.size(instr.op_register(index))
+        if kind == _MEM_KIND:
+            return MemorySizeExt.size(instr.memory_size) or 8
+        return 8
+
+    def _operand(self, instr: Instruction, index: int, state: State) -> ValueSet:
+        kind = instr.op_kind(index)
+        if kind == _REG_KIND:
+            reg = instr.op_register(index)
+            full = _full(reg)
+            if full == RSP:
+                return frozenset((StackAddr(state.rsp),)) if state.rsp is not None else _UNK
+            values = state.regs.get(full, _UNK)
+            size = RegisterExt.size(reg)
+            if size < 8 and RegisterExt.is_gpr(reg):
+                return frozenset(_truncate(v, size) for v in values)
+            return values
+        if kind in _IMM_KINDS:
+            return frozenset((Const(instr.immediate(index) & MASKS[8]),))
+        if kind == _MEM_KIND:
+            size = MemorySizeExt.size(instr.memory_size) or 8
+            out = set()
+            for addr in self._address(instr, state):
+                out |= self._load(addr, size, state)
+            return cap(out)
+        return _UNK
+
+    def _address(self, instr: Instruction, state: State) -> ValueSet:
+        if instr.is_ip_rel_memory_operand:
+            return frozenset((Addr(instr.ip_rel_memory_address),))
+        if instr.memory_segment in (Register.GS, Register.FS):
+            return _UNK
+        disp = _signed(instr.memory_displacement, 8)
+        base = instr.memory_base
+        index = instr.memory_index
+        offset = 0
+        if index != Register.NONE:
+            ivals = state.regs.get(_full(index), _UNK)
+            if len(ivals) != 1:
+                return _UNK
+            (ival,) = ivals
+            if not isinstance(ival, Const):
+                return _UNK
+            offset = _signed(ival.value, 8) * instr.memory_index_scale
+        if base == Register.NONE:
+            absolute = (disp + offset) & MASKS[8]
+            if self.image_base <= absolute < self.image_base + self.image_size:
+                return frozenset((Addr(absolute - self.image_base),))
+            return _UNK
+        full = _full(base)
+        if full == RSP:
+            if state.rsp is None:
+                return _UNK
+            return frozenset((StackAddr(state.rsp + disp + offset),))
+        return cap(add_offset(v, disp + offset) for v in state.regs.get(full, _UNK))
+
+    def _load(self, addr: Value, size: int, state: State) -> ValueSet:
+        if isinstance(addr, StackAddr):
+            return self._stack_load(state, addr.offset, size)
+        if isinstance(addr, Addr):
+            if size in MASKS and self._read_only(addr.rva):
+                raw = self.memory.read(addr.rva, size)
+                if len(raw) == size:
+                    value = int.from_bytes(raw, "little")
+                    if size == 8 and self.image_base <= value < self.image_base + self.image_size:
+                        return frozenset((Addr(value - self.image_base),))
+                    return frozenset((Const(value),))
+            return frozenset((make_load(addr, size),))
+        return frozenset((make_load(addr, size),))
+
+    def _read_only(self, rva: int) -> bool:
+        known = self._ro_cache.get(rva >> 12)
+        if known is None:
+            known = self._ro_cache[rva >> 12] = not self.memory.is_writable(rva)
+        return known
+
+    # ------------------------------------------------------------------ stores
+    def _write(self, instr: Instruction, state: State, values: ValueSet) -> None:
+        kind = instr.op0_kind
+        if kind == _REG_KIND:
+            reg = instr.op0_register
+            full = _full(reg)
+            size = RegisterExt.size(reg)
+            if full == RSP:
+                vals = list(values)
+                state.rsp = vals[0].offset if len(vals) == 1 and isinstance(vals[0], StackAddr) else None
+                return
+            if size in (4, 1, 2) and RegisterExt.is_gpr(reg):
+                values = frozenset(_truncate(v, size) for v in values)
+            state.regs[full] = values
+        elif kind == _MEM_KIND:
+            size = MemorySizeExt.size(instr.memory_size) or 8
+            for addr in self._address(instr, state):
+                if isinstance(addr, StackAddr):
+                    self._stack_store(state, addr.offset, size, values)
+
+    def _store_unknown(self, instr: Instruction, state: State) -> None:
+        size = MemorySizeExt.size(instr.memory_size) or 8
+        for addr in self._address(instr, state):
+            if isinstance(addr, StackAddr):
+                self._stack_store(state, addr.offset, size, _UNK)
+
+    @staticmethod
+    def _stack_store(state: State, offset: int, size: int, values: ValueSet) -> None:
+        """Store at a stack offset; constant bytes of older slots that are only partly overwritten survive."""
+        end = offset + size
+        for off in [o for o, (s, _v) in state.stack.items() if o < end and o + s > offset]:
+            old_size, old_values = state.stack.pop(off)
+            raw = _const_raw(old_values, old_size)
+            if raw is None:
+                continue
+            for k in range(old_size):
+                if not offset <= off + k < end:
+                    state.stack[off + k] = (1, frozenset((Const(raw[k]),)))
+        state.stack[offset] = (size, frozenset(values))
+
+    @staticmethod
+    def _stack_load(state: State, offset: int, size: int) -> ValueSet:
+        slot = state.stack.get(offset)
+        if slot is not None and slot[0] == size:
+            return slot[1]
+        raw = stack_bytes(state, offset, size)
+        if raw is not None and size in MASKS:
+            return frozenset((Const(int.from_bytes(raw, "little")),))
+        if slot is None and offset >= 0x28 and (offset - 0x28) % 8 == 0 and not any(
+            o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()
+        ):
+            return frozenset((Param(4 + (offset - 0x28) // 8),))
+        return _UNK
+
+
+def _const_raw(values: ValueSet, size: int) -> Optional[bytes]:
+    if len(values) != 1 or size not in MASKS:
+        return None
+    (only,) = values
+    if not isinstance(only, Const):
+        return None
+    return (only.value & MASKS[size]).to_bytes(size, "little")
+
+
+def stack_bytes_partial(state: State, offset: int, size: int) -> list[Optional[int]]:
+    """The bytes known to be stored at ``[offset, offset+size)`` of the frame (None where unknown)."""
+    content: list[Optional[int]] = [None] * size
+    end = offset + size
+    for off, (slot_size, values) in state.stack.items():
+        if off + slot_size <= offset or off >= end:
+            continue
+        raw = _const_raw(values, slot_size)
+        if raw is None:
+            continue
+        for k in range(slot_size):
+            pos = off + k - offset
+            if 0 <= pos < size:
+                content[pos] = raw[k]
+    return content
+
+
+def stack_bytes(state: State, offset: int, size: int) -> Optional[bytes]:
+    content = stack_bytes_partial(state, offset, size)
+    if any(b is None for b in content):
+        return None
+    return bytes(content)  # type: ignore[arg-type]
+
+
+def _signed(value: int, size: int) -> int:
+    bits = size * 8
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _truncate(value: Value, size: int) -> Value:
+    if isinstance(value, Const):
+        return Const(value.value & MASKS[size])
+    return value
+
+
+def _fold(mn: int, a: Value, b: Value, size: int) -> Value:
+    if isinstance(b, Const):
+        if mn == Mnemonic.ADD:
+            return _truncate(add_offset(a, _signed(b.value, 8)), size) if not isinstance(a, Const) else Const(
+                (a.value + b.value) & MASKS[size])
+        if mn == Mnemonic.SUB:
+            return _truncate(add_offset(a, -_signed(b.value, 8)), size) if not isinstance(a, Const) else Const(
+                (a.value - b.value) & MASKS[size])
+        if isinstance(a, Const):
+            if mn == Mnemonic.AND:
+                return Const(a.value & b.value & MASKS[size])
+            if mn == Mnemonic.OR:
+                return Const((a.value | b.value) & MASKS[size])
+            if mn == Mnemonic.XOR:
+                return Const((a.value ^ b.value) & MASKS[size])
+            if mn == Mnemonic.SHL:
+                return Const((a.value << (b.value & 63)) & MASKS[size])
+            if mn == Mnemonic.SHR:
+                return Const((a.value & MASKS[size]) >> (b.value & 63))
+    return UNKNOWN

@@ -1,0 +1,71 @@
+"""The native engine: pefile + pdbparse + iced-x86, no external tools."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from typing import Optional
+
+from ...binary.pdb import PdbSymbols
+from ...binary.pe import PEImage
+from ...model import Facts
+from ..base import Engine
+from .dataflow import FunctionDataflow
+from .functions import discover
+
+log = logging.getLogger(__name__)
+
+
+class NativeEngine(Engine):
+    name = "native"
+
+    def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None):
+        self.image = image
+        self.pdb = pdb
+        self._facts: Optional[Facts] = None
+        self._sites_by_function: dict[int, dict[int, object]] = {}
+        self._resolved: set[int] = set()
+
+    def load(self) -> Facts:
+        image, pdb = self.image, self.pdb
+        code_symbols = dict(pdb.functions) if pdb else {}
+        fmap = discover(image, code_symbols)
+        export_names = {rva: names[0] for rva, names in image.exports.items()}
+        for rva, func in fmap.functions.items():
+            if func.imported:
+                continue
+            func.exported = rva in image.exports
+            func.name = code_symbols.get(rva) or export_names.get(rva) or f"sub_{rva:x}"
+        symbols: dict[int, str] = {}
+        if pdb:
+            symbols.update(pdb.data)
+            symbols.update(pdb.functions)
+        for rva, names in image.exports.items():
+            symbols.setdefault(rva, names[0])
+        for site in fmap.calls:
+            self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
+        self._facts = Facts(
+            binary_name=os.path.basename(image.path),
+            image_base=image.image_base,
+            functions=fmap.functions,
+            calls=fmap.calls,
+            symbols=symbols,
+            memory=image,
+            has_pdb=pdb is not None,
+        )
+        log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
+        return self._facts
+
+    def resolve(self, functions: Iterable[int]) -> None:
+        assert self._facts is not None, "load() first"
+        for rva in functions:
+            if rva in self._resolved:
+                continue
+            self._resolved.add(rva)
+            func = self._facts.functions.get(rva)
+            sites = self._sites_by_function.get(rva)
+            if func is None or func.imported or not sites:
+                continue
+            flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites)
+            flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))

@@ -1,0 +1,170 @@
+"""Function boundaries and direct call edges, from one linear decode of every function.
+
+Entries come from the exception directory (every non-leaf x64 function has a RUNTIME_FUNCTION; chained
+entries are fragments of their parent), the PDB's code symbols, the exports and the entry point; direct
+call targets found while decoding add the leaf functions nobody named.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass, field
+
+from iced_x86 import Decoder, FlowControl, Instruction
+
+from ...binary.pe import PEImage
+from ...model import CallSite, Function
+
+log = logging.getLogger(__name__)
+
+_CALL = FlowControl.CALL
+_BRANCH = FlowControl.UNCONDITIONAL_BRANCH
+_COND = FlowControl.CONDITIONAL_BRANCH
+_INDIRECT_CALL = FlowControl.INDIRECT_CALL
+_INDIRECT_BRANCH = FlowControl.INDIRECT_BRANCH
+_NEXT = FlowControl.NEXT
+
+
+@dataclass
+class FunctionMap:
+    functions: dict[int, Function]
+    calls: list[CallSite]
+    #: Sorted (start, end, owner entry) of every code range, for address -> function lookups.
+    ranges: list[tuple[int, int, int]] = field(default_factory=list)
+    _starts: list[int] = field(default_factory=list)
+
+    def owner(self, rva: int) -> int | None:
+        """Entry RVA of the function whose code contains ``rva``."""
+        i = bisect.bisect_right(self._starts, rva) - 1
+        if i >= 0:
+            start, end, owner = self.ranges[i]
+            if start <= rva < end:
+                return owner
+        return None
+
+
+def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
+    """Find functions and their direct call edges (calls, tail jumps, calls through the IAT)."""
+    exec_sections = image.executable_sections()
+
+    def in_code(rva: int) -> bool:
+        return any(s.contains(rva) for s in exec_sections)
+
+    extents: dict[int, int] = {}  # entry -> end
+    fragments: dict[int, list[tuple[int, int]]] = {}
+    for rf in image.runtime_functions:
+        if rf.parent is None:
+            extents[rf.begin] = max(extents.get(rf.begin, 0), rf.end)
+    for rf in image.runtime_functions:
+        if rf.parent is not None:
+            if rf.parent in extents:
+                fragments.setdefault(rf.parent, []).append((rf.begin, rf.end))
+            else:
+                extents.setdefault(rf.begin, rf.end)
+
+    pending = set()
+    for rva in list(code_symbols) + list(image.exports) + [image.entry_point]:
+        if rva and rva not in extents and in_code(rva):
+            pending.add(rva)
+
+    functions: dict[int, Function] = {}
+    calls: list[CallSite] = []
+    imports = image.imports
+    decoded_ranges: list[tuple[int, int, int]] = []
+
+    def code_ranges() -> tuple[list[int], list[tuple[int, int, int]]]:
+        ranges = []
+        for entry, end in extents.items():
+            ranges.append((entry, end, entry))
+            for fstart, fend in fragments.get(entry, ()):
+                ranges.append((fstart, fend, entry))
+        ranges.sort()
+        return [r[0] for r in ranges], ranges
+
+    # Symbol-only entries (leaf functions without unwind data) end at the next known start.
+    def settle_pending() -> None:
+        nonlocal pending
+        if not pending:
+            return
+        starts, ranges = code_ranges()
+        all_starts = sorted(set(starts) | pending)
+        for rva in sorted(pending):
+            i = bisect.bisect_right(starts, rva) - 1
+            if i >= 0 and ranges[i][0] <= rva < ranges[i][1]:
+                continue  # a label inside a known function, not a function of its own
+            section = image.section_at(rva)
+            nxt = all_starts[bisect.bisect_right(all_starts, rva)] if rva < all_starts[-1] else section.end
+            extents[rva] = min(nxt, section.end)
+        pending = set()
+
+    settle_pending()
+    todo = sorted(extents)
+    while todo:
+        new_targets: set[int] = set()
+        for entry in todo:
+            end = extents[entry]
+            pieces = [(entry, end)] + fragments.get(entry, [])
+            for start, stop in pieces:
+                decoded_ranges.append((start, stop, entry))
+                _scan(image, entry, start, stop, imports, calls, new_targets)
+        starts, ranges = code_ranges()
+        for target in new_targets:
+            if target in extents or target in imports:
+                continue
+            i = bisect.bisect_right(starts, target) - 1
+            if i >= 0 and ranges[i][0] <= target < ranges[i][1]:
+                continue
+            if in_code(target):
+                pending.add(target)
+        before = set(extents)
+        settle_pending()
+        todo = sorted(set(extents) - before)
+
+    starts, ranges = code_ranges()
+    fmap = FunctionMap(functions, [], ranges, starts)
+    for entry, end in extents.items():
+        functions[entry] = Function(rva=entry, size=end - entry, name="", fragments=fragments.get(entry, []))
+    for slot, label in imports.items():
+        functions[slot] = Function(rva=slot, size=0, name=label.split("!", 1)[-1], imported=True)
+    # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
+    # inside the caller's own code are ordinary branches, not edges.
+    for site in calls:
+        if site.callee in functions:
+            target_owner = site.callee
+        else:
+            target_owner = fmap.owner(site.callee)
+            if target_owner is None:
+                continue
+        if site.tail and target_owner == site.caller:
+            continue
+        if site.tail and site.callee not in functions:
+            continue  # a jump into another function's middle is shared code, not a call
+        site.callee = target_owner
+        fmap.calls.append(site)
+    return fmap
+
+
+def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
+          targets: set[int]) -> None:
+    code = image.read(start, stop - start)
+    decoder = Decoder(64, code, ip=start)
+    instr = Instruction()
+    while decoder.can_decode:
+        decoder.decode_out(instr)
+        fc = instr.flow_control
+        if fc == _NEXT:
+            continue
+        if fc == _CALL:
+            target = instr.near_branch_target
+            calls.append(CallSite(entry, instr.ip, target, False))
+            targets.add(target)
+        elif fc == _BRANCH or fc == _COND:
+            target = instr.near_branch_target
+            if not (start <= target < stop):
+                calls.append(CallSite(entry, instr.ip, target, True))
+        elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
+            if instr.is_ip_rel_memory_operand:
+                slot = instr.ip_rel_memory_address
+                if slot in imports:
+                    calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))

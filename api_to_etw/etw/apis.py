@@ -1,0 +1,92 @@
+"""The ETW APIs api-to-etw recognises, and which argument carries what.
+
+Kernel names (Etw*), their user-mode twins (advapi32 Event*, ntdll EtwEvent*), the legacy kernel
+logger and the TraceLogging helpers that the TraceLogging macros compile into. Argument positions
+follow the documented prototypes, e.g. ``EtwWrite(REGHANDLE, PCEVENT_DESCRIPTOR, LPCGUID, ULONG,
+PEVENT_DATA_DESCRIPTOR)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+
+class ApiRole(str, Enum):
+    REGISTER = "register"          # provider GUID + REGHANDLE out-pointer
+    WRITE = "write"                # manifest write: REGHANDLE + EVENT_DESCRIPTOR
+    WRITE_STRING = "write_string"  # REGHANDLE + level + keyword, no descriptor
+    ENABLED = "enabled"            # enable checks: not writes
+    LEGACY = "legacy"              # EtwTraceKernelEvent: group mask + hook id
+    TLG_REGISTER = "tlg_register"  # TraceLogging provider registration
+    TLG_WRITE = "tlg_write"        # TraceLogging write: provider object + event metadata
+
+
+@dataclass(frozen=True)
+class EtwApi:
+    name: str
+    role: ApiRole
+    handle: Optional[int] = None       # REGHANDLE (by value)
+    descriptor: Optional[int] = None   # PCEVENT_DESCRIPTOR
+    guid: Optional[int] = None         # LPCGUID provider id (register)
+    handle_out: Optional[int] = None   # PREGHANDLE (register)
+    level: Optional[int] = None        # UCHAR level (write string)
+    keyword: Optional[int] = None      # ULONGLONG keyword (write string)
+    group_mask: Optional[int] = None   # legacy PERFINFO group mask
+    hook_id: Optional[int] = None      # legacy hook id
+    provider: Optional[int] = None     # TraceLogging provider object
+    event: Optional[int] = None        # TraceLogging event metadata
+
+
+def _family(stem: str, **kwargs) -> list[EtwApi]:
+    """Kernel ``Etw<stem>``, advapi32 ``Event<stem>`` and ntdll ``EtwEvent<stem>`` share a prototype."""
+    role = kwargs.pop("role")
+    return [EtwApi(prefix + stem, role, **kwargs) for prefix in ("Etw", "Event", "EtwEvent")]
+
+
+_APIS: list[EtwApi] = [
+    *_family("Register", role=ApiRole.REGISTER, guid=0, handle_out=3),
+    *_family("Write", role=ApiRole.WRITE, handle=0, descriptor=1),
+    *_family("WriteEx", role=ApiRole.WRITE, handle=0, descriptor=1),
+    *_family("WriteTransfer", role=ApiRole.WRITE, handle=0, descriptor=1),
+    *_family("WriteNoRegistration", role=ApiRole.WRITE, guid=0, descriptor=1),
+    *_family("WriteStartScenario", role=ApiRole.WRITE, handle=0, descriptor=1),
+    *_family("WriteEndScenario", role=ApiRole.WRITE, handle=0, descriptor=1),
+    *_family("WriteString", role=ApiRole.WRITE_STRING, handle=0, level=1, keyword=2),
+    *_family("Enabled", role=ApiRole.ENABLED, handle=0, descriptor=1),
+    *_family("ProviderEnabled", role=ApiRole.ENABLED, handle=0),
+    EtwApi("EtwEventWriteFull", ApiRole.WRITE, handle=0, descriptor=1),
+    EtwApi("EtwTraceKernelEvent", ApiRole.LEGACY, group_mask=2, hook_id=3),
+    EtwApi("TraceLoggingRegisterEx_EtwRegister_EtwSetInformation", ApiRole.TLG_REGISTER, provider=0),
+    EtwApi("TraceLoggingRegisterEx_EventRegister_EventSetInformation", ApiRole.TLG_REGISTER, provider=0),
+    EtwApi("TraceLoggingRegister", ApiRole.TLG_REGISTER, provider=0),
+    EtwApi("TraceLoggingRegisterEx", ApiRole.TLG_REGISTER, provider=0),
+]
+_BY_NAME = {api.name: api for api in _APIS}
+
+#: Prefix of the TraceLogging write helpers (``_tlgWriteTransfer_EtwWriteTransfer``, ``_tlgWriteEx``, ...).
+TLG_WRITE_PREFIX = "_tlgWrite"
+
+
+def lookup(name: str) -> Optional[EtwApi]:
+    """The ETW API a symbol or import name denotes, if any (``dll!name`` and ``__imp_`` are accepted)."""
+    if "!" in name:
+        name = name.split("!", 1)[1]
+    if name.startswith("__imp_"):
+        name = name[len("__imp_") :]
+    api = _BY_NAME.get(name)
+    if api is not None:
+        return api
+    if name.startswith(TLG_WRITE_PREFIX):
+        return EtwApi(name, ApiRole.TLG_WRITE, provider=0, event=1)
+    return None
+
+
+def write_function_label(name: str) -> str:
+    """The WriteFunction column: TraceLogging helpers lose the ``_Etw...`` back-end suffix."""
+    if name.startswith(TLG_WRITE_PREFIX):
+        for suffix in ("_EtwWriteTransfer", "_EventWriteTransfer", "_EtwWriteEx", "_EventWriteEx", "_EtwWrite"):
+            if name.endswith(suffix) and len(name) > len(suffix) + len(TLG_WRITE_PREFIX) - 1:
+                return name[: -len(suffix)]
+    return name

@@ -1,0 +1,52 @@
+"""EVENT_DESCRIPTOR and GUID layouts.
+
+``typedef struct _EVENT_DESCRIPTOR { USHORT Id; UCHAR Version; UCHAR Channel; UCHAR Level;
+UCHAR Opcode; USHORT Task; ULONGLONG Keyword; }`` — 16 bytes, no padding.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Optional
+
+DESCRIPTOR_SIZE = 16
+
+
+@dataclass(frozen=True)
+class EventDescriptor:
+    id: Optional[int]
+    version: Optional[int]
+    channel: Optional[int]
+    level: Optional[int]
+    opcode: Optional[int]
+    task: Optional[int]
+    keyword: Optional[int]
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> EventDescriptor:
+        if len(raw) < DESCRIPTOR_SIZE:
+            raise ValueError("EVENT_DESCRIPTOR needs 16 bytes")
+        return cls(*struct.unpack_from("<HBBBBHQ", raw, 0))
+
+    @classmethod
+    def from_partial(cls, content: tuple[Optional[int], ...]) -> EventDescriptor:
+        """Fields from bytes some of which are unknown (a descriptor built on the stack)."""
+
+        def field(offset: int, size: int) -> Optional[int]:
+            chunk = content[offset : offset + size]
+            if len(chunk) < size or any(b is None for b in chunk):
+                return None
+            return int.from_bytes(bytes(chunk), "little")
+
+        return cls(field(0, 2), field(2, 1), field(3, 1), field(4, 1), field(5, 1), field(6, 2), field(8, 8))
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.id, self.version, self.channel, self.level, self.opcode, self.task, self.keyword)
+
+
+def format_guid(raw: bytes) -> str:
+    """A GUID as the published output writes it: lower case, no braces."""
+    return str(uuid.UUID(bytes_le=bytes(raw[:16])))

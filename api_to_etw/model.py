@@ -1,0 +1,261 @@
+"""The facts every engine produces, and the symbolic values that describe call-site arguments.
+
+Engines (native, Ghidra, frozen JSON) differ in how they find facts; the analysis only sees this module.
+A value is what a register or stack slot may hold at a call: a constant, an image address, the
+caller's own parameter, a load from memory, or the address of a stack slot together with the bytes
+known to be stored there. Values are immutable and hashable so value *sets* can be joined and compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Callable, Optional, Union
+
+#: Largest number of alternative values tracked for one location before it becomes unknown.
+MAX_VALUES = 16
+#: Deepest nesting of loads/offsets kept; deeper expressions become unknown (stops loops growing them).
+MAX_NESTING = 4
+
+
+@dataclass(frozen=True)
+class Const:
+    """An integer known at analysis time."""
+
+    value: int
+
+    def __repr__(self) -> str:
+        return f"Const(0x{self.value:x})"
+
+
+@dataclass(frozen=True)
+class Addr:
+    """The address of something in the image, as an RVA (lea reg, [rip+x])."""
+
+    rva: int
+
+    def __repr__(self) -> str:
+        return f"Addr(0x{self.rva:x})"
+
+
+@dataclass(frozen=True)
+class Param:
+    """The value the current function received in its ``index``-th argument."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Offset:
+    """``base + delta`` where base is not an address we can fold (a parameter or a load)."""
+
+    base: Value
+    delta: int
+
+
+@dataclass(frozen=True)
+class Load:
+    """The ``size`` bytes read from memory at ``addr`` (not folded: writable or unknown memory)."""
+
+    addr: Value
+    size: int = 8
+
+
+@dataclass(frozen=True)
+class StackAddr:
+    """The address of a slot in the current frame, relative to the stack pointer at function entry.
+
+    ``content`` holds the 16 bytes known to be stored from that address at the time of the call
+    (``None`` for unknown bytes), which is how descriptors built on the stack are recovered.
+    ``frame`` is the entry RVA of the function that owns the frame once the analysis moves the value
+    across a call (-1: the function being analysed), so locals of different functions never collide.
+    """
+
+    offset: int
+    content: Optional[tuple[Optional[int], ...]] = None
+    frame: int = -1
+
+    def __repr__(self) -> str:
+        where = "" if self.frame < 0 else f"@{self.frame:#x}"
+        return f"StackAddr({self.offset:#x}{where})"
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Anything the engine could not follow."""
+
+    def __repr__(self) -> str:
+        return "Unknown"
+
+
+UNKNOWN = Unknown()
+
+Value = Union[Const, Addr, Param, Offset, Load, StackAddr, Unknown]
+ValueSet = frozenset  # frozenset[Value]
+
+
+def nesting(value: Value) -> int:
+    if isinstance(value, Load):
+        return 1 + nesting(value.addr)
+    if isinstance(value, Offset):
+        return 1 + nesting(value.base)
+    return 0
+
+
+def add_offset(value: Value, delta: int) -> Value:
+    """``value + delta``, folded where the base is an address or a constant."""
+    if delta == 0:
+        return value
+    if isinstance(value, Const):
+        return Const((value.value + delta) & 0xFFFFFFFFFFFFFFFF)
+    if isinstance(value, Addr):
+        return Addr(value.rva + delta)
+    if isinstance(value, StackAddr):
+        return StackAddr(value.offset + delta, None, value.frame)
+    if isinstance(value, Offset):
+        return add_offset(value.base, value.delta + delta)
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    result = Offset(value, delta)
+    return result if nesting(result) <= MAX_NESTING else UNKNOWN
+
+
+def make_load(addr: Value, size: int = 8) -> Value:
+    if isinstance(addr, Unknown):
+        return UNKNOWN
+    result = Load(addr, size)
+    return result if nesting(result) <= MAX_NESTING else UNKNOWN
+
+
+def cap(values: Iterable[Value]) -> ValueSet:
+    """A value set, collapsed to ``{UNKNOWN}`` when it grows past MAX_VALUES."""
+    result = frozenset(values)
+    if len(result) > MAX_VALUES:
+        return frozenset((UNKNOWN,))
+    return result
+
+
+def params_of(value: Value) -> set[int]:
+    """Indices of the parameters an expression depends on."""
+    if isinstance(value, Param):
+        return {value.index}
+    if isinstance(value, Load):
+        return params_of(value.addr)
+    if isinstance(value, Offset):
+        return params_of(value.base)
+    return set()
+
+
+def substitute(value: Value, args: Callable[[int], ValueSet]) -> ValueSet:
+    """Replace the current function's parameters by what a caller passes (``args(i)``)."""
+    if isinstance(value, Param):
+        return args(value.index)
+    if isinstance(value, Load):
+        return cap(make_load(v, value.size) for v in substitute(value.addr, args))
+    if isinstance(value, Offset):
+        return cap(add_offset(v, value.delta) for v in substitute(value.base, args))
+    return frozenset((value,))
+
+
+def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> ValueSet:
+    out: set[Value] = set()
+    for value in values:
+        out |= substitute(value, args)
+    return cap(out)
+
+
+def in_frame(value: Value, frame: int) -> Value:
+    """Tag the stack addresses of an expression with the function that owns them."""
+    if isinstance(value, StackAddr) and value.frame < 0:
+        return StackAddr(value.offset, value.content, frame)
+    if isinstance(value, Load):
+        inner = in_frame(value.addr, frame)
+        return value if inner is value.addr else Load(inner, value.size)
+    if isinstance(value, Offset):
+        inner = in_frame(value.base, frame)
+        return value if inner is value.base else Offset(inner, value.delta)
+    return value
+
+
+def combinations(value_sets: Mapping[str, ValueSet]) -> Iterator[dict[str, Value]]:
+    """Every choice of one value per named argument (the sets are small: MAX_VALUES each)."""
+    names = list(value_sets)
+    for combo in product(*(sorted(value_sets[n], key=repr) for n in names)):
+        yield dict(zip(names, combo))
+
+
+# --------------------------------------------------------------------------------------------- facts
+
+
+@dataclass
+class Function:
+    """One function: its entry RVA, extent and best name."""
+
+    rva: int
+    size: int
+    name: str
+    exported: bool = False
+    #: True for an import (an IAT slot standing in for a function in another module).
+    imported: bool = False
+    #: Extra code ranges (RVA, size) that belong to this function: chained-unwind fragments.
+    fragments: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class CallSite:
+    """A direct call (or tail jump) from one function to another, with its argument values if resolved."""
+
+    caller: int
+    rva: int
+    callee: int
+    tail: bool = False
+    #: Argument value sets by position (rcx, rdx, r8, r9, then stack arguments); None if not resolved.
+    args: Optional[tuple[ValueSet, ...]] = None
+
+    def arg(self, index: int) -> ValueSet:
+        if self.args is None or index >= len(self.args):
+            return frozenset((UNKNOWN,))
+        return self.args[index]
+
+
+@dataclass
+class Symbol:
+    rva: int
+    name: str
+    is_function: bool = False
+
+
+class Memory:
+    """Read access to the mapped image by RVA: what the ETW decoders need (descriptors, GUIDs, blobs).
+
+    Implementations also provide an ``image_base`` attribute (pointers in data are absolute VAs).
+    """
+
+    def read(self, rva: int, size: int) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def is_writable(self, rva: int) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass
+class Facts:
+    """Everything the analysis needs from a binary, independent of how it was obtained."""
+
+    binary_name: str
+    image_base: int
+    functions: dict[int, Function]
+    calls: list[CallSite]
+    symbols: dict[int, str]
+    memory: Memory
+    has_pdb: bool = False
+    machine: str = "x64"
+    #: RVAs of ETW0 TraceLogging regions found in the image.
+    tracelogging_regions: list[int] = field(default_factory=list)
+
+    def name_of(self, rva: int) -> str:
+        func = self.functions.get(rva)
+        if func is not None:
+            return func.name
+        return self.symbols.get(rva) or f"sub_{rva:x}"
