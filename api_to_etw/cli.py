@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     an = sub.add_parser("analyze", help="find ETW writes reachable from each API and write a table",
                         description="Find every ETW write reachable from each syscall and exported API.")
-    an.add_argument("binary", help="x64 PE image, e.g. ntoskrnl.exe")
+    an.add_argument("binary", nargs="?", help="x64 PE image, e.g. ntoskrnl.exe (omit with --facts)")
     an.add_argument("--pdb", help="PDB to use (default: the CodeView name or <binary>.pdb beside the binary)")
     an.add_argument("--no-pdb", action="store_true", help="ignore any PDB and use exports only")
     an.add_argument("--force-pdb", action="store_true", help="use --pdb even if its GUID/age do not match")
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--roots", metavar="FILE", help="file of API names to start from (default: Nt* and exports)")
     an.add_argument("--ignore", metavar="FILE", help="file of function names never to walk through")
     an.add_argument("--engine", default="native", choices=("native",), help="analysis backend (default native)")
+    an.add_argument("--save-facts", metavar="FILE", help="also save the engine's facts as JSON for replay")
+    an.add_argument("--facts", metavar="FILE", help="replay saved facts instead of reading a binary")
     _verbosity(an)
     return parser
 
@@ -101,6 +103,8 @@ class _Progress:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis.pipeline import AnalysisOptions, analyze
     from .binary.loader import open_binary
+    from .engine.base import Engine
+    from .engine.frozen import FrozenEngine, save_facts
     from .engine.native.engine import NativeEngine
     from .render.tables import render, write_output
 
@@ -110,14 +114,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if fmt is None:
         ext = os.path.splitext(args.output or "")[1].lower().lstrip(".")
         fmt = ext if ext in ("tsv", "csv", "jsonl") else "tsv"
-    output = args.output or os.path.join("output", f"{os.path.basename(args.binary)}.{fmt}")
-
+    if bool(args.binary) == bool(args.facts):
+        raise UsageError("give either a BINARY or --facts FILE")
     started = time.perf_counter()
-    loaded = open_binary(args.binary, args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb)
-    if loaded.pdb is None:
-        log.warning("%s: %s", os.path.basename(args.binary), loaded.pdb_note)
+    engine: Engine
+    if args.facts:
+        engine = FrozenEngine(args.facts)
+        label = os.path.basename(args.facts)
+        label = label[: -len(".facts.json")] if label.endswith(".facts.json") else os.path.splitext(label)[0]
     else:
-        log.info("%s", loaded.pdb_note)
+        loaded = open_binary(args.binary, args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb)
+        if loaded.pdb is None:
+            log.warning("%s: %s", os.path.basename(args.binary), loaded.pdb_note)
+        else:
+            log.info("%s", loaded.pdb_note)
+        engine = NativeEngine(loaded.image, loaded.pdb, record_memory=bool(args.save_facts))
+        label = os.path.basename(args.binary)
+    output = args.output or os.path.join("output", f"{label}.{fmt}")
     options = AnalysisOptions(
         max_depth=args.max_depth,
         roots=_names_file(args.roots) if args.roots else None,
@@ -125,10 +138,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     )
     progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
     try:
-        result = analyze(NativeEngine(loaded.image, loaded.pdb), options, progress)
+        result = analyze(engine, options, progress)
     finally:
         progress.stop()
     write_output(render(result.rows, fmt), output)
+    if args.save_facts:
+        if not isinstance(engine, NativeEngine):
+            raise UsageError("--save-facts needs a BINARY")
+        save_facts(result.facts, engine.name, engine.sections(), args.save_facts)
+        log.info("facts saved to %s", args.save_facts)
     elapsed = time.perf_counter() - started
     stats = result.stats
     apis = len({r.function for r in result.rows})

@@ -38,6 +38,12 @@ def render(rows: Iterable[Row], fmt: str) -> str:
     return buf.getvalue()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_output(text: str, path: str) -> None:
     """Write ``text`` to ``path`` atomically; ``-`` means standard output."""
     if path == "-":
@@ -53,6 +59,7 @@ def write_output(text: str, path: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except OSError as exc:
         try:

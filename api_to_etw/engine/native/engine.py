@@ -11,6 +11,7 @@ from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
 from ...model import Facts
 from ..base import Engine
+from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
 from .functions import discover
 
@@ -20,9 +21,10 @@ log = logging.getLogger(__name__)
 class NativeEngine(Engine):
     name = "native"
 
-    def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None):
+    def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None, record_memory: bool = False):
         self.image = image
         self.pdb = pdb
+        self.record_memory = record_memory
         self._facts: Optional[Facts] = None
         self._sites_by_function: dict[int, dict[int, object]] = {}
         self._resolved: set[int] = set()
@@ -51,11 +53,15 @@ class NativeEngine(Engine):
             functions=fmap.functions,
             calls=fmap.calls,
             symbols=symbols,
-            memory=image,
+            memory=RecordingMemory(image, image.image_base) if self.record_memory else image,
             has_pdb=pdb is not None,
         )
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
+
+    def sections(self) -> list[tuple[int, int, bool]]:
+        """(rva, size, writable) of each section: what replay needs to answer ``is_writable``."""
+        return [(s.rva, s.end - s.rva, s.writable) for s in self.image.sections]
 
     def resolve(self, functions: Iterable[int]) -> None:
         assert self._facts is not None, "load() first"

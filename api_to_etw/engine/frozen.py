@@ -1,0 +1,204 @@
+"""Frozen facts: an engine's output saved as JSON and replayed without the binary or the engine.
+
+Saving records the functions, call sites with whatever argument values were resolved, the symbols,
+the section layout and every byte range the ETW decoders read. Replaying serves the same answers, so
+the analysis can be tested and two engines compared without pefile, iced-x86 or Ghidra. Facts are
+saved after an analysis, so they hold the arguments that analysis asked for: replay with the same
+(or a smaller) --max-depth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from typing import Any, Optional
+
+from ..errors import CorruptMetadataError, InputNotFoundError
+from ..model import UNKNOWN, Addr, CallSite, Const, Facts, Function, Load, Memory, Offset, Param, StackAddr, Value
+from .base import Engine
+
+FORMAT = "api-to-etw-facts"
+VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------- values
+def encode_value(value: Value) -> Any:
+    if isinstance(value, Const):
+        return {"c": value.value}
+    if isinstance(value, Addr):
+        return {"a": value.rva}
+    if isinstance(value, Param):
+        return {"p": value.index}
+    if isinstance(value, Offset):
+        return {"o": [encode_value(value.base), value.delta]}
+    if isinstance(value, Load):
+        return {"l": [encode_value(value.addr), value.size]}
+    if isinstance(value, StackAddr):
+        return {"s": [value.offset, list(value.content) if value.content is not None else None, value.frame]}
+    return "?"
+
+
+def decode_value(obj: Any) -> Value:
+    if obj == "?":
+        return UNKNOWN
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise ValueError(f"bad value {obj!r}")
+    ((tag, body),) = obj.items()
+    if tag == "c":
+        return Const(int(body))
+    if tag == "a":
+        return Addr(int(body))
+    if tag == "p":
+        return Param(int(body))
+    if tag == "o":
+        return Offset(decode_value(body[0]), int(body[1]))
+    if tag == "l":
+        return Load(decode_value(body[0]), int(body[1]))
+    if tag == "s":
+        content = tuple(body[1]) if body[1] is not None else None
+        return StackAddr(int(body[0]), content, int(body[2]))
+    raise ValueError(f"bad value tag {tag!r}")
+
+
+# --------------------------------------------------------------------------------------------- memory
+class RecordingMemory(Memory):
+    """Passes reads through to the real image and remembers which ranges were read."""
+
+    def __init__(self, inner: Memory, image_base: int):
+        self.inner = inner
+        self.image_base = image_base
+        self.ranges: dict[int, int] = {}
+
+    def read(self, rva: int, size: int) -> bytes:
+        data = self.inner.read(rva, size)
+        if data:
+            self.ranges[rva] = max(self.ranges.get(rva, 0), len(data))
+        return data
+
+    def is_writable(self, rva: int) -> bool:
+        return self.inner.is_writable(rva)
+
+    def merged(self) -> list[tuple[int, int]]:
+        spans = sorted(self.ranges.items())
+        out: list[list[int]] = []
+        for start, size in spans:
+            if out and start <= out[-1][0] + out[-1][1]:
+                out[-1][1] = max(out[-1][1], start + size - out[-1][0])
+            else:
+                out.append([start, size])
+        return [(a, b) for a, b in out]
+
+
+class ReplayMemory(Memory):
+    """Serves the recorded ranges; anything else reads as nothing (as past the end of a section)."""
+
+    def __init__(self, chunks: list[tuple[int, bytes]], sections: list[tuple[int, int, bool]], image_base: int):
+        self.chunks = sorted(chunks)
+        self.sections = sections
+        self.image_base = image_base
+
+    def read(self, rva: int, size: int) -> bytes:
+        for start, data in self.chunks:
+            if start <= rva < start + len(data):
+                return data[rva - start : rva - start + size]
+        return b""
+
+    def is_writable(self, rva: int) -> bool:
+        for start, size, writable in self.sections:
+            if start <= rva < start + size:
+                return writable
+        return True
+
+
+# --------------------------------------------------------------------------------------------- save
+def facts_to_json(facts: Facts, engine_name: str, sections: Iterable[tuple[int, int, bool]]) -> dict:
+    memory = facts.memory
+    ranges = memory.merged() if isinstance(memory, RecordingMemory) else []
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "engine": engine_name,
+        "binary": facts.binary_name,
+        "image_base": facts.image_base,
+        "has_pdb": facts.has_pdb,
+        "machine": facts.machine,
+        "sections": [list(s) for s in sections],
+        "functions": [
+            [f.rva, f.size, f.name, f.exported, f.imported, [list(fr) for fr in f.fragments]]
+            for f in sorted(facts.functions.values(), key=lambda f: f.rva)
+        ],
+        "calls": [
+            [s.caller, s.rva, s.callee, s.tail,
+             None if s.args is None else [sorted((encode_value(v) for v in arg), key=json.dumps) for arg in s.args]]
+            for s in sorted(facts.calls, key=lambda s: (s.rva, s.callee))
+        ],
+        "symbols": sorted([rva, name] for rva, name in facts.symbols.items()),
+        "memory": [[start, memory.read(start, size).hex()] for start, size in ranges],
+    }
+
+
+def save_facts(facts: Facts, engine_name: str, sections: Iterable[tuple[int, int, bool]], path: str) -> None:
+    from ..render.tables import write_output
+
+    write_output(json.dumps(facts_to_json(facts, engine_name, sections), separators=(",", ":")) + "\n", path)
+
+
+# --------------------------------------------------------------------------------------------- replay
+class FrozenEngine(Engine):
+    """An engine that answers from a facts file."""
+
+    name = "frozen"
+
+    def __init__(self, path: str):
+        self.path = path
+        self.source_engine: Optional[str] = None
+
+    def load(self) -> Facts:
+        name = os.path.basename(self.path)
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                doc = json.load(handle)
+        except FileNotFoundError:
+            raise InputNotFoundError(f"{self.path}: no such facts file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptMetadataError(f"{name}: not a facts file ({exc})") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise CorruptMetadataError(f"{name}: not an api-to-etw facts file")
+        if doc.get("version") != VERSION:
+            raise CorruptMetadataError(f"{name}: facts format version {doc.get('version')} (this tool reads {VERSION})")
+        try:
+            return self._build(doc)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CorruptMetadataError(f"{name}: malformed facts ({type(exc).__name__}: {exc})") from None
+
+    def _build(self, doc: dict) -> Facts:
+        self.source_engine = doc.get("engine")
+        functions = {}
+        for rva, size, fname, exported, imported, fragments in doc["functions"]:
+            functions[int(rva)] = Function(int(rva), int(size), str(fname), bool(exported), bool(imported),
+                                           [(int(a), int(b)) for a, b in fragments])
+        calls = []
+        for caller, rva, callee, tail, args in doc["calls"]:
+            decoded = None
+            if args is not None:
+                decoded = tuple(frozenset(decode_value(v) for v in arg) for arg in args)
+            calls.append(CallSite(int(caller), int(rva), int(callee), bool(tail), decoded))
+        memory = ReplayMemory(
+            [(int(start), bytes.fromhex(hexdata)) for start, hexdata in doc["memory"]],
+            [(int(a), int(b), bool(w)) for a, b, w in doc["sections"]],
+            int(doc["image_base"]),
+        )
+        return Facts(
+            binary_name=str(doc["binary"]),
+            image_base=int(doc["image_base"]),
+            functions=functions,
+            calls=calls,
+            symbols={int(rva): str(n) for rva, n in doc["symbols"]},
+            memory=memory,
+            has_pdb=bool(doc.get("has_pdb")),
+            machine=str(doc.get("machine", "x64")),
+        )
+
+    def resolve(self, functions: Iterable[int]) -> None:
+        """Nothing to do: arguments were resolved when the facts were saved."""

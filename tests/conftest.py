@@ -1,0 +1,57 @@
+"""Shared paths and helpers. Fixtures are real binaries from samples/; reference data is read from ../shared."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = os.path.join(REPO, "samples")
+SYNTH = os.path.join(SAMPLES, "synthkernel")
+LEVELS = ("O1", "O2", "Os")
+SHARED = os.environ.get("API_TO_ETW_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
+
+
+def synth_exe(level: str = "O2") -> str:
+    return os.path.join(SYNTH, level, "synthkernel.exe")
+
+
+def synth_pdb(level: str = "O2") -> str:
+    return os.path.join(SYNTH, level, "synthkernel.pdb")
+
+
+def load_truth() -> dict:
+    with open(os.path.join(SYNTH, "truth.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def have_tools(*names: str) -> bool:
+    return all(shutil.which(n) for n in names)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> CliResult:
+    """Run the CLI in-process, capturing both streams."""
+    from api_to_etw.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
