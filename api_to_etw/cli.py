@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--save-facts", metavar="FILE", help="also save the engine's facts as JSON for replay")
     an.add_argument("--facts", metavar="FILE", help="replay saved facts instead of reading a binary")
     _verbosity(an)
+
+    from .diff import add_diff_parser
+
+    add_diff_parser(sub)
     return parser
 
 
@@ -159,7 +163,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"analyze": cmd_analyze}
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import cmd_diff as run_diff
+
+    return run_diff(args)
+
+
+COMMANDS = {"analyze": cmd_analyze, "diff": cmd_diff}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,0 +1,619 @@
+"""``api-to-etw diff OLD NEW``: compare two result tables, whatever format each was written in.
+
+Either side may be the published CSV of the original Ghidra script, or our TSV, CSV or JSON lines. Each
+file is read into normalised rows (published column names, lower-case GUIDs without braces, keywords as
+``0x`` hex, numbers as ints, ``-``/empty as empty, the call path as a list), rows are matched on a key,
+and the differences are rendered as text, TSV or JSON lines.
+
+The key of a row is ``(Function, provider, event, ContainingFunction)``:
+
+* provider -- the ProviderGuid; where the GUID is empty or the legacy pseudo-GUID ``Windows Kernel
+  Trace`` (shared by every legacy row), the pair (ProviderSymbol, ReghandleSymbol) instead;
+* event -- the EventDescriptorSymbol, or where it is empty the fields (Id, Version, Task, Opcode, Level,
+  Keyword).
+
+A key that occurs more than once in one file keeps its row with the smallest CallDepth. Rows whose
+provider or event has no name (``???``, ``PERF_0x...``, no descriptor and no fields) are "unnamed":
+they are compared like the others but counted apart, and ``--ignore-unnamed`` drops them from the
+added and removed lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .analysis.records import LEGACY_PROVIDER, PUBLISHED_COLUMNS
+from .errors import CorruptMetadataError, ExitCode, InputNotFoundError
+
+log = logging.getLogger("api_to_etw.diff")
+PROG = "api-to-etw"
+
+ADDED = "added"
+REMOVED = "removed"
+CHANGED = "changed"
+KINDS = (ADDED, REMOVED, CHANGED)
+DIFF_FORMATS = ("text", "tsv", "jsonl")
+
+#: Columns a table must have for its rows to be keyed at all.
+KEY_COLUMNS = ("Function", "ProviderGuid", "EventDescriptorSymbol", "ContainingFunction")
+#: Columns holding small integers (``-`` and empty mean "none").
+INT_COLUMNS = ("Id", "Version", "Channel", "Level", "Opcode", "Task", "CallDepth", "ExportedCallDepth")
+#: Descriptor fields that stand in for the event when it has no symbol, in key order.
+EVENT_KEY_FIELDS = ("Id", "Version", "Task", "Opcode", "Level", "Keyword")
+#: Fields compared between the OLD and NEW rows of one key, in report order.
+COMPARED = ("ProviderGuid", "ProviderSymbol", "ReghandleSymbol", "WriteFunction",
+            "Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword", "CallDepth")
+_DESCRIPTOR_FIELDS = ("Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword")
+
+#: snake_case keys of ``Row.as_record()`` (and the spellings seen in headers) -> published column names.
+_ALIASES = {name.lower(): name for name in PUBLISHED_COLUMNS}
+_ALIASES.update({"descriptorsymbol": "EventDescriptorSymbol", "eventdescriptor": "EventDescriptorSymbol"})
+
+#: A name the original script or our tool writes when it has none: ``PERF_0x...``, ``GROUP_0x...``,
+#: ``PERFINFO_LOG_TYPE_0x...`` or a bare hex number.
+_PLACEHOLDER = re.compile(r"^(?:[A-Za-z_]*_)?0x[0-9a-fA-F]+$")
+
+Value = object  # str, Optional[int] or tuple[str, ...] (CallPath)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+@dataclass
+class DiffRow:
+    """One normalised table row: published column name -> value."""
+
+    values: dict[str, Value]
+    line: int = 0
+
+    def __getitem__(self, column: str) -> Value:
+        return self.values[column]
+
+    @property
+    def provider_key(self) -> tuple:
+        guid = self.values["ProviderGuid"]
+        if guid and guid != LEGACY_PROVIDER:
+            return ("guid", guid)
+        return ("symbol", self.values["ProviderSymbol"], self.values["ReghandleSymbol"])
+
+    @property
+    def event_key(self) -> tuple:
+        symbol = self.values["EventDescriptorSymbol"]
+        if symbol and self.values["Id"] in (None, ""):
+            # TraceLogging events have a name but no id; a start/stop pair shares the name, not the opcode.
+            return ("symbol", symbol, self.values["Opcode"])
+        if symbol:
+            return ("symbol", symbol)
+        return ("fields",) + tuple(self.values[c] for c in EVENT_KEY_FIELDS)
+
+    def key(self) -> tuple:
+        return (self.values["Function"], self.provider_key, self.event_key, self.values["ContainingFunction"])
+
+    @property
+    def unnamed(self) -> bool:
+        """True where the provider or the event was not recovered by name."""
+        v = self.values
+        guid, symbol, event = v["ProviderGuid"], v["ProviderSymbol"], v["EventDescriptorSymbol"]
+        provider_unknown = guid == "???" or (guid in ("", LEGACY_PROVIDER) and _placeholder(str(symbol)))
+        event_unknown = (_placeholder(str(event)) if event
+                         else all(v[c] in (None, "") for c in _DESCRIPTOR_FIELDS))
+        return provider_unknown or event_unknown
+
+    def record(self) -> dict[str, object]:
+        """The row in the snake_case form of ``Row.as_record()`` (published columns only)."""
+        out: dict[str, object] = {}
+        for column in PUBLISHED_COLUMNS:
+            value = self.values[column]
+            if column == "Keyword" and isinstance(value, str):
+                value = int(value, 16) if value.startswith("0x") else (value or None)
+            elif column == "CallPath":
+                value = list(value)  # type: ignore[call-overload]
+            out[_snake(column)] = value
+        return out
+
+
+def _placeholder(name: str) -> bool:
+    return not name or "???" in name or bool(_PLACEHOLDER.match(name))
+
+
+def _snake(column: str) -> str:
+    if column == "EventDescriptorSymbol":
+        return "descriptor_symbol"  # the EventInfo field name, as in Row.as_record()
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", column).lower()
+
+
+@dataclass
+class Table:
+    """The rows of one file, one per key, and what reading it found."""
+
+    path: str
+    fmt: str
+    rows: dict[tuple, DiffRow]
+    total: int
+    duplicates: int = 0
+    conflicts: list[tuple] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path) or self.path
+
+
+def _column_name(raw: str) -> Optional[str]:
+    return _ALIASES.get(re.sub(r"[\s_\-]", "", str(raw)).lower())
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':  # a quoted field read without CSV quoting (TSV)
+        text = text[1:-1].strip()
+    return "" if text == "-" else text
+
+
+def _int(value: object) -> object:
+    """An int where the value is a number, None where it is empty or ``-``, else the text as written."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    text = _text(value)
+    if not text:
+        return None
+    for base in (0, 10):
+        try:
+            return int(text, base)
+        except ValueError:
+            continue
+    return text  # not a number: compared as written
+
+
+def _keyword(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"0x{value:x}"
+    text = _text(value)
+    if not text:
+        return ""
+    try:
+        return f"0x{int(text, 0):x}"
+    except ValueError:
+        return text.lower()
+
+
+def _guid(value: object) -> str:
+    text = _text(value)
+    if text.lower() == LEGACY_PROVIDER.lower():
+        return LEGACY_PROVIDER
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1].strip()
+    return text.lower() if re.fullmatch(r"[0-9A-Fa-f\-]+", text) else text
+
+
+def _call_path(value: object) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        parts = [_text(p) for p in value]
+    else:
+        text = _text(value)
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        parts = [p.strip() for p in text.split("->")]
+    return tuple(p for p in parts if p)
+
+
+def normalise(raw: dict[str, object], line: int = 0) -> DiffRow:
+    """A row from any reader (column name -> raw value) in the normalised form; unknown columns dropped."""
+    named: dict[str, object] = {}
+    for key, value in raw.items():
+        column = _column_name(key) if key is not None else None
+        if column is not None and column not in named:
+            named[column] = value
+    values: dict[str, Value] = {}
+    for column in PUBLISHED_COLUMNS:
+        value = named.get(column)
+        if column == "ProviderGuid":
+            values[column] = _guid(value)
+        elif column == "Keyword":
+            values[column] = _keyword(value)
+        elif column in INT_COLUMNS:
+            values[column] = _int(value)
+        elif column == "CallPath":
+            values[column] = _call_path(value)
+        else:
+            values[column] = _text(value)
+    if values["CallDepth"] is None and values["CallPath"]:
+        values["CallDepth"] = len(values["CallPath"])  # type: ignore[arg-type]
+    return DiffRow(values, line)
+
+
+def _decode(path: str, data: bytes) -> str:
+    name = os.path.basename(path) or path
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # e.g. re-saved by Windows PowerShell
+    else:
+        if b"\0" in data:
+            raise CorruptMetadataError(f"{name}: not a text table (binary data)")
+        encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise CorruptMetadataError(f"{name}: not a text table (not UTF-8 text)") from None
+
+
+def detect_format(text: str) -> str:
+    """``jsonl`` if the first non-blank character is ``{``, ``tsv`` if the header has tabs, else ``csv``."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return "jsonl"
+    header = stripped.split("\n", 1)[0]
+    return "tsv" if "\t" in header else "csv"
+
+
+def _check_columns(name: str, columns: Iterable[object]) -> None:
+    present = {_column_name(str(c)) for c in columns if c is not None}
+    missing = [c for c in KEY_COLUMNS if c not in present]
+    if missing:
+        raise CorruptMetadataError(f"{name}: not an api-to-etw table: no {', '.join(missing)} column"
+                                   + ("s" if len(missing) > 1 else ""))
+
+
+def _read_delimited(name: str, text: str, fmt: str) -> list[DiffRow]:
+    if fmt == "tsv":
+        reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
+    else:
+        reader = csv.reader(io.StringIO(text))
+    rows: list[DiffRow] = []
+    header: Optional[list[str]] = None
+    try:
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in record]
+                _check_columns(name, header)
+                continue
+            extra = record[len(header):]
+            if len(record) < len(header) or any(cell.strip() for cell in extra):  # trailing empty cells are fine
+                raise CorruptMetadataError(f"{name}: line {reader.line_num}: {len(record)} fields, "
+                                           f"the header has {len(header)}")
+            rows.append(normalise(dict(zip(header, record)), reader.line_num))
+    except csv.Error as exc:
+        raise CorruptMetadataError(f"{name}: line {reader.line_num}: {exc}") from None
+    if header is None:
+        raise CorruptMetadataError(f"{name}: empty table, no header line")
+    return rows
+
+
+def _read_jsonl(name: str, text: str) -> list[DiffRow]:
+    rows: list[DiffRow] = []
+    checked = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise CorruptMetadataError(f"{name}: line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise CorruptMetadataError(f"{name}: line {number}: not a JSON object")
+        if not checked:
+            _check_columns(name, obj.keys())
+            checked = True
+        rows.append(normalise(obj, number))
+    return rows
+
+
+def _depth_order(row: DiffRow) -> tuple:
+    depth = row["CallDepth"]
+    # Ties are broken on the row's content, so the choice does not depend on the order of the file.
+    return (depth if isinstance(depth, int) else sys.maxsize,
+            tuple(str(row[c]) for c in PUBLISHED_COLUMNS))
+
+
+def read_table(path: str) -> Table:
+    """Read a result table in any format into one normalised row per key."""
+    name = os.path.basename(path) or path
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise InputNotFoundError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+    text = _decode(path, data)
+    if not text.strip():
+        raise CorruptMetadataError(f"{name}: empty file, no header line")
+    fmt = detect_format(text)
+    rows = _read_jsonl(name, text) if fmt == "jsonl" else _read_delimited(name, text, fmt)
+
+    by_key: dict[tuple, list[DiffRow]] = {}
+    for row in rows:
+        if not row["Function"]:
+            raise CorruptMetadataError(f"{name}: line {row.line}: empty Function")
+        by_key.setdefault(row.key(), []).append(row)
+    table = Table(path, fmt, {}, len(rows))
+    for key, group in by_key.items():
+        kept = min(group, key=_depth_order)
+        table.rows[key] = kept
+        if len(group) > 1:
+            table.duplicates += len(group) - 1
+            if any(column != "CallDepth" for other in group for column in _changed_columns(kept, other)):
+                table.conflicts.append(key)
+    log.info("%s: %s, %d rows, %d keys", name, fmt, table.total, len(table.rows))
+    return table
+
+
+def _changed_columns(old: DiffRow, new: DiffRow) -> list[str]:
+    return [c for c in COMPARED if old[c] != new[c]]
+
+
+# -------------------------------------------------------------------------------------------- comparing
+@dataclass
+class Difference:
+    kind: str
+    key: tuple
+    old: Optional[DiffRow]
+    new: Optional[DiffRow]
+    #: For ``changed``: (column, old value, new value) for each compared column that differs.
+    changes: list[tuple[str, Value, Value]] = field(default_factory=list)
+
+    @property
+    def row(self) -> DiffRow:
+        """The row to show: NEW where there is one."""
+        return self.new if self.new is not None else self.old  # type: ignore[return-value]
+
+    @property
+    def unnamed(self) -> bool:
+        return self.row.unnamed
+
+
+@dataclass
+class DiffResult:
+    old: Table
+    new: Table
+    differences: list[Difference]
+    unchanged: int
+    ignore_unnamed: bool = False
+    #: Unnamed rows left out of added/removed by ``ignore_unnamed``: kind -> count.
+    ignored: dict[str, int] = field(default_factory=lambda: {ADDED: 0, REMOVED: 0})
+
+    def count(self, kind: str, unnamed: Optional[bool] = None) -> int:
+        return sum(1 for d in self.differences if d.kind == kind and (unnamed is None or d.unnamed == unnamed))
+
+    def kinds(self) -> set[str]:
+        return {d.kind for d in self.differences}
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{self.count(k)} {k}" for k in KINDS)
+        text = (f"{self.old.name} ({self.old.total} rows) -> {self.new.name} ({self.new.total} rows): "
+                f"{counts}, {self.unchanged} unchanged")
+        unnamed = [f"{self.count(k, True)} {k}" for k in (ADDED, REMOVED) if self.count(k, True)]
+        if unnamed:
+            text += f" (unnamed: {', '.join(unnamed)})"
+        ignored = sum(self.ignored.values())
+        if ignored:
+            text += (f"; ignored {ignored} unnamed ({self.ignored[ADDED]} added, {self.ignored[REMOVED]} removed)")
+        return text
+
+
+def _sort_key(diff: Difference) -> tuple:
+    return (diff.key[0], diff.key[3], provider_label(diff.row), event_label(diff.row),
+            KINDS.index(diff.kind), repr(diff.key))
+
+
+def compare(old: Table, new: Table, ignore_unnamed: bool = False) -> DiffResult:
+    """Match the rows of OLD and NEW on their keys."""
+    result = DiffResult(old, new, [], 0, ignore_unnamed)
+    for key, row in old.rows.items():
+        other = new.rows.get(key)
+        if other is None:
+            if ignore_unnamed and row.unnamed:
+                result.ignored[REMOVED] += 1
+            else:
+                result.differences.append(Difference(REMOVED, key, row, None))
+            continue
+        changes = [(c, row[c], other[c]) for c in _changed_columns(row, other)]
+        if changes:
+            result.differences.append(Difference(CHANGED, key, row, other, changes))
+        else:
+            result.unchanged += 1
+    for key, row in new.rows.items():
+        if key in old.rows:
+            continue
+        if ignore_unnamed and row.unnamed:
+            result.ignored[ADDED] += 1
+        else:
+            result.differences.append(Difference(ADDED, key, None, row))
+    result.differences.sort(key=_sort_key)
+    return result
+
+
+def diff_files(old_path: str, new_path: str, ignore_unnamed: bool = False) -> DiffResult:
+    """Read and compare two tables; a missing file is reported before either is parsed."""
+    for path in (old_path, new_path):
+        if not os.path.exists(path):
+            raise InputNotFoundError(f"{path}: no such file")
+    old, new = read_table(old_path), read_table(new_path)
+    _warn_conflicts(old, new)
+    return compare(old, new, ignore_unnamed)
+
+
+def _warn_conflicts(*tables: Table) -> None:
+    """One warning for keys whose duplicate rows differ beyond CallDepth: events the key cannot tell apart."""
+    found = [t for t in tables if t.conflicts]
+    if not found:
+        return
+    first = found[0].rows[found[0].conflicts[0]]
+    counts = " and ".join(f"{len(t.conflicts)} in {t.name}" for t in found)
+    log.warning("keys with several rows that differ beyond CallDepth (%s); kept the smallest CallDepth, "
+                "e.g. %s / %s in %s", counts, first["Function"], event_label(first), first["ContainingFunction"])
+
+
+def exit_code(result: DiffResult, fail_on: Iterable[str] = ()) -> int:
+    """``ExitCode.DIFF_FOUND`` when a difference of a kind in ``fail_on`` exists, else ``ExitCode.OK``."""
+    return int(ExitCode.DIFF_FOUND if result.kinds() & set(fail_on) else ExitCode.OK)
+
+
+# -------------------------------------------------------------------------------------------- rendering
+def _show(value: Value) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, tuple):
+        return "[" + "->".join(value) + "]"
+    return str(value)
+
+
+def provider_label(row: DiffRow) -> str:
+    guid, symbol, handle = row["ProviderGuid"], row["ProviderSymbol"], row["ReghandleSymbol"]
+    if guid and guid != LEGACY_PROVIDER:
+        return f"{symbol} {{{guid}}}" if symbol and symbol != guid else str(guid)
+    name = "/".join(str(s) for s in (symbol, handle) if s) or "?"
+    return f"{LEGACY_PROVIDER}: {name}" if guid == LEGACY_PROVIDER else name
+
+
+def event_label(row: DiffRow) -> str:
+    if row["EventDescriptorSymbol"]:
+        return str(row["EventDescriptorSymbol"])
+    fields = [f"{c}={row[c]}" for c in EVENT_KEY_FIELDS if row[c] not in (None, "")]
+    return " ".join(fields) if fields else "(no event fields)"
+
+
+def render_text(result: DiffResult) -> str:
+    out = [f"--- {result.old.path}", f"+++ {result.new.path}"]
+    marks = {ADDED: "+", REMOVED: "-", CHANGED: "~"}
+    function = None
+    for diff in result.differences:
+        row = diff.row
+        if diff.key[0] != function:
+            function = diff.key[0]
+            out.append("")
+            out.append(str(function))
+        flag = "  [unnamed]" if diff.unnamed else ""
+        head = (f"  {marks[diff.kind]} {diff.kind:<8} {provider_label(row)} / {event_label(row)}"
+                f"  in {row['ContainingFunction']}")
+        if diff.kind == CHANGED:
+            out.append(head + flag)
+            for column, old, new in diff.changes:
+                line = f"      {column}: {_show(old)} -> {_show(new)}"
+                if column == "CallDepth" and diff.old and diff.new and diff.old["CallPath"] != diff.new["CallPath"]:
+                    line += f"  {_show(diff.old['CallPath'])} -> {_show(diff.new['CallPath'])}"
+                out.append(line)
+        else:
+            out.append(f"{head}  via {_show(row['WriteFunction'])}, depth {_show(row['CallDepth'])}{flag}")
+    out.append("")
+    out.append(result.summary())
+    return "\n".join(out) + "\n"
+
+
+TSV_COLUMNS = ["Change", "Unnamed", "ChangedFields"] + PUBLISHED_COLUMNS
+
+
+def render_tsv(result: DiffResult) -> str:
+    """One line per difference: NEW's values (OLD's for removed rows); changed cells read ``old -> new``."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+    writer.writerow(TSV_COLUMNS)
+    for diff in result.differences:
+        row = diff.row
+        cells = {c: _cell(row[c]) for c in PUBLISHED_COLUMNS}
+        for column, old, new in diff.changes:
+            cells[column] = f"{_show(old)} -> {_show(new)}"
+        writer.writerow([diff.kind, "yes" if diff.unnamed else "no", ",".join(c for c, _, _ in diff.changes)]
+                        + [cells[c] for c in PUBLISHED_COLUMNS])
+    return buf.getvalue()
+
+
+def _cell(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return _show(value)
+    return str(value)
+
+
+def render_jsonl(result: DiffResult) -> str:
+    """One object per difference: change, unnamed, changes {column: {old, new}}, and the old/new rows."""
+    lines = []
+    for diff in result.differences:
+        obj: dict[str, object] = {
+            "change": diff.kind,
+            "unnamed": diff.unnamed,
+            "function": diff.key[0],
+            "containing_function": diff.key[3],
+            "provider": provider_label(diff.row),
+            "event": event_label(diff.row),
+            "changes": {_snake(c): {"old": _json_value(c, o), "new": _json_value(c, n)} for c, o, n in diff.changes},
+            "old": diff.old.record() if diff.old is not None else None,
+            "new": diff.new.record() if diff.new is not None else None,
+        }
+        lines.append(json.dumps(obj))
+    return "".join(line + "\n" for line in lines)
+
+
+def _json_value(column: str, value: Value) -> object:
+    if column == "Keyword" and isinstance(value, str) and value.startswith("0x"):
+        return int(value, 16)
+    return None if value == "" else value
+
+
+def render_diff(result: DiffResult, fmt: str = "text") -> str:
+    if fmt == "text":
+        return render_text(result)
+    if fmt == "tsv":
+        return render_tsv(result)
+    if fmt == "jsonl":
+        return render_jsonl(result)
+    raise ValueError(f"unknown diff format {fmt}")
+
+
+# ------------------------------------------------------------------------------------------ command line
+def _kinds(value: str) -> list[str]:
+    kinds = [k.strip().lower() for k in value.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"expected a comma list of {', '.join(KINDS)}, got {value!r}")
+    return kinds
+
+
+def add_diff_parser(subparsers) -> None:
+    """Add the ``diff`` subcommand to an ``add_subparsers()`` object."""
+    p = subparsers.add_parser(
+        "diff", help="compare two result tables (TSV, CSV or JSON lines, ours or the published CSV)",
+        description="Compare two api-to-etw result tables, in any of the formats, matching rows on "
+                    "(Function, provider, event, ContainingFunction).")
+    p.add_argument("old", metavar="OLD", help="the earlier table")
+    p.add_argument("new", metavar="NEW", help="the later table")
+    p.add_argument("--format", choices=DIFF_FORMATS,
+                   help="report format (default: from -o's extension, else text)")
+    p.add_argument("-o", "--output", default="-", help="report file, '-' for stdout (default)")
+    p.add_argument("--fail-on", type=_kinds, action="append", default=[], metavar="KINDS",
+                   help="exit 12 when a difference of these kinds exists: comma list of added, removed, "
+                        "changed (repeatable; default: exit 0 whatever differs)")
+    p.add_argument("--ignore-unnamed", action="store_true",
+                   help="leave rows with an unnamed provider or event (???, PERF_0x...) out of added/removed")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
+    p.set_defaults(func=cmd_diff)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .render.tables import write_output
+
+    fmt = args.format
+    if fmt is None:
+        ext = os.path.splitext(args.output or "")[1].lower().lstrip(".")
+        fmt = {"tsv": "tsv", "jsonl": "jsonl", "json": "jsonl"}.get(ext, "text")
+    fail_on = {kind for group in (args.fail_on or []) for kind in group}
+    result = diff_files(args.old, args.new, ignore_unnamed=args.ignore_unnamed)
+    write_output(render_diff(result, fmt), args.output)
+    if not getattr(args, "quiet", False) and not (fmt == "text" and args.output == "-"):
+        print(f"{PROG}: {result.summary()}", file=sys.stderr)
+    return exit_code(result, fail_on)
