@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="longest call path reported, in functions, API and containing function included (default 5)")
     an.add_argument("--roots", metavar="FILE", help="file of API names to start from (default: Nt* and exports)")
     an.add_argument("--ignore", metavar="FILE", help="file of function names never to walk through")
+    an.add_argument("--manifests", metavar="PATH", action="append", default=[],
+                    help="instrumentation manifests (XML/TSV) and the kernel MOF table, file or folder; repeatable")
     an.add_argument("--engine", default="native", choices=("native",), help="analysis backend (default native)")
     an.add_argument("--save-facts", metavar="FILE", help="also save the engine's facts as JSON for replay")
     an.add_argument("--facts", metavar="FILE", help="replay saved facts instead of reading a binary")
@@ -140,11 +142,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         roots=_names_file(args.roots) if args.roots else None,
         ignore=_names_file(args.ignore) if args.ignore else set(),
     )
+    index = None
+    if args.manifests:
+        from .etw.manifest import ManifestIndex
+
+        index = ManifestIndex().load(args.manifests)
+        log.info("%s", index.summary())
     progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
     try:
         result = analyze(engine, options, progress)
     finally:
         progress.stop()
+    if index is not None:
+        from .analysis.naming import name_rows
+
+        named = name_rows(result.rows, index)
+        log.info("%d of %d rows named from manifests", named, len(result.rows))
     write_output(render(result.rows, fmt), output)
     if args.save_facts:
         if not isinstance(engine, NativeEngine):

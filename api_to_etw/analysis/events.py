@@ -115,7 +115,7 @@ class EventResolver:
             info.update(provider_guid=provider.guid, provider_symbol=provider.name, provider_name=provider.name)
         if event is not None:
             info.update(descriptor_symbol=event.name, channel=event.channel, level=event.level,
-                        opcode=event.opcode, keyword=event.keyword)
+                        opcode=event.opcode, keyword=event.keyword, fields=tuple(f.name for f in event.fields))
         return EventInfo(KIND_TRACELOGGING, label, resolved=provider is not None and event is not None, **info)
 
     def _tlg_provider(self, rva: int) -> Optional[tracelogging.TlgProvider]:

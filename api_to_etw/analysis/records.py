@@ -11,7 +11,10 @@ PUBLISHED_COLUMNS = [
     "Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword", "ContainingFunction", "CallDepth",
     "ExportedCallDepth", "CallPath",
 ]
-EXTRA_COLUMNS = ["Kind", "ProviderName", "WriteRva", "GroupMask", "HookId", "Resolved"]
+EXTRA_COLUMNS = [
+    "Kind", "ProviderName", "EventName", "TaskName", "OpcodeName", "KeywordNames", "Fields", "WriteRva", "GroupMask",
+    "HookId", "Resolved",
+]
 COLUMNS = PUBLISHED_COLUMNS + EXTRA_COLUMNS
 
 KIND_MANIFEST = "manifest"
@@ -43,9 +46,23 @@ class EventInfo:
     hook_id: Optional[int] = None
     #: False where the provider or the event could not be recovered (fields are then partial).
     resolved: bool = True
+    #: Field names carried by the binary itself (TraceLogging event metadata).
+    fields: tuple[str, ...] = field(default=(), compare=False)
     #: Identity of the event within the binary (descriptor/event address, or the field values).
     event_key: tuple = field(default=(), compare=True)
     provider_key: tuple = field(default=(), compare=True)
+
+
+@dataclass(frozen=True)
+class EventNames:
+    """Names from manifests or the MOF table (``--manifests``); empty where unknown."""
+
+    provider_name: str = ""
+    event_name: str = ""
+    task_name: str = ""
+    opcode_name: str = ""
+    keyword_names: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,6 +75,7 @@ class Row:
     call_path: list[str]
     exported_call_depth: int
     write_rva: int
+    names: Optional[EventNames] = None
 
     @property
     def call_depth(self) -> int:
@@ -69,6 +87,7 @@ class Row:
     def as_dict(self) -> dict[str, object]:
         """Column name -> value, with the published formatting conventions applied."""
         e = self.event
+        n = self.names or EventNames()
         tlg = e.kind == KIND_TRACELOGGING
 
         def num(value: Optional[int], dash: bool = False) -> str:
@@ -95,7 +114,12 @@ class Row:
             "ExportedCallDepth": str(self.exported_call_depth),
             "CallPath": "[" + "->".join(self.call_path) + "]",
             "Kind": e.kind,
-            "ProviderName": e.provider_name,
+            "ProviderName": e.provider_name or n.provider_name,
+            "EventName": n.event_name or (e.descriptor_symbol if tlg else ""),
+            "TaskName": n.task_name,
+            "OpcodeName": n.opcode_name,
+            "KeywordNames": " ".join(n.keyword_names),
+            "Fields": " ".join(n.fields or e.fields),
             "WriteRva": f"0x{self.write_rva:x}",
             "GroupMask": "" if e.group_mask is None else f"0x{e.group_mask:x}",
             "HookId": "" if e.hook_id is None else f"0x{e.hook_id:x}",
@@ -107,6 +131,10 @@ class Row:
         e = asdict(self.event)
         e.pop("event_key")
         e.pop("provider_key")
+        n = asdict(self.names or EventNames())
+        e["provider_name"] = e["provider_name"] or n.pop("provider_name")
+        n.pop("provider_name", None)
+        e["fields"] = list(n.pop("fields") or e["fields"])
         return {
             "function": self.function,
             **e,
@@ -115,4 +143,5 @@ class Row:
             "exported_call_depth": self.exported_call_depth,
             "call_path": list(self.call_path),
             "write_rva": self.write_rva,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in n.items()},
         }
