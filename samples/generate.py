@@ -30,9 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Optional
 
 MAX_DEPTH = 5
 TRUTH_FORMAT = 1
@@ -40,6 +41,7 @@ OPT_LEVELS = ("O1", "O2", "Os")
 HERE = Path(__file__).resolve().parent
 DEFAULT_KERNEL_DIR = HERE / "synthkernel"
 DEFAULT_SEED = 4
+KERNEL_BEYOND_DEPTH = 8
 
 # ---------------------------------------------------------------------------------------------------------------
 # Legacy (Windows Kernel Trace) constants, as defined in ntwmi.h / evntrace.h (System Informer phnt copies).
@@ -124,8 +126,8 @@ ETW_API_EXPORTED = ("EtwRegister", "EtwUnregister", "EtwEventEnabled", "EtwProvi
                     "EtwWrite", "EtwWriteEx", "EtwWriteTransfer", "EtwWriteString", "EtwWriteStartScenario",
                     "EtwWriteEndScenario")
 ETW_API_INTERNAL = ("EtwTraceKernelEvent", "TraceLoggingRegisterEx_EtwRegister_EtwSetInformation",
-                    "_tlgEnableCallback", "_tlgWriteTransfer_EtwWriteTransfer", "_tlgWriteEx_EtwWriteEx",
-                    "_tlgWriteAgg")
+                    "_tlgEnableCallback", "_tlgWriteCommon", "_tlgWriteTransfer_EtwWriteTransfer",
+                    "_tlgWriteEx_EtwWriteEx", "_tlgWriteAgg")
 ETW_API = frozenset(ETW_API_EXPORTED + ETW_API_INTERNAL)
 
 
@@ -148,7 +150,8 @@ def guid_bytes(value: str) -> bytes:
 def guid_c(value: str) -> str:
     parts = value.split("-")
     d4 = bytes.fromhex(parts[3] + parts[4])
-    return "{0x%s, 0x%s, 0x%s, {%s}}" % (parts[0], parts[1], parts[2], ", ".join("0x%02x" % b for b in d4))
+    data4 = ", ".join(f"0x{b:02x}" for b in d4)
+    return f"{{0x{parts[0]}, 0x{parts[1]}, 0x{parts[2]}, {{{data4}}}}}"
 
 
 @dataclass(frozen=True)
@@ -179,15 +182,15 @@ class Desc:
     key: str = ""  # distinguishes stack descriptors
 
     def c_init(self) -> str:
-        return "{%d, %d, 0x%02x, %d, %d, %d, 0x%016xULL}" % (
-            self.id, self.version, self.channel, self.level, self.opcode, self.task, self.keyword)
+        return (f"{{{self.id}, {self.version}, 0x{self.channel:02x}, {self.level}, {self.opcode}, {self.task}, "
+                f"0x{self.keyword:016x}ULL}}")
 
 
 @dataclass(frozen=True)
 class StructGlobal:
     sym: str
     ctype: str
-    fields: Tuple[Tuple[str, Handle], ...]
+    fields: tuple[tuple[str, Handle], ...]
 
     def handle(self, fieldname: str) -> Handle:
         for name, h in self.fields:
@@ -226,7 +229,7 @@ class TlgField:
     in_type: int  # TlgIn value including Ccount/Vcount flags, without the chain bit
     out_type: int = 0
     tags: int = 0
-    count: Optional[int] = None  # for fixed-count (Ccount) arrays
+    count: int | None = None  # for fixed-count (Ccount) arrays
 
 
 @dataclass(frozen=True)
@@ -252,10 +255,10 @@ class TlgEvent:
     opcode: int = 0
     channel: int = 11
     tags: int = 0
-    fields: Tuple[TlgField, ...] = ()
+    fields: tuple[TlgField, ...] = ()
 
 
-def tlg_tag_bytes(tag: int) -> List[int]:
+def tlg_tag_bytes(tag: int) -> list[int]:
     """Encode a 28-bit tag as TraceLoggingProvider.h does (7 bits per byte, high bits first, 0x80 = more)."""
     if tag & ~0x0FFFFFFF:
         raise ModelError(f"tag {tag:#x} exceeds 28 bits")
@@ -305,15 +308,15 @@ def tlg_event_rest(e: TlgEvent) -> bytes:
 # concrete entities the expression can denote under a parameter environment.
 # ---------------------------------------------------------------------------------------------------------------
 
-Env = Dict[str, Optional[FrozenSet[object]]]
+Env = dict[str, Optional[frozenset[object]]]
 
 
 class Ctx:
     """Per-statement rendering context: collects the temporaries an expression needs."""
 
-    def __init__(self, func: "Func"):
+    def __init__(self, func: Func):
         self.func = func
-        self.decls: List[str] = []
+        self.decls: list[str] = []
 
     def tmp(self, prefix: str) -> str:
         self.func.tmp_counter += 1
@@ -324,7 +327,7 @@ class Expr:
     def c(self, ctx: Ctx) -> str:
         raise NotImplementedError
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         raise NotImplementedError
 
 
@@ -355,7 +358,7 @@ class E(Expr):
             return ent
         raise ModelError(f"cannot render {ent!r}")
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         return frozenset([self.entity])
 
 
@@ -368,7 +371,7 @@ class P(Expr):
     def c(self, ctx: Ctx) -> str:
         return self.name
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         if self.name not in func.param_names():
             raise ModelError(f"{func.name}: no parameter {self.name}")
         val = env.get(self.name)
@@ -387,7 +390,7 @@ class PF(Expr):
     def c(self, ctx: Ctx) -> str:
         return f"{self.name}->{self.fieldname}"
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         out = set()
         for s in P(self.name).ev(env, func):
             if not isinstance(s, StructGlobal):
@@ -407,7 +410,7 @@ class Sel(Expr):
     def c(self, ctx: Ctx) -> str:
         return f"(({self.cond}) ? {self.a.c(ctx)} : {self.b.c(ctx)})"
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         return self.a.ev(env, func) | self.b.ev(env, func)
 
 
@@ -423,7 +426,7 @@ class Vol(Expr):
         ctx.decls.append(f"{self.ctype} volatile {name} = {self.inner.c(ctx)};")
         return name
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         return self.inner.ev(env, func)
 
 
@@ -446,7 +449,7 @@ class StackDesc(Expr):
         ctx.decls.append(f"{name}.Keyword = 0x{d.keyword:016x}ULL;")
         return "&" + name
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         return frozenset([self.desc])
 
 
@@ -459,7 +462,7 @@ class Var(Expr):
     def c(self, ctx: Ctx) -> str:
         return self.name
 
-    def ev(self, env: Env, func: "Func") -> FrozenSet[object]:
+    def ev(self, env: Env, func: Func) -> frozenset[object]:
         out: set = set()
         found = False
         for st in func.walk():
@@ -477,24 +480,24 @@ class Var(Expr):
 
 
 class Stmt:
-    def children(self) -> Iterable["Stmt"]:
+    def children(self) -> Iterable[Stmt]:
         return ()
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         raise NotImplementedError
 
 
-def block(decls: List[str], body: List[str]) -> List[str]:
+def block(decls: list[str], body: list[str]) -> list[str]:
     if not decls:
         return body
     return ["{"] + ["    " + d for d in decls] + ["    " + b for b in body] + ["}"]
 
 
-def indent(lines: List[str]) -> List[str]:
+def indent(lines: list[str]) -> list[str]:
     return ["    " + ln for ln in lines]
 
 
-def user_data(func: "Func", name: str, count: int, first: int = 0) -> List[str]:
+def user_data(func: Func, name: str, count: int, first: int = 0) -> list[str]:
     """Declarations of an EVENT_DATA_DESCRIPTOR array whose entries from `first` on carry a value."""
     func.tmp_counter += 1
     value = f"EventValue{func.tmp_counter}"
@@ -510,10 +513,10 @@ def user_data(func: "Func", name: str, count: int, first: int = 0) -> List[str]:
 @dataclass
 class Call(Stmt):
     callee: str
-    args: List[Expr]
+    args: list[Expr]
     tail: bool = False
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         ctx = Ctx(func)
         args = ", ".join(a.c(ctx) for a in self.args)
         if self.tail:
@@ -530,7 +533,7 @@ class Write(Stmt):
     desc: Expr
     tail_passthrough: bool = False  # ``return writer(<the function's own parameters>)``
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         if self.writer not in MANIFEST_WRITERS:
             raise ModelError(f"{self.writer} is not a manifest writer")
         ctx = Ctx(func)
@@ -558,7 +561,7 @@ class WriteString(Stmt):
     keyword: int
     text: str
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         ctx = Ctx(func)
         h = self.handle.c(ctx)
         call = f'Status |= EtwWriteString({h}, {self.level}, 0x{self.keyword:016x}ULL, NULL, L"{self.text}");'
@@ -573,7 +576,7 @@ class Legacy(Stmt):
     hook: Expr
     tail_passthrough: bool = False
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         ctx = Ctx(func)
         m = self.mask.c(ctx)
         k = self.hook.c(ctx)
@@ -594,7 +597,7 @@ class Tlg(Stmt):
     provider: Expr
     event: Expr
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         if self.writer not in TLG_WRITERS:
             raise ModelError(f"{self.writer} is not a TraceLogging writer")
         ctx = Ctx(func)
@@ -615,13 +618,13 @@ class Tlg(Stmt):
 @dataclass
 class If(Stmt):
     cond: str
-    then: List[Stmt]
-    els: List[Stmt] = field(default_factory=list)
+    then: list[Stmt]
+    els: list[Stmt] = field(default_factory=list)
 
     def children(self) -> Iterable[Stmt]:
         return list(self.then) + list(self.els)
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         out = [f"if ({self.cond}) {{"] + indent(render(self.then, func)) + ["}"]
         if self.els:
             out[-1] = "} else {"
@@ -632,16 +635,16 @@ class If(Stmt):
 @dataclass
 class Switch(Stmt):
     on: str
-    cases: List[Tuple[int, List[Stmt]]]
-    default: List[Stmt] = field(default_factory=list)
+    cases: list[tuple[int, list[Stmt]]]
+    default: list[Stmt] = field(default_factory=list)
 
     def children(self) -> Iterable[Stmt]:
-        out: List[Stmt] = []
+        out: list[Stmt] = []
         for _, body in self.cases:
             out += body
         return out + list(self.default)
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         out = [f"switch ({self.on}) {{"]
         for value, body in self.cases:
             out += [f"case {value}:"] + indent(render(body, func) + ["break;"])
@@ -655,12 +658,12 @@ class IfEnabled(Stmt):
 
     handle: Expr
     desc: Expr
-    body: List[Stmt]
+    body: list[Stmt]
 
     def children(self) -> Iterable[Stmt]:
         return self.body
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         ctx = Ctx(func)
         cond = f"EtwEventEnabled({self.handle.c(ctx)}, {self.desc.c(ctx)})"
         return block(ctx.decls, [f"if ({cond}) {{"] + indent(render(self.body, func)) + ["}"])
@@ -673,12 +676,12 @@ class IfProviderEnabled(Stmt):
     handle: Expr
     level: int
     keyword: int
-    body: List[Stmt]
+    body: list[Stmt]
 
     def children(self) -> Iterable[Stmt]:
         return self.body
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         ctx = Ctx(func)
         cond = f"EtwProviderEnabled({self.handle.c(ctx)}, {self.level}, 0x{self.keyword:016x}ULL)"
         return block(ctx.decls, [f"if ({cond}) {{"] + indent(render(self.body, func)) + ["}"])
@@ -689,7 +692,7 @@ class Assign(Stmt):
     var: str
     expr: Expr
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         ctx = Ctx(func)
         return block(ctx.decls, [f"{self.var} = {self.expr.c(ctx)};"])
 
@@ -698,7 +701,7 @@ class Assign(Stmt):
 class Raw(Stmt):
     code: str
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         return self.code.split("\n")
 
 
@@ -707,12 +710,12 @@ class LocalProvider(Stmt):
     """EtwRegister into a local REGHANDLE, writes through it, EtwUnregister, all in one function."""
 
     handle: Handle
-    body: List[Stmt]
+    body: list[Stmt]
 
     def children(self) -> Iterable[Stmt]:
         return self.body
 
-    def lines(self, func: "Func") -> List[str]:
+    def lines(self, func: Func) -> list[str]:
         h = self.handle
         out = [f"REGHANDLE {h.c} = 0;",
                f"Status = EtwRegister(&{h.guid.sym}, NULL, NULL, &{h.c});",
@@ -722,8 +725,8 @@ class LocalProvider(Stmt):
         return ["{"] + indent(out) + ["}"]
 
 
-def render(stmts: Sequence[Stmt], func: "Func") -> List[str]:
-    out: List[str] = []
+def render(stmts: Sequence[Stmt], func: Func) -> list[str]:
+    out: list[str] = []
     for st in stmts:
         out += st.lines(func)
     return out
@@ -741,25 +744,25 @@ WRITE_STMTS = (Write, WriteString, Legacy, Tlg)
 @dataclass
 class Func:
     name: str
-    params: List[Tuple[str, str]]
-    body: List[Stmt]
+    params: list[tuple[str, str]]
+    body: list[Stmt]
     file: str
     exported: bool = False
     ret: str = "NTSTATUS"
-    locals: List[Tuple[str, str]] = field(default_factory=list)
+    locals: list[tuple[str, str]] = field(default_factory=list)
     doc: str = ""
     tmp_counter: int = 0
 
-    def param_names(self) -> List[str]:
+    def param_names(self) -> list[str]:
         return [n for _, n in self.params]
 
     def walk(self) -> Iterator[Stmt]:
         return walk_stmts(self.body)
 
-    def calls(self) -> List[Call]:
+    def calls(self) -> list[Call]:
         return [st for st in self.walk() if isinstance(st, Call)]
 
-    def writes(self) -> List[Stmt]:
+    def writes(self) -> list[Stmt]:
         return [st for st in self.walk() if isinstance(st, WRITE_STMTS)]
 
     @property
@@ -801,25 +804,25 @@ class Func:
 @dataclass
 class Model:
     name: str
-    guids: List[Guid]
-    handles: List[Handle]  # global REGHANDLE variables (struct-field handles live in `structs`)
-    structs: List[StructGlobal]
-    descs: List[Desc]  # descriptors with a public symbol
-    tlg_providers: List[TlgProvider]
-    tlg_events: List[TlgEvent]
-    masks: List[Mask]
-    hooks: List[Hook]
-    funcs: List[Func]
-    files: List[str]  # C files holding model functions, in emission order
-    registrations: List[Tuple[Guid, Handle, str]]  # (guid, handle, enable callback or "NULL")
-    file_docs: Dict[str, str] = field(default_factory=dict)
+    guids: list[Guid]
+    handles: list[Handle]  # global REGHANDLE variables (struct-field handles live in `structs`)
+    structs: list[StructGlobal]
+    descs: list[Desc]  # descriptors with a public symbol
+    tlg_providers: list[TlgProvider]
+    tlg_events: list[TlgEvent]
+    masks: list[Mask]
+    hooks: list[Hook]
+    funcs: list[Func]
+    files: list[str]  # C files holding model functions, in emission order
+    registrations: list[tuple[Guid, Handle, str]]  # (guid, handle, enable callback or "NULL")
+    file_docs: dict[str, str] = field(default_factory=dict)
     single_header: bool = True  # one kernel.h with every prototype (False: per-file prototypes, for scale)
 
     def func(self, name: str) -> Func:
-        for f in self.funcs:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        index = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.funcs):
+            index = self.__dict__["_index"] = {f.name: f for f in self.funcs}
+        return index[name]
 
 
 def mk_desc(sym: str, id_: int, version: int, channel: int, level: int, opcode: int, task: int, keyword: int,
@@ -855,11 +858,13 @@ def build_synthkernel() -> Model:
     g_ps = Guid("KernelProcessProviderGuid", "22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716", "Microsoft-Windows-Kernel-Process")
     g_audit = Guid("KernelAuditApiCallsGuid", "e02a841c-75a3-4fa7-afc8-ae09cf9b7f23",
                    "Microsoft-Windows-Kernel-Audit-API-Calls")
-    g_ti = Guid("ThreatIntProviderGuid", "f4e1897c-bb5d-5668-f1d8-040f4d8dd344", "Microsoft-Windows-Threat-Intelligence")
+    g_ti = Guid("ThreatIntProviderGuid", "f4e1897c-bb5d-5668-f1d8-040f4d8dd344",
+                "Microsoft-Windows-Threat-Intelligence")
     g_mit = Guid("SecurityMitigationsProviderGuid", "fae10392-f0af-4ac0-b8ff-9f4d920c3cdf",
                  "Microsoft-Windows-Security-Mitigations")
     g_mem = Guid("KernelMemoryProviderGuid", "d1d93ef7-e1f2-4f45-9943-03d245fe6c00", "Microsoft-Windows-Kernel-Memory")
-    g_gen = Guid("KernelGeneralProviderGuid", "a68ca8b7-004f-d7b6-a698-07e2de0f1f5d", "Microsoft-Windows-Kernel-General")
+    g_gen = Guid("KernelGeneralProviderGuid", "a68ca8b7-004f-d7b6-a698-07e2de0f1f5d",
+                 "Microsoft-Windows-Kernel-General")
     g_ld = Guid("LiveDumpProviderGuid", "bef2aa8e-81cd-11e2-a7bb-5eac6188709b", "Microsoft-Windows-Kernel-LiveDump")
     g_pow = Guid("KernelPowerProviderGuid", "331c3b3a-2005-44c2-ac5e-77220c37d6b4", "Microsoft-Windows-Kernel-Power")
     guids = [g_ps, g_audit, g_ti, g_mit, g_mem, g_gen, g_ld, g_pow]
@@ -979,7 +984,7 @@ def build_synthkernel() -> Model:
                              TlgField("ProcessId", tin["UINT32"])))
     tlg_events = [ev_token, ev_blocked, ev_prot, ev_ioctl, ev_fsctl, ev_usage, ev_started, ev_denied]
 
-    funcs: List[Func] = []
+    funcs: list[Func] = []
 
     def F(name, params, body, file, exported=False, doc="", locals_=None, ret="NTSTATUS"):
         funcs.append(Func(name, list(params), list(body), file, exported, ret, list(locals_ or []), doc))
@@ -987,7 +992,7 @@ def build_synthkernel() -> Model:
     def filler(name, file, params=((T_P, "Object"),), exported=False, calls=(), doc=""):
         """A function doing ordinary work and reaching no write by itself."""
         arg = params[0][1] if params else "0"
-        body: List[Stmt] = [Raw(f"KiSyntheticCounter += (LONG)(ULONG_PTR){arg} + {len(funcs) + 3};")]
+        body: list[Stmt] = [Raw(f"KiSyntheticCounter += (LONG)(ULONG_PTR){arg} + {len(funcs) + 3};")]
         for c in calls:
             body.append(Call(c, [P(arg)] if params else []))
         F(name, params, body, file, exported, doc or "ordinary work, no ETW write of its own")
@@ -1517,7 +1522,25 @@ def build_synthkernel() -> Model:
       ])], "ke.c")
     filler("ExpQueryProcessInformation", "ke.c", params=((T_P, "Buffer"),), calls=("PspReferenceProcess",))
 
-    files = ["init.c", "etwp.c", "ps.c", "mm.c", "ob.c", "io.c", "ke.c"]
+    # ---------------------------------------------------------------- cm.c: configuration manager (registry)
+    F("NtDeleteValueKey", [(T_P, "KeyHandle"), (T_P, "ValueName")],
+      [Call("CmDeleteValueKey", [P("KeyHandle"), P("ValueName")])], "cm.c")
+    F("CmDeleteValueKey", [(T_P, "KeyControlBlock"), (T_P, "ValueName")],
+      [Raw("KiSyntheticCounter += (LONG)(ULONG_PTR)ValueName;"),
+       Call("HvpMarkCellDirty", [P("KeyControlBlock"), E(0x20)])], "cm.c")
+    F("NtSetInformationKey", [(T_P, "KeyHandle"), (T_U, "KeySetInformationClass")],
+      [If("KeySetInformationClass == 0", [Call("CmSetLastWriteTimeKey", [P("KeyHandle")])])], "cm.c")
+    F("CmSetLastWriteTimeKey", [(T_P, "KeyControlBlock")],
+      [Call("HvpMarkCellDirty", [P("KeyControlBlock"), E(0x8)])], "cm.c")
+    F("HvpMarkCellDirty", [(T_P, "Hive"), (T_U, "Cell")],
+      [If("(Cell & 0x7) == 0", [Call("HvpMarkDirty", [P("Hive"), P("Cell")])]),
+       Raw("KiSyntheticCounter ^= (LONG)Cell;")], "cm.c")
+    F("HvpMarkDirty", [(T_P, "Hive"), (T_U, "Start")],
+      [Raw("KiSyntheticCounter += (LONG)Start + (LONG)(ULONG_PTR)Hive;"),
+       Legacy(ent(m_hive), ent(hk["PERFINFO_LOG_TYPE_REG_HIVE_DIRTY"]))], "cm.c",
+      doc="legacy event with an index-2 group mask (PERF_REG_HIVE)")
+
+    files = ["init.c", "etwp.c", "ps.c", "mm.c", "ob.c", "io.c", "ke.c", "cm.c"]
     file_docs = {
         "init.c": "DriverEntry, provider registration and the system service table",
         "etwp.c": "ETW logging helpers and wrappers (handles/descriptors as parameters)",
@@ -1526,6 +1549,7 @@ def build_synthkernel() -> Model:
         "ob.c": "object manager",
         "io.c": "I/O manager",
         "ke.c": "executive, security and power",
+        "cm.c": "configuration manager (registry hives)",
     }
     handles = [h_ps, h_audit, h_ti, h_mit, h_pow]
     return Model("synthkernel", guids, handles, [state], list(d.values()), [t_sec, t_asm, t_kp], tlg_events,
@@ -1680,6 +1704,8 @@ NTSTATUS _tlgWriteEx_EtwWriteEx(const _tlgProvider_t* Provider, const void* Even
                                 PEVENT_DATA_DESCRIPTOR Data);
 NTSTATUS _tlgWriteAgg(const _tlgProvider_t* Provider, const void* EventMetadata, LPCGUID ActivityId,
                       UINT32 DataCount, PEVENT_DATA_DESCRIPTOR Data);
+VOID _tlgWriteCommon(const _tlgProvider_t* Provider, const void* EventMetadata, EVENT_DESCRIPTOR* Descriptor,
+                     PEVENT_DATA_DESCRIPTOR Data);
 """
 
 ETWAPI_C = r"""/*
@@ -1852,9 +1878,9 @@ NTSTATUS TraceLoggingRegisterEx_EtwRegister_EtwSetInformation(_tlgProvider_t* Pr
     return Status;
 }
 
-/* _tlgWriteCommon: event descriptor from the metadata; Data[0..1] describe the provider and event metadata. */
-static VOID TlgFillCommon(const _tlgProvider_t* Provider, const void* EventMetadata, EVENT_DESCRIPTOR* Descriptor,
-                          PEVENT_DATA_DESCRIPTOR Data)
+/* Event descriptor from the event metadata; Data[0..1] describe the provider and event metadata blobs. */
+NOINLINE VOID _tlgWriteCommon(const _tlgProvider_t* Provider, const void* EventMetadata, EVENT_DESCRIPTOR* Descriptor,
+                              PEVENT_DATA_DESCRIPTOR Data)
 {
     const UINT8* Meta = (const UINT8*)EventMetadata; /* points at Channel */
     UINT32 EventId = (UINT32)(Meta - (const UINT8*)&_TraceLoggingMetadata);
@@ -1879,7 +1905,7 @@ NTSTATUS _tlgWriteTransfer_EtwWriteTransfer(const _tlgProvider_t* Provider, cons
                                             PEVENT_DATA_DESCRIPTOR Data)
 {
     EVENT_DESCRIPTOR Descriptor;
-    TlgFillCommon(Provider, EventMetadata, &Descriptor, Data);
+    _tlgWriteCommon(Provider, EventMetadata, &Descriptor, Data);
     return EtwWriteTransfer(Provider->RegHandle, &Descriptor, ActivityId, RelatedActivityId, DataCount, Data);
 }
 
@@ -1888,7 +1914,7 @@ NTSTATUS _tlgWriteEx_EtwWriteEx(const _tlgProvider_t* Provider, const void* Even
                                 PEVENT_DATA_DESCRIPTOR Data)
 {
     EVENT_DESCRIPTOR Descriptor;
-    TlgFillCommon(Provider, EventMetadata, &Descriptor, Data);
+    _tlgWriteCommon(Provider, EventMetadata, &Descriptor, Data);
     return EtwWriteEx(Provider->RegHandle, &Descriptor, Filter, Flags, ActivityId, RelatedActivityId, DataCount,
                       Data);
 }
@@ -1897,7 +1923,7 @@ NTSTATUS _tlgWriteAgg(const _tlgProvider_t* Provider, const void* EventMetadata,
                       UINT32 DataCount, PEVENT_DATA_DESCRIPTOR Data)
 {
     EVENT_DESCRIPTOR Descriptor;
-    TlgFillCommon(Provider, EventMetadata, &Descriptor, Data);
+    _tlgWriteCommon(Provider, EventMetadata, &Descriptor, Data);
     Descriptor.Keyword |= 0x0000800000000000ULL; /* aggregation */
     return EtwWriteTransfer(Provider->RegHandle, &Descriptor, ActivityId, NULL, DataCount, Data);
 }
@@ -1984,7 +2010,7 @@ def emit_etwdata(model: Model) -> str:
 
 
 def c_bytes(data: bytes) -> str:
-    return "{" + ", ".join("0x%02x" % b for b in data) + "}"
+    return "{" + ", ".join(f"0x{b:02x}" for b in data) + "}"
 
 
 def emit_tlgdata(model: Model) -> str:
@@ -2035,13 +2061,13 @@ def emit_tlgdata(model: Model) -> str:
     return "\n".join(out) + "\n"
 
 
-def emit_code_file(model: Model, fname: str, funcs: List[Func]) -> str:
+def emit_code_file(model: Model, fname: str, funcs: list[Func]) -> str:
     doc = model.file_docs.get(fname, "")
     out = [f"/* {fname}: {doc} (generated by samples/generate.py) */" if doc else
            f"/* {fname} (generated by samples/generate.py) */", '#include "kernel.h"', ""]
     if not model.single_header:
         names = {f.name for f in funcs}
-        needed: List[str] = []
+        needed: list[str] = []
         for f in funcs:
             for c in f.calls():
                 if c.callee not in names and c.callee not in needed:
@@ -2066,7 +2092,7 @@ def emit_code_file(model: Model, fname: str, funcs: List[Func]) -> str:
     return "\n".join(out)
 
 
-def emit_sources(model: Model, out_dir: Path, seed: int) -> List[str]:
+def emit_sources(model: Model, out_dir: Path, seed: int) -> list[str]:
     """Write every C/H source of the model; the seed shuffles definition order inside each file (not the truth)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -2097,7 +2123,7 @@ def base_row(kind: str, writer: str) -> dict:
             "Level": None, "Opcode": None, "Task": None, "Keyword": None, "GroupMask": None, "HookId": None}
 
 
-def only(values: FrozenSet[object], kind: type, what: str, func: Func) -> List[object]:
+def only(values: frozenset[object], kind: type, what: str, func: Func) -> list[object]:
     out = sorted((v for v in values), key=repr)
     for v in out:
         if not isinstance(v, kind):
@@ -2105,7 +2131,7 @@ def only(values: FrozenSet[object], kind: type, what: str, func: Func) -> List[o
     return out
 
 
-def write_rows(st: Stmt, env: Env, func: Func) -> List[dict]:
+def write_rows(st: Stmt, env: Env, func: Func) -> list[dict]:
     """The (provider, event) rows one write statement yields under a parameter environment."""
     rows = []
     if isinstance(st, Write):
@@ -2155,7 +2181,11 @@ def bind(callee: Func, call: Call, env: Env, caller: Func) -> Env:
     return out
 
 
-def compute_truth(model: Model, max_depth: int = MAX_DEPTH) -> dict:
+def compute_truth(model: Model, max_depth: int = MAX_DEPTH, beyond: int = 0) -> dict:
+    """Rows for every (root, provider, event, containing function) reachable in at most max_depth functions.
+
+    With beyond > max_depth, rows whose shortest path is longer than max_depth but at most `beyond` are listed
+    separately under rows_beyond_max_depth (they must not appear with the default depth)."""
     funcs = {f.name: f for f in model.funcs}
     if len(funcs) != len(model.funcs):
         raise ModelError("duplicate function names")
@@ -2167,10 +2197,10 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH) -> dict:
             if c.callee not in funcs:
                 raise ModelError(f"{f.name} calls unknown {c.callee}")
             edges.add((f.name, c.callee))
-    best: Dict[tuple, Tuple[int, List[str]]] = {}
+    best: dict[tuple, tuple[int, list[str]]] = {}
     roots = sorted(f.name for f in model.funcs if f.is_root)
 
-    def visit(root: str, func: Func, env: Env, path: List[str]) -> None:
+    def visit(root: str, func: Func, env: Env, path: list[str]) -> None:
         depth = len(path)
         for st in func.writes():
             for r in write_rows(st, env, func):
@@ -2178,7 +2208,7 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH) -> dict:
                 cand = (depth, list(path))
                 if key not in best or cand < best[key]:
                     best[key] = cand
-        if depth >= max_depth:
+        if depth >= limit:
             return
         for c in func.calls():
             if c.callee in path:
@@ -2186,6 +2216,7 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH) -> dict:
             callee = funcs[c.callee]
             visit(root, callee, bind(callee, c, env, func), path + [c.callee])
 
+    limit = max(max_depth, beyond)
     for root in roots:
         visit(root, funcs[root], {}, [root])
 
@@ -2198,6 +2229,8 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH) -> dict:
         r["CallPath"] = path
         rows.append({k: r[k] for k in ROW_KEYS})
     rows.sort(key=row_sort_key)
+    deep = [r for r in rows if r["CallDepth"] > max_depth]
+    rows = [r for r in rows if r["CallDepth"] <= max_depth]
     api = [{"name": n, "exported": n in ETW_API_EXPORTED, "root": False, "etw_api": True} for n in ETW_API]
     functions = [{"name": f.name, "exported": f.exported, "root": f.is_root, "etw_api": False} for f in model.funcs]
     return {
@@ -2207,6 +2240,8 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH) -> dict:
         "functions": sorted(functions + api, key=lambda x: x["name"]),
         "edges": sorted([a, b] for a, b in edges),
         "rows": rows,
+        "rows_beyond_max_depth": deep,
+        "beyond_depth": limit,
         "tracelogging": {
             "providers": [{"guid": p.guid, "name": p.name, "group_guid": p.group or None,
                            "symbol": p.sym} for p in sorted(model.tlg_providers, key=lambda p: p.name)],
@@ -2221,17 +2256,18 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH) -> dict:
 
 
 def row_sort_key(r: dict) -> tuple:
-    return tuple("" if r[k] is None else (str(r[k]) if not isinstance(r[k], int) else "%020d" % r[k])
+    return tuple("" if r[k] is None else (str(r[k]) if not isinstance(r[k], int) else f"{r[k]:020d}")
                  for k in ROW_KEYS)
 
 
 def write_truth(truth: dict, path: Path) -> None:
     """One row per line keeps the file reviewable and diffs small."""
     lines = ["{"]
-    keys = [k for k in truth if k not in ("functions", "edges", "rows", "tracelogging")]
+    lists = ("functions", "edges", "rows", "rows_beyond_max_depth")
+    keys = [k for k in truth if k not in lists + ("tracelogging",)]
     for k in keys:
         lines.append(f"  {json.dumps(k)}: {json.dumps(truth[k])},")
-    for k in ("functions", "edges", "rows"):
+    for k in lists:
         lines.append(f"  {json.dumps(k)}: [")
         items = [("    " + json.dumps(x)) for x in truth[k]]
         lines.append(",\n".join(items))
@@ -2241,6 +2277,229 @@ def write_truth(truth: dict, path: Path) -> None:
     text = "\n".join(lines) + "\n"
     json.loads(text)
     path.write_text(text, newline="\n")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A large random kernel for benchmarks (same statement kinds, seeded, truth computed the same way).
+# ---------------------------------------------------------------------------------------------------------------
+
+_WORDS = ("Process", "Thread", "Section", "Token", "Key", "Value", "File", "Device", "Port", "Timer", "Event",
+          "Mutant", "Job", "Partition", "Session", "Worker", "Object", "Handle", "Memory", "Page", "Pool", "Image",
+          "Driver", "Power", "Registry", "Hive", "Callback", "Context", "Apc", "Dpc", "Queue", "Buffer", "Mdl",
+          "Vad", "Cache", "Volume", "Channel", "Transaction", "Enlistment", "Resource", "Profile", "Debug")
+_VERBS = ("Query", "Set", "Create", "Open", "Close", "Delete", "Map", "Unmap", "Lock", "Unlock", "Flush", "Read",
+          "Write", "Allocate", "Free", "Notify", "Wait", "Signal", "Insert", "Remove", "Reference", "Capture",
+          "Validate", "Enumerate", "Trace", "Log", "Update", "Initialize", "Rundown", "Acquire", "Release")
+_INTERNAL_PREFIXES = ("Psp", "Mi", "Iop", "Obp", "Cmp", "Exp", "Ki", "Etwp", "Pop", "Sep", "Alpcp", "Wnfp", "Pfp")
+_EXPORT_PREFIXES = ("Ps", "Mm", "Io", "Ob", "Ke", "Se", "Ex", "Cm", "Po")
+
+
+def _rand_guid(rng: random.Random) -> str:
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def build_scale(n_funcs: int, n_writes: int, seed: int, per_file: int) -> Model:
+    """A seeded random kernel with n_funcs functions and n_writes write statements."""
+    rng = random.Random(seed)
+    n_guids = 24
+    guids = [Guid(f"SynthProvider{i:02d}Guid", _rand_guid(rng), f"Synthetic-Provider-{i:02d}") for i in range(n_guids)]
+    handles = [Handle(f"h{i}", f"EtwpSynth{i:02d}RegHandle", f"EtwpSynth{i:02d}RegHandle", guids[i])
+               for i in range(n_guids - 2)]
+    h_mem = Handle("mem", "EtwpState.MemoryRegHandle", "EtwpState+0x8", guids[-2])
+    h_gen = Handle("gen", "EtwpState.GeneralRegHandle", "EtwpState+0x10", guids[-1])
+    state = StructGlobal("EtwpState", "ETWP_STATE", (("MemoryRegHandle", h_mem), ("GeneralRegHandle", h_gen)))
+    all_handles = handles + [h_mem, h_gen]
+    registrations = [(h.guid, h, "NULL") for h in all_handles]
+    descs = []
+    for i in range(max(8, n_writes // 4)):
+        descs.append(mk_desc(f"SYNTH_EVENT_{i:05d}", rng.randrange(1, 4000), rng.randrange(0, 4),
+                             rng.choice((0, 0x08, 0x10, 0x11)), rng.randrange(1, 6), rng.choice((0, 0, 1, 2, 10)),
+                             rng.randrange(0, 300), rng.getrandbits(16) | rng.choice((0, 1 << 63, 1 << 62))))
+    masks = [mask(n) for n in PERF_MASKS] + [mask("MEMORY", "SESSION")]
+    hooks = [hook(n) for n in HOOKS]
+    tlg_providers = [TlgProvider(f"_TlgSynth{i}Prov", f"TlgSynth{i}Provider", f"Synthetic.TraceLogging.Provider{i}",
+                                 _rand_guid(rng), group=_rand_guid(rng) if i == 0 else "") for i in range(6)]
+    tlg_events = []
+    for i in range(max(6, n_writes // 25)):
+        prov = tlg_providers[i % len(tlg_providers)]
+        fields = tuple(TlgField(f"Field{j}", rng.choice((TLG_IN["UINT32"], TLG_IN["UINT64"], TLG_IN["HEXINT32"],
+                                                         TLG_IN["UNICODESTRING"], TLG_IN["ANSISTRING"])))
+                       for j in range(rng.randrange(0, 4)))
+        tlg_events.append(TlgEvent(f"_tlgEvent_Synth{i:04d}", prov, f"SynthEvent{i:04d}", rng.randrange(1, 6),
+                                   rng.getrandbits(48), tags=rng.choice((0, 0, 0x2000000, 0x0123457)),
+                                   fields=fields))
+    events_of = {p: [e for e in tlg_events if e.provider is p] for p in tlg_providers}
+
+    # Function skeletons: level 0 = roots; calls go to deeper levels (plus a few back edges for cycles).
+    n_body = n_funcs - 2  # DriverEntry and EtwpInitialize are added by add_init_funcs
+    n_roots = max(2, n_body // 10)
+    names: set = set()
+
+    def unique(prefix: str) -> str:
+        while True:
+            name = f"{prefix}{rng.choice(_VERBS)}{rng.choice(_WORDS)}{len(names):05d}"
+            if name not in names:
+                names.add(name)
+                return name
+
+    std_params = [(T_P, "Object"), (T_U, "Flags")]
+    specs = []  # (name, level, kind, exported)
+    for i in range(n_roots):
+        if i % 8 == 7:
+            specs.append((unique(rng.choice(_EXPORT_PREFIXES)), 0, "normal", True))
+        else:
+            specs.append((unique("Nt"), 0, "normal", i % 8 == 3))
+    level_weights = (20, 20, 18, 15, 12, 8, 7)
+    for _ in range(n_body - n_roots):
+        level = rng.choices(range(1, 8), weights=level_weights)[0]
+        kind = "normal"
+        if level >= 3 and rng.random() < 0.05:
+            kind = rng.choice(("desc", "desc", "stackdesc", "hook", "tlg"))
+        specs.append((unique(rng.choice(_INTERNAL_PREFIXES)), level, kind, False))
+    by_level: dict[tuple[int, str], list[str]] = {}
+    for name, level, kind, _ in specs:
+        by_level.setdefault((level, kind), []).append(name)
+    wrapper_info: dict[str, tuple[str, object]] = {}  # wrapper -> (kind, fixed handle / mask / provider)
+
+    def wrapper_params(kind: str) -> list[tuple[str, str]]:
+        if kind == "desc":
+            return std_params + [(T_D, "Descriptor")]
+        if kind == "stackdesc":
+            return std_params + [(T_U, "Spare1"), (T_U, "Spare2"), (T_H, "RegHandle"), (T_D, "Descriptor")]
+        if kind == "hook":
+            return std_params + [("USHORT", "HookId")]
+        return std_params + [(T_TE, "EventMetadata")]
+
+    def wrapper_args(kind: str, target: str, forward: bool) -> list[Expr]:
+        base: list[Expr] = [P("Object"), P("Flags")]
+        fixed = wrapper_info[target][1]
+        if kind == "desc":
+            return base + [P("Descriptor") if forward else
+                           (Sel("Flags & 1", E(rng.choice(descs)), E(rng.choice(descs))) if rng.random() < 0.2
+                            else E(rng.choice(descs)))]
+        if kind == "stackdesc":
+            if forward:
+                return base + [E(0), E(1), P("RegHandle"), P("Descriptor")]
+            return base + [E(0), E(1), E(rng.choice(all_handles)), E(rng.choice(descs))]
+        if kind == "hook":
+            return base + [P("HookId") if forward else E(rng.choice(hooks))]
+        return base + [P("EventMetadata") if forward else E(rng.choice(events_of[fixed]))]
+
+    for name, _level, kind, _ in specs:
+        if kind in ("desc", "stackdesc"):
+            wrapper_info[name] = (kind, rng.choice(all_handles))
+        elif kind == "hook":
+            wrapper_info[name] = (kind, rng.choice(masks))
+        elif kind == "tlg":
+            wrapper_info[name] = (kind, rng.choice(tlg_providers))
+
+    funcs: list[Func] = []
+    for idx, (name, level, kind, exported) in enumerate(specs):
+        body: list[Stmt] = [Raw(f"KiSyntheticCounter += (LONG)Flags + {idx};")]
+        params = std_params if kind == "normal" else wrapper_params(kind)
+        if kind == "normal" and level < 7:
+            for _ in range(rng.choices((0, 1, 2, 3), weights=(15, 35, 35, 15))[0]):
+                pool = by_level.get((min(7, level + rng.choice((1, 1, 2))), "normal"))
+                if pool:
+                    body.append(Call(rng.choice(pool), [P("Object"), P("Flags")]))
+            if rng.random() < 0.25:
+                wkind = rng.choice(("desc", "desc", "stackdesc", "hook", "tlg"))
+                pool = [w for lv in range(max(3, level + 1), 8) for w in by_level.get((lv, wkind), [])]
+                if pool:
+                    target = rng.choice(pool)
+                    body.append(Call(target, wrapper_args(wkind, target, False)))
+            if level > 1 and rng.random() < 0.02:  # back edge: recursion / cycles
+                pool = by_level.get((rng.randrange(1, level), "normal"))
+                if pool:
+                    body.append(If("Flags & 0x100", [Call(rng.choice(pool), [P("Object"), E("Flags >> 1")])]))
+        elif kind != "normal":
+            fixed = wrapper_info[name][1]
+            if kind == "desc":
+                body.append(Write(rng.choice(("EtwWrite", "EtwWriteEx", "EtwWriteTransfer")), E(fixed),
+                                  P("Descriptor")))
+            elif kind == "stackdesc":
+                body.append(Write("EtwWriteTransfer", P("RegHandle"), P("Descriptor")))
+            elif kind == "hook":
+                body.append(Legacy(E(fixed), P("HookId")))
+            else:
+                body.append(Tlg("_tlgWriteTransfer_EtwWriteTransfer", E(fixed), P("EventMetadata")))
+            pool = [w for lv in range(level + 1, 8) for w in by_level.get((lv, kind), [])
+                    if kind not in ("hook", "tlg") or wrapper_info[w][1] == fixed]
+            if pool and rng.random() < 0.3:  # 2-level wrapper: forward the parameter
+                target = rng.choice(pool)
+                body.append(Call(target, wrapper_args(kind, target, True)))
+        f = Func(name, list(params), body, "", exported, "NTSTATUS", [], "")
+        funcs.append(f)
+
+    # Distribute the remaining write statements over ordinary functions (roots included: depth-1 writes).
+    normal = [f for f, (_, _, kind, _) in zip(funcs, specs) if kind == "normal"]
+    n_direct = max(0, n_writes - sum(1 for f in funcs for _ in f.writes()))
+    for _ in range(n_direct):
+        f = rng.choice(normal)
+        r = rng.random()
+        if r < 0.55:
+            writer = rng.choices(MANIFEST_WRITERS, weights=(50, 20, 20, 5, 5))[0]
+            h: Expr = E(rng.choice(all_handles))
+            dsc: Expr = E(rng.choice(descs))
+            r2 = rng.random()
+            if r2 < 0.15:
+                dsc = Sel("Flags & 2", E(rng.choice(descs)), E(rng.choice(descs)))
+            elif r2 < 0.25:
+                h = Vol(h, T_H)
+            elif r2 < 0.3:
+                d0 = rng.choice(descs)
+                dsc = StackDesc(mk_desc("", d0.id, d0.version, d0.channel, d0.level, d0.opcode, d0.task, d0.keyword,
+                                        key=f"stack{len(f.body)}_{f.name}"))
+            st: Stmt = Write(writer, h, dsc)
+            if rng.random() < 0.2:
+                st = IfEnabled(h, dsc, [st])
+        elif r < 0.75:
+            st = Legacy(E(rng.choice(masks)), E(rng.choice(hooks)))
+        elif r < 0.93:
+            prov = rng.choice(tlg_providers)
+            st = Tlg(rng.choice(TLG_WRITERS), E(prov, via_var=rng.random() < 0.3), E(rng.choice(events_of[prov])))
+        else:
+            st = WriteString(E(rng.choice(all_handles)), rng.randrange(1, 6), rng.getrandbits(20), "SynthString")
+        f.body.insert(rng.randrange(1, len(f.body) + 1), st)
+
+    order = list(range(len(funcs)))
+    rng.shuffle(order)
+    files = []
+    for n, i in enumerate(order):
+        fname = f"synth{n // per_file:03d}.c"
+        funcs[i].file = fname
+        if not files or files[-1] != fname:
+            files.append(fname)
+    files = ["init.c"] + sorted(set(files))
+    model = Model("scalekernel", guids, handles, [state], descs, tlg_providers, tlg_events, masks, hooks, funcs,
+                  files, registrations, {}, single_header=False)
+    return model
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    start = time.monotonic()
+    model = build_scale(args.functions, args.writes, args.seed, args.per_file)
+    add_init_funcs(model)
+    truth = compute_truth(model)
+    truth["generator"] = {"kind": "scale", "functions": args.functions, "writes": args.writes, "seed": args.seed,
+                          "per_file": args.per_file}
+    written = emit_sources(model, out, args.seed)
+    for stale in list(out.glob("*.c")) + list(out.glob("*.h")):
+        if stale.name not in written:
+            stale.unlink()
+    write_truth(truth, out / "truth.json")
+    print(f"wrote {out} in {time.monotonic() - start:.1f}s: {summarize(truth)}")
+    if args.no_build:
+        return 0
+    missing = missing_tools()
+    if missing:
+        print(f"error: {', '.join(missing)} not found on PATH", file=sys.stderr)
+        return 2
+    secs = build_sample(out, ("O2",), args.jobs)
+    print(f"built {out.name} at -O2 in {secs:.1f}s")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -2255,17 +2514,17 @@ _CC1_DROP_WITH_VALUE = {"-resource-dir", "-internal-isystem", "-internal-externc
 _CC1_DROP_PREFIX = ("-fcoverage-compilation-dir=", "-fmessage-length", "-fcolor-diagnostics", "-fdiagnostics-color")
 
 
-def link_flags(name: str) -> List[str]:
+def link_flags(name: str) -> list[str]:
     return ["/nologo", "/machine:x64", "/debug", "/Brepro", f"/pdbaltpath:{name}.pdb", "/pdbsourcepath:.",
             "/entry:DriverEntry", "/subsystem:native", "/driver", "/nodefaultlib", "/opt:ref", "/opt:noicf",
             f"/out:{name}.exe", f"/pdb:{name}.pdb"]
 
 
-def tool(name: str) -> Optional[str]:
+def tool(name: str) -> str | None:
     return shutil.which(name)
 
 
-def missing_tools() -> List[str]:
+def missing_tools() -> list[str]:
     return [t for t in ("clang", "lld-link") if tool(t) is None]
 
 
@@ -2275,7 +2534,7 @@ def clang_version() -> str:
     return m.group(1) if m else out.splitlines()[0]
 
 
-def cc1_command(src: str, obj: str, olevel: str, cwd: Path) -> List[str]:
+def cc1_command(src: str, obj: str, olevel: str, cwd: Path) -> list[str]:
     """The cc1 command the driver would run, minus machine paths, invoked as plain ``clang -cc1``.
 
     Running cc1 directly keeps the compiler's absolute path and the resource directory out of the CodeView
@@ -2298,11 +2557,12 @@ def cc1_command(src: str, obj: str, olevel: str, cwd: Path) -> List[str]:
         if a.startswith(_CC1_DROP_PREFIX):
             continue
         out.append(a)
-    out.insert(out.index("-fdebug-compilation-dir=."), "-fcoverage-compilation-dir=.")
+    anchor = "-fdebug-compilation-dir=."
+    out.insert(out.index(anchor) if anchor in out else len(out), "-fcoverage-compilation-dir=.")
     return out
 
 
-def run(cmd: List[str], cwd: Path) -> None:
+def run(cmd: list[str], cwd: Path) -> None:
     res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"command failed in {cwd.name}: {' '.join(cmd[:3])} ...\n{res.stdout}{res.stderr}")
@@ -2340,7 +2600,7 @@ def build_sample(sample_dir: Path, levels: Sequence[str] = OPT_LEVELS, jobs: int
     return time.monotonic() - start
 
 
-def check_sample(sample_dir: Path, levels: Sequence[str] = OPT_LEVELS, jobs: int = 0) -> List[str]:
+def check_sample(sample_dir: Path, levels: Sequence[str] = OPT_LEVELS, jobs: int = 0) -> list[str]:
     """Rebuild from the committed sources in a temp dir; list the outputs that differ from the committed ones."""
     sample_dir = sample_dir.resolve()
     name = sample_dir.name
@@ -2398,7 +2658,7 @@ PATTERN_CHECKS = [
 ]
 
 
-def _pdb_functions(pdb: Path) -> Dict[str, Tuple[int, int, int]]:
+def _pdb_functions(pdb: Path) -> dict[str, tuple[int, int, int]]:
     """name -> (section, offset, size) of every procedure in the PDB's module streams."""
     text = subprocess.run(["llvm-pdbutil", "dump", "-symbols", str(pdb)], capture_output=True, text=True,
                           check=True).stdout
@@ -2409,7 +2669,7 @@ def _pdb_functions(pdb: Path) -> Dict[str, Tuple[int, int, int]]:
     return out
 
 
-def _image_layout(exe: Path) -> Tuple[int, Dict[int, int]]:
+def _image_layout(exe: Path) -> tuple[int, dict[int, int]]:
     text = subprocess.run(["llvm-readobj", "--file-headers", "--sections", str(exe)], capture_output=True,
                           text=True, check=True).stdout
     base = int(re.search(r"ImageBase: 0x([0-9A-Fa-f]+)", text).group(1), 16)
@@ -2419,7 +2679,7 @@ def _image_layout(exe: Path) -> Tuple[int, Dict[int, int]]:
     return base, sections
 
 
-def disassemble_functions(exe: Path, pdb: Path) -> Dict[str, List[Tuple[int, str]]]:
+def disassemble_functions(exe: Path, pdb: Path) -> dict[str, list[tuple[int, str]]]:
     """name -> [(address, instruction text)] for every function of the image."""
     base, sections = _image_layout(exe)
     ranges = []
@@ -2429,7 +2689,7 @@ def disassemble_functions(exe: Path, pdb: Path) -> Dict[str, List[Tuple[int, str
     ranges.sort()
     text = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", str(exe)], capture_output=True, text=True,
                           check=True).stdout
-    out: Dict[str, List[Tuple[int, str]]] = {name: [] for _, _, name in ranges}
+    out: dict[str, list[tuple[int, str]]] = {name: [] for _, _, name in ranges}
     starts = [r[0] for r in ranges]
     import bisect
     for line in text.splitlines():
@@ -2444,14 +2704,14 @@ def disassemble_functions(exe: Path, pdb: Path) -> Dict[str, List[Tuple[int, str
     return out
 
 
-def observed_calls(dis: Dict[str, List[Tuple[int, str]]]) -> Dict[str, Dict[str, set]]:
+def observed_calls(dis: dict[str, list[tuple[int, str]]]) -> dict[str, dict[str, set]]:
     """function -> {"call": callees, "jmp": tail-jump targets} for direct transfers to other function starts."""
     starts = {a: n for a, n in dis["__starts__"]}  # type: ignore[misc]
-    out: Dict[str, Dict[str, set]] = {}
+    out: dict[str, dict[str, set]] = {}
     for name, insns in dis.items():
         if name == "__starts__":
             continue
-        calls: Dict[str, set] = {"call": set(), "jmp": set()}
+        calls: dict[str, set] = {"call": set(), "jmp": set()}
         for _, ins in insns:
             m = re.match(r"(callq|call|j[a-z]+)\s+0x([0-9a-f]+)", ins)
             if not m:
@@ -2483,18 +2743,104 @@ def expected_api_calls(func: Func) -> set:
             out |= {"EtwRegister", "EtwUnregister"}
         elif isinstance(st, Raw):
             for api in ETW_API:
-                if re.search(r"\b%s\(" % re.escape(api), st.code):
+                if re.search(rf"\b{re.escape(api)}\(", st.code):
                     out.add(api)
     return out
 
 
-def verify_sample(sample_dir: Path, model: Optional[Model], truth: dict, levels: Sequence[str] = OPT_LEVELS,
-                  patterns: bool = True) -> Tuple[List[str], List[str]]:
+def _pdb_publics(pdb: Path) -> dict[str, tuple[int, int]]:
+    text = subprocess.run(["llvm-pdbutil", "dump", "-publics", str(pdb)], capture_output=True, text=True,
+                          check=True).stdout
+    return {m.group(1): (int(m.group(2)), int(m.group(3)))
+            for m in re.finditer(r"S_PUB32 \[size = \d+\] `([^`]+)`\s*\n\s*flags = .*?addr = (\d+):(\d+)", text)}
+
+
+def _address_resolver(exe: Path, pdb: Path):
+    base, sections = _image_layout(exe)
+    publics = _pdb_publics(pdb)
+
+    def addr_of(sym: str, off: int) -> int:
+        sec, o = publics[sym]
+        return base + sections[sec] + o + off
+
+    return addr_of
+
+
+def _expr_entities(expr: Expr) -> list[tuple[object, bool]]:
+    """(entity, via_var) pairs an expression introduces in the function that contains it."""
+    if isinstance(expr, E):
+        return [(expr.entity, expr.via_var)]
+    if isinstance(expr, Sel):
+        return _expr_entities(expr.a) + _expr_entities(expr.b)
+    if isinstance(expr, Vol):
+        return _expr_entities(expr.inner)
+    return []
+
+
+def introduced_values(func: Func) -> list[tuple[object, bool]]:
+    exprs: list[Expr] = []
+    for st in func.walk():
+        if isinstance(st, Call):
+            exprs += st.args
+        elif isinstance(st, Write):
+            exprs += [st.handle, st.desc]
+        elif isinstance(st, WriteString):
+            exprs.append(st.handle)
+        elif isinstance(st, Legacy):
+            exprs += [st.mask, st.hook]
+        elif isinstance(st, Tlg):
+            exprs += [st.provider, st.event]
+        elif isinstance(st, IfEnabled):
+            exprs += [st.handle, st.desc]
+        elif isinstance(st, IfProviderEnabled):
+            exprs.append(st.handle)
+        elif isinstance(st, Assign):
+            exprs.append(st.expr)
+    out = []
+    for e in exprs:
+        for ent, via in _expr_entities(e):
+            if isinstance(ent, (Desc, Handle, StructGlobal, TlgProvider, TlgEvent, Mask, Hook)) and ent not in out:
+                out.append((ent, via))
+    return out
+
+
+def value_present(ent: object, via: bool, insns: list[str], addr_of) -> bool | None:
+    """Is the entity materialized in these instructions (address in a RIP-relative operand, or an immediate)?"""
+    if isinstance(ent, (Mask, Hook)):
+        v = ent.value
+        pats = [rf"\${v}\b", rf"\$0x{v:x}\b", rf"imm = 0x{v:x}\b"]
+        if v & 0x80000000:
+            pats.append(rf"\${v - (1 << 32)}\b")
+        return any(re.search(p, i) for p in pats for i in insns)
+    if isinstance(ent, Desc):
+        if not ent.sym:
+            return None
+        target = addr_of(ent.sym, 0)
+    elif isinstance(ent, Handle):
+        if not ent.symbol:
+            return None
+        sym, _, off = ent.symbol.partition("+")
+        target = addr_of(sym, int(off, 16) if off else 0)
+    elif isinstance(ent, StructGlobal):
+        target = addr_of(ent.sym, 0)
+    elif isinstance(ent, TlgProvider):
+        target = addr_of(ent.handle_var if via else ent.sym, 0)
+    elif isinstance(ent, TlgEvent):
+        # &Event.Channel; after a select clang may load the blob base and add 1 to the selected pointer.
+        targets = [addr_of(ent.sym, 1), addr_of(ent.sym, 0)]
+        return any(re.search(rf"# 0x{t:x}\b", i) for t in targets for i in insns)
+    else:
+        return None
+    return any(re.search(rf"# 0x{target:x}\b", i) for i in insns)
+
+
+def verify_sample(sample_dir: Path, model: Model | None, truth: dict, levels: Sequence[str] = OPT_LEVELS,
+                  patterns: bool = True) -> tuple[list[str], list[str]]:
     """Check the built images against the model. Returns (errors, pattern report lines)."""
     name = sample_dir.name
-    errors: List[str] = []
-    report: List[str] = []
-    expected_edges: Dict[str, set] = {}
+    errors: list[str] = []
+    report: list[str] = []
+    expected_edges: dict[str, set] = {}
     for a, b in truth["edges"]:
         expected_edges.setdefault(a, set()).add(b)
     model_funcs = [f["name"] for f in truth["functions"] if not f["etw_api"]]
@@ -2502,6 +2848,10 @@ def verify_sample(sample_dir: Path, model: Optional[Model], truth: dict, levels:
         exe, pdb = sample_dir / level / f"{name}.exe", sample_dir / level / f"{name}.pdb"
         dis = disassemble_functions(exe, pdb)
         obs = observed_calls(dis)
+        addr_of = _address_resolver(exe, pdb)
+        extra = set(obs) - {f["name"] for f in truth["functions"]}
+        if extra:
+            errors.append(f"{level}: functions in the image but not in the truth: {sorted(extra)}")
         for fname in model_funcs:
             if fname not in obs:
                 errors.append(f"{level}: {fname} is not in the image")
@@ -2516,6 +2866,11 @@ def verify_sample(sample_dir: Path, model: Optional[Model], truth: dict, levels:
                 got_api = {c for c in got if c in ETW_API}
                 if got_api != want_api:
                     errors.append(f"{level}: {fname} calls API {sorted(got_api)}, model says {sorted(want_api)}")
+                insns = [i for _, i in dis[fname]]
+                for ent, via in introduced_values(model.func(fname)):
+                    if value_present(ent, via, insns, addr_of) is False:
+                        what = getattr(ent, "sym", "") or getattr(ent, "symbol", "") or getattr(ent, "macro", "")
+                        errors.append(f"{level}: {fname} does not materialize {type(ent).__name__} {what}")
         if not patterns:
             continue
         for fname, kind, arg, what, *only_levels in PATTERN_CHECKS:
@@ -2534,10 +2889,11 @@ def verify_sample(sample_dir: Path, model: Optional[Model], truth: dict, levels:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def write_kernel(out: Path, seed: int) -> Tuple[Model, dict]:
+def write_kernel(out: Path, seed: int) -> tuple[Model, dict]:
     model = build_synthkernel()
     add_init_funcs(model)
-    truth = compute_truth(model)
+    truth = compute_truth(model, beyond=KERNEL_BEYOND_DEPTH)
+    truth["generator"] = {"kind": "kernel"}
     written = emit_sources(model, out, seed)
     for stale in list(out.glob("*.c")) + list(out.glob("*.h")):
         if stale.name not in written:
@@ -2549,8 +2905,8 @@ def write_kernel(out: Path, seed: int) -> Tuple[Model, dict]:
 def summarize(truth: dict) -> str:
     funcs = [f for f in truth["functions"] if not f["etw_api"]]
     roots = [f for f in funcs if f["root"]]
-    kinds: Dict[str, int] = {}
-    writers: Dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    writers: dict[str, int] = {}
     for r in truth["rows"]:
         kinds[r["Kind"]] = kinds.get(r["Kind"], 0) + 1
         writers[r["WriteFunction"]] = writers.get(r["WriteFunction"], 0) + 1
@@ -2599,12 +2955,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     status = 0
     for d in [Path(x) for x in args.samples] or [DEFAULT_KERNEL_DIR]:
         truth = json.loads((d / "truth.json").read_text())
-        model = None
-        if truth.get("sample") == "synthkernel":
+        gen = truth.get("generator", {})
+        if gen.get("kind") == "scale":
+            model = build_scale(gen["functions"], gen["writes"], gen["seed"], gen["per_file"])
+        else:
             model = build_synthkernel()
-            add_init_funcs(model)
+        add_init_funcs(model)
+        if compute_truth(model, beyond=truth.get("beyond_depth", 0))["rows"] != truth["rows"]:
+            print(f"error: {d.name}/truth.json does not match the generator's model", file=sys.stderr)
+            status = 1
         levels = [lv for lv in OPT_LEVELS if (d / lv / f"{d.name}.exe").exists()]
-        errors, report = verify_sample(d, model, truth, levels, patterns=model is not None)
+        errors, report = verify_sample(d, model, truth, levels, patterns=gen.get("kind") != "scale")
         for line in report:
             print(line)
         for e in errors:
@@ -2617,7 +2978,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return status
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("kernel", help="write the synthetic kernel's sources and truth.json")

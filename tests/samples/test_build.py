@@ -1,0 +1,377 @@
+"""Tests of the synthetic test binaries (samples/): their ground truth, their sync with the generator, and the
+committed images.  Only the byte-identity rebuild needs clang and lld-link; the machine-code check needs the
+LLVM binutils; everything else is pure Python."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+KERNEL = SAMPLES / "synthkernel"
+LEVELS = ("O1", "O2", "Os")
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("synth_generate", SAMPLES / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load_generator()
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict:
+    return json.loads((KERNEL / "truth.json").read_text())
+
+
+def _images():
+    for level in LEVELS:
+        yield level, KERNEL / level / "synthkernel.exe", KERNEL / level / "synthkernel.pdb"
+
+
+# ----------------------------------------------------------------------------------------------- truth sanity
+
+
+def test_truth_header(truth):
+    assert truth["format"] == 1
+    assert truth["max_depth"] == 5
+    assert truth["sample"] == "synthkernel"
+    assert truth["beyond_depth"] > truth["max_depth"]
+
+
+def test_rows_have_the_documented_fields(truth):
+    for row in truth["rows"] + truth["rows_beyond_max_depth"]:
+        assert list(row) == list(gen.ROW_KEYS)
+        assert row["Kind"] in ("manifest", "legacy", "tracelogging")
+        assert row["WriteFunction"] in gen.ALL_WRITERS
+
+
+def test_call_paths_are_paths_of_the_call_graph(truth):
+    edges = {tuple(e) for e in truth["edges"]}
+    for row in truth["rows"] + truth["rows_beyond_max_depth"]:
+        path = row["CallPath"]
+        assert path[0] == row["Function"]
+        assert path[-1] == row["ContainingFunction"]
+        assert row["CallDepth"] == len(path)
+        assert len(set(path)) == len(path), "call paths are simple"
+        for caller, callee in zip(path, path[1:]):
+            assert (caller, callee) in edges, f"{caller} -> {callee} is not an edge"
+
+
+def test_depths(truth):
+    depths = {r["CallDepth"] for r in truth["rows"]}
+    assert max(depths) == truth["max_depth"]
+    assert 1 in depths
+    assert set(range(1, 6)) <= depths
+    deep = truth["rows_beyond_max_depth"]
+    assert deep and all(truth["max_depth"] < r["CallDepth"] <= truth["beyond_depth"] for r in deep)
+    shallow = {tuple(r[k] for k in gen.ROW_KEYS[:17]) + (r["ContainingFunction"],) for r in truth["rows"]}
+    for r in deep:
+        assert tuple(r[k] for k in gen.ROW_KEYS[:17]) + (r["ContainingFunction"],) not in shallow
+
+
+def test_roots_and_etw_api(truth):
+    funcs = {f["name"]: f for f in truth["functions"]}
+    api = {n for n, f in funcs.items() if f["etw_api"]}
+    assert api == set(gen.ETW_API)
+    for name, f in funcs.items():
+        expected_root = not f["etw_api"] and (name.startswith("Nt") or f["exported"])
+        assert f["root"] == expected_root, name
+    assert not any(f["root"] for f in funcs.values() if f["etw_api"])
+    for row in truth["rows"] + truth["rows_beyond_max_depth"]:
+        assert funcs[row["Function"]]["root"]
+        assert not set(row["CallPath"]) & api, "ETW API functions are never on a call path"
+    for a, b in truth["edges"]:
+        assert a in funcs and b in funcs and a not in api and b not in api
+    names = set(funcs)
+    assert {"ZwTerminateProcess", "NtTerminateProcess", "NtYieldExecution", "DriverEntry"} <= names
+    assert funcs["ZwTerminateProcess"]["exported"] and not funcs["NtTerminateProcess"]["exported"]
+    assert not funcs["DriverEntry"]["root"]
+
+
+def test_row_keys_are_unique(truth):
+    keys = [tuple(json.dumps(r[k]) for k in gen.ROW_KEYS[:17]) + (r["ContainingFunction"],) for r in truth["rows"]]
+    assert len(keys) == len(set(keys))
+    assert truth["rows"] == sorted(truth["rows"], key=gen.row_sort_key)
+
+
+def test_every_kind_and_writer_is_covered(truth):
+    rows = truth["rows"]
+    assert {r["Kind"] for r in rows} == {"manifest", "legacy", "tracelogging"}
+    assert {r["WriteFunction"] for r in rows} == set(gen.ALL_WRITERS)
+
+
+def test_kind_specific_fields(truth):
+    guid = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    for r in truth["rows"]:
+        if r["Kind"] == "manifest":
+            assert guid.match(r["ProviderGuid"]) and r["ProviderSymbol"] and r["ProviderName"] == ""
+            assert r["GroupMask"] is None and r["HookId"] is None
+            if r["WriteFunction"] == "EtwWriteString":
+                assert r["EventDescriptorSymbol"] == "" and isinstance(r["Level"], int)
+                assert isinstance(r["Keyword"], int)
+                assert all(r[k] is None for k in ("Id", "Version", "Channel", "Opcode", "Task"))
+            else:
+                assert all(isinstance(r[k], int) for k in ("Id", "Version", "Channel", "Level", "Opcode", "Task",
+                                                           "Keyword"))
+        elif r["Kind"] == "legacy":
+            assert r["ProviderGuid"] == "Windows Kernel Trace" and r["WriteFunction"] == "EtwTraceKernelEvent"
+            assert isinstance(r["GroupMask"], int) and isinstance(r["HookId"], int)
+            assert r["ReghandleSymbol"] == gen.EVENT_TRACE_GROUPS[r["HookId"] & 0xFF00]
+            assert all(r[k] is None for k in ("Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword"))
+        else:
+            assert guid.match(r["ProviderGuid"]) and r["ProviderSymbol"] == r["ProviderName"] != ""
+            assert r["ReghandleSymbol"] == "" and r["EventDescriptorSymbol"]
+            assert all(isinstance(r[k], int) for k in ("Channel", "Level", "Opcode", "Keyword"))
+            assert all(r[k] is None for k in ("Id", "Version", "Task", "GroupMask", "HookId"))
+
+
+def test_patterns_are_in_the_truth(truth):
+    rows = truth["rows"]
+    manifest = [r for r in rows if r["Kind"] == "manifest" and r["WriteFunction"] != "EtwWriteString"]
+    legacy = [r for r in rows if r["Kind"] == "legacy"]
+    # descriptors built on the stack keep their fields; a local REGHANDLE; handles in struct fields
+    assert any(r["EventDescriptorSymbol"] == "" for r in manifest)
+    assert any(r["ReghandleSymbol"] == "" for r in manifest)
+    assert any(re.fullmatch(r"EtwpState\+0x[0-9a-f]+", r["ReghandleSymbol"]) for r in manifest)
+    # two differently named descriptors with identical field values, both reported
+    by_values: dict = {}
+    for r in manifest:
+        if r["EventDescriptorSymbol"]:
+            by_values.setdefault(tuple(r[k] for k in ("Id", "Version", "Channel", "Level", "Opcode", "Task",
+                                                      "Keyword")), set()).add(r["EventDescriptorSymbol"])
+    assert any(len(syms) > 1 for syms in by_values.values())
+    # legacy: a combined mask (two flags of one index) and an index-0 mask
+    assert any(r["GroupMask"] >> 29 == 1 and bin(r["GroupMask"] & 0x1FFFFFFF).count("1") == 2 for r in legacy)
+    assert any(r["GroupMask"] >> 29 == 0 for r in legacy)
+    # per-path resolution: an exported root reaches only the hook its own path passes
+    assert {r["EventDescriptorSymbol"] for r in legacy if r["Function"] == "KeSetPriorityThread"} == {
+        "THREAD_SET_PRIORITY"}
+    assert len({r["EventDescriptorSymbol"] for r in legacy if r["Function"] == "NtSetInformationThread"}) == 3
+    # a syscall that reaches no write
+    assert not [r for r in rows if r["Function"] in ("NtYieldExecution", "NtAssignProcessToJobObject")]
+
+
+def test_tracelogging_truth(truth):
+    tl = truth["tracelogging"]
+    assert len(tl["providers"]) >= 2
+    assert any(p["group_guid"] for p in tl["providers"])
+    events = tl["events"]
+    assert any(e["tags"] > 0x7F and len(gen.tlg_tag_bytes(e["tags"])) > 1 for e in events)
+    fields = [f for e in events for f in e["fields"]]
+    assert any(f["tags"] for f in fields)
+    assert any(f["in_type"] & gen.TLG_VCOUNT for f in fields)
+    assert any(f["count"] for f in fields)
+    assert any(f["in_type"] == gen.TLG_IN["STRUCT"] and f["out_type"] for f in fields)
+    written = {(r["ProviderGuid"], r["EventDescriptorSymbol"]) for r in truth["rows"] if r["Kind"] == "tracelogging"}
+    assert written <= {(e["provider_guid"], e["name"]) for e in events}
+
+
+# ------------------------------------------------------------------------------------ sync with the generator
+
+
+def test_truth_is_what_the_generator_computes(truth):
+    model = gen.build_synthkernel()
+    gen.add_init_funcs(model)
+    fresh = gen.compute_truth(model, beyond=gen.KERNEL_BEYOND_DEPTH)
+    fresh["generator"] = {"kind": "kernel"}
+    assert fresh == truth, "samples/synthkernel/truth.json is stale: run python samples/generate.py kernel"
+
+
+def test_sources_are_what_the_generator_writes(tmp_path):
+    model = gen.build_synthkernel()
+    gen.add_init_funcs(model)
+    written = gen.emit_sources(model, tmp_path, gen.DEFAULT_SEED)
+    committed = sorted(p.name for p in list(KERNEL.glob("*.c")) + list(KERNEL.glob("*.h")))
+    assert committed == written
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (KERNEL / name).read_bytes(), f"{name} is stale"
+
+
+# ----------------------------------------------------------------------------------------- committed images
+
+
+def _pe_sections(data: bytes):
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    assert data[pe:pe + 4] == b"PE\0\0"
+    machine, nsec, _, _, _, opt_size, _ = struct.unpack_from("<HHIIIHH", data, pe + 4)
+    assert machine == 0x8664
+    opt = pe + 24
+    assert struct.unpack_from("<H", data, opt)[0] == 0x20B, "PE32+"
+    sections = []
+    for i in range(nsec):
+        off = opt + opt_size + 40 * i
+        name = data[off:off + 8].rstrip(b"\0").decode()
+        vsize, va, rawsize, rawptr = struct.unpack_from("<IIII", data, off + 8)
+        sections.append((name, va, max(vsize, rawsize), rawptr))
+    return opt, sections
+
+
+def _rva_to_offset(sections, rva: int) -> int:
+    for _, va, size, raw in sections:
+        if va <= rva < va + size:
+            return raw + rva - va
+    raise ValueError(hex(rva))
+
+
+def _exports(data: bytes) -> set:
+    opt, sections = _pe_sections(data)
+    rva, size = struct.unpack_from("<II", data, opt + 112)
+    base = _rva_to_offset(sections, rva)
+    count, names_rva = struct.unpack_from("<I", data, base + 24)[0], struct.unpack_from("<I", data, base + 32)[0]
+    names = set()
+    for i in range(count):
+        name_rva = struct.unpack_from("<I", data, _rva_to_offset(sections, names_rva) + 4 * i)[0]
+        off = _rva_to_offset(sections, name_rva)
+        names.add(data[off:data.index(b"\0", off)].decode())
+    return names
+
+
+def _decode_tracelogging(data: bytes):
+    """Walk the TraceLogging metadata (ETW0 header, provider and event blobs) the way a decoder would."""
+    header = struct.pack("<IHBBQ", gen.TLG_SIGNATURE, 16, 0, 1, gen.TLG_MAGIC)
+    assert data.count(header) == 1
+    pos = data.index(header) + len(header)
+
+    def guid(off):
+        d1, d2, d3 = struct.unpack_from("<IHH", data, off)
+        d4 = data[off + 8:off + 16]
+        return f"{d1:08x}-{d2:04x}-{d3:04x}-{d4[:2].hex()}-{d4[2:].hex()}"
+
+    def tags(off):
+        value, i = 0, 0
+        while True:
+            b = data[off]
+            off += 1
+            if i < 4:
+                value |= (b & 0x7F) << (21 - 7 * i)
+            i += 1
+            if not b & 0x80:
+                return value, off
+
+    def cstr(off):
+        end = data.index(b"\0", off)
+        return data[off:end].decode(), end + 1
+
+    providers, events = {}, []
+    while data[pos] != gen.TLG_BLOB_END:
+        kind = data[pos]
+        if kind == 0:
+            pos += 1
+        elif kind == gen.TLG_BLOB_PROVIDER3:
+            remaining = struct.unpack_from("<H", data, pos + 17)[0]
+            end = pos + 17 + remaining
+            name, off = cstr(pos + 19)
+            group = None
+            while off < end:
+                size, trait = struct.unpack_from("<HB", data, off)
+                if trait == gen.TLG_OPTION_GROUP:
+                    group = guid(off + 3)
+                off += size
+            providers[name] = {"guid": guid(pos + 1), "name": name, "group_guid": group}
+            pos = end
+        elif kind == gen.TLG_BLOB_EVENT4:
+            channel, level, opcode, keyword, remaining = struct.unpack_from("<BBBQH", data, pos + 1)
+            end = pos + 12 + remaining
+            event_tags, off = tags(pos + 14)
+            name, off = cstr(off)
+            fields = []
+            while off < end:
+                fname, off = cstr(off)
+                in_type, out_type, ftags, count = data[off], 0, 0, None
+                off += 1
+                if in_type & gen.TLG_CHAIN:
+                    out_type = data[off]
+                    off += 1
+                    if out_type & gen.TLG_CHAIN:
+                        ftags, off = tags(off)
+                if in_type & (gen.TLG_CCOUNT | gen.TLG_VCOUNT) == gen.TLG_CCOUNT:
+                    count = struct.unpack_from("<H", data, off)[0]
+                    off += 2
+                fields.append({"name": fname, "in_type": in_type & 0x7F, "out_type": out_type & 0x7F,
+                               "tags": ftags, "count": count})
+            events.append({"name": name, "channel": channel, "level": level, "opcode": opcode, "keyword": keyword,
+                           "tags": event_tags, "fields": fields})
+            pos = end
+        else:
+            raise AssertionError(f"unknown blob type {kind} at {pos:#x}")
+    return providers, events
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_images_exist_and_are_small(level):
+    exe, pdb = KERNEL / level / "synthkernel.exe", KERNEL / level / "synthkernel.pdb"
+    assert exe.exists() and pdb.exists()
+    assert pdb.stat().st_size < 512 * 1024
+    assert pdb.read_bytes().startswith(b"Microsoft C/C++ MSF 7.00")
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_tracelogging_metadata_decodes_to_the_truth(level, truth):
+    providers, events = _decode_tracelogging((KERNEL / level / "synthkernel.exe").read_bytes())
+    want_providers = {p["name"]: {k: p[k] for k in ("guid", "name", "group_guid")}
+                      for p in truth["tracelogging"]["providers"]}
+    assert providers == want_providers
+    want_events = sorted(({k: e[k] for k in ("name", "channel", "level", "opcode", "keyword", "tags", "fields")}
+                          for e in truth["tracelogging"]["events"]), key=lambda e: e["name"])
+    assert sorted(events, key=lambda e: e["name"]) == want_events
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_exports_match_the_truth(level, truth):
+    exported = {f["name"] for f in truth["functions"] if f["exported"]}
+    assert _exports((KERNEL / level / "synthkernel.exe").read_bytes()) == exported
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_no_machine_paths_in_images(level):
+    for path in (KERNEL / level / "synthkernel.exe", KERNEL / level / "synthkernel.pdb"):
+        data = path.read_bytes()
+        for needle in (b"/work", b"/tmp", b"/root", b"/home", b"/usr", b":\\"):
+            assert needle not in data, f"{path.name} contains {needle!r}"
+
+
+# ------------------------------------------------------------------------------------- toolchain-dependent
+
+
+def _toolchain_skip_reason() -> str:
+    missing = gen.missing_tools()
+    if missing:
+        return f"{' and '.join(missing)} not on PATH: cannot rebuild the synthetic kernel"
+    version = gen.clang_version()
+    if not version.startswith(gen.EXPECTED_CLANG):
+        return f"clang {version} differs from the clang {gen.EXPECTED_CLANG}x that built the committed images"
+    return ""
+
+
+def test_rebuild_is_byte_identical():
+    reason = _toolchain_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    problems = gen.check_sample(KERNEL)
+    assert not problems, "\n".join(problems)
+
+
+def test_machine_code_matches_the_model(truth):
+    missing = [t for t in ("llvm-objdump", "llvm-pdbutil", "llvm-readobj") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not on PATH")
+    subprocess.run(["llvm-objdump", "--version"], capture_output=True, check=True)
+    model = gen.build_synthkernel()
+    gen.add_init_funcs(model)
+    errors, report = gen.verify_sample(KERNEL, model, truth, LEVELS)
+    assert not errors, "\n".join(errors)
+    assert not [line for line in report if "MISSING" in line], "\n".join(report)
