@@ -601,14 +601,16 @@ class _Search:
             self._http = _Http(self.timeout, self.retries, self.max_bytes, self.progress, self.log)
         return self._http
 
-    def check(self, target: _Target, path: str, where: str) -> bool:
+    def check(self, target: _Target, path: str, label: str, context: str = "") -> bool:
+        """Verify ``path``; ``label`` names it in notes and in ``mismatched`` (a URL for a download)."""
         why = target.verify(path)
+        prefix = f"{context}: {label}" if context else label
         if why is None:
-            self.note(f"{where}: {path}: found", logging.INFO)
+            self.note(f"{prefix}: found", logging.INFO)
             return True
-        self.note(f"{where}: {path}: {why}", logging.INFO)
+        self.note(f"{prefix}: {why}", logging.INFO)
         if why.startswith("does not match"):
-            self.mismatched.append(path)
+            self.mismatched.append(label)
         return False
 
     # -- elements
@@ -644,7 +646,7 @@ class _Search:
             if not _within(root, path):
                 continue
             if os.path.isfile(path):
-                if self.check(target, path, f"folder {root}"):
+                if self.check(target, path, path, f"folder {root}"):
                     return path
             else:
                 self.note(f"folder {root}: {path}: not found")
@@ -677,7 +679,7 @@ class _Search:
         if os.path.isfile(plain):
             if not _within(root, plain):
                 self.problem(f"{where}: {plain} leads outside the store; refused")
-            elif self.check(target, plain, where):
+            elif self.check(target, plain, plain, where):
                 if cache and not _within(cache, plain):
                     return self.copy_to_cache(target, plain, cache, key) or plain
                 return plain
@@ -712,7 +714,7 @@ class _Search:
         if not os.path.isfile(path):
             self.note(f"{where}: file.ptr target {path}: not found")
             return None
-        return path if self.check(target, path, f"{where} (file.ptr)") else None
+        return path if self.check(target, path, path, f"{where} (file.ptr)") else None
 
     def copy_to_cache(self, target: _Target, source: str, cache: str, key: str) -> Optional[str]:
         try:
@@ -735,7 +737,7 @@ class _Search:
         try:
             with handle:
                 expand_compressed(packed, handle, target.name, self.max_bytes)
-            if not self.check(target, temp, f"{where}: {os.path.basename(packed)} expanded"):
+            if not self.check(target, temp, f"{packed} (expanded)", where):
                 return None
             final = os.path.join(folder, target.name)
             os.replace(temp, final)
@@ -786,7 +788,7 @@ class _Search:
         folder = _make_dirs(cache, _store_parts(cache, target.name, key)[0])
         final = os.path.join(folder, target.name)
         try:
-            if os.path.isfile(final) and self.check(target, final, "cache"):
+            if os.path.isfile(final) and self.check(target, final, final, "cache"):
                 return final
             found = self.download(target, f"{base}/{urllib.parse.quote(target.name, safe='')}", folder, final)
             if found:
@@ -953,7 +955,8 @@ def locate_pdb(
     for candidate in pdb_candidates(_ImageRef(binary_path, codeview)):  # type: ignore[arg-type]
         if not os.path.isfile(candidate):
             search.note(f"beside the binary: {candidate}: not found")
-        elif search.check(_Target("PDB", os.path.basename(candidate), [], verify), candidate, "beside the binary"):
+        elif search.check(_Target("PDB", os.path.basename(candidate), [], verify), candidate, candidate,
+                          "beside the binary"):
             found, source = candidate, "beside the binary"
             break
 

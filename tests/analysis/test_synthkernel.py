@@ -130,3 +130,16 @@ def test_roots_and_ignore(tmp_path, truth):
     res = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(ignore={victim}))
     assert all(victim not in r.call_path for r in res.rows)
     assert len(res.rows) < len(rows)
+
+
+def test_larger_depth_adds_the_deeper_rows(truth):
+    """--max-depth 6 reports exactly the truth's rows plus those it lists beyond depth 5."""
+    deeper = truth.get("rows_beyond_max_depth", [])
+    assert deeper, "the sample must have writes beyond the default depth"
+    loaded = open_binary(synth_exe("O2"))
+    res = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(max_depth=6))
+    ours = {key(normalise_ours(r.as_dict())) for r in res.rows}
+    expected = {key(normalise_truth(r)) for r in truth["rows"] + deeper}
+    # A deeper limit may also shorten nothing and add only paths of length 6.
+    assert expected <= ours
+    assert all(r.call_depth == 6 for r in res.rows if key(normalise_ours(r.as_dict())) not in expected)

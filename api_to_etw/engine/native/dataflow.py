@@ -94,12 +94,15 @@ def _full(reg: int) -> int:
 class State:
     """Registers and stack slots at one program point."""
 
-    __slots__ = ("regs", "stack", "rsp")
+    __slots__ = ("regs", "stack", "rsp", "escaped")
 
-    def __init__(self, regs: dict[int, ValueSet], stack: dict[int, tuple[int, ValueSet]], rsp: Optional[int]):
+    def __init__(self, regs: dict[int, ValueSet], stack: dict[int, tuple[int, ValueSet]], rsp: Optional[int],
+                 escaped: Optional[set[int]] = None):
         self.regs = regs
         self.stack = stack
         self.rsp = rsp
+        #: Stack offsets whose address was passed to a call: the callee may have written there.
+        self.escaped = escaped if escaped is not None else set()
 
     @classmethod
     def entry(cls) -> State:
@@ -107,7 +110,7 @@ class State:
         return cls(regs, {}, 0)
 
     def copy(self) -> State:
-        return State(dict(self.regs), dict(self.stack), self.rsp)
+        return State(dict(self.regs), dict(self.stack), self.rsp, set(self.escaped))
 
     def join(self, other: State) -> bool:
         """Merge ``other`` into self; True if anything changed."""
@@ -131,6 +134,9 @@ class State:
             if merged != mine:
                 self.stack[off] = merged
                 changed = True
+        if not other.escaped <= self.escaped:
+            self.escaped |= other.escaped
+            changed = True
         if self.rsp != other.rsp and self.rsp is not None:
             # Frames that disagree on the stack pointer (alloca): stop trusting stack offsets.
             self.rsp = None
@@ -187,6 +193,17 @@ class FunctionDataflow:
                 blocks[instr.ip] = current
                 order.append(instr.ip)
             current.append(instr)
+        # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps.
+        reached = {entry}
+        for ip, block in blocks.items():
+            last = block[-1]
+            fc = last.flow_control
+            if fc in (FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH):
+                reached.add(last.near_branch_target)
+            if fc not in (FlowControl.UNCONDITIONAL_BRANCH, FlowControl.RETURN, FlowControl.INDIRECT_BRANCH,
+                          FlowControl.INTERRUPT, FlowControl.EXCEPTION):
+                reached.add(last.next_ip)
+        self._orphans = [ip for ip in order if ip not in reached]
 
         states: dict[int, State] = {entry: State.entry()}
         visits: dict[int, int] = {}
@@ -238,8 +255,10 @@ class FunctionDataflow:
                 self._record(instr, state, tail=True)
                 return [fall]
             if fc == FlowControl.INDIRECT_BRANCH:
-                self._record(instr, state, tail=True)
-                return []
+                if instr.ip in self.sites:  # a jump through the IAT: a tail call
+                    self._record(instr, state, tail=True)
+                    return []
+                return self._orphans
             if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
                 return []
             self._step(instr, state)
@@ -248,6 +267,10 @@ class FunctionDataflow:
 
     # ------------------------------------------------------------------ call sites
     def _record(self, instr: Instruction, state: State, tail: bool) -> None:
+        for reg in ARG_REGS:
+            for value in state.regs.get(reg, _UNK):
+                if isinstance(value, StackAddr):
+                    state.escaped.add(value.offset)
         site = self.sites.get(instr.ip)
         if site is None:
             return
@@ -337,6 +360,12 @@ class FunctionDataflow:
             return
         if mn in _ARITH and k0 == _REG_KIND:
             self._arith(instr, state, mn)
+            return
+        if mn in (Mnemonic.INC, Mnemonic.DEC) and k0 == _REG_KIND:
+            reg = _full(instr.op0_register)
+            size = RegisterExt.size(instr.op0_register)
+            delta = 1 if mn == Mnemonic.INC else -1
+            state.regs[reg] = cap(_truncate(add_offset(v, delta), size) for v in state.regs.get(reg, _UNK))
             return
         if mn in _NO_WRITE:
             return
@@ -495,9 +524,12 @@ class FunctionDataflow:
                 if not offset <= off + k < end:
                     state.stack[off + k] = (1, frozenset((Const(raw[k]),)))
         state.stack[offset] = (size, frozenset(values))
+        state.escaped.discard(offset)
 
     @staticmethod
     def _stack_load(state: State, offset: int, size: int) -> ValueSet:
+        if offset in state.escaped:
+            return frozenset((Load(StackAddr(offset), size),))
         slot = state.stack.get(offset)
         if slot is not None and slot[0] == size:
             return slot[1]
@@ -508,6 +540,8 @@ class FunctionDataflow:
             o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()
         ):
             return frozenset((Param(4 + (offset - 0x28) // 8),))
+        if slot is None and not any(o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()):
+            return frozenset((Load(StackAddr(offset), size),))  # whatever the local holds
         return _UNK
 
 
