@@ -32,9 +32,9 @@ import pefile, pdbparse, iced_x86
 exe, pdb = sys.argv[1], sys.argv[2]
 pe = pefile.PE(exe, fast_load=True)
 pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
+from pdbparse import dbi
 p = pdbparse.parse(pdb, fast_load=True)
-p.STREAM_DBI.load()
-symrec = p.STREAM_DBI.DBIHeader.symrecStream
+symrec = dbi.DBIHeader.parse(p.streams[3].data[:64]).symrecStream
 p.streams[symrec] = pdbparse.PDBGlobalSymbolStream(p.fp, p.streams[symrec].pages, symrec,
     size=p.streams[symrec].size, page_size=p.page_size)
 n = len(p.streams[symrec].globals)
@@ -69,13 +69,14 @@ def peak_rss_child(script: str, *args: str) -> tuple[list[str], float]:
 
 def ensure_scale_kernel(functions: int, writes: int) -> tuple[str, str]:
     out = os.path.join(WORK, f"scale_{functions}_{writes}")
-    exe = os.path.join(out, "O2", "scalekernel.exe")
+    name = os.path.basename(out)
+    exe = os.path.join(out, "O2", f"{name}.exe")
     if not os.path.exists(exe):
         print(f"building the scale kernel ({functions} functions, {writes} writes) in {os.path.relpath(out)} ...",
               file=sys.stderr)
         subprocess.run([sys.executable, os.path.join(REPO, "samples", "generate.py"), "scale", "--functions",
                         str(functions), "--writes", str(writes), "--out", out], check=True)
-    return exe, os.path.join(os.path.dirname(exe), "scalekernel.pdb")
+    return exe, os.path.join(os.path.dirname(exe), f"{name}.pdb")
 
 
 def main() -> int:
