@@ -44,12 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--pdb", help="PDB to use (default: the CodeView name or <binary>.pdb beside the binary)")
     an.add_argument("--no-pdb", action="store_true", help="ignore any PDB and use exports only")
     an.add_argument("--force-pdb", action="store_true", help="use --pdb even if its GUID/age do not match")
+    _symbol_options(an)
     an.add_argument("-o", "--output", help="output file, '-' for stdout (default: output/<binary>.<format>)")
     an.add_argument("--format", choices=("tsv", "csv", "jsonl"), help="output format (default: from -o, else tsv)")
     an.add_argument("--max-depth", type=int, default=5, metavar="N",
                     help="longest call path reported, in functions, API and containing function included (default 5)")
     an.add_argument("--roots", metavar="FILE", help="file of API names to start from (default: Nt* and exports)")
     an.add_argument("--ignore", metavar="FILE", help="file of function names never to walk through")
+    an.add_argument("--all-sites", action="store_true",
+                    help="also list every ETW write site from its own function, reached by an API or not")
     an.add_argument("--manifests", metavar="PATH", action="append", default=[],
                     help="instrumentation manifests (XML/TSV) and the kernel MOF table, file or folder; repeatable")
     an.add_argument("--engine", default="native", choices=("native",), help="analysis backend (default native)")
@@ -57,10 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--facts", metavar="FILE", help="replay saved facts instead of reading a binary")
     _verbosity(an)
 
+    sy = sub.add_parser("symbols", help="locate or download the PDB matching a binary and print its path",
+                        description="Find the PDB matching BINARY (beside it, in symbol stores, on symbol servers).")
+    sy.add_argument("binary")
+    sy.add_argument("--pdb", help="a PDB to check against the binary")
+    _symbol_options(sy)
+    _verbosity(sy)
+
+    fb = sub.add_parser("fetch-binary", help="download a binary from a symbol server by its index",
+                        description="Fetch NAME indexed by its TimeDateStamp and SizeOfImage (hex), e.g. "
+                                    "ntoskrnl.exe 5F8A1B2C 1047000.")
+    fb.add_argument("name")
+    fb.add_argument("timestamp", help="TimeDateStamp, hex")
+    fb.add_argument("size_of_image", help="SizeOfImage, hex")
+    _symbol_options(fb)
+    _verbosity(fb)
+
     from .diff import add_diff_parser
 
     add_diff_parser(sub)
     return parser
+
+
+def _symbol_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--symbol-path", metavar="PATH",
+                        help="';'-separated symbol path, e.g. 'srv*~/.cache/sym*https://msdl.microsoft.com/download/symbols'"
+                             " (default: _NT_SYMBOL_PATH)")
+    parser.add_argument("--offline", action="store_true", help="never download symbols or binaries")
 
 
 def _verbosity(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +155,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         label = os.path.basename(args.facts)
         label = label[: -len(".facts.json")] if label.endswith(".facts.json") else os.path.splitext(label)[0]
     else:
-        loaded = open_binary(args.binary, args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb)
+        download = _Progress(enabled=not args.quiet and sys.stderr.isatty())
+        try:
+            loaded = open_binary(args.binary, args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb,
+                                 symbol_path=_symbol_path(args), offline=args.offline,
+                                 progress=lambda done, total: download("download", done, total or 0))
+        finally:
+            download.stop()
         if loaded.pdb is None:
             log.warning("%s: %s", os.path.basename(args.binary), loaded.pdb_note)
         else:
@@ -141,6 +173,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         max_depth=args.max_depth,
         roots=_names_file(args.roots) if args.roots else None,
         ignore=_names_file(args.ignore) if args.ignore else set(),
+        all_sites=args.all_sites,
     )
     index = None
     if args.manifests:
@@ -162,7 +195,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.save_facts:
         if not isinstance(engine, NativeEngine):
             raise UsageError("--save-facts needs a BINARY")
-        save_facts(result.facts, engine.name, engine.sections(), args.save_facts)
+        save_facts(result.facts, engine.name, args.save_facts)
         log.info("facts saved to %s", args.save_facts)
     elapsed = time.perf_counter() - started
     stats = result.stats
@@ -176,13 +209,51 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _symbol_path(args: argparse.Namespace) -> str:
+    from .binary.symbols import resolve_symbol_path
+
+    return resolve_symbol_path(args.symbol_path)
+
+
+def cmd_symbols(args: argparse.Namespace) -> int:
+    from .binary.pe import load_pe
+    from .binary.symbols import locate_pdb, require_pdb
+
+    image = load_pe(args.binary)
+    bar = _Progress(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        result = locate_pdb(image.codeview, image.path, args.pdb, _symbol_path(args), offline=args.offline,
+                            progress=lambda done, total: bar("download", done, total or 0),
+                            pe_sections=[(s.name, s.rva, s.virtual_size) for s in image.sections])
+    finally:
+        bar.stop()
+    for place in result.tried:
+        log.info("tried %s", place)
+    print(require_pdb(result))
+    return ExitCode.OK
+
+
+def cmd_fetch_binary(args: argparse.Namespace) -> int:
+    from .binary.symbols import fetch_binary, parse_hex
+
+    bar = _Progress(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        path = fetch_binary(args.name, parse_hex(args.timestamp, "TIMESTAMP"), parse_hex(args.size_of_image, "SIZEOFIMAGE"),
+                            _symbol_path(args), offline=args.offline,
+                            progress=lambda done, total: bar("download", done, total or 0))
+    finally:
+        bar.stop()
+    print(path)
+    return ExitCode.OK
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from .diff import cmd_diff as run_diff
 
     return run_diff(args)
 
 
-COMMANDS = {"analyze": cmd_analyze, "diff": cmd_diff}
+COMMANDS = {"analyze": cmd_analyze, "diff": cmd_diff, "symbols": cmd_symbols, "fetch-binary": cmd_fetch_binary}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

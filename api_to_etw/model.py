@@ -239,6 +239,15 @@ class Memory:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class Reference:
+    """Code that takes the address of data: ``lea reg, [rip+target]`` at ``rva`` inside ``function``."""
+
+    rva: int
+    function: int
+    target: int
+
+
 @dataclass
 class Facts:
     """Everything the analysis needs from a binary, independent of how it was obtained."""
@@ -251,8 +260,10 @@ class Facts:
     memory: Memory
     has_pdb: bool = False
     machine: str = "x64"
-    #: RVAs of ETW0 TraceLogging regions found in the image.
-    tracelogging_regions: list[int] = field(default_factory=list)
+    #: (rva, size, writable, executable) of each section: where to look for metadata, what may change.
+    sections: list[tuple[int, int, bool, bool]] = field(default_factory=list)
+    #: Data addresses taken by code, once an analysis asked for them (``Engine.references``).
+    references: Optional[list[Reference]] = None
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

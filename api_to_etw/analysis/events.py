@@ -41,8 +41,10 @@ def handle_key(value: Value) -> Optional[tuple]:
 class EventResolver:
     """Decodes what a write site emits, given one concrete value per relevant argument."""
 
-    def __init__(self, facts: Facts, registrations: dict[tuple, set[Provider]]):
+    def __init__(self, facts: Facts, registrations: dict[tuple, set[Provider]],
+                 tracelogging_guid_rvas: Optional[set[int]] = None):
         self.facts = facts
+        self.tracelogging_guid_rvas = tracelogging_guid_rvas or set()
         self.memory = facts.memory
         self.registrations = registrations
         self._data_symbols = sorted(facts.symbols.items())
@@ -118,6 +120,25 @@ class EventResolver:
                         opcode=event.opcode, keyword=event.keyword, fields=tuple(f.name for f in event.fields))
         return EventInfo(KIND_TRACELOGGING, label, resolved=provider is not None and event is not None, **info)
 
+    def tracelogging_event(self, label: str, event: tracelogging.TlgEvent,
+                           providers: tuple[tracelogging.TlgProvider, ...]) -> list[EventInfo]:
+        """Events for a TraceLogging write found from its metadata (one per provider the code references)."""
+        out = []
+        for provider in providers or (None,):
+            info = dict(
+                descriptor_symbol=event.name, channel=event.channel, level=event.level, opcode=event.opcode,
+                keyword=event.keyword, fields=tuple(f.name for f in event.fields),
+                provider_key=("tlg", provider.guid if provider else None), event_key=("tlg", event.rva),
+            )
+            if provider is not None:
+                info.update(provider_guid=provider.guid, provider_symbol=provider.name, provider_name=provider.name)
+            out.append(EventInfo(KIND_TRACELOGGING, label, resolved=provider is not None, **info))
+        return out
+
+    def tlg_provider_at(self, value: Value) -> Optional[tracelogging.TlgProvider]:
+        """The provider behind a value that should be a ``_tlgProvider_t`` address, if it is one."""
+        return self._tlg_provider(value.rva) if isinstance(value, Addr) else None
+
     def _tlg_provider(self, rva: int) -> Optional[tracelogging.TlgProvider]:
         if rva not in self._tlg_providers:
             try:
@@ -189,6 +210,7 @@ class EventResolver:
                 reghandle_symbol=reghandle,
                 descriptor_symbol=symbol,
                 resolved=provider is not None and event_ok,
+                tracelogging_provider=provider is not None and provider.guid_rva in self.tracelogging_guid_rvas,
                 provider_key=("guid", provider.guid) if provider else ("handle", hkey),
                 event_key=event_key,
                 **fields,

@@ -18,10 +18,11 @@ from typing import Callable, Optional
 import networkx as nx
 
 from ..engine.base import Engine
-from ..etw.apis import ApiRole, EtwApi, lookup
-from ..model import CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
+from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
+from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
 from .events import EventResolver, Provider, handle_key
-from .records import EventInfo, Row
+from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
+from .tlgsites import find_metadata, reference_sites
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class AnalysisOptions:
     max_depth: int = 5
     roots: Optional[set[str]] = None
     ignore: set[str] = field(default_factory=set)
+    #: Also report every write site from its own containing function, reached by an API or not.
+    all_sites: bool = False
 
 
 @dataclass
@@ -48,6 +51,7 @@ class AnalysisStats:
     call_sites: int = 0
     roots: int = 0
     write_sites: int = 0
+    tracelogging_reference_sites: int = 0
     register_sites: int = 0
     wrappers: int = 0
     resolved_functions: int = 0
@@ -113,13 +117,23 @@ class Analysis:
             self.callers_of.setdefault(site.callee, []).append(site)
         for sites in self.callers_of.values():
             sites.sort(key=lambda s: s.rva)
+        self._sites_in: dict[int, list[CallSite]] = {}
+        for site in facts.calls:
+            self._sites_in.setdefault(site.caller, []).append(site)
         self.graph = graph
         self.roots = self._roots()
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
         registrations = self._registrations()
-        self.resolver = EventResolver(facts, registrations)
+        self.tlg = find_metadata(facts)
+        self.ref_sites = []
+        if self.tlg.events:
+            self.ref_sites = [r for r in reference_sites(facts, self.tlg, self.engine.references())
+                              if r.function not in self.apis and r.function not in self.ignored]
+            self.engine.resolve(sorted({r.function for r in self.ref_sites}))
+        self.stats.tracelogging_reference_sites = len(self.ref_sites)
+        self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas())
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         return AnalysisResult(rows, self.stats, facts)
@@ -254,11 +268,16 @@ class Analysis:
         self._ancestor_cache: dict[int, tuple[int, dict]] = {}
         max_depth = self.options.max_depth
         funcs = self.facts.functions
-        best: dict[tuple, tuple[tuple, Row]] = {}
+        self._best: dict[tuple, tuple[tuple, Row]] = {}
         write_sites = [(s, a) for s, a in self._api_sites(_WRITE_ROLES) if s.caller not in self.apis]
         write_sites.sort(key=lambda sa: sa[0].rva)
         self.stats.write_sites = len(write_sites)
-        total = len(write_sites)
+        if self.options.all_sites:
+            self.roots |= {s.caller for s, _ in write_sites if s.caller not in self.ignored}
+            self.roots |= {r.function for r in self.ref_sites}
+        ref_functions = {r.function for r in self.ref_sites}
+        covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
+        total = len(write_sites) + len(self.ref_sites)
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
@@ -267,29 +286,63 @@ class Analysis:
                 events: list[EventInfo] = []
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
+                        if event.kind == KIND_MANIFEST and event.tracelogging_provider and site.caller in ref_functions:
+                            continue  # an inlined user-mode TraceLogging write: reported from its metadata
                         if event not in events:
                             events.append(event)
-                budget = max_depth - len(suffix)
-                ancestors = self._ancestors(func, budget)
-                for root, (dist, _next) in ancestors.items():
-                    if root not in self.roots or dist > budget:
-                        continue
-                    path_ids = self._path(ancestors, root)[:-1] + suffix
-                    names = [funcs[r].name for r in path_ids]
-                    exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
-                    for event in events:
-                        row = Row(event, funcs[root].name, funcs[site.caller].name, names, exported, site.rva)
-                        key = row.key()
-                        rank = (len(names), names, site.rva)
-                        old = best.get(key)
-                        if old is None or rank < old[0]:
-                            best[key] = (rank, row)
+                        if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
+                                event.event_key[1], int):
+                            covered.add((func, event.event_key[1]))
+                self._emit(func, suffix, events, site.rva)
+        for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
+            if n % 64 == 0:
+                self.progress("walk", n, total)
+            if (ref.function, ref.event.rva) in covered:
+                continue
+            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva)
         self.progress("walk", total, total)
-        rows = [row for _rank, row in best.values()]
+        rows = [row for _rank, row in self._best.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
                                  r.containing_function, r.call_depth))
         return rows
+
+    def _reference_events(self, ref) -> list[EventInfo]:
+        """Events of a function that takes an event blob's address, labelled with the call that passes it."""
+        label = ""
+        providers = ref.providers
+        target = Addr(ref.event.rva)
+        for site in self._sites_in.get(ref.function, ()):
+            if site.args is not None and target in site.arg(1):
+                label = write_function_label(self.facts.functions[site.callee].name)
+                passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in site.arg(0)) if p is not None)
+                providers = passed or providers
+                break
+        return self.resolver.tracelogging_event(label, ref.event, providers)
+
+    def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int) -> None:
+        """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container)."""
+        if not events:
+            return
+        funcs = self.facts.functions
+        budget = self.options.max_depth - len(suffix)
+        if budget < 0:
+            return
+        ancestors = self._ancestors(func, budget)
+        container = funcs[suffix[-1]].name
+        for root, (dist, _next) in ancestors.items():
+            if root not in self.roots or dist > budget:
+                continue
+            path_ids = self._path(ancestors, root)[:-1] + suffix
+            names = [funcs[r].name for r in path_ids]
+            exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
+            for event in events:
+                row = Row(event, funcs[root].name, container, names, exported, site_rva)
+                key = row.key()
+                rank = (len(names), names, site_rva)
+                old = self._best.get(key)
+                if old is None or rank < old[0]:
+                    self._best[key] = (rank, row)
 
     def _concrete_points(self, site: CallSite, exprs: dict[str, ValueSet],
                          max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int]]]:

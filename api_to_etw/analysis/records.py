@@ -48,6 +48,8 @@ class EventInfo:
     resolved: bool = True
     #: Field names carried by the binary itself (TraceLogging event metadata).
     fields: tuple[str, ...] = field(default=(), compare=False)
+    #: A manifest-style write whose provider GUID lives in TraceLogging metadata (inlined TraceLogging).
+    tracelogging_provider: bool = field(default=False, compare=False)
     #: Identity of the event within the binary (descriptor/event address, or the field values).
     event_key: tuple = field(default=(), compare=True)
     provider_key: tuple = field(default=(), compare=True)
@@ -131,6 +133,7 @@ class Row:
         e = asdict(self.event)
         e.pop("event_key")
         e.pop("provider_key")
+        e.pop("tracelogging_provider")
         n = asdict(self.names or EventNames())
         e["provider_name"] = e["provider_name"] or n.pop("provider_name")
         n.pop("provider_name", None)

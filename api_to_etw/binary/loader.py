@@ -51,20 +51,23 @@ def pdb_candidates(image: PEImage) -> list[str]:
     return [os.path.join(folder, n) for n in names]
 
 
-def open_binary(path: str, pdb_path: Optional[str] = None, use_pdb: bool = True,
-                force_pdb: bool = False) -> LoadedBinary:
+def open_binary(path: str, pdb_path: Optional[str] = None, use_pdb: bool = True, force_pdb: bool = False,
+                symbol_path: Optional[str] = None, offline: bool = False, progress=None) -> LoadedBinary:
+    """The image and the PDB to use: ``--pdb``, else beside the binary, else along the symbol path."""
     image = load_pe(path)
     sections = [(s.name, s.rva, s.virtual_size) for s in image.sections]
     if not use_pdb:
         return LoadedBinary(image, None, "symbols disabled (--no-pdb)")
     if pdb_path is None:
-        for candidate in pdb_candidates(image):
-            log.debug("looking for a PDB at %s", candidate)
-            if os.path.isfile(candidate):
-                pdb_path = candidate
-                break
-    if pdb_path is None:
-        return LoadedBinary(image, None, "no PDB found beside the binary; using exports only")
+        from .symbols import locate_pdb
+
+        found = locate_pdb(image.codeview, image.path, None, symbol_path, offline=offline, progress=progress,
+                           pe_sections=sections)
+        if found.pdb is not None:
+            return LoadedBinary(image, found.pdb, found.note)
+        if found.mismatched and not symbol_path:
+            raise PdbMismatchError(f"{found.note} ({found.mismatched[0]}; use --pdb FILE --force-pdb to use it anyway)")
+        return LoadedBinary(image, None, found.note + "; using exports only")
     pdb = load_pdb(pdb_path, sections)
     cv = image.codeview
     if cv is not None and not pdb.matches(cv.guid, cv.age):

@@ -20,10 +20,14 @@ The default cache is ``$XDG_CACHE_HOME/api-to-etw/symbols`` (``~/.cache/api-to-e
 
 Store layout (symstore/symsrv): ``NAME/KEY/NAME``, or ``NAME[:2]/NAME/KEY/NAME`` when the store root
 holds ``index2.txt`` (two-tier). KEY is the GUID as 32 upper-case hex digits plus the age in hex for
-a PDB, and TimeDateStamp as 8 hex digits plus SizeOfImage in hex (no padding) for a binary. Beside
-``NAME`` a store may hold the compressed ``NAME`` with its last character replaced by ``_`` (a CAB,
+a PDB, and TimeDateStamp as 8 hex digits plus SizeOfImage in hex (no padding, ``%08X%x``) for a
+binary; because local file systems are case-sensitive, the lower-case-age PDB key (symsrv's form)
+and the all-upper-case binary key are tried too when they differ. Beside ``NAME`` a store may hold the compressed ``NAME`` with its last character replaced by ``_`` (a CAB,
 or a ZIP) or a ``file.ptr`` holding ``PATH:<path>`` or ``MSG:<text>`` (symstore pointer stores write
 the bare path). Over HTTP the same URLs are tried in that order (``index2.txt`` is probed first).
+Files in local stores and folders are used in place, except that hits in an upstream store
+(``srv*CACHE*STORE``) or in an element after ``cache*DIR`` are copied into the cache, and
+compressed files are expanded into the element's cache (or the default cache).
 
 Security: names and indexes come from untrusted binaries. Names must be plain file names (no
 separators, ``..``, drive letters, control characters or device names, at most 200 characters);
@@ -31,7 +35,8 @@ keys are formatted from integers; every path read or written is checked (``realp
 its store or cache root, and cache directories are created one component at a time, refusing
 symlinks. ``file.ptr`` policy: in a local store a ``PATH`` is followed only when it resolves to a
 regular file inside that same store (relative paths are taken from the ``file.ptr`` folder); on an
-HTTP server a ``PATH`` is followed only when it is an http(s) URL, never to the local file system.
+HTTP server a ``PATH`` is followed only when it is an http(s) URL (not https to http), never to
+the local file system.
 Downloads go to a temporary file in the destination folder and are renamed into place only when
 complete and verified (PDB GUID/age, or PE TimeDateStamp/SizeOfImage); nothing else is written.
 
@@ -66,7 +71,6 @@ from typing import Any, BinaryIO, Callable, Optional, Union
 
 from ..errors import ApiToEtwError, CorruptFileError, SymbolsUnavailableError, UsageError
 from .cab import extract_cab, is_cabinet
-from .loader import pdb_candidates, safe_pdb_name
 from .pdb import PdbSymbols, load_pdb
 from .pe import CodeViewInfo
 
@@ -562,7 +566,6 @@ def _retry_after(headers) -> Optional[float]:
 class _Target:
     """What is being looked for, and how a candidate file is accepted."""
 
-    what: str  # "PDB" or "binary", for messages
     name: str
     keys: list[str]
     #: Returns None when the file is the right one, else why not ("does not match ..." for a wrong index).
@@ -647,6 +650,8 @@ class _Search:
                 continue
             if os.path.isfile(path):
                 if self.check(target, path, path, f"folder {root}"):
+                    if element.cache and not _within(element.cache, path):
+                        return self.copy_to_cache(target, path, element.cache, target.keys[0]) or path
                     return path
             else:
                 self.note(f"folder {root}: {path}: not found")
@@ -805,7 +810,6 @@ class _Search:
     def download(self, target: _Target, url: str, folder: str, final: str,
                  packed: Optional[str] = None) -> Optional[str]:
         shown = display_url(url)
-        self.log.info("symbols: downloading %s", shown)
         try:
             temp = self.http.fetch_file(url, folder)
         except _FileError as exc:
@@ -850,6 +854,9 @@ class _Search:
         if kind == "MSG":
             self.note(f"{shown}: server says: {_shown(value)}", logging.INFO)
         elif kind == "PATH" and _is_http(value):
+            if url.lower().startswith("https:") and value.lower().startswith("http:"):
+                self.note(f"{shown}: points at {display_url(value)}; not followed (https to http)")
+                return None
             return self.download(target, value, folder, final)
         elif kind == "PATH":
             self.note(f"{shown}: points at {_shown(value)}; a server's file.ptr is never followed to local paths")
@@ -932,6 +939,8 @@ def locate_pdb(
     servers are noted, not raised. ``pe_sections`` is passed to :func:`load_pdb` so the returned
     ``LocateResult.pdb`` is exactly what the caller would have loaded.
     """
+    from .loader import pdb_candidates, safe_pdb_name  # here, so loader.py may import this module
+
     logger = log if log is not None else _LOG
     if pdb_arg:
         return LocateResult(pdb_arg, [f"--pdb {pdb_arg}"], f"symbols from {pdb_arg} (--pdb)", source="--pdb")
@@ -955,13 +964,13 @@ def locate_pdb(
     for candidate in pdb_candidates(_ImageRef(binary_path, codeview)):  # type: ignore[arg-type]
         if not os.path.isfile(candidate):
             search.note(f"beside the binary: {candidate}: not found")
-        elif search.check(_Target("PDB", os.path.basename(candidate), [], verify), candidate, candidate,
+        elif search.check(_Target(os.path.basename(candidate), [], verify), candidate, candidate,
                           "beside the binary"):
             found, source = candidate, "beside the binary"
             break
 
     name = safe_file_name(safe_pdb_name(codeview))
-    label = name or "the PDB"
+    label = f"{name} ({pdb_key(codeview.guid, codeview.age)})" if name and codeview else "the binary"
     elements = _elements(symbol_path)
     if found is None and elements:
         if codeview is None:
@@ -970,10 +979,9 @@ def locate_pdb(
             search.problem(f"symbol path not searched: CodeView PDB name {_shown(repr(codeview.pdb_name))} "
                            "is not a plain file name")
         else:
-            label = f"{name} ({pdb_key(codeview.guid, codeview.age)})"
             ext = os.path.splitext(binary_path)[1].lstrip(".").lower()
             flat = ["", ext, os.path.join("symbols", ext)] if re.fullmatch(r"[a-z0-9]{1,8}", ext) else [""]
-            target = _Target("PDB", name, pdb_keys(codeview), verify, flat)
+            target = _Target(name, pdb_keys(codeview), verify, flat)
             found, source = search.run(target, elements)
 
     if found is not None:
@@ -1060,7 +1068,7 @@ def fetch_binary(
     ext = os.path.splitext(safe)[1].lstrip(".").lower()
     flat = ["", ext] if re.fullmatch(r"[a-z0-9]{1,8}", ext) else [""]
     search = _Search(logger, progress, timeout, retries, max_bytes, offline)
-    found, _source = search.run(_Target("binary", safe, keys, verify, flat), elements)
+    found, _source = search.run(_Target(safe, keys, verify, flat), elements)
     if found is None:
         raise SymbolsUnavailableError(f"{label} not found on the symbol path; tried: {_summary(search.tried, 8)}")
     return found

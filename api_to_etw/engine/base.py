@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from ..model import Facts
+from ..model import Facts, Reference
 
 
 class Engine(ABC):
@@ -24,6 +24,14 @@ class Engine(ABC):
     @abstractmethod
     def resolve(self, functions: Iterable[int]) -> None:
         """Fill ``CallSite.args`` for every call site inside the given functions (by entry RVA)."""
+
+    @abstractmethod
+    def references(self) -> list[Reference]:
+        """Every address of data that code takes (``lea reg, [rip+x]``), with the function taking it.
+
+        Symbol-free TraceLogging detection needs them: the code that passes an event's metadata is
+        the code that writes the event, whatever the writer helper is called.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release whatever the engine holds (files, a Ghidra project)."""

@@ -15,7 +15,21 @@ from collections.abc import Iterable
 from typing import Any, Optional
 
 from ..errors import CorruptMetadataError, InputNotFoundError
-from ..model import UNKNOWN, Addr, CallSite, Const, Facts, Function, Load, Memory, Offset, Param, StackAddr, Value
+from ..model import (
+    UNKNOWN,
+    Addr,
+    CallSite,
+    Const,
+    Facts,
+    Function,
+    Load,
+    Memory,
+    Offset,
+    Param,
+    Reference,
+    StackAddr,
+    Value,
+)
 from .base import Engine
 
 FORMAT = "api-to-etw-facts"
@@ -93,7 +107,7 @@ class RecordingMemory(Memory):
 class ReplayMemory(Memory):
     """Serves the recorded ranges; anything else reads as nothing (as past the end of a section)."""
 
-    def __init__(self, chunks: list[tuple[int, bytes]], sections: list[tuple[int, int, bool]], image_base: int):
+    def __init__(self, chunks: list[tuple[int, bytes]], sections: list[tuple[int, int, bool, bool]], image_base: int):
         self.chunks = sorted(chunks)
         self.sections = sections
         self.image_base = image_base
@@ -105,14 +119,14 @@ class ReplayMemory(Memory):
         return b""
 
     def is_writable(self, rva: int) -> bool:
-        for start, size, writable in self.sections:
+        for start, size, writable, _executable in self.sections:
             if start <= rva < start + size:
                 return writable
         return True
 
 
 # --------------------------------------------------------------------------------------------- save
-def facts_to_json(facts: Facts, engine_name: str, sections: Iterable[tuple[int, int, bool]]) -> dict:
+def facts_to_json(facts: Facts, engine_name: str) -> dict:
     memory = facts.memory
     ranges = memory.merged() if isinstance(memory, RecordingMemory) else []
     return {
@@ -123,7 +137,7 @@ def facts_to_json(facts: Facts, engine_name: str, sections: Iterable[tuple[int, 
         "image_base": facts.image_base,
         "has_pdb": facts.has_pdb,
         "machine": facts.machine,
-        "sections": [list(s) for s in sections],
+        "sections": [list(s) for s in facts.sections],
         "functions": [
             [f.rva, f.size, f.name, f.exported, f.imported, [list(fr) for fr in f.fragments]]
             for f in sorted(facts.functions.values(), key=lambda f: f.rva)
@@ -135,13 +149,14 @@ def facts_to_json(facts: Facts, engine_name: str, sections: Iterable[tuple[int, 
         ],
         "symbols": sorted([rva, name] for rva, name in facts.symbols.items()),
         "memory": [[start, memory.read(start, size).hex()] for start, size in ranges],
+        "references": None if facts.references is None else [[r.rva, r.function, r.target] for r in facts.references],
     }
 
 
-def save_facts(facts: Facts, engine_name: str, sections: Iterable[tuple[int, int, bool]], path: str) -> None:
+def save_facts(facts: Facts, engine_name: str, path: str) -> None:
     from ..render.tables import write_output
 
-    write_output(json.dumps(facts_to_json(facts, engine_name, sections), separators=(",", ":")) + "\n", path)
+    write_output(json.dumps(facts_to_json(facts, engine_name), separators=(",", ":")) + "\n", path)
 
 
 # --------------------------------------------------------------------------------------------- replay
@@ -168,7 +183,8 @@ class FrozenEngine(Engine):
         if doc.get("version") != VERSION:
             raise CorruptMetadataError(f"{name}: facts format version {doc.get('version')} (this tool reads {VERSION})")
         try:
-            return self._build(doc)
+            self._facts = self._build(doc)
+            return self._facts
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CorruptMetadataError(f"{name}: malformed facts ({type(exc).__name__}: {exc})") from None
 
@@ -186,9 +202,10 @@ class FrozenEngine(Engine):
             calls.append(CallSite(int(caller), int(rva), int(callee), bool(tail), decoded))
         memory = ReplayMemory(
             [(int(start), bytes.fromhex(hexdata)) for start, hexdata in doc["memory"]],
-            [(int(a), int(b), bool(w)) for a, b, w in doc["sections"]],
+            [(int(a), int(b), bool(w), bool(x)) for a, b, w, x in doc["sections"]],
             int(doc["image_base"]),
         )
+        refs = doc.get("references")
         return Facts(
             binary_name=str(doc["binary"]),
             image_base=int(doc["image_base"]),
@@ -198,7 +215,13 @@ class FrozenEngine(Engine):
             memory=memory,
             has_pdb=bool(doc.get("has_pdb")),
             machine=str(doc.get("machine", "x64")),
+            sections=memory.sections,
+            references=None if refs is None else [Reference(int(a), int(b), int(c)) for a, b, c in refs],
         )
 
     def resolve(self, functions: Iterable[int]) -> None:
         """Nothing to do: arguments were resolved when the facts were saved."""
+
+    def references(self) -> list[Reference]:
+        facts = getattr(self, "_facts", None)
+        return list(facts.references or []) if facts is not None else []

@@ -51,6 +51,7 @@ from ...model import (
     Load,
     Memory,
     Param,
+    Reference,
     StackAddr,
     Value,
     ValueSet,
@@ -129,11 +130,16 @@ class PcodeTranslator:
       Its defining ops are not followed: the native engine does not track stores to globals either.
     * function inputs (``isInput()``): ``RCX``/``RDX``/``R8``/``R9`` (or ``XMM0``-``XMM3``) ->
       ``Param(0..3)``; ``RSP`` -> ``StackAddr(0)`` (offsets are relative to the stack pointer at entry,
-      as in the native engine); a stack input at ``0x28 + 8k`` -> ``Param(4 + k)``; a ``HighParam``
-      elsewhere -> ``Param(slot)``; anything else -> ``Unknown``.
+      as in the native engine); a stack input at ``0x28 + 8k`` -> ``Param(4 + k)``; any other stack
+      location read before it is written -> ``Load(StackAddr(offset))`` ("whatever the local holds",
+      as the native engine reads it); a ``HighParam`` elsewhere -> ``Param(slot)``; anything else ->
+      ``Unknown``.
     * ``COPY``, ``CAST``, ``INDIRECT`` -> the value of input 0 (``INDIRECT``: the value before the
       call that may change it; the native engine keeps stack slots and non-volatile registers across
-      calls too).
+      calls too) -- except an ``INDIRECT`` on a stack location whose address the guarded call received
+      in rcx..r9: the callee may have written it, so it is ``Load(StackAddr(offset))``, the native
+      engine's "escaped local" (how ``EtwRegister(&guid, 0, 0, &localHandle)`` ties a local handle to
+      its provider).
     * ``MULTIEQUAL`` -> the union of its inputs (a copy that closes a loop adds nothing).
     * ``INT_ADD``/``INT_SUB``/``PTRSUB`` with a constant -> ``base + delta`` (``model.add_offset``):
       ``Addr``, ``StackAddr`` or ``Offset``; ``PTRSUB(0, x)`` is the address ``x``; ``PTRADD(p, i, n)``
@@ -159,11 +165,16 @@ class PcodeTranslator:
         self._ro: dict[int, bool] = {}
         self.reset()
 
-    def reset(self) -> None:
-        """Forget memoised values: call between functions (varnodes belong to one decompilation)."""
+    def reset(self, ops_at: Optional[Callable[[Any], Iterable[Any]]] = None) -> None:
+        """Start a function: forget memoised values (varnodes belong to one decompilation).
+
+        ``ops_at(address)`` gives the p-code ops of one instruction of the function being translated
+        (``HighFunction.getPcodeOps(address)``); it is how an ``INDIRECT`` finds the call it guards.
+        """
         self._memo: dict[Any, ValueSet] = {}
         self._active: dict[Any, int] = {}
         self._steps = 0
+        self._ops_at = ops_at
 
     # ------------------------------------------------------------------ values
     def resolve(self, vn: Any) -> ValueSet:
@@ -206,6 +217,10 @@ class PcodeTranslator:
         if op is None:
             return frozenset((self._input(vn),)), _NO_CYCLE
         code = op.getOpcode()
+        if code == INDIRECT and self._is_stack(vn):
+            escaped, low = self._escapes(vn, op, depth)
+            if escaped:
+                return frozenset((Load(StackAddr(signed(vn.getOffset(), 8)), vn.getSize()),)), low
         if code in (COPY, CAST, INDIRECT):
             return self._resolve(op.getInput(0), depth + 1)
         if code == MULTIEQUAL:
@@ -274,7 +289,7 @@ class PcodeTranslator:
             offset = signed(vn.getOffset(), 8)
             if offset >= FIRST_STACK_ARG and (offset - FIRST_STACK_ARG) % 8 == 0:
                 return Param(4 + (offset - FIRST_STACK_ARG) // 8)
-            return UNKNOWN
+            return Load(StackAddr(offset), vn.getSize())  # a local read before any write: whatever it holds
         high = vn.getHigh() if hasattr(vn, "getHigh") else None
         get_slot = getattr(high, "getSlot", None)
         if get_slot is not None:  # a HighParam: the decompiler's own parameter slot
@@ -282,6 +297,27 @@ class PcodeTranslator:
             if 0 <= slot < MAX_ARGS:
                 return Param(slot)
         return UNKNOWN
+
+    def _escapes(self, vn: Any, indirect: Any, depth: int) -> tuple[bool, int]:
+        """True if the call an ``INDIRECT`` guards received this stack location's address in rcx..r9.
+
+        The callee may then have written the location (``EtwRegister(..., &handle)``), so its value
+        after the call is ``Load(StackAddr(offset))``, as the native engine reads an escaped local.
+        """
+        if self._ops_at is None:
+            return False, _NO_CYCLE
+        target = indirect.getSeqnum().getTarget()
+        offset = signed(vn.getOffset(), 8)
+        low = _NO_CYCLE
+        for op in self._ops_at(target):
+            if op.getOpcode() not in (CALL, CALLIND):
+                continue
+            for slot in range(1, min(op.getNumInputs(), 1 + len(ARG_REGISTERS))):
+                values, sub = self._resolve(op.getInput(slot), depth + 1)
+                low = min(low, sub)
+                if any(isinstance(v, StackAddr) and v.frame < 0 and v.offset == offset for v in values):
+                    return True, low
+        return False, low
 
     @staticmethod
     def _is_stack(vn: Any) -> bool:
@@ -325,8 +361,6 @@ class PcodeTranslator:
                 if len(raw) == size:
                     return self._constant(int.from_bytes(raw, "little"), size)
             return make_load(pointer, size)
-        if isinstance(pointer, StackAddr):
-            return UNKNOWN  # locals are varnodes in the decompiler's output, not loads
         return make_load(pointer, size)
 
     def _extend(self, value: Value, in_size: int, out_size: int, sign: bool) -> Value:
@@ -356,7 +390,7 @@ class PcodeTranslator:
                 return self._constant(a.value + b.value, size)
             if isinstance(b, Const):
                 return self._sized(add_offset(a, signed(b.value, in_size)), size)
-            if isinstance(a, Const) and code == INT_ADD:
+            if isinstance(a, Const):  # PTRSUB(0, &global) arrives as (Const(0), Addr(global))
                 return self._sized(add_offset(b, signed(a.value, in_size)), size)
             return UNKNOWN
         if code == INT_SUB:
@@ -461,7 +495,7 @@ class PcodeTranslator:
             (only,) = values
             if isinstance(only, Const):
                 return list((only.value & mask(size)).to_bytes(size, "little"))
-        op = vn.getDef() if vn is not None and not vn.isConstant() else None
+        op = vn.getDef() if vn is not None and not vn.isConstant() and not vn.isAddress() else None
         if op is not None and depth < 16:
             code = op.getOpcode()
             if code in (COPY, CAST, INDIRECT):
@@ -502,10 +536,10 @@ def fill_call_args(high: Any, sites: dict[int, CallSite], translator: PcodeTrans
     ops of one instruction. Sites without a ``CALL``/``CALLIND`` op (a tail jump the decompiler kept
     as a branch) stay unresolved.
     """
-    translator.reset()
-
     def ops_at(address: Any) -> Iterable[Any]:
         return jiter(high.getPcodeOps(address))
+
+    translator.reset(ops_at)
 
     filled = 0
     for op in jiter(high.getPcodeOps()):
@@ -529,6 +563,11 @@ class PeDirectories:
     exports: dict[int, list[str]] = field(default_factory=dict)
     #: IAT slot RVA -> "dll!name" ("dll!#ordinal" for imports by ordinal).
     imports: dict[int, str] = field(default_factory=dict)
+    #: (rva, size, writable, executable) of each section, size = max(virtual size, raw size).
+    sections: list[tuple[int, int, bool, bool]] = field(default_factory=list)
+
+
+_SCN_CODE, _SCN_EXECUTE, _SCN_WRITE = 0x20, 0x20000000, 0x80000000
 
 
 def _u16(data: bytes, off: int) -> int:
@@ -576,6 +615,13 @@ def read_pe_directories(read: Callable[[int, int], bytes]) -> Optional[PeDirecto
         return None
     result = PeDirectories(entry_point=_u32(opt, 16), size_of_image=_u32(opt, 56))
     count = _u32(opt, dirs_at - 4)
+    n_sections = min(_u16(head, 6), 96)
+    table = read(lfanew + 24 + _u16(head, 20), 40 * n_sections)
+    for i in range(len(table) // 40):
+        vsize, vaddr, raw_size = _u32(table, 40 * i + 8), _u32(table, 40 * i + 12), _u32(table, 40 * i + 16)
+        flags = _u32(table, 40 * i + 36)
+        result.sections.append((vaddr, max(vsize, raw_size), bool(flags & _SCN_WRITE),
+                                bool(flags & (_SCN_EXECUTE | _SCN_CODE))))
 
     def directory(index: int) -> tuple[int, int]:
         if index >= count:
@@ -679,8 +725,8 @@ class GhidraMemory(Memory):
             return True
         return block is None or bool(block.isWrite())
 
-    def sections(self) -> list[tuple[int, int, bool]]:
-        """(rva, size, writable) of each loaded block: what frozen facts need to answer ``is_writable``."""
+    def sections(self) -> list[tuple[int, int, bool, bool]]:
+        """(rva, size, writable, executable) of each loaded block (when the PE section table is unreadable)."""
         out = []
         for block in jiter(self._mem.getBlocks()):
             if not block.isLoaded() or not block.getStart().isMemoryAddress():
@@ -688,7 +734,7 @@ class GhidraMemory(Memory):
             start = int(block.getStart().getOffset()) - self.image_base
             if start < 0:
                 continue
-            out.append((start, int(block.getSize()), bool(block.isWrite())))
+            out.append((start, int(block.getSize()), bool(block.isWrite()), bool(block.isExecute())))
         return sorted(out)
 
     def data_ranges(self) -> list[tuple[int, int]]:
@@ -741,9 +787,12 @@ class ProgramFacts:
 
     facts: Facts
     memory: GhidraMemory
-    sections: list[tuple[int, int, bool]]
     #: caller entry RVA -> {instruction RVA: call site}
     sites_by_function: dict[int, dict[int, CallSite]]
+    #: SizeOfImage (from the PE header, else the extent of the memory blocks).
+    image_size: int
+    #: entry RVA -> Ghidra Function, for the reference scan.
+    bodies: dict[int, Any] = field(default_factory=dict)
 
 
 def check_x64(program: Any) -> None:
@@ -754,18 +803,14 @@ def check_x64(program: Any) -> None:
             f"{program.getName()}: {processor} {8 * pointer}-bit program; only x64 (AMD64) images are supported")
 
 
-def extract_facts(program: Any, binary_name: Optional[str] = None, memory: Optional[Memory] = None) -> ProgramFacts:
-    """Functions, call sites (arguments unresolved), symbols and memory of an analysed x64 PE program.
-
-    ``memory`` replaces the program's memory as ``Facts.memory`` (e.g. a ``RecordingMemory`` wrapped
-    around the ``GhidraMemory`` it is given back as ``ProgramFacts.memory``).
-    """
+def extract_facts(program: Any, binary_name: Optional[str] = None) -> ProgramFacts:
+    """Functions, call sites (arguments unresolved), symbols and memory of an analysed x64 PE program."""
     check_x64(program)
     gmem = GhidraMemory(program)
     base = gmem.image_base
     pe = read_pe_directories(gmem.read)
-    sections = gmem.sections()
-    image_size = pe.size_of_image if pe and pe.size_of_image else max((s + n for s, n, _w in sections), default=0)
+    sections = pe.sections if pe and pe.sections else gmem.sections()
+    image_size = pe.size_of_image if pe and pe.size_of_image else max((s + n for s, n, _w, _x in sections), default=0)
     symtab = program.getSymbolTable()
     fm = program.getFunctionManager()
     listing = program.getListing()
@@ -853,13 +898,14 @@ def extract_facts(program: Any, binary_name: Optional[str] = None, memory: Optio
         functions=functions,
         calls=calls,
         symbols=symbols,
-        memory=memory if memory is not None else gmem,
+        memory=gmem,
         has_pdb=has_pdb,
         machine="x64",
+        sections=sections,
     )
     log.info("%d functions, %d call sites, %d symbols, image %#x bytes", len(functions), len(calls), len(symbols),
              image_size)
-    return ProgramFacts(facts, gmem, sections, sites_by_function)
+    return ProgramFacts(facts, gmem, sites_by_function, image_size, bodies)
 
 
 def base_address(program: Any, rva: int) -> Any:
@@ -924,6 +970,31 @@ def _call_sites(program: Any, functions: dict[int, Function], bodies: dict[int, 
                 by_function.setdefault(entry, {})[at] = site
     calls.sort(key=lambda s: (s.rva, s.callee))
     return calls, by_function
+
+
+def lea_target(rva: int, code: bytes) -> Optional[int]:
+    """The target of ``lea r64, [rip+disp32]`` (REX.W 8D, ModRM mod=00 rm=101) at ``rva``, else None."""
+    if len(code) >= 7 and code[0] in (0x48, 0x4C) and code[1] == 0x8D and code[2] & 0xC7 == 0x05:
+        return rva + 7 + int.from_bytes(code[3:7], "little", signed=True)
+    return None
+
+
+def scan_references(program: Any, bodies: dict[int, Any]) -> list[Reference]:
+    """Every RIP-relative ``lea`` in each function: the data addresses code takes, as the native engine
+    finds them (same instruction pattern, decoded from ``Instruction.getBytes()``), with the function."""
+    base = int(program.getImageBase().getOffset())
+    listing = program.getListing()
+    refs: list[Reference] = []
+    for entry, func in bodies.items():
+        for instr in jiter(listing.getInstructions(func.getBody(), True)):
+            if str(instr.getMnemonicString()).upper() != "LEA":
+                continue
+            at = int(instr.getAddress().getOffset()) - base
+            target = lea_target(at, bytes(b & 0xFF for b in instr.getBytes()))
+            if target is not None:
+                refs.append(Reference(at, entry, target))
+    refs.sort(key=lambda r: r.rva)
+    return refs
 
 
 # ------------------------------------------------------------------------------------------ decompiler

@@ -195,7 +195,7 @@ class FunctionDataflow:
             current.append(instr)
         # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps.
         reached = {entry}
-        for ip, block in blocks.items():
+        for block in blocks.values():
             last = block[-1]
             fc = last.flow_control
             if fc in (FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH):

@@ -9,11 +9,11 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Facts
+from ...model import Facts, Reference
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
-from .functions import discover
+from .functions import discover, scan_lea_references
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class NativeEngine(Engine):
         self._facts: Optional[Facts] = None
         self._sites_by_function: dict[int, dict[int, object]] = {}
         self._resolved: set[int] = set()
+        self._references: Optional[list[Reference]] = None
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -55,13 +56,18 @@ class NativeEngine(Engine):
             symbols=symbols,
             memory=RecordingMemory(image, image.image_base) if self.record_memory else image,
             has_pdb=pdb is not None,
+            sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
         )
+        self._fmap = fmap
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
 
-    def sections(self) -> list[tuple[int, int, bool]]:
-        """(rva, size, writable) of each section: what replay needs to answer ``is_writable``."""
-        return [(s.rva, s.end - s.rva, s.writable) for s in self.image.sections]
+    def references(self) -> list[Reference]:
+        if self._references is None:
+            self._references = scan_lea_references(self.image, self._fmap.owner)
+            if self._facts is not None:
+                self._facts.references = self._references
+        return self._references
 
     def resolve(self, functions: Iterable[int]) -> None:
         assert self._facts is not None, "load() first"

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from dataclasses import dataclass, field
 
 from iced_x86 import Decoder, FlowControl, Instruction
 
 from ...binary.pe import PEImage
-from ...model import CallSite, Function
+from ...model import CallSite, Function, Reference
 
 log = logging.getLogger(__name__)
 
@@ -168,3 +169,29 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 slot = instr.ip_rel_memory_address
                 if slot in imports:
                     calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+
+
+#: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.
+_LEA_RIP = re.compile(rb"[\x48\x4c]\x8d[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]", re.DOTALL)
+
+
+def scan_lea_references(image: PEImage, owner) -> list[Reference]:
+    """Every RIP-relative ``lea`` in the executable sections, found by a byte scan (no decoding).
+
+    A byte pattern can match inside another instruction; such false hits only matter if their
+    computed target happens to be exactly an address the caller looks for (TraceLogging metadata).
+    """
+    refs = []
+    for section in image.executable_sections():
+        data = image.section_bytes(section)
+        base = section.rva
+        for match in _LEA_RIP.finditer(data):
+            pos = match.start()
+            if pos + 7 > len(data):
+                break
+            disp = int.from_bytes(data[pos + 3 : pos + 7], "little", signed=True)
+            rva = base + pos
+            func = owner(rva)
+            if func is not None:
+                refs.append(Reference(rva, func, rva + 7 + disp))
+    return refs

@@ -1,0 +1,331 @@
+"""The Ghidra engine: the same facts as the native engine, from a Ghidra program and its decompiler.
+
+Two ways to get the program:
+
+* **import** (default): a temporary, throw-away Ghidra project is created
+  (``GhidraProject.createProject(dir, name, temporary=True)``), the binary imported
+  (``GhidraProject.importProgram(File)``), the PDB named with ``PdbUniversalAnalyzer.setPdbFileOption``
+  and auto-analysis run (``FlatProgramAPI.analyzeAll``). Slow on a kernel, but needs nothing prepared.
+* **existing project** (``project=`` and ``program=``): an analysed database is opened read-only
+  (``GhidraProject.openProject`` + ``openProgram(folder, name, readOnly=True)``), so a kernel analysed
+  once in Ghidra (with its PDB) is reused. It is analysed in memory only if it never was.
+
+``load()`` extracts functions, call sites, symbols and memory (``extract.extract_facts``);
+``resolve()`` decompiles the requested functions (``DecompInterface.decompileFunction``) and maps the
+p-code of each call to argument value sets (``extract.PcodeTranslator``). Inside a running Ghidra (the
+script in ``ghidra_scripts/``), :meth:`GhidraEngine.for_program` wraps the open program instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from typing import Any, Callable, Optional
+
+from ...errors import ApiToEtwError, InputNotFoundError, NotAPEError, UsageError
+from ...model import Facts, Reference
+from ..base import Engine
+from ..frozen import RecordingMemory
+from .extract import (
+    Decompiler,
+    PcodeTranslator,
+    ProgramFacts,
+    extract_facts,
+    fill_call_args,
+    register_namer,
+    scan_references,
+)
+from .launcher import check_ghidra, first_line, start_ghidra
+
+log = logging.getLogger(__name__)
+
+#: Seconds the decompiler may spend on one function before it gives up (its arguments stay unresolved).
+DEFAULT_DECOMPILE_TIMEOUT = 60
+TEMP_PROJECT_NAME = "api_to_etw"
+
+
+def locate_project(path: str) -> tuple[str, str]:
+    """(folder, name) of a Ghidra project given as ``NAME.gpr`` or as a folder holding exactly one ``.gpr``."""
+    if path.lower().endswith(".gpr"):
+        if not os.path.isfile(path):
+            raise InputNotFoundError(f"{path}: no such Ghidra project file")
+        folder, file = os.path.split(os.path.abspath(path))
+        return folder, file[:-4]
+    if not os.path.isdir(path):
+        raise InputNotFoundError(f"{path}: no such Ghidra project (give its folder or its .gpr file)")
+    found = sorted(f for f in os.listdir(path) if f.lower().endswith(".gpr"))
+    if not found:
+        raise InputNotFoundError(f"{path}: not a Ghidra project folder (no .gpr file in it)")
+    if len(found) > 1:
+        raise UsageError(f"{path}: holds several Ghidra projects ({', '.join(found)}): give the .gpr file")
+    return os.path.abspath(path), found[0][:-4]
+
+
+def split_program_path(program: str) -> tuple[str, str]:
+    """``/folder/prog.exe`` -> (``/folder``, ``prog.exe``); a bare name lives in the root folder ``/``."""
+    text = program.replace("\\", "/").strip()
+    if "/" not in text.strip("/"):
+        return "/", text.strip("/")
+    folder, _, name = text.rstrip("/").rpartition("/")
+    return (folder if folder.startswith("/") else "/" + folder) or "/", name
+
+
+class GhidraEngine(Engine):
+    """Facts from Ghidra, in the same value domain as the native engine.
+
+    ``binary``/``pdb``: the image to import and the PDB to apply (validated beforehand by the caller,
+    e.g. with ``binary.loader.open_binary``). ``project``/``program``: an existing Ghidra project (its
+    folder or ``.gpr`` file) and the program in it (``name`` or ``/folder/name``; defaults to the
+    binary's file name). ``analyze``: None runs auto-analysis only on a program never analysed, True
+    always, False never. ``install_dir`` overrides ``GHIDRA_INSTALL_DIR``. ``record_memory`` records
+    the byte ranges the analysis reads, for ``save_facts``.
+
+    Construction checks the installation without starting a JVM, so a missing Ghidra is reported at
+    once (``MissingDependencyError``, exit code 13); ``load()`` starts Ghidra.
+    """
+
+    name = "ghidra"
+
+    def __init__(self, binary: Optional[str] = None, pdb: Optional[str] = None, *, project: Optional[str] = None,
+                 program: Optional[str] = None, analyze: Optional[bool] = None, install_dir: Optional[str] = None,
+                 record_memory: bool = False, decompile_timeout: int = DEFAULT_DECOMPILE_TIMEOUT):
+        if project is None and program is not None:
+            raise UsageError("--ghidra-program needs --ghidra-project")
+        if project is None and not binary:
+            raise UsageError("the Ghidra engine needs a BINARY or --ghidra-project DIR --ghidra-program NAME")
+        if project is not None and program is None and not binary:
+            raise UsageError("--ghidra-project needs --ghidra-program NAME (or a BINARY whose name it has there)")
+        if binary is not None and not os.path.isfile(binary):
+            raise InputNotFoundError(f"{binary}: no such file")
+        self.binary = binary
+        self.pdb = pdb
+        self.project_path = project
+        self.program_path = program or (os.path.basename(binary) if binary else None)
+        self.analyze = analyze
+        self.record_memory = record_memory
+        self.decompile_timeout = decompile_timeout
+        self.install = check_ghidra(install_dir)
+        self._install_dir = install_dir
+        self._owns_program = True
+        self._project: Any = None
+        self._program: Any = None
+        self._temp_dir: Optional[str] = None
+        self._extracted: Optional[ProgramFacts] = None
+        self._facts: Optional[Facts] = None
+        self._decompiler: Optional[Decompiler] = None
+        self._translator: Optional[PcodeTranslator] = None
+        self._resolved: set[int] = set()
+        self._closed = False
+
+    @classmethod
+    def for_program(cls, program: Any, record_memory: bool = False,
+                    decompile_timeout: int = DEFAULT_DECOMPILE_TIMEOUT) -> GhidraEngine:
+        """An engine over a program already open in a running Ghidra (``currentProgram`` of a script)."""
+        engine = cls.__new__(cls)
+        engine.binary = None
+        engine.pdb = None
+        engine.project_path = None
+        engine.program_path = str(program.getName())
+        engine.analyze = False
+        engine.record_memory = record_memory
+        engine.decompile_timeout = decompile_timeout
+        engine.install = None
+        engine._install_dir = None
+        engine._owns_program = False
+        engine._project = None
+        engine._program = program
+        engine._temp_dir = None
+        engine._extracted = None
+        engine._facts = None
+        engine._decompiler = None
+        engine._translator = None
+        engine._resolved = set()
+        engine._closed = False
+        return engine
+
+    @property
+    def label(self) -> str:
+        """The name outputs are called after: the binary's file name, else the program's."""
+        if self.binary:
+            return os.path.basename(self.binary)
+        return os.path.basename((self.program_path or "ghidra").rstrip("/")) or "ghidra"
+
+    @property
+    def program(self) -> Any:
+        return self._program
+
+    # ------------------------------------------------------------------ opening
+    def _open(self) -> Any:
+        start_ghidra(self._install_dir)
+        atexit.register(self.close)
+        if self.project_path is not None:
+            program = self._open_existing()
+        else:
+            program = self._import()
+        self._program = program
+        self._analyze_if_needed(program)
+        return program
+
+    def _open_existing(self) -> Any:
+        from ghidra.base.project import GhidraProject
+
+        folder, name = locate_project(self.project_path or "")
+        try:
+            self._project = GhidraProject.openProject(folder, name, False)
+        except Exception as exc:
+            raise ApiToEtwError(f"cannot open Ghidra project {name} in {folder}: {first_line(exc)} "
+                                "(is it open in Ghidra? close it there first)") from None
+        program_folder, program_name = split_program_path(self.program_path or "")
+        try:
+            return self._project.openProgram(program_folder, program_name, True)
+        except Exception as exc:
+            available = ", ".join(self._program_paths()) or "none"
+            raise InputNotFoundError(f"{name}: no program {self.program_path} in the Ghidra project "
+                                     f"({first_line(exc)}; programs: {available})") from None
+
+    def _program_paths(self) -> list[str]:
+        out: list[str] = []
+        if self._project is None:
+            return out
+        folders = [self._project.getRootFolder()]
+        while folders and len(out) < 50:
+            folder = folders.pop()
+            out.extend(str(f.getPathname()) for f in folder.getFiles())
+            folders.extend(folder.getFolders())
+        return sorted(out)
+
+    def _import(self) -> Any:
+        from ghidra.base.project import GhidraProject
+        from java.io import File
+
+        self._temp_dir = tempfile.mkdtemp(prefix="api-to-etw-ghidra-")
+        self._project = GhidraProject.createProject(self._temp_dir, TEMP_PROJECT_NAME, True)
+        binary = os.path.abspath(self.binary or "")
+        log.info("importing %s into a temporary Ghidra project", binary)
+        try:
+            program = self._project.importProgram(File(binary))
+        except Exception as exc:
+            raise NotAPEError(f"{os.path.basename(binary)}: Ghidra could not import it ({first_line(exc)})") from None
+        if program is None:
+            raise NotAPEError(f"{os.path.basename(binary)}: Ghidra found no loader for it")
+        if self.pdb:
+            self._set_pdb(program, os.path.abspath(self.pdb))
+        return program
+
+    @staticmethod
+    def _set_pdb(program: Any, pdb_path: str) -> None:
+        """Point the PDB Universal analyzer at the PDB (``PdbUniversalAnalyzer.setPdbFileOption``)."""
+        from ghidra.app.plugin.core.analysis import PdbUniversalAnalyzer
+        from java.io import File
+
+        tx = program.startTransaction("api-to-etw: PDB file")
+        try:
+            PdbUniversalAnalyzer.setPdbFileOption(program, File(pdb_path))
+        finally:
+            program.endTransaction(tx, True)
+        log.info("PDB for analysis: %s", pdb_path)
+
+    def _analyze_if_needed(self, program: Any) -> None:
+        from ghidra.program.util import GhidraProgramUtilities
+
+        wanted = self.analyze
+        if wanted is None:
+            wanted = not GhidraProgramUtilities.isAnalyzed(program)
+        if not wanted:
+            return
+        from ghidra.app.script import GhidraScriptUtil
+        from ghidra.program.flatapi import FlatProgramAPI
+
+        log.info("running Ghidra auto-analysis on %s (this takes a while on a large binary)", program.getName())
+        GhidraScriptUtil.acquireBundleHostReference()
+        tx = program.startTransaction("api-to-etw: analysis")
+        try:
+            FlatProgramAPI(program).analyzeAll(program)
+        finally:
+            program.endTransaction(tx, True)
+            GhidraScriptUtil.releaseBundleHostReference()
+        if program.canSave():
+            GhidraProgramUtilities.markProgramAnalyzed(program)
+
+    # ------------------------------------------------------------------ Engine
+    def load(self) -> Facts:
+        if self._facts is not None:
+            return self._facts
+        program = self._program if self._program is not None else self._open()
+        extracted = extract_facts(program, binary_name=self.binary and os.path.basename(self.binary))
+        if self.record_memory:
+            extracted.facts.memory = RecordingMemory(extracted.memory, extracted.memory.image_base)
+        self._extracted = extracted
+        self._facts = extracted.facts
+        self._translator = PcodeTranslator(extracted.facts.image_base, extracted.image_size, extracted.memory,
+                                           register_namer(program))
+        self._decompiler = Decompiler(program, self.decompile_timeout)
+        return self._facts
+
+    def references(self) -> list[Reference]:
+        """Every RIP-relative ``lea`` in the program's functions (``extract.scan_references``), kept in the facts."""
+        assert self._extracted is not None and self._facts is not None, "load() first"
+        if self._facts.references is None:
+            self._facts.references = scan_references(self._program, self._extracted.bodies)
+        return list(self._facts.references)
+
+    def resolve(self, functions: Iterable[int]) -> None:
+        assert self._extracted is not None and self._decompiler is not None and self._translator is not None, \
+            "load() first"
+        facts = self._extracted.facts
+        base = facts.image_base
+        fm = self._program.getFunctionManager()
+        for rva in functions:
+            if rva in self._resolved:
+                continue
+            self._resolved.add(rva)
+            func = facts.functions.get(rva)
+            sites = self._extracted.sites_by_function.get(rva)
+            if func is None or func.imported or not sites:
+                continue
+            gfunc = fm.getFunctionAt(self._program.getImageBase().add(rva))
+            if gfunc is None:
+                continue
+            high = self._decompiler.high_function(gfunc)
+            if high is None:
+                continue
+            fill_call_args(high, sites, self._translator, lambda address: int(address.getOffset()) - base)
+
+    def resolve_all(self, progress: Optional[Callable[[int, int], None]] = None) -> None:
+        """Resolve the arguments of every call site (what a complete facts file needs)."""
+        assert self._extracted is not None, "load() first"
+        todo = sorted(self._extracted.sites_by_function)
+        for n, rva in enumerate(todo):
+            if progress is not None:
+                progress(n, len(todo))
+            self.resolve([rva])
+        if progress is not None:
+            progress(len(todo), len(todo))
+
+    def record_data(self) -> None:
+        """Make ``save_facts`` store every initialised data block (for facts replayed without an analysis)."""
+        assert self._extracted is not None and self._facts is not None, "load() first"
+        memory = self._facts.memory
+        if isinstance(memory, RecordingMemory):
+            for start, size in self._extracted.memory.data_ranges():
+                memory.read(start, size)
+
+    def close(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        if self._decompiler is not None:
+            self._decompiler.close()
+        if self._owns_program and self._project is not None:
+            try:
+                self._project.close()
+            except Exception as exc:
+                log.debug("closing the Ghidra project: %s", first_line(exc))
+            self._project = None
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
