@@ -79,6 +79,9 @@ def reference_sites(facts: Facts, meta: TlgMetadata, references: list[Reference]
     for ref in references:
         if ref.target in meta.events:
             by_function.setdefault(ref.function, []).append(ref)
+        elif ref.target + 1 in meta.events:
+            # The blob's type byte: code that selects between events may add 1 after choosing a base.
+            by_function.setdefault(ref.function, []).append(Reference(ref.rva, ref.function, ref.target + 1))
         else:
             candidates.add(ref.target)
     ptr = 8

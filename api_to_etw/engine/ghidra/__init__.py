@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ...binary.loader import LoadedBinary
     from .engine import GhidraEngine
 
 log = logging.getLogger(__name__)
@@ -35,29 +36,31 @@ def add_ghidra_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the program in --ghidra-project: NAME or /folder/NAME (default: BINARY's file name)")
 
 
-def engine_from_args(args: argparse.Namespace, record_memory: bool = False) -> GhidraEngine:
+def engine_from_args(args: argparse.Namespace, loaded: Optional[LoadedBinary] = None,
+                     record_memory: bool = False) -> GhidraEngine:
     """A ``GhidraEngine`` for ``analyze --engine ghidra``.
 
-    The binary and its PDB are checked exactly as for the native engine (``open_binary``: x64 PE, PDB
-    found beside it or given with ``--pdb``, GUID/age match unless ``--force-pdb``), so bad input fails
-    with the same one-line errors before Ghidra starts. With ``--ghidra-project`` the BINARY may be
-    omitted; the project's program is used as analysed (its own PDB, if one was applied).
+    ``loaded`` is what ``open_binary`` returned for BINARY in ``cmd_analyze`` (the x64 PE check and the
+    PDB search/match/download, exactly as for the native engine), so bad input fails with the same
+    one-line errors before Ghidra starts; its PDB is the one Ghidra applies on import. Without it,
+    BINARY is opened here with ``--pdb``/``--no-pdb``/``--force-pdb``. With ``--ghidra-project`` the
+    BINARY may be omitted: the project's program is used as analysed (with the PDB it was given).
     """
-    from ...binary.loader import open_binary
     from .engine import GhidraEngine
 
     binary = getattr(args, "binary", None)
     project = getattr(args, "ghidra_project", None)
     program = getattr(args, "ghidra_program", None)
-    pdb_path = None
-    if binary:
+    if binary and loaded is None:
+        from ...binary.loader import open_binary
+
         loaded = open_binary(binary, getattr(args, "pdb", None), use_pdb=not getattr(args, "no_pdb", False),
                              force_pdb=getattr(args, "force_pdb", False))
         if loaded.pdb is None:
             log.warning("%s: %s", os.path.basename(binary), loaded.pdb_note)
         else:
             log.info("%s", loaded.pdb_note)
-            pdb_path = loaded.pdb.path
-        if project:
-            log.info("using the program in Ghidra project %s; --pdb applies only to an import", project)
+    pdb_path = loaded.pdb.path if loaded is not None and loaded.pdb is not None else None
+    if project and pdb_path:
+        log.info("using the program in Ghidra project %s as analysed; the PDB applies to imports only", project)
     return GhidraEngine(binary, pdb_path, project=project, program=program, record_memory=record_memory)

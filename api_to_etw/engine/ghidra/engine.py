@@ -234,7 +234,7 @@ class GhidraEngine(Engine):
 
         wanted = self.analyze
         if wanted is None:
-            wanted = not GhidraProgramUtilities.isAnalyzed(program)
+            wanted = not _is_analyzed(program, GhidraProgramUtilities)
         if not wanted:
             return
         from ghidra.app.script import GhidraScriptUtil
@@ -248,7 +248,7 @@ class GhidraEngine(Engine):
         finally:
             program.endTransaction(tx, True)
             GhidraScriptUtil.releaseBundleHostReference()
-        if program.canSave():
+        if program.canSave() and hasattr(GhidraProgramUtilities, "markProgramAnalyzed"):
             GhidraProgramUtilities.markProgramAnalyzed(program)
 
     # ------------------------------------------------------------------ Engine
@@ -329,3 +329,10 @@ class GhidraEngine(Engine):
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
+
+
+def _is_analyzed(program: Any, utilities: Any) -> bool:
+    """``GhidraProgramUtilities.isAnalyzed``, or the "Analyzed" program property it reads."""
+    if hasattr(utilities, "isAnalyzed"):
+        return bool(utilities.isAnalyzed(program))
+    return bool(program.getOptions("Program Information").getBoolean("Analyzed", False))

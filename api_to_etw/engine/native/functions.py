@@ -12,7 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from iced_x86 import Decoder, FlowControl, Instruction
+from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic
 
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
@@ -64,6 +64,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             else:
                 extents.setdefault(rf.begin, rf.end)
 
+    from_unwind = set(extents)  # extents known exactly; the others are estimated and may be split
     pending = set()
     for rva in list(code_symbols) + list(image.exports) + [image.entry_point]:
         if rva and rva not in extents and in_code(rva):
@@ -93,12 +94,18 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         for rva in sorted(pending):
             i = bisect.bisect_right(starts, rva) - 1
             if i >= 0 and ranges[i][0] <= rva < ranges[i][1]:
-                continue  # a label inside a known function, not a function of its own
+                owner = ranges[i][2]
+                if owner in from_unwind or owner == rva:
+                    continue  # a label inside a function whose extent unwind data gives, not a function
+                extents[owner] = rva  # an estimated extent ran into a function nobody had named
+                redo.add(owner)
             section = image.section_at(rva)
             nxt = all_starts[bisect.bisect_right(all_starts, rva)] if rva < all_starts[-1] else section.end
-            extents[rva] = min(nxt, section.end)
+            limit = min(nxt, section.end)
+            extents[rva] = limit if code_symbols else _estimate_end(image, rva, limit)
         pending = set()
 
+    redo: set[int] = set()
     settle_pending()
     todo = sorted(extents)
     while todo:
@@ -114,13 +121,17 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             if target in extents or target in imports:
                 continue
             i = bisect.bisect_right(starts, target) - 1
-            if i >= 0 and ranges[i][0] <= target < ranges[i][1]:
+            if i >= 0 and ranges[i][0] <= target < ranges[i][1] and ranges[i][2] in from_unwind:
                 continue
             if in_code(target):
                 pending.add(target)
         before = set(extents)
+        redo = set()
         settle_pending()
-        todo = sorted(set(extents) - before)
+        todo = sorted((set(extents) - before) | redo)
+        if redo:  # shortened functions are decoded again: forget what their longer extent produced
+            calls[:] = [c for c in calls if c.caller not in redo]
+            decoded_ranges[:] = [r for r in decoded_ranges if r[2] not in redo]
 
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)
@@ -146,6 +157,58 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     return fmap
 
 
+_TERMINATORS = (FlowControl.RETURN, FlowControl.UNCONDITIONAL_BRANCH, FlowControl.INDIRECT_BRANCH)
+_PADDING = (Mnemonic.NOP, Mnemonic.INT3)
+
+
+def _estimate_end(image: PEImage, start: int, limit: int) -> int:
+    """Where a function with neither unwind data nor a symbol after it ends (symbol-free analysis).
+
+    Linear decode from ``start``; stop after a terminator (ret, jmp) that no branch seen so far jumps
+    past. Else, when padding (int3/nops) follows it and only unconditional jumps land beyond the
+    padding, stop too: such a jump is a tail call to the next function, which becomes a function of
+    its own. Never beyond ``limit``.
+    """
+    code = image.read(start, limit - start)
+    decoder = Decoder(64, code, ip=start)
+    instr = Instruction()
+    cond_furthest = start
+    targets: list[int] = []
+    while decoder.can_decode:
+        decoder.decode_out(instr)
+        fc = instr.flow_control
+        if fc == _COND or fc == _BRANCH:
+            target = instr.near_branch_target
+            if start <= target < limit:
+                targets.append(target)
+                if fc == _COND:
+                    cond_furthest = max(cond_furthest, target)
+        if fc in _TERMINATORS:
+            end = instr.next_ip
+            if end >= limit:
+                return limit
+            if not any(t >= end for t in targets):
+                return end  # nothing jumps past this ret/jmp: whatever follows is another function
+            pad_end = _skip_padding(code, end - start, end)
+            if pad_end == end and end % 16:
+                continue
+            if cond_furthest < end and not any(end <= t < pad_end for t in targets):
+                return end
+    return limit
+
+
+def _skip_padding(code: bytes, offset: int, ip: int) -> int:
+    decoder = Decoder(64, code[offset:], ip=ip)
+    instr = Instruction()
+    end = ip
+    while decoder.can_decode:
+        decoder.decode_out(instr)
+        if instr.mnemonic not in _PADDING:
+            break
+        end = instr.next_ip
+    return end
+
+
 def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
           targets: set[int]) -> None:
     code = image.read(start, stop - start)
@@ -164,6 +227,8 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
             target = instr.near_branch_target
             if not (start <= target < stop):
                 calls.append(CallSite(entry, instr.ip, target, True))
+                if fc == _BRANCH:
+                    targets.add(target)
         elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
             if instr.is_ip_rel_memory_operand:
                 slot = instr.ip_rel_memory_address

@@ -1,0 +1,424 @@
+"""``api-to-etw tracelogging BINARY``: list the TraceLogging providers and events an image embeds.
+
+Every ``ETW0`` metadata region in the image (every section is scanned) is decoded blob by blob, legacy
+blob forms included, and written as one row per provider and one row per event. The rows go to stdout
+by default (``-o FILE`` for a file); warnings and a one-line summary go to stderr.
+
+An event row names its provider only where a write site ties the two together, found without a PDB:
+
+* a *provider object* (``_tlgProvider_t``) is a writable global whose pointer at ``+8`` holds the VA of
+  a provider blob's RemainingSize; a *provider handle* is a non-executable global holding the VA of a
+  provider object (``TraceLoggingHProvider const h = &obj``);
+* code references are RIP-relative ``lea``/``mov`` (``REX.W 8D /r`` and ``REX.W 8B /r`` with
+  ``mod=00 rm=101`` and a disp32) found by a byte scan of the executable sections; a reference to an
+  event is one to its Channel byte (what a write passes) or to its type byte (``cond ? &A : &B`` on the
+  blob bases, then ``+1``); a reference to a provider is one to its object or to a handle;
+* references are grouped by function, the RUNTIME_FUNCTION containing them (a chained entry counts
+  as the function it continues) or, for leaf functions and tail-calling thunks that have no unwind
+  data, the gap between two RUNTIME_FUNCTIONs; an event referenced in a function that references exactly one
+  provider belongs to it; with several providers in the function, the provider referenced nearest to
+  the event reference wins; when the functions referencing one event disagree, the provider most of
+  them name wins.
+
+Exit codes: 0, or 9 (corrupt ETW metadata) when the decoder warned about any region (a blob with a
+lying size, a truncated region, an unknown blob type, an ETW0 signature with a wrong magic); the rows
+decoded before the damage are still written. An image without any ETW0 region gives a header-only
+table and exit 0. A file that is not an x64 PE gets the loader's one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import csv
+import io
+import json
+import logging
+import os
+import re
+import struct
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .errors import CorruptMetadataError, ExitCode
+
+log = logging.getLogger("api_to_etw.tracelogging")
+PROG = "api-to-etw"
+
+TLG_FORMATS = ("tsv", "csv", "jsonl")
+COLUMNS = ("Kind", "Guid", "Provider", "Name", "Channel", "Level", "Opcode", "Keyword", "Tags", "Fields",
+           "GroupGuid", "Rva", "BlobType")
+KIND_PROVIDER = "provider"
+KIND_EVENT = "event"
+
+# A ModRM byte with mod=00 rm=101 (any reg field): a RIP-relative operand whose disp32 follows it.
+# Each one is a candidate; the target is the end of the instruction plus the displacement, and the
+# instruction ends after the disp32 and an immediate of 0, 1, 2 or 4 bytes.
+_RIP_MODRM = re.compile(rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
+_IMMEDIATE_SIZES = (0, 1, 2, 4)
+#: sizeof(_tlgProvider_t) on x64: LevelPlus1 (padded), ProviderMetadataPtr, KeywordAny, KeywordAll, RegHandle,
+#: EnableCallback, CallbackContext. Code reads its fields (the enabled checks), so any byte of it is a reference.
+_PROVIDER_OBJECT_SIZE = 0x38
+
+
+@dataclass
+class TlgListing:
+    """What ``tracelogging`` found in one image."""
+
+    providers: list = field(default_factory=list)  # TlgProvider, in region and blob order
+    events: list = field(default_factory=list)  # TlgEvent, in region and blob order
+    #: Channel-byte RVA of an event -> the provider a write site ties it to.
+    event_provider: dict = field(default_factory=dict)
+    #: provider RemainingSize RVA -> RVAs of its _tlgProvider_t objects.
+    provider_objects: dict = field(default_factory=dict)
+    regions: list[tuple[int, int]] = field(default_factory=list)  # (RVA, bytes walked)
+    warnings: list[str] = field(default_factory=list)
+    references: int = 0  # code references to events or provider objects/handles
+
+    @property
+    def corrupt(self) -> bool:
+        return bool(self.warnings)
+
+
+# --------------------------------------------------------------------------------------------- decoding
+def _find_bad_headers(data: bytes, base_rva: int) -> list[str]:
+    """ETW0 signatures with a plausible Size/Version but the wrong 64-bit magic (a damaged header)."""
+    from .etw.tracelogging import TLG_HEADER_SIZE, TLG_MAGIC, TLG_SIGNATURE, TLG_VERSION
+
+    found = []
+    pos = data.find(TLG_SIGNATURE)
+    while pos >= 0:
+        if pos + TLG_HEADER_SIZE <= len(data):
+            _sig, size, version, _flags, magic = struct.unpack_from("<4sHBBQ", data, pos)
+            if size == TLG_HEADER_SIZE and version == TLG_VERSION and magic != TLG_MAGIC:
+                found.append(f"ETW0 header at RVA {base_rva + pos:#x} has magic {magic:#018x}, not {TLG_MAGIC:#018x}; "
+                             "region not decoded")
+        pos = data.find(TLG_SIGNATURE, pos + 1)
+    return found
+
+
+def decode_image(image) -> TlgListing:
+    """Decode every ETW0 region of a loaded PEImage and tie events to providers through write sites."""
+    from .etw import tracelogging
+
+    listing = TlgListing()
+    pointer_size = 8
+    for section in image.sections:
+        data = image.section_bytes(section)
+        if not data:
+            continue
+        offsets = tracelogging.find_regions(data)
+        for offset in offsets:
+            try:
+                region = tracelogging.decode_region(data, offset, section.rva)
+            except CorruptMetadataError as exc:  # find_regions validated the header; kept for safety
+                listing.warnings.append(str(exc))
+                continue
+            listing.regions.append((region.rva, region.size))
+            pointer_size = region.pointer_size
+            listing.providers.extend(region.providers)
+            listing.events.extend(region.events)
+            listing.warnings.extend(f"ETW0 region at RVA {region.rva:#x}: {w}" for w in region.warnings)
+        listing.warnings.extend(_find_bad_headers(data, section.rva))
+    if listing.events and listing.providers:
+        _tie_events(image, listing, pointer_size)
+    return listing
+
+
+def _aligned_pointers(data: bytes, targets: dict[bytes, int], alignment: int) -> list[tuple[int, int]]:
+    """(offset, target) for each aligned occurrence in ``data`` of a packed pointer value in ``targets``."""
+    hits = []
+    for packed, target in targets.items():
+        pos = data.find(packed)
+        while pos >= 0:
+            if pos % alignment == 0:
+                hits.append((pos, target))
+            pos = data.find(packed, pos + 1)
+    return hits
+
+
+def _find_provider_objects(image, providers: dict[int, object], pointer_size: int) -> dict[int, int]:
+    """RVA of each ``_tlgProvider_t`` (writable global, ProviderMetadataPtr at +pointer_size) -> provider RVA."""
+    from .etw.tracelogging import decode_provider_object
+
+    packed = {(image.image_base + rva).to_bytes(pointer_size, "little"): rva for rva in providers}
+    objects: dict[int, int] = {}
+    for section in image.sections:
+        if section.executable or not section.writable:
+            continue
+        for offset, meta_rva in _aligned_pointers(image.section_bytes(section), packed, pointer_size):
+            obj = section.rva + offset - pointer_size
+            try:
+                decoded = decode_provider_object(image.read, obj, image.image_base, pointer_size)
+            except CorruptMetadataError:
+                continue
+            if decoded.offset_or_rva == meta_rva:
+                objects[obj] = meta_rva
+    return objects
+
+
+def _find_provider_handles(image, objects: dict[int, int], pointer_size: int) -> dict[int, int]:
+    """RVA of each non-executable global holding a provider object's VA -> that object's provider RVA."""
+    packed = {(image.image_base + obj).to_bytes(pointer_size, "little"): meta for obj, meta in objects.items()}
+    handles: dict[int, int] = {}
+    for section in image.sections:
+        if section.executable:
+            continue
+        for offset, meta_rva in _aligned_pointers(image.section_bytes(section), packed, pointer_size):
+            handles[section.rva + offset] = meta_rva
+    return handles
+
+
+def code_references(image, targets: dict[int, int], provider_targets: dict[int, int]) -> list[tuple[int, int, int]]:
+    """RIP-relative references from the executable sections, found by a byte scan.
+
+    ``targets`` maps an address a ``lea`` must produce (an event blob) to a key; ``provider_targets`` maps
+    any byte of a provider object or handle to a key, reached by any instruction (``lea``/``mov``/``cmp``/
+    ``test``, with or without an immediate). Returns ``(ModRM RVA, key, kind)`` with kind 0 for
+    ``targets`` and 1 for ``provider_targets``. A byte that merely looks like such a ModRM is a false
+    candidate whose computed target almost never lands on one of the few wanted addresses.
+    """
+    wanted: dict[int, tuple[int, int]] = {}
+    for target, key in provider_targets.items():
+        for size in _IMMEDIATE_SIZES:
+            wanted.setdefault(target - size, (key, 1))
+    for target, key in targets.items():
+        wanted[target] = (key, 0)
+    refs = []
+    for section in image.executable_sections():
+        data = image.section_bytes(section)
+        limit = len(data) - 5
+        base = section.rva + 5  # ModRM + disp32
+        for match in _RIP_MODRM.finditer(data):
+            pos = match.start()
+            if pos > limit:
+                break
+            hit = wanted.get(base + pos + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True))
+            if hit is not None:
+                refs.append((section.rva + pos, hit[0], hit[1]))
+    return refs
+
+
+class _FunctionIndex:
+    """Maps an RVA to the function holding it: its RUNTIME_FUNCTION (chained entries folded into the
+    function they continue), else the gap between two entries, where leaf functions without unwind data
+    (and tail-calling thunks) live."""
+
+    def __init__(self, runtime_functions) -> None:
+        entries = sorted(runtime_functions, key=lambda f: f.begin)
+        self._begins = [f.begin for f in entries]
+        self._entries = entries
+
+    def function_at(self, rva: int) -> tuple[str, int]:
+        i = bisect.bisect_right(self._begins, rva) - 1
+        # Entries do not overlap in a sane image; look back a little in case a hostile one does.
+        for j in range(i, max(i - 4, -1), -1):
+            entry = self._entries[j]
+            if entry.begin <= rva < entry.end:
+                return ("function", entry.parent if entry.parent is not None else entry.begin)
+        return ("gap", self._entries[i].end if i >= 0 else 0)
+
+
+def _tie_events(image, listing: TlgListing, pointer_size: int) -> None:
+    providers = {p.offset_or_rva: p for p in listing.providers}
+    objects = _find_provider_objects(image, providers, pointer_size)
+    for obj, meta in objects.items():
+        listing.provider_objects.setdefault(meta, []).append(obj)
+    handles = _find_provider_handles(image, objects, pointer_size)
+    provider_targets: dict[int, int] = {}  # any byte of a handle or object -> provider RVA
+    for handle, meta in handles.items():
+        for offset in range(pointer_size):
+            provider_targets[handle + offset] = meta
+    for obj, meta in objects.items():
+        for offset in range(_PROVIDER_OBJECT_SIZE):
+            provider_targets[obj + offset] = meta
+    event_targets: dict[int, int] = {}  # target RVA -> Channel RVA
+    for event in listing.events:
+        event_targets[event.rva] = event.rva
+        event_targets.setdefault(event.rva - 1, event.rva)  # the type byte: blob base, +1 added in code
+    refs = code_references(image, event_targets, provider_targets)
+    listing.references = len(refs)
+    functions = _FunctionIndex(image.runtime_functions)
+    provider_refs: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)  # function -> [(ref, provider)]
+    event_refs: list[tuple[tuple[str, int], int, int]] = []  # (function, ref RVA, event Channel RVA)
+    for ref, key, kind in refs:
+        function = functions.function_at(ref)
+        if kind:
+            provider_refs[function].append((ref, key))
+        else:
+            event_refs.append((function, ref, key))
+    votes: dict[int, Counter] = defaultdict(Counter)
+    nearest: dict[tuple[int, int], int] = {}
+    for function, ref, event_rva in event_refs:
+        candidates = provider_refs.get(function)
+        if not candidates:
+            continue
+        distance, meta = min((abs(ref - pref), meta) for pref, meta in candidates)
+        votes[event_rva][meta] += 1
+        key = (event_rva, meta)
+        nearest[key] = min(nearest.get(key, distance), distance)
+    names = {e.rva: e.name for e in listing.events}
+    for event_rva, counter in votes.items():
+        meta = max(counter, key=lambda m: (counter[m], -nearest[(event_rva, m)], -m))
+        if len(counter) > 1:
+            log.info("event %r at RVA %#x is written with %d providers; %r chosen", names[event_rva], event_rva,
+                     len(counter), providers[meta].name)
+        listing.event_provider[event_rva] = providers[meta]
+
+
+# --------------------------------------------------------------------------------------------- rendering
+def _short(name: Optional[str], prefix: str) -> str:
+    name = (name or "").lstrip("_")
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def format_field(f) -> str:
+    """``name:intype[/outtype][[count]]``; ``[]`` for a variable-count array, ``name:struct{n}`` for a struct."""
+    if f.is_struct:
+        text = f"{f.name}:struct{{{f.struct_fields}}}"
+    else:
+        text = f"{f.name}:{_short(f.in_type_name, 'TlgIn')}"
+        if f.out_type:  # TlgOutNULL (0) is the default format: left out
+            text += f"/{_short(f.out_type_name, 'TlgOut')}"
+    if f.is_custom:
+        text += f"<custom:{len(f.type_info or b'')}>"
+    elif f.count is not None:
+        text += f"[{f.count}]"
+    elif f.is_variable_array:
+        text += "[]"
+    return text
+
+
+def _field_record(f) -> dict[str, object]:
+    return {
+        "name": f.name,
+        "in_type": _short(f.in_type_name, "TlgIn"),
+        "out_type": _short(f.out_type_name, "TlgOut") if f.out_type is not None else None,
+        "tags": f"0x{f.tags:x}",
+        "count": f.count,
+        "variable_count": f.is_variable_array,
+        "struct_fields": f.struct_fields,
+        "custom_type_info": f.type_info.hex() if f.type_info is not None else None,
+    }
+
+
+def listing_records(listing: TlgListing) -> list[dict[str, object]]:
+    """One typed record per provider, then one per event, in the order of the metadata."""
+    from .etw.tracelogging import BLOB_TYPE_NAMES
+
+    records: list[dict[str, object]] = []
+    for p in listing.providers:
+        records.append({
+            "kind": KIND_PROVIDER, "guid": p.guid, "provider": p.name, "name": p.name,
+            "channel": None, "level": None, "opcode": None, "keyword": None, "tags": None, "fields": [],
+            "group_guid": p.group_guid, "rva": f"0x{p.offset_or_rva:x}",
+            "blob_type": BLOB_TYPE_NAMES.get(p.blob_type, str(p.blob_type)),
+        })
+    for e in listing.events:
+        owner = listing.event_provider.get(e.rva)
+        records.append({
+            "kind": KIND_EVENT, "guid": owner.guid if owner else None, "provider": owner.name if owner else None,
+            "name": e.name, "channel": e.channel, "level": e.level, "opcode": e.opcode,
+            "keyword": f"0x{e.keyword:x}", "tags": f"0x{e.tags:x}", "fields": [_field_record(f) for f in e.fields],
+            "group_guid": None, "rva": f"0x{e.rva:x}", "blob_type": BLOB_TYPE_NAMES.get(e.blob_type, str(e.blob_type)),
+        })
+    return records
+
+
+def listing_rows(listing: TlgListing) -> list[dict[str, str]]:
+    """The table rows (column name -> text) for TSV and CSV."""
+    from .etw.tracelogging import BLOB_TYPE_NAMES
+
+    rows: list[dict[str, str]] = []
+    for p in listing.providers:
+        rows.append({
+            "Kind": KIND_PROVIDER, "Guid": p.guid, "Provider": p.name, "Name": p.name, "Channel": "", "Level": "",
+            "Opcode": "", "Keyword": "", "Tags": "", "Fields": "", "GroupGuid": p.group_guid or "",
+            "Rva": f"0x{p.offset_or_rva:x}", "BlobType": BLOB_TYPE_NAMES.get(p.blob_type, str(p.blob_type)),
+        })
+    for e in listing.events:
+        owner = listing.event_provider.get(e.rva)
+        rows.append({
+            "Kind": KIND_EVENT, "Guid": owner.guid if owner else "", "Provider": owner.name if owner else "",
+            "Name": e.name, "Channel": str(e.channel), "Level": str(e.level), "Opcode": str(e.opcode),
+            "Keyword": f"0x{e.keyword:x}", "Tags": f"0x{e.tags:x}", "Fields": ";".join(map(format_field, e.fields)),
+            "GroupGuid": "", "Rva": f"0x{e.rva:x}", "BlobType": BLOB_TYPE_NAMES.get(e.blob_type, str(e.blob_type)),
+        })
+    return rows
+
+
+def render_listing(listing: TlgListing, fmt: str) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(record) + "\n" for record in listing_records(listing))
+    if fmt not in ("tsv", "csv"):
+        raise ValueError(f"unknown format {fmt}")
+    buf = io.StringIO()
+    if fmt == "csv":
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    else:
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n",
+                                quoting=csv.QUOTE_NONE, escapechar="\\")
+    writer.writeheader()
+    writer.writerows(listing_rows(listing))
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def add_tracelogging_parser(subparsers) -> None:
+    """Add the ``tracelogging`` subcommand to an ``add_subparsers()`` object."""
+    p = subparsers.add_parser(
+        "tracelogging", help="list the TraceLogging providers and events embedded in a binary",
+        description="Decode every TraceLogging (ETW0) metadata region of an x64 PE image and list one row per "
+                    "provider and per event; events carry the provider a write site ties them to. No PDB needed.")
+    p.add_argument("binary", metavar="BINARY", help="x64 PE image (exe, dll, sys)")
+    p.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
+    p.add_argument("--format", choices=TLG_FORMATS, help="output format (default: from -o's extension, else tsv)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
+    p.set_defaults(func=cmd_tracelogging)
+
+
+def cmd_tracelogging(args: argparse.Namespace) -> int:
+    from .binary.pe import load_pe
+    from .render.tables import write_output
+
+    fmt = args.format
+    if fmt is None:
+        ext = os.path.splitext(args.output or "")[1].lower().lstrip(".")
+        fmt = ext if ext in TLG_FORMATS else "tsv"
+    started = time.perf_counter()
+    image = load_pe(args.binary)
+    listing = decode_image(image)
+    name = os.path.basename(args.binary)
+    for warning in listing.warnings:
+        log.warning("%s: %s", name, warning)
+    if not listing.regions and not listing.warnings:
+        log.warning("%s: no TraceLogging metadata (no ETW0 region)", name)
+    write_output(render_listing(listing, fmt), args.output)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        tied = len(listing.event_provider)
+        where = "stdout" if args.output == "-" else args.output
+        print(f"{PROG}: {len(listing.providers)} providers, {len(listing.events)} events ({tied} tied to a provider) "
+              f"in {len(listing.regions)} ETW0 region(s) -> {where} in {elapsed:.1f}s", file=sys.stderr)
+    log.info("%d code references to events and provider objects; %d provider objects", listing.references,
+             sum(len(v) for v in listing.provider_objects.values()))
+    return ExitCode.CORRUPT_METADATA if listing.corrupt else ExitCode.OK
+
+
+__all__ = [
+    "COLUMNS",
+    "TlgListing",
+    "add_tracelogging_parser",
+    "cmd_tracelogging",
+    "code_references",
+    "decode_image",
+    "format_field",
+    "listing_records",
+    "listing_rows",
+    "render_listing",
+]
