@@ -11,6 +11,8 @@ Subcommands:
   build   compile each sample at -O1, -O2 and -Os (``--check`` rebuilds in a temp dir and compares bytes)
   scale   write and build (at -O2) a large kernel for benchmarks
   verify  disassemble built images and check every modelled call edge and pattern is in the machine code
+  replica write and build a replica of the kernel the original script's published output describes
+          (samples/replica.py; reads the published CSV at generation time, never copies it)
 
 Only the Python standard library is used.
 """
@@ -2978,6 +2980,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_replica(args: argparse.Namespace) -> int:
+    sys.modules.setdefault("generate", sys.modules[__name__])  # replica.py builds on this module, not a copy
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import replica
+
+    return replica.cmd_replica(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -3003,6 +3014,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("verify", help="check built images against the model (edges, API calls, patterns)")
     p.add_argument("samples", nargs="*")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("replica", help="write and build a replica of the kernel the published output describes")
+    p.add_argument("--csv", help="the published table (default: ../shared/reference/api-to-etw-ntoskrnl.exe.csv "
+                                 "beside the repository)")
+    p.add_argument("--out", required=True, help="output directory, outside the repository or in benchmarks/work "
+                                                "(its name is the image name)")
+    p.add_argument("--levels", default="O2,Os", help="optimization levels to build (default O2,Os)")
+    p.add_argument("--no-build", action="store_true", help="write the sources and replica.json only")
+    p.add_argument("--verify", action="store_true", help="check the built images against the model (LLVM tools)")
+    p.add_argument("-j", "--jobs", type=int, default=0)
+    p.set_defaults(func=cmd_replica)
     args = ap.parse_args(argv)
     return args.func(args)
 
