@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from . import __version__
+from .engine import ENGINES
 from .errors import ApiToEtwError, ExitCode, InputNotFoundError, UsageError
 
 log = logging.getLogger("api_to_etw")
@@ -55,10 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also list every ETW write site from its own function, reached by an API or not")
     an.add_argument("--manifests", metavar="PATH", action="append", default=[],
                     help="instrumentation manifests (XML/TSV) and the kernel MOF table, file or folder; repeatable")
-    an.add_argument("--engine", default="native", choices=("native",), help="analysis backend (default native)")
+    an.add_argument("--engine", default="native", choices=ENGINES,
+                    help="analysis backend: native (default, runs anywhere) or ghidra (pyghidra + GHIDRA_INSTALL_DIR)")
     an.add_argument("--save-facts", metavar="FILE", help="also save the engine's facts as JSON for replay")
     an.add_argument("--facts", metavar="FILE", help="replay saved facts instead of reading a binary")
     _verbosity(an)
+    from .engine.ghidra import add_ghidra_arguments
+
+    add_ghidra_arguments(an)
 
     sy = sub.add_parser("symbols", help="locate or download the PDB matching a binary and print its path",
                         description="Find the PDB matching BINARY (beside it, in symbol stores, on symbol servers).")
@@ -77,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(fb)
 
     from .diff import add_diff_parser
+    from .engine.ghidra.parity import add_parity_parser
 
     add_diff_parser(sub)
+    add_parity_parser(sub)
     return parser
 
 
@@ -146,15 +153,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if fmt is None:
         ext = os.path.splitext(args.output or "")[1].lower().lstrip(".")
         fmt = ext if ext in ("tsv", "csv", "jsonl") else "tsv"
-    if bool(args.binary) == bool(args.facts):
-        raise UsageError("give either a BINARY or --facts FILE")
+    project = getattr(args, "ghidra_project", None)
+    if args.facts and (args.binary or project):
+        raise UsageError("--facts replays saved facts: give no BINARY or --ghidra-project with it")
+    if not (args.facts or args.binary or project):
+        raise UsageError("give a BINARY, --facts FILE or (with --engine ghidra) --ghidra-project DIR")
+    if (project or getattr(args, "ghidra_program", None)) and args.engine != "ghidra":
+        raise UsageError("--ghidra-project and --ghidra-program need --engine ghidra")
     started = time.perf_counter()
     engine: Engine
+    loaded = None
     if args.facts:
         engine = FrozenEngine(args.facts)
         label = os.path.basename(args.facts)
         label = label[: -len(".facts.json")] if label.endswith(".facts.json") else os.path.splitext(label)[0]
-    else:
+    elif args.binary:
         download = _Progress(enabled=not args.quiet and sys.stderr.isatty())
         try:
             loaded = open_binary(args.binary, args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb,
@@ -168,6 +181,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             log.info("%s", loaded.pdb_note)
         engine = NativeEngine(loaded.image, loaded.pdb, record_memory=bool(args.save_facts))
         label = os.path.basename(args.binary)
+    if args.engine == "ghidra" and not args.facts:
+        from .engine.ghidra import engine_from_args
+
+        engine = engine_from_args(args, loaded, record_memory=bool(args.save_facts))
+        label = engine.label
     output = args.output or os.path.join("output", f"{label}.{fmt}")
     options = AnalysisOptions(
         max_depth=args.max_depth,
@@ -181,22 +199,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
         index = ManifestIndex().load(args.manifests)
         log.info("%s", index.summary())
+    if args.save_facts and isinstance(engine, FrozenEngine):
+        raise UsageError("--save-facts needs a BINARY (or a Ghidra program), not --facts")
     progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
     try:
-        result = analyze(engine, options, progress)
-    finally:
-        progress.stop()
-    if index is not None:
-        from .analysis.naming import name_rows
+        try:
+            result = analyze(engine, options, progress)
+        finally:
+            progress.stop()
+        if index is not None:
+            from .analysis.naming import name_rows
 
-        named = name_rows(result.rows, index)
-        log.info("%d of %d rows named from manifests", named, len(result.rows))
-    write_output(render(result.rows, fmt), output)
-    if args.save_facts:
-        if not isinstance(engine, NativeEngine):
-            raise UsageError("--save-facts needs a BINARY")
-        save_facts(result.facts, engine.name, args.save_facts)
-        log.info("facts saved to %s", args.save_facts)
+            named = name_rows(result.rows, index)
+            log.info("%d of %d rows named from manifests", named, len(result.rows))
+        write_output(render(result.rows, fmt), output)
+        if args.save_facts:
+            save_facts(result.facts, engine.name, args.save_facts)
+            log.info("facts saved to %s", args.save_facts)
+    finally:
+        engine.close()
     elapsed = time.perf_counter() - started
     stats = result.stats
     apis = len({r.function for r in result.rows})
@@ -247,13 +268,20 @@ def cmd_fetch_binary(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_parity(args: argparse.Namespace) -> int:
+    from .engine.ghidra.parity import cmd_parity as run_parity
+
+    return run_parity(args)
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from .diff import cmd_diff as run_diff
 
     return run_diff(args)
 
 
-COMMANDS = {"analyze": cmd_analyze, "diff": cmd_diff, "symbols": cmd_symbols, "fetch-binary": cmd_fetch_binary}
+COMMANDS = {"analyze": cmd_analyze, "diff": cmd_diff, "symbols": cmd_symbols, "fetch-binary": cmd_fetch_binary,
+            "parity": cmd_parity}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-ENGINES = ("native",)
+ENGINES = ("native", "ghidra")

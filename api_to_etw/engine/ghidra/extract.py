@@ -22,9 +22,9 @@ What comes from where
   ``Instruction.getReferencesFrom()``. Targets are normalised like the native engine's: a call into
   the middle of a function belongs to that function, a jump is a tail call only to another
   function's entry.
-* **Symbols** -- ``SymbolTable.getAllSymbols(True)``: labels and functions in memory whose source is
-  ``IMPORTED`` (PDB, exports) or ``USER_DEFINED``; analysis-made names (``DAT_``, ``FUN_``...) are
-  left out, as the native engine only knows PDB and export names. Export names fill the gaps.
+* **Symbols** -- ``SymbolTable.getAllSymbols(False)`` (stored symbols, no dynamic names): labels and
+  functions in memory whose source is ``IMPORTED`` (PDB, exports) or ``USER_DEFINED``; analysis-made
+  names are left out, as the native engine only knows PDB and export names. Exports fill the gaps.
 * **Memory** -- :class:`GhidraMemory` reads bytes through ``program.getMemory()``; a block's
   ``isWrite()`` decides whether loads from it fold to constants.
 * **Call-site arguments** -- from the decompiler's p-code (``HighFunction``), see
@@ -871,7 +871,7 @@ def extract_facts(program: Any, binary_name: Optional[str] = None) -> ProgramFac
     calls, sites_by_function = _call_sites(program, functions, bodies, imports, external_slots, rva)
 
     symbols: dict[int, str] = {}
-    for sym in jiter(symtab.getAllSymbols(True)):
+    for sym in jiter(symtab.getAllSymbols(False)):
         address = sym.getAddress()
         if sym.isExternal() or not address.isMemoryAddress():
             continue
