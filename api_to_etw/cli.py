@@ -83,9 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .diff import add_diff_parser
     from .engine.ghidra.parity import add_parity_parser
+    from .tlgcmd import add_tracelogging_parser
 
     add_diff_parser(sub)
     add_parity_parser(sub)
+    add_tracelogging_parser(sub)
     return parser
 
 
@@ -268,6 +270,12 @@ def cmd_fetch_binary(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_tracelogging(args: argparse.Namespace) -> int:
+    from .tlgcmd import cmd_tracelogging as run_tracelogging
+
+    return run_tracelogging(args)
+
+
 def cmd_parity(args: argparse.Namespace) -> int:
     from .engine.ghidra.parity import cmd_parity as run_parity
 
@@ -281,7 +289,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"analyze": cmd_analyze, "diff": cmd_diff, "symbols": cmd_symbols, "fetch-binary": cmd_fetch_binary,
-            "parity": cmd_parity}
+            "parity": cmd_parity, "tracelogging": cmd_tracelogging}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

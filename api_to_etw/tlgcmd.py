@@ -9,16 +9,21 @@ An event row names its provider only where a write site ties the two together, f
 * a *provider object* (``_tlgProvider_t``) is a writable global whose pointer at ``+8`` holds the VA of
   a provider blob's RemainingSize; a *provider handle* is a non-executable global holding the VA of a
   provider object (``TraceLoggingHProvider const h = &obj``);
-* code references are RIP-relative ``lea``/``mov`` (``REX.W 8D /r`` and ``REX.W 8B /r`` with
-  ``mod=00 rm=101`` and a disp32) found by a byte scan of the executable sections; a reference to an
-  event is one to its Channel byte (what a write passes) or to its type byte (``cond ? &A : &B`` on the
-  blob bases, then ``+1``); a reference to a provider is one to its object or to a handle;
-* references are grouped by function, the RUNTIME_FUNCTION containing them (a chained entry counts
-  as the function it continues) or, for leaf functions and tail-calling thunks that have no unwind
-  data, the gap between two RUNTIME_FUNCTIONs; an event referenced in a function that references exactly one
-  provider belongs to it; with several providers in the function, the provider referenced nearest to
-  the event reference wins; when the functions referencing one event disagree, the provider most of
-  them name wins.
+* code references are instructions with a RIP-relative memory operand (``lea``/``mov``, but also the
+  ``cmp dword ptr [obj], level`` and ``test byte ptr [obj+0x10], kw`` of an inlined enabled check, with
+  or without an immediate), found by a byte scan of the executable sections for ModRM bytes with
+  ``mod=00 rm=101`` whose disp32 lands on a wanted address, each hit confirmed by decoding it with
+  iced-x86. A reference to an event is one to the head of its blob, type byte to RemainingSize: clang
+  passes the Channel byte's address (or the blob base, then ``+1``, after ``cond ? &A : &B``); MSVC
+  inlines the write helper and reads Level and RemainingSize straight from the blob. A reference to a
+  provider is one to any field of its object, or to a handle;
+* references are grouped by function: the RUNTIME_FUNCTION containing them (a chained entry counts
+  as the function it continues) or, for leaf functions and tail-calling thunks without unwind data,
+  the gap between two RUNTIME_FUNCTIONs. An event referenced in a function that references exactly
+  one provider belongs to it; with several providers in the function, the provider referenced nearest
+  to the event reference wins; when the functions referencing one event disagree, the provider most of
+  them name wins. A provider whose blob lies past the damage in a corrupt region is still recognised
+  by its object (so its events stay untied rather than tied to a neighbour).
 
 Exit codes: 0, or 9 (corrupt ETW metadata) when the decoder warned about any region (a blob with a
 lying size, a truncated region, an unknown blob type, an ETW0 signature with a wrong magic); the rows
@@ -54,14 +59,20 @@ COLUMNS = ("Kind", "Guid", "Provider", "Name", "Channel", "Level", "Opcode", "Ke
 KIND_PROVIDER = "provider"
 KIND_EVENT = "event"
 
-# A ModRM byte with mod=00 rm=101 (any reg field): a RIP-relative operand whose disp32 follows it.
-# Each one is a candidate; the target is the end of the instruction plus the displacement, and the
-# instruction ends after the disp32 and an immediate of 0, 1, 2 or 4 bytes.
+# A ModRM byte with mod=00 rm=101 (any reg field) introduces a RIP-relative operand: its disp32 follows,
+# and the target is the end of the instruction (after an immediate of 0, 1, 2 or 4 bytes) plus the disp32.
+# Every such byte is a candidate; candidates whose target is wanted are confirmed by decoding the
+# instruction that would contain them (iced-x86), so bytes that only look like a ModRM are dropped.
 _RIP_MODRM = re.compile(rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
 _IMMEDIATE_SIZES = (0, 1, 2, 4)
+_MAX_PREFIX = 5  # bytes an instruction may have before its ModRM: prefixes, REX, 0F 38 escapes, opcode
 #: sizeof(_tlgProvider_t) on x64: LevelPlus1 (padded), ProviderMetadataPtr, KeywordAny, KeywordAll, RegHandle,
 #: EnableCallback, CallbackContext. Code reads its fields (the enabled checks), so any byte of it is a reference.
 _PROVIDER_OBJECT_SIZE = 0x38
+#: An event blob's head, from the type byte to the end of RemainingSize: the write site passes the Channel
+#: byte's address, or the blob base and adds 1, or (MSVC, the write helper inlined) reads Level, Keyword
+#: and RemainingSize straight from the blob.
+_EVENT_HEAD = 1 + 11 + 2
 
 
 @dataclass
@@ -75,6 +86,9 @@ class TlgListing:
     #: provider RemainingSize RVA -> RVAs of its _tlgProvider_t objects.
     provider_objects: dict = field(default_factory=dict)
     regions: list[tuple[int, int]] = field(default_factory=list)  # (RVA, bytes walked)
+    #: [start, end) RVAs of what follows the point where a corrupt region's walk stopped, up to the end of
+    #: its section: provider blobs there are not decoded, but objects pointing at them are still providers.
+    unwalked: list[tuple[int, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     references: int = 0  # code references to events or provider objects/handles
 
@@ -85,13 +99,17 @@ class TlgListing:
 
 # --------------------------------------------------------------------------------------------- decoding
 def _find_bad_headers(data: bytes, base_rva: int) -> list[str]:
-    """ETW0 signatures with a plausible Size/Version but the wrong 64-bit magic (a damaged header)."""
+    """Damaged ETW0 headers: a signature with a plausible Size/Version but the wrong 64-bit magic, or one cut
+    off by the end of the section's file-backed bytes."""
     from .etw.tracelogging import TLG_HEADER_SIZE, TLG_MAGIC, TLG_SIGNATURE, TLG_VERSION
 
     found = []
     pos = data.find(TLG_SIGNATURE)
     while pos >= 0:
-        if pos + TLG_HEADER_SIZE <= len(data):
+        if pos + TLG_HEADER_SIZE > len(data):
+            found.append(f"ETW0 header at RVA {base_rva + pos:#x} is truncated: {len(data) - pos} of "
+                         f"{TLG_HEADER_SIZE} bytes in the file; region not decoded")
+        else:
             _sig, size, version, _flags, magic = struct.unpack_from("<4sHBBQ", data, pos)
             if size == TLG_HEADER_SIZE and version == TLG_VERSION and magic != TLG_MAGIC:
                 found.append(f"ETW0 header at RVA {base_rva + pos:#x} has magic {magic:#018x}, not {TLG_MAGIC:#018x}; "
@@ -107,7 +125,10 @@ def decode_image(image) -> TlgListing:
     listing = TlgListing()
     pointer_size = 8
     for section in image.sections:
-        data = image.section_bytes(section)
+        # Only the bytes the file backs: TraceLogging metadata is initialised data, and past the end of a
+        # truncated file the loader's zero fill would decode as blobs that are not there.
+        size = min(section.virtual_size, section.raw_size) if section.virtual_size else section.raw_size
+        data = image.read(section.rva, size)
         if not data:
             continue
         offsets = tracelogging.find_regions(data)
@@ -118,6 +139,8 @@ def decode_image(image) -> TlgListing:
                 listing.warnings.append(str(exc))
                 continue
             listing.regions.append((region.rva, region.size))
+            if region.warnings:
+                listing.unwalked.append((region.rva + region.size, section.rva + len(data)))
             pointer_size = region.pointer_size
             listing.providers.extend(region.providers)
             listing.events.extend(region.events)
@@ -160,6 +183,37 @@ def _find_provider_objects(image, providers: dict[int, object], pointer_size: in
     return objects
 
 
+def _find_undecoded_provider_objects(image, listing: TlgListing, known: dict[int, int],
+                                     pointer_size: int) -> dict[int, int]:
+    """Writable globals whose ProviderMetadataPtr points past the damage in a corrupt region, at a byte shaped
+    like a provider blob's RemainingSize (a _TlgBlobProvider3 type byte 17 bytes before it, or a legacy
+    _TlgBlobProvider type byte right before it): object RVA -> that RemainingSize RVA (no decoded provider).
+
+    Without them, an event written next to such a provider would be tied to another provider its function
+    also uses."""
+    from .etw.tracelogging import BLOB_PROVIDER, BLOB_PROVIDER3, PROVIDER_PREAMBLE
+
+    code = "Q" if pointer_size == 8 else "I"
+    found: dict[int, int] = {}
+    for section in image.sections:
+        if section.executable or not section.writable:
+            continue
+        data = image.section_bytes(section)
+        count = len(data) // pointer_size
+        values = struct.unpack_from(f"<{count}{code}", data)
+        for index, value in enumerate(values):
+            target = value - image.image_base
+            if not any(start <= target < end for start, end in listing.unwalked):
+                continue
+            obj = section.rva + index * pointer_size - pointer_size
+            if obj in known or obj < section.rva:
+                continue
+            if image.read(target - 1 - PROVIDER_PREAMBLE, 1) == bytes([BLOB_PROVIDER3]) or \
+                    image.read(target - 1, 1) == bytes([BLOB_PROVIDER]):
+                found[obj] = target
+    return found
+
+
 def _find_provider_handles(image, objects: dict[int, int], pointer_size: int) -> dict[int, int]:
     """RVA of each non-executable global holding a provider object's VA -> that object's provider RVA."""
     packed = {(image.image_base + obj).to_bytes(pointer_size, "little"): meta for obj, meta in objects.items()}
@@ -172,22 +226,17 @@ def _find_provider_handles(image, objects: dict[int, int], pointer_size: int) ->
     return handles
 
 
-def code_references(image, targets: dict[int, int], provider_targets: dict[int, int]) -> list[tuple[int, int, int]]:
-    """RIP-relative references from the executable sections, found by a byte scan.
+def code_references(image, targets: dict[int, int]) -> list[tuple[int, int]]:
+    """``(end RVA, key)`` of each instruction in the executable sections whose RIP-relative memory operand
+    (``lea``, ``mov``, ``cmp``, ``test``..., with or without an immediate) addresses a byte in ``targets``
+    (target RVA -> key); the instruction is identified by the RVA just past it."""
+    import iced_x86
 
-    ``targets`` maps an address a ``lea`` must produce (an event blob) to a key; ``provider_targets`` maps
-    any byte of a provider object or handle to a key, reached by any instruction (``lea``/``mov``/``cmp``/
-    ``test``, with or without an immediate). Returns ``(ModRM RVA, key, kind)`` with kind 0 for
-    ``targets`` and 1 for ``provider_targets``. A byte that merely looks like such a ModRM is a false
-    candidate whose computed target almost never lands on one of the few wanted addresses.
-    """
-    wanted: dict[int, tuple[int, int]] = {}
-    for target, key in provider_targets.items():
+    wanted: dict[int, int] = {}
+    for target in targets:
         for size in _IMMEDIATE_SIZES:
-            wanted.setdefault(target - size, (key, 1))
-    for target, key in targets.items():
-        wanted[target] = (key, 0)
-    refs = []
+            wanted.setdefault(target - size, target)
+    refs: dict[int, int] = {}
     for section in image.executable_sections():
         data = image.section_bytes(section)
         limit = len(data) - 5
@@ -196,10 +245,19 @@ def code_references(image, targets: dict[int, int], provider_targets: dict[int, 
             pos = match.start()
             if pos > limit:
                 break
-            hit = wanted.get(base + pos + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True))
-            if hit is not None:
-                refs.append((section.rva + pos, hit[0], hit[1]))
-    return refs
+            if base + pos + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True) not in wanted:
+                continue
+            for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
+                ins = iced_x86.Decoder(64, data[start : start + 15], ip=image.image_base + section.rva + start).decode()
+                if ins.is_invalid or start + ins.len <= pos + 4 or not ins.is_ip_rel_memory_operand:
+                    continue
+                target = ins.ip_rel_memory_address - image.image_base
+                if target in targets:
+                    # Keyed by where the instruction ends: decoding one byte early (without its REX or
+                    # operand-size prefix) may give the same reference from another start.
+                    refs[section.rva + start + ins.len] = targets[target]
+                    break
+    return sorted(refs.items())
 
 
 class _FunctionIndex:
@@ -222,32 +280,42 @@ class _FunctionIndex:
         return ("gap", self._entries[i].end if i >= 0 else 0)
 
 
+def _event_extents(listing: TlgListing) -> dict[int, int]:
+    """Each byte of each event blob's head (type byte to RemainingSize) -> the event's Channel RVA."""
+    heads: dict[int, int] = {}
+    for event in listing.events:
+        for offset in range(-1, _EVENT_HEAD - 1):
+            heads.setdefault(event.rva + offset, event.rva)
+    return heads
+
+
 def _tie_events(image, listing: TlgListing, pointer_size: int) -> None:
     providers = {p.offset_or_rva: p for p in listing.providers}
     objects = _find_provider_objects(image, providers, pointer_size)
     for obj, meta in objects.items():
         listing.provider_objects.setdefault(meta, []).append(obj)
+    if listing.unwalked:
+        objects.update(_find_undecoded_provider_objects(image, listing, objects, pointer_size))
     handles = _find_provider_handles(image, objects, pointer_size)
-    provider_targets: dict[int, int] = {}  # any byte of a handle or object -> provider RVA
+    # Keys: an event's Channel RVA, or ~provider RVA (negative) for a provider object's or handle's byte.
+    targets: dict[int, int] = {}
     for handle, meta in handles.items():
         for offset in range(pointer_size):
-            provider_targets[handle + offset] = meta
+            targets[handle + offset] = ~meta
     for obj, meta in objects.items():
         for offset in range(_PROVIDER_OBJECT_SIZE):
-            provider_targets[obj + offset] = meta
-    event_targets: dict[int, int] = {}  # target RVA -> Channel RVA
-    for event in listing.events:
-        event_targets[event.rva] = event.rva
-        event_targets.setdefault(event.rva - 1, event.rva)  # the type byte: blob base, +1 added in code
-    refs = code_references(image, event_targets, provider_targets)
+            targets[obj + offset] = ~meta
+    for address, event_rva in _event_extents(listing).items():
+        targets.setdefault(address, event_rva)
+    refs = code_references(image, targets)
     listing.references = len(refs)
     functions = _FunctionIndex(image.runtime_functions)
     provider_refs: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)  # function -> [(ref, provider)]
     event_refs: list[tuple[tuple[str, int], int, int]] = []  # (function, ref RVA, event Channel RVA)
-    for ref, key, kind in refs:
+    for ref, key in refs:
         function = functions.function_at(ref)
-        if kind:
-            provider_refs[function].append((ref, key))
+        if key < 0:
+            provider_refs[function].append((ref, ~key))
         else:
             event_refs.append((function, ref, key))
     votes: dict[int, Counter] = defaultdict(Counter)
@@ -263,10 +331,15 @@ def _tie_events(image, listing: TlgListing, pointer_size: int) -> None:
     names = {e.rva: e.name for e in listing.events}
     for event_rva, counter in votes.items():
         meta = max(counter, key=lambda m: (counter[m], -nearest[(event_rva, m)], -m))
+        chosen = providers.get(meta)
+        if chosen is None:
+            log.info("event %r at RVA %#x is written with the undecoded provider at RVA %#x", names[event_rva],
+                     event_rva, meta)
+            continue
         if len(counter) > 1:
             log.info("event %r at RVA %#x is written with %d providers; %r chosen", names[event_rva], event_rva,
-                     len(counter), providers[meta].name)
-        listing.event_provider[event_rva] = providers[meta]
+                     len(counter), chosen.name)
+        listing.event_provider[event_rva] = chosen
 
 
 # --------------------------------------------------------------------------------------------- rendering
