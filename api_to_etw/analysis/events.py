@@ -11,7 +11,7 @@ from ..errors import CorruptMetadataError
 from ..etw import ntwmi, tracelogging
 from ..etw.apis import ApiRole, EtwApi, write_function_label
 from ..etw.descriptor import DESCRIPTOR_SIZE, EventDescriptor, format_guid
-from ..model import Addr, Const, Facts, Load, StackAddr, Value
+from ..model import Addr, Const, Facts, Load, Offset, StackAddr, Value
 from .records import KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, LEGACY_PROVIDER, EventInfo
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,27 @@ class EventResolver:
             return self.symbol_at(key[1])
         return ""
 
+    def static_address(self, value: Value) -> Optional[Addr]:
+        """An address computed from constants and initialised pointers (``ProviderMetadataPtr - 16``)."""
+        if isinstance(value, Addr):
+            return value
+        if isinstance(value, Offset):
+            base = self.static_address(value.base)
+            return Addr(base.rva + value.delta) if base is not None else None
+        if isinstance(value, Load) and value.size == 8:
+            inner = self.static_address(value.addr)
+            if inner is None:
+                return None
+            raw = self.memory.read(inner.rva, 8)
+            if len(raw) == 8:
+                pointer = int.from_bytes(raw, "little") - self.facts.image_base
+                if 0 <= pointer < 1 << 32 and self.memory.read(pointer, 1):
+                    return Addr(pointer)
+        return None
+
     def provider_from_guid(self, value: Value) -> Optional[Provider]:
-        if not isinstance(value, Addr):
+        value = self.static_address(value)
+        if value is None:
             return None
         raw = self.memory.read(value.rva, 16)
         if len(raw) < 16:

@@ -275,7 +275,6 @@ class Analysis:
         if self.options.all_sites:
             self.roots |= {s.caller for s, _ in write_sites if s.caller not in self.ignored}
             self.roots |= {r.function for r in self.ref_sites}
-        ref_functions = {r.function for r in self.ref_sites}
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
         total = len(write_sites) + len(self.ref_sites)
         for n, (site, api) in enumerate(write_sites):
@@ -286,7 +285,7 @@ class Analysis:
                 events: list[EventInfo] = []
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
-                        if event.kind == KIND_MANIFEST and event.tracelogging_provider and site.caller in ref_functions:
+                        if event.kind == KIND_MANIFEST and event.tracelogging_provider and self.ref_sites:
                             continue  # an inlined user-mode TraceLogging write: reported from its metadata
                         if event not in events:
                             events.append(event)

@@ -12,7 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic
+from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, RegisterExt
 
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
@@ -25,6 +25,9 @@ _COND = FlowControl.CONDITIONAL_BRANCH
 _INDIRECT_CALL = FlowControl.INDIRECT_CALL
 _INDIRECT_BRANCH = FlowControl.INDIRECT_BRANCH
 _NEXT = FlowControl.NEXT
+_MOV = Mnemonic.MOV
+_REG = OpKind.REGISTER
+_full_register = RegisterExt.full_register
 
 
 @dataclass
@@ -214,10 +217,15 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
     code = image.read(start, stop - start)
     decoder = Decoder(64, code, ip=start)
     instr = Instruction()
+    iat_regs: dict[int, int] = {}  # register -> IAT slot it was loaded from (``mov rdi, [__imp_X]; call rdi``)
     while decoder.can_decode:
         decoder.decode_out(instr)
         fc = instr.flow_control
         if fc == _NEXT:
+            if imports and instr.is_ip_rel_memory_operand and instr.mnemonic == _MOV and instr.op0_kind == _REG:
+                slot = instr.ip_rel_memory_address
+                if slot in imports:
+                    iat_regs[_full_register(instr.op0_register)] = slot
             continue
         if fc == _CALL:
             target = instr.near_branch_target
@@ -230,10 +238,13 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 if fc == _BRANCH:
                     targets.add(target)
         elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
+            slot = None
             if instr.is_ip_rel_memory_operand:
                 slot = instr.ip_rel_memory_address
-                if slot in imports:
-                    calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+            elif instr.op0_kind == _REG:
+                slot = iat_regs.get(_full_register(instr.op0_register))
+            if slot is not None and slot in imports:
+                calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
 
 
 #: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.
