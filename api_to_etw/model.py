@@ -264,6 +264,8 @@ class Facts:
     sections: list[tuple[int, int, bool, bool]] = field(default_factory=list)
     #: Data addresses taken by code, once an analysis asked for them (``Engine.references``).
     references: Optional[list[Reference]] = None
+    #: (rva, strings) of annotation records, once an analysis asked for them (``Engine.annotations``).
+    annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

@@ -12,7 +12,7 @@ from ..etw import ntwmi, tracelogging
 from ..etw.apis import ApiRole, EtwApi, write_function_label
 from ..etw.descriptor import DESCRIPTOR_SIZE, EventDescriptor, format_guid
 from ..model import Addr, Const, Facts, Load, Offset, StackAddr, Value
-from .records import KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, LEGACY_PROVIDER, EventInfo
+from .records import KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, KIND_WPP, LEGACY_PROVIDER, EventInfo
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,9 @@ class EventResolver:
     """Decodes what a write site emits, given one concrete value per relevant argument."""
 
     def __init__(self, facts: Facts, registrations: dict[tuple, set[Provider]],
-                 tracelogging_guid_rvas: Optional[set[int]] = None):
+                 tracelogging_guid_rvas: Optional[set[int]] = None, wpp=None):
         self.facts = facts
+        self.wpp = wpp
         self.tracelogging_guid_rvas = tracelogging_guid_rvas or set()
         self.memory = facts.memory
         self.registrations = registrations
@@ -103,7 +104,37 @@ class EventResolver:
             return [self._legacy(label, values)]
         if api.role == ApiRole.TLG_WRITE:
             return [self._tracelogging(label, values)]
+        if api.role == ApiRole.WPP:
+            return [self._wpp(label, values)]
         return self._manifest(api, label, values)
+
+    def _wpp(self, label: str, values: dict[str, Value]) -> EventInfo:
+        """A WPP message: (message GUID, number) joined to the PDB's TMF annotation; the TMC gives the control."""
+        guid_value = values.get("message_guid")
+        number = values.get("message_number")
+        guid = None
+        guid_value = self.static_address(guid_value) if guid_value is not None else None
+        if guid_value is not None:
+            raw = self.memory.read(guid_value.rva, 16)
+            guid = format_guid(raw) if len(raw) == 16 else None
+        num = number.value & 0xFFFF if isinstance(number, Const) else None
+        message = self.wpp.lookup(guid, num) if self.wpp is not None and guid and num is not None else None
+        keys = dict(provider_key=("wpp", guid), event_key=("wpp", guid, num))
+        if message is None:
+            return EventInfo(KIND_WPP, label, provider_guid=guid or "", id=num, resolved=False, **keys)
+        control = self.wpp.control(message.control_guid) if message.control_guid else None
+        return EventInfo(
+            KIND_WPP, label,
+            provider_guid=message.control_guid or guid or "",
+            provider_symbol=control.name if control is not None else message.provider_name,
+            provider_name=message.provider_name,
+            descriptor_symbol=message.name,
+            id=num,
+            fields=tuple(name for name, _type in message.args),
+            message=message.format,
+            wpp_level=message.level or message.flags or "",
+            **keys,
+        )
 
     def _legacy(self, label: str, values: dict[str, Value]) -> EventInfo:
         mask = values.get("group_mask")

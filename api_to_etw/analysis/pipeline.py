@@ -13,6 +13,7 @@ import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Callable, Optional
 
 import networkx as nx
@@ -27,8 +28,9 @@ from .tlgsites import find_metadata, reference_sites
 log = logging.getLogger(__name__)
 
 #: ETW API argument roles that identify an event (what the walk must make concrete).
-_EVENT_ROLES = ("handle", "descriptor", "guid", "level", "keyword", "group_mask", "hook_id", "provider", "event")
-_WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE}
+_EVENT_ROLES = ("handle", "descriptor", "guid", "level", "keyword", "group_mask", "hook_id", "provider", "event",
+                "message_guid", "message_number")
+_WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP}
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
@@ -133,7 +135,15 @@ class Analysis:
                               if r.function not in self.apis and r.function not in self.ignored]
             self.engine.resolve(sorted({r.function for r in self.ref_sites}))
         self.stats.tracelogging_reference_sites = len(self.ref_sites)
-        self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas())
+        wpp = None
+        if any(api.role == ApiRole.WPP for api in self.apis.values()):
+            from ..etw.wpp import WppIndex
+
+            wpp = WppIndex.from_annotations(
+                SimpleNamespace(rva=rva, strings=strings) for rva, strings in self.engine.annotations())
+            for warning in wpp.warnings:
+                log.warning("WPP annotations: %s", warning)
+        self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp)
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         return AnalysisResult(rows, self.stats, facts)

@@ -50,6 +50,9 @@ class EventInfo:
     fields: tuple[str, ...] = field(default=(), compare=False)
     #: A manifest-style write whose provider GUID lives in TraceLogging metadata (inlined TraceLogging).
     tracelogging_provider: bool = field(default=False, compare=False)
+    #: WPP: the message's format string and its LEVEL=/FLAGS= from the trace statement.
+    message: str = field(default="", compare=False)
+    wpp_level: str = field(default="", compare=False)
     #: Identity of the event within the binary (descriptor/event address, or the field values).
     event_key: tuple = field(default=(), compare=True)
     provider_key: tuple = field(default=(), compare=True)
@@ -117,8 +120,8 @@ class Row:
             "CallPath": "[" + "->".join(self.call_path) + "]",
             "Kind": e.kind,
             "ProviderName": e.provider_name or n.provider_name,
-            "EventName": n.event_name or (e.descriptor_symbol if tlg else ""),
-            "TaskName": n.task_name,
+            "EventName": n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
+            "TaskName": n.task_name or e.wpp_level,
             "OpcodeName": n.opcode_name,
             "KeywordNames": " ".join(n.keyword_names),
             "Fields": " ".join(n.fields or e.fields),

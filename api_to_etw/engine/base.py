@@ -33,5 +33,9 @@ class Engine(ABC):
         the code that writes the event, whatever the writer helper is called.
         """
 
+    def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
+        """(rva, strings) of the symbol file's annotation records (WPP's TMF/TMC); empty if none."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release whatever the engine holds (files, a Ghidra project)."""

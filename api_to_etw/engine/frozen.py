@@ -150,6 +150,7 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         "symbols": sorted([rva, name] for rva, name in facts.symbols.items()),
         "memory": [[start, memory.read(start, size).hex()] for start, size in ranges],
         "references": None if facts.references is None else [[r.rva, r.function, r.target] for r in facts.references],
+        "annotations": None if facts.annotations is None else [[rva, list(strings)] for rva, strings in facts.annotations],
     }
 
 
@@ -217,10 +218,16 @@ class FrozenEngine(Engine):
             machine=str(doc.get("machine", "x64")),
             sections=memory.sections,
             references=None if refs is None else [Reference(int(a), int(b), int(c)) for a, b, c in refs],
+            annotations=None if doc.get("annotations") is None else [
+                (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]],
         )
 
     def resolve(self, functions: Iterable[int]) -> None:
         """Nothing to do: arguments were resolved when the facts were saved."""
+
+    def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
+        facts = getattr(self, "_facts", None)
+        return list(facts.annotations or []) if facts is not None else []
 
     def references(self) -> list[Reference]:
         facts = getattr(self, "_facts", None)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from .wpp import trace_function
+
 
 class ApiRole(str, Enum):
     REGISTER = "register"          # provider GUID + REGHANDLE out-pointer
@@ -21,6 +23,7 @@ class ApiRole(str, Enum):
     LEGACY = "legacy"              # EtwTraceKernelEvent: group mask + hook id
     TLG_REGISTER = "tlg_register"  # TraceLogging provider registration
     TLG_WRITE = "tlg_write"        # TraceLogging write: provider object + event metadata
+    WPP = "wpp"                    # WPP trace message: message GUID + message number
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class EtwApi:
     hook_id: Optional[int] = None      # legacy hook id
     provider: Optional[int] = None     # TraceLogging provider object
     event: Optional[int] = None        # TraceLogging event metadata
+    message_guid: Optional[int] = None  # WPP message GUID pointer
+    message_number: Optional[int] = None  # WPP message number
 
 
 def _family(stem: str, **kwargs) -> list[EtwApi]:
@@ -80,6 +85,9 @@ def lookup(name: str) -> Optional[EtwApi]:
         return api
     if name.startswith(TLG_WRITE_PREFIX):
         return EtwApi(name, ApiRole.TLG_WRITE, provider=0, event=1)
+    trace = trace_function(name)
+    if trace is not None:
+        return EtwApi(name, ApiRole.WPP, message_guid=trace.guid, message_number=trace.number)
     return None
 
 

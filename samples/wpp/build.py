@@ -13,8 +13,10 @@ from the model alone:
 * ``wppkernel.exe``: a kernel-style image (native subsystem, ``DriverEntry``) that exports ``WmiTraceMessage``
   as ntoskrnl does. ``dispatch.c`` and ``power.c`` use the kernel template: ``WPP_SF_*`` wrappers calling
   through the ``pfnWppTraceMessage`` function pointer with the logger read from ``WPP_GLOBAL_Control``;
-  ``drvinit.c`` force-inlines that indirect call into ``DriverEntry``; ``legacy.c`` uses an old-style template
-  (ANSI-era annotation layout) whose ``static`` wrappers call the exported ``WmiTraceMessage`` directly.
+  ``drvinit.c`` force-inlines that indirect call into ``DriverEntry`` (the pointer is set by a separate
+  ``WppLoadTracingSupport``, as the WPP kernel runtime does, so the compiler cannot turn it into a direct call);
+  ``legacy.c`` uses an older template (the ``#typev  name`` annotation layout) whose wrappers call the exported
+  ``WmiTraceMessage`` directly.
 
 Every trace call is written as tracewpp's macros expand it: ``WPP_ANNOTATE_<name>`` (an
 ``__annotation(L"TMF:", ...)`` that clang turns into an S_ANNOTATION symbol at that point of the code), then the
@@ -103,6 +105,8 @@ class Message:
     args: list[tuple[str, str]]      # (C expression, TMF type)
     emit_func: bool = True           # WPP_EMIT_FUNC_NAME: " FUNC=<function>" ends the #typev string
     public: bool = False             # WPP_PUBLIC_: file, name and argument names are hidden
+    tail: bool = False               # the statement ends a void function and the wrapper takes 4 arguments:
+                                     # clang -O2 emits the wrapper call as a tail jump (checked by the tests)
     # Filled in by the generator:
     number: int = 0
     line: int = 0
@@ -248,7 +252,8 @@ def build_model() -> list[Image]:
                 Message("QpDrain", "DoTraceEvents", "TRACE_LEVEL_INFORMATION", "TRACE_QUEUE",
                         "%0drained %10!I64d! items for %11!s!", [("Drained", "ItemLongLong"), ("Owner", "ItemGuid")]),
                 Message("QpDrain", "DoTraceEvents", "TRACE_LEVEL_VERBOSE", "PERF_EXIT",
-                        "%0<-- QpDrain %10!I64d!", [("Drained", "ItemLongLong")], emit_func=False, public=True),
+                        "%0<-- QpDrain %10!I64d!", [("Drained", "ItemLongLong")], emit_func=False, public=True,
+                        tail=True),
             ]),
             Unit("wpprt.c", "none", [
                 Function("WppStrLenA", "const char *String", [
@@ -273,11 +278,11 @@ def build_model() -> list[Image]:
             Unit("drvinit.c", "km-inline", [
                 Function("DriverEntry", "void *DriverObject, void *RegistryPath", [
                     "(void)DriverObject;",
-                    "pfnWppTraceMessage = WmiTraceMessage;",
+                    "WppLoadTracingSupport();",
                     "WPP_INIT_TRACING();",
                     "TRACE",
                     "return STATUS_SUCCESS;",
-                ], calls=["WppInitControlBlocks"], ret="NTSTATUS"),
+                ], calls=["WppLoadTracingSupport", "WppInitControlBlocks"], ret="NTSTATUS"),
             ], [
                 Message("DriverEntry", "DoTraceEvents", "TRACE_LEVEL_INFORMATION", "KW_INIT",
                         "%0wppkernel DriverEntry, registry path %10!p!", [("RegistryPath", "ItemPtr")]),
@@ -474,6 +479,7 @@ def common_header(image: Image) -> str:
             "typedef NTSTATUS (*PFN_WPPTRACEMESSAGE)(TRACEHANDLE LoggerHandle, ULONG MessageFlags, LPCGUID MessageGuid,",
             "                                        USHORT MessageNumber, ...);",
             "extern PFN_WPPTRACEMESSAGE pfnWppTraceMessage;",
+            "void WppLoadTracingSupport(void);",
         ]
     else:
         out += [
@@ -560,8 +566,6 @@ def tmh(image: Image, unit: Unit) -> str:
     ]
     if unit.template in ("um-inline", "km-inline"):
         out.append("#define WPP_INLINE static __forceinline")
-    elif unit.template == "km-legacy":
-        out.append("#define WPP_INLINE static __declspec(noinline)")
     else:
         out.append("#define WPP_INLINE __declspec(noinline) __inline")
     if unit.template == "km-legacy":
@@ -666,8 +670,6 @@ def c_source(image: Image, unit: Unit) -> str:
     lines.append("")
     if unit.file == "wmi.c":
         lines += wmi_body()
-    elif unit.file == "wpprt.c":
-        pass
     lines += unit_globals(image, unit)
     queue = list(unit.messages)
     number = 10
@@ -705,7 +707,15 @@ def unit_globals(image: Image, unit: Unit) -> list[str]:
             "WPP_CB_TYPE *WPP_GLOBAL_Control = (WPP_CB_TYPE *)&WPP_GLOBAL_Control;",
         ]
         if image.kind == "kernel":
-            out.append("PFN_WPPTRACEMESSAGE pfnWppTraceMessage;")
+            out += [
+                "PFN_WPPTRACEMESSAGE pfnWppTraceMessage;",
+                "",
+                "/* WppLoadTracingSupport: the WPP kernel runtime finds WmiTraceMessage (MmGetSystemRoutineAddress). */",
+                "__declspec(noinline) void WppLoadTracingSupport(void)",
+                "{",
+                "    pfnWppTraceMessage = WmiTraceMessage;",
+                "}",
+            ]
         out += [
             "",
             "void WppInitControlBlocks(void)",
@@ -735,6 +745,9 @@ def wmi_body() -> list[str]:
     """WmiTraceMessage as ntoskrnl exports it; the body consumes every (pointer, size) pair through a sink."""
     return [
         "volatile ULONG64 WmipTraceSink;",
+        "",
+        "/* MessageNumber is a USHORT: va_start after a promoted parameter is fine in the x64 calling convention. */",
+        '#pragma clang diagnostic ignored "-Wvarargs"',
         "",
         "__declspec(dllexport) __declspec(noinline) NTSTATUS WmiTraceMessage(TRACEHANDLE LoggerHandle, "
         "ULONG MessageFlags,",
@@ -788,8 +801,28 @@ def write_sources(out_dir: str, images: list[Image]) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+TRUTH_NOTES = {
+    "controls": "one per TMC annotation: control GUID, name, flag names (bit 0 first), the procedure and module "
+                "holding the annotation, its exact strings",
+    "messages": "one per trace statement (TMF annotation) in source order; function/module: the procedure and "
+                "module holding the annotation and the trace call; name/file/line/tmf_function: as the TMF "
+                "writes them (file and name are Unknown_cxx00, line null, when public); format/args: the TMF's "
+                "format and (expression, type) list; level/flags: the LEVEL=/FLAGS= values (DoTraceMessage "
+                "gives LEVEL=<flag>); control_guid: the TMC defining that flag",
+    "call sites": "callee: what the procedure calls (call_instruction call or jmp) after the annotation, with "
+                  "callee_args the 0-based argument positions of the logger, message number, message GUID "
+                  "pointer (and MessageFlags = trace_options); guid_symbol: the WPP_<md5>_Traceguids array the "
+                  "GUID pointer points at; wrapper: the WPP_SF_ function, null when the writer is called "
+                  "directly; writer: the trace API finally called, writer_call import (call [IAT]), indirect "
+                  "(call [pfnWppTraceMessage]) or direct (call rel32 to the image's own export)",
+    "rows": "(exported API, message, procedure) with a shortest path over edges (the direct calls of the "
+            "model's functions; WPP_SF_ wrappers and trace APIs left out); depth counts the API and the procedure",
+}
+
+
 def truth(images: list[Image]) -> dict:
-    out: dict = {"format": TRUTH_FORMAT, "sample": "wpp", "trace_options": WPP_TRACE_OPTIONS, "images": []}
+    out: dict = {"format": TRUTH_FORMAT, "sample": "wpp", "notes": TRUTH_NOTES, "trace_options": WPP_TRACE_OPTIONS,
+                 "images": []}
     for image in images:
         functions = [fn for unit in image.units for fn in unit.functions]
         exported = sorted([fn.name for fn in functions if fn.exported] + image.extra_exports)
@@ -867,6 +900,7 @@ def _message_truth(image: Image, unit: Unit, msg: Message) -> dict:
         "annotation": tmf_strings(image, unit, msg),
         # How the trace is emitted in the machine code:
         "callee": writer if inline else f"WPP_SF_{sig}",   # what the containing function calls
+        "call_instruction": "jmp" if msg.tail else "call",
         "callee_args": ({"logger": 0, "flags": 1, "guid": 2, "number": 3} if inline
                         else {"logger": 0, "number": 1, "guid": 2}),
         "writer": writer,                        # the trace API finally called
@@ -897,6 +931,191 @@ def _rows(image: Image, messages: list[dict]) -> list[dict]:
                 rows.append({"api": root, "message_guid": msg["message_guid"], "number": msg["number"],
                              "function": msg["function"], "depth": len(path), "path": path})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Carrying the objects' S_ANNOTATION records into the PDB.
+#
+# clang compiles __annotation(...) into an S_ANNOTATION symbol (offset, segment, string count, NUL-terminated
+# strings) nested in the procedure's symbols, its offset relocated (SECREL) against the code section. lld 14 does
+# not copy the record into the PDB ("ignoring unknown symbol record with kind 0x1019" with /verbose): it leaves a
+# zero-filled S_SKIP record of the same size in its place, so that every other record keeps its offset. MSVC's
+# linker keeps the record. After linking, each placeholder is overwritten with the object's annotation: the
+# placeholder's enclosing procedure in the PDB names the procedure, the annotations of that procedure are taken
+# in the object's order, and the address is the procedure's address in the PDB + the annotation's offset from
+# the procedure's first byte in the object (the linker never splits a section's code). Sizes do not change, so
+# the blocks of the module stream are rewritten in place. If the linker kept the annotations, nothing is done.
+# ---------------------------------------------------------------------------------------------------------------
+
+S_ANNOTATION = 0x1019
+S_SKIP = 0x0007
+S_GPROC32, S_LPROC32, S_GPROC32_ID, S_LPROC32_ID = 0x1110, 0x110F, 0x1147, 0x1146
+PROC_KINDS = (S_GPROC32, S_LPROC32, S_GPROC32_ID, S_LPROC32_ID)
+MSF_MAGIC = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0"
+
+
+@dataclass
+class ObjAnnotation:
+    proc: str
+    delta: int           # offset from the procedure's first byte
+    strings: list[str]
+
+
+def _u16(data: bytes, pos: int) -> int:
+    return int.from_bytes(data[pos : pos + 2], "little")
+
+
+def _u32(data: bytes, pos: int) -> int:
+    return int.from_bytes(data[pos : pos + 4], "little")
+
+
+def _records(data: bytes, start: int, end: int):
+    """(offset, kind, record bytes including the length prefix) of each CodeView symbol record."""
+    pos = start
+    while pos + 4 <= end:
+        length = _u16(data, pos)
+        if length < 2 or pos + 2 + length > end:
+            raise RuntimeError(f"malformed CodeView record at {pos:#x}")
+        yield pos, _u16(data, pos + 2), data[pos : pos + 2 + length]
+        pos += 2 + length
+
+
+def obj_annotations(path: str) -> list[ObjAnnotation]:
+    """The S_ANNOTATION records of a COFF object, located relative to their enclosing procedure."""
+    with open(path, "rb") as handle:
+        obj = handle.read()
+    nsections, symtab, nsyms, opt = _u16(obj, 2), _u32(obj, 8), _u32(obj, 12), _u16(obj, 16)
+    strtab = symtab + 18 * nsyms
+    symbols: dict[int, tuple[str, int, int]] = {}  # index -> (name, value, section number)
+    i = 0
+    while i < nsyms:
+        raw = obj[symtab + 18 * i : symtab + 18 * i + 18]
+        if raw[:4] == b"\0\0\0\0":
+            off = strtab + _u32(raw, 4)
+            name = obj[off : obj.index(b"\0", off)].decode()
+        else:
+            name = raw[:8].rstrip(b"\0").decode()
+        symbols[i] = (name, _u32(raw, 8), int.from_bytes(raw[12:14], "little", signed=True))
+        i += 1 + raw[17]
+    found: list[ObjAnnotation] = []
+    for s in range(nsections):
+        hdr = 20 + opt + 40 * s
+        if obj[hdr : hdr + 8].rstrip(b"\0") != b".debug$S":
+            continue
+        size, raw_ptr, reloc_ptr, nrelocs = _u32(obj, hdr + 16), _u32(obj, hdr + 20), _u32(obj, hdr + 24), \
+            _u16(obj, hdr + 32)
+        data = obj[raw_ptr : raw_ptr + size]
+        relocs = {}
+        for r in range(nrelocs):
+            rel = reloc_ptr + 10 * r
+            relocs[_u32(obj, rel)] = _u32(obj, rel + 4)  # field offset -> symbol index
+
+        def target(field: int, data: bytes = data, relocs: dict = relocs) -> tuple[int, int]:
+            name, value, section = symbols[relocs[field]]
+            return section, value + _u32(data, field)
+
+        if _u32(data, 0) != 4:
+            continue
+        pos = 4
+        while pos + 8 <= len(data):
+            kind, length = _u32(data, pos), _u32(data, pos + 4)
+            body = pos + 8
+            if kind == 0xF1:  # symbols
+                proc: Optional[tuple[str, int, int]] = None
+                for off, rkind, rec in _records(data, body, body + length):
+                    if rkind in PROC_KINDS:
+                        section, start = target(off + 4 + 28)
+                        proc = (rec[4 + 35 : rec.index(b"\0", 4 + 35)].decode(), section, start)
+                    elif rkind == S_ANNOTATION:
+                        if proc is None:
+                            raise RuntimeError(f"{path}: S_ANNOTATION outside a procedure")
+                        section, where = target(off + 4)
+                        if section != proc[1]:
+                            raise RuntimeError(f"{path}: annotation and {proc[0]} in different sections")
+                        count = _u16(rec, 4 + 6)
+                        strings = rec[4 + 8 :].split(b"\0")[:count]
+                        found.append(ObjAnnotation(proc[0], where - proc[2], [t.decode() for t in strings]))
+            pos = body + ((length + 3) & ~3)
+    return found
+
+
+def msf_streams(raw: bytes) -> tuple[int, list[Optional[list[int]]], list[int]]:
+    """(block size, block list of each stream or None for a nil stream, stream sizes) of an MSF 7.0 file."""
+    if raw[:32] != MSF_MAGIC:
+        raise RuntimeError("not an MSF 7.0 file")
+    bs, dir_bytes, map_addr = _u32(raw, 32), _u32(raw, 44), _u32(raw, 52)
+    ndir = (dir_bytes + bs - 1) // bs
+    dir_blocks = [_u32(raw, map_addr * bs + 4 * k) for k in range(ndir)]
+    directory = b"".join(raw[b * bs : (b + 1) * bs] for b in dir_blocks)[:dir_bytes]
+    count = _u32(directory, 0)
+    sizes = [_u32(directory, 4 + 4 * k) for k in range(count)]
+    pos = 4 + 4 * count
+    blocks: list[Optional[list[int]]] = []
+    for size in sizes:
+        if size == 0xFFFFFFFF:
+            blocks.append(None)
+            continue
+        nblocks = (size + bs - 1) // bs
+        blocks.append([_u32(directory, pos + 4 * k) for k in range(nblocks)])
+        pos += 4 * nblocks
+    return bs, blocks, sizes
+
+
+def _annotation_record(size: int, offset: int, segment: int, strings: list[str]) -> bytes:
+    body = S_ANNOTATION.to_bytes(2, "little") + offset.to_bytes(4, "little") + segment.to_bytes(2, "little")
+    body += len(strings).to_bytes(2, "little") + b"".join(s.encode() + b"\0" for s in strings)
+    if len(body) + 2 > size:
+        raise RuntimeError(f"annotation needs {len(body) + 2} bytes, its placeholder has {size}")
+    return (size - 2).to_bytes(2, "little") + body.ljust(size - 2, b"\0")
+
+
+def restore_annotations(pdb_path: str, per_module: dict[str, list[ObjAnnotation]]) -> int:
+    """Overwrite lld's S_SKIP placeholders with the objects' annotations; returns how many were restored."""
+    with open(pdb_path, "rb") as handle:
+        raw = bytearray(handle.read())
+    bs, blocks, sizes = msf_streams(bytes(raw))
+
+    def read(index: int) -> bytes:
+        return b"".join(bytes(raw[b * bs : (b + 1) * bs]) for b in blocks[index])[: sizes[index]]
+
+    dbi = read(3)
+    pos, end, restored = 64, 64 + _u32(dbi, 24), 0
+    while pos + 64 <= end:
+        name_end = dbi.index(b"\0", pos + 64)
+        module = os.path.basename(dbi[pos + 64 : name_end].decode().replace("\\", "/"))
+        obj_end = dbi.index(b"\0", name_end + 1)
+        stream, sym_size = _u16(dbi, pos + 34), _u32(dbi, pos + 36)
+        pos = (obj_end + 1 + 3) & ~3
+        wanted = per_module.get(module)
+        if not wanted or stream == 0xFFFF:
+            continue
+        queues: dict[str, list[ObjAnnotation]] = {}
+        for ann in wanted:
+            queues.setdefault(ann.proc, []).append(ann)
+        data = bytearray(read(stream))
+        proc: Optional[tuple[str, int, int, int]] = None  # name, end offset, code offset, segment
+        for off, kind, rec in list(_records(bytes(data), 4, sym_size)):
+            if kind == S_ANNOTATION:
+                return 0
+            if kind in PROC_KINDS:
+                name = rec[4 + 35 : rec.index(b"\0", 4 + 35)].decode()
+                proc = (name, _u32(rec, 4 + 4), _u32(rec, 4 + 28), _u16(rec, 4 + 32))
+            elif kind == S_SKIP and not any(rec[4:]) and proc is not None and off < proc[1]:
+                queue = queues.get(proc[0])
+                if not queue:
+                    raise RuntimeError(f"{module}: a placeholder in {proc[0]} without an annotation")
+                ann = queue.pop(0)
+                data[off : off + len(rec)] = _annotation_record(len(rec), proc[2] + ann.delta, proc[3], ann.strings)
+                restored += 1
+        left = [a.proc for q in queues.values() for a in q]
+        if left:
+            raise RuntimeError(f"{module}: no placeholder for the annotations in {', '.join(left)}")
+        for k, block in enumerate(blocks[stream]):
+            chunk = bytes(data[k * bs : (k + 1) * bs])
+            raw[block * bs : block * bs + len(chunk)] = chunk
+    with open(pdb_path, "wb") as handle:
+        handle.write(bytes(raw))
+    return restored
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -954,6 +1173,8 @@ def build(out_dir: str, images: list[Image]) -> list[str]:
                 objs.append(obj)
             libs = ["advapi32.lib"] if image.kind == "dll" else []
             run(["lld-link", *link_flags(image), *objs, *libs], out_dir)
+            annotations = {obj: obj_annotations(os.path.join(out_dir, obj)) for obj in objs}
+            restore_annotations(os.path.join(out_dir, f"{image.name}.pdb"), annotations)
             for obj in objs:
                 os.unlink(os.path.join(out_dir, obj))
             for leftover in (f"{image.name}.lib", f"{image.name}.exp"):

@@ -6,6 +6,12 @@ WPP_CB_TYPE WPP_MAIN_CB[WPP_LAST_CTL];
 WPP_CB_TYPE *WPP_GLOBAL_Control = (WPP_CB_TYPE *)&WPP_GLOBAL_Control;
 PFN_WPPTRACEMESSAGE pfnWppTraceMessage;
 
+/* WppLoadTracingSupport: the WPP kernel runtime finds WmiTraceMessage (MmGetSystemRoutineAddress). */
+__declspec(noinline) void WppLoadTracingSupport(void)
+{
+    pfnWppTraceMessage = WmiTraceMessage;
+}
+
 void WppInitControlBlocks(void)
 {
     for (ULONG i = 0; i < WPP_LAST_CTL; i++) {
@@ -18,7 +24,7 @@ void WppInitControlBlocks(void)
 __declspec(noinline) NTSTATUS DriverEntry(void *DriverObject, void *RegistryPath)
 {
     (void)DriverObject;
-    pfnWppTraceMessage = WmiTraceMessage;
+    WppLoadTracingSupport();
     WPP_INIT_TRACING();
     DoTraceEvents(TRACE_LEVEL_INFORMATION, KW_INIT, "wppkernel DriverEntry, registry path %p", RegistryPath);
     return STATUS_SUCCESS;

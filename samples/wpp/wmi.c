@@ -3,6 +3,9 @@
 
 volatile ULONG64 WmipTraceSink;
 
+/* MessageNumber is a USHORT: va_start after a promoted parameter is fine in the x64 calling convention. */
+#pragma clang diagnostic ignored "-Wvarargs"
+
 __declspec(dllexport) __declspec(noinline) NTSTATUS WmiTraceMessage(TRACEHANDLE LoggerHandle, ULONG MessageFlags,
                                                                   LPCGUID MessageGuid, USHORT MessageNumber, ...)
 {

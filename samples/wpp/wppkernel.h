@@ -64,6 +64,7 @@ __declspec(dllexport) NTSTATUS WmiTraceMessage(TRACEHANDLE LoggerHandle, ULONG M
 typedef NTSTATUS (*PFN_WPPTRACEMESSAGE)(TRACEHANDLE LoggerHandle, ULONG MessageFlags, LPCGUID MessageGuid,
                                         USHORT MessageNumber, ...);
 extern PFN_WPPTRACEMESSAGE pfnWppTraceMessage;
+void WppLoadTracingSupport(void);
 
 /* WPP_LEVEL_LOGGER/ENABLED (DoTraceMessage: LEVEL is a flag name) and WPP_LEVEL_FLAGS_* (DoTraceEvents). */
 #define WPP_LEVEL_LOGGER(FLAG) (WPP_CONTROL(WPP_BIT_ ## FLAG).Logger),

@@ -29,14 +29,18 @@ class NativeEngine(Engine):
         self._sites_by_function: dict[int, dict[int, object]] = {}
         self._resolved: set[int] = set()
         self._references: Optional[list[Reference]] = None
+        self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
         code_symbols = dict(pdb.functions) if pdb else {}
         fmap = discover(image, code_symbols)
         export_names = {rva: names[0] for rva, names in image.exports.items()}
+        data_symbols = pdb.data if pdb else {}
         for rva, func in fmap.functions.items():
             if func.imported:
+                if not func.name:
+                    func.name = data_symbols.get(rva) or f"ptr_{rva:x}"
                 continue
             func.exported = rva in image.exports
             func.name = code_symbols.get(rva) or export_names.get(rva) or f"sub_{rva:x}"
@@ -61,6 +65,19 @@ class NativeEngine(Engine):
         self._fmap = fmap
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
+
+    def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
+        """S_ANNOTATION records of the PDB's modules (WPP's TMF/TMC), read on first use only."""
+        if self._annotations is None:
+            self._annotations = []
+            if self.pdb is not None:
+                from ...binary.pdb_annotations import read_annotations
+
+                sections = [(s.name, s.rva, s.virtual_size) for s in self.image.sections]
+                self._annotations = [(a.rva, tuple(a.strings)) for a in read_annotations(self.pdb.path, sections)]
+            if self._facts is not None:
+                self._facts.annotations = self._annotations
+        return self._annotations
 
     def references(self) -> list[Reference]:
         if self._references is None:

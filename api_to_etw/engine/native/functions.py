@@ -142,6 +142,11 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         functions[entry] = Function(rva=entry, size=end - entry, name="", fragments=fragments.get(entry, []))
     for slot, label in imports.items():
         functions[slot] = Function(rva=slot, size=0, name=label.split("!", 1)[-1], imported=True)
+    # Calls through function pointers in data: the pointer's slot stands for the callee (named later).
+    for site in calls:
+        if site.callee not in functions and fmap.owner(site.callee) is None and not in_code(site.callee) \
+                and image.section_at(site.callee) is not None:
+            functions[site.callee] = Function(rva=site.callee, size=0, name="", imported=True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
     # inside the caller's own code are ordinary branches, not edges.
     for site in calls:
@@ -238,13 +243,13 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 if fc == _BRANCH:
                     targets.add(target)
         elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
-            slot = None
             if instr.is_ip_rel_memory_operand:
-                slot = instr.ip_rel_memory_address
+                # Through the IAT, or through a function pointer in data (kernel WPP's pfnWppTraceMessage).
+                calls.append(CallSite(entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
             elif instr.op0_kind == _REG:
                 slot = iat_regs.get(_full_register(instr.op0_register))
-            if slot is not None and slot in imports:
-                calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+                if slot is not None:
+                    calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
 
 
 #: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.
