@@ -131,7 +131,7 @@ class Analysis:
         self.tlg = find_metadata(facts)
         self.ref_sites = []
         if self.tlg.events:
-            self.ref_sites = [r for r in reference_sites(facts, self.tlg, self.engine.references())
+            self.ref_sites = [r for r in reference_sites(facts, self.tlg, self.engine)
                               if r.function not in self.apis and r.function not in self.ignored]
             self.engine.resolve(sorted({r.function for r in self.ref_sites}))
         self.stats.tracelogging_reference_sites = len(self.ref_sites)
@@ -285,6 +285,7 @@ class Analysis:
         if self.options.all_sites:
             self.roots |= {s.caller for s, _ in write_sites if s.caller not in self.ignored}
             self.roots |= {r.function for r in self.ref_sites}
+        ref_functions = {r.function for r in self.ref_sites}
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
         total = len(write_sites) + len(self.ref_sites)
         for n, (site, api) in enumerate(write_sites):
@@ -295,7 +296,8 @@ class Analysis:
                 events: list[EventInfo] = []
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
-                        if event.kind == KIND_MANIFEST and event.tracelogging_provider and self.ref_sites:
+                        if event.kind == KIND_MANIFEST and self.ref_sites and (
+                                event.tracelogging_provider or (not event.resolved and site.caller in ref_functions)):
                             continue  # an inlined user-mode TraceLogging write: reported from its metadata
                         if event not in events:
                             events.append(event)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CorruptMetadataError
 from ..etw import tracelogging
-from ..model import Facts, Reference
+from ..model import Facts
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def find_metadata(facts: Facts) -> TlgMetadata:
 
 @dataclass(frozen=True)
 class ReferenceSite:
-    """A function that takes the address of an event blob (and maybe of a provider object)."""
+    """A function that addresses an event blob (and maybe a provider object)."""
 
     function: int
     rva: int
@@ -69,43 +69,106 @@ class ReferenceSite:
     provider_objects: tuple[int, ...]
 
 
-def reference_sites(facts: Facts, meta: TlgMetadata, references: list[Reference]) -> list[ReferenceSite]:
-    """One site per (function, event blob) the function references, with the providers it references."""
+#: Bytes of a ``_tlgProvider_t`` code may address (LevelPlus1, keywords, RegHandle...): up to its context.
+PROVIDER_OBJECT_SIZE = 0x38
+#: Bytes of an event blob the write code reads: the type byte through RemainingSize.
+EVENT_HEAD = 1 + 11 + 2
+
+
+def _aligned_values(data: bytes, wanted: dict[bytes, int]) -> list[tuple[int, int]]:
+    hits = []
+    for packed, value in wanted.items():
+        pos = data.find(packed)
+        while pos >= 0:
+            if pos % 8 == 0:
+                hits.append((pos, value))
+            pos = data.find(packed, pos + 1)
+    return hits
+
+
+def provider_objects(facts: Facts, meta: TlgMetadata) -> dict[int, tracelogging.TlgProvider]:
+    """``_tlgProvider_t`` globals: writable data whose pointer at +8 leads to a provider blob's RemainingSize."""
+    wanted = {(facts.image_base + rva).to_bytes(8, "little"): rva for rva in meta.providers}
+    objects = {}
+    for rva, size, writable, executable in facts.sections:
+        if executable or not writable or not wanted:
+            continue
+        for pos, meta_rva in _aligned_values(facts.memory.read(rva, size), wanted):
+            objects[rva + pos - 8] = meta.providers[meta_rva]
+    return objects
+
+
+def provider_handles(facts: Facts, objects: dict[int, tracelogging.TlgProvider]) -> dict[int, tracelogging.TlgProvider]:
+    """Non-executable globals holding a provider object's address (``TraceLoggingHProvider const``)."""
+    wanted = {(facts.image_base + obj).to_bytes(8, "little"): obj for obj in objects}
+    handles = {}
+    for rva, size, _writable, executable in facts.sections:
+        if executable or not wanted:
+            continue
+        for pos, obj in _aligned_values(facts.memory.read(rva, size), wanted):
+            handles[rva + pos] = objects[obj]
+    return handles
+
+
+def reference_targets(facts: Facts, meta: TlgMetadata) -> tuple[dict[int, int], dict[int, tuple[int, object]]]:
+    """Addresses worth finding references to: event heads (-> event RVA) and provider objects and handles
+    (-> (object RVA, provider))."""
+    events: dict[int, int] = {}
+    for rva in meta.events:
+        for offset in range(-1, EVENT_HEAD - 1):
+            events.setdefault(rva + offset, rva)
+    providers: dict[int, tuple[int, object]] = {}
+    objects = provider_objects(facts, meta)
+    for obj, provider in objects.items():
+        for offset in range(PROVIDER_OBJECT_SIZE):
+            providers[obj + offset] = (obj, provider)
+    inverse = {id(p): o for o, p in objects.items()}
+    for handle, provider in provider_handles(facts, objects).items():
+        for offset in range(8):
+            providers.setdefault(handle + offset, (inverse.get(id(provider), handle), provider))
+    return events, providers
+
+
+def reference_sites(facts: Facts, meta: TlgMetadata, engine) -> list[ReferenceSite]:
+    """One site per (function, event blob) the function addresses, with the provider it uses.
+
+    The provider is the one the same function addresses nearest to the event reference; failing that,
+    the provider most other functions use with that event (a helper may be shared).
+    """
     if not meta.events:
         return []
-    provider_objects: dict[int, tracelogging.TlgProvider] = {}
-    by_function: dict[int, list[Reference]] = {}
-    candidates = set()
-    for ref in references:
-        if ref.target in meta.events:
-            by_function.setdefault(ref.function, []).append(ref)
-        elif ref.target + 1 in meta.events:
-            # The blob's type byte: code that selects between events may add 1 after choosing a base.
-            by_function.setdefault(ref.function, []).append(Reference(ref.rva, ref.function, ref.target + 1))
-        else:
-            candidates.add(ref.target)
-    ptr = 8
-    image_base = facts.image_base
-    for target in candidates:
-        raw = facts.memory.read(target + ptr, ptr)
-        if len(raw) != ptr:
-            continue
-        va = int.from_bytes(raw, "little")
-        provider = meta.providers.get(va - image_base) if va >= image_base else None
-        if provider is not None:
-            provider_objects[target] = provider
-    objects_in: dict[int, set[int]] = {}
-    for ref in references:
-        if ref.target in provider_objects and ref.function in by_function:
-            objects_in.setdefault(ref.function, set()).add(ref.target)
+    event_targets, provider_targets = reference_targets(facts, meta)
+    refs = engine.references(set(event_targets) | set(provider_targets))
+    events_in: dict[int, list[tuple[int, int]]] = {}
+    providers_in: dict[int, list[tuple[int, int, object]]] = {}
+    for ref in refs:
+        if ref.target in event_targets:
+            events_in.setdefault(ref.function, []).append((ref.rva, event_targets[ref.target]))
+        elif ref.target in provider_targets:
+            obj, provider = provider_targets[ref.target]
+            providers_in.setdefault(ref.function, []).append((ref.rva, obj, provider))
+    chosen: dict[tuple[int, int], tuple[int, object]] = {}
+    votes: dict[int, dict[int, int]] = {}
+    for function, hits in events_in.items():
+        candidates = providers_in.get(function)
+        for rva, event in hits:
+            if candidates:
+                _distance, obj, provider = min((abs(rva - prva), obj, p) for prva, obj, p in candidates)
+                chosen[(function, event)] = (obj, provider)
+                votes.setdefault(event, {}).setdefault(obj, 0)
+                votes[event][obj] += 1
+    objects = provider_objects(facts, meta)
     sites = []
-    for function, refs in sorted(by_function.items()):
-        objects = tuple(sorted(objects_in.get(function, ())))
-        providers = tuple(provider_objects[o] for o in objects)
+    for function in sorted(events_in):
         seen = set()
-        for ref in sorted(refs, key=lambda r: r.rva):
-            if ref.target in seen:
+        for rva, event in sorted(events_in[function]):
+            if event in seen:
                 continue
-            seen.add(ref.target)
-            sites.append(ReferenceSite(function, ref.rva, meta.events[ref.target], providers, objects))
+            seen.add(event)
+            pick = chosen.get((function, event))
+            if pick is None and votes.get(event):
+                obj = max(votes[event], key=lambda o: (votes[event][o], -o))
+                pick = (obj, objects.get(obj))
+            providers = (pick[1],) if pick and pick[1] is not None else ()
+            sites.append(ReferenceSite(function, rva, meta.events[event], providers, (pick[0],) if pick else ()))
     return sites

@@ -9,7 +9,8 @@ for the functions that call an ETW API, then for the callers of the wrappers it 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import Optional
 
 from ..model import Facts, Reference
 
@@ -26,8 +27,9 @@ class Engine(ABC):
         """Fill ``CallSite.args`` for every call site inside the given functions (by entry RVA)."""
 
     @abstractmethod
-    def references(self) -> list[Reference]:
-        """Every address of data that code takes (``lea reg, [rip+x]``), with the function taking it.
+    def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
+        """Code that addresses data, with the function it is in: every RIP-relative ``lea`` when
+        ``targets`` is None, else every instruction whose RIP-relative operand addresses one of ``targets``.
 
         Symbol-free TraceLogging detection needs them: the code that passes an event's metadata is
         the code that writes the event, whatever the writer helper is called.

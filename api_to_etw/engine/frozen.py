@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Optional
 
 from ..errors import CorruptMetadataError, InputNotFoundError
@@ -229,6 +229,7 @@ class FrozenEngine(Engine):
         facts = getattr(self, "_facts", None)
         return list(facts.annotations or []) if facts is not None else []
 
-    def references(self) -> list[Reference]:
+    def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         facts = getattr(self, "_facts", None)
-        return list(facts.references or []) if facts is not None else []
+        refs = list(facts.references or []) if facts is not None else []
+        return refs if targets is None else [r for r in refs if r.target in set(targets)]

@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Callable, Optional
 
 from ...errors import ApiToEtwError, InputNotFoundError, NotAPEError, UsageError
@@ -266,12 +266,14 @@ class GhidraEngine(Engine):
         self._decompiler = Decompiler(program, self.decompile_timeout)
         return self._facts
 
-    def references(self) -> list[Reference]:
-        """Every RIP-relative ``lea`` in the program's functions (``extract.scan_references``), kept in the facts."""
+    def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
+        """Every RIP-relative ``lea`` in the program's functions (``extract.scan_references``), kept in the facts;
+        with ``targets``, only those addressing one of them (the lea scan is Ghidra's whole answer here)."""
         assert self._extracted is not None and self._facts is not None, "load() first"
         if self._facts.references is None:
             self._facts.references = scan_references(self._program, self._extracted.bodies)
-        return list(self._facts.references)
+        refs = list(self._facts.references)
+        return refs if targets is None else [r for r in refs if r.target in set(targets)]
 
     def resolve(self, functions: Iterable[int]) -> None:
         assert self._extracted is not None and self._decompiler is not None and self._translator is not None, \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Optional
 
 from ...binary.pdb import PdbSymbols
@@ -13,7 +13,7 @@ from ...model import Facts, Reference
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
-from .functions import discover, scan_lea_references
+from .functions import discover, scan_lea_references, scan_rip_references
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,15 @@ class NativeEngine(Engine):
                 self._facts.annotations = self._annotations
         return self._annotations
 
-    def references(self) -> list[Reference]:
-        if self._references is None:
-            self._references = scan_lea_references(self.image, self._fmap.owner)
-            if self._facts is not None:
-                self._facts.references = self._references
-        return self._references
+    def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
+        if targets is None:
+            found = scan_lea_references(self.image, self._fmap.owner)
+        else:
+            found = scan_rip_references(self.image, set(targets), self._fmap.owner)
+        self._references = (self._references or []) + found
+        if self._facts is not None:
+            self._facts.references = self._references
+        return found
 
     def resolve(self, functions: Iterable[int]) -> None:
         assert self._facts is not None, "load() first"

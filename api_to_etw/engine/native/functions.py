@@ -276,3 +276,45 @@ def scan_lea_references(image: PEImage, owner) -> list[Reference]:
             if func is not None:
                 refs.append(Reference(rva, func, rva + 7 + disp))
     return refs
+
+
+#: ModRM bytes with mod=00, rm=101: a RIP-relative memory operand (any register in reg).
+_RIP_MODRM = re.compile(rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
+#: Immediate sizes that may follow the displacement (the disp32 is relative to the instruction's end).
+_IMMEDIATE_SIZES = (0, 1, 2, 4)
+#: Bytes an instruction may have before its ModRM: prefixes, REX, 0F 38 escapes, opcode.
+_MAX_PREFIX = 5
+
+
+def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Reference]:
+    """Every instruction whose RIP-relative memory operand (``lea``, ``mov``, ``cmp``, ``test``...) addresses
+    one of ``targets``: a byte scan for the ModRM pattern, the displacement checked against the targets, and
+    only those candidates decoded with iced-x86 to confirm the instruction."""
+    wanted: set[int] = set()
+    for target in targets:
+        for size in _IMMEDIATE_SIZES:
+            wanted.add(target - size)
+    refs: dict[int, Reference] = {}
+    for section in image.executable_sections():
+        data = image.section_bytes(section)
+        limit = len(data) - 5
+        base = section.rva + 5  # ModRM + disp32
+        for match in _RIP_MODRM.finditer(data):
+            pos = match.start()
+            if pos > limit:
+                break
+            if base + pos + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True) not in wanted:
+                continue
+            for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
+                instr = Decoder(64, data[start : start + 15], ip=section.rva + start).decode()
+                if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
+                    continue
+                target = instr.ip_rel_memory_address
+                if target in targets:
+                    rva = section.rva + start
+                    function = owner(rva)
+                    # Keyed by the instruction's end: decoding a byte early (without its REX) gives the same one.
+                    if function is not None:
+                        refs[rva + instr.len] = Reference(rva, function, target)
+                    break
+    return [refs[k] for k in sorted(refs)]
