@@ -23,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-WORK = os.path.join(HERE, "work")
+WORK = os.path.join(HERE, "scratch")
 
 FLOOR = r"""
 import sys, time

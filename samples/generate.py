@@ -3017,7 +3017,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("replica", help="write and build a replica of the kernel the published output describes")
     p.add_argument("--csv", help="the published table (default: ../shared/reference/api-to-etw-ntoskrnl.exe.csv "
                                  "beside the repository)")
-    p.add_argument("--out", required=True, help="output directory, outside the repository or in benchmarks/work "
+    p.add_argument("--out", required=True, help="output directory, outside the repository or in benchmarks/scratch "
                                                 "(its name is the image name)")
     p.add_argument("--levels", default="O2,Os", help="optimization levels to build (default O2,Os)")
     p.add_argument("--no-build", action="store_true", help="write the sources and replica.json only")

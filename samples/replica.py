@@ -450,9 +450,9 @@ def cmd_replica(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     where = out.resolve()
-    if where.is_relative_to(REPO) and not where.is_relative_to(REPO / "benchmarks" / "work"):
+    if where.is_relative_to(REPO) and not where.is_relative_to(REPO / "benchmarks" / "scratch"):
         print("error: the replica is built from reference data and stays out of the repository: use a temp dir "
-              "or benchmarks/work/ (git-ignored)", file=sys.stderr)
+              "or benchmarks/scratch/ (git-ignored)", file=sys.stderr)
         return 2
     levels = tuple(x for x in args.levels.split(",") if x)
     unknown = [lv for lv in levels if lv not in gen.OPT_LEVELS]
