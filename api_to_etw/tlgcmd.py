@@ -63,9 +63,6 @@ KIND_EVENT = "event"
 # and the target is the end of the instruction (after an immediate of 0, 1, 2 or 4 bytes) plus the disp32.
 # Every such byte is a candidate; candidates whose target is wanted are confirmed by decoding the
 # instruction that would contain them (iced-x86), so bytes that only look like a ModRM are dropped.
-_RIP_MODRM = re.compile(rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
-_IMMEDIATE_SIZES = (0, 1, 2, 4)
-_MAX_PREFIX = 5  # bytes an instruction may have before its ModRM: prefixes, REX, 0F 38 escapes, opcode
 #: sizeof(_tlgProvider_t) on x64: LevelPlus1 (padded), ProviderMetadataPtr, KeywordAny, KeywordAll, RegHandle,
 #: EnableCallback, CallbackContext. Code reads its fields (the enabled checks), so any byte of it is a reference.
 _PROVIDER_OBJECT_SIZE = 0x38
@@ -227,37 +224,13 @@ def _find_provider_handles(image, objects: dict[int, int], pointer_size: int) ->
 
 
 def code_references(image, targets: dict[int, int]) -> list[tuple[int, int]]:
-    """``(end RVA, key)`` of each instruction in the executable sections whose RIP-relative memory operand
+    """``(RVA, key)`` of each instruction in the executable sections whose RIP-relative memory operand
     (``lea``, ``mov``, ``cmp``, ``test``..., with or without an immediate) addresses a byte in ``targets``
-    (target RVA -> key); the instruction is identified by the RVA just past it."""
-    import iced_x86
+    (target RVA -> key): the native engine's reference scan."""
+    from .engine.native.functions import scan_rip_references
 
-    wanted: dict[int, int] = {}
-    for target in targets:
-        for size in _IMMEDIATE_SIZES:
-            wanted.setdefault(target - size, target)
-    refs: dict[int, int] = {}
-    for section in image.executable_sections():
-        data = image.section_bytes(section)
-        limit = len(data) - 5
-        base = section.rva + 5  # ModRM + disp32
-        for match in _RIP_MODRM.finditer(data):
-            pos = match.start()
-            if pos > limit:
-                break
-            if base + pos + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True) not in wanted:
-                continue
-            for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
-                ins = iced_x86.Decoder(64, data[start : start + 15], ip=image.image_base + section.rva + start).decode()
-                if ins.is_invalid or start + ins.len <= pos + 4 or not ins.is_ip_rel_memory_operand:
-                    continue
-                target = ins.ip_rel_memory_address - image.image_base
-                if target in targets:
-                    # Keyed by where the instruction ends: decoding one byte early (without its REX or
-                    # operand-size prefix) may give the same reference from another start.
-                    refs[section.rva + start + ins.len] = targets[target]
-                    break
-    return sorted(refs.items())
+    refs = scan_rip_references(image, set(targets), lambda _rva: 0)
+    return sorted((ref.rva, targets[ref.target]) for ref in refs)
 
 
 class _FunctionIndex:
