@@ -40,7 +40,6 @@ import io
 import json
 import logging
 import os
-import re
 import struct
 import sys
 import time
