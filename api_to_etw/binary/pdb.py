@@ -15,7 +15,7 @@ import struct
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from ..errors import CorruptPdbError, InputNotFoundError
 
@@ -34,6 +34,7 @@ CV_PUBSYMFLAGS_FCODE = 0x1
 CV_PUBSYMFLAGS_FFUNCTION = 0x2
 
 DBI_HEADER_SIZE = 64
+T = TypeVar("T")
 
 
 @dataclass
@@ -64,6 +65,11 @@ def load_pdb(path: str, pe_sections: Optional[list[tuple[str, int, int]]] = None
 
     ``pe_sections`` (name, rva, size) stands in for the PDB's own section headers when it has none.
     """
+    return read_msf(path, lambda pdb: _read_symbols(pdb, path, pe_sections))
+
+
+def read_msf(path: str, reader: Callable[[Any], T]) -> T:
+    """Open a PDB's MSF container with pdbparse and run ``reader`` on it; every failure is one CorruptPdbError."""
     import pdbparse
 
     name = os.path.basename(path)
@@ -76,7 +82,7 @@ def load_pdb(path: str, pe_sections: Optional[list[tuple[str, int, int]]] = None
     except Exception as exc:  # construct/struct errors from a damaged MSF directory
         raise CorruptPdbError(f"{name}: corrupt PDB container ({type(exc).__name__})") from None
     try:
-        return _read_symbols(pdb, path, pe_sections)
+        return reader(pdb)
     except CorruptPdbError:
         raise
     except Exception as exc:

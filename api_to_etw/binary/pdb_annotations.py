@@ -26,8 +26,8 @@ import struct
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import CorruptPdbError, InputNotFoundError
-from .pdb import DBI_HEADER_SIZE, PdbSection, _section_headers, _stream_bytes, _to_rva, iter_records
+from ..errors import CorruptPdbError
+from .pdb import DBI_HEADER_SIZE, PdbSection, _section_headers, _stream_bytes, _to_rva, iter_records, read_msf
 
 log = logging.getLogger(__name__)
 
@@ -61,28 +61,8 @@ def read_annotations(pdb_path: str, pe_sections: Optional[list[tuple[str, int, i
     ``pe_sections`` (name, rva, size) stand in for the PDB's section headers when it has none. Records whose
     segment cannot be mapped to an RVA are skipped with a warning.
     """
-    import pdbparse
-
     name = os.path.basename(pdb_path)
-    if not os.path.isfile(pdb_path):
-        raise InputNotFoundError(f"{pdb_path}: no such PDB file")
-    try:
-        pdb = pdbparse.parse(pdb_path, fast_load=True)
-    except ValueError:
-        raise CorruptPdbError(f"{name}: not a PDB 7.0 file (bad MSF signature)") from None
-    except Exception as exc:  # construct/struct errors from a damaged MSF directory
-        raise CorruptPdbError(f"{name}: corrupt PDB container ({type(exc).__name__})") from None
-    try:
-        return _read(pdb, name, pe_sections)
-    except CorruptPdbError:
-        raise
-    except Exception as exc:
-        raise CorruptPdbError(f"{name}: corrupt PDB ({type(exc).__name__}: {exc})") from None
-    finally:
-        try:
-            pdb.fp.close()
-        except Exception:  # pragma: no cover - best effort
-            pass
+    return read_msf(pdb_path, lambda pdb: _read(pdb, name, pe_sections))
 
 
 @dataclass(frozen=True)
