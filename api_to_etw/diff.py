@@ -517,17 +517,18 @@ TSV_COLUMNS = ["Change", "Unnamed", "ChangedFields"] + PUBLISHED_COLUMNS
 
 def render_tsv(result: DiffResult) -> str:
     """One line per difference: NEW's values (OLD's for removed rows); changed cells read ``old -> new``."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
-    writer.writerow(TSV_COLUMNS)
+    from .render.tables import render_table
+
+    lines = []
     for diff in result.differences:
         row = diff.row
-        cells = {c: _cell(row[c]) for c in PUBLISHED_COLUMNS}
+        cells: dict[str, object] = {c: _cell(row[c]) for c in PUBLISHED_COLUMNS}
         for column, old, new in diff.changes:
             cells[column] = f"{_show(old)} -> {_show(new)}"
-        writer.writerow([diff.kind, "yes" if diff.unnamed else "no", ",".join(c for c, _, _ in diff.changes)]
-                        + [cells[c] for c in PUBLISHED_COLUMNS])
-    return buf.getvalue()
+        cells.update(Change=diff.kind, Unnamed="yes" if diff.unnamed else "no",
+                     ChangedFields=",".join(c for c, _, _ in diff.changes))
+        lines.append(cells)
+    return render_table(lines, TSV_COLUMNS, "tsv")
 
 
 def _cell(value: Value) -> str:

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import csv
-import io
 import json
 import logging
 import os
@@ -398,17 +396,9 @@ def listing_rows(listing: TlgListing) -> list[dict[str, str]]:
 def render_listing(listing: TlgListing, fmt: str) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(record) + "\n" for record in listing_records(listing))
-    if fmt not in ("tsv", "csv"):
-        raise ValueError(f"unknown format {fmt}")
-    buf = io.StringIO()
-    if fmt == "csv":
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    else:
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n",
-                                quoting=csv.QUOTE_NONE, escapechar="\\")
-    writer.writeheader()
-    writer.writerows(listing_rows(listing))
-    return buf.getvalue()
+    from .render.tables import render_table
+
+    return render_table(listing_rows(listing), COLUMNS, fmt)
 
 
 # ------------------------------------------------------------------------------------------------- CLI

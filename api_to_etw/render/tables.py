@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..analysis.records import COLUMNS, Row
 from ..errors import OutputError
@@ -24,17 +24,21 @@ FORMATS = ("tsv", "csv", "jsonl")
 def render(rows: Iterable[Row], fmt: str) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(row.as_record(), sort_keys=False) + "\n" for row in rows)
+    return render_table((row.as_dict() for row in rows), COLUMNS, fmt)
+
+
+def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], fmt: str) -> str:
+    """A header and one line per row, as TSV (backslash-escaped, unquoted) or CSV."""
     if fmt not in ("tsv", "csv"):
         raise ValueError(f"unknown format {fmt}")
     buf = io.StringIO()
     if fmt == "csv":
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     else:
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n",
+        writer = csv.DictWriter(buf, fieldnames=list(columns), delimiter="\t", lineterminator="\n",
                                 quoting=csv.QUOTE_NONE, escapechar="\\")
     writer.writeheader()
-    for row in rows:
-        writer.writerow(row.as_dict())
+    writer.writerows(rows)
     return buf.getvalue()
 
 

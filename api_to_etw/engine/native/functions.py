@@ -76,7 +76,6 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     functions: dict[int, Function] = {}
     calls: list[CallSite] = []
     imports = image.imports
-    decoded_ranges: list[tuple[int, int, int]] = []
 
     def code_ranges() -> tuple[list[int], list[tuple[int, int, int]]]:
         ranges = []
@@ -117,7 +116,6 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             end = extents[entry]
             pieces = [(entry, end)] + fragments.get(entry, [])
             for start, stop in pieces:
-                decoded_ranges.append((start, stop, entry))
                 _scan(image, entry, start, stop, imports, calls, new_targets)
         starts, ranges = code_ranges()
         for target in new_targets:
@@ -134,7 +132,6 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         todo = sorted((set(extents) - before) | redo)
         if redo:  # shortened functions are decoded again: forget what their longer extent produced
             calls[:] = [c for c in calls if c.caller not in redo]
-            decoded_ranges[:] = [r for r in decoded_ranges if r[2] not in redo]
 
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)
