@@ -14,14 +14,18 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import networkx as nx
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..etw.manifest import ManifestIndex
 
 from ..engine.base import Engine
 from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
 from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
 from .events import EventResolver, Provider, handle_key
+from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgsites import find_metadata, reference_sites
 
@@ -45,6 +49,8 @@ class AnalysisOptions:
     ignore: set[str] = field(default_factory=set)
     #: Also report every write site from its own containing function, reached by an API or not.
     all_sites: bool = False
+    #: Manifests and MOF tables that name the rows' events (``--manifests``); None: no naming.
+    names: Optional[ManifestIndex] = None
 
 
 @dataclass
@@ -58,6 +64,7 @@ class AnalysisStats:
     wrappers: int = 0
     resolved_functions: int = 0
     unresolved_rows: int = 0
+    named_rows: int = 0
 
 
 @dataclass
@@ -146,6 +153,9 @@ class Analysis:
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp)
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
+        if self.options.names is not None:
+            self.stats.named_rows = name_rows(rows, self.options.names)
+            log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
         return AnalysisResult(rows, self.stats, facts)
 
     def _roots(self) -> set[int]:
