@@ -57,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render_table(rows, columns, fmt)
     write_output(text, args.output)
-    binaries = len({r.get("Binary") for r in rows}) if not args.sql else None
+    binaries = len({(r.get("Binary"), r.get("FileVersion")) for r in rows}) if not args.sql else None
     summary(args, f"{len(rows)} rows" + (f" from {binaries} binaries" if binaries is not None else ""))
     return ExitCode.OK

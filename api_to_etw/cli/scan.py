@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (pip install "
                         "'api-to-etw[cluster]'; workers need the binaries and the symbol cache at the same paths)")
     p.add_argument("--force", action="store_true", help="analyse again binaries already in the store")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="analyse again the binaries whose analysis failed (e.g. symbols were unreachable)")
     p.add_argument("--export", metavar="DIR", help="also write one TSV per binary of this scan into DIR")
     p.add_argument("--no-pdb", action="store_true", help="ignore PDBs and use exports only")
     p.add_argument("--max-depth", type=int, default=5, metavar="N", help="longest call path reported (default 5)")
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         with Store.open(args.db) as store:
             progress = ScanProgress(enabled=not args.quiet and sys.stderr.isatty())
             try:
-                report = scan(store, tasks, executor, force=args.force, progress=progress)
+                report = scan(store, tasks, executor, force=args.force, progress=progress,
+                              retry_failed=args.retry_failed)
             finally:
                 progress.stop()
             exported = export(store, tasks, args.export) if args.export else 0

@@ -268,13 +268,17 @@ class Store:
         self._columns = None
 
     # ------------------------------------------------------------------ what is already there
-    def done_hashes(self, tool_version: str = __version__) -> set[str]:
+    def done_hashes(self, tool_version: str = __version__, failed: bool = True) -> set[str]:
+        """sha256 of the binaries stored by ``tool_version`` (the failed ones too unless ``failed`` is False)."""
         return {r[0] for r in self.db.execute(
-            "SELECT sha256 FROM binaries WHERE tool_version = ? AND sha256 IS NOT NULL", (tool_version,))}
+            "SELECT sha256 FROM binaries WHERE tool_version = ? AND sha256 IS NOT NULL AND (? OR status = ?)",
+            (tool_version, failed, OK))}
 
-    def done_fetches(self, tool_version: str = __version__) -> set[str]:
+    def done_fetches(self, tool_version: str = __version__, failed: bool = True) -> set[str]:
+        """Fetch keys (``fetch_key``) of the binaries fetched and stored by ``tool_version``."""
         return {r[0] for r in self.db.execute(
-            "SELECT fetched_as FROM binaries WHERE tool_version = ? AND fetched_as IS NOT NULL", (tool_version,))}
+            "SELECT fetched_as FROM binaries WHERE tool_version = ? AND fetched_as IS NOT NULL AND (? OR status = ?)",
+            (tool_version, failed, OK))}
 
     # ------------------------------------------------------------------ writing
     def add(self, record: BinaryRecord) -> int:

@@ -230,11 +230,13 @@ class ScanReport:
 Progress = Callable[[int, int, int, int], None]  # done, total, rows, failures
 
 
-def pending_tasks(store: Store, tasks: Iterable[ScanTask], force: bool) -> tuple[list[ScanTask], int]:
-    """Tasks whose bytes (sha256) or fetch index the store has not seen with this tool version."""
+def pending_tasks(store: Store, tasks: Iterable[ScanTask], force: bool,
+                  retry_failed: bool = False) -> tuple[list[ScanTask], int]:
+    """Tasks whose bytes (sha256) or fetch index the store has not seen with this tool version
+    (or saw fail, with ``retry_failed``)."""
     from ..binary.identity import sha256_file
 
-    hashes, fetched = store.done_hashes(), store.done_fetches()
+    hashes, fetched = store.done_hashes(failed=not retry_failed), store.done_fetches(failed=not retry_failed)
     todo, skipped = [], 0
     for task in tasks:
         if task.path is not None:
@@ -256,9 +258,9 @@ def pending_tasks(store: Store, tasks: Iterable[ScanTask], force: bool) -> tuple
 
 
 def scan(store: Store, tasks: Sequence[ScanTask], executor: Executor, force: bool = False,
-         progress: Optional[Progress] = None) -> ScanReport:
+         progress: Optional[Progress] = None, retry_failed: bool = False) -> ScanReport:
     started = time.perf_counter()
-    todo, skipped = pending_tasks(store, tasks, force)
+    todo, skipped = pending_tasks(store, tasks, force, retry_failed)
     report = ScanReport(total=len(tasks), skipped=skipped, workers=executor.workers)
     rows = failures = 0
     if progress:
