@@ -11,6 +11,8 @@ older store is migrated step by step where a migration exists, anything else is 
 from __future__ import annotations
 
 import datetime
+import functools
+import hashlib
 import os
 import re
 import sqlite3
@@ -34,8 +36,8 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 #: Columns of ``binaries`` in the order the scan fills them.
 BINARY_FIELDS = ("name", "path", "sha256", "machine", "time_date_stamp", "size_of_image", "file_version",
-                 "pdb_guid", "pdb_age", "pdb_used", "tool_version", "status", "error", "exit_code", "seconds",
-                 "row_count", "fetched_as")
+                 "pdb_guid", "pdb_age", "pdb_used", "tool_version", "options", "status", "error", "exit_code",
+                 "seconds", "row_count", "fetched_as")
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +54,7 @@ CREATE TABLE binaries (
     pdb_age INTEGER,
     pdb_used INTEGER NOT NULL DEFAULT 0,
     tool_version TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL,
     error TEXT,
     exit_code TEXT,
@@ -107,6 +110,22 @@ _EVENT_COLUMNS = ("Kind", "EventDescriptorSymbol", "EventName", "Id", "Version",
                   "Task", "Keyword", "HookId")
 
 
+@functools.cache
+def tool_version() -> str:
+    """``__version__`` plus a digest of the package's own Python source, so that rows made by other code
+    (a development checkout, a patched install) are analysed again instead of skipped."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).replace(os.sep, "/").encode() + b"\0")
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
 def quote(column: str) -> str:
     """A row column as an SQL identifier; only plain identifiers are ever accepted as column names."""
     if not _IDENT.match(column):
@@ -121,7 +140,9 @@ class BinaryRecord:
     name: str
     path: str
     sha256: Optional[str]
-    tool_version: str = __version__
+    tool_version: str = field(default_factory=tool_version)
+    #: The analysis options the rows were made with (``ScanOptions.identity``).
+    options: str = ""
     status: str = OK
     machine: Optional[str] = None
     time_date_stamp: Optional[int] = None
@@ -268,22 +289,22 @@ class Store:
         self._columns = None
 
     # ------------------------------------------------------------------ what is already there
-    def done_hashes(self, tool_version: str = __version__, failed: bool = True) -> set[str]:
-        """sha256 of the binaries stored by ``tool_version`` (the failed ones too unless ``failed`` is False)."""
+    def done_hashes(self, options: str, failed: bool = True) -> set[str]:
+        """sha256 of the binaries this tool version stored with these options (failed ones unless told)."""
         return {r[0] for r in self.db.execute(
-            "SELECT sha256 FROM binaries WHERE tool_version = ? AND sha256 IS NOT NULL AND (? OR status = ?)",
-            (tool_version, failed, OK))}
+            "SELECT sha256 FROM binaries WHERE tool_version = ? AND options = ? AND sha256 IS NOT NULL "
+            "AND (? OR status = ?)", (tool_version(), options, failed, OK))}
 
-    def done_fetches(self, tool_version: str = __version__, failed: bool = True) -> set[str]:
-        """Fetch keys (``fetch_key``) of the binaries fetched and stored by ``tool_version``."""
+    def done_fetches(self, options: str, failed: bool = True) -> set[str]:
+        """Fetch keys (``fetch_key``) of the binaries this tool version fetched and stored with these options."""
         return {r[0] for r in self.db.execute(
-            "SELECT fetched_as FROM binaries WHERE tool_version = ? AND fetched_as IS NOT NULL AND (? OR status = ?)",
-            (tool_version, failed, OK))}
+            "SELECT fetched_as FROM binaries WHERE tool_version = ? AND options = ? AND fetched_as IS NOT NULL "
+            "AND (? OR status = ?)", (tool_version(), options, failed, OK))}
 
     # ------------------------------------------------------------------ writing
     def add(self, record: BinaryRecord) -> int:
         """Store one binary and its rows in one transaction, replacing an earlier result of the same
-        tool version for the same bytes (``--force``) or the same fetch index."""
+        tool version for the same bytes or the same fetch index (``--force``, other options)."""
         db = self.db
         extra = [c for c in _ordered_keys(record.rows) if c not in self.columns]
         db.execute("BEGIN IMMEDIATE")
@@ -365,8 +386,9 @@ class Store:
 
 
 def _ordered_keys(rows: Sequence[Mapping[str, object]]) -> list[str]:
+    """Every column any row carries, in first-seen order."""
     seen: dict[str, None] = {}
-    for row in rows[:1] or rows:
+    for row in rows:
         seen.update(dict.fromkeys(row))
     return list(seen)
 

@@ -103,7 +103,7 @@ def select_rows(store: Store, filters: Filters) -> tuple[list[str], list[dict[st
     columns = list(BINARY_COLUMNS) + store.columns
     sql = (f"SELECT b.name, coalesce(b.file_version, ''), {', '.join('r.' + quote(c) for c in store.columns)} "
            f"FROM rows r JOIN binaries b ON b.id = r.binary_id WHERE {where} "
-           "ORDER BY b.name COLLATE NOCASE, b.id, r.row_id")
+           "ORDER BY b.name COLLATE NOCASE, b.file_version, b.sha256, r.row_id")
     return columns, [dict(zip(columns, row)) for row in store.db.execute(sql, params)]
 
 

@@ -191,6 +191,7 @@ class DaskCluster:
 def _died(task: ScanTask, why: str = "the worker process died") -> BinaryRecord:
     name = task.fetch[0] if task.fetch else os.path.basename(task.path or "")
     return BinaryRecord(name=name, path=task.path or "", sha256=task.sha256, status=FAILED,
+                        options=task.options.identity(),
                         error=f"{why} while analysing it", exit_code=ExitCode.ERROR.name,
                         fetched_as=fetch_key(*task.fetch) if task.fetch else None)
 
@@ -236,7 +237,10 @@ def pending_tasks(store: Store, tasks: Iterable[ScanTask], force: bool,
     (or saw fail, with ``retry_failed``)."""
     from ..binary.identity import sha256_file
 
-    hashes, fetched = store.done_hashes(failed=not retry_failed), store.done_fetches(failed=not retry_failed)
+    tasks = list(tasks)
+    options = tasks[0].options.identity() if tasks else ""  # one scan, one set of options
+    hashes = store.done_hashes(options, failed=not retry_failed)
+    fetched = store.done_fetches(options, failed=not retry_failed)
     todo, skipped = [], 0
     for task in tasks:
         if task.path is not None:

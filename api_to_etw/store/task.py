@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
-from .. import __version__
 from ..errors import ApiToEtwError, ExitCode
 from .db import FAILED, BinaryRecord, fetch_key
 
@@ -40,6 +39,13 @@ class ScanOptions:
     #: Downloads at a time from the symbol path, per machine (0: unbounded).
     download_slots: int = 2
     engine: str = "native"
+
+    def identity(self) -> str:
+        """The options that change the rows, as stored with each binary: a scan with others redoes it."""
+        import json
+
+        return json.dumps({"engine": self.engine, "use_pdb": self.use_pdb, "max_depth": self.max_depth,
+                           "all_sites": self.all_sites, "manifests": list(self.manifests)}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ def run_task(task: ScanTask) -> BinaryRecord:
     root = logging.getLogger("api_to_etw")
     root.addHandler(collect)
     name = task.fetch[0] if task.fetch else os.path.basename(task.path or "")
-    record = BinaryRecord(name=name, path=task.path or "", sha256=task.sha256, tool_version=__version__,
+    record = BinaryRecord(name=name, path=task.path or "", sha256=task.sha256, options=task.options.identity(),
                           fetched_as=fetch_key(*task.fetch) if task.fetch else None)
     try:
         _analyse(task, record)
