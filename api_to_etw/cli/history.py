@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..errors import ExitCode
-from .common import add_verbosity, output_format, summary
+from .common import add_output_options, add_verbosity, output_format, summary
 from .query import add_row_filters
 
 
@@ -17,8 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", metavar="NAME", help="the binary's file name, e.g. ntoskrnl.exe")
     p.add_argument("--db", required=True, metavar="FILE", help="the store written by scan")
     add_row_filters(p, "api", "event")
-    p.add_argument("--format", choices=("text", "jsonl"), help="report format (default: from -o, else text)")
-    p.add_argument("-o", "--output", default="-", help="report file, '-' for stdout (default)")
+    add_output_options(p, ("text", "jsonl"), "text", what="report file")
     add_verbosity(p)
     p.set_defaults(run=run)
 

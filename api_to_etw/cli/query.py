@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..errors import ExitCode
-from .common import TABLE_EXTENSIONS, add_verbosity, output_format, summary
+from .common import TABLE_EXTENSIONS, add_output_options, add_verbosity, output_format, summary
 
 
 def add_row_filters(p: argparse.ArgumentParser, *names: str) -> None:
@@ -32,8 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", required=True, metavar="FILE", help="the store written by scan")
     add_row_filters(p, "api", "provider", "event", "binary", "kind", "field", "grep")
     p.add_argument("--sql", metavar="QUERY", help="run this SQL on a read-only connection instead of the filters")
-    p.add_argument("--format", choices=("tsv", "csv", "jsonl"), help="output format (default: from -o, else tsv)")
-    p.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
+    add_output_options(p, ("tsv", "csv", "jsonl"), "tsv")
     add_verbosity(p)
     p.set_defaults(run=run)
 
