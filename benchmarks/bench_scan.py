@@ -143,8 +143,10 @@ def main() -> int:
           f"{size['mib_per_million_rows']} MiB per million rows")
     if len(results) >= 2:
         ratio = float(results[-1]["binaries_per_minute"]) / float(results[0]["binaries_per_minute"])  # type: ignore[arg-type]
-        print(f"throughput --jobs {results[-1]['jobs']} / --jobs {results[0]['jobs']}: {ratio:.2f}x "
-              f"(os.cpu_count() = {os.cpu_count()}, load average {os.getloadavg()[0]:.1f})")
+        memory = max(results[-1]["worker_peak_rss_mib"]) / max(results[0]["worker_peak_rss_mib"])  # type: ignore[call-overload]
+        print(f"throughput --jobs {results[-1]['jobs']} / --jobs {results[0]['jobs']}: {ratio:.2f}x, "
+              f"peak RSS per worker {memory:.2f}x (os.cpu_count() = {os.cpu_count()}, "
+              f"load average {os.getloadavg()[0]:.1f})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({"corpus": count, "missing": missing, "results": results, "store_size": size}, handle,

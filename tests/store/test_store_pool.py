@@ -77,3 +77,23 @@ def test_other_options_redo_the_binaries(tmp_path):
         (binary,) = store.binaries()
         assert '"max_depth": 2' in str(binary["options"])
         assert all(int(r["CallDepth"]) <= 2 for r in store.rows_of(int(binary["id"])))
+
+
+def test_progress_display_counts():
+    from api_to_etw.cli.scan import ScanProgress
+
+    progress = ScanProgress(enabled=True)
+    try:
+        progress(0, 3, 0, 0)
+        progress(2, 3, 40, 1)
+        (task,) = progress._bar.tasks
+        assert (task.completed, task.total, task.fields["rows"], task.fields["failed"]) == (2, 3, 40, 1)
+        assert task.fields["rate"] != "-"
+    finally:
+        progress.stop()
+    ScanProgress(enabled=False)(1, 1, 1, 0)  # no terminal: nothing to draw, nothing to fail
+
+
+def test_bad_jobs(tmp_path):
+    result = run_cli("scan", BINARIES[2], "--db", tmp_path / "s.db", "-j", "0")
+    assert result.code == 2 and "--jobs must be at least 1" in result.stderr
