@@ -19,9 +19,10 @@ def add_row_filters(p: argparse.ArgumentParser, *names: str) -> None:
         "kind": "manifest, legacy, tracelogging, wpp, ...",
         "field": "a field name the event carries (Fields column)",
         "grep": "regular expression searched in every column",
+        "match": "COLUMN=VALUE on any stored column, e.g. Ioctl=0x222003 or WriteFunction=EtwWrite*",
     }
     for name in names:
-        p.add_argument(f"--{name}", action="append", default=[], metavar="TEXT" if name != "grep" else "REGEX",
+        p.add_argument(f"--{name}", action="append", default=[], metavar={"grep": "REGEX", "match": "COLUMN=VALUE"}.get(name, "TEXT"),
                        help=helps[name] + " (repeatable)")
 
 
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Print the rows of a store that match every filter given (names are "
                                    "case-insensitive, globs allowed), or run any read-only SQL with --sql.")
     p.add_argument("--db", required=True, metavar="FILE", help="the store written by scan")
-    add_row_filters(p, "api", "provider", "event", "binary", "kind", "field", "grep")
+    add_row_filters(p, "api", "provider", "event", "binary", "kind", "field", "grep", "match")
     p.add_argument("--sql", metavar="QUERY", help="run this SQL on a read-only connection instead of the filters")
     add_output_options(p, ("tsv", "csv", "jsonl"), "tsv")
     add_verbosity(p)
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             rows = [dict(zip(columns, ["" if v is None else v for v in t])) for t in tuples]
         else:
             filters = Filters(api=args.api, provider=args.provider, event=args.event, binary=args.binary,
-                              kind=args.kind, fields=args.field, grep=args.grep)
+                              kind=args.kind, fields=args.field, grep=args.grep, match=args.match)
             columns, rows = select_rows(store, filters)  # type: ignore[assignment]
     if fmt == "jsonl":
         text = "".join(json.dumps(row) + "\n" for row in rows)

@@ -28,6 +28,8 @@ class Filters:
     kind: list[str] = default(default_factory=list)
     fields: list[str] = default(default_factory=list)
     grep: list[str] = default(default_factory=list)
+    #: COLUMN=VALUE on any stored output column (columns other helpers add, e.g. Ioctl, flow in).
+    match: list[str] = default(default_factory=list)
 
 
 def _match(columns: Sequence[str], values: Sequence[str], params: list[object]) -> str:
@@ -69,6 +71,16 @@ def where_clause(store: Store, filters: Filters) -> tuple[str, list[object]]:
     for name in filters.fields:  # Fields is a space-separated list of field names
         parts.append("(' ' || lower(" + col.get("Fields", "''") + ") || ' ') LIKE ?")
         params.append(f"% {name.lower()} %")
+    by_column: dict[str, list[str]] = {}
+    for item in filters.match:
+        name, sep, value = item.partition("=")
+        column = next((c for c in col if c.lower() == name.strip().lower()), None)
+        if not sep or column is None:
+            raise UsageError(f"--match {item!r}: expected COLUMN=VALUE with one of the stored columns "
+                             f"({', '.join(col)})")
+        by_column.setdefault(column, []).append(value)
+    for column, values in by_column.items():
+        parts.append(_match([col[column]], values, params))
     for pattern in filters.grep:
         try:
             re.compile(pattern)

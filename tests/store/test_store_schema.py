@@ -3,6 +3,7 @@ new output columns stored generically, one transaction per binary."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 
@@ -43,6 +44,10 @@ def test_extra_columns_flow_in_and_are_queryable(tmp_path):
         assert store.counts() == {"binaries": 2, "providers": 1, "events": 1, "rows": 2}
     result = run_cli("query", "--db", path, "--sql", "SELECT Ioctl FROM rows ORDER BY row_id")
     assert result.stdout.splitlines() == ["Ioctl", "", "0x222003"], result.stderr
+    result = run_cli("query", "--db", path, "--match", "ioctl=0x222003", "--format", "jsonl")
+    assert [(r["Binary"], r["Ioctl"]) for r in map(json.loads, result.stdout.splitlines())] == [("b.sys", "0x222003")]
+    result = run_cli("query", "--db", path, "--match", "Nope=1")
+    assert result.code == ExitCode.USAGE and "one of the stored columns" in result.stderr
     with pytest.raises(StoreError, match="not a plain identifier"):
         storedb.quote('x"; DROP TABLE rows; --')
 
