@@ -9,7 +9,7 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Facts, Reference
+from ...model import CallSite, Facts, Reference
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
@@ -26,7 +26,7 @@ class NativeEngine(Engine):
         self.pdb = pdb
         self.record_memory = record_memory
         self._facts: Optional[Facts] = None
-        self._sites_by_function: dict[int, dict[int, object]] = {}
+        self._sites_by_function: dict[int, dict[int, CallSite]] = {}
         self._resolved: set[int] = set()
         self._references: Optional[list[Reference]] = None
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
