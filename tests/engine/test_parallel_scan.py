@@ -46,9 +46,29 @@ def test_packing_round_trips_64_bit_targets():
     from api_to_etw.model import CallSite
 
     calls = [CallSite(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), CallSite(0x1000, 0x1010, 0x2000, False)]
-    unpacked = parallel._unpack(parallel._pack(calls, {0x2000, 0xFFFFFFFFFFFFF000}))
+    unpacked = parallel._unpack(parallel._pack((calls, {0x2000, 0xFFFFFFFFFFFFF000})))
     assert unpacked is not None
     assert [(c.caller, c.rva, c.callee, c.tail) for c in unpacked[0]] == [(c.caller, c.rva, c.callee, c.tail)
                                                                         for c in calls]
     assert unpacked[1] == {0x2000, 0xFFFFFFFFFFFFF000}
     assert parallel._unpack(b"\x01") is None
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_two_processes_resolve_the_same_arguments(level, monkeypatch):
+    """The data flow split over two processes sets the same argument values at every call site."""
+    from api_to_etw.engine.native.engine import NativeEngine
+
+    def arguments(jobs: str):
+        monkeypatch.setenv("API_TO_ETW_JOBS", jobs)
+        monkeypatch.setattr("api_to_etw.engine.native.engine.MIN_PARALLEL_FLOW_BYTES", 0)
+        image = load_pe(synth_exe(level))
+        pdb = load_pdb(synth_pdb(level), [(s.name, s.rva, s.virtual_size) for s in image.sections])
+        engine = NativeEngine(image, pdb)
+        facts = engine.load()
+        engine.resolve(sorted(rva for rva, f in facts.functions.items() if not f.imported))
+        return {(c.caller, c.rva): c.args for c in facts.calls}
+
+    single, split = arguments("1"), arguments("2")
+    assert split == single
+    assert sum(1 for args in single.values() if args is not None) > 100
