@@ -13,8 +13,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from ..errors import InputNotFoundError
-
 PROG = "api-to-etw"
 log = logging.getLogger("api_to_etw")
 
@@ -33,7 +31,7 @@ def add_symbol_options(parser: argparse.ArgumentParser) -> None:
 
 
 def symbol_path(args: argparse.Namespace) -> str:
-    from ..binary.symbols import resolve_symbol_path
+    from ..binary.symsrv import resolve_symbol_path
 
     return resolve_symbol_path(args.symbol_path)
 
@@ -52,11 +50,10 @@ TABLE_EXTENSIONS = {"tsv": "tsv", "csv": "csv", "jsonl": "jsonl", "json": "jsonl
 
 def names_file(path: str) -> set[str]:
     """Function names, one per line; blank lines and ``#`` comments are skipped."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return {line.split("#", 1)[0].strip() for line in handle if line.split("#", 1)[0].strip()}
-    except OSError as exc:
-        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+    from ..inputs import read_text_regular
+
+    text = read_text_regular(path, kind="names", encoding="utf-8-sig")
+    return {line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()}
 
 
 def setup_logging(quiet: bool, verbose: int) -> None:

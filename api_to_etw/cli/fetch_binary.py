@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..binary.symbols import fetch_binary, parse_hex
+    from ..binary.symsrv import fetch_binary, parse_hex
 
     with Progress.for_args(args) as bar:
         path = fetch_binary(args.name, parse_hex(args.timestamp, "TIMESTAMP"), parse_hex(args.size_of_image, "SIZEOFIMAGE"),

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..binary.pe import load_pe
-    from ..binary.symbols import locate_pdb, require_pdb
+    from ..binary.symsrv import locate_pdb, require_pdb
 
     image = load_pe(args.binary)
     with Progress.for_args(args) as bar:

@@ -14,7 +14,7 @@ import zlib
 import pytest
 
 from api_to_etw.binary.cab import Cabinet, extract_cab
-from api_to_etw.binary.symbols import expand_compressed
+from api_to_etw.binary.symsrv import expand_compressed
 from api_to_etw.errors import CorruptFileError
 
 BLOCK = 32768

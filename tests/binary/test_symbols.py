@@ -26,9 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import synth_exe, synth_pdb
 
-from api_to_etw.binary import symbols
 from api_to_etw.binary.pe import CodeViewInfo, load_pe
-from api_to_etw.binary.symbols import (
+from api_to_etw.binary.symsrv import (
     FOLDER,
     HTTP,
     STORE,
@@ -39,6 +38,7 @@ from api_to_etw.binary.symbols import (
     compressed_name,
     default_cache_dir,
     fetch_binary,
+    limits,
     locate_pdb,
     parse_hex,
     parse_symbol_path,
@@ -131,7 +131,7 @@ def isolated(monkeypatch, tmp_path):
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
                 "no_proxy", "NO_PROXY", "_NT_SYMBOL_PATH", "_NT_ALT_SYMBOL_PATH"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(symbols, "RETRY_BACKOFF", 0.01)
+    monkeypatch.setattr(limits, "RETRY_BACKOFF", 0.01)
     real = socket.create_connection
 
     def guarded(address, *args, **kwargs):
@@ -555,7 +555,7 @@ def test_http_redirect_loop_and_bad_schemes_are_refused(sample, tmp_path, server
     with watch_files() as events:
         result = locate(sample, f"srv*{tmp_path / 'cache'}*{server.url}")
     assert result.path is None
-    assert server.paths().count(loop) <= symbols.MAX_REDIRECTS + 1
+    assert server.paths().count(loop) <= limits.MAX_REDIRECTS + 1
     assert any("infinite loop" in p for p in result.problems)
     assert any("refused redirect to a ftp URL" in p for p in result.problems)
     assert any("file.ptr" in line and "not allowed" in line for line in result.tried)
