@@ -11,6 +11,7 @@ from ..errors import PdbMismatchError
 from .pdb import PdbSymbols, load_pdb
 from .pe import PEImage, load_pe
 from .symsrv import locate_pdb
+from .symsrv.limits import TransferLimits
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,8 @@ class LoadedBinary:
 
 
 def open_binary(path: str, pdb_path: Optional[str] = None, use_pdb: bool = True, force_pdb: bool = False,
-                symbol_path: Optional[str] = None, offline: bool = False, progress=None) -> LoadedBinary:
+                symbol_path: Optional[str] = None, offline: bool = False, progress=None,
+                limits: Optional[TransferLimits] = None) -> LoadedBinary:
     """The image and the PDB to use: ``--pdb``, else beside the binary, else along the symbol path."""
     image = load_pe(path)
     sections = [(s.name, s.rva, s.virtual_size) for s in image.sections]
@@ -31,7 +33,7 @@ def open_binary(path: str, pdb_path: Optional[str] = None, use_pdb: bool = True,
         return LoadedBinary(image, None, "symbols disabled (--no-pdb)")
     if pdb_path is None:
         found = locate_pdb(image.codeview, image.path, None, symbol_path, offline=offline, progress=progress,
-                           pe_sections=sections)
+                           pe_sections=sections, limits=limits)
         if found.pdb is not None:
             return LoadedBinary(image, found.pdb, found.note)
         if found.mismatched and not symbol_path:

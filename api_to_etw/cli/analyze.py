@@ -19,6 +19,7 @@ from .common import (
     output_format,
     summary,
     symbol_path,
+    transfer_limits,
 )
 
 log = logging.getLogger("api_to_etw")
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         with Progress.for_args(args) as download:
             source = EngineSource(binary=args.binary, pdb=args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb,
-                                  symbol_path=symbol_path(args), offline=args.offline,
+                                  symbol_path=symbol_path(args), offline=args.offline, symbol_limits=transfer_limits(args),
                                   record_memory=bool(args.save_facts), progress=download.download,
                                   options={"project": args.ghidra_project, "program": args.ghidra_program})
             engine = open_engine(args.engine, source)

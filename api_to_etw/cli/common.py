@@ -28,6 +28,19 @@ def add_symbol_options(parser: argparse.ArgumentParser) -> None:
                         help="';'-separated symbol path, e.g. 'srv*~/.cache/sym*https://msdl.microsoft.com/download/symbols'"
                              " (default: _NT_SYMBOL_PATH)")
     parser.add_argument("--offline", action="store_true", help="never download symbols or binaries")
+    parser.add_argument("--download-deadline", type=float, metavar="SECONDS",
+                        help="longest time one download may take, retries included "
+                             "(default: $API_TO_ETW_DOWNLOAD_DEADLINE, else 600)")
+    parser.add_argument("--lookup-deadline", type=float, metavar="SECONDS",
+                        help="longest time one symbol or binary lookup may take along the whole symbol path "
+                             "(default: $API_TO_ETW_LOOKUP_DEADLINE, else 1800)")
+
+
+def transfer_limits(args: argparse.Namespace) -> Any:
+    """The symbol-server bounds from the options and the environment (a ``TransferLimits``)."""
+    from ..binary.symsrv.limits import TransferLimits
+
+    return TransferLimits.from_options(getattr(args, "download_deadline", None), getattr(args, "lookup_deadline", None))
 
 
 def symbol_path(args: argparse.Namespace) -> str:
@@ -115,4 +128,4 @@ class Progress:
 
 
 __all__: Sequence[str] = ["PROG", "Progress", "add_symbol_options", "add_verbosity", "names_file", "output_format",
-                          "setup_logging", "summary", "symbol_path"]
+                          "setup_logging", "summary", "symbol_path", "transfer_limits"]

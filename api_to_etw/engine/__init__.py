@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..binary.symsrv.limits import TransferLimits
     from .base import Engine
 
 #: Engine name -> "module:factory"; the factory takes an EngineSource and returns an Engine.
@@ -32,6 +33,8 @@ class EngineSource:
     force_pdb: bool = False
     symbol_path: Optional[str] = None
     offline: bool = False
+    #: Symbol-server bounds (``binary.symsrv.limits.TransferLimits``); None: defaults and environment.
+    symbol_limits: Optional[TransferLimits] = None
     #: Keep every byte the analysis reads so the facts can be saved (``--save-facts``).
     record_memory: bool = False
     #: Download progress callback (done, total) while symbols are fetched.

@@ -48,6 +48,7 @@ from api_to_etw.binary.symsrv import (
     resolve_symbol_path,
     safe_file_name,
 )
+from api_to_etw.binary.symsrv.limits import TransferLimits
 from api_to_etw.errors import ExitCode, SymbolsUnavailableError, UsageError
 
 pytestmark = pytest.mark.skipif(
@@ -910,3 +911,81 @@ def test_elements_accept_parsed_lists(sample, tmp_path):
     right = put(store, PDB, sample.key, sample.pdb)
     result = locate(sample, [SymbolPathElement(STORE, str(store))])
     assert result.path == right
+
+
+# ---------------------------------------------------------------------- deadlines (issue 13)
+def trickle(server, every=0.2):
+    """A 200 reply without Content-Length that sends one byte per ``every`` seconds, for as long as
+    the client listens: each receive succeeds well within any socket timeout, the body never ends."""
+
+    def route(handler):
+        handler.send_response(200)
+        handler.end_headers()
+        while not server.stop.wait(every):
+            handler.wfile.write(b"M")
+            handler.wfile.flush()
+
+    return route
+
+
+def parts_left(root):
+    return [p for p in tree(root) if p.endswith(".part") or os.path.basename(p).startswith(".api-to-etw-")]
+
+
+def test_trickling_server_ends_at_the_download_deadline(sample, tmp_path, server):
+    server.routes[pdb_path_on(server, sample)] = trickle(server)
+    cache = tmp_path / "cache"
+    started = time.monotonic()
+    result = locate(sample, f"srv*{cache}*{server.url}", limits=TransferLimits(timeout=5, download_deadline=1.0))
+    elapsed = time.monotonic() - started
+    assert result.path is None and elapsed < 4, elapsed
+    assert any("1s download deadline" in p for p in result.problems), result.problems
+    # The server is given up after the deadline: no .pd_ or file.ptr tried on it, nothing left in the cache.
+    assert server.paths().count(pdb_path_on(server, sample)) == 1
+    assert parts_left(cache) == [] and not os.path.isdir(cache / PDB)
+
+
+def test_lookup_deadline_bounds_the_whole_symbol_path(sample, tmp_path, server):
+    """Three trickling servers, each within its download deadline: the lookup deadline stops the search."""
+    other = [SymbolServer(str(tmp_path / "served")) for _ in range(2)]
+    try:
+        for srv in (server, *other):
+            srv.routes[pdb_path_on(srv, sample)] = trickle(srv)
+        path = ";".join(f"srv*{tmp_path / 'cache'}*{srv.url}" for srv in (server, *other))
+        started = time.monotonic()
+        result = locate(sample, path, limits=TransferLimits(timeout=5, download_deadline=30, lookup_deadline=1.5))
+        elapsed = time.monotonic() - started
+    finally:
+        for srv in other:
+            srv.close()
+    assert result.path is None and elapsed < 5, elapsed
+    assert any("lookup deadline of 1.5s reached" in p for p in result.problems), result.problems
+    assert not other[1].requests  # the search stopped before the last server
+    assert parts_left(tmp_path / "cache") == []
+
+
+def test_fetch_binary_has_the_same_deadline(sample, tmp_path, server, monkeypatch):
+    key = binary_key(sample.timestamp, sample.size_of_image)
+    server.routes[f"/symbols/{EXE}/{key}/{EXE}"] = trickle(server)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("API_TO_ETW_DOWNLOAD_DEADLINE", "1")
+    started = time.monotonic()
+    from conftest import run_cli
+
+    result = run_cli("fetch-binary", EXE, f"{sample.timestamp:X}", f"{sample.size_of_image:X}",
+                     "--symbol-path", f"srv*{cache}*{server.url}")
+    assert result.code == ExitCode.SYMBOLS_UNAVAILABLE, result.stderr
+    assert time.monotonic() - started < 4 and "download deadline" in result.stderr
+    assert parts_left(cache) == []
+    result = run_cli("fetch-binary", EXE, "1", "2", "--symbol-path", str(cache), "--download-deadline", "-3")
+    assert result.code == ExitCode.USAGE and "positive number of seconds" in result.stderr
+
+
+def test_deadline_settings():
+    assert TransferLimits.from_options(environ={}).download_deadline == limits.DEFAULT_DOWNLOAD_DEADLINE
+    env = {"API_TO_ETW_DOWNLOAD_DEADLINE": "12.5", "API_TO_ETW_LOOKUP_DEADLINE": "40"}
+    assert TransferLimits.from_options(environ=env) == TransferLimits(download_deadline=12.5, lookup_deadline=40)
+    assert TransferLimits.from_options(3, None, environ=env).download_deadline == 3
+    for bad in ("soon", "0", "-1", "inf", "nan"):
+        with pytest.raises(UsageError):
+            TransferLimits.from_options(environ={"API_TO_ETW_LOOKUP_DEADLINE": bad})

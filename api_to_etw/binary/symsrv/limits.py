@@ -9,7 +9,10 @@ deadline, and single socket operations time out. ``API_TO_ETW_DOWNLOAD_DEADLINE`
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ...errors import UsageError
@@ -38,8 +41,6 @@ ProgressCallback = Callable[[int, Optional[int]], None]
 def deadline_seconds(cli_value: Optional[float], env_name: str, default: float,
                      environ: Optional[Mapping[str, str]] = None) -> float:
     """The deadline to use: the option when given, else the environment variable, else ``default``."""
-    import os
-
     if cli_value is not None:
         value, where = cli_value, "option"
     else:
@@ -53,3 +54,39 @@ def deadline_seconds(cli_value: Optional[float], env_name: str, default: float,
     if not value > 0 or value != value or value == float("inf"):
         raise UsageError(f"{where}: a deadline must be a positive number of seconds, not {value}")
     return float(value)
+
+
+@dataclass(frozen=True)
+class TransferLimits:
+    """Every bound of one lookup: socket timeout, tries, bytes, and the two deadlines (seconds)."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    max_bytes: int = DEFAULT_MAX_BYTES
+    download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE
+    lookup_deadline: float = DEFAULT_LOOKUP_DEADLINE
+
+    @classmethod
+    def from_options(cls, download_deadline: Optional[float] = None, lookup_deadline: Optional[float] = None,
+                     environ: Optional[Mapping[str, str]] = None, **others: float) -> TransferLimits:
+        """Deadlines from the options, else ``API_TO_ETW_*_DEADLINE``, else the defaults."""
+        return cls(
+            download_deadline=deadline_seconds(download_deadline, ENV_DOWNLOAD_DEADLINE, DEFAULT_DOWNLOAD_DEADLINE,
+                                               environ),
+            lookup_deadline=deadline_seconds(lookup_deadline, ENV_LOOKUP_DEADLINE, DEFAULT_LOOKUP_DEADLINE, environ),
+            **others,  # type: ignore[arg-type]
+        )
+
+
+class Clock:
+    """When a lookup must end; downloads inside it end at their own deadline or the lookup's, whichever is first."""
+
+    def __init__(self, limits: TransferLimits) -> None:
+        self.limits = limits
+        self.lookup_ends = time.monotonic() + limits.lookup_deadline
+
+    def download_ends(self) -> float:
+        return min(time.monotonic() + self.limits.download_deadline, self.lookup_ends)
+
+    def lookup_expired(self) -> bool:
+        return time.monotonic() >= self.lookup_ends

@@ -18,7 +18,7 @@ from ...errors import ApiToEtwError, SymbolsUnavailableError, UsageError
 from ..pdb import PdbSymbols, load_pdb
 from ..pe import CodeViewInfo
 from .keys import binary_key, binary_keys, pdb_key, pdb_keys, printable, safe_file_name, safe_pdb_name
-from .limits import DEFAULT_MAX_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT, ProgressCallback
+from .limits import DEFAULT_MAX_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT, ProgressCallback, TransferLimits
 from .path import SymbolPathElement, parse_symbol_path
 from .store import StoreSearch, Target
 
@@ -83,6 +83,7 @@ def locate_pdb(
     max_bytes: int = DEFAULT_MAX_BYTES,
     offline: bool = False,
     pe_sections: Optional[list[tuple[str, int, int]]] = None,
+    limits: Optional[TransferLimits] = None,
 ) -> LocateResult:
     """Find the PDB matching ``codeview``: explicit ``pdb_arg``, beside the binary, then the symbol path.
 
@@ -94,7 +95,8 @@ def locate_pdb(
     logger = log if log is not None else _LOG
     if pdb_arg:
         return LocateResult(pdb_arg, [f"--pdb {pdb_arg}"], f"symbols from {pdb_arg} (--pdb)", source="--pdb")
-    search = StoreSearch(logger, progress, timeout, retries, max_bytes, offline)
+    transfer = limits or TransferLimits.from_options(timeout=timeout, retries=retries, max_bytes=max_bytes)
+    search = StoreSearch(logger, progress, transfer, offline)
     # The search stops at the first file verify() accepts, so the last PDB accepted is the one found
     # (possibly verified under a temporary name and then renamed into the cache).
     accepted: list[PdbSymbols] = []
@@ -188,6 +190,7 @@ def fetch_binary(
     retries: int = DEFAULT_RETRIES,
     max_bytes: int = DEFAULT_MAX_BYTES,
     offline: bool = False,
+    limits: Optional[TransferLimits] = None,
 ) -> str:
     """Find a binary by its index (``NAME/%08X%x/NAME``) on the symbol path; returns its local path.
 
@@ -217,7 +220,8 @@ def fetch_binary(
 
     ext = os.path.splitext(safe)[1].lstrip(".").lower()
     flat = ["", ext] if re.fullmatch(r"[a-z0-9]{1,8}", ext) else [""]
-    search = StoreSearch(logger, progress, timeout, retries, max_bytes, offline)
+    transfer = limits or TransferLimits.from_options(timeout=timeout, retries=retries, max_bytes=max_bytes)
+    search = StoreSearch(logger, progress, transfer, offline)
     found, _source = search.run(Target(safe, keys, verify, flat), elements)
     if found is None:
         raise SymbolsUnavailableError(f"{label} not found on the symbol path; tried: {_summary(search.tried, 8)}")

@@ -27,9 +27,9 @@ from typing import Callable, Optional
 
 from ...errors import CorruptFileError
 from .compressed import expand_compressed
-from .http import FileError, HttpClient, ServerError
+from .http import FileError, HttpClient, LookupDeadline, ServerError
 from .keys import compressed_name, display_url, printable
-from .limits import CHUNK, SMALL_FILE_LIMIT, ProgressCallback
+from .limits import CHUNK, SMALL_FILE_LIMIT, Clock, ProgressCallback, TransferLimits
 from .path import HTTP, STORE, SymbolPathElement, default_cache_dir, is_foreign_path, is_http
 from .safety import UnsafePath, make_dirs, prune_empty, remove_quietly, store_parts, temp_in, within
 
@@ -46,13 +46,13 @@ class Target:
 
 
 class StoreSearch:
-    def __init__(self, logger: logging.Logger, progress: Optional[ProgressCallback], timeout: float,
-                 retries: int, max_bytes: int, offline: bool) -> None:
+    def __init__(self, logger: logging.Logger, progress: Optional[ProgressCallback], limits: TransferLimits,
+                 offline: bool) -> None:
         self.log = logger
         self.progress = progress
-        self.timeout = timeout
-        self.retries = retries
-        self.max_bytes = max_bytes
+        self.limits = limits
+        self.clock = Clock(limits)
+        self.max_bytes = limits.max_bytes
         self.offline = offline
         self.tried: list[str] = []
         self.problems: list[str] = []
@@ -73,7 +73,7 @@ class StoreSearch:
     @property
     def http(self) -> HttpClient:
         if self._http is None:
-            self._http = HttpClient(self.timeout, self.retries, self.max_bytes, self.progress, self.log)
+            self._http = HttpClient(self.limits, self.clock, self.progress, self.log)
         return self._http
 
     def check(self, target: Target, path: str, label: str, context: str = "") -> bool:
@@ -91,6 +91,10 @@ class StoreSearch:
     # -- elements
     def run(self, target: Target, elements: list[SymbolPathElement]) -> tuple[Optional[str], str]:
         for element in elements:
+            if self.clock.lookup_expired():
+                self.problem(f"lookup deadline of {self.limits.lookup_deadline:g}s reached; "
+                             f"{element.describe()} and what follows not searched")
+                return None, ""
             try:
                 if element.kind == HTTP:
                     found = self.server(target, element)
@@ -98,6 +102,9 @@ class StoreSearch:
                     found = self.store(target, element.location, element.cache, element.describe())
                 else:
                     found = self.folder(target, element)
+            except LookupDeadline as exc:
+                self.problem(f"{element.describe()}: {exc}; search stopped")
+                return None, ""
             except UnsafePath as exc:
                 self.problem(f"{element.describe()}: refused: {exc}")
                 found = None

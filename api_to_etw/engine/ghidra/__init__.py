@@ -45,7 +45,8 @@ def open_ghidra(source: EngineSource) -> GhidraEngine:
     pdb_path = None
     if source.binary:
         loaded = open_binary(source.binary, source.pdb, use_pdb=source.use_pdb, force_pdb=source.force_pdb,
-                             symbol_path=source.symbol_path, offline=source.offline, progress=source.progress)
+                             symbol_path=source.symbol_path, offline=source.offline, progress=source.progress,
+                             limits=source.symbol_limits)
         if loaded.pdb is None:
             log.warning("%s: %s", os.path.basename(source.binary), loaded.pdb_note)
         else:

@@ -22,7 +22,8 @@ def open_native(source: EngineSource) -> NativeEngine:
     if not source.binary:
         raise UsageError("the native engine needs a BINARY")
     loaded = open_binary(source.binary, source.pdb, use_pdb=source.use_pdb, force_pdb=source.force_pdb,
-                         symbol_path=source.symbol_path, offline=source.offline, progress=source.progress)
+                         symbol_path=source.symbol_path, offline=source.offline, progress=source.progress,
+                         limits=source.symbol_limits)
     if loaded.pdb is None:
         log.warning("%s: %s", os.path.basename(source.binary), loaded.pdb_note)
     else:
