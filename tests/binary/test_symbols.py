@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import synth_exe, synth_pdb
+from conftest import require_tools, synth_exe, synth_pdb
 
 from api_to_etw.binary.pe import CodeViewInfo, load_pe
 from api_to_etw.binary.symsrv import (
@@ -183,8 +183,7 @@ def compress(kind, name, source, tmp_path):
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(name, data)
         return path.read_bytes()
-    if not shutil.which("gcab"):
-        pytest.skip("gcab is not installed (apt-get install gcab)")
+    require_tools("gcab")
     work = tmp_path / "gcab"
     work.mkdir(exist_ok=True)
     shutil.copyfile(source, work / name)
@@ -719,8 +718,7 @@ def test_unreachable_server_is_noted_and_the_search_goes_on(sample, tmp_path):
 
 @pytest.fixture
 def self_signed(tmp_path):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl is not installed")
+    require_tools("openssl")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
