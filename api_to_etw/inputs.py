@@ -90,8 +90,8 @@ def open_regular(path: str, *, kind: str = "binary", max_size: Optional[int] = N
         if what is not None:
             raise InputNotFoundError(f"{path}: is {what}, not a regular file; inputs must be regular files")
         if info.st_size > limit:
-            raise error(f"{path}: {info.st_size} bytes, over the {limit}-byte limit for a {kind} file "
-                            f"(set {env_name(kind)} to raise it)")
+            hint = f" (set {env_name(kind)} to raise it)" if max_size is None else ""
+            raise error(f"{path}: {info.st_size} bytes, over the {limit}-byte limit for a {kind} file{hint}")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -104,7 +104,7 @@ def read_regular(path: str, *, kind: str = "binary", max_size: Optional[int] = N
                  error: type[ApiToEtwError] = CorruptFileError) -> bytes:
     """The whole content of a regular file, at most the limit (a file growing past it is refused too)."""
     limit = input_limit(kind) if max_size is None else max_size
-    with open_regular(path, kind=kind, max_size=limit, error=error) as handle:
+    with open_regular(path, kind=kind, max_size=max_size, error=error) as handle:
         try:
             data = handle.read(limit + 1)
         except OSError as exc:

@@ -70,7 +70,7 @@ def test_facts_nested_deeply(tmp_path):
 
 
 def test_facts_value_nested_deeply(tmp_path):
-    """Values nest through Offset/Load; a chain of 200 is refused before the recursion limit is near."""
+    """Values nest through Offset/Load and decode recursively: a chain of 200 is refused by its depth."""
     doc = facts_of(tmp_path)
     value: object = {"c": 1}
     for _ in range(200):
@@ -83,7 +83,7 @@ def test_facts_value_nested_deeply(tmp_path):
     assert "nested deeper than" in line
 
 
-@pytest.mark.parametrize("number", ["1e400", "Infinity", "-Infinity", "NaN", "1.5", "true", '"4096"', "1" * 5000])
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "Infinity", "-Infinity", "NaN", "1.5", "1" * 5000, str(1 << 64)])
 def test_facts_non_integer_where_an_integer_belongs(tmp_path, number):
     path = os.path.join(REPRODUCERS, "facts", "overflow_1e400.json")
     text = open(path, encoding="utf-8").read().replace("1e400", number)
@@ -96,7 +96,7 @@ def test_facts_non_integer_where_an_integer_belongs(tmp_path, number):
 def test_facts_integer_out_of_range(tmp_path, field, index):
     doc = facts_of(tmp_path)
     if index is None:
-        doc[field] = 1 << 70
+        doc[field] = -1
     else:
         doc[field][0][index] = -5
     path = tmp_path / "range.json"

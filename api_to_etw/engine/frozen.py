@@ -32,6 +32,7 @@ from ..model import (
     Value,
 )
 from .base import Engine
+from .facts_check import check_document, check_facts
 
 FORMAT = "api-to-etw-facts"
 VERSION = 1
@@ -54,77 +55,26 @@ def encode_value(value: Value) -> Any:
     return "?"
 
 
-#: Deepest value nesting accepted in a facts file (the engines produce at most a handful of levels).
-MAX_VALUE_DEPTH = 64
-U32 = (0, 0xFFFFFFFF)
-U64 = (0, 0xFFFFFFFFFFFFFFFF)
-#: Constants and offsets: what a 64-bit register can hold, read as signed or unsigned.
-WORD = (-(1 << 63), (1 << 64) - 1)
-SMALL = (-(1 << 31), (1 << 31) - 1)
-
-
-def _int(obj: Any, bounds: tuple[int, int], what: str) -> int:
-    """An integer within ``bounds``; floats (1e400, Infinity), booleans and strings are refused."""
-    if type(obj) is not int:
-        raise ValueError(f"{what} must be an integer, not {type(obj).__name__} {_short(obj)}")
-    if not bounds[0] <= obj <= bounds[1]:
-        raise ValueError(f"{what} {_short(obj)} is out of range ({bounds[0]}..{bounds[1]})")
-    return obj
-
-
-def _list(obj: Any, what: str, length: Optional[int] = None) -> list:
-    if not isinstance(obj, list):
-        raise ValueError(f"{what} must be a list, not {type(obj).__name__}")
-    if length is not None and len(obj) != length:
-        raise ValueError(f"{what} must have {length} items, not {len(obj)}")
-    return obj
-
-
-def _str(obj: Any, what: str) -> str:
-    if not isinstance(obj, str):
-        raise ValueError(f"{what} must be a string, not {type(obj).__name__}")
-    return obj
-
-
-def _bool(obj: Any, what: str) -> bool:
-    if not isinstance(obj, bool):
-        raise ValueError(f"{what} must be true or false, not {_short(obj)}")
-    return obj
-
-
-def _short(obj: Any) -> str:
-    text = repr(obj)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def decode_value(obj: Any, depth: int = 0) -> Value:
+def decode_value(obj: Any) -> Value:
     if obj == "?":
         return UNKNOWN
-    if depth >= MAX_VALUE_DEPTH:
-        raise ValueError(f"value nested deeper than {MAX_VALUE_DEPTH} levels")
     if not isinstance(obj, dict) or len(obj) != 1:
-        raise ValueError(f"bad value {_short(obj)}")
+        raise ValueError(f"bad value {obj!r}")
     ((tag, body),) = obj.items()
     if tag == "c":
-        return Const(_int(body, WORD, "constant"))
+        return Const(int(body))
     if tag == "a":
-        return Addr(_int(body, U32, "address"))
+        return Addr(int(body))
     if tag == "p":
-        return Param(_int(body, (0, 255), "parameter index"))
+        return Param(int(body))
     if tag == "o":
-        base, delta = _list(body, "offset", 2)
-        return Offset(decode_value(base, depth + 1), _int(delta, WORD, "offset delta"))
+        return Offset(decode_value(body[0]), int(body[1]))
     if tag == "l":
-        addr, size = _list(body, "load", 2)
-        return Load(decode_value(addr, depth + 1), _int(size, (0, 64), "load size"))
+        return Load(decode_value(body[0]), int(body[1]))
     if tag == "s":
-        offset, content, frame = _list(body, "stack address", 3)
-        stored = None
-        if content is not None:
-            stored = tuple(None if b is None else _int(b, (0, 255), "stack byte")
-                           for b in _list(content, "stack content"))
-        return StackAddr(_int(offset, SMALL, "stack offset"), stored, _int(frame, (-1, U32[1]), "stack frame"))
-    raise ValueError(f"bad value tag {_short(tag)}")
+        content = tuple(body[1]) if body[1] is not None else None
+        return StackAddr(int(body[0]), content, int(body[2]))
+    raise ValueError(f"bad value tag {tag!r}")
 
 
 # --------------------------------------------------------------------------------------------- memory
@@ -217,7 +167,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number a facts file may hold")
 
 
-def _short_text(exc: BaseException, limit: int = 120) -> str:
+def _short_text(exc: object, limit: int = 120) -> str:
     text = str(exc)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -236,86 +186,55 @@ class FrozenEngine(Engine):
         data = read_regular(self.path, kind="facts", error=CorruptMetadataError)
         try:
             doc = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+            check_document(doc)
         except RecursionError:
             raise CorruptMetadataError(f"{name}: not a facts file (JSON nested too deeply)") from None
-        except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, Infinity/NaN, over-long integers
+        except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, Infinity/NaN, 1e400, huge integers
             raise CorruptMetadataError(f"{name}: not a facts file ({_short_text(exc)})") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise CorruptMetadataError(f"{name}: not an api-to-etw facts file")
         if doc.get("version") != VERSION:
             raise CorruptMetadataError(
-                f"{name}: facts format version {_short(doc.get('version'))} (this tool reads {VERSION})")
+                f"{name}: facts format version {_short_text(repr(doc.get('version')))} (this tool reads {VERSION})")
         try:
-            self._facts = self._build(doc)
-            return self._facts
-        except RecursionError:
-            raise CorruptMetadataError(f"{name}: malformed facts (nested too deeply)") from None
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            facts = self._build(doc)
+            check_facts(facts)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
             raise CorruptMetadataError(f"{name}: malformed facts ({type(exc).__name__}: {_short_text(exc)})") from None
+        self._facts = facts
+        return facts
 
     def _build(self, doc: dict) -> Facts:
-        """Facts from a parsed document, every field checked: types, integer ranges, and that every call
-        site and reference names a function of the file (the analysis relies on it)."""
-        engine = doc.get("engine")
-        self.source_engine = engine if isinstance(engine, str) else None
-        functions: dict[int, Function] = {}
-        for item in _list(doc["functions"], "functions"):
-            rva, size, fname, exported, imported, fragments = _list(item, "function", 6)
-            entry = _int(rva, U32, "function rva")
-            functions[entry] = Function(
-                entry, _int(size, U32, "function size"), _str(fname, "function name"),
-                _bool(exported, "exported"), _bool(imported, "imported"),
-                [(_int(a, U32, "fragment rva"), _int(b, U32, "fragment size"))
-                 for a, b in (_list(fr, "fragment", 2) for fr in _list(fragments, "fragments"))])
+        self.source_engine = doc.get("engine")
+        functions = {}
+        for rva, size, fname, exported, imported, fragments in doc["functions"]:
+            functions[int(rva)] = Function(int(rva), int(size), str(fname), bool(exported), bool(imported),
+                                           [(int(a), int(b)) for a, b in fragments])
         calls = []
-        for item in _list(doc["calls"], "calls"):
-            caller, rva, callee, tail, args = _list(item, "call", 5)
-            site = _int(rva, U32, "call rva")
-            for end, what in ((caller, "caller"), (callee, "callee")):
-                if _int(end, U32, what) not in functions:
-                    raise ValueError(f"call at {site:#x} names {what} {end:#x}, which is not a function of the file")
+        for caller, rva, callee, tail, args in doc["calls"]:
             decoded = None
             if args is not None:
-                decoded = tuple(frozenset(decode_value(v) for v in _list(arg, "argument values"))
-                                for arg in _list(args, "arguments"))
-            calls.append(CallSite(caller, site, callee, _bool(tail, "tail"), decoded))
-        sections = [(_int(a, U32, "section rva"), _int(b, U32, "section size"), _bool(w, "writable"),
-                     _bool(x, "executable"))
-                    for a, b, w, x in (_list(s, "section", 4) for s in _list(doc["sections"], "sections"))]
-        image_base = _int(doc["image_base"], U64, "image_base")
+                decoded = tuple(frozenset(decode_value(v) for v in arg) for arg in args)
+            calls.append(CallSite(int(caller), int(rva), int(callee), bool(tail), decoded))
         memory = ReplayMemory(
-            [(_int(start, U32, "memory rva"), bytes.fromhex(_str(hexdata, "memory bytes")))
-             for start, hexdata in (_list(m, "memory range", 2) for m in _list(doc["memory"], "memory"))],
-            sections, image_base)
+            [(int(start), bytes.fromhex(hexdata)) for start, hexdata in doc["memory"]],
+            [(int(a), int(b), bool(w), bool(x)) for a, b, w, x in doc["sections"]],
+            int(doc["image_base"]),
+        )
         refs = doc.get("references")
-        references = None
-        if refs is not None:
-            references = []
-            for item in _list(refs, "references"):
-                at, function, target = (_int(v, U32, "reference") for v in _list(item, "reference", 3))
-                if function not in functions:
-                    raise ValueError(f"reference at {at:#x} is in {function:#x}, which is not a function of the file")
-                references.append(Reference(at, function, target))
-        notes = doc.get("annotations")
-        annotations = None
-        if notes is not None:
-            annotations = [(_int(rva, U32, "annotation rva"),
-                            tuple(_str(x, "annotation string") for x in _list(strings, "annotation strings")))
-                           for rva, strings in (_list(a, "annotation", 2) for a in _list(notes, "annotations"))]
-        symbols = {_int(rva, U32, "symbol rva"): _str(n, "symbol name")
-                   for rva, n in (_list(s, "symbol", 2) for s in _list(doc["symbols"], "symbols"))}
         return Facts(
-            binary_name=_str(doc["binary"], "binary"),
-            image_base=image_base,
+            binary_name=str(doc["binary"]),
+            image_base=int(doc["image_base"]),
             functions=functions,
             calls=calls,
-            symbols=symbols,
+            symbols={int(rva): str(n) for rva, n in doc["symbols"]},
             memory=memory,
-            has_pdb=_bool(doc.get("has_pdb", False), "has_pdb"),
-            machine=_str(doc.get("machine", "x64"), "machine"),
-            sections=sections,
-            references=references,
-            annotations=annotations,
+            has_pdb=bool(doc.get("has_pdb")),
+            machine=str(doc.get("machine", "x64")),
+            sections=memory.sections,
+            references=None if refs is None else [Reference(int(a), int(b), int(c)) for a, b, c in refs],
+            annotations=None if doc.get("annotations") is None else [
+                (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]],
         )
 
     def resolve(self, functions: Iterable[int]) -> None:

@@ -163,7 +163,6 @@ def main() -> int:
     fz.add_argument("target", choices=sorted(TARGETS))
     fz.add_argument("--runs", type=int)
     fz.add_argument("--seconds", type=int)
-    fz.add_argument("libfuzzer", nargs="*", help="after --: arguments for libFuzzer")
     ci = sub.add_parser("ci")
     ci.add_argument("targets", nargs="*", default=[])
     ci.add_argument("--runs", type=int, default=100)
@@ -178,7 +177,10 @@ def main() -> int:
     mn.add_argument("--runs", type=int, default=20000)
     mg = sub.add_parser("merge")
     mg.add_argument("target", choices=sorted(TARGETS))
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # libFuzzer's own arguments, after --
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.libfuzzer = extra
     handlers = {"fuzz": cmd_fuzz, "ci": cmd_ci, "replay": cmd_replay, "minimize": cmd_minimize, "merge": cmd_merge}
     try:
         return handlers[args.command](args)

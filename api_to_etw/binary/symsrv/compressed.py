@@ -8,6 +8,7 @@ import zlib
 from typing import BinaryIO
 
 from ...errors import CorruptFileError
+from ...inputs import open_regular
 from ..cab import extract_cab, is_cabinet
 from .limits import CHUNK
 
@@ -15,20 +16,18 @@ from .limits import CHUNK
 def expand_compressed(source: str, out: BinaryIO, name: str, max_bytes: int) -> int:
     """Decompress a symbol-server ``NAME.xx_`` file (CAB with MSZIP/none, or ZIP) into ``out``."""
     label = os.path.basename(source)
-    size = os.path.getsize(source)
-    if size > max_bytes:
-        raise CorruptFileError(f"{label}: {size} bytes, over the {max_bytes}-byte limit")
-    with open(source, "rb") as handle:
+    with open_regular(source, kind="compressed symbol", max_size=max_bytes) as handle:
         head = handle.read(4)
         if is_cabinet(head):
             handle.seek(0)
-            return extract_cab(handle.read(), out, name=name, max_bytes=max_bytes, label=label)
-    if head == b"PK\x03\x04":
-        return _expand_zip(source, out, name, max_bytes, label)
+            return extract_cab(handle.read(max_bytes + 1), out, name=name, max_bytes=max_bytes, label=label)
+        if head == b"PK\x03\x04":
+            handle.seek(0)
+            return _expand_zip(handle, out, name, max_bytes, label)
     raise CorruptFileError(f"{label}: compressed symbol file is neither a CAB nor a ZIP archive")
 
 
-def _expand_zip(source: str, out: BinaryIO, name: str, max_bytes: int, label: str) -> int:
+def _expand_zip(source: BinaryIO, out: BinaryIO, name: str, max_bytes: int, label: str) -> int:
     try:
         with zipfile.ZipFile(source) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]

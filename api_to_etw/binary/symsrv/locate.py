@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from ...errors import ApiToEtwError, SymbolsUnavailableError, UsageError
+from ...inputs import open_regular
 from ..pdb import PdbSymbols, load_pdb
 from ..pe import CodeViewInfo
 from .keys import binary_key, binary_keys, pdb_key, pdb_keys, printable, safe_file_name, safe_pdb_name
@@ -160,7 +161,7 @@ def require_pdb(result: LocateResult) -> str:
 def pe_index(path: str) -> Optional[tuple[int, int]]:
     """(TimeDateStamp, SizeOfImage) from a PE file's headers, or None if it is not a PE file."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(4096)
             if len(head) < 0x40 or head[:2] != b"MZ":
                 return None
@@ -169,7 +170,7 @@ def pe_index(path: str) -> Optional[tuple[int, int]]:
                 return None
             handle.seek(e_lfanew)
             header = handle.read(24 + 60)
-    except OSError:
+    except (OSError, ApiToEtwError):
         return None
     if len(header) < 24 + 60 or header[:4] != b"PE\0\0":
         return None

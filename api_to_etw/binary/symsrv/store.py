@@ -25,7 +25,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ...errors import CorruptFileError
+from ...errors import ApiToEtwError, CorruptFileError
+from ...inputs import open_regular
 from .compressed import expand_compressed
 from .http import FileError, HttpClient, LookupDeadline, ServerError
 from .keys import compressed_name, display_url, printable
@@ -108,6 +109,9 @@ class StoreSearch:
             except UnsafePath as exc:
                 self.problem(f"{element.describe()}: refused: {exc}")
                 found = None
+            except ApiToEtwError as exc:  # a file that changed under us (now a FIFO, say), or too large
+                self.problem(f"{element.describe()}: {exc}")
+                found = None
             except OSError as exc:
                 self.problem(f"{element.describe()}: {exc.strerror or exc}")
                 found = None
@@ -174,7 +178,7 @@ class StoreSearch:
                 return found
         pointer = os.path.join(folder, "file.ptr")
         if os.path.isfile(pointer) and within(root, pointer):
-            with open(pointer, "rb") as handle:
+            with open_regular(pointer, kind="names") as handle:
                 text = handle.read(SMALL_FILE_LIMIT)
             kind, value = parse_pointer(text)
             if kind == "MSG":
@@ -204,11 +208,11 @@ class StoreSearch:
         try:
             folder = make_dirs(cache, store_parts(cache, target.name, key)[0])
             handle, temp = temp_in(folder)
-            with handle, open(source, "rb") as src:
+            with handle, open_regular(source, max_size=self.max_bytes) as src:
                 shutil.copyfileobj(src, handle, CHUNK)
             final = os.path.join(folder, target.name)
             os.replace(temp, final)
-        except (OSError, UnsafePath) as exc:
+        except (OSError, UnsafePath, ApiToEtwError) as exc:
             self.note(f"could not copy {source} into the cache {cache}: {exc}")
             return None
         self.note(f"copied {source} to {final}", logging.INFO)
