@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import EngineSource, open_engine
     from ..engine.base import Engine
     from ..engine.frozen import FrozenEngine, save_facts
-    from ..render.tables import render, write_output
+    from ..render.tables import refuse_non_regular, render, write_output
 
     _check(args)
     fmt = output_format(args.format, args.output, TABLE_EXTENSIONS, "tsv")
@@ -107,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         label = getattr(engine, "label", None) or os.path.basename(args.binary)
     output = args.output or os.path.join("output", f"{label}.{fmt}")
     try:
+        for target in (output, args.save_facts):
+            if target and target != "-":
+                refuse_non_regular(target)  # before the analysis, not after minutes of it
         with Progress.for_args(args) as progress:
             result = analyze(engine, options, progress)
         write_output(render(result.rows, fmt), output)

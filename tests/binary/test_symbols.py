@@ -987,3 +987,23 @@ def test_deadline_settings():
     for bad in ("soon", "0", "-1", "inf", "nan"):
         with pytest.raises(UsageError):
             TransferLimits.from_options(environ={"API_TO_ETW_LOOKUP_DEADLINE": bad})
+
+
+def test_sigterm_during_a_download_leaves_no_part_file(sample, tmp_path, server):
+    """Killed mid-download (``timeout``, ``kill``), the command unwinds like Ctrl-C and removes its temporary file."""
+    import signal
+
+    server.routes[pdb_path_on(server, sample)] = trickle(server, every=0.05)
+    cache = tmp_path / "cache"
+    exe = tmp_path / EXE
+    shutil.copyfile(sample.exe, exe)
+    proc = subprocess.Popen([sys.executable, "-m", "api_to_etw", "symbols", str(exe), "--symbol-path",
+                             f"srv*{cache}*{server.url}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not parts_left(cache) and time.monotonic() < deadline:  # wait until the download has begun
+        time.sleep(0.05)
+    assert parts_left(cache), "the download never started"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert parts_left(cache) == []
