@@ -98,7 +98,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
     total = 0.0
     for name in args.targets or TARGETS:
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "fuzz", name, "--runs", str(args.runs)],
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "fuzz", name, "--runs", str(args.runs),
+                               "--", f"-seed={args.seed}"],
                               capture_output=True, text=True, timeout=args.timeout)
         seconds = time.perf_counter() - started
         total += seconds
@@ -167,6 +168,7 @@ def main() -> int:
     ci.add_argument("targets", nargs="*", default=[])
     ci.add_argument("--runs", type=int, default=100)
     ci.add_argument("--timeout", type=int, default=300, help="seconds per target before it counts as hung")
+    ci.add_argument("--seed", type=int, default=1, help="libFuzzer's seed: the same inputs on every CI run")
     rp = sub.add_parser("replay")
     rp.add_argument("targets", nargs="*", default=[])
     rp.add_argument("--json", action="store_true", help="a line for every input, not only findings")
