@@ -34,7 +34,7 @@ WORKER_ATTEMPTS = 2
 # ---------------------------------------------------------------------------------------------- inputs
 def parse_fetch_list(path: str) -> list[tuple[str, int, int]]:
     """(name, TimeDateStamp, SizeOfImage) per line of a TSV; hex numbers, ``#`` comments, an optional header."""
-    from ..binary.symbols import parse_hex
+    from ..binary.symsrv import parse_hex
 
     out: list[tuple[str, int, int]] = []
     try:

@@ -86,7 +86,7 @@ def download_slot(symbol_path: str, slots: int) -> Iterator[None]:
     if slots <= 0:
         yield
         return
-    from ..binary.symbols import default_cache_dir, parse_symbol_path
+    from ..binary.symsrv import default_cache_dir, parse_symbol_path
 
     caches = [e.cache for e in parse_symbol_path(symbol_path) if e.cache]
     folder = os.path.join(caches[0] if caches else default_cache_dir(), ".api-to-etw-slots")
@@ -114,7 +114,7 @@ def download_slot(symbol_path: str, slots: int) -> Iterator[None]:
 
 
 def _needs_server(symbol_path: str) -> bool:
-    from ..binary.symbols import HTTP, parse_symbol_path
+    from ..binary.symsrv import HTTP, parse_symbol_path
 
     return any(e.kind == HTTP for e in parse_symbol_path(symbol_path))
 
@@ -181,7 +181,7 @@ def _analyse(task: ScanTask, record: BinaryRecord) -> None:
     options = task.options
     path = task.path
     if task.fetch is not None:
-        from ..binary.symbols import fetch_binary
+        from ..binary.symsrv import fetch_binary
 
         with download_slot(options.symbol_path, options.download_slots):
             path = fetch_binary(*task.fetch, options.symbol_path, offline=options.offline)

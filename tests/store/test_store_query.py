@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, SAMPLES, have_tools, run_cli
+from conftest import REPO, SAMPLES, require_tools, run_cli
 
 from api_to_etw.errors import ExitCode
 
@@ -116,8 +116,7 @@ def _generator():
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     """Build 1 (10.0.1.0) and build 2 (10.0.2.0, the generator's variant) of the kernel, scanned into one store."""
-    if not have_tools("clang", "lld-link", "llvm-rc"):
-        pytest.skip("clang, lld-link and llvm-rc build the two kernel versions")
+    require_tools("clang", "lld-link", "llvm-rc")  # they build the two kernel versions
     root = tmp_path_factory.mktemp("builds")
     truths = {}
     for build, version, variant in (("v1", "10.0.1.0", []), ("v2", "10.0.2.0", ["--variant"])):
