@@ -254,10 +254,14 @@ class Store:
         if missing:
             raise StoreError(f"{self.path}: store schema {version} is older than {SCHEMA_VERSION} and cannot be "
                              "migrated; scan into a new --db")
-        self.db.execute("BEGIN")
-        for step in range(version, SCHEMA_VERSION):
-            MIGRATIONS[step](self.db)
-        self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](self.db)
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        except BaseException:
+            self.db.execute("ROLLBACK")  # the store stays at its old version, whole
+            raise
         self.db.execute("COMMIT")
 
     def close(self) -> None:
