@@ -21,7 +21,8 @@ from conftest import LEVELS, REPO, SAMPLES, load_truth, run_cli, synth_exe, synt
 
 from api_to_etw.engine.ghidra import extract as ex
 from api_to_etw.engine.ghidra import launcher
-from api_to_etw.engine.ghidra.extract import (
+from api_to_etw.engine.ghidra.extract import read_pe_directories
+from api_to_etw.engine.pcode import (
     CALL,
     CAST,
     COPY,
@@ -38,7 +39,6 @@ from api_to_etw.engine.ghidra.extract import (
     SUBPIECE,
     PcodeTranslator,
     fill_call_args,
-    read_pe_directories,
 )
 from api_to_etw.errors import ExitCode, MissingDependencyError, UsageError
 from api_to_etw.etw.descriptor import EventDescriptor
@@ -222,7 +222,7 @@ def test_project_locations(tmp_path):
 # =============================================================================================== 2. p-code rules
 # ---- FAKES: imitations of Ghidra's p-code objects (Varnode, PcodeOp, PcodeBlockBasic, HighFunction,
 # ---- Address) implementing only the methods the translator calls. Used ONLY to test the pure
-# ---- translation logic of api_to_etw/engine/ghidra/extract.py; never a stand-in for a Ghidra run.
+# ---- translation logic of api_to_etw/engine/pcode.py; never a stand-in for a Ghidra run.
 class FakeAddress:
     def __init__(self, offset: int, stack: bool = False):
         self.offset = offset
