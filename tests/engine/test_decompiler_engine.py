@@ -173,3 +173,22 @@ def test_worker_values_of_a_real_function():
         assert not any(isinstance(v, (Param, StackAddr)) for v in descriptor)
     finally:
         engine.close()
+
+
+# Real binaries of ../shared/reference/real-binaries.tsv that are small enough to decompile in CI (the
+# engine decompiles every function that writes ETW or passes its parameters to such a function).
+REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
+        "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "ViGEmBus.sys")
+
+
+@needs_decompiler
+@pytest.mark.parametrize("name", REAL)
+def test_real_binary_rows_equal_the_native_engine(real_binary, name):
+    path = str(real_binary(name))
+    native, _ = _rows("native", path, True)
+    decompiled, stats = _rows("ghidra-decompiler", path, True)
+    print(f"\n{name}: {len(native & decompiled)}/{len(native)} native rows reproduced; decompiler: "
+          f"{stats.functions} functions, {stats.sites} call sites, {stats.native_fallback} native, "
+          f"{stats.arity_mismatches} arity mismatches, {stats.failed} failed")
+    assert stats.failed == 0
+    assert native == decompiled
