@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--manifests", metavar="PATH", action="append", default=[],
                     help="instrumentation manifests (XML/TSV) and the kernel MOF table, file or folder; repeatable")
     an.add_argument("--engine", default="native", choices=ENGINES,
-                    help="analysis backend: native (default, runs anywhere) or ghidra (pyghidra + GHIDRA_INSTALL_DIR)")
+                    help="analysis backend: native (default, runs anywhere), ghidra (pyghidra + GHIDRA_INSTALL_DIR) "
+                         "or ghidra-decompiler (Ghidra's decompiler through flatline, Python >= 3.13)")
     an.add_argument("--save-facts", metavar="FILE", help="also save the engine's facts as JSON for replay")
     an.add_argument("--facts", metavar="FILE", help="replay saved facts instead of reading a binary")
     add_verbosity(an)
@@ -54,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "BINARY into a temporary one")
     group.add_argument("--ghidra-program", metavar="NAME",
                        help="the program in --ghidra-project: NAME or /folder/NAME (default: BINARY's file name)")
+    an.add_argument("--decompiler-python", metavar="PATH",
+                    help="Python >= 3.13 with flatline that runs --engine ghidra-decompiler's worker "
+                         "(default: this interpreter if it has flatline, else $API_TO_ETW_DECOMPILER_PYTHON, "
+                         "python3.13 on PATH, pyenv)")
     an.set_defaults(run=run)
 
 
@@ -65,6 +70,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--facts replays saved facts: give no BINARY or --ghidra-project with it")
     if not (args.facts or args.binary or project):
         raise UsageError("give a BINARY, --facts FILE or (with --engine ghidra) --ghidra-project DIR")
+    if args.decompiler_python and args.engine != "ghidra-decompiler":
+        raise UsageError("--decompiler-python needs --engine ghidra-decompiler")
     if (project or args.ghidra_program) and args.engine != "ghidra":
         raise UsageError("--ghidra-project and --ghidra-program need --engine ghidra")
     if args.save_facts and args.facts:
@@ -102,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
             source = EngineSource(binary=args.binary, pdb=args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb,
                                   symbol_path=symbol_path(args), offline=args.offline, symbol_limits=transfer_limits(args),
                                   record_memory=bool(args.save_facts), progress=download.download,
-                                  options={"project": args.ghidra_project, "program": args.ghidra_program})
+                                  options={"project": args.ghidra_project, "program": args.ghidra_program,
+                                           "decompiler_python": args.decompiler_python})
             engine = open_engine(args.engine, source)
         label = getattr(engine, "label", None) or os.path.basename(args.binary)
     output = args.output or os.path.join("output", f"{label}.{fmt}")

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 12 (``DIFF_FOUND``) when the compared facts differ, else 0."""
-    from ..engine.ghidra.parity import render_report, run_parity
+    from ..parity import render_report, run_parity
     from ..render.tables import write_output
 
     if args.max_depth < 1:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 REGISTRY = {
     "native": "api_to_etw.engine.native:open_native",
     "ghidra": "api_to_etw.engine.ghidra:open_ghidra",
+    "ghidra-decompiler": "api_to_etw.engine.decompiler:open_decompiler",
 }
 ENGINES = tuple(REGISTRY)
 

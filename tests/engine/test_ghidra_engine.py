@@ -21,7 +21,8 @@ from conftest import LEVELS, REPO, SAMPLES, load_truth, run_cli, synth_exe, synt
 
 from api_to_etw.engine.ghidra import extract as ex
 from api_to_etw.engine.ghidra import launcher
-from api_to_etw.engine.ghidra.extract import (
+from api_to_etw.engine.ghidra.extract import read_pe_directories
+from api_to_etw.engine.pcode import (
     CALL,
     CAST,
     COPY,
@@ -38,7 +39,6 @@ from api_to_etw.engine.ghidra.extract import (
     SUBPIECE,
     PcodeTranslator,
     fill_call_args,
-    read_pe_directories,
 )
 from api_to_etw.errors import ExitCode, MissingDependencyError, UsageError
 from api_to_etw.etw.descriptor import EventDescriptor
@@ -193,7 +193,7 @@ def test_cli_engine_ghidra_without_ghidra(monkeypatch, tmp_path):
 def test_nothing_imports_ghidra_early():
     code = ("import sys\n"
             "import api_to_etw.engine.ghidra, api_to_etw.engine.ghidra.launcher, api_to_etw.engine.ghidra.extract\n"
-            "import api_to_etw.engine.ghidra.engine, api_to_etw.engine.ghidra.parity, api_to_etw.cli\n"
+            "import api_to_etw.engine.ghidra.engine, api_to_etw.parity, api_to_etw.cli\n"
             "bad = [m for m in ('pyghidra', 'jpype', 'ghidra', 'java') if m in sys.modules]\n"
             "assert not bad, bad\n")
     env = dict(os.environ, PYTHONPATH=REPO)
@@ -222,7 +222,7 @@ def test_project_locations(tmp_path):
 # =============================================================================================== 2. p-code rules
 # ---- FAKES: imitations of Ghidra's p-code objects (Varnode, PcodeOp, PcodeBlockBasic, HighFunction,
 # ---- Address) implementing only the methods the translator calls. Used ONLY to test the pure
-# ---- translation logic of api_to_etw/engine/ghidra/extract.py; never a stand-in for a Ghidra run.
+# ---- translation logic of api_to_etw/engine/pcode.py; never a stand-in for a Ghidra run.
 class FakeAddress:
     def __init__(self, offset: int, stack: bool = False):
         self.offset = offset
@@ -847,7 +847,7 @@ def test_parity_identical_files(native_facts, capsys):
 
 
 def test_parity_names_exactly_the_perturbed_site(native_facts, tmp_path, capsys):
-    from api_to_etw.engine.ghidra.parity import ARGS, run_parity
+    from api_to_etw.parity import ARGS, run_parity
 
     other = tmp_path / "perturbed.facts.json"
     caller, rva, callee = _perturb(native_facts, other)
@@ -866,7 +866,7 @@ def test_parity_names_exactly_the_perturbed_site(native_facts, tmp_path, capsys)
 
 
 def test_parity_sites_missing_or_unresolved(native_facts, tmp_path):
-    from api_to_etw.engine.ghidra.parity import ONLY_A, UNRESOLVED_B, run_parity
+    from api_to_etw.parity import ONLY_A, UNRESOLVED_B, run_parity
 
     with open(native_facts, encoding="utf-8") as handle:
         doc = json.load(handle)
@@ -957,7 +957,7 @@ def test_ghidra_rows_equal_truth(ghidra_run):
 @needs_ghidra
 def test_ghidra_facts_replay_and_match_native_rows(ghidra_run, tmp_path):
     """The saved Ghidra facts replay to the same rows, and those equal the native engine's."""
-    from api_to_etw.engine.ghidra.parity import run_parity
+    from api_to_etw.parity import run_parity
 
     level, _result, facts = ghidra_run
     native = str(tmp_path / "native.facts.json")

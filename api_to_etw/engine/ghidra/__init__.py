@@ -6,7 +6,6 @@ engine starts Ghidra (``launcher.start_ghidra``). The modules:
 * ``launcher`` -- find and check the Ghidra installation, start it headless (one-line errors, exit 13);
 * ``extract``  -- Ghidra program -> facts, and decompiler p-code -> argument value sets;
 * ``engine``   -- ``GhidraEngine``, the ``Engine`` the analysis drives;
-* ``parity``   -- compare two facts files (e.g. native vs Ghidra) per call site and per row.
 
 ``open_ghidra`` is the factory the engine registry (``api_to_etw.engine.open_engine``) calls; the
 ``--ghidra-*`` options are declared by the ``analyze`` command. See docs/ghidra.md.

@@ -12,7 +12,7 @@ Two ways to get the program:
 
 ``load()`` extracts functions, call sites, symbols and memory (``extract.extract_facts``);
 ``resolve()`` decompiles the requested functions (``DecompInterface.decompileFunction``) and maps the
-p-code of each call to argument value sets (``extract.PcodeTranslator``). Inside a running Ghidra (the
+p-code of each call to argument value sets (``engine.pcode.PcodeTranslator``). Inside a running Ghidra (the
 script in ``ghidra_scripts/``), :meth:`GhidraEngine.for_program` wraps the open program instead.
 """
 
@@ -30,12 +30,11 @@ from ...errors import ApiToEtwError, InputNotFoundError, NotAPEError, UsageError
 from ...model import Facts, Reference
 from ..base import Engine
 from ..frozen import RecordingMemory
+from ..pcode import PcodeTranslator, fill_call_args
 from .extract import (
     Decompiler,
-    PcodeTranslator,
     ProgramFacts,
     extract_facts,
-    fill_call_args,
     register_namer,
     scan_references,
 )

@@ -21,8 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ...errors import InputNotFoundError
-from ...model import CallSite, Facts, StackAddr, Value, ValueSet
+from .errors import InputNotFoundError
+from .model import CallSite, Facts, StackAddr, Value, ValueSet
 
 #: Argument slots a facts file records per call site (rcx, rdx, r8, r9, four stack arguments).
 SLOTS = 8
@@ -86,7 +86,7 @@ class ParityReport:
 
 # ---------------------------------------------------------------------------------------------- loading
 def load_facts(path: str) -> tuple[Facts, FactsInfo]:
-    from ..frozen import FrozenEngine
+    from .engine.frozen import FrozenEngine
 
     if not os.path.exists(path):
         raise InputNotFoundError(f"{path}: no such facts file")
@@ -100,7 +100,7 @@ def load_facts(path: str) -> tuple[Facts, FactsInfo]:
 # ---------------------------------------------------------------------------------------------- sites
 def role_slots(name: str) -> Optional[list[int]]:
     """The argument slots the analysis reads at a call to ``name``, or None if it is not an ETW API."""
-    from ...etw.apis import lookup
+    from .etw.apis import lookup
 
     api = lookup(name)
     if api is None:
@@ -161,10 +161,10 @@ def _label(path: str) -> str:
 
 def compare_rows(a_path: str, b_path: str, max_depth: int = 5, ignore_unnamed: bool = False) -> object:
     """Replay both facts files through the analysis and compare the rows as ``diff`` does."""
-    from ...analysis.pipeline import AnalysisOptions, analyze
-    from ...diff import diff_files
-    from ...render.tables import render
-    from ..frozen import FrozenEngine
+    from .analysis.pipeline import AnalysisOptions, analyze
+    from .diff import diff_files
+    from .engine.frozen import FrozenEngine
+    from .render.tables import render
 
     options = AnalysisOptions(max_depth=max_depth)
     with tempfile.TemporaryDirectory(prefix="api-to-etw-parity-") as work:
@@ -233,7 +233,7 @@ def render_report(report: ParityReport, limit: int = 0) -> str:
         if len(shown) < len(sites.diffs):
             out.append(f"  ... {len(sites.diffs) - len(shown)} more (--limit 0 lists all)")
     if report.rows is not None:
-        from ...diff import render_text
+        from .diff import render_text
 
         out.append("")
         text = render_text(report.rows).rstrip("\n").splitlines()  # type: ignore[arg-type]
