@@ -45,9 +45,12 @@ def _kill_workers(times: int, stop: threading.Event) -> list[int]:
 
 
 @pytest.mark.parametrize("kills, failed", [(1, 0), (2, 1)])
-def test_killed_worker_is_replaced(tmp_path, kills, failed):
+def test_killed_worker_is_replaced(tmp_path, real_binary, kills, failed):
     pytest.importorskip("psutil", reason="psutil finds the pool's worker processes")
-    tasks = collect([BINARIES[0]], ScanOptions())
+    # A binary whose analysis takes seconds, so the kill 0.3 s after a worker starts lands mid-analysis
+    # whatever the machine's load (a fixture kernel can finish first on an idle machine).
+    slow = str(real_binary("OpenConsole.exe"))
+    tasks = collect([slow], ScanOptions())
     stop = threading.Event()
     with Store.open(str(tmp_path / "s.db")) as store:
         killed = _kill_workers(kills, stop)
@@ -62,7 +65,7 @@ def test_killed_worker_is_replaced(tmp_path, kills, failed):
         assert stored["status"] == "failed" and stored["exit_code"] == "ERROR"
         assert "the worker process died" in stored["error"]
     else:
-        expected = run_cli("analyze", BINARIES[0], "-o", "-", "-q").stdout.count("\n") - 1
+        expected = run_cli("analyze", slow, "-o", "-", "-q").stdout.count("\n") - 1
         assert stored["status"] == "ok" and stored["row_count"] == expected
 
 
