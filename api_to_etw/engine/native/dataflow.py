@@ -24,10 +24,13 @@ from ...model import (
     Memory,
     Param,
     StackAddr,
+    Store,
+    Unknown,
     Value,
     ValueSet,
     add_offset,
     cap,
+    field_of,
     make_load,
 )
 
@@ -42,6 +45,9 @@ RSP = Register.RSP
 _UNK: ValueSet = frozenset((UNKNOWN,))
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
+#: Bytes of a stack buffer captured when its address is passed to a call: an EVENT_DESCRIPTOR needs
+#: 16, a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept).
+SNAPSHOT_BYTES = 48
 
 _NO_WRITE = {
     Mnemonic.CMP, Mnemonic.TEST, Mnemonic.BT, Mnemonic.NOP, Mnemonic.UCOMISS, Mnemonic.UCOMISD,
@@ -147,12 +153,21 @@ class State:
 class FunctionDataflow:
     """Runs the analysis for one function and records argument values at each call site."""
 
-    def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite]):
+    def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite],
+                 function: int = -1, call_results: Optional[dict[int, ValueSet]] = None):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
         self.sites = sites
+        self.function = function
+        #: What RAX holds after particular calls (``GetProcAddress(m, "EventWrite")`` -> Import).
+        self.call_results = call_results or {}
         self._ro_cache: dict[int, bool] = {}
+        self._stores: dict[tuple[int, Value], set[Value]] = {}
+
+    def stores(self) -> list[Store]:
+        """Stores to memory outside the frame seen while running (values joined over all visits)."""
+        return [Store(self.function, rva, addr, cap(values)) for (rva, addr), values in self._stores.items()]
 
     # ------------------------------------------------------------------ driver
     def run(self, pieces: Iterable[tuple[int, int]]) -> None:
@@ -240,6 +255,9 @@ class FunctionDataflow:
             if fc == FlowControl.CALL or fc == FlowControl.INDIRECT_CALL:
                 self._record(instr, state, tail=False)
                 self._after_call(state)
+                result = self.call_results.get(instr.ip)
+                if result is not None:
+                    state.regs[Register.RAX] = result
                 continue
             if fc == FlowControl.UNCONDITIONAL_BRANCH:
                 target = instr.near_branch_target
@@ -287,13 +305,23 @@ class FunctionDataflow:
         site.args = tuple(resolved)
 
     def _snapshot(self, value: Value, state: State) -> Value:
-        """Attach the 16 bytes known at a stack address (descriptors built on the stack)."""
+        """Attach the bytes and image addresses known at a stack address (structures built on the stack)."""
         if not isinstance(value, StackAddr):
             return value
-        content = stack_bytes_partial(state, value.offset, 16)
-        if all(b is None for b in content):
+        content = stack_bytes_partial(state, value.offset, SNAPSHOT_BYTES)
+        while len(content) > 16 and content[-1] is None:
+            content.pop()
+        refs = []
+        for off, (size, values) in state.stack.items():
+            pos = off - value.offset
+            if size == 8 and 0 <= pos < SNAPSHOT_BYTES and len(values) == 1:
+                (only,) = values
+                if isinstance(only, Addr):
+                    refs.append((pos, only.rva))
+        ref_tuple = tuple(sorted(refs)) or None
+        if all(b is None for b in content) and ref_tuple is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content))
+        return StackAddr(value.offset, tuple(content), -1, ref_tuple)
 
     def _after_call(self, state: State) -> None:
         for reg in VOLATILE:
@@ -361,6 +389,10 @@ class FunctionDataflow:
         if mn in _ARITH and k0 == _REG_KIND:
             self._arith(instr, state, mn)
             return
+        if mn == Mnemonic.IMUL and count >= 2:
+            # Two- and three-operand forms write only their destination (the one-operand form is below).
+            self._imul(instr, state)
+            return
         if mn in (Mnemonic.INC, Mnemonic.DEC) and k0 == _REG_KIND:
             reg = _full(instr.op0_register)
             size = RegisterExt.size(instr.op0_register)
@@ -378,9 +410,28 @@ class FunctionDataflow:
                 state.regs[_full(instr.op1_register)] = _UNK
         elif k0 == _MEM_KIND:
             self._store_unknown(instr, state)
-        if mn in _IMPLICIT and (mn not in _STRING or instr.is_string_instruction):
+        if mn in _IMPLICIT and (mn not in _STRING or instr.is_string_instruction) and (mn != Mnemonic.IMUL or count == 1):
             for reg in _IMPLICIT[mn]:
                 state.regs[reg] = _UNK
+
+    def _imul(self, instr: Instruction, state: State) -> None:
+        """``imul r, r/m`` and ``imul r, r/m, imm``: the product when both factors are known, else unknown."""
+        if instr.op0_kind != _REG_KIND:
+            return
+        reg = _full(instr.op0_register)
+        size = RegisterExt.size(instr.op0_register)
+        if instr.op_count == 3:
+            left, right = self._operand(instr, 1, state), self._operand(instr, 2, state)
+        else:
+            left, right = self._operand(instr, 0, state), self._operand(instr, 1, state)
+        out: set[Value] = set()
+        for a in left:
+            for b in right:
+                if isinstance(a, Const) and isinstance(b, Const):
+                    out.add(Const((_signed(a.value, size) * _signed(b.value, 8)) & MASKS[size]))
+                else:
+                    out.add(UNKNOWN)
+        state.regs[reg] = cap(out) if out else _UNK
 
     def _arith(self, instr: Instruction, state: State, mn: int) -> None:
         reg = _full(instr.op0_register)
@@ -463,7 +514,7 @@ class FunctionDataflow:
             if state.rsp is None:
                 return _UNK
             return frozenset((StackAddr(state.rsp + disp + offset),))
-        return cap(add_offset(v, disp + offset) for v in state.regs.get(full, _UNK))
+        return cap(field_of(v, disp + offset) for v in state.regs.get(full, _UNK))
 
     def _load(self, addr: Value, size: int, state: State) -> ValueSet:
         if isinstance(addr, StackAddr):
@@ -504,12 +555,24 @@ class FunctionDataflow:
             for addr in self._address(instr, state):
                 if isinstance(addr, StackAddr):
                     self._stack_store(state, addr.offset, size, values)
+                else:
+                    self._note_store(instr.ip, addr, size, values)
 
     def _store_unknown(self, instr: Instruction, state: State) -> None:
         size = MemorySizeExt.size(instr.memory_size) or 8
         for addr in self._address(instr, state):
             if isinstance(addr, StackAddr):
                 self._stack_store(state, addr.offset, size, _UNK)
+            else:
+                self._note_store(instr.ip, addr, size, _UNK)
+
+    def _note_store(self, rva: int, addr: Value, size: int, values: ValueSet) -> None:
+        """Remember a pointer-sized store to a global or to a field of an object the code can name."""
+        if size != 8 or isinstance(addr, Unknown):
+            return
+        if not isinstance(addr, Addr) and all(isinstance(v, Unknown) for v in values):
+            return  # an unknown value into a field of a non-global object tells nothing
+        self._stores.setdefault((rva, addr), set()).update(values)
 
     @staticmethod
     def _stack_store(state: State, offset: int, size: int, values: ValueSet) -> None:
