@@ -72,6 +72,9 @@ class StackAddr:
     (``None`` for unknown bytes; 16, or up to 48 where more is known), which is how descriptors and
     classic EVENT_TRACE_HEADERs built on the stack are recovered. ``refs`` lists the image addresses
     stored in its 8-byte slots, as (offset from this address, rva): a GuidPtr, a TRACE_GUID_REGISTRATION.
+    ``origin`` is where the buffer was copied from when it is a by-value copy (``d = *Descriptor``, a
+    vector move or a pair of 8-byte moves): its bytes are the origin's, overlaid by the known ``content``
+    (the fields patched after the copy, as mc.exe's McGenEventWrite patches Channel).
     ``frame`` is the entry RVA of the function that owns the frame once the analysis moves the value
     across a call (-1: the function being analysed), so locals of different functions never collide.
     """
@@ -80,6 +83,7 @@ class StackAddr:
     content: Optional[tuple[Optional[int], ...]] = None
     frame: int = -1
     refs: Optional[tuple[tuple[int, int], ...]] = None
+    origin: Optional[Value] = None
 
     def __repr__(self) -> str:
         where = "" if self.frame < 0 else f"@{self.frame:#x}"
@@ -152,6 +156,8 @@ def params_of(value: Value) -> set[int]:
     """Indices of the parameters an expression depends on."""
     if isinstance(value, Param):
         return {value.index}
+    if isinstance(value, StackAddr) and value.origin is not None:
+        return params_of(value.origin)
     if isinstance(value, Load):
         return params_of(value.addr)
     if isinstance(value, Offset):
@@ -167,6 +173,9 @@ def substitute(value: Value, args: Callable[[int], ValueSet]) -> ValueSet:
         return cap(make_load(v, value.size) for v in substitute(value.addr, args))
     if isinstance(value, Offset):
         return cap(field_of(v, value.delta) for v in substitute(value.base, args))
+    if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
+        return cap(StackAddr(value.offset, value.content, value.frame, value.refs, origin)
+                   for origin in substitute(value.origin, args))
     return frozenset((value,))
 
 
@@ -189,6 +198,8 @@ def forget_params(value: Value) -> Value:
         return make_load(forget_params(value.addr), value.size)
     if isinstance(value, Offset):
         return field_of(forget_params(value.base), value.delta)
+    if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
+        return StackAddr(value.offset, value.content, value.frame, value.refs, None)
     return value
 
 
@@ -202,7 +213,7 @@ def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> 
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
-        return StackAddr(value.offset, value.content, frame, value.refs)
+        return StackAddr(value.offset, value.content, frame, value.refs, value.origin)
     if isinstance(value, Load):
         inner = in_frame(value.addr, frame)
         return value if inner is value.addr else Load(inner, value.size)

@@ -104,6 +104,8 @@ class EventResolver:
         self.facts = facts
         #: Classic providers: class GUID (and control GUID) -> the control GUIDs that registered it.
         self.classes = classes or {}
+        #: Class GUID -> where the registration's TRACE_GUID_REGISTRATION array points (to name inline copies).
+        self.class_rvas: dict[str, int] = {}
         self.wpp = wpp
         self.tracelogging_guid_rvas = tracelogging_guid_rvas or set()
         self.memory = facts.memory
@@ -229,6 +231,8 @@ class EventResolver:
         providers: list[Optional[Provider]] = []
         if class_guid:
             providers.extend(sorted(self.classes.get(class_guid, ()), key=lambda p: p.guid))
+        if class_rva is None and class_guid:
+            class_rva = self.class_rvas.get(class_guid)  # copied inline: named after the registered class GUID
         symbol = (self.symbol_at(class_rva, exact=True) if class_rva is not None else "") or (class_guid or "")
         out = []
         for provider in providers or [None]:
@@ -380,6 +384,17 @@ class EventResolver:
                     descriptor = EventDescriptor.from_bytes(raw)
                     symbol = self.symbol_at(desc_value.rva)
                 event_key = ("descriptor", desc_value.rva)
+            elif isinstance(desc_value, StackAddr) and desc_value.origin is not None and \
+                    self.static_address(desc_value.origin) is not None:
+                # A copy of a descriptor in the image, then patched: the original's symbol, the patched fields.
+                origin = self.static_address(desc_value.origin)
+                assert origin is not None
+                raw = self.memory.read(origin.rva, DESCRIPTOR_SIZE)
+                patched = tuple(p if p is not None else b for p, b in zip(
+                    (desc_value.content or ()) + (None,) * DESCRIPTOR_SIZE, raw))
+                descriptor = EventDescriptor.from_partial(patched)
+                symbol = self.symbol_at(origin.rva)
+                event_key = ("copy", origin.rva, descriptor)
             elif isinstance(desc_value, StackAddr) and desc_value.content is not None:
                 descriptor = EventDescriptor.from_partial(desc_value.content)
                 event_key = ("stack", descriptor)

@@ -142,7 +142,7 @@ class Analysis:
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
-        registrations, classes = self._registrations()
+        registrations, classes, class_rvas = self._registrations()
         self.tlg = find_metadata(facts)
         self.ref_sites = []
         if self.tlg.events:
@@ -159,6 +159,7 @@ class Analysis:
             for warning in wpp.warnings:
                 log.warning("WPP annotations: %s", warning)
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
+        self.resolver.class_rvas = class_rvas
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         return AnalysisResult(rows, self.stats, facts)
@@ -242,7 +243,7 @@ class Analysis:
             frontier = nxt
         return done
 
-    def _registrations(self) -> tuple[dict[tuple, set[Provider]], dict[str, set[Provider]]]:
+    def _registrations(self) -> tuple[dict[tuple, set[Provider]], dict[str, set[Provider]], dict[str, int]]:
         """REGHANDLE location -> providers (manifest), and class GUID -> control GUIDs (classic).
 
         Besides the REGHANDLE's own address, a registration is keyed by where its code keeps a pointer
@@ -253,6 +254,7 @@ class Analysis:
         resolver = EventResolver(self.facts, {})
         regs: dict[tuple, set[Provider]] = {}
         classes: dict[str, set[Provider]] = {}
+        class_rvas: dict[str, int] = {}
         sites = self._api_sites({ApiRole.REGISTER, ApiRole.CLASSIC_REGISTER})
         self.stats.register_sites = len(sites)
         stores = self._stores_by_function()
@@ -271,6 +273,7 @@ class Analysis:
                             guid = resolver.guid_at(class_addr.rva)
                             if guid:
                                 classes.setdefault(guid, set()).add(provider)
+                                class_rvas.setdefault(guid, class_addr.rva)
                         continue
                     for key in (location_key(combo["handle_out"]),
                                 context_field_key(combo.get("context"), combo["handle_out"])):
@@ -278,7 +281,7 @@ class Analysis:
                             regs.setdefault(key, set()).add(provider)
         log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
                  len(classes))
-        return regs, classes
+        return regs, classes, class_rvas
 
     def _stores_by_function(self) -> dict[int, list]:
         out: dict[int, list] = {}

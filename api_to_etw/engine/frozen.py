@@ -52,8 +52,10 @@ def encode_value(value: Value) -> Any:
         return {"l": [encode_value(value.addr), value.size]}
     if isinstance(value, StackAddr):
         body = [value.offset, list(value.content) if value.content is not None else None, value.frame]
-        if value.refs:
-            body.append([list(r) for r in value.refs])
+        if value.refs or value.origin is not None:
+            body.append([list(r) for r in value.refs or ()])
+        if value.origin is not None:
+            body.append(encode_value(value.origin))
         return {"s": body}
     if isinstance(value, Import):
         return {"i": value.name}
@@ -79,7 +81,8 @@ def decode_value(obj: Any) -> Value:
     if tag == "s":
         content = tuple(body[1]) if body[1] is not None else None
         refs = tuple((int(a), int(b)) for a, b in body[3]) if len(body) > 3 and body[3] else None
-        return StackAddr(int(body[0]), content, int(body[2]), refs)
+        origin = decode_value(body[4]) if len(body) > 4 else None
+        return StackAddr(int(body[0]), content, int(body[2]), refs, origin)
     if tag == "i":
         return Import(str(body))
     raise ValueError(f"bad value tag {tag!r}")

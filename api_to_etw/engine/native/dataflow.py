@@ -48,6 +48,8 @@ MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128
 #: Bytes of a stack buffer captured when its address is passed to a call: an EVENT_DESCRIPTOR needs
 #: 16, a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept).
 SNAPSHOT_BYTES = 48
+#: Longest lookup table of pointers followed when its index has no known bound.
+MAX_TABLE = 16
 
 _NO_WRITE = {
     Mnemonic.CMP, Mnemonic.TEST, Mnemonic.BT, Mnemonic.NOP, Mnemonic.UCOMISS, Mnemonic.UCOMISD,
@@ -100,15 +102,17 @@ def _full(reg: int) -> int:
 class State:
     """Registers and stack slots at one program point."""
 
-    __slots__ = ("regs", "stack", "rsp", "escaped")
+    __slots__ = ("regs", "stack", "rsp", "escaped", "copies")
 
     def __init__(self, regs: dict[int, ValueSet], stack: dict[int, tuple[int, ValueSet]], rsp: Optional[int],
-                 escaped: Optional[set[int]] = None):
+                 escaped: Optional[set[int]] = None, copies: Optional[dict[int, tuple[int, Value]]] = None):
         self.regs = regs
         self.stack = stack
         self.rsp = rsp
         #: Stack offsets whose address was passed to a call: the callee may have written there.
         self.escaped = escaped if escaped is not None else set()
+        #: Stack offset -> (size, address copied from): by-value copies, kept when later bytes patch them.
+        self.copies = copies if copies is not None else {}
 
     @classmethod
     def entry(cls) -> State:
@@ -116,7 +120,7 @@ class State:
         return cls(regs, {}, 0)
 
     def copy(self) -> State:
-        return State(dict(self.regs), dict(self.stack), self.rsp, set(self.escaped))
+        return State(dict(self.regs), dict(self.stack), self.rsp, set(self.escaped), dict(self.copies))
 
     def join(self, other: State) -> bool:
         """Merge ``other`` into self; True if anything changed."""
@@ -142,6 +146,9 @@ class State:
                 changed = True
         if not other.escaped <= self.escaped:
             self.escaped |= other.escaped
+            changed = True
+        for off in [o for o, copy in self.copies.items() if other.copies.get(o) != copy]:
+            del self.copies[off]
             changed = True
         if self.rsp != other.rsp and self.rsp is not None:
             # Frames that disagree on the stack pointer (alloca): stop trusting stack offsets.
@@ -319,9 +326,10 @@ class FunctionDataflow:
                 if isinstance(only, Addr):
                     refs.append((pos, only.rva))
         ref_tuple = tuple(sorted(refs)) or None
-        if all(b is None for b in content) and ref_tuple is None:
+        origin = _copy_origin(state, value.offset)
+        if all(b is None for b in content) and ref_tuple is None and origin is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content), -1, ref_tuple)
+        return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin)
 
     def _after_call(self, state: State) -> None:
         for reg in VOLATILE:
@@ -453,6 +461,9 @@ class FunctionDataflow:
         out = set()
         for a in dst:
             for b in src:
+                if mn == Mnemonic.AND and isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
+                    out.update(_masked(b.value & MASKS[size]))
+                    continue
                 out.add(_fold(mn, a, b, size))
         state.regs[reg] = cap(out)
 
@@ -482,10 +493,36 @@ class FunctionDataflow:
         if kind == _MEM_KIND:
             size = MemorySizeExt.size(instr.memory_size) or 8
             out = set()
-            for addr in self._address(instr, state):
+            addresses = self._address(instr, state)
+            if addresses == _UNK and size == 8:
+                addresses = self._table_entries(instr, state)
+            for addr in addresses:
                 out |= self._load(addr, size, state)
             return cap(out)
         return _UNK
+
+    def _table_entries(self, instr: Instruction, state: State) -> ValueSet:
+        """``[table + index*8]`` with an index of unknown bound: every slot of the run of image pointers
+        the read-only table starts with (a switch lowered to a table of descriptor pointers)."""
+        if instr.memory_index == Register.NONE or instr.memory_index_scale != 8 or instr.memory_base == Register.NONE:
+            return _UNK
+        bases = state.regs.get(_full(instr.memory_base), _UNK)
+        if len(bases) != 1:
+            return _UNK
+        (table,) = bases
+        if not isinstance(table, Addr):
+            return _UNK
+        start = table.rva + _signed(instr.memory_displacement, 8)
+        if not self._read_only(start):
+            return _UNK
+        slots = []
+        for k in range(MAX_TABLE):
+            raw = self.memory.read(start + 8 * k, 8)
+            pointer = int.from_bytes(raw, "little") - self.image_base if len(raw) == 8 else -1
+            if not 0 <= pointer < self.image_size or not self._read_only(pointer):
+                break
+            slots.append(Addr(start + 8 * k))
+        return frozenset(slots) if slots else _UNK
 
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
@@ -495,15 +532,21 @@ class FunctionDataflow:
         disp = _signed(instr.memory_displacement, 8)
         base = instr.memory_base
         index = instr.memory_index
-        offset = 0
+        offsets = [0]
         if index != Register.NONE:
             ivals = state.regs.get(_full(index), _UNK)
-            if len(ivals) != 1:
+            if not ivals or not all(isinstance(v, Const) for v in ivals):
                 return _UNK
-            (ival,) = ivals
-            if not isinstance(ival, Const):
-                return _UNK
-            offset = _signed(ival.value, 8) * instr.memory_index_scale
+            # A bounded index (an ``and`` mask, a few known values) gives one address per value.
+            offsets = sorted(_signed(v.value, 8) * instr.memory_index_scale for v in ivals)
+        if len(offsets) > 1:
+            out: set[Value] = set()
+            for off in offsets:
+                out |= self._address_at(instr, state, disp, base, off)
+            return cap(out)
+        return self._address_at(instr, state, disp, base, offsets[0])
+
+    def _address_at(self, instr: Instruction, state: State, disp: int, base: int, offset: int) -> ValueSet:
         if base == Register.NONE:
             absolute = (disp + offset) & MASKS[8]
             if self.image_base <= absolute < self.image_base + self.image_size:
@@ -578,6 +621,12 @@ class FunctionDataflow:
     def _stack_store(state: State, offset: int, size: int, values: ValueSet) -> None:
         """Store at a stack offset; constant bytes of older slots that are only partly overwritten survive."""
         end = offset + size
+        for off in [o for o, (s, _a) in state.copies.items() if offset <= o and o + s <= end]:
+            del state.copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
+        if len(values) == 1 and size in (8, 16):
+            (only,) = values
+            if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
+                state.copies[offset] = (size, only.addr)
         for off in [o for o, (s, _v) in state.stack.items() if o < end and o + s > offset]:
             old_size, old_values = state.stack.pop(off)
             raw = _const_raw(old_values, old_size)
@@ -606,6 +655,30 @@ class FunctionDataflow:
         if slot is None and not any(o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()):
             return frozenset((Load(StackAddr(offset), size),))  # whatever the local holds
         return _UNK
+
+
+def _masked(mask: int) -> list[Value]:
+    """The values ``x & mask`` can take, when there are few (a mask of up to 4 bits)."""
+    bits = [1 << b for b in range(64) if mask >> b & 1]
+    if len(bits) > 4:
+        return [UNKNOWN]
+    out = []
+    for choice in range(1 << len(bits)):
+        out.append(Const(sum(bit for i, bit in enumerate(bits) if choice >> i & 1)))
+    return out
+
+
+def _copy_origin(state: State, offset: int) -> Optional[Value]:
+    """The address 16 bytes at ``offset`` were copied from (one 16-byte move or two 8-byte ones)."""
+    first = state.copies.get(offset)
+    if first is None:
+        return None
+    size, origin = first
+    if size == 16:
+        return origin
+    if state.copies.get(offset + 8) == (8, add_offset(origin, 8)):
+        return origin
+    return None
 
 
 def _const_raw(values: ValueSet, size: int) -> Optional[bytes]:

@@ -113,12 +113,20 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     todo = sorted(extents)
     while todo:
         new_targets: set[int] = set()
+        cond_targets: set[int] = set()
         for entry in todo:
             end = extents[entry]
             pieces = [(entry, end)] + fragments.get(entry, [])
             for start, stop in pieces:
-                _scan(image, entry, start, stop, imports, calls, new_targets)
+                _scan(image, entry, start, stop, imports, calls, new_targets, cond_targets)
         starts, ranges = code_ranges()
+        for target in cond_targets - new_targets:
+            # A conditional tail jump (``jne McTemplate``) starts a function only where no known code is.
+            i = bisect.bisect_right(starts, target) - 1
+            if target in extents or target in imports or (i >= 0 and ranges[i][0] <= target < ranges[i][1]):
+                continue
+            if in_code(target):
+                pending.add(target)
         for target in new_targets:
             if target in extents or target in imports:
                 continue
@@ -216,7 +224,7 @@ def _skip_padding(code: bytes, offset: int, ip: int) -> int:
 
 
 def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
-          targets: set[int]) -> None:
+          targets: set[int], cond_targets: set[int]) -> None:
     code = image.read(start, stop - start)
     decoder = Decoder(64, code, ip=start)
     instr = Instruction()
@@ -240,6 +248,8 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 calls.append(CallSite(entry, instr.ip, target, True))
                 if fc == _BRANCH:
                     targets.add(target)
+                else:
+                    cond_targets.add(target)
         elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
             if instr.is_ip_rel_memory_operand:
                 # Through the IAT, or through a function pointer in data (kernel WPP's pfnWppTraceMessage).
@@ -282,9 +292,9 @@ def calls_through_slots(image: PEImage, slots: set[int], owner) -> list[CallSite
                     loaded = _full_register(instr.op0_register)
                     continue
                 break
-            if fc != _NEXT:
+            if fc not in (_NEXT, _COND):  # a null check (``test rax, rax; je``) keeps to the fall-through
                 break
-            if instr.op0_kind == _REG and _full_register(instr.op0_register) == loaded:
+            if instr.op0_kind == _REG and _full_register(instr.op0_register) == loaded and instr.mnemonic != Mnemonic.TEST:
                 break  # the register is overwritten before any call through it
     return [out[k] for k in sorted(out)]
 
