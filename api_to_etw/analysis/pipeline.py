@@ -33,7 +33,7 @@ from ..model import (
     params_of,
     substitute_all,
 )
-from .events import EventResolver, Provider, context_field_key, location_key
+from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgsites import find_metadata, reference_sites
 
@@ -142,6 +142,7 @@ class Analysis:
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
+        self.pointers = self._assigned_once()
         registrations, classes, class_rvas = self._registrations()
         self.tlg = find_metadata(facts)
         self.ref_sites = []
@@ -160,6 +161,7 @@ class Analysis:
                 log.warning("WPP annotations: %s", warning)
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
         self.resolver.class_rvas = class_rvas
+        self.resolver.pointers = self.pointers
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         return AnalysisResult(rows, self.stats, facts)
@@ -252,6 +254,7 @@ class Analysis:
         handle through that object (``[[this+0x58]]``) find their provider.
         """
         resolver = EventResolver(self.facts, {})
+        resolver.pointers = self.pointers
         regs: dict[tuple, set[Provider]] = {}
         classes: dict[str, set[Provider]] = {}
         class_rvas: dict[str, int] = {}
@@ -275,13 +278,43 @@ class Analysis:
                                 classes.setdefault(guid, set()).add(provider)
                                 class_rvas.setdefault(guid, class_addr.rva)
                         continue
-                    for key in (location_key(combo["handle_out"]),
-                                context_field_key(combo.get("context"), combo["handle_out"])):
+                    handle_out = fold_pointers(combo["handle_out"], self.pointers)
+                    for key in (location_key(handle_out), context_field_key(combo.get("context"), handle_out)):
                         if key is not None:
                             regs.setdefault(key, set()).add(provider)
         log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
                  len(classes))
         return regs, classes, class_rvas
+
+    def _assigned_once(self) -> dict[int, int]:
+        """Global pointers the REGHANDLE expressions load that every store in the binary sets to one object.
+
+        The candidates are the globals loaded as pointers in the ETW calls' arguments; every function that
+        references one is resolved, so all the stores to it are seen. A pointer whose initial content is
+        zero and that is only ever assigned ``&Object`` is that object's address.
+        """
+        wanted: set[int] = set()
+        for site, api in self._api_sites(_WRITE_ROLES | {ApiRole.REGISTER}):
+            for values in relevant_args(api, site).values():
+                for value in values:
+                    wanted |= pointer_globals(value)
+        wanted = {g for g in wanted if self.facts.memory.is_writable(g)}
+        if not wanted:
+            return {}
+        refs = self.engine.references(sorted(wanted))
+        self.engine.resolve(sorted({r.function for r in refs}))
+        stored: dict[int, set] = {}
+        for store in self.facts.stores:
+            if isinstance(store.address, Addr) and store.address.rva in wanted:
+                stored.setdefault(store.address.rva, set()).update(store.values)
+        out = {}
+        for g, values in stored.items():
+            if len(values) == 1 and self.facts.memory.read(g, 8) == bytes(8):
+                (only,) = values
+                if isinstance(only, Addr):
+                    out[g] = only.rva
+        log.info("%d global pointers assigned once", len(out))
+        return out
 
     def _stores_by_function(self) -> dict[int, list]:
         out: dict[int, list] = {}
