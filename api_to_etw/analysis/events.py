@@ -188,6 +188,14 @@ class EventResolver:
         return None
 
     def provider_from_guid(self, value: Value) -> Optional[Provider]:
+        if isinstance(value, StackAddr):
+            # A GUID copied to the stack first (``movups xmm0, [meta-16]; movaps [rsp+20h], xmm0``).
+            content = value.content or ()
+            if value.origin is None and len(content) >= 16 and None not in content[:16]:
+                return Provider(format_guid(bytes(content[:16])), "", -1)  # type: ignore[arg-type]
+            if value.origin is None or any(b is not None for b in content[:16]):
+                return None
+            value = value.origin
         value = self.static_address(value)
         if value is None:
             return None

@@ -388,9 +388,13 @@ class Analysis:
                 events: list[EventInfo] = []
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
+                        # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
+                        # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
+                        inlined = event.tracelogging_provider and (event.id in (None, 0) or func in ref_functions
+                                                                   or site.caller in ref_functions)
                         if event.kind == KIND_MANIFEST and self.ref_sites and (
-                                event.tracelogging_provider or (not event.resolved and site.caller in ref_functions)):
-                            continue  # an inlined user-mode TraceLogging write: reported from its metadata
+                                inlined or (not event.resolved and site.caller in ref_functions)):
+                            continue
                         if event not in events:
                             events.append(event)
                         if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(

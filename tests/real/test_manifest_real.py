@@ -111,3 +111,22 @@ def test_msodbcdiag18_classic_writes_claim_no_provider(real_binary):
     assert classic and {r.event.write_function for r in classic} == {"TraceEvent"}
     assert all(not r.event.resolved and r.event.provider_guid == "" for r in classic)
     assert {r.event.kind for r in rows} == {"classic"}
+
+
+# V8's ETW JIT provider (deps/v8/src/diagnostics/etw-jit-win.cc and etw-jit-metadata-win.h in nodejs/node):
+# TRACELOGGING_DEFINE_PROVIDER(g_v8Provider, "V8.js", {57277741-3638-4A4B-BDBA-0AC6E45DA56C}) registered with
+# EventRegister, and four LogEventData calls (SourceLoad, SourceDCStart, MethodLoad, MethodDCStart) whose
+# descriptors are EventMetadata(id, kJScriptRuntimeKeyword): {id, 0, channel 11, TRACE_LEVEL_INFORMATION,
+# EVENT_TRACE_TYPE_START, 0, keyword 1}, written with EventWriteTransfer; kSourceLoadEventID = 41 and
+# kMethodLoadEventID = 9 are public constants (the two DCStart ids are not in the header).
+V8_PROVIDER = "57277741-3638-4a4b-bdba-0ac6e45da56c"
+
+
+def test_node_v8_jit_events_with_their_provider(real_binary):
+    path = real_binary("node.exe")
+    resolved, partial, _seconds = found_events(path)
+    assert not partial
+    assert len(resolved) == 4
+    assert {e[0] for e in resolved} == {V8_PROVIDER}
+    assert {e[2:] for e in resolved} == {(0, 11, 4, 1, 0, 1)}
+    assert {9, 41} <= {e[1] for e in resolved}
