@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -420,24 +420,12 @@ def truth() -> dict:
 
 
 def _cc1(flags: list[str], source_name: str, obj: str, cwd: str) -> None:
-    """Compile through the -cc1 line clang would run, minus the arguments that embed machine paths."""
-    probe = subprocess.run(["clang", *flags, "-c", source_name, "-o", obj, "-###"], cwd=cwd, capture_output=True,
-                           text=True, check=True)
-    line = [ln for ln in probe.stderr.splitlines() if '"-cc1"' in ln][0]
-    cleaned, skip = [], False
-    for arg in shlex.split(line):
-        if skip:
-            skip = False
-            continue
-        if arg in ("-resource-dir", "-internal-isystem", "-internal-externc-isystem", "-fcoverage-compilation-dir"):
-            skip = True
-            continue
-        if arg.startswith("-fcoverage-compilation-dir="):
-            continue
-        cleaned.append(arg)
-    cleaned[0] = "clang"
-    cleaned.insert(2, "-fcoverage-compilation-dir=.")
-    subprocess.run(cleaned, cwd=cwd, check=True)
+    """samples/usermode/build.py's path-free ``-cc1`` compile, with this fixture's flags."""
+    spec = importlib.util.spec_from_file_location("usermode_build", os.path.join(HERE, "..", "usermode", "build.py"))
+    assert spec is not None and spec.loader is not None
+    usermode = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(usermode)
+    usermode._cc1(source_name, obj, cwd, flags)
 
 
 def build(out_dir: str) -> None:
