@@ -112,7 +112,7 @@ def field_key(value: Value) -> Optional[tuple]:
     return ("field", delta, depth)
 
 
-def context_field_key(context: Value, location: Value) -> Optional[tuple]:
+def context_field_key(context: Optional[Value], location: Value) -> Optional[tuple]:
     """The field key a registration provides: its handle (or a pointer to it) inside the context object."""
     if not isinstance(context, Addr):
         return None

@@ -273,7 +273,8 @@ class Analysis:
         stores = self._stores_by_function()
         for site, api in sites:
             args = relevant_args(api, site)
-            exprs = {k: args[k] for k in ("guid", "handle_out", "context", "class_count", "class_regs") if k in args}
+            exprs: dict[str, ValueSet] = {k: args[k] for k in ("guid", "handle_out", "context", "class_count",
+                                                               "class_regs") if k in args}
             exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
             for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
                 for combo in combinations(concrete):
@@ -318,9 +319,9 @@ class Analysis:
             if isinstance(store.address, Addr) and store.address.rva in wanted:
                 stored.setdefault(store.address.rva, set()).update(store.values)
         out = {}
-        for g, values in stored.items():
-            if len(values) == 1 and self.facts.memory.read(g, 8) == bytes(8):
-                (only,) = values
+        for g, assigned in stored.items():
+            if len(assigned) == 1 and self.facts.memory.read(g, 8) == bytes(8):
+                (only,) = assigned
                 if isinstance(only, Addr):
                     out[g] = only.rva
         log.info("%d global pointers assigned once", len(out))
@@ -337,7 +338,7 @@ class Analysis:
         """``Load(Addr(G))`` for every global G the same function stored the out-pointer into."""
         from ..model import Load, Unknown
 
-        out = set()
+        out: set[Value] = set()
         for store in stores:
             if isinstance(store.address, Addr) and any(v in store.values for v in values if not isinstance(v, Unknown)):
                 out.add(Load(store.address, 8))

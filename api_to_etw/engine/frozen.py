@@ -53,7 +53,7 @@ def encode_value(value: Value) -> Any:
     if isinstance(value, Load):
         return {"l": [encode_value(value.addr), value.size]}
     if isinstance(value, StackAddr):
-        body = [value.offset, list(value.content) if value.content is not None else None, value.frame]
+        body: list[Any] = [value.offset, list(value.content) if value.content is not None else None, value.frame]
         if value.refs or value.origin is not None:
             body.append([list(r) for r in value.refs or ()])
         if value.origin is not None:

@@ -73,7 +73,7 @@ _IMPLICIT = {
     Mnemonic.CMPXCHG: (Register.RAX,), Mnemonic.SYSCALL: (Register.RAX, Register.RCX, Register.R11),
 }
 #: ``rep movs`` element sizes (struct copies by value).
-_REP_COPIES = {Mnemonic.MOVSB: 1, Mnemonic.MOVSW: 2, Mnemonic.MOVSD: 4, Mnemonic.MOVSQ: 8}
+_REP_COPIES: dict[int, int] = {Mnemonic.MOVSB: 1, Mnemonic.MOVSW: 2, Mnemonic.MOVSD: 4, Mnemonic.MOVSQ: 8}
 _STRING = {Mnemonic.MOVSB, Mnemonic.MOVSW, Mnemonic.MOVSD, Mnemonic.MOVSQ, Mnemonic.STOSB, Mnemonic.STOSW,
            Mnemonic.STOSD, Mnemonic.STOSQ}
 _VEC_MOVES = {
@@ -687,7 +687,7 @@ def _masked(mask: int) -> list[Value]:
     bits = [1 << b for b in range(64) if mask >> b & 1]
     if len(bits) > 4:
         return [UNKNOWN]
-    out = []
+    out: list[Value] = []
     for choice in range(1 << len(bits)):
         out.append(Const(sum(bit for i, bit in enumerate(bits) if choice >> i & 1)))
     return out
