@@ -12,6 +12,8 @@ Idioms (one exported function each, the row's ``Function``):
 
 * ``table_mask``: ``EventWrite(h, Table[kind & 3], ...)``: a table of descriptor pointers, index bounded by a mask;
 * ``table_switch``: a ``switch`` picking one of four descriptors (clang lowers it to a lookup table);
+* ``table_guard``: ``if (kind < 3) EventWrite(h, Tables.Guarded[kind], ...)``, the guarded table directly followed by
+  another table of descriptor pointers (the bound comes from the compare, not from the run of pointers);
 * ``imul``: a write whose UserDataCount is a product (two- and three-operand ``imul`` must not clobber RDX);
 * ``copy_patch``: a ``rep movsb`` copy of a descriptor, patched; and an mc.exe-style ``McGenEventWrite`` that copies the EVENT_DESCRIPTOR to the stack and patches
   its Channel, called through generic, context-constant and one-event templates behind EnableBits guards;
@@ -84,6 +86,11 @@ MODEL = [
     Event("SWITCH_EVT_1", "TableSwitch", "table_switch", "table", id=21, level=3, task=2),
     Event("SWITCH_EVT_2", "TableSwitch", "table_switch", "table", id=22, level=4, task=2),
     Event("SWITCH_EVT_3", "TableSwitch", "table_switch", "table", id=23, level=5, task=2),
+    Event("GUARD_EVT_0", "TableGuard", "table_guard", "table", id=25, level=1, task=3),
+    Event("GUARD_EVT_1", "TableGuard", "table_guard", "table", id=26, level=2, task=3),
+    Event("GUARD_EVT_2", "TableGuard", "table_guard", "table", id=27, level=3, task=3),
+    Event("NEXT_EVT_0", "NextTable", "table_mask", "table", id=28, level=4, task=4),
+    Event("NEXT_EVT_1", "NextTable", "table_mask", "table", id=29, level=5, task=4),
     Event("IMUL_EVT", "ImulCount", "imul", "table", id=30, opcode=1, keyword=0x10),
     Event("IMUL2_EVT", "ImulProduct", "imul", "table", id=31, opcode=2, keyword=0x10),
     Event("DYN_EVT", "DynWrite", "getprocaddress", "table", id=40, level=3, keyword=0x20),
@@ -121,7 +128,7 @@ def source() -> str:
     guids = "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in PROVIDERS.values())
     guids += "\n" + "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in CLASSES.items())
     descs = "\n".join(_desc_c(e) for e in MODEL)
-    table = ", ".join(f"&{e.symbol}" for e in MODEL if e.idiom == "table_mask")
+    table = ", ".join(f"&{e.symbol}" for e in MODEL if e.export == "TableMasked")
     cases = "\n".join(f"    case {i}: d = &{e.symbol}; break;" for i, e in
                       enumerate(e for e in MODEL if e.idiom == "table_switch") if i < 3)
     last_switch = [e for e in MODEL if e.idiom == "table_switch"][-1].symbol
@@ -187,6 +194,20 @@ typedef UINT32 (__stdcall *PFN_EVENTWRITE)(REGHANDLE, const EVENT_DESCRIPTOR *, 
 PFN_EVENTWRITE pEventWrite;
 
 __declspec(dllexport) UINT32 TableMasked(UINT32 kind) {{ return EventWrite(TableHandle, TableDescs[kind & 3], 0, 0); }}
+
+/* Two tables side by side: only the compare bounds the first. */
+const struct {{ const EVENT_DESCRIPTOR *Guarded[3]; const EVENT_DESCRIPTOR *Next[2]; }} Tables = {{
+    {{&{by['GUARD_EVT_0'].symbol}, &{by['GUARD_EVT_1'].symbol}, &{by['GUARD_EVT_2'].symbol}}},
+    {{&{by['NEXT_EVT_0'].symbol}, &{by['NEXT_EVT_1'].symbol}}}}};
+
+__declspec(dllexport) UINT32 TableGuard(UINT32 kind)
+{{
+    if (kind >= 3)
+        return 0;
+    return EventWrite(TableHandle, Tables.Guarded[kind], 0, 0);
+}}
+
+__declspec(dllexport) UINT32 NextTable(UINT32 kind) {{ return EventWrite(TableHandle, Tables.Next[kind & 1], 0, 0); }}
 
 __declspec(dllexport) UINT32 TableSwitch(UINT32 kind)
 {{

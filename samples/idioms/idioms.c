@@ -47,6 +47,11 @@ const EVENT_DESCRIPTOR SWITCH_EVT_0 = {20, 0, 0x0, 2, 0, 2, 0x0ULL};
 const EVENT_DESCRIPTOR SWITCH_EVT_1 = {21, 0, 0x0, 3, 0, 2, 0x0ULL};
 const EVENT_DESCRIPTOR SWITCH_EVT_2 = {22, 0, 0x0, 4, 0, 2, 0x0ULL};
 const EVENT_DESCRIPTOR SWITCH_EVT_3 = {23, 0, 0x0, 5, 0, 2, 0x0ULL};
+const EVENT_DESCRIPTOR GUARD_EVT_0 = {25, 0, 0x0, 1, 0, 3, 0x0ULL};
+const EVENT_DESCRIPTOR GUARD_EVT_1 = {26, 0, 0x0, 2, 0, 3, 0x0ULL};
+const EVENT_DESCRIPTOR GUARD_EVT_2 = {27, 0, 0x0, 3, 0, 3, 0x0ULL};
+const EVENT_DESCRIPTOR NEXT_EVT_0 = {28, 0, 0x0, 4, 0, 4, 0x0ULL};
+const EVENT_DESCRIPTOR NEXT_EVT_1 = {29, 0, 0x0, 5, 0, 4, 0x0ULL};
 const EVENT_DESCRIPTOR IMUL_EVT = {30, 0, 0x0, 4, 1, 0, 0x10ULL};
 const EVENT_DESCRIPTOR IMUL2_EVT = {31, 0, 0x0, 4, 2, 0, 0x10ULL};
 const EVENT_DESCRIPTOR DYN_EVT = {40, 0, 0x0, 3, 0, 0, 0x20ULL};
@@ -68,6 +73,20 @@ typedef UINT32 (__stdcall *PFN_EVENTWRITE)(REGHANDLE, const EVENT_DESCRIPTOR *, 
 PFN_EVENTWRITE pEventWrite;
 
 __declspec(dllexport) UINT32 TableMasked(UINT32 kind) { return EventWrite(TableHandle, TableDescs[kind & 3], 0, 0); }
+
+/* Two tables side by side: only the compare bounds the first. */
+const struct { const EVENT_DESCRIPTOR *Guarded[3]; const EVENT_DESCRIPTOR *Next[2]; } Tables = {
+    {&GUARD_EVT_0, &GUARD_EVT_1, &GUARD_EVT_2},
+    {&NEXT_EVT_0, &NEXT_EVT_1}};
+
+__declspec(dllexport) UINT32 TableGuard(UINT32 kind)
+{
+    if (kind >= 3)
+        return 0;
+    return EventWrite(TableHandle, Tables.Guarded[kind], 0, 0);
+}
+
+__declspec(dllexport) UINT32 NextTable(UINT32 kind) { return EventWrite(TableHandle, Tables.Next[kind & 1], 0, 0); }
 
 __declspec(dllexport) UINT32 TableSwitch(UINT32 kind)
 {

@@ -44,6 +44,13 @@ def test_table_index_bounded_by_a_mask(engine):
     assert _site(facts, "TableMasked", "EventWrite").arg(1) == expected
 
 
+def test_table_index_bounded_by_a_compare(engine):
+    _eng, facts, data = engine
+    # ``cmp ecx, 2; ja`` bounds the index to 0..2 although the next table's pointers follow directly.
+    expected = {Addr(data[f"GUARD_EVT_{i}"]) for i in range(3)}
+    assert _site(facts, "TableGuard", "EventWrite").arg(1) == expected
+
+
 def test_switch_lowered_to_a_table(engine):
     _eng, facts, data = engine
     expected = {Addr(data[f"SWITCH_EVT_{i}"]) for i in range(4)}

@@ -173,6 +173,8 @@ class FunctionDataflow:
         self.call_results = call_results or {}
         self._ro_cache: dict[int, bool] = {}
         self._stores: dict[tuple[int, Value], set[Value]] = {}
+        #: Successor -> the state on that edge when a branch refines it (a bounds check).
+        self._edge_states: dict[int, State] = {}
 
     def stores(self) -> list[Store]:
         """Stores to memory outside the frame seen while running (values joined over all visits)."""
@@ -241,16 +243,19 @@ class FunctionDataflow:
             visits[ip] = visits.get(ip, 0) + 1
             state = states[ip].copy()
             block = blocks[ip]
+            self._edge_states = {}
             successors = self._run_block(block, state, inside)
+            edges = self._edge_states
             for succ in successors:
                 if succ not in blocks:
                     continue
+                out = edges.get(succ, state)
                 known = states.get(succ)
                 if known is None:
-                    states[succ] = state.copy()
+                    states[succ] = out.copy()
                     changed = True
                 else:
-                    changed = known.join(state)
+                    changed = known.join(out)
                 if changed and visits.get(succ, 0) < MAX_BLOCK_VISITS and succ not in queued:
                     worklist.append(succ)
                     queued.add(succ)
@@ -278,6 +283,7 @@ class FunctionDataflow:
                 target = instr.near_branch_target
                 fall = instr.next_ip
                 if inside(target):
+                    self._guard(block, instr, state, target, fall)
                     return [target, fall]
                 self._record(instr, state, tail=True)
                 return [fall]
@@ -291,6 +297,27 @@ class FunctionDataflow:
             self._step(instr, state)
         last = block[-1]
         return [last.next_ip]
+
+    def _guard(self, block: list[Instruction], branch: Instruction, state: State, target: int, fall: int) -> None:
+        """``cmp r, N`` then an unsigned ``jcc``: on the edge where ``r`` is below the bound, ``r`` is one of
+        the few values ``0..bound`` (the guard in front of a table lookup), when it was not known before."""
+        if len(block) < 2 or block[-1] is not branch:
+            return
+        cmp = block[-2]
+        if cmp.mnemonic != Mnemonic.CMP or cmp.op0_kind != _REG_KIND or cmp.op1_kind not in _IMM_KINDS:
+            return
+        reg = _full(cmp.op0_register)
+        if any(isinstance(v, Const) for v in state.regs.get(reg, _UNK)):
+            return
+        bound = cmp.immediate(1) & MASKS[RegisterExt.size(cmp.op0_register)]
+        below = {Mnemonic.JAE: (fall, bound), Mnemonic.JA: (fall, bound + 1),
+                 Mnemonic.JB: (target, bound), Mnemonic.JBE: (target, bound + 1)}.get(branch.mnemonic)
+        if below is None or not 0 < below[1] <= MAX_TABLE:
+            return
+        edge, count = below
+        refined = state.copy()
+        refined.regs[reg] = frozenset(Const(k) for k in range(count))
+        self._edge_states[edge] = refined
 
     # ------------------------------------------------------------------ call sites
     def _record(self, instr: Instruction, state: State, tail: bool) -> None:
