@@ -373,3 +373,14 @@ def test_machine_code_matches_the_model(truth):
     errors, report = gen.verify_sample(KERNEL, model, truth, LEVELS)
     assert not errors, "\n".join(errors)
     assert not [line for line in report if "MISSING" in line], "\n".join(report)
+
+
+def test_idiom_fixture_rebuilds_byte_for_byte():
+    """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
+    require_tools("clang", "lld-link", "llvm-dlltool")
+    version = gen.clang_version()
+    if not version.startswith(gen.EXPECTED_CLANG):
+        pytest.skip(f"clang {version} differs from the clang {gen.EXPECTED_CLANG}x that built the committed images")
+    proc = subprocess.run([sys.executable, str(SAMPLES / "idioms" / "build.py"), "--check"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr

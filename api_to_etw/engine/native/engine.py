@@ -9,12 +9,17 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import CallSite, Facts, Function, Reference, ValueSet
+from ...model import Addr, CallSite, Facts, Function, Import, Reference, Store, ValueSet
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
-from .functions import discover, scan_lea_references, scan_rip_references
+from .functions import calls_through_slots, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
+
+#: Imports that return the address of a function named by a string argument (index of that argument).
+_RESOLVERS = {"GetProcAddress": 1}
+#: Longest API name read from a GetProcAddress string argument.
+_MAX_PROC_NAME = 128
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,7 @@ class NativeEngine(Engine):
         self._resolved: set[int] = set()
         self._references: Optional[list[Reference]] = None
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
+        self._call_results: dict[int, ValueSet] = {}
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -64,8 +70,77 @@ class NativeEngine(Engine):
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
         )
         self._fmap = fmap
+        self._dynamic_imports()
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
+
+    def _dynamic_imports(self) -> None:
+        """Function pointers filled by ``GetProcAddress(module, "Name")`` become functions named ``Name``.
+
+        The string argument names the API; the global the result is stored to is the slot every later
+        call goes through (``call [slot]`` or ``mov reg, [slot]; call reg``), so those calls become call
+        sites of that API, as calls through the IAT are.
+        """
+        facts = self._facts
+        assert facts is not None
+        resolvers = {rva: _RESOLVERS[f.name] for rva, f in facts.functions.items()
+                     if f.imported and f.name in _RESOLVERS}
+        if not resolvers:
+            return
+        sites = [s for s in facts.calls if s.callee in resolvers]
+        named: dict[int, str] = {}
+        for caller in sorted({s.caller for s in sites}):
+            func = facts.functions.get(caller)
+            if func is None or func.imported:
+                continue
+            own = {s.rva: s for s in sites if s.caller == caller}
+            pieces = [(func.rva, func.rva + func.size)] + list(func.fragments)
+            probe = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, dict(own), caller)
+            probe.run(pieces)
+            results: dict[int, ValueSet] = {}
+            for site in own.values():
+                names = {self._c_string(v.rva) for v in site.arg(resolvers[site.callee]) if isinstance(v, Addr)}
+                names.discard(None)
+                if names:
+                    results[site.rva] = frozenset(Import(n) for n in names if n)
+                site.args = None  # resolved again, with everything else, when the analysis asks
+            if not results:
+                continue
+            self._call_results.update(results)
+            flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, {}, caller, results)
+            flow.run(pieces)
+            for store in flow.stores():
+                if not isinstance(store.address, Addr):
+                    continue
+                imported = {v.name for v in store.values if isinstance(v, Import)}
+                existing = facts.functions.get(store.address.rva)
+                if len(imported) == 1 and (existing is None or existing.imported):  # a pointer slot, not code
+                    named[store.address.rva] = imported.pop()
+        if named:
+            self._name_slots(named)
+
+    def _name_slots(self, named: dict[int, str]) -> None:
+        """Make each slot a function named after its API, with the calls through it (one scan for all)."""
+        facts = self._facts
+        assert facts is not None
+        for slot, name in named.items():
+            facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
+            log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
+        known = {(s.rva, s.callee) for s in facts.calls}
+        for site in calls_through_slots(self.image, set(named), self._fmap.owner):
+            if (site.rva, site.callee) not in known:
+                facts.calls.append(site)
+                self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
+
+    def _c_string(self, rva: int) -> Optional[str]:
+        raw = self.image.read(rva, _MAX_PROC_NAME)
+        end = raw.find(b"\0")
+        if end <= 0:
+            return None
+        text = raw[:end]
+        if not all(0x21 <= b < 0x7F for b in text):
+            return None
+        return text.decode("ascii")
 
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         """S_ANNOTATION records of the PDB's modules (WPP's TMF/TMC), read on first use only."""
@@ -110,17 +185,24 @@ class NativeEngine(Engine):
         if split is None:
             self._flow(todo)
         else:
-            for rva, args in split[0]:  # the child's part; this process already holds its own
+            for rva, args, stores in split[0]:  # the child's part; this process already holds its own
                 sites = self._sites_by_function[rva]
                 for site_rva, values in args.items():
                     sites[site_rva].args = values
+                self._facts.stores.extend(stores)
 
-    def _flow(self, functions: Sequence[Function]) -> list[tuple[int, dict[int, Optional[tuple[ValueSet, ...]]]]]:
-        """Run the data flow over ``functions`` here; the argument values it set, per function and call site."""
+    def _flow(self, functions: Sequence[Function]
+              ) -> list[tuple[int, dict[int, Optional[tuple[ValueSet, ...]]], list[Store]]]:
+        """Run the data flow over ``functions`` here; the argument values it set per function and call site,
+        and the stores it saw (also added to the facts of this process)."""
+        assert self._facts is not None
         out = []
         for func in functions:
             sites = self._sites_by_function[func.rva]
-            flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites)
+            flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
+                                    self._call_results)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
-            out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}))
+            stores = flow.stores()
+            self._facts.stores.extend(stores)
+            out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, stores))
         return out

@@ -11,6 +11,7 @@ import bisect
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, RegisterExt
 
@@ -112,9 +113,19 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     todo = sorted(extents)
     iat_loads = _iat_load_candidates(image, exec_sections)
     while todo:
+        first_new = len(calls)
         work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in todo]
         new_targets = scan_functions(image, work, iat_loads, calls)
+        # Tail jumps whose target the scan did not take as a function start are the conditional ones.
+        cond_targets = {c.callee for c in calls[first_new:] if c.tail} - new_targets
         starts, ranges = code_ranges()
+        for target in cond_targets - new_targets:
+            # A conditional tail jump (``jne McTemplate``) starts a function only where no known code is.
+            i = bisect.bisect_right(starts, target) - 1
+            if target in extents or target in imports or (i >= 0 and ranges[i][0] <= target < ranges[i][1]):
+                continue
+            if in_code(target):
+                pending.add(target)
         for target in new_targets:
             if target in extents or target in imports:
                 continue
@@ -290,6 +301,45 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 slot = iat_regs.get(_full_register(instr.op0_register))
                 if slot is not None:
                     calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+
+
+#: Instructions followed after a pointer slot is loaded into a register, looking for the call through it.
+_SLOT_WINDOW = 24
+
+
+def calls_through_slots(image: PEImage, slots: set[int], owner) -> list[CallSite]:
+    """Calls through function-pointer slots in data: ``call [rip+slot]``, ``jmp [rip+slot]``, and
+    ``mov reg, [rip+slot]`` followed (within a few instructions, the register untouched) by ``call reg``.
+
+    Used for slots learnt after discovery, e.g. globals filled by ``GetProcAddress``.
+    """
+    out: dict[int, CallSite] = {}
+    for ref in scan_rip_references(image, slots, owner):
+        code = image.read(ref.rva, 15 * _SLOT_WINDOW)
+        decoder = Decoder(64, code, ip=ref.rva)
+        instr = Instruction()
+        loaded: Optional[int] = None
+        for _ in range(_SLOT_WINDOW):
+            if not decoder.can_decode:
+                break
+            decoder.decode_out(instr)
+            fc = instr.flow_control
+            if fc in (_INDIRECT_CALL, _INDIRECT_BRANCH):
+                if instr.is_ip_rel_memory_operand and instr.ip_rel_memory_address == ref.target:
+                    out[instr.ip] = CallSite(ref.function, instr.ip, ref.target, fc == _INDIRECT_BRANCH)
+                elif loaded is not None and instr.op0_kind == _REG and _full_register(instr.op0_register) == loaded:
+                    out[instr.ip] = CallSite(ref.function, instr.ip, ref.target, fc == _INDIRECT_BRANCH)
+                break
+            if loaded is None:
+                if instr.mnemonic == _MOV and instr.op0_kind == _REG and instr.is_ip_rel_memory_operand:
+                    loaded = _full_register(instr.op0_register)
+                    continue
+                break
+            if fc not in (_NEXT, _COND):  # a null check (``test rax, rax; je``) keeps to the fall-through
+                break
+            if instr.op0_kind == _REG and _full_register(instr.op0_register) == loaded and instr.mnemonic != Mnemonic.TEST:
+                break  # the register is overwritten before any call through it
+    return [out[k] for k in sorted(out)]
 
 
 def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[CallSite], targets: set[int]) -> None:
