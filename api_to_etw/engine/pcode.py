@@ -27,6 +27,7 @@ from ..model import (
     ValueSet,
     add_offset,
     cap,
+    field_of,
     make_load,
 )
 
@@ -109,7 +110,9 @@ class PcodeTranslator:
       engine's "escaped local" (how ``EtwRegister(&guid, 0, 0, &localHandle)`` ties a local handle to
       its provider).
     * ``MULTIEQUAL`` -> the union of its inputs (a copy that closes a loop adds nothing).
-    * ``INT_ADD``/``INT_SUB``/``PTRSUB`` with a constant -> ``base + delta`` (``model.add_offset``):
+    * ``INT_ADD``/``INT_SUB``/``PTRSUB`` with a constant -> ``base + delta`` (``model.add_offset``; an
+      added field offset on an unknown object stays ``Offset(Unknown, d)``, ``model.field_of``, as in the
+      native data flow):
       ``Addr``, ``StackAddr`` or ``Offset``; ``PTRSUB(0, x)`` is the address ``x``; ``PTRADD(p, i, n)``
       with constants -> ``p + i*n``.
     * ``LOAD`` -> for each pointer value, the read-only fold or ``Load(pointer, size)``.
@@ -357,7 +360,7 @@ class PcodeTranslator:
             if isinstance(a, Const) and isinstance(b, Const):
                 return self._constant(a.value + b.value, size)
             if isinstance(b, Const):
-                return self._sized(add_offset(a, signed(b.value, in_size)), size)
+                return self._sized(field_of(a, signed(b.value, in_size)), size)
             if isinstance(a, Const):  # PTRSUB(0, &global) arrives as (Const(0), Addr(global))
                 return self._sized(add_offset(b, signed(a.value, in_size)), size)
             return UNKNOWN

@@ -39,6 +39,9 @@ LOCAL_HANDLE = ("-Os: the decompiler drops EtwRegister's 4th argument (&local RE
                 "handle has no provider (arity mismatch reported)")
 SHORT_WRITE = ("`mov dx, 12` writes only DX: the decompiler's RDX input is a PIECE with unknown upper bytes, "
                "the native engine keeps the 16-bit WPP message number")
+NO_BLOCKS = ("an EVENT_DESCRIPTOR built on the stack of a TraceLogging write helper: flatline reports no basic "
+             "blocks, so only the stack bytes an INDIRECT guards at the call are known, not those stored before "
+             "it; the helper's unresolved manifest-style row is then not recognised as the inlined write's")
 FIXTURES = {
     ("synthkernel/O1/synthkernel.exe", True): {"EtwpWriteEventPassthrough": PASSTHROUGH,
                                                "EtwpTraceKernelEventPassthrough": PASSTHROUGH},
@@ -81,7 +84,8 @@ def test_rows_equal_the_native_engine_but_for_known_differences(fixture, use_pdb
     print(f"\n{fixture} pdb={use_pdb}: {agree}/{len(native)} native rows reproduced, {stats.sites} call sites "
           f"from the decompiler, {stats.native_fallback} from the native data flow, "
           f"{stats.arity_mismatches} arity mismatches")
-    assert agree >= len(native) - 8
+    known = set(FIXTURES[(fixture, use_pdb)])
+    assert {row for row in native if dict(row)["ContainingFunction"] not in known} <= decompiled
 
 
 @needs_decompiler
@@ -179,6 +183,17 @@ def test_worker_values_of_a_real_function():
 # engine decompiles every function that writes ETW or passes its parameters to such a function).
 REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
         "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "ViGEmBus.sys")
+#: Containing functions whose rows differ, with the cause (as FIXTURES).
+REAL_KNOWN = {
+    "dxil.dll": {"sub_1a98": "EventRegister is called by a wrapper (sub_1a58) that forwards its four register "
+                             "parameters: " + PASSTHROUGH + "; so its REGHANDLE has no provider"},
+    "_etwtrace.cp311-win_amd64.pyd": dict.fromkeys(("sub_1000", "sub_1190"), NO_BLOCKS),
+    "ViGEmBus.sys": {"sub_10bc4": "the WPP wrappers pass `movzx esi, dl` of their level parameter to the "
+                                  "WppAutoLogTrace thunk: the decompiler keeps Param(1) through the zero "
+                                  "extension, the native data flow (no masked-value form) makes it unknown, so "
+                                  "the rows below the wrappers differ in their level"},
+    "msodbcdiag18.dll": {"sub_4ed4": "TraceEvent(handle, header) in a wrapper that forwards RDX: " + PASSTHROUGH},
+}
 
 
 @needs_decompiler
@@ -191,4 +206,4 @@ def test_real_binary_rows_equal_the_native_engine(real_binary, name):
           f"{stats.functions} functions, {stats.sites} call sites, {stats.native_fallback} native, "
           f"{stats.arity_mismatches} arity mismatches, {stats.failed} failed")
     assert stats.failed == 0
-    assert native == decompiled
+    assert {dict(row)["ContainingFunction"] for row in native ^ decompiled} == set(REAL_KNOWN.get(name, {}))

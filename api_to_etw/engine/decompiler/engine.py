@@ -6,7 +6,7 @@ instruction address, tail jumps). For each function the analysis asks to resolve
 p-code gives the argument values of the CALL/CALLIND ops at the native call sites, translated by
 the one p-code module (``engine.pcode``). Where the decompiler has no call op at a site (it follows a
 tail jump into the callee as a branch), that site's values come from the native data flow and are
-counted as such. A call op with fewer inputs than the ETW API's prototype needs is reported, never
+counted as such; the stores to globals and object fields come from the native data flow too. A call op with fewer inputs than the ETW API's prototype needs is reported, never
 completed by guessing.
 """
 
@@ -220,10 +220,11 @@ class DecompilerEngine(Engine):
                 found = {}
             self.stats.seconds += time.perf_counter() - started
             self.stats.functions += 1
-            native: dict[int, tuple[ValueSet, ...]] = {}
-            if any(self._needs_native(site, found.get(site.rva)) for site in sites):
-                self.native.resolve([rva])  # fills every site of the function with the native values
-                native = {site.rva: site.args for site in sites if site.args is not None}
+            # The native data flow runs too (milliseconds): it records the function's stores to globals and
+            # object fields (facts the decompiler engine takes from it, like the call graph) and gives the
+            # values of the sites and slots the decompiler has none for.
+            self.native.resolve([rva])
+            native = {site.rva: site.args for site in sites if site.args is not None}
             for site in sites:
                 site.args = self._merge(site, found.get(site.rva), native.get(site.rva))
 
@@ -231,9 +232,6 @@ class DecompilerEngine(Engine):
         assert self._facts is not None
         callee = self._facts.functions.get(site.callee)
         return callee.name if callee is not None and lookup(callee.name) is not None else None
-
-    def _needs_native(self, site: CallSite, answer: Optional[tuple[int, tuple[ValueSet, ...]]]) -> bool:
-        return answer is None or (self._is_api(site) is None and answer[0] < len(answer[1]))
 
     def _merge(self, site: CallSite, answer: Optional[tuple[int, tuple[ValueSet, ...]]],
                native: Optional[tuple[ValueSet, ...]]) -> Optional[tuple[ValueSet, ...]]:
