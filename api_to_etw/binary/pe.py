@@ -166,6 +166,10 @@ class PEImage(Memory):
     def executable_sections(self) -> list[Section]:
         return [s for s in self.sections if s.executable]
 
+    def code_view(self, section: Section) -> memoryview:
+        """The section's file-backed bytes, in place (no copy, no zero fill): what byte scans of code read."""
+        return memoryview(self.data)[section.raw_offset : section.raw_offset + section.raw_size]
+
     def section_bytes(self, section: Section) -> bytes:
         return self.read(section.rva, max(section.virtual_size, section.raw_size))
 
