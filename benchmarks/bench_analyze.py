@@ -245,33 +245,26 @@ def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str]) -> di
 
 def peers(exe: str, timeout: float, analyze_wall: float) -> dict:
     """radare2 ``aaa`` and angr ``CFGFast`` on the same binary, when present; skipped (with the reason) if not."""
-    found: dict = {}
-    r2 = shutil.which("r2") or shutil.which("radare2")
-    if r2:
-        try:
-            run, _ = child([r2, "-q", "-e", "scr.interactive=false", "-c", "aaa", exe], timeout=timeout)
-            found["radare2_aaa_wall"] = round(run.wall, 2)
-            found["radare2_aaa_peak_mib"] = round(run.rss_mib, 1)
-            found["radare2_over_analyze"] = round(run.wall / analyze_wall, 1)
-        except subprocess.TimeoutExpired:
-            found["radare2_aaa_wall"] = f"> {timeout:.0f} (timed out)"
-    else:
-        found["radare2"] = "skipped: not installed"
-    try:
-        import importlib.util
+    import importlib.util
 
+    r2 = shutil.which("r2") or shutil.which("radare2")
+    try:
         has_angr = importlib.util.find_spec("angr") is not None
     except (ImportError, ValueError):
         has_angr = False
-    if has_angr:
+    found: dict = {}
+    for name, argv in (("radare2_aaa", [r2, "-q", "-e", "scr.interactive=false", "-c", "aaa", exe] if r2 else None),
+                       ("angr_cfgfast", python(ANGR, exe) if has_angr else None)):
+        if argv is None:
+            found[name] = "skipped: not installed"
+            continue
         try:
-            run, _ = child(python(ANGR, exe), timeout=timeout)
-            found["angr_cfgfast_wall"] = round(run.wall, 2)
-            found["angr_over_analyze"] = round(run.wall / analyze_wall, 1)
+            run, _ = child(argv, timeout=timeout)
         except subprocess.TimeoutExpired:
-            found["angr_cfgfast_wall"] = f"> {timeout:.0f} (timed out)"
-    else:
-        found["angr"] = "skipped: not installed"
+            found[name] = f"> {timeout:.0f} s (timed out)"
+            continue
+        found[name] = {"wall": round(run.wall, 2), "peak_mib": round(run.rss_mib, 1),
+                       "over_analyze": round(run.wall / analyze_wall, 1)}
     return found
 
 
