@@ -8,6 +8,7 @@ known to be stored there. Values are immutable and hashable so value *sets* can 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
@@ -247,7 +248,11 @@ class Function:
     fragments: list[tuple[int, int]] = field(default_factory=list)
 
 
-@dataclass
+#: Call sites number in the hundreds of thousands in a large binary: slotted where Python allows (3.10+).
+_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
+
+
+@dataclass(**_SLOTS)
 class CallSite:
     """A direct call (or tail jump) from one function to another, with its argument values if resolved."""
 

@@ -1,14 +1,20 @@
-"""Time ``api-to-etw analyze`` against the floor measured in the same run, and its peak memory.
+"""Time ``api-to-etw analyze`` against the physical floor measured in the same run, with peak memory and peers.
 
-The floor is the least any tool of this kind must do with our libraries: parse the PE with pefile,
-parse the PDB's symbol records with pdbparse, and decode every executable section once with
-iced-x86. The target is analyze <= 2x floor and peak RSS <= 1 GB, measured on a scale kernel of about
-40,000 functions built by ``samples/generate.py scale`` (not committed; built on demand).
+The *raw floor* is the least any static tool must do: read the file, map its sections, decode every
+executable byte once with iced-x86, and read the PDB's symbol record stream with ``struct`` (MSF header,
+directory, DBI header, the record walk). The *old floor* (pefile's parse, pdbparse's construct-based symbol
+records and one decode) is kept beside it for continuity with earlier figures. Peers, when installed:
+radare2 ``aaa`` and angr ``CFGFast`` to a call graph on the 1x kernel.
 
-    python benchmarks/bench_analyze.py [--binary EXE --pdb PDB] [--repeat 3]
+    python benchmarks/bench_analyze.py                         # 1x, 2x, 4x scale kernels (built on demand)
+    python benchmarks/bench_analyze.py --scales 1 --binary node.exe --no-pdb-for node.exe
+    python benchmarks/bench_analyze.py --binary EXE --pdb PDB --repeat 5 --json out.json
 
-Each measurement runs in a fresh child process (so imports and caches count the same for both) and
-the best of ``--repeat`` runs is kept; the report is one ratio from one run of this script.
+Every measurement is a fresh child process; the subjects' runs alternate (raw floor, old floor, analyze,
+raw floor, ...) and the median of ``--repeat`` runs is kept, so load from other processes on a shared
+machine hits all of them alike. Wall seconds and CPU seconds (user + system of the child and anything it
+forked) are both reported; on a loaded machine CPU seconds are the steadier figure. The load average is
+printed with the results. Ratios, never absolute times, are what to compare across machines.
 """
 
 from __future__ import annotations
@@ -16,28 +22,88 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORK = os.path.join(HERE, "scratch")
 
-FLOOR = r"""
+RAW_FLOOR = r"""
+import mmap, struct, sys, time
+t0 = time.perf_counter()
+from iced_x86 import Decoder
+exe, pdb = sys.argv[1], sys.argv[2]
+with open(exe, "rb") as f:
+    data = f.read()
+(lfanew,) = struct.unpack_from("<I", data, 0x3C)
+(count,) = struct.unpack_from("<H", data, lfanew + 6)
+(opt_size,) = struct.unpack_from("<H", data, lfanew + 20)
+sections = {}
+instructions = 0
+for i in range(count):
+    at = lfanew + 24 + opt_size + 40 * i
+    vsize, rva, raw_size, raw_ptr = struct.unpack_from("<IIII", data, at + 8)
+    (chars,) = struct.unpack_from("<I", data, at + 36)
+    sections[rva] = data[raw_ptr:raw_ptr + min(raw_size, vsize or raw_size)]
+    if chars & 0x20000020:
+        for _ in Decoder(64, sections[rva], ip=rva):
+            instructions += 1
+records = 0
+if pdb != "-":
+    with open(pdb, "rb") as f:
+        msf = f.read()
+    page, _fpm, _pages, dir_size, _res = struct.unpack_from("<IIIII", msf, 32)
+    def pages_of(numbers):
+        return b"".join(msf[p * page:(p + 1) * page] for p in numbers)
+    n_dir = -(-dir_size // page)
+    n_map = -(-n_dir * 4 // page)
+    page_map = pages_of(struct.unpack_from(f"<{n_map}I", msf, 52))
+    directory = pages_of(struct.unpack_from(f"<{n_dir}I", page_map))[:dir_size]
+    (n_streams,) = struct.unpack_from("<I", directory)
+    sizes = [0 if s == 0xFFFFFFFF else s for s in struct.unpack_from(f"<{n_streams}I", directory, 4)]
+    pos, lists = 4 + 4 * n_streams, []
+    for size in sizes:
+        k = -(-size // page)
+        lists.append(struct.unpack_from(f"<{k}I", directory, pos))
+        pos += 4 * k
+    stream = lambda i: pages_of(lists[i])[:sizes[i]]
+    (symrec,) = struct.unpack_from("<h", stream(3), 20)
+    sym = stream(symrec)
+    p = 0
+    while p + 4 <= len(sym):
+        length, kind = struct.unpack_from("<HH", sym, p)
+        if length < 2:
+            break
+        if kind in (0x110E, 0x110D, 0x110C):
+            struct.unpack_from("<IIH", sym, p + 4)
+        records += 1
+        p += 2 + length
+print(time.perf_counter() - t0, instructions, records)
+"""
+
+OLD_FLOOR = r"""
 import sys, time
 t0 = time.perf_counter()
 import pefile, pdbparse, iced_x86
 exe, pdb = sys.argv[1], sys.argv[2]
 pe = pefile.PE(exe, fast_load=True)
 pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
-from pdbparse import dbi
-p = pdbparse.parse(pdb, fast_load=True)
-symrec = dbi.DBIHeader.parse(p.streams[3].data[:64]).symrecStream
-p.streams[symrec] = pdbparse.PDBGlobalSymbolStream(p.fp, p.streams[symrec].pages, symrec,
-    size=p.streams[symrec].size, page_size=p.page_size)
-n = len(p.streams[symrec].globals)
+n = 0
+if pdb != "-":
+    from pdbparse import dbi
+    p = pdbparse.parse(pdb, fast_load=True)
+    symrec = dbi.DBIHeader.parse(p.streams[3].data[:64]).symrecStream
+    p.streams[symrec] = pdbparse.PDBGlobalSymbolStream(p.fp, p.streams[symrec].pages, symrec,
+        size=p.streams[symrec].size, page_size=p.page_size)
+    n = len(p.streams[symrec].globals)
 count = 0
 for s in pe.sections:
     if s.Characteristics & 0x20000000:
@@ -50,21 +116,70 @@ ANALYZE = r"""
 import sys, time
 t0 = time.perf_counter()
 from api_to_etw.cli import main
-code = main(["analyze", sys.argv[1], "--pdb", sys.argv[2], "-o", sys.argv[3], "-q"])
+exe, pdb, out = sys.argv[1], sys.argv[2], sys.argv[3]
+args = ["analyze", exe, "-o", out, "-q"] + (["--pdb", pdb] if pdb != "-" else ["--no-pdb"]) + sys.argv[4:]
+code = main(args)
 print(time.perf_counter() - t0, code)
 """
 
+ANGR = r"""
+import sys, time
+t0 = time.perf_counter()
+import angr
+project = angr.Project(sys.argv[1], auto_load_libs=False)
+cfg = project.analyses.CFGFast(normalize=False)
+print(time.perf_counter() - t0, len(cfg.kb.functions), cfg.graph.number_of_edges())
+"""
 
-def peak_rss_child(script: str, *args: str) -> tuple[list[str], float]:
-    """Run a Python snippet in a fresh process: its printed fields and its own peak RSS in MiB (wait4)."""
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, cwd=REPO, text=True,
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mib: float
+
+
+@dataclass
+class Series:
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs)
+
+    def peak(self) -> float:
+        return max(r.rss_mib for r in self.runs)
+
+
+def child(argv: list[str], timeout: Optional[float] = None) -> tuple[Run, list[str]]:
+    """Run a command; its wall and CPU seconds (its own and its children's) and peak RSS (wait4).
+
+    Raises TimeoutExpired when it was killed after ``timeout`` seconds.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO, text=True,
                             env={**os.environ, "PYTHONPATH": REPO})
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.stdout.close()
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"child failed: {out}")
-    return out.split(), usage.ru_maxrss / 1024.0
+    timer = threading.Timer(timeout, proc.kill) if timeout else None
+    if timer:
+        timer.start()
+    try:
+        out = proc.stdout.read() if proc.stdout else ""
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if timer:
+            timer.cancel()
+        if proc.stdout:
+            proc.stdout.close()
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    if timeout and wall >= timeout:
+        raise subprocess.TimeoutExpired(argv, timeout)
+    if code != 0:
+        raise SystemExit(f"{argv[:4]} failed ({code}): {out[-500:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0), out.split()
+
+
+def python(script: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", script, *args]
 
 
 def ensure_scale_kernel(functions: int, writes: int) -> tuple[str, str]:
@@ -79,54 +194,139 @@ def ensure_scale_kernel(functions: int, writes: int) -> tuple[str, str]:
     return exe, os.path.join(os.path.dirname(exe), f"{name}.pdb")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--binary", help="binary to time (default: the scale kernel, built on demand)")
-    parser.add_argument("--pdb", help="its PDB")
-    parser.add_argument("--functions", type=int, default=40000)
-    parser.add_argument("--writes", type=int, default=3000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", help="also write the figures to this JSON file")
-    args = parser.parse_args()
-    if args.binary:
-        exe, pdb = args.binary, args.pdb or os.path.splitext(args.binary)[0] + ".pdb"
-    else:
-        exe, pdb = ensure_scale_kernel(args.functions, args.writes)
+def code_bytes(exe: str) -> int:
+    import struct
 
-    floors, analyses, floor_rss, analyze_rss = [], [], 0.0, 0.0
+    with open(exe, "rb") as handle:
+        head = handle.read(4096)
+    (lfanew,) = struct.unpack_from("<I", head, 0x3C)
+    (count,) = struct.unpack_from("<H", head, lfanew + 6)
+    (opt_size,) = struct.unpack_from("<H", head, lfanew + 20)
+    total = 0
+    for i in range(count):
+        at = lfanew + 24 + opt_size + 40 * i
+        vsize, _rva, raw_size, _ptr = struct.unpack_from("<IIII", head, at + 8)
+        (chars,) = struct.unpack_from("<I", head, at + 36)
+        if chars & 0x20000020:
+            total += min(raw_size, vsize or raw_size)
+    return total
+
+
+def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str]) -> dict:
+    """Alternate raw floor, old floor and analyze ``repeat`` times; medians and peaks."""
+    raw, old, analyze = Series(), Series(), Series()
     rows = 0
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.tsv")
-        for _ in range(args.repeat):
-            fields, rss = peak_rss_child(FLOOR, exe, pdb)
-            floors.append(float(fields[0]))
-            floor_rss = max(floor_rss, rss)
-            fields, rss = peak_rss_child(ANALYZE, exe, pdb, out)
-            analyses.append(float(fields[0]))
-            analyze_rss = max(analyze_rss, rss)
+        for i in range(repeat):
+            print(f"  {label}: round {i + 1}/{repeat}", file=sys.stderr)
+            raw.runs.append(child(python(RAW_FLOOR, exe, pdb))[0])
+            old.runs.append(child(python(OLD_FLOOR, exe, pdb))[0])
+            analyze.runs.append(child(python(ANALYZE, exe, pdb, out, *extra))[0])
         with open(out, encoding="utf-8") as handle:
             rows = sum(1 for _ in handle) - 1
-    floor, analysis = min(floors), min(analyses)
     figures = {
         "binary": os.path.basename(exe),
-        "size_bytes": os.path.getsize(exe),
-        "pdb_bytes": os.path.getsize(pdb),
-        "floor_seconds": round(floor, 3),
-        "analyze_seconds": round(analysis, 3),
-        "ratio": round(analysis / floor, 2),
-        "analyze_peak_rss_mib": round(analyze_rss, 1),
-        "floor_peak_rss_mib": round(floor_rss, 1),
+        "file_mib": round(os.path.getsize(exe) / 2**20, 1),
+        "code_mib": round(code_bytes(exe) / 2**20, 2),
+        "pdb_mib": round(os.path.getsize(pdb) / 2**20, 1) if pdb != "-" else 0,
         "rows": rows,
-        "repeat": args.repeat,
-        "when": time.strftime("%Y-%m-%d"),
+        "analyze_args": extra,
     }
-    print(json.dumps(figures, indent=2))
-    verdict = "meets" if figures["ratio"] <= 2.0 and analyze_rss <= 1024 else "MISSES"
-    print(f"analyze {analysis:.2f}s vs floor {floor:.2f}s: ratio {figures['ratio']}, peak {analyze_rss:.0f} MiB "
-          f"-> {verdict} the target (<= 2x, <= 1024 MiB)", file=sys.stderr)
+    for name, series in (("raw_floor", raw), ("old_floor", old), ("analyze", analyze)):
+        figures[f"{name}_wall"] = round(series.median("wall"), 3)
+        figures[f"{name}_cpu"] = round(series.median("cpu"), 3)
+        figures[f"{name}_peak_mib"] = round(series.peak(), 1)
+    for base in ("raw_floor", "old_floor"):
+        for kind in ("wall", "cpu"):
+            figures[f"ratio_{base}_{kind}"] = round(figures[f"analyze_{kind}"] / figures[f"{base}_{kind}"], 2)
+    return figures
+
+
+def peers(exe: str, timeout: float, analyze_wall: float) -> dict:
+    """radare2 ``aaa`` and angr ``CFGFast`` on the same binary, when present; skipped (with the reason) if not."""
+    import importlib.util
+
+    r2 = shutil.which("r2") or shutil.which("radare2")
+    try:
+        has_angr = importlib.util.find_spec("angr") is not None
+    except (ImportError, ValueError):
+        has_angr = False
+    found: dict = {}
+    for name, argv in (("radare2_aaa", [r2, "-q", "-e", "scr.interactive=false", "-c", "aaa", exe] if r2 else None),
+                       ("angr_cfgfast", python(ANGR, exe) if has_angr else None)):
+        if argv is None:
+            found[name] = "skipped: not installed"
+            continue
+        try:
+            run, _ = child(argv, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            found[name] = f"> {timeout:.0f} s (timed out)"
+            continue
+        found[name] = {"wall": round(run.wall, 2), "peak_mib": round(run.rss_mib, 1),
+                       "over_analyze": round(run.wall / analyze_wall, 1)}
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", action="append", default=[], help="also time this binary (repeatable)")
+    parser.add_argument("--pdb", action="append", default=[], help="PDB of the --binary at the same position "
+                        "(default: beside it with the same stem; '-' for none)")
+    parser.add_argument("--all-sites", action="store_true", help="pass --all-sites to analyze for --binary")
+    parser.add_argument("--scales", default="1,2,4", help="scale kernel multiples of --functions/--writes "
+                        "('' for none)")
+    parser.add_argument("--functions", type=int, default=40000)
+    parser.add_argument("--writes", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--peers", action="store_true", help="also time radare2 aaa / angr CFGFast on the 1x kernel")
+    parser.add_argument("--peer-timeout", type=float, default=600)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+
+    subjects: list[tuple[str, str, str, list[str]]] = []
+    for scale in [int(s) for s in args.scales.split(",") if s.strip()]:
+        exe, pdb = ensure_scale_kernel(args.functions * scale, args.writes * scale)
+        subjects.append((f"scale {scale}x", exe, pdb, []))
+    for i, exe in enumerate(args.binary):
+        pdb = args.pdb[i] if i < len(args.pdb) else os.path.splitext(exe)[0] + ".pdb"
+        if pdb != "-" and not os.path.exists(pdb):
+            pdb = "-"
+        subjects.append((os.path.basename(exe), exe, pdb, ["--all-sites"] if args.all_sites else []))
+
+    load_before = os.getloadavg()
+    results = []
+    for label, exe, pdb, extra in subjects:
+        figures = measure(label, exe, pdb, args.repeat, extra)
+        figures["label"] = label
+        if args.peers and label == "scale 1x":
+            figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"])
+        results.append(figures)
+    scaled = [r for r in results if r["label"].startswith("scale ")]
+    linearity = {}
+    if len(scaled) > 1:
+        base = scaled[0]
+        for r in scaled[1:]:
+            size = r["code_mib"] / base["code_mib"]
+            linearity[r["label"]] = {"size": round(size, 2),
+                                     "cpu_growth": round(r["analyze_cpu"] / base["analyze_cpu"], 2),
+                                     "peak_growth": round(r["analyze_peak_mib"] / base["analyze_peak_mib"], 2)}
+    report = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores, load average {load_before[0]:.1f} before / "
+                   f"{os.getloadavg()[0]:.1f} after",
+        "repeat": args.repeat,
+        "subjects": results,
+        "linearity": linearity,
+    }
+    print(json.dumps(report, indent=2))
+    for r in results:
+        print(f"{r['label']:>12}: analyze {r['analyze_wall']:.2f}s wall / {r['analyze_cpu']:.2f}s cpu, "
+              f"{r['analyze_peak_mib']:.0f} MiB; raw floor x{r['ratio_raw_floor_wall']} wall, "
+              f"x{r['ratio_raw_floor_cpu']} cpu; old floor x{r['ratio_old_floor_wall']}", file=sys.stderr)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(figures, handle, indent=2)
+            json.dump(report, handle, indent=2)
     return 0
 
 

@@ -18,7 +18,6 @@ import functools
 import logging
 import mmap
 import os
-import stat
 import struct
 import uuid
 from collections.abc import Iterator
@@ -85,19 +84,14 @@ def load_pdb(path: str, pe_sections: Optional[list[tuple[str, int, int]]] = None
 def read_msf(path: str, reader: Callable[[Any], T]) -> T:
     """Open a PDB's MSF container and run ``reader`` on it; every failure is one CorruptPdbError."""
     name = os.path.basename(path)
-    try:
-        info = os.stat(path)
-    except OSError:
-        raise InputNotFoundError(f"{path}: no such PDB file") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputNotFoundError(f"{path}: not a regular file" if not stat.S_ISDIR(info.st_mode)
-                                 else f"{path}: no such PDB file")
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
-    with handle:
-        data: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else b""
+    from ..inputs import open_regular
+
+    with open_regular(path, kind="pdb", error=CorruptPdbError) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        try:
+            data: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except OSError as exc:
+            raise InputNotFoundError(f"{path}: cannot map ({exc.strerror})") from None
         try:
             try:
                 pdb = open_msf(handle, data, name)
@@ -145,6 +139,7 @@ def open_msf(fp: Any, data: Any, name: str) -> Any:
     streams, page_size = _msf_directory(data, name)
     pdb = pdbparse.PDB(fp, fast_load=True)
     pdb.page_size = page_size
+    pdb.display_name = name  # the file object is opened from a descriptor: fp.name is not a path
     pdb.read_root(_Root(streams))
     reader = _page_reader()
     for stream in pdb.streams:
@@ -206,14 +201,18 @@ def _join_pages(data: Any, pages: tuple[int, ...], page_size: int, file_pages: i
     return b"".join(data[p * page_size:(p + 1) * page_size] for p in pages)
 
 
+def _pdb_name(pdb: Any) -> str:
+    return getattr(pdb, "display_name", None) or os.path.basename(str(pdb.fp.name))
+
+
 def _stream_bytes(pdb, index: int) -> bytes:
     if index < 0 or index >= len(pdb.streams):
-        raise CorruptPdbError(f"{os.path.basename(pdb.fp.name)}: stream {index} does not exist")
+        raise CorruptPdbError(f"{_pdb_name(pdb)}: stream {index} does not exist")
     stream = pdb.streams[index]
     pages = len(stream.pages) * stream.page_size
     if stream.size > pages or stream.size < 0:
         raise CorruptPdbError(
-            f"{os.path.basename(pdb.fp.name)}: stream {index} claims {stream.size} bytes in {pages} bytes of pages"
+            f"{_pdb_name(pdb)}: stream {index} claims {stream.size} bytes in {pages} bytes of pages"
         )
     data = stream.data
     return data[: stream.size]

@@ -16,7 +16,6 @@ import bisect
 import logging
 import mmap
 import os
-import stat
 import struct
 import uuid
 from dataclasses import dataclass, field
@@ -166,24 +165,24 @@ class PEImage(Memory):
     def executable_sections(self) -> list[Section]:
         return [s for s in self.sections if s.executable]
 
+    def code_view(self, section: Section) -> memoryview:
+        """The section's file-backed bytes, in place (no copy, no zero fill): what byte scans of code read."""
+        return memoryview(self.data)[section.raw_offset : section.raw_offset + section.raw_size]
+
     def section_bytes(self, section: Section) -> bytes:
         return self.read(section.rva, max(section.virtual_size, section.raw_size))
 
 
 def load_pe(path: str) -> PEImage:
     """Map and parse an x64 PE file; raise a one-line error for anything else (FIFOs and devices included)."""
-    try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputNotFoundError(f"{path}: is a directory, not a PE file")
-        if not stat.S_ISREG(info.st_mode):
-            raise InputNotFoundError(f"{path}: not a regular file")
-        with open(path, "rb") as handle:
-            data: ImageData = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else b""
-    except FileNotFoundError:
-        raise InputNotFoundError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+    from ..inputs import open_regular
+
+    with open_regular(path, kind="binary") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        try:
+            data: ImageData = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except OSError as exc:
+            raise InputNotFoundError(f"{path}: cannot map ({exc.strerror})") from None
     return parse_pe(data, path)
 
 

@@ -254,7 +254,7 @@ def _iat_load_candidates(image: PEImage, sections) -> list[int]:
         return []
     found = []
     for section in sections:
-        data = image.section_bytes(section)
+        data = image.code_view(section)
         base = section.rva
         for match in _MOV_RIP.finditer(data):
             pos = match.start() + 1
@@ -375,7 +375,7 @@ def scan_lea_references(image: PEImage, owner) -> list[Reference]:
     """
     refs = []
     for section in image.executable_sections():
-        data = image.section_bytes(section)
+        data = image.code_view(section)
         base = section.rva
         for match in _LEA_RIP.finditer(data):
             pos = match.start()
@@ -407,7 +407,7 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
             wanted.add(target - size)
     refs: dict[int, Reference] = {}
     for section in image.executable_sections():
-        data = image.section_bytes(section)
+        data = image.code_view(section)
         limit = len(data) - 5
         base = section.rva + 5  # ModRM + disp32
         for match in _RIP_MODRM.finditer(data):
@@ -417,7 +417,7 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
             if base + pos + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True) not in wanted:
                 continue
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
-                instr = Decoder(64, data[start : start + 15], ip=section.rva + start).decode()
+                instr = Decoder(64, bytes(data[start : start + 15]), ip=section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
                     continue
                 target = instr.ip_rel_memory_address
