@@ -20,7 +20,6 @@ added and removed lists.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -36,7 +35,6 @@ from .analysis.records import LEGACY_PROVIDER, PUBLISHED_COLUMNS
 from .errors import CorruptMetadataError, ExitCode, InputNotFoundError
 
 log = logging.getLogger("api_to_etw.diff")
-PROG = "api-to-etw"
 
 ADDED = "added"
 REMOVED = "removed"
@@ -572,49 +570,3 @@ def render_diff(result: DiffResult, fmt: str = "text") -> str:
     if fmt == "jsonl":
         return render_jsonl(result)
     raise ValueError(f"unknown diff format {fmt}")
-
-
-# ------------------------------------------------------------------------------------------ command line
-def _kinds(value: str) -> list[str]:
-    kinds = [k.strip().lower() for k in value.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in KINDS]
-    if bad or not kinds:
-        raise argparse.ArgumentTypeError(f"expected a comma list of {', '.join(KINDS)}, got {value!r}")
-    return kinds
-
-
-def add_diff_parser(subparsers) -> None:
-    """Add the ``diff`` subcommand to an ``add_subparsers()`` object."""
-    p = subparsers.add_parser(
-        "diff", help="compare two result tables (TSV, CSV or JSON lines, ours or the published CSV)",
-        description="Compare two api-to-etw result tables, in any of the formats, matching rows on "
-                    "(Function, provider, event, ContainingFunction).")
-    p.add_argument("old", metavar="OLD", help="the earlier table")
-    p.add_argument("new", metavar="NEW", help="the later table")
-    p.add_argument("--format", choices=DIFF_FORMATS,
-                   help="report format (default: from -o's extension, else text)")
-    p.add_argument("-o", "--output", default="-", help="report file, '-' for stdout (default)")
-    p.add_argument("--fail-on", type=_kinds, action="append", default=[], metavar="KINDS",
-                   help="exit 12 when a difference of these kinds exists: comma list of added, removed, "
-                        "changed (repeatable; default: exit 0 whatever differs)")
-    p.add_argument("--ignore-unnamed", action="store_true",
-                   help="leave rows with an unnamed provider or event (???, PERF_0x...) out of added/removed")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
-    p.set_defaults(func=cmd_diff)
-
-
-def cmd_diff(args: argparse.Namespace) -> int:
-    from .render.tables import write_output
-
-    fmt = args.format
-    if fmt is None:
-        ext = os.path.splitext(args.output or "")[1].lower().lstrip(".")
-        fmt = {"tsv": "tsv", "jsonl": "jsonl", "json": "jsonl"}.get(ext, "text")
-    fail_on = {kind for group in (args.fail_on or []) for kind in group}
-    result = diff_files(args.old, args.new, ignore_unnamed=args.ignore_unnamed)
-    write_output(render_diff(result, fmt), args.output)
-    if not getattr(args, "quiet", False) and not (fmt == "text" and args.output == "-"):
-        print(f"{PROG}: {result.summary()}", file=sys.stderr)
-    return exit_code(result, fail_on)

@@ -33,22 +33,17 @@ table and exit 0. A file that is not an x64 PE gets the loader's one-line error.
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import json
 import logging
-import os
 import struct
-import sys
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .errors import CorruptMetadataError, ExitCode
+from .errors import CorruptMetadataError
 
 log = logging.getLogger("api_to_etw.tracelogging")
-PROG = "api-to-etw"
 
 TLG_FORMATS = ("tsv", "csv", "jsonl")
 COLUMNS = ("Kind", "Guid", "Provider", "Name", "Channel", "Level", "Opcode", "Keyword", "Tags", "Fields",
@@ -401,55 +396,9 @@ def render_listing(listing: TlgListing, fmt: str) -> str:
     return render_table(listing_rows(listing), COLUMNS, fmt)
 
 
-# ------------------------------------------------------------------------------------------------- CLI
-def add_tracelogging_parser(subparsers) -> None:
-    """Add the ``tracelogging`` subcommand to an ``add_subparsers()`` object."""
-    p = subparsers.add_parser(
-        "tracelogging", help="list the TraceLogging providers and events embedded in a binary",
-        description="Decode every TraceLogging (ETW0) metadata region of an x64 PE image and list one row per "
-                    "provider and per event; events carry the provider a write site ties them to. No PDB needed.")
-    p.add_argument("binary", metavar="BINARY", help="x64 PE image (exe, dll, sys)")
-    p.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
-    p.add_argument("--format", choices=TLG_FORMATS, help="output format (default: from -o's extension, else tsv)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
-    p.set_defaults(func=cmd_tracelogging)
-
-
-def cmd_tracelogging(args: argparse.Namespace) -> int:
-    from .binary.pe import load_pe
-    from .render.tables import write_output
-
-    fmt = args.format
-    if fmt is None:
-        ext = os.path.splitext(args.output or "")[1].lower().lstrip(".")
-        fmt = ext if ext in TLG_FORMATS else "tsv"
-    started = time.perf_counter()
-    image = load_pe(args.binary)
-    listing = decode_image(image)
-    name = os.path.basename(args.binary)
-    for warning in listing.warnings:
-        log.warning("%s: %s", name, warning)
-    if not listing.regions and not listing.warnings:
-        log.warning("%s: no TraceLogging metadata (no ETW0 region)", name)
-    write_output(render_listing(listing, fmt), args.output)
-    elapsed = time.perf_counter() - started
-    if not args.quiet:
-        tied = len(listing.event_provider)
-        where = "stdout" if args.output == "-" else args.output
-        print(f"{PROG}: {len(listing.providers)} providers, {len(listing.events)} events ({tied} tied to a provider) "
-              f"in {len(listing.regions)} ETW0 region(s) -> {where} in {elapsed:.1f}s", file=sys.stderr)
-    log.info("%d code references to events and provider objects; %d provider objects", listing.references,
-             sum(len(v) for v in listing.provider_objects.values()))
-    return ExitCode.CORRUPT_METADATA if listing.corrupt else ExitCode.OK
-
-
 __all__ = [
     "COLUMNS",
     "TlgListing",
-    "add_tracelogging_parser",
-    "cmd_tracelogging",
     "code_references",
     "decode_image",
     "format_field",

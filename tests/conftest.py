@@ -55,3 +55,24 @@ def run_cli(*args: str) -> CliResult:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def real_binary():
+    """``real_binary("vcamp140.dll")``: the pinned binary of real-binaries.tsv (its PDB beside it), or a skip.
+
+    See tests/real/catalog.py: fetched by the registry's own client, sha256-checked, cached outside the repo.
+    """
+    import sys
+
+    sys.path.insert(0, os.path.join(REPO, "tests", "real"))
+    from catalog import real_binary as fetch_real
+    from fetch import FetchError
+
+    def get(name: str):
+        try:
+            return fetch_real(name)
+        except FetchError as exc:
+            pytest.skip(f"{name} unavailable: {exc}")
+
+    return get

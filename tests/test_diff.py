@@ -25,8 +25,6 @@ from api_to_etw.diff import (
     CHANGED,
     REMOVED,
     TSV_COLUMNS,
-    add_diff_parser,
-    cmd_diff,
     compare,
     detect_format,
     diff_files,
@@ -45,9 +43,13 @@ needs_published = pytest.mark.skipif(
 
 # ------------------------------------------------------------------------------------------------ helpers
 def parse_args(*argv: object) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="api-to-etw")
-    add_diff_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["diff", *(str(a) for a in argv)])
+    from api_to_etw.cli import build_parser
+
+    return build_parser().parse_args(["diff", *(str(a) for a in argv)])
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    return int(args.run(args))
 
 
 def run_diff(capsys, *argv: object) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ stderr, exit code 9 and the rows decoded before the damage, never a traceback or
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -58,24 +57,8 @@ EVENT_ROWS = [
 
 @pytest.fixture(scope="module")
 def tlg_cli():
-    """The CLI with the ``tracelogging`` command, wired in for the test if cli.py does not wire it yet."""
-    from api_to_etw import cli
-    from api_to_etw.tlgcmd import add_tracelogging_parser, cmd_tracelogging
-
-    patch = pytest.MonkeyPatch()
-    if "tracelogging" not in cli.COMMANDS:
-        build = cli.build_parser
-
-        def build_parser():
-            parser = build()
-            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-            add_tracelogging_parser(sub)
-            return parser
-
-        patch.setattr(cli, "build_parser", build_parser)
-        patch.setitem(cli.COMMANDS, "tracelogging", cmd_tracelogging)
-    yield run_cli
-    patch.undo()
+    """The CLI, which runs ``tracelogging`` in-process."""
+    return run_cli
 
 
 def table(text: str) -> list[dict[str, str]]:

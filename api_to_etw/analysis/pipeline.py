@@ -14,15 +14,19 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import networkx as nx
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..etw.manifest import ManifestIndex
 
 from ..engine.base import Engine
 from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
 from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
 from .entries import EntryFinder, EntryPoints
 from .events import EventResolver, Provider, handle_key
+from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgsites import find_metadata, reference_sites
 
@@ -49,6 +53,8 @@ class AnalysisOptions:
     ignore: set[str] = field(default_factory=set)
     #: Also report every write site from its own containing function, reached by an API or not.
     all_sites: bool = False
+    #: Manifests and MOF tables that name the rows' events (``--manifests``); None: no naming.
+    names: Optional[ManifestIndex] = None
 
 
 @dataclass
@@ -62,6 +68,7 @@ class AnalysisStats:
     wrappers: int = 0
     resolved_functions: int = 0
     unresolved_rows: int = 0
+    named_rows: int = 0
     entry_points: int = 0
     unreached_rows: int = 0
     #: Why a walk was cut short ("truncated: ..."), one line per cut.
@@ -165,6 +172,9 @@ class Analysis:
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
         for reason in self.stats.truncated:
             log.warning("%s", reason)
+        if self.options.names is not None:
+            self.stats.named_rows = name_rows(rows, self.options.names)
+            log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
         return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots))
 
     def _roots(self) -> set[int]:

@@ -1,5 +1,47 @@
-"""Analysis backends. Each engine lives in its own sub-package and imports its heavy dependencies lazily."""
+"""Analysis backends behind one facts interface (``engine.base.Engine``), opened by name.
+
+Each engine lives in its own sub-package and imports its heavy dependencies lazily: ``open_engine``
+imports only the engine asked for, so ``--engine native`` never touches Ghidra and ``--facts`` never
+parses a PE. The registry maps a name to ``module:function``; the function takes an ``EngineSource``.
+"""
 
 from __future__ import annotations
 
-ENGINES = ("native", "ghidra")
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import Engine
+
+#: Engine name -> "module:factory"; the factory takes an EngineSource and returns an Engine.
+REGISTRY = {
+    "native": "api_to_etw.engine.native:open_native",
+    "ghidra": "api_to_etw.engine.ghidra:open_ghidra",
+}
+ENGINES = tuple(REGISTRY)
+
+
+@dataclass
+class EngineSource:
+    """What to analyse and how to find its symbols: the same for every engine."""
+
+    binary: Optional[str] = None
+    pdb: Optional[str] = None
+    use_pdb: bool = True
+    force_pdb: bool = False
+    symbol_path: Optional[str] = None
+    offline: bool = False
+    #: Keep every byte the analysis reads so the facts can be saved (``--save-facts``).
+    record_memory: bool = False
+    #: Download progress callback (done, total) while symbols are fetched.
+    progress: Optional[Callable[[int, Optional[int]], None]] = None
+    #: Engine-specific settings (e.g. the Ghidra project and program).
+    options: Optional[dict[str, object]] = None
+
+
+def open_engine(kind: str, source: EngineSource) -> Engine:
+    """The engine called ``kind`` for ``source`` (``KeyError`` is a usage error for the caller)."""
+    module, _, factory = REGISTRY[kind].partition(":")
+    engine: Engine = getattr(importlib.import_module(module), factory)(source)
+    return engine

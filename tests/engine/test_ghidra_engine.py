@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import struct
@@ -153,32 +152,24 @@ def test_engine_checks_ghidra_before_anything_slow(monkeypatch, tmp_path):
         GhidraEngine(str(binary), program="/x.exe")
 
 
-def test_engine_from_args_validates_the_binary_first(monkeypatch, tmp_path):
+def test_open_ghidra_validates_the_binary_first(monkeypatch, tmp_path):
     """--engine ghidra: the PE and its PDB are checked like the native engine's, then Ghidra."""
-    from api_to_etw.engine.ghidra import add_ghidra_arguments, engine_from_args
+    from api_to_etw.cli import build_parser
+    from api_to_etw.engine import EngineSource, open_engine
     from api_to_etw.errors import NotAPEError
 
-    parser = argparse.ArgumentParser()
-    for name in ("binary",):
-        parser.add_argument(name, nargs="?")
-    parser.add_argument("--pdb")
-    parser.add_argument("--no-pdb", action="store_true")
-    parser.add_argument("--force-pdb", action="store_true")
-    add_ghidra_arguments(parser)
     monkeypatch.delenv("GHIDRA_INSTALL_DIR", raising=False)
     bogus = tmp_path / "bogus.exe"
     bogus.write_bytes(b"not a PE at all" * 10)
     with pytest.raises(NotAPEError):
-        engine_from_args(parser.parse_args([str(bogus)]))
+        open_engine("ghidra", EngineSource(binary=str(bogus)))
     if os.path.exists(synth_exe()):
-        from api_to_etw.binary.loader import open_binary
-
         with pytest.raises(MissingDependencyError):
-            engine_from_args(parser.parse_args([synth_exe()]))
-        loaded = open_binary(synth_exe())  # what cmd_analyze already opened (PDB found and matched)
+            open_engine("ghidra", EngineSource(binary=synth_exe()))
         with pytest.raises(MissingDependencyError):
-            engine_from_args(parser.parse_args([synth_exe()]), loaded, record_memory=True)
-    args = parser.parse_args(["--ghidra-project", str(tmp_path), "--ghidra-program", "/k/nt.exe"])
+            open_engine("ghidra", EngineSource(binary=synth_exe(), record_memory=True))
+    args = build_parser().parse_args(["analyze", "--engine", "ghidra", "--ghidra-project", str(tmp_path),
+                                      "--ghidra-program", "/k/nt.exe"])
     assert args.ghidra_project == str(tmp_path) and args.ghidra_program == "/k/nt.exe"
 
 
@@ -843,11 +834,10 @@ def _perturb(src, dst, want_etw=True):
 
 
 def _parity(*args):
-    from api_to_etw.engine.ghidra.parity import add_parity_parser, cmd_parity
+    from api_to_etw.cli import build_parser
 
-    parser = argparse.ArgumentParser()
-    add_parity_parser(parser.add_subparsers(dest="command"))
-    return cmd_parity(parser.parse_args(["parity", *map(str, args)]))
+    parsed = build_parser().parse_args(["parity", *map(str, args)])
+    return parsed.run(parsed)
 
 
 def test_parity_identical_files(native_facts, capsys):

@@ -16,17 +16,14 @@ differs, 0 when the files agree.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ...errors import ExitCode, InputNotFoundError, UsageError
+from ...errors import InputNotFoundError
 from ...model import CallSite, Facts, StackAddr, Value, ValueSet
 
-PROG = "api-to-etw"
 #: Argument slots a facts file records per call site (rcx, rdx, r8, r9, four stack arguments).
 SLOTS = 8
 ARGS = "args"
@@ -251,46 +248,3 @@ def render_report(report: ParityReport, limit: int = 0) -> str:
     out.append("")
     out.append("result: " + ("the facts differ" if report.differs() else "the facts agree"))
     return "\n".join(out) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------- command line
-def add_parity_parser(subparsers) -> None:
-    """Add the ``parity`` subcommand to an ``add_subparsers()`` object."""
-    p = subparsers.add_parser(
-        "parity", help="compare two facts files (e.g. native vs Ghidra) per call site and per row",
-        description="Compare two facts files (analyze --save-facts, or the Ghidra script): call-site "
-                    "arguments slot by slot, then the rows the analysis makes of each.")
-    p.add_argument("a", metavar="A", help="facts file, e.g. from --engine native --save-facts")
-    p.add_argument("b", metavar="B", help="facts file, e.g. from --engine ghidra --save-facts")
-    p.add_argument("--max-depth", type=int, default=5, metavar="N",
-                   help="--max-depth of the row comparison (at most the depth the facts were saved with; default 5)")
-    p.add_argument("--etw-only", action="store_true",
-                   help="compare only calls to ETW APIs, and only the arguments the analysis reads")
-    what = p.add_mutually_exclusive_group()
-    what.add_argument("--sites-only", action="store_true", help="compare call sites only")
-    what.add_argument("--rows-only", action="store_true", help="compare rows only")
-    p.add_argument("--limit", type=int, default=0, metavar="N",
-                   help="list at most N differences per section (default 0: all)")
-    p.add_argument("-o", "--output", default="-", help="report file, '-' for stdout (default)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
-    p.set_defaults(func=cmd_parity)
-
-
-def cmd_parity(args: argparse.Namespace) -> int:
-    """Run ``parity``; exit 12 (``DIFF_FOUND``) when the compared facts differ, else 0."""
-    from ...render.tables import write_output
-
-    if args.max_depth < 1:
-        raise UsageError("--max-depth must be at least 1")
-    if args.limit < 0:
-        raise UsageError("--limit must be 0 or more")
-    report = run_parity(args.a, args.b, sites=not args.rows_only, rows=not args.sites_only,
-                        etw_only=args.etw_only, max_depth=args.max_depth)
-    write_output(render_report(report, args.limit), args.output)
-    if not getattr(args, "quiet", False) and args.output != "-":
-        verdict = "differ" if report.differs() else "agree"
-        print(f"{PROG}: {os.path.basename(args.a)} and {os.path.basename(args.b)} {verdict} -> {args.output}",
-              file=sys.stderr)
-    return int(ExitCode.DIFF_FOUND if report.differs() else ExitCode.OK)

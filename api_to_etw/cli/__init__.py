@@ -1,0 +1,73 @@
+"""Command line: ``api-to-etw COMMAND ...``.
+
+Each subcommand is one module of this package with ``register(subparsers)``, which adds its parser and
+sets ``run`` to the function that carries it out; ``main`` parses, sets up logging and turns every
+expected failure into one line on stderr and a named exit code (``api_to_etw.errors``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+from .. import __version__
+from ..errors import ApiToEtwError, ExitCode
+from .common import PROG, setup_logging
+
+#: The subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("analyze", "tracelogging", "diff", "symbols", "fetch_binary", "parity")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Map Windows APIs and syscalls to the ETW events they can emit, from the binary and its PDB.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    setup_logging(args.quiet, args.verbose)
+    try:
+        return int(args.run(args))
+    except ApiToEtwError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return int(ExitCode.OK)
+    except MemoryError:
+        print(f"{PROG}: error: out of memory", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if args.verbose >= 2:
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)",
+              file=sys.stderr)
+        return int(ExitCode.ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

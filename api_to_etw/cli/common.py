@@ -1,0 +1,121 @@
+"""What every subcommand shares: verbosity, logging, progress on stderr, output formats, symbol options.
+
+Results go to a file or stdout; progress, warnings and summaries go to stderr, so stdout stays clean
+for pipes. Each subcommand module calls these instead of declaring its own copies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from ..errors import InputNotFoundError
+
+PROG = "api-to-etw"
+log = logging.getLogger("api_to_etw")
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
+
+
+def add_symbol_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--symbol-path", metavar="PATH",
+                        help="';'-separated symbol path, e.g. 'srv*~/.cache/sym*https://msdl.microsoft.com/download/symbols'"
+                             " (default: _NT_SYMBOL_PATH)")
+    parser.add_argument("--offline", action="store_true", help="never download symbols or binaries")
+
+
+def symbol_path(args: argparse.Namespace) -> str:
+    from ..binary.symbols import resolve_symbol_path
+
+    return resolve_symbol_path(args.symbol_path)
+
+
+def output_format(fmt: Optional[str], output: Optional[str], by_extension: dict[str, str], default: str) -> str:
+    """``--format`` if given, else the one the ``-o`` file's extension names, else ``default``."""
+    if fmt is not None:
+        return fmt
+    ext = os.path.splitext(output or "")[1].lower().lstrip(".")
+    return by_extension.get(ext, default)
+
+
+#: The table formats, by the file extensions that select them.
+TABLE_EXTENSIONS = {"tsv": "tsv", "csv": "csv", "jsonl": "jsonl", "json": "jsonl"}
+
+
+def names_file(path: str) -> set[str]:
+    """Function names, one per line; blank lines and ``#`` comments are skipped."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return {line.split("#", 1)[0].strip() for line in handle if line.split("#", 1)[0].strip()}
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def setup_logging(quiet: bool, verbose: int) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    root = logging.getLogger("api_to_etw")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def summary(args: argparse.Namespace, text: str) -> None:
+    """The one-line summary on stderr, unless ``-q``."""
+    if not getattr(args, "quiet", False):
+        print(f"{PROG}: {text}", file=sys.stderr)
+
+
+class Progress:
+    """A rich progress bar on stderr, only when stderr is a terminal and not quiet."""
+
+    def __init__(self, enabled: bool):
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(TextColumn("{task.description:<8}"), BarColumn(),
+                                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                     console=Console(stderr=True), transient=True)
+            self._bar.start()
+
+    @classmethod
+    def for_args(cls, args: argparse.Namespace) -> Progress:
+        return cls(enabled=not getattr(args, "quiet", False) and sys.stderr.isatty())
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        task = self._tasks.get(phase)
+        if task is None:
+            task = self._tasks[phase] = self._bar.add_task(phase, total=total)
+        self._bar.update(task, completed=done, total=total)
+
+    def download(self, done: int, total: Optional[int]) -> None:
+        self("download", done, total or 0)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+__all__: Sequence[str] = ["PROG", "Progress", "add_symbol_options", "add_verbosity", "names_file", "output_format",
+                          "setup_logging", "summary", "symbol_path"]
