@@ -232,6 +232,11 @@ class EntryFinder:
         facts = self.facts
         base = facts.image_base
         symbols = facts.symbols
+        code_ranges = [(a, a + n) for a, n, _w, x in facts.sections if x]
+
+        def in_code(rva: int) -> bool:
+            return any(a <= rva < b for a, b in code_ranges)
+
         for start, size, writable, executable in facts.sections:
             if writable or executable or size <= 0:
                 continue
@@ -241,13 +246,14 @@ class EntryFinder:
             for n, (va,) in enumerate(struct.iter_unpack("<Q", data[: len(data) // 8 * 8])):
                 rva = start + 8 * n
                 target = va - base
-                if target not in self.code:
-                    table = None
+                if target not in self.code and not in_code(target):
+                    table = None  # a run of code pointers ends; one to code we do not know keeps its slot
                     continue
                 if table is None or (rva in symbols and rva != table):
                     table, slot = rva, 0
-                name = symbols.get(table) or f"0x{table:x}"
-                self.entries.add(target, f"table:{name}[{slot}]")
+                if target in self.code:
+                    name = symbols.get(table) or f"0x{table:x}"
+                    self.entries.add(target, f"table:{name}[{slot}]")
                 slot += 1
 
 

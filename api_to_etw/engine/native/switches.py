@@ -235,8 +235,11 @@ class _Walk:
             return [(target, point), (fall, point)]
         delta, rot, operand, _kind = flags
         span = _to_selector(_TAKEN[base](operand & M32), delta, rot)
-        if span is None:
-            return [(target, point), (fall, point)]
+        if span is None:  # a rotated range too wide to list: list its complement (the table's range) instead
+            narrow = _to_selector(_complement(_norm(_TAKEN[base](operand & M32))), delta, rot)
+            if narrow is None:
+                return [(target, point), (fall, point)]
+            span = _complement(narrow)
         if base == Mnemonic.JE and rot == 0:
             self.cases.add((operand + delta) & M32)
         taken = _intersect(point.possible, span)
@@ -309,8 +312,9 @@ class _Walk:
                 flags, new_reg, handled = (delta, 0, 1, "eq"), ((delta + 1) & M32, 0), True
             elif mn == Mnemonic.TEST and src_reg == dst:
                 return _Point(point.possible, point.regs, (delta, rot, 0, "eq"), table, point.range_exit)
-            elif mn == Mnemonic.ROR and imm is not None and rot == 0:
-                new_reg, handled = (delta, imm & 31), True
+            elif mn in (Mnemonic.ROR, Mnemonic.ROL) and imm is not None and rot == 0:
+                amount = imm & 31 if mn == Mnemonic.ROR else (32 - (imm & 31)) & 31
+                new_reg, handled = (delta, amount), True
                 flags = None
         if not handled and dst is not None and src_reg in regs and mn == Mnemonic.MOV:
             new_reg, handled = regs[src_reg], True
