@@ -124,6 +124,9 @@ class Image:
 DEVICE = 0x8123  # a vendor device type (>= 0x8000)
 IOCTL_START, IOCTL_STOP, IOCTL_QUERY, IOCTL_QUERY_EX, IOCTL_RESET = (
     ctl_code(DEVICE, FUNCTION_CODES + i) for i in range(5))
+#: Internal IOCTLs of several device types and methods: too sparse for a jump table (a tree of compares).
+INTERNAL_START, INTERNAL_PING, INTERNAL_STOP, INTERNAL_STOP_EX, INTERNAL_RESET = (
+    ctl_code(DEVICE + i, FUNCTION_CODES + 0x100 * (i == 0) + i, method=i % 4) for i in range(5))
 
 
 def driver_model() -> Image:
@@ -138,6 +141,7 @@ def driver_model() -> Image:
         Event("IoctlQuery", 12, 5, 0, 3, 0x4, "qq"),
         Event("IoctlRejected", 13, 2, 0, 3, 0x4, "q"),
         Event("DeviceReset", 14, 3, 0, 4, 0x8, "q"),
+        Event("InternalPing", 15, 5, 0, 3, 0x4, "q"),
         Event("ProcessSeen", 20, 5, 0, 5, 0x10, "qq"),
         Event("OpsOpened", 30, 5, 1, 6, 0x20, "x"),
         Event("OpsClosed", 31, 5, 2, 6, 0x20, "x"),
@@ -182,6 +186,25 @@ def driver_model() -> Image:
              cases={"WidgetHandleStart": [IOCTL_START], "WidgetHandleStop": [IOCTL_STOP],
                     "WidgetHandleQuery": [IOCTL_QUERY, IOCTL_QUERY_EX], "WidgetReset": [IOCTL_RESET],
                     "IoctlRejected": [None]}),
+        Func("WidgetInternalControl", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
+             ["PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
+              "ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;",
+              "NTSTATUS status = STATUS_NOT_SUPPORTED;",
+              "(void)DeviceObject;",
+              "switch (code) {",
+              f"case 0x{INTERNAL_START:X}: status = WidgetHandleStart(Irp); break;",
+              f"case 0x{INTERNAL_PING:X}: EventWriteInternalPing(code); status = STATUS_SUCCESS; break;",
+              f"case 0x{INTERNAL_STOP:X}:",
+              f"case 0x{INTERNAL_STOP_EX:X}: status = WidgetHandleStop(Irp); break;",
+              f"case 0x{INTERNAL_RESET:X}: status = WidgetReset(code); break;",
+              "}",
+              "Irp->IoStatus.Status = status;",
+              "IofCompleteRequest(Irp, 0);",
+              "return status;"],
+             calls=["WidgetHandleStart", "WidgetHandleStop", "WidgetReset"],
+             writes=["InternalPing"], entries=["IRP_MJ_INTERNAL_DEVICE_CONTROL"],
+             cases={"WidgetHandleStart": [INTERNAL_START], "InternalPing": [INTERNAL_PING],
+                    "WidgetHandleStop": [INTERNAL_STOP, INTERNAL_STOP_EX], "WidgetReset": [INTERNAL_RESET]}),
         Func("WidgetCreateClose", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
              ["PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
               "(void)DeviceObject;",
@@ -228,6 +251,7 @@ def driver_model() -> Image:
               "DriverObject->MajorFunction[IRP_MJ_CREATE] = WidgetCreateClose;",
               "DriverObject->MajorFunction[IRP_MJ_CLOSE] = WidgetCreateClose;",
               "DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = WidgetDeviceControl;",
+              "DriverObject->MajorFunction[IRP_MJ_INTERNAL_DEVICE_CONTROL] = WidgetInternalControl;",
               "DriverObject->DriverUnload = WidgetUnload;",
               "DriverObject->DriverExtension->AddDevice = WidgetAddDevice;",
               "KeInitializeDpc(&g_Dpc, WidgetDpc, NULL);",
@@ -363,6 +387,7 @@ typedef struct _UNICODE_STRING { USHORT Length; USHORT MaximumLength; WCHAR *Buf
 #define FALSE 0
 #define STATUS_SUCCESS ((NTSTATUS)0)
 #define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
+#define STATUS_NOT_SUPPORTED ((NTSTATUS)0xC00000BBL)
 #define NT_SUCCESS(s) (((NTSTATUS)(s)) >= 0)
 #define DECLSPEC_NOINLINE __declspec(noinline)
 #define DECLSPEC_IMPORT __declspec(dllimport)
@@ -384,6 +409,7 @@ typedef struct _DRIVER_EXTENSION {
 #define IRP_MJ_CREATE 0x00
 #define IRP_MJ_CLOSE 0x02
 #define IRP_MJ_DEVICE_CONTROL 0x0e
+#define IRP_MJ_INTERNAL_DEVICE_CONTROL 0x0f
 #define IRP_MJ_MAXIMUM_FUNCTION 0x1b
 
 struct _DRIVER_OBJECT {

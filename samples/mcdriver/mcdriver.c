@@ -64,6 +64,24 @@ DECLSPEC_NOINLINE NTSTATUS WidgetDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP
     return status;
 }
 
+DECLSPEC_NOINLINE NTSTATUS WidgetInternalControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
+    NTSTATUS status = STATUS_NOT_SUPPORTED;
+    (void)DeviceObject;
+    switch (code) {
+    case 0x81232400: status = WidgetHandleStart(Irp); break;
+    case 0x81242005: EventWriteInternalPing(code); status = STATUS_SUCCESS; break;
+    case 0x8125200A:
+    case 0x8126200F: status = WidgetHandleStop(Irp); break;
+    case 0x81272010: status = WidgetReset(code); break;
+    }
+    Irp->IoStatus.Status = status;
+    IofCompleteRequest(Irp, 0);
+    return status;
+}
+
 DECLSPEC_NOINLINE NTSTATUS WidgetCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
@@ -135,6 +153,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     DriverObject->MajorFunction[IRP_MJ_CREATE] = WidgetCreateClose;
     DriverObject->MajorFunction[IRP_MJ_CLOSE] = WidgetCreateClose;
     DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = WidgetDeviceControl;
+    DriverObject->MajorFunction[IRP_MJ_INTERNAL_DEVICE_CONTROL] = WidgetInternalControl;
     DriverObject->DriverUnload = WidgetUnload;
     DriverObject->DriverExtension->AddDevice = WidgetAddDevice;
     KeInitializeDpc(&g_Dpc, WidgetDpc, NULL);

@@ -34,9 +34,9 @@ typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;
 
 __declspec(selectany) const GUID CONTOSO_WIDGET_DRIVER = {0x870a9bcf, 0x88c6, 0x5766, {0xbd, 0xf0, 0x46, 0xe9, 0x0e, 0x33, 0xcd, 0xfa}};
 __declspec(selectany) ULONG CONTOSO_WIDGET_DRIVER_EnableBits[1];
-__declspec(selectany) const ULONGLONG CONTOSO_WIDGET_DRIVER_Keywords[15] = {0x1, 0x1, 0x2, 0x2, 0x4, 0x4, 0x4, 0x4, 0x8, 0x10, 0x20, 0x20, 0x40, 0x40, 0x80};
-__declspec(selectany) const UCHAR CONTOSO_WIDGET_DRIVER_Levels[15] = {4, 4, 4, 5, 4, 4, 5, 2, 3, 5, 5, 5, 5, 5, 4};
-__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_WIDGET_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 15, CONTOSO_WIDGET_DRIVER_EnableBits, CONTOSO_WIDGET_DRIVER_Keywords, CONTOSO_WIDGET_DRIVER_Levels};
+__declspec(selectany) const ULONGLONG CONTOSO_WIDGET_DRIVER_Keywords[16] = {0x1, 0x1, 0x2, 0x2, 0x4, 0x4, 0x4, 0x4, 0x8, 0x4, 0x10, 0x20, 0x20, 0x40, 0x40, 0x80};
+__declspec(selectany) const UCHAR CONTOSO_WIDGET_DRIVER_Levels[16] = {4, 4, 4, 5, 4, 4, 5, 2, 3, 5, 5, 5, 5, 5, 5, 4};
+__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_WIDGET_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 16, CONTOSO_WIDGET_DRIVER_EnableBits, CONTOSO_WIDGET_DRIVER_Keywords, CONTOSO_WIDGET_DRIVER_Levels};
 #define CONTOSO_WIDGET_DRIVERHandle (CONTOSO_WIDGET_DRIVER_Context.RegistrationHandle)
 
 __declspec(selectany) const EVENT_DESCRIPTOR DriverLoaded = {0x1, 0x0, 0x10, 0x4, 0x1, 0x1, 0x1};
@@ -48,6 +48,7 @@ __declspec(selectany) const EVENT_DESCRIPTOR IoctlStop = {0xb, 0x0, 0x10, 0x4, 0
 __declspec(selectany) const EVENT_DESCRIPTOR IoctlQuery = {0xc, 0x0, 0x10, 0x5, 0x0, 0x3, 0x4};
 __declspec(selectany) const EVENT_DESCRIPTOR IoctlRejected = {0xd, 0x0, 0x10, 0x2, 0x0, 0x3, 0x4};
 __declspec(selectany) const EVENT_DESCRIPTOR DeviceReset = {0xe, 0x0, 0x10, 0x3, 0x0, 0x4, 0x8};
+__declspec(selectany) const EVENT_DESCRIPTOR InternalPing = {0xf, 0x0, 0x10, 0x5, 0x0, 0x3, 0x4};
 __declspec(selectany) const EVENT_DESCRIPTOR ProcessSeen = {0x14, 0x0, 0x10, 0x5, 0x0, 0x5, 0x10};
 __declspec(selectany) const EVENT_DESCRIPTOR OpsOpened = {0x1e, 0x0, 0x10, 0x5, 0x1, 0x6, 0x20};
 __declspec(selectany) const EVENT_DESCRIPTOR OpsClosed = {0x1f, 0x0, 0x10, 0x5, 0x2, 0x6, 0x20};
@@ -137,15 +138,17 @@ DECLSPEC_NOINLINE __inline ULONG McTemplateK0x(PCMCGEN_TRACE_CONTEXT Context, PC
 #define EventWriteIoctlRejected(a0) (EventEnabledIoctlRejected() ? McTemplateK0q(&CONTOSO_WIDGET_DRIVER_Context, &IoctlRejected, a0) : 0)
 #define EventEnabledDeviceReset() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00000100u) != 0)
 #define EventWriteDeviceReset(a0) (EventEnabledDeviceReset() ? McTemplateK0q(&CONTOSO_WIDGET_DRIVER_Context, &DeviceReset, a0) : 0)
-#define EventEnabledProcessSeen() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00000200u) != 0)
+#define EventEnabledInternalPing() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00000200u) != 0)
+#define EventWriteInternalPing(a0) (EventEnabledInternalPing() ? McTemplateK0q(&CONTOSO_WIDGET_DRIVER_Context, &InternalPing, a0) : 0)
+#define EventEnabledProcessSeen() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00000400u) != 0)
 #define EventWriteProcessSeen(a0, a1) (EventEnabledProcessSeen() ? McTemplateK0qq(&CONTOSO_WIDGET_DRIVER_Context, &ProcessSeen, a0, a1) : 0)
-#define EventEnabledOpsOpened() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00000400u) != 0)
+#define EventEnabledOpsOpened() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00000800u) != 0)
 #define EventWriteOpsOpened(a0) (EventEnabledOpsOpened() ? McTemplateK0x(&CONTOSO_WIDGET_DRIVER_Context, &OpsOpened, a0) : 0)
-#define EventEnabledOpsClosed() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00000800u) != 0)
+#define EventEnabledOpsClosed() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00001000u) != 0)
 #define EventWriteOpsClosed(a0) (EventEnabledOpsClosed() ? McTemplateK0x(&CONTOSO_WIDGET_DRIVER_Context, &OpsClosed, a0) : 0)
-#define EventEnabledWorkerTick() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00001000u) != 0)
+#define EventEnabledWorkerTick() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00002000u) != 0)
 #define EventWriteWorkerTick(a0) (EventEnabledWorkerTick() ? McTemplateK0q(&CONTOSO_WIDGET_DRIVER_Context, &WorkerTick, a0) : 0)
-#define EventEnabledDpcFired() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00002000u) != 0)
+#define EventEnabledDpcFired() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00004000u) != 0)
 #define EventWriteDpcFired() (EventEnabledDpcFired() ? McGenEventWrite_EtwWriteTransfer(&CONTOSO_WIDGET_DRIVER_Context, &DpcFired, NULL, 0, NULL) : 0)
-#define EventEnabledLateHook() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00004000u) != 0)
+#define EventEnabledLateHook() ((CONTOSO_WIDGET_DRIVER_EnableBits[0] & 0x00008000u) != 0)
 #define EventWriteLateHook(a0) (EventEnabledLateHook() ? McTemplateK0q(&CONTOSO_WIDGET_DRIVER_Context, &LateHook, a0) : 0)

@@ -18,6 +18,7 @@ typedef struct _UNICODE_STRING { USHORT Length; USHORT MaximumLength; WCHAR *Buf
 #define FALSE 0
 #define STATUS_SUCCESS ((NTSTATUS)0)
 #define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
+#define STATUS_NOT_SUPPORTED ((NTSTATUS)0xC00000BBL)
 #define NT_SUCCESS(s) (((NTSTATUS)(s)) >= 0)
 #define DECLSPEC_NOINLINE __declspec(noinline)
 #define DECLSPEC_IMPORT __declspec(dllimport)
@@ -39,6 +40,7 @@ typedef struct _DRIVER_EXTENSION {
 #define IRP_MJ_CREATE 0x00
 #define IRP_MJ_CLOSE 0x02
 #define IRP_MJ_DEVICE_CONTROL 0x0e
+#define IRP_MJ_INTERNAL_DEVICE_CONTROL 0x0f
 #define IRP_MJ_MAXIMUM_FUNCTION 0x1b
 
 struct _DRIVER_OBJECT {

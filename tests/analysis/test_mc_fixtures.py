@@ -15,6 +15,7 @@ from conftest import SAMPLES
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.binary.pdb import load_pdb
+from api_to_etw.engine.frozen import FrozenEngine, save_facts
 from api_to_etw.engine.native.engine import NativeEngine
 
 FIXTURES = ("mcdriver", "mcdll")
@@ -95,3 +96,15 @@ def test_the_driver_covers_every_entry_kind():
     assert "default" in ioctls and any("," in i for i in ioctls)
     dll = {k for r in _truth("mcdll")["rows"] for k in r["Entry"]}
     assert {"export", "entry", "callback:CreateThread"} <= dll and any(k.startswith("table:") for k in dll)
+
+
+@pytest.mark.parametrize("sample", FIXTURES)
+def test_frozen_facts_replay_entries_and_ioctls(sample, tmp_path):
+    """Stores, case guards, the entry point and the read-only tables travel in the facts file."""
+    loaded = open_binary(_image(sample, "O2"))
+    result = analyze(NativeEngine(loaded.image, loaded.pdb, record_memory=True), AnalysisOptions())
+    path = tmp_path / "facts.json"
+    save_facts(result.facts, "native", str(path))
+    replay = analyze(FrozenEngine(str(path)), AnalysisOptions())
+    assert [r.as_dict() for r in replay.rows] == [r.as_dict() for r in result.rows]
+    assert {r.entry for r in replay.rows} - {"unreached", "export", "entry"}
