@@ -146,7 +146,7 @@ class EntryFinder:
         """Dispatch routines, DriverUnload and AddDevice stored through DriverEntry's first parameter.
 
         The DriverObject may be passed on to helpers (``InitDispatch(DriverObject)``): functions called
-        with it are scanned too, two levels down.
+        with it are looked at too, two levels down. The stores are the engine's (recorded as it resolves).
         """
         holders: dict[int, set[int]] = {entry: {0}}
         frontier = [entry]
@@ -163,12 +163,17 @@ class EntryFinder:
                                 holders[site.callee].add(i)
                                 nxt.append(site.callee)
             frontier = sorted(set(nxt))
-        for store in self.engine.stores(sorted(holders)):
-            if not isinstance(store.value, Addr) or store.value.rva not in self.code:
+        self.engine.resolve(sorted(holders))
+        for store in self.facts.stores:
+            params = holders.get(store.function)
+            if params is None:
                 continue
-            kind = _driver_slot(store.address, holders.get(store.function, set()))
-            if kind is not None:
-                self.entries.add(store.value.rva, kind)
+            kind = _driver_slot(store.address, params)
+            if kind is None:
+                continue
+            for value in store.values:
+                if isinstance(value, Addr) and value.rva in self.code:
+                    self.entries.add(value.rva, kind)
 
     def _sites_in(self, func: int) -> list[CallSite]:
         if not hasattr(self, "_by_caller"):

@@ -23,9 +23,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from ..engine.base import Engine
 from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
-from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
+from ..model import (
+    Addr,
+    CallSite,
+    Facts,
+    Value,
+    ValueSet,
+    cap,
+    combinations,
+    forget_params,
+    in_frame,
+    params_of,
+    substitute_all,
+)
 from .entries import EntryFinder, EntryPoints
-from .events import EventResolver, Provider, handle_key
+from .events import EventResolver, Provider, context_field_key, location_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgsites import find_metadata, reference_sites
@@ -34,8 +46,11 @@ log = logging.getLogger(__name__)
 
 #: ETW API argument roles that identify an event (what the walk must make concrete).
 _EVENT_ROLES = ("handle", "descriptor", "guid", "level", "keyword", "group_mask", "hook_id", "provider", "event",
-                "message_guid", "message_number")
-_WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP}
+                "message_guid", "message_number", "header")
+_WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
+                ApiRole.CLASSIC_WRITE}
+#: Registration arguments followed up the callers (besides the event roles).
+_REGISTER_ROLES = ("handle_out", "context", "class_count", "class_regs")
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
@@ -91,7 +106,7 @@ class AnalysisResult:
 def relevant_args(api: EtwApi, site: CallSite) -> dict[str, ValueSet]:
     """The argument value sets an API call site needs, by role, tagged with the caller's frame."""
     out = {}
-    for role in _EVENT_ROLES + ("handle_out",):
+    for role in _EVENT_ROLES + _REGISTER_ROLES:
         index = getattr(api, role)
         if index is not None:
             out[role] = frozenset(in_frame(v, site.caller) for v in site.arg(index))
@@ -150,7 +165,7 @@ class Analysis:
         self._resolve_wrappers()
         self.entries: EntryPoints = EntryFinder(facts, self.engine, self.callers_of).run(self.roots)
         self.stats.entry_points = len(self.entries.kinds)
-        registrations = self._registrations()
+        registrations, classes, class_rvas = self._registrations()
         self.tlg = find_metadata(facts)
         self.ref_sites = []
         if self.tlg.events:
@@ -166,7 +181,8 @@ class Analysis:
                 SimpleNamespace(rva=rva, strings=strings) for rva, strings in self.engine.annotations())
             for warning in wpp.warnings:
                 log.warning("WPP annotations: %s", warning)
-        self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp)
+        self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
+        self.resolver.class_rvas = class_rvas
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
@@ -203,7 +219,7 @@ class Analysis:
 
     def _resolve_wrappers(self) -> None:
         """Resolve arguments at ETW calls, then (repeatedly) at calls to functions that pass theirs on."""
-        want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER}
+        want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         self.engine.resolve(sorted({s.caller for s, _ in sites}))
@@ -274,21 +290,62 @@ class Analysis:
             frontier = nxt
         return done
 
-    def _registrations(self) -> dict[tuple, set[Provider]]:
+    def _registrations(self) -> tuple[dict[tuple, set[Provider]], dict[str, set[Provider]], dict[str, int]]:
+        """REGHANDLE location -> providers (manifest), and class GUID -> control GUIDs (classic).
+
+        Besides the REGHANDLE's own address, a registration is keyed by where its code keeps a pointer
+        to it (the out-pointer also stored to a global: ``("deref", global)``) and by the field of the
+        CallbackContext object that holds it (``("field", offset, depth)``), so writes that reach the
+        handle through that object (``[[this+0x58]]``) find their provider.
+        """
         resolver = EventResolver(self.facts, {})
         regs: dict[tuple, set[Provider]] = {}
-        sites = self._api_sites({ApiRole.REGISTER})
+        classes: dict[str, set[Provider]] = {}
+        class_rvas: dict[str, int] = {}
+        sites = self._api_sites({ApiRole.REGISTER, ApiRole.CLASSIC_REGISTER})
         self.stats.register_sites = len(sites)
+        stores = self._stores_by_function()
         for site, api in sites:
-            exprs = {"guid": relevant_args(api, site)["guid"], "handle_out": relevant_args(api, site)["handle_out"]}
+            args = relevant_args(api, site)
+            exprs = {k: args[k] for k in ("guid", "handle_out", "context", "class_count", "class_regs") if k in args}
+            exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
             for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
                 for combo in combinations(concrete):
                     provider = resolver.provider_from_guid(combo["guid"])
-                    key = handle_key(combo["handle_out"])
-                    if provider is not None and key is not None:
-                        regs.setdefault(key, set()).add(provider)
-        log.info("%d registration sites, %d REGHANDLEs with a provider", len(sites), len(regs))
-        return regs
+                    if provider is None:
+                        continue
+                    if api.role == ApiRole.CLASSIC_REGISTER:
+                        classes.setdefault(provider.guid, set()).add(provider)
+                        for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
+                            guid = resolver.guid_at(class_addr.rva)
+                            if guid:
+                                classes.setdefault(guid, set()).add(provider)
+                                class_rvas.setdefault(guid, class_addr.rva)
+                        continue
+                    for key in (location_key(combo["handle_out"]),
+                                context_field_key(combo.get("context"), combo["handle_out"])):
+                        if key is not None:
+                            regs.setdefault(key, set()).add(provider)
+        log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
+                 len(classes))
+        return regs, classes, class_rvas
+
+    def _stores_by_function(self) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for store in self.facts.stores:
+            out.setdefault(store.function, []).append(store)
+        return out
+
+    @staticmethod
+    def _stored_aliases(values: ValueSet, stores: Iterable) -> ValueSet:
+        """``Load(Addr(G))`` for every global G the same function stored the out-pointer into."""
+        from ..model import Load, Unknown
+
+        out = set()
+        for store in stores:
+            if isinstance(store.address, Addr) and any(v in store.values for v in values if not isinstance(v, Unknown)):
+                out.add(Load(store.address, 8))
+        return frozenset(out)
 
     # ------------------------------------------------------------------ the walk
     def _ancestors(self, func: int, budget: int) -> dict[int, tuple[int, Optional[int]]]:
@@ -341,8 +398,10 @@ class Analysis:
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
-            exprs = {k: v for k, v in relevant_args(api, site).items() if k != "handle_out"}
+            exprs = {k: v for k, v in relevant_args(api, site).items() if k not in _REGISTER_ROLES}
             for func, concrete, suffix in self._concrete_points(site, exprs, max_depth):
+                if self.options.all_sites:
+                    self.roots.add(func)  # where the event became concrete is a site of its own
                 events: list[EventInfo] = []
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
@@ -491,12 +550,11 @@ def _exprs_key(exprs: dict[str, ValueSet]) -> tuple:
 
 
 def _drop_params(exprs: dict[str, ValueSet]) -> dict[str, ValueSet]:
-    """Values that still depend on a parameter become unknown (the API's caller decides them)."""
-    from ..model import UNKNOWN
-
+    """Parameters still in a value become unknown (the API's caller decides them); the loads and field
+    offsets around them stay, so a REGHANDLE read through ``[[this+0x58]]`` can still be matched."""
     out = {}
     for k, values in exprs.items():
-        out[k] = cap(UNKNOWN if params_of(v) else v for v in values)
+        out[k] = cap(forget_params(v) for v in values)
     return out
 
 

@@ -21,6 +21,8 @@ KIND_MANIFEST = "manifest"
 KIND_LEGACY = "legacy"
 KIND_TRACELOGGING = "tracelogging"
 KIND_WPP = "wpp"
+#: Classic (MOF) providers: RegisterTraceGuids + TraceEvent; provider = control GUID, event = class GUID + type.
+KIND_CLASSIC = "classic"
 LEGACY_PROVIDER = "Windows Kernel Trace"
 
 

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable
 from typing import Optional
 
-from ..model import CaseSet, Facts, Reference, Store, Value
+from ..model import CaseSet, Facts, Reference, Value
 
 
 class Engine(ABC):
@@ -37,14 +37,6 @@ class Engine(ABC):
 
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         """(rva, strings) of the symbol file's annotation records (WPP's TMF/TMC); empty if none."""
-        return []
-
-    def stores(self, functions: Iterable[int]) -> list[Store]:
-        """Stores of image addresses into memory inside the given functions (by entry RVA); none by default.
-
-        Entry-point discovery needs them: a driver hands its dispatch routines to the I/O manager by
-        storing them into DRIVER_OBJECT.MajorFunction, not by calling anything.
-        """
         return []
 
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:

@@ -418,3 +418,15 @@ def test_mc_rebuild_is_byte_identical(sample):
     mcgen = _load_mcgen()
     problems = mcgen.check(mcgen.MODELS[sample](), SAMPLES / sample)
     assert not problems, "\n".join(problems)
+
+
+def test_idiom_fixture_rebuilds_byte_for_byte():
+    """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
+    if not all(shutil.which(t) for t in ("clang", "lld-link", "llvm-dlltool")):
+        pytest.skip("clang, lld-link or llvm-dlltool not on PATH: cannot rebuild the idiom fixture")
+    version = gen.clang_version()
+    if not version.startswith(gen.EXPECTED_CLANG):
+        pytest.skip(f"clang {version} differs from the clang {gen.EXPECTED_CLANG}x that built the committed images")
+    proc = subprocess.run([sys.executable, str(SAMPLES / "idioms" / "build.py"), "--check"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
