@@ -385,7 +385,7 @@ class Analysis:
         self._best: dict[tuple, tuple[tuple, Row]] = {}
         self._extra: dict[tuple, tuple[tuple, Row]] = {}
         #: Every (event site, suffix, events, write RVA) emitted, for the rows no API root reaches.
-        self._emitted: list[tuple[int, list[int], list[EventInfo], int]] = []
+        self._emitted: list[tuple[int, list[int], list[EventInfo], int, int]] = []
         write_sites = [(s, a) for s, a in self._api_sites(_WRITE_ROLES) if s.caller not in self.apis]
         write_sites.sort(key=lambda sa: sa[0].rva)
         self.stats.write_sites = len(write_sites)
@@ -399,7 +399,7 @@ class Analysis:
             if n % 64 == 0:
                 self.progress("walk", n, total)
             exprs = {k: v for k, v in relevant_args(api, site).items() if k not in _REGISTER_ROLES}
-            for func, concrete, suffix in self._concrete_points(site, exprs, max_depth):
+            for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
                 if self.options.all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own
                 events: list[EventInfo] = []
@@ -413,13 +413,13 @@ class Analysis:
                         if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
                                 event.event_key[1], int):
                             covered.add((func, event.event_key[1]))
-                self._emit(func, suffix, events, site.rva)
+                self._emit(func, suffix, events, site.rva, hop)
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
                 self.progress("walk", n, total)
             if (ref.function, ref.event.rva) in covered:
                 continue
-            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva)
+            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva, ref.rva)
         self.progress("walk", total, total)
         self._unreached()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
@@ -441,11 +441,12 @@ class Analysis:
                 break
         return self.resolver.tracelogging_event(label, ref.event, providers)
 
-    def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int) -> None:
-        """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container)."""
+    def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int, hop: int) -> None:
+        """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container);
+        ``hop`` is the call in ``func`` that passes the event on (the write itself when func contains it)."""
         if not events:
             return
-        self._emitted.append((func, suffix, events, site_rva))
+        self._emitted.append((func, suffix, events, site_rva, hop))
         budget = self.options.max_depth - len(suffix)
         if budget < 0:
             return
@@ -453,19 +454,19 @@ class Analysis:
         for root, (dist, _next) in ancestors.items():
             if root not in self.roots or dist > budget:
                 continue
-            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva)
+            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
 
     def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
-                  events: Iterable[EventInfo], site_rva: int, entry: Optional[str] = None) -> None:
+                  events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None) -> None:
         """Keep, per row key, the shortest path (then the smallest names, then the first write)."""
         funcs = self.facts.functions
         names = [funcs[r].name for r in path_ids]
         exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
         label = self.entries.label(root) if entry is None else entry
-        if len(path_ids) > 1:
-            hops = [s.rva for s in self._sites_in.get(root, ()) if s.callee == path_ids[1]]
+        if root == site:
+            hops = [hop]
         else:
-            hops = [site_rva]
+            hops = [s.rva for s in self._sites_in.get(root, ()) if s.callee == path_ids[1]]
         ioctl = self.entries.ioctls(root, hops)
         for event in events:
             row = Row(event, funcs[root].name, names[-1], names, exported, site_rva, event_site=funcs[site].name,
@@ -486,7 +487,7 @@ class Analysis:
         covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()}
         funcs = self.facts.functions
         entry_points = set(self.entries.kinds) - self.ignored
-        for func, suffix, events, site_rva in self._emitted:
+        for func, suffix, events, site_rva, hop in self._emitted:
             site_name = funcs[func].name
             missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
             if not missing:
@@ -498,30 +499,32 @@ class Analysis:
             inner = {f for r, path in reaching.items() for f in path[1:]}
             outer = sorted(r for r in reaching if r not in inner)
             if not outer:
-                self._add_rows(self._extra, func, suffix, func, missing, site_rva,
+                self._add_rows(self._extra, func, suffix, func, missing, site_rva, hop,
                                entry=self.entries.label(func) or "unreached")
                 continue
             for root in outer:
-                self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva)
+                self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva, hop)
 
     def _concrete_points(self, site: CallSite, exprs: dict[str, ValueSet],
-                         max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int]]]:
-        """Functions at which the event arguments become concrete, with the path from there to the site.
+                         max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int], int]]:
+        """Functions at which the event arguments become concrete, with the path from there to the site
+        and the call in that function the values leave through (one state per call site, so two cases of
+        a switch passing the same descriptor stay apart).
 
         Starts at the containing function; while a value still depends on a parameter, moves to each
         caller, substituting that call's arguments. A root that still has parameters yields the
         partially known values (its events are reported as unresolved).
         """
         start = site.caller
-        queue = deque([(start, exprs, [start])])
-        seen = {(start, _exprs_key(exprs))}
+        queue = deque([(start, exprs, [start], site.rva)])
+        seen = {(start, _exprs_key(exprs), site.rva)}
         while queue:
-            func, ex, suffix = queue.popleft()
+            func, ex, suffix, hop = queue.popleft()
             if not _params(ex):
-                yield func, ex, suffix
+                yield func, ex, suffix, hop
                 continue
             if func in self.roots:
-                yield func, _drop_params(ex), suffix
+                yield func, _drop_params(ex), suffix, hop
             if len(suffix) >= max_depth:
                 continue
             for caller_site in self.callers_of.get(func, ()):
@@ -533,7 +536,7 @@ class Analysis:
                     return frozenset(in_frame(v, s.caller) for v in s.arg(i))
 
                 new = {k: substitute_all(v, args) for k, v in ex.items()}
-                key = (caller, _exprs_key(new))
+                key = (caller, _exprs_key(new), caller_site.rva)
                 if key in seen:
                     continue
                 if len(seen) >= MAX_WALK_STATES:
@@ -541,7 +544,7 @@ class Analysis:
                         f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
                     return
                 seen.add(key)
-                queue.append((caller, new, [caller] + suffix))
+                queue.append((caller, new, [caller] + suffix, caller_site.rva))
 
 
 def _exprs_key(exprs: dict[str, ValueSet]) -> tuple:
