@@ -238,9 +238,11 @@ class EntryFinder:
         base = facts.image_base
         symbols = facts.symbols
         code_ranges = [(a, a + n) for a, n, _w, x in facts.sections if x]
+        low = min((a for a, _b in code_ranges), default=0)
+        high = max((b for _a, b in code_ranges), default=0)
 
         def in_code(rva: int) -> bool:
-            return any(a <= rva < b for a, b in code_ranges)
+            return low <= rva < high and any(a <= rva < b for a, b in code_ranges)
 
         for start, size, writable, executable in facts.sections:
             if writable or executable or size <= 0:

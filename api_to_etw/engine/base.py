@@ -40,9 +40,9 @@ class Engine(ABC):
         return []
 
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
-        """For the call sites of ``function`` that run only for some values of ``selector`` (a switch or
-        a compare chain on it): call site RVA -> the case values (``None``: the default case). Call
-        sites that run whatever the selector holds are absent. Empty by default.
+        """For the call sites (and data-address ``lea`` instructions) of ``function`` that run only for
+        some values of ``selector`` (a switch or a compare chain on it): RVA -> the case values (``None``:
+        the default case). Those that run whatever the selector holds are absent. Empty by default.
 
         IOCTL attribution needs it: the selector is IO_STACK_LOCATION.Parameters.DeviceIoControl.IoControlCode.
         """

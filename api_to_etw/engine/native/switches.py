@@ -354,7 +354,7 @@ _VOLATILE = _volatile()
 
 def case_guards(memory: Memory, image_base: int, image_size: int, pieces: list[tuple[int, int]],
                 sites: dict[int, CallSite], selector: Value) -> dict[int, CaseSet]:
-    """Call site RVA -> the selector's case values under which it runs (None: the default case)."""
+    """Call site (or ``lea``) RVA -> the selector's case values under which it runs (None: the default case)."""
     watch = _SelectorWatch(memory, image_base, image_size, sites, selector)
     watch.run(pieces)
     if not watch.loads:
@@ -366,7 +366,10 @@ def case_guards(memory: Memory, image_base: int, image_size: int, pieces: list[t
     walk = _Walk(memory, instrs, pieces, watch.loads, watch.tables)
     walk.run(pieces[0][0])
     out: dict[int, CaseSet] = {}
-    for rva in sites:
+    # Call sites, and the instructions that take a data address (a TraceLogging write inlined into a case
+    # is known by the ``lea`` of its event metadata, not by a call).
+    wanted = set(sites) | {ip for ip, i in instrs.items() if i.is_ip_rel_memory_operand and i.mnemonic == Mnemonic.LEA}
+    for rva in sorted(wanted):
         point = walk.at.get(rva)
         if point is None or point.possible == FULL:
             continue
