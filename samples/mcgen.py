@@ -295,6 +295,9 @@ def dll_model() -> Image:
         Event("WidgetReleased", 11, 5, 2, 3, 0x4, "q"),
         Event("ThreadRunning", 20, 4, 1, 4, 0x8, "q"),
         Event("ThreadDone", 21, 4, 2, 4, 0x8, "q"),
+        Event("PoolWorkRan", 22, 5, 0, 4, 0x8, "x"),
+        Event("ServiceStarted", 30, 4, 1, 5, 0x10, "q"),
+        Event("ServiceControl", 31, 4, 0, 5, 0x10, "qq"),
     ]
     f = [
         Func("WidgetTrace", "void {name}(ULONG Value)", ["EventWriteClientTrace(Value);"],
@@ -318,6 +321,22 @@ def dll_model() -> Image:
              ["DWORD count = (DWORD)(ULONG_PTR)Parameter;", "EventWriteThreadRunning(count);",
               "return WidgetThreadFinish(count + 1);"],
              calls=["WidgetThreadFinish"], writes=["ThreadRunning"], entries=["callback:CreateThread"]),
+        Func("WidgetPoolWork", "VOID WINAPI {name}(PVOID Instance, PVOID Context)",
+             ["(void)Instance;", "EventWritePoolWorkRan((ULONGLONG)(ULONG_PTR)Context);", "g_PoolRuns++;"],
+             writes=["PoolWorkRan"], entries=["callback:TrySubmitThreadpoolCallback"]),
+        Func("WidgetServiceHandler", "DWORD WINAPI {name}(DWORD Control, DWORD Type, LPVOID Data, LPVOID Context)",
+             ["(void)Data; (void)Context;", "EventWriteServiceControl(Control, Type);", "return 0;"],
+             writes=["ServiceControl"], entries=["callback:RegisterServiceCtrlHandlerExW"]),
+        Func("WidgetServiceMain", "VOID WINAPI {name}(DWORD Argc, WCHAR **Argv)",
+             ["(void)Argv;",
+              "g_Status = RegisterServiceCtrlHandlerExW(g_ServiceName, WidgetServiceHandler, NULL);",
+              "EventWriteServiceStarted(Argc);"],
+             writes=["ServiceStarted"], entries=["callback:StartServiceCtrlDispatcherW"]),
+        Func("WidgetClientServe", "__declspec(dllexport) BOOL {name}(void)",
+             ["return StartServiceCtrlDispatcherW(g_ServiceTable);"], exported=True, entries=["export"]),
+        Func("WidgetClientPool", "__declspec(dllexport) BOOL {name}(ULONG Value)",
+             ["return TrySubmitThreadpoolCallback(WidgetPoolWork, (PVOID)(ULONG_PTR)Value, NULL);"],
+             exported=True, entries=["export"]),
         Func("WidgetClientOpen", "__declspec(dllexport) ULONG {name}(ULONG Flags)",
              ["EventWriteClientOpened(Flags);", "WidgetTrace(Flags);", "return Flags;"],
              calls=["WidgetTrace"], writes=["ClientOpened"], exported=True, entries=["export"]),
@@ -356,9 +375,16 @@ def dll_model() -> Image:
         "/* The vtable, in read-only data: code outside the DLL calls through it. */",
         "static const IWidgetVtbl g_WidgetVtbl = {WidgetQueryInterface, WidgetAddRef, WidgetRelease, WidgetDraw};",
         "static WIDGET g_Widget;",
+        "VOID WINAPI WidgetServiceMain(DWORD Argc, WCHAR **Argv);",
+        "static WCHAR g_ServiceName[] = L\"WidgetService\";",
+        "/* The dispatcher table, in writable data as services usually keep it. */",
+        "static SERVICE_TABLE_ENTRYW g_ServiceTable[] = {{g_ServiceName, WidgetServiceMain}, {NULL, NULL}};",
+        "static PVOID g_Status;",
+        "static volatile LONG g_PoolRuns;",
     ]
-    imports = {"advapi32.dll": ["EventRegister", "EventUnregister", "EventWriteTransfer"],
-               "kernel32.dll": ["CreateThread"]}
+    imports = {"advapi32.dll": ["EventRegister", "EventUnregister", "EventWriteTransfer",
+                                "RegisterServiceCtrlHandlerExW", "StartServiceCtrlDispatcherW"],
+               "kernel32.dll": ["CreateThread", "TrySubmitThreadpoolCallback"]}
     return Image("mcdll", "um", "Contoso-Widget-Client", "CONTOSO_WIDGET_CLIENT", ev, f, globals_, imports, "DllMain")
 
 
@@ -506,6 +532,14 @@ long _InterlockedDecrement(long volatile *Addend);
 typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID Parameter);
 DECLSPEC_IMPORT HANDLE WINAPI CreateThread(PVOID Attributes, SIZE_T StackSize, LPTHREAD_START_ROUTINE Start,
                                            LPVOID Parameter, DWORD Flags, DWORD *ThreadId);
+typedef VOID (WINAPI *PTP_SIMPLE_CALLBACK)(PVOID Instance, PVOID Context);
+DECLSPEC_IMPORT BOOL WINAPI TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK Callback, PVOID Context, PVOID Environ);
+typedef VOID (WINAPI *LPSERVICE_MAIN_FUNCTIONW)(DWORD Argc, WCHAR **Argv);
+typedef struct _SERVICE_TABLE_ENTRYW { WCHAR *lpServiceName; LPSERVICE_MAIN_FUNCTIONW lpServiceProc; } SERVICE_TABLE_ENTRYW;
+typedef DWORD (WINAPI *LPHANDLER_FUNCTION_EX)(DWORD Control, DWORD Type, LPVOID Data, LPVOID Context);
+DECLSPEC_IMPORT PVOID WINAPI RegisterServiceCtrlHandlerExW(const WCHAR *Name, LPHANDLER_FUNCTION_EX Handler,
+                                                          LPVOID Context);
+DECLSPEC_IMPORT BOOL WINAPI StartServiceCtrlDispatcherW(const SERVICE_TABLE_ENTRYW *Table);
 """
 
 

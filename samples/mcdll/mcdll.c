@@ -18,6 +18,12 @@ HRESULT STDMETHODCALLTYPE WidgetDraw(IWidget *This, ULONG X, ULONG Y);
 /* The vtable, in read-only data: code outside the DLL calls through it. */
 static const IWidgetVtbl g_WidgetVtbl = {WidgetQueryInterface, WidgetAddRef, WidgetRelease, WidgetDraw};
 static WIDGET g_Widget;
+VOID WINAPI WidgetServiceMain(DWORD Argc, WCHAR **Argv);
+static WCHAR g_ServiceName[] = L"WidgetService";
+/* The dispatcher table, in writable data as services usually keep it. */
+static SERVICE_TABLE_ENTRYW g_ServiceTable[] = {{g_ServiceName, WidgetServiceMain}, {NULL, NULL}};
+static PVOID g_Status;
+static volatile LONG g_PoolRuns;
 
 DECLSPEC_NOINLINE void WidgetTrace(ULONG Value)
 {
@@ -63,6 +69,37 @@ DECLSPEC_NOINLINE DWORD WINAPI WidgetThread(LPVOID Parameter)
     DWORD count = (DWORD)(ULONG_PTR)Parameter;
     EventWriteThreadRunning(count);
     return WidgetThreadFinish(count + 1);
+}
+
+DECLSPEC_NOINLINE VOID WINAPI WidgetPoolWork(PVOID Instance, PVOID Context)
+{
+    (void)Instance;
+    EventWritePoolWorkRan((ULONGLONG)(ULONG_PTR)Context);
+    g_PoolRuns++;
+}
+
+DECLSPEC_NOINLINE DWORD WINAPI WidgetServiceHandler(DWORD Control, DWORD Type, LPVOID Data, LPVOID Context)
+{
+    (void)Data; (void)Context;
+    EventWriteServiceControl(Control, Type);
+    return 0;
+}
+
+DECLSPEC_NOINLINE VOID WINAPI WidgetServiceMain(DWORD Argc, WCHAR **Argv)
+{
+    (void)Argv;
+    g_Status = RegisterServiceCtrlHandlerExW(g_ServiceName, WidgetServiceHandler, NULL);
+    EventWriteServiceStarted(Argc);
+}
+
+__declspec(dllexport) BOOL WidgetClientServe(void)
+{
+    return StartServiceCtrlDispatcherW(g_ServiceTable);
+}
+
+__declspec(dllexport) BOOL WidgetClientPool(ULONG Value)
+{
+    return TrySubmitThreadpoolCallback(WidgetPoolWork, (PVOID)(ULONG_PTR)Value, NULL);
 }
 
 __declspec(dllexport) ULONG WidgetClientOpen(ULONG Flags)

@@ -34,9 +34,9 @@ typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;
 
 __declspec(selectany) const GUID CONTOSO_WIDGET_CLIENT = {0xc990864a, 0x9dce, 0x56f1, {0xb0, 0x9c, 0x4e, 0x42, 0x2a, 0x34, 0xac, 0xe9}};
 __declspec(selectany) ULONG CONTOSO_WIDGET_CLIENT_EnableBits[1];
-__declspec(selectany) const ULONGLONG CONTOSO_WIDGET_CLIENT_Keywords[7] = {0x1, 0x2, 0x2, 0x4, 0x4, 0x8, 0x8};
-__declspec(selectany) const UCHAR CONTOSO_WIDGET_CLIENT_Levels[7] = {4, 4, 5, 5, 5, 4, 4};
-__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_WIDGET_CLIENT_Context = {0, 0, 0, 0, 0, 0, 0, 0, 7, CONTOSO_WIDGET_CLIENT_EnableBits, CONTOSO_WIDGET_CLIENT_Keywords, CONTOSO_WIDGET_CLIENT_Levels};
+__declspec(selectany) const ULONGLONG CONTOSO_WIDGET_CLIENT_Keywords[10] = {0x1, 0x2, 0x2, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10};
+__declspec(selectany) const UCHAR CONTOSO_WIDGET_CLIENT_Levels[10] = {4, 4, 5, 5, 5, 4, 4, 5, 4, 4};
+__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_WIDGET_CLIENT_Context = {0, 0, 0, 0, 0, 0, 0, 0, 10, CONTOSO_WIDGET_CLIENT_EnableBits, CONTOSO_WIDGET_CLIENT_Keywords, CONTOSO_WIDGET_CLIENT_Levels};
 #define CONTOSO_WIDGET_CLIENTHandle (CONTOSO_WIDGET_CLIENT_Context.RegistrationHandle)
 
 __declspec(selectany) const EVENT_DESCRIPTOR ClientLoaded = {0x1, 0x0, 0x10, 0x4, 0x1, 0x1, 0x1};
@@ -46,6 +46,9 @@ __declspec(selectany) const EVENT_DESCRIPTOR WidgetDrawn = {0xa, 0x0, 0x10, 0x5,
 __declspec(selectany) const EVENT_DESCRIPTOR WidgetReleased = {0xb, 0x0, 0x10, 0x5, 0x2, 0x3, 0x4};
 __declspec(selectany) const EVENT_DESCRIPTOR ThreadRunning = {0x14, 0x0, 0x10, 0x4, 0x1, 0x4, 0x8};
 __declspec(selectany) const EVENT_DESCRIPTOR ThreadDone = {0x15, 0x0, 0x10, 0x4, 0x2, 0x4, 0x8};
+__declspec(selectany) const EVENT_DESCRIPTOR PoolWorkRan = {0x16, 0x0, 0x10, 0x5, 0x0, 0x4, 0x8};
+__declspec(selectany) const EVENT_DESCRIPTOR ServiceStarted = {0x1e, 0x0, 0x10, 0x4, 0x1, 0x5, 0x10};
+__declspec(selectany) const EVENT_DESCRIPTOR ServiceControl = {0x1f, 0x0, 0x10, 0x4, 0x0, 0x5, 0x10};
 
 /* The enable callback: records the session's level and keywords and sets one enable bit per event. */
 DECLSPEC_NOINLINE __inline VOID McGenControlCallbackV2(LPCGUID SourceId, ULONG ControlCode, UCHAR Level,
@@ -104,6 +107,13 @@ DECLSPEC_NOINLINE __inline ULONG McTemplateU0qq(PCMCGEN_TRACE_CONTEXT Context, P
     return McGenEventWrite_EventWriteTransfer(Context, Descriptor, NULL, 2, EventData);
 }
 
+DECLSPEC_NOINLINE __inline ULONG McTemplateU0x(PCMCGEN_TRACE_CONTEXT Context, PCEVENT_DESCRIPTOR Descriptor, const unsigned long long _Arg0)
+{
+    EVENT_DATA_DESCRIPTOR EventData[1];
+    EventData[0].Ptr = (ULONGLONG)(ULONG_PTR)&_Arg0; EventData[0].Size = sizeof(const unsigned long long); EventData[0].Reserved = 0;
+    return McGenEventWrite_EventWriteTransfer(Context, Descriptor, NULL, 1, EventData);
+}
+
 #define EventEnabledClientLoaded() ((CONTOSO_WIDGET_CLIENT_EnableBits[0] & 0x00000001u) != 0)
 #define EventWriteClientLoaded() (EventEnabledClientLoaded() ? McGenEventWrite_EventWriteTransfer(&CONTOSO_WIDGET_CLIENT_Context, &ClientLoaded, NULL, 0, NULL) : 0)
 #define EventEnabledClientOpened() ((CONTOSO_WIDGET_CLIENT_EnableBits[0] & 0x00000002u) != 0)
@@ -118,3 +128,9 @@ DECLSPEC_NOINLINE __inline ULONG McTemplateU0qq(PCMCGEN_TRACE_CONTEXT Context, P
 #define EventWriteThreadRunning(a0) (EventEnabledThreadRunning() ? McTemplateU0q(&CONTOSO_WIDGET_CLIENT_Context, &ThreadRunning, a0) : 0)
 #define EventEnabledThreadDone() ((CONTOSO_WIDGET_CLIENT_EnableBits[0] & 0x00000040u) != 0)
 #define EventWriteThreadDone(a0) (EventEnabledThreadDone() ? McTemplateU0q(&CONTOSO_WIDGET_CLIENT_Context, &ThreadDone, a0) : 0)
+#define EventEnabledPoolWorkRan() ((CONTOSO_WIDGET_CLIENT_EnableBits[0] & 0x00000080u) != 0)
+#define EventWritePoolWorkRan(a0) (EventEnabledPoolWorkRan() ? McTemplateU0x(&CONTOSO_WIDGET_CLIENT_Context, &PoolWorkRan, a0) : 0)
+#define EventEnabledServiceStarted() ((CONTOSO_WIDGET_CLIENT_EnableBits[0] & 0x00000100u) != 0)
+#define EventWriteServiceStarted(a0) (EventEnabledServiceStarted() ? McTemplateU0q(&CONTOSO_WIDGET_CLIENT_Context, &ServiceStarted, a0) : 0)
+#define EventEnabledServiceControl() ((CONTOSO_WIDGET_CLIENT_EnableBits[0] & 0x00000200u) != 0)
+#define EventWriteServiceControl(a0, a1) (EventEnabledServiceControl() ? McTemplateU0qq(&CONTOSO_WIDGET_CLIENT_Context, &ServiceControl, a0, a1) : 0)

@@ -26,3 +26,11 @@ long _InterlockedDecrement(long volatile *Addend);
 typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID Parameter);
 DECLSPEC_IMPORT HANDLE WINAPI CreateThread(PVOID Attributes, SIZE_T StackSize, LPTHREAD_START_ROUTINE Start,
                                            LPVOID Parameter, DWORD Flags, DWORD *ThreadId);
+typedef VOID (WINAPI *PTP_SIMPLE_CALLBACK)(PVOID Instance, PVOID Context);
+DECLSPEC_IMPORT BOOL WINAPI TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK Callback, PVOID Context, PVOID Environ);
+typedef VOID (WINAPI *LPSERVICE_MAIN_FUNCTIONW)(DWORD Argc, WCHAR **Argv);
+typedef struct _SERVICE_TABLE_ENTRYW { WCHAR *lpServiceName; LPSERVICE_MAIN_FUNCTIONW lpServiceProc; } SERVICE_TABLE_ENTRYW;
+typedef DWORD (WINAPI *LPHANDLER_FUNCTION_EX)(DWORD Control, DWORD Type, LPVOID Data, LPVOID Context);
+DECLSPEC_IMPORT PVOID WINAPI RegisterServiceCtrlHandlerExW(const WCHAR *Name, LPHANDLER_FUNCTION_EX Handler,
+                                                          LPVOID Context);
+DECLSPEC_IMPORT BOOL WINAPI StartServiceCtrlDispatcherW(const SERVICE_TABLE_ENTRYW *Table);

@@ -95,7 +95,9 @@ def test_the_driver_covers_every_entry_kind():
     ioctls = {r["Ioctl"] for r in _truth("mcdriver")["rows"]}
     assert "default" in ioctls and any("," in i for i in ioctls)
     dll = {k for r in _truth("mcdll")["rows"] for k in r["Entry"]}
-    assert {"export", "entry", "callback:CreateThread"} <= dll and any(k.startswith("table:") for k in dll)
+    assert {"export", "entry", "callback:CreateThread", "callback:TrySubmitThreadpoolCallback",
+            "callback:StartServiceCtrlDispatcherW", "callback:RegisterServiceCtrlHandlerExW"} <= dll
+    assert any(k.startswith("table:") for k in dll)
 
 
 @pytest.mark.parametrize("sample", FIXTURES)
