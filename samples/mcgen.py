@@ -186,25 +186,28 @@ def driver_model() -> Image:
              cases={"WidgetHandleStart": [IOCTL_START], "WidgetHandleStop": [IOCTL_STOP],
                     "WidgetHandleQuery": [IOCTL_QUERY, IOCTL_QUERY_EX], "WidgetReset": [IOCTL_RESET],
                     "IoctlRejected": [None]}),
-        Func("WidgetInternalControl", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
-             ["PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
-              "ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;",
-              "NTSTATUS status = STATUS_NOT_SUPPORTED;",
-              "(void)DeviceObject;",
-              "switch (code) {",
+        Func("WidgetInternalSwitch", "NTSTATUS {name}(ULONG Code, PIRP Irp)",
+             ["NTSTATUS status = STATUS_NOT_SUPPORTED;",
+              "switch (Code) {",
               f"case 0x{INTERNAL_START:X}: status = WidgetHandleStart(Irp); break;",
-              f"case 0x{INTERNAL_PING:X}: EventWriteInternalPing(code); status = STATUS_SUCCESS; break;",
+              f"case 0x{INTERNAL_PING:X}: EventWriteInternalPing(Code); status = STATUS_SUCCESS; break;",
               f"case 0x{INTERNAL_STOP:X}:",
               f"case 0x{INTERNAL_STOP_EX:X}: status = WidgetHandleStop(Irp); break;",
-              f"case 0x{INTERNAL_RESET:X}: status = WidgetReset(code); break;",
+              f"case 0x{INTERNAL_RESET:X}: status = WidgetReset(Code); break;",
               "}",
+              "return status;"],
+             calls=["WidgetHandleStart", "WidgetHandleStop", "WidgetReset"], writes=["InternalPing"],
+             cases={"WidgetHandleStart": [INTERNAL_START], "InternalPing": [INTERNAL_PING],
+                    "WidgetHandleStop": [INTERNAL_STOP, INTERNAL_STOP_EX], "WidgetReset": [INTERNAL_RESET]}),
+        Func("WidgetInternalControl", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
+             ["/* The switch is in a helper that receives the code. */",
+              "PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
+              "NTSTATUS status = WidgetInternalSwitch(stack->Parameters.DeviceIoControl.IoControlCode, Irp);",
+              "(void)DeviceObject;",
               "Irp->IoStatus.Status = status;",
               "IofCompleteRequest(Irp, 0);",
               "return status;"],
-             calls=["WidgetHandleStart", "WidgetHandleStop", "WidgetReset"],
-             writes=["InternalPing"], entries=["IRP_MJ_INTERNAL_DEVICE_CONTROL"],
-             cases={"WidgetHandleStart": [INTERNAL_START], "InternalPing": [INTERNAL_PING],
-                    "WidgetHandleStop": [INTERNAL_STOP, INTERNAL_STOP_EX], "WidgetReset": [INTERNAL_RESET]}),
+             calls=["WidgetInternalSwitch"], entries=["IRP_MJ_INTERNAL_DEVICE_CONTROL"]),
         Func("WidgetCreateClose", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
              ["PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
               "(void)DeviceObject;",
@@ -754,9 +757,8 @@ def truth(image: Image) -> dict:
                 inner = {r for r in reaching for other in reaching if other != r and _reaches(funcs, other, r)}
                 roots = [r for r in reaching if r not in inner]
             for root in sorted(roots):
-                hop = nxt[root] or symbol
                 rows.append({"Function": root, "Entry": sorted(funcs[root].entries), "EventSite": site.name,
-                             "Ioctl": _ioctl_text(funcs[root].cases.get(hop)) if funcs[root].cases else "",
+                             "Ioctl": _ioctl_along(funcs, root, nxt, symbol),
                              "ProviderGuid": image.guid, "EventDescriptorSymbol": symbol, "Id": event.id})
             if not roots:
                 rows.append({"Function": site.name, "Entry": ["unreached"], "EventSite": site.name, "Ioctl": "",
@@ -785,6 +787,19 @@ def _reaches(funcs: dict[str, Func], start: str, goal: str) -> bool:
                 seen.add(callee)
                 stack.append(callee)
     return False
+
+
+def _ioctl_along(funcs: dict[str, Func], root: str, nxt: dict[str, Optional[str]], symbol: str) -> str:
+    """The cases of the first function on the path from a DEVICE_CONTROL routine whose switch leads on."""
+    if not any(k in ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL") for k in funcs[root].entries):
+        return ""
+    func: Optional[str] = root
+    while func is not None:
+        hop = nxt[func] or symbol
+        if hop in funcs[func].cases:
+            return _ioctl_text(funcs[func].cases[hop])
+        func = nxt[func]
+    return ""
 
 
 def _ioctl_text(cases: Optional[list[Optional[int]]]) -> str:

@@ -39,7 +39,7 @@ ADD_DEVICE = 0x08
 IOCTL_DISPATCH = ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL")
 #: IO_STACK_LOCATION.Parameters.DeviceIoControl.IoControlCode of the dispatch routine's IRP (its second
 #: parameter): Irp->Tail.Overlay.CurrentStackLocation is at IRP+0xB8, the code at +0x18 of the location.
-IOCTL_SELECTOR: Value = Load(Offset(Load(Offset(Param(1), 0xB8), 8), 0x18), 4)
+IOCTL_SELECTOR: Value = Load(Offset(Load(Offset(Param(1), 0xB8), 8), 0x18), 4)  # ioctl_selector(1)
 
 #: Registration APIs and the argument index of the routine they will call.
 CALLBACK_ARGS = {
@@ -86,18 +86,80 @@ class EntryPoints:
         more = f",+{len(kinds) - MAX_KINDS}" if len(kinds) > MAX_KINDS else ""
         return ",".join(shown) + more
 
-    def ioctls(self, dispatcher: int, site_rvas: Iterable[int]) -> str:
-        """The IOCTL codes under which any of the given call sites runs ('' when one runs for every code)."""
-        guards = self.ioctl_guards.get(dispatcher)
-        if guards is None:
+
+def ioctl_selector(irp_param: int) -> Value:
+    """The IoControlCode of the IRP a function received in parameter ``irp_param``."""
+    return Load(Offset(Load(Offset(Param(irp_param), 0xB8), 8), 0x18), 4)
+
+
+class IoctlAttribution:
+    """The IOCTL codes under which a call path from a DEVICE_CONTROL routine reaches an event site.
+
+    The switch is often not in the dispatch routine itself: it passes the IRP (or the code it read) to
+    a helper that switches. Along the path, the first function whose next call is guarded decides;
+    the selector follows the argument that carries the IRP or the code.
+    """
+
+    def __init__(self, entries: EntryPoints, engine: Engine, sites_in: dict[int, list[CallSite]]):
+        self.entries = entries
+        self.engine = engine
+        self.sites_in = sites_in
+
+    def codes(self, path_ids: list[int], site: int, hop: int) -> str:
+        """``path_ids`` runs from the dispatch routine to the containing function; ``site`` is the event
+        site on it and ``hop`` the call in ``site`` that passes the event on."""
+        root = path_ids[0]
+        if root not in self.entries.ioctl_guards:
             return ""
-        codes: set[Optional[int]] = set()
-        for rva in site_rvas:
-            cases = guards.get(rva)
-            if cases is None:
+        selector = IOCTL_SELECTOR
+        for i, func in enumerate(path_ids):
+            if func == site:
+                hops = [hop]
+            elif i + 1 < len(path_ids):
+                hops = [s.rva for s in self.sites_in.get(func, ()) if s.callee == path_ids[i + 1]]
+            else:
                 return ""
-            codes |= cases
-        return format_cases(codes)
+            guards = self.entries.ioctl_guards[root] if i == 0 else self.engine.case_guards(func, selector)
+            cases: set[Optional[int]] = set()
+            for rva in hops:
+                found = guards.get(rva)
+                if found is None:
+                    break
+                cases |= found
+            else:
+                if hops:
+                    return format_cases(cases)
+            if func == site:
+                return ""
+            selector_next = self._passed(func, hops, selector)
+            if selector_next is None:
+                return ""
+            selector = selector_next
+        return ""
+
+    def _passed(self, func: int, hops: list[int], selector: Value) -> Optional[Value]:
+        """The selector as the callee sees it: its parameter that receives the code, or the IRP's."""
+        self.engine.resolve([func])
+        irp = _irp_of(selector)
+        for site in self.sites_in.get(func, ()):
+            if site.rva not in hops:
+                continue
+            for k in range(4):
+                values = site.arg(k)
+                if selector in values:
+                    return Param(k)
+                if irp is not None and irp in values:
+                    return ioctl_selector(k)
+        return None
+
+
+def _irp_of(selector: Value) -> Optional[Value]:
+    """The IRP expression a stack-location selector reads through (``Param(1)`` for IOCTL_SELECTOR)."""
+    if isinstance(selector, Load) and isinstance(selector.addr, Offset) and isinstance(selector.addr.base, Load):
+        inner = selector.addr.base.addr
+        if isinstance(inner, Offset) and inner.delta == 0xB8:
+            return inner.base
+    return None
 
 
 def format_cases(codes: Iterable[Optional[int]]) -> str:

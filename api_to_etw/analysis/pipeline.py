@@ -36,7 +36,7 @@ from ..model import (
     params_of,
     substitute_all,
 )
-from .entries import EntryFinder, EntryPoints
+from .entries import EntryFinder, EntryPoints, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, location_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
@@ -165,6 +165,7 @@ class Analysis:
         self._resolve_wrappers()
         self.entries: EntryPoints = EntryFinder(facts, self.engine, self.callers_of).run(self.roots)
         self.stats.entry_points = len(self.entries.kinds)
+        self.ioctl = IoctlAttribution(self.entries, self.engine, self._sites_in)
         registrations, classes, class_rvas = self._registrations()
         self.tlg = find_metadata(facts)
         self.ref_sites = []
@@ -463,11 +464,7 @@ class Analysis:
         names = [funcs[r].name for r in path_ids]
         exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
         label = self.entries.label(root) if entry is None else entry
-        if root == site:
-            hops = [hop]
-        else:
-            hops = [s.rva for s in self._sites_in.get(root, ()) if s.callee == path_ids[1]]
-        ioctl = self.entries.ioctls(root, hops)
+        ioctl = self.ioctl.codes(path_ids, site, hop)
         for event in events:
             row = Row(event, funcs[root].name, names[-1], names, exported, site_rva, event_site=funcs[site].name,
                       entry=label, ioctl=ioctl)

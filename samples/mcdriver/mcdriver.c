@@ -64,19 +64,25 @@ DECLSPEC_NOINLINE NTSTATUS WidgetDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP
     return status;
 }
 
-DECLSPEC_NOINLINE NTSTATUS WidgetInternalControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+DECLSPEC_NOINLINE NTSTATUS WidgetInternalSwitch(ULONG Code, PIRP Irp)
 {
-    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-    ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
     NTSTATUS status = STATUS_NOT_SUPPORTED;
-    (void)DeviceObject;
-    switch (code) {
+    switch (Code) {
     case 0x81232400: status = WidgetHandleStart(Irp); break;
-    case 0x81242005: EventWriteInternalPing(code); status = STATUS_SUCCESS; break;
+    case 0x81242005: EventWriteInternalPing(Code); status = STATUS_SUCCESS; break;
     case 0x8125200A:
     case 0x8126200F: status = WidgetHandleStop(Irp); break;
-    case 0x81272010: status = WidgetReset(code); break;
+    case 0x81272010: status = WidgetReset(Code); break;
     }
+    return status;
+}
+
+DECLSPEC_NOINLINE NTSTATUS WidgetInternalControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    /* The switch is in a helper that receives the code. */
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    NTSTATUS status = WidgetInternalSwitch(stack->Parameters.DeviceIoControl.IoControlCode, Irp);
+    (void)DeviceObject;
     Irp->IoStatus.Status = status;
     IofCompleteRequest(Irp, 0);
     return status;

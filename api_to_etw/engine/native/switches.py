@@ -24,8 +24,8 @@ from typing import Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, RegisterExt
 
-from ...model import Addr, CallSite, CaseSet, Memory, Value, ValueSet
-from .dataflow import FunctionDataflow, State
+from ...model import Addr, CallSite, CaseSet, Memory, Param, Value, ValueSet
+from .dataflow import ARG_REGS, FunctionDataflow, State
 
 M32 = 0xFFFFFFFF
 FULL: tuple[tuple[int, int], ...] = ((0, M32),)
@@ -187,9 +187,10 @@ class _Walk:
     def inside(self, rva: int) -> bool:
         return any(a <= rva < b for a, b in self.pieces)
 
-    def run(self, entry: int) -> None:
-        """Walk from ``entry``; block starts join, every instruction keeps the union of what reached it."""
-        self.starts[entry] = _Point(FULL)
+    def run(self, entry: int, regs: tuple[tuple[int, tuple[int, int]], ...] = ()) -> None:
+        """Walk from ``entry`` (``regs``: registers holding the selector there); block starts join, every
+        instruction keeps the union of what reached it."""
+        self.starts[entry] = _Point(FULL, regs)
         work = [entry]
         visits: dict[int, int] = {}
         while work:
@@ -357,14 +358,17 @@ def case_guards(memory: Memory, image_base: int, image_size: int, pieces: list[t
     """Call site (or ``lea``) RVA -> the selector's case values under which it runs (None: the default case)."""
     watch = _SelectorWatch(memory, image_base, image_size, sites, selector)
     watch.run(pieces)
-    if not watch.loads:
+    at_entry: tuple[tuple[int, tuple[int, int]], ...] = ()
+    if isinstance(selector, Param) and selector.index < len(ARG_REGS):  # a helper given the value itself
+        at_entry = ((RegisterExt.full_register(ARG_REGS[selector.index]), (0, 0)),)
+    if not watch.loads and not at_entry:
         return {}
     instrs: dict[int, Instruction] = {}
     for start, stop in pieces:
         for instr in Decoder(64, memory.read(start, stop - start), ip=start):
             instrs[instr.ip] = instr
     walk = _Walk(memory, instrs, pieces, watch.loads, watch.tables)
-    walk.run(pieces[0][0])
+    walk.run(pieces[0][0], at_entry)
     out: dict[int, CaseSet] = {}
     # Call sites, and the instructions that take a data address (a TraceLogging write inlined into a case
     # is known by the ``lea`` of its event metadata, not by a call).
