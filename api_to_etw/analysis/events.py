@@ -11,7 +11,7 @@ from ..errors import CorruptMetadataError
 from ..etw import ntwmi, tracelogging
 from ..etw.apis import ApiRole, EtwApi, write_function_label
 from ..etw.descriptor import DESCRIPTOR_SIZE, EventDescriptor, format_guid
-from ..model import Addr, Const, Facts, Load, Offset, Param, StackAddr, Unknown, Value
+from ..model import Addr, Const, Facts, Load, Offset, Param, StackAddr, Unknown, Value, add_offset
 from .records import KIND_CLASSIC, KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, KIND_WPP, LEGACY_PROVIDER, EventInfo
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,38 @@ def location_key(location: Value) -> Optional[tuple]:
     if isinstance(location, Load) and location.size == 8 and isinstance(location.addr, Addr):
         return ("deref", location.addr.rva)
     return None
+
+
+def fold_pointers(value: Value, pointers: dict[int, int]) -> Value:
+    """Replace loads of a global pointer assigned once (``g = &Object``) by the object's address."""
+    if not pointers:
+        return value
+    if isinstance(value, Load):
+        if value.size == 8 and isinstance(value.addr, Addr) and value.addr.rva in pointers:
+            return Addr(pointers[value.addr.rva])
+        inner = fold_pointers(value.addr, pointers)
+        return value if inner is value.addr else Load(inner, value.size)
+    if isinstance(value, Offset):
+        inner = fold_pointers(value.base, pointers)
+        return value if inner is value.base else add_offset(inner, value.delta)
+    return value
+
+
+def pointer_globals(value: Value) -> set[int]:
+    """Globals an expression loads and then uses as an address (``[[g]+8]``, ``[g]+8``: g)."""
+    def pointer_load(v: Value) -> Optional[int]:
+        if isinstance(v, Load) and v.size == 8 and isinstance(v.addr, Addr):
+            return v.addr.rva
+        return None
+
+    found: set[int] = set()
+    while isinstance(value, (Load, Offset)):
+        inner = value.addr if isinstance(value, Load) else value.base
+        g = pointer_load(inner)
+        if g is not None:
+            found.add(g)
+        value = inner
+    return found
 
 
 def _unnamed(value: Value) -> bool:
@@ -106,6 +138,8 @@ class EventResolver:
         self.classes = classes or {}
         #: Class GUID -> where the registration's TRACE_GUID_REGISTRATION array points (to name inline copies).
         self.class_rvas: dict[str, int] = {}
+        #: Global pointers assigned once (g -> the object it points to), folded into REGHANDLE expressions.
+        self.pointers: dict[int, int] = {}
         self.wpp = wpp
         self.tracelogging_guid_rvas = tracelogging_guid_rvas or set()
         self.memory = facts.memory
@@ -154,6 +188,14 @@ class EventResolver:
         return None
 
     def provider_from_guid(self, value: Value) -> Optional[Provider]:
+        if isinstance(value, StackAddr):
+            # A GUID copied to the stack first (``movups xmm0, [meta-16]; movaps [rsp+20h], xmm0``).
+            content = value.content or ()
+            if value.origin is None and len(content) >= 16 and None not in content[:16]:
+                return Provider(format_guid(bytes(content[:16])), "", -1)  # type: ignore[arg-type]
+            if value.origin is None or any(b is not None for b in content[:16]):
+                return None
+            value = value.origin
         value = self.static_address(value)
         if value is None:
             return None
@@ -356,6 +398,8 @@ class EventResolver:
             providers = [self.provider_from_guid(values["guid"])]
         else:
             handle = values.get("handle")
+            if handle is not None:
+                handle = fold_pointers(handle, self.pointers)
             hkey = handle_key(handle) if handle is not None else None
             found = self.registrations.get(hkey) if hkey else None
             if not found and handle is not None:

@@ -37,7 +37,7 @@ from ..model import (
     substitute_all,
 )
 from .entries import EntryFinder, EntryPoints, IoctlAttribution
-from .events import EventResolver, Provider, context_field_key, location_key
+from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgsites import find_metadata, reference_sites
@@ -166,6 +166,7 @@ class Analysis:
         self.entries: EntryPoints = EntryFinder(facts, self.engine, self.callers_of).run(self.roots)
         self.stats.entry_points = len(self.entries.kinds)
         self.ioctl = IoctlAttribution(self.entries, self.engine, self._sites_in)
+        self.pointers = self._assigned_once()
         registrations, classes, class_rvas = self._registrations()
         self.tlg = find_metadata(facts)
         self.ref_sites = []
@@ -184,6 +185,7 @@ class Analysis:
                 log.warning("WPP annotations: %s", warning)
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
         self.resolver.class_rvas = class_rvas
+        self.resolver.pointers = self.pointers
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
@@ -300,6 +302,7 @@ class Analysis:
         handle through that object (``[[this+0x58]]``) find their provider.
         """
         resolver = EventResolver(self.facts, {})
+        resolver.pointers = self.pointers
         regs: dict[tuple, set[Provider]] = {}
         classes: dict[str, set[Provider]] = {}
         class_rvas: dict[str, int] = {}
@@ -323,13 +326,43 @@ class Analysis:
                                 classes.setdefault(guid, set()).add(provider)
                                 class_rvas.setdefault(guid, class_addr.rva)
                         continue
-                    for key in (location_key(combo["handle_out"]),
-                                context_field_key(combo.get("context"), combo["handle_out"])):
+                    handle_out = fold_pointers(combo["handle_out"], self.pointers)
+                    for key in (location_key(handle_out), context_field_key(combo.get("context"), handle_out)):
                         if key is not None:
                             regs.setdefault(key, set()).add(provider)
         log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
                  len(classes))
         return regs, classes, class_rvas
+
+    def _assigned_once(self) -> dict[int, int]:
+        """Global pointers the REGHANDLE expressions load that every store in the binary sets to one object.
+
+        The candidates are the globals loaded as pointers in the ETW calls' arguments; every function that
+        references one is resolved, so all the stores to it are seen. A pointer whose initial content is
+        zero and that is only ever assigned ``&Object`` is that object's address.
+        """
+        wanted: set[int] = set()
+        for site, api in self._api_sites(_WRITE_ROLES | {ApiRole.REGISTER}):
+            for values in relevant_args(api, site).values():
+                for value in values:
+                    wanted |= pointer_globals(value)
+        wanted = {g for g in wanted if self.facts.memory.is_writable(g)}
+        if not wanted:
+            return {}
+        refs = self.engine.references(sorted(wanted))
+        self.engine.resolve(sorted({r.function for r in refs}))
+        stored: dict[int, set] = {}
+        for store in self.facts.stores:
+            if isinstance(store.address, Addr) and store.address.rva in wanted:
+                stored.setdefault(store.address.rva, set()).update(store.values)
+        out = {}
+        for g, values in stored.items():
+            if len(values) == 1 and self.facts.memory.read(g, 8) == bytes(8):
+                (only,) = values
+                if isinstance(only, Addr):
+                    out[g] = only.rva
+        log.info("%d global pointers assigned once", len(out))
+        return out
 
     def _stores_by_function(self) -> dict[int, list]:
         out: dict[int, list] = {}
@@ -406,9 +439,13 @@ class Analysis:
                 events: list[EventInfo] = []
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
+                        # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
+                        # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
+                        inlined = event.tracelogging_provider and (event.id in (None, 0) or func in ref_functions
+                                                                   or site.caller in ref_functions)
                         if event.kind == KIND_MANIFEST and self.ref_sites and (
-                                event.tracelogging_provider or (not event.resolved and site.caller in ref_functions)):
-                            continue  # an inlined user-mode TraceLogging write: reported from its metadata
+                                inlined or (not event.resolved and site.caller in ref_functions)):
+                            continue
                         if event not in events:
                             events.append(event)
                         if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(

@@ -19,6 +19,7 @@ Idioms (one exported function each, the row's ``Function``):
 * ``context_field``: the REGHANDLE lives in memory the code allocates; a pointer to it is kept in a field of
   the provider's state object (the CallbackContext), and writes read ``[[self+0x28]]`` through a parameter;
 * ``getprocaddress``: ``EventWrite`` called through a global filled by ``GetProcAddress(m, "EventWrite")``;
+* ``global_pointer``: the provider's state reached through a global pointer assigned once (``g = &State``);
 * ``classic``: RegisterTraceGuidsW with a control GUID and two class GUIDs, TraceEvent with the class GUID
   copied into the EVENT_TRACE_HEADER or referenced through GuidPtr (WNODE_FLAG_USE_GUID_PTR).
 """
@@ -67,6 +68,7 @@ PROVIDERS = {
     "mc": ("McProviderGuid", "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"),
     "ctx": ("StateProviderGuid", "c2b3a4d5-e6f7-4809-a1b2-c3d4e5f60718"),
     "classic": ("ClassicControlGuid", "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"),
+    "ptr": ("PointerProviderGuid", "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716"),
 }
 CLASSES = {"ClassicClassA": "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f0", "ClassicClassB": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901"}
 MC_CHANNEL = 0x10
@@ -93,6 +95,7 @@ MODEL = [
           patched_channel=MC_CHANNEL),
     Event("STATE_EVT_A", "StateEventA", "context_field", "ctx", id=60, level=4, keyword=0x1),
     Event("STATE_EVT_B", "StateEventB", "context_field", "ctx", id=61, level=2, keyword=0x2),
+    Event("PTR_EVT", "PointerWrite", "global_pointer", "ptr", id=70, level=3, opcode=10, keyword=0x100),
 ]
 #: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr).
 CLASSIC = [("ClassicStart", "ClassicClassA", 1, 4, False), ("ClassicStop", "ClassicClassB", 2, 3, True)]
@@ -340,6 +343,17 @@ __declspec(dllexport) UINT32 StateEventA(TRACE_STATE *self, UINT32 v)
 
 __declspec(dllexport) UINT32 StateEventB(TRACE_STATE *self) {{ return EventWrite(*self->Handle, &{by['STATE_EVT_B'].symbol}, 0, 0); }}
 
+/* ---- a provider whose state is reached through a global pointer assigned once ---- */
+typedef struct {{ UINT64 Flags; REGHANDLE Handle; }} PROVIDER_STATE;
+PROVIDER_STATE PointerState;
+PROVIDER_STATE *PointerStatePtr;
+
+__declspec(dllexport) UINT32 PointerWrite(void)
+{{
+    PROVIDER_STATE *s = PointerStatePtr;
+    return s ? EventWrite(s->Handle, &{by['PTR_EVT'].symbol}, 0, 0) : 0;
+}}
+
 /* ---- a classic (MOF) provider ---- */
 UINT64 ClassicRegHandle;
 UINT64 ClassicLogger;
@@ -361,6 +375,8 @@ __declspec(dllexport) UINT32 IdiomsInitialize(void)
     status |= StateRegister((REGHANDLE *)HeapAlloc(GetProcessHeap(), 8, sizeof(REGHANDLE)));
     status |= RegisterTraceGuidsW((void *)ClassicControl, 0, &{PROVIDERS['classic'][0]}, 2, ClassicRegs, 0, 0,
                                   &ClassicRegHandle);
+    PointerStatePtr = &PointerState;
+    status |= EventRegister(&{PROVIDERS['ptr'][0]}, 0, 0, &PointerState.Handle);
     pEventWrite = (PFN_EVENTWRITE)GetProcAddress(GetModuleHandleA("advapi32.dll"), "EventWrite");
     return status;
 }}

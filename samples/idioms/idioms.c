@@ -36,6 +36,7 @@ const GUID TableProviderGuid = {0x3f1d2c4b, 0x8a7e, 0x4c61, {0x9b, 0x52, 0x0d, 0
 const GUID McProviderGuid = {0x7a6b5c4d, 0x3e2f, 0x4a1b, {0x8c, 0x9d, 0x0e, 0x1f, 0x2a, 0x3b, 0x4c, 0x5d}};
 const GUID StateProviderGuid = {0xc2b3a4d5, 0xe6f7, 0x4809, {0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18}};
 const GUID ClassicControlGuid = {0x0b1c2d3e, 0x4f50, 0x4617, {0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9}};
+const GUID PointerProviderGuid = {0x5e4d3c2b, 0x1a09, 0x4f8e, {0x9d, 0x7c, 0x6b, 0x5a, 0x49, 0x38, 0x27, 0x16}};
 const GUID ClassicClassA = {0x1a2b3c4d, 0x5e6f, 0x4071, {0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf0}};
 const GUID ClassicClassB = {0x2b3c4d5e, 0x6f70, 0x4182, {0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x01}};
 const EVENT_DESCRIPTOR TABLE_EVT_0 = {10, 0, 0x0, 4, 0, 1, 0x1ULL};
@@ -55,6 +56,7 @@ const EVENT_DESCRIPTOR MC_EVT_ONE = {52, 1, 0x0, 4, 0, 6, 0x8000000000000000ULL}
 const EVENT_DESCRIPTOR MC_EVT_CTX = {53, 0, 0x0, 4, 0, 7, 0x4000000000000000ULL};
 const EVENT_DESCRIPTOR STATE_EVT_A = {60, 0, 0x0, 4, 0, 0, 0x1ULL};
 const EVENT_DESCRIPTOR STATE_EVT_B = {61, 0, 0x0, 2, 0, 0, 0x2ULL};
+const EVENT_DESCRIPTOR PTR_EVT = {70, 0, 0x0, 3, 10, 0, 0x100ULL};
 
 static NOINLINE void MemZero(void *p, UINT64 n) { volatile UINT8 *b = (volatile UINT8 *)p; while (n--) *b++ = 0; }
 
@@ -226,6 +228,17 @@ __declspec(dllexport) UINT32 StateEventA(TRACE_STATE *self, UINT32 v)
 
 __declspec(dllexport) UINT32 StateEventB(TRACE_STATE *self) { return EventWrite(*self->Handle, &STATE_EVT_B, 0, 0); }
 
+/* ---- a provider whose state is reached through a global pointer assigned once ---- */
+typedef struct { UINT64 Flags; REGHANDLE Handle; } PROVIDER_STATE;
+PROVIDER_STATE PointerState;
+PROVIDER_STATE *PointerStatePtr;
+
+__declspec(dllexport) UINT32 PointerWrite(void)
+{
+    PROVIDER_STATE *s = PointerStatePtr;
+    return s ? EventWrite(s->Handle, &PTR_EVT, 0, 0) : 0;
+}
+
 /* ---- a classic (MOF) provider ---- */
 UINT64 ClassicRegHandle;
 UINT64 ClassicLogger;
@@ -272,6 +285,8 @@ __declspec(dllexport) UINT32 IdiomsInitialize(void)
     status |= StateRegister((REGHANDLE *)HeapAlloc(GetProcessHeap(), 8, sizeof(REGHANDLE)));
     status |= RegisterTraceGuidsW((void *)ClassicControl, 0, &ClassicControlGuid, 2, ClassicRegs, 0, 0,
                                   &ClassicRegHandle);
+    PointerStatePtr = &PointerState;
+    status |= EventRegister(&PointerProviderGuid, 0, 0, &PointerState.Handle);
     pEventWrite = (PFN_EVENTWRITE)GetProcAddress(GetModuleHandleA("advapi32.dll"), "EventWrite");
     return status;
 }

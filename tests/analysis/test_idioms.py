@@ -61,6 +61,6 @@ def test_every_idiom_without_pdb(level):
 def test_truth_covers_every_idiom():
     idioms = {e["Idiom"] for e in _truth()}
     assert idioms == {"table_mask", "table_switch", "imul", "copy_patch", "context_field", "getprocaddress",
-                      "classic"}
+                      "global_pointer", "classic"}
     # McGenEventWrite patches Channel into its stack copy: the truth carries the patched value.
     assert {e["Channel"] for e in _truth() if e["Idiom"] == "copy_patch"} == {0x10}

@@ -88,6 +88,7 @@ class NativeEngine(Engine):
         if not resolvers:
             return
         sites = [s for s in facts.calls if s.callee in resolvers]
+        named: dict[int, str] = {}
         for caller in sorted({s.caller for s in sites}):
             func = facts.functions.get(caller)
             if func is None or func.imported:
@@ -112,22 +113,24 @@ class NativeEngine(Engine):
                 if not isinstance(store.address, Addr):
                     continue
                 imported = {v.name for v in store.values if isinstance(v, Import)}
-                if len(imported) == 1:
-                    self._name_slot(store.address.rva, imported.pop())
+                existing = facts.functions.get(store.address.rva)
+                if len(imported) == 1 and (existing is None or existing.imported):  # a pointer slot, not code
+                    named[store.address.rva] = imported.pop()
+        if named:
+            self._name_slots(named)
 
-    def _name_slot(self, slot: int, name: str) -> None:
+    def _name_slots(self, named: dict[int, str]) -> None:
+        """Make each slot a function named after its API, with the calls through it (one scan for all)."""
         facts = self._facts
         assert facts is not None
-        existing = facts.functions.get(slot)
-        if existing is not None and not existing.imported:
-            return  # code, not a pointer slot
-        facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
+        for slot, name in named.items():
+            facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
+            log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
         known = {(s.rva, s.callee) for s in facts.calls}
-        for site in calls_through_slots(self.image, {slot}, self._fmap.owner):
+        for site in calls_through_slots(self.image, set(named), self._fmap.owner):
             if (site.rva, site.callee) not in known:
                 facts.calls.append(site)
                 self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
-        log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
 
     def _c_string(self, rva: int) -> Optional[str]:
         raw = self.image.read(rva, _MAX_PROC_NAME)
