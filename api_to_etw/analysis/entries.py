@@ -64,7 +64,6 @@ SERVICE_TABLES = ("StartServiceCtrlDispatcherA", "StartServiceCtrlDispatcherW")
 #: Most entry kinds listed per function (shared destructors sit in hundreds of vtables).
 MAX_KINDS = 4
 _SYSCALL = re.compile(r"^Nt[A-Z]")
-_DECORATION = re.compile(r"^(?:__imp_)?_*(?=[A-Za-z])")
 
 
 @dataclass
@@ -171,7 +170,9 @@ def format_cases(codes: Iterable[Optional[int]]) -> str:
 
 
 def _api_name(name: str) -> str:
-    return _DECORATION.sub("", name.rsplit("!", 1)[-1])
+    """``dll!name`` or ``__imp_name`` as the bare imported name (``_beginthreadex`` keeps its underscore)."""
+    name = name.rsplit("!", 1)[-1]
+    return name[len("__imp_"):] if name.startswith("__imp_") else name
 
 
 class EntryFinder:
@@ -183,6 +184,9 @@ class EntryFinder:
         self.callers_of = callers_of
         self.entries = EntryPoints()
         self.code = {rva for rva, f in facts.functions.items() if not f.imported}
+        self._by_caller: dict[int, list[CallSite]] = {}
+        for site in facts.calls:
+            self._by_caller.setdefault(site.caller, []).append(site)
 
     def run(self, roots: Iterable[int]) -> EntryPoints:
         funcs = self.facts.functions
@@ -238,10 +242,6 @@ class EntryFinder:
                     self.entries.add(value.rva, kind)
 
     def _sites_in(self, func: int) -> list[CallSite]:
-        if not hasattr(self, "_by_caller"):
-            self._by_caller: dict[int, list[CallSite]] = {}
-            for site in self.facts.calls:
-                self._by_caller.setdefault(site.caller, []).append(site)
         return self._by_caller.get(func, [])
 
     # ------------------------------------------------------------------ registration APIs

@@ -160,6 +160,8 @@ class Analysis:
             self._sites_in.setdefault(site.caller, []).append(site)
         self.graph = graph
         self.roots = self._roots()
+        #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
+        self.api_roots = frozenset(self.roots)
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
@@ -512,13 +514,16 @@ class Analysis:
                 into[key] = (rank, row)
 
     def _unreached(self) -> None:
-        """Rows for the resolved (provider, event, event site) triples no API root's row reports.
+        """Rows for the resolved (provider, event, event site) triples no API root's row reports (rows
+        ``--all-sites`` adds from write sites do not count: that option only adds).
 
         Their ``Function`` is each outermost entry point (dispatch routine, callback, table slot, the PE
         entry) that reaches the event site within the depth budget, else the event site itself, with
         ``Entry`` = ``unreached`` when it is no entry point either.
         """
-        covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()}
+        api_names = {self.facts.functions[r].name for r in self.api_roots}
+        covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()
+                   if r.function in api_names}
         funcs = self.facts.functions
         entry_points = set(self.entries.kinds) - self.ignored
         for func, suffix, events, site_rva, hop in self._emitted:
