@@ -110,3 +110,14 @@ def test_frozen_facts_replay_entries_and_ioctls(sample, tmp_path):
     replay = analyze(FrozenEngine(str(path)), AnalysisOptions())
     assert [r.as_dict() for r in replay.rows] == [r.as_dict() for r in result.rows]
     assert {r.entry for r in replay.rows} - {"unreached", "export", "entry"}
+
+
+@pytest.mark.parametrize("sample", FIXTURES)
+def test_all_sites_only_adds_rows(sample):
+    """--all-sites adds rows from write sites; the entry-point and unreached rows stay as they are."""
+    loaded = open_binary(_image(sample, "O2"))
+    default = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions())
+    loaded = open_binary(_image(sample, "O2"))
+    every = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(all_sites=True))
+    assert _ours(default.rows) <= _ours(every.rows)
+    assert len(every.rows) > len(default.rows)
