@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Optional
 
 from ..engine.base import Engine
-from ..model import Addr, CallSite, CaseSet, Facts, Load, Offset, Param, StackAddr, Value
+from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ CALLBACK_ARGS = {
 SERVICE_TABLES = ("StartServiceCtrlDispatcherA", "StartServiceCtrlDispatcherW")
 #: Most entry kinds listed per function (shared destructors sit in hundreds of vtables).
 MAX_KINDS = 4
+#: Read-only data scanned for pointer tables: per section at most, and per read.
+MAX_TABLE_SECTION = 256 << 20
+TABLE_WINDOW = 1 << 20
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 
 
@@ -70,17 +73,15 @@ _SYSCALL = re.compile(r"^Nt[A-Z]")
 class EntryPoints:
     """Function RVA -> how it is entered from outside the binary, and the IOCTL guards of dispatchers."""
 
-    kinds: dict[int, list[str]] = field(default_factory=dict)
+    kinds: dict[int, dict[str, None]] = field(default_factory=dict)
     #: IRP_MJ_(INTERNAL_)DEVICE_CONTROL routine -> call site RVA -> the IOCTL codes guarding it.
     ioctl_guards: dict[int, dict[int, CaseSet]] = field(default_factory=dict)
 
     def add(self, rva: int, kind: str) -> None:
-        kinds = self.kinds.setdefault(rva, [])
-        if kind not in kinds:
-            kinds.append(kind)
+        self.kinds.setdefault(rva, {})[kind] = None
 
     def label(self, rva: int) -> str:
-        kinds = self.kinds.get(rva, [])
+        kinds = list(self.kinds.get(rva, ()))
         shown = kinds[:MAX_KINDS]
         more = f",+{len(kinds) - MAX_KINDS}" if len(kinds) > MAX_KINDS else ""
         return ",".join(shown) + more
@@ -309,11 +310,13 @@ class EntryFinder:
         for start, size, writable, executable in facts.sections:
             if writable or executable or size <= 0:
                 continue
-            data = facts.memory.read(start, size)
+            if size > MAX_TABLE_SECTION:
+                log.warning("pointer tables: only the first %d MB of the section at 0x%x are scanned",
+                            MAX_TABLE_SECTION >> 20, start)
+                size = MAX_TABLE_SECTION
             table: Optional[int] = None
             slot = 0
-            for n, (va,) in enumerate(struct.iter_unpack("<Q", data[: len(data) // 8 * 8])):
-                rva = start + 8 * n
+            for rva, va in _qwords(facts.memory, start, size):
                 target = va - base
                 if target not in self.code and not in_code(target):
                     table = None  # a run of code pointers ends; one to code we do not know keeps its slot
@@ -324,6 +327,16 @@ class EntryFinder:
                     name = symbols.get(table) or f"0x{table:x}"
                     self.entries.add(target, f"table:{name}[{slot}]")
                 slot += 1
+
+
+def _qwords(memory: Memory, start: int, size: int) -> Iterator[tuple[int, int]]:
+    """(rva, value) of each aligned 8-byte word of a range, read a window at a time."""
+    for window in range(start, start + size, TABLE_WINDOW):
+        data = memory.read(window, min(TABLE_WINDOW, start + size - window))
+        for n, (value,) in enumerate(struct.iter_unpack("<Q", data[: len(data) // 8 * 8])):
+            yield window + 8 * n, value
+        if len(data) < min(TABLE_WINDOW, start + size - window):
+            return
 
 
 def _driver_slot(address: Value, params: set[int]) -> Optional[str]:
