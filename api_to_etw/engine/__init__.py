@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..binary.loader import LoadedBinary
+    from ..binary.symsrv.limits import TransferLimits
     from .base import Engine
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class EngineSource:
     force_pdb: bool = False
     symbol_path: Optional[str] = None
     offline: bool = False
+    #: Symbol-server bounds (``binary.symsrv.limits.TransferLimits``); None: defaults and environment.
+    symbol_limits: Optional[TransferLimits] = None
     #: Keep every byte the analysis reads so the facts can be saved (``--save-facts``).
     record_memory: bool = False
     #: Download progress callback (done, total) while symbols are fetched.
@@ -59,7 +62,8 @@ def load_binary(source: EngineSource) -> LoadedBinary:
 
     assert source.binary
     loaded = open_binary(source.binary, source.pdb, use_pdb=source.use_pdb, force_pdb=source.force_pdb,
-                         symbol_path=source.symbol_path, offline=source.offline, progress=source.progress)
+                         symbol_path=source.symbol_path, offline=source.offline, progress=source.progress,
+                         limits=source.symbol_limits)
     if loaded.pdb is None:
         log.warning("%s: %s", os.path.basename(source.binary), loaded.pdb_note)
     else:

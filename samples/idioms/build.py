@@ -13,7 +13,7 @@ Idioms (one exported function each, the row's ``Function``):
 * ``table_mask``: ``EventWrite(h, Table[kind & 3], ...)``: a table of descriptor pointers, index bounded by a mask;
 * ``table_switch``: a ``switch`` picking one of four descriptors (clang lowers it to a lookup table);
 * ``imul``: a write whose UserDataCount is a product (two- and three-operand ``imul`` must not clobber RDX);
-* ``copy_patch``: an mc.exe-style ``McGenEventWrite`` that copies the EVENT_DESCRIPTOR to the stack and patches
+* ``copy_patch``: a ``rep movsb`` copy of a descriptor, patched; and an mc.exe-style ``McGenEventWrite`` that copies the EVENT_DESCRIPTOR to the stack and patches
   its Channel, called through generic, context-constant and one-event templates behind EnableBits guards;
   the provider's handle is the first field of its MCGEN_TRACE_CONTEXT (RegistrationHandle);
 * ``context_field``: the REGHANDLE lives in memory the code allocates; a pointer to it is kept in a field of
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -61,6 +61,8 @@ class Event:
     keyword: int = 0
     #: The Channel McGenEventWrite patches into its stack copy (None: reported as declared).
     patched_channel: int | None = None
+    #: The Level the rep-movs copy is patched with (None: as declared).
+    patched_level: int | None = None
 
 
 PROVIDERS = {
@@ -95,6 +97,7 @@ MODEL = [
           patched_channel=MC_CHANNEL),
     Event("STATE_EVT_A", "StateEventA", "context_field", "ctx", id=60, level=4, keyword=0x1),
     Event("STATE_EVT_B", "StateEventB", "context_field", "ctx", id=61, level=2, keyword=0x2),
+    Event("REP_EVT", "RepCopy", "copy_patch", "table", id=80, level=5, opcode=3, keyword=0x40, patched_level=2),
     Event("PTR_EVT", "PointerWrite", "global_pointer", "ptr", id=70, level=3, opcode=10, keyword=0x100),
 ]
 #: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr).
@@ -215,6 +218,20 @@ __declspec(dllexport) UINT32 ImulProduct(UINT32 a, UINT32 b, EVENT_DATA_DESCRIPT
 {{
     return ImulTimes(a, &{by['IMUL2_EVT'].symbol}, b, data);
 }}
+
+/* A by-value copy made with ``rep movsb`` (as MSVC emits for struct copies), then patched. */
+NOINLINE UINT32 RepCopyWrite(const EVENT_DESCRIPTOR *Descriptor)
+{{
+    EVENT_DESCRIPTOR d;
+    void *dst = &d;
+    const void *src = Descriptor;
+    UINT64 n = sizeof d;
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    d.Level = {by['REP_EVT'].patched_level};
+    return EventWrite(TableHandle, &d, 0, 0);
+}}
+
+__declspec(dllexport) UINT32 RepCopy(void) {{ return RepCopyWrite(&{by['REP_EVT'].symbol}); }}
 
 __declspec(dllexport) UINT32 DynWrite(void)
 {{
@@ -391,7 +408,7 @@ def truth() -> dict:
             "Function": e.export, "Kind": "manifest", "Idiom": e.idiom, "ProviderGuid": PROVIDERS[e.provider][1],
             "ProviderSymbol": PROVIDERS[e.provider][0], "EventDescriptorSymbol": e.symbol, "Id": e.id,
             "Version": e.version, "Channel": e.channel if e.patched_channel is None else e.patched_channel,
-            "Level": e.level, "Opcode": e.opcode, "Task": e.task, "Keyword": e.keyword,
+            "Level": e.level if e.patched_level is None else e.patched_level, "Opcode": e.opcode, "Task": e.task, "Keyword": e.keyword,
         })
     for export, cls, etype, level, _via in CLASSIC:
         events.append({
@@ -403,24 +420,12 @@ def truth() -> dict:
 
 
 def _cc1(flags: list[str], source_name: str, obj: str, cwd: str) -> None:
-    """Compile through the -cc1 line clang would run, minus the arguments that embed machine paths."""
-    probe = subprocess.run(["clang", *flags, "-c", source_name, "-o", obj, "-###"], cwd=cwd, capture_output=True,
-                           text=True, check=True)
-    line = [ln for ln in probe.stderr.splitlines() if '"-cc1"' in ln][0]
-    cleaned, skip = [], False
-    for arg in shlex.split(line):
-        if skip:
-            skip = False
-            continue
-        if arg in ("-resource-dir", "-internal-isystem", "-internal-externc-isystem", "-fcoverage-compilation-dir"):
-            skip = True
-            continue
-        if arg.startswith("-fcoverage-compilation-dir="):
-            continue
-        cleaned.append(arg)
-    cleaned[0] = "clang"
-    cleaned.insert(2, "-fcoverage-compilation-dir=.")
-    subprocess.run(cleaned, cwd=cwd, check=True)
+    """samples/usermode/build.py's path-free ``-cc1`` compile, with this fixture's flags."""
+    spec = importlib.util.spec_from_file_location("usermode_build", os.path.join(HERE, "..", "usermode", "build.py"))
+    assert spec is not None and spec.loader is not None
+    usermode = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(usermode)
+    usermode._cc1(source_name, obj, cwd, flags)
 
 
 def build(out_dir: str) -> None:

@@ -56,6 +56,7 @@ const EVENT_DESCRIPTOR MC_EVT_ONE = {52, 1, 0x0, 4, 0, 6, 0x8000000000000000ULL}
 const EVENT_DESCRIPTOR MC_EVT_CTX = {53, 0, 0x0, 4, 0, 7, 0x4000000000000000ULL};
 const EVENT_DESCRIPTOR STATE_EVT_A = {60, 0, 0x0, 4, 0, 0, 0x1ULL};
 const EVENT_DESCRIPTOR STATE_EVT_B = {61, 0, 0x0, 2, 0, 0, 0x2ULL};
+const EVENT_DESCRIPTOR REP_EVT = {80, 0, 0x0, 5, 3, 0, 0x40ULL};
 const EVENT_DESCRIPTOR PTR_EVT = {70, 0, 0x0, 3, 10, 0, 0x100ULL};
 
 static NOINLINE void MemZero(void *p, UINT64 n) { volatile UINT8 *b = (volatile UINT8 *)p; while (n--) *b++ = 0; }
@@ -100,6 +101,20 @@ __declspec(dllexport) UINT32 ImulProduct(UINT32 a, UINT32 b, EVENT_DATA_DESCRIPT
 {
     return ImulTimes(a, &IMUL2_EVT, b, data);
 }
+
+/* A by-value copy made with ``rep movsb`` (as MSVC emits for struct copies), then patched. */
+NOINLINE UINT32 RepCopyWrite(const EVENT_DESCRIPTOR *Descriptor)
+{
+    EVENT_DESCRIPTOR d;
+    void *dst = &d;
+    const void *src = Descriptor;
+    UINT64 n = sizeof d;
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    d.Level = 2;
+    return EventWrite(TableHandle, &d, 0, 0);
+}
+
+__declspec(dllexport) UINT32 RepCopy(void) { return RepCopyWrite(&REP_EVT); }
 
 __declspec(dllexport) UINT32 DynWrite(void)
 {

@@ -25,9 +25,9 @@ CFLAGS = ["--target=x86_64-pc-windows-msvc", "-O2", "-g", "-gcodeview", "-fdebug
           "-fno-stack-protector"]
 
 
-def _cc1(source: str, obj: str, cwd: str) -> None:
+def _cc1(source: str, obj: str, cwd: str, flags: list[str] = CFLAGS) -> None:
     """Compile through the -cc1 line clang would run, minus the arguments that embed machine paths."""
-    probe = subprocess.run(["clang", *CFLAGS, "-c", source, "-o", obj, "-###"], cwd=cwd, capture_output=True,
+    probe = subprocess.run(["clang", *flags, "-c", source, "-o", obj, "-###"], cwd=cwd, capture_output=True,
                            text=True, check=True)
     line = [ln for ln in probe.stderr.splitlines() if '"-cc1"' in ln][0]
     argv = shlex.split(line)

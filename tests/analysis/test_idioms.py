@@ -63,4 +63,6 @@ def test_truth_covers_every_idiom():
     assert idioms == {"table_mask", "table_switch", "imul", "copy_patch", "context_field", "getprocaddress",
                       "global_pointer", "classic"}
     # McGenEventWrite patches Channel into its stack copy: the truth carries the patched value.
-    assert {e["Channel"] for e in _truth() if e["Idiom"] == "copy_patch"} == {0x10}
+    assert {e["Channel"] for e in _truth() if e["EventDescriptorSymbol"].startswith("MC_")} == {0x10}
+    # The rep-movs copy is patched to Level 2 (declared 5).
+    assert [e["Level"] for e in _truth() if e["Function"] == "RepCopy"] == [2]

@@ -61,6 +61,13 @@ def test_descriptor_copied_then_patched(engine):
     assert _site(facts, "McGenEventWrite", "EventWriteTransfer").arg(0) == {Load(Param(0))}
 
 
+def test_rep_movs_copy_then_patch(engine):
+    _eng, facts, _data = engine
+    (value,) = _site(facts, "RepCopyWrite", "EventWrite").arg(1)
+    assert isinstance(value, StackAddr) and value.origin == Param(0)
+    assert value.content is not None and value.content[4] == 2  # Level patched after the copy
+
+
 def test_handle_through_a_field_of_the_object(engine):
     eng, facts, data = engine
     assert _site(facts, "StateEventB", "EventWrite").arg(0) == {Load(Load(Offset(Param(0), 0x28)))}

@@ -91,14 +91,32 @@ def test_dxcompiler_every_referenced_wevt_event(real_binary):
     path = real_binary("dxcompiler.dll")
     truth = wevt_events(path)
     assert len(truth) == 16
-    pe = pefile.PE(str(path), fast_load=True)
-    data = b"".join(sec.get_data() for sec in pe.sections if sec.Name.rstrip(b"\0") not in (b".rsrc", b".text"))
+    data = _data_sections(path)
     present = {e for e in truth if descriptor_bytes(e) in data}  # outside the resource, which holds them all
     assert len(present) == 14
     resolved, partial, seconds = found_events(path)
     assert resolved == present
     assert not partial
     assert seconds < 120
+
+
+def _data_sections(path: Path) -> bytes:
+    pe = pefile.PE(str(path), fast_load=True)
+    return b"".join(sec.get_data() for sec in pe.sections if sec.Name.rstrip(b"\0") not in (b".rsrc", b".text"))
+
+
+def test_dxil_descriptors_of_the_dxc_manifest(real_binary):
+    """dxil.dll has no WEVT_TEMPLATE; its EVENT_DESCRIPTORs are those of the DXC manifest, whose compiled
+    form is dxcompiler.dll's WEVT_TEMPLATE. Every such descriptor dxil's data holds is found, and only those;
+    the events written through the context that dxil registers get that provider, the others (a second
+    context no code in dxil registers) none."""
+    layout = {e[1:] for e in wevt_events(real_binary("dxcompiler.dll"))}
+    path = real_binary("dxil.dll")
+    data = _data_sections(path)
+    present = {d for d in layout if struct.pack("<HBBBBHQ", *d) in data}
+    resolved, partial, _seconds = found_events(path)
+    assert {e[1:] for e in resolved | partial} == present
+    assert len({e[0] for e in resolved}) == 1 and all(e[0] == "" for e in partial)
 
 
 def test_msodbcdiag18_classic_writes_claim_no_provider(real_binary):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -366,9 +366,7 @@ def test_rebuild_is_byte_identical():
 
 
 def test_machine_code_matches_the_model(truth):
-    missing = [t for t in ("llvm-objdump", "llvm-pdbutil", "llvm-readobj") if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not on PATH")
+    require_tools("llvm-objdump", "llvm-pdbutil", "llvm-readobj")
     subprocess.run(["llvm-objdump", "--version"], capture_output=True, check=True)
     model = gen.build_synthkernel()
     gen.add_init_funcs(model)
@@ -410,11 +408,10 @@ def test_mc_images_have_no_machine_paths(sample):
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
 def test_mc_rebuild_is_byte_identical(sample):
+    require_tools("clang", "lld-link", "llvm-dlltool")
     reason = _toolchain_skip_reason()
     if reason:
         pytest.skip(reason)
-    if shutil.which("llvm-dlltool") is None:
-        pytest.skip("llvm-dlltool not on PATH: cannot make the import libraries")
     mcgen = _load_mcgen()
     problems = mcgen.check(mcgen.MODELS[sample](), SAMPLES / sample)
     assert not problems, "\n".join(problems)
@@ -422,8 +419,7 @@ def test_mc_rebuild_is_byte_identical(sample):
 
 def test_idiom_fixture_rebuilds_byte_for_byte():
     """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
-    if not all(shutil.which(t) for t in ("clang", "lld-link", "llvm-dlltool")):
-        pytest.skip("clang, lld-link or llvm-dlltool not on PATH: cannot rebuild the idiom fixture")
+    require_tools("clang", "lld-link", "llvm-dlltool")
     version = gen.clang_version()
     if not version.startswith(gen.EXPECTED_CLANG):
         pytest.skip(f"clang {version} differs from the clang {gen.EXPECTED_CLANG}x that built the committed images")

@@ -72,6 +72,8 @@ _IMPLICIT = {
     Mnemonic.STOSD: (Register.RDI, Register.RCX), Mnemonic.STOSW: (Register.RDI, Register.RCX),
     Mnemonic.CMPXCHG: (Register.RAX,), Mnemonic.SYSCALL: (Register.RAX, Register.RCX, Register.R11),
 }
+#: ``rep movs`` element sizes (struct copies by value).
+_REP_COPIES = {Mnemonic.MOVSB: 1, Mnemonic.MOVSW: 2, Mnemonic.MOVSD: 4, Mnemonic.MOVSQ: 8}
 _STRING = {Mnemonic.MOVSB, Mnemonic.MOVSW, Mnemonic.MOVSD, Mnemonic.MOVSQ, Mnemonic.STOSB, Mnemonic.STOSW,
            Mnemonic.STOSD, Mnemonic.STOSQ}
 _VEC_MOVES = {
@@ -348,6 +350,9 @@ class FunctionDataflow:
                 state.regs[reg] = _UNK
             return
         k0 = instr.op0_kind
+        if mn in _REP_COPIES and instr.has_rep_prefix and instr.is_string_instruction:
+            self._rep_copy(instr, state, mn)
+            return
         if mn == Mnemonic.MOV or mn in _VEC_MOVES:
             src = self._operand(instr, 1, state)
             self._write(instr, state, src)
@@ -421,6 +426,26 @@ class FunctionDataflow:
         if mn in _IMPLICIT and (mn not in _STRING or instr.is_string_instruction) and (mn != Mnemonic.IMUL or count == 1):
             for reg in _IMPLICIT[mn]:
                 state.regs[reg] = _UNK
+
+    def _rep_copy(self, instr: Instruction, state: State, mn: int) -> None:
+        """``rep movs`` into the frame: the bytes are a by-value copy of whatever RSI points at."""
+        dst = state.regs.get(Register.RDI, _UNK)
+        src = state.regs.get(Register.RSI, _UNK)
+        count = state.regs.get(Register.RCX, _UNK)
+        if len(dst) == 1 and len(count) == 1:
+            (d,), (n,) = dst, count
+            if isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000:
+                size = n.value * _REP_COPIES[mn]
+                for off in [o for o, (sz, _v) in state.stack.items() if o < d.offset + size and o + sz > d.offset]:
+                    del state.stack[off]
+                for off in [o for o in state.copies if d.offset <= o < d.offset + size]:
+                    del state.copies[off]
+                if len(src) == 1:
+                    (origin,) = src
+                    if not isinstance(origin, (Unknown, StackAddr)):
+                        state.copies[d.offset] = (size, origin)
+        for reg in (Register.RSI, Register.RDI, Register.RCX):
+            state.regs[reg] = _UNK
 
     def _imul(self, instr: Instruction, state: State) -> None:
         """``imul r, r/m`` and ``imul r, r/m, imm``: the product when both factors are known, else unknown."""
@@ -674,7 +699,7 @@ def _copy_origin(state: State, offset: int) -> Optional[Value]:
     if first is None:
         return None
     size, origin = first
-    if size == 16:
+    if size >= 16:
         return origin
     if state.copies.get(offset + 8) == (8, add_offset(origin, 8)):
         return origin
