@@ -312,6 +312,10 @@ class Reference:
     target: int
 
 
+#: The selector values under which a call site runs: case constants, ``None`` for the default case.
+CaseSet = frozenset  # frozenset[Optional[int]]
+
+
 @dataclass
 class Facts:
     """Everything the analysis needs from a binary, independent of how it was obtained."""
@@ -332,6 +336,10 @@ class Facts:
     annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
     #: Stores to non-stack memory in the resolved functions (filled as functions are resolved).
     stores: list[Store] = field(default_factory=list)
+    #: RVA of the PE entry point (DriverEntry, DllMain, the CRT start), None when the image has none.
+    entry_point: Optional[int] = None
+    #: (function, selector) -> call site RVA -> CaseSet, once asked for (``Engine.case_guards``).
+    case_guards: Optional[dict[tuple[int, Value], dict[int, CaseSet]]] = None
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

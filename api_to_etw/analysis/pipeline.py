@@ -36,6 +36,7 @@ from ..model import (
     params_of,
     substitute_all,
 )
+from .entries import EntryFinder, EntryPoints, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
@@ -53,6 +54,9 @@ _REGISTER_ROLES = ("handle_out", "context", "class_count", "class_regs")
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
+#: Most (function, values) states one substitution walk up the callers visits; beyond it the walk stops
+#: and records why (a wrapper fanned in through many call sites would otherwise grow exponentially).
+MAX_WALK_STATES = 20000
 
 Progress = Callable[[str, int, int], None]
 
@@ -80,6 +84,10 @@ class AnalysisStats:
     resolved_functions: int = 0
     unresolved_rows: int = 0
     named_rows: int = 0
+    entry_points: int = 0
+    unreached_rows: int = 0
+    #: Why a walk was cut short ("truncated: ..."), one line per cut.
+    truncated: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +95,12 @@ class AnalysisResult:
     rows: list[Row]
     stats: AnalysisStats
     facts: Facts
+    #: Names of the API roots (syscalls, exports, ``--roots``; with ``--all-sites`` the write sites too).
+    root_names: frozenset[str] = frozenset()
+
+    def api_rows(self) -> list[Row]:
+        """The rows an API root reaches (without those of events reached only from other entry points)."""
+        return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"]
 
 
 def relevant_args(api: EtwApi, site: CallSite) -> dict[str, ValueSet]:
@@ -146,9 +160,14 @@ class Analysis:
         self.graph = nx.DiGraph()
         self._grown: set[int] = set()
         self.roots = self._roots()
+        #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
+        self.api_roots = frozenset(self.roots)
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
+        self.entries: EntryPoints = EntryFinder(facts, self.engine, self.callers_of).run(self.roots)
+        self.stats.entry_points = len(self.entries.kinds)
+        self.ioctl = IoctlAttribution(self.entries, self.engine, self._sites_in)
         self.pointers = self._assigned_once()
         registrations, classes, class_rvas = self._registrations()
         self.tlg = find_metadata(facts)
@@ -171,10 +190,13 @@ class Analysis:
         self.resolver.pointers = self.pointers
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
+        self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
+        for reason in self.stats.truncated:
+            log.warning("%s", reason)
         if self.options.names is not None:
             self.stats.named_rows = name_rows(rows, self.options.names)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
-        return AnalysisResult(rows, self.stats, facts)
+        return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots))
 
     def _roots(self) -> set[int]:
         funcs = self.facts.functions
@@ -239,19 +261,37 @@ class Analysis:
 
     # ------------------------------------------------------------------ registrations
     def _concretize(self, site: CallSite, exprs: dict[str, ValueSet], levels: int) -> list[dict[str, ValueSet]]:
-        """Substitute callers' arguments until no parameter remains (all callers, up to ``levels``)."""
-        done = []
+        """Substitute callers' arguments until no parameter remains (all callers, up to ``levels``).
+
+        Each (function, values) state is expanded once: call sites that pass the same values collapse,
+        so a wrapper called from K sites through L levels costs K*L substitutions, not K**L.
+        """
+        done: list[dict[str, ValueSet]] = []
+        done_keys: set[tuple] = set()
         frontier = [(site.caller, exprs)]
+        seen = {(site.caller, _exprs_key(exprs))}
         for _ in range(levels + 1):
             nxt = []
             for func, ex in frontier:
                 if not _params(ex):
-                    done.append(ex)
+                    key = _exprs_key(ex)
+                    if key not in done_keys:
+                        done_keys.add(key)
+                        done.append(ex)
                     continue
                 for caller_site in self.callers_of.get(func, ()):
                     def args(i: int, s: CallSite = caller_site) -> ValueSet:
                         return frozenset(in_frame(v, s.caller) for v in s.arg(i))
-                    nxt.append((caller_site.caller, {k: substitute_all(v, args) for k, v in ex.items()}))
+                    new = {k: substitute_all(v, args) for k, v in ex.items()}
+                    state = (caller_site.caller, _exprs_key(new))
+                    if state in seen:
+                        continue
+                    if len(seen) >= MAX_WALK_STATES:
+                        self.stats.truncated.append(
+                            f"truncated: registration at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
+                        return done
+                    seen.add(state)
+                    nxt.append((caller_site.caller, new))
             frontier = nxt
         return done
 
@@ -387,6 +427,9 @@ class Analysis:
         max_depth = self.options.max_depth
         funcs = self.facts.functions
         self._best: dict[tuple, tuple[tuple, Row]] = {}
+        self._extra: dict[tuple, tuple[tuple, Row]] = {}
+        #: Every (event site, suffix, events, write RVA) emitted, for the rows no API root reaches.
+        self._emitted: list[tuple[int, list[int], list[EventInfo], int, int]] = []
         write_sites = [(s, a) for s, a in self._api_sites(_WRITE_ROLES) if s.caller not in self.apis]
         write_sites.sort(key=lambda sa: sa[0].rva)
         self.stats.write_sites = len(write_sites)
@@ -400,7 +443,7 @@ class Analysis:
             if n % 64 == 0:
                 self.progress("walk", n, total)
             exprs = {k: v for k, v in relevant_args(api, site).items() if k not in _REGISTER_ROLES}
-            for func, concrete, suffix in self._concrete_points(site, exprs, max_depth):
+            for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
                 if self.options.all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own
                 events: list[EventInfo] = []
@@ -418,15 +461,16 @@ class Analysis:
                         if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
                                 event.event_key[1], int):
                             covered.add((func, event.event_key[1]))
-                self._emit(func, suffix, events, site.rva)
+                self._emit(func, suffix, events, site.rva, hop)
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
                 self.progress("walk", n, total)
             if (ref.function, ref.event.rva) in covered:
                 continue
-            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva)
+            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva, ref.rva)
         self.progress("walk", total, total)
-        rows = [row for _rank, row in self._best.values()]
+        self._unreached()
+        rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
                                  r.containing_function, r.call_depth))
@@ -445,48 +489,89 @@ class Analysis:
                 break
         return self.resolver.tracelogging_event(label, ref.event, providers)
 
-    def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int) -> None:
-        """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container)."""
+    def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int, hop: int) -> None:
+        """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container);
+        ``hop`` is the call in ``func`` that passes the event on (the write itself when func contains it)."""
         if not events:
             return
-        funcs = self.facts.functions
+        self._emitted.append((func, suffix, events, site_rva, hop))
         budget = self.options.max_depth - len(suffix)
         if budget < 0:
             return
         ancestors = self._ancestors(func, budget)
-        container = funcs[suffix[-1]].name
         for root, (dist, _next) in ancestors.items():
             if root not in self.roots or dist > budget:
                 continue
-            path_ids = self._path(ancestors, root)[:-1] + suffix
-            names = [funcs[r].name for r in path_ids]
-            exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
-            for event in events:
-                row = Row(event, funcs[root].name, container, names, exported, site_rva)
-                key = row.key()
-                rank = (len(names), names, site_rva)
-                old = self._best.get(key)
-                if old is None or rank < old[0]:
-                    self._best[key] = (rank, row)
+            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
+
+    def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
+                  events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None) -> None:
+        """Keep, per row key, the shortest path (then the smallest names, then the first write)."""
+        funcs = self.facts.functions
+        names = [funcs[r].name for r in path_ids]
+        exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
+        label = self.entries.label(root) if entry is None else entry
+        ioctl = self.ioctl.codes(path_ids, site, hop)
+        for event in events:
+            row = Row(event, funcs[root].name, names[-1], names, exported, site_rva, event_site=funcs[site].name,
+                      entry=label, ioctl=ioctl)
+            key = row.key() if into is self._best else row.key() + (row.event_site,)
+            rank = (len(names), names, site_rva)
+            old = into.get(key)
+            if old is None or rank < old[0]:
+                into[key] = (rank, row)
+
+    def _unreached(self) -> None:
+        """Rows for the resolved (provider, event, event site) triples no API root's row reports (rows
+        ``--all-sites`` adds from write sites do not count: that option only adds).
+
+        Their ``Function`` is each outermost entry point (dispatch routine, callback, table slot, the PE
+        entry) that reaches the event site within the depth budget, else the event site itself, with
+        ``Entry`` = ``unreached`` when it is no entry point either.
+        """
+        api_names = {self.facts.functions[r].name for r in self.api_roots}
+        covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()
+                   if r.function in api_names}
+        funcs = self.facts.functions
+        entry_points = set(self.entries.kinds) - self.ignored
+        for func, suffix, events, site_rva, hop in self._emitted:
+            site_name = funcs[func].name
+            missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
+            if not missing:
+                continue
+            budget = self.options.max_depth - len(suffix)
+            ancestors = self._ancestors(func, max(budget, 0))
+            reaching = {r: self._path(ancestors, r)[:-1] for r, (dist, _n) in ancestors.items()
+                        if r in entry_points and dist <= budget}
+            inner = {f for r, path in reaching.items() for f in path[1:]}
+            outer = sorted(r for r in reaching if r not in inner)
+            if not outer:
+                self._add_rows(self._extra, func, suffix, func, missing, site_rva, hop,
+                               entry=self.entries.label(func) or "unreached")
+                continue
+            for root in outer:
+                self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva, hop)
 
     def _concrete_points(self, site: CallSite, exprs: dict[str, ValueSet],
-                         max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int]]]:
-        """Functions at which the event arguments become concrete, with the path from there to the site.
+                         max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int], int]]:
+        """Functions at which the event arguments become concrete, with the path from there to the site
+        and the call in that function the values leave through (one state per call site, so two cases of
+        a switch passing the same descriptor stay apart).
 
         Starts at the containing function; while a value still depends on a parameter, moves to each
         caller, substituting that call's arguments. A root that still has parameters yields the
         partially known values (its events are reported as unresolved).
         """
         start = site.caller
-        queue = deque([(start, exprs, [start])])
-        seen = {(start, tuple(sorted((k, tuple(sorted(map(repr, v)))) for k, v in exprs.items())))}
+        queue = deque([(start, exprs, [start], site.rva)])
+        seen = {(start, _exprs_key(exprs), site.rva)}
         while queue:
-            func, ex, suffix = queue.popleft()
+            func, ex, suffix, hop = queue.popleft()
             if not _params(ex):
-                yield func, ex, suffix
+                yield func, ex, suffix, hop
                 continue
             if func in self.roots:
-                yield func, _drop_params(ex), suffix
+                yield func, _drop_params(ex), suffix, hop
             if len(suffix) >= max_depth:
                 continue
             for caller_site in self.callers_of.get(func, ()):
@@ -498,11 +583,20 @@ class Analysis:
                     return frozenset(in_frame(v, s.caller) for v in s.arg(i))
 
                 new = {k: substitute_all(v, args) for k, v in ex.items()}
-                key = (caller, tuple(sorted((k, tuple(sorted(map(repr, v)))) for k, v in new.items())))
+                key = (caller, _exprs_key(new), caller_site.rva)
                 if key in seen:
                     continue
+                if len(seen) >= MAX_WALK_STATES:
+                    self.stats.truncated.append(
+                        f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
+                    return
                 seen.add(key)
-                queue.append((caller, new, [caller] + suffix))
+                queue.append((caller, new, [caller] + suffix, caller_site.rva))
+
+
+def _exprs_key(exprs: dict[str, ValueSet]) -> tuple:
+    """A hashable, order-independent identity of argument value sets by role."""
+    return tuple(sorted((k, frozenset(v)) for k, v in exprs.items()))
 
 
 def _drop_params(exprs: dict[str, ValueSet]) -> dict[str, ValueSet]:

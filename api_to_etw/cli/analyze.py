@@ -129,8 +129,9 @@ def run(args: argparse.Namespace) -> int:
     stats = result.stats
     apis = len({r.function for r in result.rows})
     where = "stdout" if output == "-" else output
-    summary(args, f"{len(result.rows)} rows ({apis} APIs, {stats.write_sites} write sites, "
-                  f"{stats.unresolved_rows} unresolved) -> {where} in {time.perf_counter() - started:.1f}s")
+    summary(args, f"{len(result.rows)} rows ({apis} APIs and entry points, {stats.write_sites} write sites, "
+                  f"{stats.unresolved_rows} unresolved, {stats.unreached_rows} unreached) -> {where} in "
+                  f"{time.perf_counter() - started:.1f}s")
     log.info("%d functions, %d call sites, %d roots, %d wrappers", stats.functions, stats.call_sites, stats.roots,
              stats.wrappers)
     return ExitCode.OK

@@ -20,6 +20,7 @@ from ..model import (
     UNKNOWN,
     Addr,
     CallSite,
+    CaseSet,
     Const,
     Facts,
     Function,
@@ -168,6 +169,11 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         "annotations": None if facts.annotations is None else [[rva, list(strings)] for rva, strings in facts.annotations],
         "stores": [[st.function, st.rva, encode_value(st.address), sorted((encode_value(v) for v in st.values), key=json.dumps)]
                    for st in sorted(facts.stores, key=lambda st: (st.rva, repr(st.address)))],
+        "entry_point": facts.entry_point,
+        "case_guards": None if facts.case_guards is None else [
+            [func, encode_value(selector), [[rva, sorted((-1 if c is None else c) for c in cases)]
+                                            for rva, cases in sorted(guards.items())]]
+            for (func, selector), guards in sorted(facts.case_guards.items(), key=lambda kv: (kv[0][0], repr(kv[0][1])))],
     }
 
 
@@ -237,6 +243,8 @@ class FrozenEngine(Engine):
             int(doc["image_base"]),
         )
         refs = doc.get("references")
+        guards = doc.get("case_guards")
+        entry = doc.get("entry_point")
         return Facts(
             binary_name=str(doc["binary"]),
             image_base=int(doc["image_base"]),
@@ -252,6 +260,11 @@ class FrozenEngine(Engine):
                 (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]],
             stores=[Store(int(f), int(rva), decode_value(addr), frozenset(decode_value(v) for v in values))
                     for f, rva, addr, values in doc.get("stores") or []],
+            entry_point=None if entry is None else int(entry),
+            case_guards=None if guards is None else {
+                (int(func), decode_value(selector)): {
+                    int(rva): frozenset(None if int(c) < 0 else int(c) for c in cases) for rva, cases in sites}
+                for func, selector, sites in guards},
         )
 
     def resolve(self, functions: Iterable[int]) -> None:
@@ -260,6 +273,12 @@ class FrozenEngine(Engine):
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         facts = getattr(self, "_facts", None)
         return list(facts.annotations or []) if facts is not None else []
+
+    def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        facts = getattr(self, "_facts", None)
+        if facts is None or not facts.case_guards:
+            return {}
+        return dict(facts.case_guards.get((function, selector), {}))
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         facts = getattr(self, "_facts", None)

@@ -40,7 +40,7 @@ def test_extra_columns_flow_in_and_are_queryable(tmp_path):
     with Store.open(str(path)) as store:
         store.add(BinaryRecord("a.sys", "a.sys", "aa" * 32, rows=[_row()], row_count=1))
         store.add(BinaryRecord("b.sys", "b.sys", "bb" * 32, rows=[_row(Ioctl="0x222003")], row_count=1))
-        assert store.columns == COLUMNS + ["Ioctl"]
+        assert store.columns == COLUMNS + [c for c in ("Ioctl",) if c not in COLUMNS]  # a column of h2-entries
         assert store.counts() == {"binaries": 2, "providers": 1, "events": 1, "rows": 2}
     result = run_cli("query", "--db", path, "--sql", "SELECT Ioctl FROM rows ORDER BY row_id")
     assert result.stdout.splitlines() == ["Ioctl", "", "0x222003"], result.stderr

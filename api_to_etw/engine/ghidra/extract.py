@@ -401,6 +401,7 @@ def extract_facts(program: Any, binary_name: Optional[str] = None) -> ProgramFac
         has_pdb=has_pdb,
         machine="x64",
         sections=sections,
+        entry_point=pe.entry_point if pe and pe.entry_point in functions else None,
     )
     log.info("%d functions, %d call sites, %d symbols, image %#x bytes", len(functions), len(calls), len(symbols),
              image_size)

@@ -9,7 +9,7 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Addr, CallSite, Facts, Function, Import, Reference, Store, ValueSet
+from ...model import Addr, CallSite, CaseSet, Facts, Function, Import, Reference, Store, Value, ValueSet
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
@@ -68,6 +68,7 @@ class NativeEngine(Engine):
             memory=RecordingMemory(image, image.image_base) if self.record_memory else image,
             has_pdb=pdb is not None,
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
+            entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
         self._dynamic_imports()
@@ -164,6 +165,26 @@ class NativeEngine(Engine):
         if self._facts is not None:
             self._facts.references = self._references
         return found
+
+    def _pieces(self, rva: int) -> Optional[list[tuple[int, int]]]:
+        func = self._facts.functions.get(rva) if self._facts is not None else None
+        if func is None or func.imported or func.size <= 0:
+            return None
+        return [(func.rva, func.rva + func.size)] + list(func.fragments)
+
+    def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        from .switches import case_guards
+
+        assert self._facts is not None, "load() first"
+        cache = self._facts.case_guards
+        if cache is None:
+            cache = self._facts.case_guards = {}
+        if (function, selector) not in cache:
+            pieces = self._pieces(function)
+            cache[(function, selector)] = {} if pieces is None else case_guards(
+                self.image, self.image.image_base, self.image.size_of_image, pieces,
+                self._sites_by_function.get(function, {}), selector)
+        return dict(cache[(function, selector)])
 
     def resolve(self, functions: Iterable[int]) -> None:
         """Argument values at every call site of ``functions`` (data flow), each function once.
