@@ -27,7 +27,7 @@ from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, i
 from .events import EventResolver, Provider, handle_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
-from .tlgsites import find_metadata, reference_sites
+from .tlgbind import bind, helper_chain, write_call, writer_functions
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +135,12 @@ class Analysis:
 
         self._resolve_wrappers()
         registrations = self._registrations()
-        self.tlg = find_metadata(facts)
+        self.tlg = bind(facts, self.engine)
+        for warning in self.tlg.warnings:
+            log.warning("TraceLogging metadata: %s", warning)
         self.ref_sites = []
         if self.tlg.events:
-            self.ref_sites = [r for r in reference_sites(facts, self.tlg, self.engine)
+            self.ref_sites = [r for r in self.tlg.sites
                               if r.function not in self.apis and r.function not in self.ignored]
             self.engine.resolve(sorted({r.function for r in self.ref_sites}))
         self.stats.tracelogging_reference_sites = len(self.ref_sites)
@@ -295,7 +297,12 @@ class Analysis:
         if self.options.all_sites:
             self.roots |= {s.caller for s, _ in write_sites if s.caller not in self.ignored}
             self.roots |= {r.function for r in self.ref_sites}
+        self._writers: Optional[dict[int, int]] = None
         ref_functions = {r.function for r in self.ref_sites}
+        for ref in self.ref_sites:  # the helpers an inlined TraceLogging write calls write nothing else
+            call = self._write_call(ref)
+            if call is not None:
+                ref_functions |= helper_chain(self.facts, call.callee, self._writers or {})
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
         total = len(write_sites) + len(self.ref_sites)
         for n, (site, api) in enumerate(write_sites):
@@ -307,7 +314,8 @@ class Analysis:
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
                         if event.kind == KIND_MANIFEST and self.ref_sites and (
-                                event.tracelogging_provider or (not event.resolved and site.caller in ref_functions)):
+                                event.tracelogging_provider or (not event.resolved and (
+                                    site.caller in ref_functions or func in ref_functions))):
                             continue  # an inlined user-mode TraceLogging write: reported from its metadata
                         if event not in events:
                             events.append(event)
@@ -320,7 +328,7 @@ class Analysis:
                 self.progress("walk", n, total)
             if (ref.function, ref.event.rva) in covered:
                 continue
-            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva)
+            self._emit(ref.function, [ref.function], *self._reference_events(ref))
         self.progress("walk", total, total)
         rows = [row for _rank, row in self._best.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
@@ -328,18 +336,33 @@ class Analysis:
                                  r.containing_function, r.call_depth))
         return rows
 
-    def _reference_events(self, ref) -> list[EventInfo]:
-        """Events of a function that takes an event blob's address, labelled with the call that passes it."""
+    def _write_call(self, ref) -> Optional[CallSite]:
+        """The call that writes a referenced event: a TraceLogging writer passed the blob, else the ETW
+        write call (or helper reaching one) the inlined metadata load leads to."""
+        if self._writers is None:
+            self._writers = writer_functions(
+                self.facts, lambda rva: rva in self.apis and self.apis[rva].role in _WRITE_ROLES)
+        sites = self._sites_in.get(ref.function, [])
+        target = Addr(ref.event.rva)
+        call = next((s for s in sites if s.args is not None and target in s.arg(1)), None)
+        return call if call is not None else write_call(sites, ref.rva, self._writers)
+
+    def _reference_events(self, ref) -> tuple[list[EventInfo], int]:
+        """Events of a function that takes an event blob's address, labelled with the call that writes it
+        (a TraceLogging writer passed the blob, else the ETW write call the inlined metadata load leads to)."""
         label = ""
         providers = ref.providers
         target = Addr(ref.event.rva)
-        for site in self._sites_in.get(ref.function, ()):
-            if site.args is not None and target in site.arg(1):
-                label = write_function_label(self.facts.functions[site.callee].name)
-                passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in site.arg(0)) if p is not None)
-                providers = passed or providers
-                break
-        return self.resolver.tracelogging_event(label, ref.event, providers)
+        write_rva = ref.rva
+        call = self._write_call(ref)
+        if call is not None:
+            if call.args is not None and target in call.arg(1):
+                passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in call.arg(0)) if p is not None)
+                providers = providers or passed
+            writers = self._writers or {}
+            label = write_function_label(self.facts.functions[writers.get(call.callee, call.callee)].name)
+            write_rva = call.rva
+        return self.resolver.tracelogging_event(label, ref.event, providers), write_rva
 
     def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int) -> None:
         """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container)."""
