@@ -250,12 +250,17 @@ def bind(facts: Facts, engine: ReferenceFinder) -> TlgBinding:
     refs = _event_refs(facts, binding, engine, object_targets)
     by_function_objects: dict[int, list[tuple[int, int]]] = defaultdict(list)  # function -> [(ref, object)]
     event_refs: list[tuple[int, int, int]] = []  # (function, ref RVA, event Channel RVA)
-    for ref, key, is_object in refs:
+    for reference, key, is_object in refs:
         if is_object:
-            by_function_objects[ref.function].append((ref.rva, key))
+            by_function_objects[reference.function].append((reference.rva, key))
         else:
-            event_refs.append((ref.function, ref.rva, key))
-    getters = _getter_objects(facts, by_function_objects, {f for f, _r, _e in event_refs})
+            event_refs.append((reference.function, reference.rva, key))
+    event_functions = {f for f, _r, _e in event_refs}
+    getters = _getter_objects(facts, by_function_objects, event_functions)
+    orphans = {f for f in event_functions if f not in by_function_objects and f not in getters}
+    if orphans:
+        getters.update(_inherited_objects(facts, engine, orphans, by_function_objects, getters, data_of))
+    getters = {f: o for f, o in getters.items() if f in event_functions}
     votes: dict[int, Counter[int]] = defaultdict(Counter)
     nearest: dict[tuple[int, int], int] = {}
     for function, ref, event_rva in event_refs:
@@ -268,8 +273,8 @@ def bind(facts: Facts, engine: ReferenceFinder) -> TlgBinding:
                 continue
             distance, obj = 1 << 32, obj_found
         votes[event_rva][obj] += 1
-        key = (event_rva, obj)
-        nearest[key] = min(nearest.get(key, distance), distance)
+        pair = (event_rva, obj)
+        nearest[pair] = min(nearest.get(pair, distance), distance)
     names = {e.rva: e.name for e in binding.events}
     for event_rva, counter in votes.items():
         obj = max(counter, key=lambda o: (counter[o], -nearest[(event_rva, o)], -o))
@@ -310,18 +315,93 @@ def _event_refs(facts: Facts, binding: TlgBinding, engine: ReferenceFinder,
 
 def _getter_objects(facts: Facts, objects_in: dict[int, list[tuple[int, int]]],
                     event_functions: set[int]) -> dict[int, int]:
-    """Function that references an event but no provider -> the provider object of the getter it calls:
-    a direct callee that references exactly one provider object and no event (a function-local static
-    provider returned by pointer, as WIL's TraceLogging classes do). Only when all such callees agree."""
-    getter_of = {f: {o for _r, o in hits} for f, hits in objects_in.items() if f not in event_functions}
-    getter_of = {f: next(iter(objs)) for f, objs in getter_of.items() if len(objs) == 1}
+    """Function that references no provider -> the provider object of the getter it calls: a direct callee
+    that references exactly one provider object and no event (a function-local static provider returned
+    by pointer, as WIL's TraceLogging classes do). Only when all such callees agree."""
+    held = {f: {o for _r, o in hits} for f, hits in objects_in.items() if f not in event_functions}
+    getter_of = {f: next(iter(objs)) for f, objs in held.items() if len(objs) == 1}
     if not getter_of:
         return {}
     found: dict[int, set[int]] = defaultdict(set)
     for site in facts.calls:
-        if site.caller in event_functions and site.caller not in objects_in and site.callee in getter_of:
+        if site.caller not in objects_in and site.callee in getter_of:
             found[site.caller].add(getter_of[site.callee])
     return {f: next(iter(objs)) for f, objs in found.items() if len(objs) == 1}
+
+
+#: How many caller (or vtable) levels up an event's function looks for the provider its callers hold.
+INHERIT_LEVELS = 2
+
+
+def _inherited_objects(facts: Facts, engine: ReferenceFinder, orphans: set[int],
+                       objects_in: dict[int, list[tuple[int, int]]], getters: dict[int, int],
+                       data_of: dict[int, bytes]) -> dict[int, int]:
+    """Function that references an event but neither a provider nor a getter -> the one provider object its
+    callers hold (their own references or getters), up to :data:`INHERIT_LEVELS` callers up.
+
+    A method of a class that keeps the provider handle in a field (WIL's TraceLogging classes) receives it
+    through ``this``; when the method is reached only through a vtable, the vtable's users (the code that
+    installs it, a constructor or a getter) stand for its callers."""
+    callers: dict[int, set[int]] = defaultdict(set)
+    for site in facts.calls:
+        callers[site.callee].add(site.caller)
+    table_users = _vtable_users(facts, engine, orphans | {c for f in orphans for c in callers.get(f, ())}, data_of)
+
+    def held(function: int) -> set[int]:
+        if function in objects_in:
+            return {o for _r, o in objects_in[function]}
+        return {getters[function]} if function in getters else set()
+
+    found: dict[int, int] = {}
+    for function in sorted(orphans):
+        frontier = {function}
+        seen = {function}
+        objects: set[int] = set()
+        for _ in range(INHERIT_LEVELS):
+            up = set()
+            for f in frontier:
+                up |= callers.get(f, set()) | table_users.get(f, set())
+            up -= seen
+            seen |= up
+            for f in up:
+                objects |= held(f)
+            if objects:
+                break
+            frontier = up
+        if len(objects) == 1:
+            found[function] = next(iter(objects))
+    return found
+
+
+def _vtable_users(facts: Facts, engine: ReferenceFinder, functions: set[int],
+                  data_of: dict[int, bytes]) -> dict[int, set[int]]:
+    """Function -> the functions that reference a table of code pointers in read-only data holding it (a
+    vtable and the constructors or getters that install it)."""
+    if not functions:
+        return {}
+    code = [(rva, rva + size) for rva, size, _w, executable in facts.sections if executable]
+
+    def is_code_pointer(value: int) -> bool:
+        target = value - facts.image_base
+        return any(start <= target < end for start, end in code)
+
+    readonly = [(rva, data_of[rva]) for rva, _size, writable, executable in facts.sections
+                if not writable and not executable and rva in data_of]
+    wanted = {(facts.image_base + f).to_bytes(8, "little"): f for f in functions}
+    table_of: dict[int, set[int]] = defaultdict(set)
+    for rva, data in readonly:
+        for offset, function in _aligned_pointers(data, wanted, 8):
+            start = offset
+            while start >= 8 and is_code_pointer(int.from_bytes(data[start - 8 : start], "little")):
+                start -= 8
+            table_of[rva + start].add(function)
+    if not table_of:
+        return {}
+    users: dict[int, set[int]] = defaultdict(set)
+    for ref in engine.references(set(table_of)):
+        for function in table_of.get(ref.target, ()):
+            users[function].add(ref.function)
+    return users
 
 
 def _sites(binding: TlgBinding, objects: dict[int, int], refs: list[tuple[Reference, int, bool]]) -> list[ReferenceSite]:
