@@ -10,7 +10,8 @@ src/terminal/parser/tracing.cpp the StateMachine_* events with g_hConsoleVirtTer
 "Microsoft.Windows.Console.VirtualTerminal.Parser"; src/host/tracing.cpp the API_* events with
 g_hConhostV2EventTraceProvider, "Microsoft.Windows.Console.Host").
 
-``tracelogging`` and ``analyze --all-sites`` must give the same event-to-provider map: one binder.
+``tracelogging`` and ``analyze`` (default output and ``--all-sites``) must give the same event-to-provider
+map: one binder.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _analyzed(path, *options: str) -> set[tuple[str, str, int, int]]:
 
 def _check(path, owner) -> None:
     """The listing equals the brute-force truth, every event is tied to the provider ``owner(name)`` names,
-    and analyze --all-sites reports exactly the same (provider, event) pairs."""
+    and analyze (default output and --all-sites) reports exactly the same (provider, event) pairs."""
     truth_providers, truth_events = scan(path)
     providers, events = _listing(path)
     assert {(p["Guid"], p["Name"]) for p in providers} == truth_providers
@@ -68,6 +69,7 @@ def _check(path, owner) -> None:
         assert (e["Provider"], e["Guid"]) == (expected, guid[expected]), e["Name"]
     listed = {(e["Provider"], e["Name"], int(e["Level"]), int(e["Keyword"], 16)) for e in events}
     assert _analyzed(path, "--all-sites") == listed
+    assert _analyzed(path) == listed
 
 
 def test_bootstrap_wil_activities(real_binary):
