@@ -29,6 +29,7 @@ from .events import EventResolver, Provider, handle_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgbind import bind, helper_chain, write_call, writer_functions
+from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,8 @@ class Analysis:
             api = lookup(func.name)
             if api is not None:
                 self.apis[rva] = api
+        self.apis.update(import_thunks(facts, self.apis))  # without symbols (analysis/wppsites.py)
+        self.apis.update(unnamed_trace_wrappers(facts, self.engine, self.apis))
         ignored = {rva for rva, f in facts.functions.items() if f.name in self.options.ignore}
         self.ignored = ignored
 
@@ -169,6 +172,8 @@ class Analysis:
             for warning in wpp.warnings:
                 log.warning("WPP annotations: %s", warning)
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp)
+        if wpp is not None:
+            self.resolver.wpp_controls = control_guids(facts, self.engine)
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
