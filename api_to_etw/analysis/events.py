@@ -124,8 +124,11 @@ class EventResolver:
         keys = dict(provider_key=("wpp", guid), event_key=("wpp", guid, num))
         if message is None and guid and num is not None and len(self.wpp_controls) == 1:
             # No TMF (no PDB): the event is (message GUID, number) under the driver's one control GUID.
+            level, flags = values.get("level"), values.get("keyword")
+            where = " ".join(f"{k}={v.value & 0xFFFFFFFF}" for k, v in (("LEVEL", level), ("FLAGS", flags))
+                             if isinstance(v, Const))
             return EventInfo(KIND_WPP, label, provider_guid=self.wpp_controls[0], descriptor_symbol=guid, id=num,
-                             **keys)
+                             wpp_level=where, **keys)
         if message is None:
             return EventInfo(KIND_WPP, label, provider_guid=guid or "", id=num, resolved=False, **keys)
         control = self.wpp.control(message.control_guid) if message.control_guid else None

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 THUNK_SIZE = 8
 #: Message GUID parameter -> message number parameter of the generated wrappers.
 _WRAPPER_SIGNATURES = {f.guid: f.number for name, f in TRACE_FUNCTIONS.items() if name.startswith("WPP_")}
+#: Message GUID parameter -> (level, flags) parameters of the recorder wrappers
+#: (``WPP_RECORDER_SF_*(AutoLogContext, level, flags, id, traceGuid, ...)`` and the AND_TRACE form with
+#: ``Logger, wppEnabled, recorderEnabled`` before them); ``WPP_SF_*`` carries neither.
+_LEVEL_FLAGS = {4: (1, 2), 7: (4, 5)}
 #: ``WPP_TRACE_CONTROL_BLOCK.ControlGuid``: after the ``Callback`` pointer.
 CONTROL_GUID_OFFSET = 8
 AUTOLOG_START = "WppAutoLogStart"
@@ -78,8 +82,9 @@ def unnamed_trace_wrappers(facts: Facts, engine: EngineLike, apis: dict[int, Etw
         (value,) = values
         if isinstance(value, Param) and value.index in _WRAPPER_SIGNATURES:
             name = facts.functions[site.caller].name
+            level, flags = _LEVEL_FLAGS.get(value.index, (None, None))
             found[site.caller] = EtwApi(name, ApiRole.WPP, message_guid=value.index,
-                                        message_number=_WRAPPER_SIGNATURES[value.index])
+                                        message_number=_WRAPPER_SIGNATURES[value.index], level=level, keyword=flags)
     log.info("%d unnamed WPP trace wrappers", len(found))
     return found
 

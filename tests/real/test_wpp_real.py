@@ -27,6 +27,9 @@ def test_vigembus_wpp_recorder_without_pdb(real_binary):
     assert wpp, "the driver traces through WppAutoLogTrace from its WPP_RECORDER_SF_* functions"
     assert {r["ProviderGuid"] for r in wpp} == {CONTROL}
     assert all(r["Resolved"] == "yes" for r in wpp)
+    for row in wpp:  # DoTraceEvents' level: TRACE_LEVEL_CRITICAL (1) .. TRACE_LEVEL_VERBOSE (5), evntrace.h
+        level = dict(pair.split("=") for pair in row["TaskName"].split())["LEVEL"]
+        assert 1 <= int(level) <= 5, row
     messages = {(r["EventDescriptorSymbol"], int(r["Id"])) for r in wpp}
     for guid, number in messages:
         assert guid[14] == "3", guid  # the version nibble of a name-based GUID
