@@ -28,7 +28,7 @@ from .entries import EntryFinder, EntryPoints
 from .events import EventResolver, Provider, handle_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
-from .tlgbind import bind, helper_chain, write_call, writer_functions
+from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
@@ -344,10 +344,15 @@ class Analysis:
             self.roots |= {r.function for r in self.ref_sites}
         self._writers: Optional[dict[int, int]] = None
         ref_functions = {r.function for r in self.ref_sites}
+        helpers: set[int] = set()
         for ref in self.ref_sites:  # the helpers an inlined TraceLogging write calls write nothing else
             call = self._write_call(ref)
-            if call is not None:
-                ref_functions |= helper_chain(self.facts, call.callee, self._writers or {})
+            if call is not None and call.callee not in self.apis:
+                helpers.add(call.callee)
+        if helpers:
+            callees = writer_callees(self.facts, self._writers or {})
+            for helper in helpers:
+                ref_functions |= helper_chain(helper, callees)
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
         total = len(write_sites) + len(self.ref_sites)
         for n, (site, api) in enumerate(write_sites):

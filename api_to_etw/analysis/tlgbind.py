@@ -451,13 +451,19 @@ def write_call(sites: list[CallSite], ref_rva: int, writers: Collection[int]) ->
     return max(before, key=lambda s: s.rva) if before else None
 
 
-def helper_chain(facts: Facts, start: int, writers: dict[int, int]) -> set[int]:
-    """``start`` and the functions below it on the way to the write API (the template helpers an
-    inlined TraceLogging write calls): their unresolved manifest-style writes are that TraceLogging write."""
+def writer_callees(facts: Facts, writers: dict[int, int]) -> dict[int, set[int]]:
+    """Direct calls between writer functions (see :func:`writer_functions`), computed once per analysis."""
     callees: dict[int, set[int]] = defaultdict(set)
     for site in facts.calls:
         if site.caller in writers and site.callee in writers:
             callees[site.caller].add(site.callee)
+    return callees
+
+
+def helper_chain(start: int, callees: dict[int, set[int]]) -> set[int]:
+    """``start`` and the functions below it on the way to the write API (the template helpers an
+    inlined TraceLogging write calls; ``callees`` from :func:`writer_callees`): their unresolved
+    manifest-style writes are that TraceLogging write."""
     found = {start}
     frontier = {start}
     for _ in range(WRITER_LEVELS):
@@ -474,6 +480,7 @@ __all__ = [
     "bind",
     "decode_metadata",
     "helper_chain",
+    "writer_callees",
     "write_call",
     "writer_functions",
 ]
