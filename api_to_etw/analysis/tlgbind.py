@@ -387,10 +387,13 @@ def _vtable_users(facts: Facts, engine: ReferenceFinder, functions: set[int],
 
     readonly = [(rva, data_of[rva]) for rva, _size, writable, executable in facts.sections
                 if not writable and not executable and rva in data_of]
-    wanted = {(facts.image_base + f).to_bytes(8, "little"): f for f in functions}
+    wanted = {facts.image_base + f: f for f in functions}
     table_of: dict[int, set[int]] = defaultdict(set)
     for rva, data in readonly:
-        for offset, function in _aligned_pointers(data, wanted, 8):
+        usable = len(data) // 8 * 8
+        hits = [(index * 8, wanted[value]) for index, (value,) in enumerate(struct.iter_unpack("<Q", data[:usable]))
+                if value in wanted]  # one pass over the section, however many functions are wanted
+        for offset, function in hits:
             start = offset
             while start >= 8 and is_code_pointer(int.from_bytes(data[start - 8 : start], "little")):
                 start -= 8
