@@ -33,6 +33,7 @@ from typing import Optional
 
 from .analysis.records import LEGACY_PROVIDER, PUBLISHED_COLUMNS
 from .errors import CorruptMetadataError, ExitCode, InputNotFoundError
+from .inputs import read_regular
 
 log = logging.getLogger("api_to_etw.diff")
 
@@ -318,13 +319,7 @@ def _depth_order(row: DiffRow) -> tuple:
 def read_table(path: str) -> Table:
     """Read a result table in any format into one normalised row per key."""
     name = os.path.basename(path) or path
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise InputNotFoundError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+    data = read_regular(path, kind="table", error=CorruptMetadataError)
     text = _decode(path, data)
     if not text.strip():
         raise CorruptMetadataError(f"{name}: empty file, no header line")

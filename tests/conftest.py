@@ -35,6 +35,35 @@ def have_tools(*names: str) -> bool:
     return all(shutil.which(n) for n in names)
 
 
+#: Set by .ci/run: a test whose tool is missing fails instead of skipping, so a broken install is loud.
+REQUIRE_TOOLS = os.environ.get("API_TO_ETW_REQUIRE_TOOLS", "") == "1"
+
+
+def require_tools(*names: str) -> None:
+    """Skip the running test when a tool is missing (fail under API_TO_ETW_REQUIRE_TOOLS=1, as in CI)."""
+    missing = [n for n in names if not shutil.which(n)]
+    if not missing:
+        return
+    message = f"needs {', '.join(missing)} (not on PATH)"
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{message}; CI requires it (API_TO_ETW_REQUIRE_TOOLS=1): .ci/run should have installed it")
+    pytest.skip(message)
+
+
+def needs_tools(*names: str) -> pytest.MarkDecorator:
+    """``@needs_tools("clang", "lld-link")``: :func:`require_tools` before the test runs."""
+    return pytest.mark.tools(*names)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "tools(*names): external programs the test needs (skip, or fail in CI)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("tools"):
+        require_tools(*mark.args)
+
+
 @dataclass
 class CliResult:
     code: int

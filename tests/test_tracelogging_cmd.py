@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import LEVELS, REPO, SAMPLES, have_tools, load_truth, run_cli, synth_exe
+from conftest import LEVELS, REPO, SAMPLES, load_truth, needs_tools, run_cli, synth_exe
 
 from api_to_etw.binary.pe import parse_pe
 from api_to_etw.errors import ExitCode
@@ -388,7 +388,7 @@ def test_help_lists_the_options(tlg_cli):
         assert option in result.stdout
 
 
-@pytest.mark.skipif(not have_tools("clang", "lld-link"), reason="needs clang and lld-link")
+@needs_tools("clang", "lld-link")
 def test_fixture_rebuilds_byte_for_byte():
     proc = subprocess.run([sys.executable, os.path.join(SAMPLES, "tlg", "build.py"), "--check"], capture_output=True,
                           text=True, cwd=REPO, timeout=300)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Optional
 
 from .. import __version__
@@ -34,6 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``timeout``, ``kill``) unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     try:
@@ -45,7 +65,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return ExitCode.USAGE
     setup_logging(args.quiet, args.verbose)
     try:
-        return int(args.run(args))
+        with _terminate_as_interrupt():
+            return int(args.run(args))
     except ApiToEtwError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)

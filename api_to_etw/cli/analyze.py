@@ -19,6 +19,7 @@ from .common import (
     output_format,
     summary,
     symbol_path,
+    transfer_limits,
 )
 
 log = logging.getLogger("api_to_etw")
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import EngineSource, open_engine
     from ..engine.base import Engine
     from ..engine.frozen import FrozenEngine, save_facts
-    from ..render.tables import render, write_output
+    from ..render.tables import refuse_non_regular, render, write_output
 
     _check(args)
     fmt = output_format(args.format, args.output, TABLE_EXTENSIONS, "tsv")
@@ -99,13 +100,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         with Progress.for_args(args) as download:
             source = EngineSource(binary=args.binary, pdb=args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb,
-                                  symbol_path=symbol_path(args), offline=args.offline,
+                                  symbol_path=symbol_path(args), offline=args.offline, symbol_limits=transfer_limits(args),
                                   record_memory=bool(args.save_facts), progress=download.download,
                                   options={"project": args.ghidra_project, "program": args.ghidra_program})
             engine = open_engine(args.engine, source)
         label = getattr(engine, "label", None) or os.path.basename(args.binary)
     output = args.output or os.path.join("output", f"{label}.{fmt}")
     try:
+        for target in (output, args.save_facts):
+            if target and target != "-":
+                refuse_non_regular(target)  # before the analysis, not after minutes of it
         with Progress.for_args(args) as progress:
             result = analyze(engine, options, progress)
         write_output(render(result.rows, fmt), output)

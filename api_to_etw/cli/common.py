@@ -13,8 +13,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from ..errors import InputNotFoundError
-
 PROG = "api-to-etw"
 log = logging.getLogger("api_to_etw")
 
@@ -25,15 +23,36 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
 
 
+def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str], default_format: str,
+                       what: str = "output file") -> None:
+    """``-o FILE`` (default stdout) and ``--format`` chosen from ``formats``, else from -o's extension."""
+    parser.add_argument("-o", "--output", default="-", help=f"{what}, '-' for stdout (default)")
+    parser.add_argument("--format", choices=formats,
+                        help=f"{what.split()[0]} format (default: from -o's extension, else {default_format})")
+
+
 def add_symbol_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol-path", metavar="PATH",
                         help="';'-separated symbol path, e.g. 'srv*~/.cache/sym*https://msdl.microsoft.com/download/symbols'"
                              " (default: _NT_SYMBOL_PATH)")
     parser.add_argument("--offline", action="store_true", help="never download symbols or binaries")
+    parser.add_argument("--download-deadline", type=float, metavar="SECONDS",
+                        help="longest time one download may take, retries included "
+                             "(default: $API_TO_ETW_DOWNLOAD_DEADLINE, else 600)")
+    parser.add_argument("--lookup-deadline", type=float, metavar="SECONDS",
+                        help="longest time one symbol or binary lookup may take along the whole symbol path "
+                             "(default: $API_TO_ETW_LOOKUP_DEADLINE, else 1800)")
+
+
+def transfer_limits(args: argparse.Namespace) -> Any:
+    """The symbol-server bounds from the options and the environment (a ``TransferLimits``)."""
+    from ..binary.symsrv.limits import TransferLimits
+
+    return TransferLimits.from_options(getattr(args, "download_deadline", None), getattr(args, "lookup_deadline", None))
 
 
 def symbol_path(args: argparse.Namespace) -> str:
-    from ..binary.symbols import resolve_symbol_path
+    from ..binary.symsrv import resolve_symbol_path
 
     return resolve_symbol_path(args.symbol_path)
 
@@ -52,11 +71,10 @@ TABLE_EXTENSIONS = {"tsv": "tsv", "csv": "csv", "jsonl": "jsonl", "json": "jsonl
 
 def names_file(path: str) -> set[str]:
     """Function names, one per line; blank lines and ``#`` comments are skipped."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return {line.split("#", 1)[0].strip() for line in handle if line.split("#", 1)[0].strip()}
-    except OSError as exc:
-        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+    from ..inputs import read_text_regular
+
+    text = read_text_regular(path, kind="names", encoding="utf-8-sig")
+    return {line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()}
 
 
 def setup_logging(quiet: bool, verbose: int) -> None:
@@ -117,5 +135,5 @@ class Progress:
         self.stop()
 
 
-__all__: Sequence[str] = ["PROG", "Progress", "add_symbol_options", "add_verbosity", "names_file", "output_format",
-                          "setup_logging", "summary", "symbol_path"]
+__all__: Sequence[str] = ["PROG", "Progress", "add_output_options", "add_symbol_options", "add_verbosity", "names_file", "output_format",
+                          "setup_logging", "summary", "symbol_path", "transfer_limits"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ExitCode
-from .common import Progress, add_symbol_options, add_verbosity, symbol_path
+from .common import Progress, add_symbol_options, add_verbosity, symbol_path, transfer_limits
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,10 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..binary.symbols import fetch_binary, parse_hex
+    from ..binary.symsrv import fetch_binary, parse_hex
 
     with Progress.for_args(args) as bar:
         path = fetch_binary(args.name, parse_hex(args.timestamp, "TIMESTAMP"), parse_hex(args.size_of_image, "SIZEOFIMAGE"),
-                            symbol_path(args), offline=args.offline, progress=bar.download)
+                            symbol_path(args), offline=args.offline, progress=bar.download,
+                            limits=transfer_limits(args))
     print(path)
     return ExitCode.OK

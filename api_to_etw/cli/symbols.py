@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from ..errors import ExitCode
-from .common import Progress, add_symbol_options, add_verbosity, symbol_path
+from .common import Progress, add_symbol_options, add_verbosity, symbol_path, transfer_limits
 
 log = logging.getLogger("api_to_etw")
 
@@ -23,11 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..binary.pe import load_pe
-    from ..binary.symbols import locate_pdb, require_pdb
+    from ..binary.symsrv import locate_pdb, require_pdb
 
     image = load_pe(args.binary)
     with Progress.for_args(args) as bar:
-        result = locate_pdb(image.codeview, image.path, args.pdb, symbol_path(args), offline=args.offline,
+        result = locate_pdb(image.codeview, image.path, args.pdb, symbol_path(args), offline=args.offline, limits=transfer_limits(args),
                             progress=bar.download, pe_sections=[(s.name, s.rva, s.virtual_size) for s in image.sections])
     for place in result.tried:
         log.info("tried %s", place)

@@ -14,7 +14,8 @@ import os
 from collections.abc import Collection, Iterable
 from typing import Any, Optional
 
-from ..errors import CorruptMetadataError, InputNotFoundError
+from ..errors import CorruptMetadataError
+from ..inputs import read_regular
 from ..model import (
     UNKNOWN,
     Addr,
@@ -33,6 +34,7 @@ from ..model import (
     Value,
 )
 from .base import Engine
+from .facts_check import check_document, check_facts
 
 FORMAT = "api-to-etw-facts"
 VERSION = 1
@@ -176,6 +178,15 @@ def save_facts(facts: Facts, engine_name: str, path: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------- replay
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a facts file may hold")
+
+
+def _short_text(exc: object, limit: int = 120) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class FrozenEngine(Engine):
     """An engine that answers from a facts file."""
 
@@ -187,22 +198,26 @@ class FrozenEngine(Engine):
 
     def load(self) -> Facts:
         name = os.path.basename(self.path)
+        data = read_regular(self.path, kind="facts", error=CorruptMetadataError)
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                doc = json.load(handle)
-        except FileNotFoundError:
-            raise InputNotFoundError(f"{self.path}: no such facts file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptMetadataError(f"{name}: not a facts file ({exc})") from None
+            doc = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+            check_document(doc)
+        except RecursionError:
+            raise CorruptMetadataError(f"{name}: not a facts file (JSON nested too deeply)") from None
+        except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, Infinity/NaN, 1e400, huge integers
+            raise CorruptMetadataError(f"{name}: not a facts file ({_short_text(exc)})") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise CorruptMetadataError(f"{name}: not an api-to-etw facts file")
         if doc.get("version") != VERSION:
-            raise CorruptMetadataError(f"{name}: facts format version {doc.get('version')} (this tool reads {VERSION})")
+            raise CorruptMetadataError(
+                f"{name}: facts format version {_short_text(repr(doc.get('version')))} (this tool reads {VERSION})")
         try:
-            self._facts = self._build(doc)
-            return self._facts
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise CorruptMetadataError(f"{name}: malformed facts ({type(exc).__name__}: {exc})") from None
+            facts = self._build(doc)
+            check_facts(facts)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+            raise CorruptMetadataError(f"{name}: malformed facts ({type(exc).__name__}: {_short_text(exc)})") from None
+        self._facts = facts
+        return facts
 
     def _build(self, doc: dict) -> Facts:
         self.source_engine = doc.get("engine")

@@ -35,7 +35,14 @@ tell a mask from a hook id. Treat the tables as read-only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Optional
+
 __all__ = [
+    "CATEGORY_GROUPS",
+    "LEGACY_GROUP_CATEGORIES",
+    "LEGACY_HOOK_CATEGORIES",
     "EVENT_GROUPS",
     "GROUP_MASKS",
     "GROUP_MASK_ALIASES",
@@ -46,6 +53,7 @@ __all__ = [
     "group_mask_name",
     "hook_group",
     "hook_group_name",
+    "hook_category",
     "hook_name",
     "mask_flags",
     "mask_index",
@@ -917,3 +925,87 @@ def hook_name(hook_id: int) -> str:
     value = hook_id & _USHORT
     name = HOOK_IDS.get(value)
     return name if name is not None else f"PERFINFO_LOG_TYPE_0x{value:x}"
+
+
+# ------------------------------------------------------------------ legacy groups -> MOF categories
+# Legacy hook ids
+# ---------------
+# A hook id is ``EVENT_TRACE_GROUP_xxx | type``; the group byte selects the MOF category (class GUID) and
+# the low byte is the MOF event type. :data:`LEGACY_GROUP_CATEGORIES` maps groups to categories. The
+# group -> GUID pairing is the one the ETW consumer side uses (sechost.dll, as reverse engineered and
+# published in fox-it's dissect.etl ``GROUP_GUID_MAP``); each GUID is also confirmed by a second source:
+#
+# * Microsoft Learn "NT Kernel Logger Constants" (DiskIo, PageFault, Process, FileIo, Thread, TcpIp, UdpIp,
+#   Registry, EventTraceConfig, PerfInfo, ImageLoad, ALPC, SplitIo) and the class pages (StackWalk, ObTrace);
+# * ``ntwmi.h`` ``DEFINE_GUID`` (Pool, Perfinfo, Heap, CritSec, Object, ModBound, Power, Dpc, VolMgr = SplitIo);
+# * other public headers/tools naming the GUID the same way (Job, ThreadPool, DbgPrint, Wnf, Cc, UMS,
+#   EventTrace).
+#
+# The 20 groups whose category is in the reference MOF table (HEADER, IO, MEMORY, PROCESS, FILE, THREAD,
+# TCPIP, UDPIP, REGISTRY, DBGPRINT, CONFIG, POOL, PERFINFO, OBJECT, POWER, IMAGE, STACKWALK, UMS, ALPC,
+# SPLITIO) were also cross-checked against it: the hook names of this module match the MOF
+# event-type names in the mapped category (IO_READ 0x010A ->
+# DiskIo Read, PROCESS_DELETE 0x0302 -> Process End, FILENAME_CREATE 0x0420 -> FileIo FileCreate,
+# CONTEXTSWAP 0x0524 -> Thread CSwitch, CONFIG_CPU 0x0B0A -> SystemConfig CPU, DEBUG_PRINT 0x0A20 ->
+# DebugPrint, PPM_IDLE_EXIT_LATENCY 0x123C -> Power IdleExitLatency, ALPC_SEND_MESSAGE 0x1A21 -> ALPC
+# Send-Message, SPLITIO_VOLMGR 0x1B20 -> SplitIo VolMgr, HEADER 0x0000 -> EventTrace Header, ...).
+# The other 8 (JOB, WNF, HEAP, MODBOUND, DPC, CC, CRITSEC, THREAD_POOL) have no class in that table and
+# rest on the two public sources alone; :meth:`api_to_etw.etw.manifest.ManifestIndex.legacy` finds nothing for them unless a MOF
+# table that has them is loaded. One hook is routed outside its group: PROCESS_LOAD_IMAGE 0x030A is the Image class type 10 (``Load``), as
+# sechost does (the Process class has no type 10).
+#
+# Left out on purpose: SPARE1 0x0C00 (dissect.etl pairs it with 99134383-..., which the MOF table shows as
+# the ``LBR`` class, but no hook id exists to confirm the pairing), HYPERVISOR/HYPERVISORX (one source
+# only), MMCSS (its hook ids carry no group byte) and the RT lost-event class (logged by ETW itself, not
+# through a hook id).
+
+LEGACY_GROUP_CATEGORIES: Mapping[int, tuple[str, str]] = MappingProxyType(
+    {
+        0x0000: ("68fdd900-4a3e-11d1-84f4-0000f80464e3", "EventTrace"),  # HEADER
+        0x0100: ("3d6fa8d4-fe05-11d0-9dda-00c04fd7ba7c", "DiskIo"),  # IO
+        0x0200: ("3d6fa8d3-fe05-11d0-9dda-00c04fd7ba7c", "PageFault"),  # MEMORY
+        0x0300: ("3d6fa8d0-fe05-11d0-9dda-00c04fd7ba7c", "Process"),  # PROCESS
+        0x0400: ("90cbdc39-4a3e-11d1-84f4-0000f80464e3", "FileIo"),  # FILE
+        0x0500: ("3d6fa8d1-fe05-11d0-9dda-00c04fd7ba7c", "Thread"),  # THREAD
+        0x0600: ("9a280ac0-c8e0-11d1-84e2-00c04fb998a2", "TcpIp"),  # TCPIP
+        0x0700: ("3282fc76-feed-498e-8aa7-e70f459d430e", "Job"),  # JOB
+        0x0800: ("bf3a50c5-a9c9-4988-a005-2df0b7c80f80", "UdpIp"),  # UDPIP
+        0x0900: ("ae53722e-c863-11d2-8659-00c04fa321a1", "Registry"),  # REGISTRY
+        0x0A00: ("13976d09-a327-438c-950b-7f03192815c7", "Debugger"),  # DBGPRINT (DbgPrintGuid)
+        0x0B00: ("01853a65-418f-4f36-aefc-dc0f1d2fd235", "SystemConfig"),  # CONFIG (EventTraceConfigGuid)
+        0x0D00: ("42695762-ea50-497a-9068-5cbbb35e0b95", "Wnf"),  # WNF
+        0x0E00: ("0268a8b6-74fd-4302-9dd0-6e8f1795c0cf", "Pool"),  # POOL
+        0x0F00: ("ce1dbfb4-137e-4da6-87b0-3f59aa102cbc", "PerfInfo"),  # PERFINFO
+        0x1000: ("222962ab-6180-4b88-a825-346b75f2a24a", "Heap"),  # HEAP
+        0x1100: ("89497f50-effe-4440-8cf2-ce6b1cdcaca7", "Object"),  # OBJECT (ObTrace)
+        0x1200: ("e43445e0-0903-48c3-b878-ff0fccebdd04", "Power"),  # POWER
+        0x1300: ("a9152f00-3f58-4bee-92a1-70c7d079d5dd", "ModBound"),  # MODBOUND
+        0x1400: ("2cb15d1d-5fc1-11d2-abe1-00a0c911f518", "Image"),  # IMAGE (ImageLoadGuid)
+        0x1500: ("b2d14872-7c5b-463d-8419-ee9bf7d23e04", "Dpc"),  # DPC
+        0x1600: ("7687a439-f752-45b8-b741-321aec0f8df9", "Cc"),  # CC
+        0x1700: ("3ac66736-cc59-4cff-8115-8df50e39816b", "CritSec"),  # CRITSEC
+        0x1800: ("def2fe46-7bd6-4b80-bd94-f57fe20d0ce3", "StackWalk"),  # STACKWALK
+        0x1900: ("9aec974b-5b8e-4118-9b92-3186d8002ce5", "UMS"),  # UMS
+        0x1A00: ("45d8cccd-539f-4b72-a8b7-5c683142609a", "ALPC"),  # ALPC
+        0x1B00: ("d837ca92-12b9-44a5-ad6a-3a65b3578aa8", "SplitIo"),  # SPLITIO (VolMgrGuid)
+        0x1C00: ("c861d0e2-a2c1-4d36-9f9c-970bab943a12", "ThreadPool"),  # THREAD_POOL
+    }
+)
+"""Group byte (``hook_id & 0xFF00``) -> (MOF category GUID, class name)."""
+
+LEGACY_HOOK_CATEGORIES: Mapping[int, str] = MappingProxyType(
+    {0x030A: "2cb15d1d-5fc1-11d2-abe1-00a0c911f518"}  # PROCESS_LOAD_IMAGE -> Image type 10 (Load)
+)
+"""Whole hook ids logged under another group's category than their own."""
+
+CATEGORY_GROUPS: dict[str, int] = {guid: group for group, (guid, _name) in LEGACY_GROUP_CATEGORIES.items()}
+
+
+def hook_category(hook_id: int) -> Optional[str]:
+    """The MOF category GUID a legacy hook id is logged under, or ``None`` if its group is not mapped."""
+    if not 0 <= hook_id <= 0xFFFF:
+        return None
+    if hook_id in LEGACY_HOOK_CATEGORIES:
+        return LEGACY_HOOK_CATEGORIES[hook_id]
+    entry = LEGACY_GROUP_CATEGORIES.get(hook_id & 0xFF00)
+    return entry[0] if entry else None

@@ -11,12 +11,14 @@ import csv
 import io
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..analysis.records import COLUMNS, Row
 from ..errors import OutputError
+from ..inputs import describe_mode
 
 FORMATS = ("tsv", "csv", "jsonl")
 
@@ -48,26 +50,67 @@ def _umask() -> int:
     return mask
 
 
-def write_output(text: str, path: str) -> None:
-    """Write ``text`` to ``path`` atomically; ``-`` means standard output."""
-    if path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+#: How text that cannot be encoded (a lone surrogate from a hostile name) is written: as a ``\\udc80`` escape.
+ENCODING_ERRORS = "backslashreplace"
+
+
+def encode_text(text: str) -> bytes:
+    """UTF-8 bytes of ``text``; what UTF-8 cannot hold is escaped rather than failing the whole run."""
+    return text.encode("utf-8", ENCODING_ERRORS)
+
+
+def refuse_non_regular(path: str) -> None:
+    """Raise OutputError unless ``path`` is absent or a regular file (never a FIFO, device or symlink)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
         return
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise OutputError(f"{path}: is a symbolic link; refusing to replace it (give the target's path)")
+    what = describe_mode(info.st_mode)
+    if what is not None:
+        raise OutputError(f"{path}: is {what}; only a regular file is replaced (use -o - for stdout)")
+
+
+def write_output(text: str, path: str) -> None:
+    """Write ``text`` to ``path`` atomically; ``-`` means standard output.
+
+    Only a regular file (or nothing) is replaced; the temporary file is removed on every failure,
+    interruption included.
+    """
+    data = encode_text(text)
+    if path == "-":
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            sys.stdout.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:  # a text stream without bytes underneath (tests capture into StringIO)
+            sys.stdout.write(data.decode("utf-8"))
+            sys.stdout.flush()
+        return
+    refuse_non_regular(path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".api-to-etw-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+    done = False
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        refuse_non_regular(path)  # again, just before the rename: nothing replaced a FIFO meanwhile
         os.replace(tmp, path)
+        done = True
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:
+        if not done:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

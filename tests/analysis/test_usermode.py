@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from conftest import SAMPLES, have_tools
+from conftest import SAMPLES, needs_tools
 
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
@@ -65,7 +64,7 @@ def test_usermode_rows_without_pdb():
     assert got == expected
 
 
-@pytest.mark.skipif(not have_tools("clang", "lld-link", "llvm-dlltool"), reason="clang, lld-link or llvm-dlltool missing")
+@needs_tools("clang", "lld-link", "llvm-dlltool")
 def test_usermode_fixture_reproduces():
     import subprocess
     import sys

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import random
-import shutil
 import struct
 import subprocess
 import time
@@ -12,9 +11,10 @@ import zipfile
 import zlib
 
 import pytest
+from conftest import needs_tools
 
 from api_to_etw.binary.cab import Cabinet, extract_cab
-from api_to_etw.binary.symbols import expand_compressed
+from api_to_etw.binary.symsrv import expand_compressed
 from api_to_etw.errors import CorruptFileError
 
 BLOCK = 32768
@@ -200,7 +200,7 @@ def test_stored_block_with_lying_size():
         extract(_patch(cab, _first_block(cab) + 6, "<H", 299))
 
 
-@pytest.mark.skipif(not shutil.which("gcab"), reason="gcab is not installed (apt-get install gcab)")
+@needs_tools("gcab")
 @pytest.mark.parametrize("size", [0, 5000, 3 * BLOCK + 17])
 @pytest.mark.parametrize("compress", [True, False])
 def test_gcab_cabinets(tmp_path, size, compress):

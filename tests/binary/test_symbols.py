@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import synth_exe, synth_pdb
+from conftest import require_tools, synth_exe, synth_pdb
 
-from api_to_etw.binary import symbols
 from api_to_etw.binary.pe import CodeViewInfo, load_pe
-from api_to_etw.binary.symbols import (
+from api_to_etw.binary.symsrv import (
     FOLDER,
     HTTP,
     STORE,
@@ -39,6 +38,7 @@ from api_to_etw.binary.symbols import (
     compressed_name,
     default_cache_dir,
     fetch_binary,
+    limits,
     locate_pdb,
     parse_hex,
     parse_symbol_path,
@@ -48,6 +48,7 @@ from api_to_etw.binary.symbols import (
     resolve_symbol_path,
     safe_file_name,
 )
+from api_to_etw.binary.symsrv.limits import TransferLimits
 from api_to_etw.errors import ExitCode, SymbolsUnavailableError, UsageError
 
 pytestmark = pytest.mark.skipif(
@@ -131,7 +132,7 @@ def isolated(monkeypatch, tmp_path):
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
                 "no_proxy", "NO_PROXY", "_NT_SYMBOL_PATH", "_NT_ALT_SYMBOL_PATH"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(symbols, "RETRY_BACKOFF", 0.01)
+    monkeypatch.setattr(limits, "RETRY_BACKOFF", 0.01)
     real = socket.create_connection
 
     def guarded(address, *args, **kwargs):
@@ -182,8 +183,7 @@ def compress(kind, name, source, tmp_path):
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(name, data)
         return path.read_bytes()
-    if not shutil.which("gcab"):
-        pytest.skip("gcab is not installed (apt-get install gcab)")
+    require_tools("gcab")
     work = tmp_path / "gcab"
     work.mkdir(exist_ok=True)
     shutil.copyfile(source, work / name)
@@ -555,7 +555,7 @@ def test_http_redirect_loop_and_bad_schemes_are_refused(sample, tmp_path, server
     with watch_files() as events:
         result = locate(sample, f"srv*{tmp_path / 'cache'}*{server.url}")
     assert result.path is None
-    assert server.paths().count(loop) <= symbols.MAX_REDIRECTS + 1
+    assert server.paths().count(loop) <= limits.MAX_REDIRECTS + 1
     assert any("infinite loop" in p for p in result.problems)
     assert any("refused redirect to a ftp URL" in p for p in result.problems)
     assert any("file.ptr" in line and "not allowed" in line for line in result.tried)
@@ -718,8 +718,7 @@ def test_unreachable_server_is_noted_and_the_search_goes_on(sample, tmp_path):
 
 @pytest.fixture
 def self_signed(tmp_path):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl is not installed")
+    require_tools("openssl")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
@@ -910,3 +909,101 @@ def test_elements_accept_parsed_lists(sample, tmp_path):
     right = put(store, PDB, sample.key, sample.pdb)
     result = locate(sample, [SymbolPathElement(STORE, str(store))])
     assert result.path == right
+
+
+# ---------------------------------------------------------------------- deadlines (issue 13)
+def trickle(server, every=0.2):
+    """A 200 reply without Content-Length that sends one byte per ``every`` seconds, for as long as
+    the client listens: each receive succeeds well within any socket timeout, the body never ends."""
+
+    def route(handler):
+        handler.send_response(200)
+        handler.end_headers()
+        while not server.stop.wait(every):
+            handler.wfile.write(b"M")
+            handler.wfile.flush()
+
+    return route
+
+
+def parts_left(root):
+    return [p for p in tree(root) if p.endswith(".part") or os.path.basename(p).startswith(".api-to-etw-")]
+
+
+def test_trickling_server_ends_at_the_download_deadline(sample, tmp_path, server):
+    server.routes[pdb_path_on(server, sample)] = trickle(server)
+    cache = tmp_path / "cache"
+    started = time.monotonic()
+    result = locate(sample, f"srv*{cache}*{server.url}", limits=TransferLimits(timeout=5, download_deadline=1.0))
+    elapsed = time.monotonic() - started
+    assert result.path is None and elapsed < 4, elapsed
+    assert any("1s download deadline" in p for p in result.problems), result.problems
+    # The server is given up after the deadline: no .pd_ or file.ptr tried on it, nothing left in the cache.
+    assert server.paths().count(pdb_path_on(server, sample)) == 1
+    assert parts_left(cache) == [] and not os.path.isdir(cache / PDB)
+
+
+def test_lookup_deadline_bounds_the_whole_symbol_path(sample, tmp_path, server):
+    """Three trickling servers, each within its download deadline: the lookup deadline stops the search."""
+    other = [SymbolServer(str(tmp_path / "served")) for _ in range(2)]
+    try:
+        for srv in (server, *other):
+            srv.routes[pdb_path_on(srv, sample)] = trickle(srv)
+        path = ";".join(f"srv*{tmp_path / 'cache'}*{srv.url}" for srv in (server, *other))
+        started = time.monotonic()
+        result = locate(sample, path, limits=TransferLimits(timeout=5, download_deadline=30, lookup_deadline=1.5))
+        elapsed = time.monotonic() - started
+    finally:
+        for srv in other:
+            srv.close()
+    assert result.path is None and elapsed < 5, elapsed
+    assert any("lookup deadline of 1.5s reached" in p for p in result.problems), result.problems
+    assert not other[1].requests  # the search stopped before the last server
+    assert parts_left(tmp_path / "cache") == []
+
+
+def test_fetch_binary_has_the_same_deadline(sample, tmp_path, server, monkeypatch):
+    key = binary_key(sample.timestamp, sample.size_of_image)
+    server.routes[f"/symbols/{EXE}/{key}/{EXE}"] = trickle(server)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("API_TO_ETW_DOWNLOAD_DEADLINE", "1")
+    started = time.monotonic()
+    from conftest import run_cli
+
+    result = run_cli("fetch-binary", EXE, f"{sample.timestamp:X}", f"{sample.size_of_image:X}",
+                     "--symbol-path", f"srv*{cache}*{server.url}")
+    assert result.code == ExitCode.SYMBOLS_UNAVAILABLE, result.stderr
+    assert time.monotonic() - started < 4 and "download deadline" in result.stderr
+    assert parts_left(cache) == []
+    result = run_cli("fetch-binary", EXE, "1", "2", "--symbol-path", str(cache), "--download-deadline", "-3")
+    assert result.code == ExitCode.USAGE and "positive number of seconds" in result.stderr
+
+
+def test_deadline_settings():
+    assert TransferLimits.from_options(environ={}).download_deadline == limits.DEFAULT_DOWNLOAD_DEADLINE
+    env = {"API_TO_ETW_DOWNLOAD_DEADLINE": "12.5", "API_TO_ETW_LOOKUP_DEADLINE": "40"}
+    assert TransferLimits.from_options(environ=env) == TransferLimits(download_deadline=12.5, lookup_deadline=40)
+    assert TransferLimits.from_options(3, None, environ=env).download_deadline == 3
+    for bad in ("soon", "0", "-1", "inf", "nan"):
+        with pytest.raises(UsageError):
+            TransferLimits.from_options(environ={"API_TO_ETW_LOOKUP_DEADLINE": bad})
+
+
+def test_sigterm_during_a_download_leaves_no_part_file(sample, tmp_path, server):
+    """Killed mid-download (``timeout``, ``kill``), the command unwinds like Ctrl-C and removes its temporary file."""
+    import signal
+
+    server.routes[pdb_path_on(server, sample)] = trickle(server, every=0.05)
+    cache = tmp_path / "cache"
+    exe = tmp_path / EXE
+    shutil.copyfile(sample.exe, exe)
+    proc = subprocess.Popen([sys.executable, "-m", "api_to_etw", "symbols", str(exe), "--symbol-path",
+                             f"srv*{cache}*{server.url}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not parts_left(cache) and time.monotonic() < deadline:  # wait until the download has begun
+        time.sleep(0.05)
+    assert parts_left(cache), "the download never started"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert parts_left(cache) == []

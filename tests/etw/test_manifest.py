@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from api_to_etw import inputs
 from api_to_etw.errors import CorruptMetadataError, InputNotFoundError
-from api_to_etw.etw import manifest, ntwmi
+from api_to_etw.etw import ntwmi
 from api_to_etw.etw.manifest import (
     LEGACY_GROUP_CATEGORIES,
     ManifestIndex,
@@ -537,7 +538,7 @@ def test_missing_and_unreadable_paths(tmp_path, monkeypatch) -> None:
     def refuse(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(manifest, "open", refuse, raising=False)
+    monkeypatch.setattr(inputs.os, "open", refuse)
     assert _error([locked], InputNotFoundError) == f"{locked}: cannot read (Permission denied)"
 
 

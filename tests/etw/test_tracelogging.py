@@ -8,13 +8,13 @@ and lld-link when they are installed.
 from __future__ import annotations
 
 import random
-import shutil
 import signal
 import struct
 import subprocess
 import uuid
 
 import pytest
+from conftest import needs_tools
 
 from api_to_etw.errors import CorruptMetadataError
 from api_to_etw.etw.tracelogging import (
@@ -701,10 +701,7 @@ def _pe_sections(image: bytes) -> tuple[int, list[tuple[bytes, int, int, int, in
     return image_base, sections
 
 
-@pytest.mark.skipif(
-    shutil.which("clang") is None or shutil.which("lld-link") is None,
-    reason="needs clang and lld-link to build a Windows DLL with TraceLogging metadata",
-)
+@needs_tools("clang", "lld-link")
 def test_real_dll_built_with_clang(tmp_path):
     src = tmp_path / "tlg.c"
     obj = tmp_path / "tlg.obj"

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import SAMPLES, SHARED, have_tools, run_cli
+from conftest import SAMPLES, SHARED, needs_tools, run_cli
 
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
@@ -48,8 +48,7 @@ HEX_HOOK = re.compile(r"^PERFINFO_LOG_TYPE_0x([0-9A-Fa-f]+)$")
 pytestmark = [
     pytest.mark.skipif(not os.path.isfile(CSV_PATH),
                        reason="the published table ../shared/reference/api-to-etw-ntoskrnl.exe.csv is absent"),
-    pytest.mark.skipif(not have_tools("clang", "lld-link"),
-                       reason="clang and lld-link are needed to build the replica kernel"),
+    needs_tools("clang", "lld-link"),
 ]
 
 
@@ -234,8 +233,7 @@ def test_rows_equal_the_replica_truth(analysed, replica):
         f"missing: {missing[:6]}\nextra: {extra[:6]}")
 
 
-@pytest.mark.skipif(not have_tools("llvm-objdump", "llvm-pdbutil", "llvm-readobj"),
-                    reason="the LLVM binutils are needed to check the replica's machine code")
+@needs_tools("llvm-objdump", "llvm-pdbutil", "llvm-readobj")
 def test_machine_code_has_every_modelled_call(analysed, replica):
     """The built image makes exactly the model's calls and writes (a failure here is the generator's, not the
     analyzer's)."""

@@ -7,13 +7,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -366,9 +366,7 @@ def test_rebuild_is_byte_identical():
 
 
 def test_machine_code_matches_the_model(truth):
-    missing = [t for t in ("llvm-objdump", "llvm-pdbutil", "llvm-readobj") if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not on PATH")
+    require_tools("llvm-objdump", "llvm-pdbutil", "llvm-readobj")
     subprocess.run(["llvm-objdump", "--version"], capture_output=True, check=True)
     model = gen.build_synthkernel()
     gen.add_init_funcs(model)
@@ -413,8 +411,7 @@ def test_mc_rebuild_is_byte_identical(sample):
     reason = _toolchain_skip_reason()
     if reason:
         pytest.skip(reason)
-    if shutil.which("llvm-dlltool") is None:
-        pytest.skip("llvm-dlltool not on PATH: cannot make the import libraries")
+    require_tools("llvm-dlltool")
     mcgen = _load_mcgen()
     problems = mcgen.check(mcgen.MODELS[sample](), SAMPLES / sample)
     assert not problems, "\n".join(problems)

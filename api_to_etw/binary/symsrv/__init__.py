@@ -1,0 +1,43 @@
+"""Symbol stores and servers: find the PDB matching a binary, or a binary by its index.
+
+One module per job: :mod:`.path` parses the symbol path, :mod:`.keys` builds names and index keys
+from untrusted input, :mod:`.safety` keeps every path inside its store or cache, :mod:`.compressed`
+expands ``.pd_`` files, :mod:`.http` is the bounded HTTP client, :mod:`.store` searches one symbol
+path for one file, :mod:`.limits` holds the bounds, and :mod:`.locate` is the API used by the commands.
+"""
+
+from __future__ import annotations
+
+from .compressed import expand_compressed
+from .http import USER_AGENT
+from .keys import (
+    binary_key,
+    binary_keys,
+    compressed_name,
+    display_url,
+    parse_hex,
+    pdb_key,
+    pdb_keys,
+    safe_file_name,
+    safe_pdb_name,
+)
+from .limits import DEFAULT_MAX_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT, ProgressCallback
+from .locate import LocateResult, fetch_binary, locate_pdb, pdb_candidates, pe_index, require_pdb
+from .path import (
+    FOLDER,
+    HTTP,
+    STORE,
+    SymbolPathElement,
+    default_cache_dir,
+    is_foreign_path,
+    parse_symbol_path,
+    resolve_symbol_path,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "FOLDER", "HTTP", "STORE", "USER_AGENT",
+    "LocateResult", "ProgressCallback", "SymbolPathElement", "binary_key", "binary_keys", "compressed_name",
+    "default_cache_dir", "display_url", "expand_compressed", "fetch_binary", "is_foreign_path", "locate_pdb",
+    "parse_hex", "parse_symbol_path", "pdb_candidates", "pdb_key", "pdb_keys", "pe_index", "require_pdb",
+    "resolve_symbol_path", "safe_file_name", "safe_pdb_name",
+]

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Run the fuzz targets: replay the corpus, fuzz with atheris, minimize a finding, distill a corpus.
+
+    tests/fuzz/run.py replay [TARGET...]          every seed, corpus file and reproducer, in this process
+    tests/fuzz/run.py ci [--runs N]               each target for N atheris inputs, one process each (CI)
+    tests/fuzz/run.py fuzz TARGET [--runs N | --seconds S] [-- LIBFUZZER-ARGS...]
+    tests/fuzz/run.py minimize TARGET CRASH-FILE  the smallest input that still fails, next to it as .min
+    tests/fuzz/run.py merge TARGET                inputs of the scratch corpus that add coverage -> corpus/TARGET
+
+Atheris (``pip install -e '.[fuzz]'``) is needed for fuzz, ci, minimize and merge; replay needs only the
+package. Scratch corpora and findings go to build/fuzz/ (not committed). A finding is a crash file in
+build/fuzz/findings/; minimize it, add it to tests/fuzz/reproducers/TARGET/, fix the bug, add a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [HERE, REPO]
+
+from targets import TARGETS, Context, Finding, check_input, run_input, seed_files  # noqa: E402
+
+BUILD = os.path.join(REPO, "build", "fuzz")
+
+
+def _scratch(name: str) -> str:
+    path = os.path.join(BUILD, "corpus", name)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _seed_dir(name: str) -> str:
+    """Seeds copied into one folder, because libFuzzer runs single files once instead of fuzzing from them."""
+    path = os.path.join(BUILD, "seeds", name)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    for index, seed in enumerate(seed_files(TARGETS[name])):
+        shutil.copyfile(seed, os.path.join(path, f"{index:03d}-{os.path.basename(seed)}"))
+    return path
+
+
+def _instrumented() -> None:
+    """Import every api_to_etw module under atheris' coverage instrumentation (lazy imports included)."""
+    import importlib
+    import pkgutil
+
+    import atheris
+
+    with atheris.instrument_imports(include=["api_to_etw"]):
+        import api_to_etw
+
+        for info in pkgutil.walk_packages(api_to_etw.__path__, "api_to_etw."):
+            if ".ghidra" in info.name or info.name.endswith("__main__"):
+                continue  # pyghidra, never reached by these targets; __main__ runs the CLI
+            importlib.import_module(info.name)
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    import atheris
+
+    target = TARGETS[args.target]
+    _instrumented()
+    ctx = Context(tempfile.mkdtemp(prefix=f"api-to-etw-fuzz-{target.name}-"))
+    ctx.prepare()
+    findings = os.path.join(BUILD, "findings")
+    os.makedirs(findings, exist_ok=True)
+    extra = list(args.libfuzzer)
+    if args.runs is not None:
+        extra.append(f"-runs={args.runs}")
+    if args.seconds is not None:
+        extra.append(f"-max_total_time={args.seconds}")
+    if not any(a.startswith(("-merge", "-minimize_crash")) for a in extra):
+        extra = [_scratch(target.name), _seed_dir(target.name), *extra]
+    argv = [sys.argv[0], f"-max_len={target.max_len}", "-timeout=10", "-rss_limit_mb=2048",
+            f"-artifact_prefix={findings}{os.sep}{target.name}-", *extra]
+
+    def one_input(data: bytes) -> None:
+        check_input(target, data, ctx)
+
+    atheris.Setup(argv, one_input)
+    atheris.Fuzz()
+    return 0
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    """Each target for a fixed number of inputs, so CI time does not depend on the machine's speed."""
+    failed = []
+    total = 0.0
+    for name in args.targets or TARGETS:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "fuzz", name, "--runs", str(args.runs),
+                               "--", f"-seed={args.seed}"],
+                              capture_output=True, text=True, timeout=args.timeout)
+        seconds = time.perf_counter() - started
+        total += seconds
+        done = re.findall(r"Done (\d+) runs in (\d+) second", proc.stderr)
+        runs = done[-1][0] if done else "?"
+        print(f"fuzz {name}: {runs} inputs in {seconds:.1f}s, exit {proc.returncode}", flush=True)
+        if proc.returncode != 0:
+            failed.append(name)
+            print(proc.stderr[-3000:], file=sys.stderr)
+    print(f"fuzz: {len(TARGETS) if not args.targets else len(args.targets)} targets in {total:.1f}s, "
+          f"{len(failed)} with findings {failed}")
+    return 1 if failed else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Every committed input through the command line; one JSON line per input with the slowest last."""
+    ctx = Context(tempfile.mkdtemp(prefix="api-to-etw-replay-"))
+    ctx.prepare()
+    bad = 0
+    results = []
+    for name in args.targets or TARGETS:
+        target = TARGETS[name]
+        for path in seed_files(target):
+            with open(path, "rb") as handle:
+                data = handle.read()
+            outcome = run_input(target, data, ctx)
+            why = outcome.finding()
+            if not why and outcome.seconds > args.max_seconds:
+                why = f"took {outcome.seconds:.1f}s (limit {args.max_seconds}s)"
+            bad += bool(why)
+            results.append({"target": name, "input": os.path.relpath(path, REPO), "code": outcome.code,
+                            "seconds": round(outcome.seconds, 3), "finding": why})
+    shutil.rmtree(ctx.work, ignore_errors=True)
+    for item in results:
+        if args.json or item["finding"]:
+            print(json.dumps(item))
+    slowest = max(results, key=lambda r: r["seconds"]) if results else None
+    print(f"replay: {len(results)} inputs, {bad} findings" +
+          (f", slowest {slowest['seconds']}s ({slowest['input']})" if slowest else ""), file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_minimize(args: argparse.Namespace) -> int:
+    out = args.crash + ".min"
+    rc = subprocess.call([sys.executable, os.path.abspath(__file__), "fuzz", args.target, "--",
+                          "-minimize_crash=1", f"-runs={args.runs}", f"-exact_artifact_path={out}", args.crash])
+    print(f"minimized: {out}" if os.path.exists(out) else "nothing written", file=sys.stderr)
+    return rc
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    committed = os.path.join(HERE, "corpus", args.target)
+    os.makedirs(committed, exist_ok=True)
+    return subprocess.call([sys.executable, os.path.abspath(__file__), "fuzz", args.target, "--",
+                            "-merge=1", committed, _scratch(args.target)])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    fz = sub.add_parser("fuzz")
+    fz.add_argument("target", choices=sorted(TARGETS))
+    fz.add_argument("--runs", type=int)
+    fz.add_argument("--seconds", type=int)
+    ci = sub.add_parser("ci")
+    ci.add_argument("targets", nargs="*", default=[])
+    ci.add_argument("--runs", type=int, default=100)
+    ci.add_argument("--timeout", type=int, default=300, help="seconds per target before it counts as hung")
+    ci.add_argument("--seed", type=int, default=1, help="libFuzzer's seed: the same inputs on every CI run")
+    rp = sub.add_parser("replay")
+    rp.add_argument("targets", nargs="*", default=[])
+    rp.add_argument("--json", action="store_true", help="a line for every input, not only findings")
+    rp.add_argument("--max-seconds", type=float, default=10.0)
+    mn = sub.add_parser("minimize")
+    mn.add_argument("target", choices=sorted(TARGETS))
+    mn.add_argument("crash")
+    mn.add_argument("--runs", type=int, default=20000)
+    mg = sub.add_parser("merge")
+    mg.add_argument("target", choices=sorted(TARGETS))
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # libFuzzer's own arguments, after --
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.libfuzzer = extra
+    handlers = {"fuzz": cmd_fuzz, "ci": cmd_ci, "replay": cmd_replay, "minimize": cmd_minimize, "merge": cmd_merge}
+    try:
+        return handlers[args.command](args)
+    except Finding as exc:  # only outside atheris (replay): atheris reports its own
+        print(exc, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

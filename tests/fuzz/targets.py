@@ -1,0 +1,157 @@
+"""Fuzz targets: each input is written to a file and given to the real command line, in-process.
+
+A target passes when the command ends in a named exit code (``api_to_etw.errors.ExitCode``, anything
+but ``ERROR``) with no ``internal error`` and no traceback on stderr; anything else is a finding. The
+same function drives atheris (``run.py fuzz``), the corpus replay (``run.py replay``) and the pytest
+test that replays the committed corpus under a memory limit (test_fuzz_corpus.py).
+
+Seeds: the fixtures under samples/ (never copied here) plus tests/fuzz/corpus/TARGET/ (small hand-made
+or minimized inputs) and tests/fuzz/reproducers/TARGET/ (the minimal input of every failure found).
+Adding a target (WEVT_TEMPLATE, say) is one entry in :data:`TARGETS`.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from typing import Callable
+
+from api_to_etw.errors import ExitCode
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SAMPLES = os.path.join(REPO, "samples")
+CORPUS = os.path.join(HERE, "corpus")
+REPRODUCERS = os.path.join(HERE, "reproducers")
+
+
+@dataclass
+class Context:
+    """Files a target needs besides the input: a matching binary for the PDB, facts, a table."""
+
+    work: str
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.work, name)
+
+    def prepare(self) -> None:
+        os.makedirs(self.work, exist_ok=True)
+        wpp = os.path.join(SAMPLES, "wpp", "wppkernel.exe")
+        if not os.path.exists(self.path("wppkernel.exe")):
+            shutil.copyfile(wpp, self.path("wppkernel.exe"))
+        shutil.copyfile(os.path.join(CORPUS, "diff", "tlg.tsv"), self.path("table.tsv"))
+
+    def synth_facts(self) -> str:
+        """Facts of the -Os synthetic kernel (with its PDB), saved on first use: what manifests name."""
+        path = self.path("synthkernel.facts.json")
+        if not os.path.exists(path):
+            from api_to_etw.cli import main
+
+            with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+                code = main(["analyze", os.path.join(SAMPLES, "synthkernel", "Os", "synthkernel.exe"),
+                             "--save-facts", path, "-o", self.path("unused.tsv"), "-q"])
+            if code != 0:
+                raise RuntimeError("could not save the synthkernel facts the manifest targets replay")
+        return path
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    #: The input's file name (the extension matters to some readers).
+    filename: str
+    #: Fixture globs under samples/ used as seeds (read in place).
+    seeds: tuple[str, ...]
+    argv: Callable[[str, Context], list[str]]
+    #: Largest input atheris generates; seeds larger than this are still replayed.
+    max_len: int
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("pe", "input.dll", ("*/*.dll", "*/*.exe", "synthkernel/Os/*.exe"),
+           lambda path, ctx: ["analyze", path, "--no-pdb", "--all-sites", "-o", "-", "-q"], 32 * 1024),
+    Target("pdb", "input.pdb", ("wpp/wppkernel.pdb",),
+           lambda path, ctx: ["analyze", ctx.path("wppkernel.exe"), "--pdb", path, "--force-pdb", "-o", "-", "-q"],
+           128 * 1024),
+    Target("etw0", "input.dll", ("tlg/tlg.dll", "usermode/telemetry.dll"),
+           lambda path, ctx: ["tracelogging", path, "-q"], 16 * 1024),
+    Target("manifest_xml", "input.xml", (),
+           lambda path, ctx: ["analyze", "--facts", ctx.synth_facts(), "--manifests", path, "-o", "-",
+                              "-q"], 8 * 1024),
+    Target("manifest_tsv", "input.tsv", (),
+           lambda path, ctx: ["analyze", "--facts", ctx.synth_facts(), "--manifests", path, "-o", "-",
+                              "-q"], 8 * 1024),
+    Target("facts", "input.facts.json", (),
+           lambda path, ctx: ["analyze", "--facts", path, "-o", "-", "-q"], 16 * 1024),
+    Target("diff", "input.tsv", (),
+           lambda path, ctx: ["diff", path, ctx.path("table.tsv"), "-q"], 8 * 1024),
+)}
+
+#: Exit codes that are not findings: every named code but the catch-all.
+ALLOWED = frozenset(int(c) for c in ExitCode) - {int(ExitCode.ERROR), int(ExitCode.INTERRUPTED)}
+
+
+@dataclass
+class Outcome:
+    code: int
+    stderr: str
+    seconds: float
+
+    def finding(self) -> str:
+        """Why this outcome is a bug, or "" when it is not."""
+        if self.code not in ALLOWED:
+            return f"exit code {self.code}: {self.stderr.strip()[:300]}"
+        if "internal error" in self.stderr or "Traceback" in self.stderr:
+            return f"exit code {self.code} with an internal error: {self.stderr.strip()[:300]}"
+        return ""
+
+
+class Finding(Exception):
+    """A fuzz input that breaks the contract (raised so atheris records the input)."""
+
+
+def run_input(target: Target, data: bytes, ctx: Context) -> Outcome:
+    """Write ``data`` as the target's input file and run the command on it in this process."""
+    from api_to_etw.cli import main
+
+    path = ctx.path(target.filename)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    out, err = io.StringIO(), io.StringIO()
+    started = time.perf_counter()
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(target.argv(path, ctx))
+    except BaseException as exc:  # a SystemExit or anything else that escaped main is a finding too
+        return Outcome(-1, f"escaped main: {type(exc).__name__}: {exc}", time.perf_counter() - started)
+    return Outcome(code, err.getvalue(), time.perf_counter() - started)
+
+
+def check_input(target: Target, data: bytes, ctx: Context) -> Outcome:
+    outcome = run_input(target, data, ctx)
+    why = outcome.finding()
+    if why:
+        raise Finding(f"{target.name}: {why}")
+    return outcome
+
+
+def seed_files(target: Target, *, reproducers: bool = True) -> Iterator[str]:
+    """The fixtures, the committed corpus and (optionally) the reproducers of a target, sorted."""
+    found: list[str] = []
+    for pattern in target.seeds:
+        found.extend(glob.glob(os.path.join(SAMPLES, pattern)))
+    roots = [os.path.join(CORPUS, target.name)] + ([os.path.join(REPRODUCERS, target.name)] if reproducers else [])
+    for root in roots:
+        for folder, _dirs, names in os.walk(root):
+            found.extend(os.path.join(folder, n) for n in names)
+    seen: set[str] = set()
+    for path in sorted(found):
+        if path not in seen and os.path.isfile(path):
+            seen.add(path)
+            yield path
