@@ -288,6 +288,11 @@ class Memory:
     def is_writable(self, rva: int) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def file_bytes(self, rva: int, size: int) -> bytes:
+        """Like ``read``, but only the bytes the file backs (no zero fill past a section's raw data): what
+        whole-section metadata scans read, so a lying VirtualSize costs neither memory nor time."""
+        return self.read(rva, size)
+
 
 @dataclass(frozen=True)
 class Store:

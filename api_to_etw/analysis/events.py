@@ -148,6 +148,8 @@ class EventResolver:
         self._data_addrs = [rva for rva, _ in self._data_symbols]
         self._tlg_events: dict[int, Optional[tracelogging.TlgEvent]] = {}
         self._tlg_providers: dict[int, Optional[tracelogging.TlgProvider]] = {}
+        #: WPP control GUIDs found in the code (analysis/wppsites.py), for messages no PDB describes.
+        self.wpp_controls: list[str] = []
 
     # ------------------------------------------------------------------ symbols
     def symbol_at(self, rva: int, exact: bool = False) -> str:
@@ -302,6 +304,13 @@ class EventResolver:
         num = number.value & 0xFFFF if isinstance(number, Const) else None
         message = self.wpp.lookup(guid, num) if self.wpp is not None and guid and num is not None else None
         keys = dict(provider_key=("wpp", guid), event_key=("wpp", guid, num))
+        if message is None and guid and num is not None and len(self.wpp_controls) == 1:
+            # No TMF (no PDB): the event is (message GUID, number) under the driver's one control GUID.
+            level, flags = values.get("level"), values.get("keyword")
+            where = " ".join(f"{k}={v.value & 0xFFFFFFFF}" for k, v in (("LEVEL", level), ("FLAGS", flags))
+                             if isinstance(v, Const))
+            return EventInfo(KIND_WPP, label, provider_guid=self.wpp_controls[0], descriptor_symbol=guid, id=num,
+                             wpp_level=where, **keys)
         if message is None:
             return EventInfo(KIND_WPP, label, provider_guid=guid or "", id=num, resolved=False, **keys)
         control = self.wpp.control(message.control_guid) if message.control_guid else None

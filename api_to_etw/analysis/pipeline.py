@@ -40,7 +40,8 @@ from .entries import EntryFinder, EntryPoints, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
-from .tlgsites import find_metadata, reference_sites
+from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
+from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ class Analysis:
             api = lookup(func.name)
             if api is not None:
                 self.apis[rva] = api
+        self.apis.update(import_thunks(facts, self.apis))  # without symbols (analysis/wppsites.py)
+        self.apis.update(unnamed_trace_wrappers(facts, self.engine, self.apis))
         ignored = {rva for rva, f in facts.functions.items() if f.name in self.options.ignore}
         self.ignored = ignored
 
@@ -170,10 +173,12 @@ class Analysis:
         self.ioctl = IoctlAttribution(self.entries, self.engine, self._sites_in)
         self.pointers = self._assigned_once()
         registrations, classes, class_rvas = self._registrations()
-        self.tlg = find_metadata(facts)
+        self.tlg = bind(facts, self.engine)
+        for warning in self.tlg.warnings:
+            log.warning("TraceLogging metadata: %s", warning)
         self.ref_sites = []
         if self.tlg.events:
-            self.ref_sites = [r for r in reference_sites(facts, self.tlg, self.engine)
+            self.ref_sites = [r for r in self.tlg.sites
                               if r.function not in self.apis and r.function not in self.ignored]
             self.engine.resolve(sorted({r.function for r in self.ref_sites}))
         self.stats.tracelogging_reference_sites = len(self.ref_sites)
@@ -188,6 +193,8 @@ class Analysis:
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
         self.resolver.class_rvas = class_rvas
         self.resolver.pointers = self.pointers
+        if wpp is not None:
+            self.resolver.wpp_controls = control_guids(facts, self.engine)
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
@@ -436,7 +443,17 @@ class Analysis:
         if self.options.all_sites:
             self.roots |= {s.caller for s, _ in write_sites if s.caller not in self.ignored}
             self.roots |= {r.function for r in self.ref_sites}
+        self._writers: Optional[dict[int, int]] = None
         ref_functions = {r.function for r in self.ref_sites}
+        helpers: set[int] = set()
+        for ref in self.ref_sites:  # the helpers an inlined TraceLogging write calls write nothing else
+            call = self._write_call(ref)
+            if call is not None and call.callee not in self.apis:
+                helpers.add(call.callee)
+        if helpers:
+            callees = writer_callees(self.facts, self._writers or {})
+            for helper in helpers:
+                ref_functions |= helper_chain(helper, callees)
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
         total = len(write_sites) + len(self.ref_sites)
         for n, (site, api) in enumerate(write_sites):
@@ -454,7 +471,8 @@ class Analysis:
                         inlined = event.tracelogging_provider and (event.id in (None, 0) or func in ref_functions
                                                                    or site.caller in ref_functions)
                         if event.kind == KIND_MANIFEST and self.ref_sites and (
-                                inlined or (not event.resolved and site.caller in ref_functions)):
+                                inlined or (not event.resolved and (site.caller in ref_functions
+                                                                    or func in ref_functions))):
                             continue
                         if event not in events:
                             events.append(event)
@@ -467,7 +485,8 @@ class Analysis:
                 self.progress("walk", n, total)
             if (ref.function, ref.event.rva) in covered:
                 continue
-            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva, ref.rva)
+            events, write_rva = self._reference_events(ref)
+            self._emit(ref.function, [ref.function], events, write_rva, ref.rva)
         self.progress("walk", total, total)
         self._unreached()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
@@ -476,18 +495,33 @@ class Analysis:
                                  r.containing_function, r.call_depth))
         return rows
 
-    def _reference_events(self, ref) -> list[EventInfo]:
-        """Events of a function that takes an event blob's address, labelled with the call that passes it."""
+    def _write_call(self, ref) -> Optional[CallSite]:
+        """The call that writes a referenced event: a TraceLogging writer passed the blob, else the ETW
+        write call (or helper reaching one) the inlined metadata load leads to."""
+        if self._writers is None:
+            self._writers = writer_functions(
+                self.facts, lambda rva: rva in self.apis and self.apis[rva].role in _WRITE_ROLES)
+        sites = self._sites_in.get(ref.function, [])
+        target = Addr(ref.event.rva)
+        call = next((s for s in sites if s.args is not None and target in s.arg(1)), None)
+        return call if call is not None else write_call(sites, ref.rva, self._writers)
+
+    def _reference_events(self, ref) -> tuple[list[EventInfo], int]:
+        """Events of a function that takes an event blob's address, labelled with the call that writes it
+        (a TraceLogging writer passed the blob, else the ETW write call the inlined metadata load leads to)."""
         label = ""
         providers = ref.providers
         target = Addr(ref.event.rva)
-        for site in self._sites_in.get(ref.function, ()):
-            if site.args is not None and target in site.arg(1):
-                label = write_function_label(self.facts.functions[site.callee].name)
-                passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in site.arg(0)) if p is not None)
-                providers = passed or providers
-                break
-        return self.resolver.tracelogging_event(label, ref.event, providers)
+        write_rva = ref.rva
+        call = self._write_call(ref)
+        if call is not None:
+            if call.args is not None and target in call.arg(1):
+                passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in call.arg(0)) if p is not None)
+                providers = providers or passed
+            writers = self._writers or {}
+            label = write_function_label(self.facts.functions[writers.get(call.callee, call.callee)].name)
+            write_rva = call.rva
+        return self.resolver.tracelogging_event(label, ref.event, providers), write_rva
 
     def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int, hop: int) -> None:
         """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container);

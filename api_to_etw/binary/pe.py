@@ -158,6 +158,17 @@ class PEImage(Memory):
             return None
         return section.raw_offset + delta
 
+    def file_bytes(self, rva: int, size: int) -> bytes:
+        """The bytes at an RVA that the file backs: never the zero fill past a section's raw data."""
+        section = self.section_at(rva)
+        if section is None or size <= 0:
+            return b""
+        delta = rva - section.rva
+        if delta >= section.raw_size:
+            return b""
+        start = section.raw_offset + delta
+        return self.data[start : start + min(size, section.raw_size - delta, section.end - rva)]
+
     def is_writable(self, rva: int) -> bool:
         section = self.section_at(rva)
         return section is None or section.writable

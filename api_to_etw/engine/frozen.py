@@ -106,6 +106,12 @@ class RecordingMemory(Memory):
             self.ranges[rva] = max(self.ranges.get(rva, 0), len(data))
         return data
 
+    def file_bytes(self, rva: int, size: int) -> bytes:
+        data = self.inner.file_bytes(rva, size)
+        if data:
+            self.ranges[rva] = max(self.ranges.get(rva, 0), len(data))
+        return data
+
     def is_writable(self, rva: int) -> bool:
         return self.inner.is_writable(rva)
 

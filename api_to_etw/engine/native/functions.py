@@ -17,6 +17,7 @@ from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Regist
 
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
+from .gaps import gap_entries
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     redo: set[int] = set()
     settle_pending()
     todo = sorted(extents)
+    gaps_done = False
     iat_loads = _iat_load_candidates(image, exec_sections)
     while todo:
         first_new = len(calls)
@@ -140,6 +142,12 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         todo = sorted((set(extents) - before) | redo)
         if redo:  # shortened functions are decoded again: forget what their longer extent produced
             calls[:] = [c for c in calls if c.caller not in redo]
+        if not todo and not gaps_done:  # once all else is known: leaf code in the gaps (engine/native/gaps.py)
+            gaps_done = True
+            pending |= gap_entries(image, code_ranges()[1]) - set(extents)
+            before = set(extents)
+            settle_pending()
+            todo = sorted(set(extents) - before)
 
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)

@@ -1,0 +1,90 @@
+"""Leaf code nobody names: functions in the gaps between known function ranges.
+
+x64 leaf functions that touch neither the stack nor non-volatile registers need no unwind data, so they
+have no RUNTIME_FUNCTION; without a PDB, and when no direct call reaches them (they are reached through
+a vtable or a function pointer), nothing else marks them. Compilers emit exactly such functions for
+TraceLogging: an enabled check, the address of the event's metadata, a tail jump to the shared write
+helper. This module finds them: in each gap of an executable section, after the padding (int3, nops,
+zero bytes), every run of instructions that decodes cleanly up to a terminator (ret, jmp) is a function
+when it starts 16-byte aligned after padding, or right where the code before it ends (size-optimised
+builds do not pad); the gap may hold several.
+"""
+
+from __future__ import annotations
+
+from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic
+
+from ...binary.pe import PEImage
+
+_TERMINATORS = (FlowControl.RETURN, FlowControl.UNCONDITIONAL_BRANCH, FlowControl.INDIRECT_BRANCH)
+_PADDING = (Mnemonic.NOP, Mnemonic.INT3)
+#: Compilers align function entries to 16 bytes; gap code that starts elsewhere is not taken as a function.
+ALIGNMENT = 16
+#: A gap piece longer than this without a terminator is data, not a leaf function.
+MAX_PIECE = 0x400
+
+
+def _skip_padding(code: bytes, pos: int, stop: int, base: int) -> int:
+    """Offset of the first byte at or after ``pos`` (before ``stop``) that is not padding (int3, nop, zeros)."""
+    while pos < stop:
+        byte = code[pos]
+        if byte in (0xCC, 0x90, 0x00):
+            pos += 1
+            continue
+        instr = Decoder(64, code[pos : pos + 15], ip=base + pos).decode()
+        if instr.is_invalid or instr.mnemonic not in _PADDING:
+            return pos
+        pos += instr.len
+    return pos
+
+
+def _piece_end(code: bytes, pos: int, stop: int, base: int) -> int | None:
+    """End offset of the function starting at ``pos`` (before ``stop``): past the terminator that no branch
+    seen so far jumps beyond; None when the bytes do not decode as one clean function."""
+    limit = min(stop, pos + MAX_PIECE)
+    decoder = Decoder(64, code[pos:limit], ip=base + pos)
+    instr = Instruction()
+    furthest = base + pos
+    while decoder.can_decode:
+        decoder.decode_out(instr)
+        if instr.is_invalid:
+            return None
+        fc = instr.flow_control
+        if fc == FlowControl.CONDITIONAL_BRANCH:
+            target = instr.near_branch_target
+            if base + pos <= target < base + limit:
+                furthest = max(furthest, target)
+        if fc in _TERMINATORS and instr.next_ip > furthest:
+            return instr.next_ip - base
+    return None
+
+
+def gap_entries(image: PEImage, ranges: list[tuple[int, int, int]]) -> set[int]:
+    """Entry RVAs of the leaf functions in the gaps between ``ranges`` ((start, end, owner), any order)."""
+    found: set[int] = set()
+    spans = sorted((start, end) for start, end, _owner in ranges)
+    for section in image.executable_sections():
+        code = image.file_bytes(section.rva, section.end - section.rva)
+        base = section.rva
+        cursor = 0
+        inside = [(max(s, base) - base, min(e, base + len(code)) - base) for s, e in spans
+                  if s < base + len(code) and e > base]
+        for start, end in inside + [(len(code), len(code))]:
+            pos = cursor
+            while pos < start:
+                code_start = _skip_padding(code, pos, start, base)
+                if code_start >= start:
+                    break
+                if code_start != pos and (base + code_start) % ALIGNMENT:
+                    break  # padding, then code at no entry alignment: data or a piece of something else
+                pos = code_start
+                end_off = _piece_end(code, pos, start, base)
+                if end_off is None:
+                    break
+                found.add(base + pos)
+                pos = end_off
+            cursor = max(cursor, end)
+    return found
+
+
+__all__ = ["gap_entries"]

@@ -1,0 +1,43 @@
+"""Leaf code in the gaps between RUNTIME_FUNCTIONs (engine/native/gaps.py), checked against the PDB.
+
+Each fixture's PDB lists every procedure the compiler emitted (S_GPROC32 and, for static functions,
+S_LPROC32 in the module streams), read here with llvm-pdbutil, not with our reader; gap discovery never
+reads the PDB. Every entry it finds from the code alone must start a procedure the PDB lists (no data
+or mid-function bytes taken for code), and on the synthetic kernels, whose tail-calling leaf wrappers
+have no unwind data, and on telemetry.dll, whose static leaf TlgEnable has none, it must find some.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import LEVELS, SAMPLES
+
+from api_to_etw.binary.pe import load_pe
+from api_to_etw.engine.native.gaps import gap_entries
+
+FIXTURES = [os.path.join(SAMPLES, "synthkernel", level, "synthkernel.exe") for level in LEVELS] + [
+    os.path.join(SAMPLES, "usermode", "telemetry.dll")]
+PDBUTIL = shutil.which("llvm-pdbutil") or shutil.which("llvm-pdbutil-14")
+_PROC = re.compile(r"S_[GL]PROC32 .*\n\s+parent = \d+, end = \d+, addr = (\d{4}):(\d+)")
+
+
+def _procedures(pdb: str, section_rvas: list[int]) -> set[int]:
+    text = subprocess.run([PDBUTIL, "dump", "-symbols", pdb], capture_output=True, text=True, check=True).stdout
+    return {section_rvas[int(sec) - 1] + int(off) for sec, off in _PROC.findall(text)}
+
+
+@pytest.mark.skipif(PDBUTIL is None, reason="llvm-pdbutil not installed")
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: os.path.relpath(p, SAMPLES))
+def test_gap_entries_are_procedures_the_pdb_lists(path: str) -> None:
+    image = load_pe(path)
+    procedures = _procedures(os.path.splitext(path)[0] + ".pdb", [s.rva for s in image.sections])
+    assert procedures
+    ranges = [(rf.begin, rf.end, rf.parent if rf.parent is not None else rf.begin) for rf in image.runtime_functions]
+    found = gap_entries(image, ranges)
+    assert found, "each fixture has leaf code without unwind data"
+    assert found <= procedures, sorted(hex(rva) for rva in found - procedures)
