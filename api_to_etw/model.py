@@ -248,6 +248,22 @@ class Reference:
     target: int
 
 
+@dataclass(frozen=True)
+class ResourceEntry:
+    """One leaf of the PE resource tree: type and name (an integer id or a string), language, data.
+
+    The analysis reads the data through ``Facts.memory`` (so frozen facts replay it): ``rva``/``size``
+    locate it, ``codepage`` decodes ANSI strings in it.
+    """
+
+    type: Union[int, str]
+    name: Union[int, str]
+    language: int
+    rva: int
+    size: int
+    codepage: int = 0
+
+
 @dataclass
 class Facts:
     """Everything the analysis needs from a binary, independent of how it was obtained."""
@@ -266,6 +282,8 @@ class Facts:
     references: Optional[list[Reference]] = None
     #: (rva, strings) of annotation records, once an analysis asked for them (``Engine.annotations``).
     annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
+    #: The PE resource tree's leaves (WEVT_TEMPLATE, RT_MESSAGETABLE, ...): the binary's own manifest.
+    resources: list[ResourceEntry] = field(default_factory=list)
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 from ..engine.base import Engine
 from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
 from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
+from .embedded import embedded_index, embedded_manifest, unreferenced_rows
 from .events import EventResolver, Provider, handle_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
@@ -50,7 +51,10 @@ class AnalysisOptions:
     #: Also report every write site from its own containing function, reached by an API or not.
     all_sites: bool = False
     #: Manifests and MOF tables that name the rows' events (``--manifests``); None: no naming.
+    #: They add to and override the binary's own manifest (WEVT_TEMPLATE), which names rows by itself.
     names: Optional[ManifestIndex] = None
+    #: Also list the events the binary's own manifest defines but no write site emits.
+    unreferenced: bool = False
 
 
 @dataclass
@@ -153,8 +157,12 @@ class Analysis:
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp)
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
-        if self.options.names is not None:
-            self.stats.named_rows = name_rows(rows, self.options.names)
+        embedded = embedded_manifest(facts)
+        if self.options.unreferenced:
+            rows += unreferenced_rows(embedded, self._written)
+        indexes = [i for i in (self.options.names, embedded_index(embedded, facts.binary_name)) if i is not None]
+        if indexes:
+            self.stats.named_rows = name_rows(rows, indexes)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
         return AnalysisResult(rows, self.stats, facts)
 
@@ -289,6 +297,8 @@ class Analysis:
         max_depth = self.options.max_depth
         funcs = self.facts.functions
         self._best: dict[tuple, tuple[tuple, Row]] = {}
+        #: (provider GUID, id, version) of every manifest event a write site emits, reached or not.
+        self._written: set[tuple[str, Optional[int], Optional[int]]] = set()
         write_sites = [(s, a) for s, a in self._api_sites(_WRITE_ROLES) if s.caller not in self.apis]
         write_sites.sort(key=lambda sa: sa[0].rva)
         self.stats.write_sites = len(write_sites)
@@ -311,6 +321,7 @@ class Analysis:
                             continue  # an inlined user-mode TraceLogging write: reported from its metadata
                         if event not in events:
                             events.append(event)
+                            self._written.add((event.provider_guid, event.id, event.version))
                         if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
                                 event.event_key[1], int):
                             covered.add((func, event.event_key[1]))

@@ -13,7 +13,7 @@ PUBLISHED_COLUMNS = [
 ]
 EXTRA_COLUMNS = [
     "Kind", "ProviderName", "EventName", "TaskName", "OpcodeName", "KeywordNames", "Fields", "WriteRva", "GroupMask",
-    "HookId", "Resolved",
+    "HookId", "Resolved", "Entry", "Message",
 ]
 COLUMNS = PUBLISHED_COLUMNS + EXTRA_COLUMNS
 
@@ -68,6 +68,12 @@ class EventNames:
     opcode_name: str = ""
     keyword_names: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
+    #: The event's message string (``$(string.X)`` resolved), from the manifest or the binary's resource.
+    message: str = ""
+
+
+#: ``Row.entry`` of an event the binary's manifest defines but no code writes (``--unreferenced``).
+ENTRY_UNREFERENCED = "unreferenced"
 
 
 @dataclass
@@ -81,6 +87,8 @@ class Row:
     exported_call_depth: int
     write_rva: int
     names: Optional[EventNames] = None
+    #: How the row was reached; ``unreferenced`` for a manifest event no write site emits.
+    entry: str = ""
 
     @property
     def call_depth(self) -> int:
@@ -125,10 +133,12 @@ class Row:
             "OpcodeName": n.opcode_name,
             "KeywordNames": " ".join(n.keyword_names),
             "Fields": " ".join(n.fields or e.fields),
-            "WriteRva": f"0x{self.write_rva:x}",
+            "WriteRva": f"0x{self.write_rva:x}" if self.entry != ENTRY_UNREFERENCED else "",
             "GroupMask": "" if e.group_mask is None else f"0x{e.group_mask:x}",
             "HookId": "" if e.hook_id is None else f"0x{e.hook_id:x}",
             "Resolved": "yes" if e.resolved else "no",
+            "Entry": self.entry,
+            "Message": n.message,
         }
 
     def as_record(self) -> dict[str, object]:
@@ -141,6 +151,7 @@ class Row:
         e["provider_name"] = e["provider_name"] or n.pop("provider_name")
         n.pop("provider_name", None)
         e["fields"] = list(n.pop("fields") or e["fields"])
+        e["message"] = n.pop("message") or e["message"]
         return {
             "function": self.function,
             **e,
@@ -149,5 +160,6 @@ class Row:
             "exported_call_depth": self.exported_call_depth,
             "call_path": list(self.call_path),
             "write_rva": self.write_rva,
+            "entry": self.entry,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in n.items()},
         }

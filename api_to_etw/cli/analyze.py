@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="also list every ETW write site from its own function, reached by an API or not")
     an.add_argument("--manifests", metavar="PATH", action="append", default=[],
                     help="instrumentation manifests (XML/TSV) and the kernel MOF table, file or folder; repeatable")
+    an.add_argument("--unreferenced", action="store_true",
+                    help="also list the events the binary's own manifest (WEVT_TEMPLATE) defines but no code writes,"
+                         " with Entry 'unreferenced'")
     an.add_argument("--engine", default="native", choices=ENGINES,
                     help="analysis backend: native (default, runs anywhere) or ghidra (pyghidra + GHIDRA_INSTALL_DIR)")
     an.add_argument("--save-facts", metavar="FILE", help="also save the engine's facts as JSON for replay")
@@ -85,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         roots=names_file(args.roots) if args.roots else None,
         ignore=names_file(args.ignore) if args.ignore else set(),
         all_sites=args.all_sites,
+        unreferenced=args.unreferenced,
     )
     if args.manifests:
         from ..etw.manifest import ManifestIndex

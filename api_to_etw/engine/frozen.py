@@ -27,6 +27,7 @@ from ..model import (
     Offset,
     Param,
     Reference,
+    ResourceEntry,
     StackAddr,
     Value,
 )
@@ -151,6 +152,7 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         "memory": [[start, memory.read(start, size).hex()] for start, size in ranges],
         "references": None if facts.references is None else [[r.rva, r.function, r.target] for r in facts.references],
         "annotations": None if facts.annotations is None else [[rva, list(strings)] for rva, strings in facts.annotations],
+        "resources": [[r.type, r.name, r.language, r.rva, r.size, r.codepage] for r in facts.resources],
     }
 
 
@@ -220,6 +222,9 @@ class FrozenEngine(Engine):
             references=None if refs is None else [Reference(int(a), int(b), int(c)) for a, b, c in refs],
             annotations=None if doc.get("annotations") is None else [
                 (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]],
+            resources=[ResourceEntry(kind if isinstance(kind, str) else int(kind), name if isinstance(name, str)
+                                     else int(name), int(lang), int(rva), int(size), int(cp))
+                       for kind, name, lang, rva, size, cp in doc.get("resources", [])],
         )
 
     def resolve(self, functions: Iterable[int]) -> None:

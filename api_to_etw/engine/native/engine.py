@@ -9,7 +9,7 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Facts, Reference
+from ...model import Facts, Reference, ResourceEntry
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
@@ -61,10 +61,20 @@ class NativeEngine(Engine):
             memory=RecordingMemory(image, image.image_base) if self.record_memory else image,
             has_pdb=pdb is not None,
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
+            resources=self._resources(),
         )
         self._fmap = fmap
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
+
+    def _resources(self) -> list[ResourceEntry]:
+        """The resource tree's leaves (their data is read later through the facts' memory)."""
+        from ...binary.resources import image_resources
+
+        tree = image_resources(self.image, self.image.data[:4096])
+        for warning in tree.warnings:
+            log.warning("resources: %s", warning)
+        return tree.entries
 
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         """S_ANNOTATION records of the PDB's modules (WPP's TMF/TMC), read on first use only."""
