@@ -29,20 +29,28 @@ def name_rows(rows: Iterable[Row], indexes: Sequence[ManifestIndex] | ManifestIn
 
 
 def best_names(row: Row, indexes: Sequence[ManifestIndex]) -> EventNames | None:
-    """The first index's names that name the event itself, else the first provider-only names."""
+    """The first index's names that name the event itself, else the first provider-only names.
+
+    A row whose binary holds no provider name takes the name an index gives its GUID, so a GUID-less
+    source (a TSV) for that provider can still name it.
+    """
+    provider_name = row.event.provider_name
+    if not provider_name and row.event.provider_guid:
+        known = (index.provider(guid=row.event.provider_guid) for index in indexes)
+        provider_name = next((p.name for p in known if p is not None), "")
     fallback = None
     for index in indexes:
-        names = names_for(row, index)
+        names = names_for(row, index, provider_name)
         if names is not None and names.event_name:
             return names
         fallback = fallback or names
     return fallback
 
 
-def names_for(row: Row, index: ManifestIndex) -> EventNames | None:
+def names_for(row: Row, index: ManifestIndex, provider_name: str = "") -> EventNames | None:
     e = row.event
     if e.kind == KIND_MANIFEST and e.id is not None and e.provider_guid:
-        event = index.lookup(e.provider_guid, e.provider_name or None, e.id, e.version)
+        event = index.lookup(e.provider_guid, e.provider_name or provider_name or None, e.id, e.version)
         if event is None:
             provider = index.provider(guid=e.provider_guid)
             if provider is None:

@@ -7,10 +7,12 @@ every offset is relative to the start of the ``CRIM`` blob):
 
 * ``CRIM`` header: signature, UINT32 size, UINT16 major/minor version, UINT32 provider count, then per
   provider a GUID and the offset of its ``WEVT`` block.
-* ``WEVT``: signature, UINT32 size, UINT32 message id (0xFFFFFFFF: none), UINT32 element count,
-  UINT32 (unknown), then per element an 8-byte descriptor whose first UINT32 is the element offset.
-  Elements are told apart by their signature: ``CHAN``, ``LEVL``, ``OPCO``, ``TASK``, ``KEYW``,
-  ``MAPS``, ``TTBL``, ``EVNT`` and (CRIM 5.x) ``PRVA``, the provider attributes holding its name.
+* ``WEVT``: signature, UINT32 size, UINT32 message id (0xFFFFFFFF: none), UINT32 element count, then
+  per element a descriptor (UINT32 element type, UINT32 element offset). libfwevt's notes read the
+  first type as a header field and the pairs as (offset, unknown); both readings give the same
+  offsets, and in mc.exe output the types are consistent per signature (LEVL 0, TASK 1, OPCO 2,
+  KEYW 3, EVNT 4, CHAN 5, TTBL 7, PRVA 13; MAPS 6 is inferred from the gap). Elements are told
+  apart by their signature; ``PRVA`` (CRIM 5.x) holds the provider attributes, its name among them.
 * Each table element: signature, UINT32 size, UINT32 count, then fixed-size entries whose names are
   ``{UINT32 size (counts itself), UTF-16 string, NUL}`` records found by offset. Channel entry:
   UINT32 index, name offset, UINT32 value, message id. Level: value, message id, name offset.
@@ -43,6 +45,9 @@ CRIM = b"CRIM"
 WEVT = b"WEVT"
 #: Largest count believed for any table (real manifests hold a few thousand events at most).
 MAX_ENTRIES = 65536
+
+#: Element type of each signature in a WEVT descriptor (as mc.exe writes them; MAPS inferred).
+ELEMENT_TYPES = {"LEVL": 0, "TASK": 1, "OPCO": 2, "KEYW": 3, "EVNT": 4, "CHAN": 5, "MAPS": 6, "TTBL": 7, "PRVA": 13}
 
 #: TDH in-types as manifests spell them (``win:`` prefix), by value.
 IN_TYPES: dict[int, str] = {
@@ -117,8 +122,8 @@ class Template:
     #: The template's BinXML fragment (the XML shape of the event data), undecoded.
     binxml: bytes = b""
     flags: int = 1
-    #: Offset of the ``TEMP`` block in the blob: what events point at.
-    offset: int = 0
+    #: Offset of the ``TEMP`` block in the blob: what events point at (layout, not content).
+    offset: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ class WevtProvider:
     events: tuple[WevtEvent, ...] = ()
     #: Element signatures in their descriptor order (kept so a writer can reproduce the layout).
     order: tuple[str, ...] = ()
+
 
 
 @dataclass
@@ -384,15 +390,15 @@ class _Decoder:
 
     # ----------------------------------------------------------------------------------- provider
     def provider(self, guid: str, offset: int) -> WevtProvider:
-        sig, _size, message, n_elements, _unknown = self.blob.unpack("4sIIII", offset, "WEVT header")
+        sig, _size, message, n_elements = self.blob.unpack("4sIII", offset, "WEVT header")
         if sig != WEVT:
             raise _Bad(f"provider {guid}: no WEVT signature at {offset:#x}")
-        n = _count(self.blob, offset + 20, len(self.blob.data), n_elements, 8, f"provider {guid} elements",
+        n = _count(self.blob, offset + 16, len(self.blob.data), n_elements, 8, f"provider {guid} elements",
                    self.warnings)
         elements: list[tuple[str, int]] = []
         seen: set[int] = set()
         for i in range(n):
-            at = self.blob.u32(offset + 20 + 8 * i, "element descriptor")
+            at = self.blob.u32(offset + 20 + 8 * i, "element descriptor")  # (type, offset) pairs from +16
             if at in seen:
                 self.warnings.append(f"provider {guid}: element offset {at:#x} listed twice (loop); skipped")
                 continue

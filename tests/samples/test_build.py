@@ -375,3 +375,12 @@ def test_machine_code_matches_the_model(truth):
     errors, report = gen.verify_sample(KERNEL, model, truth, LEVELS)
     assert not errors, "\n".join(errors)
     assert not [line for line in report if "MISSING" in line], "\n".join(report)
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("clang", "lld-link", "llvm-dlltool", "llvm-rc")),
+                    reason="clang, lld-link, llvm-dlltool or llvm-rc missing")
+def test_wevt_fixture_rebuilds_byte_for_byte():
+    """samples/wevt: the embedded-manifest DLLs rebuilt from the model are the committed bytes."""
+    proc = subprocess.run([sys.executable, str(SAMPLES / "wevt" / "build.py"), "--check"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
