@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--all-sites", action="store_true",
                     help="also list every ETW write site from its own function, reached by an API or not")
     an.add_argument("--manifests", metavar="PATH", action="append", default=[],
-                    help="instrumentation manifests (XML/TSV) and the kernel MOF table, file or folder; repeatable")
+                    help="instrumentation manifests (XML/TSV), the kernel MOF table, or a provider's resource DLL, "
+                         "file or folder; repeatable")
     an.add_argument("--unreferenced", action="store_true",
                     help="also list the events the binary's own manifest (WEVT_TEMPLATE) defines but no code writes,"
                          " with Entry 'unreferenced'")
@@ -91,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
         unreferenced=args.unreferenced,
     )
     if args.manifests:
-        from ..etw.manifest import ManifestIndex
+        from .manifest import load_manifests
 
-        options.names = ManifestIndex().load(args.manifests)
+        options.names = load_manifests(args.manifests)
         log.info("%s", options.names.summary())
     engine: Engine
     if args.facts:

@@ -54,6 +54,36 @@ def open_manifest(path: str):  # type: ignore[no-untyped-def]
     return manifest
 
 
+def _is_pe(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) == b"MZ"
+    except OSError:
+        return False
+
+
+def load_manifests(paths: list[str]):  # type: ignore[no-untyped-def]
+    """``--manifests``: XML/TSV files and folders, and PE files (a provider's resource DLL) whose embedded
+    manifest is read like an XML one; corrupt embedded manifests are an error naming the file (exit 9)."""
+    from ..errors import CorruptMetadataError
+    from ..etw.embedded import to_xml
+    from ..etw.manifest import ManifestIndex
+
+    index = ManifestIndex()
+    binaries = [p for p in paths if os.path.isfile(p) and _is_pe(p)]
+    for path in binaries:
+        manifest = open_manifest(path)
+        if manifest.warnings:
+            raise CorruptMetadataError(f"{path}: corrupt embedded manifest ({manifest.warnings[0]})")
+        if not manifest.providers:
+            raise CorruptMetadataError(f"{path}: no WEVT_TEMPLATE manifest in the resources")
+        index.load_xml(to_xml(manifest, os.path.basename(path)).encode("utf-8"), f"{path}:WEVT_TEMPLATE")
+    others = [p for p in paths if p not in binaries]
+    if others:
+        index.load(others)
+    return index
+
+
 def run(args: argparse.Namespace) -> int:
     from ..etw.embedded import TSV_COLUMNS, to_index, to_xml, tsv_rows
     from ..render.tables import render_table, write_output

@@ -36,9 +36,10 @@ everything decoded before and beside it is kept.
 from __future__ import annotations
 
 import struct
-import uuid
 from dataclasses import dataclass, field
 from typing import Optional
+
+from .tracelogging import format_guid
 
 NO_MESSAGE = 0xFFFFFFFF
 CRIM = b"CRIM"
@@ -171,10 +172,6 @@ class WevtManifest:
 
 
 PRVA_NAME = 0x10000001
-
-
-def format_guid(raw: bytes) -> str:
-    return str(uuid.UUID(bytes_le=bytes(raw)))
 
 
 class _Bad(Exception):

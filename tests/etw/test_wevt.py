@@ -291,3 +291,34 @@ def test_generated_c_source_is_committed():
 def test_index_of_the_gadget_manifest():
     index = to_index(_embedded(GADGET))
     assert index.counts.providers == 2 and index.counts.events == 7
+
+
+def test_manifests_option_takes_a_resource_dll(tmp_path):
+    """A provider's resource-only DLL given to --manifests names rows of a binary without its own resource."""
+    facts = tmp_path / "gadget.facts.json"
+    _rows(GADGET, "--save-facts", str(facts))
+    import json
+
+    doc = json.loads(facts.read_text(encoding="utf-8"))
+    doc["resources"] = []  # as if the manifest lived only in the resource file
+    facts.write_text(json.dumps(doc), encoding="utf-8")
+    bare = _rows("--facts", str(facts))
+    assert all(r["EventName"] == "" for r in bare)
+    named = _rows("--facts", str(facts), "--manifests", GADGET_RES)
+    assert {r["EventName"] for r in named} == {"ConnectStart", "ConnectStart_V1", "StoreRetry", "event_7"}
+    broken = tmp_path / "broken.dll"
+    data = bytearray(open(GADGET_RES, "rb").read())
+    evnt = data.index(b"EVNT")
+    struct.pack_into("<I", data, evnt + 8, 0x7FFFFFFF)
+    broken.write_bytes(bytes(data))
+    result = run_cli("analyze", "--facts", str(facts), "--manifests", str(broken), "-o", "-")
+    assert result.code == 9 and "corrupt embedded manifest" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["gadget.dll", "gadget.pdb", "gadget_res.dll", "gadget.c"])
+def test_no_machine_paths_in_the_fixture(name):
+    with open(os.path.join(WEVT_DIR, name), "rb") as handle:
+        data = handle.read()
+    for needle in (b"/work", b"/tmp", b"/root", b"/home", b"/usr", b":\\"):
+        assert needle not in data, f"{name} contains {needle!r}"
+    assert len(data) < 100_000
