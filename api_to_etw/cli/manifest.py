@@ -8,7 +8,7 @@ import os
 import time
 
 from ..errors import CorruptFileError, ExitCode, InputNotFoundError, UnsupportedArchitectureError
-from .common import add_verbosity, output_format, summary
+from .common import add_output_options, add_verbosity, output_format, summary
 
 log = logging.getLogger("api_to_etw")
 FORMATS = ("xml", "tsv", "csv")
@@ -22,8 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "--manifests and Windows' tools) or one line per event (TSV). Every event the resource "
                     "defines is listed, whether the code references it or not.")
     p.add_argument("binary", metavar="BINARY", help="PE file: exe, dll, sys, or a resource-only DLL")
-    p.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
-    p.add_argument("--format", choices=FORMATS, help="xml (default), or tsv/csv: one line per event")
+    add_output_options(p, FORMATS, "xml")
     add_verbosity(p)
     p.set_defaults(run=run)
 
