@@ -264,6 +264,24 @@ class ResourceEntry:
     codepage: int = 0
 
 
+@dataclass(frozen=True)
+class Store:
+    """Code that stores an image address into memory: ``mov [address], value`` at ``rva`` inside ``function``.
+
+    Only stores of image addresses (``value`` is an ``Addr``) are facts: they are how code hands out its
+    function pointers (``DriverObject->MajorFunction[i] = Dispatch``) without calling anything.
+    """
+
+    rva: int
+    function: int
+    address: Value
+    value: Value
+
+
+#: The selector values under which a call site runs: case constants, ``None`` for the default case.
+CaseSet = frozenset  # frozenset[Optional[int]]
+
+
 @dataclass
 class Facts:
     """Everything the analysis needs from a binary, independent of how it was obtained."""
@@ -284,6 +302,12 @@ class Facts:
     annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
     #: The PE resource tree's leaves (WEVT_TEMPLATE, RT_MESSAGETABLE, ...): the binary's own manifest.
     resources: list[ResourceEntry] = field(default_factory=list)
+    #: RVA of the PE entry point (DriverEntry, DllMain, the CRT start), None when the image has none.
+    entry_point: Optional[int] = None
+    #: Stores of image addresses, once an analysis asked for them (``Engine.stores``).
+    stores: Optional[list[Store]] = None
+    #: (function, selector) -> call site RVA -> CaseSet, once asked for (``Engine.case_guards``).
+    case_guards: Optional[dict[tuple[int, Value], dict[int, CaseSet]]] = None
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

@@ -25,6 +25,7 @@ from ..engine.base import Engine
 from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
 from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
 from .embedded import embedded_index, embedded_manifest, unreferenced_rows
+from .entries import EntryFinder, EntryPoints
 from .events import EventResolver, Provider, handle_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
@@ -39,6 +40,9 @@ _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
+#: Most (function, values) states one substitution walk up the callers visits; beyond it the walk stops
+#: and records why (a wrapper fanned in through many call sites would otherwise grow exponentially).
+MAX_WALK_STATES = 20000
 
 Progress = Callable[[str, int, int], None]
 
@@ -69,6 +73,10 @@ class AnalysisStats:
     resolved_functions: int = 0
     unresolved_rows: int = 0
     named_rows: int = 0
+    entry_points: int = 0
+    unreached_rows: int = 0
+    #: Why a walk was cut short ("truncated: ..."), one line per cut.
+    truncated: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +84,12 @@ class AnalysisResult:
     rows: list[Row]
     stats: AnalysisStats
     facts: Facts
+    #: Names of the API roots (syscalls, exports, ``--roots``; with ``--all-sites`` the write sites too).
+    root_names: frozenset[str] = frozenset()
+
+    def api_rows(self) -> list[Row]:
+        """The rows an API root reaches (without those of events reached only from other entry points)."""
+        return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"]
 
 
 def relevant_args(api: EtwApi, site: CallSite) -> dict[str, ValueSet]:
@@ -138,6 +152,8 @@ class Analysis:
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
+        self.entries: EntryPoints = EntryFinder(facts, self.engine, self.callers_of).run(self.roots)
+        self.stats.entry_points = len(self.entries.kinds)
         registrations = self._registrations()
         self.tlg = find_metadata(facts)
         self.ref_sites = []
@@ -157,6 +173,9 @@ class Analysis:
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp)
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
+        self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
+        for reason in self.stats.truncated:
+            log.warning("%s", reason)
         embedded = embedded_manifest(facts)
         if self.options.unreferenced:
             rows += unreferenced_rows(embedded, self._written)
@@ -164,7 +183,7 @@ class Analysis:
         if indexes:
             self.stats.named_rows = name_rows(rows, indexes)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
-        return AnalysisResult(rows, self.stats, facts)
+        return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots))
 
     def _roots(self) -> set[int]:
         funcs = self.facts.functions
@@ -229,19 +248,37 @@ class Analysis:
 
     # ------------------------------------------------------------------ registrations
     def _concretize(self, site: CallSite, exprs: dict[str, ValueSet], levels: int) -> list[dict[str, ValueSet]]:
-        """Substitute callers' arguments until no parameter remains (all callers, up to ``levels``)."""
-        done = []
+        """Substitute callers' arguments until no parameter remains (all callers, up to ``levels``).
+
+        Each (function, values) state is expanded once: call sites that pass the same values collapse,
+        so a wrapper called from K sites through L levels costs K*L substitutions, not K**L.
+        """
+        done: list[dict[str, ValueSet]] = []
+        done_keys: set[tuple] = set()
         frontier = [(site.caller, exprs)]
+        seen = {(site.caller, _exprs_key(exprs))}
         for _ in range(levels + 1):
             nxt = []
             for func, ex in frontier:
                 if not _params(ex):
-                    done.append(ex)
+                    key = _exprs_key(ex)
+                    if key not in done_keys:
+                        done_keys.add(key)
+                        done.append(ex)
                     continue
                 for caller_site in self.callers_of.get(func, ()):
                     def args(i: int, s: CallSite = caller_site) -> ValueSet:
                         return frozenset(in_frame(v, s.caller) for v in s.arg(i))
-                    nxt.append((caller_site.caller, {k: substitute_all(v, args) for k, v in ex.items()}))
+                    new = {k: substitute_all(v, args) for k, v in ex.items()}
+                    state = (caller_site.caller, _exprs_key(new))
+                    if state in seen:
+                        continue
+                    if len(seen) >= MAX_WALK_STATES:
+                        self.stats.truncated.append(
+                            f"truncated: registration at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
+                        return done
+                    seen.add(state)
+                    nxt.append((caller_site.caller, new))
             frontier = nxt
         return done
 
@@ -299,6 +336,9 @@ class Analysis:
         self._best: dict[tuple, tuple[tuple, Row]] = {}
         #: (provider GUID, id, version) of every manifest event a write site emits, reached or not.
         self._written: set[tuple[str, Optional[int], Optional[int]]] = set()
+        self._extra: dict[tuple, tuple[tuple, Row]] = {}
+        #: Every (event site, suffix, events, write RVA) emitted, for the rows no API root reaches.
+        self._emitted: list[tuple[int, list[int], list[EventInfo], int]] = []
         write_sites = [(s, a) for s, a in self._api_sites(_WRITE_ROLES) if s.caller not in self.apis]
         write_sites.sort(key=lambda sa: sa[0].rva)
         self.stats.write_sites = len(write_sites)
@@ -333,7 +373,8 @@ class Analysis:
                 continue
             self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva)
         self.progress("walk", total, total)
-        rows = [row for _rank, row in self._best.values()]
+        self._unreached()
+        rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
                                  r.containing_function, r.call_depth))
@@ -356,25 +397,64 @@ class Analysis:
         """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container)."""
         if not events:
             return
-        funcs = self.facts.functions
+        self._emitted.append((func, suffix, events, site_rva))
         budget = self.options.max_depth - len(suffix)
         if budget < 0:
             return
         ancestors = self._ancestors(func, budget)
-        container = funcs[suffix[-1]].name
         for root, (dist, _next) in ancestors.items():
             if root not in self.roots or dist > budget:
                 continue
-            path_ids = self._path(ancestors, root)[:-1] + suffix
-            names = [funcs[r].name for r in path_ids]
-            exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
-            for event in events:
-                row = Row(event, funcs[root].name, container, names, exported, site_rva)
-                key = row.key()
-                rank = (len(names), names, site_rva)
-                old = self._best.get(key)
-                if old is None or rank < old[0]:
-                    self._best[key] = (rank, row)
+            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva)
+
+    def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
+                  events: Iterable[EventInfo], site_rva: int, entry: Optional[str] = None) -> None:
+        """Keep, per row key, the shortest path (then the smallest names, then the first write)."""
+        funcs = self.facts.functions
+        names = [funcs[r].name for r in path_ids]
+        exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
+        label = self.entries.label(root) if entry is None else entry
+        if len(path_ids) > 1:
+            hops = [s.rva for s in self._sites_in.get(root, ()) if s.callee == path_ids[1]]
+        else:
+            hops = [site_rva]
+        ioctl = self.entries.ioctls(root, hops)
+        for event in events:
+            row = Row(event, funcs[root].name, names[-1], names, exported, site_rva, event_site=funcs[site].name,
+                      entry=label, ioctl=ioctl)
+            key = row.key() if into is self._best else row.key() + (row.event_site,)
+            rank = (len(names), names, site_rva)
+            old = into.get(key)
+            if old is None or rank < old[0]:
+                into[key] = (rank, row)
+
+    def _unreached(self) -> None:
+        """Rows for the resolved (provider, event, event site) triples no API root's row reports.
+
+        Their ``Function`` is each outermost entry point (dispatch routine, callback, table slot, the PE
+        entry) that reaches the event site within the depth budget, else the event site itself, with
+        ``Entry`` = ``unreached`` when it is no entry point either.
+        """
+        covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()}
+        funcs = self.facts.functions
+        entry_points = set(self.entries.kinds) - self.ignored
+        for func, suffix, events, site_rva in self._emitted:
+            site_name = funcs[func].name
+            missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
+            if not missing:
+                continue
+            budget = self.options.max_depth - len(suffix)
+            ancestors = self._ancestors(func, max(budget, 0))
+            reaching = {r: self._path(ancestors, r)[:-1] for r, (dist, _n) in ancestors.items()
+                        if r in entry_points and dist <= budget}
+            inner = {f for r, path in reaching.items() for f in path[1:]}
+            outer = sorted(r for r in reaching if r not in inner)
+            if not outer:
+                self._add_rows(self._extra, func, suffix, func, missing, site_rva,
+                               entry=self.entries.label(func) or "unreached")
+                continue
+            for root in outer:
+                self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva)
 
     def _concrete_points(self, site: CallSite, exprs: dict[str, ValueSet],
                          max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int]]]:
@@ -386,7 +466,7 @@ class Analysis:
         """
         start = site.caller
         queue = deque([(start, exprs, [start])])
-        seen = {(start, tuple(sorted((k, tuple(sorted(map(repr, v)))) for k, v in exprs.items())))}
+        seen = {(start, _exprs_key(exprs))}
         while queue:
             func, ex, suffix = queue.popleft()
             if not _params(ex):
@@ -405,11 +485,20 @@ class Analysis:
                     return frozenset(in_frame(v, s.caller) for v in s.arg(i))
 
                 new = {k: substitute_all(v, args) for k, v in ex.items()}
-                key = (caller, tuple(sorted((k, tuple(sorted(map(repr, v)))) for k, v in new.items())))
+                key = (caller, _exprs_key(new))
                 if key in seen:
                     continue
+                if len(seen) >= MAX_WALK_STATES:
+                    self.stats.truncated.append(
+                        f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
+                    return
                 seen.add(key)
                 queue.append((caller, new, [caller] + suffix))
+
+
+def _exprs_key(exprs: dict[str, ValueSet]) -> tuple:
+    """A hashable, order-independent identity of argument value sets by role."""
+    return tuple(sorted((k, frozenset(v)) for k, v in exprs.items()))
 
 
 def _drop_params(exprs: dict[str, ValueSet]) -> dict[str, ValueSet]:

@@ -19,6 +19,7 @@ from ..model import (
     UNKNOWN,
     Addr,
     CallSite,
+    CaseSet,
     Const,
     Facts,
     Function,
@@ -29,6 +30,7 @@ from ..model import (
     Reference,
     ResourceEntry,
     StackAddr,
+    Store,
     Value,
 )
 from .base import Engine
@@ -153,6 +155,13 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         "references": None if facts.references is None else [[r.rva, r.function, r.target] for r in facts.references],
         "annotations": None if facts.annotations is None else [[rva, list(strings)] for rva, strings in facts.annotations],
         "resources": [[r.type, r.name, r.language, r.rva, r.size, r.codepage] for r in facts.resources],
+        "entry_point": facts.entry_point,
+        "stores": None if facts.stores is None else [
+            [s.rva, s.function, encode_value(s.address), encode_value(s.value)] for s in facts.stores],
+        "case_guards": None if facts.case_guards is None else [
+            [func, encode_value(selector), [[rva, sorted((-1 if c is None else c) for c in cases)]
+                                            for rva, cases in sorted(guards.items())]]
+            for (func, selector), guards in sorted(facts.case_guards.items(), key=lambda kv: (kv[0][0], repr(kv[0][1])))],
     }
 
 
@@ -209,6 +218,9 @@ class FrozenEngine(Engine):
             int(doc["image_base"]),
         )
         refs = doc.get("references")
+        stores = doc.get("stores")
+        guards = doc.get("case_guards")
+        entry = doc.get("entry_point")
         return Facts(
             binary_name=str(doc["binary"]),
             image_base=int(doc["image_base"]),
@@ -225,6 +237,13 @@ class FrozenEngine(Engine):
             resources=[ResourceEntry(kind if isinstance(kind, str) else int(kind), name if isinstance(name, str)
                                      else int(name), int(lang), int(rva), int(size), int(cp))
                        for kind, name, lang, rva, size, cp in doc.get("resources", [])],
+            entry_point=None if entry is None else int(entry),
+            stores=None if stores is None else [
+                Store(int(rva), int(func), decode_value(addr), decode_value(value)) for rva, func, addr, value in stores],
+            case_guards=None if guards is None else {
+                (int(func), decode_value(selector)): {
+                    int(rva): frozenset(None if int(c) < 0 else int(c) for c in cases) for rva, cases in sites}
+                for func, selector, sites in guards},
         )
 
     def resolve(self, functions: Iterable[int]) -> None:
@@ -233,6 +252,17 @@ class FrozenEngine(Engine):
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         facts = getattr(self, "_facts", None)
         return list(facts.annotations or []) if facts is not None else []
+
+    def stores(self, functions: Iterable[int]) -> list[Store]:
+        facts = getattr(self, "_facts", None)
+        wanted = set(functions)
+        return [s for s in (facts.stores or []) if s.function in wanted] if facts is not None else []
+
+    def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        facts = getattr(self, "_facts", None)
+        if facts is None or not facts.case_guards:
+            return {}
+        return dict(facts.case_guards.get((function, selector), {}))
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         facts = getattr(self, "_facts", None)

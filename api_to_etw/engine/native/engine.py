@@ -9,7 +9,7 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Facts, Reference, ResourceEntry
+from ...model import CallSite, CaseSet, Facts, Reference, ResourceEntry, Store, Value
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
@@ -26,7 +26,7 @@ class NativeEngine(Engine):
         self.pdb = pdb
         self.record_memory = record_memory
         self._facts: Optional[Facts] = None
-        self._sites_by_function: dict[int, dict[int, object]] = {}
+        self._sites_by_function: dict[int, dict[int, CallSite]] = {}
         self._resolved: set[int] = set()
         self._references: Optional[list[Reference]] = None
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
@@ -62,6 +62,7 @@ class NativeEngine(Engine):
             has_pdb=pdb is not None,
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
             resources=self._resources(),
+            entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
@@ -98,6 +99,41 @@ class NativeEngine(Engine):
         if self._facts is not None:
             self._facts.references = self._references
         return found
+
+    def _pieces(self, rva: int) -> Optional[list[tuple[int, int]]]:
+        func = self._facts.functions.get(rva) if self._facts is not None else None
+        if func is None or func.imported or func.size <= 0:
+            return None
+        return [(func.rva, func.rva + func.size)] + list(func.fragments)
+
+    def stores(self, functions: Iterable[int]) -> list[Store]:
+        from .stores import scan_stores
+
+        assert self._facts is not None, "load() first"
+        found: list[Store] = []
+        for rva in functions:
+            pieces = self._pieces(rva)
+            if pieces is not None:
+                found += scan_stores(self.image, self.image.image_base, self.image.size_of_image, rva, pieces,
+                                     self._sites_by_function.get(rva, {}))
+        known = self._facts.stores or []
+        have = set(known)
+        self._facts.stores = known + [s for s in found if s not in have]
+        return found
+
+    def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        from .switches import case_guards
+
+        assert self._facts is not None, "load() first"
+        cache = self._facts.case_guards
+        if cache is None:
+            cache = self._facts.case_guards = {}
+        if (function, selector) not in cache:
+            pieces = self._pieces(function)
+            cache[(function, selector)] = {} if pieces is None else case_guards(
+                self.image, self.image.image_base, self.image.size_of_image, pieces,
+                self._sites_by_function.get(function, {}), selector)
+        return dict(cache[(function, selector)])
 
     def resolve(self, functions: Iterable[int]) -> None:
         assert self._facts is not None, "load() first"
