@@ -77,7 +77,7 @@ def test_dxcompiler_tsv(real_binary):
 
 
 def test_dxcompiler_rows_are_named_without_manifests(real_binary):
-    result = run_cli("analyze", real_binary("dxcompiler.dll"), "--no-pdb", "-o", "-", "-q")
+    result = run_cli("analyze", real_binary("dxcompiler.dll"), "--no-pdb", "--unreferenced", "-o", "-", "-q")
     assert result.code == 0, result.stderr
     rows = [r for r in csv.DictReader(io.StringIO(result.stdout), delimiter="\t") if r["ProviderGuid"] == DXC_GUID]
     assert rows, "no row of the DXCompiler provider"
@@ -85,6 +85,10 @@ def test_dxcompiler_rows_are_named_without_manifests(real_binary):
         task, opcode, fields = DXC_EVENTS[int(r["Id"])]
         assert (r["ProviderName"], r["TaskName"], r["OpcodeName"]) == (DXC_PROVIDER, task, opcode)
         assert r["Fields"] == " ".join(f[0] for f in fields)
+    written = {int(r["Id"]) for r in rows if r["Entry"] != "unreferenced"}
+    unreferenced = {int(r["Id"]) for r in rows if r["Entry"] == "unreferenced"}
+    assert written and not written & unreferenced
+    assert written | unreferenced == set(DXC_EVENTS)  # every event of the manifest, once
 
 
 def _resources(path):
