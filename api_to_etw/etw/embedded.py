@@ -132,6 +132,15 @@ def to_xml(manifest: EmbeddedManifest, file_name: str = "") -> str:
         used.add(message_id)
         return attr("message", f"$(string.{_string_id(message_id)})")
 
+    def named(tag: str, child: str, items: list[Named], indent: int) -> None:
+        """``<levels>``/``<opcodes>``: one ``<child name value message/>`` per item, when there are any."""
+        if items:
+            pad = " " * indent
+            out.append(f"{pad}<{tag}>")
+            out.extend(f"{pad}  <{child}{attr('name', i.name)}{attr('value', i.value)}{message(i.message_id)}/>"
+                       for i in items)
+            out.append(f"{pad}</{tag}>")
+
     for p in manifest.providers:
         name = manifest.provider_name(p)
         files = attr("resourceFileName", file_name) + attr("messageFileName", file_name) if file_name else ""
@@ -147,12 +156,7 @@ def to_xml(manifest: EmbeddedManifest, file_name: str = "") -> str:
                     out.append(f"          <channel{attr('name', c.name)}{attr('chid', c.name)}"
                                f"{attr('type', _channel_type(c.name))}{attr('value', c.value)}{message(c.message_id)}/>")
             out.append("        </channels>")
-        own_levels = [lv for lv in p.levels if lv.name and lv.name not in STANDARD_LEVELS]
-        if own_levels:
-            out.append("        <levels>")
-            out += [f"          <level{attr('name', lv.name)}{attr('value', lv.value)}{message(lv.message_id)}/>"
-                    for lv in own_levels]
-            out.append("        </levels>")
+        named("levels", "level", [lv for lv in p.levels if lv.name and lv.name not in STANDARD_LEVELS], 8)
         own_opcodes = [o for o in p.opcodes if o.name and o.name not in STANDARD_OPCODES]
         if p.tasks:
             out.append("        <tasks>")
@@ -164,20 +168,12 @@ def to_xml(manifest: EmbeddedManifest, file_name: str = "") -> str:
                 head = f"          <task{attr('name', t.name)}{attr('value', t.value)}{guid}{message(t.message_id)}"
                 if scoped:
                     out.append(head + ">")
-                    out.append("            <opcodes>")
-                    out += [f"              <opcode{attr('name', o.name)}{attr('value', o.value)}"
-                            f"{message(o.message_id)}/>" for o in scoped]
-                    out.append("            </opcodes>")
+                    named("opcodes", "opcode", scoped, 12)
                     out.append("          </task>")
                 else:
                     out.append(head + "/>")
             out.append("        </tasks>")
-        wide = [o for o in own_opcodes if not o.scope]
-        if wide:
-            out.append("        <opcodes>")
-            out += [f"          <opcode{attr('name', o.name)}{attr('value', o.value)}{message(o.message_id)}/>"
-                    for o in wide]
-            out.append("        </opcodes>")
+        named("opcodes", "opcode", [o for o in own_opcodes if not o.scope], 8)
         own_keywords = [k for k in p.keywords if k.name and k.name not in STANDARD_KEYWORDS]
         if own_keywords:
             out.append("        <keywords>")

@@ -322,3 +322,17 @@ def test_no_machine_paths_in_the_fixture(name):
     for needle in (b"/work", b"/tmp", b"/root", b"/home", b"/usr", b":\\"):
         assert needle not in data, f"{name} contains {needle!r}"
     assert len(data) < 100_000
+
+
+def test_analyze_survives_a_corrupt_resource(tmp_path):
+    """A lying EVNT count in a code DLL's resource: analyze warns, keeps its rows and names what decoded."""
+    data = bytearray(open(GADGET, "rb").read())
+    evnt = data.index(b"EVNT")
+    struct.pack_into("<I", data, evnt + 8, 0x7FFFFFFF)
+    path = tmp_path / "gadget.dll"
+    path.write_bytes(bytes(data))
+    result = run_cli("analyze", str(path), "--no-pdb", "-o", "-")
+    assert result.code == 0, result.stderr
+    assert "WEVT_TEMPLATE" in result.stderr and "count" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout), delimiter="\t"))
+    assert {r["EventName"] for r in rows if r["Id"] == "3"} == {"StoreRetry"}
