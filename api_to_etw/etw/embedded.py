@@ -74,7 +74,13 @@ def read_embedded(memory: Memory, resources: Iterable[ResourceEntry], source: st
             result.warnings.append(f"{what}: {entry.size} bytes declared at RVA {entry.rva:#x}, {len(data)} readable")
         if entry.type == WEVT_TEMPLATE:
             decoded = decode_wevt(data)
-            result.providers.extend(decoded.providers)
+            known = {p.guid for p in result.providers}
+            for provider in decoded.providers:  # one WEVT_TEMPLATE per language may repeat a provider
+                if provider.guid in known:
+                    result.warnings.append(f"{what}: provider {provider.guid} defined again; first kept")
+                    continue
+                known.add(provider.guid)
+                result.providers.append(provider)
             result.warnings.extend(f"{what}: {w}" for w in decoded.warnings)
         else:
             table = decode_messagetable(data, entry.codepage)

@@ -336,3 +336,18 @@ def test_analyze_survives_a_corrupt_resource(tmp_path):
     assert "WEVT_TEMPLATE" in result.stderr and "count" in result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout), delimiter="\t"))
     assert {r["EventName"] for r in rows if r["Id"] == "3"} == {"StoreRetry"}
+
+
+def test_a_provider_defined_twice_is_kept_once():
+    from api_to_etw.model import ResourceEntry
+
+    blob = build.encode_wevt()
+
+    class Flat:
+        def read(self, rva, size):
+            return blob[rva - 0x1000: rva - 0x1000 + size]
+
+    twice = [ResourceEntry("WEVT_TEMPLATE", 1, lang, 0x1000, len(blob)) for lang in (1033, 1031)]
+    manifest = read_embedded(Flat(), twice)
+    assert tuple(manifest.providers) == build.PROVIDERS
+    assert len(manifest.warnings) == len(build.PROVIDERS) and "defined again" in manifest.warnings[0]
