@@ -6,9 +6,14 @@ import argparse
 import logging
 import os
 import time
+from typing import TYPE_CHECKING
 
 from ..errors import CorruptFileError, ExitCode, InputNotFoundError, UnsupportedArchitectureError
 from .common import add_output_options, add_verbosity, output_format, summary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..etw.embedded import EmbeddedManifest
+    from ..etw.manifest import ManifestIndex
 
 log = logging.getLogger("api_to_etw")
 FORMATS = ("xml", "tsv", "csv")
@@ -27,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def open_manifest(path: str):  # type: ignore[no-untyped-def]
+def open_manifest(path: str) -> EmbeddedManifest:
     """The embedded manifest of a PE file; images PEImage refuses (other machines, no code) are mapped
     by pefile, since resources do not depend on the code."""
     from ..binary.pe import load_pe
@@ -61,7 +66,7 @@ def _is_pe(path: str) -> bool:
         return False
 
 
-def load_manifests(paths: list[str]):  # type: ignore[no-untyped-def]
+def load_manifests(paths: list[str]) -> ManifestIndex:
     """``--manifests``: XML/TSV files and folders, and PE files (a provider's resource DLL) whose embedded
     manifest is read like an XML one; corrupt embedded manifests are an error naming the file (exit 9)."""
     from ..errors import CorruptMetadataError
