@@ -317,6 +317,22 @@ class Reference:
     target: int
 
 
+@dataclass(frozen=True)
+class ResourceEntry:
+    """One leaf of the PE resource tree: type and name (an integer id or a string), language, data.
+
+    The analysis reads the data through ``Facts.memory`` (so frozen facts replay it): ``rva``/``size``
+    locate it, ``codepage`` decodes ANSI strings in it.
+    """
+
+    type: Union[int, str]
+    name: Union[int, str]
+    language: int
+    rva: int
+    size: int
+    codepage: int = 0
+
+
 #: The selector values under which a call site runs: case constants, ``None`` for the default case.
 CaseSet = frozenset  # frozenset[Optional[int]]
 
@@ -341,6 +357,8 @@ class Facts:
     annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
     #: Stores to non-stack memory in the resolved functions (filled as functions are resolved).
     stores: list[Store] = field(default_factory=list)
+    #: The PE resource tree's leaves (WEVT_TEMPLATE, RT_MESSAGETABLE, ...): the binary's own manifest.
+    resources: list[ResourceEntry] = field(default_factory=list)
     #: RVA of the PE entry point (DriverEntry, DllMain, the CRT start), None when the image has none.
     entry_point: Optional[int] = None
     #: (function, selector) -> call site RVA -> CaseSet, once asked for (``Engine.case_guards``).

@@ -36,6 +36,7 @@ from ..model import (
     params_of,
     substitute_all,
 )
+from .embedded import embedded_index, embedded_manifest, unreferenced_rows
 from .entries import EntryFinder, EntryPoints, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
@@ -70,7 +71,10 @@ class AnalysisOptions:
     #: Also report every write site from its own containing function, reached by an API or not.
     all_sites: bool = False
     #: Manifests and MOF tables that name the rows' events (``--manifests``); None: no naming.
+    #: They add to and override the binary's own manifest (WEVT_TEMPLATE), which names rows by itself.
     names: Optional[ManifestIndex] = None
+    #: Also list the events the binary's own manifest defines but no write site emits.
+    unreferenced: bool = False
 
 
 @dataclass
@@ -200,8 +204,12 @@ class Analysis:
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
         for reason in self.stats.truncated:
             log.warning("%s", reason)
-        if self.options.names is not None:
-            self.stats.named_rows = name_rows(rows, self.options.names)
+        embedded = embedded_manifest(facts)
+        if self.options.unreferenced:
+            rows += unreferenced_rows(embedded, self._written)
+        indexes = [i for i in (self.options.names, embedded_index(embedded, facts.binary_name)) if i is not None]
+        if indexes:
+            self.stats.named_rows = name_rows(rows, indexes)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
         return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots))
 
@@ -434,6 +442,8 @@ class Analysis:
         max_depth = self.options.max_depth
         funcs = self.facts.functions
         self._best: dict[tuple, tuple[tuple, Row]] = {}
+        #: (provider GUID, id, version) of every manifest event a write site emits, reached or not.
+        self._written: set[tuple[str, Optional[int], Optional[int]]] = set()
         self._extra: dict[tuple, tuple[tuple, Row]] = {}
         #: Every (event site, suffix, events, write RVA) emitted, for the rows no API root reaches.
         self._emitted: list[tuple[int, list[int], list[EventInfo], int, int]] = []
@@ -476,6 +486,7 @@ class Analysis:
                             continue
                         if event not in events:
                             events.append(event)
+                            self._written.add((event.provider_guid, event.id, event.version))
                         if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
                                 event.event_key[1], int):
                             covered.add((func, event.event_key[1]))

@@ -13,7 +13,7 @@ PUBLISHED_COLUMNS = [
 ]
 EXTRA_COLUMNS = [
     "Kind", "ProviderName", "EventName", "TaskName", "OpcodeName", "KeywordNames", "Fields", "WriteRva", "GroupMask",
-    "HookId", "Resolved", "EventSite", "Entry", "Ioctl",
+    "HookId", "Resolved", "EventSite", "Entry", "Ioctl", "Message",
 ]
 COLUMNS = PUBLISHED_COLUMNS + EXTRA_COLUMNS
 
@@ -70,6 +70,12 @@ class EventNames:
     opcode_name: str = ""
     keyword_names: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
+    #: The event's message string (``$(string.X)`` resolved), from the manifest or the binary's resource.
+    message: str = ""
+
+
+#: ``Row.entry`` of an event the binary's manifest defines but no code writes (``--unreferenced``).
+ENTRY_UNREFERENCED = "unreferenced"
 
 
 @dataclass
@@ -86,7 +92,8 @@ class Row:
     #: The function whose code supplies the event's values (where they become concrete on the walk up).
     event_site: str = ""
     #: How ``function`` is entered from outside: syscall, export, entry, IRP_MJ_*, callback:API, table:T[i],
-    #: ``unreached`` when nothing reaches the event site (several kinds are comma-separated).
+    #: ``unreached`` when nothing reaches the event site (several kinds are comma-separated),
+    #: ``unreferenced`` for a manifest event the binary's own manifest defines but no write site emits.
     entry: str = ""
     #: IOCTL codes whose case of an IRP_MJ_DEVICE_CONTROL dispatcher leads to the write, ``default``.
     ioctl: str = ""
@@ -134,13 +141,14 @@ class Row:
             "OpcodeName": n.opcode_name,
             "KeywordNames": " ".join(n.keyword_names),
             "Fields": " ".join(n.fields or e.fields),
-            "WriteRva": f"0x{self.write_rva:x}",
+            "WriteRva": f"0x{self.write_rva:x}" if self.entry != ENTRY_UNREFERENCED else "",
             "GroupMask": "" if e.group_mask is None else f"0x{e.group_mask:x}",
             "HookId": "" if e.hook_id is None else f"0x{e.hook_id:x}",
             "Resolved": "yes" if e.resolved else "no",
             "EventSite": self.event_site,
             "Entry": self.entry,
             "Ioctl": self.ioctl,
+            "Message": n.message,
         }
 
     def as_record(self) -> dict[str, object]:
@@ -153,6 +161,7 @@ class Row:
         e["provider_name"] = e["provider_name"] or n.pop("provider_name")
         n.pop("provider_name", None)
         e["fields"] = list(n.pop("fields") or e["fields"])
+        e["message"] = n.pop("message") or e["message"]
         return {
             "function": self.function,
             **e,

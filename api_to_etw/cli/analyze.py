@@ -42,7 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--all-sites", action="store_true",
                     help="also list every ETW write site from its own function, reached by an API or not")
     an.add_argument("--manifests", metavar="PATH", action="append", default=[],
-                    help="instrumentation manifests (XML/TSV) and the kernel MOF table, file or folder; repeatable")
+                    help="instrumentation manifests (XML/TSV), the kernel MOF table, or a provider's resource DLL, "
+                         "file or folder; repeatable")
+    an.add_argument("--unreferenced", action="store_true",
+                    help="also list the events the binary's own manifest (WEVT_TEMPLATE) defines but no code writes,"
+                         " with Entry 'unreferenced'")
     an.add_argument("--engine", default="native", choices=ENGINES,
                     help="analysis backend: native (default, runs anywhere), ghidra (pyghidra + GHIDRA_INSTALL_DIR) "
                          "or ghidra-decompiler (Ghidra's decompiler through flatline, Python >= 3.13)")
@@ -93,11 +97,12 @@ def run(args: argparse.Namespace) -> int:
         roots=names_file(args.roots) if args.roots else None,
         ignore=names_file(args.ignore) if args.ignore else set(),
         all_sites=args.all_sites,
+        unreferenced=args.unreferenced,
     )
     if args.manifests:
-        from ..etw.manifest import ManifestIndex
+        from .manifest import load_manifests
 
-        options.names = ManifestIndex().load(args.manifests)
+        options.names = load_manifests(args.manifests)
         log.info("%s", options.names.summary())
     engine: Engine
     if args.facts:

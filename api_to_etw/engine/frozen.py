@@ -30,6 +30,7 @@ from ..model import (
     Offset,
     Param,
     Reference,
+    ResourceEntry,
     StackAddr,
     Store,
     Value,
@@ -175,6 +176,7 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         "annotations": None if facts.annotations is None else [[rva, list(strings)] for rva, strings in facts.annotations],
         "stores": [[st.function, st.rva, encode_value(st.address), sorted((encode_value(v) for v in st.values), key=json.dumps)]
                    for st in sorted(facts.stores, key=lambda st: (st.rva, repr(st.address)))],
+        "resources": [[r.type, r.name, r.language, r.rva, r.size, r.codepage] for r in facts.resources],
         "entry_point": facts.entry_point,
         "case_guards": None if facts.case_guards is None else [
             [func, encode_value(selector), [[rva, sorted((-1 if c is None else c) for c in cases)]
@@ -266,6 +268,9 @@ class FrozenEngine(Engine):
                 (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]],
             stores=[Store(int(f), int(rva), decode_value(addr), frozenset(decode_value(v) for v in values))
                     for f, rva, addr, values in doc.get("stores") or []],
+            resources=[ResourceEntry(kind if isinstance(kind, str) else int(kind), name if isinstance(name, str)
+                                     else int(name), int(lang), int(rva), int(size), int(cp))
+                       for kind, name, lang, rva, size, cp in doc.get("resources", [])],
             entry_point=None if entry is None else int(entry),
             case_guards=None if guards is None else {
                 (int(func), decode_value(selector)): {

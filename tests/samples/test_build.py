@@ -375,6 +375,12 @@ def test_machine_code_matches_the_model(truth):
     assert not [line for line in report if "MISSING" in line], "\n".join(report)
 
 
+def test_wevt_fixture_rebuilds_byte_for_byte():
+    """samples/wevt: the embedded-manifest DLLs rebuilt from the model are the committed bytes."""
+    require_tools("clang", "lld-link", "llvm-dlltool", "llvm-rc")
+    proc = subprocess.run([sys.executable, str(SAMPLES / "wevt" / "build.py"), "--check"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
 # ------------------------------------------------------------------------------------- mc.exe-style fixtures
 
 

@@ -256,6 +256,10 @@ class GhidraEngine(Engine):
             return self._facts
         program = self._program if self._program is not None else self._open()
         extracted = extract_facts(program, binary_name=self.binary and os.path.basename(self.binary))
+        # Ghidra maps the PE headers at the image base: the resource tree is read through its memory.
+        from ...binary.resources import image_resources
+
+        extracted.facts.resources = image_resources(extracted.memory, extracted.memory.read(0, 4096)).entries
         if self.record_memory:
             extracted.facts.memory = RecordingMemory(extracted.memory, extracted.memory.image_base)
         self._extracted = extracted

@@ -9,7 +9,7 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Addr, CallSite, CaseSet, Facts, Function, Import, Reference, Store, Value, ValueSet
+from ...model import Addr, CallSite, CaseSet, Facts, Function, Import, Reference, ResourceEntry, Store, Value, ValueSet
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
@@ -68,6 +68,7 @@ class NativeEngine(Engine):
             memory=RecordingMemory(image, image.image_base) if self.record_memory else image,
             has_pdb=pdb is not None,
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
+            resources=self._resources(),
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
@@ -142,6 +143,15 @@ class NativeEngine(Engine):
         if not all(0x21 <= b < 0x7F for b in text):
             return None
         return text.decode("ascii")
+
+    def _resources(self) -> list[ResourceEntry]:
+        """The resource tree's leaves (their data is read later through the facts' memory)."""
+        from ...binary.resources import image_resources
+
+        tree = image_resources(self.image, self.image.data[:4096])
+        for warning in tree.warnings:
+            log.warning("resources: %s", warning)
+        return tree.entries
 
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         """S_ANNOTATION records of the PDB's modules (WPP's TMF/TMC), read on first use only."""

@@ -70,17 +70,25 @@ class ManifestIndex:
                 providers, mof = parse_tsv(path, data)
                 parsed_providers.extend(providers)
                 parsed_mof.extend(mof)
-        for draft in parsed_providers:
+        self._merge(parsed_providers, parsed_mof, files)
+        return self
+
+    def load_xml(self, data: bytes, source: str) -> ManifestIndex:
+        """One manifest document held in memory (a binary's embedded manifest), merged like a file."""
+        self._merge(parse_xml(source, data), [], [source])
+        return self
+
+    def _merge(self, providers: list[ProviderDraft], mof: list[MofEvent], files: list[str]) -> None:
+        for draft in providers:
             key = draft.name.lower()
             if key in self._drafts:
                 self._drafts[key].merge(draft)
             else:
                 self._drafts[key] = draft
-        for event in parsed_mof:
+        for event in mof:
             self._mof.setdefault((event.category_guid, event.event_type), {}).setdefault(event.version, event)
         self._files.extend(files)
         self._rebuild()
-        return self
 
     def _rebuild(self) -> None:
         self._providers = {key: draft.build() for key, draft in self._drafts.items()}
