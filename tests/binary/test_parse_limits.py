@@ -83,7 +83,7 @@ def test_fewer_than_four_data_directories(tmp_path):
         struct.pack_into("<I", data, pe.rva_count, 2)
 
     exe = mutated_exe(tmp_path, mutate)
-    code, err, _seconds, _peak = run_child("analyze", exe, "--no-pdb", "-o", os.devnull, "-q")
+    code, err, _seconds, _peak = run_child("analyze", exe, "--no-pdb", "-o", "-", "-q")
     assert_named(code, err, ExitCode.OK)
 
 
@@ -95,7 +95,7 @@ def test_exception_directory_cut_short(tmp_path):
         struct.pack_into("<II", data, pe.directories + 8 * 3, end - 19, 24)
 
     exe = mutated_exe(tmp_path, mutate)
-    code, err, _seconds, _peak = run_child("analyze", exe, "-o", os.devnull, "-q")
+    code, err, _seconds, _peak = run_child("analyze", exe, "-o", "-", "-q")
     assert_named(code, err, ExitCode.OK)
 
 
@@ -107,7 +107,7 @@ def test_two_gigabyte_virtual_size(tmp_path, section):
         struct.pack_into("<I", data, at + 8, 0x80000000)
 
     exe = mutated_exe(tmp_path, mutate)
-    code, err, seconds, peak = run_child("analyze", exe, "-o", os.devnull, "-q")
+    code, err, seconds, peak = run_child("analyze", exe, "-o", "-", "-q")
     assert_named(code, err, ExitCode.OK, ExitCode.CORRUPT_FILE)
     assert peak < PEAK_MIB, f"peak RSS {peak:.0f} MiB"
 
@@ -138,7 +138,7 @@ def test_hostile_msf_directory(tmp_path, case):
     pdb.write_bytes(bytes(data))
     exe = tmp_path / "synthkernel.exe"
     shutil.copy(synth_exe(), exe)
-    code, err, seconds, peak = run_child("analyze", str(exe), "--pdb", str(pdb), "-o", os.devnull, "-q")
+    code, err, seconds, peak = run_child("analyze", str(exe), "--pdb", str(pdb), "-o", "-", "-q")
     assert_named(code, err, ExitCode.CORRUPT_PDB)
     assert "corrupt PDB" in err or "not a PDB" in err, err
     assert peak < PEAK_MIB, f"peak RSS {peak:.0f} MiB"
