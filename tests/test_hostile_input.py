@@ -172,7 +172,7 @@ def test_undecodable_names_file(tmp_path):
     names = tmp_path / "roots.txt"
     names.write_bytes(b"NtOpenProcess\n\xff\xfe\xfa\n")
     line = one_line_error(run_cli("analyze", synth_exe("O2"), "--roots", names, "-o", "-"), ExitCode.CORRUPT_FILE)
-    assert ":2: not utf-8-sig text" in line
+    assert ":2: not UTF-8 text" in line
 
 
 # ---------------------------------------------------------------------- outputs
