@@ -238,3 +238,12 @@ def test_regular_output_is_still_replaced(tmp_path):
     out.write_text("old\n")
     assert run_cli("analyze", synth_exe("O2"), "-o", out, "-q").code == ExitCode.OK
     assert out.read_text().startswith("Function\t") and _leftovers(tmp_path) == []
+
+
+def test_parity_with_a_lone_surrogate_name(tmp_path):
+    """parity renders both sides' rows to compare them: the same escape policy as every output."""
+    weird = os.path.join(REPRODUCERS, "facts", "lone_surrogate_name.json")
+    plain = os.path.join(REPO, "tests", "fuzz", "corpus", "facts", "tlg.facts.json")
+    result = run_cli("parity", weird, plain, "-o", tmp_path / "report.txt")
+    assert result.code == ExitCode.DIFF_FOUND, result.stderr
+    assert "internal error" not in result.stderr
