@@ -247,3 +247,27 @@ def test_parity_with_a_lone_surrogate_name(tmp_path):
     result = run_cli("parity", weird, plain, "-o", tmp_path / "report.txt")
     assert result.code == ExitCode.DIFF_FOUND, result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_diff_jsonl_nested_deeply(tmp_path):
+    """A JSON-lines table whose first line nests 50,000 arrays was a RecursionError (internal error)."""
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"function": ' + "[" * 50000 + "]" * 50000 + "}\n")
+    table = os.path.join(REPO, "tests", "fuzz", "corpus", "diff", "tlg.tsv")
+    line = one_line_error(run_cli("diff", deep, table), ExitCode.CORRUPT_METADATA)
+    assert "line 1: JSON nested too deeply" in line
+
+
+def test_manifest_nested_deeply_is_refused_fast(tmp_path):
+    """100,000 nested <task> elements: each task searched its whole subtree for opcodes, a quadratic
+    walk that never ended; element depth is now capped (a manifest needs about ten levels)."""
+    n = 100000
+    path = tmp_path / "deep.xml"
+    path.write_text('<?xml version="1.0"?><instrumentationManifest><instrumentation><events>'
+                    '<provider name="P" guid="{11111111-2222-3333-4444-555555555555}"><tasks>'
+                    + '<task name="t" value="1">' * n + "</task>" * n
+                    + "</tasks></provider></events></instrumentation></instrumentationManifest>\n")
+    with deadline(20):
+        line = one_line_error(run_cli("analyze", synth_exe("O2"), "--manifests", path, "-o", "-"),
+                              ExitCode.CORRUPT_METADATA)
+    assert "nested deeper than 64 levels" in line
