@@ -271,3 +271,14 @@ def test_manifest_nested_deeply_is_refused_fast(tmp_path):
         line = one_line_error(run_cli("analyze", synth_exe("O2"), "--manifests", path, "-o", "-"),
                               ExitCode.CORRUPT_METADATA)
     assert "nested deeper than 64 levels" in line
+
+
+def test_facts_memory_ranges_must_not_overlap(tmp_path):
+    doc = facts_of(tmp_path)
+    assert doc["memory"], "the kernel's facts hold the bytes its decoders read"
+    start, data = doc["memory"][0]
+    doc["memory"].append([start + 1, data])
+    path = tmp_path / "overlap.json"
+    path.write_text(json.dumps(doc))
+    line = one_line_error(run_cli("analyze", "--facts", path, "-o", "-"), ExitCode.CORRUPT_METADATA)
+    assert "overlaps" in line
