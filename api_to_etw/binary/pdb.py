@@ -1,16 +1,24 @@
 """Symbols from a PDB: public and global symbol records, mapped to RVAs.
 
-pdbparse gives us the MSF container (streams by index), the PDB info stream (GUID, age) and the DBI
+pdbparse gives us the stream objects of the MSF container, the PDB info stream (GUID, age) and the DBI
 header; we deliberately do not let it parse the type stream or every module (slow on a kernel PDB
 and not needed here). The symbol record stream is walked with ``struct``: pdbparse's record parser
 only knows S_PUB32, and publics alone miss the data globals (descriptors, GUIDs, REGHANDLEs) that
 have no public symbol.
+
+The MSF directory is read by :func:`open_msf` rather than by ``pdbparse.parse``: pdbparse trusts the
+directory size and joins pages by repeated concatenation (quadratic), so a header claiming a 256 MB
+directory kept it busy for minutes. Here the file is mapped, every size and page number is checked
+against the file before use, and each stream's pages are joined once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import mmap
 import os
+import stat
 import struct
 import uuid
 from collections.abc import Iterator
@@ -35,6 +43,12 @@ CV_PUBSYMFLAGS_FFUNCTION = 0x2
 
 DBI_HEADER_SIZE = 64
 T = TypeVar("T")
+
+MSF7_SIGNATURE = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0"
+#: Signature, page size, free page map, page count, directory size, reserved; then the directory's page map.
+MSF7_HEADER = struct.Struct("<32sIIIII")
+MSF_PAGE_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768)
+NIL_STREAM_SIZE = 0xFFFFFFFF
 
 
 @dataclass
@@ -69,29 +83,127 @@ def load_pdb(path: str, pe_sections: Optional[list[tuple[str, int, int]]] = None
 
 
 def read_msf(path: str, reader: Callable[[Any], T]) -> T:
-    """Open a PDB's MSF container with pdbparse and run ``reader`` on it; every failure is one CorruptPdbError."""
+    """Open a PDB's MSF container and run ``reader`` on it; every failure is one CorruptPdbError."""
+    name = os.path.basename(path)
+    try:
+        info = os.stat(path)
+    except OSError:
+        raise InputNotFoundError(f"{path}: no such PDB file") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputNotFoundError(f"{path}: not a regular file" if not stat.S_ISDIR(info.st_mode)
+                                 else f"{path}: no such PDB file")
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
+    with handle:
+        data: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else b""
+        try:
+            try:
+                pdb = open_msf(handle, data, name)
+            except CorruptPdbError:
+                raise
+            except Exception as exc:  # pdbparse's stream objects on a directory we accepted
+                raise CorruptPdbError(f"{name}: corrupt PDB container ({type(exc).__name__})") from None
+            try:
+                return reader(pdb)
+            except CorruptPdbError:
+                raise
+            except Exception as exc:
+                raise CorruptPdbError(f"{name}: corrupt PDB ({type(exc).__name__}: {exc})") from None
+        finally:
+            if isinstance(data, mmap.mmap):
+                data.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _page_reader() -> type:
+    """pdbparse's StreamFile with its page join done once over the mapped file (pdbparse concatenates)."""
     import pdbparse
 
-    name = os.path.basename(path)
-    if not os.path.isfile(path):
-        raise InputNotFoundError(f"{path}: no such PDB file")
-    try:
-        pdb = pdbparse.parse(path, fast_load=True)
-    except ValueError:
-        raise CorruptPdbError(f"{name}: not a PDB 7.0 file (bad MSF signature)") from None
-    except Exception as exc:  # construct/struct errors from a damaged MSF directory
-        raise CorruptPdbError(f"{name}: corrupt PDB container ({type(exc).__name__})") from None
-    try:
-        return reader(pdb)
-    except CorruptPdbError:
-        raise
-    except Exception as exc:
-        raise CorruptPdbError(f"{name}: corrupt PDB ({type(exc).__name__}: {exc})") from None
-    finally:
-        try:
-            pdb.fp.close()
-        except Exception:  # pragma: no cover - best effort
-            pass
+    class PageReader(pdbparse.StreamFile):  # type: ignore[misc]
+        def __init__(self, fp: Any, data: Any, pages: tuple[int, ...], size: int, page_size: int):
+            super().__init__(fp, pages, size=size, page_size=page_size)
+            self._mapped = data
+
+        def _read_pages(self, wanted: Any) -> bytes:
+            size = self.page_size
+            return b"".join(self._mapped[p * size:(p + 1) * size] for p in wanted)
+
+    return PageReader
+
+
+def open_msf(fp: Any, data: Any, name: str) -> Any:
+    """pdbparse's container and stream objects over an MSF 7.00 directory checked against the file.
+
+    Bounds: the page size is one MSF allows; the directory, every stream and every page number fit in the
+    file; the directory holds the page lists its stream sizes need. Anything else is a CorruptPdbError.
+    Nothing is parsed until a reader asks for a stream's ``data``.
+    """
+    import pdbparse
+
+    streams, page_size = _msf_directory(data, name)
+    pdb = pdbparse.PDB(fp, fast_load=True)
+    pdb.page_size = page_size
+    pdb.read_root(_Root(streams))
+    reader = _page_reader()
+    for stream in pdb.streams:
+        stream.stream_file = reader(fp, data, stream.pages, stream.size, page_size)
+    return pdb
+
+
+class _Root:
+    """What pdbparse's ``PDB.read_root`` reads from a root stream: (size, pages) per stream."""
+
+    def __init__(self, streams: list[tuple[int, tuple[int, ...]]]):
+        self.streams = streams
+
+
+def _msf_directory(data: Any, name: str) -> tuple[list[tuple[int, tuple[int, ...]]], int]:
+    """(size, pages) of every stream and the page size, from a header and directory checked against the file."""
+    if len(data) < MSF7_HEADER.size or data[:32] != MSF7_SIGNATURE:
+        raise CorruptPdbError(f"{name}: not a PDB 7.0 file (bad MSF signature)")
+    _sig, page_size, _fpm, _page_count, dir_size, _reserved = MSF7_HEADER.unpack_from(data, 0)
+    if page_size not in MSF_PAGE_SIZES:
+        raise CorruptPdbError(f"{name}: corrupt PDB container (page size {page_size})")
+    file_pages = -(-len(data) // page_size)
+    if dir_size < 4 or dir_size > len(data):
+        raise CorruptPdbError(f"{name}: corrupt PDB container (directory of {dir_size} bytes in a file of "
+                              f"{len(data)})")
+    dir_pages = -(-dir_size // page_size)
+    map_pages = -(-dir_pages * 4 // page_size)
+    map_at = MSF7_HEADER.size
+    if map_at + 4 * map_pages > min(page_size, len(data)):
+        raise CorruptPdbError(f"{name}: corrupt PDB container (directory page map does not fit the header page)")
+    map_list = struct.unpack_from(f"<{map_pages}I", data, map_at)
+    page_map = _join_pages(data, map_list, page_size, file_pages, name)
+    dir_list = struct.unpack_from(f"<{dir_pages}I", page_map, 0)
+    directory = _join_pages(data, dir_list, page_size, file_pages, name)[:dir_size]
+    (count,) = struct.unpack_from("<I", directory, 0)
+    if 4 + 4 * count > dir_size:
+        raise CorruptPdbError(f"{name}: corrupt PDB container ({count} streams in a {dir_size}-byte directory)")
+    sizes = [0 if size == NIL_STREAM_SIZE else size for size in struct.unpack_from(f"<{count}I", directory, 4)]
+    pos = 4 + 4 * count
+    streams: list[tuple[int, tuple[int, ...]]] = []
+    for index, size in enumerate(sizes):
+        if size > len(data):
+            raise CorruptPdbError(f"{name}: corrupt PDB container (stream {index} claims {size} bytes in a file "
+                                  f"of {len(data)})")
+        pages = -(-size // page_size)
+        if pos + 4 * pages > dir_size:
+            raise CorruptPdbError(f"{name}: corrupt PDB container (stream {index} lists pages past the directory)")
+        page_list = struct.unpack_from(f"<{pages}I", directory, pos)
+        pos += 4 * pages
+        if page_list and max(page_list) >= file_pages:
+            raise CorruptPdbError(f"{name}: corrupt PDB container (stream {index} names a page past the file)")
+        streams.append((size, page_list))
+    return streams, page_size
+
+
+def _join_pages(data: Any, pages: tuple[int, ...], page_size: int, file_pages: int, name: str) -> bytes:
+    if pages and max(pages) >= file_pages:
+        raise CorruptPdbError(f"{name}: corrupt PDB container (directory names a page past the file)")
+    return b"".join(data[p * page_size:(p + 1) * page_size] for p in pages)
 
 
 def _stream_bytes(pdb, index: int) -> bytes:

@@ -1,18 +1,26 @@
 """The PE32+ image: sections, exports, imports, the exception directory and the CodeView record.
 
-pefile parses headers and the export/import/debug directories; the exception directory is read
-with ``struct`` because ntoskrnl has tens of thousands of RUNTIME_FUNCTION entries and pefile would
-build an object per entry. Only this package imports pefile.
+pefile (fast load) parses the headers and only the export/import/debug directories; the exception
+directory is read with ``struct`` because ntoskrnl has tens of thousands of RUNTIME_FUNCTION entries and
+pefile would build an object per entry. Only this package imports pefile.
+
+The file is mapped (``mmap``), not read: pages are loaded as the analysis touches them, so memory follows
+the code analysed rather than the image size. Every size the file states is bounded before it is used: a
+section's zero fill (VirtualSize past its raw data) is produced only for what a read asks, at most
+``ZERO_FILL_LIMIT`` bytes per read, and table counts are bounded by the bytes that hold the table.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
+import mmap
 import os
+import stat
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 from ..errors import CorruptFileError, InputNotFoundError, NotAPEError, UnsupportedArchitectureError
 from ..model import Memory
@@ -26,6 +34,14 @@ IMAGE_SCN_MEM_EXECUTE = 0x20000000
 IMAGE_SCN_MEM_WRITE = 0x80000000
 IMAGE_SCN_CNT_CODE = 0x00000020
 UNW_FLAG_CHAININFO = 0x4
+IMAGE_DIRECTORY_ENTRY_EXCEPTION = 3
+RUNTIME_FUNCTION_SIZE = 12
+#: Most zero bytes one ``read`` appends past a section's file-backed data (the loader's zero fill). Scans of a
+#: whole section get its file bytes plus at most this much; a hostile 2 GB VirtualSize allocates nothing more.
+ZERO_FILL_LIMIT = 1 << 20
+
+#: What the image's bytes are: the mapped file, or bytes given by a caller (tests, fuzzing).
+ImageData = Union[bytes, mmap.mmap]
 
 
 @dataclass
@@ -81,7 +97,7 @@ class PEImage(Memory):
     """An x64 PE image mapped by RVA over the file's bytes."""
 
     path: str
-    data: bytes
+    data: ImageData
     image_base: int
     size_of_image: int
     sections: list[Section]
@@ -92,16 +108,34 @@ class PEImage(Memory):
     codeview: Optional[CodeViewInfo] = None
     timestamp: int = 0
     entry_point: int = 0
+    #: Section starts and (start, end, section) sorted by RVA, when no two sections overlap (else None).
+    _lookup: Optional[tuple[list[int], list[tuple[int, int, Section]]]] = field(default=None, repr=False,
+                                                                                compare=False)
 
     # ------------------------------------------------------------------ memory
+    def __post_init__(self) -> None:
+        spans = sorted((s.rva, s.end, s) for s in self.sections)
+        if all(a[1] <= b[0] for a, b in zip(spans, spans[1:])):
+            self._lookup = ([span[0] for span in spans], spans)
+
     def section_at(self, rva: int) -> Optional[Section]:
+        """The section holding ``rva`` (the first in header order when a hostile file overlaps them)."""
+        if self._lookup is not None:
+            starts, spans = self._lookup
+            i = bisect.bisect_right(starts, rva) - 1
+            if i >= 0 and rva < spans[i][1]:
+                return spans[i][2]
+            return None
         for section in self.sections:
             if section.contains(rva):
                 return section
         return None
 
     def read(self, rva: int, size: int) -> bytes:
-        """Bytes at an RVA; zero-filled past the raw data (as the loader maps .bss), short at section end."""
+        """Bytes at an RVA; zero-filled past the raw data (as the loader maps .bss), short at section end.
+
+        The zero fill is bounded: at most ``ZERO_FILL_LIMIT`` bytes past the file-backed data per read.
+        """
         section = self.section_at(rva)
         if section is None or size <= 0:
             return b""
@@ -111,7 +145,19 @@ class PEImage(Memory):
         if delta < section.raw_size:
             start = section.raw_offset + delta
             raw = self.data[start : start + min(size, section.raw_size - delta)]
-        return raw + b"\0" * (size - len(raw))
+        if len(raw) == size:
+            return raw
+        return raw + bytes(min(size - len(raw), ZERO_FILL_LIMIT))
+
+    def file_offset(self, rva: int, size: int) -> Optional[int]:
+        """Offset in the file of ``size`` bytes at ``rva`` when the file holds all of them (else None)."""
+        section = self.section_at(rva)
+        if section is None:
+            return None
+        delta = rva - section.rva
+        if delta + size > section.raw_size:
+            return None
+        return section.raw_offset + delta
 
     def is_writable(self, rva: int) -> bool:
         section = self.section_at(rva)
@@ -125,20 +171,23 @@ class PEImage(Memory):
 
 
 def load_pe(path: str) -> PEImage:
-    """Parse an x64 PE file; raise a one-line error for anything else."""
+    """Map and parse an x64 PE file; raise a one-line error for anything else (FIFOs and devices included)."""
     try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputNotFoundError(f"{path}: is a directory, not a PE file")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputNotFoundError(f"{path}: not a regular file")
         with open(path, "rb") as handle:
-            data = handle.read()
+            data: ImageData = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else b""
     except FileNotFoundError:
         raise InputNotFoundError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputNotFoundError(f"{path}: is a directory, not a PE file") from None
     except OSError as exc:
         raise InputNotFoundError(f"{path}: cannot read ({exc.strerror})") from None
     return parse_pe(data, path)
 
 
-def parse_pe(data: bytes, path: str = "<memory>") -> PEImage:
+def parse_pe(data: ImageData, path: str = "<memory>") -> PEImage:
     import pefile
 
     name = os.path.basename(path)
@@ -210,12 +259,14 @@ def parse_pe(data: bytes, path: str = "<memory>") -> PEImage:
             if image.codeview is not None:
                 break
 
-    exc_dir = pe.OPTIONAL_HEADER.DATA_DIRECTORY[dirs["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
-    image.runtime_functions = _runtime_functions(image, exc_dir.VirtualAddress, exc_dir.Size)
+    directories = pe.OPTIONAL_HEADER.DATA_DIRECTORY  # NumberOfRvaAndSizes entries, possibly fewer than 4
+    if len(directories) > IMAGE_DIRECTORY_ENTRY_EXCEPTION:
+        exc_dir = directories[IMAGE_DIRECTORY_ENTRY_EXCEPTION]
+        image.runtime_functions = _runtime_functions(image, exc_dir.VirtualAddress, exc_dir.Size)
     return image
 
 
-def _codeview(data: bytes, offset: int, size: int) -> Optional[CodeViewInfo]:
+def _codeview(data: ImageData, offset: int, size: int) -> Optional[CodeViewInfo]:
     """Decode an RSDS record: 'RSDS', GUID, age, NUL-terminated PDB path (bounded by the entry size)."""
     record = data[offset : offset + min(size, 4096)]
     if len(record) < 25 or record[:4] != b"RSDS":
@@ -228,9 +279,10 @@ def _codeview(data: bytes, offset: int, size: int) -> Optional[CodeViewInfo]:
 
 def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunction]:
     """RUNTIME_FUNCTION entries with chained entries linked to the function they continue."""
-    if not rva or size < 12:
+    if not rva or size < RUNTIME_FUNCTION_SIZE:
         return []
-    blob = image.read(rva, size - size % 12)
+    blob = image.read(rva, size - size % RUNTIME_FUNCTION_SIZE)  # bounded: short at section end, capped zero fill
+    blob = blob[: len(blob) - len(blob) % RUNTIME_FUNCTION_SIZE]  # a directory cut short ends on a whole entry
     entries = []
     for begin, end, unwind in struct.iter_unpack("<III", blob):
         if begin == 0 and end == 0:
@@ -241,12 +293,17 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
         entries.append((begin, end, unwind))
     by_begin = {e[0]: e for e in entries}
     result = []
+    data = image.data
     for begin, end, unwind in entries:
         if unwind & 1:  # points at another RUNTIME_FUNCTION rather than at unwind info
             target = image.read(unwind & ~1, 4)
             parent = struct.unpack("<I", target)[0] if len(target) == 4 else None
         else:
-            parent = _chain_root(image, unwind, by_begin)
+            header = image.file_offset(unwind, 4)
+            if header is not None and not (data[header] >> 3) & UNW_FLAG_CHAININFO:
+                parent = None  # the common case, read in place: unwind info of a primary function
+            else:
+                parent = _chain_root(image, unwind, by_begin)
         if parent == begin:
             parent = None
         result.append(RuntimeFunction(begin, end, unwind, parent))

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Facts, Reference
+from ...model import CallSite, Facts, Function, Reference, ValueSet
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
 from .functions import discover, scan_lea_references, scan_rip_references
+from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class NativeEngine(Engine):
         self.pdb = pdb
         self.record_memory = record_memory
         self._facts: Optional[Facts] = None
-        self._sites_by_function: dict[int, dict[int, object]] = {}
+        self._sites_by_function: dict[int, dict[int, CallSite]] = {}
         self._resolved: set[int] = set()
         self._references: Optional[list[Reference]] = None
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
@@ -90,14 +91,36 @@ class NativeEngine(Engine):
         return found
 
     def resolve(self, functions: Iterable[int]) -> None:
+        """Argument values at every call site of ``functions`` (data flow), each function once.
+
+        A large batch is split over two processes; the child's argument values come back pickled.
+        """
         assert self._facts is not None, "load() first"
+        todo = []
         for rva in functions:
             if rva in self._resolved:
                 continue
             self._resolved.add(rva)
             func = self._facts.functions.get(rva)
-            sites = self._sites_by_function.get(rva)
-            if func is None or func.imported or not sites:
+            if func is None or func.imported or not self._sites_by_function.get(rva):
                 continue
+            todo.append(func)
+        weights = [func.size + sum(end - start for start, end in func.fragments) for func in todo]
+        split = fork_split(todo, weights, MIN_PARALLEL_FLOW_BYTES, self._flow)
+        if split is None:
+            self._flow(todo)
+        else:
+            for rva, args in split[0]:  # the child's part; this process already holds its own
+                sites = self._sites_by_function[rva]
+                for site_rva, values in args.items():
+                    sites[site_rva].args = values
+
+    def _flow(self, functions: Sequence[Function]) -> list[tuple[int, dict[int, Optional[tuple[ValueSet, ...]]]]]:
+        """Run the data flow over ``functions`` here; the argument values it set, per function and call site."""
+        out = []
+        for func in functions:
+            sites = self._sites_by_function[func.rva]
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
+            out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}))
+        return out

@@ -110,13 +110,10 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     redo: set[int] = set()
     settle_pending()
     todo = sorted(extents)
+    iat_loads = _iat_load_candidates(image, exec_sections)
     while todo:
-        new_targets: set[int] = set()
-        for entry in todo:
-            end = extents[entry]
-            pieces = [(entry, end)] + fragments.get(entry, [])
-            for start, stop in pieces:
-                _scan(image, entry, start, stop, imports, calls, new_targets)
+        work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in todo]
+        new_targets = scan_functions(image, work, iat_loads, calls)
         starts, ranges = code_ranges()
         for target in new_targets:
             if target in extents or target in imports:
@@ -214,14 +211,60 @@ def _skip_padding(code: bytes, offset: int, ip: int) -> int:
     return end
 
 
+def scan_functions(image: PEImage, work: list[tuple[int, list[tuple[int, int]]]], iat_loads: list[int],
+                   calls: list[CallSite]) -> set[int]:
+    """Decode every (entry, pieces) of ``work`` once: append its call sites to ``calls`` (in ``work`` order) and
+    return the direct call and tail-jump targets. Large work is split over two processes (see ``parallel``)."""
+    from .parallel import scan_in_parallel
+
+    split = scan_in_parallel(image, work, iat_loads)
+    if split is not None:
+        calls.extend(split[0])
+        return split[1]
+    targets: set[int] = set()
+    for entry, pieces in work:
+        for start, stop in pieces:
+            _scan(image, entry, start, stop, image.imports, calls, targets, iat_loads)
+    return targets
+
+
+#: Opcode then RIP-relative ModRM of ``mov r, [rip+disp32]`` (8A/8B) and ``mov sreg, [rip+disp32]`` (8E).
+_MOV_RIP = re.compile(rb"[\x8a\x8b\x8e][\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
+
+
+def _iat_load_candidates(image: PEImage, sections) -> list[int]:
+    """Sorted RVAs of the ModRM bytes of every possible ``mov reg, [rip+IAT slot]``, from a byte scan.
+
+    A superset of the real loads (a match may sit inside another instruction): code without one needs no
+    register tracking while it is decoded, which is most code.
+    """
+    imports = image.imports
+    if not imports:
+        return []
+    found = []
+    for section in sections:
+        data = image.section_bytes(section)
+        base = section.rva
+        for match in _MOV_RIP.finditer(data):
+            pos = match.start() + 1
+            if pos + 5 > len(data):
+                break
+            if base + pos + 5 + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True) in imports:
+                found.append(base + pos)
+    found.sort()
+    return found
+
+
 def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
-          targets: set[int]) -> None:
+          targets: set[int], iat_loads: list[int] | None = None) -> None:
     code = image.read(start, stop - start)
-    decoder = Decoder(64, code, ip=start)
-    instr = Instruction()
+    if iat_loads is not None:
+        i = bisect.bisect_left(iat_loads, start)
+        if i == len(iat_loads) or iat_loads[i] >= stop:
+            _scan_plain(code, entry, start, stop, calls, targets)
+            return
     iat_regs: dict[int, int] = {}  # register -> IAT slot it was loaded from (``mov rdi, [__imp_X]; call rdi``)
-    while decoder.can_decode:
-        decoder.decode_out(instr)
+    for instr in Decoder(64, code, ip=start):
         fc = instr.flow_control
         if fc == _NEXT:
             if imports and instr.is_ip_rel_memory_operand and instr.mnemonic == _MOV and instr.op0_kind == _REG:
@@ -247,6 +290,27 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 slot = iat_regs.get(_full_register(instr.op0_register))
                 if slot is not None:
                     calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+
+
+def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[CallSite], targets: set[int]) -> None:
+    """``_scan`` for code holding no load from the IAT: the same edges, no per-instruction register tracking."""
+    append = calls.append
+    for instr in Decoder(64, code, ip=start):
+        fc = instr.flow_control
+        if fc == _NEXT:
+            continue
+        if fc == _CALL:
+            target = instr.near_branch_target
+            append(CallSite(entry, instr.ip, target, False))
+            targets.add(target)
+        elif fc == _BRANCH or fc == _COND:
+            target = instr.near_branch_target
+            if not (start <= target < stop):
+                append(CallSite(entry, instr.ip, target, True))
+                if fc == _BRANCH:
+                    targets.add(target)
+        elif (fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH) and instr.is_ip_rel_memory_operand:
+            append(CallSite(entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
 
 
 #: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.

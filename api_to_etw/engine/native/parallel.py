@@ -1,0 +1,135 @@
+"""Split large work over two processes: a forked child does the first half (of the functions to decode, or to
+run the data flow over), the parent the second; the child's result comes back through a pipe (call sites
+packed as integers, argument values pickled).
+
+Fork shares the mapped image copy-on-write, so nothing is copied or re-parsed; the result is the same list,
+in the same order, as a single-process scan. Small binaries stay in one process (a fork and the transfer would
+cost more than they save), and so does any platform without ``os.fork``. ``API_TO_ETW_JOBS=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from array import array
+from collections.abc import Sequence
+from typing import Callable, Optional, TypeVar
+
+from ...binary.pe import PEImage
+from ...model import CallSite
+
+log = logging.getLogger(__name__)
+
+#: Bytes of code to decode below which one process is faster than two.
+MIN_PARALLEL_BYTES = 4 << 20
+#: Bytes of code to run the data flow over below which one process is faster (the flow costs ~100x a decode).
+MIN_PARALLEL_FLOW_BYTES = 256 << 10
+#: Fields per packed call site: caller, rva, callee, tail.
+_FIELDS = 4
+
+Work = Sequence[tuple[int, list[tuple[int, int]]]]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def jobs() -> int:
+    """How many processes a large scan may use: 2 when there are two cores and ``os.fork``, else 1."""
+    setting = os.environ.get("API_TO_ETW_JOBS", "")
+    if setting.isdigit() and int(setting) >= 1:
+        return min(int(setting), 2)
+    if not hasattr(os, "fork"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 1
+
+
+def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work: Callable[[Sequence[T]], R],
+               encode: Callable[[R], bytes] = pickle.dumps,
+               decode: Callable[[bytes], Optional[R]] = pickle.loads) -> Optional[tuple[R, R]]:
+    """``(work(first part), work(second part))``, the parts of about equal weight, the first computed by a
+    forked child while this process computes the second; None when the items weigh less than ``min_weight``
+    or one process is all there is. A child that fails is replaced by computing its part here."""
+    total = sum(weights)
+    if jobs() < 2 or total < min_weight or len(items) < 2:
+        return None
+    half, running = 0, 0
+    while half < len(items) - 1 and running < total // 2:
+        running += weights[half]
+        half += 1
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute the first part, write it, leave without running any cleanup
+        status = 1
+        try:
+            os.close(read_end)
+            payload = encode(work(items[:half]))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(payload)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        mine = work(items[half:])
+    finally:
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        _pid, status = os.waitpid(pid, 0)
+    theirs = decode(payload) if os.waitstatus_to_exitcode(status) == 0 else None
+    if theirs is None:
+        log.debug("parallel: child exited with status %d; computing its part in-process", status)
+        theirs = work(items[:half])
+    log.debug("parallel: %d + %d items", half, len(items) - half)
+    return theirs, mine
+
+
+def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
+                     min_bytes: Optional[int] = None) -> Optional[tuple[list[CallSite], set[int]]]:
+    """The calls and targets of ``work`` scanned by two processes, or None when one process should do it."""
+    sizes = [sum(stop - start for start, stop in pieces) for _entry, pieces in work]
+    split = fork_split(work, sizes, MIN_PARALLEL_BYTES if min_bytes is None else min_bytes,
+                       lambda part: _scan_range(image, part, iat_loads), _pack, _unpack)
+    if split is None:
+        return None
+    (theirs, their_targets), (mine, my_targets) = split
+    return theirs + mine, their_targets | my_targets
+
+
+def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> tuple[list[CallSite], set[int]]:
+    from .functions import _scan
+
+    calls: list[CallSite] = []
+    targets: set[int] = set()
+    for entry, pieces in work:
+        for start, stop in pieces:
+            _scan(image, entry, start, stop, image.imports, calls, targets, iat_loads)
+    return calls, targets
+
+
+def _pack(result: tuple[list[CallSite], set[int]]) -> bytes:
+    """Call sites and targets as unsigned 64-bit integers: count of calls, their fields, then the targets."""
+    calls, targets = result
+    packed = array("Q", [len(calls)])
+    for site in calls:
+        packed.extend((site.caller, site.rva, site.callee, int(site.tail)))
+    packed.extend(sorted(targets))
+    return packed.tobytes()
+
+
+def _unpack(payload: bytes) -> Optional[tuple[list[CallSite], set[int]]]:
+    packed = array("Q")
+    if not payload or len(payload) % packed.itemsize:
+        return None
+    packed.frombytes(payload)
+    count = packed[0]
+    end = 1 + _FIELDS * count
+    if end > len(packed):
+        return None
+    fields = packed[1:end]
+    calls = [CallSite(fields[i], fields[i + 1], fields[i + 2], bool(fields[i + 3]))
+             for i in range(0, len(fields), _FIELDS)]
+    return calls, set(packed[end:])

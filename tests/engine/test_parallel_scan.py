@@ -1,0 +1,74 @@
+"""Function discovery split over two processes gives exactly the single-process facts (same calls, same order)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import LEVELS, synth_exe, synth_pdb
+
+from api_to_etw.binary.pdb import load_pdb
+from api_to_etw.binary.pe import load_pe
+from api_to_etw.engine.native import parallel
+from api_to_etw.engine.native.functions import discover
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+
+def _facts(level: str, monkeypatch, jobs: str, min_bytes: int):
+    monkeypatch.setenv("API_TO_ETW_JOBS", jobs)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", min_bytes)
+    image = load_pe(synth_exe(level))
+    pdb = load_pdb(synth_pdb(level), [(s.name, s.rva, s.virtual_size) for s in image.sections])
+    fmap = discover(image, dict(pdb.functions))
+    calls = [(c.caller, c.rva, c.callee, c.tail) for c in fmap.calls]
+    functions = {rva: (f.size, f.imported, tuple(f.fragments)) for rva, f in fmap.functions.items()}
+    return calls, functions
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_two_processes_find_the_same_calls(level, monkeypatch):
+    single = _facts(level, monkeypatch, "1", 0)
+    split = _facts(level, monkeypatch, "2", 0)
+    assert split == single
+    assert len(single[0]) > 100
+
+
+def test_small_work_stays_in_one_process(monkeypatch):
+    monkeypatch.setenv("API_TO_ETW_JOBS", "2")
+    image = load_pe(synth_exe())
+    work = [(rf.begin, [(rf.begin, rf.end)]) for rf in image.runtime_functions]
+    assert parallel.scan_in_parallel(image, work, []) is None  # far below MIN_PARALLEL_BYTES
+    assert parallel.scan_in_parallel(image, work, [], min_bytes=0) is not None
+
+
+def test_packing_round_trips_64_bit_targets():
+    from api_to_etw.model import CallSite
+
+    calls = [CallSite(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), CallSite(0x1000, 0x1010, 0x2000, False)]
+    unpacked = parallel._unpack(parallel._pack((calls, {0x2000, 0xFFFFFFFFFFFFF000})))
+    assert unpacked is not None
+    assert [(c.caller, c.rva, c.callee, c.tail) for c in unpacked[0]] == [(c.caller, c.rva, c.callee, c.tail)
+                                                                        for c in calls]
+    assert unpacked[1] == {0x2000, 0xFFFFFFFFFFFFF000}
+    assert parallel._unpack(b"\x01") is None
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_two_processes_resolve_the_same_arguments(level, monkeypatch):
+    """The data flow split over two processes sets the same argument values at every call site."""
+    from api_to_etw.engine.native.engine import NativeEngine
+
+    def arguments(jobs: str):
+        monkeypatch.setenv("API_TO_ETW_JOBS", jobs)
+        monkeypatch.setattr("api_to_etw.engine.native.engine.MIN_PARALLEL_FLOW_BYTES", 0)
+        image = load_pe(synth_exe(level))
+        pdb = load_pdb(synth_pdb(level), [(s.name, s.rva, s.virtual_size) for s in image.sections])
+        engine = NativeEngine(image, pdb)
+        facts = engine.load()
+        engine.resolve(sorted(rva for rva, f in facts.functions.items() if not f.imported))
+        return {(c.caller, c.rva): c.args for c in facts.calls}
+
+    single, split = arguments("1"), arguments("2")
+    assert split == single
+    assert sum(1 for args in single.values() if args is not None) > 100
