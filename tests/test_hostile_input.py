@@ -139,6 +139,9 @@ def _input_cases(tmp_path):
     table = tmp_path / "t.tsv"
     run_cli("analyze", synth_exe("O2"), "-o", table, "-q")
     return {
+        "binary": lambda bad: ["analyze", bad, "-o", "-"],
+        "pdb": lambda bad: ["analyze", synth_exe("O2"), "--pdb", bad, "-o", "-"],
+        "tracelogging": lambda bad: ["tracelogging", bad],
         "facts": lambda bad: ["analyze", "--facts", bad, "-o", "-"],
         "manifest": lambda bad: ["analyze", synth_exe("O2"), "--manifests", bad, "-o", "-"],
         "roots": lambda bad: ["analyze", synth_exe("O2"), "--roots", bad, "-o", "-"],
@@ -148,7 +151,8 @@ def _input_cases(tmp_path):
     }, fifo
 
 
-@pytest.mark.parametrize("case", ["facts", "manifest", "roots", "ignore", "diff-old", "diff-new"])
+@pytest.mark.parametrize("case", ["binary", "pdb", "tracelogging", "facts", "manifest", "roots", "ignore", "diff-old",
+                                  "diff-new"])
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
 def test_special_files_are_refused_as_input(tmp_path, case, special):
     cases, fifo = _input_cases(tmp_path)
