@@ -298,8 +298,10 @@ def _read_jsonl(name: str, text: str) -> list[DiffRow]:
             continue
         try:
             obj = json.loads(line)
+        except RecursionError:
+            raise CorruptMetadataError(f"{name}: line {number}: JSON nested too deeply") from None
         except ValueError as exc:
-            raise CorruptMetadataError(f"{name}: line {number}: not JSON ({exc.msg})") from None
+            raise CorruptMetadataError(f"{name}: line {number}: not JSON ({getattr(exc, 'msg', exc)})") from None
         if not isinstance(obj, dict):
             raise CorruptMetadataError(f"{name}: line {number}: not a JSON object")
         if not checked:

@@ -67,6 +67,13 @@ def describe_mode(mode: int) -> Optional[str]:
     return "not a regular file"
 
 
+def _what_is(path: str) -> Optional[str]:
+    try:
+        return describe_mode(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
 def open_regular(path: str, *, kind: str = "binary", max_size: Optional[int] = None,
                  error: type[ApiToEtwError] = CorruptFileError) -> BinaryIO:
     """Open ``path`` for binary reading if it is a regular file no larger than the limit.
@@ -83,6 +90,9 @@ def open_regular(path: str, *, kind: str = "binary", max_size: Optional[int] = N
     except IsADirectoryError:
         raise InputNotFoundError(f"{path}: is a directory, not a file") from None
     except OSError as exc:
+        what = _what_is(path)  # a socket cannot even be opened (ENXIO): say what it is
+        if what is not None:
+            raise InputNotFoundError(f"{path}: is {what}, not a regular file; inputs must be regular files") from None
         raise InputNotFoundError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         info = os.fstat(fd)
@@ -122,4 +132,5 @@ def read_text_regular(path: str, *, kind: str, encoding: str = "utf-8",
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise error(f"{path}:{line}: not {encoding} text") from None
+        label = "UTF-8" if encoding.lower().startswith("utf-8") else encoding
+        raise error(f"{path}:{line}: not {label} text") from None

@@ -164,7 +164,7 @@ def compare_rows(a_path: str, b_path: str, max_depth: int = 5, ignore_unnamed: b
     from .analysis.pipeline import AnalysisOptions, analyze
     from .diff import diff_files
     from .engine.frozen import FrozenEngine
-    from .render.tables import render
+    from .render.tables import encode_text, render
 
     options = AnalysisOptions(max_depth=max_depth)
     with tempfile.TemporaryDirectory(prefix="api-to-etw-parity-") as work:
@@ -173,8 +173,8 @@ def compare_rows(a_path: str, b_path: str, max_depth: int = 5, ignore_unnamed: b
             rows = analyze(FrozenEngine(path), options).rows
             out = os.path.join(work, side, _label(path) + ".tsv")
             os.makedirs(os.path.dirname(out))
-            with open(out, "w", encoding="utf-8", newline="") as handle:
-                handle.write(render(rows, "tsv"))
+            with open(out, "wb") as handle:
+                handle.write(encode_text(render(rows, "tsv")))
             paths.append(out)
         result = diff_files(paths[0], paths[1], ignore_unnamed=ignore_unnamed)
     result.old.path = f"{a_path} (rows)"

@@ -139,6 +139,9 @@ def _input_cases(tmp_path):
     table = tmp_path / "t.tsv"
     run_cli("analyze", synth_exe("O2"), "-o", table, "-q")
     return {
+        "binary": lambda bad: ["analyze", bad, "-o", "-"],
+        "pdb": lambda bad: ["analyze", synth_exe("O2"), "--pdb", bad, "-o", "-"],
+        "tracelogging": lambda bad: ["tracelogging", bad],
         "facts": lambda bad: ["analyze", "--facts", bad, "-o", "-"],
         "manifest": lambda bad: ["analyze", synth_exe("O2"), "--manifests", bad, "-o", "-"],
         "roots": lambda bad: ["analyze", synth_exe("O2"), "--roots", bad, "-o", "-"],
@@ -148,7 +151,8 @@ def _input_cases(tmp_path):
     }, fifo
 
 
-@pytest.mark.parametrize("case", ["facts", "manifest", "roots", "ignore", "diff-old", "diff-new"])
+@pytest.mark.parametrize("case", ["binary", "pdb", "tracelogging", "facts", "manifest", "roots", "ignore", "diff-old",
+                                  "diff-new"])
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
 def test_special_files_are_refused_as_input(tmp_path, case, special):
     cases, fifo = _input_cases(tmp_path)
@@ -172,7 +176,7 @@ def test_undecodable_names_file(tmp_path):
     names = tmp_path / "roots.txt"
     names.write_bytes(b"NtOpenProcess\n\xff\xfe\xfa\n")
     line = one_line_error(run_cli("analyze", synth_exe("O2"), "--roots", names, "-o", "-"), ExitCode.CORRUPT_FILE)
-    assert ":2: not utf-8-sig text" in line
+    assert ":2: not UTF-8 text" in line
 
 
 # ---------------------------------------------------------------------- outputs
@@ -238,3 +242,47 @@ def test_regular_output_is_still_replaced(tmp_path):
     out.write_text("old\n")
     assert run_cli("analyze", synth_exe("O2"), "-o", out, "-q").code == ExitCode.OK
     assert out.read_text().startswith("Function\t") and _leftovers(tmp_path) == []
+
+
+def test_parity_with_a_lone_surrogate_name(tmp_path):
+    """parity renders both sides' rows to compare them: the same escape policy as every output."""
+    weird = os.path.join(REPRODUCERS, "facts", "lone_surrogate_name.json")
+    plain = os.path.join(REPO, "tests", "fuzz", "corpus", "facts", "tlg.facts.json")
+    result = run_cli("parity", weird, plain, "-o", tmp_path / "report.txt")
+    assert result.code == ExitCode.DIFF_FOUND, result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_diff_jsonl_nested_deeply(tmp_path):
+    """A JSON-lines table whose first line nests 50,000 arrays was a RecursionError (internal error)."""
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"function": ' + "[" * 50000 + "]" * 50000 + "}\n")
+    table = os.path.join(REPO, "tests", "fuzz", "corpus", "diff", "tlg.tsv")
+    line = one_line_error(run_cli("diff", deep, table), ExitCode.CORRUPT_METADATA)
+    assert "line 1: JSON nested too deeply" in line
+
+
+def test_manifest_nested_deeply_is_refused_fast(tmp_path):
+    """100,000 nested <task> elements: each task searched its whole subtree for opcodes, a quadratic
+    walk that never ended; element depth is now capped (a manifest needs about ten levels)."""
+    n = 100000
+    path = tmp_path / "deep.xml"
+    path.write_text('<?xml version="1.0"?><instrumentationManifest><instrumentation><events>'
+                    '<provider name="P" guid="{11111111-2222-3333-4444-555555555555}"><tasks>'
+                    + '<task name="t" value="1">' * n + "</task>" * n
+                    + "</tasks></provider></events></instrumentation></instrumentationManifest>\n")
+    with deadline(20):
+        line = one_line_error(run_cli("analyze", synth_exe("O2"), "--manifests", path, "-o", "-"),
+                              ExitCode.CORRUPT_METADATA)
+    assert "nested deeper than 64 levels" in line
+
+
+def test_facts_memory_ranges_must_not_overlap(tmp_path):
+    doc = facts_of(tmp_path)
+    assert doc["memory"], "the kernel's facts hold the bytes its decoders read"
+    start, data = doc["memory"][0]
+    doc["memory"].append([start + 1, data])
+    path = tmp_path / "overlap.json"
+    path.write_text(json.dumps(doc))
+    line = one_line_error(run_cli("analyze", "--facts", path, "-o", "-"), ExitCode.CORRUPT_METADATA)
+    assert "overlaps" in line

@@ -11,7 +11,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..binary.symsrv.limits import TransferLimits
 
 PROG = "api-to-etw"
 log = logging.getLogger("api_to_etw")
@@ -44,8 +47,8 @@ def add_symbol_options(parser: argparse.ArgumentParser) -> None:
                              "(default: $API_TO_ETW_LOOKUP_DEADLINE, else 1800)")
 
 
-def transfer_limits(args: argparse.Namespace) -> Any:
-    """The symbol-server bounds from the options and the environment (a ``TransferLimits``)."""
+def transfer_limits(args: argparse.Namespace) -> TransferLimits:
+    """The symbol-server bounds from the options and the environment."""
     from ..binary.symsrv.limits import TransferLimits
 
     return TransferLimits.from_options(getattr(args, "download_deadline", None), getattr(args, "lookup_deadline", None))

@@ -58,6 +58,12 @@ def check_facts(facts: Facts) -> None:
     for start, size, _writable, _executable in facts.sections:
         _in(start, U32, "section rva")
         _in(size, U32, "section size")
+    end = -1
+    for start, data in getattr(facts.memory, "chunks", ()):  # ReplayMemory: saved merged, so never overlapping
+        _in(start, U32, "memory rva")
+        if start < end:
+            raise ValueError(f"memory range at {start:#x} overlaps the one before it")
+        end = start + len(data)
     for rva in facts.symbols:
         _in(rva, U32, "symbol rva")
     for site in facts.calls:

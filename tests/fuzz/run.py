@@ -27,6 +27,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [HERE, REPO]
+# One process per input: the native engine's fork split would exit a child inside libFuzzer, which it
+# reports as a crash ("fuzz target exited").
+os.environ["API_TO_ETW_JOBS"] = "1"
 
 from targets import TARGETS, Context, Finding, check_input, run_input, seed_files  # noqa: E402
 
@@ -46,6 +49,17 @@ def _seed_dir(name: str) -> str:
     os.makedirs(path)
     for index, seed in enumerate(seed_files(TARGETS[name])):
         shutil.copyfile(seed, os.path.join(path, f"{index:03d}-{os.path.basename(seed)}"))
+    return path
+
+
+def _relauncher(name: str) -> str:
+    """A command that starts this target again: libFuzzer re-runs ``argv[0]`` (with its own flags) to
+    minimize a crash, so ``argv[0]`` must be runnable on its own, not just this script's path."""
+    path = os.path.join(BUILD, "bin", f"fuzz-{name}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f'#!/bin/sh\nexec "{sys.executable}" "{os.path.abspath(__file__)}" fuzz {name} -- "$@"\n')
+    os.chmod(path, 0o755)
     return path
 
 
@@ -81,7 +95,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         extra.append(f"-max_total_time={args.seconds}")
     if not any(a.startswith(("-merge", "-minimize_crash")) for a in extra):
         extra = [_scratch(target.name), _seed_dir(target.name), *extra]
-    argv = [sys.argv[0], f"-max_len={target.max_len}", "-timeout=10", "-rss_limit_mb=2048",
+    argv = [_relauncher(target.name), f"-max_len={target.max_len}", "-timeout=10", "-rss_limit_mb=2048",
             f"-artifact_prefix={findings}{os.sep}{target.name}-", *extra]
 
     def one_input(data: bytes) -> None:

@@ -16,6 +16,7 @@ import glob
 import io
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
@@ -116,6 +117,23 @@ class Finding(Exception):
     """A fuzz input that breaks the contract (raised so atheris records the input)."""
 
 
+OPEN = os.path.join(HERE, "open")
+
+
+def known_open_findings() -> list[tuple[str, str]]:
+    """(target, text) of the bugs listed in open/known.tsv: reported by their owners, not fixed yet."""
+    path = os.path.join(OPEN, "known.tsv")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle if line.strip() and not line.startswith("#")]
+    return [(row[0], row[1]) for row in rows if len(row) >= 2]
+
+
+_KNOWN = known_open_findings()
+_SEEN_KNOWN: set[str] = set()
+
+
 def run_input(target: Target, data: bytes, ctx: Context) -> Outcome:
     """Write ``data`` as the target's input file and run the command on it in this process."""
     from api_to_etw.cli import main
@@ -134,10 +152,17 @@ def run_input(target: Target, data: bytes, ctx: Context) -> Outcome:
 
 
 def check_input(target: Target, data: bytes, ctx: Context) -> Outcome:
+    """Raise :class:`Finding` for a new bug; a known open one (open/known.tsv) is reported once and passed,
+    so fuzzing goes on past it and CI fails only on what nobody has seen yet."""
     outcome = run_input(target, data, ctx)
     why = outcome.finding()
     if why:
-        raise Finding(f"{target.name}: {why}")
+        known = next((text for name, text in _KNOWN if name in (target.name, "*") and text in why), None)
+        if known is None:
+            raise Finding(f"{target.name}: {why}")
+        if known not in _SEEN_KNOWN:
+            _SEEN_KNOWN.add(known)
+            print(f"known open finding (tests/fuzz/open/known.tsv), not counted: {why}", file=sys.stderr)
     return outcome
 
 

@@ -5,8 +5,8 @@ XML safety
 Manifests may come from untrusted places. Documents containing ``<!DOCTYPE`` or ``<!ENTITY`` anywhere
 (even in a comment) are refused before parsing, and the expat parser additionally refuses DTDs, entity
 declarations and external entities if one slipped through, so no entity expansion or external fetch can
-happen. Malformed input raises :class:`CorruptMetadataError` as ``path:line: what`` on one line; an
-unreadable file raises :class:`InputNotFoundError`.
+happen. Elements nest at most :data:`MAX_DEPTH` levels. Malformed input raises :class:`CorruptMetadataError`
+as ``path:line: what`` on one line; an unreadable file raises :class:`InputNotFoundError`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from .drafts import XML_PRIORITY, EventDraft, ProviderDraft
 from .winmeta import STANDARD_CHANNELS
 
 XML_SUFFIXES = (".xml", ".man")
+#: Deepest element nesting accepted. Readers search a section's subtree (``task.iter("opcode")``), so
+#: the depth bounds how often one element is visited: O(elements x depth), never quadratic.
+MAX_DEPTH = 64
 _REFUSED_MARKUP = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -50,13 +53,23 @@ def _parse_xml_tree(path: str, data: bytes) -> tuple[ET.Element, dict[int, int]]
     def refuse(*_args: object) -> int:
         raise CorruptMetadataError(f"{path}:{parser.CurrentLineNumber}: DTDs and entities are not allowed")
 
+    depth = [0]
+
     def start(tag: str, attrs: dict[str, str]) -> None:
+        depth[0] += 1
+        if depth[0] > MAX_DEPTH:
+            raise CorruptMetadataError(f"{path}:{parser.CurrentLineNumber}: elements nested deeper than {MAX_DEPTH} "
+                                       "levels (a manifest needs about ten)")
         attrib = {local_name(k): v for k, v in attrs.items() if not (k == "xmlns" or k.startswith("xmlns:"))}
         element = builder.start(local_name(tag), attrib)
         lines[id(element)] = parser.CurrentLineNumber
 
+    def end(tag: str) -> None:
+        depth[0] -= 1
+        builder.end(local_name(tag))
+
     parser.StartElementHandler = start
-    parser.EndElementHandler = lambda tag: builder.end(local_name(tag))
+    parser.EndElementHandler = end
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
     parser.UnparsedEntityDeclHandler = refuse
