@@ -686,3 +686,13 @@ def test_one_operand_mul_does_not_write_its_source():
   call {IAT}
 """)
     assert run.args()[2] == one(Param(0))
+
+
+@pytest.mark.xfail(strict=True, reason="reading AH/BH/CH/DH gives the register's low byte (bug reported by h10)")
+def test_high_byte_register_read():
+    run = Run(f"""
+  mov eax, 0x1234
+  movzx ecx, ah
+  call {IAT}
+""")
+    assert run.args()[0] == one(Const(0x12))
