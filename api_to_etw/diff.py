@@ -325,7 +325,12 @@ def read_table(path: str) -> Table:
         raise CorruptMetadataError(f"{name}: empty file, no header line")
     fmt = detect_format(text)
     rows = _read_jsonl(name, text) if fmt == "jsonl" else _read_delimited(name, text, fmt)
+    return build_table(path, fmt, rows)
 
+
+def build_table(path: str, fmt: str, rows: list[DiffRow]) -> Table:
+    """Normalised rows into a table of one row per key (the smallest CallDepth of a repeated key)."""
+    name = os.path.basename(path) or path
     by_key: dict[tuple, list[DiffRow]] = {}
     for row in rows:
         if not row["Function"]:
