@@ -12,7 +12,7 @@ import pytest
 from conftest import SAMPLES
 from unwind_fixture import build_chained
 
-from api_to_etw.binary.pe import ZERO_FILL_LIMIT, Section, load_pe, parse_pe
+from api_to_etw.binary.pe import ZERO_FILL_LIMIT, load_pe, parse_pe
 from api_to_etw.errors import ApiToEtwError
 
 FIXTURES = sorted(p for p in glob.glob(os.path.join(SAMPLES, "**", "*.*"), recursive=True)
@@ -136,12 +136,15 @@ def test_read_is_short_at_section_end_and_empty_outside():
 
 
 def test_zero_fill_is_bounded_per_read():
-    image = parse_pe(_small_fixture())
-    big = Section(".bss", 0x100000, 1 << 31, 0, 0, 0xC0000080)
-    image.sections.append(big)
-    image._lookup = None  # the extra section is looked up in header order
-    data = image.read(big.rva, 1 << 30)
-    assert len(data) == ZERO_FILL_LIMIT and not any(data)
+    data = bytearray(_small_fixture())
+    last = pefile.PE(data=bytes(data)).sections[-1]
+    header = last.get_file_offset()
+    data[header + 8:header + 12] = (1 << 31).to_bytes(4, "little")  # VirtualSize: a 2 GiB .bss
+    image = parse_pe(bytes(data), "bss.dll")
+    section = image.sections[-1]
+    assert section.end == section.rva + (1 << 31)
+    data_read = image.read(section.rva + section.raw_size, 1 << 30)
+    assert len(data_read) == ZERO_FILL_LIMIT and not any(data_read)
 
 
 @pytest.mark.parametrize("cut", [0, 0x3F, 0x80, 0x200, 0x400, 0x600])
