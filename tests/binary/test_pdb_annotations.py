@@ -21,7 +21,6 @@ from api_to_etw.errors import CorruptPdbError, InputNotFoundError
 WPP = os.path.join(SAMPLES, "wpp")
 TRUTH_PATH = os.path.join(WPP, "truth.json")
 
-pytestmark = pytest.mark.skipif(not os.path.isfile(TRUTH_PATH), reason="samples/wpp is not built")
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +88,6 @@ def test_fixture_module_infos(truth):
 def test_a_pdb_without_annotations():
     from conftest import synth_pdb
 
-    if not os.path.isfile(synth_pdb("O2")):
-        pytest.skip("samples/synthkernel is not built")
     assert read_annotations(synth_pdb("O2")) == []
 
 

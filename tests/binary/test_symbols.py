@@ -51,11 +51,6 @@ from api_to_etw.binary.symsrv import (
 from api_to_etw.binary.symsrv.limits import TransferLimits
 from api_to_etw.errors import ExitCode, SymbolsUnavailableError, UsageError
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.isfile(synth_exe("O2")) and os.path.isfile(synth_pdb("O2")) and os.path.isfile(synth_pdb("O1"))),
-    reason="samples/synthkernel is not built",
-)
-
 PDB = "synthkernel.pdb"
 EXE = "synthkernel.exe"
 

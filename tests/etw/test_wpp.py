@@ -33,7 +33,6 @@ from api_to_etw.etw.wpp import (
 
 WPP = os.path.join(SAMPLES, "wpp")
 TRUTH_PATH = os.path.join(WPP, "truth.json")
-fixture = pytest.mark.skipif(not os.path.isfile(TRUTH_PATH), reason="samples/wpp is not built")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +56,6 @@ def _messages(truth):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@fixture
 def test_fixture_controls(truth, indexes):
     for img in truth["images"]:
         index = indexes[img["name"]]
@@ -68,7 +66,6 @@ def test_fixture_controls(truth, indexes):
         assert got == expected
 
 
-@fixture
 def test_fixture_messages_parse_exactly(truth, indexes):
     for img, want in _messages(truth):
         index = indexes[img["name"]]
@@ -91,7 +88,6 @@ def test_fixture_messages_parse_exactly(truth, indexes):
         assert len(indexes[img["name"]]) == len(img["messages"]) == len(indexes[img["name"]].messages)
 
 
-@fixture
 def test_fixture_lines_point_at_the_trace_statements(truth):
     for _img, msg in _messages(truth):
         if msg["public"]:
@@ -101,7 +97,6 @@ def test_fixture_lines_point_at_the_trace_statements(truth):
         assert line.strip().startswith(msg["macro"] + "("), (msg["file"], msg["line"], line)
 
 
-@fixture
 def test_fixture_controls_own_the_message_flags(truth, indexes):
     for img, msg in _messages(truth):
         control = indexes[img["name"]].control(msg["control_guid"])
@@ -177,7 +172,6 @@ class Image:
 
 @pytest.fixture(scope="module")
 def images(truth) -> dict[str, Image]:
-    pytest.importorskip("iced_x86")
     return {img["name"]: Image(img) for img in truth["images"]}
 
 
@@ -185,7 +179,6 @@ def _writer_target(msg: dict) -> str:
     return msg["writer"] if msg["writer_call"] == "direct" else f"[{msg['writer']}]"
 
 
-@fixture
 def test_fixture_call_sites_match_truth(truth, indexes, images):
     for img, msg in _messages(truth):
         image = images[img["name"]]
@@ -207,7 +200,6 @@ def test_fixture_call_sites_match_truth(truth, indexes, images):
         assert 0 < rva - message.rva <= DEFAULT_WINDOW
 
 
-@fixture
 def test_fixture_wrappers_call_the_writer(truth, images):
     seen = set()
     for img, msg in _messages(truth):
@@ -224,7 +216,6 @@ def test_fixture_wrappers_call_the_writer(truth, images):
     assert {w for _img, w in seen} >= {"WPP_SF_pd", "WPP_SF_dd", "WPP_SF_Ip"}
 
 
-@fixture
 def test_at_finds_the_annotation_before_each_call_site(truth, indexes, images):
     for img, msg in _messages(truth):
         index, image = indexes[img["name"]], images[img["name"]]
@@ -238,7 +229,6 @@ def test_at_finds_the_annotation_before_each_call_site(truth, indexes, images):
         assert index.at(rva, function_rva=start + 1) is None
 
 
-@fixture
 def test_in_function_lists_messages_in_address_order(truth, indexes):
     index = indexes["wppuser"]
     assert [m.number for m in index.in_function("QpInsert")] == [10, 11]
@@ -259,7 +249,6 @@ def _generator():
     return module
 
 
-@fixture
 def test_sources_and_truth_match_the_generator(tmp_path):
     gen = _generator()
     images = gen.build_model()
@@ -269,7 +258,6 @@ def test_sources_and_truth_match_the_generator(tmp_path):
         assert filecmp.cmp(tmp_path / name, os.path.join(WPP, name), shallow=False), name
 
 
-@fixture
 def test_committed_files_hold_no_machine_paths():
     for name in os.listdir(WPP):
         if name.endswith((".dll", ".exe", ".pdb", ".json", ".c", ".h", ".tmh")):
@@ -286,7 +274,6 @@ def _clang_14() -> bool:
     return bool(re.search(r"clang version 14\.", out))
 
 
-@fixture
 @needs_tools("clang", "lld-link", "llvm-dlltool")
 def test_fresh_build_is_byte_identical():
     if not _clang_14():

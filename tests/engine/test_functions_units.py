@@ -1,0 +1,135 @@
+"""Unit tests of function discovery (engine/native/functions.py) on every committed fixture, with truth from
+the PE itself: pefile's exception directory, exports and imports, and the direct calls and jumps that
+``llvm-objdump -d`` prints (a disassembler independent of ours)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+
+import pefile
+import pytest
+from conftest import SAMPLES, require_tools
+from unwind_fixture import build_chained
+
+from api_to_etw.binary.loader import open_binary
+from api_to_etw.binary.pe import load_pe
+from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.engine.native.functions import discover
+
+FIXTURES = sorted(p for p in glob.glob(os.path.join(SAMPLES, "**", "*.*"), recursive=True)
+                  if p.endswith((".dll", ".exe", ".sys")) and os.sep + "badinput" + os.sep not in p)
+IDS = [os.path.relpath(p, SAMPLES) for p in FIXTURES]
+#: ``180001234:  callq 0x180001500 <f>``, ``callq *5214(%rip)  # 0x180002480`` (--no-show-raw-insn).
+LINE = re.compile(r"^\s*([0-9a-f]+):\s+(callq|jmp|jmpq)\s+(\*-?\d+\(%rip\)\s+# 0x([0-9a-f]+)|0x([0-9a-f]+))")
+
+
+@pytest.fixture(scope="module", params=FIXTURES, ids=IDS)
+def case(request):
+    path = request.param
+    loaded = open_binary(path)
+    facts = NativeEngine(loaded.image, loaded.pdb).load()
+    return path, pefile.PE(path), facts
+
+
+def _pdata(pe) -> list[tuple[int, int]]:
+    return [(e.struct.BeginAddress, e.struct.EndAddress) for e in getattr(pe, "DIRECTORY_ENTRY_EXCEPTION", [])]
+
+
+def _objdump(path: str, base: int) -> list[tuple[int, str, int, bool]]:
+    """(rva, mnemonic, target rva, through memory) of every call and jump with a static target."""
+    require_tools("llvm-objdump")
+    text = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", path], check=True, capture_output=True,
+                          text=True).stdout
+    out = []
+    for line in text.splitlines():
+        match = LINE.match(line)
+        if match:
+            slot, direct = match.group(4), match.group(5)
+            out.append((int(match.group(1), 16) - base, match.group(2), int(slot or direct, 16) - base,
+                        slot is not None))
+    return out
+
+
+def test_every_pdata_entry_is_a_function_with_its_extent(case):
+    _path, pe, facts = case
+    for begin, end in _pdata(pe):
+        assert begin in facts.functions, hex(begin)
+        assert facts.functions[begin].size == end - begin
+        assert not facts.functions[begin].imported
+
+
+def test_functions_do_not_overlap(case):
+    _path, _pe, facts = case
+    spans = sorted((f.rva, f.rva + f.size) for f in facts.functions.values() if not f.imported)
+    assert all(a_end <= b for (_a, a_end), (b, _b_end) in zip(spans, spans[1:]))
+
+
+def test_exports_are_named_functions(case):
+    _path, pe, facts = case
+    export_dir = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
+    code = [s for s in pe.sections if s.Characteristics & 0x20000000]
+    for sym in export_dir.symbols if export_dir is not None else []:
+        if not any(s.VirtualAddress <= sym.address < s.VirtualAddress + s.Misc_VirtualSize for s in code):
+            continue  # an exported variable (a TraceLogging provider, a GUID)
+        func = facts.functions[sym.address]
+        assert func.exported
+        assert func.name == sym.name.decode()
+
+
+def test_imports_are_named_iat_slots(case):
+    _path, pe, facts = case
+    for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
+        for imp in entry.imports:
+            func = facts.functions[imp.address - pe.OPTIONAL_HEADER.ImageBase]
+            assert func.imported and func.size == 0
+            assert func.name == imp.name.decode()
+
+
+def test_direct_calls_and_import_calls_are_edges(case):
+    path, pe, facts = case
+    base = pe.OPTIONAL_HEADER.ImageBase
+    edges = {(c.rva, c.callee, c.tail) for c in facts.calls}
+    calls = [(rva, target) for rva, mn, target, _mem in _objdump(path, base) if mn == "callq"]
+    assert calls or not facts.calls
+    for rva, target in calls:
+        assert target in facts.functions, f"call at {rva:#x}: no function at {target:#x}"
+        assert (rva, target, False) in edges, f"call at {rva:#x} to {target:#x}"
+        assert facts.functions[next(c.caller for c in facts.calls if c.rva == rva)].rva <= rva
+
+
+def test_tail_jumps_to_other_functions_are_edges(case):
+    path, pe, facts = case
+    base = pe.OPTIONAL_HEADER.ImageBase
+    edges = {(c.rva, c.callee) for c in facts.calls if c.tail}
+    pdata = _pdata(pe)
+    slots = {imp.address - base for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []) for imp in entry.imports}
+    found = 0
+    for rva, mn, target, memory in _objdump(path, base):
+        if mn == "callq":
+            continue
+        if memory and target in slots:  # ``jmp [__imp_EventWrite]``
+            assert (rva, target) in edges, f"tail jump at {rva:#x} through {target:#x}"
+            found += 1
+            continue
+        here = [b for b, e in pdata if b <= rva < e]
+        if not memory and target in {b for b, _e in pdata} and here and here[0] != target:
+            assert (rva, target) in edges, f"tail jump at {rva:#x} to {target:#x}"
+            found += 1
+    if path.endswith(os.path.join("O2", "idioms.dll")):
+        assert found, "the -O2 idiom fixture tail-jumps to EventWrite"
+
+
+def test_chained_fragment_belongs_to_its_parent(tmp_path):
+    image = load_pe(build_chained(str(tmp_path)))
+    f_rva = next(rva for rva, names in image.exports.items() if names == ["f"])
+    g_rva = next(rva for rva, names in image.exports.items() if names == ["g"])
+    (fragment,) = [r for r in image.runtime_functions if r.parent is not None]
+    fmap = discover(image, {})
+    assert fragment.begin not in fmap.functions
+    assert fmap.functions[f_rva].fragments == [(fragment.begin, fragment.end)]
+    assert fmap.owner(fragment.begin) == f_rva and fmap.owner(fragment.end - 1) == f_rva
+    # The fragment's ``call g`` is f's edge; f's ``jne cold`` into its own fragment is no edge.
+    assert [(c.caller, c.callee, c.tail) for c in fmap.calls] == [(f_rva, g_rva, False)]
