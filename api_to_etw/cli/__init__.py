@@ -19,7 +19,7 @@ from ..errors import ApiToEtwError, ExitCode
 from .common import PROG, setup_logging
 
 #: The subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("analyze", "tracelogging", "diff", "symbols", "fetch_binary", "parity")
+COMMANDS = ("analyze", "tracelogging", "diff", "report", "symbols", "fetch_binary", "parity")
 
 
 def build_parser() -> argparse.ArgumentParser:
