@@ -437,3 +437,21 @@ def test_hostile_names_are_text_never_code(browser: Any, tmp_path: Path) -> None
     page.screenshot("report-hostile.png")
     assert page.js(pwned)
     page.check_console()
+
+
+SCALE = Path(REPO) / "benchmarks" / "scratch" / "scale_40000_3000" / "O2"
+
+
+def test_scale_kernel_report_is_small_enough_to_mail(tmp_path: Path) -> None:
+    """About 13,000 rows of a kernel-sized binary: the report with every drawing stays under 5 MB."""
+    exe = SCALE / "scale_40000_3000.exe"
+    if not exe.exists():
+        pytest.skip("scale kernel not built (python benchmarks/bench_analyze.py or bench_report.py builds it)")
+    table = tmp_path / "scale.tsv"
+    assert run_cli("analyze", str(exe), "-o", str(table), "-q").code == 0
+    rows = read_tsv(table)
+    assert len(rows) >= 12000
+    out, _ = make_report(tmp_path, table)
+    assert out.stat().st_size < 5 * 1024 * 1024
+    data = embedded(out.read_text(encoding="utf-8"))
+    assert len(data["r"]) == len(rows) and len(data["g"]) > 1000
