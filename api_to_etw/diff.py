@@ -348,16 +348,26 @@ def read_rows(path: str) -> tuple[str, list[DiffRow]]:
         raise CorruptMetadataError(f"{name}: empty file, no header line")
     fmt = detect_format(text)
     rows = _read_jsonl(name, text) if fmt == "jsonl" else _read_delimited(name, text, fmt)
+    _check_functions(name, rows)
+    return fmt, rows
+
+
+def _check_functions(name: str, rows: list[DiffRow]) -> None:
     for row in rows:
         if not row["Function"]:
             raise CorruptMetadataError(f"{name}: line {row.line}: empty Function")
-    return fmt, rows
 
 
 def read_table(path: str) -> Table:
     """Read a result table in any format into one normalised row per key."""
-    name = os.path.basename(path) or path
     fmt, rows = read_rows(path)
+    return build_table(path, fmt, rows)
+
+
+def build_table(path: str, fmt: str, rows: list[DiffRow]) -> Table:
+    """Normalised rows into a table of one row per key (the smallest CallDepth of a repeated key)."""
+    name = os.path.basename(path) or path
+    _check_functions(name, rows)
     by_key: dict[tuple, list[DiffRow]] = {}
     for row in rows:
         by_key.setdefault(row.key(), []).append(row)

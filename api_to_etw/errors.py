@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     OUTPUT_ERROR = 11
     DIFF_FOUND = 12
     MISSING_DEPENDENCY = 13
+    STORE_ERROR = 14
     INTERRUPTED = 130
 
 
@@ -75,6 +76,12 @@ class OutputError(ApiToEtwError):
 
 class MissingDependencyError(ApiToEtwError):
     exit_code = ExitCode.MISSING_DEPENDENCY
+
+
+class StoreError(ApiToEtwError):
+    """A corpus store that is not one, or whose schema this version cannot read or migrate."""
+
+    exit_code = ExitCode.STORE_ERROR
 
 
 class UsageError(ApiToEtwError):

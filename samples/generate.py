@@ -2593,8 +2593,11 @@ def build_sample(sample_dir: Path, levels: Sequence[str] = OPT_LEVELS, jobs: int
     for level in levels:
         out = sample_dir / level
         objs = [s[:-2] + ".obj" for s in sources]
+        if (sample_dir / "version.rc").exists():  # a VERSIONINFO resource (kernel --file-version)
+            run(["llvm-rc", "/FO", str(out / "version.res"), str(sample_dir / "version.rc")], sample_dir)
+            objs.append("version.res")
         run(["lld-link"] + link_flags(name) + objs, out)
-        for junk in list(out.glob("*.obj")) + list(out.glob("*.lib")) + list(out.glob("*.exp")):
+        for junk in [*out.glob("*.obj"), *out.glob("*.lib"), *out.glob("*.exp"), *out.glob("*.res")]:
             junk.unlink()
         if not quiet:
             exe, pdb = out / f"{name}.exe", out / f"{name}.pdb"
@@ -2891,17 +2894,75 @@ def verify_sample(sample_dir: Path, model: Model | None, truth: dict, levels: Se
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def write_kernel(out: Path, seed: int) -> tuple[Model, dict]:
+def write_kernel(out: Path, seed: int, variant: bool = False, file_version: str | None = None) -> tuple[Model, dict]:
     model = build_synthkernel()
+    changes = make_variant(model) if variant else None
     add_init_funcs(model)
     truth = compute_truth(model, beyond=KERNEL_BEYOND_DEPTH)
     truth["generator"] = {"kind": "kernel"}
+    if changes is not None:
+        truth["generator"]["variant"] = changes
+    if file_version:
+        truth["generator"]["file_version"] = file_version
     written = emit_sources(model, out, seed)
-    for stale in list(out.glob("*.c")) + list(out.glob("*.h")):
+    for stale in list(out.glob("*.c")) + list(out.glob("*.h")) + list(out.glob("version.rc")):
         if stale.name not in written:
             stale.unlink()
+    if file_version:
+        (out / "version.rc").write_text(version_rc(out.resolve().name, file_version), newline="\n")
     write_truth(truth, out / "truth.json")
     return model, truth
+
+
+# Builds of one kernel, for ``api-to-etw history``: ``kernel --variant --file-version 10.0.2.0`` writes build 2.
+VARIANT_REMOVED = ("MiAllocatePagesForMdl", "KERNEL_MEM_EVENT_MDL_ALLOCATION")
+VARIANT_MOVED = ("ObpLookupDirectoryRecursive", "ObjectDirectoryLookup")
+VARIANT_ADDED = ("MiCreatePagingFile", "KERNEL_MEM_EVENT_PAGEFILE_REMOVED")
+
+
+def _manifest_write(func: Func, sym: str) -> Write:
+    for st in func.body:
+        if isinstance(st, Write) and isinstance(st.desc, E) and getattr(st.desc.entity, "sym", None) == sym:
+            return st
+    raise ModelError(f"{func.name} has no top-level write of {sym}")
+
+
+def make_variant(model: Model) -> dict:
+    """Turn the kernel's model into its next build: one event removed, one moved to the function's first
+    caller, one new event (a new descriptor) added beside an existing write. Returns what changed."""
+    removed = model.func(VARIANT_REMOVED[0])
+    removed.body.remove(_manifest_write(removed, VARIANT_REMOVED[1]))
+    source = model.func(VARIANT_MOVED[0])
+    moved = _manifest_write(source, VARIANT_MOVED[1])
+    callers = sorted(f.name for f in model.funcs if f is not source and any(c.callee == source.name
+                                                                            for c in f.calls()))
+    if not callers:
+        raise ModelError(f"{source.name} has no caller to move its write to")
+    source.body.remove(moved)
+    target = model.func(callers[0])
+    target.body.insert(0, moved)
+    host = model.func(VARIANT_ADDED[0])
+    beside = next(st for st in host.body if isinstance(st, Write))
+    old = beside.desc.entity  # type: ignore[attr-defined]
+    new = mk_desc(VARIANT_ADDED[1], old.id + 1, old.version, old.channel, old.level, old.opcode, old.task, old.keyword)
+    model.descs.append(new)
+    host.body.insert(host.body.index(beside) + 1, Write(beside.writer, beside.handle, E(new)))
+    return {"removed": list(VARIANT_REMOVED), "moved": [VARIANT_MOVED[1], source.name, target.name],
+            "added": list(VARIANT_ADDED)}
+
+
+def version_rc(name: str, file_version: str) -> str:
+    """A VERSIONINFO resource script (built with llvm-rc when the sample folder has version.rc)."""
+    parts = [int(p) for p in file_version.split(".")]
+    if len(parts) != 4 or not all(0 <= p <= 0xFFFF for p in parts):
+        raise ModelError(f"--file-version {file_version!r}: expected four numbers a.b.c.d (each 0..65535)")
+    commas = ",".join(map(str, parts))
+    return "\n".join([
+        "1 VERSIONINFO", f"FILEVERSION {commas}", f"PRODUCTVERSION {commas}", "FILEOS 0x40004", "FILETYPE 0x3",
+        "BEGIN", '  BLOCK "StringFileInfo"', "  BEGIN", '    BLOCK "040904B0"', "    BEGIN",
+        f'      VALUE "FileVersion", "{file_version}"', f'      VALUE "OriginalFilename", "{name}.exe"',
+        "    END", "  END", '  BLOCK "VarFileInfo"', "  BEGIN", '    VALUE "Translation", 0x409, 1200', "  END",
+        "END", ""])
 
 
 def summarize(truth: dict) -> str:
@@ -2920,7 +2981,7 @@ def summarize(truth: dict) -> str:
 
 def cmd_kernel(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    _, truth = write_kernel(out, args.seed)
+    _, truth = write_kernel(out, args.seed, args.variant, args.file_version)
     print(f"wrote {out}: {summarize(truth)}")
     return 0
 
@@ -2995,6 +3056,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("kernel", help="write the synthetic kernel's sources and truth.json")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="shuffles definition order (not the truth)")
     p.add_argument("--out", default=str(DEFAULT_KERNEL_DIR))
+    p.add_argument("--variant", action="store_true",
+                   help="the next build: one event removed, one moved, one added (for history tests)")
+    p.add_argument("--file-version", metavar="A.B.C.D", help="also write version.rc (a VERSIONINFO resource)")
     p.set_defaults(func=cmd_kernel)
     p = sub.add_parser("build", help="compile samples at -O1, -O2, -Os")
     p.add_argument("samples", nargs="*")

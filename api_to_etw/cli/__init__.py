@@ -19,7 +19,8 @@ from ..errors import ApiToEtwError, ExitCode
 from .common import PROG, setup_logging
 
 #: The subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("analyze", "tracelogging", "diff", "report", "symbols", "fetch_binary", "parity")
+COMMANDS = ("analyze", "tracelogging", "diff", "report", "symbols", "fetch_binary", "parity", "scan", "query",
+            "history")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,13 @@ def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], f
         writer = csv.DictWriter(buf, fieldnames=list(columns), delimiter="\t", lineterminator="\n",
                                 quoting=csv.QUOTE_NONE, escapechar="\\")
     writer.writeheader()
+    if fmt == "tsv" and len(columns) == 1:  # csv refuses a lone empty field unquoted; in TSV it is an empty line
+        for row in rows:
+            if row.get(columns[0]) in ("", None):
+                buf.write("\n")
+            else:
+                writer.writerow(row)
+        return buf.getvalue()
     writer.writerows(rows)
     return buf.getvalue()
 
