@@ -30,7 +30,11 @@ PROVIDER_FIELDS = ("ProviderGuid", "ProviderSymbol", "ProviderName", "Label")
 #: API row attributes, in the order of each ``rows`` entry; ``E`` is the event index, ``CallPath`` a
 #: list of string indexes, ``ExportedCallDepth`` a number.
 ROW_FIELDS = ("Function", "E", "ContainingFunction", "EventSite", "Entry", "Ioctl", "T", "ExportedCallDepth",
-              "WriteRva", "CallPath")
+              "WriteRva", "CallPath", "B")
+#: A build-to-build difference (from a store), in the order of each ``h`` entry: the build and the one
+#: before it, added/removed/changed, the API, containing function, the event (index, -1 if not in
+#: ``e``) and what changed.
+CHANGE_FIELDS = ("Build", "Previous", "Change", "Function", "ContainingFunction", "E", "Event", "Changes")
 
 _NUMBERS = ("Id", "Version", "Channel", "Level", "Opcode", "Task")
 #: Columns some tables lack (older outputs, other branches' columns); the page hides what is absent.
@@ -111,7 +115,16 @@ class ReportData:
     event_paths: list[EventPaths]
     graphs: list[str] = field(default_factory=list)
     binaries: list[dict[str, object]] = field(default_factory=list)
+    changes: list[list[Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Event identity (see ``event_key``) -> index in ``events``.
+    event_index: dict[tuple, int] = field(default_factory=dict)
+
+    def add_change(self, build: str, previous: str, change: str, row: DiffRow, event: str, changes: str) -> None:
+        """One difference between two builds of a binary, linked to its event where the report has it."""
+        s = self.strings
+        self.changes.append([s(build), s(previous), s(change), s(row["Function"]), s(row["ContainingFunction"]),
+                             self.event_index.get(event_key(row), -1), s(event), s(changes)])
 
     def attach_graphs(self, graph_of_event: Sequence[int], svgs: list[str]) -> None:
         """Set each event's graph index (-1 for none) and the SVG texts they index."""
@@ -125,11 +138,12 @@ class ReportData:
             "title": self.title, "source": self.source, "columns": self.columns, "notes": self.notes,
             "ef": list(EVENT_FIELDS), "pf": list(PROVIDER_FIELDS), "rf": list(ROW_FIELDS),
             "s": self.strings.items, "p": self.providers, "e": self.events, "r": self.rows,
-            "g": self.graphs, "b": self.binaries,
+            "g": self.graphs, "b": self.binaries, "hf": list(CHANGE_FIELDS), "h": self.changes,
         }
 
 
-def _event_key(row: DiffRow) -> tuple:
+def event_key(row: DiffRow) -> tuple:
+    """An event's identity in the report: ``diff``'s provider and event keys, and the row kind."""
     return (row.provider_key, row.event_key, cell(row.extra.get("Kind")))
 
 
@@ -153,7 +167,7 @@ def build(rows: Iterable[DiffRow], title: str, source: str) -> ReportData:
             provider_list.append([s(v["ProviderGuid"]), s(v["ProviderSymbol"]), s(x.get("ProviderName")), 0])
         elif not provider_list[p][2] and cell(x.get("ProviderName")):
             provider_list[p][2] = s(x.get("ProviderName"))
-        ekey = _event_key(row)
+        ekey = event_key(row)
         e = events.get(ekey)
         if e is None:
             e = events[ekey] = len(event_list)
@@ -173,11 +187,12 @@ def build(rows: Iterable[DiffRow], title: str, source: str) -> ReportData:
         entry, ioctl = cell(x.get("Entry")), cell(x.get("Ioctl"))
         out_rows.append([s(v["Function"]), e, s(v["ContainingFunction"]), s(site), s(entry),
                          s(ioctl), s(entry_type(entry, ioctl)), exported if isinstance(exported, int) else None,
-                         s(_hex(x.get("WriteRva"))), [s(f) for f in path]])
+                         s(_hex(x.get("WriteRva"))), [s(f) for f in path],
+                         s(" ".join(cell(x.get(c)) for c in ("Binary", "FileVersion") if cell(x.get(c))))])
     for provider in provider_list:
         provider[3] = s(provider_label(*(s.items[i] for i in provider[:3])))
     columns = [c for c in OPTIONAL_COLUMNS if c in seen_columns]
-    return ReportData(title, source, s, provider_list, event_list, out_rows, columns, paths)
+    return ReportData(title, source, s, provider_list, event_list, out_rows, columns, paths, event_index=events)
 
 
 def _event(row: DiffRow, provider: int, s: Strings) -> list[Any]:

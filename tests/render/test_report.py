@@ -110,12 +110,13 @@ def test_without_graphviz_the_report_has_no_drawings(tmp_path: Path, synth_table
     assert "No call-path drawings" in html
 
 
-def test_store_and_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
-    store = tmp_path / "corpus.db"
+def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
+    store = tmp_path / "other.db"  # an SQLite file, not a scan store
     with sqlite3.connect(store) as db:
         db.execute("create table rows (x)")
     result = run_cli("report", str(store), "-o", str(tmp_path / "r.html"))
-    assert result.code == 2 and "scan store" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.code != 0 and "not an api-to-etw store" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     missing = run_cli("report", str(tmp_path / "nope.tsv"), "-o", str(tmp_path / "r.html"))
     assert missing.code == 3 and len(missing.stderr.strip().splitlines()) == 1
     junk = tmp_path / "junk.tsv"
@@ -455,3 +456,49 @@ def test_scale_kernel_report_is_small_enough_to_mail(tmp_path: Path) -> None:
     assert out.stat().st_size < 5 * 1024 * 1024
     data = embedded(out.read_text(encoding="utf-8"))
     assert len(data["r"]) == len(rows) and len(data["g"]) > 1000
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A scan store of two builds of the synthetic kernel: 10.0.1.0 and the generator's variant 10.0.2.0."""
+    import subprocess
+    import sys
+
+    from conftest import SAMPLES, have_tools
+
+    if not have_tools("clang", "lld-link", "llvm-rc"):
+        pytest.skip("clang, lld-link and llvm-rc build the two kernel versions")
+    root = tmp_path_factory.mktemp("builds")
+    truths = {}
+    for build, version, variant in (("v1", "10.0.1.0", []), ("v2", "10.0.2.0", ["--variant"])):
+        out = root / build / "synthkernel"
+        generate = [sys.executable, os.path.join(SAMPLES, "generate.py")]
+        subprocess.run([*generate, "kernel", "--out", str(out), "--file-version", version, *variant], check=True,
+                       capture_output=True, cwd=REPO)
+        subprocess.run([*generate, "build", "--levels", "O2", str(out)], check=True, capture_output=True, cwd=REPO)
+        truths[build] = json.loads((out / "truth.json").read_text())
+    db = root / "builds.db"
+    result = run_cli("scan", root / "v1", root / "v2", "--db", db, "-j", "1", "-q")
+    assert result.code == 0, result.stderr
+    return db, truths
+
+
+def test_store_report_binaries_and_builds(browser: Any, tmp_path: Path, two_builds: tuple[Path, dict]) -> None:
+    """From a store: the Binaries view lists both builds, Builds lists what the generator changed."""
+    db, truths = two_builds
+    variant = truths["v2"]["generator"]["variant"]
+    out, stderr = make_report(tmp_path, db)
+    data = embedded(out.read_text(encoding="utf-8"))
+    assert len(data["r"]) == len(truths["v1"]["rows"]) + len(truths["v2"]["rows"])
+    page = Page(browser, out, "#binaries")
+    assert page.count() == 2 and sorted(page.column("FileVersion")) == ["10.0.1.0", "10.0.2.0"]
+    page.go("#builds")
+    changes = set(zip(page.column("Change"), page.column("Event")))
+    assert ("removed", variant["removed"][1]) in changes and ("added", variant["added"][1]) in changes
+    assert {name for _, name in changes} >= {variant["removed"][1], variant["moved"][0], variant["added"][1]}
+    page.screenshot("report-store-builds.png")
+    page.settle(lambda: browser.find_element(page.By.LINK_TEXT, variant["added"][1]).click())
+    assert "Binaries and builds that have it" in page.js("return document.body.innerText")
+    chips = [c.text for c in page.all(".chips span")]
+    assert any("10.0.2.0" in c for c in chips) and not any("10.0.1.0" in c for c in chips)  # new in build 2
+    page.check_console()

@@ -37,6 +37,7 @@
       i, apiS: r[RF.Function], api: S[r[RF.Function]], e: r[RF.E], containing: S[r[RF.ContainingFunction]],
       site: S[r[RF.EventSite]], entry: S[r[RF.Entry]], ioctl: S[r[RF.Ioctl]], type: S[r[RF.T]],
       exported: r[RF.ExportedCallDepth], rva: S[r[RF.WriteRva]], path: r[RF.CallPath].map((s) => S[s]),
+      bin: S[r[RF.B]],
     };
     row.depth = row.path.length;
     const ev = events[row.e], pr = providers[ev.p];
@@ -50,6 +51,8 @@
   });
   events.forEach((ev) => providers[ev.p].events.push(ev));
   const cols = new Set(D.columns);
+  if (D.b.length) cols.add('Binary');
+  const HF = idx(D.hf);
 
   // ------------------------------------------------------------------------------ filters
   const $ = (id) => document.getElementById(id);
@@ -59,7 +62,7 @@
     let h = hay.get(r.i);
     if (h === undefined) {
       const ev = events[r.e], pr = providers[ev.p];
-      h = [r.api, r.containing, r.site, r.entry, r.ioctl, r.rva, r.path.join('->'), ev.label, ev.kind, ev.symbol,
+      h = [r.bin, r.api, r.containing, r.site, r.entry, r.ioctl, r.rva, r.path.join('->'), ev.label, ev.kind, ev.symbol,
         ev.id, ev.version, ev.channel, ev.level, ev.opcode, ev.task, ev.keyword, ev.name, ev.taskName,
         ev.opcodeName, ev.keywordNames, ev.fields.join(' '), ev.message, ev.writer, ev.reghandle, ev.groupMask,
         ev.hookId, pr.guid, pr.symbol, pr.name].join('\u0001').toLowerCase();
@@ -213,14 +216,14 @@
 
   // ------------------------------------------------------------------------------ views
   const rowColumns = () => {
-    const c = [
+    const c = cols.has('Binary') ? [['Binary', (r) => r.bin, (r) => r.bin]] : [];
+    c.push(
       ['API', (r) => r.api, (r) => apiLink(r.apiS)],
       ['Event', (r) => events[r.e].label, (r) => eventLink(events[r.e])],
       ['Provider', (r) => providers[events[r.e].p].label, (r) => providerLink(providers[events[r.e].p])],
       ['Kind', (r) => events[r.e].kind, (r) => events[r.e].kind, 'nw'],
       ['Id', (r) => events[r.e].id, (r) => events[r.e].id, 'num'],
-      ['ContainingFunction', (r) => r.containing, (r) => r.containing],
-    ];
+      ['ContainingFunction', (r) => r.containing, (r) => r.containing]);
     if (cols.has('EventSite')) c.push(['EventSite', (r) => r.site, (r) => r.site]);
     if (cols.has('Entry')) c.push(['Entry', (r) => r.entry, (r) => r.entry]);
     if (cols.has('Ioctl')) c.push(['Ioctl', (r) => r.ioctl, (r) => r.ioctl]);
@@ -366,6 +369,24 @@
       view.appendChild(el('p', 'No drawing in this report (Graphviz was not available when it was made).', 'empty'));
     }
     view.appendChild(table(ev.rows, rowColumns().filter((c) => !['Event', 'Provider', 'Kind', 'Id'].includes(c[0])), { sort: 'Depth' }));
+    if (cols.has('Binary')) {
+      view.appendChild(el('h3', 'Binaries and builds that have it'));
+      view.appendChild(chips(Array.from(new Set(ev.rows.map((r) => r.bin))).sort()));
+      const changes = D.h.filter((h) => h[HF.E] === ev.i);
+      if (changes.length) view.appendChild(changeTable(changes));
+    }
+  }
+
+  function changeTable(list) {
+    return table(list, [
+      ['Build', (h) => S[h[HF.Build]], (h) => S[h[HF.Build]]],
+      ['Previous', (h) => S[h[HF.Previous]], (h) => S[h[HF.Previous]]],
+      ['Change', (h) => S[h[HF.Change]], (h) => S[h[HF.Change]], 'nw'],
+      ['API', (h) => S[h[HF.Function]], (h) => apis.has(h[HF.Function]) ? apiLink(h[HF.Function]) : S[h[HF.Function]]],
+      ['Event', (h) => S[h[HF.Event]], (h) => h[HF.E] >= 0 ? eventLink(events[h[HF.E]]) : S[h[HF.Event]]],
+      ['ContainingFunction', (h) => S[h[HF.ContainingFunction]], (h) => S[h[HF.ContainingFunction]]],
+      ['What changed', (h) => S[h[HF.Changes]], (h) => S[h[HF.Changes]]],
+    ], { sort: 'Build' });
   }
 
   function drawing(text) {
@@ -392,12 +413,22 @@
     view.appendChild(table(list, rowColumns(), {}));
   }
 
-  function viewBinaries(what) {
-    const list = D.b || [];
-    view.appendChild(heading(what === 'builds' ? 'Builds' : 'Binaries', list.length, what));
+  function viewBinaries() {
+    const list = D.b;
+    view.appendChild(heading('Binaries', list.length, 'binaries in the store'));
     if (!list.length) return;
     const keys = Object.keys(list[0]);
     view.appendChild(table(list, keys.map((k) => [k, (b) => b[k], (b) => b[k]]), { sort: keys[0] }));
+  }
+
+  function viewBuilds() {
+    const list = D.h.filter((h) => {
+      if (!filtering()) return true;
+      const ev = h[HF.E] >= 0 ? events[h[HF.E]] : null;
+      return ev ? ev.rows.some(passes) : (F.q && [h[HF.Build], h[HF.Function], h[HF.Event]].some((s) => S[s].toLowerCase().includes(F.q)));
+    });
+    view.appendChild(heading('Builds', list.length, 'rows added, removed or changed from one build of a binary to the next'));
+    view.appendChild(changeTable(list));
   }
 
   // ------------------------------------------------------------------------------ routing
@@ -414,8 +445,7 @@
     });
     const views = {
       apis: viewApis, api: () => viewApi(arg), providers: viewProviders, provider: () => viewProvider(arg),
-      events: viewEvents, event: () => viewEvent(arg), rows: viewRows, binaries: () => viewBinaries('binaries'),
-      builds: () => viewBinaries('builds'),
+      events: viewEvents, event: () => viewEvent(arg), rows: viewRows, binaries: viewBinaries, builds: viewBuilds,
     };
     (views[name] || viewApis)();
     document.body.dataset.ready = '1';
