@@ -17,6 +17,8 @@ from typing import Callable, Optional, Union
 MAX_VALUES = 16
 #: Deepest nesting of loads/offsets kept; deeper expressions become unknown (stops loops growing them).
 MAX_NESTING = 4
+#: Largest field offset kept on an unknown object (``Offset(Unknown, d)``); beyond it the value is unknown.
+MAX_FIELD_OFFSET = 0x1000
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,13 @@ class Load:
 class StackAddr:
     """The address of a slot in the current frame, relative to the stack pointer at function entry.
 
-    ``content`` holds the 16 bytes known to be stored from that address at the time of the call
-    (``None`` for unknown bytes), which is how descriptors built on the stack are recovered.
+    ``content`` holds the bytes known to be stored from that address at the time of the call
+    (``None`` for unknown bytes; 16, or up to 48 where more is known), which is how descriptors and
+    classic EVENT_TRACE_HEADERs built on the stack are recovered. ``refs`` lists the image addresses
+    stored in its 8-byte slots, as (offset from this address, rva): a GuidPtr, a TRACE_GUID_REGISTRATION.
+    ``origin`` is where the buffer was copied from when it is a by-value copy (``d = *Descriptor``, a
+    vector move or a pair of 8-byte moves): its bytes are the origin's, overlaid by the known ``content``
+    (the fields patched after the copy, as mc.exe's McGenEventWrite patches Channel).
     ``frame`` is the entry RVA of the function that owns the frame once the analysis moves the value
     across a call (-1: the function being analysed), so locals of different functions never collide.
     """
@@ -75,10 +82,19 @@ class StackAddr:
     offset: int
     content: Optional[tuple[Optional[int], ...]] = None
     frame: int = -1
+    refs: Optional[tuple[tuple[int, int], ...]] = None
+    origin: Optional[Value] = None
 
     def __repr__(self) -> str:
         where = "" if self.frame < 0 else f"@{self.frame:#x}"
         return f"StackAddr({self.offset:#x}{where})"
+
+
+@dataclass(frozen=True)
+class Import:
+    """The address of a function resolved by name at run time (what ``GetProcAddress(module, name)`` returns)."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,7 @@ class Unknown:
 
 UNKNOWN = Unknown()
 
-Value = Union[Const, Addr, Param, Offset, Load, StackAddr, Unknown]
+Value = Union[Const, Addr, Param, Offset, Load, StackAddr, Import, Unknown]
 ValueSet = frozenset  # frozenset[Value]
 
 
@@ -140,6 +156,8 @@ def params_of(value: Value) -> set[int]:
     """Indices of the parameters an expression depends on."""
     if isinstance(value, Param):
         return {value.index}
+    if isinstance(value, StackAddr) and value.origin is not None:
+        return params_of(value.origin)
     if isinstance(value, Load):
         return params_of(value.addr)
     if isinstance(value, Offset):
@@ -154,8 +172,35 @@ def substitute(value: Value, args: Callable[[int], ValueSet]) -> ValueSet:
     if isinstance(value, Load):
         return cap(make_load(v, value.size) for v in substitute(value.addr, args))
     if isinstance(value, Offset):
-        return cap(add_offset(v, value.delta) for v in substitute(value.base, args))
+        return cap(field_of(v, value.delta) for v in substitute(value.base, args))
+    if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
+        return cap(StackAddr(value.offset, value.content, value.frame, value.refs, origin)
+                   for origin in substitute(value.origin, args))
     return frozenset((value,))
+
+
+def field_of(base: Value, delta: int) -> Value:
+    """``base + delta`` as an object field: an unknown object keeps the offset (``Offset(Unknown, d)``).
+
+    A REGHANDLE read through ``[[obj+0x58]]`` whose ``obj`` nobody can name still says which field of
+    which kind of object holds it; that is what ties it to the registration that stored it there.
+    """
+    if isinstance(base, Unknown) and 0 < delta <= MAX_FIELD_OFFSET:
+        return Offset(UNKNOWN, delta)
+    return add_offset(base, delta)
+
+
+def forget_params(value: Value) -> Value:
+    """The expression with every parameter replaced by Unknown, keeping field offsets and loads."""
+    if isinstance(value, Param):
+        return UNKNOWN
+    if isinstance(value, Load):
+        return make_load(forget_params(value.addr), value.size)
+    if isinstance(value, Offset):
+        return field_of(forget_params(value.base), value.delta)
+    if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
+        return StackAddr(value.offset, value.content, value.frame, value.refs, None)
+    return value
 
 
 def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> ValueSet:
@@ -168,7 +213,7 @@ def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> 
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
-        return StackAddr(value.offset, value.content, frame)
+        return StackAddr(value.offset, value.content, frame, value.refs, value.origin)
     if isinstance(value, Load):
         inner = in_frame(value.addr, frame)
         return value if inner is value.addr else Load(inner, value.size)
@@ -240,12 +285,30 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class Store:
+    """A store to memory outside the frame: ``mov [address], value`` at ``rva`` inside ``function``.
+
+    Recorded for the functions the analysis resolved; it is how a REGHANDLE pointer kept in a global,
+    a global pointer assigned once, or a function pointer filled by GetProcAddress is followed.
+    """
+
+    function: int
+    rva: int
+    address: Value
+    values: ValueSet
+
+
+@dataclass(frozen=True)
 class Reference:
     """Code that takes the address of data: ``lea reg, [rip+target]`` at ``rva`` inside ``function``."""
 
     rva: int
     function: int
     target: int
+
+
+#: The selector values under which a call site runs: case constants, ``None`` for the default case.
+CaseSet = frozenset  # frozenset[Optional[int]]
 
 
 @dataclass
@@ -266,6 +329,12 @@ class Facts:
     references: Optional[list[Reference]] = None
     #: (rva, strings) of annotation records, once an analysis asked for them (``Engine.annotations``).
     annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
+    #: Stores to non-stack memory in the resolved functions (filled as functions are resolved).
+    stores: list[Store] = field(default_factory=list)
+    #: RVA of the PE entry point (DriverEntry, DllMain, the CRT start), None when the image has none.
+    entry_point: Optional[int] = None
+    #: (function, selector) -> call site RVA -> CaseSet, once asked for (``Engine.case_guards``).
+    case_guards: Optional[dict[tuple[int, Value], dict[int, CaseSet]]] = None
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

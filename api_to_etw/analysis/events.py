@@ -11,13 +11,16 @@ from ..errors import CorruptMetadataError
 from ..etw import ntwmi, tracelogging
 from ..etw.apis import ApiRole, EtwApi, write_function_label
 from ..etw.descriptor import DESCRIPTOR_SIZE, EventDescriptor, format_guid
-from ..model import Addr, Const, Facts, Load, Offset, StackAddr, Value
-from .records import KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, KIND_WPP, LEGACY_PROVIDER, EventInfo
+from ..model import Addr, Const, Facts, Load, Offset, Param, StackAddr, Unknown, Value
+from .records import KIND_CLASSIC, KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, KIND_WPP, LEGACY_PROVIDER, EventInfo
 
 log = logging.getLogger(__name__)
 
 #: How far past a data symbol an address may be and still be named ``Symbol+0xNN`` (fields of globals).
 MAX_SYMBOL_OFFSET = 0x400
+#: sizeof(EVENT_TRACE_HEADER); Flags at +44, Guid/GuidPtr at +24, Class.Type/Level/Version at +4/+5/+6.
+TRACE_HEADER_SIZE = 48
+WNODE_FLAG_USE_GUID_PTR = 0x00080000
 
 
 @dataclass(frozen=True)
@@ -31,19 +34,78 @@ def handle_key(value: Value) -> Optional[tuple]:
     """Where a REGHANDLE lives, from the value a write receives (a load) or EtwRegister's out-pointer."""
     if isinstance(value, Load):
         value = value.addr
-    if isinstance(value, Addr):
-        return ("global", value.rva)
-    if isinstance(value, StackAddr) and value.frame >= 0:
-        return ("stack", value.frame, value.offset)
+    return location_key(value)
+
+
+def location_key(location: Value) -> Optional[tuple]:
+    """The key of a REGHANDLE's address: a global, a local, or the target of a pointer held in a global."""
+    if isinstance(location, Addr):
+        return ("global", location.rva)
+    if isinstance(location, StackAddr) and location.frame >= 0:
+        return ("stack", location.frame, location.offset)
+    if isinstance(location, Load) and location.size == 8 and isinstance(location.addr, Addr):
+        return ("deref", location.addr.rva)
     return None
+
+
+def _unnamed(value: Value) -> bool:
+    """An object pointer the analysis cannot name: a parameter, an unknown value, or a load from one."""
+    if isinstance(value, (Param, Unknown)):
+        return True
+    if isinstance(value, Load):
+        return _unnamed(value.addr)
+    if isinstance(value, Offset):
+        return _unnamed(value.base)
+    return False
+
+
+def field_key(value: Value) -> Optional[tuple]:
+    """``("field", d, depth)`` for a REGHANDLE read from field ``d`` of an object nobody can name.
+
+    ``[obj+d]`` is depth 0 (the handle is the field), ``[[obj+d]]`` depth 1 (the field points at it).
+    Matched against the registrations whose CallbackContext object holds the handle at that field.
+    """
+    if not isinstance(value, Load):
+        return None
+    location: Value = value.addr
+    depth = 0
+    if isinstance(location, Load) and location.size == 8:
+        location, depth = location.addr, 1
+    delta = 0
+    if isinstance(location, Offset):
+        delta = location.delta
+        location = location.base
+    if not _unnamed(location) or delta < 0:
+        return None
+    return ("field", delta, depth)
+
+
+def context_field_key(context: Value, location: Value) -> Optional[tuple]:
+    """The field key a registration provides: its handle (or a pointer to it) inside the context object."""
+    if not isinstance(context, Addr):
+        return None
+    if isinstance(location, Addr):
+        delta, depth = location.rva - context.rva, 0
+    elif isinstance(location, Load) and isinstance(location.addr, Addr):
+        delta, depth = location.addr.rva - context.rva, 1
+    else:
+        return None
+    if not 0 <= delta <= MAX_SYMBOL_OFFSET:
+        return None
+    return ("field", delta, depth)
 
 
 class EventResolver:
     """Decodes what a write site emits, given one concrete value per relevant argument."""
 
     def __init__(self, facts: Facts, registrations: dict[tuple, set[Provider]],
-                 tracelogging_guid_rvas: Optional[set[int]] = None, wpp=None):
+                 tracelogging_guid_rvas: Optional[set[int]] = None, wpp=None,
+                 classes: Optional[dict[str, set[Provider]]] = None):
         self.facts = facts
+        #: Classic providers: class GUID (and control GUID) -> the control GUIDs that registered it.
+        self.classes = classes or {}
+        #: Class GUID -> where the registration's TRACE_GUID_REGISTRATION array points (to name inline copies).
+        self.class_rvas: dict[str, int] = {}
         self.wpp = wpp
         self.tracelogging_guid_rvas = tracelogging_guid_rvas or set()
         self.memory = facts.memory
@@ -68,6 +130,9 @@ class EventResolver:
     def reghandle_symbol(self, key: Optional[tuple]) -> str:
         if key and key[0] == "global":
             return self.symbol_at(key[1])
+        if key and key[0] == "deref":
+            name = self.symbol_at(key[1])
+            return f"*{name}" if name else ""
         return ""
 
     def static_address(self, value: Value) -> Optional[Addr]:
@@ -106,7 +171,82 @@ class EventResolver:
             return [self._tracelogging(label, values)]
         if api.role == ApiRole.WPP:
             return [self._wpp(label, values)]
+        if api.role == ApiRole.CLASSIC_WRITE:
+            return self._classic(label, values)
         return self._manifest(api, label, values)
+
+    # ------------------------------------------------------------------ classic (MOF) providers
+    def guid_at(self, rva: int) -> Optional[str]:
+        raw = self.memory.read(rva, 16)
+        return format_guid(raw) if len(raw) == 16 else None
+
+    def classic_class_guids(self, regs: Value, count: Value) -> list[Addr]:
+        """Class GUID addresses of a TRACE_GUID_REGISTRATION array ({LPCGUID Guid; HANDLE RegHandle})."""
+        n = count.value & 0xFFFFFFFF if isinstance(count, Const) else 1
+        n = min(n, 64)
+        out = []
+        if isinstance(regs, StackAddr):
+            refs = dict(regs.refs or ())
+            out = [Addr(refs[16 * i]) for i in range(n) if 16 * i in refs]
+        elif isinstance(regs, Addr):
+            for i in range(n):
+                raw = self.memory.read(regs.rva + 16 * i, 8)
+                pointer = int.from_bytes(raw, "little") - self.facts.image_base if len(raw) == 8 else -1
+                if 0 <= pointer < 1 << 32 and len(self.memory.read(pointer, 16)) == 16:
+                    out.append(Addr(pointer))
+        return out
+
+    def _classic(self, label: str, values: dict[str, Value]) -> list[EventInfo]:
+        """TraceEvent: the EVENT_TRACE_HEADER gives Class.Type/Level/Version and the class GUID (inline,
+        or through GuidPtr when WNODE_FLAG_USE_GUID_PTR is set); the class GUID names the control GUID
+        that registered it with RegisterTraceGuids."""
+        header = values.get("header")
+        content: tuple = ()
+        refs: dict[int, int] = {}
+        if isinstance(header, StackAddr):
+            content = header.content or ()
+            refs = dict(header.refs or ())
+        elif isinstance(header, Addr):
+            content = tuple(self.memory.read(header.rva, TRACE_HEADER_SIZE))
+
+        def field(offset: int, size: int) -> Optional[int]:
+            chunk = content[offset : offset + size]
+            if len(chunk) < size or any(b is None for b in chunk):
+                return None
+            return int.from_bytes(bytes(chunk), "little")
+
+        event_type, level, version, flags = field(4, 1), field(5, 1), field(6, 2), field(44, 4)
+        class_rva: Optional[int] = None
+        class_guid = None
+        if flags is not None and flags & WNODE_FLAG_USE_GUID_PTR:
+            class_rva = refs.get(24)
+            if class_rva is None and isinstance(header, Addr):
+                pointer = field(24, 8)
+                class_rva = pointer - self.facts.image_base if pointer else None
+            class_guid = self.guid_at(class_rva) if class_rva is not None else None
+        else:
+            raw = field(24, 16)
+            if raw is not None:
+                class_guid = format_guid(raw.to_bytes(16, "little"))
+        providers: list[Optional[Provider]] = []
+        if class_guid:
+            providers.extend(sorted(self.classes.get(class_guid, ()), key=lambda p: p.guid))
+        if class_rva is None and class_guid:
+            class_rva = self.class_rvas.get(class_guid)  # copied inline: named after the registered class GUID
+        symbol = (self.symbol_at(class_rva, exact=True) if class_rva is not None else "") or (class_guid or "")
+        out = []
+        for provider in providers or [None]:
+            out.append(EventInfo(
+                KIND_CLASSIC, label,
+                provider_guid=provider.guid if provider else "",
+                provider_symbol=provider.guid_symbol if provider else "",
+                descriptor_symbol=symbol,
+                version=version, level=level, opcode=event_type,
+                resolved=provider is not None and class_guid is not None and event_type is not None,
+                provider_key=("guid", provider.guid) if provider else ("classic", class_guid),
+                event_key=("classic", class_guid, event_type, level, version),
+            ))
+        return out
 
     def _wpp(self, label: str, values: dict[str, Value]) -> EventInfo:
         """A WPP message: (message GUID, number) joined to the PDB's TMF annotation; the TMC gives the control."""
@@ -215,8 +355,14 @@ class EventResolver:
         if "guid" in values:
             providers = [self.provider_from_guid(values["guid"])]
         else:
-            hkey = handle_key(values.get("handle"))
+            handle = values.get("handle")
+            hkey = handle_key(handle) if handle is not None else None
             found = self.registrations.get(hkey) if hkey else None
+            if not found and handle is not None:
+                fkey = field_key(handle)
+                candidates = self.registrations.get(fkey) if fkey else None
+                if candidates and len(candidates) == 1:  # one provider keeps its handle there: that one
+                    found = candidates
             providers = sorted(found, key=lambda p: p.guid) if found else [None]
         reghandle = self.reghandle_symbol(hkey)
 
@@ -238,6 +384,17 @@ class EventResolver:
                     descriptor = EventDescriptor.from_bytes(raw)
                     symbol = self.symbol_at(desc_value.rva)
                 event_key = ("descriptor", desc_value.rva)
+            elif isinstance(desc_value, StackAddr) and desc_value.origin is not None and \
+                    self.static_address(desc_value.origin) is not None:
+                # A copy of a descriptor in the image, then patched: the original's symbol, the patched fields.
+                origin = self.static_address(desc_value.origin)
+                assert origin is not None
+                raw = self.memory.read(origin.rva, DESCRIPTOR_SIZE)
+                patched = tuple(p if p is not None else b for p, b in zip(
+                    (desc_value.content or ()) + (None,) * DESCRIPTOR_SIZE, raw))
+                descriptor = EventDescriptor.from_partial(patched)
+                symbol = self.symbol_at(origin.rva)
+                event_key = ("copy", origin.rva, descriptor)
             elif isinstance(desc_value, StackAddr) and desc_value.content is not None:
                 descriptor = EventDescriptor.from_partial(desc_value.content)
                 event_key = ("stack", descriptor)

@@ -23,8 +23,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from ..engine.base import Engine
 from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
-from ..model import Addr, CallSite, Facts, Value, ValueSet, cap, combinations, in_frame, params_of, substitute_all
-from .events import EventResolver, Provider, handle_key
+from ..model import (
+    Addr,
+    CallSite,
+    Facts,
+    Value,
+    ValueSet,
+    cap,
+    combinations,
+    forget_params,
+    in_frame,
+    params_of,
+    substitute_all,
+)
+from .entries import EntryFinder, EntryPoints
+from .events import EventResolver, Provider, context_field_key, location_key
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgsites import find_metadata, reference_sites
@@ -33,11 +46,17 @@ log = logging.getLogger(__name__)
 
 #: ETW API argument roles that identify an event (what the walk must make concrete).
 _EVENT_ROLES = ("handle", "descriptor", "guid", "level", "keyword", "group_mask", "hook_id", "provider", "event",
-                "message_guid", "message_number")
-_WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP}
+                "message_guid", "message_number", "header")
+_WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
+                ApiRole.CLASSIC_WRITE}
+#: Registration arguments followed up the callers (besides the event roles).
+_REGISTER_ROLES = ("handle_out", "context", "class_count", "class_regs")
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
+#: Most (function, values) states one substitution walk up the callers visits; beyond it the walk stops
+#: and records why (a wrapper fanned in through many call sites would otherwise grow exponentially).
+MAX_WALK_STATES = 20000
 
 Progress = Callable[[str, int, int], None]
 
@@ -65,6 +84,10 @@ class AnalysisStats:
     resolved_functions: int = 0
     unresolved_rows: int = 0
     named_rows: int = 0
+    entry_points: int = 0
+    unreached_rows: int = 0
+    #: Why a walk was cut short ("truncated: ..."), one line per cut.
+    truncated: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,12 +95,18 @@ class AnalysisResult:
     rows: list[Row]
     stats: AnalysisStats
     facts: Facts
+    #: Names of the API roots (syscalls, exports, ``--roots``; with ``--all-sites`` the write sites too).
+    root_names: frozenset[str] = frozenset()
+
+    def api_rows(self) -> list[Row]:
+        """The rows an API root reaches (without those of events reached only from other entry points)."""
+        return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"]
 
 
 def relevant_args(api: EtwApi, site: CallSite) -> dict[str, ValueSet]:
     """The argument value sets an API call site needs, by role, tagged with the caller's frame."""
     out = {}
-    for role in _EVENT_ROLES + ("handle_out",):
+    for role in _EVENT_ROLES + _REGISTER_ROLES:
         index = getattr(api, role)
         if index is not None:
             out[role] = frozenset(in_frame(v, site.caller) for v in site.arg(index))
@@ -134,7 +163,9 @@ class Analysis:
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
-        registrations = self._registrations()
+        self.entries: EntryPoints = EntryFinder(facts, self.engine, self.callers_of).run(self.roots)
+        self.stats.entry_points = len(self.entries.kinds)
+        registrations, classes, class_rvas = self._registrations()
         self.tlg = find_metadata(facts)
         self.ref_sites = []
         if self.tlg.events:
@@ -150,13 +181,17 @@ class Analysis:
                 SimpleNamespace(rva=rva, strings=strings) for rva, strings in self.engine.annotations())
             for warning in wpp.warnings:
                 log.warning("WPP annotations: %s", warning)
-        self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp)
+        self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
+        self.resolver.class_rvas = class_rvas
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
+        self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
+        for reason in self.stats.truncated:
+            log.warning("%s", reason)
         if self.options.names is not None:
             self.stats.named_rows = name_rows(rows, self.options.names)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
-        return AnalysisResult(rows, self.stats, facts)
+        return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots))
 
     def _roots(self) -> set[int]:
         funcs = self.facts.functions
@@ -184,7 +219,7 @@ class Analysis:
 
     def _resolve_wrappers(self) -> None:
         """Resolve arguments at ETW calls, then (repeatedly) at calls to functions that pass theirs on."""
-        want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER}
+        want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         self.engine.resolve(sorted({s.caller for s, _ in sites}))
@@ -221,37 +256,96 @@ class Analysis:
 
     # ------------------------------------------------------------------ registrations
     def _concretize(self, site: CallSite, exprs: dict[str, ValueSet], levels: int) -> list[dict[str, ValueSet]]:
-        """Substitute callers' arguments until no parameter remains (all callers, up to ``levels``)."""
-        done = []
+        """Substitute callers' arguments until no parameter remains (all callers, up to ``levels``).
+
+        Each (function, values) state is expanded once: call sites that pass the same values collapse,
+        so a wrapper called from K sites through L levels costs K*L substitutions, not K**L.
+        """
+        done: list[dict[str, ValueSet]] = []
+        done_keys: set[tuple] = set()
         frontier = [(site.caller, exprs)]
+        seen = {(site.caller, _exprs_key(exprs))}
         for _ in range(levels + 1):
             nxt = []
             for func, ex in frontier:
                 if not _params(ex):
-                    done.append(ex)
+                    key = _exprs_key(ex)
+                    if key not in done_keys:
+                        done_keys.add(key)
+                        done.append(ex)
                     continue
                 for caller_site in self.callers_of.get(func, ()):
                     def args(i: int, s: CallSite = caller_site) -> ValueSet:
                         return frozenset(in_frame(v, s.caller) for v in s.arg(i))
-                    nxt.append((caller_site.caller, {k: substitute_all(v, args) for k, v in ex.items()}))
+                    new = {k: substitute_all(v, args) for k, v in ex.items()}
+                    state = (caller_site.caller, _exprs_key(new))
+                    if state in seen:
+                        continue
+                    if len(seen) >= MAX_WALK_STATES:
+                        self.stats.truncated.append(
+                            f"truncated: registration at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
+                        return done
+                    seen.add(state)
+                    nxt.append((caller_site.caller, new))
             frontier = nxt
         return done
 
-    def _registrations(self) -> dict[tuple, set[Provider]]:
+    def _registrations(self) -> tuple[dict[tuple, set[Provider]], dict[str, set[Provider]], dict[str, int]]:
+        """REGHANDLE location -> providers (manifest), and class GUID -> control GUIDs (classic).
+
+        Besides the REGHANDLE's own address, a registration is keyed by where its code keeps a pointer
+        to it (the out-pointer also stored to a global: ``("deref", global)``) and by the field of the
+        CallbackContext object that holds it (``("field", offset, depth)``), so writes that reach the
+        handle through that object (``[[this+0x58]]``) find their provider.
+        """
         resolver = EventResolver(self.facts, {})
         regs: dict[tuple, set[Provider]] = {}
-        sites = self._api_sites({ApiRole.REGISTER})
+        classes: dict[str, set[Provider]] = {}
+        class_rvas: dict[str, int] = {}
+        sites = self._api_sites({ApiRole.REGISTER, ApiRole.CLASSIC_REGISTER})
         self.stats.register_sites = len(sites)
+        stores = self._stores_by_function()
         for site, api in sites:
-            exprs = {"guid": relevant_args(api, site)["guid"], "handle_out": relevant_args(api, site)["handle_out"]}
+            args = relevant_args(api, site)
+            exprs = {k: args[k] for k in ("guid", "handle_out", "context", "class_count", "class_regs") if k in args}
+            exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
             for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
                 for combo in combinations(concrete):
                     provider = resolver.provider_from_guid(combo["guid"])
-                    key = handle_key(combo["handle_out"])
-                    if provider is not None and key is not None:
-                        regs.setdefault(key, set()).add(provider)
-        log.info("%d registration sites, %d REGHANDLEs with a provider", len(sites), len(regs))
-        return regs
+                    if provider is None:
+                        continue
+                    if api.role == ApiRole.CLASSIC_REGISTER:
+                        classes.setdefault(provider.guid, set()).add(provider)
+                        for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
+                            guid = resolver.guid_at(class_addr.rva)
+                            if guid:
+                                classes.setdefault(guid, set()).add(provider)
+                                class_rvas.setdefault(guid, class_addr.rva)
+                        continue
+                    for key in (location_key(combo["handle_out"]),
+                                context_field_key(combo.get("context"), combo["handle_out"])):
+                        if key is not None:
+                            regs.setdefault(key, set()).add(provider)
+        log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
+                 len(classes))
+        return regs, classes, class_rvas
+
+    def _stores_by_function(self) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for store in self.facts.stores:
+            out.setdefault(store.function, []).append(store)
+        return out
+
+    @staticmethod
+    def _stored_aliases(values: ValueSet, stores: Iterable) -> ValueSet:
+        """``Load(Addr(G))`` for every global G the same function stored the out-pointer into."""
+        from ..model import Load, Unknown
+
+        out = set()
+        for store in stores:
+            if isinstance(store.address, Addr) and any(v in store.values for v in values if not isinstance(v, Unknown)):
+                out.add(Load(store.address, 8))
+        return frozenset(out)
 
     # ------------------------------------------------------------------ the walk
     def _ancestors(self, func: int, budget: int) -> dict[int, tuple[int, Optional[int]]]:
@@ -289,6 +383,9 @@ class Analysis:
         max_depth = self.options.max_depth
         funcs = self.facts.functions
         self._best: dict[tuple, tuple[tuple, Row]] = {}
+        self._extra: dict[tuple, tuple[tuple, Row]] = {}
+        #: Every (event site, suffix, events, write RVA) emitted, for the rows no API root reaches.
+        self._emitted: list[tuple[int, list[int], list[EventInfo], int, int]] = []
         write_sites = [(s, a) for s, a in self._api_sites(_WRITE_ROLES) if s.caller not in self.apis]
         write_sites.sort(key=lambda sa: sa[0].rva)
         self.stats.write_sites = len(write_sites)
@@ -301,8 +398,10 @@ class Analysis:
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
-            exprs = {k: v for k, v in relevant_args(api, site).items() if k != "handle_out"}
-            for func, concrete, suffix in self._concrete_points(site, exprs, max_depth):
+            exprs = {k: v for k, v in relevant_args(api, site).items() if k not in _REGISTER_ROLES}
+            for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
+                if self.options.all_sites:
+                    self.roots.add(func)  # where the event became concrete is a site of its own
                 events: list[EventInfo] = []
                 for combo in combinations(concrete):
                     for event in self.resolver.events(api, funcs[site.callee].name, combo):
@@ -314,15 +413,16 @@ class Analysis:
                         if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
                                 event.event_key[1], int):
                             covered.add((func, event.event_key[1]))
-                self._emit(func, suffix, events, site.rva)
+                self._emit(func, suffix, events, site.rva, hop)
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
                 self.progress("walk", n, total)
             if (ref.function, ref.event.rva) in covered:
                 continue
-            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva)
+            self._emit(ref.function, [ref.function], self._reference_events(ref), ref.rva, ref.rva)
         self.progress("walk", total, total)
-        rows = [row for _rank, row in self._best.values()]
+        self._unreached()
+        rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
                                  r.containing_function, r.call_depth))
@@ -341,48 +441,90 @@ class Analysis:
                 break
         return self.resolver.tracelogging_event(label, ref.event, providers)
 
-    def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int) -> None:
-        """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container)."""
+    def _emit(self, func: int, suffix: list[int], events: list[EventInfo], site_rva: int, hop: int) -> None:
+        """Rows for every API above ``func`` within the depth budget left by ``suffix`` (func ... container);
+        ``hop`` is the call in ``func`` that passes the event on (the write itself when func contains it)."""
         if not events:
             return
-        funcs = self.facts.functions
+        self._emitted.append((func, suffix, events, site_rva, hop))
         budget = self.options.max_depth - len(suffix)
         if budget < 0:
             return
         ancestors = self._ancestors(func, budget)
-        container = funcs[suffix[-1]].name
         for root, (dist, _next) in ancestors.items():
             if root not in self.roots or dist > budget:
                 continue
-            path_ids = self._path(ancestors, root)[:-1] + suffix
-            names = [funcs[r].name for r in path_ids]
-            exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
-            for event in events:
-                row = Row(event, funcs[root].name, container, names, exported, site_rva)
-                key = row.key()
-                rank = (len(names), names, site_rva)
-                old = self._best.get(key)
-                if old is None or rank < old[0]:
-                    self._best[key] = (rank, row)
+            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
+
+    def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
+                  events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None) -> None:
+        """Keep, per row key, the shortest path (then the smallest names, then the first write)."""
+        funcs = self.facts.functions
+        names = [funcs[r].name for r in path_ids]
+        exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
+        label = self.entries.label(root) if entry is None else entry
+        if root == site:
+            hops = [hop]
+        else:
+            hops = [s.rva for s in self._sites_in.get(root, ()) if s.callee == path_ids[1]]
+        ioctl = self.entries.ioctls(root, hops)
+        for event in events:
+            row = Row(event, funcs[root].name, names[-1], names, exported, site_rva, event_site=funcs[site].name,
+                      entry=label, ioctl=ioctl)
+            key = row.key() if into is self._best else row.key() + (row.event_site,)
+            rank = (len(names), names, site_rva)
+            old = into.get(key)
+            if old is None or rank < old[0]:
+                into[key] = (rank, row)
+
+    def _unreached(self) -> None:
+        """Rows for the resolved (provider, event, event site) triples no API root's row reports.
+
+        Their ``Function`` is each outermost entry point (dispatch routine, callback, table slot, the PE
+        entry) that reaches the event site within the depth budget, else the event site itself, with
+        ``Entry`` = ``unreached`` when it is no entry point either.
+        """
+        covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()}
+        funcs = self.facts.functions
+        entry_points = set(self.entries.kinds) - self.ignored
+        for func, suffix, events, site_rva, hop in self._emitted:
+            site_name = funcs[func].name
+            missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
+            if not missing:
+                continue
+            budget = self.options.max_depth - len(suffix)
+            ancestors = self._ancestors(func, max(budget, 0))
+            reaching = {r: self._path(ancestors, r)[:-1] for r, (dist, _n) in ancestors.items()
+                        if r in entry_points and dist <= budget}
+            inner = {f for r, path in reaching.items() for f in path[1:]}
+            outer = sorted(r for r in reaching if r not in inner)
+            if not outer:
+                self._add_rows(self._extra, func, suffix, func, missing, site_rva, hop,
+                               entry=self.entries.label(func) or "unreached")
+                continue
+            for root in outer:
+                self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva, hop)
 
     def _concrete_points(self, site: CallSite, exprs: dict[str, ValueSet],
-                         max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int]]]:
-        """Functions at which the event arguments become concrete, with the path from there to the site.
+                         max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int], int]]:
+        """Functions at which the event arguments become concrete, with the path from there to the site
+        and the call in that function the values leave through (one state per call site, so two cases of
+        a switch passing the same descriptor stay apart).
 
         Starts at the containing function; while a value still depends on a parameter, moves to each
         caller, substituting that call's arguments. A root that still has parameters yields the
         partially known values (its events are reported as unresolved).
         """
         start = site.caller
-        queue = deque([(start, exprs, [start])])
-        seen = {(start, tuple(sorted((k, tuple(sorted(map(repr, v)))) for k, v in exprs.items())))}
+        queue = deque([(start, exprs, [start], site.rva)])
+        seen = {(start, _exprs_key(exprs), site.rva)}
         while queue:
-            func, ex, suffix = queue.popleft()
+            func, ex, suffix, hop = queue.popleft()
             if not _params(ex):
-                yield func, ex, suffix
+                yield func, ex, suffix, hop
                 continue
             if func in self.roots:
-                yield func, _drop_params(ex), suffix
+                yield func, _drop_params(ex), suffix, hop
             if len(suffix) >= max_depth:
                 continue
             for caller_site in self.callers_of.get(func, ()):
@@ -394,20 +536,28 @@ class Analysis:
                     return frozenset(in_frame(v, s.caller) for v in s.arg(i))
 
                 new = {k: substitute_all(v, args) for k, v in ex.items()}
-                key = (caller, tuple(sorted((k, tuple(sorted(map(repr, v)))) for k, v in new.items())))
+                key = (caller, _exprs_key(new), caller_site.rva)
                 if key in seen:
                     continue
+                if len(seen) >= MAX_WALK_STATES:
+                    self.stats.truncated.append(
+                        f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
+                    return
                 seen.add(key)
-                queue.append((caller, new, [caller] + suffix))
+                queue.append((caller, new, [caller] + suffix, caller_site.rva))
+
+
+def _exprs_key(exprs: dict[str, ValueSet]) -> tuple:
+    """A hashable, order-independent identity of argument value sets by role."""
+    return tuple(sorted((k, frozenset(v)) for k, v in exprs.items()))
 
 
 def _drop_params(exprs: dict[str, ValueSet]) -> dict[str, ValueSet]:
-    """Values that still depend on a parameter become unknown (the API's caller decides them)."""
-    from ..model import UNKNOWN
-
+    """Parameters still in a value become unknown (the API's caller decides them); the loads and field
+    offsets around them stay, so a REGHANDLE read through ``[[this+0x58]]`` can still be matched."""
     out = {}
     for k, values in exprs.items():
-        out[k] = cap(UNKNOWN if params_of(v) else v for v in values)
+        out[k] = cap(forget_params(v) for v in values)
     return out
 
 

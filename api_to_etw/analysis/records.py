@@ -13,7 +13,7 @@ PUBLISHED_COLUMNS = [
 ]
 EXTRA_COLUMNS = [
     "Kind", "ProviderName", "EventName", "TaskName", "OpcodeName", "KeywordNames", "Fields", "WriteRva", "GroupMask",
-    "HookId", "Resolved",
+    "HookId", "Resolved", "EventSite", "Entry", "Ioctl",
 ]
 COLUMNS = PUBLISHED_COLUMNS + EXTRA_COLUMNS
 
@@ -21,6 +21,8 @@ KIND_MANIFEST = "manifest"
 KIND_LEGACY = "legacy"
 KIND_TRACELOGGING = "tracelogging"
 KIND_WPP = "wpp"
+#: Classic (MOF) providers: RegisterTraceGuids + TraceEvent; provider = control GUID, event = class GUID + type.
+KIND_CLASSIC = "classic"
 LEGACY_PROVIDER = "Windows Kernel Trace"
 
 
@@ -81,6 +83,13 @@ class Row:
     exported_call_depth: int
     write_rva: int
     names: Optional[EventNames] = None
+    #: The function whose code supplies the event's values (where they become concrete on the walk up).
+    event_site: str = ""
+    #: How ``function`` is entered from outside: syscall, export, entry, IRP_MJ_*, callback:API, table:T[i],
+    #: ``unreached`` when nothing reaches the event site (several kinds are comma-separated).
+    entry: str = ""
+    #: IOCTL codes whose case of an IRP_MJ_DEVICE_CONTROL dispatcher leads to the write, ``default``.
+    ioctl: str = ""
 
     @property
     def call_depth(self) -> int:
@@ -129,6 +138,9 @@ class Row:
             "GroupMask": "" if e.group_mask is None else f"0x{e.group_mask:x}",
             "HookId": "" if e.hook_id is None else f"0x{e.hook_id:x}",
             "Resolved": "yes" if e.resolved else "no",
+            "EventSite": self.event_site,
+            "Entry": self.entry,
+            "Ioctl": self.ioctl,
         }
 
     def as_record(self) -> dict[str, object]:
@@ -149,5 +161,8 @@ class Row:
             "exported_call_depth": self.exported_call_depth,
             "call_path": list(self.call_path),
             "write_rva": self.write_rva,
+            "event_site": self.event_site,
+            "entry": self.entry,
+            "ioctl": self.ioctl,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in n.items()},
         }

@@ -25,6 +25,14 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
 
 
+def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str], default_format: str,
+                       what: str = "output file") -> None:
+    """``-o FILE`` (default stdout) and ``--format`` chosen from ``formats``, else from -o's extension."""
+    parser.add_argument("-o", "--output", default="-", help=f"{what}, '-' for stdout (default)")
+    parser.add_argument("--format", choices=formats,
+                        help=f"{what.split()[0]} format (default: from -o's extension, else {default_format})")
+
+
 def add_symbol_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol-path", metavar="PATH",
                         help="';'-separated symbol path, e.g. 'srv*~/.cache/sym*https://msdl.microsoft.com/download/symbols'"
@@ -117,5 +125,5 @@ class Progress:
         self.stop()
 
 
-__all__: Sequence[str] = ["PROG", "Progress", "add_symbol_options", "add_verbosity", "names_file", "output_format",
+__all__: Sequence[str] = ["PROG", "Progress", "add_output_options", "add_symbol_options", "add_verbosity", "names_file", "output_format",
                           "setup_logging", "summary", "symbol_path"]

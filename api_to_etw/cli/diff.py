@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_verbosity, output_format, summary
+from .common import add_output_options, add_verbosity, output_format, summary
 
 
 def _kinds(value: str) -> list[str]:
@@ -26,9 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(Function, provider, event, ContainingFunction).")
     p.add_argument("old", metavar="OLD", help="the earlier table")
     p.add_argument("new", metavar="NEW", help="the later table")
-    p.add_argument("--format", choices=DIFF_FORMATS,
-                   help="report format (default: from -o's extension, else text)")
-    p.add_argument("-o", "--output", default="-", help="report file, '-' for stdout (default)")
+    add_output_options(p, DIFF_FORMATS, "text", what="report file")
     p.add_argument("--fail-on", type=_kinds, action="append", default=[], metavar="KINDS",
                    help="exit 12 when a difference of these kinds exists: comma list of added, removed, "
                         "changed (repeatable; default: exit 0 whatever differs)")

@@ -8,7 +8,7 @@ import os
 import time
 
 from ..errors import ExitCode
-from .common import TABLE_EXTENSIONS, add_verbosity, output_format, summary
+from .common import TABLE_EXTENSIONS, add_output_options, add_verbosity, output_format, summary
 
 log = logging.getLogger("api_to_etw")
 FORMATS = ("tsv", "csv", "jsonl")
@@ -20,8 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Decode every TraceLogging (ETW0) metadata region of an x64 PE image and list one row per "
                     "provider and per event; events carry the provider a write site ties them to. No PDB needed.")
     p.add_argument("binary", metavar="BINARY", help="x64 PE image (exe, dll, sys)")
-    p.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
-    p.add_argument("--format", choices=FORMATS, help="output format (default: from -o's extension, else tsv)")
+    add_output_options(p, FORMATS, "tsv")
     add_verbosity(p)
     p.set_defaults(run=run)
 

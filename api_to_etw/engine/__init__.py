@@ -8,11 +8,16 @@ parses a PE. The registry maps a name to ``module:function``; the function takes
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..binary.loader import LoadedBinary
     from .base import Engine
+
+log = logging.getLogger(__name__)
 
 #: Engine name -> "module:factory"; the factory takes an EngineSource and returns an Engine.
 REGISTRY = {
@@ -45,3 +50,18 @@ def open_engine(kind: str, source: EngineSource) -> Engine:
     module, _, factory = REGISTRY[kind].partition(":")
     engine: Engine = getattr(importlib.import_module(module), factory)(source)
     return engine
+
+
+def load_binary(source: EngineSource) -> LoadedBinary:
+    """``source.binary`` and the PDB found for it, checked the same way for every engine (one warning
+    line when there is no PDB), so bad input fails with the same one-line errors whatever the engine."""
+    from ..binary.loader import open_binary
+
+    assert source.binary
+    loaded = open_binary(source.binary, source.pdb, use_pdb=source.use_pdb, force_pdb=source.force_pdb,
+                         symbol_path=source.symbol_path, offline=source.offline, progress=source.progress)
+    if loaded.pdb is None:
+        log.warning("%s: %s", os.path.basename(source.binary), loaded.pdb_note)
+    else:
+        log.info("%s", loaded.pdb_note)
+    return loaded

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable
 from typing import Optional
 
-from ..model import Facts, Reference
+from ..model import CaseSet, Facts, Reference, Value
 
 
 class Engine(ABC):
@@ -38,6 +38,15 @@ class Engine(ABC):
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         """(rva, strings) of the symbol file's annotation records (WPP's TMF/TMC); empty if none."""
         return []
+
+    def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        """For the call sites (and data-address ``lea`` instructions) of ``function`` that run only for
+        some values of ``selector`` (a switch or a compare chain on it): RVA -> the case values (``None``:
+        the default case). Those that run whatever the selector holds are absent. Empty by default.
+
+        IOCTL attribution needs it: the selector is IO_STACK_LOCATION.Parameters.DeviceIoControl.IoControlCode.
+        """
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release whatever the engine holds (files, a Ghidra project)."""

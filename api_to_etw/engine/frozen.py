@@ -19,15 +19,18 @@ from ..model import (
     UNKNOWN,
     Addr,
     CallSite,
+    CaseSet,
     Const,
     Facts,
     Function,
+    Import,
     Load,
     Memory,
     Offset,
     Param,
     Reference,
     StackAddr,
+    Store,
     Value,
 )
 from .base import Engine
@@ -49,7 +52,14 @@ def encode_value(value: Value) -> Any:
     if isinstance(value, Load):
         return {"l": [encode_value(value.addr), value.size]}
     if isinstance(value, StackAddr):
-        return {"s": [value.offset, list(value.content) if value.content is not None else None, value.frame]}
+        body = [value.offset, list(value.content) if value.content is not None else None, value.frame]
+        if value.refs or value.origin is not None:
+            body.append([list(r) for r in value.refs or ()])
+        if value.origin is not None:
+            body.append(encode_value(value.origin))
+        return {"s": body}
+    if isinstance(value, Import):
+        return {"i": value.name}
     return "?"
 
 
@@ -71,7 +81,11 @@ def decode_value(obj: Any) -> Value:
         return Load(decode_value(body[0]), int(body[1]))
     if tag == "s":
         content = tuple(body[1]) if body[1] is not None else None
-        return StackAddr(int(body[0]), content, int(body[2]))
+        refs = tuple((int(a), int(b)) for a, b in body[3]) if len(body) > 3 and body[3] else None
+        origin = decode_value(body[4]) if len(body) > 4 else None
+        return StackAddr(int(body[0]), content, int(body[2]), refs, origin)
+    if tag == "i":
+        return Import(str(body))
     raise ValueError(f"bad value tag {tag!r}")
 
 
@@ -151,6 +165,13 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         "memory": [[start, memory.read(start, size).hex()] for start, size in ranges],
         "references": None if facts.references is None else [[r.rva, r.function, r.target] for r in facts.references],
         "annotations": None if facts.annotations is None else [[rva, list(strings)] for rva, strings in facts.annotations],
+        "stores": [[st.function, st.rva, encode_value(st.address), sorted((encode_value(v) for v in st.values), key=json.dumps)]
+                   for st in sorted(facts.stores, key=lambda st: (st.rva, repr(st.address)))],
+        "entry_point": facts.entry_point,
+        "case_guards": None if facts.case_guards is None else [
+            [func, encode_value(selector), [[rva, sorted((-1 if c is None else c) for c in cases)]
+                                            for rva, cases in sorted(guards.items())]]
+            for (func, selector), guards in sorted(facts.case_guards.items(), key=lambda kv: (kv[0][0], repr(kv[0][1])))],
     }
 
 
@@ -207,6 +228,8 @@ class FrozenEngine(Engine):
             int(doc["image_base"]),
         )
         refs = doc.get("references")
+        guards = doc.get("case_guards")
+        entry = doc.get("entry_point")
         return Facts(
             binary_name=str(doc["binary"]),
             image_base=int(doc["image_base"]),
@@ -220,6 +243,13 @@ class FrozenEngine(Engine):
             references=None if refs is None else [Reference(int(a), int(b), int(c)) for a, b, c in refs],
             annotations=None if doc.get("annotations") is None else [
                 (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]],
+            stores=[Store(int(f), int(rva), decode_value(addr), frozenset(decode_value(v) for v in values))
+                    for f, rva, addr, values in doc.get("stores") or []],
+            entry_point=None if entry is None else int(entry),
+            case_guards=None if guards is None else {
+                (int(func), decode_value(selector)): {
+                    int(rva): frozenset(None if int(c) < 0 else int(c) for c in cases) for rva, cases in sites}
+                for func, selector, sites in guards},
         )
 
     def resolve(self, functions: Iterable[int]) -> None:
@@ -228,6 +258,12 @@ class FrozenEngine(Engine):
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         facts = getattr(self, "_facts", None)
         return list(facts.annotations or []) if facts is not None else []
+
+    def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        facts = getattr(self, "_facts", None)
+        if facts is None or not facts.case_guards:
+            return {}
+        return dict(facts.case_guards.get((function, selector), {}))
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         facts = getattr(self, "_facts", None)

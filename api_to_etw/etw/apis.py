@@ -1,7 +1,7 @@
 """The ETW APIs api-to-etw recognises, and which argument carries what.
 
 Kernel names (Etw*), their user-mode twins (advapi32 Event*, ntdll EtwEvent*), the legacy kernel
-logger and the TraceLogging helpers that the TraceLogging macros compile into. Argument positions
+logger, the classic (MOF) provider API (RegisterTraceGuids, TraceEvent) and the TraceLogging helpers that the TraceLogging macros compile into. Argument positions
 follow the documented prototypes, e.g. ``EtwWrite(REGHANDLE, PCEVENT_DESCRIPTOR, LPCGUID, ULONG,
 PEVENT_DATA_DESCRIPTOR)``.
 """
@@ -24,6 +24,8 @@ class ApiRole(str, Enum):
     TLG_REGISTER = "tlg_register"  # TraceLogging provider registration
     TLG_WRITE = "tlg_write"        # TraceLogging write: provider object + event metadata
     WPP = "wpp"                    # WPP trace message: message GUID + message number
+    CLASSIC_REGISTER = "classic_register"  # RegisterTraceGuids: control GUID + class GUID registrations
+    CLASSIC_WRITE = "classic_write"        # TraceEvent: EVENT_TRACE_HEADER (class GUID, type, level)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class EtwApi:
     event: Optional[int] = None        # TraceLogging event metadata
     message_guid: Optional[int] = None  # WPP message GUID pointer
     message_number: Optional[int] = None  # WPP message number
+    context: Optional[int] = None      # PVOID CallbackContext (register): the provider's state object
+    header: Optional[int] = None       # PEVENT_TRACE_HEADER / PEVENT_INSTANCE_HEADER (classic write)
+    class_count: Optional[int] = None  # ULONG GuidCount (RegisterTraceGuids)
+    class_regs: Optional[int] = None   # PTRACE_GUID_REGISTRATION array (RegisterTraceGuids)
 
 
 def _family(stem: str, **kwargs) -> list[EtwApi]:
@@ -51,7 +57,7 @@ def _family(stem: str, **kwargs) -> list[EtwApi]:
 
 
 _APIS: list[EtwApi] = [
-    *_family("Register", role=ApiRole.REGISTER, guid=0, handle_out=3),
+    *_family("Register", role=ApiRole.REGISTER, guid=0, context=2, handle_out=3),
     *_family("Write", role=ApiRole.WRITE, handle=0, descriptor=1),
     *_family("WriteEx", role=ApiRole.WRITE, handle=0, descriptor=1),
     *_family("WriteTransfer", role=ApiRole.WRITE, handle=0, descriptor=1),
@@ -63,6 +69,12 @@ _APIS: list[EtwApi] = [
     *_family("ProviderEnabled", role=ApiRole.ENABLED, handle=0),
     EtwApi("EtwEventWriteFull", ApiRole.WRITE, handle=0, descriptor=1),
     EtwApi("EtwTraceKernelEvent", ApiRole.LEGACY, group_mask=2, hook_id=3),
+    # Classic (MOF) providers: RegisterTraceGuids(RequestAddress, RequestContext, ControlGuid, GuidCount,
+    # TraceGuidReg, MofImagePath, MofResourceName, RegistrationHandle); TraceEvent(SessionHandle, EventTrace).
+    *(EtwApi(name, ApiRole.CLASSIC_REGISTER, guid=2, context=1, class_count=3, class_regs=4, handle_out=7)
+      for name in ("RegisterTraceGuidsW", "RegisterTraceGuidsA", "RegisterTraceGuids")),
+    EtwApi("TraceEvent", ApiRole.CLASSIC_WRITE, header=1),
+    EtwApi("TraceEventInstance", ApiRole.CLASSIC_WRITE, header=1),
     EtwApi("TraceLoggingRegisterEx_EtwRegister_EtwSetInformation", ApiRole.TLG_REGISTER, provider=0),
     EtwApi("TraceLoggingRegisterEx_EventRegister_EventSetInformation", ApiRole.TLG_REGISTER, provider=0),
     EtwApi("TraceLoggingRegister", ApiRole.TLG_REGISTER, provider=0),

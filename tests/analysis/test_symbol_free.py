@@ -47,7 +47,7 @@ def test_exports_only_rows_equal_truth(level, truth):
 
     exported = {f["name"] for f in truth["functions"] if f["exported"]}
     ours, ours_tlg, depth = set(), set(), {}
-    for row in result.rows:
+    for row in result.api_rows():
         assert row.event.resolved, row.as_dict()
         d = row.as_dict()
         d["Function"], d["ContainingFunction"] = real(d["Function"]), real(d["ContainingFunction"])

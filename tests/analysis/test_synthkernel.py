@@ -111,7 +111,7 @@ def test_depth_limit_is_respected(truth):
     """A smaller --max-depth drops exactly the truth rows deeper than it."""
     loaded = open_binary(synth_exe("O2"))
     res = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(max_depth=3))
-    ours = {key(normalise_ours(r.as_dict())) for r in res.rows}
+    ours = {key(normalise_ours(r.as_dict())) for r in res.api_rows()}
     expected = {key(n) for n in map(normalise_truth, truth["rows"]) if n["CallDepth"] <= 3}
     assert ours == expected
 
@@ -122,8 +122,8 @@ def test_roots_and_ignore(tmp_path, truth):
     some_root = sorted({r["Function"] for r in rows})[0]
     loaded = open_binary(synth_exe("O2"))
     res = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(roots={some_root}))
-    assert {r.function for r in res.rows} == {some_root}
-    assert len(res.rows) == sum(1 for r in rows if r["Function"] == some_root)
+    assert {r.function for r in res.api_rows()} == {some_root}
+    assert len(res.api_rows()) == sum(1 for r in rows if r["Function"] == some_root)
 
     # Ignoring a containing function removes every row it contains (and paths through it).
     victim = sorted({r["ContainingFunction"] for r in rows if r["CallDepth"] > 1})[0]

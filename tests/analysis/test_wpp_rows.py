@@ -25,7 +25,7 @@ def _images():
 def test_wpp_rows_equal_truth(image):
     loaded = open_binary(os.path.join(WPP, image["file"]))
     result = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions())
-    rows = [r for r in result.rows if r.event.kind == "wpp"]
+    rows = [r for r in result.api_rows() if r.event.kind == "wpp"]
     assert all(r.event.resolved for r in rows)
     ours = {(r.function, r.event.event_key[1], r.event.event_key[2], r.containing_function, r.call_depth)
             for r in rows}

@@ -50,3 +50,19 @@ def test_bad_facts_files(tmp_path, content, code):
 def test_facts_and_binary_are_exclusive(tmp_path):
     result = run_cli("analyze", synth_exe("O2"), "--facts", tmp_path / "x.json", "-o", "-")
     assert result.code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-pdb"]])
+def test_replay_of_the_idiom_fixture(tmp_path, extra):
+    """Stack-buffer origins and refs, GetProcAddress imports and recorded stores survive the facts file."""
+    dll = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "samples",
+                       "idioms", "O2", "idioms.dll")
+    facts = tmp_path / "i.facts.json"
+    direct = run_cli("analyze", dll, "--save-facts", facts, "-o", "-", *extra)
+    assert direct.code == ExitCode.OK, direct.stderr
+    doc = json.loads(facts.read_text())
+    assert doc["stores"] and any('"i"' in json.dumps(s) for s in doc["stores"])
+    replay = run_cli("analyze", "--facts", facts, "-o", "-")
+    assert replay.code == ExitCode.OK, replay.stderr
+    assert replay.stdout == direct.stdout
+    assert "\tclassic\t" in direct.stdout and direct.stdout.count("\n") == 20

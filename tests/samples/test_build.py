@@ -375,3 +375,58 @@ def test_machine_code_matches_the_model(truth):
     errors, report = gen.verify_sample(KERNEL, model, truth, LEVELS)
     assert not errors, "\n".join(errors)
     assert not [line for line in report if "MISSING" in line], "\n".join(report)
+
+
+# ------------------------------------------------------------------------------------- mc.exe-style fixtures
+
+
+def _load_mcgen():
+    spec = importlib.util.spec_from_file_location("mcgen", SAMPLES / "mcgen.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
+    mcgen = _load_mcgen()
+    image = mcgen.MODELS[sample]()
+    written = mcgen.write_sources(image, tmp_path) + ["truth.json"]
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (SAMPLES / sample / name).read_bytes(), f"{sample}/{name} is stale"
+    committed = {p.name for p in (SAMPLES / sample).iterdir() if p.is_file()}
+    assert committed == set(written)
+
+
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+def test_mc_images_have_no_machine_paths(sample):
+    for path in sorted((SAMPLES / sample).glob("O*/*")):
+        data = path.read_bytes()
+        assert len(data) < 200_000, f"{path.name} is not small"
+        for needle in (b"/work", b"/tmp", b"/root", b"/home", b"/usr", b":\\"):
+            assert needle not in data, f"{path.name} contains {needle!r}"
+
+
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+def test_mc_rebuild_is_byte_identical(sample):
+    reason = _toolchain_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    if shutil.which("llvm-dlltool") is None:
+        pytest.skip("llvm-dlltool not on PATH: cannot make the import libraries")
+    mcgen = _load_mcgen()
+    problems = mcgen.check(mcgen.MODELS[sample](), SAMPLES / sample)
+    assert not problems, "\n".join(problems)
+
+
+def test_idiom_fixture_rebuilds_byte_for_byte():
+    """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
+    if not all(shutil.which(t) for t in ("clang", "lld-link", "llvm-dlltool")):
+        pytest.skip("clang, lld-link or llvm-dlltool not on PATH: cannot rebuild the idiom fixture")
+    version = gen.clang_version()
+    if not version.startswith(gen.EXPECTED_CLANG):
+        pytest.skip(f"clang {version} differs from the clang {gen.EXPECTED_CLANG}x that built the committed images")
+    proc = subprocess.run([sys.executable, str(SAMPLES / "idioms" / "build.py"), "--check"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr

@@ -15,7 +15,6 @@ engine starts Ghidra (``launcher.start_ghidra``). The modules:
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,8 +32,8 @@ def open_ghidra(source: EngineSource) -> GhidraEngine:
     PDB is the one Ghidra applies on import. With a Ghidra project (``source.options["project"]``) the
     BINARY may be omitted: the project's program is used as analysed (with the PDB it was given).
     """
-    from ...binary.loader import open_binary
     from ...errors import UsageError
+    from .. import load_binary
     from .engine import GhidraEngine
 
     options = source.options or {}
@@ -44,13 +43,8 @@ def open_ghidra(source: EngineSource) -> GhidraEngine:
         raise UsageError("--engine ghidra needs a BINARY or --ghidra-project DIR")
     pdb_path = None
     if source.binary:
-        loaded = open_binary(source.binary, source.pdb, use_pdb=source.use_pdb, force_pdb=source.force_pdb,
-                             symbol_path=source.symbol_path, offline=source.offline, progress=source.progress)
-        if loaded.pdb is None:
-            log.warning("%s: %s", os.path.basename(source.binary), loaded.pdb_note)
-        else:
-            log.info("%s", loaded.pdb_note)
-            pdb_path = loaded.pdb.path
+        loaded = load_binary(source)
+        pdb_path = loaded.pdb.path if loaded.pdb is not None else None
     if project and pdb_path:
         log.info("using the program in Ghidra project %s as analysed; the PDB applies to imports only", project)
     return GhidraEngine(source.binary, pdb_path, project=str(project) if project else None,

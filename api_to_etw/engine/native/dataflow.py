@@ -24,10 +24,13 @@ from ...model import (
     Memory,
     Param,
     StackAddr,
+    Store,
+    Unknown,
     Value,
     ValueSet,
     add_offset,
     cap,
+    field_of,
     make_load,
 )
 
@@ -42,6 +45,11 @@ RSP = Register.RSP
 _UNK: ValueSet = frozenset((UNKNOWN,))
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
+#: Bytes of a stack buffer captured when its address is passed to a call: an EVENT_DESCRIPTOR needs
+#: 16, a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept).
+SNAPSHOT_BYTES = 48
+#: Longest lookup table of pointers followed when its index has no known bound.
+MAX_TABLE = 16
 
 _NO_WRITE = {
     Mnemonic.CMP, Mnemonic.TEST, Mnemonic.BT, Mnemonic.NOP, Mnemonic.UCOMISS, Mnemonic.UCOMISD,
@@ -94,15 +102,17 @@ def _full(reg: int) -> int:
 class State:
     """Registers and stack slots at one program point."""
 
-    __slots__ = ("regs", "stack", "rsp", "escaped")
+    __slots__ = ("regs", "stack", "rsp", "escaped", "copies")
 
     def __init__(self, regs: dict[int, ValueSet], stack: dict[int, tuple[int, ValueSet]], rsp: Optional[int],
-                 escaped: Optional[set[int]] = None):
+                 escaped: Optional[set[int]] = None, copies: Optional[dict[int, tuple[int, Value]]] = None):
         self.regs = regs
         self.stack = stack
         self.rsp = rsp
         #: Stack offsets whose address was passed to a call: the callee may have written there.
         self.escaped = escaped if escaped is not None else set()
+        #: Stack offset -> (size, address copied from): by-value copies, kept when later bytes patch them.
+        self.copies = copies if copies is not None else {}
 
     @classmethod
     def entry(cls) -> State:
@@ -110,7 +120,7 @@ class State:
         return cls(regs, {}, 0)
 
     def copy(self) -> State:
-        return State(dict(self.regs), dict(self.stack), self.rsp, set(self.escaped))
+        return State(dict(self.regs), dict(self.stack), self.rsp, set(self.escaped), dict(self.copies))
 
     def join(self, other: State) -> bool:
         """Merge ``other`` into self; True if anything changed."""
@@ -137,6 +147,9 @@ class State:
         if not other.escaped <= self.escaped:
             self.escaped |= other.escaped
             changed = True
+        for off in [o for o, copy in self.copies.items() if other.copies.get(o) != copy]:
+            del self.copies[off]
+            changed = True
         if self.rsp != other.rsp and self.rsp is not None:
             # Frames that disagree on the stack pointer (alloca): stop trusting stack offsets.
             self.rsp = None
@@ -147,12 +160,21 @@ class State:
 class FunctionDataflow:
     """Runs the analysis for one function and records argument values at each call site."""
 
-    def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite]):
+    def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite],
+                 function: int = -1, call_results: Optional[dict[int, ValueSet]] = None):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
         self.sites = sites
+        self.function = function
+        #: What RAX holds after particular calls (``GetProcAddress(m, "EventWrite")`` -> Import).
+        self.call_results = call_results or {}
         self._ro_cache: dict[int, bool] = {}
+        self._stores: dict[tuple[int, Value], set[Value]] = {}
+
+    def stores(self) -> list[Store]:
+        """Stores to memory outside the frame seen while running (values joined over all visits)."""
+        return [Store(self.function, rva, addr, cap(values)) for (rva, addr), values in self._stores.items()]
 
     # ------------------------------------------------------------------ driver
     def run(self, pieces: Iterable[tuple[int, int]]) -> None:
@@ -240,6 +262,9 @@ class FunctionDataflow:
             if fc == FlowControl.CALL or fc == FlowControl.INDIRECT_CALL:
                 self._record(instr, state, tail=False)
                 self._after_call(state)
+                result = self.call_results.get(instr.ip)
+                if result is not None:
+                    state.regs[Register.RAX] = result
                 continue
             if fc == FlowControl.UNCONDITIONAL_BRANCH:
                 target = instr.near_branch_target
@@ -287,13 +312,24 @@ class FunctionDataflow:
         site.args = tuple(resolved)
 
     def _snapshot(self, value: Value, state: State) -> Value:
-        """Attach the 16 bytes known at a stack address (descriptors built on the stack)."""
+        """Attach the bytes and image addresses known at a stack address (structures built on the stack)."""
         if not isinstance(value, StackAddr):
             return value
-        content = stack_bytes_partial(state, value.offset, 16)
-        if all(b is None for b in content):
+        content = stack_bytes_partial(state, value.offset, SNAPSHOT_BYTES)
+        while len(content) > 16 and content[-1] is None:
+            content.pop()
+        refs = []
+        for off, (size, values) in state.stack.items():
+            pos = off - value.offset
+            if size == 8 and 0 <= pos < SNAPSHOT_BYTES and len(values) == 1:
+                (only,) = values
+                if isinstance(only, Addr):
+                    refs.append((pos, only.rva))
+        ref_tuple = tuple(sorted(refs)) or None
+        origin = _copy_origin(state, value.offset)
+        if all(b is None for b in content) and ref_tuple is None and origin is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content))
+        return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin)
 
     def _after_call(self, state: State) -> None:
         for reg in VOLATILE:
@@ -361,6 +397,10 @@ class FunctionDataflow:
         if mn in _ARITH and k0 == _REG_KIND:
             self._arith(instr, state, mn)
             return
+        if mn == Mnemonic.IMUL and count >= 2:
+            # Two- and three-operand forms write only their destination (the one-operand form is below).
+            self._imul(instr, state)
+            return
         if mn in (Mnemonic.INC, Mnemonic.DEC) and k0 == _REG_KIND:
             reg = _full(instr.op0_register)
             size = RegisterExt.size(instr.op0_register)
@@ -378,9 +418,28 @@ class FunctionDataflow:
                 state.regs[_full(instr.op1_register)] = _UNK
         elif k0 == _MEM_KIND:
             self._store_unknown(instr, state)
-        if mn in _IMPLICIT and (mn not in _STRING or instr.is_string_instruction):
+        if mn in _IMPLICIT and (mn not in _STRING or instr.is_string_instruction) and (mn != Mnemonic.IMUL or count == 1):
             for reg in _IMPLICIT[mn]:
                 state.regs[reg] = _UNK
+
+    def _imul(self, instr: Instruction, state: State) -> None:
+        """``imul r, r/m`` and ``imul r, r/m, imm``: the product when both factors are known, else unknown."""
+        if instr.op0_kind != _REG_KIND:
+            return
+        reg = _full(instr.op0_register)
+        size = RegisterExt.size(instr.op0_register)
+        if instr.op_count == 3:
+            left, right = self._operand(instr, 1, state), self._operand(instr, 2, state)
+        else:
+            left, right = self._operand(instr, 0, state), self._operand(instr, 1, state)
+        out: set[Value] = set()
+        for a in left:
+            for b in right:
+                if isinstance(a, Const) and isinstance(b, Const):
+                    out.add(Const((_signed(a.value, size) * _signed(b.value, 8)) & MASKS[size]))
+                else:
+                    out.add(UNKNOWN)
+        state.regs[reg] = cap(out) if out else _UNK
 
     def _arith(self, instr: Instruction, state: State, mn: int) -> None:
         reg = _full(instr.op0_register)
@@ -402,6 +461,9 @@ class FunctionDataflow:
         out = set()
         for a in dst:
             for b in src:
+                if mn == Mnemonic.AND and isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
+                    out.update(_masked(b.value & MASKS[size]))
+                    continue
                 out.add(_fold(mn, a, b, size))
         state.regs[reg] = cap(out)
 
@@ -431,10 +493,36 @@ class FunctionDataflow:
         if kind == _MEM_KIND:
             size = MemorySizeExt.size(instr.memory_size) or 8
             out = set()
-            for addr in self._address(instr, state):
+            addresses = self._address(instr, state)
+            if addresses == _UNK and size == 8:
+                addresses = self._table_entries(instr, state)
+            for addr in addresses:
                 out |= self._load(addr, size, state)
             return cap(out)
         return _UNK
+
+    def _table_entries(self, instr: Instruction, state: State) -> ValueSet:
+        """``[table + index*8]`` with an index of unknown bound: every slot of the run of image pointers
+        the read-only table starts with (a switch lowered to a table of descriptor pointers)."""
+        if instr.memory_index == Register.NONE or instr.memory_index_scale != 8 or instr.memory_base == Register.NONE:
+            return _UNK
+        bases = state.regs.get(_full(instr.memory_base), _UNK)
+        if len(bases) != 1:
+            return _UNK
+        (table,) = bases
+        if not isinstance(table, Addr):
+            return _UNK
+        start = table.rva + _signed(instr.memory_displacement, 8)
+        if not self._read_only(start):
+            return _UNK
+        slots = []
+        for k in range(MAX_TABLE):
+            raw = self.memory.read(start + 8 * k, 8)
+            pointer = int.from_bytes(raw, "little") - self.image_base if len(raw) == 8 else -1
+            if not 0 <= pointer < self.image_size or not self._read_only(pointer):
+                break
+            slots.append(Addr(start + 8 * k))
+        return frozenset(slots) if slots else _UNK
 
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
@@ -444,15 +532,21 @@ class FunctionDataflow:
         disp = _signed(instr.memory_displacement, 8)
         base = instr.memory_base
         index = instr.memory_index
-        offset = 0
+        offsets = [0]
         if index != Register.NONE:
             ivals = state.regs.get(_full(index), _UNK)
-            if len(ivals) != 1:
+            if not ivals or not all(isinstance(v, Const) for v in ivals):
                 return _UNK
-            (ival,) = ivals
-            if not isinstance(ival, Const):
-                return _UNK
-            offset = _signed(ival.value, 8) * instr.memory_index_scale
+            # A bounded index (an ``and`` mask, a few known values) gives one address per value.
+            offsets = sorted(_signed(v.value, 8) * instr.memory_index_scale for v in ivals)
+        if len(offsets) > 1:
+            out: set[Value] = set()
+            for off in offsets:
+                out |= self._address_at(instr, state, disp, base, off)
+            return cap(out)
+        return self._address_at(instr, state, disp, base, offsets[0])
+
+    def _address_at(self, instr: Instruction, state: State, disp: int, base: int, offset: int) -> ValueSet:
         if base == Register.NONE:
             absolute = (disp + offset) & MASKS[8]
             if self.image_base <= absolute < self.image_base + self.image_size:
@@ -463,7 +557,7 @@ class FunctionDataflow:
             if state.rsp is None:
                 return _UNK
             return frozenset((StackAddr(state.rsp + disp + offset),))
-        return cap(add_offset(v, disp + offset) for v in state.regs.get(full, _UNK))
+        return cap(field_of(v, disp + offset) for v in state.regs.get(full, _UNK))
 
     def _load(self, addr: Value, size: int, state: State) -> ValueSet:
         if isinstance(addr, StackAddr):
@@ -504,17 +598,35 @@ class FunctionDataflow:
             for addr in self._address(instr, state):
                 if isinstance(addr, StackAddr):
                     self._stack_store(state, addr.offset, size, values)
+                else:
+                    self._note_store(instr.ip, addr, size, values)
 
     def _store_unknown(self, instr: Instruction, state: State) -> None:
         size = MemorySizeExt.size(instr.memory_size) or 8
         for addr in self._address(instr, state):
             if isinstance(addr, StackAddr):
                 self._stack_store(state, addr.offset, size, _UNK)
+            else:
+                self._note_store(instr.ip, addr, size, _UNK)
+
+    def _note_store(self, rva: int, addr: Value, size: int, values: ValueSet) -> None:
+        """Remember a pointer-sized store to a global or to a field of an object the code can name."""
+        if size != 8 or isinstance(addr, Unknown):
+            return
+        if not isinstance(addr, Addr) and all(isinstance(v, Unknown) for v in values):
+            return  # an unknown value into a field of a non-global object tells nothing
+        self._stores.setdefault((rva, addr), set()).update(values)
 
     @staticmethod
     def _stack_store(state: State, offset: int, size: int, values: ValueSet) -> None:
         """Store at a stack offset; constant bytes of older slots that are only partly overwritten survive."""
         end = offset + size
+        for off in [o for o, (s, _a) in state.copies.items() if offset <= o and o + s <= end]:
+            del state.copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
+        if len(values) == 1 and size in (8, 16):
+            (only,) = values
+            if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
+                state.copies[offset] = (size, only.addr)
         for off in [o for o, (s, _v) in state.stack.items() if o < end and o + s > offset]:
             old_size, old_values = state.stack.pop(off)
             raw = _const_raw(old_values, old_size)
@@ -543,6 +655,30 @@ class FunctionDataflow:
         if slot is None and not any(o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()):
             return frozenset((Load(StackAddr(offset), size),))  # whatever the local holds
         return _UNK
+
+
+def _masked(mask: int) -> list[Value]:
+    """The values ``x & mask`` can take, when there are few (a mask of up to 4 bits)."""
+    bits = [1 << b for b in range(64) if mask >> b & 1]
+    if len(bits) > 4:
+        return [UNKNOWN]
+    out = []
+    for choice in range(1 << len(bits)):
+        out.append(Const(sum(bit for i, bit in enumerate(bits) if choice >> i & 1)))
+    return out
+
+
+def _copy_origin(state: State, offset: int) -> Optional[Value]:
+    """The address 16 bytes at ``offset`` were copied from (one 16-byte move or two 8-byte ones)."""
+    first = state.copies.get(offset)
+    if first is None:
+        return None
+    size, origin = first
+    if size == 16:
+        return origin
+    if state.copies.get(offset + 8) == (8, add_offset(origin, 8)):
+        return origin
+    return None
 
 
 def _const_raw(values: ValueSet, size: int) -> Optional[bytes]:

@@ -11,6 +11,7 @@ import bisect
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, RegisterExt
 
@@ -112,12 +113,20 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     todo = sorted(extents)
     while todo:
         new_targets: set[int] = set()
+        cond_targets: set[int] = set()
         for entry in todo:
             end = extents[entry]
             pieces = [(entry, end)] + fragments.get(entry, [])
             for start, stop in pieces:
-                _scan(image, entry, start, stop, imports, calls, new_targets)
+                _scan(image, entry, start, stop, imports, calls, new_targets, cond_targets)
         starts, ranges = code_ranges()
+        for target in cond_targets - new_targets:
+            # A conditional tail jump (``jne McTemplate``) starts a function only where no known code is.
+            i = bisect.bisect_right(starts, target) - 1
+            if target in extents or target in imports or (i >= 0 and ranges[i][0] <= target < ranges[i][1]):
+                continue
+            if in_code(target):
+                pending.add(target)
         for target in new_targets:
             if target in extents or target in imports:
                 continue
@@ -215,7 +224,7 @@ def _skip_padding(code: bytes, offset: int, ip: int) -> int:
 
 
 def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
-          targets: set[int]) -> None:
+          targets: set[int], cond_targets: set[int]) -> None:
     code = image.read(start, stop - start)
     decoder = Decoder(64, code, ip=start)
     instr = Instruction()
@@ -239,6 +248,8 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 calls.append(CallSite(entry, instr.ip, target, True))
                 if fc == _BRANCH:
                     targets.add(target)
+                else:
+                    cond_targets.add(target)
         elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
             if instr.is_ip_rel_memory_operand:
                 # Through the IAT, or through a function pointer in data (kernel WPP's pfnWppTraceMessage).
@@ -247,6 +258,45 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 slot = iat_regs.get(_full_register(instr.op0_register))
                 if slot is not None:
                     calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+
+
+#: Instructions followed after a pointer slot is loaded into a register, looking for the call through it.
+_SLOT_WINDOW = 24
+
+
+def calls_through_slots(image: PEImage, slots: set[int], owner) -> list[CallSite]:
+    """Calls through function-pointer slots in data: ``call [rip+slot]``, ``jmp [rip+slot]``, and
+    ``mov reg, [rip+slot]`` followed (within a few instructions, the register untouched) by ``call reg``.
+
+    Used for slots learnt after discovery, e.g. globals filled by ``GetProcAddress``.
+    """
+    out: dict[int, CallSite] = {}
+    for ref in scan_rip_references(image, slots, owner):
+        code = image.read(ref.rva, 15 * _SLOT_WINDOW)
+        decoder = Decoder(64, code, ip=ref.rva)
+        instr = Instruction()
+        loaded: Optional[int] = None
+        for _ in range(_SLOT_WINDOW):
+            if not decoder.can_decode:
+                break
+            decoder.decode_out(instr)
+            fc = instr.flow_control
+            if fc in (_INDIRECT_CALL, _INDIRECT_BRANCH):
+                if instr.is_ip_rel_memory_operand and instr.ip_rel_memory_address == ref.target:
+                    out[instr.ip] = CallSite(ref.function, instr.ip, ref.target, fc == _INDIRECT_BRANCH)
+                elif loaded is not None and instr.op0_kind == _REG and _full_register(instr.op0_register) == loaded:
+                    out[instr.ip] = CallSite(ref.function, instr.ip, ref.target, fc == _INDIRECT_BRANCH)
+                break
+            if loaded is None:
+                if instr.mnemonic == _MOV and instr.op0_kind == _REG and instr.is_ip_rel_memory_operand:
+                    loaded = _full_register(instr.op0_register)
+                    continue
+                break
+            if fc not in (_NEXT, _COND):  # a null check (``test rax, rax; je``) keeps to the fall-through
+                break
+            if instr.op0_kind == _REG and _full_register(instr.op0_register) == loaded and instr.mnemonic != Mnemonic.TEST:
+                break  # the register is overwritten before any call through it
+    return [out[k] for k in sorted(out)]
 
 
 #: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.

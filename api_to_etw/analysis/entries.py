@@ -1,0 +1,282 @@
+"""Entry points beyond exports: how code outside the binary reaches a function.
+
+Drivers and DLLs are mostly entered through pointers they hand out: dispatch routines stored into
+DRIVER_OBJECT.MajorFunction, callbacks passed to registration APIs, function-pointer tables in read-only
+data (vtables, ops tables, RPC dispatch tables), thread and thread-pool start routines. Each is found
+from engine facts alone (call-site argument values, stores of image addresses, memory), so it works
+without a PDB. The result labels functions with their entry kinds, the strings of the ``Entry`` column.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..engine.base import Engine
+from ..model import Addr, CallSite, CaseSet, Facts, Load, Offset, Param, StackAddr, Value
+
+log = logging.getLogger(__name__)
+
+#: IRP major function codes (wdm.h), by index into DRIVER_OBJECT.MajorFunction.
+IRP_MJ = (
+    "IRP_MJ_CREATE", "IRP_MJ_CREATE_NAMED_PIPE", "IRP_MJ_CLOSE", "IRP_MJ_READ", "IRP_MJ_WRITE",
+    "IRP_MJ_QUERY_INFORMATION", "IRP_MJ_SET_INFORMATION", "IRP_MJ_QUERY_EA", "IRP_MJ_SET_EA",
+    "IRP_MJ_FLUSH_BUFFERS", "IRP_MJ_QUERY_VOLUME_INFORMATION", "IRP_MJ_SET_VOLUME_INFORMATION",
+    "IRP_MJ_DIRECTORY_CONTROL", "IRP_MJ_FILE_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CONTROL",
+    "IRP_MJ_INTERNAL_DEVICE_CONTROL", "IRP_MJ_SHUTDOWN", "IRP_MJ_LOCK_CONTROL", "IRP_MJ_CLEANUP",
+    "IRP_MJ_CREATE_MAILSLOT", "IRP_MJ_QUERY_SECURITY", "IRP_MJ_SET_SECURITY", "IRP_MJ_POWER",
+    "IRP_MJ_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CHANGE", "IRP_MJ_QUERY_QUOTA", "IRP_MJ_SET_QUOTA", "IRP_MJ_PNP",
+)
+#: x64 DRIVER_OBJECT / DRIVER_EXTENSION layout (wdm.h).
+DRIVER_EXTENSION = 0x30
+DRIVER_UNLOAD = 0x68
+MAJOR_FUNCTION = 0x70
+ADD_DEVICE = 0x08
+IOCTL_DISPATCH = ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL")
+#: IO_STACK_LOCATION.Parameters.DeviceIoControl.IoControlCode of the dispatch routine's IRP (its second
+#: parameter): Irp->Tail.Overlay.CurrentStackLocation is at IRP+0xB8, the code at +0x18 of the location.
+IOCTL_SELECTOR: Value = Load(Offset(Load(Offset(Param(1), 0xB8), 8), 0x18), 4)
+
+#: Registration APIs and the argument index of the routine they will call.
+CALLBACK_ARGS = {
+    # kernel
+    "PsSetCreateProcessNotifyRoutine": 0, "PsSetCreateProcessNotifyRoutineEx": 0,
+    "PsSetCreateProcessNotifyRoutineEx2": 1, "PsSetCreateThreadNotifyRoutine": 0,
+    "PsSetCreateThreadNotifyRoutineEx": 1, "PsSetLoadImageNotifyRoutine": 0, "PsSetLoadImageNotifyRoutineEx": 0,
+    "CmRegisterCallback": 0, "CmRegisterCallbackEx": 0, "KeRegisterBugCheckCallback": 1,
+    "KeRegisterBugCheckReasonCallback": 1, "KeInitializeDpc": 1, "KeInitializeThreadedDpc": 1,
+    "IoQueueWorkItem": 1, "IoQueueWorkItemEx": 1, "ExInitializeWorkItem": 1, "PsCreateSystemThread": 5,
+    "IoRegisterPlugPlayNotification": 5, "KeSetTimer": 2, "ExAllocateTimer": 0,
+    # user mode
+    "CreateThread": 2, "CreateRemoteThread": 3, "CreateRemoteThreadEx": 3, "_beginthreadex": 2, "_beginthread": 0,
+    "CreateThreadpoolWork": 0, "CreateThreadpoolWait": 0, "CreateThreadpoolTimer": 0, "CreateThreadpoolIo": 1,
+    "TrySubmitThreadpoolCallback": 0, "QueueUserWorkItem": 0, "RegisterWaitForSingleObject": 2,
+    "CreateTimerQueueTimer": 2, "QueueUserAPC": 0, "RegisterServiceCtrlHandlerA": 1,
+    "RegisterServiceCtrlHandlerW": 1, "RegisterServiceCtrlHandlerExA": 1, "RegisterServiceCtrlHandlerExW": 1,
+    "SetConsoleCtrlHandler": 0, "SetUnhandledExceptionFilter": 0, "AddVectoredExceptionHandler": 1,
+}
+#: APIs that take a table of (name, routine) pairs: SERVICE_TABLE_ENTRY arrays, 16 bytes an entry.
+SERVICE_TABLES = ("StartServiceCtrlDispatcherA", "StartServiceCtrlDispatcherW")
+#: Most entry kinds listed per function (shared destructors sit in hundreds of vtables).
+MAX_KINDS = 4
+_SYSCALL = re.compile(r"^Nt[A-Z]")
+_DECORATION = re.compile(r"^(?:__imp_)?_*(?=[A-Za-z])")
+
+
+@dataclass
+class EntryPoints:
+    """Function RVA -> how it is entered from outside the binary, and the IOCTL guards of dispatchers."""
+
+    kinds: dict[int, list[str]] = field(default_factory=dict)
+    #: IRP_MJ_(INTERNAL_)DEVICE_CONTROL routine -> call site RVA -> the IOCTL codes guarding it.
+    ioctl_guards: dict[int, dict[int, CaseSet]] = field(default_factory=dict)
+
+    def add(self, rva: int, kind: str) -> None:
+        kinds = self.kinds.setdefault(rva, [])
+        if kind not in kinds:
+            kinds.append(kind)
+
+    def label(self, rva: int) -> str:
+        kinds = self.kinds.get(rva, [])
+        shown = kinds[:MAX_KINDS]
+        more = f",+{len(kinds) - MAX_KINDS}" if len(kinds) > MAX_KINDS else ""
+        return ",".join(shown) + more
+
+    def ioctls(self, dispatcher: int, site_rvas: Iterable[int]) -> str:
+        """The IOCTL codes under which any of the given call sites runs ('' when one runs for every code)."""
+        guards = self.ioctl_guards.get(dispatcher)
+        if guards is None:
+            return ""
+        codes: set[Optional[int]] = set()
+        for rva in site_rvas:
+            cases = guards.get(rva)
+            if cases is None:
+                return ""
+            codes |= cases
+        return format_cases(codes)
+
+
+def format_cases(codes: Iterable[Optional[int]]) -> str:
+    named = sorted(c for c in codes if c is not None)
+    text = [f"0x{c:x}" for c in named]
+    if None in set(codes):
+        text.append("default")
+    return ",".join(text)
+
+
+def _api_name(name: str) -> str:
+    return _DECORATION.sub("", name.rsplit("!", 1)[-1])
+
+
+class EntryFinder:
+    """Collects the entry kinds of one binary from its facts (asking the engine for more where needed)."""
+
+    def __init__(self, facts: Facts, engine: Engine, callers_of: dict[int, list[CallSite]]):
+        self.facts = facts
+        self.engine = engine
+        self.callers_of = callers_of
+        self.entries = EntryPoints()
+        self.code = {rva for rva, f in facts.functions.items() if not f.imported}
+
+    def run(self, roots: Iterable[int]) -> EntryPoints:
+        funcs = self.facts.functions
+        for rva in sorted(roots):
+            func = funcs[rva]
+            self.entries.add(rva, "syscall" if _SYSCALL.match(func.name) else "export" if func.exported else "root")
+        for rva, func in funcs.items():
+            if func.exported and not func.imported:
+                self.entries.add(rva, "export")
+        entry = self.facts.entry_point
+        if entry is not None and entry in self.code:
+            self.entries.add(entry, "entry")
+            self._driver_object(entry)
+        self._callbacks()
+        self._tables()
+        for rva, kinds in self.entries.kinds.items():
+            if any(k in IOCTL_DISPATCH for k in kinds):
+                self.entries.ioctl_guards[rva] = self.engine.case_guards(rva, IOCTL_SELECTOR)
+        return self.entries
+
+    # ------------------------------------------------------------------ DRIVER_OBJECT stores
+    def _driver_object(self, entry: int) -> None:
+        """Dispatch routines, DriverUnload and AddDevice stored through DriverEntry's first parameter.
+
+        The DriverObject may be passed on to helpers (``InitDispatch(DriverObject)``): functions called
+        with it are looked at too, two levels down. The stores are the engine's (recorded as it resolves).
+        """
+        holders: dict[int, set[int]] = {entry: {0}}
+        frontier = [entry]
+        for _level in range(2):
+            self.engine.resolve(frontier)
+            nxt = []
+            for func in frontier:
+                for site in self._sites_in(func):
+                    if site.callee not in self.code or site.callee == func:
+                        continue
+                    for i in range(4):
+                        if any(isinstance(v, Param) and v.index in holders[func] for v in site.arg(i)):
+                            if i not in holders.setdefault(site.callee, set()):
+                                holders[site.callee].add(i)
+                                nxt.append(site.callee)
+            frontier = sorted(set(nxt))
+        self.engine.resolve(sorted(holders))
+        for store in self.facts.stores:
+            params = holders.get(store.function)
+            if params is None:
+                continue
+            kind = _driver_slot(store.address, params)
+            if kind is None:
+                continue
+            for value in store.values:
+                if isinstance(value, Addr) and value.rva in self.code:
+                    self.entries.add(value.rva, kind)
+
+    def _sites_in(self, func: int) -> list[CallSite]:
+        if not hasattr(self, "_by_caller"):
+            self._by_caller: dict[int, list[CallSite]] = {}
+            for site in self.facts.calls:
+                self._by_caller.setdefault(site.caller, []).append(site)
+        return self._by_caller.get(func, [])
+
+    # ------------------------------------------------------------------ registration APIs
+    def _callbacks(self) -> None:
+        wanted: dict[int, tuple[str, Optional[int]]] = {}
+        for rva, func in self.facts.functions.items():
+            name = _api_name(func.name)
+            if name in CALLBACK_ARGS:
+                wanted[rva] = (name, CALLBACK_ARGS[name])
+            elif name in SERVICE_TABLES:
+                wanted[rva] = (name, None)
+        sites = [(s, wanted[callee]) for callee in wanted for s in self.callers_of.get(callee, ())]
+        if not sites:
+            return
+        self.engine.resolve(sorted({s.caller for s, _ in sites}))
+        for site, (name, index) in sites:
+            if index is None:
+                for routine in self._service_routines(site.arg(0)):
+                    self.entries.add(routine, f"callback:{name}")
+                continue
+            for value in site.arg(index):
+                if isinstance(value, Addr) and value.rva in self.code:
+                    self.entries.add(value.rva, f"callback:{name}")
+
+    def _service_routines(self, values: Iterable[Value]) -> list[int]:
+        """ServiceProc of each SERVICE_TABLE_ENTRY of a table in the image or built on the stack."""
+        out = []
+        for value in values:
+            if isinstance(value, Addr):
+                for n in range(64):
+                    raw = self.facts.memory.read(value.rva + 16 * n, 16)
+                    if len(raw) < 16:
+                        break
+                    name, proc = struct.unpack("<QQ", raw)
+                    target = self._function_at(proc)
+                    if name == 0 or target is None:
+                        break
+                    out.append(target)
+            elif isinstance(value, StackAddr) and value.content is not None and len(value.content) >= 16:
+                raw8 = value.content[8:16]
+                if all(b is not None for b in raw8):
+                    target = self._function_at(int.from_bytes(bytes(b for b in raw8 if b is not None), "little"))
+                    if target is not None:
+                        out.append(target)
+        return out
+
+    def _function_at(self, va: int) -> Optional[int]:
+        rva = va - self.facts.image_base
+        return rva if rva in self.code else None
+
+    # ------------------------------------------------------------------ read-only pointer tables
+    def _tables(self) -> None:
+        """Runs of pointers to functions in read-only, non-executable sections: vtables, ops tables, RPC
+        dispatch tables. A symbol starting inside a run starts a new table; slots count from its start."""
+        facts = self.facts
+        base = facts.image_base
+        symbols = facts.symbols
+        code_ranges = [(a, a + n) for a, n, _w, x in facts.sections if x]
+        low = min((a for a, _b in code_ranges), default=0)
+        high = max((b for _a, b in code_ranges), default=0)
+
+        def in_code(rva: int) -> bool:
+            return low <= rva < high and any(a <= rva < b for a, b in code_ranges)
+
+        for start, size, writable, executable in facts.sections:
+            if writable or executable or size <= 0:
+                continue
+            data = facts.memory.read(start, size)
+            table: Optional[int] = None
+            slot = 0
+            for n, (va,) in enumerate(struct.iter_unpack("<Q", data[: len(data) // 8 * 8])):
+                rva = start + 8 * n
+                target = va - base
+                if target not in self.code and not in_code(target):
+                    table = None  # a run of code pointers ends; one to code we do not know keeps its slot
+                    continue
+                if table is None or (rva in symbols and rva != table):
+                    table, slot = rva, 0
+                if target in self.code:
+                    name = symbols.get(table) or f"0x{table:x}"
+                    self.entries.add(target, f"table:{name}[{slot}]")
+                slot += 1
+
+
+def _driver_slot(address: Value, params: set[int]) -> Optional[str]:
+    """The DRIVER_OBJECT field a store goes to, when its address is relative to a DriverObject parameter."""
+    if isinstance(address, Offset) and isinstance(address.base, Param) and address.base.index in params:
+        delta = address.delta
+        if delta == DRIVER_UNLOAD:
+            return "DriverUnload"
+        index, rest = divmod(delta - MAJOR_FUNCTION, 8)
+        if rest == 0 and 0 <= index < len(IRP_MJ):
+            return IRP_MJ[index]
+        return None
+    if isinstance(address, Offset) and address.delta == ADD_DEVICE and isinstance(address.base, Load):
+        inner = address.base.addr
+        if (isinstance(inner, Offset) and inner.delta == DRIVER_EXTENSION and isinstance(inner.base, Param)
+                and inner.base.index in params):
+            return "AddDevice"
+    return None

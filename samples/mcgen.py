@@ -1,0 +1,851 @@
+#!/usr/bin/env python3
+"""mc.exe-style fixtures: a kernel driver (``mc -km``) and a user-mode DLL (``mc -um``) with their ground truth.
+
+Each image is an explicit model: a manifest provider (GUID, events with their descriptor fields and
+template), and the functions of the image, each with its C body, the model functions it calls, the
+events it writes and how code outside the image reaches it (its entry kinds, which the generated code
+sets up: DriverEntry storing dispatch routines into DRIVER_OBJECT.MajorFunction, callbacks handed to
+registration APIs, function-pointer tables in read-only data). From the model the script writes
+
+* ``<name>events.h``: the provider header the way mc.exe lays one out (written from the documented
+  structure of mc's generated headers, not copied): an ``MCGEN_TRACE_CONTEXT`` whose first field is the
+  REGHANDLE, const ``EVENT_DESCRIPTOR`` globals, enable bits set by ``McGenControlCallbackV2``,
+  ``McGenEventRegister``/``McGenEventUnregister``, ``McGenEventWrite`` (the REGHANDLE read from the
+  context) and ``McTemplate*`` functions that pack ``EVENT_DATA_DESCRIPTOR`` arrays, named with the
+  kernel (``_EtwRegister``/``_EtwWriteTransfer``) or user-mode (``_EventRegister``/``_EventWriteTransfer``)
+  suffix; ``EventWrite<Event>()`` macros check the enable bit and call the template (events without
+  data call McGenEventWrite themselves);
+* ``<name>.c`` from the functions' bodies (``wdmlite.h`` holds the documented x64 layouts of the
+  DRIVER_OBJECT, IRP and IO_STACK_LOCATION fields the driver touches);
+* ``truth.json``: the rows the analyzer must report, computed from the model alone (rules below);
+
+and builds ``O1/``, ``O2/``, ``Os/`` images with clang and lld-link (``samples/generate.py``'s cc1 command,
+``/Brepro``, ``/opt:noicf``), importing ntoskrnl.exe / advapi32.dll / kernel32.dll through import
+libraries made with llvm-dlltool from the ``.def`` files written here.
+
+Truth rules (what README.md's output section documents). The event site of a write is the function
+whose code names the descriptor (the ``EventWrite<Event>`` macro's caller); its call path ends with the
+template and McGenEventWrite. API roots are the exports. A (provider, event, event site) reached by an
+API root within ``--max-depth`` 5 gets one row per such root (``Entry`` = ``export``); otherwise one row
+per outermost entry point reaching the site within the depth (``Function`` = that entry point, ``Entry``
+= its kinds), else one row with ``Function`` = the event site and ``Entry`` = ``unreached``. ``Ioctl``:
+for an IRP_MJ_DEVICE_CONTROL routine, the IOCTL codes of the switch cases whose code leads to the event.
+
+Usage::
+
+  python samples/mcgen.py [mcdriver|mcdll ...]            write sources and truth.json, build every level
+  python samples/mcgen.py --sources [mcdriver|mcdll ...]  sources and truth.json only
+  python samples/mcgen.py --check [mcdriver|mcdll ...]    committed sources/truth equal the model's; rebuild in
+                                                          a temporary folder and compare images and PDBs
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import re
+import sys
+import tempfile
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.append(str(HERE))
+
+import generate as gen  # noqa: E402
+
+LEVELS = ("O1", "O2", "Os")
+MAX_DEPTH = 5
+TRUTH_FORMAT = 1
+NAMESPACE = uuid.UUID("8a3f61d2-5b0e-4c47-9e21-7d54c0b3a9e6")  # every GUID here derives from it
+FUNCTION_CODES = 0x800  # the first function code a vendor may use in CTL_CODE
+
+
+def ctl_code(device: int, function: int, method: int = 0, access: int = 0) -> int:
+    """CTL_CODE(DeviceType, Function, Method, Access) of devioctl.h."""
+    return (device << 16) | (access << 14) | (function << 2) | method
+
+
+# ------------------------------------------------------------------------------------------------ the model
+@dataclass
+class Event:
+    symbol: str
+    id: int
+    level: int
+    opcode: int
+    task: int
+    keyword: int
+    #: Template fields: "q" = UINT32 (mc's InType win:UInt32), "x" = UINT64 (win:UInt64).
+    args: str = ""
+    version: int = 0
+    channel: int = 0x10
+
+
+@dataclass
+class Func:
+    name: str
+    signature: str                  # "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)"
+    body: list[str]
+    calls: list[str] = field(default_factory=list)
+    writes: list[str] = field(default_factory=list)
+    #: How the generated code makes the function reachable from outside (the Entry kinds).
+    entries: list[str] = field(default_factory=list)
+    exported: bool = False
+    #: IRP_MJ_DEVICE_CONTROL routines: callee or written event -> the IOCTL codes (None: default) leading to it.
+    cases: dict[str, list[Optional[int]]] = field(default_factory=dict)
+
+
+@dataclass
+class Image:
+    name: str
+    mode: str                       # "km" or "um"
+    provider: str                   # manifest provider name
+    symbol: str                     # the provider's C symbol (mc's symbol attribute)
+    events: list[Event]
+    functions: list[Func]
+    globals_: list[str]             # C declarations after the header (tables, pointers)
+    imports: dict[str, list[str]]   # dll -> imported names
+    entry: str
+
+    @property
+    def guid(self) -> str:
+        return str(uuid.uuid5(NAMESPACE, self.provider))
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.{'sys' if self.mode == 'km' else 'dll'}"
+
+
+DEVICE = 0x8123  # a vendor device type (>= 0x8000)
+IOCTL_START, IOCTL_STOP, IOCTL_QUERY, IOCTL_QUERY_EX, IOCTL_RESET = (
+    ctl_code(DEVICE, FUNCTION_CODES + i) for i in range(5))
+#: Internal IOCTLs of several device types and methods: too sparse for a jump table (a tree of compares).
+INTERNAL_START, INTERNAL_PING, INTERNAL_STOP, INTERNAL_STOP_EX, INTERNAL_RESET = (
+    ctl_code(DEVICE + i, FUNCTION_CODES + 0x100 * (i == 0) + i, method=i % 4) for i in range(5))
+
+
+def driver_model() -> Image:
+    """mcdriver.sys: DriverEntry, dispatch routines with an IOCTL switch, notify/DPC/thread callbacks, an ops table."""
+    ev = [
+        Event("DriverLoaded", 1, 4, 1, 1, 0x1, "q"),
+        Event("DriverUnloading", 2, 4, 2, 1, 0x1),
+        Event("DeviceAdded", 3, 4, 0, 2, 0x2, "q"),
+        Event("DeviceOpened", 4, 5, 0, 2, 0x2, "q"),
+        Event("IoctlStart", 10, 4, 1, 3, 0x4, "q"),
+        Event("IoctlStop", 11, 4, 2, 3, 0x4, "q"),
+        Event("IoctlQuery", 12, 5, 0, 3, 0x4, "qq"),
+        Event("IoctlRejected", 13, 2, 0, 3, 0x4, "q"),
+        Event("DeviceReset", 14, 3, 0, 4, 0x8, "q"),
+        Event("InternalPing", 15, 5, 0, 3, 0x4, "q"),
+        Event("ProcessSeen", 20, 5, 0, 5, 0x10, "qq"),
+        Event("OpsOpened", 30, 5, 1, 6, 0x20, "x"),
+        Event("OpsClosed", 31, 5, 2, 6, 0x20, "x"),
+        Event("WorkerTick", 40, 5, 0, 7, 0x40, "q"),
+        Event("DpcFired", 41, 5, 0, 7, 0x40),
+        Event("LateHook", 50, 4, 0, 8, 0x80, "q"),
+    ]
+    f = [
+        Func("WidgetReset", "NTSTATUS {name}(ULONG Reason)",
+             ["g_ResetCount++;", "EventWriteDeviceReset(Reason);", "return STATUS_SUCCESS;"],
+             writes=["DeviceReset"]),
+        Func("WidgetHandleStart", "NTSTATUS {name}(PIRP Irp)",
+             ["EventWriteIoctlStart(Irp->IoStatus.Status);", "g_Running = 1;", "return STATUS_SUCCESS;"],
+             writes=["IoctlStart"]),
+        Func("WidgetHandleStop", "NTSTATUS {name}(PIRP Irp)",
+             ["EventWriteIoctlStop((ULONG)Irp->IoStatus.Information);", "g_Running = 0;", "return STATUS_SUCCESS;"],
+             writes=["IoctlStop"]),
+        Func("WidgetHandleQuery", "NTSTATUS {name}(PIRP Irp, ULONG Code)",
+             ["/* Hands the caller an ops table; code outside the driver calls through it. */",
+              "*(const WIDGET_OPS **)Irp->AssociatedIrp.SystemBuffer = &g_WidgetOps[Code & 1];",
+              "EventWriteIoctlQuery(Code, (ULONG)Irp->IoStatus.Information);",
+              "return STATUS_SUCCESS;"],
+             writes=["IoctlQuery"]),
+        Func("WidgetDeviceControl", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
+             ["PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
+              "ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;",
+              "NTSTATUS status;",
+              "(void)DeviceObject;",
+              "switch (code) {",
+              f"case 0x{IOCTL_START:X}: status = WidgetHandleStart(Irp); break;",
+              f"case 0x{IOCTL_STOP:X}: status = WidgetHandleStop(Irp); break;",
+              f"case 0x{IOCTL_QUERY:X}:",
+              f"case 0x{IOCTL_QUERY_EX:X}: status = WidgetHandleQuery(Irp, code); break;",
+              f"case 0x{IOCTL_RESET:X}: status = WidgetReset(code); break;",
+              "default: EventWriteIoctlRejected(code); status = STATUS_INVALID_DEVICE_REQUEST; break;",
+              "}",
+              "Irp->IoStatus.Status = status;",
+              "IofCompleteRequest(Irp, 0);",
+              "return status;"],
+             calls=["WidgetHandleStart", "WidgetHandleStop", "WidgetHandleQuery", "WidgetReset"],
+             writes=["IoctlRejected"], entries=["IRP_MJ_DEVICE_CONTROL"],
+             cases={"WidgetHandleStart": [IOCTL_START], "WidgetHandleStop": [IOCTL_STOP],
+                    "WidgetHandleQuery": [IOCTL_QUERY, IOCTL_QUERY_EX], "WidgetReset": [IOCTL_RESET],
+                    "IoctlRejected": [None]}),
+        Func("WidgetInternalControl", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
+             ["PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
+              "ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;",
+              "NTSTATUS status = STATUS_NOT_SUPPORTED;",
+              "(void)DeviceObject;",
+              "switch (code) {",
+              f"case 0x{INTERNAL_START:X}: status = WidgetHandleStart(Irp); break;",
+              f"case 0x{INTERNAL_PING:X}: EventWriteInternalPing(code); status = STATUS_SUCCESS; break;",
+              f"case 0x{INTERNAL_STOP:X}:",
+              f"case 0x{INTERNAL_STOP_EX:X}: status = WidgetHandleStop(Irp); break;",
+              f"case 0x{INTERNAL_RESET:X}: status = WidgetReset(code); break;",
+              "}",
+              "Irp->IoStatus.Status = status;",
+              "IofCompleteRequest(Irp, 0);",
+              "return status;"],
+             calls=["WidgetHandleStart", "WidgetHandleStop", "WidgetReset"],
+             writes=["InternalPing"], entries=["IRP_MJ_INTERNAL_DEVICE_CONTROL"],
+             cases={"WidgetHandleStart": [INTERNAL_START], "InternalPing": [INTERNAL_PING],
+                    "WidgetHandleStop": [INTERNAL_STOP, INTERNAL_STOP_EX], "WidgetReset": [INTERNAL_RESET]}),
+        Func("WidgetCreateClose", "NTSTATUS {name}(PDEVICE_OBJECT DeviceObject, PIRP Irp)",
+             ["PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);",
+              "(void)DeviceObject;",
+              "EventWriteDeviceOpened(stack->MajorFunction);",
+              "Irp->IoStatus.Status = STATUS_SUCCESS;",
+              "IofCompleteRequest(Irp, 0);",
+              "return STATUS_SUCCESS;"],
+             writes=["DeviceOpened"], entries=["IRP_MJ_CREATE", "IRP_MJ_CLOSE"]),
+        Func("WidgetAddDevice", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT Pdo)",
+             ["(void)DriverObject;", "EventWriteDeviceAdded((ULONG)(ULONG_PTR)Pdo);", "return STATUS_SUCCESS;"],
+             writes=["DeviceAdded"], entries=["AddDevice"]),
+        Func("WidgetUnload", "VOID {name}(PDRIVER_OBJECT DriverObject)",
+             ["(void)DriverObject;",
+              "PsSetCreateProcessNotifyRoutineEx(WidgetProcessNotify, TRUE);",
+              "EventWriteDriverUnloading();",
+              "McGenEventUnregister_EtwUnregister(&CONTOSO_WIDGET_DRIVER_Context.RegistrationHandle);"],
+             writes=["DriverUnloading"], entries=["DriverUnload"]),
+        Func("WidgetProcessNotify",
+             "VOID {name}(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO CreateInfo)",
+             ["(void)Process;",
+              "EventWriteProcessSeen((ULONG)(ULONG_PTR)ProcessId, CreateInfo != NULL);",
+              "g_ProcessCount++;"],
+             writes=["ProcessSeen"], entries=["callback:PsSetCreateProcessNotifyRoutineEx"]),
+        Func("WidgetOpsOpen", "NTSTATUS {name}(PVOID Buffer)",
+             ["EventWriteOpsOpened((ULONGLONG)(ULONG_PTR)Buffer);", "return STATUS_SUCCESS;"],
+             writes=["OpsOpened"], entries=["table:g_WidgetOps[0]", "table:g_WidgetOps[2]"]),
+        Func("WidgetOpsClose", "NTSTATUS {name}(PVOID Buffer)",
+             ["EventWriteOpsClosed((ULONGLONG)(ULONG_PTR)Buffer);", "return STATUS_SUCCESS;"],
+             writes=["OpsClosed"], entries=["table:g_WidgetOps[1]", "table:g_WidgetOps[3]"]),
+        Func("WidgetWorker", "VOID {name}(PVOID Context)",
+             ["EventWriteWorkerTick((ULONG)(ULONG_PTR)Context);", "PsTerminateSystemThread(STATUS_SUCCESS);"],
+             writes=["WorkerTick"], entries=["callback:PsCreateSystemThread"]),
+        Func("WidgetDpc", "VOID {name}(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)",
+             ["(void)Dpc; (void)Context; (void)Arg1; (void)Arg2;", "EventWriteDpcFired();"],
+             writes=["DpcFired"], entries=["callback:KeInitializeDpc"]),
+        Func("WidgetLateHook", "VOID {name}(ULONG Value)",
+             ["EventWriteLateHook(Value);", "EventWriteLateHook(Value + 1);"], writes=["LateHook"]),
+        Func("DriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
+             ["HANDLE thread;",
+              "NTSTATUS status;",
+              "(void)RegistryPath;",
+              "McGenEventRegister_EtwRegister(&CONTOSO_WIDGET_DRIVER, McGenControlCallbackV2,"
+              " &CONTOSO_WIDGET_DRIVER_Context, &CONTOSO_WIDGET_DRIVER_Context.RegistrationHandle);",
+              "DriverObject->MajorFunction[IRP_MJ_CREATE] = WidgetCreateClose;",
+              "DriverObject->MajorFunction[IRP_MJ_CLOSE] = WidgetCreateClose;",
+              "DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = WidgetDeviceControl;",
+              "DriverObject->MajorFunction[IRP_MJ_INTERNAL_DEVICE_CONTROL] = WidgetInternalControl;",
+              "DriverObject->DriverUnload = WidgetUnload;",
+              "DriverObject->DriverExtension->AddDevice = WidgetAddDevice;",
+              "KeInitializeDpc(&g_Dpc, WidgetDpc, NULL);",
+              "status = PsSetCreateProcessNotifyRoutineEx(WidgetProcessNotify, FALSE);",
+              "if (NT_SUCCESS(status))",
+              "    status = PsCreateSystemThread(&thread, 0, NULL, NULL, NULL, WidgetWorker, DriverObject);",
+              "WidgetReset(0);",
+              "EventWriteDriverLoaded(status);",
+              "return status;"],
+             calls=["WidgetReset"], writes=["DriverLoaded"], entries=["entry"]),
+    ]
+    globals_ = [
+        "typedef struct _WIDGET_OPS { NTSTATUS (*Open)(PVOID); NTSTATUS (*Close)(PVOID); } WIDGET_OPS;",
+        "NTSTATUS WidgetOpsOpen(PVOID Buffer);",
+        "NTSTATUS WidgetOpsClose(PVOID Buffer);",
+        "VOID WidgetLateHook(ULONG Value);",
+        "VOID WidgetProcessNotify(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO CreateInfo);",
+        "/* An ops table in read-only data: the plain and the extended open/close pair. */",
+        "static const WIDGET_OPS g_WidgetOps[2] = {{WidgetOpsOpen, WidgetOpsClose}, {WidgetOpsOpen, WidgetOpsClose}};",
+        "/* A hook in writable data, called by code outside this image: nothing static reaches it. */",
+        "VOID (*volatile g_LateHook)(ULONG) = WidgetLateHook;",
+        "static KDPC g_Dpc;",
+        "static volatile LONG g_ResetCount;",
+        "static volatile LONG g_Running;",
+        "static volatile LONG g_ProcessCount;",
+    ]
+    imports = {"ntoskrnl.exe": ["EtwRegister", "EtwUnregister", "EtwWriteTransfer", "IofCompleteRequest",
+                                "KeInitializeDpc", "PsCreateSystemThread", "PsSetCreateProcessNotifyRoutineEx",
+                                "PsTerminateSystemThread"]}
+    return Image("mcdriver", "km", "Contoso-Widget-Driver", "CONTOSO_WIDGET_DRIVER", ev, f, globals_, imports,
+                 "DriverEntry")
+
+
+def dll_model() -> Image:
+    """mcdll.dll: exports, a COM-style vtable in read-only data, a thread routine, DllMain."""
+    ev = [
+        Event("ClientLoaded", 1, 4, 1, 1, 0x1),
+        Event("ClientOpened", 2, 4, 0, 2, 0x2, "q"),
+        Event("ClientTrace", 3, 5, 0, 2, 0x2, "q"),
+        Event("WidgetDrawn", 10, 5, 0, 3, 0x4, "qq"),
+        Event("WidgetReleased", 11, 5, 2, 3, 0x4, "q"),
+        Event("ThreadRunning", 20, 4, 1, 4, 0x8, "q"),
+        Event("ThreadDone", 21, 4, 2, 4, 0x8, "q"),
+    ]
+    f = [
+        Func("WidgetTrace", "void {name}(ULONG Value)", ["EventWriteClientTrace(Value);"],
+             writes=["ClientTrace"]),
+        Func("WidgetAddRef", "ULONG STDMETHODCALLTYPE {name}(IWidget *This)",
+             ["ULONG refs = (ULONG)InterlockedIncrement(&((WIDGET *)This)->Refs);", "WidgetTrace(refs);",
+              "return refs;"],
+             calls=["WidgetTrace"], entries=["table:g_WidgetVtbl[1]"]),
+        Func("WidgetRelease", "ULONG STDMETHODCALLTYPE {name}(IWidget *This)",
+             ["ULONG refs = (ULONG)InterlockedDecrement(&((WIDGET *)This)->Refs);",
+              "EventWriteWidgetReleased(refs);", "return refs;"],
+             writes=["WidgetReleased"], entries=["table:g_WidgetVtbl[2]"]),
+        Func("WidgetDraw", "HRESULT STDMETHODCALLTYPE {name}(IWidget *This, ULONG X, ULONG Y)",
+             ["((WIDGET *)This)->Draws++;", "EventWriteWidgetDrawn(X, Y);", "return 0;"],
+             writes=["WidgetDrawn"], entries=["table:g_WidgetVtbl[3]"]),
+        Func("WidgetQueryInterface", "HRESULT STDMETHODCALLTYPE {name}(IWidget *This, const GUID *Iid, void **Out)",
+             ["(void)Iid;", "*Out = This;", "return 0;"], entries=["table:g_WidgetVtbl[0]"]),
+        Func("WidgetThreadFinish", "DWORD {name}(DWORD Count)",
+             ["EventWriteThreadDone(Count);", "return Count;"], writes=["ThreadDone"]),
+        Func("WidgetThread", "DWORD WINAPI {name}(LPVOID Parameter)",
+             ["DWORD count = (DWORD)(ULONG_PTR)Parameter;", "EventWriteThreadRunning(count);",
+              "return WidgetThreadFinish(count + 1);"],
+             calls=["WidgetThreadFinish"], writes=["ThreadRunning"], entries=["callback:CreateThread"]),
+        Func("WidgetClientOpen", "__declspec(dllexport) ULONG {name}(ULONG Flags)",
+             ["EventWriteClientOpened(Flags);", "WidgetTrace(Flags);", "return Flags;"],
+             calls=["WidgetTrace"], writes=["ClientOpened"], exported=True, entries=["export"]),
+        Func("WidgetClientCreate", "__declspec(dllexport) IWidget *{name}(void)",
+             ["g_Widget.Base.lpVtbl = &g_WidgetVtbl;", "g_Widget.Refs = 1;", "return &g_Widget.Base;"],
+             exported=True, entries=["export"]),
+        Func("WidgetClientStart", "__declspec(dllexport) HANDLE {name}(ULONG Count)",
+             ["return CreateThread(NULL, 0, WidgetThread, (LPVOID)(ULONG_PTR)Count, 0, NULL);"],
+             exported=True, entries=["export"]),
+        Func("DllMain", "BOOL WINAPI {name}(HINSTANCE Instance, DWORD Reason, LPVOID Reserved)",
+             ["(void)Instance; (void)Reserved;",
+              "if (Reason == DLL_PROCESS_ATTACH) {",
+              "    McGenEventRegister_EventRegister(&CONTOSO_WIDGET_CLIENT, McGenControlCallbackV2,"
+              " &CONTOSO_WIDGET_CLIENT_Context, &CONTOSO_WIDGET_CLIENT_Context.RegistrationHandle);",
+              "    EventWriteClientLoaded();",
+              "} else if (Reason == DLL_PROCESS_DETACH) {",
+              "    McGenEventUnregister_EventUnregister(&CONTOSO_WIDGET_CLIENT_Context.RegistrationHandle);",
+              "}",
+              "return TRUE;"],
+             writes=["ClientLoaded"], entries=["entry"]),
+    ]
+    globals_ = [
+        "typedef struct IWidget IWidget;",
+        "typedef struct IWidgetVtbl {",
+        "    HRESULT (STDMETHODCALLTYPE *QueryInterface)(IWidget *This, const GUID *Iid, void **Out);",
+        "    ULONG (STDMETHODCALLTYPE *AddRef)(IWidget *This);",
+        "    ULONG (STDMETHODCALLTYPE *Release)(IWidget *This);",
+        "    HRESULT (STDMETHODCALLTYPE *Draw)(IWidget *This, ULONG X, ULONG Y);",
+        "} IWidgetVtbl;",
+        "struct IWidget { const IWidgetVtbl *lpVtbl; };",
+        "typedef struct WIDGET { IWidget Base; volatile LONG Refs; ULONG Draws; } WIDGET;",
+        "HRESULT STDMETHODCALLTYPE WidgetQueryInterface(IWidget *This, const GUID *Iid, void **Out);",
+        "ULONG STDMETHODCALLTYPE WidgetAddRef(IWidget *This);",
+        "ULONG STDMETHODCALLTYPE WidgetRelease(IWidget *This);",
+        "HRESULT STDMETHODCALLTYPE WidgetDraw(IWidget *This, ULONG X, ULONG Y);",
+        "/* The vtable, in read-only data: code outside the DLL calls through it. */",
+        "static const IWidgetVtbl g_WidgetVtbl = {WidgetQueryInterface, WidgetAddRef, WidgetRelease, WidgetDraw};",
+        "static WIDGET g_Widget;",
+    ]
+    imports = {"advapi32.dll": ["EventRegister", "EventUnregister", "EventWriteTransfer"],
+               "kernel32.dll": ["CreateThread"]}
+    return Image("mcdll", "um", "Contoso-Widget-Client", "CONTOSO_WIDGET_CLIENT", ev, f, globals_, imports, "DllMain")
+
+
+MODELS = {"mcdriver": driver_model, "mcdll": dll_model}
+
+
+# ------------------------------------------------------------------------------------------------ C sources
+WDMLITE = """\
+/* The few kernel types and x64 structure layouts this driver touches, from the documented wdm.h
+   definitions (offsets checked below). Not the WDK header: only what the fixture needs. */
+#pragma once
+typedef unsigned char UCHAR, BOOLEAN;
+typedef unsigned short USHORT, WCHAR;
+typedef unsigned long ULONG, *PULONG;
+typedef long LONG, NTSTATUS;
+typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
+typedef long long LONGLONG;
+typedef void VOID, *PVOID, *HANDLE, *PHANDLE;
+typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
+typedef ULONG ACCESS_MASK;
+typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
+typedef const GUID *LPCGUID;
+typedef struct _UNICODE_STRING { USHORT Length; USHORT MaximumLength; WCHAR *Buffer; } UNICODE_STRING, *PUNICODE_STRING;
+#define NULL ((void *)0)
+#define TRUE 1
+#define FALSE 0
+#define STATUS_SUCCESS ((NTSTATUS)0)
+#define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
+#define STATUS_NOT_SUPPORTED ((NTSTATUS)0xC00000BBL)
+#define NT_SUCCESS(s) (((NTSTATUS)(s)) >= 0)
+#define DECLSPEC_NOINLINE __declspec(noinline)
+#define DECLSPEC_IMPORT __declspec(dllimport)
+
+typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
+typedef struct _DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
+typedef struct _IRP IRP, *PIRP;
+typedef struct _KPROCESS *PEPROCESS;
+typedef struct _PS_CREATE_NOTIFY_INFO *PPS_CREATE_NOTIFY_INFO;
+typedef NTSTATUS DRIVER_DISPATCH(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+typedef VOID DRIVER_UNLOAD(PDRIVER_OBJECT DriverObject);
+typedef NTSTATUS DRIVER_ADD_DEVICE(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDeviceObject);
+
+typedef struct _DRIVER_EXTENSION {
+    PDRIVER_OBJECT DriverObject;        /* 0x00 */
+    DRIVER_ADD_DEVICE *AddDevice;       /* 0x08 */
+} DRIVER_EXTENSION;
+
+#define IRP_MJ_CREATE 0x00
+#define IRP_MJ_CLOSE 0x02
+#define IRP_MJ_DEVICE_CONTROL 0x0e
+#define IRP_MJ_INTERNAL_DEVICE_CONTROL 0x0f
+#define IRP_MJ_MAXIMUM_FUNCTION 0x1b
+
+struct _DRIVER_OBJECT {
+    USHORT Type, Size;
+    PDEVICE_OBJECT DeviceObject;        /* 0x08 */
+    ULONG Flags;                        /* 0x10 */
+    PVOID DriverStart;                  /* 0x18 */
+    ULONG DriverSize;                   /* 0x20 */
+    PVOID DriverSection;                /* 0x28 */
+    DRIVER_EXTENSION *DriverExtension;  /* 0x30 */
+    UNICODE_STRING DriverName;          /* 0x38 */
+    PUNICODE_STRING HardwareDatabase;   /* 0x48 */
+    PVOID FastIoDispatch;               /* 0x50 */
+    PVOID DriverInit;                   /* 0x58 */
+    PVOID DriverStartIo;                /* 0x60 */
+    DRIVER_UNLOAD *DriverUnload;        /* 0x68 */
+    DRIVER_DISPATCH *MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];  /* 0x70 */
+};
+
+typedef struct _IO_STATUS_BLOCK { NTSTATUS Status; ULONG_PTR Information; } IO_STATUS_BLOCK;
+
+typedef struct _IO_STACK_LOCATION {
+    UCHAR MajorFunction, MinorFunction, Flags, Control;
+    union {
+        struct {
+            ULONG OutputBufferLength;                          /* 0x08 */
+            __declspec(align(8)) ULONG InputBufferLength;      /* 0x10: POINTER_ALIGNMENT */
+            __declspec(align(8)) ULONG IoControlCode;          /* 0x18: POINTER_ALIGNMENT */
+            PVOID Type3InputBuffer;     /* 0x20 */
+        } DeviceIoControl;
+        struct { PVOID Argument1, Argument2, Argument3, Argument4; } Others;
+    } Parameters;
+} IO_STACK_LOCATION, *PIO_STACK_LOCATION;
+
+struct _IRP {
+    USHORT Type, Size;
+    PVOID MdlAddress;                   /* 0x08 */
+    ULONG Flags;                        /* 0x10 */
+    union { PVOID SystemBuffer; } AssociatedIrp;  /* 0x18 */
+    UCHAR ThreadListEntry[0x10];        /* 0x20 */
+    IO_STATUS_BLOCK IoStatus;           /* 0x30 */
+    UCHAR Reserved[0x78];               /* 0x40: RequestorMode ... Overlay.ListEntry */
+    PIO_STACK_LOCATION CurrentStackLocation;  /* 0xb8: Tail.Overlay.CurrentStackLocation */
+};
+
+typedef struct _KDPC { UCHAR Opaque[0x40]; } KDPC, *PKDPC;
+typedef VOID KDEFERRED_ROUTINE(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2);
+typedef VOID KSTART_ROUTINE(PVOID Context);
+typedef VOID CREATE_PROCESS_NOTIFY_ROUTINE_EX(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO Info);
+
+_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverExtension) == 0x30, "DriverExtension");
+_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverUnload) == 0x68, "DriverUnload");
+_Static_assert(__builtin_offsetof(DRIVER_OBJECT, MajorFunction) == 0x70, "MajorFunction");
+_Static_assert(__builtin_offsetof(IRP, IoStatus) == 0x30, "IoStatus");
+_Static_assert(__builtin_offsetof(IRP, CurrentStackLocation) == 0xb8, "CurrentStackLocation");
+_Static_assert(__builtin_offsetof(IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode) == 0x18, "Ioctl");
+
+#define IoGetCurrentIrpStackLocation(Irp) ((Irp)->CurrentStackLocation)
+
+DECLSPEC_IMPORT VOID __fastcall IofCompleteRequest(PIRP Irp, char PriorityBoost);
+DECLSPEC_IMPORT VOID KeInitializeDpc(PKDPC Dpc, KDEFERRED_ROUTINE *Routine, PVOID Context);
+DECLSPEC_IMPORT NTSTATUS PsCreateSystemThread(PHANDLE Thread, ULONG Access, PVOID Attributes, HANDLE Process,
+                                              PVOID ClientId, KSTART_ROUTINE *Routine, PVOID Context);
+DECLSPEC_IMPORT NTSTATUS PsTerminateSystemThread(NTSTATUS Status);
+DECLSPEC_IMPORT NTSTATUS PsSetCreateProcessNotifyRoutineEx(CREATE_PROCESS_NOTIFY_ROUTINE_EX *Routine, BOOLEAN Remove);
+"""
+
+WINLITE = """\
+/* The few Win32 types this DLL touches, from the documented windows.h definitions. Not the SDK header. */
+#pragma once
+typedef unsigned char UCHAR, BOOLEAN;
+typedef unsigned short USHORT, WCHAR;
+typedef unsigned long ULONG, DWORD, *PULONG;
+typedef long LONG, HRESULT;
+typedef int BOOL;
+typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
+typedef void VOID, *PVOID, *LPVOID, *HANDLE, *HINSTANCE;
+typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
+typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
+typedef const GUID *LPCGUID;
+#define NULL ((void *)0)
+#define TRUE 1
+#define FALSE 0
+#define WINAPI __stdcall
+#define STDMETHODCALLTYPE __stdcall
+#define DLL_PROCESS_ATTACH 1
+#define DLL_PROCESS_DETACH 0
+#define DECLSPEC_NOINLINE __declspec(noinline)
+#define DECLSPEC_IMPORT __declspec(dllimport)
+#define InterlockedIncrement(p) _InterlockedIncrement(p)
+#define InterlockedDecrement(p) _InterlockedDecrement(p)
+long _InterlockedIncrement(long volatile *Addend);
+long _InterlockedDecrement(long volatile *Addend);
+typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID Parameter);
+DECLSPEC_IMPORT HANDLE WINAPI CreateThread(PVOID Attributes, SIZE_T StackSize, LPTHREAD_START_ROUTINE Start,
+                                           LPVOID Parameter, DWORD Flags, DWORD *ThreadId);
+"""
+
+
+def _guid_init(text: str) -> str:
+    u = uuid.UUID(text)
+    d4 = ", ".join(f"0x{b:02x}" for b in u.bytes[8:])
+    return f"{{0x{u.time_low:08x}, 0x{u.time_mid:04x}, 0x{u.time_hi_version:04x}, {{{d4}}}}}"
+
+
+_ARG_C = {"q": "const unsigned int", "x": "const unsigned long long"}
+
+
+def template_name(image: Image, args: str) -> str:
+    return f"McTemplate{'K' if image.mode == 'km' else 'U'}0{args}"
+
+
+def events_header(image: Image) -> str:
+    """The provider header, laid out as mc.exe's generated headers are (structure documented; code ours)."""
+    km = image.mode == "km"
+    sym = image.symbol
+    register = "McGenEventRegister_EtwRegister" if km else "McGenEventRegister_EventRegister"
+    unregister = "McGenEventUnregister_EtwUnregister" if km else "McGenEventUnregister_EventUnregister"
+    write = "McGenEventWrite_EtwWriteTransfer" if km else "McGenEventWrite_EventWriteTransfer"
+    reg_api, unreg_api, write_api = ("EtwRegister", "EtwUnregister", "EtwWriteTransfer") if km else (
+        "EventRegister", "EventUnregister", "EventWriteTransfer")
+    n = len(image.events)
+    words = (n + 31) // 32
+    lines = [
+        f"/* {image.name}events.h: provider {image.provider}, in the layout of an mc.exe -{image.mode} header. */",
+        "#pragma once",
+        "",
+        "typedef struct _EVENT_DESCRIPTOR {",
+        "    USHORT Id; UCHAR Version; UCHAR Channel; UCHAR Level; UCHAR Opcode; USHORT Task; ULONGLONG Keyword;",
+        "} EVENT_DESCRIPTOR;",
+        "typedef const EVENT_DESCRIPTOR *PCEVENT_DESCRIPTOR;",
+        "typedef struct _EVENT_DATA_DESCRIPTOR { ULONGLONG Ptr; ULONG Size; ULONG Reserved; } EVENT_DATA_DESCRIPTOR;",
+        "typedef EVENT_DATA_DESCRIPTOR *PEVENT_DATA_DESCRIPTOR;",
+        "typedef struct _EVENT_FILTER_DESCRIPTOR *PEVENT_FILTER_DESCRIPTOR;",
+        "typedef VOID (*PENABLECALLBACK)(LPCGUID SourceId, ULONG ControlCode, UCHAR Level, ULONGLONG MatchAny,",
+        "                                ULONGLONG MatchAll, PEVENT_FILTER_DESCRIPTOR FilterData, PVOID Context);",
+        f"DECLSPEC_IMPORT ULONG {reg_api}(LPCGUID ProviderId, PENABLECALLBACK Callback, PVOID Context,"
+        " PREGHANDLE RegHandle);",
+        f"DECLSPEC_IMPORT ULONG {unreg_api}(REGHANDLE RegHandle);",
+        f"DECLSPEC_IMPORT ULONG {write_api}(REGHANDLE RegHandle, PCEVENT_DESCRIPTOR Descriptor, LPCGUID ActivityId,",
+        "                                  LPCGUID RelatedActivityId, ULONG Count, PEVENT_DATA_DESCRIPTOR Data);",
+        "",
+        "/* Per-provider state: the REGHANDLE first, then what the enable callback last received. */",
+        "typedef struct _MCGEN_TRACE_CONTEXT {",
+        "    TRACEHANDLE RegistrationHandle;",
+        "    TRACEHANDLE Logger;",
+        "    ULONGLONG MatchAnyKeyword;",
+        "    ULONGLONG MatchAllKeyword;",
+        "    ULONG Flags;",
+        "    ULONG IsEnabled;",
+        "    UCHAR Level;",
+        "    UCHAR Reserve;",
+        "    USHORT EnableBitsCount;",
+        "    PULONG EnableBitMask;",
+        "    const ULONGLONG *EnableKeyWords;",
+        "    const UCHAR *EnableLevel;",
+        "} MCGEN_TRACE_CONTEXT, *PMCGEN_TRACE_CONTEXT;",
+        "typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;",
+        "",
+        f"__declspec(selectany) const GUID {sym} = {_guid_init(image.guid)};",
+        f"__declspec(selectany) ULONG {sym}_EnableBits[{words}];",
+        f"__declspec(selectany) const ULONGLONG {sym}_Keywords[{n}] = {{"
+        + ", ".join(f"0x{e.keyword:x}" for e in image.events) + "};",
+        f"__declspec(selectany) const UCHAR {sym}_Levels[{n}] = {{"
+        + ", ".join(str(e.level) for e in image.events) + "};",
+        f"__declspec(selectany) MCGEN_TRACE_CONTEXT {sym}_Context = {{0, 0, 0, 0, 0, 0, 0, 0, {n},"
+        f" {sym}_EnableBits, {sym}_Keywords, {sym}_Levels}};",
+        f"#define {sym}Handle ({sym}_Context.RegistrationHandle)",
+        "",
+    ]
+    for e in image.events:
+        lines.append(f"__declspec(selectany) const EVENT_DESCRIPTOR {e.symbol} = {{0x{e.id:x}, 0x{e.version:x},"
+                     f" 0x{e.channel:x}, 0x{e.level:x}, 0x{e.opcode:x}, 0x{e.task:x}, 0x{e.keyword:x}}};")
+    lines += [
+        "",
+        "/* The enable callback: records the session's level and keywords and sets one enable bit per event. */",
+        "DECLSPEC_NOINLINE __inline VOID McGenControlCallbackV2(LPCGUID SourceId, ULONG ControlCode, UCHAR Level,",
+        "        ULONGLONG MatchAny, ULONGLONG MatchAll, PEVENT_FILTER_DESCRIPTOR FilterData, PVOID CallbackContext)",
+        "{",
+        "    PMCGEN_TRACE_CONTEXT Ctx = (PMCGEN_TRACE_CONTEXT)CallbackContext;",
+        "    ULONG Ix;",
+        "    (void)SourceId; (void)FilterData;",
+        "    if (Ctx == NULL) return;",
+        "    Ctx->Level = Level; Ctx->MatchAnyKeyword = MatchAny; Ctx->MatchAllKeyword = MatchAll;",
+        "    Ctx->IsEnabled = ControlCode == 1;",
+        "    for (Ix = 0; Ix < Ctx->EnableBitsCount; Ix++) {",
+        "        int on = Ctx->IsEnabled && (Ctx->Level == 0 || Ctx->EnableLevel[Ix] <= Ctx->Level) &&",
+        "                 (Ctx->EnableKeyWords[Ix] == 0 || ((Ctx->EnableKeyWords[Ix] & Ctx->MatchAnyKeyword) &&",
+        "                  (Ctx->EnableKeyWords[Ix] & Ctx->MatchAllKeyword) == Ctx->MatchAllKeyword));",
+        "        if (on) Ctx->EnableBitMask[Ix >> 5] |= 1u << (Ix % 32);",
+        "        else Ctx->EnableBitMask[Ix >> 5] &= ~(1u << (Ix % 32));",
+        "    }",
+        "}",
+        "",
+        f"DECLSPEC_NOINLINE __inline ULONG {register}(LPCGUID ProviderId, PENABLECALLBACK EnableCallback,",
+        "        PVOID CallbackContext, PREGHANDLE RegHandle)",
+        "{",
+        "    if (*RegHandle) return 0;",
+        f"    return {reg_api}(ProviderId, EnableCallback, CallbackContext, RegHandle);",
+        "}",
+        "",
+        f"DECLSPEC_NOINLINE __inline ULONG {unregister}(PREGHANDLE RegHandle)",
+        "{",
+        "    ULONG Error;",
+        "    if (!*RegHandle) return 0;",
+        f"    Error = {unreg_api}(*RegHandle);",
+        "    *RegHandle = 0;",
+        "    return Error;",
+        "}",
+        "",
+        "/* Every write goes through here: the REGHANDLE is read from the context, the descriptor passed on. */",
+        f"DECLSPEC_NOINLINE __inline ULONG {write}(PCMCGEN_TRACE_CONTEXT Context, PCEVENT_DESCRIPTOR Descriptor,",
+        "        LPCGUID ActivityId, ULONG EventDataCount, PEVENT_DATA_DESCRIPTOR EventData)",
+        "{",
+        f"    return {write_api}(Context->RegistrationHandle, Descriptor, ActivityId, NULL, EventDataCount, EventData);",
+        "}",
+        "",
+    ]
+    for args in sorted({e.args for e in image.events if e.args}):
+        params = ", ".join(f"{_ARG_C[a]} _Arg{i}" for i, a in enumerate(args))
+        lines += [f"DECLSPEC_NOINLINE __inline ULONG {template_name(image, args)}(PCMCGEN_TRACE_CONTEXT Context,"
+                  f" PCEVENT_DESCRIPTOR Descriptor, {params})",
+                  "{",
+                  f"    EVENT_DATA_DESCRIPTOR EventData[{len(args)}];"]
+        for i, a in enumerate(args):
+            lines.append(f"    EventData[{i}].Ptr = (ULONGLONG)(ULONG_PTR)&_Arg{i}; EventData[{i}].Size ="
+                         f" sizeof({_ARG_C[a]}); EventData[{i}].Reserved = 0;")
+        lines += [f"    return {write}(Context, Descriptor, NULL, {len(args)}, EventData);", "}", ""]
+    for bit, e in enumerate(image.events):
+        enabled = f"(({sym}_EnableBits[{bit >> 5}] & 0x{1 << (bit % 32):08x}u) != 0)"
+        lines.append(f"#define EventEnabled{e.symbol}() {enabled}")
+        if e.args:
+            names = ", ".join(f"a{i}" for i in range(len(e.args)))
+            lines.append(f"#define EventWrite{e.symbol}({names}) (EventEnabled{e.symbol}() ?"
+                         f" {template_name(image, e.args)}(&{sym}_Context, &{e.symbol}, {names}) : 0)")
+        else:
+            lines.append(f"#define EventWrite{e.symbol}() (EventEnabled{e.symbol}() ?"
+                         f" {write}(&{sym}_Context, &{e.symbol}, NULL, 0, NULL) : 0)")
+    return "\n".join(lines) + "\n"
+
+
+def c_source(image: Image) -> str:
+    lines = [f"/* {image.file}: generated by samples/mcgen.py from its model. */",
+             f'#include "{"wdmlite.h" if image.mode == "km" else "winlite.h"}"',
+             f'#include "{image.name}events.h"', ""]
+    lines += image.globals_ + [""]
+    for func in image.functions:
+        sig = func.signature.format(name=func.name)
+        lines.append(sig if func.exported or func.entries == ["entry"] else "DECLSPEC_NOINLINE " + sig)
+        lines.append("{")
+        lines += ["    " + stmt for stmt in func.body]
+        lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def def_files(image: Image) -> dict[str, str]:
+    return {dll.split(".")[0] + ".def": f"LIBRARY {dll}\nEXPORTS\n" + "".join(f"{n}\n" for n in names)
+            for dll, names in image.imports.items()}
+
+
+def sources(image: Image) -> dict[str, str]:
+    out = {f"{image.name}events.h": events_header(image), f"{image.name}.c": c_source(image)}
+    out["wdmlite.h" if image.mode == "km" else "winlite.h"] = WDMLITE if image.mode == "km" else WINLITE
+    out.update(def_files(image))
+    return out
+
+
+def check_model(image: Image) -> None:
+    """The model's calls and writes are what the bodies say (so the truth describes the code)."""
+    names = {f.name for f in image.functions}
+    symbols = {e.symbol for e in image.events}
+    for func in image.functions:
+        text = "\n".join(func.body)
+        writes = set(re.findall(r"\bEventWrite(\w+)\(", text))
+        calls = {n for n in names if re.search(rf"\b{n}\(", text) and n != func.name}
+        assert writes == set(func.writes) and writes <= symbols, (func.name, writes)
+        assert calls == set(func.calls), (func.name, calls)
+
+
+# ------------------------------------------------------------------------------------------------ truth
+def truth(image: Image) -> dict:
+    """The rows the analyzer must report, from the model (see the module docstring for the rules)."""
+    funcs = {f.name: f for f in image.functions}
+    callers: dict[str, list[str]] = {}
+    for func in image.functions:
+        for callee in func.calls:
+            callers.setdefault(callee, []).append(func.name)
+    events = {e.symbol: e for e in image.events}
+    rows = []
+    for site in image.functions:
+        for symbol in site.writes:
+            event = events[symbol]
+            suffix = 3 if event.args else 2  # site -> [template ->] McGenEventWrite
+            budget = MAX_DEPTH - suffix
+            dist, nxt = {site.name: 0}, {site.name: None}
+            queue = deque([site.name])
+            while queue:
+                node = queue.popleft()
+                if dist[node] >= budget:
+                    continue
+                for caller in sorted(callers.get(node, [])):
+                    if caller not in dist:
+                        dist[caller], nxt[caller] = dist[node] + 1, node
+                        queue.append(caller)
+            roots = [r for r in dist if funcs[r].exported]
+            if not roots:
+                reaching = [r for r in dist if funcs[r].entries]
+                inner = {r for r in reaching for other in reaching if other != r and _reaches(funcs, other, r)}
+                roots = [r for r in reaching if r not in inner]
+            for root in sorted(roots):
+                hop = nxt[root] or symbol
+                rows.append({"Function": root, "Entry": sorted(funcs[root].entries), "EventSite": site.name,
+                             "Ioctl": _ioctl_text(funcs[root].cases.get(hop)) if funcs[root].cases else "",
+                             "ProviderGuid": image.guid, "EventDescriptorSymbol": symbol, "Id": event.id})
+            if not roots:
+                rows.append({"Function": site.name, "Entry": ["unreached"], "EventSite": site.name, "Ioctl": "",
+                             "ProviderGuid": image.guid, "EventDescriptorSymbol": symbol, "Id": event.id})
+    rows.sort(key=lambda r: (r["Function"], r["Id"], r["EventSite"]))
+    return {
+        "format": TRUTH_FORMAT, "sample": image.name, "file": image.file, "mode": image.mode,
+        "max_depth": MAX_DEPTH, "levels": list(LEVELS),
+        "provider": {"name": image.provider, "guid": image.guid, "symbol": image.symbol},
+        "events": [{"symbol": e.symbol, "id": e.id, "version": e.version, "channel": e.channel, "level": e.level,
+                    "opcode": e.opcode, "task": e.task, "keyword": e.keyword, "template": e.args}
+                   for e in image.events],
+        "functions": [{"name": f.name, "exported": f.exported, "entries": f.entries, "calls": f.calls,
+                       "writes": f.writes} for f in image.functions],
+        "rows": rows,
+    }
+
+
+def _reaches(funcs: dict[str, Func], start: str, goal: str) -> bool:
+    seen, stack = {start}, [start]
+    while stack:
+        for callee in funcs[stack.pop()].calls:
+            if callee == goal:
+                return True
+            if callee not in seen:
+                seen.add(callee)
+                stack.append(callee)
+    return False
+
+
+def _ioctl_text(cases: Optional[list[Optional[int]]]) -> str:
+    if not cases:
+        return ""
+    named = [f"0x{c:x}" for c in sorted(c for c in cases if c is not None)]
+    return ",".join(named + (["default"] if None in cases else []))
+
+
+# ------------------------------------------------------------------------------------------------ build
+def write_sources(image: Image, out: Path) -> list[str]:
+    check_model(image)
+    written = []
+    for name, text in sorted(sources(image).items()):
+        (out / name).write_text(text, encoding="utf-8", newline="\n")
+        written.append(name)
+    (out / "truth.json").write_text(json.dumps(truth(image), indent=1) + "\n", encoding="utf-8", newline="\n")
+    return written
+
+
+def link_flags(image: Image) -> list[str]:
+    ext = image.file.rsplit(".", 1)[1]
+    common = ["/nologo", "/machine:x64", "/debug", "/Brepro", f"/pdbaltpath:{image.name}.pdb", "/pdbsourcepath:.",
+              "/nodefaultlib", "/opt:ref", "/opt:noicf", f"/entry:{image.entry}", f"/out:{image.name}.{ext}",
+              f"/pdb:{image.name}.pdb"]
+    if image.mode == "km":
+        return common + ["/subsystem:native", "/driver"]
+    return common + ["/dll"]
+
+
+def build(image: Image, sample_dir: Path, levels: tuple[str, ...] = LEVELS) -> None:
+    """Compile and link each level into LEVEL/NAME.{sys,dll} + NAME.pdb, from the sources in ``sample_dir``."""
+    for level in levels:
+        out = sample_dir / level
+        out.mkdir(exist_ok=True)
+        libs = []
+        for dll in image.imports:
+            stem = dll.split(".")[0]
+            gen.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", f"../{stem}.def", "-l", f"{stem}.lib"], out)
+            libs.append(f"{stem}.lib")
+        obj = f"{level}/{image.name}.obj"
+        gen.run(gen.cc1_command(f"{image.name}.c", obj, level, sample_dir), sample_dir)
+        gen.run(["lld-link"] + link_flags(image) + [f"{image.name}.obj"] + libs, out)
+        for junk in list(out.glob("*.obj")) + list(out.glob("*.lib")) + list(out.glob("*.exp")):
+            junk.unlink()
+
+
+def check(image: Image, sample_dir: Path) -> list[str]:
+    """Differences between the committed sample and a fresh generation and build (empty when identical)."""
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / image.name
+        fresh.mkdir()
+        names = write_sources(image, fresh) + ["truth.json"]
+        for name in names:
+            if not (sample_dir / name).is_file() or (sample_dir / name).read_bytes() != (fresh / name).read_bytes():
+                problems.append(f"{image.name}/{name} differs from what the model writes")
+        build(image, fresh)
+        ext = image.file.rsplit(".", 1)[1]
+        for level in LEVELS:
+            for name in (f"{image.name}.{ext}", f"{image.name}.pdb"):
+                a, b = fresh / level / name, sample_dir / level / name
+                if not b.is_file() or not filecmp.cmp(a, b, shallow=False):
+                    problems.append(f"{image.name}/{level}/{name} does not reproduce")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("samples", nargs="*", metavar="SAMPLE", help=f"one of {', '.join(MODELS)} (default: all)")
+    parser.add_argument("--sources", action="store_true", help="write sources and truth.json only")
+    parser.add_argument("--check", action="store_true", help="compare a fresh generation and build with the committed")
+    args = parser.parse_args()
+    chosen = args.samples or list(MODELS)
+    unknown = [n for n in chosen if n not in MODELS]
+    if unknown:
+        parser.error(f"unknown sample {unknown[0]!r}")
+    failed = False
+    for name in chosen:
+        image = MODELS[name]()
+        sample_dir = HERE / name
+        if args.check:
+            problems = check(image, sample_dir)
+            for p in problems:
+                print(p, file=sys.stderr)
+            failed |= bool(problems)
+            if not problems:
+                print(f"{name}: reproduced")
+            continue
+        sample_dir.mkdir(exist_ok=True)
+        write_sources(image, sample_dir)
+        if not args.sources:
+            build(image, sample_dir)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Unit tests of the native data flow's transfer function, one per idiom, on the real code of the idiom
+fixture (samples/idioms, clang -O2): what reaches the ETW call's arguments in the function itself."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import SAMPLES
+
+from api_to_etw.binary.loader import open_binary
+from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.model import Addr, Import, Load, Offset, Param, StackAddr
+
+DLL = os.path.join(SAMPLES, "idioms", "O2", "idioms.dll")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    loaded = open_binary(DLL)
+    eng = NativeEngine(loaded.image, loaded.pdb)
+    facts = eng.load()
+    eng.resolve(sorted(facts.functions))
+    return eng, facts, {name: rva for rva, name in loaded.pdb.data.items()}
+
+
+def _site(facts, caller: str, callee: str):
+    by_name = {f.name: rva for rva, f in facts.functions.items()}
+    sites = [s for s in facts.calls if s.caller == by_name[caller] and facts.functions[s.callee].name == callee]
+    assert len(sites) == 1, sites
+    return sites[0]
+
+
+def test_imul_writes_only_its_destination(engine):
+    _eng, facts, _data = engine
+    # ``imul r8d, ecx, imm`` and ``imul r8d, ecx`` between entry and the call: RDX still holds the parameter.
+    for helper in ("ImulScaled", "ImulTimes"):
+        assert _site(facts, helper, "EventWrite").arg(1) == {Param(1)}
+
+
+def test_table_index_bounded_by_a_mask(engine):
+    _eng, facts, data = engine
+    expected = {Addr(data[f"TABLE_EVT_{i}"]) for i in range(4)}
+    assert _site(facts, "TableMasked", "EventWrite").arg(1) == expected
+
+
+def test_switch_lowered_to_a_table(engine):
+    _eng, facts, data = engine
+    expected = {Addr(data[f"SWITCH_EVT_{i}"]) for i in range(4)}
+    assert _site(facts, "TableSwitch", "EventWrite").arg(1) == expected
+
+
+def test_descriptor_copied_then_patched(engine):
+    _eng, facts, _data = engine
+    (value,) = _site(facts, "McGenEventWrite", "EventWriteTransfer").arg(1)
+    assert isinstance(value, StackAddr)
+    assert value.origin == Param(1)  # a by-value copy of the caller's descriptor
+    assert value.content is not None and value.content[3] == 0x10  # ... whose Channel is patched
+    assert all(b is None for i, b in enumerate(value.content[:16]) if i != 3)
+    # The REGHANDLE is the first field of the context the caller passes.
+    assert _site(facts, "McGenEventWrite", "EventWriteTransfer").arg(0) == {Load(Param(0))}
+
+
+def test_handle_through_a_field_of_the_object(engine):
+    eng, facts, data = engine
+    assert _site(facts, "StateEventB", "EventWrite").arg(0) == {Load(Load(Offset(Param(0), 0x28)))}
+    # The registration helper stores its out-pointer into that field of the CallbackContext object.
+    by_name = {f.name: rva for rva, f in facts.functions.items()}
+    stores = [s for s in facts.stores if s.function == by_name["StateRegister"]]
+    assert any(s.address == Addr(data["TraceState"] + 0x28) and Param(0) in s.values for s in stores)
+
+
+def test_getprocaddress_names_the_pointer(engine):
+    _eng, facts, data = engine
+    slot = data["pEventWrite"]
+    assert facts.functions[slot].name == "EventWrite" and facts.functions[slot].imported
+    init = [s for s in facts.stores if s.address == Addr(slot)]
+    assert init and all(v == Import("EventWrite") for s in init for v in s.values)
+    site = _site(facts, "DynWrite", "EventWrite")
+    assert site.tail and site.arg(1) == {Addr(data["DYN_EVT"])}
+
+
+def test_classic_header_built_on_the_stack(engine):
+    _eng, facts, data = engine
+    (inline,) = _site(facts, "ClassicStart", "TraceEvent").arg(1)
+    assert isinstance(inline, StackAddr) and inline.content is not None
+    assert inline.content[4] == 1 and inline.content[5] == 4  # Class.Type, Class.Level
+    (by_ptr,) = _site(facts, "ClassicStop", "TraceEvent").arg(1)
+    assert isinstance(by_ptr, StackAddr) and (24, data["ClassicClassB"]) in (by_ptr.refs or ())
