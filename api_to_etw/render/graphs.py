@@ -66,7 +66,11 @@ def dot_source(paths: EventPaths, string_index: Callable[[str], int]) -> str:
         name = key[2:]
         kind = "write" if key.startswith("w:") else "site" if name in paths.sites else "api" if name in apis else "fn"
         shape = ", shape=ellipse" if kind == "write" else ""
-        lines.append(f"n{number} [label={_dot_string(_label(name))}, class={kind}{shape}, id=s{string_index(name)}];")
+        label = _dot_string(_label(name))
+        entries = sorted(paths.entries.get(name, ())) if kind == "api" else []
+        if entries:  # a second line: how the API is reached (IRP_MJ_DEVICE_CONTROL 0x..., callback:...)
+            label = label[:-1] + "\\n" + _dot_string(_label(", ".join(entries)))[1:]
+        lines.append(f"n{number} [label={label}, class={kind}{shape}, id=s{string_index(name)}];")
     lines.extend(f"n{a} -> n{b};" for a, b in sorted(edges))
     if len(paths.paths) > len(chosen):
         lines.append(f'label="{len(chosen)} of {len(paths.paths)} paths shown (the shortest)"; fontname=Helvetica; fontsize=9;')

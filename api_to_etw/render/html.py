@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import MissingDependencyError
-from .report_model import EVENT_FIELDS, PROVIDER_FIELDS, ReportData, provider_label
+from .report_model import EVENT_FIELDS, PROVIDER_FIELDS, ROW_FIELDS, ReportData, provider_label
 
 TEMPLATE = "report.html.j2"
 
@@ -39,7 +39,7 @@ def _choices(data: ReportData) -> dict[str, Any]:
                                         items[p[pf["ProviderName"]]]), i) for i, p in enumerate(data.providers)),
                        key=lambda item: item[0].lower())
     kinds = sorted({items[e[kind]] for e in data.events if items[e[kind]]})
-    entry_types = sorted({items[r[6]] for r in data.rows if items[r[6]]})
+    entry_types = sorted({t for r in data.rows for t in items[r[ROW_FIELDS.index("T")]].split()})
     return {"providers": providers, "kinds": kinds, "entry_types": entry_types}
 
 

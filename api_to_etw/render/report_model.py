@@ -75,14 +75,30 @@ def _hex(value: object) -> str:
     return cell(value)
 
 
+#: ``Entry`` values that name a driver routine other than a dispatch routine.
+_DRIVER_ROUTINES = ("adddevice", "driverunload")
+
+
 def entry_type(entry: str, ioctl: str) -> str:
-    """The filter's entry type of an ``Entry`` value: ``callback:PsSet...`` -> callback, ``IRP_MJ_*`` -> irp."""
-    if ioctl:
-        return "ioctl"
-    head = entry.split(":", 1)[0].strip().lower()
-    if head.startswith("irp_mj_"):
-        return "irp"
-    return head
+    """The filter's entry types of an ``Entry`` value (a comma list), space-separated.
+
+    ``callback:PsSet...`` -> callback, ``table:g_Ops[1]`` -> table, ``IRP_MJ_*`` -> irp (ioctl where the
+    row has IOCTL codes), AddDevice/DriverUnload -> driver; syscall, export, entry, unreached as written.
+    """
+    types: list[str] = []
+    for item in entry.split(","):
+        head = item.split(":", 1)[0].strip().lower()
+        if not head:
+            continue
+        if head.startswith("irp_mj_"):
+            head = "ioctl" if ioctl and "control" in head else "irp"
+        elif head in _DRIVER_ROUTINES:
+            head = "driver"
+        if head not in types:
+            types.append(head)
+    if ioctl and "ioctl" not in types:
+        types.append("ioctl")
+    return " ".join(types)
 
 
 def opaque_name(event_name: str, symbol: str) -> bool:
@@ -99,6 +115,8 @@ class EventPaths:
     paths: set[tuple[str, ...]] = field(default_factory=set)
     writers: set[str] = field(default_factory=set)
     sites: set[str] = field(default_factory=set)
+    #: API -> how it is reached from outside (``Entry``, with the ``Ioctl`` codes), for its node's label.
+    entries: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -185,6 +203,8 @@ def build(rows: Iterable[DiffRow], title: str, source: str) -> ReportData:
             paths[e].sites.add(site)
         exported = v["ExportedCallDepth"]
         entry, ioctl = cell(x.get("Entry")), cell(x.get("Ioctl"))
+        if entry:
+            paths[e].entries.setdefault(path[0], set()).add(f"{entry} {ioctl}".strip())
         out_rows.append([s(v["Function"]), e, s(v["ContainingFunction"]), s(site), s(entry),
                          s(ioctl), s(entry_type(entry, ioctl)), exported if isinstance(exported, int) else None,
                          s(_hex(x.get("WriteRva"))), [s(f) for f in path],

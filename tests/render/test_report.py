@@ -278,7 +278,8 @@ def test_synthkernel_report_in_the_browser(browser: Any, tmp_path: Path, synth_t
     assert truth["Function"] in nodes and truth["ContainingFunction"] in nodes and truth["WriteFunction"] in nodes
     page.screenshot("report-synthkernel-event.png")
 
-    api_node = next(g for g in page.all("#graph svg g.node[data-api]") if g.text == truth["Function"])
+    api_node = next(g for g in page.all("#graph svg g.node[data-api]")
+                    if g.find_element(page.By.CSS_SELECTOR, "text").text == truth["Function"])
     page.settle(api_node.click)  # the graph's API nodes link to the API's page
     assert page.find("main h2").text == truth["Function"]
     assert "LIVEDUMP_EVENT_CAPTURE_API_START" in page.column("Event")
@@ -501,4 +502,31 @@ def test_store_report_binaries_and_builds(browser: Any, tmp_path: Path, two_buil
     assert "Binaries and builds that have it" in page.js("return document.body.innerText")
     chips = [c.text for c in page.all(".chips span")]
     assert any("10.0.2.0" in c for c in chips) and not any("10.0.1.0" in c for c in chips)  # new in build 2
+    page.check_console()
+
+
+def test_entry_types_ioctls_and_event_sites(browser: Any, tmp_path: Path) -> None:
+    """The mc -km driver fixture: filter by entry type (ioctl, callback, driver), EventSite drawn as such."""
+    table = tmp_path / "mcdriver.tsv"
+    assert run_cli("analyze", os.path.join(REPO, "samples", "mcdriver", "O2", "mcdriver.sys"), "-o", str(table),
+                   "-q").code == 0
+    rows = read_tsv(table)
+    out, _ = make_report(tmp_path, table)
+    page = Page(browser, out, "#rows")
+    assert "Entry" in [th.text for th in page.all("main table thead th")]
+    page.choose("#entry", "ioctl")
+    assert page.count() == sum(1 for r in rows if r["Ioctl"]) and all(page.column("Ioctl"))
+    page.choose("#entry", "callback")
+    assert page.count() == sum(1 for r in rows if r["Entry"].startswith("callback:"))
+    assert all(e.startswith("callback:") for e in page.column("Entry"))
+    page.choose("#entry", "driver")
+    assert set(page.column("Entry")) == {r["Entry"] for r in rows if r["Entry"] in ("AddDevice", "DriverUnload")}
+    page.choose("#entry", "every entry type")
+    page.type("#q", "0x81232000")  # an IOCTL code: the search covers the Ioctl column
+    truth = [r for r in rows if "0x81232000" in r["Ioctl"].split(",")]
+    assert page.count() == len(truth) and truth
+    page.settle(lambda: browser.find_element(page.By.LINK_TEXT, truth[0]["EventDescriptorSymbol"]).click())
+    sites = [t.text for t in page.all("#graph svg g.node.site text")]
+    assert sites == [truth[0]["EventSite"]]
+    page.screenshot("report-mcdriver-event.png")
     page.check_console()

@@ -38,11 +38,11 @@ def test_extra_columns_flow_in_and_are_queryable(tmp_path):
     path = tmp_path / "s.db"
     with Store.open(str(path)) as store:
         store.add(BinaryRecord("a.sys", "a.sys", "aa" * 32, rows=[_row()], row_count=1))
-        store.add(BinaryRecord("b.sys", "b.sys", "bb" * 32, rows=[_row(Ioctl="0x222003")], row_count=1))
-        assert store.columns == COLUMNS + ["Ioctl"]
+        store.add(BinaryRecord("b.sys", "b.sys", "bb" * 32, rows=[_row(FutureColumn="0x222003")], row_count=1))
+        assert store.columns == COLUMNS + ["FutureColumn"]
         assert store.counts() == {"binaries": 2, "providers": 1, "events": 1, "rows": 2}
-    result = run_cli("query", "--db", path, "--sql", "SELECT Ioctl FROM rows ORDER BY row_id")
-    assert result.stdout.splitlines() == ["Ioctl", "", "0x222003"], result.stderr
+    result = run_cli("query", "--db", path, "--sql", "SELECT FutureColumn FROM rows ORDER BY row_id")
+    assert result.stdout.splitlines() == ["FutureColumn", "", "0x222003"], result.stderr
     with pytest.raises(StoreError, match="not a plain identifier"):
         storedb.quote('x"; DROP TABLE rows; --')
 

@@ -75,7 +75,7 @@
     if (F.kind && ev.kind !== F.kind) return false;
     if (F.provider !== '' && String(ev.p) !== F.provider) return false;
     if (F.opaque && !ev.opaque) return false;
-    if (F.entry && r.type !== F.entry) return false;
+    if (F.entry && !r.type.split(' ').includes(F.entry)) return false;
     if (F.field && !ev.fields.some((f) => f.toLowerCase().includes(F.field))) return false;
     if (F.q && !haystack(r).includes(F.q)) return false;
     return true;
