@@ -459,34 +459,9 @@ def test_scale_kernel_report_is_small_enough_to_mail(tmp_path: Path) -> None:
     assert len(data["r"]) == len(rows) and len(data["g"]) > 1000
 
 
-@pytest.fixture(scope="module")
-def two_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """A scan store of two builds of the synthetic kernel: 10.0.1.0 and the generator's variant 10.0.2.0."""
-    import subprocess
-    import sys
-
-    from conftest import SAMPLES, have_tools
-
-    if not have_tools("clang", "lld-link", "llvm-rc"):
-        pytest.skip("clang, lld-link and llvm-rc build the two kernel versions")
-    root = tmp_path_factory.mktemp("builds")
-    truths = {}
-    for build, version, variant in (("v1", "10.0.1.0", []), ("v2", "10.0.2.0", ["--variant"])):
-        out = root / build / "synthkernel"
-        generate = [sys.executable, os.path.join(SAMPLES, "generate.py")]
-        subprocess.run([*generate, "kernel", "--out", str(out), "--file-version", version, *variant], check=True,
-                       capture_output=True, cwd=REPO)
-        subprocess.run([*generate, "build", "--levels", "O2", str(out)], check=True, capture_output=True, cwd=REPO)
-        truths[build] = json.loads((out / "truth.json").read_text())
-    db = root / "builds.db"
-    result = run_cli("scan", root / "v1", root / "v2", "--db", db, "-j", "1", "-q")
-    assert result.code == 0, result.stderr
-    return db, truths
-
-
-def test_store_report_binaries_and_builds(browser: Any, tmp_path: Path, two_builds: tuple[Path, dict]) -> None:
+def test_store_report_binaries_and_builds(browser: Any, tmp_path: Path, kernel_builds: tuple[Path, dict]) -> None:
     """From a store: the Binaries view lists both builds, Builds lists what the generator changed."""
-    db, truths = two_builds
+    db, truths = kernel_builds
     variant = truths["v2"]["generator"]["variant"]
     out, stderr = make_report(tmp_path, db)
     data = embedded(out.read_text(encoding="utf-8"))
