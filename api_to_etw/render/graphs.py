@@ -110,6 +110,20 @@ def layout(sources: Sequence[str], names: Sequence[str], dot: Optional[str] = No
     return [sanitize_svg(d, names) for d in documents]
 
 
+def _rectangle(points: str) -> str:
+    """A box node's closed 5-point polygon as the shorter ``<rect>``; empty if it is no such box."""
+    try:
+        xy = [tuple(int(v) for v in p.split(",")) for p in points.split()]
+    except ValueError:
+        return ""
+    if len(xy) != 5 or xy[0] != xy[4] or any(len(p) != 2 for p in xy):
+        return ""
+    xs, ys = {p[0] for p in xy}, {p[1] for p in xy}
+    if len(xs) != 2 or len(ys) != 2 or any(a[0] != b[0] and a[1] != b[1] for a, b in zip(xy, xy[1:])):
+        return ""
+    return f'<rect x="{min(xs)}" y="{min(ys)}" width="{max(xs) - min(xs)}" height="{max(ys) - min(ys)}"/>'
+
+
 def _round(text: str) -> str:
     return _NUMBERS.sub(lambda m: str(round(float(m.group(0)))), text)
 
@@ -118,7 +132,10 @@ def _shape(element: ET.Element) -> str:
     tag = element.tag.replace(_SVG, "")
     if tag in ("polygon", "polyline"):
         points = element.get("points", "")
-        return f'<{tag} points="{_round(points)}"/>' if _PATH_DATA.match(points) else ""
+        if not _PATH_DATA.match(points):
+            return ""
+        box = _rectangle(_round(points))
+        return box or f'<{tag} points="{_round(points)}"/>'
     if tag == "path":
         data = element.get("d", "")
         return f'<path d="{_round(data)}"/>' if _PATH_DATA.match(data) else ""
@@ -160,9 +177,21 @@ def sanitize_svg(document: bytes, names: Sequence[str] = ()) -> str:
             index = int(ident[1:])
             if index < len(names) and len(names[index]) > MAX_LABEL:  # the label is cut: the tooltip has it all
                 inner.append(f"<title>{escape(_CONTROL.sub('?', names[index]), quote=False)}</title>")
+        first_text = True
         for child in group.iter():
-            if child is not group:
-                inner.append(_shape(child))
+            if child is group:
+                continue
+            tag = child.tag.replace(_SVG, "")
+            if tag == "polygon" and "edge" in classes:
+                continue  # the arrowhead: one shared marker in the page draws it
+            shape = _shape(child)
+            if tag == "text" and first_text and "data-s" in attrs:
+                first_text = False
+                index = int(ident[1:])
+                if index < len(names) and (child.text or "") == names[index]:
+                    # the label is the name itself: the page fills it from its string table (as text)
+                    shape = re.sub(r">[^<]*</text>$", ' data-t=""></text>', shape)
+            inner.append(shape)
         out.append(f"<g{attrs}>{''.join(inner)}</g>")
     out.append("</g></svg>")
     return "".join(out)
@@ -178,7 +207,11 @@ def draw_events(data: ReportData, dot: Optional[str] = None) -> bool:
     sources: list[str] = []
     graph_of_event: list[int] = []
     for paths in data.event_paths:
-        key = (frozenset(paths.paths), frozenset(paths.writers), frozenset(paths.sites))
+        if len(paths.paths) == 1 and len(next(iter(paths.paths))) <= 2:
+            graph_of_event.append(-1)  # one function calling the writer: the path table says it all
+            continue
+        key = (frozenset(paths.paths), frozenset(paths.writers), frozenset(paths.sites),
+               frozenset((k, frozenset(v)) for k, v in paths.entries.items()))
         number = shared.get(key)
         if number is None:
             number = shared[key] = len(sources)

@@ -79,7 +79,7 @@ def test_report_is_one_self_contained_file(tmp_path: Path, synth_tables: dict[st
     # Nothing is fetched: no URLs, no external scripts, styles, images or fonts; a CSP forbids them too.
     assert "http:" not in html and "https:" not in html and "//" not in re.sub(r"<script id=\"payload\".*?</script>",
                                                                                "", html, flags=re.S).split("<script>")[0]
-    assert not re.search(r"<(?:link|img|iframe|object|embed)\b|\bsrc=|@import|url\(", html)
+    assert not re.search(r"<(?:link|img|iframe|object|embed)\b|\bsrc=|@import|url\((?!#)", html)  # url(#arrow) only
     assert "default-src 'none'" in html
     data = embedded(html)
     rows = read_tsv(synth_tables["plain.tsv"])
@@ -190,8 +190,10 @@ class Page:
         self.check_console()
 
     def check_console(self) -> None:
+        """No script errors, and nothing fetched: the page loaded no resource beyond itself."""
         errors = [e for e in self.d.get_log("browser") if e.get("level") == "SEVERE"]
         assert not errors, errors
+        assert self.js("return performance.getEntriesByType('resource').map(e => e.name)") == []
 
     def js(self, script: str, *args: Any) -> Any:
         return self.d.execute_script(script, *args)

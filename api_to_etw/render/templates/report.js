@@ -200,7 +200,7 @@
   function heading(title, count, what) {
     const frag = document.createDocumentFragment();
     frag.appendChild(el('h2', title));
-    const p = el('p', count + ' ' + what + (filtering() ? ' match the filters' : ''), 'summary');
+    const p = el('p', count + ' ' + what + (filtering() ? ' (filtered)' : ''), 'summary');
     p.id = 'count';
     p.dataset.count = String(count);
     frag.appendChild(p);
@@ -365,7 +365,7 @@
         ([c]) => c !== 'site' || cols.has('EventSite')).forEach(([c, t]) => legend.appendChild(el('span', t, c)));
       view.appendChild(legend);
       view.appendChild(drawing(svg));
-    } else if (!D.g.length) {
+    } else if (!D.g.length && ev.graph === -1 && D.notes.length) {
       view.appendChild(el('p', 'No drawing in this report (Graphviz was not available when it was made).', 'empty'));
     }
     view.appendChild(table(ev.rows, rowColumns().filter((c) => !['Event', 'Provider', 'Kind', 'Id'].includes(c[0])), { sort: 'Depth' }));
@@ -398,6 +398,8 @@
     svg.querySelectorAll('g.node[data-s]').forEach((g) => {
       const s = Number(g.getAttribute('data-s'));
       if (apis.has(s)) g.setAttribute('data-api', '');
+      const label = g.querySelector('text[data-t]');
+      if (label) label.textContent = S[s];  // a label equal to the name is stored once, in the string table
     });
     box.appendChild(document.importNode(svg, true));
     box.querySelectorAll('g.node[data-api]').forEach((g) => {
