@@ -135,7 +135,7 @@
       if (v === '' || v === null || v === undefined) return;
       d.appendChild(el('dt', k));
       const dd = el('dd');
-      if (v instanceof Node) dd.appendChild(v); else dd.textContent = String(v);
+      if (v instanceof Node) dd.appendChild(v); else short(dd, v);
       d.appendChild(dd);
     });
     return d;
@@ -253,7 +253,7 @@
   function viewApi(s) {
     const api = apis.get(s);
     if (!api) { view.appendChild(el('p', 'No such API in this report.', 'empty')); return; }
-    view.appendChild(el('h2', api.name));
+    view.appendChild(short(el('h2'), api.name));
     view.appendChild(facts([['Entry', Array.from(api.entries).join(', ')], ['Events', api.events.size],
       ['Rows', api.rows.length]]));
     view.appendChild(el('h3', 'Events it can emit'));
@@ -284,7 +284,7 @@
   function viewProvider(i) {
     const pr = providers[i];
     if (!pr) { view.appendChild(el('p', 'No such provider in this report.', 'empty')); return; }
-    view.appendChild(el('h2', pr.label));
+    view.appendChild(short(el('h2'), pr.label));
     const mask = keywordMask(pr.events), level = maxLevel(pr.events);
     const groups = Array.from(new Set(pr.events.map((e) => e.groupMask).filter((g) => g)));
     view.appendChild(facts([['GUID', pr.guid], ['Symbol', pr.symbol], ['Name', pr.name],
@@ -338,7 +338,8 @@
     const ev = events[i];
     if (!ev) { view.appendChild(el('p', 'No such event in this report.', 'empty')); return; }
     const pr = providers[ev.p];
-    const h = el('h2', ev.label + ' ');
+    const h = short(el('h2'), ev.label);
+    h.appendChild(document.createTextNode(' '));
     if (ev.opaque) h.appendChild(el('span', '(opaque name)', 'opaque'));
     view.appendChild(h);
     view.appendChild(facts([['Provider', providerLink(pr)], ['Provider GUID', pr.guid], ['Kind', ev.kind],
