@@ -21,6 +21,7 @@ added and removed lists.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -72,6 +73,8 @@ class DiffRow:
 
     values: dict[str, Value]
     line: int = 0
+    #: The other columns (Kind, EventName, Fields, EventSite, Entry, ...), by CamelCase name, values as read.
+    extra: dict[str, object] = field(default_factory=dict)
 
     def __getitem__(self, column: str) -> Value:
         return self.values[column]
@@ -145,8 +148,18 @@ class Table:
         return os.path.basename(self.path) or self.path
 
 
+@functools.lru_cache(maxsize=4096)  # called for every cell of a table: a handful of distinct headers
 def _column_name(raw: str) -> Optional[str]:
     return _ALIASES.get(re.sub(r"[\s_\-]", "", str(raw)).lower())
+
+
+@functools.lru_cache(maxsize=4096)
+def _extra_name(raw: str) -> str:
+    """A column outside the published ones by its TSV name: ``event_site`` (JSON lines) -> ``EventSite``."""
+    text = str(raw).strip()
+    if "_" in text or text.islower():
+        return "".join(part[:1].upper() + part[1:] for part in text.split("_") if part)
+    return text
 
 
 def _text(value: object) -> str:
@@ -210,9 +223,14 @@ def _call_path(value: object) -> tuple[str, ...]:
 def normalise(raw: dict[str, object], line: int = 0) -> DiffRow:
     """A row from any reader (column name -> raw value) in the normalised form; unknown columns dropped."""
     named: dict[str, object] = {}
+    extra: dict[str, object] = {}
     for key, value in raw.items():
-        column = _column_name(key) if key is not None else None
-        if column is not None and column not in named:
+        if key is None:
+            continue
+        column = _column_name(key)
+        if column is None:
+            extra.setdefault(_extra_name(key), value)
+        elif column not in named:
             named[column] = value
     values: dict[str, Value] = {}
     for column in PUBLISHED_COLUMNS:
@@ -229,7 +247,7 @@ def normalise(raw: dict[str, object], line: int = 0) -> DiffRow:
             values[column] = _text(value)
     if values["CallDepth"] is None and values["CallPath"]:
         values["CallDepth"] = len(values["CallPath"])  # type: ignore[arg-type]
-    return DiffRow(values, line)
+    return DiffRow(values, line, extra)
 
 
 def _decode(path: str, data: bytes) -> str:
@@ -318,8 +336,8 @@ def _depth_order(row: DiffRow) -> tuple:
             tuple(str(row[c]) for c in PUBLISHED_COLUMNS))
 
 
-def read_table(path: str) -> Table:
-    """Read a result table in any format into one normalised row per key."""
+def read_rows(path: str) -> tuple[str, list[DiffRow]]:
+    """Every row of a result table in any format, normalised, in file order, and the format's name."""
     name = os.path.basename(path) or path
     data = read_regular(path, kind="table", error=CorruptMetadataError)
     text = _decode(path, data)
@@ -327,16 +345,28 @@ def read_table(path: str) -> Table:
         raise CorruptMetadataError(f"{name}: empty file, no header line")
     fmt = detect_format(text)
     rows = _read_jsonl(name, text) if fmt == "jsonl" else _read_delimited(name, text, fmt)
+    _check_functions(name, rows)
+    return fmt, rows
+
+
+def _check_functions(name: str, rows: list[DiffRow]) -> None:
+    for row in rows:
+        if not row["Function"]:
+            raise CorruptMetadataError(f"{name}: line {row.line}: empty Function")
+
+
+def read_table(path: str) -> Table:
+    """Read a result table in any format into one normalised row per key."""
+    fmt, rows = read_rows(path)
     return build_table(path, fmt, rows)
 
 
 def build_table(path: str, fmt: str, rows: list[DiffRow]) -> Table:
     """Normalised rows into a table of one row per key (the smallest CallDepth of a repeated key)."""
     name = os.path.basename(path) or path
+    _check_functions(name, rows)
     by_key: dict[tuple, list[DiffRow]] = {}
     for row in rows:
-        if not row["Function"]:
-            raise CorruptMetadataError(f"{name}: line {row.line}: empty Function")
         by_key.setdefault(row.key(), []).append(row)
     table = Table(path, fmt, {}, len(rows))
     for key, group in by_key.items():

@@ -105,3 +105,30 @@ def real_binary():
             pytest.skip(f"{name} unavailable: {exc}")
 
     return get
+
+
+@pytest.fixture(scope="session")
+def kernel_builds(tmp_path_factory):
+    """Build 1 (10.0.1.0) and build 2 (10.0.2.0, the generator's variant) of the kernel, scanned into one store.
+
+    Returns (store path, {"v1": truth, "v2": truth}); shared by the history and report tests.
+    """
+    import subprocess
+    import sys
+
+    if not have_tools("clang", "lld-link", "llvm-rc"):
+        pytest.skip("clang, lld-link and llvm-rc build the two kernel versions")
+    root = tmp_path_factory.mktemp("builds")
+    truths = {}
+    for build, version, variant in (("v1", "10.0.1.0", []), ("v2", "10.0.2.0", ["--variant"])):
+        out = root / build / "synthkernel"
+        subprocess.run([sys.executable, os.path.join(SAMPLES, "generate.py"), "kernel", "--out", str(out),
+                        "--file-version", version, *variant], check=True, capture_output=True, cwd=REPO)
+        subprocess.run([sys.executable, os.path.join(SAMPLES, "generate.py"), "build", "--levels", "O2",
+                        str(out)], check=True, capture_output=True, cwd=REPO)
+        truths[build] = json.loads((out / "truth.json").read_text())
+    db = root / "builds.db"
+    # build 2 first: the order must come from FileVersion, not from the scan
+    result = run_cli("scan", root / "v2", root / "v1", "--db", db, "-j", "1", "-q")
+    assert result.code == 0, result.stderr
+    return db, truths

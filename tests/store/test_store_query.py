@@ -8,11 +8,10 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
-from conftest import REPO, SAMPLES, require_tools, run_cli
+from conftest import SAMPLES, run_cli
 
 from api_to_etw.errors import ExitCode
 
@@ -114,23 +113,8 @@ def _generator():
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
-    """Build 1 (10.0.1.0) and build 2 (10.0.2.0, the generator's variant) of the kernel, scanned into one store."""
-    require_tools("clang", "lld-link", "llvm-rc")  # they build the two kernel versions
-    root = tmp_path_factory.mktemp("builds")
-    truths = {}
-    for build, version, variant in (("v1", "10.0.1.0", []), ("v2", "10.0.2.0", ["--variant"])):
-        out = root / build / "synthkernel"
-        subprocess.run([sys.executable, os.path.join(SAMPLES, "generate.py"), "kernel", "--out", str(out),
-                        "--file-version", version, *variant], check=True, capture_output=True, cwd=REPO)
-        subprocess.run([sys.executable, os.path.join(SAMPLES, "generate.py"), "build", "--levels", "O2",
-                        str(out)], check=True, capture_output=True, cwd=REPO)
-        truths[build] = json.loads((out / "truth.json").read_text())
-    db = root / "builds.db"
-    # build 2 first: the order must come from FileVersion, not from the scan
-    result = run_cli("scan", root / "v2", root / "v1", "--db", db, "-j", "1", "-q")
-    assert result.code == 0, result.stderr
-    return db, truths
+def builds(kernel_builds):
+    return kernel_builds
 
 
 def _truth_changes(old: list[dict], new: list[dict]) -> set[tuple[str, str, str, str]]:
