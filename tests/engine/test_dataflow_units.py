@@ -662,10 +662,9 @@ def test_writable_table_is_not_followed():
     assert run.args()[1] == one(UNKNOWN)
 
 
-# ------------------------------------------------------------------------------------- known imprecision
+# ------------------------------------------------- partial registers and one-operand mul (found by these tests)
 
 
-@pytest.mark.xfail(strict=True, reason="8/16-bit register writes replace the whole register (bug reported by h10)")
 def test_partial_register_write_keeps_the_upper_bytes():
     # ``mov cl, 5`` leaves bits 8..63 of RCX alone: RCX is 0x105, not 5.
     run = Run(f"""
@@ -678,7 +677,6 @@ def test_partial_register_write_keeps_the_upper_bytes():
     assert run.args()[:2] == (one(Const(0x105)), one(Const(0x1234)))
 
 
-@pytest.mark.xfail(strict=True, reason="one-operand mul/div make their source operand unknown (imprecise, h10)")
 def test_one_operand_mul_does_not_write_its_source():
     run = Run(f"""
   mov r8, rcx
@@ -688,7 +686,6 @@ def test_one_operand_mul_does_not_write_its_source():
     assert run.args()[2] == one(Param(0))
 
 
-@pytest.mark.xfail(strict=True, reason="reading AH/BH/CH/DH gives the register's low byte (bug reported by h10)")
 def test_high_byte_register_read():
     run = Run(f"""
   mov eax, 0x1234

@@ -74,6 +74,9 @@ _IMPLICIT = {
 }
 #: ``rep movs`` element sizes (struct copies by value).
 _REP_COPIES: dict[int, int] = {Mnemonic.MOVSB: 1, Mnemonic.MOVSW: 2, Mnemonic.MOVSD: 4, Mnemonic.MOVSQ: 8}
+_ONE_OPERAND_MULDIV = {Mnemonic.MUL, Mnemonic.IMUL, Mnemonic.DIV, Mnemonic.IDIV}
+#: AH, BH, CH, DH: bits 8..15 of their register.
+_HIGH_BYTE = {Register.AH, Register.BH, Register.CH, Register.DH}
 _STRING = {Mnemonic.MOVSB, Mnemonic.MOVSW, Mnemonic.MOVSD, Mnemonic.MOVSQ, Mnemonic.STOSB, Mnemonic.STOSW,
            Mnemonic.STOSD, Mnemonic.STOSQ}
 _VEC_MOVES = {
@@ -441,6 +444,11 @@ class FunctionDataflow:
             return
         if mn in _NO_WRITE:
             return
+        if mn in _ONE_OPERAND_MULDIV and count == 1:
+            # ``mul r8``/``div r8`` read their operand and write only RDX:RAX.
+            for reg in _IMPLICIT[mn]:
+                state.regs[reg] = _UNK
+            return
         if k0 == _REG_KIND:
             reg = _full(instr.op0_register)
             if reg == RSP:
@@ -496,10 +504,13 @@ class FunctionDataflow:
     def _arith(self, instr: Instruction, state: State, mn: int) -> None:
         reg = _full(instr.op0_register)
         size = RegisterExt.size(instr.op0_register)
+        partial = size in (1, 2) and RegisterExt.is_gpr(instr.op0_register)
+        shift = 8 if instr.op0_register in _HIGH_BYTE else 0
         if mn in (Mnemonic.XOR, Mnemonic.SUB) and instr.op1_kind == _REG_KIND and instr.op1_register == instr.op0_register:
-            state.regs[reg] = frozenset((Const(0),))
+            zero: ValueSet = frozenset((Const(0),))
+            state.regs[reg] = self._partial(state.regs.get(reg, _UNK), zero, size, shift) if partial else zero
             return
-        dst = state.regs.get(reg, _UNK)
+        dst = self._operand(instr, 0, state) if partial else state.regs.get(reg, _UNK)
         src = self._operand(instr, 1, state)
         if reg == RSP:
             if state.rsp is not None and len(src) == 1 and mn in (Mnemonic.ADD, Mnemonic.SUB):
@@ -517,7 +528,8 @@ class FunctionDataflow:
                     out.update(_masked(b.value & MASKS[size]))
                     continue
                 out.add(_fold(mn, a, b, size))
-        state.regs[reg] = cap(out)
+        result = cap(out)
+        state.regs[reg] = self._partial(state.regs.get(reg, _UNK), result, size, shift) if partial else result
 
     # ------------------------------------------------------------------ operands
     def _operand_size(self, instr: Instruction, index: int) -> int:
@@ -536,6 +548,8 @@ class FunctionDataflow:
             if full == RSP:
                 return frozenset((StackAddr(state.rsp),)) if state.rsp is not None else _UNK
             values = state.regs.get(full, _UNK)
+            if reg in _HIGH_BYTE:
+                return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
             size = RegisterExt.size(reg)
             if size < 8 and RegisterExt.is_gpr(reg):
                 return frozenset(_truncate(v, size) for v in values)
@@ -644,6 +658,8 @@ class FunctionDataflow:
                 return
             if size in (4, 1, 2) and RegisterExt.is_gpr(reg):
                 values = frozenset(_truncate(v, size) for v in values)
+            if size in (1, 2) and RegisterExt.is_gpr(reg):
+                values = self._partial(state.regs.get(full, _UNK), values, size, 8 if reg in _HIGH_BYTE else 0)
             state.regs[full] = values
         elif kind == _MEM_KIND:
             size = MemorySizeExt.size(instr.memory_size) or 8
@@ -652,6 +668,27 @@ class FunctionDataflow:
                     self._stack_store(state, addr.offset, size, values)
                 else:
                     self._note_store(instr.ip, addr, size, values)
+
+    @staticmethod
+    def _partial(old: ValueSet, new: ValueSet, size: int, shift: int) -> ValueSet:
+        """An 8- or 16-bit write leaves the register's other bits alone.
+
+        Over a known constant the result is exact (``mov ecx, 0x100; mov cl, 5`` is 0x105). Over an
+        unknown register a low write keeps the written low bits as the value: the callee of an 8- or
+        16-bit argument (a UCHAR level, a USHORT WPP message number) reads only those bits. A write to
+        AH..DH over an unknown register is unknown.
+        """
+        mask = MASKS[size] << shift
+        out: set[Value] = set()
+        for v in new:
+            for o in old:
+                if isinstance(v, Const) and isinstance(o, Const):
+                    out.add(Const((o.value & ~mask & MASKS[8]) | ((v.value << shift) & mask)))
+                elif shift == 0:
+                    out.add(v)
+                else:
+                    out.add(UNKNOWN)
+        return cap(out)
 
     def _store_unknown(self, instr: Instruction, state: State) -> None:
         size = MemorySizeExt.size(instr.memory_size) or 8
