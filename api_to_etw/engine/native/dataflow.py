@@ -763,10 +763,10 @@ def stack_bytes_partial(state: State, offset: int, size: int) -> list[Optional[i
 
 
 def stack_bytes(state: State, offset: int, size: int) -> Optional[bytes]:
-    content = stack_bytes_partial(state, offset, size)
-    if any(b is None for b in content):
+    known = [b for b in stack_bytes_partial(state, offset, size) if b is not None]
+    if len(known) < size:  # a byte not known
         return None
-    return bytes(content)  # type: ignore[arg-type]
+    return bytes(known)
 
 
 def _signed(value: int, size: int) -> int:
