@@ -36,8 +36,9 @@ for package in "$@"; do
 done
 """
 
-PROVIDES = {"clang": "clang", "lld": "lld-link", "llvm": "llvm-objdump llvm-pdbutil llvm-readobj llvm-dlltool",
-            "gcab": "gcab", "msitools": "msiextract", "openssl": "openssl"}
+PROVIDES = {"clang": "clang", "lld": "lld-link", "llvm": "llvm-objdump llvm-pdbutil llvm-readobj llvm-dlltool llvm-rc",
+            "gcab": "gcab", "msitools": "msiextract", "openssl": "openssl", "chromium": "chromium",
+            "chromium-driver": "chromedriver", "graphviz": "dot"}
 
 
 def run_install(tmp_path, broken: str = "", hollow: str = ""):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..etw.manifest import ManifestIndex
 
 from ..engine.base import Engine
-from ..etw.apis import ApiRole, EtwApi, lookup, write_function_label
+from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
 from ..model import (
     Addr,
     CallSite,
@@ -46,13 +46,8 @@ from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
 
-#: ETW API argument roles that identify an event (what the walk must make concrete).
-_EVENT_ROLES = ("handle", "descriptor", "guid", "level", "keyword", "group_mask", "hook_id", "provider", "event",
-                "message_guid", "message_number", "header")
 _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
                 ApiRole.CLASSIC_WRITE}
-#: Registration arguments followed up the callers (besides the event roles).
-_REGISTER_ROLES = ("handle_out", "context", "class_count", "class_regs")
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
@@ -111,7 +106,7 @@ class AnalysisResult:
 def relevant_args(api: EtwApi, site: CallSite) -> dict[str, ValueSet]:
     """The argument value sets an API call site needs, by role, tagged with the caller's frame."""
     out = {}
-    for role in _EVENT_ROLES + _REGISTER_ROLES:
+    for role in EVENT_ROLES + REGISTER_ROLES:
         index = getattr(api, role)
         if index is not None:
             out[role] = frozenset(in_frame(v, site.caller) for v in site.arg(index))
@@ -469,7 +464,7 @@ class Analysis:
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
-            exprs = {k: v for k, v in relevant_args(api, site).items() if k not in _REGISTER_ROLES}
+            exprs = {k: v for k, v in relevant_args(api, site).items() if k not in REGISTER_ROLES}
             for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
                 if self.options.all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own

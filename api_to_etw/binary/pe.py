@@ -113,7 +113,7 @@ class PEImage(Memory):
 
     # ------------------------------------------------------------------ memory
     def __post_init__(self) -> None:
-        spans = sorted((s.rva, s.end, s) for s in self.sections)
+        spans = sorted(((s.rva, s.end, s) for s in self.sections), key=lambda span: span[:2])
         if all(a[1] <= b[0] for a, b in zip(spans, spans[1:])):
             self._lookup = ([span[0] for span in spans], spans)
 

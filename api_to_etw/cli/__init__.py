@@ -22,7 +22,7 @@ from ..errors import ApiToEtwError, ExitCode
 from .common import PROG, setup_logging
 
 #: The subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("analyze", "tracelogging", "manifest", "report", "diff", "symbols", "fetch_binary", "parity", "scan",
+COMMANDS = ("analyze", "tracelogging", "manifest", "report", "diff", "symbols", "fetch_binary", "parity", "scan", "query",
             "history")
 
 

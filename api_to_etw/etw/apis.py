@@ -49,6 +49,19 @@ class EtwApi:
     class_count: Optional[int] = None  # ULONG GuidCount (RegisterTraceGuids)
     class_regs: Optional[int] = None   # PTRACE_GUID_REGISTRATION array (RegisterTraceGuids)
 
+    @property
+    def arguments_needed(self) -> int:
+        """How many leading arguments a call must pass for its event to be known (highest role slot + 1)."""
+        slots = [getattr(self, role) for role in EVENT_ROLES + REGISTER_ROLES if getattr(self, role) is not None]
+        return max(slots) + 1 if slots else 0
+
+
+#: Argument roles that identify an event (what the walk must make concrete).
+EVENT_ROLES = ("handle", "descriptor", "guid", "level", "keyword", "group_mask", "hook_id", "provider", "event",
+               "message_guid", "message_number", "header")
+#: Registration arguments followed up the callers (besides the event roles).
+REGISTER_ROLES = ("handle_out", "context", "class_count", "class_regs")
+
 
 def _family(stem: str, **kwargs) -> list[EtwApi]:
     """Kernel ``Etw<stem>``, advapi32 ``Event<stem>`` and ntdll ``EtwEvent<stem>`` share a prototype."""

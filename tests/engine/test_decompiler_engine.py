@@ -42,6 +42,14 @@ SHORT_WRITE = ("`mov dx, 12` writes only DX: the decompiler's RDX input is a PIE
 NO_BLOCKS = ("an EVENT_DESCRIPTOR built on the stack of a TraceLogging write helper: flatline reports no basic "
              "blocks, so only the stack bytes an INDIRECT guards at the call are known, not those stored before "
              "it; the helper's unresolved manifest-style row is then not recognised as the inlined write's")
+COPY = ("an EVENT_DESCRIPTOR copied by value onto the stack, then patched (mc's McGenEventWrite, rep movs): the "
+        "native data flow records the copy's origin (StackAddr.origin); the p-code translation does not model "
+        "copies, so the patched descriptor has no symbol or missing fields")
+CLASSIC = ("an EVENT_TRACE_HEADER / TRACE_GUID_REGISTRATION on the stack: the native data flow keeps 48 bytes and "
+           "the image addresses stored in them (StackAddr.refs); the p-code translation keeps 16 bytes, no refs")
+TABLE = ("a descriptor pointer loaded from a table indexed by a bounded value: the native data flow enumerates the "
+         "slots the `and` mask or compare guard allows; the p-code translation does not model table lookups "
+         "(a load from table + unknown index is unknown)")
 FIXTURES = {
     ("synthkernel/O1/synthkernel.exe", True): {"EtwpWriteEventPassthrough": PASSTHROUGH,
                                                "EtwpTraceKernelEventPassthrough": PASSTHROUGH},
@@ -58,6 +66,34 @@ FIXTURES = {
     ("wpp/wppkernel.exe", False): {},
     ("wpp/wppuser.dll", True): {"QpDrain": SHORT_WRITE},
     ("wpp/wppuser.dll", False): {"sub_14f0": SHORT_WRITE},  # QpDrain
+    ("idioms/O1/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
+                                     "RepCopyWrite": COPY, "NextTable": TABLE, "TableGuard": TABLE,
+                                     "TableMasked": TABLE, "TableSwitch": TABLE},
+    ("idioms/O1/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_1170": COPY,
+                                      "sub_1230": COPY, "NextTable": TABLE, "TableGuard": TABLE,
+                                      "TableMasked": TABLE, "TableSwitch": TABLE},
+    ("idioms/O2/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
+                                     "RepCopyWrite": COPY},
+    ("idioms/O2/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_1130": COPY,
+                                      "sub_11c0": COPY},
+    ("idioms/Os/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
+                                     "RepCopyWrite": COPY},
+    ("idioms/Os/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_10e9": COPY,
+                                      "sub_1165": COPY},
+    ("mcdll/O1/mcdll.dll", True): {"McGenEventWrite_EventWriteTransfer": COPY},
+    ("mcdll/O1/mcdll.dll", False): {"sub_1510": COPY},
+    ("mcdll/O2/mcdll.dll", True): {},
+    ("mcdll/O2/mcdll.dll", False): {},
+    ("mcdll/Os/mcdll.dll", True): {},
+    ("mcdll/Os/mcdll.dll", False): {},
+    ("mcdriver/O1/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": COPY},
+    ("mcdriver/O1/mcdriver.sys", False): {"sub_1680": COPY},
+    ("mcdriver/O2/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": COPY},
+    ("mcdriver/O2/mcdriver.sys", False): {"sub_1680": COPY},
+    ("mcdriver/Os/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": COPY},
+    ("mcdriver/Os/mcdriver.sys", False): {"sub_15c0": COPY},
+    ("wevt/gadget.dll", True): {},
+    ("wevt/gadget.dll", False): {},
 }
 
 
@@ -182,7 +218,8 @@ def test_worker_values_of_a_real_function():
 # Real binaries of ../shared/reference/real-binaries.tsv that are small enough to decompile in CI (the
 # engine decompiles every function that writes ETW or passes its parameters to such a function).
 REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
-        "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll")
+        "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "Microsoft.WindowsAppRuntime.Bootstrap.dll",
+        "concrt140.dll", "dokan2.sys", "attach_amd64.dll")
 #: Containing functions whose rows differ, with the cause (as FIXTURES).
 REAL_KNOWN = {
     "dxil.dll": {"sub_1a98": "EventRegister is called by a wrapper (sub_1a58) that forwards its four register "

@@ -141,9 +141,10 @@ class HttpClient:
 
     def _to_file(self, url: str, response, folder: str, ends: float) -> str:
         total = self._length(url, response)
-        handle, path = temp_in(folder)
         complete = False
+        path: Optional[str] = None
         try:
+            handle, path = temp_in(folder)
             with handle:
                 done = self._copy(response, handle, self.max_bytes, total, ends)
             if total is not None and done != total:
@@ -151,7 +152,7 @@ class HttpClient:
             complete = True
             return path
         finally:
-            if not complete:
+            if not complete and path is not None:
                 remove_quietly(path)
 
     def _to_bytes(self, url: str, response, ends: float) -> bytes:

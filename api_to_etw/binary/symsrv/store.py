@@ -293,16 +293,17 @@ class StoreSearch:
     def download(self, target: Target, url: str, folder: str, final: str,
                  packed: Optional[str] = None) -> Optional[str]:
         shown = display_url(url)
-        try:
-            temp = self.http.fetch_file(url, folder)
-        except FileError as exc:
-            self.problem(f"{shown}: {exc}")
-            return None
-        if temp is None:
-            self.note(f"{shown}: not found (404)")
-            return None
+        temp: Optional[str] = None
         expanded: Optional[str] = None
-        try:
+        try:  # one try from the fetch on: a signal between two statements must not leave a .part file
+            try:
+                temp = self.http.fetch_file(url, folder)
+            except FileError as exc:
+                self.problem(f"{shown}: {exc}")
+                return None
+            if temp is None:
+                self.note(f"{shown}: not found (404)")
+                return None
             if packed is not None:
                 handle, expanded = temp_in(folder)
                 try:

@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 FUNCTION_TIMEOUT = 120.0
 #: Longest answer line accepted from the worker (bytes).
 MAX_ANSWER = 64 << 20
-_ROLES = ("handle", "descriptor", "guid", "handle_out", "level", "keyword", "group_mask", "hook_id", "provider",
-          "event", "message_guid", "message_number")
 
 
 @dataclass
@@ -52,10 +50,7 @@ class DecompilerStats:
 def required_arguments(name: str) -> int:
     """How many arguments an ETW API call must carry for the analysis (its highest role slot + 1)."""
     api = lookup(name)
-    if api is None:
-        return 0
-    slots = [getattr(api, role) for role in _ROLES if getattr(api, role, None) is not None]
-    return max(slots) + 1 if slots else 0
+    return api.arguments_needed if api is not None else 0
 
 
 class _InProcess:
