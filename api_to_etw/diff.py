@@ -116,8 +116,8 @@ class DiffRow:
             value = self.values[column]
             if column == "Keyword" and isinstance(value, str):
                 value = int(value, 16) if value.startswith("0x") else (value or None)
-            elif column == "CallPath":
-                value = list(value)  # type: ignore[call-overload]
+            elif column == "CallPath" and isinstance(value, tuple):
+                value = list(value)
             out[_snake(column)] = value
         return out
 
@@ -245,8 +245,9 @@ def normalise(raw: dict[str, object], line: int = 0) -> DiffRow:
             values[column] = _call_path(value)
         else:
             values[column] = _text(value)
-    if values["CallDepth"] is None and values["CallPath"]:
-        values["CallDepth"] = len(values["CallPath"])  # type: ignore[arg-type]
+    path = values["CallPath"]
+    if values["CallDepth"] is None and isinstance(path, tuple) and path:
+        values["CallDepth"] = len(path)
     return DiffRow(values, line, extra)
 
 
@@ -397,7 +398,9 @@ class Difference:
     @property
     def row(self) -> DiffRow:
         """The row to show: NEW where there is one."""
-        return self.new if self.new is not None else self.old  # type: ignore[return-value]
+        row = self.new if self.new is not None else self.old
+        assert row is not None, "a difference always has an old or a new row"
+        return row
 
     @property
     def unnamed(self) -> bool:

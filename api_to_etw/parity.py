@@ -19,10 +19,13 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .errors import InputNotFoundError
 from .model import CallSite, Facts, StackAddr, Value, ValueSet
+
+if TYPE_CHECKING:
+    from .diff import DiffResult
 
 #: Argument slots a facts file records per call site (rcx, rdx, r8, r9, four stack arguments).
 SLOTS = 8
@@ -76,12 +79,12 @@ class ParityReport:
     a: FactsInfo
     b: FactsInfo
     sites: Optional[SiteComparison] = None
-    rows: Optional[object] = None  # api_to_etw.diff.DiffResult
+    rows: Optional[DiffResult] = None
 
     def differs(self) -> bool:
         if self.sites is not None and self.sites.diffs:
             return True
-        return self.rows is not None and bool(self.rows.differences)  # type: ignore[attr-defined]
+        return self.rows is not None and bool(self.rows.differences)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -159,7 +162,7 @@ def _label(path: str) -> str:
     return name[: -len(".facts.json")] if name.endswith(".facts.json") else os.path.splitext(name)[0]
 
 
-def compare_rows(a_path: str, b_path: str, max_depth: int = 5, ignore_unnamed: bool = False) -> object:
+def compare_rows(a_path: str, b_path: str, max_depth: int = 5, ignore_unnamed: bool = False) -> DiffResult:
     """Replay both facts files through the analysis and compare the rows as ``diff`` does."""
     from .analysis.pipeline import AnalysisOptions, analyze
     from .diff import diff_files
@@ -236,7 +239,7 @@ def render_report(report: ParityReport, limit: int = 0) -> str:
         from .diff import render_text
 
         out.append("")
-        text = render_text(report.rows).rstrip("\n").splitlines()  # type: ignore[arg-type]
+        text = render_text(report.rows).rstrip("\n").splitlines()
         body = [line for line in text[2:] if line.strip()]
         summary = body.pop() if body else ""
         out.append(f"rows: {summary}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from ..errors import CorruptMetadataError
@@ -28,6 +28,11 @@ class Provider:
     guid: str
     guid_symbol: str
     guid_rva: int
+
+
+def _provider_guid(provider: Provider) -> str:
+    """Sort key: providers behind one REGHANDLE in GUID order, so rows are stable."""
+    return provider.guid
 
 
 def handle_key(value: Value) -> Optional[tuple]:
@@ -194,17 +199,17 @@ class EventResolver:
             # A GUID copied to the stack first (``movups xmm0, [meta-16]; movaps [rsp+20h], xmm0``).
             content = value.content or ()
             if value.origin is None and len(content) >= 16 and None not in content[:16]:
-                return Provider(format_guid(bytes(content[:16])), "", -1)  # type: ignore[arg-type]
+                return Provider(format_guid(bytes(b for b in content[:16] if b is not None)), "", -1)
             if value.origin is None or any(b is not None for b in content[:16]):
                 return None
             value = value.origin
-        value = self.static_address(value)
-        if value is None:
+        address = self.static_address(value)
+        if address is None:
             return None
-        raw = self.memory.read(value.rva, 16)
+        raw = self.memory.read(address.rva, 16)
         if len(raw) < 16:
             return None
-        return Provider(format_guid(raw), self.symbol_at(value.rva, exact=True), value.rva)
+        return Provider(format_guid(raw), self.symbol_at(address.rva, exact=True), address.rva)
 
     # ------------------------------------------------------------------ events
     def events(self, api: EtwApi, name: str, values: dict[str, Value]) -> list[EventInfo]:
@@ -303,16 +308,17 @@ class EventResolver:
             guid = format_guid(raw) if len(raw) == 16 else None
         num = number.value & 0xFFFF if isinstance(number, Const) else None
         message = self.wpp.lookup(guid, num) if self.wpp is not None and guid and num is not None else None
-        keys = dict(provider_key=("wpp", guid), event_key=("wpp", guid, num))
+        provider_key, event_key = ("wpp", guid), ("wpp", guid, num)
         if message is None and guid and num is not None and len(self.wpp_controls) == 1:
             # No TMF (no PDB): the event is (message GUID, number) under the driver's one control GUID.
             level, flags = values.get("level"), values.get("keyword")
             where = " ".join(f"{k}={v.value & 0xFFFFFFFF}" for k, v in (("LEVEL", level), ("FLAGS", flags))
                              if isinstance(v, Const))
             return EventInfo(KIND_WPP, label, provider_guid=self.wpp_controls[0], descriptor_symbol=guid, id=num,
-                             wpp_level=where, **keys)
+                             wpp_level=where, provider_key=provider_key, event_key=event_key)
         if message is None:
-            return EventInfo(KIND_WPP, label, provider_guid=guid or "", id=num, resolved=False, **keys)
+            return EventInfo(KIND_WPP, label, provider_guid=guid or "", id=num, resolved=False,
+                             provider_key=provider_key, event_key=event_key)
         control = self.wpp.control(message.control_guid) if message.control_guid else None
         return EventInfo(
             KIND_WPP, label,
@@ -324,7 +330,8 @@ class EventResolver:
             fields=tuple(name for name, _type in message.args),
             message=message.format,
             wpp_level=message.level or message.flags or "",
-            **keys,
+            provider_key=provider_key,
+            event_key=event_key,
         )
 
     def _legacy(self, label: str, values: dict[str, Value]) -> EventInfo:
@@ -350,30 +357,36 @@ class EventResolver:
         event_value = values.get("event")
         provider = self._tlg_provider(prov_value.rva) if isinstance(prov_value, Addr) else None
         event = self._tlg_event(event_value.rva) if isinstance(event_value, Addr) else None
-        info = dict(
+        return EventInfo(
+            KIND_TRACELOGGING, label,
+            provider_guid=provider.guid if provider else "",
+            provider_symbol=provider.name if provider else "",
+            provider_name=provider.name if provider else "",
+            descriptor_symbol=event.name if event else "",
+            channel=event.channel if event else None,
+            level=event.level if event else None,
+            opcode=event.opcode if event else None,
+            keyword=event.keyword if event else None,
+            resolved=provider is not None and event is not None,
+            fields=tuple(f.name for f in event.fields) if event else (),
             provider_key=("tlg", provider.guid if provider else repr(prov_value)),
             event_key=("tlg", event_value.rva if isinstance(event_value, Addr) else repr(event_value)),
         )
-        if provider is not None:
-            info.update(provider_guid=provider.guid, provider_symbol=provider.name, provider_name=provider.name)
-        if event is not None:
-            info.update(descriptor_symbol=event.name, channel=event.channel, level=event.level,
-                        opcode=event.opcode, keyword=event.keyword, fields=tuple(f.name for f in event.fields))
-        return EventInfo(KIND_TRACELOGGING, label, resolved=provider is not None and event is not None, **info)
 
     def tracelogging_event(self, label: str, event: tracelogging.TlgEvent,
                            providers: tuple[tracelogging.TlgProvider, ...]) -> list[EventInfo]:
         """Events for a TraceLogging write found from its metadata (one per provider the code references)."""
         out = []
         for provider in providers or (None,):
-            info = dict(
+            out.append(EventInfo(
+                KIND_TRACELOGGING, label,
+                provider_guid=provider.guid if provider else "",
+                provider_symbol=provider.name if provider else "",
+                provider_name=provider.name if provider else "",
                 descriptor_symbol=event.name, channel=event.channel, level=event.level, opcode=event.opcode,
-                keyword=event.keyword, fields=tuple(f.name for f in event.fields),
+                keyword=event.keyword, resolved=provider is not None, fields=tuple(f.name for f in event.fields),
                 provider_key=("tlg", provider.guid if provider else None), event_key=("tlg", event.rva),
-            )
-            if provider is not None:
-                info.update(provider_guid=provider.guid, provider_symbol=provider.name, provider_name=provider.name)
-            out.append(EventInfo(KIND_TRACELOGGING, label, resolved=provider is not None, **info))
+            ))
         return out
 
     def tlg_provider_at(self, value: Value) -> Optional[tracelogging.TlgProvider]:
@@ -416,18 +429,19 @@ class EventResolver:
                 candidates = self.registrations.get(fkey) if fkey else None
                 if candidates and len(candidates) == 1:  # one provider keeps its handle there: that one
                     found = candidates
-            providers = sorted(found, key=lambda p: p.guid) if found else [None]
+            providers = [*sorted(found, key=_provider_guid)] if found else [None]
         reghandle = self.reghandle_symbol(hkey)
 
-        fields: dict[str, Optional[int]] = {}
+        # The event's fields: the descriptor's, or only level and keyword for EventWriteString.
+        fields = EventDescriptor(None, None, None, None, None, None, None)
         symbol = ""
         event_ok = True
         if api.role == ApiRole.WRITE_STRING:
             level, keyword = values.get("level"), values.get("keyword")
-            fields["level"] = level.value & 0xFF if isinstance(level, Const) else None
-            fields["keyword"] = keyword.value if isinstance(keyword, Const) else None
-            event_ok = None not in fields.values()
-            event_key: tuple = ("string", fields["level"], fields["keyword"])
+            fields = replace(fields, level=level.value & 0xFF if isinstance(level, Const) else None,
+                             keyword=keyword.value if isinstance(keyword, Const) else None)
+            event_ok = fields.level is not None and fields.keyword is not None
+            event_key: tuple = ("string", fields.level, fields.keyword)
         else:
             desc_value = values.get("descriptor")
             descriptor = None
@@ -454,9 +468,7 @@ class EventResolver:
             else:
                 event_key = ("unknown", repr(desc_value))
             if descriptor is not None:
-                fields = dict(id=descriptor.id, version=descriptor.version, channel=descriptor.channel,
-                              level=descriptor.level, opcode=descriptor.opcode, task=descriptor.task,
-                              keyword=descriptor.keyword)
+                fields = descriptor
                 event_ok = descriptor.complete
             else:
                 event_ok = False
@@ -473,6 +485,7 @@ class EventResolver:
                 tracelogging_provider=provider is not None and provider.guid_rva in self.tracelogging_guid_rvas,
                 provider_key=("guid", provider.guid) if provider else ("handle", hkey),
                 event_key=event_key,
-                **fields,
+                id=fields.id, version=fields.version, channel=fields.channel, level=fields.level,
+                opcode=fields.opcode, task=fields.task, keyword=fields.keyword,
             ))
         return out

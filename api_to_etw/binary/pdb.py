@@ -115,7 +115,7 @@ def _page_reader() -> type:
     """pdbparse's StreamFile with its page join done once over the mapped file (pdbparse concatenates)."""
     import pdbparse
 
-    class PageReader(pdbparse.StreamFile):  # type: ignore[misc]
+    class PageReader(pdbparse.StreamFile):
         def __init__(self, fp: Any, data: Any, pages: tuple[int, ...], size: int, page_size: int):
             super().__init__(fp, pages, size=size, page_size=page_size)
             self._mapped = data

@@ -84,7 +84,7 @@ def module_infos(dbi: bytes, name: str = "PDB") -> list[ModuleInfo]:
     end = DBI_HEADER_SIZE + module_size
     if end > len(dbi):
         raise CorruptPdbError(f"{name}: module info substream ({module_size} bytes) overruns the DBI stream")
-    modules = []
+    modules: list[ModuleInfo] = []
     pos = DBI_HEADER_SIZE
     while pos + MODINFO_FIXED_SIZE <= end:
         stream, sym_size = struct.unpack_from("<HI", dbi, pos + 34)
@@ -185,7 +185,7 @@ def _annotation_strings(payload: bytes, label: str, offset: int) -> tuple[str, .
     if len(payload) < 8:
         raise CorruptPdbError(f"{label}: truncated S_ANNOTATION at offset {offset}")
     count = struct.unpack_from("<H", payload, 6)[0]
-    strings = []
+    strings: list[str] = []
     pos = 8
     for _ in range(count):
         stop = payload.find(b"\0", pos)

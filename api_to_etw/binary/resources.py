@@ -126,7 +126,7 @@ class MappedFile(Memory):
     which PEImage (x64 code images only) refuses but whose manifest is still readable."""
 
     def __init__(self, data: bytes) -> None:
-        import pefile  # type: ignore[import-untyped]
+        import pefile
 
         self._pe = pefile.PE(data=data, fast_load=True)
         self.image_base = self._pe.OPTIONAL_HEADER.ImageBase

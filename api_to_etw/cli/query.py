@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             filters = Filters(api=args.api, provider=args.provider, event=args.event, binary=args.binary,
                               kind=args.kind, fields=args.field, grep=args.grep, match=args.match)
-            columns, rows = select_rows(store, filters)  # type: ignore[assignment]
+            columns, rows = select_rows(store, filters)
     if fmt == "jsonl":
         text = "".join(json.dumps(row) + "\n" for row in rows)
     else:

@@ -13,6 +13,7 @@ from .common import add_verbosity, summary
 if TYPE_CHECKING:
     from ..diff import DiffRow
     from ..render.report_model import ReportData
+    from ..store.db import BinaryRow
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _from_store(path: str) -> tuple[list[DiffRow], list[dict[str, object]]]:
+def _from_store(path: str) -> tuple[list[DiffRow], list[BinaryRow]]:
     """Every stored row (with its binary's name and FileVersion) and every binary of a scan store."""
     from ..diff import normalise
     from ..store.db import Store
@@ -82,7 +83,7 @@ def _hex(value: object) -> str:
     return f"0x{value:X}" if isinstance(value, int) else ""
 
 
-def _add_builds(data: ReportData, path: str, binaries: list[dict[str, object]]) -> None:
+def _add_builds(data: ReportData, path: str, binaries: list[BinaryRow]) -> None:
     """The store's binaries, and for each binary stored in several builds the rows each build changed."""
     from ..diff import event_label
     from ..store.db import OK, Store

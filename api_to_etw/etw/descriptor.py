@@ -35,10 +35,10 @@ class EventDescriptor:
         """Fields from bytes some of which are unknown (a descriptor built on the stack)."""
 
         def field(offset: int, size: int) -> Optional[int]:
-            chunk = content[offset : offset + size]
-            if len(chunk) < size or any(b is None for b in chunk):
+            known = [b for b in content[offset : offset + size] if b is not None]
+            if len(known) < size:  # short, or a byte not known
                 return None
-            return int.from_bytes(bytes(chunk), "little")
+            return int.from_bytes(bytes(known), "little")
 
         return cls(field(0, 2), field(2, 1), field(3, 1), field(4, 1), field(5, 1), field(6, 2), field(8, 8))
 

@@ -36,7 +36,7 @@ everything decoded before and beside it is kept.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from .tracelogging import format_guid
@@ -406,45 +406,45 @@ class _Decoder:
                 self.warnings.append(f"provider {guid}: {exc}")
                 continue
             elements.append((self.blob.data[at : at + 4].decode("latin-1"), at))
-        parts: dict[str, object] = {}
+        # Each element fills its field of the record (a later element of the same type wins).
+        provider = WevtProvider(guid=guid, message_id=message, order=tuple(s for s, _ in elements))
         raw_keywords: list[tuple[int, Named]] = []
         for sig_text, at in elements:
             if sig_text == "EVNT":
                 continue
             try:
                 if sig_text == "CHAN":
-                    parts["channels"] = tuple(self.channels(at))
-                elif sig_text in ("LEVL", "OPCO"):
-                    parts["levels" if sig_text == "LEVL" else "opcodes"] = tuple(self.simple(at, sig_text))
+                    provider = replace(provider, channels=tuple(self.channels(at)))
+                elif sig_text == "LEVL":
+                    provider = replace(provider, levels=tuple(self.simple(at, sig_text)))
+                elif sig_text == "OPCO":
+                    provider = replace(provider, opcodes=tuple(self.simple(at, sig_text)))
                 elif sig_text == "TASK":
-                    parts["tasks"] = tuple(self.tasks(at))
+                    provider = replace(provider, tasks=tuple(self.tasks(at)))
                 elif sig_text == "KEYW":
                     kws = self.keywords(at)
                     raw_keywords = [(at + 12 + 16 * i, k) for i, k in enumerate(kws)]
-                    parts["keywords"] = tuple(kws)
+                    provider = replace(provider, keywords=tuple(kws))
                 elif sig_text == "MAPS":
-                    parts["maps"] = tuple(self.maps(at))
+                    provider = replace(provider, maps=tuple(self.maps(at)))
                 elif sig_text == "TTBL":
-                    parts["templates"] = tuple(self.templates(at))
+                    provider = replace(provider, templates=tuple(self.templates(at)))
                 elif sig_text == "PRVA":
-                    parts["attributes"] = tuple(self.attributes(at))
+                    provider = replace(provider, attributes=tuple(self.attributes(at)))
                 else:
                     self.warnings.append(f"provider {guid}: unknown element {sig_text!r} at {at:#x}; skipped")
             except _Bad as exc:
                 self.warnings.append(f"provider {guid}: {sig_text}: {exc}")
-        templates: tuple[Template, ...] = parts.get("templates", ())  # type: ignore[assignment]
-        template_index = {t.offset: i for i, t in enumerate(templates)}
+        template_index = {t.offset: i for i, t in enumerate(provider.templates)}
         keyword_masks = {at: k.value for at, k in raw_keywords}
         for sig_text, at in elements:
             if sig_text == "EVNT":
                 try:
-                    parts["events"] = tuple(self.events(at, template_index, keyword_masks))
+                    provider = replace(provider, events=tuple(self.events(at, template_index, keyword_masks)))
                 except _Bad as exc:
                     self.warnings.append(f"provider {guid}: EVNT: {exc}")
-        attributes: tuple[tuple[int, str], ...] = parts.get("attributes", ())  # type: ignore[assignment]
-        name = next((text for kind, text in attributes if kind == PRVA_NAME), "")
-        return WevtProvider(guid=guid, name=name, message_id=message, order=tuple(s for s, _ in elements),
-                            **parts)  # type: ignore[arg-type]
+        name = next((text for kind, text in provider.attributes if kind == PRVA_NAME), "")
+        return replace(provider, name=name)
 
 
 def decode_wevt(data: bytes) -> WevtManifest:

@@ -18,7 +18,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, TypedDict, cast
 
 from .. import __version__
 from ..analysis.records import COLUMNS
@@ -131,6 +131,31 @@ def quote(column: str) -> str:
     if not _IDENT.match(column):
         raise StoreError(f"column name {column!r} cannot be stored (not a plain identifier)")
     return f'"{column}"'
+
+
+class BinaryRow(TypedDict):
+    """One row of the ``binaries`` table, as :meth:`Store.binaries` returns it (SQLite's NULL is None)."""
+
+    id: int
+    name: str
+    path: str
+    sha256: Optional[str]
+    machine: Optional[str]
+    time_date_stamp: Optional[int]
+    size_of_image: Optional[int]
+    file_version: Optional[str]
+    pdb_guid: Optional[str]
+    pdb_age: Optional[int]
+    pdb_used: int
+    tool_version: str
+    options: str
+    status: str
+    error: Optional[str]
+    exit_code: Optional[str]
+    seconds: Optional[float]
+    row_count: int
+    fetched_as: Optional[str]
+    analyzed_at: str
 
 
 @dataclass
@@ -362,10 +387,10 @@ class Store:
         return int(event_id)
 
     # ------------------------------------------------------------------ reading
-    def binaries(self, where: str = "", params: Sequence[object] = ()) -> list[dict[str, object]]:
+    def binaries(self, where: str = "", params: Sequence[object] = ()) -> list[BinaryRow]:
         cursor = self.db.execute(f"SELECT * FROM binaries {where}", params)
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r)) for r in cursor.fetchall()]
+        return [cast(BinaryRow, dict(zip(names, r))) for r in cursor.fetchall()]
 
     def rows_of(self, binary_id: int, where: str = "", params: Sequence[object] = ()) -> list[dict[str, str]]:
         """The stored rows of one binary (``where`` over ``rows r``), in the order the analysis produced them."""
@@ -385,7 +410,7 @@ class Store:
         skip = {"id", "seconds", "analyzed_at", "path"}
         for binary in sorted(self.binaries(), key=lambda b: (str(b["sha256"]), str(b["name"]))):
             fields = tuple((k, v) for k, v in binary.items() if k not in skip)
-            rows = sorted(tuple(r.items()) for r in self.rows_of(int(binary["id"])))  # type: ignore[call-overload]
+            rows = sorted(tuple(r.items()) for r in self.rows_of(int(binary["id"])))
             yield fields, tuple(rows)
 
 

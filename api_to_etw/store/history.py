@@ -14,19 +14,19 @@ from typing import Optional
 from ..binary.version import version_key
 from ..diff import DiffResult, Table, build_table, compare, normalise
 from ..errors import InputNotFoundError
-from .db import OK, Store
+from .db import OK, BinaryRow, Store
 from .query import Filters, install_regexp, where_clause
 
 
 @dataclass
 class Build:
-    binary: dict[str, object]
+    binary: BinaryRow
     table: Table
 
     @property
     def label(self) -> str:
         b = self.binary
-        version = b["file_version"] or f"TimeDateStamp {int(b['time_date_stamp'] or 0):08X}"  # type: ignore[call-overload]
+        version = b["file_version"] or f"TimeDateStamp {int(b['time_date_stamp'] or 0):08X}"
         return f"{b['name']} {version} ({str(b['sha256'])[:12]})"
 
 
@@ -47,12 +47,12 @@ def builds(store: Store, name: str, filters: Optional[Filters] = None) -> list[B
         known = store.binaries("WHERE name = ? COLLATE NOCASE", (name,))
         why = "only failed analyses" if known else "no binary of that name"
         raise InputNotFoundError(f"{name}: {why} in {store.path}")
-    found.sort(key=lambda b: (version_key(b["file_version"]), b["time_date_stamp"] or 0, b["id"]))  # type: ignore[arg-type]
+    found.sort(key=lambda b: (version_key(b["file_version"]), b["time_date_stamp"] or 0, b["id"]))
     install_regexp(store.db)
     where, params = where_clause(store, filters or Filters())
     out = []
     for binary in found:
-        rows = store.rows_of(int(binary["id"]), where, params)  # type: ignore[call-overload]
+        rows = store.rows_of(int(binary["id"]), where, params)
         build = Build(binary, Table("", "store", {}, 0))
         build.table = build_table(build.label, "store", [normalise(dict(row), n) for n, row in enumerate(rows, 1)])
         out.append(build)

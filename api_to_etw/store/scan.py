@@ -311,7 +311,7 @@ def export(store: Store, tasks: Sequence[ScanTask], folder: str) -> int:
             continue
         for binary in found:
             name = f"{binary['name']}.{str(binary['sha256'])[:12]}.tsv"
-            rows = store.rows_of(int(binary["id"]))  # type: ignore[call-overload]
+            rows = store.rows_of(int(binary["id"]))
             write_output(render_table(rows, store.columns, "tsv"), os.path.join(folder, name))
             written += 1
     return written

@@ -68,13 +68,16 @@ class TransferLimits:
 
     @classmethod
     def from_options(cls, download_deadline: Optional[float] = None, lookup_deadline: Optional[float] = None,
-                     environ: Optional[Mapping[str, str]] = None, **others: float) -> TransferLimits:
+                     environ: Optional[Mapping[str, str]] = None, timeout: float = DEFAULT_TIMEOUT,
+                     retries: int = DEFAULT_RETRIES, max_bytes: int = DEFAULT_MAX_BYTES) -> TransferLimits:
         """Deadlines from the options, else ``API_TO_ETW_*_DEADLINE``, else the defaults."""
         return cls(
+            timeout=timeout,
+            retries=retries,
+            max_bytes=max_bytes,
             download_deadline=deadline_seconds(download_deadline, ENV_DOWNLOAD_DEADLINE, DEFAULT_DOWNLOAD_DEADLINE,
                                                environ),
             lookup_deadline=deadline_seconds(lookup_deadline, ENV_LOOKUP_DEADLINE, DEFAULT_LOOKUP_DEADLINE, environ),
-            **others,  # type: ignore[arg-type]
         )
 
 

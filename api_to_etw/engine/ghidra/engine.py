@@ -38,7 +38,7 @@ from .extract import (
     register_namer,
     scan_references,
 )
-from .launcher import check_ghidra, first_line, start_ghidra
+from .launcher import GhidraInstall, check_ghidra, first_line, start_ghidra
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class GhidraEngine(Engine):
         self.analyze = analyze
         self.record_memory = record_memory
         self.decompile_timeout = decompile_timeout
-        self.install = check_ghidra(install_dir)
+        #: The checked installation; None for an engine over a program a running Ghidra already has open.
+        self.install: Optional[GhidraInstall] = check_ghidra(install_dir)
         self._install_dir = install_dir
         self._owns_program = True
         self._project: Any = None

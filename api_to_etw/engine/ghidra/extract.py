@@ -115,10 +115,10 @@ def read_pe_directories(read: Callable[[int, int], bytes]) -> Optional[PeDirecto
     result = PeDirectories(entry_point=_u32(opt, 16), size_of_image=_u32(opt, 56))
     count = _u32(opt, dirs_at - 4)
     n_sections = min(_u16(head, 6), 96)
-    table = read(lfanew + 24 + _u16(head, 20), 40 * n_sections)
-    for i in range(len(table) // 40):
-        vsize, vaddr, raw_size = _u32(table, 40 * i + 8), _u32(table, 40 * i + 12), _u32(table, 40 * i + 16)
-        flags = _u32(table, 40 * i + 36)
+    headers = read(lfanew + 24 + _u16(head, 20), 40 * n_sections)
+    for i in range(len(headers) // 40):
+        vsize, vaddr, raw_size = _u32(headers, 40 * i + 8), _u32(headers, 40 * i + 12), _u32(headers, 40 * i + 16)
+        flags = _u32(headers, 40 * i + 36)
         result.sections.append((vaddr, max(vsize, raw_size), bool(flags & _SCN_WRITE),
                                 bool(flags & (_SCN_EXECUTE | _SCN_CODE))))
 
@@ -429,9 +429,9 @@ def _call_sites(program: Any, functions: dict[int, Function], bodies: dict[int, 
                 if slot in imports:
                     return slot
             elif to.isExternalAddress():
-                slot = external_slots.get(int(to.getOffset()))
-                if slot is not None:
-                    return slot
+                external = external_slots.get(int(to.getOffset()))
+                if external is not None:
+                    return external
         return None
 
     for entry, func in bodies.items():

@@ -11,9 +11,12 @@ small: instructions it does not model make their destination unknown, never wron
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt
+
+if TYPE_CHECKING:  # iced_x86's module ``Register`` holds the constants; the stub's enum is the type
+    from iced_x86._iced_x86_py import Register as RegisterId
 
 from ...model import (
     UNKNOWN,
@@ -94,10 +97,10 @@ _REG_KIND = OpKind.REGISTER
 _MEM_KIND = OpKind.MEMORY
 _IMM_KINDS = {OpKind.IMMEDIATE8, OpKind.IMMEDIATE16, OpKind.IMMEDIATE32, OpKind.IMMEDIATE64,
               OpKind.IMMEDIATE8TO16, OpKind.IMMEDIATE8TO32, OpKind.IMMEDIATE8TO64, OpKind.IMMEDIATE32TO64}
-_FULL = {}
+_FULL: dict[RegisterId, RegisterId] = {}
 
 
-def _full(reg: int) -> int:
+def _full(reg: RegisterId) -> RegisterId:
     full = _FULL.get(reg)
     if full is None:
         full = _FULL[reg] = RegisterExt.full_register(reg)
@@ -109,7 +112,7 @@ class State:
 
     __slots__ = ("regs", "stack", "rsp", "escaped", "copies")
 
-    def __init__(self, regs: dict[int, ValueSet], stack: dict[int, tuple[int, ValueSet]], rsp: Optional[int],
+    def __init__(self, regs: dict[RegisterId, ValueSet], stack: dict[int, tuple[int, ValueSet]], rsp: Optional[int],
                  escaped: Optional[set[int]] = None, copies: Optional[dict[int, tuple[int, Value]]] = None):
         self.regs = regs
         self.stack = stack
@@ -137,16 +140,16 @@ class State:
                 self.regs[reg] = cap(mine | theirs)
                 changed = True
         for off in set(self.stack) | set(other.stack):
-            mine = self.stack.get(off)
-            theirs = other.stack.get(off)
-            if mine == theirs:
+            my_slot = self.stack.get(off)
+            their_slot = other.stack.get(off)
+            if my_slot == their_slot:
                 continue
-            if mine is None or theirs is None or mine[0] != theirs[0]:
-                size = (mine or theirs)[0]
-                merged = (size, cap((mine or theirs)[1] | _UNK))
+            if my_slot is None or their_slot is None or my_slot[0] != their_slot[0]:
+                size, values = my_slot or their_slot or (0, _UNK)  # one side is set (the two differ)
+                merged = (size, cap(values | _UNK))
             else:
-                merged = (mine[0], cap(mine[1] | theirs[1]))
-            if merged != mine:
+                merged = (my_slot[0], cap(my_slot[1] | their_slot[1]))
+            if merged != my_slot:
                 self.stack[off] = merged
                 changed = True
         if not other.escaped <= self.escaped:
@@ -393,7 +396,7 @@ class FunctionDataflow:
         if mn in (Mnemonic.MOVZX, Mnemonic.MOVSX, Mnemonic.MOVSXD):
             src = self._operand(instr, 1, state)
             size = self._operand_size(instr, 1)
-            out = set()
+            out: set[Value] = set()
             for v in src:
                 if isinstance(v, Const):
                     raw = v.value & MASKS[size]
@@ -558,7 +561,7 @@ class FunctionDataflow:
             return frozenset((Const(instr.immediate(index) & MASKS[8]),))
         if kind == _MEM_KIND:
             size = MemorySizeExt.size(instr.memory_size) or 8
-            out = set()
+            out: set[Value] = set()
             addresses = self._address(instr, state)
             if addresses == _UNK and size == 8:
                 addresses = self._table_entries(instr, state)
@@ -612,7 +615,7 @@ class FunctionDataflow:
             return cap(out)
         return self._address_at(instr, state, disp, base, offsets[0])
 
-    def _address_at(self, instr: Instruction, state: State, disp: int, base: int, offset: int) -> ValueSet:
+    def _address_at(self, instr: Instruction, state: State, disp: int, base: RegisterId, offset: int) -> ValueSet:
         if base == Register.NONE:
             absolute = (disp + offset) & MASKS[8]
             if self.image_base <= absolute < self.image_base + self.image_size:
@@ -797,10 +800,10 @@ def stack_bytes_partial(state: State, offset: int, size: int) -> list[Optional[i
 
 
 def stack_bytes(state: State, offset: int, size: int) -> Optional[bytes]:
-    content = stack_bytes_partial(state, offset, size)
-    if any(b is None for b in content):
+    known = [b for b in stack_bytes_partial(state, offset, size) if b is not None]
+    if len(known) < size:  # a byte not known
         return None
-    return bytes(content)  # type: ignore[arg-type]
+    return bytes(known)
 
 
 def _signed(value: int, size: int) -> int:

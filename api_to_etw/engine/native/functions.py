@@ -104,6 +104,8 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
                 extents[owner] = rva  # an estimated extent ran into a function nobody had named
                 redo.add(owner)
             section = image.section_at(rva)
+            if section is None:  # in_code() found it in an executable section; a hostile overlap may not
+                continue
             nxt = all_starts[bisect.bisect_right(all_starts, rva)] if rva < all_starts[-1] else section.end
             limit = min(nxt, section.end)
             extents[rva] = limit if code_symbols else _estimate_end(image, rva, limit)
@@ -163,6 +165,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
     # inside the caller's own code are ordinary branches, not edges.
     for site in calls:
+        target_owner: Optional[int]
         if site.callee in functions:
             target_owner = site.callee
         else:
@@ -306,9 +309,9 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
                 # Through the IAT, or through a function pointer in data (kernel WPP's pfnWppTraceMessage).
                 calls.append(CallSite(entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
             elif instr.op0_kind == _REG:
-                slot = iat_regs.get(_full_register(instr.op0_register))
-                if slot is not None:
-                    calls.append(CallSite(entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+                loaded = iat_regs.get(_full_register(instr.op0_register))
+                if loaded is not None:
+                    calls.append(CallSite(entry, instr.ip, loaded, fc == _INDIRECT_BRANCH))
 
 
 #: Instructions followed after a pointer slot is loaded into a register, looking for the call through it.

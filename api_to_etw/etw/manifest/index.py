@@ -18,7 +18,7 @@ from .xmlfile import XML_SUFFIXES, parse_xml
 def _collect(paths: Iterable[str]) -> list[str]:
     """Files named directly, plus manifests/TSVs found (sorted, recursively) under named folders."""
     if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]  # type: ignore[list-item]
+        paths = [paths]
     files: list[str] = []
     for raw in paths:
         path = os.fspath(raw)
