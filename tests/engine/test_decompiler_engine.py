@@ -31,6 +31,13 @@ def _decompiler_python():
 PYTHON, WHY_NOT = _decompiler_python()
 needs_decompiler = pytest.mark.skipif(WHY_NOT is not None, reason=f"no decompiler: {WHY_NOT}")
 
+
+def test_a_prepared_decompiler_interpreter_works():
+    """Where $API_TO_ETW_DECOMPILER_PYTHON is set (CI makes that venv), it must run flatline: no silent skips."""
+    if not os.environ.get("API_TO_ETW_DECOMPILER_PYTHON"):
+        pytest.skip("API_TO_ETW_DECOMPILER_PYTHON is not set (CI sets it where a Python >= 3.13 exists)")
+    assert WHY_NOT is None, WHY_NOT
+
 # Every fixture, with and without its PDB, and the containing functions whose rows the two engines
 # are known to disagree on, each with its cause (checked by hand in the machine code and the p-code).
 PASSTHROUGH = ("a wrapper that forwards its own register parameters unchanged: without the callee's "
