@@ -226,7 +226,7 @@ def test_worker_values_of_a_real_function():
 # engine decompiles every function that writes ETW or passes its parameters to such a function).
 REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
         "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "Microsoft.WindowsAppRuntime.Bootstrap.dll",
-        "concrt140.dll", "dokan2.sys", "attach_amd64.dll")
+        "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe")
 #: Containing functions whose rows differ, with the cause (as FIXTURES).
 REAL_KNOWN = {
     "dxil.dll": {"sub_1a98": "EventRegister is called by a wrapper (sub_1a58) that forwards its four register "
