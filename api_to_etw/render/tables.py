@@ -47,8 +47,27 @@ def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], f
             else:
                 writer.writerow(row)
         return buf.getvalue()
-    writer.writerows(rows)
+    # A carriage return is not special to a writer whose line terminator is "\n": written raw it would split
+    # the row for every reader. Rows holding one go through a writer that escapes (TSV) or quotes (CSV) it.
+    guarded = _carriage_return_writer(buf, columns, fmt)
+    for row in rows:
+        if any(isinstance(v, str) and "\r" in v for v in row.values()):
+            guarded.writerow(row)
+            if fmt == "tsv":  # that writer ended the row with "\r\n"; every row ends with "\n"
+                text = buf.getvalue()
+                buf.seek(len(text) - 2)
+                buf.truncate()
+                buf.write("\n")
+        else:
+            writer.writerow(row)
     return buf.getvalue()
+
+
+def _carriage_return_writer(buf: io.StringIO, columns: Sequence[str], fmt: str) -> csv.DictWriter:
+    if fmt == "csv":
+        return csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", quoting=csv.QUOTE_ALL)
+    return csv.DictWriter(buf, fieldnames=list(columns), delimiter="\t", lineterminator="\r\n",
+                          quoting=csv.QUOTE_NONE, escapechar="\\")
 
 
 def _umask() -> int:
