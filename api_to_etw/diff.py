@@ -32,9 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .analysis.records import LEGACY_PROVIDER, PUBLISHED_COLUMNS
+from .analysis.records import LEGACY_PROVIDER
 from .errors import CorruptMetadataError, ExitCode, InputNotFoundError
 from .inputs import read_regular
+from .render.rows import PUBLISHED_COLUMNS
 
 log = logging.getLogger("api_to_etw.diff")
 

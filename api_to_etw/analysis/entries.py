@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..engine.base import Engine
 from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
+from .values import CallValues
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,9 @@ class IoctlAttribution:
     the selector follows the argument that carries the IRP or the code.
     """
 
-    def __init__(self, entries: EntryPoints, engine: Engine, sites_in: dict[int, list[CallSite]]):
+    def __init__(self, entries: EntryPoints, values: CallValues, sites_in: dict[int, list[CallSite]]):
         self.entries = entries
-        self.engine = engine
+        self.values = values
         self.sites_in = sites_in
 
     def codes(self, path_ids: list[int], site: int, hop: int) -> str:
@@ -119,7 +119,7 @@ class IoctlAttribution:
                 hops = [s.rva for s in self.sites_in.get(func, ()) if s.callee == path_ids[i + 1]]
             else:
                 return ""
-            guards = self.entries.ioctl_guards[root] if i == 0 else self.engine.case_guards(func, selector)
+            guards = self.entries.ioctl_guards[root] if i == 0 else self.values.case_guards(func, selector)
             cases: set[Optional[int]] = set()
             for rva in hops:
                 found = guards.get(rva)
@@ -139,13 +139,13 @@ class IoctlAttribution:
 
     def _passed(self, func: int, hops: list[int], selector: Value) -> Optional[Value]:
         """The selector as the callee sees it: its parameter that receives the code, or the IRP's."""
-        self.engine.resolve([func])
+        self.values.resolve([func])
         irp = _irp_of(selector)
         for site in self.sites_in.get(func, ()):
             if site.rva not in hops:
                 continue
             for k in range(4):
-                values = site.arg(k)
+                values = self.values.arg(site, k)
                 if selector in values:
                     return Param(k)
                 if irp is not None and irp in values:
@@ -179,9 +179,9 @@ def _api_name(name: str) -> str:
 class EntryFinder:
     """Collects the entry kinds of one binary from its facts (asking the engine for more where needed)."""
 
-    def __init__(self, facts: Facts, engine: Engine, callers_of: dict[int, list[CallSite]]):
+    def __init__(self, facts: Facts, values: CallValues, callers_of: dict[int, list[CallSite]]):
         self.facts = facts
-        self.engine = engine
+        self.values = values
         self.callers_of = callers_of
         self.entries = EntryPoints()
         self.code = {rva for rva, f in facts.functions.items() if not f.imported}
@@ -205,7 +205,7 @@ class EntryFinder:
         self._tables()
         for rva, kinds in self.entries.kinds.items():
             if any(k in IOCTL_DISPATCH for k in kinds):
-                self.entries.ioctl_guards[rva] = self.engine.case_guards(rva, IOCTL_SELECTOR)
+                self.entries.ioctl_guards[rva] = self.values.case_guards(rva, IOCTL_SELECTOR)
         return self.entries
 
     # ------------------------------------------------------------------ DRIVER_OBJECT stores
@@ -218,20 +218,20 @@ class EntryFinder:
         holders: dict[int, set[int]] = {entry: {0}}
         frontier = [entry]
         for _level in range(2):
-            self.engine.resolve(frontier)
+            self.values.resolve(frontier)
             nxt = []
             for func in frontier:
                 for site in self._sites_in(func):
                     if site.callee not in self.code or site.callee == func:
                         continue
                     for i in range(4):
-                        if any(isinstance(v, Param) and v.index in holders[func] for v in site.arg(i)):
+                        if any(isinstance(v, Param) and v.index in holders[func] for v in self.values.arg(site, i)):
                             if i not in holders.setdefault(site.callee, set()):
                                 holders[site.callee].add(i)
                                 nxt.append(site.callee)
             frontier = sorted(set(nxt))
-        self.engine.resolve(sorted(holders))
-        for store in self.facts.stores:
+        self.values.resolve(sorted(holders))
+        for store in self.values.store_list():
             params = holders.get(store.function)
             if params is None:
                 continue
@@ -257,13 +257,13 @@ class EntryFinder:
         sites = [(s, wanted[callee]) for callee in wanted for s in self.callers_of.get(callee, ())]
         if not sites:
             return
-        self.engine.resolve(sorted({s.caller for s, _ in sites}))
+        self.values.resolve(sorted({s.caller for s, _ in sites}))
         for site, (name, index) in sites:
             if index is None:
-                for routine in self._service_routines(site.arg(0)):
+                for routine in self._service_routines(self.values.arg(site, 0)):
                     self.entries.add(routine, f"callback:{name}")
                 continue
-            for value in site.arg(index):
+            for value in self.values.arg(site, index):
                 if isinstance(value, Addr) and value.rva in self.code:
                     self.entries.add(value.rva, f"callback:{name}")
 

@@ -43,6 +43,7 @@ from api_to_etw.engine.pcode import (
 from api_to_etw.errors import ExitCode, MissingDependencyError, UsageError
 from api_to_etw.etw.descriptor import EventDescriptor
 from api_to_etw.model import UNKNOWN, Addr, CallSite, Const, Load, Memory, Offset, Param, StackAddr
+from api_to_etw.render.rows import row_record
 
 BASE = 0x140000000
 
@@ -166,8 +167,6 @@ def test_open_ghidra_validates_the_binary_first(monkeypatch, tmp_path):
     if os.path.exists(synth_exe()):
         with pytest.raises(MissingDependencyError):
             open_engine("ghidra", EngineSource(binary=synth_exe()))
-        with pytest.raises(MissingDependencyError):
-            open_engine("ghidra", EngineSource(binary=synth_exe(), record_memory=True))
     args = build_parser().parse_args(["analyze", "--engine", "ghidra", "--ghidra-project", str(tmp_path),
                                       "--ghidra-program", "/k/nt.exe"])
     assert args.ghidra_project == str(tmp_path) and args.ghidra_program == "/k/nt.exe"
@@ -905,7 +904,7 @@ def _truth_key(row):
 
 
 def _our_key(row):
-    r = row.as_record()
+    r = row_record(row)
     return (r["function"], r["provider_guid"], r["descriptor_symbol"] or "",
             *(r[f.lower()] for f in FIELDS), r["containing_function"], r["call_depth"])
 
@@ -916,15 +915,15 @@ def ghidra_run(request, tmp_path_factory):
     if reason:
         pytest.skip(reason)
     from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
-    from api_to_etw.engine.frozen import save_facts
     from api_to_etw.engine.ghidra.engine import GhidraEngine
+    from api_to_etw.engine.recorder import RecordingEngine
 
     truth = load_truth()
-    engine = GhidraEngine(synth_exe(request.param), synth_pdb(request.param), record_memory=True)
+    engine = RecordingEngine(GhidraEngine(synth_exe(request.param), synth_pdb(request.param)))
     try:
         result = analyze(engine, AnalysisOptions(max_depth=truth["max_depth"]))
         facts = str(tmp_path_factory.mktemp("ghidra") / f"{request.param}.facts.json")
-        save_facts(result.facts, engine.name, facts)
+        engine.save(facts)
     finally:
         engine.close()
     return request.param, result, facts
@@ -1251,4 +1250,3 @@ def test_program_facts_agree_with_the_native_engine(level, monkeypatch):
     ours = set(engine.references())
     theirs = set(native_engine.references())
     assert ours and ours <= theirs  # the native byte scan may also match inside other instructions
-    assert facts.references is not None
