@@ -23,10 +23,14 @@ from ..model import (
     Load,
     Memory,
     Offset,
+    Param,
     Reference,
     Resolution,
     StackAddr,
     Value,
+    ValueSet,
+    params_of,
+    substitute,
 )
 from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, Engine
 from .frozen import Recording, save_facts
@@ -37,6 +41,8 @@ log = logging.getLogger(__name__)
 MAX_WHOLE_SECTION = 16 << 20
 #: Bytes a pointer-sized slot spans: a reference target may be any byte of a slot a value names.
 SLOT = 8
+#: Parameters passed in registers (rcx, rdx, r8, r9): where a callee may receive a case selector.
+REGISTER_PARAMS = 4
 #: Functions resolved per engine call while completing (the native engine splits a batch over two cores).
 BATCH = 4096
 
@@ -68,15 +74,25 @@ class RecordingMemory(Memory):
         spans = sorted(self.ranges.items())
         out: list[list[int]] = []
         for start, size in spans:
-            if out and start <= out[-1][0] + out[-1][1]:
+            if out and start < out[-1][0] + out[-1][1]:  # overlapping; adjacent ranges may lie in two sections
                 out[-1][1] = max(out[-1][1], start + size - out[-1][0])
             else:
                 out.append([start, size])
         return [(a, b) for a, b in out]
 
     def chunks(self) -> list[tuple[int, bytes]]:
-        """The merged ranges with their bytes (read again, whole, from the image)."""
-        return [(start, self.inner.read(start, size)) for start, size in self.merged()]
+        """The merged ranges with their bytes, read again from the image a piece at a time: a merged
+        range may run into the next section, and one read stops at a section's end."""
+        out = []
+        for start, size in self.merged():
+            data = bytearray()
+            while len(data) < size:
+                piece = self.inner.read(start + len(data), size - len(data))
+                if not piece:
+                    break
+                data += piece
+            out.append((start, bytes(data)))
+        return out
 
 
 def _addresses(value: Value) -> Iterable[int]:
@@ -92,6 +108,12 @@ def _addresses(value: Value) -> Iterable[int]:
             yield rva
         if value.origin is not None:
             yield from _addresses(value.origin)
+
+
+def _passed_in(index: int) -> Callable[[int], ValueSet]:
+    """Arguments of a call that passes everything in parameter ``index``."""
+    values: ValueSet = frozenset((Param(index),))
+    return lambda _i: values
 
 
 class RecordingEngine(Engine):
@@ -191,13 +213,20 @@ class RecordingEngine(Engine):
         self.recording.complete = MEMORY in caps
 
     def _complete_guards(self) -> None:
-        """The selectors asked, for every function called (transitively) from a function asked about."""
+        """Case guards for every function called (transitively) from a function asked about, of every
+        selector a callee may receive: an asked selector read through any of the four register
+        parameters, or that parameter itself (a dispatcher passes the IRP or the code it read on)."""
         assert self._facts is not None
         callees: dict[int, set[int]] = {}
         for site in self._facts.calls:
             callees.setdefault(site.caller, set()).add(site.callee)
         asked = list(self.recording.case_guards)
-        selectors = {selector for _func, selector in asked}
+        selectors: set[Value] = {Param(k) for k in range(REGISTER_PARAMS)}
+        for _func, selector in asked:
+            selectors.add(selector)
+            if params_of(selector):
+                for k in range(REGISTER_PARAMS):
+                    selectors.update(substitute(selector, _passed_in(k)))
         seen = {func for func, _selector in asked}
         stack = list(seen)
         while stack:
