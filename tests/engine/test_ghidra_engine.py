@@ -1250,3 +1250,34 @@ def test_program_facts_agree_with_the_native_engine(level, monkeypatch):
     ours = set(engine.references())
     theirs = set(native_engine.references())
     assert ours and ours <= theirs  # the native byte scan may also match inside other instructions
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_ghidra_engine_keeps_the_engine_contract(level, monkeypatch):
+    """Facts from (fake) Ghidra listing objects stay as loaded when references are asked; the engine
+    declares the capabilities it has (no stores, PDB annotations or case guards) and answers empty there."""
+    import copy
+
+    from api_to_etw.binary.loader import open_binary
+    from api_to_etw.engine.base import ANNOTATIONS, ARGUMENTS, CAPABILITIES, CASE_GUARDS, MEMORY, REFERENCES, STORES
+    from api_to_etw.engine.ghidra.engine import GhidraEngine
+    from api_to_etw.engine.native.functions import discover
+
+    def fake_read(memory, address, size):
+        block = memory.getBlock(address)
+        off = address.getOffset() - block.start
+        return block.data[off: off + size]
+
+    monkeypatch.setattr(ex, "read_java_bytes", fake_read)
+    loaded = open_binary(synth_exe(level))
+    program = FakeFixtureProgram(loaded.image, loaded.pdb, discover(loaded.image, dict(loaded.pdb.functions)))
+    engine = GhidraEngine.for_program(program)
+    facts = engine.load()
+    before = (copy.deepcopy(facts.functions), [copy.copy(s) for s in facts.calls], dict(facts.symbols))
+    assert all(site.args is None for site in facts.calls)
+    refs = engine.references()
+    assert refs and engine.references({refs[0].target}) == [r for r in refs if r.target == refs[0].target]
+    assert (copy.deepcopy(facts.functions), [copy.copy(s) for s in facts.calls], dict(facts.symbols)) == before
+    assert engine.capabilities == {ARGUMENTS, REFERENCES, MEMORY} and engine.capabilities <= set(CAPABILITIES)
+    assert not engine.capabilities & {STORES, ANNOTATIONS, CASE_GUARDS}
+    assert engine.annotations() == [] and engine.case_guards(next(iter(facts.functions)), Param(1)) == {}
