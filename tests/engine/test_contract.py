@@ -171,3 +171,21 @@ def test_engines_do_not_import_the_facts_format():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_a_recorded_decompiler_run_replays_at_another_depth(tmp_path):
+    """The recorder wraps the decompiler engine as any other: frozen at depth 2, replayed at 7, live rows."""
+    live_engine = _decompiler(MCDRIVER)
+    try:
+        live = analyze(live_engine, AnalysisOptions(max_depth=7))
+    finally:
+        live_engine.close()
+    recorder = RecordingEngine(_decompiler(MCDRIVER))
+    try:
+        analyze(recorder, AnalysisOptions(max_depth=2))
+        recorder.complete()
+        recorder.save(str(tmp_path / "decompiler.facts.json"))
+    finally:
+        recorder.close()
+    replay = analyze(FrozenEngine(str(tmp_path / "decompiler.facts.json")), AnalysisOptions(max_depth=7))
+    assert live.rows and render(replay.rows, "tsv") == render(live.rows, "tsv")

@@ -707,12 +707,7 @@ def test_ghidra_memory_reads_like_the_native_image(monkeypatch):
         FakeBlockMem(".rdata", BASE + 0x2020, 0x10, data=b"R" * 0x10),
     ]
 
-    def fake_read(memory, address, size):
-        block = memory.getBlock(address)
-        off = address.getOffset() - block.start
-        return block.data[off: off + size]
-
-    monkeypatch.setattr(ex, "read_java_bytes", fake_read)
+    monkeypatch.setattr(ex, "read_java_bytes", _fake_read)
     mem = ex.GhidraMemory(FakeProgram(blocks))
     assert mem.image_base == BASE
     assert mem.read(0x1000, 4) == b"\xcc" * 4
@@ -1218,6 +1213,13 @@ class FakeFixtureProgram(FakeProgram):
 # ---- end of FAKES
 
 
+def _fake_read(memory, address, size):
+    """``read_java_bytes`` over the fake program's memory blocks."""
+    block = memory.getBlock(address)
+    off = address.getOffset() - block.start
+    return block.data[off: off + size]
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_program_facts_agree_with_the_native_engine(level, monkeypatch):
     """Edges, names, exports, symbols, sections and lea references from (fake) Ghidra listing objects."""
@@ -1226,12 +1228,7 @@ def test_program_facts_agree_with_the_native_engine(level, monkeypatch):
     from api_to_etw.engine.native.engine import NativeEngine
     from api_to_etw.engine.native.functions import discover
 
-    def fake_read(memory, address, size):
-        block = memory.getBlock(address)
-        off = address.getOffset() - block.start
-        return block.data[off: off + size]
-
-    monkeypatch.setattr(ex, "read_java_bytes", fake_read)
+    monkeypatch.setattr(ex, "read_java_bytes", _fake_read)
     loaded = open_binary(synth_exe(level))
     native_engine = NativeEngine(loaded.image, loaded.pdb)
     native = native_engine.load()
@@ -1263,12 +1260,7 @@ def test_ghidra_engine_keeps_the_engine_contract(level, monkeypatch):
     from api_to_etw.engine.ghidra.engine import GhidraEngine
     from api_to_etw.engine.native.functions import discover
 
-    def fake_read(memory, address, size):
-        block = memory.getBlock(address)
-        off = address.getOffset() - block.start
-        return block.data[off: off + size]
-
-    monkeypatch.setattr(ex, "read_java_bytes", fake_read)
+    monkeypatch.setattr(ex, "read_java_bytes", _fake_read)
     loaded = open_binary(synth_exe(level))
     program = FakeFixtureProgram(loaded.image, loaded.pdb, discover(loaded.image, dict(loaded.pdb.functions)))
     engine = GhidraEngine.for_program(program)
