@@ -213,7 +213,7 @@ class EntryFinder:
         """Dispatch routines, DriverUnload and AddDevice stored through DriverEntry's first parameter.
 
         The DriverObject may be passed on to helpers (``InitDispatch(DriverObject)``): functions called
-        with it are looked at too, two levels down. The stores are the engine's (recorded as it resolves).
+        with it are looked at too, two levels down. The stores are those the resolved functions made (``CallValues``).
         """
         holders: dict[int, set[int]] = {entry: {0}}
         frontier = [entry]
