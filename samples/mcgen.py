@@ -19,7 +19,7 @@ registration APIs, function-pointer tables in read-only data). From the model th
   DRIVER_OBJECT, IRP and IO_STACK_LOCATION fields the driver touches);
 * ``truth.json``: the rows the analyzer must report, computed from the model alone (rules below);
 
-and builds ``O1/``, ``O2/``, ``Os/`` images with clang and lld-link (``samples/generate.py``'s cc1 command,
+and builds ``O1/``, ``O2/``, ``Os/`` images with clang and lld-link (samples/toolchain.py's path-free cc1 command,
 ``/Brepro``, ``/opt:noicf``), importing ntoskrnl.exe / advapi32.dll / kernel32.dll through import
 libraries made with llvm-dlltool from the ``.def`` files written here.
 
@@ -33,31 +33,26 @@ for an IRP_MJ_DEVICE_CONTROL routine, the IOCTL codes of the switch cases whose 
 
 Usage::
 
-  python samples/mcgen.py [mcdriver|mcdll ...]            write sources and truth.json, build every level
-  python samples/mcgen.py --sources [mcdriver|mcdll ...]  sources and truth.json only
-  python samples/mcgen.py --check [mcdriver|mcdll ...]    committed sources/truth equal the model's; rebuild in
+  python -m samples.mcgen [mcdriver|mcdll ...]            write sources and truth.json, build every level
+  python -m samples.mcgen --sources [mcdriver|mcdll ...]  sources and truth.json only
+  python -m samples.mcgen --check [mcdriver|mcdll ...]    committed sources/truth equal the model's; rebuild in
                                                           a temporary folder and compare images and PDBs
 """
 
 from __future__ import annotations
 
-import argparse
-import filecmp
 import json
 import re
-import sys
-import tempfile
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.append(str(HERE))
+from samples import driver, toolchain
 
-import generate as gen  # noqa: E402
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"  # wdmlite.h, winlite.h: the documented layouts, copied verbatim into the fixtures
 
 LEVELS = ("O1", "O2", "Os")
 MAX_DEPTH = 5
@@ -395,155 +390,7 @@ MODELS = {"mcdriver": driver_model, "mcdll": dll_model}
 
 
 # ------------------------------------------------------------------------------------------------ C sources
-WDMLITE = """\
-/* The few kernel types and x64 structure layouts this driver touches, from the documented wdm.h
-   definitions (offsets checked below). Not the WDK header: only what the fixture needs. */
-#pragma once
-typedef unsigned char UCHAR, BOOLEAN;
-typedef unsigned short USHORT, WCHAR;
-typedef unsigned long ULONG, *PULONG;
-typedef long LONG, NTSTATUS;
-typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
-typedef long long LONGLONG;
-typedef void VOID, *PVOID, *HANDLE, *PHANDLE;
-typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
-typedef ULONG ACCESS_MASK;
-typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
-typedef const GUID *LPCGUID;
-typedef struct _UNICODE_STRING { USHORT Length; USHORT MaximumLength; WCHAR *Buffer; } UNICODE_STRING, *PUNICODE_STRING;
-#define NULL ((void *)0)
-#define TRUE 1
-#define FALSE 0
-#define STATUS_SUCCESS ((NTSTATUS)0)
-#define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
-#define STATUS_NOT_SUPPORTED ((NTSTATUS)0xC00000BBL)
-#define NT_SUCCESS(s) (((NTSTATUS)(s)) >= 0)
-#define DECLSPEC_NOINLINE __declspec(noinline)
-#define DECLSPEC_IMPORT __declspec(dllimport)
 
-typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
-typedef struct _DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
-typedef struct _IRP IRP, *PIRP;
-typedef struct _KPROCESS *PEPROCESS;
-typedef struct _PS_CREATE_NOTIFY_INFO *PPS_CREATE_NOTIFY_INFO;
-typedef NTSTATUS DRIVER_DISPATCH(PDEVICE_OBJECT DeviceObject, PIRP Irp);
-typedef VOID DRIVER_UNLOAD(PDRIVER_OBJECT DriverObject);
-typedef NTSTATUS DRIVER_ADD_DEVICE(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDeviceObject);
-
-typedef struct _DRIVER_EXTENSION {
-    PDRIVER_OBJECT DriverObject;        /* 0x00 */
-    DRIVER_ADD_DEVICE *AddDevice;       /* 0x08 */
-} DRIVER_EXTENSION;
-
-#define IRP_MJ_CREATE 0x00
-#define IRP_MJ_CLOSE 0x02
-#define IRP_MJ_DEVICE_CONTROL 0x0e
-#define IRP_MJ_INTERNAL_DEVICE_CONTROL 0x0f
-#define IRP_MJ_MAXIMUM_FUNCTION 0x1b
-
-struct _DRIVER_OBJECT {
-    USHORT Type, Size;
-    PDEVICE_OBJECT DeviceObject;        /* 0x08 */
-    ULONG Flags;                        /* 0x10 */
-    PVOID DriverStart;                  /* 0x18 */
-    ULONG DriverSize;                   /* 0x20 */
-    PVOID DriverSection;                /* 0x28 */
-    DRIVER_EXTENSION *DriverExtension;  /* 0x30 */
-    UNICODE_STRING DriverName;          /* 0x38 */
-    PUNICODE_STRING HardwareDatabase;   /* 0x48 */
-    PVOID FastIoDispatch;               /* 0x50 */
-    PVOID DriverInit;                   /* 0x58 */
-    PVOID DriverStartIo;                /* 0x60 */
-    DRIVER_UNLOAD *DriverUnload;        /* 0x68 */
-    DRIVER_DISPATCH *MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];  /* 0x70 */
-};
-
-typedef struct _IO_STATUS_BLOCK { NTSTATUS Status; ULONG_PTR Information; } IO_STATUS_BLOCK;
-
-typedef struct _IO_STACK_LOCATION {
-    UCHAR MajorFunction, MinorFunction, Flags, Control;
-    union {
-        struct {
-            ULONG OutputBufferLength;                          /* 0x08 */
-            __declspec(align(8)) ULONG InputBufferLength;      /* 0x10: POINTER_ALIGNMENT */
-            __declspec(align(8)) ULONG IoControlCode;          /* 0x18: POINTER_ALIGNMENT */
-            PVOID Type3InputBuffer;     /* 0x20 */
-        } DeviceIoControl;
-        struct { PVOID Argument1, Argument2, Argument3, Argument4; } Others;
-    } Parameters;
-} IO_STACK_LOCATION, *PIO_STACK_LOCATION;
-
-struct _IRP {
-    USHORT Type, Size;
-    PVOID MdlAddress;                   /* 0x08 */
-    ULONG Flags;                        /* 0x10 */
-    union { PVOID SystemBuffer; } AssociatedIrp;  /* 0x18 */
-    UCHAR ThreadListEntry[0x10];        /* 0x20 */
-    IO_STATUS_BLOCK IoStatus;           /* 0x30 */
-    UCHAR Reserved[0x78];               /* 0x40: RequestorMode ... Overlay.ListEntry */
-    PIO_STACK_LOCATION CurrentStackLocation;  /* 0xb8: Tail.Overlay.CurrentStackLocation */
-};
-
-typedef struct _KDPC { UCHAR Opaque[0x40]; } KDPC, *PKDPC;
-typedef VOID KDEFERRED_ROUTINE(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2);
-typedef VOID KSTART_ROUTINE(PVOID Context);
-typedef VOID CREATE_PROCESS_NOTIFY_ROUTINE_EX(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO Info);
-
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverExtension) == 0x30, "DriverExtension");
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverUnload) == 0x68, "DriverUnload");
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, MajorFunction) == 0x70, "MajorFunction");
-_Static_assert(__builtin_offsetof(IRP, IoStatus) == 0x30, "IoStatus");
-_Static_assert(__builtin_offsetof(IRP, CurrentStackLocation) == 0xb8, "CurrentStackLocation");
-_Static_assert(__builtin_offsetof(IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode) == 0x18, "Ioctl");
-
-#define IoGetCurrentIrpStackLocation(Irp) ((Irp)->CurrentStackLocation)
-
-DECLSPEC_IMPORT VOID __fastcall IofCompleteRequest(PIRP Irp, char PriorityBoost);
-DECLSPEC_IMPORT VOID KeInitializeDpc(PKDPC Dpc, KDEFERRED_ROUTINE *Routine, PVOID Context);
-DECLSPEC_IMPORT NTSTATUS PsCreateSystemThread(PHANDLE Thread, ULONG Access, PVOID Attributes, HANDLE Process,
-                                              PVOID ClientId, KSTART_ROUTINE *Routine, PVOID Context);
-DECLSPEC_IMPORT NTSTATUS PsTerminateSystemThread(NTSTATUS Status);
-DECLSPEC_IMPORT NTSTATUS PsSetCreateProcessNotifyRoutineEx(CREATE_PROCESS_NOTIFY_ROUTINE_EX *Routine, BOOLEAN Remove);
-"""
-
-WINLITE = """\
-/* The few Win32 types this DLL touches, from the documented windows.h definitions. Not the SDK header. */
-#pragma once
-typedef unsigned char UCHAR, BOOLEAN;
-typedef unsigned short USHORT, WCHAR;
-typedef unsigned long ULONG, DWORD, *PULONG;
-typedef long LONG, HRESULT;
-typedef int BOOL;
-typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
-typedef void VOID, *PVOID, *LPVOID, *HANDLE, *HINSTANCE;
-typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
-typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
-typedef const GUID *LPCGUID;
-#define NULL ((void *)0)
-#define TRUE 1
-#define FALSE 0
-#define WINAPI __stdcall
-#define STDMETHODCALLTYPE __stdcall
-#define DLL_PROCESS_ATTACH 1
-#define DLL_PROCESS_DETACH 0
-#define DECLSPEC_NOINLINE __declspec(noinline)
-#define DECLSPEC_IMPORT __declspec(dllimport)
-#define InterlockedIncrement(p) _InterlockedIncrement(p)
-#define InterlockedDecrement(p) _InterlockedDecrement(p)
-long _InterlockedIncrement(long volatile *Addend);
-long _InterlockedDecrement(long volatile *Addend);
-typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID Parameter);
-DECLSPEC_IMPORT HANDLE WINAPI CreateThread(PVOID Attributes, SIZE_T StackSize, LPTHREAD_START_ROUTINE Start,
-                                           LPVOID Parameter, DWORD Flags, DWORD *ThreadId);
-typedef VOID (WINAPI *PTP_SIMPLE_CALLBACK)(PVOID Instance, PVOID Context);
-DECLSPEC_IMPORT BOOL WINAPI TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK Callback, PVOID Context, PVOID Environ);
-typedef VOID (WINAPI *LPSERVICE_MAIN_FUNCTIONW)(DWORD Argc, WCHAR **Argv);
-typedef struct _SERVICE_TABLE_ENTRYW { WCHAR *lpServiceName; LPSERVICE_MAIN_FUNCTIONW lpServiceProc; } SERVICE_TABLE_ENTRYW;
-typedef DWORD (WINAPI *LPHANDLER_FUNCTION_EX)(DWORD Control, DWORD Type, LPVOID Data, LPVOID Context);
-DECLSPEC_IMPORT PVOID WINAPI RegisterServiceCtrlHandlerExW(const WCHAR *Name, LPHANDLER_FUNCTION_EX Handler,
-                                                          LPVOID Context);
-DECLSPEC_IMPORT BOOL WINAPI StartServiceCtrlDispatcherW(const SERVICE_TABLE_ENTRYW *Table);
-"""
 
 
 def _guid_init(text: str) -> str:
@@ -709,7 +556,8 @@ def def_files(image: Image) -> dict[str, str]:
 
 def sources(image: Image) -> dict[str, str]:
     out = {f"{image.name}events.h": events_header(image), f"{image.name}.c": c_source(image)}
-    out["wdmlite.h" if image.mode == "km" else "winlite.h"] = WDMLITE if image.mode == "km" else WINLITE
+    lite = "wdmlite.h" if image.mode == "km" else "winlite.h"
+    out[lite] = (TEMPLATES / lite).read_text(encoding="utf-8")
     out.update(def_files(image))
     return out
 
@@ -838,63 +686,33 @@ def build(image: Image, sample_dir: Path, levels: tuple[str, ...] = LEVELS) -> N
         libs = []
         for dll in image.imports:
             stem = dll.split(".")[0]
-            gen.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", f"../{stem}.def", "-l", f"{stem}.lib"], out)
+            toolchain.import_library(f"../{stem}.def", f"{stem}.lib", out)
             libs.append(f"{stem}.lib")
-        obj = f"{level}/{image.name}.obj"
-        gen.run(gen.cc1_command(f"{image.name}.c", obj, level, sample_dir), sample_dir)
-        gen.run(["lld-link"] + link_flags(image) + [f"{image.name}.obj"] + libs, out)
-        for junk in list(out.glob("*.obj")) + list(out.glob("*.lib")) + list(out.glob("*.exp")):
-            junk.unlink()
+        flags = [f"--target={toolchain.TARGET}", f"-{level}", *toolchain.DEBUG_FLAGS]
+        toolchain.compile_c(f"{image.name}.c", f"{level}/{image.name}.obj", sample_dir, flags)
+        toolchain.link(link_flags(image) + [f"{image.name}.obj"] + libs, out)
+        toolchain.remove_intermediates(out)
 
 
-def check(image: Image, sample_dir: Path) -> list[str]:
-    """Differences between the committed sample and a fresh generation and build (empty when identical)."""
-    problems = []
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / image.name
-        fresh.mkdir()
-        names = write_sources(image, fresh) + ["truth.json"]
-        for name in names:
-            if not (sample_dir / name).is_file() or (sample_dir / name).read_bytes() != (fresh / name).read_bytes():
-                problems.append(f"{image.name}/{name} differs from what the model writes")
-        build(image, fresh)
-        ext = image.file.rsplit(".", 1)[1]
-        for level in LEVELS:
-            for name in (f"{image.name}.{ext}", f"{image.name}.pdb"):
-                a, b = fresh / level / name, sample_dir / level / name
-                if not b.is_file() or not filecmp.cmp(a, b, shallow=False):
-                    problems.append(f"{image.name}/{level}/{name} does not reproduce")
-    return problems
+def fixture(name: str) -> driver.Fixture:
+    """One image as a committed fixture: its sources and truth.json from the model, then its three builds."""
+    image = MODELS[name]()
+    ext = image.file.rsplit(".", 1)[1]
+    files = sorted(sources(image)) + ["truth.json"]
+    images = [f"{level}/{image.name}.{e}" for level in LEVELS for e in (ext, "pdb")]
+
+    def write(out: Path) -> None:
+        write_sources(MODELS[name](), out)
+
+    def build_all(out: Path) -> None:
+        write(out)
+        build(MODELS[name](), out)
+
+    return driver.Fixture(name, HERE / name, tuple(files + images), build_all,
+                          tools=(*toolchain.BUILD_TOOLS, "llvm-dlltool"), sources=write)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("samples", nargs="*", metavar="SAMPLE", help=f"one of {', '.join(MODELS)} (default: all)")
-    parser.add_argument("--sources", action="store_true", help="write sources and truth.json only")
-    parser.add_argument("--check", action="store_true", help="compare a fresh generation and build with the committed")
-    args = parser.parse_args()
-    chosen = args.samples or list(MODELS)
-    unknown = [n for n in chosen if n not in MODELS]
-    if unknown:
-        parser.error(f"unknown sample {unknown[0]!r}")
-    failed = False
-    for name in chosen:
-        image = MODELS[name]()
-        sample_dir = HERE / name
-        if args.check:
-            problems = check(image, sample_dir)
-            for p in problems:
-                print(p, file=sys.stderr)
-            failed |= bool(problems)
-            if not problems:
-                print(f"{name}: reproduced")
-            continue
-        sample_dir.mkdir(exist_ok=True)
-        write_sources(image, sample_dir)
-        if not args.sources:
-            build(image, sample_dir)
-    return 1 if failed else 0
-
+FIXTURES = tuple(fixture(name) for name in MODELS)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))

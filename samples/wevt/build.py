@@ -1,6 +1,6 @@
 """Build the embedded-manifest fixture: DLLs whose WEVT_TEMPLATE and message tables come from our model.
 
-``python samples/wevt/build.py [--check]``. :data:`PROVIDERS` and :data:`MESSAGES` are a manifest model
+``python -m samples.wevt.build [--check]``. :data:`PROVIDERS` and :data:`MESSAGES` are a manifest model
 (the decoder's own record types); this script encodes them in the compiled-manifest layout
 (``encode_wevt``: CRIM / WEVT / CHAN LEVL OPCO TASK KEYW MAPS TTBL EVNT PRVA) and as RT_MESSAGETABLEs
 (en-US in UTF-16 entries, de-DE in ANSI entries), writes ``gadget.rc`` for llvm-rc, generates
@@ -13,20 +13,11 @@ Truth for the tests is the model itself (decoding the resource must give it back
 
 from __future__ import annotations
 
-import argparse
-import filecmp
-import importlib.util
-import os
 import struct
-import subprocess
-import sys
-import tempfile
 import uuid
+from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", ".."))
-
-from api_to_etw.etw.wevt import (  # noqa: E402
+from api_to_etw.etw.wevt import (
     ELEMENT_TYPES,
     NO_MESSAGE,
     Named,
@@ -36,7 +27,9 @@ from api_to_etw.etw.wevt import (  # noqa: E402
     WevtEvent,
     WevtProvider,
 )
+from samples import driver, toolchain
 
+HERE = Path(__file__).resolve().parent
 OUTPUTS = ("gadget.c", "gadget.dll", "gadget.pdb", "gadget_res.dll")
 CRIM_VERSION = (5, 1)
 PRVA_NAME = 0x10000001
@@ -336,57 +329,30 @@ def rc_source() -> str:
     return "\n".join(out) + "\n"
 
 
-def _usermode_build():  # type: ignore[no-untyped-def]
-    """samples/usermode/build.py, for its path-free clang -cc1 compile (one copy of that recipe)."""
-    spec = importlib.util.spec_from_file_location("usermode_build", os.path.join(HERE, "..", "usermode", "build.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+CFLAGS = (f"--target={toolchain.TARGET}", "-O2", *toolchain.DEBUG_FLAGS)
+LINK = ("/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/Brepro")
 
 
-def build(out_dir: str) -> None:
-    def write(name: str, data: bytes) -> None:
-        with open(os.path.join(out_dir, name), "wb") as handle:
-            handle.write(data)
-
-    write("gadget.c", c_source().encode())
-    write("gadget.rc", rc_source().encode())
-    write("gadget.wevt", encode_wevt())
+def build(out: Path) -> None:
+    (out / "gadget.c").write_bytes(c_source().encode())
+    (out / "gadget.rc").write_bytes(rc_source().encode())
+    (out / "gadget.wevt").write_bytes(encode_wevt())
     for lang, messages in MESSAGES.items():
-        write(f"gadget.{lang}.msg", encode_messagetable(messages, unicode=lang not in ANSI_LANGUAGES))
-    write("advapi32.def", b"LIBRARY advapi32.dll\nEXPORTS\nEventRegister\nEventWrite\n")
-    run = {"cwd": out_dir, "check": True}
-    subprocess.run(["llvm-rc", "/fo", "gadget.res", "gadget.rc"], **run)  # type: ignore[call-overload]
-    subprocess.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", "advapi32.def", "-l", "advapi32.lib"],
-                   **run)  # type: ignore[call-overload]
-    _usermode_build()._cc1("gadget.c", "gadget.obj", out_dir)
-    link = ["lld-link", "/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/Brepro"]
-    subprocess.run(link + ["/debug", "/pdbaltpath:gadget.pdb", "/pdbsourcepath:.", "/opt:ref", "/opt:noicf",
-                           "/out:gadget.dll", "/pdb:gadget.pdb", "gadget.obj", "gadget.res", "advapi32.lib"],
-                   **run)  # type: ignore[call-overload]
-    subprocess.run(link + ["/out:gadget_res.dll", "gadget.res"], **run)  # type: ignore[call-overload]
-    for leftover in os.listdir(out_dir):
-        if leftover.startswith(("gadget", "advapi32")) and leftover not in OUTPUTS:
-            os.unlink(os.path.join(out_dir, leftover))
+        (out / f"gadget.{lang}.msg").write_bytes(encode_messagetable(messages, unicode=lang not in ANSI_LANGUAGES))
+    (out / "advapi32.def").write_bytes(b"LIBRARY advapi32.dll\nEXPORTS\nEventRegister\nEventWrite\n")
+    toolchain.resources(["/fo", "gadget.res", "gadget.rc"], out)
+    toolchain.import_library("advapi32.def", "advapi32.lib", out)
+    toolchain.compile_c("gadget.c", "gadget.obj", out, CFLAGS, coverage_first=True)
+    toolchain.link([*LINK, "/debug", "/pdbaltpath:gadget.pdb", "/pdbsourcepath:.", "/opt:ref", "/opt:noicf",
+                    "/out:gadget.dll", "/pdb:gadget.pdb", "gadget.obj", "gadget.res", "advapi32.lib"], out)
+    toolchain.link([*LINK, "/out:gadget_res.dll", "gadget.res"], out)
+    for leftover in out.iterdir():
+        if leftover.name.startswith(("gadget", "advapi32")) and leftover.name not in OUTPUTS:
+            leftover.unlink()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="rebuild elsewhere and compare with the committed files")
-    args = parser.parse_args()
-    if not args.check:
-        build(HERE)
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        build(tmp)
-        for name in OUTPUTS:
-            if not filecmp.cmp(os.path.join(tmp, name), os.path.join(HERE, name), shallow=False):
-                print(f"wevt: {name} does not reproduce", file=sys.stderr)
-                return 1
-    print("wevt: reproduced")
-    return 0
-
+FIXTURES = (driver.Fixture("wevt", HERE, OUTPUTS, build,
+                           tools=(*toolchain.BUILD_TOOLS, "llvm-dlltool", "llvm-rc"), sources=None),)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))

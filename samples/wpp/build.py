@@ -24,41 +24,33 @@ enable check, then the ``WPP_SF_*`` call with (logger, message number, ``WPP_LOC
 Control GUIDs are described by ``__annotation(L"TMC:", guid, name, flag names...)`` in a force-inlined
 ``WPP_CONTROL_ANNOTATION()`` called from the entry point.
 
-Usage (from anywhere; needs clang, lld-link and llvm-dlltool; only the standard library is used):
+Usage (from the repository root; needs clang, lld-link and llvm-dlltool):
 
-  python samples/wpp/build.py            write the sources and truth.json, build both images
-  python samples/wpp/build.py --sources  write the sources and truth.json only
-  python samples/wpp/build.py --check    check the committed sources and truth.json equal the model's, rebuild
+  python -m samples.wpp.build            write the sources and truth.json, build both images
+  python -m samples.wpp.build --sources  write the sources and truth.json only
+  python -m samples.wpp.build --check    check the committed sources and truth.json equal the model's, rebuild
                                          in a temporary directory and compare the images and PDBs byte for byte
 
-Reproducibility: each C file is compiled by running the ``-cc1`` command that ``clang -###`` prints, without the
-resource-directory arguments (clang 14 records its own path and command line in LF_BUILDINFO otherwise), with
-``-fdebug-compilation-dir=.``; lld-link runs with ``/Brepro /pdbaltpath:NAME.pdb /pdbsourcepath:.``. Objects and
-import libraries are deleted after linking.
+Reproducibility: each C file is compiled through samples/toolchain.py's path-free ``-cc1`` line; lld-link runs
+with ``/Brepro /pdbaltpath:NAME.pdb /pdbsourcepath:.``. Objects and import libraries are deleted after linking.
 """
 
 from __future__ import annotations
 
-import argparse
-import filecmp
 import hashlib
 import json
 import os
-import shlex
-import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
+
+from samples import driver, toolchain
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRUTH_FORMAT = 1
-TARGET = "x86_64-pc-windows-msvc"
-COMPILE_FLAGS = ["-O2", "-g", "-gcodeview", "-fdebug-compilation-dir=.", "-fno-stack-protector"]
-_CC1_DROP_WITH_VALUE = {"-resource-dir", "-internal-isystem", "-internal-externc-isystem", "-isysroot"}
-_CC1_DROP_PREFIX = ("-fcoverage-compilation-dir=", "-fmessage-length", "-fcolor-diagnostics", "-fdiagnostics-color")
+COMPILE_FLAGS = (f"--target={toolchain.TARGET}", "-O2", *toolchain.DEBUG_FLAGS)
 NAMESPACE = uuid.UUID("5d0c8f2e-7a51-4f59-9a57-3f1c2b6e0a11")  # fixed: every GUID here derives from it
 WPP_TRACE_OPTIONS = 0x2B  # TRACE_MESSAGE_SEQUENCE | TRACE_MESSAGE_GUID | TRACE_MESSAGE_SYSTEMINFO | TIMESTAMP
 
@@ -1123,32 +1115,6 @@ def restore_annotations(pdb_path: str, per_module: dict[str, list[ObjAnnotation]
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def cc1_command(src: str, obj: str, cwd: str) -> list[str]:
-    """The -cc1 command clang's driver would run, without the arguments that carry machine paths."""
-    driver = ["clang", f"--target={TARGET}", *COMPILE_FLAGS, "-c", src, "-o", obj, "-###"]
-    res = subprocess.run(driver, cwd=cwd, capture_output=True, text=True)
-    lines = [ln for ln in res.stderr.splitlines() if '"-cc1"' in ln]
-    if res.returncode != 0 or not lines:
-        raise RuntimeError(f"clang -### failed for {src}:\n{res.stderr}")
-    out, skip = ["clang"], False
-    for arg in shlex.split(lines[-1])[1:]:
-        if skip:
-            skip = False
-        elif arg in _CC1_DROP_WITH_VALUE:
-            skip = True
-        elif not arg.startswith(_CC1_DROP_PREFIX):
-            out.append(arg)
-    anchor = "-fdebug-compilation-dir=."
-    out.insert(out.index(anchor) if anchor in out else len(out), "-fcoverage-compilation-dir=.")
-    return out
-
-
-def run(cmd: list[str], cwd: str) -> None:
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed:\n{res.stdout}{res.stderr}")
-
-
 def link_flags(image: Image) -> list[str]:
     flags = ["/nologo", "/machine:x64", "/debug", "/Brepro", f"/pdbaltpath:{image.name}.pdb", "/pdbsourcepath:.",
              "/nodefaultlib", "/opt:ref", "/opt:noicf", f"/entry:{image.entry}",
@@ -1163,16 +1129,16 @@ def link_flags(image: Image) -> list[str]:
 def build(out_dir: str, images: list[Image]) -> list[str]:
     """Compile and link every image in out_dir (which holds the sources); returns the built files."""
     built = []
-    run(["llvm-dlltool", "-m", "i386:x86-64", "-d", "advapi32.def", "-l", "advapi32.lib"], out_dir)
+    toolchain.import_library("advapi32.def", "advapi32.lib", out_dir)
     try:
         for image in images:
             objs = []
             for unit in image.units:
                 obj = unit.file[:-2] + ".obj"
-                run(cc1_command(unit.file, obj, out_dir), out_dir)
+                toolchain.compile_c(unit.file, obj, out_dir, COMPILE_FLAGS)
                 objs.append(obj)
             libs = ["advapi32.lib"] if image.kind == "dll" else []
-            run(["lld-link", *link_flags(image), *objs, *libs], out_dir)
+            toolchain.link([*link_flags(image), *objs, *libs], out_dir)
             annotations = {obj: obj_annotations(os.path.join(out_dir, obj)) for obj in objs}
             restore_annotations(os.path.join(out_dir, f"{image.name}.pdb"), annotations)
             for obj in objs:
@@ -1195,62 +1161,26 @@ def write_truth(out_dir: str, images: list[Image]) -> None:
         handle.write("\n")
 
 
-def missing_tools() -> list[str]:
-    return [t for t in ("clang", "lld-link", "llvm-dlltool") if shutil.which(t) is None]
-
-
-def check() -> list[str]:
-    """Problems found comparing the committed files with the model and with a fresh build."""
-    problems = []
-    with tempfile.TemporaryDirectory(prefix="wpp-check-") as tmp:
-        images = build_model()
-        names = write_sources(tmp, images)
-        write_truth(tmp, images)
-        for name in names + ["truth.json"]:
-            committed = os.path.join(HERE, name)
-            if not os.path.exists(committed):
-                problems.append(f"{name} is missing")
-            elif not filecmp.cmp(os.path.join(tmp, name), committed, shallow=False):
-                problems.append(f"{name} differs from the model's")
-        missing = missing_tools()
-        if missing:
-            problems.append(f"cannot rebuild: {', '.join(missing)} not found")
-            return problems
-        for name in build(tmp, images):
-            committed = os.path.join(HERE, name)
-            if not os.path.exists(committed):
-                problems.append(f"{name} is missing")
-            elif not filecmp.cmp(os.path.join(tmp, name), committed, shallow=False):
-                problems.append(f"{name} differs from a fresh build")
-    return problems
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--check", action="store_true", help="compare committed files with the model and a rebuild")
-    group.add_argument("--sources", action="store_true", help="write sources and truth.json, do not build")
-    args = parser.parse_args(argv)
-    if args.check:
-        problems = check()
-        for problem in problems:
-            print(f"wpp: {problem}", file=sys.stderr)
-        if not problems:
-            print("wpp: sources, truth and images reproduced")
-        return 1 if problems else 0
+def _write(out: Path) -> None:
     images = build_model()
-    write_sources(HERE, images)
-    write_truth(HERE, images)
-    if args.sources:
-        return 0
-    missing = missing_tools()
-    if missing:
-        print(f"wpp: {', '.join(missing)} not found", file=sys.stderr)
-        return 1
-    for name in build(HERE, images):
-        print(f"  {name} {os.path.getsize(os.path.join(HERE, name))} bytes")
-    return 0
+    write_sources(str(out), images)
+    write_truth(str(out), images)
 
+
+def _build(out: Path) -> None:
+    _write(out)
+    build(str(out), build_model())
+
+
+def _outputs() -> tuple[str, ...]:
+    images = build_model()
+    with tempfile.TemporaryDirectory(prefix="wpp-names-") as tmp:
+        names = write_sources(tmp, images)
+    return (*names, "truth.json", *(f"{i.name}.{ext}" for i in images for ext in (i.ext, "pdb")))
+
+
+FIXTURES = (driver.Fixture("wpp", Path(HERE), _outputs(), _build, tools=(*toolchain.BUILD_TOOLS, "llvm-dlltool"),
+                           sources=_write),)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))

@@ -1,0 +1,1 @@
+"""The WPP fixture (wppuser.dll, wppkernel.exe); built by :mod:`samples.wpp.build`."""
