@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Optional
 
 from samples import driver, toolchain
+from samples.guid import guid_initializer
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"  # wdmlite.h, winlite.h: the documented layouts, copied verbatim into the fixtures
@@ -392,13 +393,6 @@ MODELS = {"mcdriver": driver_model, "mcdll": dll_model}
 # ------------------------------------------------------------------------------------------------ C sources
 
 
-
-def _guid_init(text: str) -> str:
-    u = uuid.UUID(text)
-    d4 = ", ".join(f"0x{b:02x}" for b in u.bytes[8:])
-    return f"{{0x{u.time_low:08x}, 0x{u.time_mid:04x}, 0x{u.time_hi_version:04x}, {{{d4}}}}}"
-
-
 _ARG_C = {"q": "const unsigned int", "x": "const unsigned long long"}
 
 
@@ -453,7 +447,7 @@ def events_header(image: Image) -> str:
         "} MCGEN_TRACE_CONTEXT, *PMCGEN_TRACE_CONTEXT;",
         "typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;",
         "",
-        f"__declspec(selectany) const GUID {sym} = {_guid_init(image.guid)};",
+        f"__declspec(selectany) const GUID {sym} = {guid_initializer(image.guid)};",
         f"__declspec(selectany) ULONG {sym}_EnableBits[{words}];",
         f"__declspec(selectany) const ULONGLONG {sym}_Keywords[{n}] = {{"
         + ", ".join(f"0x{e.keyword:x}" for e in image.events) + "};",

@@ -31,11 +31,11 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from samples import driver, toolchain
+from samples.guid import guid_initializer
 
 HERE = Path(__file__).resolve().parent
 LEVELS = ("O1", "O2", "Os")
@@ -107,13 +107,6 @@ MODEL = [
 #: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr).
 CLASSIC = [("ClassicStart", "ClassicClassA", 1, 4, False), ("ClassicStop", "ClassicClassB", 2, 3, True)]
 
-
-def _guid_c(text: str) -> str:
-    g = uuid.UUID(text)
-    d4 = ", ".join(f"0x{b:02x}" for b in g.bytes[8:])
-    return f"{{0x{g.time_low:08x}, 0x{g.time_mid:04x}, 0x{g.time_hi_version:04x}, {{{d4}}}}}"
-
-
 def _desc_c(e: Event) -> str:
     return (f"const EVENT_DESCRIPTOR {e.symbol} = {{{e.id}, {e.version}, 0x{e.channel:x}, {e.level}, {e.opcode}, "
             f"{e.task}, 0x{e.keyword:x}ULL}};")
@@ -122,8 +115,8 @@ def _desc_c(e: Event) -> str:
 def source() -> str:
     """The C file, written from the model (the analyzer never reads it)."""
     by = {e.symbol: e for e in MODEL}
-    guids = "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in PROVIDERS.values())
-    guids += "\n" + "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in CLASSES.items())
+    guids = "\n".join(f"const GUID {sym} = {guid_initializer(g)};" for sym, g in PROVIDERS.values())
+    guids += "\n" + "\n".join(f"const GUID {sym} = {guid_initializer(g)};" for sym, g in CLASSES.items())
     descs = "\n".join(_desc_c(e) for e in MODEL)
     table = ", ".join(f"&{e.symbol}" for e in MODEL if e.export == "TableMasked")
     cases = "\n".join(f"    case {i}: d = &{e.symbol}; break;" for i, e in

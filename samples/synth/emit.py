@@ -10,6 +10,7 @@ import random
 import re
 from pathlib import Path
 
+from samples.guid import guid_initializer
 from samples.synth.constants import (
     EVENT_TRACE_GROUPS,
     PERF_MASKS,
@@ -21,7 +22,7 @@ from samples.synth.constants import (
     TLG_SECTIONS,
     TLG_SIGNATURE,
 )
-from samples.synth.model import Func, Model, ModelError, TlgEvent, guid_c
+from samples.synth.model import Func, Model, ModelError, TlgEvent
 from samples.synth.tlgblob import tlg_event_rest, tlg_provider_blob
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -98,7 +99,7 @@ def emit_etwdata(model: Model) -> str:
            "0x72}};", ""]
     for g in model.guids:
         out.append(f"/* {g.provider} {{{g.value}}} */")
-        out.append(f"const GUID {g.sym} = {guid_c(g.value)};")
+        out.append(f"const GUID {g.sym} = {guid_initializer(g.value)};")
     out.append("")
     for h in model.handles:
         out.append(f"REGHANDLE {h.c};")
@@ -142,9 +143,9 @@ def emit_tlgdata(model: Model) -> str:
         blob = tlg_provider_blob(p)
         remaining = int.from_bytes(blob[17:19], "little")
         tn = "_TlgProviderMetadata_" + c_escape_name(p.sym)
-        init = f"{TLG_BLOB_PROVIDER3}, {guid_c(p.guid)}, {remaining}, \"{p.name}\""
+        init = f"{TLG_BLOB_PROVIDER3}, {guid_initializer(p.guid)}, {remaining}, \"{p.name}\""
         if p.group:
-            init += f", 19, {TLG_OPTION_GROUP}, {guid_c(p.group)}"
+            init += f", 19, {TLG_OPTION_GROUP}, {guid_initializer(p.group)}"
         out.append(f"/* provider \"{p.name}\" {{{p.guid}}}" + (f", group {{{p.group}}}" if p.group else "") + " */")
         out.append(f'__declspec(allocate("{TLG_SECTIONS["providers"]}")) static const struct {tn} {p.meta_sym} = '
                    f"{{{init}}};")

@@ -23,22 +23,6 @@ class ModelError(Exception):
 # ---------------------------------------------------------------------------------------------------------------
 # Entities: the concrete things a handle/descriptor expression can evaluate to.
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def guid_bytes(value: str) -> bytes:
-    parts = value.split("-")
-    d1, d2, d3 = int(parts[0], 16), int(parts[1], 16), int(parts[2], 16)
-    d4 = bytes.fromhex(parts[3] + parts[4])
-    return d1.to_bytes(4, "little") + d2.to_bytes(2, "little") + d3.to_bytes(2, "little") + d4
-
-
-def guid_c(value: str) -> str:
-    parts = value.split("-")
-    d4 = bytes.fromhex(parts[3] + parts[4])
-    data4 = ", ".join(f"0x{b:02x}" for b in d4)
-    return f"{{0x{parts[0]}, 0x{parts[1]}, 0x{parts[2]}, {{{data4}}}}}"
-
-
 @dataclass(frozen=True)
 class Guid:
     sym: str

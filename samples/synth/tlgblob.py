@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from samples.guid import guid_bytes
 from samples.synth.constants import TLG_BLOB_PROVIDER3, TLG_CCOUNT, TLG_CHAIN, TLG_OPTION_GROUP, TLG_VCOUNT
-from samples.synth.model import ModelError, TlgEvent, TlgField, TlgProvider, guid_bytes
+from samples.synth.model import ModelError, TlgEvent, TlgField, TlgProvider
 
 
 def tlg_tag_bytes(tag: int) -> list[int]:

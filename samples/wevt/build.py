@@ -14,7 +14,6 @@ Truth for the tests is the model itself (decoding the resource must give it back
 from __future__ import annotations
 
 import struct
-import uuid
 from pathlib import Path
 
 from api_to_etw.etw.wevt import (
@@ -28,6 +27,7 @@ from api_to_etw.etw.wevt import (
     WevtProvider,
 )
 from samples import driver, toolchain
+from samples.guid import guid_bytes, guid_initializer
 
 HERE = Path(__file__).resolve().parent
 OUTPUTS = ("gadget.c", "gadget.dll", "gadget.pdb", "gadget_res.dll")
@@ -111,11 +111,6 @@ def _sized(text: str) -> bytes:
     body = _pad4(b"\0" * 4 + text.encode("utf-16-le") + b"\0\0")[4:]
     return struct.pack("<I", len(body) + 4) + body
 
-
-def _guid(text: str) -> bytes:
-    return uuid.UUID(text).bytes_le
-
-
 class _Layout:
     """Offsets of the entries events point at, filled while elements are laid out."""
 
@@ -159,7 +154,7 @@ def _element(sig: str, p: WevtProvider, base: int, lay: _Layout) -> bytes:
     if sig == "TASK":
         for i, t in enumerate(p.tasks):
             lay.tasks[t.value] = base + 12 + 28 * i
-        return _table(sig, base, [struct.pack("<II", t.value, t.message_id) + _guid(t.guid) + b"\0" * 4
+        return _table(sig, base, [struct.pack("<II", t.value, t.message_id) + guid_bytes(t.guid) + b"\0" * 4
                                   for t in p.tasks], [t.name for t in p.tasks], 24, 28)
     if sig == "KEYW":
         for i, k in enumerate(p.keywords):
@@ -210,7 +205,7 @@ def _element(sig: str, p: WevtProvider, base: int, lay: _Layout) -> bytes:
                 name_at += len(blob)
             body = t.binxml + b"".join(items) + b"".join(names)
             head = b"TEMP" + struct.pack("<IIIII", 40 + len(body), len(t.fields), len(t.fields),
-                                         items_at if t.fields else 0, t.flags) + _guid(t.guid)
+                                         items_at if t.fields else 0, t.flags) + guid_bytes(t.guid)
             temps.append(head + body)
             at += 40 + len(body)
         body = b"".join(temps)
@@ -251,7 +246,7 @@ def encode_wevt(providers: tuple[WevtProvider, ...] = PROVIDERS, version: tuple[
         block = b"WEVT" + struct.pack("<III", 16 + len(body), p.message_id, len(p.order)) + body
         blocks.append((p.guid, at, block))
         at += len(block)
-    head = b"".join(_guid(g) + struct.pack("<I", offset) for g, offset, _ in blocks)
+    head = b"".join(guid_bytes(g) + struct.pack("<I", offset) for g, offset, _ in blocks)
     out = head + b"".join(block for _, _, block in blocks)
     return b"CRIM" + struct.pack("<IHHI", 16 + len(out), version[0], version[1], len(providers)) + out
 
@@ -278,14 +273,6 @@ def encode_messagetable(messages: dict[int, str], unicode: bool = True) -> bytes
 
 # ---------------------------------------------------------------------------------------- sources
 
-
-def _c_guid(text: str) -> str:
-    u = uuid.UUID(text)
-    d = u.bytes
-    tail = ", ".join(f"0x{b:02x}" for b in d[8:])
-    return f"{{0x{u.time_low:08x}, 0x{u.time_mid:04x}, 0x{u.time_hi_version:04x}, {{{tail}}}}}"
-
-
 def c_source() -> str:
     """gadget.c: register each provider, write the WRITTEN events from one exported function each."""
     lines = [
@@ -302,7 +289,7 @@ def c_source() -> str:
         "",
     ]
     for n, p in enumerate(PROVIDERS):
-        lines.append(f"const GUID ProviderGuid{n} = {_c_guid(p.guid)};")
+        lines.append(f"const GUID ProviderGuid{n} = {guid_initializer(p.guid)};")
         lines.append(f"REGHANDLE RegHandle{n};")
     lines.append("")
     for n, p in enumerate(PROVIDERS):

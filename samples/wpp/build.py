@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Optional
 
 from samples import driver, toolchain
+from samples.guid import guid_initializer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRUTH_FORMAT = 1
@@ -357,13 +358,6 @@ def signature(msg: Message) -> str:
 def c_wide(text: str) -> str:
     return 'L"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-
-def guid_struct(guid: str) -> str:
-    u = uuid.UUID(guid)
-    d4 = ", ".join(f"0x{b:02x}" for b in u.bytes[8:])
-    return f"{{0x{u.time_low:08x}, 0x{u.time_mid:04x}, 0x{u.time_hi_version:04x}, {{{d4}}}}}"
-
-
 def tmf_strings(image: Image, unit: Unit, msg: Message) -> list[str]:
     """The strings of the message's TMF annotation, as tracewpp's templates build them."""
     guid = message_guid(image, unit)
@@ -570,7 +564,7 @@ def tmh(image: Image, unit: Unit) -> str:
         f"#define WPP_TRACE_OPTIONS 0x{WPP_TRACE_OPTIONS:x}",
         "",
         f"#define WPP_LOCAL_TraceGuids {trace_guids_symbol(image.name, unit.file)}",
-        f"static const GUID WPP_LOCAL_TraceGuids[] = {{{guid_struct(guid)}}};",
+        f"static const GUID WPP_LOCAL_TraceGuids[] = {{{guid_initializer(guid)}}};",
         "",
     ]
     if image.entry in [fn.name for fn in unit.functions]:
