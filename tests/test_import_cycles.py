@@ -1,4 +1,4 @@
-"""The package's module-level imports form no cycle.
+"""The module-level imports of the package (and of the samples/ package) form no cycle.
 
 A cycle makes the result of an import depend on which module is imported first (a name read from a half-run
 module, a work-around such as a stand-in class). The graph is built from the source with ``ast``: one node per
@@ -135,8 +135,9 @@ def test_a_cycle_is_found(tmp_path):
     assert import_graph(pkg).has_edge("pkg.c", "pkg"), "a name from the package's __init__ depends on it"
 
 
-def test_no_import_cycles():
-    cycles = sorted(c[c.index(min(c)):] + c[:c.index(min(c))] for c in nx.simple_cycles(import_graph()))
+@pytest.mark.parametrize("package", [PACKAGE, PACKAGE.parent / "samples"], ids=["api_to_etw", "samples"])
+def test_no_import_cycles(package):
+    cycles = sorted(c[c.index(min(c)):] + c[:c.index(min(c))] for c in nx.simple_cycles(import_graph(package)))
     if cycles:
         shown = "\n".join(" -> ".join(c + c[:1]) for c in cycles[:20])
-        pytest.fail(f"{len(cycles)} import cycles among api_to_etw's modules, e.g.:\n{shown}")
+        pytest.fail(f"{len(cycles)} import cycles among {package.name}'s modules, e.g.:\n{shown}")
