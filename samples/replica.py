@@ -41,6 +41,7 @@ from samples.synth import build as synthbuild
 from samples.synth import constants, emit, spec, verify
 from samples.synth import model as lang
 from samples.synth import truth as synthtruth
+from samples.synth.write import write_sources
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -406,10 +407,7 @@ def write_replica(csv_path: Path, out: Path, seed: int = constants.DEFAULT_SEED)
     truth = synthtruth.compute_truth(model)
     digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()
     truth["generator"] = {"kind": "replica", "csv": csv_path.name, "csv_sha256": digest}
-    written = emit.emit_sources(model, out, seed)
-    for stale in list(out.glob("*.c")) + list(out.glob("*.h")):
-        if stale.name not in written:
-            stale.unlink()
+    write_sources(model, out, seed)
     records = [published_record(r, f) for r, f in zip(rows, fates)]
     data = {
         "format": REPLICA_FORMAT,

@@ -13,12 +13,18 @@ from samples.synth.spec import add_init_funcs, build_synthkernel, make_variant
 from samples.synth.truth import compute_truth, write_truth
 
 
-def write_folder(model: Model, truth: dict, out: Path, seed: int, keep: tuple[str, ...] = ()) -> list[str]:
-    """Write the model's sources and truth.json into ``out``, removing sources the model no longer has."""
+def write_sources(model: Model, out: Path, seed: int, keep: tuple[str, ...] = ()) -> list[str]:
+    """Write the model's C sources into ``out``, removing the sources a previous model wrote and this one lacks."""
     written = emit_sources(model, out, seed)
     for stale in [*out.glob("*.c"), *out.glob("*.h"), *out.glob("version.rc")]:
         if stale.name not in written and stale.name not in keep:
             stale.unlink()
+    return written
+
+
+def write_folder(model: Model, truth: dict, out: Path, seed: int, keep: tuple[str, ...] = ()) -> list[str]:
+    """Write the model's sources and truth.json into ``out``."""
+    written = write_sources(model, out, seed, keep)
     write_truth(truth, out / "truth.json")
     return written
 
