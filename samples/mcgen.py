@@ -84,6 +84,8 @@ class Event:
     args: str = ""
     version: int = 0
     channel: int = 0x10
+    #: The Level the writer patches into its by-value copy of the descriptor (None: reported as declared).
+    patched_level: Optional[int] = None
 
 
 @dataclass
@@ -111,6 +113,8 @@ class Image:
     globals_: list[str]             # C declarations after the header (tables, pointers)
     imports: dict[str, list[str]]   # dll -> imported names
     entry: str
+    #: "kmdf": a KMDF driver (wdflite.h beside wdmlite.h: the WDF function table and its structures).
+    framework: str = ""
 
     @property
     def guid(self) -> str:
@@ -391,7 +395,199 @@ def dll_model() -> Image:
     return Image("mcdll", "um", "Contoso-Widget-Client", "CONTOSO_WIDGET_CLIENT", ev, f, globals_, imports, "DllMain")
 
 
-MODELS = {"mcdriver": driver_model, "mcdll": dll_model}
+KMDF_DEVICE = 0x8124  # another vendor device type
+KMDF_GET_VERSION, KMDF_SET_MODE, KMDF_SET_MODE_EX, KMDF_RESET = (
+    ctl_code(KMDF_DEVICE, FUNCTION_CODES + i, access=i % 3) for i in range(4))
+KMDF_INTERNAL_PING = ctl_code(KMDF_DEVICE + 1, FUNCTION_CODES + 0x40)
+
+
+def kmdf_model() -> Image:
+    """mckmdf.sys: a KMDF driver. FxDriverEntry binds to the framework (WdfVersionBind fills the function
+    table) and calls DriverEntry, which creates the WDF driver (EvtDriverDeviceAdd, EvtDriverUnload, an
+    EvtCleanupCallback) and registers object and registry callbacks; EvtDriverDeviceAdd sets PnP/power
+    callbacks (one a frameless tail jump, without unwind data) and creates two queues (read, write and
+    device-control callbacks; an internal device-control callback). Every framework call goes through the
+    function table. The read callback copies its descriptor with RtlMoveMemory and patches the Level."""
+    ev = [
+        Event("DriverStarted", 1, 4, 1, 1, 0x1, "q"),
+        Event("DeviceAdded", 2, 4, 0, 2, 0x2, "q"),
+        Event("DriverCleanedUp", 3, 4, 2, 1, 0x1),
+        Event("DriverUnloaded", 4, 4, 2, 1, 0x1),
+        Event("PowerUp", 5, 5, 1, 3, 0x4, "q"),
+        Event("PowerDown", 6, 5, 2, 3, 0x4, "q"),
+        Event("HardwareReady", 7, 4, 0, 3, 0x4),
+        Event("IoctlVersion", 10, 5, 0, 4, 0x8, "q"),
+        Event("IoctlMode", 11, 4, 0, 4, 0x8, "qq"),
+        Event("IoctlUnknown", 12, 2, 0, 4, 0x8, "q"),
+        Event("ReadDone", 20, 5, 0, 5, 0x10, patched_level=2),
+        Event("WriteDone", 21, 5, 0, 5, 0x10, "x"),
+        Event("InternalPing", 22, 5, 0, 5, 0x10, "q"),
+        Event("HandleOpen", 30, 5, 0, 6, 0x20, "q"),
+        Event("HandleDone", 31, 5, 0, 6, 0x20),
+        Event("RegistryOp", 32, 5, 0, 6, 0x20, "q"),
+    ]
+    f = [
+        Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
+             ["g_Resets++;", "return STATUS_SUCCESS;"]),
+        Func("KmdfHandleVersion", "NTSTATUS {name}(WDFREQUEST Request)",
+             ["EventWriteIoctlVersion((ULONG)(ULONG_PTR)Request);", "return STATUS_SUCCESS;"],
+             writes=["IoctlVersion"]),
+        Func("KmdfIoDeviceControl", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,"
+             " SIZE_T InputBufferLength, ULONG IoControlCode)",
+             ["(void)Queue; (void)InputBufferLength;",
+              "switch (IoControlCode) {",
+              f"case 0x{KMDF_GET_VERSION:X}: g_Status = KmdfHandleVersion(Request); break;",
+              f"case 0x{KMDF_SET_MODE:X}:",
+              f"case 0x{KMDF_SET_MODE_EX:X}: EventWriteIoctlMode(IoControlCode, (ULONG)OutputBufferLength);"
+              " break;",
+              f"case 0x{KMDF_RESET:X}: g_Status = KmdfReset(IoControlCode); break;",
+              "default: EventWriteIoctlUnknown(IoControlCode); break;",
+              "}"],
+             calls=["KmdfHandleVersion", "KmdfReset"], writes=["IoctlMode", "IoctlUnknown"],
+             entries=["callback:WdfIoQueueCreate.EvtIoDeviceControl"],
+             cases={"KmdfHandleVersion": [KMDF_GET_VERSION], "IoctlMode": [KMDF_SET_MODE, KMDF_SET_MODE_EX],
+                    "KmdfReset": [KMDF_RESET], "IoctlUnknown": [None]}),
+        Func("KmdfIoInternal", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,"
+             " SIZE_T InputBufferLength, ULONG IoControlCode)",
+             ["(void)Queue; (void)Request; (void)OutputBufferLength; (void)InputBufferLength;",
+              f"if (IoControlCode == 0x{KMDF_INTERNAL_PING:X}) EventWriteInternalPing(IoControlCode);"],
+             writes=["InternalPing"], entries=["callback:WdfIoQueueCreate.EvtIoInternalDeviceControl"],
+             cases={"InternalPing": [KMDF_INTERNAL_PING]}),
+        Func("KmdfIoRead", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length)",
+             ["/* The descriptor copied by a call, then patched: reported as ReadDone with the patched Level. */",
+              "EVENT_DESCRIPTOR Descriptor;",
+              "(void)Queue; (void)Request; (void)Length;",
+              "RtlMoveMemory(&Descriptor, &ReadDone, sizeof Descriptor);",
+              "Descriptor.Level = 2;",
+              "if (EventEnabledReadDone())",
+              "    McGenEventWrite_EtwWriteTransfer(&CONTOSO_KMDF_DRIVER_Context, &Descriptor, NULL, 0, NULL);"
+              " /* writes ReadDone */"],
+             writes=["ReadDone"], entries=["callback:WdfIoQueueCreate.EvtIoRead"]),
+        Func("KmdfIoWrite", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length)",
+             ["(void)Queue; (void)Request;", "EventWriteWriteDone((ULONGLONG)Length);"],
+             writes=["WriteDone"], entries=["callback:WdfIoQueueCreate.EvtIoWrite"]),
+        Func("KmdfPowerTrace", "NTSTATUS {name}(ULONG State, ULONG Up)",
+             ["if (Up) EventWritePowerUp(State); else EventWritePowerDown(State);", "return g_Status;"],
+             writes=["PowerUp", "PowerDown"]),
+        Func("KmdfD0Entry", "NTSTATUS {name}(WDFDEVICE Device, WDF_POWER_DEVICE_STATE PreviousState)",
+             ["(void)Device;", "g_Powered = 1;", "return KmdfPowerTrace(PreviousState, 1);"],
+             calls=["KmdfPowerTrace"], entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Entry"]),
+        Func("KmdfD0Exit", "NTSTATUS {name}(WDFDEVICE Device, WDF_POWER_DEVICE_STATE TargetState)",
+             ["/* Only a tail jump: no frame, so no unwind data; known only from the pointer registered. */",
+              "(void)Device;", "return KmdfPowerTrace(TargetState, 0);"],
+             calls=["KmdfPowerTrace"], entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Exit"]),
+        Func("KmdfPrepareHardware", "NTSTATUS {name}(WDFDEVICE Device, WDFCMRESLIST Raw, WDFCMRESLIST Translated)",
+             ["(void)Device; (void)Raw; (void)Translated;", "EventWriteHardwareReady();", "return STATUS_SUCCESS;"],
+             writes=["HardwareReady"],
+             entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware"]),
+        Func("KmdfDeviceAdd", "NTSTATUS {name}(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)",
+             ["WDF_PNPPOWER_EVENT_CALLBACKS pnp;",
+              "WDF_IO_QUEUE_CONFIG queue;",
+              "WDFDEVICE device;",
+              "WDFQUEUE handle;",
+              "NTSTATUS status;",
+              "(void)Driver;",
+              "WDF_PNPPOWER_EVENT_CALLBACKS_INIT(&pnp);",
+              "pnp.EvtDeviceD0Entry = KmdfD0Entry;",
+              "pnp.EvtDeviceD0Exit = KmdfD0Exit;",
+              "pnp.EvtDevicePrepareHardware = KmdfPrepareHardware;",
+              "WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);",
+              "status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);",
+              "queue.EvtIoRead = KmdfIoRead;",
+              "queue.EvtIoWrite = KmdfIoWrite;",
+              "queue.EvtIoDeviceControl = KmdfIoDeviceControl;",
+              "status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);",
+              "queue.EvtIoInternalDeviceControl = KmdfIoInternal;",
+              "status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);",
+              "EventWriteDeviceAdded(status);",
+              "return status;"],
+             writes=["DeviceAdded"], entries=["callback:WdfDriverCreate.EvtDriverDeviceAdd"]),
+        Func("KmdfDriverUnload", "VOID {name}(WDFDRIVER Driver)",
+             ["(void)Driver;", "ObUnRegisterCallbacks(g_ObHandle);", "CmUnRegisterCallback(g_Cookie);",
+              "EventWriteDriverUnloaded();",
+              "McGenEventUnregister_EtwUnregister(&CONTOSO_KMDF_DRIVER_Context.RegistrationHandle);"],
+             writes=["DriverUnloaded"], entries=["callback:WdfDriverCreate.EvtDriverUnload"]),
+        Func("KmdfDriverCleanup", "VOID {name}(WDFOBJECT Object)",
+             ["(void)Object;", "EventWriteDriverCleanedUp();"],
+             writes=["DriverCleanedUp"], entries=["callback:WdfDriverCreate.EvtCleanupCallback"]),
+        Func("KmdfPreOperation", "OB_PREOP_CALLBACK_STATUS {name}(PVOID Context, POB_PRE_OPERATION_INFORMATION Info)",
+             ["(void)Context;", "EventWriteHandleOpen((ULONG)(ULONG_PTR)Info);", "return OB_PREOP_SUCCESS;"],
+             writes=["HandleOpen"], entries=["callback:ObRegisterCallbacks.PreOperation"]),
+        Func("KmdfPostOperation", "VOID {name}(PVOID Context, POB_POST_OPERATION_INFORMATION Info)",
+             ["(void)Context; (void)Info;", "EventWriteHandleDone();"],
+             writes=["HandleDone"], entries=["callback:ObRegisterCallbacks.PostOperation"]),
+        Func("KmdfRegistryCallback", "NTSTATUS {name}(PVOID Context, PVOID Argument1, PVOID Argument2)",
+             ["(void)Context; (void)Argument2;", "EventWriteRegistryOp((ULONG)(ULONG_PTR)Argument1);",
+              "return STATUS_SUCCESS;"],
+             writes=["RegistryOp"], entries=["callback:CmRegisterCallbackEx"]),
+        Func("DriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
+             ["WDF_DRIVER_CONFIG config;",
+              "WDF_OBJECT_ATTRIBUTES attributes;",
+              "OB_CALLBACK_REGISTRATION registration;",
+              "NTSTATUS status;",
+              "McGenEventRegister_EtwRegister(&CONTOSO_KMDF_DRIVER, McGenControlCallbackV2,"
+              " &CONTOSO_KMDF_DRIVER_Context, &CONTOSO_KMDF_DRIVER_Context.RegistrationHandle);",
+              "WDF_DRIVER_CONFIG_INIT(&config, KmdfDeviceAdd);",
+              "config.EvtDriverUnload = KmdfDriverUnload;",
+              "WDF_OBJECT_ATTRIBUTES_INIT(&attributes);",
+              "attributes.EvtCleanupCallback = KmdfDriverCleanup;",
+              "status = WdfDriverCreate(DriverObject, RegistryPath, &attributes, &config, WDF_NO_HANDLE);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "/* Object callbacks: the operations in a global (the object type filled at run time). */",
+              "g_ObOperations[0].ObjectType = PsProcessType;",
+              "g_ObOperations[1].ObjectType = PsThreadType;",
+              "registration.Version = OB_FLT_REGISTRATION_VERSION;",
+              "registration.OperationRegistrationCount = 2;",
+              "registration.Altitude = g_Altitude;",
+              "registration.RegistrationContext = NULL;",
+              "registration.OperationRegistration = g_ObOperations;",
+              "status = ObRegisterCallbacks(&registration, &g_ObHandle);",
+              "if (NT_SUCCESS(status))",
+              "    status = CmRegisterCallbackEx(KmdfRegistryCallback, &g_Altitude, DriverObject, NULL,"
+              " &g_Cookie, NULL);",
+              "EventWriteDriverStarted(status);",
+              "return status;"],
+             writes=["DriverStarted"]),
+        Func("FxDriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
+             ["/* What the KMDF stub library does: bind to the framework, then run the driver's DriverEntry. */",
+              "NTSTATUS status = WdfVersionBind(DriverObject, RegistryPath, &WdfBindInfo, &WdfDriverGlobals);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "return DriverEntry(DriverObject, RegistryPath);"],
+             calls=["DriverEntry"], entries=["entry"]),
+    ]
+    globals_ = [
+        "OB_PREOP_CALLBACK_STATUS KmdfPreOperation(PVOID Context, POB_PRE_OPERATION_INFORMATION Info);",
+        "VOID KmdfPostOperation(PVOID Context, POB_POST_OPERATION_INFORMATION Info);",
+        "/* The framework's table, filled by the loader through WdfBindInfo.FuncTable. */",
+        "WDFFUNC *WdfFunctions_01015;",
+        "PWDF_DRIVER_GLOBALS WdfDriverGlobals;",
+        "static WCHAR g_Component[] = L\"KmdfLibrary\";",
+        "WDF_BIND_INFO WdfBindInfo = {sizeof(WDF_BIND_INFO), g_Component, {1, 15, 0}, WdfFunctionCount,"
+        " &WdfFunctions_01015, NULL};",
+        "static WCHAR g_AltitudeText[] = L\"385201\";",
+        "static UNICODE_STRING g_Altitude = {sizeof(g_AltitudeText) - 2, sizeof(g_AltitudeText), g_AltitudeText};",
+        "static OB_OPERATION_REGISTRATION g_ObOperations[2] = {",
+        "    {NULL, OB_OPERATION_HANDLE_CREATE | OB_OPERATION_HANDLE_DUPLICATE, KmdfPreOperation, KmdfPostOperation},",
+        "    {NULL, OB_OPERATION_HANDLE_CREATE, KmdfPreOperation, NULL}};",
+        "static PVOID g_ObHandle;",
+        "static LONGLONG g_Cookie;",
+        "static volatile LONG g_Resets;",
+        "static volatile LONG g_Powered;",
+        "static volatile NTSTATUS g_Status;",
+    ]
+    imports = {"ntoskrnl.exe": ["CmRegisterCallbackEx", "CmUnRegisterCallback", "EtwRegister", "EtwUnregister",
+                                "EtwWriteTransfer", "ObRegisterCallbacks", "ObUnRegisterCallbacks", "PsProcessType",
+                                "PsThreadType", "RtlMoveMemory", "memcpy", "memset"],
+               "WDFLDR.SYS": ["WdfVersionBind"]}
+    return Image("mckmdf", "km", "Contoso-Kmdf-Driver", "CONTOSO_KMDF_DRIVER", ev, f, globals_, imports,
+                 "FxDriverEntry", framework="kmdf")
+
+
+MODELS = {"mcdriver": driver_model, "mcdll": dll_model, "mckmdf": kmdf_model}
 
 
 # ------------------------------------------------------------------------------------------------ C sources
@@ -504,6 +700,191 @@ DECLSPEC_IMPORT NTSTATUS PsCreateSystemThread(PHANDLE Thread, ULONG Access, PVOI
                                               PVOID ClientId, KSTART_ROUTINE *Routine, PVOID Context);
 DECLSPEC_IMPORT NTSTATUS PsTerminateSystemThread(NTSTATUS Status);
 DECLSPEC_IMPORT NTSTATUS PsSetCreateProcessNotifyRoutineEx(CREATE_PROCESS_NOTIFY_ROUTINE_EX *Routine, BOOLEAN Remove);
+"""
+
+WDFLITE = """\
+/* The few KMDF types, x64 structure layouts and function-table indices this driver uses, from the documented
+   WDF headers (wdf.h, wdfdriver.h, wdfdevice.h, wdfio.h, wdfobject.h, wdffuncenum.h), and the object and
+   registry callback registration of wdm.h (offsets checked below). Not the WDK headers. */
+#pragma once
+typedef struct WDFDRIVER__ *WDFDRIVER;
+typedef struct WDFDEVICE__ *WDFDEVICE;
+typedef struct WDFQUEUE__ *WDFQUEUE;
+typedef struct WDFREQUEST__ *WDFREQUEST;
+typedef struct WDFCMRESLIST__ *WDFCMRESLIST;
+typedef struct WDFDEVICE_INIT *PWDFDEVICE_INIT;
+typedef PVOID WDFOBJECT;
+typedef struct _WDF_DRIVER_GLOBALS *PWDF_DRIVER_GLOBALS;
+typedef VOID (*WDFFUNC)(VOID);
+typedef ULONG WDF_POWER_DEVICE_STATE;
+
+/* What FxDriverEntry hands WdfVersionBind: the loader stores the table's address through FuncTable. */
+typedef struct _WDF_VERSION { ULONG Major; ULONG Minor; ULONG Build; } WDF_VERSION;
+typedef struct _WDF_BIND_INFO {
+    ULONG Size;
+    WCHAR *Component;                   /* 0x08 */
+    WDF_VERSION Version;                /* 0x10 */
+    ULONG FuncCount;                    /* 0x1c */
+    WDFFUNC **FuncTable;                /* 0x20 */
+    PVOID Module;                       /* 0x28 */
+} WDF_BIND_INFO, *PWDF_BIND_INFO;
+DECLSPEC_IMPORT NTSTATUS WdfVersionBind(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath,
+                                        PWDF_BIND_INFO BindInfo, PWDF_DRIVER_GLOBALS *Globals);
+extern WDFFUNC *WdfFunctions_01015;
+extern PWDF_DRIVER_GLOBALS WdfDriverGlobals;
+#define WdfFunctionCount 444
+
+typedef enum _WDFFUNCENUM {
+    WdfDeviceInitSetPnpPowerEventCallbacksTableIndex = 55,
+    WdfDeviceCreateTableIndex = 75,
+    WdfDriverCreateTableIndex = 116,
+    WdfIoQueueCreateTableIndex = 152,
+} WDFFUNCENUM;
+
+typedef VOID EVT_WDF_OBJECT_CONTEXT_CLEANUP(WDFOBJECT Object);
+typedef struct _WDF_OBJECT_ATTRIBUTES {
+    ULONG Size;
+    EVT_WDF_OBJECT_CONTEXT_CLEANUP *EvtCleanupCallback;    /* 0x08 */
+    EVT_WDF_OBJECT_CONTEXT_CLEANUP *EvtDestroyCallback;    /* 0x10 */
+    ULONG ExecutionLevel;               /* 0x18 */
+    ULONG SynchronizationScope;         /* 0x1c */
+    WDFOBJECT ParentObject;             /* 0x20 */
+    SIZE_T ContextSizeOverride;         /* 0x28 */
+    const void *ContextTypeInfo;        /* 0x30 */
+} WDF_OBJECT_ATTRIBUTES;
+#define WDF_NO_OBJECT_ATTRIBUTES ((WDF_OBJECT_ATTRIBUTES *)0)
+#define WDF_NO_HANDLE ((void *)0)
+
+typedef NTSTATUS EVT_WDF_DRIVER_DEVICE_ADD(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit);
+typedef VOID EVT_WDF_DRIVER_UNLOAD(WDFDRIVER Driver);
+typedef struct _WDF_DRIVER_CONFIG {
+    ULONG Size;
+    EVT_WDF_DRIVER_DEVICE_ADD *EvtDriverDeviceAdd;  /* 0x08 */
+    EVT_WDF_DRIVER_UNLOAD *EvtDriverUnload;         /* 0x10 */
+    ULONG DriverInitFlags;              /* 0x18 */
+    ULONG DriverPoolTag;                /* 0x1c */
+} WDF_DRIVER_CONFIG;
+
+typedef VOID EVT_WDF_IO_QUEUE_IO_DEFAULT(WDFQUEUE Queue, WDFREQUEST Request);
+typedef VOID EVT_WDF_IO_QUEUE_IO_READ(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length);
+typedef VOID EVT_WDF_IO_QUEUE_IO_WRITE(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length);
+typedef VOID EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,
+                                                SIZE_T InputBufferLength, ULONG IoControlCode);
+typedef enum { WdfIoQueueDispatchSequential = 1, WdfIoQueueDispatchParallel, WdfIoQueueDispatchManual }
+    WDF_IO_QUEUE_DISPATCH_TYPE;
+typedef struct _WDF_IO_QUEUE_CONFIG {
+    ULONG Size;
+    WDF_IO_QUEUE_DISPATCH_TYPE DispatchType;        /* 0x04 */
+    ULONG PowerManaged;                 /* 0x08: WDF_TRI_STATE */
+    BOOLEAN AllowZeroLengthRequests;    /* 0x0c */
+    BOOLEAN DefaultQueue;               /* 0x0d */
+    EVT_WDF_IO_QUEUE_IO_DEFAULT *EvtIoDefault;      /* 0x10 */
+    EVT_WDF_IO_QUEUE_IO_READ *EvtIoRead;            /* 0x18 */
+    EVT_WDF_IO_QUEUE_IO_WRITE *EvtIoWrite;          /* 0x20 */
+    EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL *EvtIoDeviceControl;          /* 0x28 */
+    EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL *EvtIoInternalDeviceControl;  /* 0x30 */
+    PVOID EvtIoStop;                    /* 0x38 */
+    PVOID EvtIoResume;                  /* 0x40 */
+    PVOID EvtIoCanceledOnQueue;         /* 0x48 */
+    union { struct { ULONG NumberOfPresentedRequests; } Parallel; } Settings;  /* 0x50 */
+    WDFDRIVER Driver;                   /* 0x58 */
+} WDF_IO_QUEUE_CONFIG;
+
+typedef NTSTATUS EVT_WDF_DEVICE_D0_ENTRY(WDFDEVICE Device, WDF_POWER_DEVICE_STATE PreviousState);
+typedef NTSTATUS EVT_WDF_DEVICE_D0_EXIT(WDFDEVICE Device, WDF_POWER_DEVICE_STATE TargetState);
+typedef NTSTATUS EVT_WDF_DEVICE_PREPARE_HARDWARE(WDFDEVICE Device, WDFCMRESLIST Raw, WDFCMRESLIST Translated);
+typedef struct _WDF_PNPPOWER_EVENT_CALLBACKS {
+    ULONG Size;
+    EVT_WDF_DEVICE_D0_ENTRY *EvtDeviceD0Entry;      /* 0x08 */
+    PVOID EvtDeviceD0EntryPostInterruptsEnabled;    /* 0x10 */
+    EVT_WDF_DEVICE_D0_EXIT *EvtDeviceD0Exit;        /* 0x18 */
+    PVOID EvtDeviceD0ExitPreInterruptsDisabled;     /* 0x20 */
+    EVT_WDF_DEVICE_PREPARE_HARDWARE *EvtDevicePrepareHardware;  /* 0x28 */
+    PVOID EvtDeviceReleaseHardware;     /* 0x30 */
+    PVOID EvtDeviceSelfManagedIo[5];    /* 0x38: Cleanup, Flush, Init, Suspend, Restart */
+    PVOID EvtDeviceSurpriseRemoval;     /* 0x60 */
+    PVOID EvtDeviceQueryRemove;         /* 0x68 */
+    PVOID EvtDeviceQueryStop;           /* 0x70 */
+    PVOID EvtDeviceUsageNotification;   /* 0x78 */
+    PVOID EvtDeviceRelationsQuery;      /* 0x80 */
+    PVOID EvtDeviceUsageNotificationEx; /* 0x88 */
+} WDF_PNPPOWER_EVENT_CALLBACKS;
+
+_Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncTable) == 0x20, "FuncTable");
+_Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncCount) == 0x1c, "FuncCount");
+_Static_assert(__builtin_offsetof(WDF_DRIVER_CONFIG, EvtDriverDeviceAdd) == 0x08, "EvtDriverDeviceAdd");
+_Static_assert(__builtin_offsetof(WDF_IO_QUEUE_CONFIG, EvtIoDeviceControl) == 0x28, "EvtIoDeviceControl");
+_Static_assert(__builtin_offsetof(WDF_IO_QUEUE_CONFIG, Driver) == 0x58, "Driver");
+_Static_assert(__builtin_offsetof(WDF_PNPPOWER_EVENT_CALLBACKS, EvtDevicePrepareHardware) == 0x28, "Prepare");
+_Static_assert(__builtin_offsetof(WDF_PNPPOWER_EVENT_CALLBACKS, EvtDeviceUsageNotificationEx) == 0x88, "UsageEx");
+_Static_assert(__builtin_offsetof(WDF_OBJECT_ATTRIBUTES, ContextTypeInfo) == 0x30, "ContextTypeInfo");
+
+/* The INIT helpers, as the headers define them: zero the structure, set its size and the defaults. */
+#define WDF_DRIVER_CONFIG_INIT(c, add) (__builtin_memset((c), 0, sizeof(*(c))), (c)->Size = sizeof(*(c)),\\
+    (c)->EvtDriverDeviceAdd = (add))
+#define WDF_OBJECT_ATTRIBUTES_INIT(a) (__builtin_memset((a), 0, sizeof(*(a))), (a)->Size = sizeof(*(a)),\\
+    (a)->ExecutionLevel = 1, (a)->SynchronizationScope = 1)
+#define WDF_PNPPOWER_EVENT_CALLBACKS_INIT(p) (__builtin_memset((p), 0, sizeof(*(p))), (p)->Size = sizeof(*(p)))
+#define WDF_IO_QUEUE_CONFIG_INIT(q, type) (__builtin_memset((q), 0, sizeof(*(q))), (q)->Size = sizeof(*(q)),\\
+    (q)->PowerManaged = 2, (q)->DispatchType = (type))
+#define WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(q, type) (WDF_IO_QUEUE_CONFIG_INIT(q, type), (q)->DefaultQueue = 1)
+
+/* Every framework call goes through the table: WdfFunctions[<Name>TableIndex](WdfDriverGlobals, ...). */
+typedef NTSTATUS (*PFN_WDFDRIVERCREATE)(PWDF_DRIVER_GLOBALS, PDRIVER_OBJECT, PUNICODE_STRING,
+                                        WDF_OBJECT_ATTRIBUTES *, WDF_DRIVER_CONFIG *, WDFDRIVER *);
+typedef NTSTATUS (*PFN_WDFDEVICECREATE)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT *, WDF_OBJECT_ATTRIBUTES *,
+                                        WDFDEVICE *);
+typedef VOID (*PFN_WDFDEVICEINITSETPNPPOWEREVENTCALLBACKS)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT,
+                                                           WDF_PNPPOWER_EVENT_CALLBACKS *);
+typedef NTSTATUS (*PFN_WDFIOQUEUECREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_IO_QUEUE_CONFIG *,
+                                         WDF_OBJECT_ATTRIBUTES *, WDFQUEUE *);
+#define WdfDriverCreate(o, r, a, c, d) ((PFN_WDFDRIVERCREATE)WdfFunctions_01015[WdfDriverCreateTableIndex])(\\
+    WdfDriverGlobals, o, r, a, c, d)
+#define WdfDeviceCreate(i, a, d) ((PFN_WDFDEVICECREATE)WdfFunctions_01015[WdfDeviceCreateTableIndex])(\\
+    WdfDriverGlobals, i, a, d)
+#define WdfDeviceInitSetPnpPowerEventCallbacks(i, p) ((PFN_WDFDEVICEINITSETPNPPOWEREVENTCALLBACKS)\\
+    WdfFunctions_01015[WdfDeviceInitSetPnpPowerEventCallbacksTableIndex])(WdfDriverGlobals, i, p)
+#define WdfIoQueueCreate(d, c, a, q) ((PFN_WDFIOQUEUECREATE)WdfFunctions_01015[WdfIoQueueCreateTableIndex])(\\
+    WdfDriverGlobals, d, c, a, q)
+
+/* Object callbacks (wdm.h). */
+typedef struct _OBJECT_TYPE *POBJECT_TYPE;
+typedef ULONG OB_OPERATION;
+typedef enum { OB_PREOP_SUCCESS } OB_PREOP_CALLBACK_STATUS;
+typedef struct _OB_PRE_OPERATION_INFORMATION *POB_PRE_OPERATION_INFORMATION;
+typedef struct _OB_POST_OPERATION_INFORMATION *POB_POST_OPERATION_INFORMATION;
+typedef OB_PREOP_CALLBACK_STATUS OB_PRE_OPERATION_CALLBACK(PVOID Context, POB_PRE_OPERATION_INFORMATION Info);
+typedef VOID OB_POST_OPERATION_CALLBACK(PVOID Context, POB_POST_OPERATION_INFORMATION Info);
+typedef struct _OB_OPERATION_REGISTRATION {
+    POBJECT_TYPE *ObjectType;
+    OB_OPERATION Operations;                        /* 0x08 */
+    OB_PRE_OPERATION_CALLBACK *PreOperation;        /* 0x10 */
+    OB_POST_OPERATION_CALLBACK *PostOperation;      /* 0x18 */
+} OB_OPERATION_REGISTRATION;
+typedef struct _OB_CALLBACK_REGISTRATION {
+    USHORT Version;
+    USHORT OperationRegistrationCount;              /* 0x02 */
+    UNICODE_STRING Altitude;                        /* 0x08 */
+    PVOID RegistrationContext;                      /* 0x18 */
+    OB_OPERATION_REGISTRATION *OperationRegistration;  /* 0x20 */
+} OB_CALLBACK_REGISTRATION;
+#define OB_FLT_REGISTRATION_VERSION 0x0100
+#define OB_OPERATION_HANDLE_CREATE 0x1
+#define OB_OPERATION_HANDLE_DUPLICATE 0x2
+_Static_assert(__builtin_offsetof(OB_CALLBACK_REGISTRATION, OperationRegistration) == 0x20, "OperationRegistration");
+_Static_assert(__builtin_offsetof(OB_OPERATION_REGISTRATION, PostOperation) == 0x18, "PostOperation");
+DECLSPEC_IMPORT NTSTATUS ObRegisterCallbacks(OB_CALLBACK_REGISTRATION *Registration, PVOID *Handle);
+DECLSPEC_IMPORT VOID ObUnRegisterCallbacks(PVOID Handle);
+DECLSPEC_IMPORT extern POBJECT_TYPE *PsProcessType;
+DECLSPEC_IMPORT extern POBJECT_TYPE *PsThreadType;
+
+/* Registry callbacks (wdm.h). */
+typedef NTSTATUS EX_CALLBACK_FUNCTION(PVOID Context, PVOID Argument1, PVOID Argument2);
+DECLSPEC_IMPORT NTSTATUS CmRegisterCallbackEx(EX_CALLBACK_FUNCTION *Function, PUNICODE_STRING Altitude,
+                                              PVOID Driver, PVOID Context, LONGLONG *Cookie, PVOID Reserved);
+DECLSPEC_IMPORT NTSTATUS CmUnRegisterCallback(LONGLONG Cookie);
+/* The documented routine (not the memmove macro): the copy is a real call. */
+DECLSPEC_IMPORT VOID RtlMoveMemory(VOID *Destination, const VOID *Source, SIZE_T Length);
 """
 
 WINLITE = """\
@@ -690,8 +1071,9 @@ def events_header(image: Image) -> str:
 
 def c_source(image: Image) -> str:
     lines = [f"/* {image.file}: generated by samples/mcgen.py from its model. */",
-             f'#include "{"wdmlite.h" if image.mode == "km" else "winlite.h"}"',
-             f'#include "{image.name}events.h"', ""]
+             f'#include "{"wdmlite.h" if image.mode == "km" else "winlite.h"}"']
+    lines += ['#include "wdflite.h"'] if image.framework == "kmdf" else []
+    lines += [f'#include "{image.name}events.h"', ""]
     lines += image.globals_ + [""]
     for func in image.functions:
         sig = func.signature.format(name=func.name)
@@ -710,6 +1092,8 @@ def def_files(image: Image) -> dict[str, str]:
 def sources(image: Image) -> dict[str, str]:
     out = {f"{image.name}events.h": events_header(image), f"{image.name}.c": c_source(image)}
     out["wdmlite.h" if image.mode == "km" else "winlite.h"] = WDMLITE if image.mode == "km" else WINLITE
+    if image.framework == "kmdf":
+        out["wdflite.h"] = WDFLITE
     out.update(def_files(image))
     return out
 
@@ -720,7 +1104,7 @@ def check_model(image: Image) -> None:
     symbols = {e.symbol for e in image.events}
     for func in image.functions:
         text = "\n".join(func.body)
-        writes = set(re.findall(r"\bEventWrite(\w+)\(", text))
+        writes = set(re.findall(r"\bEventWrite(\w+)\(", text)) | set(re.findall(r"/\* writes (\w+) \*/", text))
         calls = {n for n in names if re.search(rf"\b{n}\(", text) and n != func.name}
         assert writes == set(func.writes) and writes <= symbols, (func.name, writes)
         assert calls == set(func.calls), (func.name, calls)
@@ -769,7 +1153,8 @@ def truth(image: Image) -> dict:
         "max_depth": MAX_DEPTH, "levels": list(LEVELS),
         "provider": {"name": image.provider, "guid": image.guid, "symbol": image.symbol},
         "events": [{"symbol": e.symbol, "id": e.id, "version": e.version, "channel": e.channel, "level": e.level,
-                    "opcode": e.opcode, "task": e.task, "keyword": e.keyword, "template": e.args}
+                    "opcode": e.opcode, "task": e.task, "keyword": e.keyword, "template": e.args,
+                    **({"patched_level": e.patched_level} if e.patched_level is not None else {})}
                    for e in image.events],
         "functions": [{"name": f.name, "exported": f.exported, "entries": f.entries, "calls": f.calls,
                        "writes": f.writes} for f in image.functions],
@@ -791,7 +1176,7 @@ def _reaches(funcs: dict[str, Func], start: str, goal: str) -> bool:
 
 def _ioctl_along(funcs: dict[str, Func], root: str, nxt: dict[str, Optional[str]], symbol: str) -> str:
     """The cases of the first function on the path from a DEVICE_CONTROL routine whose switch leads on."""
-    if not any(k in ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL") for k in funcs[root].entries):
+    if not any(k in IOCTL_ENTRIES for k in funcs[root].entries):
         return ""
     func: Optional[str] = root
     while func is not None:
@@ -800,6 +1185,11 @@ def _ioctl_along(funcs: dict[str, Func], root: str, nxt: dict[str, Optional[str]
             return _ioctl_text(funcs[func].cases[hop])
         func = nxt[func]
     return ""
+
+
+#: Entry kinds whose routine receives an IOCTL code (the IRP's, or a KMDF queue callback's IoControlCode).
+IOCTL_ENTRIES = ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL",
+                 "callback:WdfIoQueueCreate.EvtIoDeviceControl", "callback:WdfIoQueueCreate.EvtIoInternalDeviceControl")
 
 
 def _ioctl_text(cases: Optional[list[Optional[int]]]) -> str:

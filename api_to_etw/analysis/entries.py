@@ -324,12 +324,19 @@ class EntryFinder:
             table = None if info is None else wdf.function_table(self.facts.memory, self.facts.image_base, info)
             if table is not None:
                 tables.add(table)
+        funcs = self.facts.functions
         for slot, count in sorted(tables):
-            sites = self.engine.table_calls(slot, wdf.table_names(count))
+            names = wdf.table_names(count)
+            self.engine.table_calls(slot, names)  # new call sites in the facts (a replay has them already)
+            wanted = set(names.values())
+            sites = [s for s in self.facts.calls if s.callee in funcs and funcs[s.callee].imported
+                     and funcs[s.callee].name in wanted]
             self.engine.resolve(sorted({s.caller for s in sites}))
             for site in sites:
-                self._by_caller.setdefault(site.caller, []).append(site)
-                api = wdf.api_named(self.facts.functions[site.callee].name)
+                known = self._by_caller.setdefault(site.caller, [])
+                if site not in known:
+                    known.append(site)
+                api = wdf.api_named(funcs[site.callee].name)
                 if api is None:
                     continue
                 for arg, (size, fields) in api.structures.items():

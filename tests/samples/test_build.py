@@ -392,7 +392,7 @@ def _load_mcgen():
     return module
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
     mcgen = _load_mcgen()
     image = mcgen.MODELS[sample]()
@@ -403,7 +403,7 @@ def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
     assert committed == set(written)
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_images_have_no_machine_paths(sample):
     for path in sorted((SAMPLES / sample).glob("O*/*")):
         data = path.read_bytes()
@@ -412,7 +412,7 @@ def test_mc_images_have_no_machine_paths(sample):
             assert needle not in data, f"{path.name} contains {needle!r}"
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_rebuild_is_byte_identical(sample):
     require_tools("clang", "lld-link", "llvm-dlltool")
     reason = _toolchain_skip_reason()
