@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""mc.exe-style fixtures: a kernel driver (``mc -km``) and a user-mode DLL (``mc -um``) with their ground truth.
+"""mc.exe-style fixtures: kernel drivers (``mc -km``; WDM and KMDF) and a user-mode DLL (``mc -um``) with their
+ground truth.
 
 Each image is an explicit model: a manifest provider (GUID, events with their descriptor fields and
 template), and the functions of the image, each with its C body, the model functions it calls, the
@@ -33,9 +34,9 @@ for an IRP_MJ_DEVICE_CONTROL routine, the IOCTL codes of the switch cases whose 
 
 Usage::
 
-  python samples/mcgen.py [mcdriver|mcdll ...]            write sources and truth.json, build every level
-  python samples/mcgen.py --sources [mcdriver|mcdll ...]  sources and truth.json only
-  python samples/mcgen.py --check [mcdriver|mcdll ...]    committed sources/truth equal the model's; rebuild in
+  python samples/mcgen.py [mcdriver|mcdll|mckmdf ...]     write sources and truth.json, build every level
+  python samples/mcgen.py --sources [SAMPLE ...]          sources and truth.json only
+  python samples/mcgen.py --check [SAMPLE ...]            committed sources/truth equal the model's; rebuild in
                                                           a temporary folder and compare images and PDBs
 """
 
