@@ -406,8 +406,8 @@ def kmdf_model() -> Image:
     """mckmdf.sys: a KMDF driver. FxDriverEntry binds to the framework (WdfVersionBind fills the function
     table) and calls DriverEntry, which creates the WDF driver (EvtDriverDeviceAdd, EvtDriverUnload, an
     EvtCleanupCallback) and registers object and registry callbacks; EvtDriverDeviceAdd sets PnP/power
-    callbacks (one a frameless tail jump, without unwind data) and creates two queues (read, write and
-    device-control callbacks; an internal device-control callback). Every framework call goes through the
+    callbacks (one a frameless tail jump, without unwind data) and a file-create callback, creates two queues
+    (read, write and device-control callbacks; an internal device-control callback) and a timer. Every framework call goes through the
     function table. The read callback copies its descriptor with RtlMoveMemory and patches the Level."""
     ev = [
         Event("DriverStarted", 1, 4, 1, 1, 0x1, "q"),
@@ -426,6 +426,8 @@ def kmdf_model() -> Image:
         Event("HandleOpen", 30, 5, 0, 6, 0x20, "q"),
         Event("HandleDone", 31, 5, 0, 6, 0x20),
         Event("RegistryOp", 32, 5, 0, 6, 0x20, "q"),
+        Event("FileOpened", 40, 5, 0, 7, 0x40, "x"),
+        Event("TimerFired", 41, 5, 0, 7, 0x40, "x"),
     ]
     f = [
         Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
@@ -481,11 +483,20 @@ def kmdf_model() -> Image:
              ["(void)Device; (void)Raw; (void)Translated;", "EventWriteHardwareReady();", "return STATUS_SUCCESS;"],
              writes=["HardwareReady"],
              entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware"]),
+        Func("KmdfFileCreate", "VOID {name}(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject)",
+             ["(void)Device; (void)Request;", "EventWriteFileOpened((ULONGLONG)(ULONG_PTR)FileObject);"],
+             writes=["FileOpened"], entries=["callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate"]),
+        Func("KmdfTimer", "VOID {name}(WDFTIMER Timer)",
+             ["EventWriteTimerFired((ULONGLONG)(ULONG_PTR)Timer);"],
+             writes=["TimerFired"], entries=["callback:WdfTimerCreate.EvtTimerFunc"]),
         Func("KmdfDeviceAdd", "NTSTATUS {name}(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)",
              ["WDF_PNPPOWER_EVENT_CALLBACKS pnp;",
+              "WDF_FILEOBJECT_CONFIG files;",
               "WDF_IO_QUEUE_CONFIG queue;",
+              "WDF_TIMER_CONFIG timer;",
               "WDFDEVICE device;",
               "WDFQUEUE handle;",
+              "WDFTIMER ticker;",
               "NTSTATUS status;",
               "(void)Driver;",
               "WDF_PNPPOWER_EVENT_CALLBACKS_INIT(&pnp);",
@@ -493,6 +504,8 @@ def kmdf_model() -> Image:
               "pnp.EvtDeviceD0Exit = KmdfD0Exit;",
               "pnp.EvtDevicePrepareHardware = KmdfPrepareHardware;",
               "WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);",
+              "WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);",
+              "WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);",
               "status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);",
               "if (!NT_SUCCESS(status)) return status;",
               "WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);",
@@ -504,6 +517,8 @@ def kmdf_model() -> Image:
               "WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);",
               "queue.EvtIoInternalDeviceControl = KmdfIoInternal;",
               "status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);",
+              "WDF_TIMER_CONFIG_INIT(&timer, KmdfTimer);",
+              "if (NT_SUCCESS(status)) status = WdfTimerCreate(&timer, WDF_NO_OBJECT_ATTRIBUTES, &ticker);",
               "EventWriteDeviceAdded(status);",
               "return status;"],
              writes=["DeviceAdded"], entries=["callback:WdfDriverCreate.EvtDriverDeviceAdd"]),
@@ -713,6 +728,8 @@ typedef struct WDFDEVICE__ *WDFDEVICE;
 typedef struct WDFQUEUE__ *WDFQUEUE;
 typedef struct WDFREQUEST__ *WDFREQUEST;
 typedef struct WDFCMRESLIST__ *WDFCMRESLIST;
+typedef struct WDFFILEOBJECT__ *WDFFILEOBJECT;
+typedef struct WDFTIMER__ *WDFTIMER;
 typedef struct WDFDEVICE_INIT *PWDFDEVICE_INIT;
 typedef PVOID WDFOBJECT;
 typedef struct _WDF_DRIVER_GLOBALS *PWDF_DRIVER_GLOBALS;
@@ -737,9 +754,11 @@ extern PWDF_DRIVER_GLOBALS WdfDriverGlobals;
 
 typedef enum _WDFFUNCENUM {
     WdfDeviceInitSetPnpPowerEventCallbacksTableIndex = 55,
+    WdfDeviceInitSetFileObjectConfigTableIndex = 71,
     WdfDeviceCreateTableIndex = 75,
     WdfDriverCreateTableIndex = 116,
     WdfIoQueueCreateTableIndex = 152,
+    WdfTimerCreateTableIndex = 318,
 } WDFFUNCENUM;
 
 typedef VOID EVT_WDF_OBJECT_CONTEXT_CLEANUP(WDFOBJECT Object);
@@ -811,7 +830,30 @@ typedef struct _WDF_PNPPOWER_EVENT_CALLBACKS {
     PVOID EvtDeviceUsageNotificationEx; /* 0x88 */
 } WDF_PNPPOWER_EVENT_CALLBACKS;
 
+typedef VOID EVT_WDF_DEVICE_FILE_CREATE(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject);
+typedef VOID EVT_WDF_FILE_CLOSE(WDFFILEOBJECT FileObject);
+typedef struct _WDF_FILEOBJECT_CONFIG {
+    ULONG Size;
+    EVT_WDF_DEVICE_FILE_CREATE *EvtDeviceFileCreate;    /* 0x08 */
+    EVT_WDF_FILE_CLOSE *EvtFileClose;                   /* 0x10 */
+    EVT_WDF_FILE_CLOSE *EvtFileCleanup;                 /* 0x18 */
+    ULONG AutoForwardCleanupClose;      /* 0x20: WDF_TRI_STATE */
+    ULONG FileObjectClass;              /* 0x24 */
+} WDF_FILEOBJECT_CONFIG;
+
+typedef VOID EVT_WDF_TIMER(WDFTIMER Timer);
+typedef struct _WDF_TIMER_CONFIG {
+    ULONG Size;
+    EVT_WDF_TIMER *EvtTimerFunc;        /* 0x08 */
+    ULONG Period;                       /* 0x10 */
+    BOOLEAN AutomaticSerialization;     /* 0x14 */
+    ULONG TolerableDelay;               /* 0x18 */
+    ULONG UseHighResolutionTimer;       /* 0x1c: WDF_TRI_STATE */
+} WDF_TIMER_CONFIG;
+
 _Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncTable) == 0x20, "FuncTable");
+_Static_assert(__builtin_offsetof(WDF_FILEOBJECT_CONFIG, EvtFileCleanup) == 0x18, "EvtFileCleanup");
+_Static_assert(sizeof(WDF_TIMER_CONFIG) == 0x20, "WDF_TIMER_CONFIG");
 _Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncCount) == 0x1c, "FuncCount");
 _Static_assert(__builtin_offsetof(WDF_DRIVER_CONFIG, EvtDriverDeviceAdd) == 0x08, "EvtDriverDeviceAdd");
 _Static_assert(__builtin_offsetof(WDF_IO_QUEUE_CONFIG, EvtIoDeviceControl) == 0x28, "EvtIoDeviceControl");
@@ -829,6 +871,11 @@ _Static_assert(__builtin_offsetof(WDF_OBJECT_ATTRIBUTES, ContextTypeInfo) == 0x3
 #define WDF_IO_QUEUE_CONFIG_INIT(q, type) (__builtin_memset((q), 0, sizeof(*(q))), (q)->Size = sizeof(*(q)),\\
     (q)->PowerManaged = 2, (q)->DispatchType = (type))
 #define WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(q, type) (WDF_IO_QUEUE_CONFIG_INIT(q, type), (q)->DefaultQueue = 1)
+#define WDF_FILEOBJECT_CONFIG_INIT(f, create, close, cleanup) (__builtin_memset((f), 0, sizeof(*(f))),\\
+    (f)->Size = sizeof(*(f)), (f)->EvtDeviceFileCreate = (create), (f)->EvtFileClose = (close),\\
+    (f)->EvtFileCleanup = (cleanup), (f)->AutoForwardCleanupClose = 2, (f)->FileObjectClass = 2)
+#define WDF_TIMER_CONFIG_INIT(t, func) (__builtin_memset((t), 0, sizeof(*(t))), (t)->Size = sizeof(*(t)),\\
+    (t)->EvtTimerFunc = (func), (t)->AutomaticSerialization = 1, (t)->UseHighResolutionTimer = 0)
 
 /* Every framework call goes through the table: WdfFunctions[<Name>TableIndex](WdfDriverGlobals, ...). */
 typedef NTSTATUS (*PFN_WDFDRIVERCREATE)(PWDF_DRIVER_GLOBALS, PDRIVER_OBJECT, PUNICODE_STRING,
@@ -839,6 +886,9 @@ typedef VOID (*PFN_WDFDEVICEINITSETPNPPOWEREVENTCALLBACKS)(PWDF_DRIVER_GLOBALS, 
                                                            WDF_PNPPOWER_EVENT_CALLBACKS *);
 typedef NTSTATUS (*PFN_WDFIOQUEUECREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_IO_QUEUE_CONFIG *,
                                          WDF_OBJECT_ATTRIBUTES *, WDFQUEUE *);
+typedef VOID (*PFN_WDFDEVICEINITSETFILEOBJECTCONFIG)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT, WDF_FILEOBJECT_CONFIG *,
+                                                     WDF_OBJECT_ATTRIBUTES *);
+typedef NTSTATUS (*PFN_WDFTIMERCREATE)(PWDF_DRIVER_GLOBALS, WDF_TIMER_CONFIG *, WDF_OBJECT_ATTRIBUTES *, WDFTIMER *);
 #define WdfDriverCreate(o, r, a, c, d) ((PFN_WDFDRIVERCREATE)WdfFunctions_01015[WdfDriverCreateTableIndex])(\\
     WdfDriverGlobals, o, r, a, c, d)
 #define WdfDeviceCreate(i, a, d) ((PFN_WDFDEVICECREATE)WdfFunctions_01015[WdfDeviceCreateTableIndex])(\\
@@ -847,6 +897,10 @@ typedef NTSTATUS (*PFN_WDFIOQUEUECREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_IO_
     WdfFunctions_01015[WdfDeviceInitSetPnpPowerEventCallbacksTableIndex])(WdfDriverGlobals, i, p)
 #define WdfIoQueueCreate(d, c, a, q) ((PFN_WDFIOQUEUECREATE)WdfFunctions_01015[WdfIoQueueCreateTableIndex])(\\
     WdfDriverGlobals, d, c, a, q)
+#define WdfDeviceInitSetFileObjectConfig(i, f, a) ((PFN_WDFDEVICEINITSETFILEOBJECTCONFIG)\\
+    WdfFunctions_01015[WdfDeviceInitSetFileObjectConfigTableIndex])(WdfDriverGlobals, i, f, a)
+#define WdfTimerCreate(c, a, t) ((PFN_WDFTIMERCREATE)WdfFunctions_01015[WdfTimerCreateTableIndex])(\\
+    WdfDriverGlobals, c, a, t)
 
 /* Object callbacks (wdm.h). */
 typedef struct _OBJECT_TYPE *POBJECT_TYPE;

@@ -339,6 +339,10 @@ class EntryFinder:
                 api = wdf.api_named(funcs[site.callee].name)
                 if api is None:
                     continue
+                for arg, field_name in api.routines.items():
+                    for value in site.arg(arg):
+                        if isinstance(value, Addr) and value.rva in self.code:
+                            self.entries.add(value.rva, f"callback:{api.name}.{field_name}")
                 for arg, (size, fields) in api.structures.items():
                     for value in site.arg(arg):
                         found = self._struct_pointers(value, size)

@@ -12,7 +12,7 @@ the public WDF headers and documentation.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from ..model import Addr, Memory
@@ -39,6 +39,8 @@ class WdfApi:
     name: str
     index: int
     structures: dict[int, tuple[int, dict[int, str]]]
+    #: Arguments that are the callback itself: argument index -> the parameter's documented name.
+    routines: dict[int, str] = field(default_factory=dict)
 
 
 #: The methods modelled (index from WDFFUNCENUM; argument positions count WdfDriverGlobals as 0).
@@ -63,6 +65,19 @@ WDF_APIS = (
         0x60: "EvtDeviceSurpriseRemoval", 0x68: "EvtDeviceQueryRemove", 0x70: "EvtDeviceQueryStop",
         0x78: "EvtDeviceUsageNotification", 0x80: "EvtDeviceRelationsQuery",
         0x88: "EvtDeviceUsageNotificationEx"})}),
+    # WdfDeviceInitSetFileObjectConfig(Globals, DeviceInit, FileObjectConfig, FileObjectAttributes)
+    WdfApi("WdfDeviceInitSetFileObjectConfig", 71, {2: (0x28, {
+        0x08: "EvtDeviceFileCreate", 0x10: "EvtFileClose", 0x18: "EvtFileCleanup"}), 3: OBJECT_ATTRIBUTES}),
+    # WdfDeviceInitSetIoInCallerContextCallback(Globals, DeviceInit, EvtIoInCallerContext)
+    WdfApi("WdfDeviceInitSetIoInCallerContextCallback", 74, {}, {2: "EvtIoInCallerContext"}),
+    # WdfDpcCreate / WdfTimerCreate / WdfWorkItemCreate(Globals, Config, Attributes, Object)
+    WdfApi("WdfDpcCreate", 111, {1: (0x18, {0x08: "EvtDpcFunc"}), 2: OBJECT_ATTRIBUTES}),
+    WdfApi("WdfTimerCreate", 318, {1: (0x20, {0x08: "EvtTimerFunc"}), 2: OBJECT_ATTRIBUTES}),
+    WdfApi("WdfWorkItemCreate", 379, {1: (0x18, {0x08: "EvtWorkItemFunc"}), 2: OBJECT_ATTRIBUTES}),
+    # WdfRequestMarkCancelable(Globals, Request, EvtRequestCancel)
+    WdfApi("WdfRequestMarkCancelable", 255, {}, {2: "EvtRequestCancel"}),
+    # WdfRequestSetCompletionRoutine(Globals, Request, CompletionRoutine, CompletionContext)
+    WdfApi("WdfRequestSetCompletionRoutine", 260, {}, {2: "CompletionRoutine"}),
 )
 #: Queue callbacks that receive an IOCTL: EvtIoDeviceControl(Queue, Request, OutputBufferLength,
 #: InputBufferLength, IoControlCode), the code in the fifth parameter.

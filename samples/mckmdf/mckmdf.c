@@ -95,12 +95,26 @@ DECLSPEC_NOINLINE NTSTATUS KmdfPrepareHardware(WDFDEVICE Device, WDFCMRESLIST Ra
     return STATUS_SUCCESS;
 }
 
+DECLSPEC_NOINLINE VOID KmdfFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject)
+{
+    (void)Device; (void)Request;
+    EventWriteFileOpened((ULONGLONG)(ULONG_PTR)FileObject);
+}
+
+DECLSPEC_NOINLINE VOID KmdfTimer(WDFTIMER Timer)
+{
+    EventWriteTimerFired((ULONGLONG)(ULONG_PTR)Timer);
+}
+
 DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)
 {
     WDF_PNPPOWER_EVENT_CALLBACKS pnp;
+    WDF_FILEOBJECT_CONFIG files;
     WDF_IO_QUEUE_CONFIG queue;
+    WDF_TIMER_CONFIG timer;
     WDFDEVICE device;
     WDFQUEUE handle;
+    WDFTIMER ticker;
     NTSTATUS status;
     (void)Driver;
     WDF_PNPPOWER_EVENT_CALLBACKS_INIT(&pnp);
@@ -108,6 +122,8 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     pnp.EvtDeviceD0Exit = KmdfD0Exit;
     pnp.EvtDevicePrepareHardware = KmdfPrepareHardware;
     WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);
+    WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);
+    WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);
     status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);
@@ -119,6 +135,8 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);
     queue.EvtIoInternalDeviceControl = KmdfIoInternal;
     status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);
+    WDF_TIMER_CONFIG_INIT(&timer, KmdfTimer);
+    if (NT_SUCCESS(status)) status = WdfTimerCreate(&timer, WDF_NO_OBJECT_ATTRIBUTES, &ticker);
     EventWriteDeviceAdded(status);
     return status;
 }

@@ -34,9 +34,9 @@ typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;
 
 __declspec(selectany) const GUID CONTOSO_KMDF_DRIVER = {0x6e3cc197, 0xbb99, 0x5a37, {0xb4, 0x32, 0xd4, 0xfa, 0x3c, 0x9a, 0xb4, 0xd9}};
 __declspec(selectany) ULONG CONTOSO_KMDF_DRIVER_EnableBits[1];
-__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[16] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20};
-__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[16] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5};
-__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 16, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
+__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[18] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x40, 0x40};
+__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[18] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5, 5, 5};
+__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 18, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
 #define CONTOSO_KMDF_DRIVERHandle (CONTOSO_KMDF_DRIVER_Context.RegistrationHandle)
 
 __declspec(selectany) const EVENT_DESCRIPTOR DriverStarted = {0x1, 0x0, 0x10, 0x4, 0x1, 0x1, 0x1};
@@ -55,6 +55,8 @@ __declspec(selectany) const EVENT_DESCRIPTOR InternalPing = {0x16, 0x0, 0x10, 0x
 __declspec(selectany) const EVENT_DESCRIPTOR HandleOpen = {0x1e, 0x0, 0x10, 0x5, 0x0, 0x6, 0x20};
 __declspec(selectany) const EVENT_DESCRIPTOR HandleDone = {0x1f, 0x0, 0x10, 0x5, 0x0, 0x6, 0x20};
 __declspec(selectany) const EVENT_DESCRIPTOR RegistryOp = {0x20, 0x0, 0x10, 0x5, 0x0, 0x6, 0x20};
+__declspec(selectany) const EVENT_DESCRIPTOR FileOpened = {0x28, 0x0, 0x10, 0x5, 0x0, 0x7, 0x40};
+__declspec(selectany) const EVENT_DESCRIPTOR TimerFired = {0x29, 0x0, 0x10, 0x5, 0x0, 0x7, 0x40};
 
 /* The enable callback: records the session's level and keywords and sets one enable bit per event. */
 DECLSPEC_NOINLINE __inline VOID McGenControlCallbackV2(LPCGUID SourceId, ULONG ControlCode, UCHAR Level,
@@ -152,3 +154,7 @@ DECLSPEC_NOINLINE __inline ULONG McTemplateK0x(PCMCGEN_TRACE_CONTEXT Context, PC
 #define EventWriteHandleDone() (EventEnabledHandleDone() ? McGenEventWrite_EtwWriteTransfer(&CONTOSO_KMDF_DRIVER_Context, &HandleDone, NULL, 0, NULL) : 0)
 #define EventEnabledRegistryOp() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x00008000u) != 0)
 #define EventWriteRegistryOp(a0) (EventEnabledRegistryOp() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &RegistryOp, a0) : 0)
+#define EventEnabledFileOpened() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x00010000u) != 0)
+#define EventWriteFileOpened(a0) (EventEnabledFileOpened() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &FileOpened, a0) : 0)
+#define EventEnabledTimerFired() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x00020000u) != 0)
+#define EventWriteTimerFired(a0) (EventEnabledTimerFired() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &TimerFired, a0) : 0)
