@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""mc.exe-style fixtures: a kernel driver (``mc -km``) and a user-mode DLL (``mc -um``) with their ground truth.
+"""mc.exe-style fixtures: kernel drivers (``mc -km``; WDM and KMDF) and a user-mode DLL (``mc -um``) with their
+ground truth.
 
 Each image is an explicit model: a manifest provider (GUID, events with their descriptor fields and
 template), and the functions of the image, each with its C body, the model functions it calls, the
@@ -33,9 +34,9 @@ for an IRP_MJ_DEVICE_CONTROL routine, the IOCTL codes of the switch cases whose 
 
 Usage::
 
-  python -m samples.mcgen [mcdriver|mcdll ...]            write sources and truth.json, build every level
-  python -m samples.mcgen --sources [mcdriver|mcdll ...]  sources and truth.json only
-  python -m samples.mcgen --check [mcdriver|mcdll ...]    committed sources/truth equal the model's; rebuild in
+  python -m samples.mcgen [mcdriver|mcdll|mckmdf ...]     write sources and truth.json, build every level
+  python -m samples.mcgen --sources [SAMPLE ...]          sources and truth.json only
+  python -m samples.mcgen --check [SAMPLE ...]            committed sources/truth equal the model's; rebuild in
                                                           a temporary folder and compare images and PDBs
 """
 
@@ -53,7 +54,7 @@ from samples import driver, toolchain
 from samples.guid import guid_initializer
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"  # wdmlite.h, winlite.h: the documented layouts, copied verbatim into the fixtures
+TEMPLATES = HERE / "templates"  # wdmlite.h, winlite.h, wdflite.h: documented layouts, copied verbatim into the fixtures
 
 LEVELS = ("O1", "O2", "Os")
 MAX_DEPTH = 5
@@ -80,6 +81,8 @@ class Event:
     args: str = ""
     version: int = 0
     channel: int = 0x10
+    #: The Level the writer patches into its by-value copy of the descriptor (None: reported as declared).
+    patched_level: Optional[int] = None
 
 
 @dataclass
@@ -107,6 +110,8 @@ class Image:
     globals_: list[str]             # C declarations after the header (tables, pointers)
     imports: dict[str, list[str]]   # dll -> imported names
     entry: str
+    #: "kmdf": a KMDF driver (wdflite.h beside wdmlite.h: the WDF function table and its structures).
+    framework: str = ""
 
     @property
     def guid(self) -> str:
@@ -387,7 +392,214 @@ def dll_model() -> Image:
     return Image("mcdll", "um", "Contoso-Widget-Client", "CONTOSO_WIDGET_CLIENT", ev, f, globals_, imports, "DllMain")
 
 
-MODELS = {"mcdriver": driver_model, "mcdll": dll_model}
+KMDF_DEVICE = 0x8124  # another vendor device type
+KMDF_GET_VERSION, KMDF_SET_MODE, KMDF_SET_MODE_EX, KMDF_RESET = (
+    ctl_code(KMDF_DEVICE, FUNCTION_CODES + i, access=i % 3) for i in range(4))
+KMDF_INTERNAL_PING = ctl_code(KMDF_DEVICE + 1, FUNCTION_CODES + 0x40)
+
+
+def kmdf_model() -> Image:
+    """mckmdf.sys: a KMDF driver. FxDriverEntry binds to the framework (WdfVersionBind fills the function
+    table) and calls DriverEntry, which creates the WDF driver (EvtDriverDeviceAdd, EvtDriverUnload, an
+    EvtCleanupCallback) and registers object and registry callbacks; EvtDriverDeviceAdd sets PnP/power
+    callbacks (one a frameless tail jump, without unwind data) and a file-create callback, creates two queues
+    (read, write and device-control callbacks; an internal device-control callback) and a timer. Every framework call goes through the
+    function table. The read callback copies its descriptor with RtlMoveMemory and patches the Level."""
+    ev = [
+        Event("DriverStarted", 1, 4, 1, 1, 0x1, "q"),
+        Event("DeviceAdded", 2, 4, 0, 2, 0x2, "q"),
+        Event("DriverCleanedUp", 3, 4, 2, 1, 0x1),
+        Event("DriverUnloaded", 4, 4, 2, 1, 0x1),
+        Event("PowerUp", 5, 5, 1, 3, 0x4, "q"),
+        Event("PowerDown", 6, 5, 2, 3, 0x4, "q"),
+        Event("HardwareReady", 7, 4, 0, 3, 0x4),
+        Event("IoctlVersion", 10, 5, 0, 4, 0x8, "q"),
+        Event("IoctlMode", 11, 4, 0, 4, 0x8, "qq"),
+        Event("IoctlUnknown", 12, 2, 0, 4, 0x8, "q"),
+        Event("ReadDone", 20, 5, 0, 5, 0x10, patched_level=2),
+        Event("WriteDone", 21, 5, 0, 5, 0x10, "x"),
+        Event("InternalPing", 22, 5, 0, 5, 0x10, "q"),
+        Event("HandleOpen", 30, 5, 0, 6, 0x20, "q"),
+        Event("HandleDone", 31, 5, 0, 6, 0x20),
+        Event("RegistryOp", 32, 5, 0, 6, 0x20, "q"),
+        Event("FileOpened", 40, 5, 0, 7, 0x40, "x"),
+        Event("TimerFired", 41, 5, 0, 7, 0x40, "x"),
+    ]
+    f = [
+        Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
+             ["g_Resets++;", "return STATUS_SUCCESS;"]),
+        Func("KmdfHandleVersion", "NTSTATUS {name}(WDFREQUEST Request)",
+             ["EventWriteIoctlVersion((ULONG)(ULONG_PTR)Request);", "return STATUS_SUCCESS;"],
+             writes=["IoctlVersion"]),
+        Func("KmdfIoDeviceControl", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,"
+             " SIZE_T InputBufferLength, ULONG IoControlCode)",
+             ["(void)Queue; (void)InputBufferLength;",
+              "switch (IoControlCode) {",
+              f"case 0x{KMDF_GET_VERSION:X}: g_Status = KmdfHandleVersion(Request); break;",
+              f"case 0x{KMDF_SET_MODE:X}:",
+              f"case 0x{KMDF_SET_MODE_EX:X}: EventWriteIoctlMode(IoControlCode, (ULONG)OutputBufferLength);"
+              " break;",
+              f"case 0x{KMDF_RESET:X}: g_Status = KmdfReset(IoControlCode); break;",
+              "default: EventWriteIoctlUnknown(IoControlCode); break;",
+              "}"],
+             calls=["KmdfHandleVersion", "KmdfReset"], writes=["IoctlMode", "IoctlUnknown"],
+             entries=["callback:WdfIoQueueCreate.EvtIoDeviceControl"],
+             cases={"KmdfHandleVersion": [KMDF_GET_VERSION], "IoctlMode": [KMDF_SET_MODE, KMDF_SET_MODE_EX],
+                    "KmdfReset": [KMDF_RESET], "IoctlUnknown": [None]}),
+        Func("KmdfIoInternal", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,"
+             " SIZE_T InputBufferLength, ULONG IoControlCode)",
+             ["(void)Queue; (void)Request; (void)OutputBufferLength; (void)InputBufferLength;",
+              f"if (IoControlCode == 0x{KMDF_INTERNAL_PING:X}) EventWriteInternalPing(IoControlCode);"],
+             writes=["InternalPing"], entries=["callback:WdfIoQueueCreate.EvtIoInternalDeviceControl"],
+             cases={"InternalPing": [KMDF_INTERNAL_PING]}),
+        Func("KmdfIoRead", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length)",
+             ["/* The descriptor copied by a call, then patched: reported as ReadDone with the patched Level. */",
+              "EVENT_DESCRIPTOR Descriptor;",
+              "(void)Queue; (void)Request; (void)Length;",
+              "RtlMoveMemory(&Descriptor, &ReadDone, sizeof Descriptor);",
+              "Descriptor.Level = 2;",
+              "if (EventEnabledReadDone())",
+              "    McGenEventWrite_EtwWriteTransfer(&CONTOSO_KMDF_DRIVER_Context, &Descriptor, NULL, 0, NULL);"
+              " /* writes ReadDone */"],
+             writes=["ReadDone"], entries=["callback:WdfIoQueueCreate.EvtIoRead"]),
+        Func("KmdfIoWrite", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length)",
+             ["(void)Queue; (void)Request;", "EventWriteWriteDone((ULONGLONG)Length);"],
+             writes=["WriteDone"], entries=["callback:WdfIoQueueCreate.EvtIoWrite"]),
+        Func("KmdfPowerTrace", "NTSTATUS {name}(ULONG State, ULONG Up)",
+             ["if (Up) EventWritePowerUp(State); else EventWritePowerDown(State);", "return g_Status;"],
+             writes=["PowerUp", "PowerDown"]),
+        Func("KmdfD0Entry", "NTSTATUS {name}(WDFDEVICE Device, WDF_POWER_DEVICE_STATE PreviousState)",
+             ["(void)Device;", "g_Powered = 1;", "return KmdfPowerTrace(PreviousState, 1);"],
+             calls=["KmdfPowerTrace"], entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Entry"]),
+        Func("KmdfD0Exit", "NTSTATUS {name}(WDFDEVICE Device, WDF_POWER_DEVICE_STATE TargetState)",
+             ["/* Only a tail jump: no frame, so no unwind data; known only from the pointer registered. */",
+              "(void)Device;", "return KmdfPowerTrace(TargetState, 0);"],
+             calls=["KmdfPowerTrace"], entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Exit"]),
+        Func("KmdfPrepareHardware", "NTSTATUS {name}(WDFDEVICE Device, WDFCMRESLIST Raw, WDFCMRESLIST Translated)",
+             ["(void)Device; (void)Raw; (void)Translated;", "EventWriteHardwareReady();", "return STATUS_SUCCESS;"],
+             writes=["HardwareReady"],
+             entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware"]),
+        Func("KmdfFileCreate", "VOID {name}(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject)",
+             ["(void)Device; (void)Request;", "EventWriteFileOpened((ULONGLONG)(ULONG_PTR)FileObject);"],
+             writes=["FileOpened"], entries=["callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate"]),
+        Func("KmdfTimer", "VOID {name}(WDFTIMER Timer)",
+             ["EventWriteTimerFired((ULONGLONG)(ULONG_PTR)Timer);"],
+             writes=["TimerFired"], entries=["callback:WdfTimerCreate.EvtTimerFunc"]),
+        Func("KmdfDeviceAdd", "NTSTATUS {name}(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)",
+             ["WDF_PNPPOWER_EVENT_CALLBACKS pnp;",
+              "WDF_FILEOBJECT_CONFIG files;",
+              "WDF_IO_QUEUE_CONFIG queue;",
+              "WDF_TIMER_CONFIG timer;",
+              "WDFDEVICE device;",
+              "WDFQUEUE handle;",
+              "WDFTIMER ticker;",
+              "NTSTATUS status;",
+              "(void)Driver;",
+              "WDF_PNPPOWER_EVENT_CALLBACKS_INIT(&pnp);",
+              "pnp.EvtDeviceD0Entry = KmdfD0Entry;",
+              "pnp.EvtDeviceD0Exit = KmdfD0Exit;",
+              "pnp.EvtDevicePrepareHardware = KmdfPrepareHardware;",
+              "WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);",
+              "WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);",
+              "WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);",
+              "status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);",
+              "queue.EvtIoRead = KmdfIoRead;",
+              "queue.EvtIoWrite = KmdfIoWrite;",
+              "queue.EvtIoDeviceControl = KmdfIoDeviceControl;",
+              "status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);",
+              "queue.EvtIoInternalDeviceControl = KmdfIoInternal;",
+              "status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);",
+              "WDF_TIMER_CONFIG_INIT(&timer, KmdfTimer);",
+              "if (NT_SUCCESS(status)) status = WdfTimerCreate(&timer, WDF_NO_OBJECT_ATTRIBUTES, &ticker);",
+              "EventWriteDeviceAdded(status);",
+              "return status;"],
+             writes=["DeviceAdded"], entries=["callback:WdfDriverCreate.EvtDriverDeviceAdd"]),
+        Func("KmdfDriverUnload", "VOID {name}(WDFDRIVER Driver)",
+             ["(void)Driver;", "ObUnRegisterCallbacks(g_ObHandle);", "CmUnRegisterCallback(g_Cookie);",
+              "EventWriteDriverUnloaded();",
+              "McGenEventUnregister_EtwUnregister(&CONTOSO_KMDF_DRIVER_Context.RegistrationHandle);"],
+             writes=["DriverUnloaded"], entries=["callback:WdfDriverCreate.EvtDriverUnload"]),
+        Func("KmdfDriverCleanup", "VOID {name}(WDFOBJECT Object)",
+             ["(void)Object;", "EventWriteDriverCleanedUp();"],
+             writes=["DriverCleanedUp"], entries=["callback:WdfDriverCreate.EvtCleanupCallback"]),
+        Func("KmdfPreOperation", "OB_PREOP_CALLBACK_STATUS {name}(PVOID Context, POB_PRE_OPERATION_INFORMATION Info)",
+             ["(void)Context;", "EventWriteHandleOpen((ULONG)(ULONG_PTR)Info);", "return OB_PREOP_SUCCESS;"],
+             writes=["HandleOpen"], entries=["callback:ObRegisterCallbacks.PreOperation"]),
+        Func("KmdfPostOperation", "VOID {name}(PVOID Context, POB_POST_OPERATION_INFORMATION Info)",
+             ["(void)Context; (void)Info;", "EventWriteHandleDone();"],
+             writes=["HandleDone"], entries=["callback:ObRegisterCallbacks.PostOperation"]),
+        Func("KmdfRegistryCallback", "NTSTATUS {name}(PVOID Context, PVOID Argument1, PVOID Argument2)",
+             ["(void)Context; (void)Argument2;", "EventWriteRegistryOp((ULONG)(ULONG_PTR)Argument1);",
+              "return STATUS_SUCCESS;"],
+             writes=["RegistryOp"], entries=["callback:CmRegisterCallbackEx"]),
+        Func("DriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
+             ["WDF_DRIVER_CONFIG config;",
+              "WDF_OBJECT_ATTRIBUTES attributes;",
+              "OB_CALLBACK_REGISTRATION registration;",
+              "NTSTATUS status;",
+              "McGenEventRegister_EtwRegister(&CONTOSO_KMDF_DRIVER, McGenControlCallbackV2,"
+              " &CONTOSO_KMDF_DRIVER_Context, &CONTOSO_KMDF_DRIVER_Context.RegistrationHandle);",
+              "WDF_DRIVER_CONFIG_INIT(&config, KmdfDeviceAdd);",
+              "config.EvtDriverUnload = KmdfDriverUnload;",
+              "WDF_OBJECT_ATTRIBUTES_INIT(&attributes);",
+              "attributes.EvtCleanupCallback = KmdfDriverCleanup;",
+              "status = WdfDriverCreate(DriverObject, RegistryPath, &attributes, &config, WDF_NO_HANDLE);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "/* Object callbacks: the operations in a global (the object type filled at run time). */",
+              "g_ObOperations[0].ObjectType = PsProcessType;",
+              "g_ObOperations[1].ObjectType = PsThreadType;",
+              "registration.Version = OB_FLT_REGISTRATION_VERSION;",
+              "registration.OperationRegistrationCount = 2;",
+              "registration.Altitude = g_Altitude;",
+              "registration.RegistrationContext = NULL;",
+              "registration.OperationRegistration = g_ObOperations;",
+              "status = ObRegisterCallbacks(&registration, &g_ObHandle);",
+              "if (NT_SUCCESS(status))",
+              "    status = CmRegisterCallbackEx(KmdfRegistryCallback, &g_Altitude, DriverObject, NULL,"
+              " &g_Cookie, NULL);",
+              "EventWriteDriverStarted(status);",
+              "return status;"],
+             writes=["DriverStarted"]),
+        Func("FxDriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
+             ["/* What the KMDF stub library does: bind to the framework, then run the driver's DriverEntry. */",
+              "NTSTATUS status = WdfVersionBind(DriverObject, RegistryPath, &WdfBindInfo, &WdfDriverGlobals);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "return DriverEntry(DriverObject, RegistryPath);"],
+             calls=["DriverEntry"], entries=["entry"]),
+    ]
+    globals_ = [
+        "OB_PREOP_CALLBACK_STATUS KmdfPreOperation(PVOID Context, POB_PRE_OPERATION_INFORMATION Info);",
+        "VOID KmdfPostOperation(PVOID Context, POB_POST_OPERATION_INFORMATION Info);",
+        "/* The framework's table, filled by the loader through WdfBindInfo.FuncTable. */",
+        "WDFFUNC *WdfFunctions_01015;",
+        "PWDF_DRIVER_GLOBALS WdfDriverGlobals;",
+        "static WCHAR g_Component[] = L\"KmdfLibrary\";",
+        "WDF_BIND_INFO WdfBindInfo = {sizeof(WDF_BIND_INFO), g_Component, {1, 15, 0}, WdfFunctionCount,"
+        " &WdfFunctions_01015, NULL};",
+        "static WCHAR g_AltitudeText[] = L\"385201\";",
+        "static UNICODE_STRING g_Altitude = {sizeof(g_AltitudeText) - 2, sizeof(g_AltitudeText), g_AltitudeText};",
+        "static OB_OPERATION_REGISTRATION g_ObOperations[2] = {",
+        "    {NULL, OB_OPERATION_HANDLE_CREATE | OB_OPERATION_HANDLE_DUPLICATE, KmdfPreOperation, KmdfPostOperation},",
+        "    {NULL, OB_OPERATION_HANDLE_CREATE, KmdfPreOperation, NULL}};",
+        "static PVOID g_ObHandle;",
+        "static LONGLONG g_Cookie;",
+        "static volatile LONG g_Resets;",
+        "static volatile LONG g_Powered;",
+        "static volatile NTSTATUS g_Status;",
+    ]
+    imports = {"ntoskrnl.exe": ["CmRegisterCallbackEx", "CmUnRegisterCallback", "EtwRegister", "EtwUnregister",
+                                "EtwWriteTransfer", "ObRegisterCallbacks", "ObUnRegisterCallbacks", "PsProcessType",
+                                "PsThreadType", "RtlMoveMemory", "memcpy", "memset"],
+               "WDFLDR.SYS": ["WdfVersionBind"]}
+    return Image("mckmdf", "km", "Contoso-Kmdf-Driver", "CONTOSO_KMDF_DRIVER", ev, f, globals_, imports,
+                 "FxDriverEntry", framework="kmdf")
+
+
+MODELS = {"mcdriver": driver_model, "mcdll": dll_model, "mckmdf": kmdf_model}
 
 
 # ------------------------------------------------------------------------------------------------ C sources
@@ -531,8 +743,9 @@ def events_header(image: Image) -> str:
 
 def c_source(image: Image) -> str:
     lines = [f"/* {image.file}: generated by samples/mcgen.py from its model. */",
-             f'#include "{"wdmlite.h" if image.mode == "km" else "winlite.h"}"',
-             f'#include "{image.name}events.h"', ""]
+             f'#include "{"wdmlite.h" if image.mode == "km" else "winlite.h"}"']
+    lines += ['#include "wdflite.h"'] if image.framework == "kmdf" else []
+    lines += [f'#include "{image.name}events.h"', ""]
     lines += image.globals_ + [""]
     for func in image.functions:
         sig = func.signature.format(name=func.name)
@@ -550,8 +763,8 @@ def def_files(image: Image) -> dict[str, str]:
 
 def sources(image: Image) -> dict[str, str]:
     out = {f"{image.name}events.h": events_header(image), f"{image.name}.c": c_source(image)}
-    lite = "wdmlite.h" if image.mode == "km" else "winlite.h"
-    out[lite] = (TEMPLATES / lite).read_text(encoding="utf-8")
+    lite = ["wdmlite.h" if image.mode == "km" else "winlite.h"] + (["wdflite.h"] if image.framework == "kmdf" else [])
+    out.update({name: (TEMPLATES / name).read_text(encoding="utf-8") for name in lite})
     out.update(def_files(image))
     return out
 
@@ -562,7 +775,7 @@ def check_model(image: Image) -> None:
     symbols = {e.symbol for e in image.events}
     for func in image.functions:
         text = "\n".join(func.body)
-        writes = set(re.findall(r"\bEventWrite(\w+)\(", text))
+        writes = set(re.findall(r"\bEventWrite(\w+)\(", text)) | set(re.findall(r"/\* writes (\w+) \*/", text))
         calls = {n for n in names if re.search(rf"\b{n}\(", text) and n != func.name}
         assert writes == set(func.writes) and writes <= symbols, (func.name, writes)
         assert calls == set(func.calls), (func.name, calls)
@@ -611,7 +824,8 @@ def truth(image: Image) -> dict:
         "max_depth": MAX_DEPTH, "levels": list(LEVELS),
         "provider": {"name": image.provider, "guid": image.guid, "symbol": image.symbol},
         "events": [{"symbol": e.symbol, "id": e.id, "version": e.version, "channel": e.channel, "level": e.level,
-                    "opcode": e.opcode, "task": e.task, "keyword": e.keyword, "template": e.args}
+                    "opcode": e.opcode, "task": e.task, "keyword": e.keyword, "template": e.args,
+                    **({"patched_level": e.patched_level} if e.patched_level is not None else {})}
                    for e in image.events],
         "functions": [{"name": f.name, "exported": f.exported, "entries": f.entries, "calls": f.calls,
                        "writes": f.writes} for f in image.functions],
@@ -633,7 +847,7 @@ def _reaches(funcs: dict[str, Func], start: str, goal: str) -> bool:
 
 def _ioctl_along(funcs: dict[str, Func], root: str, nxt: dict[str, Optional[str]], symbol: str) -> str:
     """The cases of the first function on the path from a DEVICE_CONTROL routine whose switch leads on."""
-    if not any(k in ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL") for k in funcs[root].entries):
+    if not any(k in IOCTL_ENTRIES for k in funcs[root].entries):
         return ""
     func: Optional[str] = root
     while func is not None:
@@ -642,6 +856,11 @@ def _ioctl_along(funcs: dict[str, Func], root: str, nxt: dict[str, Optional[str]
             return _ioctl_text(funcs[func].cases[hop])
         func = nxt[func]
     return ""
+
+
+#: Entry kinds whose routine receives an IOCTL code (the IRP's, or a KMDF queue callback's IoControlCode).
+IOCTL_ENTRIES = ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL",
+                 "callback:WdfIoQueueCreate.EvtIoDeviceControl", "callback:WdfIoQueueCreate.EvtIoInternalDeviceControl")
 
 
 def _ioctl_text(cases: Optional[list[Optional[int]]]) -> str:

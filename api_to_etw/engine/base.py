@@ -9,10 +9,10 @@ for the functions that call an ETW API, then for the callers of the wrappers it 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Optional
 
-from ..model import CaseSet, Facts, Reference, Value
+from ..model import CallSite, CaseSet, Facts, Reference, Value
 
 
 class Engine(ABC):
@@ -47,6 +47,17 @@ class Engine(ABC):
         IOCTL attribution needs it: the selector is IO_STACK_LOCATION.Parameters.DeviceIoControl.IoControlCode.
         """
         return {}
+
+    def table_calls(self, slot: int, names: Mapping[int, str]) -> list[CallSite]:
+        """Calls through a table of function pointers whose address the code reads from the global ``slot``
+        (``mov rax, [slot]`` then ``call [rax+off]``, or the entry loaded into a register and called, also
+        through the CFG dispatch routine that takes its target in rax), for the byte offsets in ``names``.
+        Each becomes a call site (arguments resolved as any other) of an imported function named
+        ``names[off]``; returned once, when first asked for. Empty by default.
+
+        KMDF drivers call the framework this way: ``WdfFunctions[WdfDriverCreateTableIndex](...)``.
+        """
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release whatever the engine holds (files, a Ghidra project)."""

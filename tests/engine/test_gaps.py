@@ -41,3 +41,25 @@ def test_gap_entries_are_procedures_the_pdb_lists(path: str) -> None:
     found = gap_entries(image, ranges)
     assert found, "each fixture has leaf code without unwind data"
     assert found <= procedures, sorted(hex(rva) for rva in found - procedures)
+
+
+KMDF = [os.path.join(SAMPLES, "mckmdf", level, "mckmdf.sys") for level in ("O2", "Os")]
+
+
+@pytest.mark.skipif(PDBUTIL is None, reason="llvm-pdbutil not installed")
+@pytest.mark.parametrize("path", FIXTURES + KMDF, ids=lambda p: os.path.relpath(p, SAMPLES))
+def test_pointer_targets_are_procedures_the_pdb_lists(path: str) -> None:
+    """Code addresses taken by ``lea`` outside every RUNTIME_FUNCTION start procedures, never data or the middle
+    of one; on the KMDF fixture they include the tail-jump power callback, registered only by its pointer."""
+    from api_to_etw.engine.native.functions import pointer_targets
+
+    image = load_pe(path)
+    procedures = _procedures(os.path.splitext(path)[0] + ".pdb", [s.rva for s in image.sections])
+    ranges = [(rf.begin, rf.end, rf.parent if rf.parent is not None else rf.begin) for rf in image.runtime_functions]
+    found = pointer_targets(image, ranges)
+    assert found <= procedures, sorted(hex(rva) for rva in found - procedures)
+    if path in KMDF:
+        from api_to_etw.binary.pdb import load_pdb
+
+        names = {name: rva for rva, name in load_pdb(os.path.splitext(path)[0] + ".pdb").functions.items()}
+        assert names["KmdfD0Exit"] in found

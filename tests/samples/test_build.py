@@ -381,7 +381,7 @@ def test_wevt_fixture_rebuilds_byte_for_byte():
 # ------------------------------------------------------------------------------------- mc.exe-style fixtures
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
     image = mcgen.MODELS[sample]()
     written = mcgen.write_sources(image, tmp_path) + ["truth.json"]
@@ -391,7 +391,7 @@ def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
     assert committed == set(written)
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_images_have_no_machine_paths(sample):
     for path in sorted((SAMPLES / sample).glob("O*/*")):
         data = path.read_bytes()
@@ -400,7 +400,7 @@ def test_mc_images_have_no_machine_paths(sample):
             assert needle not in data, f"{path.name} contains {needle!r}"
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_rebuild_is_byte_identical(sample):
     require_tools("clang", "lld-link", "llvm-dlltool")
     reason = _toolchain_skip_reason()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Optional
 
 from ...binary.pdb import PdbSymbols
@@ -13,13 +13,16 @@ from ...model import Addr, CallSite, CaseSet, Facts, Function, Import, Reference
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
-from .functions import calls_through_slots, discover, scan_lea_references, scan_rip_references
+from .functions import calls_through_slots, calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 
 #: Imports that return the address of a function named by a string argument (index of that argument).
 _RESOLVERS = {"GetProcAddress": 1}
 #: Longest API name read from a GetProcAddress string argument.
 _MAX_PROC_NAME = 128
+#: Functions that copy ``r8`` bytes from ``rdx`` to ``rcx`` (imported, or named by the PDB): a call to one
+#: is a by-value copy for the data flow, as an inlined ``rep movsb`` is.
+COPY_FUNCTIONS = frozenset(("memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"))
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class NativeEngine(Engine):
         self._references: Optional[list[Reference]] = None
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
         self._call_results: dict[int, ValueSet] = {}
+        self._copiers: frozenset[int] = frozenset()
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -72,6 +76,7 @@ class NativeEngine(Engine):
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
+        self._copiers = frozenset(rva for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS)
         self._dynamic_imports()
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
@@ -133,6 +138,33 @@ class NativeEngine(Engine):
             if (site.rva, site.callee) not in known:
                 facts.calls.append(site)
                 self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
+
+    def table_calls(self, slot: int, names: Mapping[int, str]) -> list[CallSite]:
+        facts = self._facts
+        assert facts is not None, "load() first"
+        found = calls_through_table(self.image, slot, set(names), self._fmap.owner)
+        if not found:
+            return []
+        by_name: dict[str, int] = {f.name: rva for rva, f in facts.functions.items() if f.imported}
+        next_rva = max(self.image.size_of_image, max(facts.functions, default=0) + 8)
+        out = []
+        replaced: set[int] = set()
+        for caller, rva, offset in found:
+            name = names[offset]
+            callee = by_name.get(name)
+            if callee is None:  # no address in the image: a key above it (never read, never decoded)
+                callee = by_name[name] = next_rva = (next_rva + 7) // 8 * 8
+                next_rva += 8
+                facts.functions[callee] = Function(rva=callee, size=0, name=name, imported=True)
+            site = CallSite(caller, rva, callee, False)
+            sites = self._sites_by_function.setdefault(caller, {})
+            if rva in sites:
+                replaced.add(rva)  # the CFG dispatch call at this instruction: it is this call
+            sites[rva] = site
+            self._resolved.discard(caller)
+            out.append(site)
+        facts.calls[:] = [s for s in facts.calls if s.rva not in replaced] + out
+        return out
 
     def _c_string(self, rva: int) -> Optional[str]:
         raw = self.image.read(rva, _MAX_PROC_NAME)
@@ -230,8 +262,9 @@ class NativeEngine(Engine):
         out = []
         for func in functions:
             sites = self._sites_by_function[func.rva]
+            copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
-                                    self._call_results)
+                                    self._call_results, copies)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
             stores = flow.stores()
             self._facts.stores.extend(stores)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, RegisterExt
+from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
 
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
@@ -146,7 +146,8 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             calls[:] = [c for c in calls if c.caller not in redo]
         if not todo and not gaps_done:  # once all else is known: leaf code in the gaps (engine/native/gaps.py)
             gaps_done = True
-            pending |= gap_entries(image, code_ranges()[1]) - set(extents)
+            known = code_ranges()[1]
+            pending |= (gap_entries(image, known) | pointer_targets(image, known)) - set(extents)
             before = set(extents)
             settle_pending()
             todo = sorted(set(extents) - before)
@@ -353,6 +354,58 @@ def calls_through_slots(image: PEImage, slots: set[int], owner) -> list[CallSite
     return [out[k] for k in sorted(out)]
 
 
+#: Instructions followed after a table's address is loaded, looking for the call through one of its entries
+#: (a KMDF call sets up to eight arguments in between).
+_TABLE_WINDOW = 48
+
+
+def calls_through_table(image: PEImage, slot: int, offsets: set[int], owner) -> list[tuple[int, int, int]]:
+    """(caller, call RVA, byte offset) of each call through an entry of the table whose address the global
+    ``slot`` holds: ``mov r, [rip+slot]`` then ``call [r+off]``, or ``mov r2, [r+off]`` then ``call r2``
+    (or a call through memory while the entry is in rax: the CFG dispatch routine calls rax). The code
+    between may set up arguments; a write to the register that holds the table or the entry ends the search.
+    """
+    out: dict[int, tuple[int, int, int]] = {}
+    for ref in scan_rip_references(image, {slot}, owner):
+        code = image.read(ref.rva, 15 * _TABLE_WINDOW)
+        decoder = Decoder(64, code, ip=ref.rva)
+        instr = Instruction()
+        table: Optional[int] = None
+        entry: Optional[tuple[int, int]] = None  # (register, offset)
+        for _ in range(_TABLE_WINDOW):
+            if not decoder.can_decode:
+                break
+            decoder.decode_out(instr)
+            fc = instr.flow_control
+            if table is None:
+                if instr.mnemonic == _MOV and instr.op0_kind == _REG and instr.is_ip_rel_memory_operand \
+                        and instr.ip_rel_memory_address == slot:
+                    table = _full_register(instr.op0_register)
+                    continue
+                break
+            if fc in (_INDIRECT_CALL, _INDIRECT_BRANCH):
+                if instr.op0_kind == OpKind.MEMORY and _full_register(instr.memory_base) == table \
+                        and instr.memory_index == Register.NONE and instr.memory_displacement in offsets:
+                    out[instr.ip] = (ref.function, instr.ip, instr.memory_displacement)
+                elif entry is not None and ((instr.op0_kind == _REG and _full_register(instr.op0_register) == entry[0])
+                                            or (instr.is_ip_rel_memory_operand and entry[0] == Register.RAX)):
+                    out[instr.ip] = (ref.function, instr.ip, entry[1])
+                break
+            if fc not in (_NEXT, _COND):
+                break
+            if instr.mnemonic == _MOV and instr.op0_kind == _REG and instr.op1_kind == OpKind.MEMORY \
+                    and _full_register(instr.memory_base) == table and instr.memory_index == Register.NONE:
+                disp = instr.memory_displacement
+                entry = (_full_register(instr.op0_register), disp) if disp in offsets else None
+                if entry is None:
+                    break
+                continue
+            if instr.op0_kind == _REG and _full_register(instr.op0_register) in (table, entry and entry[0]) \
+                    and instr.mnemonic not in (Mnemonic.TEST, Mnemonic.CMP):
+                break  # the register is overwritten before the call
+    return [out[k] for k in sorted(out)]
+
+
 def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[CallSite], targets: set[int]) -> None:
     """``_scan`` for code holding no load from the IAT: the same edges, no per-instruction register tracking."""
     append = calls.append
@@ -376,6 +429,38 @@ def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Call
 
 #: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.
 _LEA_RIP = re.compile(rb"[\x48\x4c]\x8d[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]", re.DOTALL)
+
+
+def pointer_targets(image: PEImage, ranges: list[tuple[int, int, int]]) -> set[int]:
+    """Code addresses taken by a RIP-relative ``lea`` that no known function contains: a callback handed to
+    a registration API or stored into a structure. A leaf that only tail-jumps has no unwind data, and
+    when the gap heuristics miss it (no padding, no alignment) its registered pointer is all that names its
+    start. The target must decode cleanly up to a terminator, as gap code must."""
+    from .gaps import _piece_end
+
+    starts = sorted((start, end) for start, end, _owner in ranges)
+    begins = [a for a, _b in starts]
+    found: set[int] = set()
+    for section in image.executable_sections():
+        data = image.code_view(section)
+        base = section.rva
+        for match in _LEA_RIP.finditer(data):
+            pos = match.start()
+            if pos + 7 > len(data):
+                break
+            target = base + pos + 7 + int.from_bytes(data[pos + 3 : pos + 7], "little", signed=True)
+            if not section.contains(target) or target in found:
+                continue
+            i = bisect.bisect_right(begins, target) - 1
+            if i >= 0 and starts[i][0] <= target < starts[i][1]:
+                continue
+            offset = target - base
+            if offset >= len(data) or data[offset] in (0xCC, 0x90, 0x00):
+                continue
+            stop = begins[i + 1] - base if i + 1 < len(begins) and begins[i + 1] < section.end else len(data)
+            if _piece_end(bytes(data[offset:stop]), 0, stop - offset, target) is not None:
+                found.add(target)
+    return found
 
 
 def scan_lea_references(image: PEImage, owner) -> list[Reference]:
