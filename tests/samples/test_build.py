@@ -455,3 +455,22 @@ def test_no_build_script_runs_its_own_toolchain():
         if re.search(r'\[\s*"(clang|lld-link|llvm-dlltool|llvm-rc)"', text):
             offenders.append(path.relative_to(SAMPLES).as_posix())
     assert not offenders, offenders
+
+
+def test_cc1_command_has_no_machine_path(tmp_path):
+    """The one compile recipe: no resource dir or include path of this machine, and the coverage directory
+    where each fixture's committed objects have it (after -cc1, or before -fdebug-compilation-dir=.)."""
+    require_tools("clang")
+    (tmp_path / "a.c").write_text("int f(void) { return 1; }\n")
+    flags = [f"--target={toolchain.TARGET}", "-O2", *toolchain.DEBUG_FLAGS]
+    late = toolchain.cc1_command("a.c", "a.obj", tmp_path, flags)
+    early = toolchain.cc1_command("a.c", "a.obj", tmp_path, flags, coverage_first=True)
+    for cmd in (late, early):
+        assert cmd[:2] == ["clang", "-cc1"]
+        assert not [a for a in cmd if a.startswith("/") or a in ("-resource-dir", "-internal-isystem")], cmd
+        assert cmd.count("-fcoverage-compilation-dir=.") == 1 and "-fdebug-compilation-dir=." in cmd
+    assert early[2] == "-fcoverage-compilation-dir=."
+    assert late[late.index("-fdebug-compilation-dir=.") - 1] == "-fcoverage-compilation-dir=."
+    assert sorted(early) == sorted(late)
+    toolchain.compile_c("a.c", "a.obj", tmp_path, flags)
+    assert str(tmp_path).encode() not in (tmp_path / "a.obj").read_bytes()
