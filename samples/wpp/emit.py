@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import string
 import uuid
+from pathlib import Path
 
 from samples.guid import guid_initializer
 from samples.wpp.model import (
@@ -59,135 +61,33 @@ def tmc_strings(control: Control) -> list[str]:
     return strings
 
 
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # wpp_header.h.in, wpp_control_*.h
+
+
 def common_header(image: Image) -> str:
-    km = image.kind == "kernel"
-    out = [
-        f"/* {image.name}.h: types and the WPP control model of {image.name} (written by build.py). */",
-        "#pragma once",
-        "typedef unsigned char UCHAR;",
-        "typedef unsigned short USHORT;",
-        "typedef unsigned short WCHAR;",
-        "typedef long LONG;",
-        "typedef unsigned long ULONG;",
-        "typedef long long LONG64;",
-        "typedef unsigned long long ULONG64;",
-        "typedef unsigned long long SIZE_T;",
-        "typedef unsigned long long TRACEHANDLE;",
-        "typedef long NTSTATUS;",
-        "typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;",
-        "typedef const GUID *LPCGUID;",
-        "typedef GUID *LPGUID;",
-        "#define STATUS_SUCCESS ((NTSTATUS)0)",
-        "#define STATUS_INVALID_PARAMETER ((NTSTATUS)0xC000000DL)",
-        "#define STATUS_INVALID_HANDLE ((NTSTATUS)0xC0000008L)",
-        "",
-        "/* WPP_CONTROL_GUIDS, as the driver or DLL defines it. */",
-        "#define WPP_CONTROL_GUIDS \\",
-    ]
+    """``<image>.h``: samples/templates/wpp_header.h.in with the image's control GUIDs, the control block of its
+    mode (wpp_control_km.h / wpp_control_um.h) and the prototypes of its functions."""
+    guids = []
     for control in image.controls:
         u = uuid.UUID(control.guid)
         parts = f"{u.hex[:8]},{u.hex[8:12]},{u.hex[12:16]},{u.hex[16:20]},{u.hex[20:]}"
-        out.append(f"    WPP_DEFINE_CONTROL_GUID({control.name}, ({parts}), \\")
-        for flag in control.flags:
-            out.append(f"        WPP_DEFINE_BIT({flag}) \\")
-        out.append("    ) \\")
-    out.append("")
-    out += [
-        "/* template control.tpl: control block names, bits and the control block array. */",
-        "#define WPP_DEFINE_CONTROL_GUID(Name, Guid, Bits) WPP_CTL_ ## Name,",
-        "enum WPP_CTL_NAMES { WPP_CONTROL_GUIDS WPP_LAST_CTL };",
-        "#undef WPP_DEFINE_CONTROL_GUID",
-        "#define WPP_DEFINE_CONTROL_GUID(Name, Guid, Bits) \\",
-        "    WPP_BLOCK_START_ ## Name = WPP_CTL_ ## Name * 0x10000, Bits WPP_BLOCK_END_ ## Name,",
-        "#define WPP_DEFINE_BIT(Name) WPP_BIT_ ## Name,",
-        "enum WPP_DEFINE_BIT_NAMES { WPP_CONTROL_GUIDS };",
-        "#undef WPP_DEFINE_BIT",
-        "#undef WPP_DEFINE_CONTROL_GUID",
-        "#define WPP_MASK(CTL) (1u << (((CTL) - 1) & 31))",
-        "#define WPP_FLAG_NO(CTL) ((0xFFFF & ((CTL) - 1)) / 32)",
-        "#define WPP_CTRL_NO(CTL) ((CTL) >> 16)",
-        "",
-    ]
-    if km:
-        out += [
-            "typedef struct _WPP_TRACE_CONTROL_BLOCK {",
-            "    void *Callback;                          /* 0x00 */",
-            "    LPCGUID ControlGuid;                     /* 0x08 */",
-            "    struct _WPP_TRACE_CONTROL_BLOCK *Next;   /* 0x10 */",
-            "    TRACEHANDLE Logger;                      /* 0x18 */",
-            "    void *RegistryPath;                      /* 0x20 */",
-            "    UCHAR FlagsLen;                          /* 0x28 */",
-            "    UCHAR Level;                             /* 0x29 */",
-            "    USHORT Reserved;                         /* 0x2a */",
-            "    ULONG Flags[1];                          /* 0x2c */",
-            "} WPP_TRACE_CONTROL_BLOCK;",
-            "typedef union { WPP_TRACE_CONTROL_BLOCK Control; UCHAR ReserveSpace[0x50]; } WPP_CB_TYPE;",
-            "extern WPP_CB_TYPE WPP_MAIN_CB[WPP_LAST_CTL];",
-            "extern WPP_CB_TYPE *WPP_GLOBAL_Control;",
-            "#define WPP_CB WPP_GLOBAL_Control",
-            "#define WPP_CONTROL(CTL) (WPP_CB[WPP_CTRL_NO(CTL)].Control)",
-            "#define WPP_CHECK_INIT (WPP_CB != (WPP_CB_TYPE *)&WPP_CB) &&",
-            "",
-            "/* ntoskrnl's WMI trace-message API and the function pointer the kernel template calls through. */",
-            "__declspec(dllexport) NTSTATUS WmiTraceMessage(TRACEHANDLE LoggerHandle, ULONG MessageFlags,",
-            "                                              LPCGUID MessageGuid, USHORT MessageNumber, ...);",
-            "typedef NTSTATUS (*PFN_WPPTRACEMESSAGE)(TRACEHANDLE LoggerHandle, ULONG MessageFlags, LPCGUID MessageGuid,",
-            "                                        USHORT MessageNumber, ...);",
-            "extern PFN_WPPTRACEMESSAGE pfnWppTraceMessage;",
-            "void WppLoadTracingSupport(void);",
-        ]
-    else:
-        out += [
-            "typedef struct _WPP_TRACE_CONTROL_BLOCK {",
-            "    struct _WPP_TRACE_CONTROL_BLOCK *Next;   /* 0x00 */",
-            "    TRACEHANDLE UmRegistrationHandle;        /* 0x08 */",
-            "    TRACEHANDLE Logger;                      /* 0x10 */",
-            "    UCHAR FlagsLen;                          /* 0x18 */",
-            "    UCHAR Level;                             /* 0x19 */",
-            "    USHORT Options;                          /* 0x1a */",
-            "    ULONG Flags[1];                          /* 0x1c */",
-            "    LPCGUID ControlGuid;                     /* 0x20 */",
-            "} WPP_TRACE_CONTROL_BLOCK;",
-            "typedef union { WPP_TRACE_CONTROL_BLOCK Control; UCHAR ReserveSpace[0x28]; } WPP_CB_TYPE;",
-            "extern WPP_CB_TYPE WPP_MAIN_CB[WPP_LAST_CTL];",
-            "extern WPP_CB_TYPE *WPP_GLOBAL_Control;",
-            "#define WPP_CB WPP_GLOBAL_Control",
-            "#define WPP_CONTROL(CTL) (WPP_CB[WPP_CTRL_NO(CTL)].Control)",
-            "#define WPP_CHECK_INIT (WPP_CB != (WPP_CB_TYPE *)&WPP_CB) &&",
-            "",
-            "/* advapi32!TraceMessage (imported). */",
-            "__declspec(dllimport) ULONG __cdecl TraceMessage(TRACEHANDLE LoggerHandle, ULONG MessageFlags,",
-            "                                                 LPCGUID MessageGuid, USHORT MessageNumber, ...);",
-            "ULONG WppStrLenA(const char *String);",
-        ]
-    out += [
-        "",
-        "/* WPP_LEVEL_LOGGER/ENABLED (DoTraceMessage: LEVEL is a flag name) and WPP_LEVEL_FLAGS_* (DoTraceEvents). */",
-        "#define WPP_LEVEL_LOGGER(FLAG) (WPP_CONTROL(WPP_BIT_ ## FLAG).Logger),",
-        "#define WPP_LEVEL_ENABLED(FLAG) \\",
-        "    (WPP_CONTROL(WPP_BIT_ ## FLAG).Flags[WPP_FLAG_NO(WPP_BIT_ ## FLAG)] & WPP_MASK(WPP_BIT_ ## FLAG))",
-        "#define WPP_LEVEL_FLAGS_LOGGER(LVL, FLAGS) (WPP_CONTROL(WPP_BIT_ ## FLAGS).Logger),",
-        "#define WPP_LEVEL_FLAGS_ENABLED(LVL, FLAGS) \\",
-        "    (WPP_CONTROL(WPP_BIT_ ## FLAGS).Level >= (LVL) && WPP_LEVEL_ENABLED(FLAGS))",
-        "#define TRACE_LEVEL_CRITICAL 1",
-        "#define TRACE_LEVEL_ERROR 2",
-        "#define TRACE_LEVEL_WARNING 3",
-        "#define TRACE_LEVEL_INFORMATION 4",
-        "#define TRACE_LEVEL_VERBOSE 5",
-        "",
-        "#define WPP_INIT_TRACING() (WPP_CONTROL_ANNOTATION(), WppInitControlBlocks())",
-        "void WppInitControlBlocks(void);",
-        "",
-        "/* The image's own functions. */",
-    ]
+        guids.append(f"    WPP_DEFINE_CONTROL_GUID({control.name}, ({parts}), \\")
+        guids += [f"        WPP_DEFINE_BIT({flag}) \\" for flag in control.flags]
+        guids.append("    ) \\")
+    functions = []
     for unit in image.units:
         for fn in unit.functions:
-            if fn.name in (image.entry,):
-                continue
-            decl = "__declspec(dllexport) " if fn.exported else ""
-            out.append(f"{decl}{fn.ret} {fn.name}({fn.params});")
-    out.append("")
-    return "\n".join(out)
+            if fn.name != image.entry:
+                decl = "__declspec(dllexport) " if fn.exported else ""
+                functions.append(f"{decl}{fn.ret} {fn.name}({fn.params});")
+    block = "wpp_control_km.h" if image.kind == "kernel" else "wpp_control_um.h"
+    return string.Template(_template("wpp_header.h.in")).substitute(
+        name=image.name, control_guids="\n".join(guids), control_block=_template(block).rstrip("\n"),
+        functions="\n".join(functions))
+
+
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
 def log_pairs(args: list[tuple[str, str]], names: list[str]) -> str:
