@@ -49,8 +49,8 @@ def emit_header(model: Model) -> str:
     out.append("/* Windows Kernel Trace hook ids (EVENT_TRACE_GROUP_xxx | event type) */")
     for value, name in sorted(EVENT_TRACE_GROUPS.items()):
         out.append(f"#define EVENT_TRACE_GROUP_{name} 0x{value:04x}")
-    for h in model.hooks:
-        out.append(f"#define {h.macro} (EVENT_TRACE_GROUP_{h.group} | 0x{h.value & 0xFF:02x})")
+    for k in model.hooks:
+        out.append(f"#define {k.macro} (EVENT_TRACE_GROUP_{k.group} | 0x{k.value & 0xFF:02x})")
     out += ["", template("kernel_api.h")]
     out.append("/* etwdata.c */")
     out.append("extern volatile LONG KiSyntheticCounter;")

@@ -144,6 +144,7 @@ def build_scale(n_funcs: int, n_writes: int, seed: int, per_file: int) -> Model:
             return base + [E(0), E(1), E(rng.choice(all_handles)), E(rng.choice(descs))]
         if kind == "hook":
             return base + [P("HookId") if forward else E(rng.choice(hooks))]
+        assert isinstance(fixed, TlgProvider)
         return base + [P("EventMetadata") if forward else E(rng.choice(events_of[fixed]))]
 
     for name, _level, kind, _ in specs:
@@ -225,7 +226,7 @@ def build_scale(n_funcs: int, n_writes: int, seed: int, per_file: int) -> Model:
 
     order = list(range(len(funcs)))
     rng.shuffle(order)
-    files = []
+    files: list[str] = []
     for n, i in enumerate(order):
         fname = f"synth{n // per_file:03d}.c"
         funcs[i].file = fname

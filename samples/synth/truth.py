@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 from samples.synth.constants import ETW_API, ETW_API_EXPORTED, LEGACY_WRITER, MAX_DEPTH, STRING_WRITER, TRUTH_FORMAT
 from samples.synth.model import (
@@ -35,17 +36,22 @@ ROW_KEYS = ("Function", "Kind", "ProviderGuid", "ProviderSymbol", "ProviderName"
 EVENT_KEYS = ROW_KEYS[1:17]
 
 
+T = TypeVar("T")
+
+
 def base_row(kind: str, writer: str) -> dict:
     return {"Kind": kind, "ProviderGuid": "", "ProviderSymbol": "", "ProviderName": "", "ReghandleSymbol": "",
             "WriteFunction": writer, "EventDescriptorSymbol": "", "Id": None, "Version": None, "Channel": None,
             "Level": None, "Opcode": None, "Task": None, "Keyword": None, "GroupMask": None, "HookId": None}
 
 
-def only(values: frozenset[object], kind: type, what: str, func: Func) -> list[object]:
-    out = sorted((v for v in values), key=repr)
-    for v in out:
+def only(values: frozenset[object], kind: type[T], what: str, func: Func) -> list[T]:
+    """The values, sorted, each of ``kind`` (anything else is a model error)."""
+    out: list[T] = []
+    for v in sorted(values, key=repr):
         if not isinstance(v, kind):
             raise ModelError(f"{func.name}: {what} evaluates to {v!r}, not a {kind.__name__}")
+        out.append(v)
     return out
 
 

@@ -84,7 +84,10 @@ def _pdb_functions(pdb: Path) -> dict[str, tuple[int, int, int]]:
 def _image_layout(exe: Path) -> tuple[int, dict[int, int]]:
     text = subprocess.run(["llvm-readobj", "--file-headers", "--sections", str(exe)], capture_output=True,
                           text=True, check=True).stdout
-    base = int(re.search(r"ImageBase: 0x([0-9A-Fa-f]+)", text).group(1), 16)
+    found = re.search(r"ImageBase: 0x([0-9A-Fa-f]+)", text)
+    if found is None:
+        raise RuntimeError(f"llvm-readobj shows no ImageBase for {exe.name}")
+    base = int(found.group(1), 16)
     sections = {}
     for m in re.finditer(r"Number: (\d+)\s*\n\s*Name: \S+.*?VirtualAddress: 0x([0-9A-Fa-f]+)", text, re.S):
         sections[int(m.group(1))] = int(m.group(2), 16)
@@ -112,13 +115,13 @@ def disassemble_functions(exe: Path, pdb: Path) -> dict[str, list[tuple[int, str
         i = bisect.bisect_right(starts, addr) - 1
         if i >= 0 and addr < ranges[i][1]:
             out[ranges[i][2]].append((addr, re.sub(r"\s+", " ", m.group(2).strip())))
-    out["__starts__"] = [(s, n) for s, _, n in ranges]  # type: ignore[assignment]
+    out["__starts__"] = [(s, n) for s, _, n in ranges]
     return out
 
 
 def observed_calls(dis: dict[str, list[tuple[int, str]]]) -> dict[str, dict[str, set]]:
     """function -> {"call": callees, "jmp": tail-jump targets} for direct transfers to other function starts."""
-    starts = {a: n for a, n in dis["__starts__"]}  # type: ignore[misc]
+    starts = {a: n for a, n in dis["__starts__"]}
     out: dict[str, dict[str, set]] = {}
     for name, insns in dis.items():
         if name == "__starts__":
@@ -208,10 +211,10 @@ def introduced_values(func: Func) -> list[tuple[object, bool]]:
             exprs.append(st.handle)
         elif isinstance(st, Assign):
             exprs.append(st.expr)
-    out = []
+    out: list[tuple[object, bool]] = []
     for e in exprs:
         for ent, via in _expr_entities(e):
-            if isinstance(ent, (Desc, Handle, StructGlobal, TlgProvider, TlgEvent, Mask, Hook)) and ent not in out:
+            if isinstance(ent, (Desc, Handle, StructGlobal, TlgProvider, TlgEvent, Mask, Hook)) and (ent, via) not in out:
                 out.append((ent, via))
     return out
 
@@ -291,7 +294,7 @@ def verify_sample(sample_dir: Path, model: Model | None, truth: dict, levels: Se
             if kind == "tailjmp":
                 ok = arg in obs[fname]["jmp"]
             else:
-                ok = any(re.search(arg, ins) for _, ins in dis[fname])
+                ok = any(re.search(str(arg), ins) for _, ins in dis[fname])
             report.append(f"{level} {'ok     ' if ok else 'MISSING'} {fname}: {what}")
     return errors, report
 
