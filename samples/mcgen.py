@@ -405,11 +405,12 @@ KMDF_INTERNAL_PING = ctl_code(KMDF_DEVICE + 1, FUNCTION_CODES + 0x40)
 def kmdf_model() -> Image:
     """mckmdf.sys: a KMDF driver. FxDriverEntry binds to the framework (WdfVersionBind fills the function
     table) and calls DriverEntry, which creates the WDF driver (EvtDriverDeviceAdd, EvtDriverUnload, an
-    EvtCleanupCallback) and registers object and registry callbacks; EvtDriverDeviceAdd sets PnP/power
-    callbacks (one a frameless tail jump, without unwind data) and a file-create callback, creates two queues
-    (read, write and device-control callbacks; an internal device-control callback), a timer, a work item, a
-    DPC and an interrupt; the write callback sets a completion routine and a cancel routine. Every framework call goes through the
-    function table. The read callback copies its descriptor with RtlMoveMemory and patches the Level."""
+    EvtCleanupCallback) and registers object and registry callbacks. EvtDriverDeviceAdd sets PnP/power
+    callbacks (one a frameless tail jump, without unwind data), a file-create and an in-caller-context
+    callback, creates two queues (read, write and device-control callbacks; an internal device-control
+    callback), a timer, a work item, a DPC and an interrupt; the write callback sets a completion routine and
+    a cancel routine. Every framework call goes through the function table. The read callback copies its
+    descriptor with RtlMoveMemory and patches the Level."""
     ev = [
         Event("DriverStarted", 1, 4, 1, 1, 0x1, "q"),
         Event("DeviceAdded", 2, 4, 0, 2, 0x2, "q"),
@@ -434,6 +435,7 @@ def kmdf_model() -> Image:
         Event("InterruptSeen", 44, 5, 0, 7, 0x40, "q"),
         Event("RequestCompleted", 45, 5, 0, 5, 0x10, "x"),
         Event("RequestCanceled", 46, 3, 0, 5, 0x10, "x"),
+        Event("RequestPreprocessed", 47, 5, 0, 5, 0x10, "x"),
     ]
     f = [
         Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
@@ -502,6 +504,10 @@ def kmdf_model() -> Image:
         Func("KmdfFileCreate", "VOID {name}(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject)",
              ["(void)Device; (void)Request;", "EventWriteFileOpened((ULONGLONG)(ULONG_PTR)FileObject);"],
              writes=["FileOpened"], entries=["callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate"]),
+        Func("KmdfInCallerContext", "VOID {name}(WDFDEVICE Device, WDFREQUEST Request)",
+             ["(void)Device;", "EventWriteRequestPreprocessed((ULONGLONG)(ULONG_PTR)Request);"],
+             writes=["RequestPreprocessed"],
+             entries=["callback:WdfDeviceInitSetIoInCallerContextCallback.EvtIoInCallerContext"]),
         Func("KmdfWorkItem", "VOID {name}(WDFWORKITEM WorkItem)",
              ["EventWriteWorkItemRan((ULONGLONG)(ULONG_PTR)WorkItem);"],
              writes=["WorkItemRan"], entries=["callback:WdfWorkItemCreate.EvtWorkItemFunc"]),
@@ -537,6 +543,7 @@ def kmdf_model() -> Image:
               "WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);",
               "WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);",
               "WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);",
+              "WdfDeviceInitSetIoInCallerContextCallback(DeviceInit, KmdfInCallerContext);",
               "status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);",
               "if (!NT_SUCCESS(status)) return status;",
               "WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);",
@@ -797,6 +804,7 @@ extern PWDF_DRIVER_GLOBALS WdfDriverGlobals;
 typedef enum _WDFFUNCENUM {
     WdfDeviceInitSetPnpPowerEventCallbacksTableIndex = 55,
     WdfDeviceInitSetFileObjectConfigTableIndex = 71,
+    WdfDeviceInitSetIoInCallerContextCallbackTableIndex = 74,
     WdfDeviceCreateTableIndex = 75,
     WdfDpcCreateTableIndex = 111,
     WdfDriverCreateTableIndex = 116,
@@ -935,6 +943,7 @@ typedef struct _WDF_INTERRUPT_CONFIG {
 
 typedef VOID EVT_WDF_REQUEST_COMPLETION_ROUTINE(WDFREQUEST Request, WDFIOTARGET Target, PVOID Params, PVOID Context);
 typedef VOID EVT_WDF_REQUEST_CANCEL(WDFREQUEST Request);
+typedef VOID EVT_WDF_IO_IN_CALLER_CONTEXT(WDFDEVICE Device, WDFREQUEST Request);
 
 _Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncTable) == 0x20, "FuncTable");
 _Static_assert(sizeof(WDF_WORKITEM_CONFIG) == 0x18 && sizeof(WDF_DPC_CONFIG) == 0x18, "work item, DPC");
@@ -990,6 +999,8 @@ typedef NTSTATUS (*PFN_WDFINTERRUPTCREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_I
 typedef VOID (*PFN_WDFREQUESTSETCOMPLETIONROUTINE)(PWDF_DRIVER_GLOBALS, WDFREQUEST,
                                                    EVT_WDF_REQUEST_COMPLETION_ROUTINE *, PVOID);
 typedef VOID (*PFN_WDFREQUESTMARKCANCELABLE)(PWDF_DRIVER_GLOBALS, WDFREQUEST, EVT_WDF_REQUEST_CANCEL *);
+typedef VOID (*PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT,
+                                                              EVT_WDF_IO_IN_CALLER_CONTEXT *);
 #define WdfDriverCreate(o, r, a, c, d) ((PFN_WDFDRIVERCREATE)WdfFunctions_01015[WdfDriverCreateTableIndex])(\\
     WdfDriverGlobals, o, r, a, c, d)
 #define WdfDeviceCreate(i, a, d) ((PFN_WDFDEVICECREATE)WdfFunctions_01015[WdfDeviceCreateTableIndex])(\\
@@ -1010,6 +1021,8 @@ typedef VOID (*PFN_WDFREQUESTMARKCANCELABLE)(PWDF_DRIVER_GLOBALS, WDFREQUEST, EV
     WdfDriverGlobals, d, c, a, i)
 #define WdfRequestSetCompletionRoutine(r, c, x) ((PFN_WDFREQUESTSETCOMPLETIONROUTINE)\\
     WdfFunctions_01015[WdfRequestSetCompletionRoutineTableIndex])(WdfDriverGlobals, r, c, x)
+#define WdfDeviceInitSetIoInCallerContextCallback(i, c) ((PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)\\
+    WdfFunctions_01015[WdfDeviceInitSetIoInCallerContextCallbackTableIndex])(WdfDriverGlobals, i, c)
 #define WdfRequestMarkCancelable(r, c) ((PFN_WDFREQUESTMARKCANCELABLE)\\
     WdfFunctions_01015[WdfRequestMarkCancelableTableIndex])(WdfDriverGlobals, r, c)
 

@@ -114,6 +114,12 @@ DECLSPEC_NOINLINE VOID KmdfFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFF
     EventWriteFileOpened((ULONGLONG)(ULONG_PTR)FileObject);
 }
 
+DECLSPEC_NOINLINE VOID KmdfInCallerContext(WDFDEVICE Device, WDFREQUEST Request)
+{
+    (void)Device;
+    EventWriteRequestPreprocessed((ULONGLONG)(ULONG_PTR)Request);
+}
+
 DECLSPEC_NOINLINE VOID KmdfWorkItem(WDFWORKITEM WorkItem)
 {
     EventWriteWorkItemRan((ULONGLONG)(ULONG_PTR)WorkItem);
@@ -160,6 +166,7 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);
     WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);
     WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);
+    WdfDeviceInitSetIoInCallerContextCallback(DeviceInit, KmdfInCallerContext);
     status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);

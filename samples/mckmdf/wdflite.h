@@ -39,6 +39,7 @@ extern PWDF_DRIVER_GLOBALS WdfDriverGlobals;
 typedef enum _WDFFUNCENUM {
     WdfDeviceInitSetPnpPowerEventCallbacksTableIndex = 55,
     WdfDeviceInitSetFileObjectConfigTableIndex = 71,
+    WdfDeviceInitSetIoInCallerContextCallbackTableIndex = 74,
     WdfDeviceCreateTableIndex = 75,
     WdfDpcCreateTableIndex = 111,
     WdfDriverCreateTableIndex = 116,
@@ -177,6 +178,7 @@ typedef struct _WDF_INTERRUPT_CONFIG {
 
 typedef VOID EVT_WDF_REQUEST_COMPLETION_ROUTINE(WDFREQUEST Request, WDFIOTARGET Target, PVOID Params, PVOID Context);
 typedef VOID EVT_WDF_REQUEST_CANCEL(WDFREQUEST Request);
+typedef VOID EVT_WDF_IO_IN_CALLER_CONTEXT(WDFDEVICE Device, WDFREQUEST Request);
 
 _Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncTable) == 0x20, "FuncTable");
 _Static_assert(sizeof(WDF_WORKITEM_CONFIG) == 0x18 && sizeof(WDF_DPC_CONFIG) == 0x18, "work item, DPC");
@@ -232,6 +234,8 @@ typedef NTSTATUS (*PFN_WDFINTERRUPTCREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_I
 typedef VOID (*PFN_WDFREQUESTSETCOMPLETIONROUTINE)(PWDF_DRIVER_GLOBALS, WDFREQUEST,
                                                    EVT_WDF_REQUEST_COMPLETION_ROUTINE *, PVOID);
 typedef VOID (*PFN_WDFREQUESTMARKCANCELABLE)(PWDF_DRIVER_GLOBALS, WDFREQUEST, EVT_WDF_REQUEST_CANCEL *);
+typedef VOID (*PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT,
+                                                              EVT_WDF_IO_IN_CALLER_CONTEXT *);
 #define WdfDriverCreate(o, r, a, c, d) ((PFN_WDFDRIVERCREATE)WdfFunctions_01015[WdfDriverCreateTableIndex])(\
     WdfDriverGlobals, o, r, a, c, d)
 #define WdfDeviceCreate(i, a, d) ((PFN_WDFDEVICECREATE)WdfFunctions_01015[WdfDeviceCreateTableIndex])(\
@@ -252,6 +256,8 @@ typedef VOID (*PFN_WDFREQUESTMARKCANCELABLE)(PWDF_DRIVER_GLOBALS, WDFREQUEST, EV
     WdfDriverGlobals, d, c, a, i)
 #define WdfRequestSetCompletionRoutine(r, c, x) ((PFN_WDFREQUESTSETCOMPLETIONROUTINE)\
     WdfFunctions_01015[WdfRequestSetCompletionRoutineTableIndex])(WdfDriverGlobals, r, c, x)
+#define WdfDeviceInitSetIoInCallerContextCallback(i, c) ((PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)\
+    WdfFunctions_01015[WdfDeviceInitSetIoInCallerContextCallbackTableIndex])(WdfDriverGlobals, i, c)
 #define WdfRequestMarkCancelable(r, c) ((PFN_WDFREQUESTMARKCANCELABLE)\
     WdfFunctions_01015[WdfRequestMarkCancelableTableIndex])(WdfDriverGlobals, r, c)
 

@@ -141,7 +141,8 @@ def test_the_kmdf_driver_covers_its_idioms():
             "callback:WdfTimerCreate.EvtTimerFunc", "callback:WdfWorkItemCreate.EvtWorkItemFunc",
             "callback:WdfDpcCreate.EvtDpcFunc", "callback:WdfInterruptCreate.EvtInterruptIsr",
             "callback:WdfRequestSetCompletionRoutine.CompletionRoutine",
-            "callback:WdfRequestMarkCancelable.EvtRequestCancel"} <= kinds
+            "callback:WdfRequestMarkCancelable.EvtRequestCancel",
+            "callback:WdfDeviceInitSetIoInCallerContextCallback.EvtIoInCallerContext"} <= kinds
     ioctls = {r["Ioctl"] for r in truth["rows"] if "callback:WdfIoQueueCreate.EvtIoDeviceControl" in r["Entry"]}
     assert "default" in ioctls and any("," in i for i in ioctls)
     assert [e["symbol"] for e in truth["events"] if "patched_level" in e] == ["ReadDone"]
