@@ -408,7 +408,7 @@ def kmdf_model() -> Image:
     EvtCleanupCallback) and registers object and registry callbacks. EvtDriverDeviceAdd sets PnP/power
     callbacks (one a frameless tail jump, without unwind data), a file-create and an in-caller-context
     callback, creates two queues (read, write and device-control callbacks; an internal device-control
-    callback), a timer, a work item, a DPC and an interrupt; the write callback sets a completion routine and
+    callback, created by a helper given the configuration), a timer, a work item, a DPC and an interrupt; the write callback sets a completion routine and
     a cancel routine. Every framework call goes through the function table. The read callback copies its
     descriptor with RtlMoveMemory and patches the Level."""
     ev = [
@@ -520,6 +520,10 @@ def kmdf_model() -> Image:
         Func("KmdfTimer", "VOID {name}(WDFTIMER Timer)",
              ["EventWriteTimerFired((ULONGLONG)(ULONG_PTR)Timer);"],
              writes=["TimerFired"], entries=["callback:WdfTimerCreate.EvtTimerFunc"]),
+        Func("KmdfCreateQueue", "NTSTATUS {name}(WDFDEVICE Device, WDF_IO_QUEUE_CONFIG *Config)",
+             ["/* The configuration comes from the caller's frame: the callbacks are its. */",
+              "WDFQUEUE queue;",
+              "return WdfIoQueueCreate(Device, Config, WDF_NO_OBJECT_ATTRIBUTES, &queue);"]),
         Func("KmdfDeviceAdd", "NTSTATUS {name}(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)",
              ["WDF_PNPPOWER_EVENT_CALLBACKS pnp;",
               "WDF_FILEOBJECT_CONFIG files;",
@@ -554,7 +558,7 @@ def kmdf_model() -> Image:
               "if (!NT_SUCCESS(status)) return status;",
               "WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);",
               "queue.EvtIoInternalDeviceControl = KmdfIoInternal;",
-              "status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);",
+              "status = KmdfCreateQueue(device, &queue);",
               "WDF_TIMER_CONFIG_INIT(&timer, KmdfTimer);",
               "if (NT_SUCCESS(status)) status = WdfTimerCreate(&timer, WDF_NO_OBJECT_ATTRIBUTES, &ticker);",
               "WDF_WORKITEM_CONFIG_INIT(&work, KmdfWorkItem);",
@@ -565,7 +569,8 @@ def kmdf_model() -> Image:
               "if (NT_SUCCESS(status)) status = WdfInterruptCreate(device, &interrupt, WDF_NO_OBJECT_ATTRIBUTES, &line);",
               "EventWriteDeviceAdded(status);",
               "return status;"],
-             writes=["DeviceAdded"], entries=["callback:WdfDriverCreate.EvtDriverDeviceAdd"]),
+             calls=["KmdfCreateQueue"], writes=["DeviceAdded"],
+             entries=["callback:WdfDriverCreate.EvtDriverDeviceAdd"]),
         Func("KmdfDriverUnload", "VOID {name}(WDFDRIVER Driver)",
              ["(void)Driver;", "ObUnRegisterCallbacks(g_ObHandle);", "CmUnRegisterCallback(g_Cookie);",
               "EventWriteDriverUnloaded();",

@@ -74,6 +74,10 @@ OB_OPERATION_SIZE = 0x20
 OB_ROUTINES = {0x10: "PreOperation", 0x18: "PostOperation"}
 #: Most OB_OPERATION_REGISTRATION entries read when the count is not known.
 OB_MAX_OPERATIONS = 8
+#: Callers followed up from a registration call whose argument is a parameter of the calling function,
+#: and the most call sites of one function looked at.
+PARAM_DEPTH = 2
+MAX_PARAM_CALLERS = 32
 #: Most entry kinds listed per function (shared destructors sit in hundreds of vtables).
 MAX_KINDS = 4
 #: Read-only data scanned for pointer tables: per section at most, and per read.
@@ -291,10 +295,10 @@ class EntryFinder:
                     self.entries.add(routine, f"callback:{name}")
                 continue
             if name == OB_REGISTER:
-                for routine, field_name in self._ob_routines(site.arg(0)):
+                for routine, field_name in self._ob_routines(self._argument(site, 0)):
                     self.entries.add(routine, f"callback:{name}.{field_name}")
                 continue
-            for value in site.arg(CALLBACK_ARGS[name]):
+            for value in self._argument(site, CALLBACK_ARGS[name]):
                 if isinstance(value, Addr) and value.rva in self.code:
                     self.entries.add(value.rva, f"callback:{name}")
 
@@ -340,11 +344,11 @@ class EntryFinder:
                 if api is None:
                     continue
                 for arg, field_name in api.routines.items():
-                    for value in site.arg(arg):
+                    for value in self._argument(site, arg):
                         if isinstance(value, Addr) and value.rva in self.code:
                             self.entries.add(value.rva, f"callback:{api.name}.{field_name}")
                 for arg, (size, fields) in api.structures.items():
-                    for value in site.arg(arg):
+                    for value in self._argument(site, arg):
                         found = self._struct_pointers(value, size)
                         for offset, field_name in fields.items():
                             for rva in sorted(found.get(offset, ())):
@@ -352,6 +356,26 @@ class EntryFinder:
                                     self.entries.add(rva, f"callback:{api.name}.{field_name}")
 
     # ------------------------------------------------------------------ structures passed to APIs
+    def _argument(self, site: CallSite, index: int) -> set[Value]:
+        """The values of a call's argument, a parameter of the calling function replaced by what its callers
+        pass (``CreateQueue(Device, &Config)`` calling WdfIoQueueCreate), up to ``PARAM_DEPTH`` callers up."""
+        out: set[Value] = set()
+        todo = [(site.caller, site.arg(index), 0)]
+        seen: set[tuple[int, int]] = set()
+        while todo:
+            func, values, depth = todo.pop()
+            for value in values:
+                if not isinstance(value, Param) or depth >= PARAM_DEPTH:
+                    out.add(value)
+                    continue
+                callers = [c for c in self.callers_of.get(func, ()) if c.caller in self.code]
+                if (func, value.index) in seen or len(callers) > MAX_PARAM_CALLERS:
+                    continue
+                seen.add((func, value.index))
+                self.engine.resolve(sorted({c.caller for c in callers}))
+                todo += [(c.caller, c.arg(value.index), depth + 1) for c in callers]
+        return out
+
     def _struct_pointers(self, value: Value, size: int) -> dict[int, set[int]]:
         """Field offset -> the image addresses in the 8-byte fields of the first ``size`` bytes of a
         structure: built on the stack (the call's snapshot of the frame), or a global (its initialised

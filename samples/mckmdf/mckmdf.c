@@ -142,6 +142,13 @@ DECLSPEC_NOINLINE VOID KmdfTimer(WDFTIMER Timer)
     EventWriteTimerFired((ULONGLONG)(ULONG_PTR)Timer);
 }
 
+DECLSPEC_NOINLINE NTSTATUS KmdfCreateQueue(WDFDEVICE Device, WDF_IO_QUEUE_CONFIG *Config)
+{
+    /* The configuration comes from the caller's frame: the callbacks are its. */
+    WDFQUEUE queue;
+    return WdfIoQueueCreate(Device, Config, WDF_NO_OBJECT_ATTRIBUTES, &queue);
+}
+
 DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)
 {
     WDF_PNPPOWER_EVENT_CALLBACKS pnp;
@@ -177,7 +184,7 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);
     queue.EvtIoInternalDeviceControl = KmdfIoInternal;
-    status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);
+    status = KmdfCreateQueue(device, &queue);
     WDF_TIMER_CONFIG_INIT(&timer, KmdfTimer);
     if (NT_SUCCESS(status)) status = WdfTimerCreate(&timer, WDF_NO_OBJECT_ATTRIBUTES, &ticker);
     WDF_WORKITEM_CONFIG_INIT(&work, KmdfWorkItem);

@@ -65,6 +65,8 @@ def test_vigembus_kmdf_callbacks_are_entry_points(real_binary):
                     if s.callee in facts.functions and facts.functions[s.callee].name.startswith("Wdf"))
     assert calls["WdfDriverCreate"] == 1
     assert calls["WdfIoQueueCreate"] == 6
+    assert calls["WdfDeviceCreate"] == 2  # the bus FDO (Driver.cpp) and each PDO (EmulationTargetPDO.cpp)
+    assert calls["WdfDeviceInitSetPnpPowerEventCallbacks"] == 1 and calls["WdfDeviceInitSetFileObjectConfig"] == 1
     by_kind = Counter(k for kinds in entries.kinds.values() for k in kinds
                       if k.startswith("callback:Wdf") and not k.startswith("callback:WdfTimerCreate."))
     assert by_kind == {

@@ -366,8 +366,13 @@ def calls_through_table(image: PEImage, slot: int, offsets: set[int], owner) -> 
     """
     out: dict[int, tuple[int, int, int]] = {}
     for ref in scan_rip_references(image, {slot}, owner):
-        code = image.read(ref.rva, 15 * _TABLE_WINDOW)
-        decoder = Decoder(64, code, ip=ref.rva)
+        start = ref.rva
+        # The reference may be decoded from the opcode on; a load of the 64-bit table address has a REX.W
+        # prefix before it, whose R bit names the register (``mov r10, [slot]`` is 4C 8B 15).
+        if 0x48 <= (image.read(start - 1, 1) or b"\0")[0] <= 0x4F:
+            start -= 1
+        code = image.read(start, 15 * _TABLE_WINDOW)
+        decoder = Decoder(64, code, ip=start)
         instr = Instruction()
         table: Optional[int] = None
         entry: Optional[tuple[int, int]] = None  # (register, offset)
