@@ -53,7 +53,7 @@ class Engine(ABC):
         (``mov rax, [slot]`` then ``call [rax+off]``, or the entry loaded into a register and called, also
         through the CFG dispatch routine that takes its target in rax), for the byte offsets in ``names``.
         Each becomes a call site (arguments resolved as any other) of an imported function named
-        ``names[off]``; returned once, when first asked for. Empty by default.
+        ``names[off]``, added to the facts (asking again replaces them with the same sites). Empty by default.
 
         KMDF drivers call the framework this way: ``WdfFunctions[WdfDriverCreateTableIndex](...)``.
         """
