@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..engine.base import Engine
 from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
 from . import wdf
+from .values import CallValues
 from .wppsites import import_thunks
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,10 @@ OB_OPERATION_SIZE = 0x20
 OB_ROUTINES = {0x10: "PreOperation", 0x18: "PostOperation"}
 #: Most OB_OPERATION_REGISTRATION entries read when the count is not known.
 OB_MAX_OPERATIONS = 8
+#: Callers followed up from a registration call whose argument is a parameter of the calling function,
+#: and the most call sites of one function looked at.
+PARAM_DEPTH = 2
+MAX_PARAM_CALLERS = 32
 #: Most entry kinds listed per function (shared destructors sit in hundreds of vtables).
 MAX_KINDS = 4
 #: Read-only data scanned for pointer tables: per section at most, and per read.
@@ -116,9 +120,9 @@ class IoctlAttribution:
     the selector follows the argument that carries the IRP or the code.
     """
 
-    def __init__(self, entries: EntryPoints, engine: Engine, sites_in: dict[int, list[CallSite]]):
+    def __init__(self, entries: EntryPoints, values: CallValues, sites_in: dict[int, list[CallSite]]):
         self.entries = entries
-        self.engine = engine
+        self.values = values
         self.sites_in = sites_in
 
     def codes(self, path_ids: list[int], site: int, hop: int) -> str:
@@ -135,7 +139,7 @@ class IoctlAttribution:
                 hops = [s.rva for s in self.sites_in.get(func, ()) if s.callee == path_ids[i + 1]]
             else:
                 return ""
-            guards = self.entries.ioctl_guards[root] if i == 0 else self.engine.case_guards(func, selector)
+            guards = self.entries.ioctl_guards[root] if i == 0 else self.values.case_guards(func, selector)
             cases: set[Optional[int]] = set()
             for rva in hops:
                 found = guards.get(rva)
@@ -155,13 +159,13 @@ class IoctlAttribution:
 
     def _passed(self, func: int, hops: list[int], selector: Value) -> Optional[Value]:
         """The selector as the callee sees it: its parameter that receives the code, or the IRP's."""
-        self.engine.resolve([func])
+        self.values.resolve([func])
         irp = _irp_of(selector)
         for site in self.sites_in.get(func, ()):
             if site.rva not in hops:
                 continue
             for k in range(4):
-                values = site.arg(k)
+                values = self.values.arg(site, k)
                 if selector in values:
                     return Param(k)
                 if irp is not None and irp in values:
@@ -195,15 +199,17 @@ def _api_name(name: str) -> str:
 class EntryFinder:
     """Collects the entry kinds of one binary from its facts (asking the engine for more where needed)."""
 
-    def __init__(self, facts: Facts, engine: Engine, callers_of: dict[int, list[CallSite]]):
+    def __init__(self, facts: Facts, values: CallValues, callers_of: dict[int, list[CallSite]]):
         self.facts = facts
-        self.engine = engine
+        self.values = values
         self.callers_of = callers_of
         self.entries = EntryPoints()
         self.code = {rva for rva, f in facts.functions.items() if not f.imported}
         self._by_caller: dict[int, list[CallSite]] = {}
         for site in facts.calls:
             self._by_caller.setdefault(site.caller, []).append(site)
+        #: Framework methods called through the KMDF function table: (call site, method name).
+        self.framework_calls: list[tuple[CallSite, str]] = []
 
     def run(self, roots: Iterable[int]) -> EntryPoints:
         funcs = self.facts.functions
@@ -229,7 +235,7 @@ class EntryFinder:
                 selector = Param(wdf.IOCTL_PARAM)
             if selector is not None:
                 self.entries.ioctl_selectors[rva] = selector
-                self.entries.ioctl_guards[rva] = self.engine.case_guards(rva, selector)
+                self.entries.ioctl_guards[rva] = self.values.case_guards(rva, selector)
         return self.entries
 
     # ------------------------------------------------------------------ DRIVER_OBJECT stores
@@ -242,20 +248,20 @@ class EntryFinder:
         holders: dict[int, set[int]] = {entry: {0}}
         frontier = [entry]
         for _level in range(2):
-            self.engine.resolve(frontier)
+            self.values.resolve(frontier)
             nxt = []
             for func in frontier:
                 for site in self._sites_in(func):
                     if site.callee not in self.code or site.callee == func:
                         continue
                     for i in range(4):
-                        if any(isinstance(v, Param) and v.index in holders[func] for v in site.arg(i)):
+                        if any(isinstance(v, Param) and v.index in holders[func] for v in self.values.arg(site, i)):
                             if i not in holders.setdefault(site.callee, set()):
                                 holders[site.callee].add(i)
                                 nxt.append(site.callee)
             frontier = sorted(set(nxt))
-        self.engine.resolve(sorted(holders))
-        for store in self.facts.stores:
+        self.values.resolve(sorted(holders))
+        for store in self.values.store_list():
             params = holders.get(store.function)
             if params is None:
                 continue
@@ -284,17 +290,17 @@ class EntryFinder:
         sites = self._api_sites(list(CALLBACK_ARGS) + list(SERVICE_TABLES) + [OB_REGISTER])
         if not sites:
             return
-        self.engine.resolve(sorted({s.caller for s, _ in sites}))
+        self.values.resolve(sorted({s.caller for s, _ in sites}))
         for site, name in sites:
             if name in SERVICE_TABLES:
-                for routine in self._service_routines(site.arg(0)):
+                for routine in self._service_routines(self.values.arg(site, 0)):
                     self.entries.add(routine, f"callback:{name}")
                 continue
             if name == OB_REGISTER:
-                for routine, field_name in self._ob_routines(site.arg(0)):
+                for routine, field_name in self._ob_routines(self._argument(site, 0)):
                     self.entries.add(routine, f"callback:{name}.{field_name}")
                 continue
-            for value in site.arg(CALLBACK_ARGS[name]):
+            for value in self._argument(site, CALLBACK_ARGS[name]):
                 if isinstance(value, Addr) and value.rva in self.code:
                     self.entries.add(value.rva, f"callback:{name}")
 
@@ -317,41 +323,55 @@ class EntryFinder:
         binds = self._api_sites([wdf.BIND_API])
         if not binds:
             return
-        self.engine.resolve(sorted({s.caller for s, _ in binds}))
+        self.values.resolve(sorted({s.caller for s, _ in binds}))
         tables = set()
         for site, _name in binds:
-            info = wdf.bind_info_address(site.arg(wdf.BIND_INFO_ARG))
+            info = wdf.bind_info_address(self.values.arg(site, wdf.BIND_INFO_ARG))
             table = None if info is None else wdf.function_table(self.facts.memory, self.facts.image_base, info)
             if table is not None:
                 tables.add(table)
-        funcs = self.facts.functions
         for slot, count in sorted(tables):
             names = wdf.table_names(count)
-            self.engine.table_calls(slot, names)  # new call sites in the facts (a replay has them already)
-            wanted = set(names.values())
-            sites = [s for s in self.facts.calls if s.callee in funcs and funcs[s.callee].imported
-                     and funcs[s.callee].name in wanted]
-            self.engine.resolve(sorted({s.caller for s in sites}))
-            for site in sites:
-                known = self._by_caller.setdefault(site.caller, [])
-                if site not in known:
-                    known.append(site)
-                api = wdf.api_named(funcs[site.callee].name)
+            found = self.values.table_calls(slot, names)
+            self.values.resolve(sorted({s.caller for s, _ in found}))
+            for site, offset in found:
+                api = wdf.api_named(names[offset])
                 if api is None:
                     continue
+                self.framework_calls.append((site, api.name))
                 for arg, field_name in api.routines.items():
-                    for value in site.arg(arg):
+                    for value in self._argument(site, arg):
                         if isinstance(value, Addr) and value.rva in self.code:
                             self.entries.add(value.rva, f"callback:{api.name}.{field_name}")
                 for arg, (size, fields) in api.structures.items():
-                    for value in site.arg(arg):
-                        found = self._struct_pointers(value, size)
-                        for offset, field_name in fields.items():
-                            for rva in sorted(found.get(offset, ())):
+                    for value in self._argument(site, arg):
+                        pointers = self._struct_pointers(value, size)
+                        for at, field_name in fields.items():
+                            for rva in sorted(pointers.get(at, ())):
                                 if rva in self.code:
                                     self.entries.add(rva, f"callback:{api.name}.{field_name}")
 
     # ------------------------------------------------------------------ structures passed to APIs
+    def _argument(self, site: CallSite, index: int) -> set[Value]:
+        """The values of a call's argument, a parameter of the calling function replaced by what its callers
+        pass (``CreateQueue(Device, &Config)`` calling WdfIoQueueCreate), up to ``PARAM_DEPTH`` callers up."""
+        out: set[Value] = set()
+        todo = [(site.caller, self.values.arg(site, index), 0)]
+        seen: set[tuple[int, int]] = set()
+        while todo:
+            func, values, depth = todo.pop()
+            for value in values:
+                if not isinstance(value, Param) or depth >= PARAM_DEPTH:
+                    out.add(value)
+                    continue
+                callers = [c for c in self.callers_of.get(func, ()) if c.caller in self.code]
+                if (func, value.index) in seen or len(callers) > MAX_PARAM_CALLERS:
+                    continue
+                seen.add((func, value.index))
+                self.values.resolve(sorted({c.caller for c in callers}))
+                todo += [(c.caller, self.values.arg(c, value.index), depth + 1) for c in callers]
+        return out
+
     def _struct_pointers(self, value: Value, size: int) -> dict[int, set[int]]:
         """Field offset -> the image addresses in the 8-byte fields of the first ``size`` bytes of a
         structure: built on the stack (the call's snapshot of the frame), or a global (its initialised
@@ -368,7 +388,7 @@ class EntryFinder:
                     target = int.from_bytes(raw, "little") - self.facts.image_base
                     if 0 < target < 1 << 32 and self.facts.memory.read(target, 1):
                         out.setdefault(pos, set()).add(target)
-            for store in self.facts.stores:
+            for store in self.values.store_list():
                 where = store.address
                 if isinstance(where, Addr) and value.rva <= where.rva < value.rva + size:
                     for stored in store.values:

@@ -70,6 +70,10 @@ WDF_APIS = (
         0x08: "EvtDeviceFileCreate", 0x10: "EvtFileClose", 0x18: "EvtFileCleanup"}), 3: OBJECT_ATTRIBUTES}),
     # WdfDeviceInitSetIoInCallerContextCallback(Globals, DeviceInit, EvtIoInCallerContext)
     WdfApi("WdfDeviceInitSetIoInCallerContextCallback", 74, {}, {2: "EvtIoInCallerContext"}),
+    # WdfInterruptCreate(Globals, Device, Configuration, Attributes, Interrupt)
+    WdfApi("WdfInterruptCreate", 141, {2: (0x40, {
+        0x18: "EvtInterruptIsr", 0x20: "EvtInterruptDpc", 0x28: "EvtInterruptEnable",
+        0x30: "EvtInterruptDisable", 0x38: "EvtInterruptWorkItem"}), 3: OBJECT_ATTRIBUTES}),
     # WdfDpcCreate / WdfTimerCreate / WdfWorkItemCreate(Globals, Config, Attributes, Object)
     WdfApi("WdfDpcCreate", 111, {1: (0x18, {0x08: "EvtDpcFunc"}), 2: OBJECT_ATTRIBUTES}),
     WdfApi("WdfTimerCreate", 318, {1: (0x20, {0x08: "EvtTimerFunc"}), 2: OBJECT_ATTRIBUTES}),

@@ -62,9 +62,22 @@ DECLSPEC_NOINLINE VOID KmdfIoRead(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Len
         McGenEventWrite_EtwWriteTransfer(&CONTOSO_KMDF_DRIVER_Context, &Descriptor, NULL, 0, NULL); /* writes ReadDone */
 }
 
+DECLSPEC_NOINLINE VOID KmdfCompletion(WDFREQUEST Request, WDFIOTARGET Target, PVOID Params, PVOID Context)
+{
+    (void)Target; (void)Params; (void)Context;
+    EventWriteRequestCompleted((ULONGLONG)(ULONG_PTR)Request);
+}
+
+DECLSPEC_NOINLINE VOID KmdfCancel(WDFREQUEST Request)
+{
+    EventWriteRequestCanceled((ULONGLONG)(ULONG_PTR)Request);
+}
+
 DECLSPEC_NOINLINE VOID KmdfIoWrite(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length)
 {
-    (void)Queue; (void)Request;
+    (void)Queue;
+    WdfRequestSetCompletionRoutine(Request, KmdfCompletion, NULL);
+    WdfRequestMarkCancelable(Request, KmdfCancel);
     EventWriteWriteDone((ULONGLONG)Length);
 }
 
@@ -101,9 +114,39 @@ DECLSPEC_NOINLINE VOID KmdfFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFF
     EventWriteFileOpened((ULONGLONG)(ULONG_PTR)FileObject);
 }
 
+DECLSPEC_NOINLINE VOID KmdfInCallerContext(WDFDEVICE Device, WDFREQUEST Request)
+{
+    (void)Device;
+    EventWriteRequestPreprocessed((ULONGLONG)(ULONG_PTR)Request);
+}
+
+DECLSPEC_NOINLINE VOID KmdfWorkItem(WDFWORKITEM WorkItem)
+{
+    EventWriteWorkItemRan((ULONGLONG)(ULONG_PTR)WorkItem);
+}
+
+DECLSPEC_NOINLINE VOID KmdfDpc(WDFDPC Dpc)
+{
+    EventWriteDpcRan((ULONGLONG)(ULONG_PTR)Dpc);
+}
+
+DECLSPEC_NOINLINE BOOLEAN KmdfIsr(WDFINTERRUPT Interrupt, ULONG MessageId)
+{
+    (void)Interrupt;
+    EventWriteInterruptSeen(MessageId);
+    return TRUE;
+}
+
 DECLSPEC_NOINLINE VOID KmdfTimer(WDFTIMER Timer)
 {
     EventWriteTimerFired((ULONGLONG)(ULONG_PTR)Timer);
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfCreateQueue(WDFDEVICE Device, WDF_IO_QUEUE_CONFIG *Config)
+{
+    /* The configuration comes from the caller's frame: the callbacks are its. */
+    WDFQUEUE queue;
+    return WdfIoQueueCreate(Device, Config, WDF_NO_OBJECT_ATTRIBUTES, &queue);
 }
 
 DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)
@@ -112,9 +155,15 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     WDF_FILEOBJECT_CONFIG files;
     WDF_IO_QUEUE_CONFIG queue;
     WDF_TIMER_CONFIG timer;
+    WDF_WORKITEM_CONFIG work;
+    WDF_DPC_CONFIG dpc;
+    WDF_INTERRUPT_CONFIG interrupt;
     WDFDEVICE device;
     WDFQUEUE handle;
     WDFTIMER ticker;
+    WDFWORKITEM item;
+    WDFDPC deferred;
+    WDFINTERRUPT line;
     NTSTATUS status;
     (void)Driver;
     WDF_PNPPOWER_EVENT_CALLBACKS_INIT(&pnp);
@@ -124,6 +173,7 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);
     WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);
     WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);
+    WdfDeviceInitSetIoInCallerContextCallback(DeviceInit, KmdfInCallerContext);
     status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);
@@ -134,9 +184,15 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);
     queue.EvtIoInternalDeviceControl = KmdfIoInternal;
-    status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);
+    status = KmdfCreateQueue(device, &queue);
     WDF_TIMER_CONFIG_INIT(&timer, KmdfTimer);
     if (NT_SUCCESS(status)) status = WdfTimerCreate(&timer, WDF_NO_OBJECT_ATTRIBUTES, &ticker);
+    WDF_WORKITEM_CONFIG_INIT(&work, KmdfWorkItem);
+    if (NT_SUCCESS(status)) status = WdfWorkItemCreate(&work, WDF_NO_OBJECT_ATTRIBUTES, &item);
+    WDF_DPC_CONFIG_INIT(&dpc, KmdfDpc);
+    if (NT_SUCCESS(status)) status = WdfDpcCreate(&dpc, WDF_NO_OBJECT_ATTRIBUTES, &deferred);
+    WDF_INTERRUPT_CONFIG_INIT(&interrupt, KmdfIsr, NULL);
+    if (NT_SUCCESS(status)) status = WdfInterruptCreate(device, &interrupt, WDF_NO_OBJECT_ATTRIBUTES, &line);
     EventWriteDeviceAdded(status);
     return status;
 }

@@ -9,6 +9,11 @@ typedef struct WDFREQUEST__ *WDFREQUEST;
 typedef struct WDFCMRESLIST__ *WDFCMRESLIST;
 typedef struct WDFFILEOBJECT__ *WDFFILEOBJECT;
 typedef struct WDFTIMER__ *WDFTIMER;
+typedef struct WDFWORKITEM__ *WDFWORKITEM;
+typedef struct WDFDPC__ *WDFDPC;
+typedef struct WDFINTERRUPT__ *WDFINTERRUPT;
+typedef struct WDFIOTARGET__ *WDFIOTARGET;
+typedef struct WDFSPINLOCK__ *WDFSPINLOCK;
 typedef struct WDFDEVICE_INIT *PWDFDEVICE_INIT;
 typedef PVOID WDFOBJECT;
 typedef struct _WDF_DRIVER_GLOBALS *PWDF_DRIVER_GLOBALS;
@@ -34,10 +39,16 @@ extern PWDF_DRIVER_GLOBALS WdfDriverGlobals;
 typedef enum _WDFFUNCENUM {
     WdfDeviceInitSetPnpPowerEventCallbacksTableIndex = 55,
     WdfDeviceInitSetFileObjectConfigTableIndex = 71,
+    WdfDeviceInitSetIoInCallerContextCallbackTableIndex = 74,
     WdfDeviceCreateTableIndex = 75,
+    WdfDpcCreateTableIndex = 111,
     WdfDriverCreateTableIndex = 116,
+    WdfInterruptCreateTableIndex = 141,
     WdfIoQueueCreateTableIndex = 152,
+    WdfRequestMarkCancelableTableIndex = 255,
+    WdfRequestSetCompletionRoutineTableIndex = 260,
     WdfTimerCreateTableIndex = 318,
+    WdfWorkItemCreateTableIndex = 379,
 } WDFFUNCENUM;
 
 typedef VOID EVT_WDF_OBJECT_CONTEXT_CLEANUP(WDFOBJECT Object);
@@ -130,7 +141,48 @@ typedef struct _WDF_TIMER_CONFIG {
     ULONG UseHighResolutionTimer;       /* 0x1c: WDF_TRI_STATE */
 } WDF_TIMER_CONFIG;
 
+typedef VOID EVT_WDF_WORKITEM(WDFWORKITEM WorkItem);
+typedef struct _WDF_WORKITEM_CONFIG {
+    ULONG Size;
+    EVT_WDF_WORKITEM *EvtWorkItemFunc;  /* 0x08 */
+    BOOLEAN AutomaticSerialization;     /* 0x10 */
+} WDF_WORKITEM_CONFIG;
+
+typedef VOID EVT_WDF_DPC(WDFDPC Dpc);
+typedef struct _WDF_DPC_CONFIG {
+    ULONG Size;
+    EVT_WDF_DPC *EvtDpcFunc;            /* 0x08 */
+    BOOLEAN AutomaticSerialization;     /* 0x10 */
+} WDF_DPC_CONFIG;
+
+typedef BOOLEAN EVT_WDF_INTERRUPT_ISR(WDFINTERRUPT Interrupt, ULONG MessageId);
+typedef VOID EVT_WDF_INTERRUPT_DPC(WDFINTERRUPT Interrupt, WDFOBJECT AssociatedObject);
+typedef struct _WDF_INTERRUPT_CONFIG {
+    ULONG Size;
+    WDFSPINLOCK SpinLock;               /* 0x08 */
+    ULONG ShareVector;                  /* 0x10: WDF_TRI_STATE */
+    BOOLEAN FloatingSave;               /* 0x14 */
+    BOOLEAN AutomaticSerialization;     /* 0x15 */
+    EVT_WDF_INTERRUPT_ISR *EvtInterruptIsr;         /* 0x18 */
+    EVT_WDF_INTERRUPT_DPC *EvtInterruptDpc;         /* 0x20 */
+    PVOID EvtInterruptEnable;           /* 0x28 */
+    PVOID EvtInterruptDisable;          /* 0x30 */
+    PVOID EvtInterruptWorkItem;         /* 0x38 */
+    PVOID InterruptRaw;                 /* 0x40 */
+    PVOID InterruptTranslated;          /* 0x48 */
+    PVOID WaitLock;                     /* 0x50 */
+    BOOLEAN PassiveHandling;            /* 0x58 */
+    ULONG ReportInactiveOnPowerDown;    /* 0x5c: WDF_TRI_STATE */
+    BOOLEAN CanWakeDevice;              /* 0x60 */
+} WDF_INTERRUPT_CONFIG;
+
+typedef VOID EVT_WDF_REQUEST_COMPLETION_ROUTINE(WDFREQUEST Request, WDFIOTARGET Target, PVOID Params, PVOID Context);
+typedef VOID EVT_WDF_REQUEST_CANCEL(WDFREQUEST Request);
+typedef VOID EVT_WDF_IO_IN_CALLER_CONTEXT(WDFDEVICE Device, WDFREQUEST Request);
+
 _Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncTable) == 0x20, "FuncTable");
+_Static_assert(sizeof(WDF_WORKITEM_CONFIG) == 0x18 && sizeof(WDF_DPC_CONFIG) == 0x18, "work item, DPC");
+_Static_assert(__builtin_offsetof(WDF_INTERRUPT_CONFIG, EvtInterruptWorkItem) == 0x38, "EvtInterruptWorkItem");
 _Static_assert(__builtin_offsetof(WDF_FILEOBJECT_CONFIG, EvtFileCleanup) == 0x18, "EvtFileCleanup");
 _Static_assert(sizeof(WDF_TIMER_CONFIG) == 0x20, "WDF_TIMER_CONFIG");
 _Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncCount) == 0x1c, "FuncCount");
@@ -153,6 +205,12 @@ _Static_assert(__builtin_offsetof(WDF_OBJECT_ATTRIBUTES, ContextTypeInfo) == 0x3
 #define WDF_FILEOBJECT_CONFIG_INIT(f, create, close, cleanup) (__builtin_memset((f), 0, sizeof(*(f))),\
     (f)->Size = sizeof(*(f)), (f)->EvtDeviceFileCreate = (create), (f)->EvtFileClose = (close),\
     (f)->EvtFileCleanup = (cleanup), (f)->AutoForwardCleanupClose = 2, (f)->FileObjectClass = 2)
+#define WDF_WORKITEM_CONFIG_INIT(w, func) (__builtin_memset((w), 0, sizeof(*(w))), (w)->Size = sizeof(*(w)),\
+    (w)->EvtWorkItemFunc = (func), (w)->AutomaticSerialization = 1)
+#define WDF_DPC_CONFIG_INIT(d, func) (__builtin_memset((d), 0, sizeof(*(d))), (d)->Size = sizeof(*(d)),\
+    (d)->EvtDpcFunc = (func), (d)->AutomaticSerialization = 1)
+#define WDF_INTERRUPT_CONFIG_INIT(i, isr, dpc) (__builtin_memset((i), 0, sizeof(*(i))), (i)->Size = sizeof(*(i)),\
+    (i)->ShareVector = 2, (i)->EvtInterruptIsr = (isr), (i)->EvtInterruptDpc = (dpc))
 #define WDF_TIMER_CONFIG_INIT(t, func) (__builtin_memset((t), 0, sizeof(*(t))), (t)->Size = sizeof(*(t)),\
     (t)->EvtTimerFunc = (func), (t)->AutomaticSerialization = 1, (t)->UseHighResolutionTimer = 0)
 
@@ -168,6 +226,16 @@ typedef NTSTATUS (*PFN_WDFIOQUEUECREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_IO_
 typedef VOID (*PFN_WDFDEVICEINITSETFILEOBJECTCONFIG)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT, WDF_FILEOBJECT_CONFIG *,
                                                      WDF_OBJECT_ATTRIBUTES *);
 typedef NTSTATUS (*PFN_WDFTIMERCREATE)(PWDF_DRIVER_GLOBALS, WDF_TIMER_CONFIG *, WDF_OBJECT_ATTRIBUTES *, WDFTIMER *);
+typedef NTSTATUS (*PFN_WDFWORKITEMCREATE)(PWDF_DRIVER_GLOBALS, WDF_WORKITEM_CONFIG *, WDF_OBJECT_ATTRIBUTES *,
+                                          WDFWORKITEM *);
+typedef NTSTATUS (*PFN_WDFDPCCREATE)(PWDF_DRIVER_GLOBALS, WDF_DPC_CONFIG *, WDF_OBJECT_ATTRIBUTES *, WDFDPC *);
+typedef NTSTATUS (*PFN_WDFINTERRUPTCREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_INTERRUPT_CONFIG *,
+                                           WDF_OBJECT_ATTRIBUTES *, WDFINTERRUPT *);
+typedef VOID (*PFN_WDFREQUESTSETCOMPLETIONROUTINE)(PWDF_DRIVER_GLOBALS, WDFREQUEST,
+                                                   EVT_WDF_REQUEST_COMPLETION_ROUTINE *, PVOID);
+typedef VOID (*PFN_WDFREQUESTMARKCANCELABLE)(PWDF_DRIVER_GLOBALS, WDFREQUEST, EVT_WDF_REQUEST_CANCEL *);
+typedef VOID (*PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT,
+                                                              EVT_WDF_IO_IN_CALLER_CONTEXT *);
 #define WdfDriverCreate(o, r, a, c, d) ((PFN_WDFDRIVERCREATE)WdfFunctions_01015[WdfDriverCreateTableIndex])(\
     WdfDriverGlobals, o, r, a, c, d)
 #define WdfDeviceCreate(i, a, d) ((PFN_WDFDEVICECREATE)WdfFunctions_01015[WdfDeviceCreateTableIndex])(\
@@ -180,6 +248,18 @@ typedef NTSTATUS (*PFN_WDFTIMERCREATE)(PWDF_DRIVER_GLOBALS, WDF_TIMER_CONFIG *, 
     WdfFunctions_01015[WdfDeviceInitSetFileObjectConfigTableIndex])(WdfDriverGlobals, i, f, a)
 #define WdfTimerCreate(c, a, t) ((PFN_WDFTIMERCREATE)WdfFunctions_01015[WdfTimerCreateTableIndex])(\
     WdfDriverGlobals, c, a, t)
+#define WdfWorkItemCreate(c, a, w) ((PFN_WDFWORKITEMCREATE)WdfFunctions_01015[WdfWorkItemCreateTableIndex])(\
+    WdfDriverGlobals, c, a, w)
+#define WdfDpcCreate(c, a, d) ((PFN_WDFDPCCREATE)WdfFunctions_01015[WdfDpcCreateTableIndex])(\
+    WdfDriverGlobals, c, a, d)
+#define WdfInterruptCreate(d, c, a, i) ((PFN_WDFINTERRUPTCREATE)WdfFunctions_01015[WdfInterruptCreateTableIndex])(\
+    WdfDriverGlobals, d, c, a, i)
+#define WdfRequestSetCompletionRoutine(r, c, x) ((PFN_WDFREQUESTSETCOMPLETIONROUTINE)\
+    WdfFunctions_01015[WdfRequestSetCompletionRoutineTableIndex])(WdfDriverGlobals, r, c, x)
+#define WdfDeviceInitSetIoInCallerContextCallback(i, c) ((PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)\
+    WdfFunctions_01015[WdfDeviceInitSetIoInCallerContextCallbackTableIndex])(WdfDriverGlobals, i, c)
+#define WdfRequestMarkCancelable(r, c) ((PFN_WDFREQUESTMARKCANCELABLE)\
+    WdfFunctions_01015[WdfRequestMarkCancelableTableIndex])(WdfDriverGlobals, r, c)
 
 /* Object callbacks (wdm.h). */
 typedef struct _OBJECT_TYPE *POBJECT_TYPE;

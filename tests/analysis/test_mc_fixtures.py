@@ -15,8 +15,10 @@ from conftest import SAMPLES
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.binary.pdb import load_pdb
-from api_to_etw.engine.frozen import FrozenEngine, save_facts
+from api_to_etw.engine.frozen import FrozenEngine
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.engine.recorder import RecordingEngine
+from api_to_etw.render.rows import row_columns
 
 FIXTURES = ("mcdriver", "mcdll", "mckmdf")
 LEVELS = ("O1", "O2", "Os")
@@ -49,7 +51,7 @@ def test_rows_equal_truth_with_pdb(sample, level):
     loaded = open_binary(_image(sample, level))
     assert loaded.pdb is not None
     result = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions())
-    assert all(r.event.resolved for r in result.rows), [r.as_dict() for r in result.rows if not r.event.resolved]
+    assert all(r.event.resolved for r in result.rows), [row_columns(r) for r in result.rows if not r.event.resolved]
     assert _ours(result.rows) == _expected(truth, True)
     events = {e["id"]: e for e in truth["events"]}
     for row in result.rows:
@@ -105,11 +107,12 @@ def test_the_driver_covers_every_entry_kind():
 def test_frozen_facts_replay_entries_and_ioctls(sample, tmp_path):
     """Stores, case guards, the entry point and the read-only tables travel in the facts file."""
     loaded = open_binary(_image(sample, "O2"))
-    result = analyze(NativeEngine(loaded.image, loaded.pdb, record_memory=True), AnalysisOptions())
+    recorder = RecordingEngine(NativeEngine(loaded.image, loaded.pdb))
+    result = analyze(recorder, AnalysisOptions())
     path = tmp_path / "facts.json"
-    save_facts(result.facts, "native", str(path))
+    recorder.save(str(path))
     replay = analyze(FrozenEngine(str(path)), AnalysisOptions())
-    assert [r.as_dict() for r in replay.rows] == [r.as_dict() for r in result.rows]
+    assert [row_columns(r) for r in replay.rows] == [row_columns(r) for r in result.rows]
     assert {r.entry for r in replay.rows} - {"unreached", "export", "entry"}
 
 
@@ -138,7 +141,11 @@ def test_the_kmdf_driver_covers_its_idioms():
             "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware",
             "callback:ObRegisterCallbacks.PreOperation", "callback:ObRegisterCallbacks.PostOperation",
             "callback:CmRegisterCallbackEx", "callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate",
-            "callback:WdfTimerCreate.EvtTimerFunc"} <= kinds
+            "callback:WdfTimerCreate.EvtTimerFunc", "callback:WdfWorkItemCreate.EvtWorkItemFunc",
+            "callback:WdfDpcCreate.EvtDpcFunc", "callback:WdfInterruptCreate.EvtInterruptIsr",
+            "callback:WdfRequestSetCompletionRoutine.CompletionRoutine",
+            "callback:WdfRequestMarkCancelable.EvtRequestCancel",
+            "callback:WdfDeviceInitSetIoInCallerContextCallback.EvtIoInCallerContext"} <= kinds
     ioctls = {r["Ioctl"] for r in truth["rows"] if "callback:WdfIoQueueCreate.EvtIoDeviceControl" in r["Entry"]}
     assert "default" in ioctls and any("," in i for i in ioctls)
     assert [e["symbol"] for e in truth["events"] if "patched_level" in e] == ["ReadDone"]

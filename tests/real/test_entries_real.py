@@ -23,6 +23,7 @@ from collections import Counter
 from conftest import run_cli
 
 from api_to_etw.analysis.entries import EntryFinder
+from api_to_etw.analysis.values import CallValues
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
 
@@ -47,24 +48,26 @@ def _ctl_code(function: int, access: int) -> int:
 CODES = {_ctl_code(0x801 + offset, access) for offset, access in IOCTLS.values()}
 
 
-def _entries(path):
-    loaded = open_binary(str(path), use_pdb=False)
-    engine = NativeEngine(loaded.image, None)
+def _finder(path, use_pdb: bool) -> EntryFinder:
+    loaded = open_binary(str(path), use_pdb=use_pdb)
+    engine = NativeEngine(loaded.image, loaded.pdb)
     facts = engine.load()
     callers: dict = {}
     for site in facts.calls:
         callers.setdefault(site.callee, []).append(site)
-    return facts, EntryFinder(facts, engine, callers).run([])
+    return EntryFinder(facts, CallValues(engine), callers)
 
 
 def test_vigembus_kmdf_callbacks_are_entry_points(real_binary):
     path = real_binary("ViGEmBus.sys")
     assert "1.17.333.0".encode("utf-16-le") in path.read_bytes()  # the version the source tag describes
-    facts, entries = _entries(path)
-    calls = Counter(facts.functions[s.callee].name for s in facts.calls
-                    if s.callee in facts.functions and facts.functions[s.callee].name.startswith("Wdf"))
+    finder = _finder(path, use_pdb=False)
+    entries = finder.run([])
+    calls = Counter(name for _site, name in finder.framework_calls)
     assert calls["WdfDriverCreate"] == 1
     assert calls["WdfIoQueueCreate"] == 6
+    assert calls["WdfDeviceCreate"] == 2  # the bus FDO (Driver.cpp) and each PDO (EmulationTargetPDO.cpp)
+    assert calls["WdfDeviceInitSetPnpPowerEventCallbacks"] == 1 and calls["WdfDeviceInitSetFileObjectConfig"] == 1
     by_kind = Counter(k for kinds in entries.kinds.values() for k in kinds
                       if k.startswith("callback:Wdf") and not k.startswith("callback:WdfTimerCreate."))
     assert by_kind == {
@@ -102,13 +105,7 @@ def test_vigembus_wpp_rows_under_the_queue_callbacks_with_their_ioctls(real_bina
 def test_dokan_wdm_driver_gets_no_kmdf_entries(real_binary):
     """A WDM file-system driver with its PDB (negative control): no ETW rows, no framework callbacks."""
     path = real_binary("dokan2.sys")
-    loaded = open_binary(str(path))
-    engine = NativeEngine(loaded.image, loaded.pdb)
-    facts = engine.load()
-    callers: dict = {}
-    for site in facts.calls:
-        callers.setdefault(site.callee, []).append(site)
-    entries = EntryFinder(facts, engine, callers).run([])
+    entries = _finder(path, use_pdb=True).run([])
     assert not [k for kinds in entries.kinds.values() for k in kinds if k.startswith("callback:Wdf")]
     result = run_cli("analyze", path, "-o", "-")
     assert result.code == 0, result.stderr

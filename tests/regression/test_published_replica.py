@@ -30,6 +30,7 @@ from conftest import SAMPLES, SHARED, needs_tools, run_cli
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.render.rows import row_columns
 from api_to_etw.render.tables import render
 from samples import replica as replica_module
 from samples.synth.build import build_sample
@@ -128,7 +129,7 @@ def analysed(request, replica):
     tsv.write_text(render(result.rows, "tsv"), encoding="utf-8")
     print(f"\n{level}: generated in {replica.seconds:.2f}s, built in {built - start:.2f}s, "
           f"analyzed in {done - built:.2f}s: {len(result.rows)} rows")
-    return SimpleNamespace(level=level, result=result, rows=[r.as_dict() for r in result.rows], tsv=tsv,
+    return SimpleNamespace(level=level, result=result, rows=[row_columns(r) for r in result.rows], tsv=tsv,
                            seconds=(replica.seconds, built - start, done - built))
 
 

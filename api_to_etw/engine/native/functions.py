@@ -146,8 +146,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             calls[:] = [c for c in calls if c.caller not in redo]
         if not todo and not gaps_done:  # once all else is known: leaf code in the gaps (engine/native/gaps.py)
             gaps_done = True
-            known = code_ranges()[1]
-            pending |= (gap_entries(image, known) | pointer_targets(image, known)) - set(extents)
+            pending |= gap_entries(image, code_ranges()[1]) - set(extents)
             before = set(extents)
             settle_pending()
             todo = sorted(set(extents) - before)
@@ -367,8 +366,13 @@ def calls_through_table(image: PEImage, slot: int, offsets: set[int], owner) -> 
     """
     out: dict[int, tuple[int, int, int]] = {}
     for ref in scan_rip_references(image, {slot}, owner):
-        code = image.read(ref.rva, 15 * _TABLE_WINDOW)
-        decoder = Decoder(64, code, ip=ref.rva)
+        start = ref.rva
+        # The reference may be decoded from the opcode on; a load of the 64-bit table address has a REX.W
+        # prefix before it, whose R bit names the register (``mov r10, [slot]`` is 4C 8B 15).
+        if 0x48 <= (image.read(start - 1, 1) or b"\0")[0] <= 0x4F:
+            start -= 1
+        code = image.read(start, 15 * _TABLE_WINDOW)
+        decoder = Decoder(64, code, ip=start)
         instr = Instruction()
         table: Optional[int] = None
         entry: Optional[tuple[int, int]] = None  # (register, offset)
@@ -429,38 +433,6 @@ def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Call
 
 #: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.
 _LEA_RIP = re.compile(rb"[\x48\x4c]\x8d[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]", re.DOTALL)
-
-
-def pointer_targets(image: PEImage, ranges: list[tuple[int, int, int]]) -> set[int]:
-    """Code addresses taken by a RIP-relative ``lea`` that no known function contains: a callback handed to
-    a registration API or stored into a structure. A leaf that only tail-jumps has no unwind data, and
-    when the gap heuristics miss it (no padding, no alignment) its registered pointer is all that names its
-    start. The target must decode cleanly up to a terminator, as gap code must."""
-    from .gaps import _piece_end
-
-    starts = sorted((start, end) for start, end, _owner in ranges)
-    begins = [a for a, _b in starts]
-    found: set[int] = set()
-    for section in image.executable_sections():
-        data = image.code_view(section)
-        base = section.rva
-        for match in _LEA_RIP.finditer(data):
-            pos = match.start()
-            if pos + 7 > len(data):
-                break
-            target = base + pos + 7 + int.from_bytes(data[pos + 3 : pos + 7], "little", signed=True)
-            if not section.contains(target) or target in found:
-                continue
-            i = bisect.bisect_right(begins, target) - 1
-            if i >= 0 and starts[i][0] <= target < starts[i][1]:
-                continue
-            offset = target - base
-            if offset >= len(data) or data[offset] in (0xCC, 0x90, 0x00):
-                continue
-            stop = begins[i + 1] - base if i + 1 < len(begins) and begins[i + 1] < section.end else len(data)
-            if _piece_end(bytes(data[offset:stop]), 0, stop - offset, target) is not None:
-                found.add(target)
-    return found
 
 
 def scan_lea_references(image: PEImage, owner) -> list[Reference]:
