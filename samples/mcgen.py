@@ -20,7 +20,7 @@ registration APIs, function-pointer tables in read-only data). From the model th
   DRIVER_OBJECT, IRP and IO_STACK_LOCATION fields the driver touches);
 * ``truth.json``: the rows the analyzer must report, computed from the model alone (rules below);
 
-and builds ``O1/``, ``O2/``, ``Os/`` images with clang and lld-link (``samples/generate.py``'s cc1 command,
+and builds ``O1/``, ``O2/``, ``Os/`` images with clang and lld-link (samples/toolchain.py's path-free cc1 command,
 ``/Brepro``, ``/opt:noicf``), importing ntoskrnl.exe / advapi32.dll / kernel32.dll through import
 libraries made with llvm-dlltool from the ``.def`` files written here.
 
@@ -34,31 +34,27 @@ for an IRP_MJ_DEVICE_CONTROL routine, the IOCTL codes of the switch cases whose 
 
 Usage::
 
-  python samples/mcgen.py [mcdriver|mcdll|mckmdf ...]     write sources and truth.json, build every level
-  python samples/mcgen.py --sources [SAMPLE ...]          sources and truth.json only
-  python samples/mcgen.py --check [SAMPLE ...]            committed sources/truth equal the model's; rebuild in
+  python -m samples.mcgen [mcdriver|mcdll|mckmdf ...]     write sources and truth.json, build every level
+  python -m samples.mcgen --sources [SAMPLE ...]          sources and truth.json only
+  python -m samples.mcgen --check [SAMPLE ...]            committed sources/truth equal the model's; rebuild in
                                                           a temporary folder and compare images and PDBs
 """
 
 from __future__ import annotations
 
-import argparse
-import filecmp
 import json
 import re
-import sys
-import tempfile
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.append(str(HERE))
+from samples import driver, toolchain
+from samples.guid import guid_initializer
 
-import generate as gen  # noqa: E402
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"  # wdmlite.h, winlite.h, wdflite.h: documented layouts, copied verbatim into the fixtures
 
 LEVELS = ("O1", "O2", "Os")
 MAX_DEPTH = 5
@@ -656,465 +652,6 @@ MODELS = {"mcdriver": driver_model, "mcdll": dll_model, "mckmdf": kmdf_model}
 
 
 # ------------------------------------------------------------------------------------------------ C sources
-WDMLITE = """\
-/* The few kernel types and x64 structure layouts this driver touches, from the documented wdm.h
-   definitions (offsets checked below). Not the WDK header: only what the fixture needs. */
-#pragma once
-typedef unsigned char UCHAR, BOOLEAN;
-typedef unsigned short USHORT, WCHAR;
-typedef unsigned long ULONG, *PULONG;
-typedef long LONG, NTSTATUS;
-typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
-typedef long long LONGLONG;
-typedef void VOID, *PVOID, *HANDLE, *PHANDLE;
-typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
-typedef ULONG ACCESS_MASK;
-typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
-typedef const GUID *LPCGUID;
-typedef struct _UNICODE_STRING { USHORT Length; USHORT MaximumLength; WCHAR *Buffer; } UNICODE_STRING, *PUNICODE_STRING;
-#define NULL ((void *)0)
-#define TRUE 1
-#define FALSE 0
-#define STATUS_SUCCESS ((NTSTATUS)0)
-#define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
-#define STATUS_NOT_SUPPORTED ((NTSTATUS)0xC00000BBL)
-#define NT_SUCCESS(s) (((NTSTATUS)(s)) >= 0)
-#define DECLSPEC_NOINLINE __declspec(noinline)
-#define DECLSPEC_IMPORT __declspec(dllimport)
-
-typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
-typedef struct _DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
-typedef struct _IRP IRP, *PIRP;
-typedef struct _KPROCESS *PEPROCESS;
-typedef struct _PS_CREATE_NOTIFY_INFO *PPS_CREATE_NOTIFY_INFO;
-typedef NTSTATUS DRIVER_DISPATCH(PDEVICE_OBJECT DeviceObject, PIRP Irp);
-typedef VOID DRIVER_UNLOAD(PDRIVER_OBJECT DriverObject);
-typedef NTSTATUS DRIVER_ADD_DEVICE(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDeviceObject);
-
-typedef struct _DRIVER_EXTENSION {
-    PDRIVER_OBJECT DriverObject;        /* 0x00 */
-    DRIVER_ADD_DEVICE *AddDevice;       /* 0x08 */
-} DRIVER_EXTENSION;
-
-#define IRP_MJ_CREATE 0x00
-#define IRP_MJ_CLOSE 0x02
-#define IRP_MJ_DEVICE_CONTROL 0x0e
-#define IRP_MJ_INTERNAL_DEVICE_CONTROL 0x0f
-#define IRP_MJ_MAXIMUM_FUNCTION 0x1b
-
-struct _DRIVER_OBJECT {
-    USHORT Type, Size;
-    PDEVICE_OBJECT DeviceObject;        /* 0x08 */
-    ULONG Flags;                        /* 0x10 */
-    PVOID DriverStart;                  /* 0x18 */
-    ULONG DriverSize;                   /* 0x20 */
-    PVOID DriverSection;                /* 0x28 */
-    DRIVER_EXTENSION *DriverExtension;  /* 0x30 */
-    UNICODE_STRING DriverName;          /* 0x38 */
-    PUNICODE_STRING HardwareDatabase;   /* 0x48 */
-    PVOID FastIoDispatch;               /* 0x50 */
-    PVOID DriverInit;                   /* 0x58 */
-    PVOID DriverStartIo;                /* 0x60 */
-    DRIVER_UNLOAD *DriverUnload;        /* 0x68 */
-    DRIVER_DISPATCH *MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];  /* 0x70 */
-};
-
-typedef struct _IO_STATUS_BLOCK { NTSTATUS Status; ULONG_PTR Information; } IO_STATUS_BLOCK;
-
-typedef struct _IO_STACK_LOCATION {
-    UCHAR MajorFunction, MinorFunction, Flags, Control;
-    union {
-        struct {
-            ULONG OutputBufferLength;                          /* 0x08 */
-            __declspec(align(8)) ULONG InputBufferLength;      /* 0x10: POINTER_ALIGNMENT */
-            __declspec(align(8)) ULONG IoControlCode;          /* 0x18: POINTER_ALIGNMENT */
-            PVOID Type3InputBuffer;     /* 0x20 */
-        } DeviceIoControl;
-        struct { PVOID Argument1, Argument2, Argument3, Argument4; } Others;
-    } Parameters;
-} IO_STACK_LOCATION, *PIO_STACK_LOCATION;
-
-struct _IRP {
-    USHORT Type, Size;
-    PVOID MdlAddress;                   /* 0x08 */
-    ULONG Flags;                        /* 0x10 */
-    union { PVOID SystemBuffer; } AssociatedIrp;  /* 0x18 */
-    UCHAR ThreadListEntry[0x10];        /* 0x20 */
-    IO_STATUS_BLOCK IoStatus;           /* 0x30 */
-    UCHAR Reserved[0x78];               /* 0x40: RequestorMode ... Overlay.ListEntry */
-    PIO_STACK_LOCATION CurrentStackLocation;  /* 0xb8: Tail.Overlay.CurrentStackLocation */
-};
-
-typedef struct _KDPC { UCHAR Opaque[0x40]; } KDPC, *PKDPC;
-typedef VOID KDEFERRED_ROUTINE(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2);
-typedef VOID KSTART_ROUTINE(PVOID Context);
-typedef VOID CREATE_PROCESS_NOTIFY_ROUTINE_EX(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO Info);
-
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverExtension) == 0x30, "DriverExtension");
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverUnload) == 0x68, "DriverUnload");
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, MajorFunction) == 0x70, "MajorFunction");
-_Static_assert(__builtin_offsetof(IRP, IoStatus) == 0x30, "IoStatus");
-_Static_assert(__builtin_offsetof(IRP, CurrentStackLocation) == 0xb8, "CurrentStackLocation");
-_Static_assert(__builtin_offsetof(IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode) == 0x18, "Ioctl");
-
-#define IoGetCurrentIrpStackLocation(Irp) ((Irp)->CurrentStackLocation)
-
-DECLSPEC_IMPORT VOID __fastcall IofCompleteRequest(PIRP Irp, char PriorityBoost);
-DECLSPEC_IMPORT VOID KeInitializeDpc(PKDPC Dpc, KDEFERRED_ROUTINE *Routine, PVOID Context);
-DECLSPEC_IMPORT NTSTATUS PsCreateSystemThread(PHANDLE Thread, ULONG Access, PVOID Attributes, HANDLE Process,
-                                              PVOID ClientId, KSTART_ROUTINE *Routine, PVOID Context);
-DECLSPEC_IMPORT NTSTATUS PsTerminateSystemThread(NTSTATUS Status);
-DECLSPEC_IMPORT NTSTATUS PsSetCreateProcessNotifyRoutineEx(CREATE_PROCESS_NOTIFY_ROUTINE_EX *Routine, BOOLEAN Remove);
-"""
-
-WDFLITE = """\
-/* The few KMDF types, x64 structure layouts and function-table indices this driver uses, from the documented
-   WDF headers (wdf.h, wdfdriver.h, wdfdevice.h, wdfio.h, wdfobject.h, wdffuncenum.h), and the object and
-   registry callback registration of wdm.h (offsets checked below). Not the WDK headers. */
-#pragma once
-typedef struct WDFDRIVER__ *WDFDRIVER;
-typedef struct WDFDEVICE__ *WDFDEVICE;
-typedef struct WDFQUEUE__ *WDFQUEUE;
-typedef struct WDFREQUEST__ *WDFREQUEST;
-typedef struct WDFCMRESLIST__ *WDFCMRESLIST;
-typedef struct WDFFILEOBJECT__ *WDFFILEOBJECT;
-typedef struct WDFTIMER__ *WDFTIMER;
-typedef struct WDFWORKITEM__ *WDFWORKITEM;
-typedef struct WDFDPC__ *WDFDPC;
-typedef struct WDFINTERRUPT__ *WDFINTERRUPT;
-typedef struct WDFIOTARGET__ *WDFIOTARGET;
-typedef struct WDFSPINLOCK__ *WDFSPINLOCK;
-typedef struct WDFDEVICE_INIT *PWDFDEVICE_INIT;
-typedef PVOID WDFOBJECT;
-typedef struct _WDF_DRIVER_GLOBALS *PWDF_DRIVER_GLOBALS;
-typedef VOID (*WDFFUNC)(VOID);
-typedef ULONG WDF_POWER_DEVICE_STATE;
-
-/* What FxDriverEntry hands WdfVersionBind: the loader stores the table's address through FuncTable. */
-typedef struct _WDF_VERSION { ULONG Major; ULONG Minor; ULONG Build; } WDF_VERSION;
-typedef struct _WDF_BIND_INFO {
-    ULONG Size;
-    WCHAR *Component;                   /* 0x08 */
-    WDF_VERSION Version;                /* 0x10 */
-    ULONG FuncCount;                    /* 0x1c */
-    WDFFUNC **FuncTable;                /* 0x20 */
-    PVOID Module;                       /* 0x28 */
-} WDF_BIND_INFO, *PWDF_BIND_INFO;
-DECLSPEC_IMPORT NTSTATUS WdfVersionBind(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath,
-                                        PWDF_BIND_INFO BindInfo, PWDF_DRIVER_GLOBALS *Globals);
-extern WDFFUNC *WdfFunctions_01015;
-extern PWDF_DRIVER_GLOBALS WdfDriverGlobals;
-#define WdfFunctionCount 444
-
-typedef enum _WDFFUNCENUM {
-    WdfDeviceInitSetPnpPowerEventCallbacksTableIndex = 55,
-    WdfDeviceInitSetFileObjectConfigTableIndex = 71,
-    WdfDeviceInitSetIoInCallerContextCallbackTableIndex = 74,
-    WdfDeviceCreateTableIndex = 75,
-    WdfDpcCreateTableIndex = 111,
-    WdfDriverCreateTableIndex = 116,
-    WdfInterruptCreateTableIndex = 141,
-    WdfIoQueueCreateTableIndex = 152,
-    WdfRequestMarkCancelableTableIndex = 255,
-    WdfRequestSetCompletionRoutineTableIndex = 260,
-    WdfTimerCreateTableIndex = 318,
-    WdfWorkItemCreateTableIndex = 379,
-} WDFFUNCENUM;
-
-typedef VOID EVT_WDF_OBJECT_CONTEXT_CLEANUP(WDFOBJECT Object);
-typedef struct _WDF_OBJECT_ATTRIBUTES {
-    ULONG Size;
-    EVT_WDF_OBJECT_CONTEXT_CLEANUP *EvtCleanupCallback;    /* 0x08 */
-    EVT_WDF_OBJECT_CONTEXT_CLEANUP *EvtDestroyCallback;    /* 0x10 */
-    ULONG ExecutionLevel;               /* 0x18 */
-    ULONG SynchronizationScope;         /* 0x1c */
-    WDFOBJECT ParentObject;             /* 0x20 */
-    SIZE_T ContextSizeOverride;         /* 0x28 */
-    const void *ContextTypeInfo;        /* 0x30 */
-} WDF_OBJECT_ATTRIBUTES;
-#define WDF_NO_OBJECT_ATTRIBUTES ((WDF_OBJECT_ATTRIBUTES *)0)
-#define WDF_NO_HANDLE ((void *)0)
-
-typedef NTSTATUS EVT_WDF_DRIVER_DEVICE_ADD(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit);
-typedef VOID EVT_WDF_DRIVER_UNLOAD(WDFDRIVER Driver);
-typedef struct _WDF_DRIVER_CONFIG {
-    ULONG Size;
-    EVT_WDF_DRIVER_DEVICE_ADD *EvtDriverDeviceAdd;  /* 0x08 */
-    EVT_WDF_DRIVER_UNLOAD *EvtDriverUnload;         /* 0x10 */
-    ULONG DriverInitFlags;              /* 0x18 */
-    ULONG DriverPoolTag;                /* 0x1c */
-} WDF_DRIVER_CONFIG;
-
-typedef VOID EVT_WDF_IO_QUEUE_IO_DEFAULT(WDFQUEUE Queue, WDFREQUEST Request);
-typedef VOID EVT_WDF_IO_QUEUE_IO_READ(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length);
-typedef VOID EVT_WDF_IO_QUEUE_IO_WRITE(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length);
-typedef VOID EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,
-                                                SIZE_T InputBufferLength, ULONG IoControlCode);
-typedef enum { WdfIoQueueDispatchSequential = 1, WdfIoQueueDispatchParallel, WdfIoQueueDispatchManual }
-    WDF_IO_QUEUE_DISPATCH_TYPE;
-typedef struct _WDF_IO_QUEUE_CONFIG {
-    ULONG Size;
-    WDF_IO_QUEUE_DISPATCH_TYPE DispatchType;        /* 0x04 */
-    ULONG PowerManaged;                 /* 0x08: WDF_TRI_STATE */
-    BOOLEAN AllowZeroLengthRequests;    /* 0x0c */
-    BOOLEAN DefaultQueue;               /* 0x0d */
-    EVT_WDF_IO_QUEUE_IO_DEFAULT *EvtIoDefault;      /* 0x10 */
-    EVT_WDF_IO_QUEUE_IO_READ *EvtIoRead;            /* 0x18 */
-    EVT_WDF_IO_QUEUE_IO_WRITE *EvtIoWrite;          /* 0x20 */
-    EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL *EvtIoDeviceControl;          /* 0x28 */
-    EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL *EvtIoInternalDeviceControl;  /* 0x30 */
-    PVOID EvtIoStop;                    /* 0x38 */
-    PVOID EvtIoResume;                  /* 0x40 */
-    PVOID EvtIoCanceledOnQueue;         /* 0x48 */
-    union { struct { ULONG NumberOfPresentedRequests; } Parallel; } Settings;  /* 0x50 */
-    WDFDRIVER Driver;                   /* 0x58 */
-} WDF_IO_QUEUE_CONFIG;
-
-typedef NTSTATUS EVT_WDF_DEVICE_D0_ENTRY(WDFDEVICE Device, WDF_POWER_DEVICE_STATE PreviousState);
-typedef NTSTATUS EVT_WDF_DEVICE_D0_EXIT(WDFDEVICE Device, WDF_POWER_DEVICE_STATE TargetState);
-typedef NTSTATUS EVT_WDF_DEVICE_PREPARE_HARDWARE(WDFDEVICE Device, WDFCMRESLIST Raw, WDFCMRESLIST Translated);
-typedef struct _WDF_PNPPOWER_EVENT_CALLBACKS {
-    ULONG Size;
-    EVT_WDF_DEVICE_D0_ENTRY *EvtDeviceD0Entry;      /* 0x08 */
-    PVOID EvtDeviceD0EntryPostInterruptsEnabled;    /* 0x10 */
-    EVT_WDF_DEVICE_D0_EXIT *EvtDeviceD0Exit;        /* 0x18 */
-    PVOID EvtDeviceD0ExitPreInterruptsDisabled;     /* 0x20 */
-    EVT_WDF_DEVICE_PREPARE_HARDWARE *EvtDevicePrepareHardware;  /* 0x28 */
-    PVOID EvtDeviceReleaseHardware;     /* 0x30 */
-    PVOID EvtDeviceSelfManagedIo[5];    /* 0x38: Cleanup, Flush, Init, Suspend, Restart */
-    PVOID EvtDeviceSurpriseRemoval;     /* 0x60 */
-    PVOID EvtDeviceQueryRemove;         /* 0x68 */
-    PVOID EvtDeviceQueryStop;           /* 0x70 */
-    PVOID EvtDeviceUsageNotification;   /* 0x78 */
-    PVOID EvtDeviceRelationsQuery;      /* 0x80 */
-    PVOID EvtDeviceUsageNotificationEx; /* 0x88 */
-} WDF_PNPPOWER_EVENT_CALLBACKS;
-
-typedef VOID EVT_WDF_DEVICE_FILE_CREATE(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject);
-typedef VOID EVT_WDF_FILE_CLOSE(WDFFILEOBJECT FileObject);
-typedef struct _WDF_FILEOBJECT_CONFIG {
-    ULONG Size;
-    EVT_WDF_DEVICE_FILE_CREATE *EvtDeviceFileCreate;    /* 0x08 */
-    EVT_WDF_FILE_CLOSE *EvtFileClose;                   /* 0x10 */
-    EVT_WDF_FILE_CLOSE *EvtFileCleanup;                 /* 0x18 */
-    ULONG AutoForwardCleanupClose;      /* 0x20: WDF_TRI_STATE */
-    ULONG FileObjectClass;              /* 0x24 */
-} WDF_FILEOBJECT_CONFIG;
-
-typedef VOID EVT_WDF_TIMER(WDFTIMER Timer);
-typedef struct _WDF_TIMER_CONFIG {
-    ULONG Size;
-    EVT_WDF_TIMER *EvtTimerFunc;        /* 0x08 */
-    ULONG Period;                       /* 0x10 */
-    BOOLEAN AutomaticSerialization;     /* 0x14 */
-    ULONG TolerableDelay;               /* 0x18 */
-    ULONG UseHighResolutionTimer;       /* 0x1c: WDF_TRI_STATE */
-} WDF_TIMER_CONFIG;
-
-typedef VOID EVT_WDF_WORKITEM(WDFWORKITEM WorkItem);
-typedef struct _WDF_WORKITEM_CONFIG {
-    ULONG Size;
-    EVT_WDF_WORKITEM *EvtWorkItemFunc;  /* 0x08 */
-    BOOLEAN AutomaticSerialization;     /* 0x10 */
-} WDF_WORKITEM_CONFIG;
-
-typedef VOID EVT_WDF_DPC(WDFDPC Dpc);
-typedef struct _WDF_DPC_CONFIG {
-    ULONG Size;
-    EVT_WDF_DPC *EvtDpcFunc;            /* 0x08 */
-    BOOLEAN AutomaticSerialization;     /* 0x10 */
-} WDF_DPC_CONFIG;
-
-typedef BOOLEAN EVT_WDF_INTERRUPT_ISR(WDFINTERRUPT Interrupt, ULONG MessageId);
-typedef VOID EVT_WDF_INTERRUPT_DPC(WDFINTERRUPT Interrupt, WDFOBJECT AssociatedObject);
-typedef struct _WDF_INTERRUPT_CONFIG {
-    ULONG Size;
-    WDFSPINLOCK SpinLock;               /* 0x08 */
-    ULONG ShareVector;                  /* 0x10: WDF_TRI_STATE */
-    BOOLEAN FloatingSave;               /* 0x14 */
-    BOOLEAN AutomaticSerialization;     /* 0x15 */
-    EVT_WDF_INTERRUPT_ISR *EvtInterruptIsr;         /* 0x18 */
-    EVT_WDF_INTERRUPT_DPC *EvtInterruptDpc;         /* 0x20 */
-    PVOID EvtInterruptEnable;           /* 0x28 */
-    PVOID EvtInterruptDisable;          /* 0x30 */
-    PVOID EvtInterruptWorkItem;         /* 0x38 */
-    PVOID InterruptRaw;                 /* 0x40 */
-    PVOID InterruptTranslated;          /* 0x48 */
-    PVOID WaitLock;                     /* 0x50 */
-    BOOLEAN PassiveHandling;            /* 0x58 */
-    ULONG ReportInactiveOnPowerDown;    /* 0x5c: WDF_TRI_STATE */
-    BOOLEAN CanWakeDevice;              /* 0x60 */
-} WDF_INTERRUPT_CONFIG;
-
-typedef VOID EVT_WDF_REQUEST_COMPLETION_ROUTINE(WDFREQUEST Request, WDFIOTARGET Target, PVOID Params, PVOID Context);
-typedef VOID EVT_WDF_REQUEST_CANCEL(WDFREQUEST Request);
-typedef VOID EVT_WDF_IO_IN_CALLER_CONTEXT(WDFDEVICE Device, WDFREQUEST Request);
-
-_Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncTable) == 0x20, "FuncTable");
-_Static_assert(sizeof(WDF_WORKITEM_CONFIG) == 0x18 && sizeof(WDF_DPC_CONFIG) == 0x18, "work item, DPC");
-_Static_assert(__builtin_offsetof(WDF_INTERRUPT_CONFIG, EvtInterruptWorkItem) == 0x38, "EvtInterruptWorkItem");
-_Static_assert(__builtin_offsetof(WDF_FILEOBJECT_CONFIG, EvtFileCleanup) == 0x18, "EvtFileCleanup");
-_Static_assert(sizeof(WDF_TIMER_CONFIG) == 0x20, "WDF_TIMER_CONFIG");
-_Static_assert(__builtin_offsetof(WDF_BIND_INFO, FuncCount) == 0x1c, "FuncCount");
-_Static_assert(__builtin_offsetof(WDF_DRIVER_CONFIG, EvtDriverDeviceAdd) == 0x08, "EvtDriverDeviceAdd");
-_Static_assert(__builtin_offsetof(WDF_IO_QUEUE_CONFIG, EvtIoDeviceControl) == 0x28, "EvtIoDeviceControl");
-_Static_assert(__builtin_offsetof(WDF_IO_QUEUE_CONFIG, Driver) == 0x58, "Driver");
-_Static_assert(__builtin_offsetof(WDF_PNPPOWER_EVENT_CALLBACKS, EvtDevicePrepareHardware) == 0x28, "Prepare");
-_Static_assert(__builtin_offsetof(WDF_PNPPOWER_EVENT_CALLBACKS, EvtDeviceUsageNotificationEx) == 0x88, "UsageEx");
-_Static_assert(__builtin_offsetof(WDF_OBJECT_ATTRIBUTES, ContextTypeInfo) == 0x30, "ContextTypeInfo");
-
-/* The INIT helpers, as the headers define them: zero the structure, set its size and the defaults. */
-#define WDF_DRIVER_CONFIG_INIT(c, add) (__builtin_memset((c), 0, sizeof(*(c))), (c)->Size = sizeof(*(c)),\\
-    (c)->EvtDriverDeviceAdd = (add))
-#define WDF_OBJECT_ATTRIBUTES_INIT(a) (__builtin_memset((a), 0, sizeof(*(a))), (a)->Size = sizeof(*(a)),\\
-    (a)->ExecutionLevel = 1, (a)->SynchronizationScope = 1)
-#define WDF_PNPPOWER_EVENT_CALLBACKS_INIT(p) (__builtin_memset((p), 0, sizeof(*(p))), (p)->Size = sizeof(*(p)))
-#define WDF_IO_QUEUE_CONFIG_INIT(q, type) (__builtin_memset((q), 0, sizeof(*(q))), (q)->Size = sizeof(*(q)),\\
-    (q)->PowerManaged = 2, (q)->DispatchType = (type))
-#define WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(q, type) (WDF_IO_QUEUE_CONFIG_INIT(q, type), (q)->DefaultQueue = 1)
-#define WDF_FILEOBJECT_CONFIG_INIT(f, create, close, cleanup) (__builtin_memset((f), 0, sizeof(*(f))),\\
-    (f)->Size = sizeof(*(f)), (f)->EvtDeviceFileCreate = (create), (f)->EvtFileClose = (close),\\
-    (f)->EvtFileCleanup = (cleanup), (f)->AutoForwardCleanupClose = 2, (f)->FileObjectClass = 2)
-#define WDF_WORKITEM_CONFIG_INIT(w, func) (__builtin_memset((w), 0, sizeof(*(w))), (w)->Size = sizeof(*(w)),\\
-    (w)->EvtWorkItemFunc = (func), (w)->AutomaticSerialization = 1)
-#define WDF_DPC_CONFIG_INIT(d, func) (__builtin_memset((d), 0, sizeof(*(d))), (d)->Size = sizeof(*(d)),\\
-    (d)->EvtDpcFunc = (func), (d)->AutomaticSerialization = 1)
-#define WDF_INTERRUPT_CONFIG_INIT(i, isr, dpc) (__builtin_memset((i), 0, sizeof(*(i))), (i)->Size = sizeof(*(i)),\\
-    (i)->ShareVector = 2, (i)->EvtInterruptIsr = (isr), (i)->EvtInterruptDpc = (dpc))
-#define WDF_TIMER_CONFIG_INIT(t, func) (__builtin_memset((t), 0, sizeof(*(t))), (t)->Size = sizeof(*(t)),\\
-    (t)->EvtTimerFunc = (func), (t)->AutomaticSerialization = 1, (t)->UseHighResolutionTimer = 0)
-
-/* Every framework call goes through the table: WdfFunctions[<Name>TableIndex](WdfDriverGlobals, ...). */
-typedef NTSTATUS (*PFN_WDFDRIVERCREATE)(PWDF_DRIVER_GLOBALS, PDRIVER_OBJECT, PUNICODE_STRING,
-                                        WDF_OBJECT_ATTRIBUTES *, WDF_DRIVER_CONFIG *, WDFDRIVER *);
-typedef NTSTATUS (*PFN_WDFDEVICECREATE)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT *, WDF_OBJECT_ATTRIBUTES *,
-                                        WDFDEVICE *);
-typedef VOID (*PFN_WDFDEVICEINITSETPNPPOWEREVENTCALLBACKS)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT,
-                                                           WDF_PNPPOWER_EVENT_CALLBACKS *);
-typedef NTSTATUS (*PFN_WDFIOQUEUECREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_IO_QUEUE_CONFIG *,
-                                         WDF_OBJECT_ATTRIBUTES *, WDFQUEUE *);
-typedef VOID (*PFN_WDFDEVICEINITSETFILEOBJECTCONFIG)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT, WDF_FILEOBJECT_CONFIG *,
-                                                     WDF_OBJECT_ATTRIBUTES *);
-typedef NTSTATUS (*PFN_WDFTIMERCREATE)(PWDF_DRIVER_GLOBALS, WDF_TIMER_CONFIG *, WDF_OBJECT_ATTRIBUTES *, WDFTIMER *);
-typedef NTSTATUS (*PFN_WDFWORKITEMCREATE)(PWDF_DRIVER_GLOBALS, WDF_WORKITEM_CONFIG *, WDF_OBJECT_ATTRIBUTES *,
-                                          WDFWORKITEM *);
-typedef NTSTATUS (*PFN_WDFDPCCREATE)(PWDF_DRIVER_GLOBALS, WDF_DPC_CONFIG *, WDF_OBJECT_ATTRIBUTES *, WDFDPC *);
-typedef NTSTATUS (*PFN_WDFINTERRUPTCREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_INTERRUPT_CONFIG *,
-                                           WDF_OBJECT_ATTRIBUTES *, WDFINTERRUPT *);
-typedef VOID (*PFN_WDFREQUESTSETCOMPLETIONROUTINE)(PWDF_DRIVER_GLOBALS, WDFREQUEST,
-                                                   EVT_WDF_REQUEST_COMPLETION_ROUTINE *, PVOID);
-typedef VOID (*PFN_WDFREQUESTMARKCANCELABLE)(PWDF_DRIVER_GLOBALS, WDFREQUEST, EVT_WDF_REQUEST_CANCEL *);
-typedef VOID (*PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)(PWDF_DRIVER_GLOBALS, PWDFDEVICE_INIT,
-                                                              EVT_WDF_IO_IN_CALLER_CONTEXT *);
-#define WdfDriverCreate(o, r, a, c, d) ((PFN_WDFDRIVERCREATE)WdfFunctions_01015[WdfDriverCreateTableIndex])(\\
-    WdfDriverGlobals, o, r, a, c, d)
-#define WdfDeviceCreate(i, a, d) ((PFN_WDFDEVICECREATE)WdfFunctions_01015[WdfDeviceCreateTableIndex])(\\
-    WdfDriverGlobals, i, a, d)
-#define WdfDeviceInitSetPnpPowerEventCallbacks(i, p) ((PFN_WDFDEVICEINITSETPNPPOWEREVENTCALLBACKS)\\
-    WdfFunctions_01015[WdfDeviceInitSetPnpPowerEventCallbacksTableIndex])(WdfDriverGlobals, i, p)
-#define WdfIoQueueCreate(d, c, a, q) ((PFN_WDFIOQUEUECREATE)WdfFunctions_01015[WdfIoQueueCreateTableIndex])(\\
-    WdfDriverGlobals, d, c, a, q)
-#define WdfDeviceInitSetFileObjectConfig(i, f, a) ((PFN_WDFDEVICEINITSETFILEOBJECTCONFIG)\\
-    WdfFunctions_01015[WdfDeviceInitSetFileObjectConfigTableIndex])(WdfDriverGlobals, i, f, a)
-#define WdfTimerCreate(c, a, t) ((PFN_WDFTIMERCREATE)WdfFunctions_01015[WdfTimerCreateTableIndex])(\\
-    WdfDriverGlobals, c, a, t)
-#define WdfWorkItemCreate(c, a, w) ((PFN_WDFWORKITEMCREATE)WdfFunctions_01015[WdfWorkItemCreateTableIndex])(\\
-    WdfDriverGlobals, c, a, w)
-#define WdfDpcCreate(c, a, d) ((PFN_WDFDPCCREATE)WdfFunctions_01015[WdfDpcCreateTableIndex])(\\
-    WdfDriverGlobals, c, a, d)
-#define WdfInterruptCreate(d, c, a, i) ((PFN_WDFINTERRUPTCREATE)WdfFunctions_01015[WdfInterruptCreateTableIndex])(\\
-    WdfDriverGlobals, d, c, a, i)
-#define WdfRequestSetCompletionRoutine(r, c, x) ((PFN_WDFREQUESTSETCOMPLETIONROUTINE)\\
-    WdfFunctions_01015[WdfRequestSetCompletionRoutineTableIndex])(WdfDriverGlobals, r, c, x)
-#define WdfDeviceInitSetIoInCallerContextCallback(i, c) ((PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)\\
-    WdfFunctions_01015[WdfDeviceInitSetIoInCallerContextCallbackTableIndex])(WdfDriverGlobals, i, c)
-#define WdfRequestMarkCancelable(r, c) ((PFN_WDFREQUESTMARKCANCELABLE)\\
-    WdfFunctions_01015[WdfRequestMarkCancelableTableIndex])(WdfDriverGlobals, r, c)
-
-/* Object callbacks (wdm.h). */
-typedef struct _OBJECT_TYPE *POBJECT_TYPE;
-typedef ULONG OB_OPERATION;
-typedef enum { OB_PREOP_SUCCESS } OB_PREOP_CALLBACK_STATUS;
-typedef struct _OB_PRE_OPERATION_INFORMATION *POB_PRE_OPERATION_INFORMATION;
-typedef struct _OB_POST_OPERATION_INFORMATION *POB_POST_OPERATION_INFORMATION;
-typedef OB_PREOP_CALLBACK_STATUS OB_PRE_OPERATION_CALLBACK(PVOID Context, POB_PRE_OPERATION_INFORMATION Info);
-typedef VOID OB_POST_OPERATION_CALLBACK(PVOID Context, POB_POST_OPERATION_INFORMATION Info);
-typedef struct _OB_OPERATION_REGISTRATION {
-    POBJECT_TYPE *ObjectType;
-    OB_OPERATION Operations;                        /* 0x08 */
-    OB_PRE_OPERATION_CALLBACK *PreOperation;        /* 0x10 */
-    OB_POST_OPERATION_CALLBACK *PostOperation;      /* 0x18 */
-} OB_OPERATION_REGISTRATION;
-typedef struct _OB_CALLBACK_REGISTRATION {
-    USHORT Version;
-    USHORT OperationRegistrationCount;              /* 0x02 */
-    UNICODE_STRING Altitude;                        /* 0x08 */
-    PVOID RegistrationContext;                      /* 0x18 */
-    OB_OPERATION_REGISTRATION *OperationRegistration;  /* 0x20 */
-} OB_CALLBACK_REGISTRATION;
-#define OB_FLT_REGISTRATION_VERSION 0x0100
-#define OB_OPERATION_HANDLE_CREATE 0x1
-#define OB_OPERATION_HANDLE_DUPLICATE 0x2
-_Static_assert(__builtin_offsetof(OB_CALLBACK_REGISTRATION, OperationRegistration) == 0x20, "OperationRegistration");
-_Static_assert(__builtin_offsetof(OB_OPERATION_REGISTRATION, PostOperation) == 0x18, "PostOperation");
-DECLSPEC_IMPORT NTSTATUS ObRegisterCallbacks(OB_CALLBACK_REGISTRATION *Registration, PVOID *Handle);
-DECLSPEC_IMPORT VOID ObUnRegisterCallbacks(PVOID Handle);
-DECLSPEC_IMPORT extern POBJECT_TYPE *PsProcessType;
-DECLSPEC_IMPORT extern POBJECT_TYPE *PsThreadType;
-
-/* Registry callbacks (wdm.h). */
-typedef NTSTATUS EX_CALLBACK_FUNCTION(PVOID Context, PVOID Argument1, PVOID Argument2);
-DECLSPEC_IMPORT NTSTATUS CmRegisterCallbackEx(EX_CALLBACK_FUNCTION *Function, PUNICODE_STRING Altitude,
-                                              PVOID Driver, PVOID Context, LONGLONG *Cookie, PVOID Reserved);
-DECLSPEC_IMPORT NTSTATUS CmUnRegisterCallback(LONGLONG Cookie);
-/* The documented routine (not the memmove macro): the copy is a real call. */
-DECLSPEC_IMPORT VOID RtlMoveMemory(VOID *Destination, const VOID *Source, SIZE_T Length);
-"""
-
-WINLITE = """\
-/* The few Win32 types this DLL touches, from the documented windows.h definitions. Not the SDK header. */
-#pragma once
-typedef unsigned char UCHAR, BOOLEAN;
-typedef unsigned short USHORT, WCHAR;
-typedef unsigned long ULONG, DWORD, *PULONG;
-typedef long LONG, HRESULT;
-typedef int BOOL;
-typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
-typedef void VOID, *PVOID, *LPVOID, *HANDLE, *HINSTANCE;
-typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
-typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
-typedef const GUID *LPCGUID;
-#define NULL ((void *)0)
-#define TRUE 1
-#define FALSE 0
-#define WINAPI __stdcall
-#define STDMETHODCALLTYPE __stdcall
-#define DLL_PROCESS_ATTACH 1
-#define DLL_PROCESS_DETACH 0
-#define DECLSPEC_NOINLINE __declspec(noinline)
-#define DECLSPEC_IMPORT __declspec(dllimport)
-#define InterlockedIncrement(p) _InterlockedIncrement(p)
-#define InterlockedDecrement(p) _InterlockedDecrement(p)
-long _InterlockedIncrement(long volatile *Addend);
-long _InterlockedDecrement(long volatile *Addend);
-typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID Parameter);
-DECLSPEC_IMPORT HANDLE WINAPI CreateThread(PVOID Attributes, SIZE_T StackSize, LPTHREAD_START_ROUTINE Start,
-                                           LPVOID Parameter, DWORD Flags, DWORD *ThreadId);
-typedef VOID (WINAPI *PTP_SIMPLE_CALLBACK)(PVOID Instance, PVOID Context);
-DECLSPEC_IMPORT BOOL WINAPI TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK Callback, PVOID Context, PVOID Environ);
-typedef VOID (WINAPI *LPSERVICE_MAIN_FUNCTIONW)(DWORD Argc, WCHAR **Argv);
-typedef struct _SERVICE_TABLE_ENTRYW { WCHAR *lpServiceName; LPSERVICE_MAIN_FUNCTIONW lpServiceProc; } SERVICE_TABLE_ENTRYW;
-typedef DWORD (WINAPI *LPHANDLER_FUNCTION_EX)(DWORD Control, DWORD Type, LPVOID Data, LPVOID Context);
-DECLSPEC_IMPORT PVOID WINAPI RegisterServiceCtrlHandlerExW(const WCHAR *Name, LPHANDLER_FUNCTION_EX Handler,
-                                                          LPVOID Context);
-DECLSPEC_IMPORT BOOL WINAPI StartServiceCtrlDispatcherW(const SERVICE_TABLE_ENTRYW *Table);
-"""
-
-
-def _guid_init(text: str) -> str:
-    u = uuid.UUID(text)
-    d4 = ", ".join(f"0x{b:02x}" for b in u.bytes[8:])
-    return f"{{0x{u.time_low:08x}, 0x{u.time_mid:04x}, 0x{u.time_hi_version:04x}, {{{d4}}}}}"
 
 
 _ARG_C = {"q": "const unsigned int", "x": "const unsigned long long"}
@@ -1171,7 +708,7 @@ def events_header(image: Image) -> str:
         "} MCGEN_TRACE_CONTEXT, *PMCGEN_TRACE_CONTEXT;",
         "typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;",
         "",
-        f"__declspec(selectany) const GUID {sym} = {_guid_init(image.guid)};",
+        f"__declspec(selectany) const GUID {sym} = {guid_initializer(image.guid)};",
         f"__declspec(selectany) ULONG {sym}_EnableBits[{words}];",
         f"__declspec(selectany) const ULONGLONG {sym}_Keywords[{n}] = {{"
         + ", ".join(f"0x{e.keyword:x}" for e in image.events) + "};",
@@ -1275,9 +812,8 @@ def def_files(image: Image) -> dict[str, str]:
 
 def sources(image: Image) -> dict[str, str]:
     out = {f"{image.name}events.h": events_header(image), f"{image.name}.c": c_source(image)}
-    out["wdmlite.h" if image.mode == "km" else "winlite.h"] = WDMLITE if image.mode == "km" else WINLITE
-    if image.framework == "kmdf":
-        out["wdflite.h"] = WDFLITE
+    lite = ["wdmlite.h" if image.mode == "km" else "winlite.h"] + (["wdflite.h"] if image.framework == "kmdf" else [])
+    out.update({name: (TEMPLATES / name).read_text(encoding="utf-8") for name in lite})
     out.update(def_files(image))
     return out
 
@@ -1412,63 +948,33 @@ def build(image: Image, sample_dir: Path, levels: tuple[str, ...] = LEVELS) -> N
         libs = []
         for dll in image.imports:
             stem = dll.split(".")[0]
-            gen.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", f"../{stem}.def", "-l", f"{stem}.lib"], out)
+            toolchain.import_library(f"../{stem}.def", f"{stem}.lib", out)
             libs.append(f"{stem}.lib")
-        obj = f"{level}/{image.name}.obj"
-        gen.run(gen.cc1_command(f"{image.name}.c", obj, level, sample_dir), sample_dir)
-        gen.run(["lld-link"] + link_flags(image) + [f"{image.name}.obj"] + libs, out)
-        for junk in list(out.glob("*.obj")) + list(out.glob("*.lib")) + list(out.glob("*.exp")):
-            junk.unlink()
+        flags = [f"--target={toolchain.TARGET}", f"-{level}", *toolchain.DEBUG_FLAGS]
+        toolchain.compile_c(f"{image.name}.c", f"{level}/{image.name}.obj", sample_dir, flags)
+        toolchain.link(link_flags(image) + [f"{image.name}.obj"] + libs, out)
+        toolchain.remove_intermediates(out)
 
 
-def check(image: Image, sample_dir: Path) -> list[str]:
-    """Differences between the committed sample and a fresh generation and build (empty when identical)."""
-    problems = []
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / image.name
-        fresh.mkdir()
-        names = write_sources(image, fresh) + ["truth.json"]
-        for name in names:
-            if not (sample_dir / name).is_file() or (sample_dir / name).read_bytes() != (fresh / name).read_bytes():
-                problems.append(f"{image.name}/{name} differs from what the model writes")
-        build(image, fresh)
-        ext = image.file.rsplit(".", 1)[1]
-        for level in LEVELS:
-            for name in (f"{image.name}.{ext}", f"{image.name}.pdb"):
-                a, b = fresh / level / name, sample_dir / level / name
-                if not b.is_file() or not filecmp.cmp(a, b, shallow=False):
-                    problems.append(f"{image.name}/{level}/{name} does not reproduce")
-    return problems
+def fixture(name: str) -> driver.Fixture:
+    """One image as a committed fixture: its sources and truth.json from the model, then its three builds."""
+    image = MODELS[name]()
+    ext = image.file.rsplit(".", 1)[1]
+    files = sorted(sources(image)) + ["truth.json"]
+    images = [f"{level}/{image.name}.{e}" for level in LEVELS for e in (ext, "pdb")]
+
+    def write(out: Path) -> None:
+        write_sources(MODELS[name](), out)
+
+    def build_all(out: Path) -> None:
+        write(out)
+        build(MODELS[name](), out)
+
+    return driver.Fixture(name, HERE / name, tuple(files + images), build_all,
+                          tools=(*toolchain.BUILD_TOOLS, "llvm-dlltool"), sources=write)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("samples", nargs="*", metavar="SAMPLE", help=f"one of {', '.join(MODELS)} (default: all)")
-    parser.add_argument("--sources", action="store_true", help="write sources and truth.json only")
-    parser.add_argument("--check", action="store_true", help="compare a fresh generation and build with the committed")
-    args = parser.parse_args()
-    chosen = args.samples or list(MODELS)
-    unknown = [n for n in chosen if n not in MODELS]
-    if unknown:
-        parser.error(f"unknown sample {unknown[0]!r}")
-    failed = False
-    for name in chosen:
-        image = MODELS[name]()
-        sample_dir = HERE / name
-        if args.check:
-            problems = check(image, sample_dir)
-            for p in problems:
-                print(p, file=sys.stderr)
-            failed |= bool(problems)
-            if not problems:
-                print(f"{name}: reproduced")
-            continue
-        sample_dir.mkdir(exist_ok=True)
-        write_sources(image, sample_dir)
-        if not args.sources:
-            build(image, sample_dir)
-    return 1 if failed else 0
-
+FIXTURES = tuple(fixture(name) for name in MODELS)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))
