@@ -112,17 +112,22 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def _fuzz_for(name: str, runs: int, seed: int, timeout: Optional[float]) -> tuple[int, float, int, str]:
-    """(inputs run, seconds, exit code, stderr) of one target fuzzed for ``runs`` inputs in its own process
-    (seconds include the start: importing every module under atheris' instrumentation, ~10 s)."""
+    """(inputs run, seconds, exit code, libFuzzer's output) of one target fuzzed for ``runs`` inputs in its
+    own process (seconds include the start: importing every module under atheris' instrumentation, ~10 s).
+    The output also goes to build/fuzz/logs/TARGET.log while it runs, to follow a long run."""
+    log = os.path.join(BUILD, "logs", f"{name}.log")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
     started = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "fuzz", name, "--runs", str(runs),
-                               "--", f"-seed={seed}", "-print_final_stats=1"],
-                              capture_output=True, text=True, timeout=timeout)
-        code, err = proc.returncode, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        raw = exc.stderr or b""
-        code, err = -1, (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw) + "\n(timed out)"
+    with open(log, "w+", encoding="utf-8", errors="replace") as handle:
+        try:
+            code = subprocess.run([sys.executable, os.path.abspath(__file__), "fuzz", name, "--runs", str(runs),
+                                   "--", f"-seed={seed}", "-print_final_stats=1"],
+                                  stdout=subprocess.DEVNULL, stderr=handle, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+            handle.write("\n(timed out)\n")
+        handle.seek(0)
+        err = handle.read()
     seconds = time.perf_counter() - started
     executed = re.findall(r"stat::number_of_executed_units:\s*(\d+)", err) or re.findall(r"Done (\d+) runs", err)
     return (int(executed[-1]) if executed else 0), seconds, code, err
