@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from api_to_etw.errors import ExitCode
 
@@ -136,6 +136,10 @@ class Outcome:
 class Finding(Exception):
     """A fuzz input that breaks the contract (raised so atheris records the input)."""
 
+    def __init__(self, text: str, outcome: Optional[Outcome] = None) -> None:
+        super().__init__(text)
+        self.outcome = outcome
+
 
 OPEN = os.path.join(HERE, "open")
 
@@ -191,7 +195,7 @@ def check_input(target: Target, data: bytes, ctx: Context) -> Outcome:
     if why:
         known = next((text for name, text in _KNOWN if name in (target.name, "*") and text in why), None)
         if known is None:
-            raise Finding(f"{target.name}: {why}")
+            raise Finding(f"{target.name}: {why}", outcome)
         if known not in _SEEN_KNOWN:
             _SEEN_KNOWN.add(known)
             print(f"known open finding (tests/fuzz/open/known.tsv), not counted: {why}", file=sys.stderr)
