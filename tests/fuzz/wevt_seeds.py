@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
-from types import ModuleType
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -28,6 +26,7 @@ OUT = os.path.join(HERE, "corpus", "wevt")
 sys.path.insert(0, REPO)
 
 from api_to_etw.etw.wevt import NO_MESSAGE, Named, Template, TemplateField, WevtEvent, WevtProvider  # noqa: E402
+from samples.wevt.build import encode_messagetable, encode_wevt  # noqa: E402  (the one encoder of the layout)
 
 GUID = "3c9e1a57-08d2-4b6f-9a41-7e5d2c8b0f13"
 NAME = "Contoso-Compute-Runtime"
@@ -44,16 +43,6 @@ TEMPLATES: tuple[tuple[tuple[str, tuple[int, int]], ...], ...] = (
     (("OperationId", U32), ("DeviceId", PTR), ("QueueId", PTR)),
 )
 KEYWORDS = ((0x1, "COMPUTE_SPAN_START"), (0x2, "COMPUTE_SPAN_END"), (0x4, "COMPUTE_INSTANCE"))
-
-
-def _encoder() -> ModuleType:
-    """samples/wevt/build.py: the one encoder of the compiled-manifest layout (its build recipe too)."""
-    path = os.path.join(REPO, "samples", "wevt", "build.py")
-    spec = importlib.util.spec_from_file_location("wevt_build", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def provider(events: int) -> WevtProvider:
@@ -78,14 +67,13 @@ SEEDS = {"runtime11": 11, "runtime2": 2, "runtime1": 1}
 
 
 def build(out_dir: str) -> list[str]:
-    enc = _encoder()
     run = {"cwd": out_dir, "check": True}
     written = []
     for name, events in SEEDS.items():
         with open(os.path.join(out_dir, f"{name}.wevt"), "wb") as handle:
-            handle.write(enc.encode_wevt((provider(events),), (5, 1)))
+            handle.write(encode_wevt((provider(events),), (5, 1)))
         with open(os.path.join(out_dir, f"{name}.msg"), "wb") as handle:
-            handle.write(enc.encode_messagetable({INFORMATION: "Information"}))
+            handle.write(encode_messagetable({INFORMATION: "Information"}))
         with open(os.path.join(out_dir, f"{name}.rc"), "w", encoding="ascii") as handle:
             handle.write(f'LANGUAGE 9, 1\n1 WEVT_TEMPLATE "{name}.wevt"\n1 11 "{name}.msg"\n')
         subprocess.run(["llvm-rc", "/fo", f"{name}.res", f"{name}.rc"], **run)  # type: ignore[call-overload]
