@@ -155,6 +155,7 @@ class EventResolver:
         self._tlg_providers: dict[int, Optional[tracelogging.TlgProvider]] = {}
         #: WPP control GUIDs found in the code (analysis/wppsites.py), for messages no PDB describes.
         self.wpp_controls: list[str] = []
+        self._guid_rvas: Optional[dict[str, int]] = None
 
     # ------------------------------------------------------------------ symbols
     def symbol_at(self, rva: int, exact: bool = False) -> str:
@@ -280,8 +281,15 @@ class EventResolver:
         providers: list[Optional[Provider]] = []
         if class_guid:
             providers.extend(sorted(self.classes.get(class_guid, ()), key=lambda p: p.guid))
+            controls = {p for registered in self.classes.values() for p in registered}
+            if not providers and len(controls) == 1:
+                # A class the registration does not list still goes to the session of the binary's one
+                # classic provider (its handle comes from that provider's control callback).
+                providers.extend(controls)
         if class_rva is None and class_guid:
             class_rva = self.class_rvas.get(class_guid)  # copied inline: named after the registered class GUID
+        if class_rva is None and class_guid:
+            class_rva = self._guid_symbols().get(class_guid)  # copied inline from a named GUID constant
         symbol = (self.symbol_at(class_rva, exact=True) if class_rva is not None else "") or (class_guid or "")
         out = []
         for provider in providers or [None]:
@@ -296,6 +304,18 @@ class EventResolver:
                 event_key=("classic", class_guid, event_type, level, version),
             ))
         return out
+
+    def _guid_symbols(self) -> dict[str, int]:
+        """GUID -> the read-only data symbol holding it (exported or PDB GUID constants), built on first use."""
+        if self._guid_rvas is None:
+            self._guid_rvas = {}
+            for rva, _name in self._data_symbols:
+                if rva in self.facts.functions or self.memory.is_writable(rva):
+                    continue
+                guid = self.guid_at(rva)
+                if guid:
+                    self._guid_rvas.setdefault(guid, rva)
+        return self._guid_rvas
 
     def _wpp(self, label: str, values: dict[str, Value]) -> EventInfo:
         """A WPP message: (message GUID, number) joined to the PDB's TMF annotation; the TMC gives the control."""

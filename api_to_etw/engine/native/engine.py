@@ -9,17 +9,13 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Addr, CallSite, CaseSet, Facts, Function, Import, Reference, ResourceEntry, Store, Value, ValueSet
+from ...model import CallSite, CaseSet, Facts, Function, Reference, ResourceEntry, Store, Value, ValueSet
 from ..base import Engine
 from ..frozen import RecordingMemory
 from .dataflow import FunctionDataflow
-from .functions import calls_through_slots, discover, scan_lea_references, scan_rip_references
+from .functions import discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
-
-#: Imports that return the address of a function named by a string argument (index of that argument).
-_RESOLVERS = {"GetProcAddress": 1}
-#: Longest API name read from a GetProcAddress string argument.
-_MAX_PROC_NAME = 128
+from .runtime import RuntimeImports, resolve_runtime_imports
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +33,7 @@ class NativeEngine(Engine):
         self._references: Optional[list[Reference]] = None
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
         self._call_results: dict[int, ValueSet] = {}
+        self._runtime = RuntimeImports()
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -72,77 +69,10 @@ class NativeEngine(Engine):
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
-        self._dynamic_imports()
+        self._runtime = resolve_runtime_imports(image, self._facts, fmap, self._sites_by_function)
+        self._call_results = self._runtime.call_results
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
-
-    def _dynamic_imports(self) -> None:
-        """Function pointers filled by ``GetProcAddress(module, "Name")`` become functions named ``Name``.
-
-        The string argument names the API; the global the result is stored to is the slot every later
-        call goes through (``call [slot]`` or ``mov reg, [slot]; call reg``), so those calls become call
-        sites of that API, as calls through the IAT are.
-        """
-        facts = self._facts
-        assert facts is not None
-        resolvers = {rva: _RESOLVERS[f.name] for rva, f in facts.functions.items()
-                     if f.imported and f.name in _RESOLVERS}
-        if not resolvers:
-            return
-        sites = [s for s in facts.calls if s.callee in resolvers]
-        named: dict[int, str] = {}
-        for caller in sorted({s.caller for s in sites}):
-            func = facts.functions.get(caller)
-            if func is None or func.imported:
-                continue
-            own = {s.rva: s for s in sites if s.caller == caller}
-            pieces = [(func.rva, func.rva + func.size)] + list(func.fragments)
-            probe = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, dict(own), caller)
-            probe.run(pieces)
-            results: dict[int, ValueSet] = {}
-            for site in own.values():
-                names = {self._c_string(v.rva) for v in site.arg(resolvers[site.callee]) if isinstance(v, Addr)}
-                names.discard(None)
-                if names:
-                    results[site.rva] = frozenset(Import(n) for n in names if n)
-                site.args = None  # resolved again, with everything else, when the analysis asks
-            if not results:
-                continue
-            self._call_results.update(results)
-            flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, {}, caller, results)
-            flow.run(pieces)
-            for store in flow.stores():
-                if not isinstance(store.address, Addr):
-                    continue
-                imported = {v.name for v in store.values if isinstance(v, Import)}
-                existing = facts.functions.get(store.address.rva)
-                if len(imported) == 1 and (existing is None or existing.imported):  # a pointer slot, not code
-                    named[store.address.rva] = imported.pop()
-        if named:
-            self._name_slots(named)
-
-    def _name_slots(self, named: dict[int, str]) -> None:
-        """Make each slot a function named after its API, with the calls through it (one scan for all)."""
-        facts = self._facts
-        assert facts is not None
-        for slot, name in named.items():
-            facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
-            log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
-        known = {(s.rva, s.callee) for s in facts.calls}
-        for site in calls_through_slots(self.image, set(named), self._fmap.owner):
-            if (site.rva, site.callee) not in known:
-                facts.calls.append(site)
-                self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
-
-    def _c_string(self, rva: int) -> Optional[str]:
-        raw = self.image.read(rva, _MAX_PROC_NAME)
-        end = raw.find(b"\0")
-        if end <= 0:
-            return None
-        text = raw[:end]
-        if not all(0x21 <= b < 0x7F for b in text):
-            return None
-        return text.decode("ascii")
 
     def _resources(self) -> list[ResourceEntry]:
         """The resource tree's leaves (their data is read later through the facts' memory)."""
@@ -231,7 +161,7 @@ class NativeEngine(Engine):
         for func in functions:
             sites = self._sites_by_function[func.rva]
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
-                                    self._call_results)
+                                    self._call_results, self._runtime.codecs, self._runtime.dispatch)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
             stores = flow.stores()
             self._facts.stores.extend(stores)
