@@ -15,6 +15,10 @@ manifests and headers, transcribed by hand below).
   in it.
 - WdfCoInstaller01011.dll: no manifest shipped; the truth is its bytes: the provider GUID handed to
   EventRegister and the one EVENT_DESCRIPTOR its single EventWrite site receives.
+- msodbcdiag18.dll (the ODBC driver's BID diagnostics): its classic control GUID exists only at run time. No
+  GUID, binary or as text, is in the file; the code hands the string "msodbcdiag18.ETW" to a routine that
+  hashes a name with bcrypt's SHA-256 and folds the digest into a GUID, and registers the class GUID as that
+  GUID with Data1 + 1. Nothing static names the provider, so no row may claim one.
 - dxil.dll: two mc.exe providers compiled in. Its own, Microsoft-Windows-DxcRuntime-API
   {af2ca688-62aa-48e9-8bf6-a0ca0cae2354} (projects/include/Tracing/DxcRuntime.man of
   microsoft/DirectXShaderCompiler), is registered; the events of include/dxc/Tracing/dxcetw.man
@@ -159,6 +163,27 @@ def test_wdfcoinstaller_single_event(real_binary):
     at = bytes(image.mem).find(descriptor)
     assert at > 0 and bytes(image.mem).find(descriptor, at + 1) < 0  # once in the image
     assert image.rip_refs(at), "the descriptor is referenced by the code"
+
+
+# ------------------------------------------------------------------------------------------------ msodbc
+def test_msodbcdiag_run_time_guid_is_not_invented(real_binary):
+    import re
+
+    path = real_binary("msodbcdiag18.dll")
+    image = Image(path)
+    mem = bytes(image.mem)
+    hexdigit = rb"[0-9A-Fa-f]"
+    assert not re.search(hexdigit + rb"{8}-" + hexdigit + rb"{4}-", mem)  # no GUID text, ASCII ...
+    assert not re.search(rb"(?:" + hexdigit + rb"\0){8}-\0", mem)  # ... or UTF-16
+    assert b"msodbcdiag18.ETW\0" in mem
+    assert {"BCryptCreateHash", "BCryptHashData", "BCryptFinishHash"} <= set(image.imports.values())
+    assert {"RegisterTraceGuidsW", "TraceEvent"} <= set(image.imports.values())
+    rows = _rows(path, "--no-pdb", "--all-sites")
+    classic = [r for r in rows if r["Kind"] == "classic"]
+    assert classic, "the TraceEvent writes are found"
+    assert all(r["ProviderGuid"] == "" and r["Resolved"] == "no" for r in classic)
+    assert {r["WriteFunction"] for r in classic} == {"TraceEvent"}
+    assert _rows(path, "--no-pdb") == []  # the default output lists resolved events only
 
 
 # ------------------------------------------------------------------------------------------------ dxil
