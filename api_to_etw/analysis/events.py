@@ -143,6 +143,8 @@ class EventResolver:
         self.classes = classes or {}
         #: Class GUID -> where the registration's TRACE_GUID_REGISTRATION array points (to name inline copies).
         self.class_rvas: dict[str, int] = {}
+        #: Where an EVENT_INSTANCE_INFO lives (``location_key``) -> the class GUID CreateTraceInstanceId gave it.
+        self.instances: dict[tuple, str] = {}
         #: Global pointers assigned once (g -> the object it points to), folded into REGHANDLE expressions.
         self.pointers: dict[int, int] = {}
         self.wpp = wpp
@@ -246,6 +248,22 @@ class EventResolver:
                     out.append(Addr(pointer))
         return out
 
+    def classic_handle_slots(self, regs: Value, count: Value) -> list[tuple[tuple, str]]:
+        """(location key of TRACE_GUID_REGISTRATION[i].RegHandle, class GUID of entry i): the handle
+        RegisterTraceGuids writes there is what CreateTraceInstanceId later receives for that class."""
+        n = min(count.value & 0xFFFFFFFF if isinstance(count, Const) else 1, 64)
+        guids = self.classic_class_guids(regs, Const(n))
+        out: list[tuple[tuple, str]] = []
+        for i, class_addr in enumerate(guids):
+            guid = self.guid_at(class_addr.rva)
+            if guid is None:
+                continue
+            if isinstance(regs, Addr):
+                out.append((("global", regs.rva + 16 * i + 8), guid))
+            elif isinstance(regs, StackAddr) and regs.frame >= 0:
+                out.append((("stack", regs.frame, regs.offset + 16 * i + 8), guid))
+        return out
+
     def _classic(self, label: str, values: dict[str, Value]) -> list[EventInfo]:
         """TraceEvent: the EVENT_TRACE_HEADER gives Class.Type/Level/Version and the class GUID (inline,
         or through GuidPtr when WNODE_FLAG_USE_GUID_PTR is set); the class GUID names the control GUID
@@ -268,7 +286,12 @@ class EventResolver:
         event_type, level, version, flags = field(4, 1), field(5, 1), field(6, 2), field(44, 4)
         class_rva: Optional[int] = None
         class_guid = None
-        if flags is not None and flags & WNODE_FLAG_USE_GUID_PTR:
+        if "instance" in values:
+            # TraceEventInstance: the EVENT_INSTANCE_HEADER has no GUID; the class is the one whose RegHandle
+            # CreateTraceInstanceId turned into this EVENT_INSTANCE_INFO.
+            key = location_key(values["instance"])
+            class_guid = self.instances.get(key) if key is not None else None
+        elif flags is not None and flags & WNODE_FLAG_USE_GUID_PTR:
             class_rva = refs.get(24)
             if class_rva is None and isinstance(header, Addr):
                 pointer = field(24, 8)
