@@ -233,6 +233,8 @@ REAL_KNOWN = {
                              "parameters: " + PASSTHROUGH + "; so its REGHANDLE has no provider"},
     "_etwtrace.cp311-win_amd64.pyd": {"sub_1190": NO_BLOCKS},
     "msodbcdiag18.dll": {"sub_4ed4": "TraceEvent(handle, header) in a wrapper that forwards RDX: " + PASSTHROUGH},
+    "concrt140.dll": {"sub_298c0": CLASSIC + "; nor the Class.Type/Level bytes the trace helpers copy into it from "
+                                   "their parameters (StackAddr.fields), so the class GUID and type are missing"},
 }
 
 

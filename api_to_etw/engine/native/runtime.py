@@ -14,7 +14,6 @@ before a call; a plain ``this->pfn`` at the same offset of another class would b
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Optional
@@ -41,8 +40,6 @@ MAX_PROC_NAME = 128
 MAX_CODEC_INSTRUCTIONS = 12
 #: ``jmp rax``: what the CFG dispatch slot points to in the image (``_guard_dispatch_icall_nop``).
 _JMP_RAX = b"\xff\xe0"
-#: Indirect calls through a register or a register-based field (``call rax``, ``call [rcx+10h]``).
-_INDIRECT_CALL = re.compile(rb"[\x40-\x4f]?\xff[\xd0-\xd7\x10-\x17\x50-\x57\x90-\x97]")
 _RCX = Register.RCX
 _RAX = Register.RAX
 _full = RegisterExt.full_register
@@ -159,6 +156,8 @@ class RuntimeResolver:
         self._codec_cache: dict[int, bool] = {}
         #: API name -> the RVA of the function standing for it (a string literal naming it, or its slot).
         self._api_functions: dict[str, int] = {}
+        #: Functions that reference a named global slot.
+        self._slot_users: set[int] = set()
 
     def run(self) -> RuntimeImports:
         facts = self.facts
@@ -245,24 +244,24 @@ class RuntimeResolver:
             facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
             log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
         known = {(s.rva, s.callee) for s in facts.calls}
-        for site in calls_through_slots(self.image, set(self.found.slots), self.fmap.owner):
+        refs = scan_rip_references(self.image, set(self.found.slots), self.fmap.owner)
+        self._slot_users = {r.function for r in refs}
+        for site in calls_through_slots(self.image, set(self.found.slots), self.fmap.owner, refs):
             if (site.rva, site.callee) not in known:
                 self._add_site(site)
 
     # ------------------------------------------------------------------ the calls through the kept pointers
     def _candidates(self) -> set[int]:
-        """Functions that may call a kept pointer: they load a named slot, call through the CFG dispatch
-        slot, or (when fields hold APIs) make an indirect call through a register or a field."""
+        """Functions that may call a kept pointer: those that load a named slot when calls may go through the
+        CFG dispatch slot (the plain ``call [slot]`` / ``call reg`` forms are found by ``calls_through_slots``),
+        and, when fields hold APIs, those that call a pointer codec (a field names an API once decoded)."""
         found = self.found
-        out = {r.function for r in scan_rip_references(self.image, set(found.slots), self.fmap.owner)}
+        out: set[int] = set()
+        if found.dispatch:
+            dispatching = {s.caller for s in self.facts.calls if s.callee in found.dispatch}
+            out |= self._slot_users & dispatching
         if found.fields:
-            out |= {s.caller for s in self.facts.calls if s.callee in found.dispatch}
-            for section in self.image.executable_sections():
-                data = self.image.code_view(section)
-                for match in _INDIRECT_CALL.finditer(data):
-                    owner = self.fmap.owner(section.rva + match.start())
-                    if owner is not None:
-                        out.add(owner)
+            out |= {s.caller for s in self.facts.calls if s.callee in found.codecs}
         return out
 
     def _resolve_targets(self) -> None:
