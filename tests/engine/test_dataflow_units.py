@@ -791,7 +791,7 @@ def test_parameter_fields_become_content_when_the_caller_passes_constants():
     ("  mov rax, qword ptr [rip + rw]\n  mov ecx, eax\n  and ecx, 0x3f\n  xor rax, rdx\n  ret", False),
     ("  mov rax, qword ptr [rip + rw]\n  mov edx, eax\n  and edx, 0x3f\n  xor rax, rcx\n  mov ecx, edx\n"
      "  ror rax, cl\n  ret", True),                                              # the CRT's rotate-and-xor encoding
-    ("  mov rax, rcx\n  ret", True),
+    ("  mov rax, rcx\n  ret", False),                                         # an identity encodes nothing
     ("  mov rax, qword ptr [rcx]\n  ret", False),                                # a load through the argument
     ("  xor rcx, qword ptr [rip + rw]\n  call ext\n  ret", False),
 ])

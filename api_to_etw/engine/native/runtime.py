@@ -73,11 +73,13 @@ def c_string(image: PEImage, rva: int) -> Optional[str]:
 
 
 def is_pointer_codec(image: PEImage, rva: int) -> bool:
-    """True for a function whose straight-line body returns its first argument combined only with
-    constants and values loaded from globals by xor/add/sub/rotate (``xor rcx, [secret]; mov rax, rcx; ret``,
+    """True for a function whose straight-line body returns its first argument combined with constants
+    and values loaded from globals, by xor/add/sub/rotate only (``xor rcx, [secret]; mov rax, rcx; ret``,
     the CRT's ``ror(p ^ cookie, cookie & 63)``): it encodes or decodes a pointer, which keeps its identity."""
-    # Tags: "P" derived from the argument by invertible steps, "S" a secret or constant.
+    # Tags: "P" derived from the argument by invertible steps, "S" a secret or constant. An identity
+    # (``mov rax, rcx; ret``) is no codec: a decode must combine the pointer with something.
     tags: dict[int, str] = {_RCX: "P"}
+    mixed = False
     decoder = Decoder(64, image.read(rva, 15 * MAX_CODEC_INSTRUCTIONS), ip=rva)
     instr = Instruction()
     for _ in range(MAX_CODEC_INSTRUCTIONS):
@@ -85,7 +87,7 @@ def is_pointer_codec(image: PEImage, rva: int) -> bool:
             return False
         decoder.decode_out(instr)
         if instr.flow_control == FlowControl.RETURN:
-            return tags.get(_RAX) == "P"
+            return mixed and tags.get(_RAX) == "P"
         if instr.flow_control != FlowControl.NEXT or instr.op0_kind != OpKind.REGISTER:
             return False
         dst = _full(instr.op0_register)
@@ -97,8 +99,10 @@ def is_pointer_codec(image: PEImage, rva: int) -> bool:
         elif mn in (Mnemonic.XOR, Mnemonic.ADD, Mnemonic.SUB):
             pair = {tags.get(dst), src}
             tag = "P" if pair == {"P", "S"} and wide else "S" if pair == {"S"} else None
+            mixed = mixed or tag == "P"
         elif mn in (Mnemonic.ROR, Mnemonic.ROL):
             tag = tags.get(dst) if src == "S" else None
+            mixed = mixed or tag == "P"
         elif mn == Mnemonic.AND:
             tag = "S" if tags.get(dst) == "S" and src == "S" else None
         else:
