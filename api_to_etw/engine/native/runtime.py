@@ -207,10 +207,12 @@ class RuntimeResolver:
             return
         image = self.image
         pieces = self._pieces(func)
-        probe = FunctionDataflow(image, image.image_base, image.size_of_image, dict(own), caller)
+        # The probe runs on copies of the sites: the facts' own call sites keep no arguments from it.
+        probes = {rva: CallSite(s.caller, s.rva, s.callee, s.tail) for rva, s in own.items()}
+        probe = FunctionDataflow(image, image.image_base, image.size_of_image, probes, caller)
         probe.run(pieces)
         results: dict[int, ValueSet] = {}
-        for site in own.values():
+        for site in probes.values():
             names = {}
             for value in site.arg(resolvers[site.callee]):
                 name = c_string(image, value.rva) if isinstance(value, Addr) else None
@@ -220,7 +222,6 @@ class RuntimeResolver:
                 results[site.rva] = frozenset(Import(n) for n in names)
                 for name, rva in names.items():
                     self._api_functions.setdefault(name, rva)
-            site.args = None  # resolved again, with everything else, when the analysis asks
         if not results:
             return
         self.found.call_results.update(results)
