@@ -233,8 +233,10 @@ REAL_KNOWN = {
                              "parameters: " + PASSTHROUGH + "; so its REGHANDLE has no provider"},
     "_etwtrace.cp311-win_amd64.pyd": {"sub_1190": NO_BLOCKS},
     "msodbcdiag18.dll": {"sub_4ed4": "TraceEvent(handle, header) in a wrapper that forwards RDX: " + PASSTHROUGH},
-    "concrt140.dll": {"sub_298c0": CLASSIC + "; nor the Class.Type/Level bytes the trace helpers copy into it from "
-                                   "their parameters (StackAddr.fields), so the class GUID and type are missing"},
+    "concrt140.dll": {"sub_298c0": "the trace helpers write Class.Type/Level into their EVENT_TRACE_HEADER from "
+                                   "their own parameters: the native data flow keeps those slots (StackAddr.fields) "
+                                   "and takes the callers' constants; the p-code translation does not (and keeps "
+                                   "16 header bytes: no class GUID at +0x18)"},
 }
 
 
