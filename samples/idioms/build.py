@@ -24,6 +24,10 @@ Idioms (one exported function each, the row's ``Function``):
 * ``global_pointer``: the provider's state reached through a global pointer assigned once (``g = &State``);
 * ``classic``: RegisterTraceGuidsW with a control GUID and three class GUIDs, TraceEvent with the class GUID
   copied into the EVENT_TRACE_HEADER or referenced through GuidPtr (WNODE_FLAG_USE_GUID_PTR);
+* ``runtime_field``: EventRegister and EventWriteTransfer looked up with GetProcAddress into the fields of a heap
+  object, each encoded by a ``p ^ secret`` function and decoded by it before the call; the code is built with
+  Control Flow Guard, so the calls go through ``__guard_dispatch_icall_fptr`` with the target in RAX (as
+  MSVC's /guard:cf builds do; the fixture defines the dispatch pointer itself, pointing at ``jmp rax``);
 * ``classic_instance``: CreateTraceInstanceId from the third class's TRACE_GUID_REGISTRATION.RegHandle, then
   TraceEventInstance with an EVENT_INSTANCE_HEADER (no GUID in it: the class comes from the instance info).
 """
@@ -75,6 +79,7 @@ PROVIDERS = {
     "ctx": ("StateProviderGuid", "c2b3a4d5-e6f7-4809-a1b2-c3d4e5f60718"),
     "classic": ("ClassicControlGuid", "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"),
     "ptr": ("PointerProviderGuid", "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716"),
+    "rt": ("RuntimeProviderGuid", "6f5e4d3c-2b1a-4098-8f7e-6d5c4b3a2918"),
 }
 CLASSES = {"ClassicClassA": "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f0", "ClassicClassB": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
            "ClassicClassC": "3c4d5e6f-7081-4293-a4b5-c6d7e8f90a12"}
@@ -109,6 +114,7 @@ MODEL = [
     Event("STATE_EVT_B", "StateEventB", "context_field", "ctx", id=61, level=2, keyword=0x2),
     Event("REP_EVT", "RepCopy", "copy_patch", "table", id=80, level=5, opcode=3, keyword=0x40, patched_level=2),
     Event("PTR_EVT", "PointerWrite", "global_pointer", "ptr", id=70, level=3, opcode=10, keyword=0x100),
+    Event("RT_EVT", "RuntimeStart", "runtime_field", "rt", id=90, level=4, opcode=1, keyword=0x200),
 ]
 #: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr).
 CLASSIC = [("ClassicStart", "ClassicClassA", 1, 4, False), ("ClassicStop", "ClassicClassB", 2, 3, True)]
@@ -421,6 +427,37 @@ __declspec(dllexport) UINT32 PointerWrite(void)
     return s ? EventWrite(s->Handle, &{by['PTR_EVT'].symbol}, 0, 0) : 0;
 }}
 
+/* ---- APIs resolved at run time into an object, encoded, called through the CFG dispatch pointer ---- */
+__attribute__((naked)) static void GuardDispatchNop(void) {{ __asm__ volatile("jmp *%rax"); }}
+void *__guard_dispatch_icall_fptr = (void *)GuardDispatchNop;
+UINT64 PointerSecret;
+typedef UINT32 (__stdcall *PFN_EVENTREGISTER)(const GUID *, ENABLECALLBACK, void *, REGHANDLE *);
+typedef UINT32 (__stdcall *PFN_EVENTWRITETRANSFER)(REGHANDLE, const EVENT_DESCRIPTOR *, const GUID *, const GUID *,
+                                                   UINT32, EVENT_DATA_DESCRIPTOR *);
+typedef struct {{ void *Register; void *WriteTransfer; }} RUNTIME_API;
+RUNTIME_API *RuntimeApi;
+REGHANDLE RuntimeHandle;
+
+NOINLINE void *PointerCodec(void *p) {{ return (void *)((UINT64)p ^ PointerSecret); }}
+
+NOINLINE void RuntimeApiInit(RUNTIME_API *api, void *module)
+{{
+    api->Register = PointerCodec(GetProcAddress(module, "EventRegister"));
+    api->WriteTransfer = PointerCodec(GetProcAddress(module, "EventWriteTransfer"));
+}}
+
+NOINLINE UINT32 RuntimeRegister(RUNTIME_API *api)
+{{
+    return ((PFN_EVENTREGISTER)PointerCodec(api->Register))(&{PROVIDERS['rt'][0]}, 0, 0, &RuntimeHandle);
+}}
+
+NOINLINE UINT32 RuntimeWrite(RUNTIME_API *api, const EVENT_DESCRIPTOR *d)
+{{
+    return ((PFN_EVENTWRITETRANSFER)PointerCodec(api->WriteTransfer))(RuntimeHandle, d, 0, 0, 0, 0);
+}}
+
+__declspec(dllexport) UINT32 RuntimeStart(void) {{ return RuntimeApi ? RuntimeWrite(RuntimeApi, &{by['RT_EVT'].symbol}) : 0; }}
+
 /* ---- a classic (MOF) provider ---- */
 UINT64 ClassicRegHandle;
 UINT64 ClassicLogger;
@@ -445,6 +482,9 @@ __declspec(dllexport) UINT32 IdiomsInitialize(void)
     PointerStatePtr = &PointerState;
     status |= EventRegister(&{PROVIDERS['ptr'][0]}, 0, 0, &PointerState.Handle);
     pEventWrite = (PFN_EVENTWRITE)GetProcAddress(GetModuleHandleA("advapi32.dll"), "EventWrite");
+    RuntimeApi = (RUNTIME_API *)HeapAlloc(GetProcessHeap(), 8, sizeof(RUNTIME_API));
+    RuntimeApiInit(RuntimeApi, GetModuleHandleA("advapi32.dll"));
+    status |= RuntimeRegister(RuntimeApi);
     return status;
 }}
 """
@@ -499,6 +539,7 @@ def build(out_dir: str) -> None:
             subprocess.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", name, "-l", lib], cwd=work, check=True)
         for level in LEVELS:
             flags = ["--target=x86_64-pc-windows-msvc", f"-{level}", "-g", "-gcodeview", "-fdebug-compilation-dir=.",
+                     "-Xclang", "-cfguard",
                      "-fno-stack-protector", "-fno-builtin", "-ffunction-sections"]
             _cc1(flags, "idioms.c", "idioms.obj", work)
             subprocess.run(["lld-link", "/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/debug",

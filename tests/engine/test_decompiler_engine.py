@@ -86,7 +86,7 @@ FIXTURES = {
     ("idioms/Os/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
                                      "RepCopyWrite": COPY},
     ("idioms/Os/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_10e9": COPY,
-                                      "sub_1165": COPY},
+                                      "sub_116c": COPY},
     ("mcdll/O1/mcdll.dll", True): {"McGenEventWrite_EventWriteTransfer": COPY},
     ("mcdll/O1/mcdll.dll", False): {"sub_1510": COPY},
     ("mcdll/O2/mcdll.dll", True): {},

@@ -189,6 +189,8 @@ class FunctionDataflow:
         self.targets: Optional[dict[int, tuple[ValueSet, bool]]] = {} if record_targets else None
         #: Values some codec call of this function returned (a decoded pointer is one of them).
         self.decoded: set[Value] = set()
+        #: The recorded targets that are tail jumps.
+        self.tail_targets: set[int] = set()
         self._ro_cache: dict[int, bool] = {}
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
@@ -312,6 +314,8 @@ class FunctionDataflow:
                 self._record(instr, state, tail=True)
                 return [fall]
             if fc == FlowControl.INDIRECT_BRANCH:
+                if self.targets is not None:
+                    self._record_target(instr, state)
                 if instr.ip in self.sites:  # a jump through the IAT: a tail call
                     self._record(instr, state, tail=True)
                     return []
@@ -380,12 +384,16 @@ class FunctionDataflow:
         return None if passed == _UNK else passed
 
     def _record_target(self, instr: Instruction, state: State) -> None:
-        """The address an indirect call goes to: RAX through the CFG dispatch slot, else its operand."""
+        """The address an indirect call or tail jump goes to: RAX through the CFG dispatch slot (``call
+        [slot]``, or the slot loaded into a register first: ``mov rdx, [slot]; jmp rdx``), else its operand."""
         assert self.targets is not None
         if instr.is_ip_rel_memory_operand and instr.ip_rel_memory_address in self.dispatch:
             values = state.regs.get(Register.RAX, _UNK)
         elif instr.op0_kind == _REG_KIND or (instr.op0_kind == _MEM_KIND and not instr.is_ip_rel_memory_operand):
             values = self._operand(instr, 0, state)
+            if values and all(isinstance(v, Load) and isinstance(v.addr, Addr) and v.addr.rva in self.dispatch
+                              for v in values):
+                values = state.regs.get(Register.RAX, _UNK)
         else:
             return
         if values != _UNK:
@@ -394,6 +402,8 @@ class FunctionDataflow:
             if known is not None:
                 values, decoded = cap(known[0] | values), known[1] and decoded
             self.targets[instr.ip] = (values, decoded)
+            if instr.flow_control == FlowControl.INDIRECT_BRANCH:
+                self.tail_targets.add(instr.ip)
 
     def _snapshot(self, value: Value, state: State) -> Value:
         """Attach the bytes and image addresses known at a stack address (structures built on the stack)."""

@@ -160,8 +160,9 @@ class RuntimeResolver:
         self._codec_cache: dict[int, bool] = {}
         #: API name -> the RVA of the function standing for it (a string literal naming it, or its slot).
         self._api_functions: dict[str, int] = {}
-        #: Functions that reference a named global slot.
+        #: Functions that reference a named global slot, and those that reference the CFG dispatch slot.
         self._slot_users: set[int] = set()
+        self._dispatch_users: set[int] = set()
 
     def run(self) -> RuntimeImports:
         facts = self.facts
@@ -249,22 +250,25 @@ class RuntimeResolver:
             facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
             log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
         known = {(s.rva, s.callee) for s in facts.calls}
-        refs = scan_rip_references(self.image, set(self.found.slots), self.fmap.owner)
-        self._slot_users = {r.function for r in refs}
-        for site in calls_through_slots(self.image, set(self.found.slots), self.fmap.owner, refs):
+        # One scan finds the references to the named slots and to the CFG dispatch slot (a function that
+        # loads a named slot and calls through the dispatch slot may call the API: the data flow decides).
+        refs = scan_rip_references(self.image, set(self.found.slots) | self.found.dispatch, self.fmap.owner)
+        slot_refs = [r for r in refs if r.target in self.found.slots]
+        self._slot_users = {r.function for r in slot_refs}
+        self._dispatch_users = {r.function for r in refs if r.target in self.found.dispatch}
+        for site in calls_through_slots(self.image, set(self.found.slots), self.fmap.owner, slot_refs):
             if (site.rva, site.callee) not in known:
                 self._add_site(site)
 
     # ------------------------------------------------------------------ the calls through the kept pointers
     def _candidates(self) -> set[int]:
-        """Functions that may call a kept pointer: those that load a named slot when calls may go through the
-        CFG dispatch slot (the plain ``call [slot]`` / ``call reg`` forms are found by ``calls_through_slots``),
-        and, when fields hold APIs, those that call a pointer codec (a field names an API once decoded)."""
+        """Functions that may call a kept pointer: those that load a named slot and the CFG dispatch slot (the
+        plain ``call [slot]`` / ``call reg`` forms are found by ``calls_through_slots``), and, when fields
+        hold APIs, those that call a pointer codec (a field names an API once decoded)."""
         found = self.found
         out: set[int] = set()
         if found.dispatch:
-            dispatching = {s.caller for s in self.facts.calls if s.callee in found.dispatch}
-            out |= self._slot_users & dispatching
+            out |= self._slot_users & self._dispatch_users
         if found.fields:
             out |= {s.caller for s in self.facts.calls if s.callee in found.codecs}
         return out
@@ -283,7 +287,7 @@ class RuntimeResolver:
                 name = self._target_name(values, decoded)
                 if name is not None:
                     found.resolved_calls[rva] = name
-                    self._add_site(CallSite(caller, rva, self._api_function(name)))
+                    self._add_site(CallSite(caller, rva, self._api_function(name), rva in flow.tail_targets))
         if found.resolved_calls:
             log.info("%d indirect calls reach APIs resolved at run time", len(found.resolved_calls))
 
@@ -318,11 +322,11 @@ class RuntimeResolver:
         return rva
 
     def _add_site(self, site: CallSite) -> None:
-        """A call site of a resolved API; one already recorded at that instruction is redirected."""
+        """A call site of a resolved API. An edge already recorded at that instruction (to the CFG dispatch
+        slot it calls through) stays; the data flow records the arguments on the API's site."""
         sites = self.sites_by_function.setdefault(site.caller, {})
         existing = sites.get(site.rva)
-        if existing is not None:
-            existing.callee = site.callee
+        if existing is not None and existing.callee == site.callee:
             return
         self.facts.calls.append(site)
         sites[site.rva] = site
