@@ -228,7 +228,7 @@ class RuntimeResolver:
         self.found.call_results.update(results)
         codecs = self._codecs_called(func)
         self.found.codecs |= codecs
-        flow = FunctionDataflow(image, image.image_base, image.size_of_image, {}, caller, results, codecs)
+        flow = FunctionDataflow(image, image.image_base, image.size_of_image, {}, caller, results, codecs=codecs)
         flow.run(pieces)
         for store in flow.stores():
             imported = {v.name for v in store.values if isinstance(v, Import)}
@@ -281,7 +281,7 @@ class RuntimeResolver:
             if func is None or func.imported:
                 continue
             flow = FunctionDataflow(image, image.image_base, image.size_of_image, {}, caller, found.call_results,
-                                    self._codecs_called(func), found.dispatch, record_targets=True)
+                                    codecs=self._codecs_called(func), dispatch=found.dispatch, record_targets=True)
             flow.run(self._pieces(func))
             for rva, (values, decoded) in (flow.targets or {}).items():
                 name = self._target_name(values, decoded)
