@@ -12,7 +12,16 @@ import logging
 from collections.abc import Collection, Iterable
 from typing import Optional
 
-from ..engine.base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MISSING_EFFECT, REFERENCES, STORES, Engine
+from ..engine.base import (
+    ANNOTATIONS,
+    ARGUMENTS,
+    CASE_GUARDS,
+    MISSING_EFFECT,
+    REFERENCES,
+    STORES,
+    TABLE_CALLS,
+    Engine,
+)
 from ..model import UNKNOWN, Arguments, CallSite, CaseSet, Reference, Store, Value, ValueSet
 
 log = logging.getLogger(__name__)
@@ -69,6 +78,17 @@ class CallValues:
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
         """``Engine.case_guards``, if the engine declares it (else empty, warned once)."""
         return self.engine.case_guards(function, selector) if self.has(CASE_GUARDS) else {}
+
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        """``Engine.table_calls``, if the engine declares it (else empty, warned once). The callers of the
+        sites found are asked again on their next ``resolve``: their earlier answer lacks these sites."""
+        if not self.has(TABLE_CALLS):
+            return []
+        found = self.engine.table_calls(slot, offsets)
+        for site, _offset in found:
+            if (site.caller, site.rva) not in self._args:
+                self.resolved.discard(site.caller)
+        return found
 
     def has(self, capability: str) -> bool:
         """True if the engine declares ``capability``; else one warning that says what is lost."""

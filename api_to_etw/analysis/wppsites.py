@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Optional
+from collections.abc import Mapping
+from typing import Optional, TypeVar
 
 from ..etw.apis import ApiRole, EtwApi
 from ..etw.descriptor import format_guid
@@ -31,6 +32,7 @@ from ..model import Addr, Facts, Load, Param, Reference
 from .values import CallValues
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The largest function taken as an import thunk (``jmp qword ptr [rip+disp32]`` is 6 bytes, 7 with REX).
 THUNK_SIZE = 8
@@ -47,9 +49,9 @@ AUTOLOG_START = "WppAutoLogStart"
 _SENTINEL_DISTANCE = 16
 
 
-def import_thunks(facts: Facts, apis: dict[int, EtwApi]) -> dict[int, EtwApi]:
-    """Functions that are only ``jmp [__imp_API]`` -> that API."""
-    found: dict[int, EtwApi] = {}
+def import_thunks(facts: Facts, apis: Mapping[int, T]) -> dict[int, T]:
+    """Functions that are only ``jmp [__imp_API]`` -> what ``apis`` says of that API."""
+    found: dict[int, T] = {}
     for site in facts.calls:
         func = facts.functions.get(site.caller)
         if site.tail and site.rva == site.caller and site.callee in apis and func is not None \

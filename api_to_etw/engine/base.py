@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable
 from typing import Optional
 
-from ..model import CaseSet, Facts, Reference, Resolution, Value
+from ..model import CallSite, CaseSet, Facts, Reference, Resolution, Value
 
 #: ``resolve`` gives argument values at call sites (without it every argument is unknown).
 ARGUMENTS = "arguments"
@@ -37,8 +37,10 @@ ANNOTATIONS = "annotations"
 CASE_GUARDS = "case-guards"
 #: ``Facts.memory`` reads every byte of the image (a frozen engine serves only the ranges it holds).
 MEMORY = "memory"
+#: ``table_calls`` finds calls through a function table held in a global (KMDF's WdfFunctions).
+TABLE_CALLS = "table-calls"
 
-CAPABILITIES = (ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY)
+CAPABILITIES = (ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS)
 
 #: What the user loses without each capability: the text of the one warning the analysis gives.
 MISSING_EFFECT = {
@@ -50,6 +52,7 @@ MISSING_EFFECT = {
     ANNOTATIONS: "no PDB annotation records: WPP messages keep no format, level or flags",
     CASE_GUARDS: "no switch or compare-chain guards: the Ioctl column stays empty",
     MEMORY: "only part of the image's memory is readable: values outside it read as nothing",
+    TABLE_CALLS: "calls through function tables held in globals are unknown: KMDF callbacks are no entry points",
 }
 
 
@@ -91,6 +94,17 @@ class Engine(ABC):
         IOCTL attribution needs it: the selector is IO_STACK_LOCATION.Parameters.DeviceIoControl.IoControlCode.
         """
         return {}
+
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        """Calls through a table of function pointers whose address the code reads from the global ``slot``
+        (``mov rax, [slot]`` then ``call [rax+off]``, or the entry loaded into a register and called, also
+        through the CFG dispatch routine that takes its target in rax), for the byte offsets ``offsets``:
+        (call site, offset) each (capability TABLE_CALLS). A site's callee is ``slot``; it is not in the
+        facts, but ``resolve`` of its function answers for it (as for every site of that function).
+
+        KMDF drivers call the framework this way: ``WdfFunctions[WdfDriverCreateTableIndex](...)``.
+        """
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release whatever the engine holds (files, a Ghidra project)."""

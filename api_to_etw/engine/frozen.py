@@ -144,6 +144,8 @@ class Recording:
     reference_targets: Optional[set[int]] = None
     annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
     case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = field(default_factory=dict)
+    #: ``table_calls`` answers: table slot -> (caller, call-site RVA, byte offset); their arguments in ``args``.
+    table_calls: dict[int, set[tuple[int, int, int]]] = field(default_factory=dict)
     #: (rva, bytes) of the memory read, merged and sorted.
     memory: list[tuple[int, bytes]] = field(default_factory=list)
     #: True when the recorder completed it (every function resolved, data sections whole).
@@ -194,6 +196,10 @@ def facts_to_json(facts: Facts, engine_name: str, recording: Recording) -> dict:
             [func, encode_value(selector), [[rva, sorted((-1 if c is None else c) for c in cases)]
                                             for rva, cases in sorted(guards.items())]]
             for (func, selector), guards in sorted(rec.case_guards.items(), key=lambda kv: (kv[0][0], repr(kv[0][1])))],
+        "table_calls": [
+            [slot, caller, rva, offset,
+             None if (args := rec.args.get((caller, rva))) is None else [_value_list(arg) for arg in args]]
+            for slot, sites in sorted(rec.table_calls.items()) for caller, rva, offset in sorted(sites)],
     }
 
 
@@ -297,6 +303,10 @@ class FrozenEngine(Engine):
             (int(func), decode_value(selector)): {
                 int(rva): frozenset(None if int(c) < 0 else int(c) for c in cases) for rva, cases in sites}
             for func, selector, sites in doc.get("case_guards") or []}
+        for slot, caller, rva, offset, args in doc.get("table_calls") or []:
+            rec.table_calls.setdefault(int(slot), set()).add((int(caller), int(rva), int(offset)))
+            if args is not None:
+                rec.args[(int(caller), int(rva))] = tuple(frozenset(decode_value(v) for v in arg) for arg in args)
         entry = doc.get("entry_point")
         return Facts(
             binary_name=str(doc["binary"]),
@@ -325,6 +335,11 @@ class FrozenEngine(Engine):
 
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         return list(self.recording.annotations or [])
+
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        wanted = set(offsets)
+        return [(CallSite(caller, rva, slot, False), offset)
+                for caller, rva, offset in sorted(self.recording.table_calls.get(slot, ())) if offset in wanted]
 
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
         found = self.recording.case_guards.get((function, selector))

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from ..model import (
     Addr,
+    CallSite,
     CaseSet,
     Facts,
     Load,
@@ -165,6 +166,14 @@ class RecordingEngine(Engine):
         self.recording.annotations = list(found)
         return found
 
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        found = self.inner.table_calls(slot, offsets)
+        sites = self.recording.table_calls.setdefault(slot, set())
+        for site, offset in found:
+            sites.add((site.caller, site.rva, offset))
+            self._resolved.discard(site.caller)  # resolved again when completing: with these sites
+        return found
+
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
         found = self.inner.case_guards(function, selector)
         self.recording.case_guards[(function, selector)] = dict(found)
@@ -181,7 +190,9 @@ class RecordingEngine(Engine):
         facts = self._facts
         caps = self.inner.capabilities
         if ARGUMENTS in caps:
-            todo = sorted({s.caller for s in facts.calls} - self._resolved)
+            callers = {s.caller for s in facts.calls}
+            callers |= {caller for sites in self.recording.table_calls.values() for caller, _rva, _off in sites}
+            todo = sorted(callers - self._resolved)
             for start in range(0, len(todo), BATCH):
                 step("freeze", start, len(todo))
                 self.resolve(todo[start:start + BATCH])

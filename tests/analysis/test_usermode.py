@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import SAMPLES, needs_tools
+from conftest import REPO, SAMPLES, needs_tools
 
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
@@ -70,6 +70,6 @@ def test_usermode_fixture_reproduces():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, os.path.join(SAMPLES, "usermode", "build.py"), "--check"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "samples.usermode.build", "--check"], capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr

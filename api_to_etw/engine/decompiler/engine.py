@@ -185,6 +185,15 @@ class DecompilerEngine(Engine):
         found: dict[int, CaseSet] = self.native.case_guards(function, selector)
         return found
 
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        """The native engine finds them; they join the sites this engine resolves."""
+        found: list[tuple[CallSite, int]] = self.native.table_calls(slot, offsets)
+        for site, _offset in found:
+            known = self._sites.setdefault(site.caller, [])
+            if all(s.rva != site.rva for s in known):
+                known.append(site)
+        return found
+
     def _open_backend(self) -> Any:
         assert self._facts is not None
         image = self.native.image

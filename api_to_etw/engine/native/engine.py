@@ -24,15 +24,18 @@ from ...model import (
     Value,
     ValueSet,
 )
-from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, Engine
+from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
 from .dataflow import FunctionDataflow
-from .functions import calls_through_slots, discover, scan_lea_references, scan_rip_references
+from .functions import calls_through_slots, calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 
 #: Imports that return the address of a function named by a string argument (index of that argument).
 _RESOLVERS = {"GetProcAddress": 1}
 #: Longest API name read from a GetProcAddress string argument.
 _MAX_PROC_NAME = 128
+#: Functions that copy ``r8`` bytes from ``rdx`` to ``rcx`` (imported, or named by the PDB): a call to one
+#: is a by-value copy for the data flow, as an inlined ``rep movsb`` is.
+COPY_FUNCTIONS = frozenset(("memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"))
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class NativeEngine(Engine):
     """
 
     name = "native"
-    capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY))
+    capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS))
 
     def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None):
         self.image = image
@@ -55,6 +58,7 @@ class NativeEngine(Engine):
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
         self._case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = {}
         self._call_results: dict[int, ValueSet] = {}
+        self._copiers: frozenset[int] = frozenset()
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -90,6 +94,7 @@ class NativeEngine(Engine):
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
+        self._copiers = frozenset(rva for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS)
         self._dynamic_imports()
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
@@ -150,6 +155,17 @@ class NativeEngine(Engine):
             if (site.rva, site.callee) not in known:
                 facts.calls.append(site)
                 self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
+
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        """The sites are kept with the function's others (not in the facts), so ``resolve`` answers for them;
+        a CFG dispatch call already is a site at that instruction, and its arguments are the same."""
+        assert self._facts is not None, "load() first"
+        out = []
+        for caller, rva, offset in calls_through_table(self.image, slot, set(offsets), self._fmap.owner):
+            site = CallSite(caller, rva, slot, False)
+            self._sites_by_function.setdefault(caller, {}).setdefault(rva, site)
+            out.append((site, offset))
+        return out
 
     def _c_string(self, rva: int) -> Optional[str]:
         raw = self.image.read(rva, _MAX_PROC_NAME)
@@ -233,8 +249,9 @@ class NativeEngine(Engine):
         out = []
         for func in functions:
             sites = {rva: site.working_copy() for rva, site in self._sites_by_function[func.rva].items()}
+            copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
-                                    self._call_results)
+                                    self._call_results, copies)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
             out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
         return out
