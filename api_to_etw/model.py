@@ -8,6 +8,7 @@ known to be stored there. Values are immutable and hashable so value *sets* can 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ class StackAddr:
     (the fields patched after the copy, as mc.exe's McGenEventWrite patches Channel).
     ``frame`` is the entry RVA of the function that owns the frame once the analysis moves the value
     across a call (-1: the function being analysed), so locals of different functions never collide.
+    ``links`` lists the slots that hold the address of another buffer of the same frame, as (offset from
+    this address, that buffer's offset from this address): a structure on the stack that points at an
+    array on the stack (OB_CALLBACK_REGISTRATION.OperationRegistration); ``refs`` then also holds the
+    image addresses of the linked buffers, at their own offsets from this address.
     """
 
     offset: int
@@ -85,6 +90,7 @@ class StackAddr:
     frame: int = -1
     refs: Optional[tuple[tuple[int, int], ...]] = None
     origin: Optional[Value] = None
+    links: Optional[tuple[tuple[int, int], ...]] = None
 
     def __repr__(self) -> str:
         where = "" if self.frame < 0 else f"@{self.frame:#x}"
@@ -175,8 +181,7 @@ def substitute(value: Value, args: Callable[[int], ValueSet]) -> ValueSet:
     if isinstance(value, Offset):
         return cap(field_of(v, value.delta) for v in substitute(value.base, args))
     if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
-        return cap(StackAddr(value.offset, value.content, value.frame, value.refs, origin)
-                   for origin in substitute(value.origin, args))
+        return cap(dataclasses.replace(value, origin=origin) for origin in substitute(value.origin, args))
     return frozenset((value,))
 
 
@@ -200,7 +205,7 @@ def forget_params(value: Value) -> Value:
     if isinstance(value, Offset):
         return field_of(forget_params(value.base), value.delta)
     if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
-        return StackAddr(value.offset, value.content, value.frame, value.refs, None)
+        return dataclasses.replace(value, origin=None)
     return value
 
 
@@ -214,7 +219,7 @@ def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> 
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
-        return StackAddr(value.offset, value.content, frame, value.refs, value.origin)
+        return dataclasses.replace(value, frame=frame)
     if isinstance(value, Load):
         inner = in_frame(value.addr, frame)
         return value if inner is value.addr else Load(inner, value.size)
