@@ -191,9 +191,10 @@ def _estimate_end(image: PEImage, start: int, limit: int) -> int:
     Linear decode from ``start``; stop after a terminator (ret, jmp) that no branch seen so far jumps
     past. Else, when padding (int3/nops) follows it and only unconditional jumps land beyond the
     padding, stop too: such a jump is a tail call to the next function, which becomes a function of
-    its own. Never beyond ``limit``.
+    its own. Never beyond ``limit``, nor into a section's zero fill (no code lives there; a lying
+    VirtualSize would otherwise cost a megabyte of decoded zeros per function).
     """
-    code = image.read(start, limit - start)
+    code = image.file_bytes(start, limit - start)
     decoder = Decoder(64, code, ip=start)
     instr = Instruction()
     cond_furthest = start
@@ -279,7 +280,7 @@ def _iat_load_candidates(image: PEImage, sections) -> list[int]:
 
 def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
           targets: set[int], iat_loads: list[int] | None = None) -> None:
-    code = image.read(start, stop - start)
+    code = image.file_bytes(start, stop - start)  # code is what the file holds, never the zero fill
     if iat_loads is not None:
         i = bisect.bisect_left(iat_loads, start)
         if i == len(iat_loads) or iat_loads[i] >= stop:
