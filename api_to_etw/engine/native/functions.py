@@ -164,10 +164,12 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             functions[site.callee] = Function(rva=site.callee, size=0, name="", imported=True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
     # inside the caller's own code are ordinary branches, not edges.
+    # The functions' own RVA objects stand for every call to them (one int per callee, not one per site).
+    canonical = {rva: rva for rva in functions}
     for site in calls:
         target_owner: Optional[int]
         if site.callee in functions:
-            target_owner = site.callee
+            target_owner = canonical[site.callee]
         else:
             target_owner = fmap.owner(site.callee)
             if target_owner is None:
@@ -176,8 +178,9 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             continue
         if site.tail and site.callee not in functions:
             continue  # a jump into another function's middle is shared code, not a call
-        site.callee = target_owner
+        site.callee = canonical.get(target_owner, target_owner)
         fmap.calls.append(site)
+    image.release()
     return fmap
 
 
@@ -397,6 +400,7 @@ def scan_lea_references(image: PEImage, owner) -> list[Reference]:
             func = owner(rva)
             if func is not None:
                 refs.append(Reference(rva, func, rva + 7 + disp))
+    image.release()
     return refs
 
 
@@ -439,4 +443,5 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
                     if function is not None:
                         refs[rva + instr.len] = Reference(rva, function, target)
                     break
+    image.release()
     return [refs[k] for k in sorted(refs)]
