@@ -745,15 +745,15 @@ class FunctionDataflow:
         slot = state.stack.get(offset)
         if slot is not None and slot[0] == size:
             return slot[1]
+        end = offset + size
+        if slot is None and not any(o < end and o + s > offset for o, (s, _v) in state.stack.items()):
+            # Nothing stored there in this frame: an incoming stack parameter, or whatever the local holds.
+            if offset >= 0x28 and (offset - 0x28) % 8 == 0:
+                return frozenset((Param(4 + (offset - 0x28) // 8),))
+            return frozenset((Load(StackAddr(offset), size),))
         raw = stack_bytes(state, offset, size)
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
-        if slot is None and offset >= 0x28 and (offset - 0x28) % 8 == 0 and not any(
-            o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()
-        ):
-            return frozenset((Param(4 + (offset - 0x28) // 8),))
-        if slot is None and not any(o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()):
-            return frozenset((Load(StackAddr(offset), size),))  # whatever the local holds
         return _UNK
 
 
