@@ -845,7 +845,8 @@ def truth(image: Image) -> dict:
             event = events[symbol]
             suffix = 3 if event.args else 2  # site -> [template ->] McGenEventWrite
             budget = MAX_DEPTH - suffix
-            dist, nxt = {site.name: 0}, {site.name: None}
+            dist: dict[str, int] = {site.name: 0}
+            nxt: dict[str, Optional[str]] = {site.name: None}
             queue = deque([site.name])
             while queue:
                 node = queue.popleft()

@@ -87,7 +87,7 @@ FIXTURES = {
     ("idioms/Os/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
                                      "RepCopyWrite": COPY},
     ("idioms/Os/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_10e9": COPY,
-                                      "sub_1165": COPY},
+                                      "sub_116c": COPY},
     ("mcdll/O1/mcdll.dll", True): {"McGenEventWrite_EventWriteTransfer": COPY},
     ("mcdll/O1/mcdll.dll", False): {"sub_1510": COPY},
     ("mcdll/O2/mcdll.dll", True): {},
@@ -238,6 +238,10 @@ REAL_KNOWN = {
                              "parameters: " + PASSTHROUGH + "; so its REGHANDLE has no provider"},
     "_etwtrace.cp311-win_amd64.pyd": {"sub_1190": NO_BLOCKS},
     "msodbcdiag18.dll": {"sub_4ed4": "TraceEvent(handle, header) in a wrapper that forwards RDX: " + PASSTHROUGH},
+    "concrt140.dll": {"sub_298c0": "the trace helpers write Class.Type/Level into their EVENT_TRACE_HEADER from "
+                                   "their own parameters: the native data flow keeps those slots (StackAddr.fields) "
+                                   "and takes the callers' constants; the p-code translation does not (and keeps "
+                                   "16 header bytes: no class GUID at +0x18)"},
 }
 
 
