@@ -8,6 +8,7 @@ known to be stored there. Values are immutable and hashable so value *sets* can 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -81,6 +82,10 @@ class StackAddr:
     ``fields`` lists the slots holding one of the function's parameters, as (offset, size, value): the
     event type and level a trace helper writes into an EVENT_TRACE_HEADER from its arguments. They are
     substituted like any parameter and become ``content`` bytes once the caller's value is a constant.
+    ``links`` lists the slots that hold the address of another buffer of the same frame, as (offset from
+    this address, that buffer's offset from this address): a structure on the stack that points at an
+    array on the stack (OB_CALLBACK_REGISTRATION.OperationRegistration); ``refs`` then also holds the
+    image addresses of the linked buffers, at their own offsets from this address.
     """
 
     offset: int
@@ -89,6 +94,7 @@ class StackAddr:
     refs: Optional[tuple[tuple[int, int], ...]] = None
     origin: Optional[Value] = None
     fields: Optional[tuple[tuple[int, int, Value], ...]] = None
+    links: Optional[tuple[tuple[int, int], ...]] = None
 
     def __repr__(self) -> str:
         where = "" if self.frame < 0 else f"@{self.frame:#x}"
@@ -184,8 +190,7 @@ def substitute(value: Value, args: Callable[[int], ValueSet]) -> ValueSet:
     if isinstance(value, StackAddr) and value.fields:
         value = _substitute_fields(value, args)
     if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
-        return cap(StackAddr(value.offset, value.content, value.frame, value.refs, origin, value.fields)
-                   for origin in substitute(value.origin, args))
+        return cap(dataclasses.replace(value, origin=origin) for origin in substitute(value.origin, args))
     return frozenset((value,))
 
 
@@ -206,8 +211,7 @@ def _substitute_fields(value: StackAddr, args: Callable[[int], ValueSet]) -> Sta
             content[pos : pos + size] = list(raw)
         elif params_of(only):
             kept.append((pos, size, only))
-    return StackAddr(value.offset, tuple(content) if content else None, value.frame, value.refs, value.origin,
-                     tuple(kept) or None)
+    return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None)
 
 
 def field_of(base: Value, delta: int) -> Value:
@@ -231,7 +235,7 @@ def forget_params(value: Value) -> Value:
         return field_of(forget_params(value.base), value.delta)
     if isinstance(value, StackAddr) and (value.fields or (value.origin is not None and params_of(value.origin))):
         origin = None if value.origin is None or params_of(value.origin) else value.origin
-        return StackAddr(value.offset, value.content, value.frame, value.refs, origin)
+        return dataclasses.replace(value, origin=origin, fields=None)
     return value
 
 
@@ -245,7 +249,7 @@ def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> 
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
-        return StackAddr(value.offset, value.content, frame, value.refs, value.origin, value.fields)
+        return dataclasses.replace(value, frame=frame)
     if isinstance(value, Load):
         inner = in_frame(value.addr, frame)
         return value if inner is value.addr else Load(inner, value.size)

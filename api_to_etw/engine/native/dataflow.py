@@ -442,12 +442,28 @@ class FunctionDataflow:
                 refs.append((pos, only.rva))
             elif size in (1, 2, 4) and isinstance(only, Param) and pos + size <= SNAPSHOT_BYTES:
                 fields.append((pos, size, only))  # a byte/word/dword the caller passes (type, level)
-        ref_tuple = tuple(sorted(refs)) or None
+        links = []
+        for off, (size, values) in state.stack.items():
+            pos = off - value.offset
+            if size == 8 and 0 <= pos < REF_BYTES and len(values) == 1:
+                (only,) = values
+                if isinstance(only, StackAddr) and only.frame < 0 and only.offset != value.offset:
+                    links.append((pos, only.offset - value.offset))
+        for _pos, delta in links:  # the linked buffers' image addresses, at their offsets from this address
+            for off, (size, values) in state.stack.items():
+                rel = off - value.offset - delta
+                if size == 8 and 0 <= rel < REF_BYTES and len(values) == 1:
+                    (only,) = values
+                    if isinstance(only, Addr):
+                        refs.append((off - value.offset, only.rva))
+        ref_tuple = tuple(sorted(set(refs))) or None
         field_tuple = tuple(sorted(fields, key=lambda f: f[0])) or None
+        link_tuple = tuple(sorted(links)) or None
         origin = _copy_origin(state, value.offset)
-        if all(b is None for b in content) and ref_tuple is None and origin is None and field_tuple is None:
+        if all(b is None for b in content) and ref_tuple is None and origin is None and field_tuple is None \
+                and link_tuple is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple)
+        return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple, link_tuple)
 
     def _after_call(self, state: State) -> None:
         for reg in VOLATILE:
