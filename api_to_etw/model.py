@@ -153,6 +153,18 @@ def cap(values: Iterable[Value]) -> ValueSet:
     return result
 
 
+def masked_values(mask: int) -> list[Value]:
+    """The values ``x & mask`` can take for an unknown ``x``, when there are few (a mask of up to 4 bits).
+
+    Both engines bound a table index this way (``and ecx, 3`` before ``[table + rcx*8]``), so they must
+    agree on the rule; a wider mask is unknown.
+    """
+    bits = [1 << b for b in range(mask.bit_length()) if mask >> b & 1]
+    if len(bits) > 4:
+        return [UNKNOWN]
+    return [Const(sum(bit for i, bit in enumerate(bits) if choice >> i & 1)) for choice in range(1 << len(bits))]
+
+
 def params_of(value: Value) -> set[int]:
     """Indices of the parameters an expression depends on."""
     if isinstance(value, Param):

@@ -49,14 +49,9 @@ SHORT_WRITE = ("`mov dx, 12` writes only DX: the decompiler's RDX input is a PIE
 NO_BLOCKS = ("an EVENT_DESCRIPTOR built on the stack of a TraceLogging write helper: flatline reports no basic "
              "blocks, so only the stack bytes an INDIRECT guards at the call are known, not those stored before "
              "it; the helper's unresolved manifest-style row is then not recognised as the inlined write's")
-COPY = ("an EVENT_DESCRIPTOR copied by value onto the stack, then patched (mc's McGenEventWrite, rep movs): the "
-        "native data flow records the copy's origin (StackAddr.origin); the p-code translation does not model "
-        "copies, so the patched descriptor has no symbol or missing fields")
-CLASSIC = ("an EVENT_TRACE_HEADER / TRACE_GUID_REGISTRATION on the stack: the native data flow keeps 48 bytes and "
-           "the image addresses stored in them (StackAddr.refs); the p-code translation keeps 16 bytes, no refs")
-TABLE = ("a descriptor pointer loaded from a table indexed by a bounded value: the native data flow enumerates the "
-         "slots the `and` mask or compare guard allows; the p-code translation does not model table lookups "
-         "(a load from table + unknown index is unknown)")
+MC_REGISTER = ("the provider is registered through McGenEventRegister, a wrapper that forwards its four register "
+               "parameters to EventRegister/EtwRegister: " + PASSTHROUGH + "; so the REGHANDLE every McGenEventWrite "
+               "row uses has no provider")
 FIXTURES = {
     ("synthkernel/O1/synthkernel.exe", True): {"EtwpWriteEventPassthrough": PASSTHROUGH,
                                                "EtwpTraceKernelEventPassthrough": PASSTHROUGH},
@@ -73,32 +68,24 @@ FIXTURES = {
     ("wpp/wppkernel.exe", False): {},
     ("wpp/wppuser.dll", True): {"QpDrain": SHORT_WRITE},
     ("wpp/wppuser.dll", False): {"sub_14f0": SHORT_WRITE},  # QpDrain
-    ("idioms/O1/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
-                                     "RepCopyWrite": COPY, "NextTable": TABLE, "TableGuard": TABLE,
-                                     "TableMasked": TABLE, "TableSwitch": TABLE},
-    ("idioms/O1/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_1170": COPY,
-                                      "sub_1230": COPY, "NextTable": TABLE, "TableGuard": TABLE,
-                                      "TableMasked": TABLE, "TableSwitch": TABLE},
-    ("idioms/O2/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
-                                     "RepCopyWrite": COPY},
-    ("idioms/O2/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_1130": COPY,
-                                      "sub_11c0": COPY},
-    ("idioms/Os/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
-                                     "RepCopyWrite": COPY},
-    ("idioms/Os/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_10e9": COPY,
-                                      "sub_1165": COPY},
-    ("mcdll/O1/mcdll.dll", True): {"McGenEventWrite_EventWriteTransfer": COPY},
-    ("mcdll/O1/mcdll.dll", False): {"sub_1510": COPY},
+    ("idioms/O1/idioms.dll", True): {"McGenEventWrite": MC_REGISTER},
+    ("idioms/O1/idioms.dll", False): {"sub_1230": MC_REGISTER},  # McGenEventWrite
+    ("idioms/O2/idioms.dll", True): {},
+    ("idioms/O2/idioms.dll", False): {},
+    ("idioms/Os/idioms.dll", True): {},
+    ("idioms/Os/idioms.dll", False): {},
+    ("mcdll/O1/mcdll.dll", True): {"McGenEventWrite_EventWriteTransfer": MC_REGISTER},
+    ("mcdll/O1/mcdll.dll", False): {"sub_1510": MC_REGISTER},
     ("mcdll/O2/mcdll.dll", True): {},
     ("mcdll/O2/mcdll.dll", False): {},
     ("mcdll/Os/mcdll.dll", True): {},
     ("mcdll/Os/mcdll.dll", False): {},
-    ("mcdriver/O1/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": COPY},
-    ("mcdriver/O1/mcdriver.sys", False): {"sub_1680": COPY},
-    ("mcdriver/O2/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": COPY},
-    ("mcdriver/O2/mcdriver.sys", False): {"sub_1680": COPY},
-    ("mcdriver/Os/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": COPY},
-    ("mcdriver/Os/mcdriver.sys", False): {"sub_15c0": COPY},
+    ("mcdriver/O1/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": MC_REGISTER},
+    ("mcdriver/O1/mcdriver.sys", False): {"sub_1680": MC_REGISTER},
+    ("mcdriver/O2/mcdriver.sys", True): {},
+    ("mcdriver/O2/mcdriver.sys", False): {},
+    ("mcdriver/Os/mcdriver.sys", True): {},
+    ("mcdriver/Os/mcdriver.sys", False): {},
     ("wevt/gadget.dll", True): {},
     ("wevt/gadget.dll", False): {},
 }
@@ -285,3 +272,52 @@ def test_real_binary_rows_equal_the_native_engine(real_binary, name):
           f"{stats.arity_mismatches} arity mismatches, {stats.failed} failed")
     assert stats.failed == 0
     assert {dict(row)["ContainingFunction"] for row in native ^ decompiled} == set(REAL_KNOWN.get(name, {}))
+
+
+@needs_decompiler
+@pytest.mark.parametrize("level", ["O1", "O2", "Os"])
+def test_pcode_models_copies_headers_and_tables_of_real_code(level):
+    """The idioms fixture's by-value copies, classic headers and table lookups, read through the decompiler.
+
+    What each call must receive follows from the C source (symbols from the PDB, field offsets from the
+    documented structures), not from the native engine: a table lookup is the set of descriptors its
+    bounded index can select; ``d = *Descriptor`` (vector or ``rep movsb``) then a patch is a copy of the
+    parameter with the patched byte; an EVENT_TRACE_HEADER keeps its 48 bytes and the GuidPtr it holds.
+    """
+    from api_to_etw.engine.decompiler.engine import DecompilerEngine
+    from api_to_etw.engine.native import open_native
+
+    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "idioms", level, "idioms.dll")))
+    engine = DecompilerEngine(native, PYTHON)
+    try:
+        facts = engine.load()
+        rva = {name: address for address, name in facts.symbols.items()}
+        by_name = {f.name: address for address, f in facts.functions.items()}
+
+        def argument(caller: str, api: str, slot: int):
+            func = by_name[caller]
+            engine.resolve([func])
+            site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == api)
+            return site.arg(slot)
+
+        def descriptors(*names):
+            return {Addr(rva[n]) for n in names}
+
+        assert argument("TableMasked", "EventWrite", 1) == descriptors(*(f"TABLE_EVT_{k}" for k in range(4)))
+        assert argument("TableGuard", "EventWrite", 1) == descriptors(*(f"GUARD_EVT_{k}" for k in range(3)))
+        assert argument("NextTable", "EventWrite", 1) == descriptors("NEXT_EVT_0", "NEXT_EVT_1")
+        assert argument("TableSwitch", "EventWrite", 1) == descriptors(*(f"SWITCH_EVT_{k}" for k in range(4)))
+
+        (rep,) = argument("RepCopyWrite", "EventWrite", 1)
+        assert isinstance(rep, StackAddr) and rep.origin == Param(0) and rep.content[4] == 2  # d.Level = 2
+        (mc,) = argument("McGenEventWrite", "EventWriteTransfer", 1)
+        assert isinstance(mc, StackAddr) and mc.origin == Param(1) and mc.content[3] == 0x10  # d.Channel = 0x10
+
+        (stop,) = argument("ClassicStop", "TraceEvent", 1)
+        assert isinstance(stop, StackAddr) and stop.refs == ((0x18, rva["ClassicClassB"]),)  # GuidPtr
+        assert stop.content[:2] == (0x30, 0) and stop.content[4:6] == (2, 3)  # Size 48, Type 2, Level 3
+        (start,) = argument("ClassicStart", "TraceEvent", 1)
+        guid_a = bytes(native.image.read(rva["ClassicClassA"], 16))
+        assert isinstance(start, StackAddr) and bytes(start.content[0x18:0x28]) == guid_a  # Guid by value
+    finally:
+        engine.close()

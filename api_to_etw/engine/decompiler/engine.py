@@ -25,7 +25,7 @@ from typing import IO, Any, Optional
 
 from ...errors import ApiToEtwError, MissingDependencyError
 from ...etw.apis import lookup
-from ...model import CallSite, Facts, Reference, ValueSet
+from ...model import CallSite, CaseSet, Facts, Reference, Value, ValueSet
 from ..base import Engine
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,11 @@ class DecompilerEngine(Engine):
 
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
         found: list[tuple[int, tuple[str, ...]]] = self.native.annotations()
+        return found
+
+    def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        """The switch cases that lead to each call (IOCTL codes): control flow, from the native engine."""
+        found: dict[int, CaseSet] = self.native.case_guards(function, selector)
         return found
 
     def _open_backend(self) -> Any:

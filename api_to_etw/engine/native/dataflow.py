@@ -35,6 +35,7 @@ from ...model import (
     cap,
     field_of,
     make_load,
+    masked_values,
 )
 
 ARG_REGS = (Register.RCX, Register.RDX, Register.R8, Register.R9)
@@ -528,7 +529,7 @@ class FunctionDataflow:
         for a in dst:
             for b in src:
                 if mn == Mnemonic.AND and isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
-                    out.update(_masked(b.value & MASKS[size]))
+                    out.update(masked_values(b.value & MASKS[size]))
                     continue
                 out.add(_fold(mn, a, b, size))
         result = cap(out)
@@ -747,17 +748,6 @@ class FunctionDataflow:
         if slot is None and not any(o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()):
             return frozenset((Load(StackAddr(offset), size),))  # whatever the local holds
         return _UNK
-
-
-def _masked(mask: int) -> list[Value]:
-    """The values ``x & mask`` can take, when there are few (a mask of up to 4 bits)."""
-    bits = [1 << b for b in range(64) if mask >> b & 1]
-    if len(bits) > 4:
-        return [UNKNOWN]
-    out: list[Value] = []
-    for choice in range(1 << len(bits)):
-        out.append(Const(sum(bit for i, bit in enumerate(bits) if choice >> i & 1)))
-    return out
 
 
 def _copy_origin(state: State, offset: int) -> Optional[Value]:
