@@ -213,6 +213,8 @@ class PcodeTranslator:
             out: set[Value] = set()
             low = _NO_CYCLE
             for i in range(op.getNumInputs()):
+                if self._after_interrupt(op.getInput(i)):
+                    continue
                 values, sub = self._resolve(op.getInput(i), depth + 1)
                 out |= values
                 low = min(low, sub)
@@ -273,6 +275,16 @@ class PcodeTranslator:
                     out.add(UNKNOWN)
             return frozenset(out), low
         return _UNK, _NO_CYCLE
+
+    def _after_interrupt(self, vn: Any) -> bool:
+        """True if ``vn`` is set by a software interrupt (``int 0x29``, __fastfail; ``int 3``): the decompiler
+        models it as a call that returns (``CALLOTHER`` then ``CALLIND`` of the vector, moving RSP), but it
+        does not return, and the native engine ends the path there; a join ignores that way in."""
+        op = vn.getDef() if vn is not None else None
+        if op is None or self._ops_at is None:
+            return False
+        codes = {other.getOpcode() for other in self._ops_at(op.getSeqnum().getTarget())}
+        return CALLOTHER in codes and CALLIND in codes
 
     def _input(self, vn: Any) -> Value:
         """A varnode nobody in the function defines: an incoming argument, the stack pointer, or unknown."""
@@ -487,6 +499,11 @@ class PcodeTranslator:
         if code == PIECE:
             if isinstance(a, Const) and isinstance(b, Const):
                 return self._constant((a.value << (8 * in_size)) | (b.value & mask(in_size)), size)
+            if in_size in (1, 2) and not isinstance(a, Const):
+                # ``mov dx, 12`` over an unknown RDX: the callee of a UCHAR/USHORT argument (a level, a WPP
+                # message number) reads only the low bits, so the value is what was written (the native
+                # engine's rule for 8- and 16-bit register writes).
+                return self._sized(b, size)
             return UNKNOWN
         if not (isinstance(a, Const) and isinstance(b, Const)):
             return UNKNOWN
@@ -513,17 +530,77 @@ class PcodeTranslator:
 
         Input 0 is the call target; inputs 1.. are the arguments in prototype order, which under the
         Microsoft x64 convention is slot order (each argument takes one slot: rcx, rdx, r8, r9, then
-        the stack). Slots the decompiler passes nothing in are ``Unknown``. ``ops_at(address)`` gives
-        the p-code ops of one instruction (``HighFunction.getPcodeOps(address)``).
+        the stack). ``ops_at(address)`` gives the p-code ops of one instruction
+        (``HighFunction.getPcodeOps(address)``).
+
+        A register slot the decompiler passes nothing in (it knows no prototype of the callee, so a
+        wrapper that forwards its own parameters shows a call without inputs) is the function's own
+        parameter when no op of the function writes that register and no call runs before this one:
+        the register still holds its value at entry. Any other missing slot is ``Unknown``.
         """
         count = op.getNumInputs()
         args: list[ValueSet] = []
         for slot in range(MAX_ARGS):
-            values = self.resolve(op.getInput(slot + 1)) if slot + 1 < count else _UNK
+            if slot + 1 < count:
+                values = self.resolve(op.getInput(slot + 1))
+            elif slot < len(ARG_REGISTERS):
+                values = frozenset((Param(slot),)) if self._untouched(op, slot) else _UNK
+            else:
+                values = self._stack_argument(op, slot, ops_at)
             if any(isinstance(v, StackAddr) and v.frame < 0 and v.content is None for v in values):
                 values = cap(self._snapshot(v, op, ops_at) for v in values)
             args.append(values)
         return tuple(args)
+
+    def _untouched(self, call: Any, slot: int) -> bool:
+        """True if argument register ``slot`` holds the function's entry value at ``call``."""
+        if slot >= len(ARG_REGISTERS) or not self._ops:
+            return False
+        name = next(reg for reg, i in ARG_REGISTERS.items() if i == slot)
+        at = call.getSeqnum().getTarget().getOffset()
+        for other in self._ops:
+            code = other.getOpcode()
+            if code in (CALL, CALLIND) and other is not call and other.getSeqnum().getTarget().getOffset() <= at:
+                return False  # an earlier call may have changed every volatile register
+            out = other.getOutput()
+            if out is not None and out.isRegister() and (self.register_name(out) or "").upper() == name:
+                return False
+        return True
+
+    def _stack_argument(self, call: Any, slot: int, ops_at: Callable[[Any], Iterable[Any]]) -> ValueSet:
+        """A stack argument the decompiler passes nothing in: the 8 bytes stored at its slot
+        (``[rsp + 0x20 + 8*(slot-4)]`` at the call), where one stack write covers exactly that slot."""
+        rsp = self._stack_pointer_at(call)
+        if rsp is None:
+            return _UNK
+        where = rsp + 0x20 + 8 * (slot - len(ARG_REGISTERS))
+        for out, value in self._stack_writes(call, ops_at):
+            start = signed(out.getOffset(), 8)
+            if start == where and out.getSize() == 8:
+                return self.resolve(value)
+            if start < where + 8 and start + out.getSize() > where:
+                return _UNK
+        return _UNK
+
+    def _stack_pointer_at(self, call: Any) -> Optional[int]:
+        """The frame offset of RSP at a call: the value of its last definition before the call's instruction."""
+        at = call.getSeqnum().getTarget().getOffset()
+        best: Optional[int] = None
+        found: set[Value] = set()
+        for other in self._ops:
+            out = other.getOutput()
+            if out is None or not out.isRegister() or (self.register_name(out) or "").upper() != "RSP":
+                continue
+            where = other.getSeqnum().getTarget().getOffset()
+            if where >= at or (best is not None and where < best):
+                continue
+            if best is None or where > best:
+                best, found = where, set()
+            found |= self.resolve(out)
+        if len(found) != 1:
+            return None
+        (only,) = found
+        return only.offset if isinstance(only, StackAddr) and only.frame < 0 else None
 
     def _snapshot(self, value: Value, op: Any, ops_at: Callable[[Any], Iterable[Any]]) -> Value:
         """A stack address with what the native engine attaches to it: content, refs, copy origin."""
@@ -716,6 +793,12 @@ class PcodeTranslator:
             code = op.getOpcode()
             if code in (COPY, CAST, INDIRECT):
                 return self._bytes(op.getInput(0), size, depth + 1)
+            if code == MULTIEQUAL:  # known only where every way in agrees
+                ways = [self._bytes(op.getInput(i), size, depth + 1) for i in range(op.getNumInputs())
+                        if not self._after_interrupt(op.getInput(i))]
+                if ways and all(way == ways[0] for way in ways):
+                    return ways[0]
+                return [None] * size
             if code == PIECE:
                 low = op.getInput(1)
                 high = op.getInput(0)

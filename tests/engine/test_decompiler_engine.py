@@ -32,6 +32,26 @@ PYTHON, WHY_NOT = _decompiler_python()
 needs_decompiler = pytest.mark.skipif(WHY_NOT is not None, reason=f"no decompiler: {WHY_NOT}")
 
 
+@needs_decompiler
+def test_forwarded_register_parameters_are_the_wrappers_parameters():
+    """EtwpWriteEventPassthrough (O1) calls EtwWrite with its own RCX/RDX: flatline's CALL carries no
+    inputs (no prototype), but no op writes those registers and no call runs before, so they are Param(0/1)."""
+    from api_to_etw.engine.decompiler.engine import DecompilerEngine
+    from api_to_etw.engine.native import open_native
+
+    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "synthkernel", "O1", "synthkernel.exe")))
+    engine = DecompilerEngine(native, PYTHON)
+    try:
+        facts = engine.load()
+        func = next(rva for rva, f in facts.functions.items() if f.name == "EtwpWriteEventPassthrough")
+        engine.resolve([func])
+        site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == "EtwWrite")
+        assert site.arg(0) == {Param(0)} and site.arg(1) == {Param(1)}
+        assert engine.stats.arity_mismatches == 1  # still reported
+    finally:
+        engine.close()
+
+
 def test_a_prepared_decompiler_interpreter_works():
     """Where $API_TO_ETW_DECOMPILER_PYTHON is set (CI makes that venv), it must run flatline: no silent skips."""
     if not os.environ.get("API_TO_ETW_DECOMPILER_PYTHON"):
@@ -40,22 +60,18 @@ def test_a_prepared_decompiler_interpreter_works():
 
 # Every fixture, with and without its PDB, and the containing functions whose rows the two engines
 # are known to disagree on, each with its cause (checked by hand in the machine code and the p-code).
-PASSTHROUGH = ("a wrapper that forwards its own register parameters unchanged: without the callee's "
-               "prototype the decompiler's CALL carries no inputs (reported as an arity mismatch)")
-LOCAL_HANDLE = ("-Os: the decompiler drops EtwRegister's 4th argument (&local REGHANDLE), so the local "
-                "handle has no provider (arity mismatch reported)")
-SHORT_WRITE = ("`mov dx, 12` writes only DX: the decompiler's RDX input is a PIECE with unknown upper bytes, "
-               "the native engine keeps the 16-bit WPP message number")
+PASSTHROUGH = ("a wrapper that forwards a register parameter it also changes or that follows another call: "
+               "without the callee's prototype the decompiler's CALL carries no input there, and the register is "
+               "not provably the entry value (reported as an arity mismatch)")
+LOCAL_HANDLE = ("-Os: without EtwRegister's prototype the decompiler does not know that it writes through its 4th "
+                "argument (&local REGHANDLE, zeroed just before): it drops the argument and folds the local handle "
+                "to that 0, so the handle has no provider (arity mismatch reported)")
 NO_BLOCKS = ("an EVENT_DESCRIPTOR built on the stack of a TraceLogging write helper: flatline reports no basic "
              "blocks, so only the stack bytes an INDIRECT guards at the call are known, not those stored before "
              "it; the helper's unresolved manifest-style row is then not recognised as the inlined write's")
-MC_REGISTER = ("the provider is registered through McGenEventRegister, a wrapper that forwards its four register "
-               "parameters to EventRegister/EtwRegister: " + PASSTHROUGH + "; so the REGHANDLE every McGenEventWrite "
-               "row uses has no provider")
 FIXTURES = {
-    ("synthkernel/O1/synthkernel.exe", True): {"EtwpWriteEventPassthrough": PASSTHROUGH,
-                                               "EtwpTraceKernelEventPassthrough": PASSTHROUGH},
-    ("synthkernel/O1/synthkernel.exe", False): {"sub_18f0": PASSTHROUGH},
+    ("synthkernel/O1/synthkernel.exe", True): {},
+    ("synthkernel/O1/synthkernel.exe", False): {},
     ("synthkernel/O2/synthkernel.exe", True): {},
     ("synthkernel/O2/synthkernel.exe", False): {},
     ("synthkernel/Os/synthkernel.exe", True): {"IopLiveDumpWriteEvents": LOCAL_HANDLE},
@@ -66,22 +82,22 @@ FIXTURES = {
     ("usermode/telemetry.dll", False): {},
     ("wpp/wppkernel.exe", True): {},
     ("wpp/wppkernel.exe", False): {},
-    ("wpp/wppuser.dll", True): {"QpDrain": SHORT_WRITE},
-    ("wpp/wppuser.dll", False): {"sub_14f0": SHORT_WRITE},  # QpDrain
-    ("idioms/O1/idioms.dll", True): {"McGenEventWrite": MC_REGISTER},
-    ("idioms/O1/idioms.dll", False): {"sub_1230": MC_REGISTER},  # McGenEventWrite
+    ("wpp/wppuser.dll", True): {},
+    ("wpp/wppuser.dll", False): {},
+    ("idioms/O1/idioms.dll", True): {},
+    ("idioms/O1/idioms.dll", False): {},
     ("idioms/O2/idioms.dll", True): {},
     ("idioms/O2/idioms.dll", False): {},
     ("idioms/Os/idioms.dll", True): {},
     ("idioms/Os/idioms.dll", False): {},
-    ("mcdll/O1/mcdll.dll", True): {"McGenEventWrite_EventWriteTransfer": MC_REGISTER},
-    ("mcdll/O1/mcdll.dll", False): {"sub_1510": MC_REGISTER},
+    ("mcdll/O1/mcdll.dll", True): {},
+    ("mcdll/O1/mcdll.dll", False): {},
     ("mcdll/O2/mcdll.dll", True): {},
     ("mcdll/O2/mcdll.dll", False): {},
     ("mcdll/Os/mcdll.dll", True): {},
     ("mcdll/Os/mcdll.dll", False): {},
-    ("mcdriver/O1/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": MC_REGISTER},
-    ("mcdriver/O1/mcdriver.sys", False): {"sub_1680": MC_REGISTER},
+    ("mcdriver/O1/mcdriver.sys", True): {},
+    ("mcdriver/O1/mcdriver.sys", False): {},
     ("mcdriver/O2/mcdriver.sys", True): {},
     ("mcdriver/O2/mcdriver.sys", False): {},
     ("mcdriver/Os/mcdriver.sys", True): {},

@@ -251,8 +251,9 @@ class DecompilerEngine(Engine):
             needed = required_arguments(api)
             if inputs < needed:
                 self.stats.arity_mismatches += 1
-                log.warning("decompiler: the call to %s at %#x passes %d of its %d arguments; the missing "
-                            "ones stay unknown", api, site.rva, inputs, needed)
+                log.warning("decompiler: the call to %s at %#x passes %d of its %d arguments; a missing one is "
+                            "the caller's own parameter only where the p-code shows its register untouched",
+                            api, site.rva, inputs, needed)
             return args
         if native is None or inputs >= len(args):
             return args
