@@ -10,6 +10,7 @@ decompiler produced them. Nothing here imports Ghidra, JPype or flatline.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable, Optional
@@ -161,6 +162,7 @@ class PcodeTranslator:
         self._ops: list[Any] = list(ops) if ops is not None else []
         self._compares: Optional[list[Any]] = None
         self._copies: Optional[list[tuple[int, int, int, Value]]] = None
+        self._frame: Optional[_FrameFacts] = None
 
     # ------------------------------------------------------------------ values
     def resolve(self, vn: Any) -> ValueSet:
@@ -556,16 +558,32 @@ class PcodeTranslator:
         """True if argument register ``slot`` holds the function's entry value at ``call``."""
         if slot >= len(ARG_REGISTERS) or not self._ops:
             return False
+        frame = self._frame_facts()
         name = next(reg for reg, i in ARG_REGISTERS.items() if i == slot)
         at = call.getSeqnum().getTarget().getOffset()
-        for other in self._ops:
-            code = other.getOpcode()
-            if code in (CALL, CALLIND) and other is not call and other.getSeqnum().getTarget().getOffset() <= at:
-                return False  # an earlier call may have changed every volatile register
-            out = other.getOutput()
-            if out is not None and out.isRegister() and (self.register_name(out) or "").upper() == name:
-                return False
-        return True
+        # No op writes the register, and no other call runs at or before this one's address.
+        return name not in frame.written and at == frame.first_call and frame.calls_at_first == 1
+
+    def _frame_facts(self) -> _FrameFacts:
+        """What the whole function says once: registers written, the first call, RSP definitions by address."""
+        if self._frame is None:
+            frame = _FrameFacts()
+            for other in self._ops:
+                if other.getOpcode() in (CALL, CALLIND):
+                    where = other.getSeqnum().getTarget().getOffset()
+                    if frame.first_call is None or where < frame.first_call:
+                        frame.first_call, frame.calls_at_first = where, 1
+                    elif where == frame.first_call:
+                        frame.calls_at_first += 1
+                out = other.getOutput()
+                if out is not None and out.isRegister():
+                    name = (self.register_name(out) or "").upper()
+                    frame.written.add(name)
+                    if name == "RSP":
+                        frame.rsp_defs.setdefault(other.getSeqnum().getTarget().getOffset(), []).append(out)
+            frame.rsp_addresses = sorted(frame.rsp_defs)
+            self._frame = frame
+        return self._frame
 
     def _stack_argument(self, call: Any, slot: int, ops_at: Callable[[Any], Iterable[Any]]) -> ValueSet:
         """A stack argument the decompiler passes nothing in: the 8 bytes stored at its slot
@@ -584,18 +602,13 @@ class PcodeTranslator:
 
     def _stack_pointer_at(self, call: Any) -> Optional[int]:
         """The frame offset of RSP at a call: the value of its last definition before the call's instruction."""
+        frame = self._frame_facts()
         at = call.getSeqnum().getTarget().getOffset()
-        best: Optional[int] = None
+        k = bisect.bisect_left(frame.rsp_addresses, at)
+        if k == 0:
+            return None
         found: set[Value] = set()
-        for other in self._ops:
-            out = other.getOutput()
-            if out is None or not out.isRegister() or (self.register_name(out) or "").upper() != "RSP":
-                continue
-            where = other.getSeqnum().getTarget().getOffset()
-            if where >= at or (best is not None and where < best):
-                continue
-            if best is None or where > best:
-                best, found = where, set()
+        for out in frame.rsp_defs[frame.rsp_addresses[k - 1]]:
             found |= self.resolve(out)
         if len(found) != 1:
             return None
@@ -817,6 +830,19 @@ class PcodeTranslator:
                     if not isinstance(pointer, (Unknown, StackAddr)):
                         return [(pointer, k) for k in range(size)]
         return [None] * size
+
+
+class _FrameFacts:
+    """Facts of one decompiled function computed once (per-call questions would make big functions quadratic)."""
+
+    __slots__ = ("written", "first_call", "calls_at_first", "rsp_defs", "rsp_addresses")
+
+    def __init__(self) -> None:
+        self.written: set[str] = set()
+        self.first_call: Optional[int] = None
+        self.calls_at_first = 0
+        self.rsp_defs: dict[int, list[Any]] = {}
+        self.rsp_addresses: list[int] = []
 
 
 #: What one byte of a stack buffer is known to be: a constant, (pointer, position) it was loaded from, or None.

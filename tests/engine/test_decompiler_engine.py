@@ -60,15 +60,9 @@ def test_a_prepared_decompiler_interpreter_works():
 
 # Every fixture, with and without its PDB, and the containing functions whose rows the two engines
 # are known to disagree on, each with its cause (checked by hand in the machine code and the p-code).
-PASSTHROUGH = ("a wrapper that forwards a register parameter it also changes or that follows another call: "
-               "without the callee's prototype the decompiler's CALL carries no input there, and the register is "
-               "not provably the entry value (reported as an arity mismatch)")
 LOCAL_HANDLE = ("-Os: without EtwRegister's prototype the decompiler does not know that it writes through its 4th "
                 "argument (&local REGHANDLE, zeroed just before): it drops the argument and folds the local handle "
                 "to that 0, so the handle has no provider (arity mismatch reported)")
-NO_BLOCKS = ("an EVENT_DESCRIPTOR built on the stack of a TraceLogging write helper: flatline reports no basic "
-             "blocks, so only the stack bytes an INDIRECT guards at the call are known, not those stored before "
-             "it; the helper's unresolved manifest-style row is then not recognised as the inlined write's")
 FIXTURES = {
     ("synthkernel/O1/synthkernel.exe", True): {},
     ("synthkernel/O1/synthkernel.exe", False): {},
@@ -112,25 +106,37 @@ def _rows(kind: str, path: str, use_pdb: bool):
     engine = open_engine(kind, source)
     try:
         result = analyze(engine, AnalysisOptions(all_sites=True))
-        return {tuple(sorted(row.as_dict().items())) for row in result.rows}, getattr(engine, "stats", None)
+        rows = {tuple(sorted(row.as_dict().items())) for row in result.rows}
+        return rows, getattr(engine, "stats", None), result.facts
     finally:
         engine.close()
+
+
+def _parity(path: str, use_pdb: bool, known: dict[str, str], label: str):
+    """Both engines on one binary: the rows, and the ETW call sites both resolved (the arguments the analysis
+    reads, as ``api-to-etw parity --etw-only``); every difference must be in a known containing function."""
+    from api_to_etw.parity import compare_sites
+
+    native, _, native_facts = _rows("native", path, use_pdb)
+    decompiled, stats, decompiled_facts = _rows("ghidra-decompiler", path, use_pdb)
+    sites = compare_sites(native_facts, decompiled_facts, etw_only=True)
+    print(f"\n{label}: rows {len(native & decompiled)}/{len(native)} of the native engine's reproduced "
+          f"({len(decompiled)} decompiler rows); ETW call sites {sites.equal}/{sites.compared} equal; decompiler: "
+          f"{stats.functions} functions, {stats.sites} call sites, {stats.native_fallback} from the native data "
+          f"flow, {stats.arity_mismatches} arity mismatches, {stats.failed} failed")
+    assert stats.failed == 0
+    differing = {dict(row)["ContainingFunction"] for row in native ^ decompiled}
+    assert differing == set(known), "update the known differences with the cause of a new one"
+    assert {d.caller_name for d in sites.diffs if d.kind == "args"} <= set(known)
+    return native, decompiled, stats
 
 
 @needs_decompiler
 @pytest.mark.parametrize(("fixture", "use_pdb"), sorted(FIXTURES))
 def test_rows_equal_the_native_engine_but_for_known_differences(fixture, use_pdb):
-    path = os.path.join(SAMPLES, fixture)
-    native, _ = _rows("native", path, use_pdb)
-    decompiled, stats = _rows("ghidra-decompiler", path, use_pdb)
-    differing = {dict(row)["ContainingFunction"] for row in native ^ decompiled}
-    assert differing == set(FIXTURES[(fixture, use_pdb)]), "update FIXTURES with the cause of a new difference"
-    assert stats.functions > 0 and stats.sites > 0 and stats.failed == 0
-    agree = len(native & decompiled)
-    print(f"\n{fixture} pdb={use_pdb}: {agree}/{len(native)} native rows reproduced, {stats.sites} call sites "
-          f"from the decompiler, {stats.native_fallback} from the native data flow, "
-          f"{stats.arity_mismatches} arity mismatches")
-    known = set(FIXTURES[(fixture, use_pdb)])
+    known = FIXTURES[(fixture, use_pdb)]
+    native, decompiled, stats = _parity(os.path.join(SAMPLES, fixture), use_pdb, known, f"{fixture} pdb={use_pdb}")
+    assert stats.functions > 0 and stats.sites > 0
     assert {row for row in native if dict(row)["ContainingFunction"] not in known} <= decompiled
 
 
@@ -229,14 +235,9 @@ def test_worker_values_of_a_real_function():
 # engine decompiles every function that writes ETW or passes its parameters to such a function).
 REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
         "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "Microsoft.WindowsAppRuntime.Bootstrap.dll",
-        "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe")
-#: Containing functions whose rows differ, with the cause (as FIXTURES).
-REAL_KNOWN = {
-    "dxil.dll": {"sub_1a98": "EventRegister is called by a wrapper (sub_1a58) that forwards its four register "
-                             "parameters: " + PASSTHROUGH + "; so its REGHANDLE has no provider"},
-    "_etwtrace.cp311-win_amd64.pyd": {"sub_1190": NO_BLOCKS},
-    "msodbcdiag18.dll": {"sub_4ed4": "TraceEvent(handle, header) in a wrapper that forwards RDX: " + PASSTHROUGH},
-}
+        "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe", "dxcompiler.dll")
+#: Containing functions whose rows differ, with the cause (as FIXTURES): none left.
+REAL_KNOWN: dict[str, dict[str, str]] = {}
 
 
 @needs_decompiler
@@ -280,60 +281,4 @@ def test_vigembus_wpp_rows_differ_only_in_the_known_ways(real_binary):
 @needs_decompiler
 @pytest.mark.parametrize("name", REAL)
 def test_real_binary_rows_equal_the_native_engine(real_binary, name):
-    path = str(real_binary(name))
-    native, _ = _rows("native", path, True)
-    decompiled, stats = _rows("ghidra-decompiler", path, True)
-    print(f"\n{name}: {len(native & decompiled)}/{len(native)} native rows reproduced; decompiler: "
-          f"{stats.functions} functions, {stats.sites} call sites, {stats.native_fallback} native, "
-          f"{stats.arity_mismatches} arity mismatches, {stats.failed} failed")
-    assert stats.failed == 0
-    assert {dict(row)["ContainingFunction"] for row in native ^ decompiled} == set(REAL_KNOWN.get(name, {}))
-
-
-@needs_decompiler
-@pytest.mark.parametrize("level", ["O1", "O2", "Os"])
-def test_pcode_models_copies_headers_and_tables_of_real_code(level):
-    """The idioms fixture's by-value copies, classic headers and table lookups, read through the decompiler.
-
-    What each call must receive follows from the C source (symbols from the PDB, field offsets from the
-    documented structures), not from the native engine: a table lookup is the set of descriptors its
-    bounded index can select; ``d = *Descriptor`` (vector or ``rep movsb``) then a patch is a copy of the
-    parameter with the patched byte; an EVENT_TRACE_HEADER keeps its 48 bytes and the GuidPtr it holds.
-    """
-    from api_to_etw.engine.decompiler.engine import DecompilerEngine
-    from api_to_etw.engine.native import open_native
-
-    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "idioms", level, "idioms.dll")))
-    engine = DecompilerEngine(native, PYTHON)
-    try:
-        facts = engine.load()
-        rva = {name: address for address, name in facts.symbols.items()}
-        by_name = {f.name: address for address, f in facts.functions.items()}
-
-        def argument(caller: str, api: str, slot: int):
-            func = by_name[caller]
-            engine.resolve([func])
-            site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == api)
-            return site.arg(slot)
-
-        def descriptors(*names):
-            return {Addr(rva[n]) for n in names}
-
-        assert argument("TableMasked", "EventWrite", 1) == descriptors(*(f"TABLE_EVT_{k}" for k in range(4)))
-        assert argument("TableGuard", "EventWrite", 1) == descriptors(*(f"GUARD_EVT_{k}" for k in range(3)))
-        assert argument("NextTable", "EventWrite", 1) == descriptors("NEXT_EVT_0", "NEXT_EVT_1")
-        assert argument("TableSwitch", "EventWrite", 1) == descriptors(*(f"SWITCH_EVT_{k}" for k in range(4)))
-
-        (rep,) = argument("RepCopyWrite", "EventWrite", 1)
-        assert isinstance(rep, StackAddr) and rep.origin == Param(0) and rep.content[4] == 2  # d.Level = 2
-        (mc,) = argument("McGenEventWrite", "EventWriteTransfer", 1)
-        assert isinstance(mc, StackAddr) and mc.origin == Param(1) and mc.content[3] == 0x10  # d.Channel = 0x10
-
-        (stop,) = argument("ClassicStop", "TraceEvent", 1)
-        assert isinstance(stop, StackAddr) and stop.refs == ((0x18, rva["ClassicClassB"]),)  # GuidPtr
-        assert stop.content[:2] == (0x30, 0) and stop.content[4:6] == (2, 3)  # Size 48, Type 2, Level 3
-        (start,) = argument("ClassicStart", "TraceEvent", 1)
-        guid_a = bytes(native.image.read(rva["ClassicClassA"], 16))
-        assert isinstance(start, StackAddr) and bytes(start.content[0x18:0x28]) == guid_a  # Guid by value
-    finally:
-        engine.close()
+    _parity(str(real_binary(name)), True, REAL_KNOWN.get(name, {}), name)
