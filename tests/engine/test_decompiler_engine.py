@@ -33,6 +33,29 @@ needs_decompiler = pytest.mark.skipif(WHY_NOT is not None, reason=f"no decompile
 
 
 @needs_decompiler
+def test_worker_imports_this_package_whatever_the_working_directory(tmp_path, monkeypatch):
+    """Run from a directory holding another ``api_to_etw`` (a checkout of another branch): the worker must
+    still import the parent's package (``python -P``), not the copy in its working directory."""
+    if PYTHON is None:
+        pytest.skip("flatline imports in this interpreter: no worker process")
+    decoy = tmp_path / "api_to_etw"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy package was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    from api_to_etw.engine.decompiler.engine import DecompilerEngine
+    from api_to_etw.engine.native import open_native
+
+    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "wpp", "wppkernel.exe")))
+    engine = DecompilerEngine(native, PYTHON)
+    try:
+        facts = engine.load()
+        engine.resolve(sorted({s.caller for s in facts.calls}))
+        assert engine.stats.failed == 0 and engine.stats.sites > 0
+    finally:
+        engine.close()
+
+
+@needs_decompiler
 def test_forwarded_register_parameters_are_the_wrappers_parameters():
     """EtwpWriteEventPassthrough (O1) calls EtwWrite with its own RCX/RDX: flatline's CALL carries no
     inputs (no prototype), but no op writes those registers and no call runs before, so they are Param(0/1)."""
@@ -235,7 +258,7 @@ def test_worker_values_of_a_real_function():
 # engine decompiles every function that writes ETW or passes its parameters to such a function).
 REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
         "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "Microsoft.WindowsAppRuntime.Bootstrap.dll",
-        "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe", "dxcompiler.dll")
+        "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe", "dxcompiler.dll", "node.exe")
 #: Containing functions whose rows differ, with the cause (as FIXTURES): none left.
 REAL_KNOWN: dict[str, dict[str, str]] = {}
 

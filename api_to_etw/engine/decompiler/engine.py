@@ -80,7 +80,9 @@ class _Worker:
         package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         env = dict(os.environ)
         env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        proc = subprocess.Popen([self.python, "-m", "api_to_etw.engine.decompiler.worker"], stdin=subprocess.PIPE,
+        # -P (Python >= 3.11; the worker needs 3.13): the working directory is not put first on sys.path, so
+        # the worker imports this api_to_etw (PYTHONPATH), never another copy beside it or installed there.
+        proc = subprocess.Popen([self.python, "-P", "-m", "api_to_etw.engine.decompiler.worker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self.proc = proc
         self._send(self.setup)
