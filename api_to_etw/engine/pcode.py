@@ -163,6 +163,9 @@ class PcodeTranslator:
         self._compares: Optional[list[Any]] = None
         self._copies: Optional[list[tuple[int, int, int, Value]]] = None
         self._frame: Optional[_FrameFacts] = None
+        self._byte_memo: dict[tuple[Any, int], list[_Byte]] = {}
+        self._escaped_at: dict[int, frozenset[int]] = {}
+        self._interrupts: dict[int, bool] = {}
 
     # ------------------------------------------------------------------ values
     def resolve(self, vn: Any) -> ValueSet:
@@ -285,8 +288,12 @@ class PcodeTranslator:
         op = vn.getDef() if vn is not None else None
         if op is None or self._ops_at is None:
             return False
-        codes = {other.getOpcode() for other in self._ops_at(op.getSeqnum().getTarget())}
-        return CALLOTHER in codes and CALLIND in codes
+        target = op.getSeqnum().getTarget()
+        known = self._interrupts.get(target.getOffset())
+        if known is None:
+            codes = {other.getOpcode() for other in self._ops_at(target)}
+            known = self._interrupts[target.getOffset()] = CALLOTHER in codes and CALLIND in codes
+        return known
 
     def _input(self, vn: Any) -> Value:
         """A varnode nobody in the function defines: an incoming argument, the stack pointer, or unknown."""
@@ -406,17 +413,20 @@ class PcodeTranslator:
         if self._ops_at is None:
             return False, _NO_CYCLE
         target = indirect.getSeqnum().getTarget()
-        offset = signed(vn.getOffset(), 8)
-        low = _NO_CYCLE
-        for op in self._ops_at(target):
-            if op.getOpcode() not in (CALL, CALLIND):
-                continue
-            for slot in range(1, min(op.getNumInputs(), 1 + len(ARG_REGISTERS))):
-                values, sub = self._resolve(op.getInput(slot), depth + 1)
-                low = min(low, sub)
-                if any(isinstance(v, StackAddr) and v.frame < 0 and v.offset == offset for v in values):
-                    return True, low
-        return False, low
+        where = target.getOffset()
+        escaped = self._escaped_at.get(where)
+        if escaped is None:
+            # Once per call: the stack offsets it receives in rcx..r9 (an INDIRECT guards each location the
+            # call may touch, so a big function would otherwise resolve the same arguments thousands of times).
+            found: set[int] = set()
+            for op in self._ops_at(target):
+                if op.getOpcode() not in (CALL, CALLIND):
+                    continue
+                for slot in range(1, min(op.getNumInputs(), 1 + len(ARG_REGISTERS))):
+                    values, _sub = self._resolve(op.getInput(slot), depth + 1)
+                    found.update(v.offset for v in values if isinstance(v, StackAddr) and v.frame < 0)
+            escaped = self._escaped_at[where] = frozenset(found)
+        return signed(vn.getOffset(), 8) in escaped, _NO_CYCLE
 
     @staticmethod
     def _is_stack(vn: Any) -> bool:
@@ -795,7 +805,19 @@ class PcodeTranslator:
 
     def _bytes(self, vn: Any, size: int, depth: int) -> list[_Byte]:
         """The bytes of a varnode's value, where known: a constant, or a ``PIECE`` of known parts; a byte
-        read from memory is (pointer, position in the read, read size) -- the makings of a copy."""
+        read from memory is (pointer, position in the read) -- the makings of a copy. Memoised per
+        function (joins of joins would otherwise be walked once per path); a varnode met again on its
+        own way in (a loop) has unknown bytes."""
+        key = (vn, size)
+        known = self._byte_memo.get(key)
+        if known is not None:
+            return known
+        self._byte_memo[key] = [None] * size
+        found = self._bytes_of(vn, size, depth)
+        self._byte_memo[key] = found
+        return found
+
+    def _bytes_of(self, vn: Any, size: int, depth: int) -> list[_Byte]:
         values = self.resolve(vn)
         if len(values) == 1:
             (only,) = values
