@@ -33,6 +33,7 @@ from ..model import (
     field_of,
     make_load,
     masked_values,
+    pointer_table,
 )
 
 # P-code opcodes, as numbered in ghidra.program.model.pcode.PcodeOp (stable across Ghidra releases).
@@ -340,14 +341,8 @@ class PcodeTranslator:
             return frozenset(Addr(table + 8 * k) for k in range(count))
         if not self._read_only(table):
             return None
-        slots = []
-        for k in range(MAX_TABLE):
-            raw = self.memory.read(table + 8 * k, 8)
-            target = int.from_bytes(raw, "little") - self.image_base if len(raw) == 8 else -1
-            if not 0 <= target < self.image_size or not self._read_only(target):
-                break
-            slots.append(Addr(table + 8 * k))
-        return frozenset(slots) or None
+        slots = pointer_table(self.memory, table, self.image_base, self.image_size, self._read_only, MAX_TABLE)
+        return frozenset(Addr(slot) for slot in slots) or None
 
     def _table_form(self, vn: Any, depth: int) -> Optional[tuple[int, Any]]:
         """(table RVA, index varnode) of ``INT_ADD(INT_MULT(index, 8), &table)`` or ``PTRADD(&table, index, 8)``."""

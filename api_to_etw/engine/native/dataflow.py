@@ -36,6 +36,7 @@ from ...model import (
     field_of,
     make_load,
     masked_values,
+    pointer_table,
 )
 
 ARG_REGS = (Register.RCX, Register.RDX, Register.R8, Register.R9)
@@ -585,14 +586,8 @@ class FunctionDataflow:
         start = table.rva + _signed(instr.memory_displacement, 8)
         if not self._read_only(start):
             return _UNK
-        slots = []
-        for k in range(MAX_TABLE):
-            raw = self.memory.read(start + 8 * k, 8)
-            pointer = int.from_bytes(raw, "little") - self.image_base if len(raw) == 8 else -1
-            if not 0 <= pointer < self.image_size or not self._read_only(pointer):
-                break
-            slots.append(Addr(start + 8 * k))
-        return frozenset(slots) if slots else _UNK
+        slots = pointer_table(self.memory, start, self.image_base, self.image_size, self._read_only, MAX_TABLE)
+        return frozenset(Addr(slot) for slot in slots) if slots else _UNK
 
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
