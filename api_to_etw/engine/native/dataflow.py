@@ -308,7 +308,8 @@ class FunctionDataflow:
 
     def _guard(self, block: list[Instruction], branch: Instruction, state: State, target: int, fall: int) -> None:
         """``cmp r, N`` then an unsigned ``jcc``: on the edge where ``r`` is below the bound, ``r`` is one of
-        the few values ``0..bound`` (the guard in front of a table lookup), when it was not known before."""
+        the few values ``0..bound`` (the guard in front of a table lookup), when it was not known before;
+        then ``je``/``jne``: on the equal edge ``r`` is ``N``."""
         if len(block) < 2 or block[-1] is not branch:
             return
         cmp = block[-2]
@@ -318,6 +319,14 @@ class FunctionDataflow:
         if any(isinstance(v, Const) for v in state.regs.get(reg, _UNK)):
             return
         bound = cmp.immediate(1) & MASKS[RegisterExt.size(cmp.op0_register)]
+        equal = {Mnemonic.JE: target, Mnemonic.JNE: fall}.get(branch.mnemonic)
+        if equal is not None and RegisterExt.size(cmp.op0_register) >= 4:
+            # ``cmp eax, 16; jne out``: where the branch says equal, the register is that constant (a WPP
+            # message number computed from it, as the decompiler's constant propagation finds).
+            refined = state.copy()
+            refined.regs[reg] = frozenset((Const(bound),))
+            self._edge_states[equal] = refined
+            return
         below = {Mnemonic.JAE: (fall, bound), Mnemonic.JA: (fall, bound + 1),
                  Mnemonic.JB: (target, bound), Mnemonic.JBE: (target, bound + 1)}.get(branch.mnemonic)
         if below is None or not 0 < below[1] <= MAX_TABLE:
