@@ -1,9 +1,10 @@
 """``api-to-etw diff OLD NEW``: compare two result tables, whatever format each was written in.
 
 Either side may be the published CSV of the original Ghidra script, or our TSV, CSV or JSON lines. Each
-file is read into normalised rows (published column names, lower-case GUIDs without braces, keywords as
-``0x`` hex, numbers as ints, ``-``/empty as empty, the call path as a list), rows are matched on a key,
-and the differences are rendered as text, TSV or JSON lines.
+file is read once into the analysis's own typed rows (``analysis.records.Row``), viewed by published
+column name normalised (lower-case GUIDs without braces, keywords as ``0x`` hex, numbers as ints,
+``-``/empty as empty, the call path as a list); rows are matched on a key, and the differences are
+rendered as text, TSV or JSON lines.
 
 The key of a row is ``(Function, provider, event, ContainingFunction)``:
 
@@ -32,9 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .analysis.records import LEGACY_PROVIDER, PUBLISHED_COLUMNS
+from .analysis.records import LEGACY_PROVIDER, EventInfo, Row
 from .errors import CorruptMetadataError, ExitCode, InputNotFoundError
 from .inputs import read_regular
+from .render.rows import PUBLISHED_COLUMNS
 
 log = logging.getLogger("api_to_etw.diff")
 
@@ -69,12 +71,25 @@ Value = object  # str, Optional[int] or tuple[str, ...] (CallPath)
 # ---------------------------------------------------------------------------------------------- reading
 @dataclass
 class DiffRow:
-    """One normalised table row: published column name -> value."""
+    """One row read back from a table, as the analysis's own typed record (``analysis.records.Row``).
 
-    values: dict[str, Value]
+    ``row`` is what the line says, in the record type the analysis produces; ``values`` is that row
+    by published column, normalised (lower-case GUIDs without braces, keywords as ``0x`` hex, numbers
+    as ints, the call path as a tuple), derived from ``row`` once. A cell the typed row cannot hold as
+    written (a non-numeric Id, a CallDepth other than the path's length, an empty ExportedCallDepth)
+    is kept as written in ``written`` and wins in ``values``, so nothing read is lost or changed.
+    """
+
+    row: Row
     line: int = 0
     #: The other columns (Kind, EventName, Fields, EventSite, Entry, ...), by CamelCase name, values as read.
     extra: dict[str, object] = field(default_factory=dict)
+    #: Published column -> the normalised cell, where ``row`` cannot hold it as written.
+    written: dict[str, Value] = field(default_factory=dict)
+    values: dict[str, Value] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.values = {c: self.written[c] if c in self.written else _column(self.row, c) for c in PUBLISHED_COLUMNS}
 
     def __getitem__(self, column: str) -> Value:
         return self.values[column]
@@ -220,6 +235,57 @@ def _call_path(value: object) -> tuple[str, ...]:
     return tuple(p for p in parts if p)
 
 
+def _column(row: Row, column: str) -> Value:
+    """A published column of a typed row, normalised as ``normalise`` does a cell read from a table."""
+    e = row.event
+    if column == "Keyword":
+        return "" if e.keyword is None else f"0x{e.keyword:x}"
+    if column == "CallPath":
+        return tuple(row.call_path)
+    if column == "CallDepth":
+        return row.call_depth
+    if column == "ExportedCallDepth":
+        return row.exported_call_depth
+    if column in _ROW_FIELDS:
+        return getattr(row, _ROW_FIELDS[column])
+    return getattr(e, _EVENT_FIELDS[column])
+
+
+#: Published columns held by ``Row`` and by its ``EventInfo`` (the rest are derived above).
+_ROW_FIELDS = {"Function": "function", "ContainingFunction": "containing_function"}
+_EVENT_FIELDS = {"ProviderGuid": "provider_guid", "ProviderSymbol": "provider_symbol",
+                 "ReghandleSymbol": "reghandle_symbol", "WriteFunction": "write_function",
+                 "EventDescriptorSymbol": "descriptor_symbol", "Id": "id", "Version": "version",
+                 "Channel": "channel", "Level": "level", "Opcode": "opcode", "Task": "task"}
+
+
+def _small(value: Value) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _typed(values: dict[str, Value], extra: dict[str, object]) -> Row:
+    """The typed record of normalised cells (``_column`` gives them back, except where ``written`` must)."""
+    keyword = values["Keyword"]
+    try:
+        keyword_value = int(str(keyword), 16) if str(keyword).startswith("0x") else None
+    except ValueError:
+        keyword_value = None
+    write_rva = _int(extra.get("WriteRva"))
+    event = EventInfo(
+        kind=_text(extra.get("Kind")), write_function=str(values["WriteFunction"]),
+        provider_guid=str(values["ProviderGuid"]), provider_symbol=str(values["ProviderSymbol"]),
+        provider_name=_text(extra.get("ProviderName")), reghandle_symbol=str(values["ReghandleSymbol"]),
+        descriptor_symbol=str(values["EventDescriptorSymbol"]), id=_small(values["Id"]),
+        version=_small(values["Version"]), channel=_small(values["Channel"]), level=_small(values["Level"]),
+        opcode=_small(values["Opcode"]), task=_small(values["Task"]), keyword=keyword_value,
+        resolved=_text(extra.get("Resolved")).lower() != "no")
+    path = values["CallPath"]
+    return Row(event, str(values["Function"]), str(values["ContainingFunction"]),
+               list(path) if isinstance(path, tuple) else [], _small(values["ExportedCallDepth"]) or 0,
+               _small(write_rva) or 0, event_site=_text(extra.get("EventSite")), entry=_text(extra.get("Entry")),
+               ioctl=_text(extra.get("Ioctl")))
+
+
 def normalise(raw: dict[str, object], line: int = 0) -> DiffRow:
     """A row from any reader (column name -> raw value) in the normalised form; unknown columns dropped."""
     named: dict[str, object] = {}
@@ -248,7 +314,13 @@ def normalise(raw: dict[str, object], line: int = 0) -> DiffRow:
     path = values["CallPath"]
     if values["CallDepth"] is None and isinstance(path, tuple) and path:
         values["CallDepth"] = len(path)
-    return DiffRow(values, line, extra)
+    row = _typed(values, extra)
+    written = {c: v for c, v in values.items() if _differs(_column(row, c), v)}
+    return DiffRow(row, line, extra, written)
+
+
+def _differs(derived: Value, read: Value) -> bool:
+    return derived != read or type(derived) is not type(read)
 
 
 def _decode(path: str, data: bytes) -> str:

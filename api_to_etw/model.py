@@ -281,7 +281,12 @@ _SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
 
 @dataclass(**_SLOTS)
 class CallSite:
-    """A direct call (or tail jump) from one function to another, with its argument values if resolved."""
+    """A direct call (or tail jump) from one function to another.
+
+    In ``Facts`` its ``args`` is None: argument values come from ``Engine.resolve`` as a ``Resolution``
+    and the analysis reads them through the resolver it owns. An engine's value analysis fills ``args``
+    on its own working copies of the sites (``working_copy``), never on the sites of facts it returned.
+    """
 
     caller: int
     rva: int
@@ -289,6 +294,10 @@ class CallSite:
     tail: bool = False
     #: Argument value sets by position (rcx, rdx, r8, r9, then stack arguments); None if not resolved.
     args: Optional[tuple[ValueSet, ...]] = None
+
+    def working_copy(self) -> CallSite:
+        """The same site without values, for a value analysis to fill."""
+        return CallSite(self.caller, self.rva, self.callee, self.tail)
 
     def arg(self, index: int) -> ValueSet:
         if self.args is None or index >= len(self.args):
@@ -378,21 +387,33 @@ class Facts:
     machine: str = "x64"
     #: (rva, size, writable, executable) of each section: where to look for metadata, what may change.
     sections: list[tuple[int, int, bool, bool]] = field(default_factory=list)
-    #: Data addresses taken by code, once an analysis asked for them (``Engine.references``).
-    references: Optional[list[Reference]] = None
-    #: (rva, strings) of annotation records, once an analysis asked for them (``Engine.annotations``).
-    annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
-    #: Stores to non-stack memory in the resolved functions (filled as functions are resolved).
-    stores: list[Store] = field(default_factory=list)
     #: The PE resource tree's leaves (WEVT_TEMPLATE, RT_MESSAGETABLE, ...): the binary's own manifest.
     resources: list[ResourceEntry] = field(default_factory=list)
     #: RVA of the PE entry point (DriverEntry, DllMain, the CRT start), None when the image has none.
     entry_point: Optional[int] = None
-    #: (function, selector) -> call site RVA -> CaseSet, once asked for (``Engine.case_guards``).
-    case_guards: Optional[dict[tuple[int, Value], dict[int, CaseSet]]] = None
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)
         if func is not None:
             return func.name
         return self.symbols.get(rva) or f"sub_{rva:x}"
+
+
+#: Argument value sets of one call site, by position (rcx, rdx, r8, r9, then stack arguments).
+Arguments = tuple[ValueSet, ...]
+
+
+@dataclass
+class Resolution:
+    """What ``Engine.resolve`` found for some functions: a new answer, never a change to the facts.
+
+    ``args`` maps (caller, call-site RVA) to the argument value sets of every call site the engine could
+    resolve in those functions (absent: unresolved); ``stores`` are their stores outside the frame.
+    """
+
+    args: dict[tuple[int, int], Arguments] = field(default_factory=dict)
+    stores: list[Store] = field(default_factory=list)
+
+    def merge(self, other: Resolution) -> None:
+        self.args.update(other.args)
+        self.stores.extend(other.stores)

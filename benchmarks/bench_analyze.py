@@ -189,8 +189,8 @@ def ensure_scale_kernel(functions: int, writes: int) -> tuple[str, str]:
     if not os.path.exists(exe):
         print(f"building the scale kernel ({functions} functions, {writes} writes) in {os.path.relpath(out)} ...",
               file=sys.stderr)
-        subprocess.run([sys.executable, os.path.join(REPO, "samples", "generate.py"), "scale", "--functions",
-                        str(functions), "--writes", str(writes), "--out", out], check=True)
+        subprocess.run([sys.executable, "-m", "samples.synth", "scale", "--functions", str(functions), "--writes",
+                        str(writes), "--out", out], check=True, cwd=REPO)
     return exe, os.path.join(os.path.dirname(exe), f"{name}.pdb")
 
 

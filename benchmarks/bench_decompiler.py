@@ -4,7 +4,7 @@
 
 Each engine runs ``api-to-etw analyze`` in a fresh child process (alternating, best of ``--repeat``);
 the decompiler needs Python >= 3.13 with flatline (here or via $API_TO_ETW_DECOMPILER_PYTHON). The scale
-kernel is built on demand by ``samples/generate.py scale`` (not committed), as bench_analyze.py does.
+kernel is built on demand by ``python -m samples.synth scale`` (not committed), as bench_analyze.py does.
 """
 
 from __future__ import annotations

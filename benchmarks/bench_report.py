@@ -1,6 +1,6 @@
 """Size and time of ``api-to-etw report`` for a whole kernel: the report must stay under 5 MB.
 
-Uses the scale kernel of bench_analyze.py (``samples/generate.py scale``, about 13,000 rows; built on
+Uses the scale kernel of bench_analyze.py (``python -m samples.synth scale``, about 13,000 rows; built on
 demand into benchmarks/scratch, which takes minutes), analyzes it, writes its report with the
 call-path drawings, and prints the figures: rows, events, graphs, bytes, seconds.
 

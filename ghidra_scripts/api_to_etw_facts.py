@@ -53,8 +53,8 @@ def _import_api_to_etw():
 
 def main():
     _import_api_to_etw()
-    from api_to_etw.engine.frozen import save_facts
     from api_to_etw.engine.ghidra.engine import GhidraEngine
+    from api_to_etw.engine.recorder import RecordingEngine
     from api_to_etw.errors import ApiToEtwError
 
     program = _script("currentProgram")
@@ -69,7 +69,7 @@ def main():
         facts_path += ".facts.json"
     run_analysis = ask_yes_no("api-to-etw", "Run the analysis here and write the ETW table (TSV) too?\n\n"
                                             "No: resolve every call site instead (slower, replayable at any depth).")
-    engine = GhidraEngine.for_program(program, record_memory=True)
+    engine = RecordingEngine(GhidraEngine.for_program(program))
     try:
         monitor.setMessage("api-to-etw: reading functions, calls and symbols")
         facts = engine.load()
@@ -94,17 +94,15 @@ def main():
             say(f"api-to-etw: {len(result.rows)} rows ({result.stats.write_sites} write sites, "
                 f"{result.stats.unresolved_rows} unresolved) -> {table}")
         else:
-            def step(done, total):
+            def step(phase, done, total):
                 monitor.setMaximum(total)
                 monitor.setProgress(done)
                 monitor.setMessage(f"api-to-etw: decompiling {done}/{total}")
                 if monitor.isCancelled():
                     raise KeyboardInterrupt
 
-            engine.resolve_all(step)
-            engine.references()
-            engine.record_data()
-        save_facts(facts, engine.name, facts_path)
+            engine.complete(step)
+        engine.save(facts_path)
         say(f"api-to-etw: {len(facts.functions)} functions, {len(facts.calls)} call sites -> {facts_path}")
     except KeyboardInterrupt:
         say("api-to-etw: cancelled; nothing saved")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""mc.exe-style fixtures: a kernel driver (``mc -km``) and a user-mode DLL (``mc -um``) with their ground truth.
+"""mc.exe-style fixtures: kernel drivers (``mc -km``; WDM and KMDF) and a user-mode DLL (``mc -um``) with their
+ground truth.
 
 Each image is an explicit model: a manifest provider (GUID, events with their descriptor fields and
 template), and the functions of the image, each with its C body, the model functions it calls, the
@@ -19,7 +20,7 @@ registration APIs, function-pointer tables in read-only data). From the model th
   DRIVER_OBJECT, IRP and IO_STACK_LOCATION fields the driver touches);
 * ``truth.json``: the rows the analyzer must report, computed from the model alone (rules below);
 
-and builds ``O1/``, ``O2/``, ``Os/`` images with clang and lld-link (``samples/generate.py``'s cc1 command,
+and builds ``O1/``, ``O2/``, ``Os/`` images with clang and lld-link (samples/toolchain.py's path-free cc1 command,
 ``/Brepro``, ``/opt:noicf``), importing ntoskrnl.exe / advapi32.dll / kernel32.dll through import
 libraries made with llvm-dlltool from the ``.def`` files written here.
 
@@ -33,31 +34,27 @@ for an IRP_MJ_DEVICE_CONTROL routine, the IOCTL codes of the switch cases whose 
 
 Usage::
 
-  python samples/mcgen.py [mcdriver|mcdll ...]            write sources and truth.json, build every level
-  python samples/mcgen.py --sources [mcdriver|mcdll ...]  sources and truth.json only
-  python samples/mcgen.py --check [mcdriver|mcdll ...]    committed sources/truth equal the model's; rebuild in
+  python -m samples.mcgen [mcdriver|mcdll|mckmdf ...]     write sources and truth.json, build every level
+  python -m samples.mcgen --sources [SAMPLE ...]          sources and truth.json only
+  python -m samples.mcgen --check [SAMPLE ...]            committed sources/truth equal the model's; rebuild in
                                                           a temporary folder and compare images and PDBs
 """
 
 from __future__ import annotations
 
-import argparse
-import filecmp
 import json
 import re
-import sys
-import tempfile
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.append(str(HERE))
+from samples import driver, toolchain
+from samples.guid import guid_initializer
 
-import generate as gen  # noqa: E402
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"  # wdmlite.h, winlite.h, wdflite.h: documented layouts, copied verbatim into the fixtures
 
 LEVELS = ("O1", "O2", "Os")
 MAX_DEPTH = 5
@@ -84,6 +81,8 @@ class Event:
     args: str = ""
     version: int = 0
     channel: int = 0x10
+    #: The Level the writer patches into its by-value copy of the descriptor (None: reported as declared).
+    patched_level: Optional[int] = None
 
 
 @dataclass
@@ -111,6 +110,8 @@ class Image:
     globals_: list[str]             # C declarations after the header (tables, pointers)
     imports: dict[str, list[str]]   # dll -> imported names
     entry: str
+    #: "kmdf": a KMDF driver (wdflite.h beside wdmlite.h: the WDF function table and its structures).
+    framework: str = ""
 
     @property
     def guid(self) -> str:
@@ -391,165 +392,266 @@ def dll_model() -> Image:
     return Image("mcdll", "um", "Contoso-Widget-Client", "CONTOSO_WIDGET_CLIENT", ev, f, globals_, imports, "DllMain")
 
 
-MODELS = {"mcdriver": driver_model, "mcdll": dll_model}
+KMDF_DEVICE = 0x8124  # another vendor device type
+KMDF_GET_VERSION, KMDF_SET_MODE, KMDF_SET_MODE_EX, KMDF_RESET = (
+    ctl_code(KMDF_DEVICE, FUNCTION_CODES + i, access=i % 3) for i in range(4))
+KMDF_INTERNAL_PING = ctl_code(KMDF_DEVICE + 1, FUNCTION_CODES + 0x40)
+
+
+def kmdf_model() -> Image:
+    """mckmdf.sys: a KMDF driver. FxDriverEntry binds to the framework (WdfVersionBind fills the function
+    table) and calls DriverEntry, which creates the WDF driver (EvtDriverDeviceAdd, EvtDriverUnload, an
+    EvtCleanupCallback) and registers object and registry callbacks. EvtDriverDeviceAdd sets PnP/power
+    callbacks (one a frameless tail jump, without unwind data), a file-create and an in-caller-context
+    callback, creates two queues (read, write and device-control callbacks; an internal device-control
+    callback, created by a helper given the configuration), a timer, a work item, a DPC and an interrupt; the write callback sets a completion routine and
+    a cancel routine. Every framework call goes through the function table. The read callback copies its
+    descriptor with RtlMoveMemory and patches the Level."""
+    ev = [
+        Event("DriverStarted", 1, 4, 1, 1, 0x1, "q"),
+        Event("DeviceAdded", 2, 4, 0, 2, 0x2, "q"),
+        Event("DriverCleanedUp", 3, 4, 2, 1, 0x1),
+        Event("DriverUnloaded", 4, 4, 2, 1, 0x1),
+        Event("PowerUp", 5, 5, 1, 3, 0x4, "q"),
+        Event("PowerDown", 6, 5, 2, 3, 0x4, "q"),
+        Event("HardwareReady", 7, 4, 0, 3, 0x4),
+        Event("IoctlVersion", 10, 5, 0, 4, 0x8, "q"),
+        Event("IoctlMode", 11, 4, 0, 4, 0x8, "qq"),
+        Event("IoctlUnknown", 12, 2, 0, 4, 0x8, "q"),
+        Event("ReadDone", 20, 5, 0, 5, 0x10, patched_level=2),
+        Event("WriteDone", 21, 5, 0, 5, 0x10, "x"),
+        Event("InternalPing", 22, 5, 0, 5, 0x10, "q"),
+        Event("HandleOpen", 30, 5, 0, 6, 0x20, "q"),
+        Event("HandleDone", 31, 5, 0, 6, 0x20),
+        Event("RegistryOp", 32, 5, 0, 6, 0x20, "q"),
+        Event("FileOpened", 40, 5, 0, 7, 0x40, "x"),
+        Event("TimerFired", 41, 5, 0, 7, 0x40, "x"),
+        Event("WorkItemRan", 42, 5, 0, 7, 0x40, "x"),
+        Event("DpcRan", 43, 5, 0, 7, 0x40, "x"),
+        Event("InterruptSeen", 44, 5, 0, 7, 0x40, "q"),
+        Event("RequestCompleted", 45, 5, 0, 5, 0x10, "x"),
+        Event("RequestCanceled", 46, 3, 0, 5, 0x10, "x"),
+        Event("RequestPreprocessed", 47, 5, 0, 5, 0x10, "x"),
+    ]
+    f = [
+        Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
+             ["g_Resets++;", "return STATUS_SUCCESS;"]),
+        Func("KmdfHandleVersion", "NTSTATUS {name}(WDFREQUEST Request)",
+             ["EventWriteIoctlVersion((ULONG)(ULONG_PTR)Request);", "return STATUS_SUCCESS;"],
+             writes=["IoctlVersion"]),
+        Func("KmdfIoDeviceControl", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,"
+             " SIZE_T InputBufferLength, ULONG IoControlCode)",
+             ["(void)Queue; (void)InputBufferLength;",
+              "switch (IoControlCode) {",
+              f"case 0x{KMDF_GET_VERSION:X}: g_Status = KmdfHandleVersion(Request); break;",
+              f"case 0x{KMDF_SET_MODE:X}:",
+              f"case 0x{KMDF_SET_MODE_EX:X}: EventWriteIoctlMode(IoControlCode, (ULONG)OutputBufferLength);"
+              " break;",
+              f"case 0x{KMDF_RESET:X}: g_Status = KmdfReset(IoControlCode); break;",
+              "default: EventWriteIoctlUnknown(IoControlCode); break;",
+              "}"],
+             calls=["KmdfHandleVersion", "KmdfReset"], writes=["IoctlMode", "IoctlUnknown"],
+             entries=["callback:WdfIoQueueCreate.EvtIoDeviceControl"],
+             cases={"KmdfHandleVersion": [KMDF_GET_VERSION], "IoctlMode": [KMDF_SET_MODE, KMDF_SET_MODE_EX],
+                    "KmdfReset": [KMDF_RESET], "IoctlUnknown": [None]}),
+        Func("KmdfIoInternal", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T OutputBufferLength,"
+             " SIZE_T InputBufferLength, ULONG IoControlCode)",
+             ["(void)Queue; (void)Request; (void)OutputBufferLength; (void)InputBufferLength;",
+              f"if (IoControlCode == 0x{KMDF_INTERNAL_PING:X}) EventWriteInternalPing(IoControlCode);"],
+             writes=["InternalPing"], entries=["callback:WdfIoQueueCreate.EvtIoInternalDeviceControl"],
+             cases={"InternalPing": [KMDF_INTERNAL_PING]}),
+        Func("KmdfIoRead", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length)",
+             ["/* The descriptor copied by a call, then patched: reported as ReadDone with the patched Level. */",
+              "EVENT_DESCRIPTOR Descriptor;",
+              "(void)Queue; (void)Request; (void)Length;",
+              "RtlMoveMemory(&Descriptor, &ReadDone, sizeof Descriptor);",
+              "Descriptor.Level = 2;",
+              "if (EventEnabledReadDone())",
+              "    McGenEventWrite_EtwWriteTransfer(&CONTOSO_KMDF_DRIVER_Context, &Descriptor, NULL, 0, NULL);"
+              " /* writes ReadDone */"],
+             writes=["ReadDone"], entries=["callback:WdfIoQueueCreate.EvtIoRead"]),
+        Func("KmdfCompletion", "VOID {name}(WDFREQUEST Request, WDFIOTARGET Target, PVOID Params, PVOID Context)",
+             ["(void)Target; (void)Params; (void)Context;",
+              "EventWriteRequestCompleted((ULONGLONG)(ULONG_PTR)Request);"],
+             writes=["RequestCompleted"], entries=["callback:WdfRequestSetCompletionRoutine.CompletionRoutine"]),
+        Func("KmdfCancel", "VOID {name}(WDFREQUEST Request)",
+             ["EventWriteRequestCanceled((ULONGLONG)(ULONG_PTR)Request);"],
+             writes=["RequestCanceled"], entries=["callback:WdfRequestMarkCancelable.EvtRequestCancel"]),
+        Func("KmdfIoWrite", "VOID {name}(WDFQUEUE Queue, WDFREQUEST Request, SIZE_T Length)",
+             ["(void)Queue;",
+              "WdfRequestSetCompletionRoutine(Request, KmdfCompletion, NULL);",
+              "WdfRequestMarkCancelable(Request, KmdfCancel);",
+              "EventWriteWriteDone((ULONGLONG)Length);"],
+             writes=["WriteDone"], entries=["callback:WdfIoQueueCreate.EvtIoWrite"]),
+        Func("KmdfPowerTrace", "NTSTATUS {name}(ULONG State, ULONG Up)",
+             ["if (Up) EventWritePowerUp(State); else EventWritePowerDown(State);", "return g_Status;"],
+             writes=["PowerUp", "PowerDown"]),
+        Func("KmdfD0Entry", "NTSTATUS {name}(WDFDEVICE Device, WDF_POWER_DEVICE_STATE PreviousState)",
+             ["(void)Device;", "g_Powered = 1;", "return KmdfPowerTrace(PreviousState, 1);"],
+             calls=["KmdfPowerTrace"], entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Entry"]),
+        Func("KmdfD0Exit", "NTSTATUS {name}(WDFDEVICE Device, WDF_POWER_DEVICE_STATE TargetState)",
+             ["/* Only a tail jump: no frame, so no unwind data; known only from the pointer registered. */",
+              "(void)Device;", "return KmdfPowerTrace(TargetState, 0);"],
+             calls=["KmdfPowerTrace"], entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Exit"]),
+        Func("KmdfPrepareHardware", "NTSTATUS {name}(WDFDEVICE Device, WDFCMRESLIST Raw, WDFCMRESLIST Translated)",
+             ["(void)Device; (void)Raw; (void)Translated;", "EventWriteHardwareReady();", "return STATUS_SUCCESS;"],
+             writes=["HardwareReady"],
+             entries=["callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware"]),
+        Func("KmdfFileCreate", "VOID {name}(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject)",
+             ["(void)Device; (void)Request;", "EventWriteFileOpened((ULONGLONG)(ULONG_PTR)FileObject);"],
+             writes=["FileOpened"], entries=["callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate"]),
+        Func("KmdfInCallerContext", "VOID {name}(WDFDEVICE Device, WDFREQUEST Request)",
+             ["(void)Device;", "EventWriteRequestPreprocessed((ULONGLONG)(ULONG_PTR)Request);"],
+             writes=["RequestPreprocessed"],
+             entries=["callback:WdfDeviceInitSetIoInCallerContextCallback.EvtIoInCallerContext"]),
+        Func("KmdfWorkItem", "VOID {name}(WDFWORKITEM WorkItem)",
+             ["EventWriteWorkItemRan((ULONGLONG)(ULONG_PTR)WorkItem);"],
+             writes=["WorkItemRan"], entries=["callback:WdfWorkItemCreate.EvtWorkItemFunc"]),
+        Func("KmdfDpc", "VOID {name}(WDFDPC Dpc)",
+             ["EventWriteDpcRan((ULONGLONG)(ULONG_PTR)Dpc);"],
+             writes=["DpcRan"], entries=["callback:WdfDpcCreate.EvtDpcFunc"]),
+        Func("KmdfIsr", "BOOLEAN {name}(WDFINTERRUPT Interrupt, ULONG MessageId)",
+             ["(void)Interrupt;", "EventWriteInterruptSeen(MessageId);", "return TRUE;"],
+             writes=["InterruptSeen"], entries=["callback:WdfInterruptCreate.EvtInterruptIsr"]),
+        Func("KmdfTimer", "VOID {name}(WDFTIMER Timer)",
+             ["EventWriteTimerFired((ULONGLONG)(ULONG_PTR)Timer);"],
+             writes=["TimerFired"], entries=["callback:WdfTimerCreate.EvtTimerFunc"]),
+        Func("KmdfCreateQueue", "NTSTATUS {name}(WDFDEVICE Device, WDF_IO_QUEUE_CONFIG *Config)",
+             ["/* The configuration comes from the caller's frame: the callbacks are its. */",
+              "WDFQUEUE queue;",
+              "return WdfIoQueueCreate(Device, Config, WDF_NO_OBJECT_ATTRIBUTES, &queue);"]),
+        Func("KmdfDeviceAdd", "NTSTATUS {name}(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)",
+             ["WDF_PNPPOWER_EVENT_CALLBACKS pnp;",
+              "WDF_FILEOBJECT_CONFIG files;",
+              "WDF_IO_QUEUE_CONFIG queue;",
+              "WDF_TIMER_CONFIG timer;",
+              "WDF_WORKITEM_CONFIG work;",
+              "WDF_DPC_CONFIG dpc;",
+              "WDF_INTERRUPT_CONFIG interrupt;",
+              "WDFDEVICE device;",
+              "WDFQUEUE handle;",
+              "WDFTIMER ticker;",
+              "WDFWORKITEM item;",
+              "WDFDPC deferred;",
+              "WDFINTERRUPT line;",
+              "NTSTATUS status;",
+              "(void)Driver;",
+              "WDF_PNPPOWER_EVENT_CALLBACKS_INIT(&pnp);",
+              "pnp.EvtDeviceD0Entry = KmdfD0Entry;",
+              "pnp.EvtDeviceD0Exit = KmdfD0Exit;",
+              "pnp.EvtDevicePrepareHardware = KmdfPrepareHardware;",
+              "WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &pnp);",
+              "WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);",
+              "WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);",
+              "WdfDeviceInitSetIoInCallerContextCallback(DeviceInit, KmdfInCallerContext);",
+              "status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);",
+              "queue.EvtIoRead = KmdfIoRead;",
+              "queue.EvtIoWrite = KmdfIoWrite;",
+              "queue.EvtIoDeviceControl = KmdfIoDeviceControl;",
+              "status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);",
+              "queue.EvtIoInternalDeviceControl = KmdfIoInternal;",
+              "status = KmdfCreateQueue(device, &queue);",
+              "WDF_TIMER_CONFIG_INIT(&timer, KmdfTimer);",
+              "if (NT_SUCCESS(status)) status = WdfTimerCreate(&timer, WDF_NO_OBJECT_ATTRIBUTES, &ticker);",
+              "WDF_WORKITEM_CONFIG_INIT(&work, KmdfWorkItem);",
+              "if (NT_SUCCESS(status)) status = WdfWorkItemCreate(&work, WDF_NO_OBJECT_ATTRIBUTES, &item);",
+              "WDF_DPC_CONFIG_INIT(&dpc, KmdfDpc);",
+              "if (NT_SUCCESS(status)) status = WdfDpcCreate(&dpc, WDF_NO_OBJECT_ATTRIBUTES, &deferred);",
+              "WDF_INTERRUPT_CONFIG_INIT(&interrupt, KmdfIsr, NULL);",
+              "if (NT_SUCCESS(status)) status = WdfInterruptCreate(device, &interrupt, WDF_NO_OBJECT_ATTRIBUTES, &line);",
+              "EventWriteDeviceAdded(status);",
+              "return status;"],
+             calls=["KmdfCreateQueue"], writes=["DeviceAdded"],
+             entries=["callback:WdfDriverCreate.EvtDriverDeviceAdd"]),
+        Func("KmdfDriverUnload", "VOID {name}(WDFDRIVER Driver)",
+             ["(void)Driver;", "ObUnRegisterCallbacks(g_ObHandle);", "CmUnRegisterCallback(g_Cookie);",
+              "EventWriteDriverUnloaded();",
+              "McGenEventUnregister_EtwUnregister(&CONTOSO_KMDF_DRIVER_Context.RegistrationHandle);"],
+             writes=["DriverUnloaded"], entries=["callback:WdfDriverCreate.EvtDriverUnload"]),
+        Func("KmdfDriverCleanup", "VOID {name}(WDFOBJECT Object)",
+             ["(void)Object;", "EventWriteDriverCleanedUp();"],
+             writes=["DriverCleanedUp"], entries=["callback:WdfDriverCreate.EvtCleanupCallback"]),
+        Func("KmdfPreOperation", "OB_PREOP_CALLBACK_STATUS {name}(PVOID Context, POB_PRE_OPERATION_INFORMATION Info)",
+             ["(void)Context;", "EventWriteHandleOpen((ULONG)(ULONG_PTR)Info);", "return OB_PREOP_SUCCESS;"],
+             writes=["HandleOpen"], entries=["callback:ObRegisterCallbacks.PreOperation"]),
+        Func("KmdfPostOperation", "VOID {name}(PVOID Context, POB_POST_OPERATION_INFORMATION Info)",
+             ["(void)Context; (void)Info;", "EventWriteHandleDone();"],
+             writes=["HandleDone"], entries=["callback:ObRegisterCallbacks.PostOperation"]),
+        Func("KmdfRegistryCallback", "NTSTATUS {name}(PVOID Context, PVOID Argument1, PVOID Argument2)",
+             ["(void)Context; (void)Argument2;", "EventWriteRegistryOp((ULONG)(ULONG_PTR)Argument1);",
+              "return STATUS_SUCCESS;"],
+             writes=["RegistryOp"], entries=["callback:CmRegisterCallbackEx"]),
+        Func("DriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
+             ["WDF_DRIVER_CONFIG config;",
+              "WDF_OBJECT_ATTRIBUTES attributes;",
+              "OB_CALLBACK_REGISTRATION registration;",
+              "NTSTATUS status;",
+              "McGenEventRegister_EtwRegister(&CONTOSO_KMDF_DRIVER, McGenControlCallbackV2,"
+              " &CONTOSO_KMDF_DRIVER_Context, &CONTOSO_KMDF_DRIVER_Context.RegistrationHandle);",
+              "WDF_DRIVER_CONFIG_INIT(&config, KmdfDeviceAdd);",
+              "config.EvtDriverUnload = KmdfDriverUnload;",
+              "WDF_OBJECT_ATTRIBUTES_INIT(&attributes);",
+              "attributes.EvtCleanupCallback = KmdfDriverCleanup;",
+              "status = WdfDriverCreate(DriverObject, RegistryPath, &attributes, &config, WDF_NO_HANDLE);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "/* Object callbacks: the operations in a global (the object type filled at run time). */",
+              "g_ObOperations[0].ObjectType = PsProcessType;",
+              "g_ObOperations[1].ObjectType = PsThreadType;",
+              "registration.Version = OB_FLT_REGISTRATION_VERSION;",
+              "registration.OperationRegistrationCount = 2;",
+              "registration.Altitude = g_Altitude;",
+              "registration.RegistrationContext = NULL;",
+              "registration.OperationRegistration = g_ObOperations;",
+              "status = ObRegisterCallbacks(&registration, &g_ObHandle);",
+              "if (NT_SUCCESS(status))",
+              "    status = CmRegisterCallbackEx(KmdfRegistryCallback, &g_Altitude, DriverObject, NULL,"
+              " &g_Cookie, NULL);",
+              "EventWriteDriverStarted(status);",
+              "return status;"],
+             writes=["DriverStarted"]),
+        Func("FxDriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
+             ["/* What the KMDF stub library does: bind to the framework, then run the driver's DriverEntry. */",
+              "NTSTATUS status = WdfVersionBind(DriverObject, RegistryPath, &WdfBindInfo, &WdfDriverGlobals);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "return DriverEntry(DriverObject, RegistryPath);"],
+             calls=["DriverEntry"], entries=["entry"]),
+    ]
+    globals_ = [
+        "OB_PREOP_CALLBACK_STATUS KmdfPreOperation(PVOID Context, POB_PRE_OPERATION_INFORMATION Info);",
+        "VOID KmdfPostOperation(PVOID Context, POB_POST_OPERATION_INFORMATION Info);",
+        "/* The framework's table, filled by the loader through WdfBindInfo.FuncTable. */",
+        "WDFFUNC *WdfFunctions_01015;",
+        "PWDF_DRIVER_GLOBALS WdfDriverGlobals;",
+        "static WCHAR g_Component[] = L\"KmdfLibrary\";",
+        "WDF_BIND_INFO WdfBindInfo = {sizeof(WDF_BIND_INFO), g_Component, {1, 15, 0}, WdfFunctionCount,"
+        " &WdfFunctions_01015, NULL};",
+        "static WCHAR g_AltitudeText[] = L\"385201\";",
+        "static UNICODE_STRING g_Altitude = {sizeof(g_AltitudeText) - 2, sizeof(g_AltitudeText), g_AltitudeText};",
+        "static OB_OPERATION_REGISTRATION g_ObOperations[2] = {",
+        "    {NULL, OB_OPERATION_HANDLE_CREATE | OB_OPERATION_HANDLE_DUPLICATE, KmdfPreOperation, KmdfPostOperation},",
+        "    {NULL, OB_OPERATION_HANDLE_CREATE, KmdfPreOperation, NULL}};",
+        "static PVOID g_ObHandle;",
+        "static LONGLONG g_Cookie;",
+        "static volatile LONG g_Resets;",
+        "static volatile LONG g_Powered;",
+        "static volatile NTSTATUS g_Status;",
+    ]
+    imports = {"ntoskrnl.exe": ["CmRegisterCallbackEx", "CmUnRegisterCallback", "EtwRegister", "EtwUnregister",
+                                "EtwWriteTransfer", "ObRegisterCallbacks", "ObUnRegisterCallbacks", "PsProcessType",
+                                "PsThreadType", "RtlMoveMemory", "memcpy", "memset"],
+               "WDFLDR.SYS": ["WdfVersionBind"]}
+    return Image("mckmdf", "km", "Contoso-Kmdf-Driver", "CONTOSO_KMDF_DRIVER", ev, f, globals_, imports,
+                 "FxDriverEntry", framework="kmdf")
+
+
+MODELS = {"mcdriver": driver_model, "mcdll": dll_model, "mckmdf": kmdf_model}
 
 
 # ------------------------------------------------------------------------------------------------ C sources
-WDMLITE = """\
-/* The few kernel types and x64 structure layouts this driver touches, from the documented wdm.h
-   definitions (offsets checked below). Not the WDK header: only what the fixture needs. */
-#pragma once
-typedef unsigned char UCHAR, BOOLEAN;
-typedef unsigned short USHORT, WCHAR;
-typedef unsigned long ULONG, *PULONG;
-typedef long LONG, NTSTATUS;
-typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
-typedef long long LONGLONG;
-typedef void VOID, *PVOID, *HANDLE, *PHANDLE;
-typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
-typedef ULONG ACCESS_MASK;
-typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
-typedef const GUID *LPCGUID;
-typedef struct _UNICODE_STRING { USHORT Length; USHORT MaximumLength; WCHAR *Buffer; } UNICODE_STRING, *PUNICODE_STRING;
-#define NULL ((void *)0)
-#define TRUE 1
-#define FALSE 0
-#define STATUS_SUCCESS ((NTSTATUS)0)
-#define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
-#define STATUS_NOT_SUPPORTED ((NTSTATUS)0xC00000BBL)
-#define NT_SUCCESS(s) (((NTSTATUS)(s)) >= 0)
-#define DECLSPEC_NOINLINE __declspec(noinline)
-#define DECLSPEC_IMPORT __declspec(dllimport)
-
-typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
-typedef struct _DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
-typedef struct _IRP IRP, *PIRP;
-typedef struct _KPROCESS *PEPROCESS;
-typedef struct _PS_CREATE_NOTIFY_INFO *PPS_CREATE_NOTIFY_INFO;
-typedef NTSTATUS DRIVER_DISPATCH(PDEVICE_OBJECT DeviceObject, PIRP Irp);
-typedef VOID DRIVER_UNLOAD(PDRIVER_OBJECT DriverObject);
-typedef NTSTATUS DRIVER_ADD_DEVICE(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDeviceObject);
-
-typedef struct _DRIVER_EXTENSION {
-    PDRIVER_OBJECT DriverObject;        /* 0x00 */
-    DRIVER_ADD_DEVICE *AddDevice;       /* 0x08 */
-} DRIVER_EXTENSION;
-
-#define IRP_MJ_CREATE 0x00
-#define IRP_MJ_CLOSE 0x02
-#define IRP_MJ_DEVICE_CONTROL 0x0e
-#define IRP_MJ_INTERNAL_DEVICE_CONTROL 0x0f
-#define IRP_MJ_MAXIMUM_FUNCTION 0x1b
-
-struct _DRIVER_OBJECT {
-    USHORT Type, Size;
-    PDEVICE_OBJECT DeviceObject;        /* 0x08 */
-    ULONG Flags;                        /* 0x10 */
-    PVOID DriverStart;                  /* 0x18 */
-    ULONG DriverSize;                   /* 0x20 */
-    PVOID DriverSection;                /* 0x28 */
-    DRIVER_EXTENSION *DriverExtension;  /* 0x30 */
-    UNICODE_STRING DriverName;          /* 0x38 */
-    PUNICODE_STRING HardwareDatabase;   /* 0x48 */
-    PVOID FastIoDispatch;               /* 0x50 */
-    PVOID DriverInit;                   /* 0x58 */
-    PVOID DriverStartIo;                /* 0x60 */
-    DRIVER_UNLOAD *DriverUnload;        /* 0x68 */
-    DRIVER_DISPATCH *MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];  /* 0x70 */
-};
-
-typedef struct _IO_STATUS_BLOCK { NTSTATUS Status; ULONG_PTR Information; } IO_STATUS_BLOCK;
-
-typedef struct _IO_STACK_LOCATION {
-    UCHAR MajorFunction, MinorFunction, Flags, Control;
-    union {
-        struct {
-            ULONG OutputBufferLength;                          /* 0x08 */
-            __declspec(align(8)) ULONG InputBufferLength;      /* 0x10: POINTER_ALIGNMENT */
-            __declspec(align(8)) ULONG IoControlCode;          /* 0x18: POINTER_ALIGNMENT */
-            PVOID Type3InputBuffer;     /* 0x20 */
-        } DeviceIoControl;
-        struct { PVOID Argument1, Argument2, Argument3, Argument4; } Others;
-    } Parameters;
-} IO_STACK_LOCATION, *PIO_STACK_LOCATION;
-
-struct _IRP {
-    USHORT Type, Size;
-    PVOID MdlAddress;                   /* 0x08 */
-    ULONG Flags;                        /* 0x10 */
-    union { PVOID SystemBuffer; } AssociatedIrp;  /* 0x18 */
-    UCHAR ThreadListEntry[0x10];        /* 0x20 */
-    IO_STATUS_BLOCK IoStatus;           /* 0x30 */
-    UCHAR Reserved[0x78];               /* 0x40: RequestorMode ... Overlay.ListEntry */
-    PIO_STACK_LOCATION CurrentStackLocation;  /* 0xb8: Tail.Overlay.CurrentStackLocation */
-};
-
-typedef struct _KDPC { UCHAR Opaque[0x40]; } KDPC, *PKDPC;
-typedef VOID KDEFERRED_ROUTINE(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2);
-typedef VOID KSTART_ROUTINE(PVOID Context);
-typedef VOID CREATE_PROCESS_NOTIFY_ROUTINE_EX(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO Info);
-
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverExtension) == 0x30, "DriverExtension");
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, DriverUnload) == 0x68, "DriverUnload");
-_Static_assert(__builtin_offsetof(DRIVER_OBJECT, MajorFunction) == 0x70, "MajorFunction");
-_Static_assert(__builtin_offsetof(IRP, IoStatus) == 0x30, "IoStatus");
-_Static_assert(__builtin_offsetof(IRP, CurrentStackLocation) == 0xb8, "CurrentStackLocation");
-_Static_assert(__builtin_offsetof(IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode) == 0x18, "Ioctl");
-
-#define IoGetCurrentIrpStackLocation(Irp) ((Irp)->CurrentStackLocation)
-
-DECLSPEC_IMPORT VOID __fastcall IofCompleteRequest(PIRP Irp, char PriorityBoost);
-DECLSPEC_IMPORT VOID KeInitializeDpc(PKDPC Dpc, KDEFERRED_ROUTINE *Routine, PVOID Context);
-DECLSPEC_IMPORT NTSTATUS PsCreateSystemThread(PHANDLE Thread, ULONG Access, PVOID Attributes, HANDLE Process,
-                                              PVOID ClientId, KSTART_ROUTINE *Routine, PVOID Context);
-DECLSPEC_IMPORT NTSTATUS PsTerminateSystemThread(NTSTATUS Status);
-DECLSPEC_IMPORT NTSTATUS PsSetCreateProcessNotifyRoutineEx(CREATE_PROCESS_NOTIFY_ROUTINE_EX *Routine, BOOLEAN Remove);
-"""
-
-WINLITE = """\
-/* The few Win32 types this DLL touches, from the documented windows.h definitions. Not the SDK header. */
-#pragma once
-typedef unsigned char UCHAR, BOOLEAN;
-typedef unsigned short USHORT, WCHAR;
-typedef unsigned long ULONG, DWORD, *PULONG;
-typedef long LONG, HRESULT;
-typedef int BOOL;
-typedef unsigned long long ULONGLONG, ULONG_PTR, SIZE_T;
-typedef void VOID, *PVOID, *LPVOID, *HANDLE, *HINSTANCE;
-typedef ULONGLONG REGHANDLE, *PREGHANDLE, TRACEHANDLE;
-typedef struct _GUID { ULONG Data1; USHORT Data2; USHORT Data3; UCHAR Data4[8]; } GUID;
-typedef const GUID *LPCGUID;
-#define NULL ((void *)0)
-#define TRUE 1
-#define FALSE 0
-#define WINAPI __stdcall
-#define STDMETHODCALLTYPE __stdcall
-#define DLL_PROCESS_ATTACH 1
-#define DLL_PROCESS_DETACH 0
-#define DECLSPEC_NOINLINE __declspec(noinline)
-#define DECLSPEC_IMPORT __declspec(dllimport)
-#define InterlockedIncrement(p) _InterlockedIncrement(p)
-#define InterlockedDecrement(p) _InterlockedDecrement(p)
-long _InterlockedIncrement(long volatile *Addend);
-long _InterlockedDecrement(long volatile *Addend);
-typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID Parameter);
-DECLSPEC_IMPORT HANDLE WINAPI CreateThread(PVOID Attributes, SIZE_T StackSize, LPTHREAD_START_ROUTINE Start,
-                                           LPVOID Parameter, DWORD Flags, DWORD *ThreadId);
-typedef VOID (WINAPI *PTP_SIMPLE_CALLBACK)(PVOID Instance, PVOID Context);
-DECLSPEC_IMPORT BOOL WINAPI TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK Callback, PVOID Context, PVOID Environ);
-typedef VOID (WINAPI *LPSERVICE_MAIN_FUNCTIONW)(DWORD Argc, WCHAR **Argv);
-typedef struct _SERVICE_TABLE_ENTRYW { WCHAR *lpServiceName; LPSERVICE_MAIN_FUNCTIONW lpServiceProc; } SERVICE_TABLE_ENTRYW;
-typedef DWORD (WINAPI *LPHANDLER_FUNCTION_EX)(DWORD Control, DWORD Type, LPVOID Data, LPVOID Context);
-DECLSPEC_IMPORT PVOID WINAPI RegisterServiceCtrlHandlerExW(const WCHAR *Name, LPHANDLER_FUNCTION_EX Handler,
-                                                          LPVOID Context);
-DECLSPEC_IMPORT BOOL WINAPI StartServiceCtrlDispatcherW(const SERVICE_TABLE_ENTRYW *Table);
-"""
-
-
-def _guid_init(text: str) -> str:
-    u = uuid.UUID(text)
-    d4 = ", ".join(f"0x{b:02x}" for b in u.bytes[8:])
-    return f"{{0x{u.time_low:08x}, 0x{u.time_mid:04x}, 0x{u.time_hi_version:04x}, {{{d4}}}}}"
 
 
 _ARG_C = {"q": "const unsigned int", "x": "const unsigned long long"}
@@ -606,7 +708,7 @@ def events_header(image: Image) -> str:
         "} MCGEN_TRACE_CONTEXT, *PMCGEN_TRACE_CONTEXT;",
         "typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;",
         "",
-        f"__declspec(selectany) const GUID {sym} = {_guid_init(image.guid)};",
+        f"__declspec(selectany) const GUID {sym} = {guid_initializer(image.guid)};",
         f"__declspec(selectany) ULONG {sym}_EnableBits[{words}];",
         f"__declspec(selectany) const ULONGLONG {sym}_Keywords[{n}] = {{"
         + ", ".join(f"0x{e.keyword:x}" for e in image.events) + "};",
@@ -690,8 +792,9 @@ def events_header(image: Image) -> str:
 
 def c_source(image: Image) -> str:
     lines = [f"/* {image.file}: generated by samples/mcgen.py from its model. */",
-             f'#include "{"wdmlite.h" if image.mode == "km" else "winlite.h"}"',
-             f'#include "{image.name}events.h"', ""]
+             f'#include "{"wdmlite.h" if image.mode == "km" else "winlite.h"}"']
+    lines += ['#include "wdflite.h"'] if image.framework == "kmdf" else []
+    lines += [f'#include "{image.name}events.h"', ""]
     lines += image.globals_ + [""]
     for func in image.functions:
         sig = func.signature.format(name=func.name)
@@ -709,7 +812,8 @@ def def_files(image: Image) -> dict[str, str]:
 
 def sources(image: Image) -> dict[str, str]:
     out = {f"{image.name}events.h": events_header(image), f"{image.name}.c": c_source(image)}
-    out["wdmlite.h" if image.mode == "km" else "winlite.h"] = WDMLITE if image.mode == "km" else WINLITE
+    lite = ["wdmlite.h" if image.mode == "km" else "winlite.h"] + (["wdflite.h"] if image.framework == "kmdf" else [])
+    out.update({name: (TEMPLATES / name).read_text(encoding="utf-8") for name in lite})
     out.update(def_files(image))
     return out
 
@@ -720,7 +824,7 @@ def check_model(image: Image) -> None:
     symbols = {e.symbol for e in image.events}
     for func in image.functions:
         text = "\n".join(func.body)
-        writes = set(re.findall(r"\bEventWrite(\w+)\(", text))
+        writes = set(re.findall(r"\bEventWrite(\w+)\(", text)) | set(re.findall(r"/\* writes (\w+) \*/", text))
         calls = {n for n in names if re.search(rf"\b{n}\(", text) and n != func.name}
         assert writes == set(func.writes) and writes <= symbols, (func.name, writes)
         assert calls == set(func.calls), (func.name, calls)
@@ -769,7 +873,8 @@ def truth(image: Image) -> dict:
         "max_depth": MAX_DEPTH, "levels": list(LEVELS),
         "provider": {"name": image.provider, "guid": image.guid, "symbol": image.symbol},
         "events": [{"symbol": e.symbol, "id": e.id, "version": e.version, "channel": e.channel, "level": e.level,
-                    "opcode": e.opcode, "task": e.task, "keyword": e.keyword, "template": e.args}
+                    "opcode": e.opcode, "task": e.task, "keyword": e.keyword, "template": e.args,
+                    **({"patched_level": e.patched_level} if e.patched_level is not None else {})}
                    for e in image.events],
         "functions": [{"name": f.name, "exported": f.exported, "entries": f.entries, "calls": f.calls,
                        "writes": f.writes} for f in image.functions],
@@ -791,7 +896,7 @@ def _reaches(funcs: dict[str, Func], start: str, goal: str) -> bool:
 
 def _ioctl_along(funcs: dict[str, Func], root: str, nxt: dict[str, Optional[str]], symbol: str) -> str:
     """The cases of the first function on the path from a DEVICE_CONTROL routine whose switch leads on."""
-    if not any(k in ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL") for k in funcs[root].entries):
+    if not any(k in IOCTL_ENTRIES for k in funcs[root].entries):
         return ""
     func: Optional[str] = root
     while func is not None:
@@ -800,6 +905,11 @@ def _ioctl_along(funcs: dict[str, Func], root: str, nxt: dict[str, Optional[str]
             return _ioctl_text(funcs[func].cases[hop])
         func = nxt[func]
     return ""
+
+
+#: Entry kinds whose routine receives an IOCTL code (the IRP's, or a KMDF queue callback's IoControlCode).
+IOCTL_ENTRIES = ("IRP_MJ_DEVICE_CONTROL", "IRP_MJ_INTERNAL_DEVICE_CONTROL",
+                 "callback:WdfIoQueueCreate.EvtIoDeviceControl", "callback:WdfIoQueueCreate.EvtIoInternalDeviceControl")
 
 
 def _ioctl_text(cases: Optional[list[Optional[int]]]) -> str:
@@ -838,63 +948,33 @@ def build(image: Image, sample_dir: Path, levels: tuple[str, ...] = LEVELS) -> N
         libs = []
         for dll in image.imports:
             stem = dll.split(".")[0]
-            gen.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", f"../{stem}.def", "-l", f"{stem}.lib"], out)
+            toolchain.import_library(f"../{stem}.def", f"{stem}.lib", out)
             libs.append(f"{stem}.lib")
-        obj = f"{level}/{image.name}.obj"
-        gen.run(gen.cc1_command(f"{image.name}.c", obj, level, sample_dir), sample_dir)
-        gen.run(["lld-link"] + link_flags(image) + [f"{image.name}.obj"] + libs, out)
-        for junk in list(out.glob("*.obj")) + list(out.glob("*.lib")) + list(out.glob("*.exp")):
-            junk.unlink()
+        flags = [f"--target={toolchain.TARGET}", f"-{level}", *toolchain.DEBUG_FLAGS]
+        toolchain.compile_c(f"{image.name}.c", f"{level}/{image.name}.obj", sample_dir, flags)
+        toolchain.link(link_flags(image) + [f"{image.name}.obj"] + libs, out)
+        toolchain.remove_intermediates(out)
 
 
-def check(image: Image, sample_dir: Path) -> list[str]:
-    """Differences between the committed sample and a fresh generation and build (empty when identical)."""
-    problems = []
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / image.name
-        fresh.mkdir()
-        names = write_sources(image, fresh) + ["truth.json"]
-        for name in names:
-            if not (sample_dir / name).is_file() or (sample_dir / name).read_bytes() != (fresh / name).read_bytes():
-                problems.append(f"{image.name}/{name} differs from what the model writes")
-        build(image, fresh)
-        ext = image.file.rsplit(".", 1)[1]
-        for level in LEVELS:
-            for name in (f"{image.name}.{ext}", f"{image.name}.pdb"):
-                a, b = fresh / level / name, sample_dir / level / name
-                if not b.is_file() or not filecmp.cmp(a, b, shallow=False):
-                    problems.append(f"{image.name}/{level}/{name} does not reproduce")
-    return problems
+def fixture(name: str) -> driver.Fixture:
+    """One image as a committed fixture: its sources and truth.json from the model, then its three builds."""
+    image = MODELS[name]()
+    ext = image.file.rsplit(".", 1)[1]
+    files = sorted(sources(image)) + ["truth.json"]
+    images = [f"{level}/{image.name}.{e}" for level in LEVELS for e in (ext, "pdb")]
+
+    def write(out: Path) -> None:
+        write_sources(MODELS[name](), out)
+
+    def build_all(out: Path) -> None:
+        write(out)
+        build(MODELS[name](), out)
+
+    return driver.Fixture(name, HERE / name, tuple(files + images), build_all,
+                          tools=(*toolchain.BUILD_TOOLS, "llvm-dlltool"), sources=write)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("samples", nargs="*", metavar="SAMPLE", help=f"one of {', '.join(MODELS)} (default: all)")
-    parser.add_argument("--sources", action="store_true", help="write sources and truth.json only")
-    parser.add_argument("--check", action="store_true", help="compare a fresh generation and build with the committed")
-    args = parser.parse_args()
-    chosen = args.samples or list(MODELS)
-    unknown = [n for n in chosen if n not in MODELS]
-    if unknown:
-        parser.error(f"unknown sample {unknown[0]!r}")
-    failed = False
-    for name in chosen:
-        image = MODELS[name]()
-        sample_dir = HERE / name
-        if args.check:
-            problems = check(image, sample_dir)
-            for p in problems:
-                print(p, file=sys.stderr)
-            failed |= bool(problems)
-            if not problems:
-                print(f"{name}: reproduced")
-            continue
-        sample_dir.mkdir(exist_ok=True)
-        write_sources(image, sample_dir)
-        if not args.sources:
-            build(image, sample_dir)
-    return 1 if failed else 0
-
+FIXTURES = tuple(fixture(name) for name in MODELS)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))

@@ -1,6 +1,6 @@
 """Replica kernel: the Windows 11 kernel as the original API-To-ETW script's published output saw it.
 
-``python samples/generate.py replica [--csv PATH] --out DIR [--levels O2,Os]`` reads the published table
+``python -m samples.synth replica [--csv PATH] --out DIR [--levels O2,Os]`` reads the published table
 (``../shared/reference/api-to-etw-ntoskrnl.exe.csv`` beside the repository, or ``--csv``), builds a model with
 the generator's own entities and statements, and writes, builds and (with ``--verify``) checks it like any other
 sample:
@@ -35,15 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from api_to_etw.etw import ntwmi
+from samples import toolchain
+from samples.synth import build as synthbuild
+from samples.synth import constants, emit, spec, verify
+from samples.synth import model as lang
+from samples.synth import truth as synthtruth
+from samples.synth.write import write_sources
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-for _p in (str(HERE), str(REPO)):
-    if _p not in sys.path:
-        sys.path.append(_p)
-
-import generate as gen  # noqa: E402
-
-from api_to_etw.etw import ntwmi  # noqa: E402
 
 CSV_NAME = "api-to-etw-ntoskrnl.exe.csv"
 REPLICA_FORMAT = 1
@@ -109,7 +110,7 @@ def default_csv() -> Path:
 
 
 @dataclass(frozen=True)
-class ReplicaHook(gen.Hook):
+class ReplicaHook(lang.Hook):
     """A hook id named from the project's ntwmi tables (any EVENT_TRACE_GROUP, unnamed values in hex)."""
 
     label: str = ""
@@ -134,7 +135,7 @@ def read_published(path: Path) -> list[dict]:
             row["line"] = reader.line_num
             rows.append(row)
     if not rows or "CallPath" not in rows[0]:
-        raise gen.ModelError(f"{path.name}: not the published table (no CallPath column)")
+        raise lang.ModelError(f"{path.name}: not the published table (no CallPath column)")
     return rows
 
 
@@ -144,7 +145,7 @@ def call_path(row: dict) -> list[str]:
         text = text[1:-1]
     path = [p.strip() for p in text.split("->") if p.strip()]
     if not path or path[0] != row["Function"] or path[-1] != row["ContainingFunction"]:
-        raise gen.ModelError(f"line {row['line']}: CallPath does not run from Function to ContainingFunction")
+        raise lang.ModelError(f"line {row['line']}: CallPath does not run from Function to ContainingFunction")
     return path
 
 
@@ -182,7 +183,7 @@ def classify(row: dict) -> dict:
     if guid == LEGACY_GUID:
         if not writer or not row["ProviderSymbol"] or not event:
             return {"fate": "left_out", "reason": "legacy_unknown"}
-        if writer != gen.LEGACY_WRITER:
+        if writer != constants.LEGACY_WRITER:
             return {"fate": "left_out", "reason": "writer_unknown"}
         mask, hook = _mask_value(row["ProviderSymbol"]), _hook_value(event)
         if mask is None or hook is None:
@@ -204,7 +205,7 @@ def classify(row: dict) -> dict:
         return {"fate": "reproduced", "kind": "tracelogging", "by_value": False}
     if any(f in ("", "-") for f in fields):  # no symbol and no fields, or a symbol without its fields
         return {"fate": "left_out", "reason": "event_unknown"}
-    if writer not in gen.MANIFEST_WRITERS:
+    if writer not in constants.MANIFEST_WRITERS:
         return {"fate": "left_out", "reason": "writer_unknown"}
     if not row["ReghandleSymbol"]:
         return {"fate": "left_out", "reason": "reghandle_unknown"}
@@ -225,95 +226,95 @@ class _Entities:
     """The replica's providers, handles, descriptors, TraceLogging objects and legacy values, one per name."""
 
     def __init__(self) -> None:
-        self.guids: dict[str, gen.Guid] = {}
-        self.handles: dict[str, gen.Handle] = {}
-        self.descs: dict[str, gen.Desc] = {}
-        self.tlg_providers: dict[str, gen.TlgProvider] = {}
-        self.tlg_events: dict[tuple, gen.TlgEvent] = {}
-        self.masks: dict[int, gen.Mask] = {}
+        self.guids: dict[str, lang.Guid] = {}
+        self.handles: dict[str, lang.Handle] = {}
+        self.descs: dict[str, lang.Desc] = {}
+        self.tlg_providers: dict[str, lang.TlgProvider] = {}
+        self.tlg_events: dict[tuple, lang.TlgEvent] = {}
+        self.masks: dict[int, lang.Mask] = {}
         self.hooks: dict[int, ReplicaHook] = {}
 
-    def guid(self, sym: str, value: str) -> gen.Guid:
-        g = self.guids.setdefault(sym, gen.Guid(sym, value, sym))
+    def guid(self, sym: str, value: str) -> lang.Guid:
+        g = self.guids.setdefault(sym, lang.Guid(sym, value, sym))
         if g.value != value:
-            raise gen.ModelError(f"{sym} names two GUIDs ({g.value}, {value})")
+            raise lang.ModelError(f"{sym} names two GUIDs ({g.value}, {value})")
         return g
 
-    def handle(self, sym: str, guid: gen.Guid) -> gen.Handle:
-        h = self.handles.setdefault(sym, gen.Handle(sym, sym, sym, guid))
+    def handle(self, sym: str, guid: lang.Guid) -> lang.Handle:
+        h = self.handles.setdefault(sym, lang.Handle(sym, sym, sym, guid))
         if h.guid != guid:
-            raise gen.ModelError(f"{sym} is registered for two providers ({h.guid.sym}, {guid.sym})")
+            raise lang.ModelError(f"{sym} is registered for two providers ({h.guid.sym}, {guid.sym})")
         return h
 
-    def desc(self, row: dict) -> gen.Desc:
+    def desc(self, row: dict) -> lang.Desc:
         vals = [int(row[f], 16) if f == "Keyword" else int(row[f]) for f in DESCRIPTOR_FIELDS]
         sym = row["EventDescriptorSymbol"]
         if not sym:  # fields but no symbol: a descriptor built on the stack of the containing function
-            return gen.mk_desc("", *vals, key=f"{row['ContainingFunction']}:{':'.join(map(str, vals))}")
-        d = self.descs.setdefault(sym, gen.mk_desc(sym, *vals))
+            return lang.mk_desc("", *vals, key=f"{row['ContainingFunction']}:{':'.join(map(str, vals))}")
+        d = self.descs.setdefault(sym, lang.mk_desc(sym, *vals))
         if [d.id, d.version, d.channel, d.level, d.opcode, d.task, d.keyword] != vals:
-            raise gen.ModelError(f"descriptor {sym} has two sets of field values")
+            raise lang.ModelError(f"descriptor {sym} has two sets of field values")
         return d
 
-    def tlg_provider(self, name: str, guid: str) -> gen.TlgProvider:
+    def tlg_provider(self, name: str, guid: str) -> lang.TlgProvider:
         if name not in self.tlg_providers:
             n = len(self.tlg_providers)
-            stem = gen.c_escape_name(name)
-            self.tlg_providers[name] = gen.TlgProvider(f"_tlgProv{n:02d}_{stem}", f"TlgProv{n:02d}_{stem}", name,
+            stem = emit.c_escape_name(name)
+            self.tlg_providers[name] = lang.TlgProvider(f"_tlgProv{n:02d}_{stem}", f"TlgProv{n:02d}_{stem}", name,
                                                        guid)
         p = self.tlg_providers[name]
         if p.guid != guid:
-            raise gen.ModelError(f"TraceLogging provider {name} has two GUIDs ({p.guid}, {guid})")
+            raise lang.ModelError(f"TraceLogging provider {name} has two GUIDs ({p.guid}, {guid})")
         return p
 
-    def tlg_event(self, row: dict, provider: gen.TlgProvider) -> gen.TlgEvent:
+    def tlg_event(self, row: dict, provider: lang.TlgProvider) -> lang.TlgEvent:
         channel, level, opcode = int(row["Channel"]), int(row["Level"]), int(row["Opcode"])
         keyword = int(row["Keyword"], 16)
         key = (provider.name, row["EventDescriptorSymbol"], channel, level, opcode, keyword)
         if key not in self.tlg_events:
             n = len(self.tlg_events)
-            sym = f"_tlgEvent{n:03d}_{gen.c_escape_name(row['EventDescriptorSymbol'])}"
-            self.tlg_events[key] = gen.TlgEvent(sym, provider, row["EventDescriptorSymbol"], level, keyword,
+            sym = f"_tlgEvent{n:03d}_{emit.c_escape_name(row['EventDescriptorSymbol'])}"
+            self.tlg_events[key] = lang.TlgEvent(sym, provider, row["EventDescriptorSymbol"], level, keyword,
                                                 opcode=opcode, channel=channel)
         return self.tlg_events[key]
 
-    def mask(self, value: int) -> gen.Mask:
-        return self.masks.setdefault(value, gen.Mask(value, ntwmi.group_mask_name(value), f"0x{value:08x}"))
+    def mask(self, value: int) -> lang.Mask:
+        return self.masks.setdefault(value, lang.Mask(value, ntwmi.group_mask_name(value), f"0x{value:08x}"))
 
     def hook(self, value: int) -> ReplicaHook:
         return self.hooks.setdefault(value, ReplicaHook(value, f"0x{value:04x}", ntwmi.hook_name(value),
                                                         ntwmi.hook_group_name(value)))
 
 
-def write_statement(row: dict, fate: dict, ents: _Entities) -> tuple[tuple, gen.Stmt]:
+def write_statement(row: dict, fate: dict, ents: _Entities) -> tuple[tuple, lang.Stmt]:
     """(identity, statement) of the write a reproduced row stands for."""
     kind = fate["kind"]
     if kind == "legacy":
         m, k = ents.mask(fate["GroupMask"]), ents.hook(fate["HookId"])
-        return ("legacy", m.value, k.value), gen.Legacy(gen.E(m), gen.E(k))
+        return ("legacy", m.value, k.value), lang.Legacy(lang.E(m), lang.E(k))
     if kind == "tracelogging":
         p = ents.tlg_provider(row["ProviderSymbol"], row["ProviderGuid"])
         e = ents.tlg_event(row, p)
         writer = TLG_WRITER_SYMBOLS[row["WriteFunction"]]
-        return ("tracelogging", writer, e.sym), gen.Tlg(writer, gen.E(p), gen.E(e))
+        return ("tracelogging", writer, e.sym), lang.Tlg(writer, lang.E(p), lang.E(e))
     g = ents.guid(row["ProviderSymbol"], row["ProviderGuid"])
     h = ents.handle(row["ReghandleSymbol"], g)
     d = ents.desc(row)
-    desc_expr = gen.E(d) if d.sym else gen.StackDesc(d)
-    return ("manifest", row["WriteFunction"], h.key, d), gen.Write(row["WriteFunction"], gen.E(h), desc_expr)
+    desc_expr = lang.E(d) if d.sym else lang.StackDesc(d)
+    return ("manifest", row["WriteFunction"], h.key, d), lang.Write(row["WriteFunction"], lang.E(h), desc_expr)
 
 
 def _reserved_identifiers() -> set[str]:
     """Identifiers the emitted sources already use (types, macros, the ETW API, init globals)."""
-    text = gen.HEADER_TYPES + gen.HEADER_API + gen.ETWAPI_C
+    text = "".join(emit.template(n) for n in ("kernel_types.h", "kernel_api.h", "etwapi.c"))
     names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-    names |= {"PERF_" + n for n in gen.PERF_MASKS} | {"EVENT_TRACE_GROUP_" + n for n in gen.EVENT_TRACE_GROUPS.values()}
+    names |= {"PERF_" + n for n in constants.PERF_MASKS} | {"EVENT_TRACE_GROUP_" + n for n in constants.EVENT_TRACE_GROUPS.values()}
     names |= {"KiSyntheticCounter", "KeServiceTableBase", "KeServiceTableLimit", "EtwpScenarioActivityId",
               "KiServiceTable", "DriverEntry", "EtwpInitialize", "_TraceLoggingMetadata", "_TraceLoggingMetadataEnd"}
     return names
 
 
-def build_replica(rows: list[dict], name: str = "replica") -> tuple[gen.Model, list[dict]]:
+def build_replica(rows: list[dict], name: str = "replica") -> tuple[lang.Model, list[dict]]:
     """The replica model and, per published row, its fate."""
     fates = [classify(r) for r in rows]
     edges: dict[str, set[str]] = {}
@@ -321,18 +322,18 @@ def build_replica(rows: list[dict], name: str = "replica") -> tuple[gen.Model, l
     for r in rows:
         path = call_path(r)
         if len(set(path)) != len(path):
-            raise gen.ModelError(f"line {r['line']}: CallPath is not simple")
+            raise lang.ModelError(f"line {r['line']}: CallPath is not simple")
         for f in path:
             edges.setdefault(f, set())
             first_seen.setdefault(f, r["line"])
         for a, b in zip(path, path[1:]):
             edges[a].add(b)
-    bad = sorted(set(edges) & (gen.ETW_API | {"DriverEntry", "EtwpInitialize"}))
+    bad = sorted(set(edges) & (constants.ETW_API | {"DriverEntry", "EtwpInitialize"}))
     if bad:
-        raise gen.ModelError(f"published call paths name functions the replica defines itself: {bad}")
+        raise lang.ModelError(f"published call paths name functions the replica defines itself: {bad}")
 
     ents = _Entities()
-    writes: dict[str, dict[tuple, gen.Stmt]] = {f: {} for f in edges}
+    writes: dict[str, dict[tuple, lang.Stmt]] = {f: {} for f in edges}
     for r, fate in zip(rows, fates):
         if fate["fate"] == "reproduced":
             ident, stmt = write_statement(r, fate, ents)
@@ -340,15 +341,15 @@ def build_replica(rows: list[dict], name: str = "replica") -> tuple[gen.Model, l
 
     funcs = []
     for idx, fname in enumerate(sorted(edges)):
-        body: list[gen.Stmt] = [gen.Raw(f"KiSyntheticCounter += (LONG)(ULONG_PTR)Object + {idx + 1};")]
+        body: list[lang.Stmt] = [lang.Raw(f"KiSyntheticCounter += (LONG)(ULONG_PTR)Object + {idx + 1};")]
         body += list(writes[fname].values())
-        body += [gen.Call(callee, [gen.P("Object")]) for callee in sorted(edges[fname])]
+        body += [lang.Call(callee, [lang.P("Object")]) for callee in sorted(edges[fname])]
         doc = (f"calls {len(edges[fname])} function(s) and writes {len(writes[fname])} event(s) "
                f"(first on published CSV line {first_seen[fname]})")
-        funcs.append(gen.Func(fname, [(gen.T_P, "Object")], body, _file_of(fname), doc=doc))
+        funcs.append(lang.Func(fname, [(lang.T_P, "Object")], body, _file_of(fname), doc=doc))
 
     handles = sorted(ents.handles.values(), key=lambda h: h.c)
-    model = gen.Model(
+    model = lang.Model(
         name=name,
         guids=sorted(ents.guids.values(), key=lambda g: g.sym),
         handles=handles,
@@ -363,7 +364,7 @@ def build_replica(rows: list[dict], name: str = "replica") -> tuple[gen.Model, l
         registrations=[(h.guid, h, "NULL") for h in handles],
         file_docs=dict(FILE_DOCS),
     )
-    gen.add_init_funcs(model)
+    spec.add_init_funcs(model)
 
     globals_ = ([g.sym for g in model.guids] + [h.c for h in model.handles] + [d.sym for d in model.descs]
                 + [p.sym for p in model.tlg_providers] + [p.handle_var for p in model.tlg_providers]
@@ -371,7 +372,7 @@ def build_replica(rows: list[dict], name: str = "replica") -> tuple[gen.Model, l
     clash = (set(globals_) & set(edges)) | (set(globals_ + list(edges)) & _reserved_identifiers())
     dup = {g for g in globals_ if globals_.count(g) > 1}
     if clash or dup:
-        raise gen.ModelError(f"replica names clash: {sorted(clash | dup)[:10]}")
+        raise lang.ModelError(f"replica names clash: {sorted(clash | dup)[:10]}")
     return model, fates
 
 
@@ -399,17 +400,14 @@ def summarize_fates(records: list[dict]) -> dict:
             "left_out": sum(reasons.values()), "left_out_by_reason": dict(sorted(reasons.items()))}
 
 
-def write_replica(csv_path: Path, out: Path, seed: int = gen.DEFAULT_SEED) -> tuple[gen.Model, dict]:
+def write_replica(csv_path: Path, out: Path, seed: int = constants.DEFAULT_SEED) -> tuple[lang.Model, dict]:
     """Write the replica's sources and replica.json into ``out``; returns the model and the replica.json data."""
     rows = read_published(csv_path)
     model, fates = build_replica(rows, out.name)
-    truth = gen.compute_truth(model)
+    truth = synthtruth.compute_truth(model)
     digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()
     truth["generator"] = {"kind": "replica", "csv": csv_path.name, "csv_sha256": digest}
-    written = gen.emit_sources(model, out, seed)
-    for stale in list(out.glob("*.c")) + list(out.glob("*.h")):
-        if stale.name not in written:
-            stale.unlink()
+    write_sources(model, out, seed)
     records = [published_record(r, f) for r, f in zip(rows, fates)]
     data = {
         "format": REPLICA_FORMAT,
@@ -455,27 +453,27 @@ def cmd_replica(args: argparse.Namespace) -> int:
               "or benchmarks/scratch/ (git-ignored)", file=sys.stderr)
         return 2
     levels = tuple(x for x in args.levels.split(",") if x)
-    unknown = [lv for lv in levels if lv not in gen.OPT_LEVELS]
+    unknown = [lv for lv in levels if lv not in constants.OPT_LEVELS]
     if unknown:
-        print(f"error: unknown levels {unknown} (choose from {', '.join(gen.OPT_LEVELS)})", file=sys.stderr)
+        print(f"error: unknown levels {unknown} (choose from {', '.join(constants.OPT_LEVELS)})", file=sys.stderr)
         return 2
     start = time.monotonic()
     model, data = write_replica(csv_path, out)
     c = data["counts"]
     print(f"wrote {out} in {time.monotonic() - start:.1f}s: {c['published']} published rows, {c['reproduced']} "
           f"reproduced ({c['reproduced_by_value']} by value), {c['left_out']} left out {c['left_out_by_reason']}")
-    print(f"  replica: {gen.summarize(data['truth'])}")
+    print(f"  replica: {synthtruth.summarize(data['truth'])}")
     if args.no_build or not levels:
         return 0
-    missing = gen.missing_tools()
+    missing = toolchain.missing()
     if missing:
         print(f"error: {', '.join(missing)} not found on PATH", file=sys.stderr)
         return 2
-    secs = gen.build_sample(out, levels, args.jobs)
+    secs = synthbuild.build_sample(out, levels, args.jobs)
     print(f"built {out.name} ({', '.join(levels)}) in {secs:.1f}s")
     if not args.verify:
         return 0
-    errors, _ = gen.verify_sample(out, model, data["truth"], levels, patterns=False)
+    errors, _ = verify.verify_sample(out, model, data["truth"], levels, patterns=False)
     for e in errors:
         print("error:", e, file=sys.stderr)
     print(f"{out.name}: {len(errors)} edge/API/value mismatches ({', '.join(levels)})")

@@ -122,9 +122,9 @@ def kernel_builds(tmp_path_factory):
     truths = {}
     for build, version, variant in (("v1", "10.0.1.0", []), ("v2", "10.0.2.0", ["--variant"])):
         out = root / build / "synthkernel"
-        subprocess.run([sys.executable, os.path.join(SAMPLES, "generate.py"), "kernel", "--out", str(out),
+        subprocess.run([sys.executable, "-m", "samples.synth", "kernel", "--out", str(out),
                         "--file-version", version, *variant], check=True, capture_output=True, cwd=REPO)
-        subprocess.run([sys.executable, os.path.join(SAMPLES, "generate.py"), "build", "--levels", "O2",
+        subprocess.run([sys.executable, "-m", "samples.synth", "build", "--levels", "O2",
                         str(out)], check=True, capture_output=True, cwd=REPO)
         truths[build] = json.loads((out / "truth.json").read_text())
     db = root / "builds.db"

@@ -16,7 +16,6 @@ from api_to_etw.analysis.records import (
     KIND_MANIFEST,
     KIND_TRACELOGGING,
     LEGACY_PROVIDER,
-    PUBLISHED_COLUMNS,
     EventInfo,
     Row,
 )
@@ -33,6 +32,7 @@ from api_to_etw.diff import (
     render_diff,
 )
 from api_to_etw.errors import CorruptMetadataError, ExitCode, InputNotFoundError
+from api_to_etw.render.rows import PUBLISHED_COLUMNS
 from api_to_etw.render.tables import render
 
 PUBLISHED_CSV = os.path.join(SHARED, "reference", "api-to-etw-ntoskrnl.exe.csv")

@@ -92,3 +92,27 @@ def test_known_open_findings_pass_and_new_ones_fail(tmp_path):
                     targets.check_input(targets.TARGETS["pe"], data, ctx)
             finally:
                 targets._KNOWN = known
+
+
+def test_wevt_seeds_rebuild_byte_for_byte():
+    """The wevt target's seeds are built by us (tests/fuzz/wevt_seeds.py), never copied from a real binary."""
+    import conftest
+
+    conftest.require_tools("llvm-rc", "lld-link")
+    script = os.path.join(os.path.dirname(RUN), "wevt_seeds.py")
+    proc = subprocess.run([sys.executable, script, "--check"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0 and "reproduced" in proc.stdout, proc.stderr
+
+
+def test_wevt_seeds_decode_to_their_model():
+    """The vcamp140-shaped seed decodes to exactly the provider it was built from, with no warning."""
+    sys.path.insert(0, os.path.dirname(RUN))
+    import wevt_seeds
+
+    from api_to_etw.cli.manifest import open_manifest
+
+    for name, events in wevt_seeds.SEEDS.items():
+        manifest = open_manifest(os.path.join(wevt_seeds.OUT, f"{name}.dll"))
+        assert manifest.warnings == []
+        assert manifest.providers == [wevt_seeds.provider(events)]
+        assert manifest.messages == {1033: {wevt_seeds.INFORMATION: "Information"}}

@@ -286,3 +286,70 @@ def test_facts_memory_ranges_must_not_overlap(tmp_path):
     path.write_text(json.dumps(doc))
     line = one_line_error(run_cli("analyze", "--facts", path, "-o", "-"), ExitCode.CORRUPT_METADATA)
     assert "overlaps" in line
+
+
+# ---------------------------------------------------------------------- PE: lying VirtualSize, pointer tables
+def test_pointer_table_scan_reads_only_file_backed_bytes():
+    """Five sections of a 2 KB file claiming 0.5-3 GB each: the read-only pointer-table scan (entry points)
+    walked 256 MB of zero fill per section, a minute for one input. It now reads what the file holds."""
+    from api_to_etw.analysis.entries import MAX_TABLE_SECTION, _qwords
+    from api_to_etw.binary.pe import load_pe
+
+    path = os.path.join(REPRODUCERS, "pe", "huge_virtual_size_tables.dll")
+    image = load_pe(path)
+    big = [s for s in image.sections if s.virtual_size > MAX_TABLE_SECTION]
+    assert big, "the reproducer's sections no longer lie about their size"
+    words = sum(1 for s in big for _ in _qwords(image, s.rva, MAX_TABLE_SECTION))
+    assert words <= sum(s.raw_size for s in big) // 8
+    with deadline(60):
+        result = run_cli("analyze", path, "--no-pdb", "--all-sites", "-o", "-", "-q")
+    assert result.code == ExitCode.OK, result.stderr
+    assert "internal error" not in result.stderr
+
+
+# ---------------------------------------------------------------------- WEVT: message table code page
+def test_unknown_message_table_code_page_is_exit_9_with_the_text_kept():
+    """The resource data entry's code page is any 32-bit word; an ANSI message under one Python has no
+    codec for raised LookupError (internal error). Found by the wevt fuzz target."""
+    path = os.path.join(REPRODUCERS, "wevt", "unknown_code_page.dll")
+    result = run_cli("manifest", path, "-o", "-")
+    assert result.code == ExitCode.CORRUPT_METADATA, result.stderr
+    assert "code page 286331153 is unknown" in result.stderr and "internal error" not in result.stderr
+    assert 'level="win:Informational"' in result.stdout
+    from api_to_etw.cli.manifest import open_manifest
+
+    assert open_manifest(path).messages == {1033: {0x50000004: "Information"}}  # the ANSI entry, as cp1252
+
+
+def test_a_code_page_nobody_uses_is_not_a_warning():
+    """Only an ANSI entry asks for the codec: UTF-16 tables under an odd code page stay clean."""
+    from api_to_etw.etw.messagetable import decode_messagetable
+
+    utf16 = "Hi\r\n".encode("utf-16-le") + b"\0\0"
+    table = bytes.fromhex("01000000") + (7).to_bytes(4, "little") * 2 + (16).to_bytes(4, "little")
+    table += (len(utf16) + 4).to_bytes(2, "little") + (1).to_bytes(2, "little") + utf16
+    decoded = decode_messagetable(table, 0x11111111)
+    assert decoded.messages == {7: "Hi"} and decoded.warnings == []
+
+
+def test_code_is_decoded_from_file_bytes_only(monkeypatch):
+    """A 5 KB file whose .pdata claims 3.6 MB over every other section: the function extent estimate and
+    the call scan decoded a megabyte of zero fill per function (seconds per input, a fuzzer's slow unit).
+    Every byte the native engine reads is now bounded by what the file holds."""
+    from api_to_etw.binary.pe import PEImage
+
+    path = os.path.join(REPRODUCERS, "pe", "overlapping_section_zero_fill_code.dll")
+    served: list[int] = []
+    for name in ("read", "file_bytes"):
+        original = getattr(PEImage, name)
+
+        def counted(self, rva, size, _original=original):
+            data = _original(self, rva, size)
+            served.append(len(data))
+            return data
+
+        monkeypatch.setattr(PEImage, name, counted)
+    with deadline(60):
+        result = run_cli("analyze", path, "--no-pdb", "--all-sites", "-o", "-", "-q")
+    assert result.code == ExitCode.OK, result.stderr
+    assert served and max(served) <= os.path.getsize(path), max(served)

@@ -1,6 +1,6 @@
 """``api-to-etw tracelogging BINARY``: the listing on the fixture DLL and the synthetic kernels, and corrupt metadata.
 
-samples/tlg/tlg.dll is built from samples/tlg/*.c (clang + lld-link, ``samples/tlg/build.py``); the expected
+samples/tlg/tlg.dll is built from samples/tlg/*.c (clang + lld-link, ``python -m samples.tlg.build``); the expected
 rows below are read off its C source (tlgmeta.c: blobs; tlgcode.c: which provider each write site uses),
 not off the tool's output. Byte-patched copies of it check that damaged metadata gives warnings on
 stderr, exit code 9 and the rows decoded before the damage, never a traceback or a hang.
@@ -390,8 +390,8 @@ def test_help_lists_the_options(tlg_cli):
 
 @needs_tools("clang", "lld-link")
 def test_fixture_rebuilds_byte_for_byte():
-    proc = subprocess.run([sys.executable, os.path.join(SAMPLES, "tlg", "build.py"), "--check"], capture_output=True,
-                          text=True, cwd=REPO, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "samples.tlg.build", "--check"], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "reproduced" in proc.stdout
 

@@ -16,8 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..engine.base import Engine
 from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
+from . import wdf
+from .values import CallValues
+from .wppsites import import_thunks
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,21 @@ CALLBACK_ARGS = {
 }
 #: APIs that take a table of (name, routine) pairs: SERVICE_TABLE_ENTRY arrays, 16 bytes an entry.
 SERVICE_TABLES = ("StartServiceCtrlDispatcherA", "StartServiceCtrlDispatcherW")
+#: ObRegisterCallbacks(CallbackRegistration, RegistrationHandle). x64 OB_CALLBACK_REGISTRATION (wdm.h):
+#: USHORT Version; USHORT OperationRegistrationCount; UNICODE_STRING Altitude; PVOID RegistrationContext;
+#: OB_OPERATION_REGISTRATION *OperationRegistration (+0x20). Each OB_OPERATION_REGISTRATION (0x20 bytes):
+#: POBJECT_TYPE *ObjectType; OB_OPERATION Operations; PreOperation (+0x10); PostOperation (+0x18).
+OB_REGISTER = "ObRegisterCallbacks"
+OB_COUNT = 2
+OB_OPERATIONS = 0x20
+OB_OPERATION_SIZE = 0x20
+OB_ROUTINES = {0x10: "PreOperation", 0x18: "PostOperation"}
+#: Most OB_OPERATION_REGISTRATION entries read when the count is not known.
+OB_MAX_OPERATIONS = 8
+#: Callers followed up from a registration call whose argument is a parameter of the calling function,
+#: and the most call sites of one function looked at.
+PARAM_DEPTH = 2
+MAX_PARAM_CALLERS = 32
 #: Most entry kinds listed per function (shared destructors sit in hundreds of vtables).
 MAX_KINDS = 4
 #: Read-only data scanned for pointer tables: per section at most, and per read.
@@ -76,6 +93,9 @@ class EntryPoints:
     kinds: dict[int, dict[str, None]] = field(default_factory=dict)
     #: IRP_MJ_(INTERNAL_)DEVICE_CONTROL routine -> call site RVA -> the IOCTL codes guarding it.
     ioctl_guards: dict[int, dict[int, CaseSet]] = field(default_factory=dict)
+    #: Where such a routine finds the IOCTL code (the IRP's stack location, or a KMDF queue callback's
+    #: IoControlCode parameter).
+    ioctl_selectors: dict[int, Value] = field(default_factory=dict)
 
     def add(self, rva: int, kind: str) -> None:
         self.kinds.setdefault(rva, {})[kind] = None
@@ -100,9 +120,9 @@ class IoctlAttribution:
     the selector follows the argument that carries the IRP or the code.
     """
 
-    def __init__(self, entries: EntryPoints, engine: Engine, sites_in: dict[int, list[CallSite]]):
+    def __init__(self, entries: EntryPoints, values: CallValues, sites_in: dict[int, list[CallSite]]):
         self.entries = entries
-        self.engine = engine
+        self.values = values
         self.sites_in = sites_in
 
     def codes(self, path_ids: list[int], site: int, hop: int) -> str:
@@ -111,7 +131,7 @@ class IoctlAttribution:
         root = path_ids[0]
         if root not in self.entries.ioctl_guards:
             return ""
-        selector = IOCTL_SELECTOR
+        selector = self.entries.ioctl_selectors.get(root, IOCTL_SELECTOR)
         for i, func in enumerate(path_ids):
             if func == site:
                 hops = [hop]
@@ -119,7 +139,7 @@ class IoctlAttribution:
                 hops = [s.rva for s in self.sites_in.get(func, ()) if s.callee == path_ids[i + 1]]
             else:
                 return ""
-            guards = self.entries.ioctl_guards[root] if i == 0 else self.engine.case_guards(func, selector)
+            guards = self.entries.ioctl_guards[root] if i == 0 else self.values.case_guards(func, selector)
             cases: set[Optional[int]] = set()
             for rva in hops:
                 found = guards.get(rva)
@@ -139,13 +159,13 @@ class IoctlAttribution:
 
     def _passed(self, func: int, hops: list[int], selector: Value) -> Optional[Value]:
         """The selector as the callee sees it: its parameter that receives the code, or the IRP's."""
-        self.engine.resolve([func])
+        self.values.resolve([func])
         irp = _irp_of(selector)
         for site in self.sites_in.get(func, ()):
             if site.rva not in hops:
                 continue
             for k in range(4):
-                values = site.arg(k)
+                values = self.values.arg(site, k)
                 if selector in values:
                     return Param(k)
                 if irp is not None and irp in values:
@@ -179,15 +199,17 @@ def _api_name(name: str) -> str:
 class EntryFinder:
     """Collects the entry kinds of one binary from its facts (asking the engine for more where needed)."""
 
-    def __init__(self, facts: Facts, engine: Engine, callers_of: dict[int, list[CallSite]]):
+    def __init__(self, facts: Facts, values: CallValues, callers_of: dict[int, list[CallSite]]):
         self.facts = facts
-        self.engine = engine
+        self.values = values
         self.callers_of = callers_of
         self.entries = EntryPoints()
         self.code = {rva for rva, f in facts.functions.items() if not f.imported}
         self._by_caller: dict[int, list[CallSite]] = {}
         for site in facts.calls:
             self._by_caller.setdefault(site.caller, []).append(site)
+        #: Framework methods called through the KMDF function table: (call site, method name).
+        self.framework_calls: list[tuple[CallSite, str]] = []
 
     def run(self, roots: Iterable[int]) -> EntryPoints:
         funcs = self.facts.functions
@@ -202,10 +224,18 @@ class EntryFinder:
             self.entries.add(entry, "entry")
             self._driver_object(entry)
         self._callbacks()
+        self._wdf()
         self._tables()
+        wdf_ioctl = tuple(f"callback:{k}" for k in wdf.IOCTL_CALLBACKS)
         for rva, kinds in self.entries.kinds.items():
+            selector: Optional[Value] = None
             if any(k in IOCTL_DISPATCH for k in kinds):
-                self.entries.ioctl_guards[rva] = self.engine.case_guards(rva, IOCTL_SELECTOR)
+                selector = IOCTL_SELECTOR
+            elif any(k in wdf_ioctl for k in kinds):
+                selector = Param(wdf.IOCTL_PARAM)
+            if selector is not None:
+                self.entries.ioctl_selectors[rva] = selector
+                self.entries.ioctl_guards[rva] = self.values.case_guards(rva, selector)
         return self.entries
 
     # ------------------------------------------------------------------ DRIVER_OBJECT stores
@@ -213,25 +243,25 @@ class EntryFinder:
         """Dispatch routines, DriverUnload and AddDevice stored through DriverEntry's first parameter.
 
         The DriverObject may be passed on to helpers (``InitDispatch(DriverObject)``): functions called
-        with it are looked at too, two levels down. The stores are the engine's (recorded as it resolves).
+        with it are looked at too, two levels down. The stores are those the resolved functions made (``CallValues``).
         """
         holders: dict[int, set[int]] = {entry: {0}}
         frontier = [entry]
         for _level in range(2):
-            self.engine.resolve(frontier)
+            self.values.resolve(frontier)
             nxt = []
             for func in frontier:
                 for site in self._sites_in(func):
                     if site.callee not in self.code or site.callee == func:
                         continue
                     for i in range(4):
-                        if any(isinstance(v, Param) and v.index in holders[func] for v in site.arg(i)):
+                        if any(isinstance(v, Param) and v.index in holders[func] for v in self.values.arg(site, i)):
                             if i not in holders.setdefault(site.callee, set()):
                                 holders[site.callee].add(i)
                                 nxt.append(site.callee)
             frontier = sorted(set(nxt))
-        self.engine.resolve(sorted(holders))
-        for store in self.facts.stores:
+        self.values.resolve(sorted(holders))
+        for store in self.values.store_list():
             params = holders.get(store.function)
             if params is None:
                 continue
@@ -246,26 +276,137 @@ class EntryFinder:
         return self._by_caller.get(func, [])
 
     # ------------------------------------------------------------------ registration APIs
+    def _api_sites(self, names: Iterable[str]) -> list[tuple[CallSite, str]]:
+        """Calls of the imported APIs ``names``, directly or through an import thunk (``jmp [__imp_X]``)."""
+        wanted = set(names)
+        apis = {rva: _api_name(f.name) for rva, f in self.facts.functions.items()
+                if f.imported and _api_name(f.name) in wanted}
+        if not apis:
+            return []
+        apis.update(import_thunks(self.facts, apis))
+        return [(s, name) for callee, name in apis.items() for s in self.callers_of.get(callee, ())]
+
     def _callbacks(self) -> None:
-        wanted: dict[int, tuple[str, Optional[int]]] = {}
-        for rva, func in self.facts.functions.items():
-            name = _api_name(func.name)
-            if name in CALLBACK_ARGS:
-                wanted[rva] = (name, CALLBACK_ARGS[name])
-            elif name in SERVICE_TABLES:
-                wanted[rva] = (name, None)
-        sites = [(s, wanted[callee]) for callee in wanted for s in self.callers_of.get(callee, ())]
+        sites = self._api_sites(list(CALLBACK_ARGS) + list(SERVICE_TABLES) + [OB_REGISTER])
         if not sites:
             return
-        self.engine.resolve(sorted({s.caller for s, _ in sites}))
-        for site, (name, index) in sites:
-            if index is None:
-                for routine in self._service_routines(site.arg(0)):
+        self.values.resolve(sorted({s.caller for s, _ in sites}))
+        for site, name in sites:
+            if name in SERVICE_TABLES:
+                for routine in self._service_routines(self.values.arg(site, 0)):
                     self.entries.add(routine, f"callback:{name}")
                 continue
-            for value in site.arg(index):
+            if name == OB_REGISTER:
+                for routine, field_name in self._ob_routines(self._argument(site, 0)):
+                    self.entries.add(routine, f"callback:{name}.{field_name}")
+                continue
+            for value in self._argument(site, CALLBACK_ARGS[name]):
                 if isinstance(value, Addr) and value.rva in self.code:
                     self.entries.add(value.rva, f"callback:{name}")
+
+    def _ob_routines(self, values: Iterable[Value]) -> list[tuple[int, str]]:
+        """PreOperation/PostOperation of each OB_OPERATION_REGISTRATION an OB_CALLBACK_REGISTRATION names."""
+        out = []
+        for value in values:
+            count = self._struct_bytes(value, OB_COUNT, 2)
+            n = int.from_bytes(count, "little") if count is not None else OB_MAX_OPERATIONS
+            for array in self._struct_pointers(value, OB_OPERATIONS + 8).get(OB_OPERATIONS, ()):
+                for i in range(min(n, OB_MAX_OPERATIONS)):
+                    fields = self._struct_pointers(Addr(array + OB_OPERATION_SIZE * i), OB_OPERATION_SIZE)
+                    for offset, field_name in OB_ROUTINES.items():
+                        out += [(rva, field_name) for rva in sorted(fields.get(offset, ())) if rva in self.code]
+        return out
+
+    # ------------------------------------------------------------------ KMDF
+    def _wdf(self) -> None:
+        """Callbacks in the structures passed to framework methods, called through the WDF function table."""
+        binds = self._api_sites([wdf.BIND_API])
+        if not binds:
+            return
+        self.values.resolve(sorted({s.caller for s, _ in binds}))
+        tables = set()
+        for site, _name in binds:
+            info = wdf.bind_info_address(self.values.arg(site, wdf.BIND_INFO_ARG))
+            table = None if info is None else wdf.function_table(self.facts.memory, self.facts.image_base, info)
+            if table is not None:
+                tables.add(table)
+        for slot, count in sorted(tables):
+            names = wdf.table_names(count)
+            found = self.values.table_calls(slot, names)
+            self.values.resolve(sorted({s.caller for s, _ in found}))
+            for site, offset in found:
+                api = wdf.api_named(names[offset])
+                if api is None:
+                    continue
+                self.framework_calls.append((site, api.name))
+                for arg, field_name in api.routines.items():
+                    for value in self._argument(site, arg):
+                        if isinstance(value, Addr) and value.rva in self.code:
+                            self.entries.add(value.rva, f"callback:{api.name}.{field_name}")
+                for arg, (size, fields) in api.structures.items():
+                    for value in self._argument(site, arg):
+                        pointers = self._struct_pointers(value, size)
+                        for at, field_name in fields.items():
+                            for rva in sorted(pointers.get(at, ())):
+                                if rva in self.code:
+                                    self.entries.add(rva, f"callback:{api.name}.{field_name}")
+
+    # ------------------------------------------------------------------ structures passed to APIs
+    def _argument(self, site: CallSite, index: int) -> set[Value]:
+        """The values of a call's argument, a parameter of the calling function replaced by what its callers
+        pass (``CreateQueue(Device, &Config)`` calling WdfIoQueueCreate), up to ``PARAM_DEPTH`` callers up."""
+        out: set[Value] = set()
+        todo = [(site.caller, self.values.arg(site, index), 0)]
+        seen: set[tuple[int, int]] = set()
+        while todo:
+            func, values, depth = todo.pop()
+            for value in values:
+                if not isinstance(value, Param) or depth >= PARAM_DEPTH:
+                    out.add(value)
+                    continue
+                callers = [c for c in self.callers_of.get(func, ()) if c.caller in self.code]
+                if (func, value.index) in seen or len(callers) > MAX_PARAM_CALLERS:
+                    continue
+                seen.add((func, value.index))
+                self.values.resolve(sorted({c.caller for c in callers}))
+                todo += [(c.caller, self.values.arg(c, value.index), depth + 1) for c in callers]
+        return out
+
+    def _struct_pointers(self, value: Value, size: int) -> dict[int, set[int]]:
+        """Field offset -> the image addresses in the 8-byte fields of the first ``size`` bytes of a
+        structure: built on the stack (the call's snapshot of the frame), or a global (its initialised
+        bytes and the stores the resolved code makes into it)."""
+        out: dict[int, set[int]] = {}
+        if isinstance(value, StackAddr):
+            for pos, rva in value.refs or ():
+                if 0 <= pos < size and pos % 8 == 0:
+                    out.setdefault(pos, set()).add(rva)
+        elif isinstance(value, Addr):
+            for pos in range(0, size, 8):
+                raw = self.facts.memory.read(value.rva + pos, 8)
+                if len(raw) == 8:
+                    target = int.from_bytes(raw, "little") - self.facts.image_base
+                    if 0 < target < 1 << 32 and self.facts.memory.read(target, 1):
+                        out.setdefault(pos, set()).add(target)
+            for store in self.values.store_list():
+                where = store.address
+                if isinstance(where, Addr) and value.rva <= where.rva < value.rva + size:
+                    for stored in store.values:
+                        if isinstance(stored, Addr):
+                            out.setdefault(where.rva - value.rva, set()).add(stored.rva)
+        return out
+
+    def _struct_bytes(self, value: Value, offset: int, size: int) -> Optional[bytes]:
+        """``size`` known bytes at ``offset`` of a structure on the stack or in the image."""
+        if isinstance(value, StackAddr):
+            raw = (value.content or ())[offset:offset + size]
+            if len(raw) == size and all(b is not None for b in raw):
+                return bytes(b for b in raw if b is not None)
+            return None
+        if isinstance(value, Addr):
+            data = self.facts.memory.read(value.rva + offset, size)
+            return data if len(data) == size else None
+        return None
 
     def _service_routines(self, values: Iterable[Value]) -> list[int]:
         """ServiceProc of each SERVICE_TABLE_ENTRY of a table in the image or built on the stack."""
@@ -330,9 +471,11 @@ class EntryFinder:
 
 
 def _qwords(memory: Memory, start: int, size: int) -> Iterator[tuple[int, int]]:
-    """(rva, value) of each aligned 8-byte word of a range, read a window at a time."""
+    """(rva, value) of each aligned 8-byte word of a range, read a window at a time. Only the bytes the
+    file backs: the loader's zero fill holds no pointer, and a lying VirtualSize would otherwise make a
+    2 KB file cost a minute of scanning zeros."""
     for window in range(start, start + size, TABLE_WINDOW):
-        data = memory.read(window, min(TABLE_WINDOW, start + size - window))
+        data = memory.file_bytes(window, min(TABLE_WINDOW, start + size - window))
         for n, (value,) in enumerate(struct.iter_unpack("<Q", data[: len(data) // 8 * 8])):
             yield window + 8 * n, value
         if len(data) < min(TABLE_WINDOW, start + size - window):

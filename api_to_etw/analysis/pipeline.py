@@ -21,7 +21,7 @@ import networkx as nx
 if TYPE_CHECKING:  # pragma: no cover
     from ..etw.manifest import ManifestIndex
 
-from ..engine.base import Engine
+from ..engine.base import MEMORY, Engine
 from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
 from ..model import (
     Addr,
@@ -42,6 +42,7 @@ from .events import EventResolver, Provider, context_field_key, fold_pointers, l
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
+from .values import CallValues
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
@@ -103,13 +104,13 @@ class AnalysisResult:
         return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"]
 
 
-def relevant_args(api: EtwApi, site: CallSite) -> dict[str, ValueSet]:
+def relevant_args(api: EtwApi, site: CallSite, values: CallValues) -> dict[str, ValueSet]:
     """The argument value sets an API call site needs, by role, tagged with the caller's frame."""
     out = {}
     for role in EVENT_ROLES + REGISTER_ROLES:
         index = getattr(api, role)
         if index is not None:
-            out[role] = frozenset(in_frame(v, site.caller) for v in site.arg(index))
+            out[role] = frozenset(in_frame(v, site.caller) for v in values.arg(site, index))
     return out
 
 
@@ -124,6 +125,8 @@ def _params(exprs: dict[str, ValueSet]) -> set[int]:
 class Analysis:
     def __init__(self, engine: Engine, options: AnalysisOptions, progress: Optional[Progress] = None):
         self.engine = engine
+        #: The argument values, stores and other answers asked of the engine (the analysis owns them).
+        self.values = CallValues(engine)
         self.options = options
         self.progress = progress or (lambda phase, done, total: None)
         self.stats = AnalysisStats()
@@ -133,6 +136,7 @@ class Analysis:
         self.progress("load", 0, 1)
         facts = self.engine.load()
         self.facts = facts
+        self.values.has(MEMORY)  # a partial image (an incomplete facts file) is said once, here
         self.progress("load", 1, 1)
         self.stats.functions = len(facts.functions)
         self.stats.call_sites = len(facts.calls)
@@ -143,7 +147,7 @@ class Analysis:
             if api is not None:
                 self.apis[rva] = api
         self.apis.update(import_thunks(facts, self.apis))  # without symbols (analysis/wppsites.py)
-        self.apis.update(unnamed_trace_wrappers(facts, self.engine, self.apis))
+        self.apis.update(unnamed_trace_wrappers(facts, self.values, self.apis))
         ignored = {rva for rva, f in facts.functions.items() if f.name in self.options.ignore}
         self.ignored = ignored
 
@@ -167,33 +171,33 @@ class Analysis:
         self.stats.roots = len(self.roots)
 
         self._resolve_wrappers()
-        self.entries: EntryPoints = EntryFinder(facts, self.engine, self.callers_of).run(self.roots)
+        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of).run(self.roots)
         self.stats.entry_points = len(self.entries.kinds)
-        self.ioctl = IoctlAttribution(self.entries, self.engine, self._sites_in)
+        self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()
         registrations, classes, class_rvas = self._registrations()
-        self.tlg = bind(facts, self.engine)
+        self.tlg = bind(facts, self.values)
         for warning in self.tlg.warnings:
             log.warning("TraceLogging metadata: %s", warning)
         self.ref_sites = []
         if self.tlg.events:
             self.ref_sites = [r for r in self.tlg.sites
                               if r.function not in self.apis and r.function not in self.ignored]
-            self.engine.resolve(sorted({r.function for r in self.ref_sites}))
+            self.values.resolve(sorted({r.function for r in self.ref_sites}))
         self.stats.tracelogging_reference_sites = len(self.ref_sites)
         wpp = None
         if any(api.role == ApiRole.WPP for api in self.apis.values()):
             from ..etw.wpp import WppIndex
 
             wpp = WppIndex.from_annotations(
-                SimpleNamespace(rva=rva, strings=strings) for rva, strings in self.engine.annotations())
+                SimpleNamespace(rva=rva, strings=strings) for rva, strings in self.values.annotations())
             for warning in wpp.warnings:
                 log.warning("WPP annotations: %s", warning)
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
         self.resolver.class_rvas = class_rvas
         self.resolver.pointers = self.pointers
         if wpp is not None:
-            self.resolver.wpp_controls = control_guids(facts, self.engine)
+            self.resolver.wpp_controls = control_guids(facts, self.values)
         rows = self._walk()
         self.stats.unresolved_rows = sum(1 for r in rows if not r.event.resolved)
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
@@ -237,12 +241,12 @@ class Analysis:
         want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
-        self.engine.resolve(sorted({s.caller for s, _ in sites}))
+        self.values.resolve(sorted({s.caller for s, _ in sites}))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
         frontier: dict[int, set[int]] = {}
         for site, api in sites:
-            needed = _params(relevant_args(api, site))
+            needed = _params(relevant_args(api, site, self.values))
             if needed:
                 frontier.setdefault(site.caller, set()).update(needed)
         levels = max(self.options.max_depth, REGISTER_LEVELS)
@@ -257,16 +261,16 @@ class Analysis:
             if not new:
                 break
             callers = {s.caller for f in new for s in self.callers_of.get(f, ())}
-            self.engine.resolve(sorted(callers))
+            self.values.resolve(sorted(callers))
             frontier = {}
             for func, params in new.items():
                 for site in self.callers_of.get(func, ()):
-                    passed = {str(i): site.arg(i) for i in params}
+                    passed = {str(i): self.values.arg(site, i) for i in params}
                     needed = _params(passed)
                     if needed:
                         frontier.setdefault(site.caller, set()).update(needed)
         self.stats.wrappers = sum(1 for f, p in wrappers.items() if p)
-        self.stats.resolved_functions = len(getattr(self.engine, "_resolved", ()))
+        self.stats.resolved_functions = len(self.values.resolved)
         self.progress("resolve", 1, 1)
 
     # ------------------------------------------------------------------ registrations
@@ -291,7 +295,7 @@ class Analysis:
                     continue
                 for caller_site in self.callers_of.get(func, ()):
                     def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                        return frozenset(in_frame(v, s.caller) for v in s.arg(i))
+                        return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
                     new = {k: substitute_all(v, args) for k, v in ex.items()}
                     state = (caller_site.caller, _exprs_key(new))
                     if state in seen:
@@ -322,7 +326,7 @@ class Analysis:
         self.stats.register_sites = len(sites)
         stores = self._stores_by_function()
         for site, api in sites:
-            args = relevant_args(api, site)
+            args = relevant_args(api, site, self.values)
             exprs: dict[str, ValueSet] = {k: args[k] for k in ("guid", "handle_out", "context", "class_count",
                                                                "class_regs") if k in args}
             exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
@@ -356,16 +360,16 @@ class Analysis:
         """
         wanted: set[int] = set()
         for site, api in self._api_sites(_WRITE_ROLES | {ApiRole.REGISTER}):
-            for values in relevant_args(api, site).values():
+            for values in relevant_args(api, site, self.values).values():
                 for value in values:
                     wanted |= pointer_globals(value)
         wanted = {g for g in wanted if self.facts.memory.is_writable(g)}
         if not wanted:
             return {}
-        refs = self.engine.references(sorted(wanted))
-        self.engine.resolve(sorted({r.function for r in refs}))
+        refs = self.values.references(sorted(wanted))
+        self.values.resolve(sorted({r.function for r in refs}))
         stored: dict[int, set] = {}
-        for store in self.facts.stores:
+        for store in self.values.store_list():
             if isinstance(store.address, Addr) and store.address.rva in wanted:
                 stored.setdefault(store.address.rva, set()).update(store.values)
         out = {}
@@ -379,7 +383,7 @@ class Analysis:
 
     def _stores_by_function(self) -> dict[int, list]:
         out: dict[int, list] = {}
-        for store in self.facts.stores:
+        for store in self.values.store_list():
             out.setdefault(store.function, []).append(store)
         return out
 
@@ -464,7 +468,7 @@ class Analysis:
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
-            exprs = {k: v for k, v in relevant_args(api, site).items() if k not in REGISTER_ROLES}
+            exprs = {k: v for k, v in relevant_args(api, site, self.values).items() if k not in REGISTER_ROLES}
             for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
                 if self.options.all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own
@@ -509,7 +513,7 @@ class Analysis:
                 self.facts, lambda rva: rva in self.apis and self.apis[rva].role in _WRITE_ROLES)
         sites = self._sites_in.get(ref.function, [])
         target = Addr(ref.event.rva)
-        call = next((s for s in sites if s.args is not None and target in s.arg(1)), None)
+        call = next((s for s in sites if self.values.args(s) is not None and target in self.values.arg(s, 1)), None)
         return call if call is not None else write_call(sites, ref.rva, self._writers)
 
     def _reference_events(self, ref) -> tuple[list[EventInfo], int]:
@@ -521,8 +525,9 @@ class Analysis:
         write_rva = ref.rva
         call = self._write_call(ref)
         if call is not None:
-            if call.args is not None and target in call.arg(1):
-                passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in call.arg(0)) if p is not None)
+            if self.values.args(call) is not None and target in self.values.arg(call, 1):
+                passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in self.values.arg(call, 0))
+                               if p is not None)
                 providers = providers or passed
             writers = self._writers or {}
             label = write_function_label(self.facts.functions[writers.get(call.callee, call.callee)].name)
@@ -620,7 +625,7 @@ class Analysis:
                     continue
 
                 def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                    return frozenset(in_frame(v, s.caller) for v in s.arg(i))
+                    return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
 
                 new = {k: substitute_all(v, args) for k, v in ex.items()}
                 key = (caller, _exprs_key(new), caller_site.rva)

@@ -1,21 +1,9 @@
-"""Typed records the analysis produces and the renderers print."""
+"""Typed records the analysis produces and the renderers print (``render.rows`` turns them into columns)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional
-
-#: The published output's columns, in order; our own columns follow them.
-PUBLISHED_COLUMNS = [
-    "Function", "ProviderGuid", "ProviderSymbol", "ReghandleSymbol", "WriteFunction", "EventDescriptorSymbol",
-    "Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword", "ContainingFunction", "CallDepth",
-    "ExportedCallDepth", "CallPath",
-]
-EXTRA_COLUMNS = [
-    "Kind", "ProviderName", "EventName", "TaskName", "OpcodeName", "KeywordNames", "Fields", "WriteRva", "GroupMask",
-    "HookId", "Resolved", "EventSite", "Entry", "Ioctl", "Message",
-]
-COLUMNS = PUBLISHED_COLUMNS + EXTRA_COLUMNS
 
 KIND_MANIFEST = "manifest"
 KIND_LEGACY = "legacy"
@@ -104,74 +92,3 @@ class Row:
 
     def key(self) -> tuple:
         return (self.function, self.event.provider_key, self.event.event_key, self.containing_function)
-
-    def as_dict(self) -> dict[str, object]:
-        """Column name -> value, with the published formatting conventions applied."""
-        e = self.event
-        n = self.names or EventNames()
-        tlg = e.kind == KIND_TRACELOGGING
-
-        def num(value: Optional[int], dash: bool = False) -> str:
-            if value is None:
-                return "-" if dash else ""
-            return str(value)
-
-        return {
-            "Function": self.function,
-            "ProviderGuid": e.provider_guid,
-            "ProviderSymbol": e.provider_symbol,
-            "ReghandleSymbol": e.reghandle_symbol,
-            "WriteFunction": e.write_function,
-            "EventDescriptorSymbol": e.descriptor_symbol,
-            "Id": num(e.id, tlg),
-            "Version": num(e.version, tlg),
-            "Channel": num(e.channel),
-            "Level": num(e.level),
-            "Opcode": num(e.opcode),
-            "Task": num(e.task, tlg),
-            "Keyword": "" if e.keyword is None else f"0x{e.keyword:x}",
-            "ContainingFunction": self.containing_function,
-            "CallDepth": str(self.call_depth),
-            "ExportedCallDepth": str(self.exported_call_depth),
-            "CallPath": "[" + "->".join(self.call_path) + "]",
-            "Kind": e.kind,
-            "ProviderName": e.provider_name or n.provider_name,
-            "EventName": n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
-            "TaskName": n.task_name or e.wpp_level,
-            "OpcodeName": n.opcode_name,
-            "KeywordNames": " ".join(n.keyword_names),
-            "Fields": " ".join(n.fields or e.fields),
-            "WriteRva": f"0x{self.write_rva:x}" if self.entry != ENTRY_UNREFERENCED else "",
-            "GroupMask": "" if e.group_mask is None else f"0x{e.group_mask:x}",
-            "HookId": "" if e.hook_id is None else f"0x{e.hook_id:x}",
-            "Resolved": "yes" if e.resolved else "no",
-            "EventSite": self.event_site,
-            "Entry": self.entry,
-            "Ioctl": self.ioctl,
-            "Message": n.message,
-        }
-
-    def as_record(self) -> dict[str, object]:
-        """Typed form for JSON lines: numbers stay numbers, the path stays a list."""
-        e = asdict(self.event)
-        e.pop("event_key")
-        e.pop("provider_key")
-        e.pop("tracelogging_provider")
-        n = asdict(self.names or EventNames())
-        e["provider_name"] = e["provider_name"] or n.pop("provider_name")
-        n.pop("provider_name", None)
-        e["fields"] = list(n.pop("fields") or e["fields"])
-        e["message"] = n.pop("message") or e["message"]
-        return {
-            "function": self.function,
-            **e,
-            "containing_function": self.containing_function,
-            "call_depth": self.call_depth,
-            "exported_call_depth": self.exported_call_depth,
-            "call_path": list(self.call_path),
-            "write_rva": self.write_rva,
-            "event_site": self.event_site,
-            "entry": self.entry,
-            "ioctl": self.ioctl,
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in n.items()},
-        }

@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Optional, Protocol
+from collections.abc import Mapping
+from typing import Optional, TypeVar
 
 from ..etw.apis import ApiRole, EtwApi
 from ..etw.descriptor import format_guid
 from ..etw.wpp import TRACE_FUNCTIONS
 from ..model import Addr, Facts, Load, Param, Reference
+from .values import CallValues
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The largest function taken as an import thunk (``jmp qword ptr [rip+disp32]`` is 6 bytes, 7 with REX).
 THUNK_SIZE = 8
@@ -46,15 +49,9 @@ AUTOLOG_START = "WppAutoLogStart"
 _SENTINEL_DISTANCE = 16
 
 
-class EngineLike(Protocol):
-    def resolve(self, functions: list[int]) -> None: ...
-
-    def references(self, targets: Optional[set[int]] = None) -> list[Reference]: ...
-
-
-def import_thunks(facts: Facts, apis: dict[int, EtwApi]) -> dict[int, EtwApi]:
-    """Functions that are only ``jmp [__imp_API]`` -> that API."""
-    found: dict[int, EtwApi] = {}
+def import_thunks(facts: Facts, apis: Mapping[int, T]) -> dict[int, T]:
+    """Functions that are only ``jmp [__imp_API]`` -> what ``apis`` says of that API."""
+    found: dict[int, T] = {}
     for site in facts.calls:
         func = facts.functions.get(site.caller)
         if site.tail and site.rva == site.caller and site.callee in apis and func is not None \
@@ -63,23 +60,23 @@ def import_thunks(facts: Facts, apis: dict[int, EtwApi]) -> dict[int, EtwApi]:
     return found
 
 
-def unnamed_trace_wrappers(facts: Facts, engine: EngineLike, apis: dict[int, EtwApi]) -> dict[int, EtwApi]:
+def unnamed_trace_wrappers(facts: Facts, values: CallValues, apis: dict[int, EtwApi]) -> dict[int, EtwApi]:
     """Functions that pass their own parameter on as a WPP trace call's message GUID -> the wrapper API
     (message GUID and number parameters of the generated signature)."""
     wpp = {rva: api for rva, api in apis.items() if api.role == ApiRole.WPP}
     if not wpp:
         return {}
     sites = [s for s in facts.calls if s.callee in wpp and s.caller not in apis]
-    engine.resolve(sorted({s.caller for s in sites}))
+    values.resolve(sorted({s.caller for s in sites}))
     found: dict[int, EtwApi] = {}
     for site in sites:
         api = wpp[site.callee]
         if api.message_guid is None:
             continue
-        values = site.arg(api.message_guid)
-        if len(values) != 1:
+        found_values = values.arg(site, api.message_guid)
+        if len(found_values) != 1:
             continue
-        (value,) = values
+        (value,) = found_values
         if isinstance(value, Param) and value.index in _WRAPPER_SIGNATURES:
             name = facts.functions[site.caller].name
             level, flags = _LEVEL_FLAGS.get(value.index, (None, None))
@@ -89,26 +86,26 @@ def unnamed_trace_wrappers(facts: Facts, engine: EngineLike, apis: dict[int, Etw
     return found
 
 
-def control_guids(facts: Facts, engine: EngineLike) -> list[str]:
+def control_guids(facts: Facts, values: CallValues) -> list[str]:
     """Control GUIDs of the WPP control blocks passed to ``WppAutoLogStart`` (each block's ``ControlGuid``)."""
     starts = {rva for rva, f in facts.functions.items() if f.name.split("!")[-1] == AUTOLOG_START}
     starts |= {s.caller for s in facts.calls if s.tail and s.rva == s.caller and s.callee in starts}
     sites = [s for s in facts.calls if s.callee in starts and s.caller not in starts]
     if not sites:
         return []
-    engine.resolve(sorted({s.caller for s in sites}))
+    values.resolve(sorted({s.caller for s in sites}))
     blocks: set[int] = set()
     for site in sites:
-        for value in site.arg(0):
+        for value in values.arg(site, 0):
             if isinstance(value, Addr):
                 blocks.add(value.rva)
             elif isinstance(value, Load) and isinstance(value.addr, Addr):  # WPP_GLOBAL_Control = &WPP_MAIN_CB
-                block = _stored_address(facts, engine, value.addr.rva)
+                block = _stored_address(facts, values, value.addr.rva)
                 if block is not None:
                     blocks.add(block)
     guids: list[str] = []
     for block in sorted(blocks):
-        target = _stored_address(facts, engine, block + CONTROL_GUID_OFFSET)
+        target = _stored_address(facts, values, block + CONTROL_GUID_OFFSET)
         if target is None:
             continue
         raw = facts.memory.read(target, 16)
@@ -127,15 +124,15 @@ def _is_pointer_store(facts: Facts, rva: int) -> bool:
                                0x48 <= head[0] <= 0x4F and head[1] == 0x89)
 
 
-def _stored_address(facts: Facts, engine: EngineLike, slot: int) -> Optional[int]:
+def _stored_address(facts: Facts, values: CallValues, slot: int) -> Optional[int]:
     """The address a pointer slot holds: the address the code that stores into the slot took last before the
     store (``lea rax, [guid]`` ... ``mov [slot], rax``), else its initialised value; never a value pointing
     at the slot itself (``WPP_GLOBAL_Control``'s reset value)."""
-    stores = [r for r in engine.references(set(range(slot, slot + 8)))
+    stores = [r for r in values.references(set(range(slot, slot + 8)))
               if r.target == slot and _is_pointer_store(facts, r.rva)]
     if stores:
         loads: dict[int, list[Reference]] = defaultdict(list)
-        for ref in engine.references(None):
+        for ref in values.references(None):
             loads[ref.function].append(ref)
         for store in sorted(stores, key=lambda r: r.rva):
             before = [r for r in loads.get(store.function, ()) if r.rva < store.rva and r.target != slot]

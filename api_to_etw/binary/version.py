@@ -11,8 +11,9 @@ from __future__ import annotations
 import struct
 from typing import Optional, Protocol
 
+from .resources import resource_directory
+
 RT_VERSION = 16
-IMAGE_DIRECTORY_ENTRY_RESOURCE = 2
 VS_FFI_SIGNATURE = 0xFEEF04BD
 #: Entries read per resource directory level (real images have a handful).
 MAX_ENTRIES = 256
@@ -26,24 +27,6 @@ class RvaReader(Protocol):
     data: bytes
 
     def read(self, rva: int, size: int) -> bytes: ...
-
-
-def resource_directory(data: bytes) -> Optional[tuple[int, int]]:
-    """(RVA, size) of the resource data directory of a PE32 or PE32+ header, or None."""
-    if len(data) < 0x40 or data[:2] != b"MZ":
-        return None
-    (e_lfanew,) = struct.unpack_from("<I", data, 0x3C)
-    optional = e_lfanew + 24
-    if optional + 2 > len(data) or data[e_lfanew:e_lfanew + 4] != b"PE\0\0":
-        return None
-    (magic,) = struct.unpack_from("<H", data, optional)
-    dirs = optional + (112 if magic == 0x20B else 96)
-    (count,) = struct.unpack_from("<I", data, dirs - 4) if dirs <= len(data) else (0,)
-    entry = dirs + 8 * IMAGE_DIRECTORY_ENTRY_RESOURCE
-    if count <= IMAGE_DIRECTORY_ENTRY_RESOURCE or entry + 8 > len(data):
-        return None
-    rva, size = struct.unpack_from("<II", data, entry)
-    return (rva, size) if rva and size else None
 
 
 def _entries(image: RvaReader, base: int, offset: int) -> list[tuple[int, int]]:

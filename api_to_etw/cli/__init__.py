@@ -55,8 +55,10 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
+def main(argv: Optional[Sequence[str]] = None, *, parser: Optional[argparse.ArgumentParser] = None) -> int:
+    """Run one command; ``parser`` (from :func:`build_parser`) may be reused by callers that run many
+    commands in one process (the fuzz targets), since building it costs more than most small inputs."""
+    parser = parser or build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0

@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.pipeline import AnalysisOptions, analyze
     from ..engine import EngineSource, open_engine
     from ..engine.base import Engine
-    from ..engine.frozen import FrozenEngine, save_facts
+    from ..engine.frozen import FrozenEngine
+    from ..engine.recorder import RecordingEngine
     from ..render.tables import refuse_non_regular, render, write_output
 
     _check(args)
@@ -113,11 +114,13 @@ def run(args: argparse.Namespace) -> int:
         with Progress.for_args(args) as download:
             source = EngineSource(binary=args.binary, pdb=args.pdb, use_pdb=not args.no_pdb, force_pdb=args.force_pdb,
                                   symbol_path=symbol_path(args), offline=args.offline, symbol_limits=transfer_limits(args),
-                                  record_memory=bool(args.save_facts), progress=download.download,
+                                  progress=download.download,
                                   options={"project": args.ghidra_project, "program": args.ghidra_program,
                                            "decompiler_python": args.decompiler_python})
             engine = open_engine(args.engine, source)
         label = getattr(engine, "label", None) or os.path.basename(args.binary)
+        if args.save_facts:
+            engine = RecordingEngine(engine)
     output = args.output or os.path.join("output", f"{label}.{fmt}")
     try:
         for target in (output, args.save_facts):
@@ -126,8 +129,10 @@ def run(args: argparse.Namespace) -> int:
         with Progress.for_args(args) as progress:
             result = analyze(engine, options, progress)
         write_output(render(result.rows, fmt), output)
-        if args.save_facts:
-            save_facts(result.facts, engine.name, args.save_facts)
+        if isinstance(engine, RecordingEngine):
+            with Progress.for_args(args) as progress:
+                engine.complete(progress)
+            engine.save(args.save_facts)
             log.info("facts saved to %s", args.save_facts)
     finally:
         engine.close()

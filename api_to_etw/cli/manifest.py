@@ -46,8 +46,9 @@ def open_manifest(path: str) -> EmbeddedManifest:
         image = load_pe(path)
         memory, headers = image, image.data[:4096]
     except (UnsupportedArchitectureError, CorruptFileError):
-        with open(path, "rb") as handle:
-            data = handle.read()
+        from ..inputs import read_regular
+
+        data = read_regular(path, kind="binary")  # the same checks (regular file, size limit) as load_pe
         try:
             memory, headers = MappedFile(data), data[:4096]
         except Exception as exc:  # pefile's errors on a file load_pe already half-accepted

@@ -41,8 +41,6 @@ class EngineSource:
     offline: bool = False
     #: Symbol-server bounds (``binary.symsrv.limits.TransferLimits``); None: defaults and environment.
     symbol_limits: Optional[TransferLimits] = None
-    #: Keep every byte the analysis reads so the facts can be saved (``--save-facts``).
-    record_memory: bool = False
     #: Download progress callback (done, total) while symbols are fetched.
     progress: Optional[Callable[[int, Optional[int]], None]] = None
     #: Engine-specific settings (e.g. the Ghidra project and program).

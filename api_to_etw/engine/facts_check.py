@@ -71,7 +71,12 @@ def check_facts(facts: Facts) -> None:
         for end, what in ((site.caller, "caller"), (site.callee, "callee")):
             if end not in facts.functions:
                 raise ValueError(f"call at {site.rva:#x} names {what} {_short(end)}, which is not a function of the file")
-    for ref in facts.references or ():
+
+
+def check_recording(facts: Facts, recording: Any) -> None:
+    """Ranges and cross-references of the recorded answers (``frozen.Recording``): every reference
+    names a function of the file, as the analysis relies on."""
+    for ref in list(recording.lea_references or ()) + list(recording.operand_references):
         _in(ref.rva, U32, "reference rva")
         _in(ref.target, U32, "reference target")
         if ref.function not in facts.functions:

@@ -1,18 +1,22 @@
-"""Frozen facts: an engine's output saved as JSON and replayed without the binary or the engine.
+"""Frozen facts: an engine's answers saved as JSON and replayed without the binary or the engine.
 
-Saving records the functions, call sites with whatever argument values were resolved, the symbols,
-the section layout and every byte range the ETW decoders read. Replaying serves the same answers, so
-the analysis can be tested and two engines compared without pefile, iced-x86 or Ghidra. Facts are
-saved after an analysis, so they hold the arguments that analysis asked for: replay with the same
-(or a smaller) --max-depth.
+A facts file holds what ``load`` gave (functions, call sites, symbols, sections, resources), and what
+the analysis asked afterwards and got back: argument values per call site, stores, references, PDB
+annotations, case guards and every byte range read. ``engine.recorder.RecordingEngine`` writes it,
+wrapped around any engine, and completes it before saving (every function resolved, the data sections
+kept whole, references for every address the values name), so a replay does not depend on the
+``--max-depth`` of the run that saved it. ``FrozenEngine`` serves the same answers, so the analysis can
+be tested and two engines compared without pefile, iced-x86 or Ghidra.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import logging
 import os
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import CorruptMetadataError
@@ -20,6 +24,7 @@ from ..inputs import read_regular
 from ..model import (
     UNKNOWN,
     Addr,
+    Arguments,
     CallSite,
     CaseSet,
     Const,
@@ -31,16 +36,19 @@ from ..model import (
     Offset,
     Param,
     Reference,
+    Resolution,
     ResourceEntry,
     StackAddr,
     Store,
     Value,
 )
-from .base import Engine
-from .facts_check import check_document, check_facts
+from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, Engine
+from .facts_check import check_document, check_facts, check_recording
 
 FORMAT = "api-to-etw-facts"
 VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------------- values
@@ -94,40 +102,6 @@ def decode_value(obj: Any) -> Value:
 
 
 # --------------------------------------------------------------------------------------------- memory
-class RecordingMemory(Memory):
-    """Passes reads through to the real image and remembers which ranges were read."""
-
-    def __init__(self, inner: Memory, image_base: int):
-        self.inner = inner
-        self.image_base = image_base
-        self.ranges: dict[int, int] = {}
-
-    def read(self, rva: int, size: int) -> bytes:
-        data = self.inner.read(rva, size)
-        if data:
-            self.ranges[rva] = max(self.ranges.get(rva, 0), len(data))
-        return data
-
-    def file_bytes(self, rva: int, size: int) -> bytes:
-        data = self.inner.file_bytes(rva, size)
-        if data:
-            self.ranges[rva] = max(self.ranges.get(rva, 0), len(data))
-        return data
-
-    def is_writable(self, rva: int) -> bool:
-        return self.inner.is_writable(rva)
-
-    def merged(self) -> list[tuple[int, int]]:
-        spans = sorted(self.ranges.items())
-        out: list[list[int]] = []
-        for start, size in spans:
-            if out and start <= out[-1][0] + out[-1][1]:
-                out[-1][1] = max(out[-1][1], start + size - out[-1][0])
-            else:
-                out.append([start, size])
-        return [(a, b) for a, b in out]
-
-
 class ReplayMemory(Memory):
     """Serves the recorded ranges; anything else reads as nothing (as past the end of a section)."""
 
@@ -154,10 +128,40 @@ class ReplayMemory(Memory):
         return True
 
 
+# --------------------------------------------------------------------------------------------- answers
+@dataclass
+class Recording:
+    """The answers an engine gave after ``load``, as a facts file holds them."""
+
+    #: (caller, call-site RVA) -> argument value sets.
+    args: dict[tuple[int, int], Arguments] = field(default_factory=dict)
+    #: Stores outside the frame, in the order the engine gave them.
+    stores: list[Store] = field(default_factory=list)
+    #: ``references(None)``: every RIP-relative ``lea``; None when never asked.
+    lea_references: Optional[list[Reference]] = None
+    #: ``references(targets)`` answers, and the targets they cover (None: an older file, use the leas).
+    operand_references: list[Reference] = field(default_factory=list)
+    reference_targets: Optional[set[int]] = None
+    annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
+    case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = field(default_factory=dict)
+    #: ``table_calls`` answers: table slot -> (caller, call-site RVA, byte offset); their arguments in ``args``.
+    table_calls: dict[int, set[tuple[int, int, int]]] = field(default_factory=dict)
+    #: (rva, bytes) of the memory read, merged and sorted.
+    memory: list[tuple[int, bytes]] = field(default_factory=list)
+    #: True when the recorder completed it (every function resolved, data sections whole).
+    complete: bool = False
+    #: The capabilities of the engine that was recorded.
+    capabilities: Optional[frozenset[str]] = None
+
+
+def _value_list(values: Iterable[Value]) -> list[Any]:
+    return sorted((encode_value(v) for v in values), key=json.dumps)
+
+
 # --------------------------------------------------------------------------------------------- save
-def facts_to_json(facts: Facts, engine_name: str) -> dict:
-    memory = facts.memory
-    ranges = memory.merged() if isinstance(memory, RecordingMemory) else []
+def facts_to_json(facts: Facts, engine_name: str, recording: Recording) -> dict:
+    """The facts file of ``facts`` and the answers recorded for them."""
+    rec = recording
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -166,6 +170,8 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         "image_base": facts.image_base,
         "has_pdb": facts.has_pdb,
         "machine": facts.machine,
+        "complete": rec.complete,
+        "capabilities": None if rec.capabilities is None else sorted(rec.capabilities),
         "sections": [list(s) for s in facts.sections],
         "functions": [
             [f.rva, f.size, f.name, f.exported, f.imported, [list(fr) for fr in f.fragments]]
@@ -173,28 +179,34 @@ def facts_to_json(facts: Facts, engine_name: str) -> dict:
         ],
         "calls": [
             [s.caller, s.rva, s.callee, s.tail,
-             None if s.args is None else [sorted((encode_value(v) for v in arg), key=json.dumps) for arg in s.args]]
+             None if (args := rec.args.get((s.caller, s.rva))) is None else [_value_list(arg) for arg in args]]
             for s in sorted(facts.calls, key=lambda s: (s.rva, s.callee))
         ],
         "symbols": sorted([rva, name] for rva, name in facts.symbols.items()),
-        "memory": [[start, memory.read(start, size).hex()] for start, size in ranges],
-        "references": None if facts.references is None else [[r.rva, r.function, r.target] for r in facts.references],
-        "annotations": None if facts.annotations is None else [[rva, list(strings)] for rva, strings in facts.annotations],
-        "stores": [[st.function, st.rva, encode_value(st.address), sorted((encode_value(v) for v in st.values), key=json.dumps)]
-                   for st in sorted(facts.stores, key=lambda st: (st.rva, repr(st.address)))],
+        "memory": [[start, data.hex()] for start, data in rec.memory],
+        "references": None if rec.lea_references is None else [[r.rva, r.function, r.target]
+                                                                for r in rec.lea_references],
+        "operand_references": [[r.rva, r.function, r.target] for r in rec.operand_references],
+        "reference_targets": None if rec.reference_targets is None else sorted(rec.reference_targets),
+        "annotations": None if rec.annotations is None else [[rva, list(strings)] for rva, strings in rec.annotations],
+        "stores": [[st.function, st.rva, encode_value(st.address), _value_list(st.values)] for st in rec.stores],
         "resources": [[r.type, r.name, r.language, r.rva, r.size, r.codepage] for r in facts.resources],
         "entry_point": facts.entry_point,
-        "case_guards": None if facts.case_guards is None else [
+        "case_guards": [
             [func, encode_value(selector), [[rva, sorted((-1 if c is None else c) for c in cases)]
                                             for rva, cases in sorted(guards.items())]]
-            for (func, selector), guards in sorted(facts.case_guards.items(), key=lambda kv: (kv[0][0], repr(kv[0][1])))],
+            for (func, selector), guards in sorted(rec.case_guards.items(), key=lambda kv: (kv[0][0], repr(kv[0][1])))],
+        "table_calls": [
+            [slot, caller, rva, offset,
+             None if (args := rec.args.get((caller, rva))) is None else [_value_list(arg) for arg in args]]
+            for slot, sites in sorted(rec.table_calls.items()) for caller, rva, offset in sorted(sites)],
     }
 
 
-def save_facts(facts: Facts, engine_name: str, path: str) -> None:
+def save_facts(facts: Facts, engine_name: str, recording: Recording, path: str) -> None:
     from ..render.tables import write_output
 
-    write_output(json.dumps(facts_to_json(facts, engine_name), separators=(",", ":")) + "\n", path)
+    write_output(json.dumps(facts_to_json(facts, engine_name, recording), separators=(",", ":")) + "\n", path)
 
 
 # --------------------------------------------------------------------------------------------- replay
@@ -208,13 +220,21 @@ def _short_text(exc: object, limit: int = 120) -> str:
 
 
 class FrozenEngine(Engine):
-    """An engine that answers from a facts file."""
+    """An engine that answers from a facts file: what the recorded engine answered, nothing more.
+
+    Its capabilities are those of the recorded engine (as the file says); memory only when the
+    recorder kept the data sections whole. A question the file holds no answer for (a reference
+    target never asked, a case guard never computed) is answered empty and counted in one warning.
+    """
 
     name = "frozen"
 
     def __init__(self, path: str):
         self.path = path
         self.source_engine: Optional[str] = None
+        self.capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS))
+        self.recording = Recording()
+        self._unanswered: dict[str, int] = {}
 
     def load(self) -> Facts:
         name = os.path.basename(self.path)
@@ -234,30 +254,59 @@ class FrozenEngine(Engine):
         try:
             facts = self._build(doc)
             check_facts(facts)
+            check_recording(facts, self.recording)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
             raise CorruptMetadataError(f"{name}: malformed facts ({type(exc).__name__}: {_short_text(exc)})") from None
-        self._facts = facts
+        self._by_caller: dict[int, list[tuple[int, Arguments]]] = {}
+        for (caller, rva), args in self.recording.args.items():
+            self._by_caller.setdefault(caller, []).append((rva, args))
+        self._stores_of: dict[int, list[Store]] = {}
+        for store in self.recording.stores:
+            self._stores_of.setdefault(store.function, []).append(store)
         return facts
 
     def _build(self, doc: dict) -> Facts:
         self.source_engine = doc.get("engine")
+        rec = self.recording
         functions = {}
         for rva, size, fname, exported, imported, fragments in doc["functions"]:
             functions[int(rva)] = Function(int(rva), int(size), str(fname), bool(exported), bool(imported),
                                            [(int(a), int(b)) for a, b in fragments])
         calls = []
         for caller, rva, callee, tail, args in doc["calls"]:
-            decoded = None
+            calls.append(CallSite(int(caller), int(rva), int(callee), bool(tail)))
             if args is not None:
-                decoded = tuple(frozenset(decode_value(v) for v in arg) for arg in args)
-            calls.append(CallSite(int(caller), int(rva), int(callee), bool(tail), decoded))
+                rec.args[(int(caller), int(rva))] = tuple(frozenset(decode_value(v) for v in arg) for arg in args)
         memory = ReplayMemory(
             [(int(start), bytes.fromhex(hexdata)) for start, hexdata in doc["memory"]],
             [(int(a), int(b), bool(w), bool(x)) for a, b, w, x in doc["sections"]],
             int(doc["image_base"]),
         )
+        rec.memory = memory.chunks
+        rec.complete = bool(doc.get("complete"))
+        recorded = doc.get("capabilities")
+        if recorded is not None:
+            rec.capabilities = frozenset(str(c) for c in recorded)
+            self.capabilities = rec.capabilities - {MEMORY}
+        if rec.complete:
+            self.capabilities = self.capabilities | {MEMORY}
         refs = doc.get("references")
-        guards = doc.get("case_guards")
+        rec.lea_references = None if refs is None else [Reference(int(a), int(b), int(c)) for a, b, c in refs]
+        rec.operand_references = [Reference(int(a), int(b), int(c)) for a, b, c in doc.get("operand_references") or []]
+        targets = doc.get("reference_targets")
+        rec.reference_targets = None if targets is None else {int(t) for t in targets}
+        rec.annotations = None if doc.get("annotations") is None else [
+            (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]]
+        rec.stores = [Store(int(f), int(rva), decode_value(addr), frozenset(decode_value(v) for v in values))
+                      for f, rva, addr, values in doc.get("stores") or []]
+        rec.case_guards = {
+            (int(func), decode_value(selector)): {
+                int(rva): frozenset(None if int(c) < 0 else int(c) for c in cases) for rva, cases in sites}
+            for func, selector, sites in doc.get("case_guards") or []}
+        for slot, caller, rva, offset, args in doc.get("table_calls") or []:
+            rec.table_calls.setdefault(int(slot), set()).add((int(caller), int(rva), int(offset)))
+            if args is not None:
+                rec.args[(int(caller), int(rva))] = tuple(frozenset(decode_value(v) for v in arg) for arg in args)
         entry = doc.get("entry_point")
         return Facts(
             binary_name=str(doc["binary"]),
@@ -269,35 +318,51 @@ class FrozenEngine(Engine):
             has_pdb=bool(doc.get("has_pdb")),
             machine=str(doc.get("machine", "x64")),
             sections=memory.sections,
-            references=None if refs is None else [Reference(int(a), int(b), int(c)) for a, b, c in refs],
-            annotations=None if doc.get("annotations") is None else [
-                (int(rva), tuple(str(x) for x in strings)) for rva, strings in doc["annotations"]],
-            stores=[Store(int(f), int(rva), decode_value(addr), frozenset(decode_value(v) for v in values))
-                    for f, rva, addr, values in doc.get("stores") or []],
             resources=[ResourceEntry(kind if isinstance(kind, str) else int(kind), name if isinstance(name, str)
                                      else int(name), int(lang), int(rva), int(size), int(cp))
                        for kind, name, lang, rva, size, cp in doc.get("resources", [])],
             entry_point=None if entry is None else int(entry),
-            case_guards=None if guards is None else {
-                (int(func), decode_value(selector)): {
-                    int(rva): frozenset(None if int(c) < 0 else int(c) for c in cases) for rva, cases in sites}
-                for func, selector, sites in guards},
         )
 
-    def resolve(self, functions: Iterable[int]) -> None:
-        """Nothing to do: arguments were resolved when the facts were saved."""
+    def resolve(self, functions: Iterable[int]) -> Resolution:
+        """The recorded values of the call sites in ``functions``, and their stores in the order asked."""
+        answer = Resolution()
+        for rva in dict.fromkeys(functions):
+            for site_rva, args in self._by_caller.get(rva, ()):
+                answer.args[(rva, site_rva)] = args
+            answer.stores.extend(self._stores_of.get(rva, ()))
+        return answer
 
     def annotations(self) -> list[tuple[int, tuple[str, ...]]]:
-        facts = getattr(self, "_facts", None)
-        return list(facts.annotations or []) if facts is not None else []
+        return list(self.recording.annotations or [])
+
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        wanted = set(offsets)
+        return [(CallSite(caller, rva, slot, False), offset)
+                for caller, rva, offset in sorted(self.recording.table_calls.get(slot, ())) if offset in wanted]
 
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
-        facts = getattr(self, "_facts", None)
-        if facts is None or not facts.case_guards:
+        found = self.recording.case_guards.get((function, selector))
+        if found is None:
+            if self.recording.complete:
+                self._unanswered["case guards"] = self._unanswered.get("case guards", 0) + 1
             return {}
-        return dict(facts.case_guards.get((function, selector), {}))
+        return dict(found)
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
-        facts = getattr(self, "_facts", None)
-        refs = list(facts.references or []) if facts is not None else []
-        return refs if targets is None else [r for r in refs if r.target in set(targets)]
+        rec = self.recording
+        if targets is None:
+            return list(rec.lea_references or [])
+        wanted = set(targets)
+        if rec.reference_targets is None:  # a file saved before targeted answers were kept: the leas
+            return [r for r in rec.lea_references or [] if r.target in wanted]
+        missing = wanted - rec.reference_targets
+        if missing:
+            self._unanswered["reference targets"] = self._unanswered.get("reference targets", 0) + len(missing)
+        return [r for r in rec.operand_references if r.target in wanted]
+
+    def close(self) -> None:
+        if self._unanswered:
+            log.warning("%s: the facts file holds no answer for %s (saved by an older version or from another "
+                        "analysis); those answers are empty", os.path.basename(self.path),
+                        ", ".join(f"{n} {what}" for what, n in sorted(self._unanswered.items())))

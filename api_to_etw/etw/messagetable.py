@@ -10,6 +10,7 @@ past the resource or unbounded loops.
 
 from __future__ import annotations
 
+import codecs
 import struct
 from dataclasses import dataclass, field
 
@@ -28,6 +29,18 @@ def _ansi_codec(codepage: int) -> str:
     return f"cp{codepage}" if codepage and codepage not in (0, 1200, 65001) else ("utf-8" if codepage == 65001 else "cp1252")
 
 
+def _known_codec(codepage: int, warnings: list[str]) -> str:
+    """The codec of the resource's code page, asked for by the first ANSI entry; one Python does not know
+    (the field is the file's word, any 32-bit value) is a warning and cp1252, so ANSI entries still decode."""
+    codec = _ansi_codec(codepage)
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        warnings.append(f"message table: code page {codepage} is unknown; ANSI entries read as cp1252")
+        return "cp1252"
+    return codec
+
+
 def decode_messagetable(data: bytes, codepage: int = 0) -> MessageTable:
     """Message id -> text of one language's table; ANSI entries are decoded with ``codepage``."""
     table = MessageTable()
@@ -39,7 +52,7 @@ def decode_messagetable(data: bytes, codepage: int = 0) -> MessageTable:
     if blocks > room:
         table.warnings.append(f"message table: {blocks} blocks announced, room for {room}")
         blocks = room
-    codec = _ansi_codec(codepage)
+    codec = ""
     for b in range(blocks):
         low, high, offset = struct.unpack_from("<III", data, 4 + 12 * b)
         if high < low or high - low >= MAX_BLOCK_IDS:
@@ -60,6 +73,7 @@ def decode_messagetable(data: bytes, codepage: int = 0) -> MessageTable:
                 raw = raw[: len(raw) - len(raw) % 2]
                 text = raw.decode("utf-16-le", "replace")
             else:
+                codec = codec or _known_codec(codepage, table.warnings)
                 text = raw.decode(codec, "replace")
             text = text.split("\0", 1)[0]
             if text.endswith("\r\n"):

@@ -16,17 +16,18 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..analysis.records import COLUMNS, Row
+from ..analysis.records import Row
 from ..errors import OutputError
 from ..inputs import describe_mode
+from .rows import COLUMNS, row_columns, row_record
 
 FORMATS = ("tsv", "csv", "jsonl")
 
 
 def render(rows: Iterable[Row], fmt: str) -> str:
     if fmt == "jsonl":
-        return "".join(json.dumps(row.as_record(), sort_keys=False) + "\n" for row in rows)
-    return render_table((row.as_dict() for row in rows), COLUMNS, fmt)
+        return "".join(json.dumps(row_record(row), sort_keys=False) + "\n" for row in rows)
+    return render_table((row_columns(row) for row in rows), COLUMNS, fmt)
 
 
 def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], fmt: str) -> str:

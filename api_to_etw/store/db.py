@@ -2,7 +2,7 @@
 
 Only the scan's coordinator writes it, one transaction per binary, so a scan killed at any point
 leaves whole binaries only and the next scan resumes where it stopped. Rows keep every output column
-as rendered (``Row.as_dict``); a column the tool did not have when the store was created (new
+as rendered (``render.rows.row_columns``); a column the tool did not have when the store was created (new
 analysis columns) is added to the ``rows`` table the first time a row carries it, and listed in
 ``columns`` so queries print the columns in their order. The schema version lives in ``meta``: an
 older store is migrated step by step where a migration exists, anything else is refused.
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, TypedDict, cast
 
 from .. import __version__
-from ..analysis.records import COLUMNS
 from ..errors import OutputError, StoreError
+from ..render.rows import COLUMNS
 
 SCHEMA_VERSION = 1
 APPLICATION = "api-to-etw store"

@@ -177,6 +177,7 @@ def run_task(task: ScanTask) -> BinaryRecord:
 
 def _analyse(task: ScanTask, record: BinaryRecord) -> None:
     from ..analysis.pipeline import AnalysisOptions, analyze
+    from ..render.rows import row_columns
 
     options = task.options
     path = task.path
@@ -207,7 +208,7 @@ def _analyse(task: ScanTask, record: BinaryRecord) -> None:
         result = analyze(engine, analysis)
     finally:
         engine.close()
-    record.rows = [{k: str(v) for k, v in row.as_dict().items()} for row in result.rows]
+    record.rows = [row_columns(row) for row in result.rows]
     record.row_count = len(record.rows)
 
 

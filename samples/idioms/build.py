@@ -1,10 +1,10 @@
 """Build the data-flow idiom fixture: one user-mode DLL per optimisation level whose ETW writes use the
 idioms optimising compilers and mc.exe-style headers produce, with the truth computed from this file's model.
 
-``python samples/idioms/build.py [--check]``: writes ``idioms.c`` from ``MODEL`` (below), ``truth.json`` from
+``python -m samples.idioms.build [--check]``: writes ``idioms.c`` from ``MODEL`` (below), ``truth.json`` from
 the same model, then builds ``O1/``, ``O2/``, ``Os/`` ``idioms.dll`` + ``idioms.pdb`` with clang
 (``--target=x86_64-pc-windows-msvc -gcodeview``, through the ``-cc1`` line without machine paths, as
-samples/usermode/build.py does) and lld-link (``/debug /Brepro /pdbaltpath:``, ``/opt:icf`` so identical
+samples/toolchain.py has it) and lld-link (``/debug /Brepro /pdbaltpath:``, ``/opt:icf`` so identical
 template bodies are folded into one). Import libraries come from ``advapi32.def`` and ``kernel32.def``
 (llvm-dlltool). ``--check`` rebuilds in a temporary folder and compares every byte.
 
@@ -28,19 +28,16 @@ Idioms (one exported function each, the row's ``Function``):
 
 from __future__ import annotations
 
-import argparse
-import filecmp
-import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from samples import driver, toolchain
+
+HERE = Path(__file__).resolve().parent
 LEVELS = ("O1", "O2", "Os")
 DEFS = ("advapi32.def", "kernel32.def")
 OUTPUTS = ("idioms.dll", "idioms.pdb")
@@ -440,73 +437,40 @@ def truth() -> dict:
     return {"format": 1, "sample": "idioms", "levels": list(LEVELS), "events": events}
 
 
-def _cc1(flags: list[str], source_name: str, obj: str, cwd: str) -> None:
-    """samples/usermode/build.py's path-free ``-cc1`` compile, with this fixture's flags."""
-    spec = importlib.util.spec_from_file_location("usermode_build", os.path.join(HERE, "..", "usermode", "build.py"))
-    assert spec is not None and spec.loader is not None
-    usermode = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(usermode)
-    usermode._cc1(source_name, obj, cwd, flags)
+LINK = ("/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/debug", "/Brepro", "/pdbaltpath:idioms.pdb",
+        "/pdbsourcepath:.", "/opt:ref", "/opt:icf", "/out:idioms.dll", "/pdb:idioms.pdb", "idioms.obj", "advapi32.lib",
+        "kernel32.lib")
 
 
-def build(out_dir: str) -> None:
-    with open(os.path.join(out_dir, "idioms.c"), "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(source())
-    with open(os.path.join(out_dir, "truth.json"), "w", encoding="utf-8", newline="\n") as handle:
-        json.dump(truth(), handle, indent=1)
-        handle.write("\n")
-    work = tempfile.mkdtemp(prefix="idioms-")
+def write_sources(out: Path) -> None:
+    """idioms.c and truth.json, from the model."""
+    (out / "idioms.c").write_text(source(), encoding="utf-8", newline="\n")
+    (out / "truth.json").write_text(json.dumps(truth(), indent=1) + "\n", encoding="utf-8", newline="\n")
+
+
+def build(out: Path) -> None:
+    write_sources(out)
+    work = Path(tempfile.mkdtemp(prefix="idioms-"))  # one folder for every level: the same relative names
     try:
-        shutil.copy(os.path.join(out_dir, "idioms.c"), work)
+        shutil.copy(out / "idioms.c", work)
         for name in DEFS:
-            shutil.copy(os.path.join(HERE, name), work)
-            lib = name.replace(".def", ".lib")
-            subprocess.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", name, "-l", lib], cwd=work, check=True)
+            shutil.copy(HERE / name, work)
+            toolchain.import_library(name, name.replace(".def", ".lib"), work)
         for level in LEVELS:
-            flags = ["--target=x86_64-pc-windows-msvc", f"-{level}", "-g", "-gcodeview", "-fdebug-compilation-dir=.",
-                     "-fno-stack-protector", "-fno-builtin", "-ffunction-sections"]
-            _cc1(flags, "idioms.c", "idioms.obj", work)
-            subprocess.run(["lld-link", "/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/debug",
-                            "/Brepro", "/pdbaltpath:idioms.pdb", "/pdbsourcepath:.", "/opt:ref", "/opt:icf",
-                            "/out:idioms.dll", "/pdb:idioms.pdb", "idioms.obj", "advapi32.lib", "kernel32.lib"],
-                           cwd=work, check=True)
-            dest = os.path.join(out_dir, level)
-            os.makedirs(dest, exist_ok=True)
+            flags = [f"--target={toolchain.TARGET}", f"-{level}", *toolchain.DEBUG_FLAGS, "-fno-builtin",
+                     "-ffunction-sections"]
+            toolchain.compile_c("idioms.c", "idioms.obj", work, flags, coverage_first=True)
+            toolchain.link(LINK, work)
+            (out / level).mkdir(exist_ok=True)
             for name in OUTPUTS:
-                shutil.copy(os.path.join(work, name), os.path.join(dest, name))
-            for leftover in ("idioms.obj", "idioms.dll", "idioms.pdb", "idioms.lib", "idioms.exp"):
-                path = os.path.join(work, leftover)
-                if os.path.exists(path):
-                    os.unlink(path)
+                shutil.copy(work / name, out / level / name)
+            toolchain.remove(work, ("idioms.obj", "idioms.dll", "idioms.pdb", "idioms.lib", "idioms.exp"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def check() -> list[str]:
-    """Rebuild elsewhere; the names of the committed files that differ."""
-    problems = []
-    with tempfile.TemporaryDirectory() as tmp:
-        build(tmp)
-        for name in ["idioms.c", "truth.json"] + [os.path.join(lv, n) for lv in LEVELS for n in OUTPUTS]:
-            if not filecmp.cmp(os.path.join(tmp, name), os.path.join(HERE, name), shallow=False):
-                problems.append(f"idioms: {name} does not reproduce")
-    return problems
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="rebuild elsewhere and compare with the committed files")
-    args = parser.parse_args()
-    if not args.check:
-        build(HERE)
-        return 0
-    problems = check()
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if not problems:
-        print("idioms: reproduced")
-    return 1 if problems else 0
-
+FIXTURES = (driver.Fixture("idioms", HERE, ("idioms.c", "truth.json", *(f"{lv}/{n}" for lv in LEVELS for n in OUTPUTS)),
+                           build, tools=(*toolchain.BUILD_TOOLS, "llvm-dlltool"), sources=write_sources),)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))

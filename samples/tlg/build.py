@@ -1,6 +1,6 @@
 """Build the TraceLogging fixture DLL (``tlg.dll``) the ``tracelogging`` command's tests decode and corrupt.
 
-Run from anywhere: ``python samples/tlg/build.py [--check]``. Needs clang and lld-link; the built DLL is
+``python -m samples.tlg.build [--check]`` (from the repository root). Needs clang and lld-link; the built DLL is
 committed so the tests run without them. ``--check`` rebuilds into a temporary folder and compares the
 bytes with the committed file (clang 14 and lld 14 built it; other versions may lay the code out
 differently).
@@ -22,55 +22,29 @@ What the DLL holds (see ``tlgmeta.c`` and ``tlgcode.c``):
 
 from __future__ import annotations
 
-import argparse
-import filecmp
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
+from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from samples import driver, toolchain
+
+HERE = Path(__file__).resolve().parent
 HEADERS = ("tlg.h",)
 SOURCES = ("tlgmeta.c", "tlgcode.c", "tlgwrite.c")
-TRIPLE = "x86_64-pc-windows-msvc"
 DLL = "tlg.dll"
 
 
-def build(out_dir: str) -> list[str]:
-    if os.path.abspath(out_dir) != HERE:
-        for name in HEADERS + SOURCES:
-            shutil.copy(os.path.join(HERE, name), os.path.join(out_dir, name))
+def build(out: Path) -> None:
+    driver.copy_inputs(HERE, out, HEADERS + SOURCES)
     objects = []
     for source in SOURCES:
-        obj = os.path.splitext(source)[0] + ".obj"
-        subprocess.run(["clang", f"--target={TRIPLE}", "-O2", "-Wall", "-c", source, "-o", obj], cwd=out_dir,
-                       check=True)
+        obj = source[:-2] + ".obj"
+        toolchain.compile_plain(source, obj, out, [f"--target={toolchain.TARGET}", "-O2", "-Wall"])
         objects.append(obj)
-    subprocess.run(["lld-link", "/nologo", "/dll", "/noentry", "/nodefaultlib", "/Brepro", "/machine:x64",
-                    f"/out:{DLL}", *objects], cwd=out_dir, check=True)
-    for leftover in (*objects, "tlg.lib", "tlg.exp"):
-        path = os.path.join(out_dir, leftover)
-        if os.path.exists(path):
-            os.unlink(path)
-    return [DLL]
+    toolchain.link(["/nologo", "/dll", "/noentry", "/nodefaultlib", "/Brepro", "/machine:x64", f"/out:{DLL}",
+                    *objects], out)
+    toolchain.remove(out, (*objects, "tlg.lib", "tlg.exp"))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="rebuild elsewhere and compare with the committed DLL")
-    args = parser.parse_args()
-    if not args.check:
-        build(HERE)
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for dll in build(tmp):
-            if not filecmp.cmp(os.path.join(tmp, dll), os.path.join(HERE, dll), shallow=False):
-                print(f"tlg: {dll} does not reproduce", file=sys.stderr)
-                return 1
-    print("tlg: reproduced")
-    return 0
-
+FIXTURES = (driver.Fixture("tlg", HERE, (DLL,), build),)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))

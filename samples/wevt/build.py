@@ -1,6 +1,6 @@
 """Build the embedded-manifest fixture: DLLs whose WEVT_TEMPLATE and message tables come from our model.
 
-``python samples/wevt/build.py [--check]``. :data:`PROVIDERS` and :data:`MESSAGES` are a manifest model
+``python -m samples.wevt.build [--check]``. :data:`PROVIDERS` and :data:`MESSAGES` are a manifest model
 (the decoder's own record types); this script encodes them in the compiled-manifest layout
 (``encode_wevt``: CRIM / WEVT / CHAN LEVL OPCO TASK KEYW MAPS TTBL EVNT PRVA) and as RT_MESSAGETABLEs
 (en-US in UTF-16 entries, de-DE in ANSI entries), writes ``gadget.rc`` for llvm-rc, generates
@@ -13,20 +13,10 @@ Truth for the tests is the model itself (decoding the resource must give it back
 
 from __future__ import annotations
 
-import argparse
-import filecmp
-import importlib.util
-import os
 import struct
-import subprocess
-import sys
-import tempfile
-import uuid
+from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", ".."))
-
-from api_to_etw.etw.wevt import (  # noqa: E402
+from api_to_etw.etw.wevt import (
     ELEMENT_TYPES,
     NO_MESSAGE,
     Named,
@@ -36,7 +26,10 @@ from api_to_etw.etw.wevt import (  # noqa: E402
     WevtEvent,
     WevtProvider,
 )
+from samples import driver, toolchain
+from samples.guid import guid_bytes, guid_initializer
 
+HERE = Path(__file__).resolve().parent
 OUTPUTS = ("gadget.c", "gadget.dll", "gadget.pdb", "gadget_res.dll")
 CRIM_VERSION = (5, 1)
 PRVA_NAME = 0x10000001
@@ -118,11 +111,6 @@ def _sized(text: str) -> bytes:
     body = _pad4(b"\0" * 4 + text.encode("utf-16-le") + b"\0\0")[4:]
     return struct.pack("<I", len(body) + 4) + body
 
-
-def _guid(text: str) -> bytes:
-    return uuid.UUID(text).bytes_le
-
-
 class _Layout:
     """Offsets of the entries events point at, filled while elements are laid out."""
 
@@ -166,7 +154,7 @@ def _element(sig: str, p: WevtProvider, base: int, lay: _Layout) -> bytes:
     if sig == "TASK":
         for i, t in enumerate(p.tasks):
             lay.tasks[t.value] = base + 12 + 28 * i
-        return _table(sig, base, [struct.pack("<II", t.value, t.message_id) + _guid(t.guid) + b"\0" * 4
+        return _table(sig, base, [struct.pack("<II", t.value, t.message_id) + guid_bytes(t.guid) + b"\0" * 4
                                   for t in p.tasks], [t.name for t in p.tasks], 24, 28)
     if sig == "KEYW":
         for i, k in enumerate(p.keywords):
@@ -217,7 +205,7 @@ def _element(sig: str, p: WevtProvider, base: int, lay: _Layout) -> bytes:
                 name_at += len(blob)
             body = t.binxml + b"".join(items) + b"".join(names)
             head = b"TEMP" + struct.pack("<IIIII", 40 + len(body), len(t.fields), len(t.fields),
-                                         items_at if t.fields else 0, t.flags) + _guid(t.guid)
+                                         items_at if t.fields else 0, t.flags) + guid_bytes(t.guid)
             temps.append(head + body)
             at += 40 + len(body)
         body = b"".join(temps)
@@ -258,7 +246,7 @@ def encode_wevt(providers: tuple[WevtProvider, ...] = PROVIDERS, version: tuple[
         block = b"WEVT" + struct.pack("<III", 16 + len(body), p.message_id, len(p.order)) + body
         blocks.append((p.guid, at, block))
         at += len(block)
-    head = b"".join(_guid(g) + struct.pack("<I", offset) for g, offset, _ in blocks)
+    head = b"".join(guid_bytes(g) + struct.pack("<I", offset) for g, offset, _ in blocks)
     out = head + b"".join(block for _, _, block in blocks)
     return b"CRIM" + struct.pack("<IHHI", 16 + len(out), version[0], version[1], len(providers)) + out
 
@@ -285,14 +273,6 @@ def encode_messagetable(messages: dict[int, str], unicode: bool = True) -> bytes
 
 # ---------------------------------------------------------------------------------------- sources
 
-
-def _c_guid(text: str) -> str:
-    u = uuid.UUID(text)
-    d = u.bytes
-    tail = ", ".join(f"0x{b:02x}" for b in d[8:])
-    return f"{{0x{u.time_low:08x}, 0x{u.time_mid:04x}, 0x{u.time_hi_version:04x}, {{{tail}}}}}"
-
-
 def c_source() -> str:
     """gadget.c: register each provider, write the WRITTEN events from one exported function each."""
     lines = [
@@ -309,7 +289,7 @@ def c_source() -> str:
         "",
     ]
     for n, p in enumerate(PROVIDERS):
-        lines.append(f"const GUID ProviderGuid{n} = {_c_guid(p.guid)};")
+        lines.append(f"const GUID ProviderGuid{n} = {guid_initializer(p.guid)};")
         lines.append(f"REGHANDLE RegHandle{n};")
     lines.append("")
     for n, p in enumerate(PROVIDERS):
@@ -336,57 +316,30 @@ def rc_source() -> str:
     return "\n".join(out) + "\n"
 
 
-def _usermode_build():  # type: ignore[no-untyped-def]
-    """samples/usermode/build.py, for its path-free clang -cc1 compile (one copy of that recipe)."""
-    spec = importlib.util.spec_from_file_location("usermode_build", os.path.join(HERE, "..", "usermode", "build.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+CFLAGS = (f"--target={toolchain.TARGET}", "-O2", *toolchain.DEBUG_FLAGS)
+LINK = ("/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/Brepro")
 
 
-def build(out_dir: str) -> None:
-    def write(name: str, data: bytes) -> None:
-        with open(os.path.join(out_dir, name), "wb") as handle:
-            handle.write(data)
-
-    write("gadget.c", c_source().encode())
-    write("gadget.rc", rc_source().encode())
-    write("gadget.wevt", encode_wevt())
+def build(out: Path) -> None:
+    (out / "gadget.c").write_bytes(c_source().encode())
+    (out / "gadget.rc").write_bytes(rc_source().encode())
+    (out / "gadget.wevt").write_bytes(encode_wevt())
     for lang, messages in MESSAGES.items():
-        write(f"gadget.{lang}.msg", encode_messagetable(messages, unicode=lang not in ANSI_LANGUAGES))
-    write("advapi32.def", b"LIBRARY advapi32.dll\nEXPORTS\nEventRegister\nEventWrite\n")
-    run = {"cwd": out_dir, "check": True}
-    subprocess.run(["llvm-rc", "/fo", "gadget.res", "gadget.rc"], **run)  # type: ignore[call-overload]
-    subprocess.run(["llvm-dlltool", "-m", "i386:x86-64", "-d", "advapi32.def", "-l", "advapi32.lib"],
-                   **run)  # type: ignore[call-overload]
-    _usermode_build()._cc1("gadget.c", "gadget.obj", out_dir)
-    link = ["lld-link", "/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/Brepro"]
-    subprocess.run(link + ["/debug", "/pdbaltpath:gadget.pdb", "/pdbsourcepath:.", "/opt:ref", "/opt:noicf",
-                           "/out:gadget.dll", "/pdb:gadget.pdb", "gadget.obj", "gadget.res", "advapi32.lib"],
-                   **run)  # type: ignore[call-overload]
-    subprocess.run(link + ["/out:gadget_res.dll", "gadget.res"], **run)  # type: ignore[call-overload]
-    for leftover in os.listdir(out_dir):
-        if leftover.startswith(("gadget", "advapi32")) and leftover not in OUTPUTS:
-            os.unlink(os.path.join(out_dir, leftover))
+        (out / f"gadget.{lang}.msg").write_bytes(encode_messagetable(messages, unicode=lang not in ANSI_LANGUAGES))
+    (out / "advapi32.def").write_bytes(b"LIBRARY advapi32.dll\nEXPORTS\nEventRegister\nEventWrite\n")
+    toolchain.resources(["/fo", "gadget.res", "gadget.rc"], out)
+    toolchain.import_library("advapi32.def", "advapi32.lib", out)
+    toolchain.compile_c("gadget.c", "gadget.obj", out, CFLAGS, coverage_first=True)
+    toolchain.link([*LINK, "/debug", "/pdbaltpath:gadget.pdb", "/pdbsourcepath:.", "/opt:ref", "/opt:noicf",
+                    "/out:gadget.dll", "/pdb:gadget.pdb", "gadget.obj", "gadget.res", "advapi32.lib"], out)
+    toolchain.link([*LINK, "/out:gadget_res.dll", "gadget.res"], out)
+    for leftover in out.iterdir():
+        if leftover.name.startswith(("gadget", "advapi32")) and leftover.name not in OUTPUTS:
+            leftover.unlink()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="rebuild elsewhere and compare with the committed files")
-    args = parser.parse_args()
-    if not args.check:
-        build(HERE)
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        build(tmp)
-        for name in OUTPUTS:
-            if not filecmp.cmp(os.path.join(tmp, name), os.path.join(HERE, name), shallow=False):
-                print(f"wevt: {name} does not reproduce", file=sys.stderr)
-                return 1
-    print("wevt: reproduced")
-    return 0
-
+FIXTURES = (driver.Fixture("wevt", HERE, OUTPUTS, build,
+                           tools=(*toolchain.BUILD_TOOLS, "llvm-dlltool", "llvm-rc"), sources=None),)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(driver.main(FIXTURES, __doc__.splitlines()[0]))

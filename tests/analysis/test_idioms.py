@@ -15,6 +15,7 @@ from conftest import LEVELS, SAMPLES
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.render.rows import row_columns
 
 IDIOMS = os.path.join(SAMPLES, "idioms")
 FIELDS = ("Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword")
@@ -38,7 +39,7 @@ def _found(level: str, use_pdb: bool) -> set[tuple]:
     loaded = open_binary(os.path.join(IDIOMS, level, "idioms.dll"), use_pdb=use_pdb)
     assert (loaded.pdb is not None) == use_pdb
     rows = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions()).rows
-    unresolved = [r.as_dict() for r in rows if not r.event.resolved]
+    unresolved = [row_columns(r) for r in rows if not r.event.resolved]
     assert not unresolved, unresolved
     out = set()
     for r in rows:

@@ -15,10 +15,12 @@ from conftest import SAMPLES
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.binary.pdb import load_pdb
-from api_to_etw.engine.frozen import FrozenEngine, save_facts
+from api_to_etw.engine.frozen import FrozenEngine
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.engine.recorder import RecordingEngine
+from api_to_etw.render.rows import row_columns
 
-FIXTURES = ("mcdriver", "mcdll")
+FIXTURES = ("mcdriver", "mcdll", "mckmdf")
 LEVELS = ("O1", "O2", "Os")
 _TABLE = re.compile(r"^table:0x([0-9a-f]+)\[(\d+)\]$")
 
@@ -49,13 +51,14 @@ def test_rows_equal_truth_with_pdb(sample, level):
     loaded = open_binary(_image(sample, level))
     assert loaded.pdb is not None
     result = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions())
-    assert all(r.event.resolved for r in result.rows), [r.as_dict() for r in result.rows if not r.event.resolved]
+    assert all(r.event.resolved for r in result.rows), [row_columns(r) for r in result.rows if not r.event.resolved]
     assert _ours(result.rows) == _expected(truth, True)
     events = {e["id"]: e for e in truth["events"]}
     for row in result.rows:
         e = events[row.event.id]
+        level = e.get("patched_level", e["level"])  # a by-value copy patched before the write
         assert (row.event.version, row.event.channel, row.event.level, row.event.opcode, row.event.task,
-                row.event.keyword) == (e["version"], e["channel"], e["level"], e["opcode"], e["task"], e["keyword"])
+                row.event.keyword) == (e["version"], e["channel"], level, e["opcode"], e["task"], e["keyword"])
         assert row.event.provider_symbol == truth["provider"]["symbol"]
         assert row.event.reghandle_symbol == truth["provider"]["symbol"] + "_Context"
         assert row.containing_function.startswith("McGenEventWrite_")
@@ -104,11 +107,12 @@ def test_the_driver_covers_every_entry_kind():
 def test_frozen_facts_replay_entries_and_ioctls(sample, tmp_path):
     """Stores, case guards, the entry point and the read-only tables travel in the facts file."""
     loaded = open_binary(_image(sample, "O2"))
-    result = analyze(NativeEngine(loaded.image, loaded.pdb, record_memory=True), AnalysisOptions())
+    recorder = RecordingEngine(NativeEngine(loaded.image, loaded.pdb))
+    result = analyze(recorder, AnalysisOptions())
     path = tmp_path / "facts.json"
-    save_facts(result.facts, "native", str(path))
+    recorder.save(str(path))
     replay = analyze(FrozenEngine(str(path)), AnalysisOptions())
-    assert [r.as_dict() for r in replay.rows] == [r.as_dict() for r in result.rows]
+    assert [row_columns(r) for r in replay.rows] == [row_columns(r) for r in result.rows]
     assert {r.entry for r in replay.rows} - {"unreached", "export", "entry"}
 
 
@@ -121,3 +125,48 @@ def test_all_sites_only_adds_rows(sample):
     every = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(all_sites=True))
     assert _ours(default.rows) <= _ours(every.rows)
     assert len(every.rows) > len(default.rows)
+
+
+def test_the_kmdf_driver_covers_its_idioms():
+    """mckmdf is worth its name: KMDF callbacks of every modelled structure, object and registry callbacks,
+    IOCTL cases of an EvtIoDeviceControl callback, and a descriptor copied by a call then patched."""
+    truth = _truth("mckmdf")
+    kinds = {k for r in truth["rows"] for k in r["Entry"]}
+    assert {"entry", "callback:WdfDriverCreate.EvtDriverDeviceAdd", "callback:WdfDriverCreate.EvtDriverUnload",
+            "callback:WdfDriverCreate.EvtCleanupCallback", "callback:WdfIoQueueCreate.EvtIoRead",
+            "callback:WdfIoQueueCreate.EvtIoWrite", "callback:WdfIoQueueCreate.EvtIoDeviceControl",
+            "callback:WdfIoQueueCreate.EvtIoInternalDeviceControl",
+            "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Entry",
+            "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Exit",
+            "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware",
+            "callback:ObRegisterCallbacks.PreOperation", "callback:ObRegisterCallbacks.PostOperation",
+            "callback:CmRegisterCallbackEx", "callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate",
+            "callback:WdfTimerCreate.EvtTimerFunc", "callback:WdfWorkItemCreate.EvtWorkItemFunc",
+            "callback:WdfDpcCreate.EvtDpcFunc", "callback:WdfInterruptCreate.EvtInterruptIsr",
+            "callback:WdfRequestSetCompletionRoutine.CompletionRoutine",
+            "callback:WdfRequestMarkCancelable.EvtRequestCancel",
+            "callback:WdfDeviceInitSetIoInCallerContextCallback.EvtIoInCallerContext"} <= kinds
+    ioctls = {r["Ioctl"] for r in truth["rows"] if "callback:WdfIoQueueCreate.EvtIoDeviceControl" in r["Entry"]}
+    assert "default" in ioctls and any("," in i for i in ioctls)
+    assert [e["symbol"] for e in truth["events"] if "patched_level" in e] == ["ReadDone"]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_kmdf_fixture_has_the_shapes_it_claims(level):
+    """The tail-jump power callback has no RUNTIME_FUNCTION where clang makes it a tail jump (-O2, -Os: only
+    its registered pointer names its start), the framework is reached only through WdfVersionBind, and the
+    read callback really calls RtlMoveMemory (the copy is a call, not inlined moves)."""
+    path = _image("mckmdf", level)
+    loaded = open_binary(path)
+    pdb = loaded.pdb
+    assert pdb is not None
+    by_name = {name: rva for rva, name in pdb.functions.items()}
+    begins = {rf.begin for rf in loaded.image.runtime_functions}
+    assert (by_name["KmdfD0Exit"] not in begins) == (level != "O1")
+    assert by_name["KmdfD0Entry"] in begins or by_name["KmdfPrepareHardware"] in begins
+    imports = {label.split("!", 1)[-1] for label in loaded.image.imports.values()}
+    assert "WdfVersionBind" in imports and not any(n.startswith("WdfDriver") for n in imports)
+    engine = NativeEngine(loaded.image, pdb)
+    facts = engine.load()
+    move = next(rva for rva, f in facts.functions.items() if f.imported and f.name == "RtlMoveMemory")
+    assert any(s.callee == move and s.caller == by_name["KmdfIoRead"] for s in facts.calls)

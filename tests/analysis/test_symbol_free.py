@@ -16,6 +16,7 @@ from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.binary.pdb import load_pdb
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.render.rows import row_columns
 
 COMPARED = ("Function", "Kind", "ProviderGuid", "Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword",
             "ContainingFunction", "CallDepth", "GroupMask", "HookId")
@@ -48,8 +49,8 @@ def test_exports_only_rows_equal_truth(level, truth):
     exported = {f["name"] for f in truth["functions"] if f["exported"]}
     ours, ours_tlg, depth = set(), set(), {}
     for row in result.api_rows():
-        assert row.event.resolved, row.as_dict()
-        d = row.as_dict()
+        assert row.event.resolved, row_columns(row)
+        d = row_columns(row)
         d["Function"], d["ContainingFunction"] = real(d["Function"]), real(d["ContainingFunction"])
         assert real(row.call_path[0]) in exported
         if row.event.kind == "tracelogging":

@@ -13,6 +13,7 @@ from conftest import LEVELS, load_truth, synth_exe
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.render.rows import row_columns
 
 FIELDS = ("Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword", "GroupMask", "HookId")
 NAMES = ("ProviderGuid", "ProviderSymbol", "ReghandleSymbol", "EventDescriptorSymbol")
@@ -73,7 +74,7 @@ def result(request):
 
 def test_every_row_resolved(result):
     level, res = result
-    unresolved = [r.as_dict() for r in res.rows if not r.event.resolved]
+    unresolved = [row_columns(r) for r in res.rows if not r.event.resolved]
     assert not unresolved, f"{level}: {len(unresolved)} unresolved rows, e.g. {unresolved[:3]}"
 
 
@@ -81,7 +82,7 @@ def test_rows_equal_truth(result, truth):
     level, res = result
     ours = {}
     for row in res.rows:
-        norm = normalise_ours(row.as_dict())
+        norm = normalise_ours(row_columns(row))
         assert key(norm) not in ours, f"duplicate row {key(norm)}"
         ours[key(norm)] = norm
     expected = {key(n): n for n in map(normalise_truth, truth["rows"])}
@@ -111,7 +112,7 @@ def test_depth_limit_is_respected(truth):
     """A smaller --max-depth drops exactly the truth rows deeper than it."""
     loaded = open_binary(synth_exe("O2"))
     res = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(max_depth=3))
-    ours = {key(normalise_ours(r.as_dict())) for r in res.api_rows()}
+    ours = {key(normalise_ours(row_columns(r))) for r in res.api_rows()}
     expected = {key(n) for n in map(normalise_truth, truth["rows"]) if n["CallDepth"] <= 3}
     assert ours == expected
 
@@ -138,8 +139,8 @@ def test_larger_depth_adds_the_deeper_rows(truth):
     assert deeper, "the sample must have writes beyond the default depth"
     loaded = open_binary(synth_exe("O2"))
     res = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(max_depth=6))
-    ours = {key(normalise_ours(r.as_dict())) for r in res.rows}
+    ours = {key(normalise_ours(row_columns(r))) for r in res.rows}
     expected = {key(normalise_truth(r)) for r in truth["rows"] + deeper}
     # A deeper limit may also shorten nothing and add only paths of length 6.
     assert expected <= ours
-    assert all(r.call_depth == 6 for r in res.rows if key(normalise_ours(r.as_dict())) not in expected)
+    assert all(r.call_depth == 6 for r in res.rows if key(normalise_ours(row_columns(r))) not in expected)

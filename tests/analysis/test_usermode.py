@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 
-from conftest import SAMPLES, needs_tools
+from conftest import REPO, SAMPLES, needs_tools
 
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.render.rows import row_columns
 
 DLL = os.path.join(SAMPLES, "usermode", "telemetry.dll")
 WIDGET = "6b0a6a2e-1c4f-4d71-9a55-2d3e410b7c11"
@@ -32,7 +33,7 @@ EXPECTED = {
 def _rows(use_pdb: bool):
     loaded = open_binary(DLL, use_pdb=use_pdb)
     result = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions())
-    assert all(r.event.resolved for r in result.rows), [r.as_dict() for r in result.rows if not r.event.resolved]
+    assert all(r.event.resolved for r in result.rows), [row_columns(r) for r in result.rows if not r.event.resolved]
     return result.rows
 
 
@@ -69,6 +70,6 @@ def test_usermode_fixture_reproduces():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, os.path.join(SAMPLES, "usermode", "build.py"), "--check"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "samples.usermode.build", "--check"], capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -12,6 +12,7 @@ from conftest import SAMPLES
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.render.rows import row_columns
 
 WPP = os.path.join(SAMPLES, "wpp")
 
@@ -39,4 +40,4 @@ def test_wpp_rows_equal_truth(image):
         assert row.event.provider_symbol == message["control_name"]
         assert row.event.descriptor_symbol == message["name"]
         assert row.event.fields == tuple(a[0] for a in message["args"])
-        assert row.as_dict()["Kind"] == "wpp"
+        assert row_columns(row)["Kind"] == "wpp"

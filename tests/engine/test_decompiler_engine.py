@@ -19,6 +19,7 @@ from api_to_etw.engine.decompiler import adapter, find_python
 from api_to_etw.engine.decompiler.engine import mapped_image, required_arguments
 from api_to_etw.errors import ExitCode, MissingDependencyError
 from api_to_etw.model import UNKNOWN, Addr, Const, Load, Param, StackAddr
+from api_to_etw.render.rows import row_columns
 
 
 def _decompiler_python():
@@ -129,7 +130,7 @@ def _rows(kind: str, path: str, use_pdb: bool):
     engine = open_engine(kind, source)
     try:
         result = analyze(engine, AnalysisOptions(all_sites=True))
-        rows = {tuple(sorted(row.as_dict().items())) for row in result.rows}
+        rows = {tuple(sorted(row_columns(row).items())) for row in result.rows}
         return rows, getattr(engine, "stats", None), result.facts
     finally:
         engine.close()
@@ -242,9 +243,11 @@ def test_worker_values_of_a_real_function():
         facts = engine.load()
         by_name = {f.name: rva for rva, f in facts.functions.items()}
         func = by_name["EtwTraceThread"]
-        engine.resolve([func])
+        answer = engine.resolve([func])
         site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == "EtwWrite")
-        handle, descriptor, activity, count = (site.arg(i) for i in range(4))
+        assert site.args is None  # the facts stay as loaded: the values come in the answer
+        args = answer.args[(func, site.rva)]
+        handle, descriptor, activity, count = (args[i] for i in range(4))
         assert len(handle) == 1 and isinstance(next(iter(handle)), Load)
         assert {type(v) for v in descriptor} == {Addr}
         assert activity == {Const(0)} and count == {Const(1)}
@@ -281,7 +284,7 @@ def test_vigembus_wpp_rows_differ_only_in_the_known_ways(real_binary):
             rows = analyze(engine, AnalysisOptions(all_sites=True)).rows
         finally:
             engine.close()
-        return {(r.function, r.containing_function, r.write_rva, r.event.id, r.event.provider_guid): r.as_dict()
+        return {(r.function, r.containing_function, r.write_rva, r.event.id, r.event.provider_guid): row_columns(r)
                 for r in rows}
 
     native, decompiled = keyed("native"), keyed("ghidra-decompiler")

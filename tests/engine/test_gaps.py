@@ -41,3 +41,17 @@ def test_gap_entries_are_procedures_the_pdb_lists(path: str) -> None:
     found = gap_entries(image, ranges)
     assert found, "each fixture has leaf code without unwind data"
     assert found <= procedures, sorted(hex(rva) for rva in found - procedures)
+
+
+@pytest.mark.parametrize("level", ["O2", "Os"])
+def test_frameless_registered_callback_is_found_in_a_gap(level: str) -> None:
+    """samples/mckmdf's EvtDeviceD0Exit is only a tail jump (no RUNTIME_FUNCTION, not 16-byte aligned at -Os):
+    code alone names nothing there but the pointer the driver registers, and gap discovery starts it."""
+    from api_to_etw.binary.pdb import load_pdb
+
+    path = os.path.join(SAMPLES, "mckmdf", level, "mckmdf.sys")
+    image = load_pe(path)
+    names = {name: rva for rva, name in load_pdb(os.path.splitext(path)[0] + ".pdb").functions.items()}
+    ranges = [(rf.begin, rf.end, rf.parent if rf.parent is not None else rf.begin) for rf in image.runtime_functions]
+    assert names["KmdfD0Exit"] not in {start for start, _end, _owner in ranges}
+    assert names["KmdfD0Exit"] in gap_entries(image, ranges)

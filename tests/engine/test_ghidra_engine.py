@@ -43,6 +43,7 @@ from api_to_etw.engine.pcode import (
 from api_to_etw.errors import ExitCode, MissingDependencyError, UsageError
 from api_to_etw.etw.descriptor import EventDescriptor
 from api_to_etw.model import UNKNOWN, Addr, CallSite, Const, Load, Memory, Offset, Param, StackAddr
+from api_to_etw.render.rows import row_record
 
 BASE = 0x140000000
 
@@ -166,8 +167,6 @@ def test_open_ghidra_validates_the_binary_first(monkeypatch, tmp_path):
     if os.path.exists(synth_exe()):
         with pytest.raises(MissingDependencyError):
             open_engine("ghidra", EngineSource(binary=synth_exe()))
-        with pytest.raises(MissingDependencyError):
-            open_engine("ghidra", EngineSource(binary=synth_exe(), record_memory=True))
     args = build_parser().parse_args(["analyze", "--engine", "ghidra", "--ghidra-project", str(tmp_path),
                                       "--ghidra-program", "/k/nt.exe"])
     assert args.ghidra_project == str(tmp_path) and args.ghidra_program == "/k/nt.exe"
@@ -710,12 +709,7 @@ def test_ghidra_memory_reads_like_the_native_image(monkeypatch):
         FakeBlockMem(".rdata", BASE + 0x2020, 0x10, data=b"R" * 0x10),
     ]
 
-    def fake_read(memory, address, size):
-        block = memory.getBlock(address)
-        off = address.getOffset() - block.start
-        return block.data[off: off + size]
-
-    monkeypatch.setattr(ex, "read_java_bytes", fake_read)
+    monkeypatch.setattr(ex, "read_java_bytes", _fake_read)
     mem = ex.GhidraMemory(FakeProgram(blocks))
     assert mem.image_base == BASE
     assert mem.read(0x1000, 4) == b"\xcc" * 4
@@ -907,7 +901,7 @@ def _truth_key(row):
 
 
 def _our_key(row):
-    r = row.as_record()
+    r = row_record(row)
     return (r["function"], r["provider_guid"], r["descriptor_symbol"] or "",
             *(r[f.lower()] for f in FIELDS), r["containing_function"], r["call_depth"])
 
@@ -918,15 +912,15 @@ def ghidra_run(request, tmp_path_factory):
     if reason:
         pytest.skip(reason)
     from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
-    from api_to_etw.engine.frozen import save_facts
     from api_to_etw.engine.ghidra.engine import GhidraEngine
+    from api_to_etw.engine.recorder import RecordingEngine
 
     truth = load_truth()
-    engine = GhidraEngine(synth_exe(request.param), synth_pdb(request.param), record_memory=True)
+    engine = RecordingEngine(GhidraEngine(synth_exe(request.param), synth_pdb(request.param)))
     try:
         result = analyze(engine, AnalysisOptions(max_depth=truth["max_depth"]))
         facts = str(tmp_path_factory.mktemp("ghidra") / f"{request.param}.facts.json")
-        save_facts(result.facts, engine.name, facts)
+        engine.save(facts)
     finally:
         engine.close()
     return request.param, result, facts
@@ -1221,6 +1215,13 @@ class FakeFixtureProgram(FakeProgram):
 # ---- end of FAKES
 
 
+def _fake_read(memory, address, size):
+    """``read_java_bytes`` over the fake program's memory blocks."""
+    block = memory.getBlock(address)
+    off = address.getOffset() - block.start
+    return block.data[off: off + size]
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_program_facts_agree_with_the_native_engine(level, monkeypatch):
     """Edges, names, exports, symbols, sections and lea references from (fake) Ghidra listing objects."""
@@ -1229,12 +1230,7 @@ def test_program_facts_agree_with_the_native_engine(level, monkeypatch):
     from api_to_etw.engine.native.engine import NativeEngine
     from api_to_etw.engine.native.functions import discover
 
-    def fake_read(memory, address, size):
-        block = memory.getBlock(address)
-        off = address.getOffset() - block.start
-        return block.data[off: off + size]
-
-    monkeypatch.setattr(ex, "read_java_bytes", fake_read)
+    monkeypatch.setattr(ex, "read_java_bytes", _fake_read)
     loaded = open_binary(synth_exe(level))
     native_engine = NativeEngine(loaded.image, loaded.pdb)
     native = native_engine.load()
@@ -1253,4 +1249,29 @@ def test_program_facts_agree_with_the_native_engine(level, monkeypatch):
     ours = set(engine.references())
     theirs = set(native_engine.references())
     assert ours and ours <= theirs  # the native byte scan may also match inside other instructions
-    assert facts.references is not None
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_ghidra_engine_keeps_the_engine_contract(level, monkeypatch):
+    """Facts from (fake) Ghidra listing objects stay as loaded when references are asked; the engine
+    declares the capabilities it has (no stores, PDB annotations or case guards) and answers empty there."""
+    import copy
+
+    from api_to_etw.binary.loader import open_binary
+    from api_to_etw.engine.base import ANNOTATIONS, ARGUMENTS, CAPABILITIES, CASE_GUARDS, MEMORY, REFERENCES, STORES
+    from api_to_etw.engine.ghidra.engine import GhidraEngine
+    from api_to_etw.engine.native.functions import discover
+
+    monkeypatch.setattr(ex, "read_java_bytes", _fake_read)
+    loaded = open_binary(synth_exe(level))
+    program = FakeFixtureProgram(loaded.image, loaded.pdb, discover(loaded.image, dict(loaded.pdb.functions)))
+    engine = GhidraEngine.for_program(program)
+    facts = engine.load()
+    before = (copy.deepcopy(facts.functions), [copy.copy(s) for s in facts.calls], dict(facts.symbols))
+    assert all(site.args is None for site in facts.calls)
+    refs = engine.references()
+    assert refs and engine.references({refs[0].target}) == [r for r in refs if r.target == refs[0].target]
+    assert (copy.deepcopy(facts.functions), [copy.copy(s) for s in facts.calls], dict(facts.symbols)) == before
+    assert engine.capabilities == {ARGUMENTS, REFERENCES, MEMORY} and engine.capabilities <= set(CAPABILITIES)
+    assert not engine.capabilities & {STORES, ANNOTATIONS, CASE_GUARDS}
+    assert engine.annotations() == [] and engine.case_guards(next(iter(facts.functions)), Param(1)) == {}

@@ -66,9 +66,10 @@ def test_two_processes_resolve_the_same_arguments(level, monkeypatch):
         pdb = load_pdb(synth_pdb(level), [(s.name, s.rva, s.virtual_size) for s in image.sections])
         engine = NativeEngine(image, pdb)
         facts = engine.load()
-        engine.resolve(sorted(rva for rva, f in facts.functions.items() if not f.imported))
-        return {(c.caller, c.rva): c.args for c in facts.calls}
+        answer = engine.resolve(sorted(rva for rva, f in facts.functions.items() if not f.imported))
+        return {(c.caller, c.rva): answer.args.get((c.caller, c.rva)) for c in facts.calls}, answer.stores
 
-    single, split = arguments("1"), arguments("2")
+    (single, single_stores), (split, split_stores) = arguments("1"), arguments("2")
     assert split == single
+    assert split_stores == single_stores  # in the same order: the order of the functions asked
     assert sum(1 for args in single.values() if args is not None) > 100

@@ -9,12 +9,10 @@ the command exit 9.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import os
 import random
 import struct
-import sys
 
 import pytest
 from conftest import SAMPLES, run_cli
@@ -24,21 +22,13 @@ from api_to_etw.etw.embedded import read_embedded, to_index, to_xml
 from api_to_etw.etw.manifest import ManifestIndex
 from api_to_etw.etw.messagetable import decode_messagetable
 from api_to_etw.etw.wevt import decode_wevt
+from samples.wevt import build
 
 WEVT_DIR = os.path.join(SAMPLES, "wevt")
 GADGET = os.path.join(WEVT_DIR, "gadget.dll")
 GADGET_RES = os.path.join(WEVT_DIR, "gadget_res.dll")
 
 
-def _load_build():
-    spec = importlib.util.spec_from_file_location("wevt_build", os.path.join(WEVT_DIR, "build.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build()
 
 
 # ------------------------------------------------------------------------------------------ round trip

@@ -5,13 +5,8 @@ and the grammar's edge cases."""
 from __future__ import annotations
 
 import filecmp
-import importlib.util
 import json
 import os
-import re
-import shutil
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -30,6 +25,8 @@ from api_to_etw.etw.wpp import (
     parse_tmf,
     trace_function,
 )
+from samples import driver, toolchain
+from samples.wpp import build as wpp_build
 
 WPP = os.path.join(SAMPLES, "wpp")
 TRUTH_PATH = os.path.join(WPP, "truth.json")
@@ -241,19 +238,10 @@ def test_in_function_lists_messages_in_address_order(truth, indexes):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("wpp_build", os.path.join(WPP, "build.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_sources_and_truth_match_the_generator(tmp_path):
-    gen = _generator()
-    images = gen.build_model()
-    names = gen.write_sources(str(tmp_path), images)
-    gen.write_truth(str(tmp_path), images)
+    images = wpp_build.build_model()
+    names = wpp_build.write_sources(str(tmp_path), images)
+    wpp_build.write_truth(str(tmp_path), images)
     for name in names + ["truth.json"]:
         assert filecmp.cmp(tmp_path / name, os.path.join(WPP, name), shallow=False), name
 
@@ -267,18 +255,11 @@ def test_committed_files_hold_no_machine_paths():
                 assert marker not in data, (name, marker)
 
 
-def _clang_14() -> bool:
-    if not all(shutil.which(t) for t in ("clang", "lld-link", "llvm-dlltool")):
-        return False
-    out = subprocess.run(["clang", "--version"], capture_output=True, text=True).stdout
-    return bool(re.search(r"clang version 14\.", out))
-
-
 @needs_tools("clang", "lld-link", "llvm-dlltool")
 def test_fresh_build_is_byte_identical():
-    if not _clang_14():
-        pytest.skip("needs clang 14 (the images' toolchain)")
-    assert _generator().check() == []
+    if toolchain.version_note():
+        pytest.skip(f"needs clang 14 (the images' toolchain): {toolchain.version_note()}")
+    assert driver.check(wpp_build.FIXTURES[0]) == []
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
     tests/fuzz/run.py replay [TARGET...]          every seed, corpus file and reproducer, in this process
     tests/fuzz/run.py ci [--runs N]               each target for N atheris inputs, one process each (CI)
+    tests/fuzz/run.py campaign [TARGET...] [--inputs 100000]   the long run: a table row per target
     tests/fuzz/run.py fuzz TARGET [--runs N | --seconds S] [-- LIBFUZZER-ARGS...]
     tests/fuzz/run.py minimize TARGET CRASH-FILE  the smallest input that still fails, next to it as .min
     tests/fuzz/run.py merge TARGET                inputs of the scratch corpus that add coverage -> corpus/TARGET
@@ -15,14 +16,16 @@ build/fuzz/findings/; minimize it, add it to tests/fuzz/reproducers/TARGET/, fix
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -31,7 +34,9 @@ sys.path[:0] = [HERE, REPO]
 # reports as a crash ("fuzz target exited").
 os.environ["API_TO_ETW_JOBS"] = "1"
 
-from targets import TARGETS, Context, Finding, check_input, run_input, seed_files  # noqa: E402
+from targets import TARGETS, Context, Finding, check_input, run_input, seed_files, work_dir  # noqa: E402
+
+from api_to_etw.errors import ExitCode  # noqa: E402
 
 BUILD = os.path.join(REPO, "build", "fuzz")
 
@@ -48,6 +53,8 @@ def _seed_dir(name: str) -> str:
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
     for index, seed in enumerate(seed_files(TARGETS[name])):
+        if os.path.getsize(seed) > TARGETS[name].max_len:
+            continue  # libFuzzer would cut it to max_len: a broken copy of a seed replay already covers
         shutil.copyfile(seed, os.path.join(path, f"{index:03d}-{os.path.basename(seed)}"))
     return path
 
@@ -84,7 +91,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
     target = TARGETS[args.target]
     _instrumented()
-    ctx = Context(tempfile.mkdtemp(prefix=f"api-to-etw-fuzz-{target.name}-"))
+    ctx = Context(work_dir(f"api-to-etw-fuzz-{target.name}-"))
+    atexit.register(shutil.rmtree, ctx.work, True)
     ctx.prepare()
     findings = os.path.join(BUILD, "findings")
     os.makedirs(findings, exist_ok=True)
@@ -99,38 +107,88 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             f"-artifact_prefix={findings}{os.sep}{target.name}-", *extra]
 
     def one_input(data: bytes) -> None:
-        check_input(target, data, ctx)
+        try:
+            check_input(target, data, ctx)
+        except Finding as exc:
+            if exc.outcome is not None and exc.outcome.code == ExitCode.INTERRUPTED:
+                # SIGTERM (``kill``, a campaign's timeout) reached the command: the session ends, the input
+                # is no bug (the CLI turns SIGTERM into Ctrl-C so that it cleans up).
+                print("fuzz: interrupted", file=sys.stderr)
+                os._exit(130)
+            raise
 
     atheris.Setup(argv, one_input)
     atheris.Fuzz()
     return 0
 
 
+def _fuzz_for(name: str, runs: int, seed: int, timeout: Optional[float],
+              budget: Optional[int] = None) -> tuple[int, float, float, int, str]:
+    """(inputs run, wall seconds, CPU seconds, exit code, libFuzzer's output) of one target fuzzed for ``runs``
+    inputs in its own process (seconds include the start: importing every module under atheris'
+    instrumentation, ~6 CPU seconds). CPU seconds give a rate that does not depend on the machine's load.
+    The output also goes to build/fuzz/logs/TARGET.log while it runs, to follow a long run."""
+    log = os.path.join(BUILD, "logs", f"{name}.log")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    started = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(log, "w+", encoding="utf-8", errors="replace") as handle:
+        try:
+            limit = ["--seconds", str(budget)] if budget else []
+            code = subprocess.run([sys.executable, os.path.abspath(__file__), "fuzz", name, "--runs", str(runs), *limit,
+                                   "--", f"-seed={seed}", "-print_final_stats=1"],
+                                  stdout=subprocess.DEVNULL, stderr=handle, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+            handle.write("\n(timed out)\n")
+        handle.seek(0)
+        err = handle.read()
+    seconds = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+    executed = re.findall(r"stat::number_of_executed_units:\s*(\d+)", err) or re.findall(r"Done (\d+) runs", err)
+    return (int(executed[-1]) if executed else 0), seconds, cpu, code, err
+
+
 def cmd_ci(args: argparse.Namespace) -> int:
     """Each target for a fixed number of inputs, so CI time does not depend on the machine's speed."""
     failed = []
     total = 0.0
-    for name in args.targets or TARGETS:
-        started = time.perf_counter()
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "fuzz", name, "--runs", str(args.runs),
-                               "--", f"-seed={args.seed}"],
-                              capture_output=True, text=True, timeout=args.timeout)
-        seconds = time.perf_counter() - started
+    names = args.targets or list(TARGETS)
+    for name in names:
+        runs, seconds, _cpu, code, err = _fuzz_for(name, args.runs, args.seed, args.timeout)
         total += seconds
-        done = re.findall(r"Done (\d+) runs in (\d+) second", proc.stderr)
-        runs = done[-1][0] if done else "?"
-        print(f"fuzz {name}: {runs} inputs in {seconds:.1f}s, exit {proc.returncode}", flush=True)
-        if proc.returncode != 0:
+        print(f"fuzz {name}: {runs} inputs in {seconds:.1f}s, exit {code}", flush=True)
+        if code != 0:
             failed.append(name)
-            print(proc.stderr[-3000:], file=sys.stderr)
-    print(f"fuzz: {len(TARGETS) if not args.targets else len(args.targets)} targets in {total:.1f}s, "
-          f"{len(failed)} with findings {failed}")
+            print(err[-3000:], file=sys.stderr)
+    print(f"fuzz: {len(names)} targets in {total:.1f}s, {len(failed)} with findings {failed}")
     return 1 if failed else 0
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    """The long run recorded in tests/fuzz/README.md: every target for ``--inputs`` inputs, one after the
+    other (run it under ``nice``), one table row per target; findings are in build/fuzz/findings/."""
+    rows = []
+    names = args.targets or list(TARGETS)
+    print("| target | inputs | wall s | CPU s | inputs per CPU s | result |\n"
+          "| --- | ---: | ---: | ---: | ---: | --- |", flush=True)
+    for name in names:
+        runs, seconds, cpu, code, err = _fuzz_for(name, args.inputs, args.seed, args.timeout, args.max_seconds)
+        crash = re.findall(r"Test unit written to (\S+)", err)
+        result = "nothing found" if code == 0 else f"finding: {os.path.relpath(crash[-1], REPO) if crash else err[-200:]}"
+        row = f"| {name} | {runs} | {seconds:.0f} | {cpu:.0f} | {runs / cpu if cpu else 0:.0f} | {result} |"
+        rows.append((name, code))
+        print(row, flush=True)
+        if args.log:
+            with open(args.log, "a", encoding="utf-8") as handle:
+                handle.write(row + "\n")
+    return 1 if any(code for _name, code in rows) else 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Every committed input through the command line; one JSON line per input with the slowest last."""
-    ctx = Context(tempfile.mkdtemp(prefix="api-to-etw-replay-"))
+    ctx = Context(work_dir("api-to-etw-replay-"))
     ctx.prepare()
     bad = 0
     results = []
@@ -183,6 +241,13 @@ def main() -> int:
     ci.add_argument("--runs", type=int, default=100)
     ci.add_argument("--timeout", type=int, default=300, help="seconds per target before it counts as hung")
     ci.add_argument("--seed", type=int, default=1, help="libFuzzer's seed: the same inputs on every CI run")
+    cp = sub.add_parser("campaign")
+    cp.add_argument("targets", nargs="*", default=[])
+    cp.add_argument("--inputs", type=int, default=100_000, help="inputs per target")
+    cp.add_argument("--timeout", type=float, help="seconds per target before it counts as hung (default: none)")
+    cp.add_argument("--seed", type=int, default=1)
+    cp.add_argument("--max-seconds", type=int, help="stop a target after this many seconds even if short of --inputs")
+    cp.add_argument("--log", help="also append each table row to this file")
     rp = sub.add_parser("replay")
     rp.add_argument("targets", nargs="*", default=[])
     rp.add_argument("--json", action="store_true", help="a line for every input, not only findings")
@@ -197,7 +262,7 @@ def main() -> int:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []  # libFuzzer's own arguments, after --
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     args.libfuzzer = extra
-    handlers = {"fuzz": cmd_fuzz, "ci": cmd_ci, "replay": cmd_replay, "minimize": cmd_minimize, "merge": cmd_merge}
+    handlers = {"fuzz": cmd_fuzz, "ci": cmd_ci, "campaign": cmd_campaign, "replay": cmd_replay, "minimize": cmd_minimize, "merge": cmd_merge}
     try:
         return handlers[args.command](args)
     except Finding as exc:  # only outside atheris (replay): atheris reports its own

@@ -1,6 +1,6 @@
 """Regression against the published Windows 11 output of the original API-To-ETW script.
 
-``samples/replica.py`` (``generate.py replica``) reads the published table and builds a replica kernel: the union
+``samples/replica.py`` (``python -m samples.synth replica``) reads the published table and builds a replica kernel: the union
 of the published call paths, and in each containing function the writes of its rows, with the published
 provider, handle and descriptor names and field values. This test generates and builds it in a temp dir at -O2
 and -Os, analyzes it in-process with the default options, and checks:
@@ -18,10 +18,8 @@ or of the replica is written into the repository.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,7 +30,11 @@ from conftest import SAMPLES, SHARED, needs_tools, run_cli
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.render.rows import row_columns
 from api_to_etw.render.tables import render
+from samples import replica as replica_module
+from samples.synth.build import build_sample
+from samples.synth.verify import verify_sample
 
 CSV_PATH = os.path.join(SHARED, "reference", "api-to-etw-ntoskrnl.exe.csv")
 LEVELS = ("O2", "Os")
@@ -50,14 +52,6 @@ pytestmark = [
                        reason="the published table ../shared/reference/api-to-etw-ntoskrnl.exe.csv is absent"),
     needs_tools("clang", "lld-link"),
 ]
-
-
-def _load_replica():
-    spec = importlib.util.spec_from_file_location("replica", os.path.join(SAMPLES, "replica.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
 
 
 def _published() -> list[dict]:
@@ -115,18 +109,17 @@ def normalise_truth(row: dict) -> tuple:
 
 @pytest.fixture(scope="module")
 def replica(tmp_path_factory):
-    rep = _load_replica()
     out = tmp_path_factory.mktemp("published") / "replica"
     start = time.monotonic()
-    model, data = rep.write_replica(Path(CSV_PATH), out)
-    return SimpleNamespace(module=rep, model=model, out=out, data=data, seconds=time.monotonic() - start)
+    model, data = replica_module.write_replica(Path(CSV_PATH), out)
+    return SimpleNamespace(module=replica_module, model=model, out=out, data=data, seconds=time.monotonic() - start)
 
 
 @pytest.fixture(scope="module", params=LEVELS)
 def analysed(request, replica):
     level = request.param
     start = time.monotonic()
-    replica.module.gen.build_sample(replica.out, (level,), quiet=True)
+    build_sample(replica.out, (level,), quiet=True)
     built = time.monotonic()
     loaded = open_binary(str(replica.out / level / "replica.exe"))
     assert loaded.pdb is not None
@@ -136,7 +129,7 @@ def analysed(request, replica):
     tsv.write_text(render(result.rows, "tsv"), encoding="utf-8")
     print(f"\n{level}: generated in {replica.seconds:.2f}s, built in {built - start:.2f}s, "
           f"analyzed in {done - built:.2f}s: {len(result.rows)} rows")
-    return SimpleNamespace(level=level, result=result, rows=[r.as_dict() for r in result.rows], tsv=tsv,
+    return SimpleNamespace(level=level, result=result, rows=[row_columns(r) for r in result.rows], tsv=tsv,
                            seconds=(replica.seconds, built - start, done - built))
 
 
@@ -237,8 +230,7 @@ def test_rows_equal_the_replica_truth(analysed, replica):
 def test_machine_code_has_every_modelled_call(analysed, replica):
     """The built image makes exactly the model's calls and writes (a failure here is the generator's, not the
     analyzer's)."""
-    errors, _ = replica.module.gen.verify_sample(replica.out, replica.model, replica.data["truth"],
-                                                 (analysed.level,), patterns=False)
+    errors, _ = verify_sample(replica.out, replica.model, replica.data["truth"], (analysed.level,), patterns=False)
     assert not errors, errors[:10]
 
 

@@ -24,8 +24,8 @@ from typing import Any, Callable
 import pytest
 from conftest import REPO, SHARED, run_cli, synth_exe
 
-from api_to_etw.analysis.records import COLUMNS
 from api_to_etw.render.graphs import sanitize_svg
+from api_to_etw.render.rows import COLUMNS
 from api_to_etw.render.tables import render_table
 
 MANIFESTS = os.path.join(SHARED, "reference", "manifests")

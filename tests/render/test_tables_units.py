@@ -10,8 +10,9 @@ import os
 
 import pytest
 
-from api_to_etw.analysis.records import COLUMNS, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, EventNames, Row
+from api_to_etw.analysis.records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, EventNames, Row
 from api_to_etw.errors import OutputError
+from api_to_etw.render.rows import COLUMNS
 from api_to_etw.render.tables import encode_text, refuse_non_regular, render, render_table, write_output
 
 TRICKY = {"a": "tab\there", "b": 'say "hi", ok', "c": "back\\slash", "d": "Ünïcødé ✓ 事件"}

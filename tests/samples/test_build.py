@@ -4,7 +4,6 @@ LLVM binutils; everything else is pure Python."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import struct
@@ -15,21 +14,18 @@ from pathlib import Path
 import pytest
 from conftest import require_tools
 
+from samples import driver, mcgen, toolchain
+from samples.idioms import build as idioms_build
+from samples.synth import build as synth_build
+from samples.synth import constants as C
+from samples.synth import emit, spec, tlgblob, verify
+from samples.synth import truth as synth_truth
+from samples.wevt import build as wevt_build
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 KERNEL = SAMPLES / "synthkernel"
 LEVELS = ("O1", "O2", "Os")
-
-
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("synth_generate", SAMPLES / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +50,9 @@ def test_truth_header(truth):
 
 def test_rows_have_the_documented_fields(truth):
     for row in truth["rows"] + truth["rows_beyond_max_depth"]:
-        assert list(row) == list(gen.ROW_KEYS)
+        assert list(row) == list(synth_truth.ROW_KEYS)
         assert row["Kind"] in ("manifest", "legacy", "tracelogging")
-        assert row["WriteFunction"] in gen.ALL_WRITERS
+        assert row["WriteFunction"] in C.ALL_WRITERS
 
 
 def test_call_paths_are_paths_of_the_call_graph(truth):
@@ -78,15 +74,15 @@ def test_depths(truth):
     assert set(range(1, 6)) <= depths
     deep = truth["rows_beyond_max_depth"]
     assert deep and all(truth["max_depth"] < r["CallDepth"] <= truth["beyond_depth"] for r in deep)
-    shallow = {tuple(r[k] for k in gen.ROW_KEYS[:17]) + (r["ContainingFunction"],) for r in truth["rows"]}
+    shallow = {tuple(r[k] for k in synth_truth.ROW_KEYS[:17]) + (r["ContainingFunction"],) for r in truth["rows"]}
     for r in deep:
-        assert tuple(r[k] for k in gen.ROW_KEYS[:17]) + (r["ContainingFunction"],) not in shallow
+        assert tuple(r[k] for k in synth_truth.ROW_KEYS[:17]) + (r["ContainingFunction"],) not in shallow
 
 
 def test_roots_and_etw_api(truth):
     funcs = {f["name"]: f for f in truth["functions"]}
     api = {n for n, f in funcs.items() if f["etw_api"]}
-    assert api == set(gen.ETW_API)
+    assert api == set(C.ETW_API)
     for name, f in funcs.items():
         expected_root = not f["etw_api"] and (name.startswith("Nt") or f["exported"])
         assert f["root"] == expected_root, name
@@ -103,15 +99,15 @@ def test_roots_and_etw_api(truth):
 
 
 def test_row_keys_are_unique(truth):
-    keys = [tuple(json.dumps(r[k]) for k in gen.ROW_KEYS[:17]) + (r["ContainingFunction"],) for r in truth["rows"]]
+    keys = [tuple(json.dumps(r[k]) for k in synth_truth.ROW_KEYS[:17]) + (r["ContainingFunction"],) for r in truth["rows"]]
     assert len(keys) == len(set(keys))
-    assert truth["rows"] == sorted(truth["rows"], key=gen.row_sort_key)
+    assert truth["rows"] == sorted(truth["rows"], key=synth_truth.row_sort_key)
 
 
 def test_every_kind_and_writer_is_covered(truth):
     rows = truth["rows"]
     assert {r["Kind"] for r in rows} == {"manifest", "legacy", "tracelogging"}
-    assert {r["WriteFunction"] for r in rows} == set(gen.ALL_WRITERS)
+    assert {r["WriteFunction"] for r in rows} == set(C.ALL_WRITERS)
 
 
 def test_kind_specific_fields(truth):
@@ -130,7 +126,7 @@ def test_kind_specific_fields(truth):
         elif r["Kind"] == "legacy":
             assert r["ProviderGuid"] == "Windows Kernel Trace" and r["WriteFunction"] == "EtwTraceKernelEvent"
             assert isinstance(r["GroupMask"], int) and isinstance(r["HookId"], int)
-            assert r["ReghandleSymbol"] == gen.EVENT_TRACE_GROUPS[r["HookId"] & 0xFF00]
+            assert r["ReghandleSymbol"] == C.EVENT_TRACE_GROUPS[r["HookId"] & 0xFF00]
             assert all(r[k] is None for k in ("Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword"))
         else:
             assert guid.match(r["ProviderGuid"]) and r["ProviderSymbol"] == r["ProviderName"] != ""
@@ -170,12 +166,12 @@ def test_tracelogging_truth(truth):
     assert len(tl["providers"]) >= 2
     assert any(p["group_guid"] for p in tl["providers"])
     events = tl["events"]
-    assert any(e["tags"] > 0x7F and len(gen.tlg_tag_bytes(e["tags"])) > 1 for e in events)
+    assert any(e["tags"] > 0x7F and len(tlgblob.tlg_tag_bytes(e["tags"])) > 1 for e in events)
     fields = [f for e in events for f in e["fields"]]
     assert any(f["tags"] for f in fields)
-    assert any(f["in_type"] & gen.TLG_VCOUNT for f in fields)
+    assert any(f["in_type"] & C.TLG_VCOUNT for f in fields)
     assert any(f["count"] for f in fields)
-    assert any(f["in_type"] == gen.TLG_IN["STRUCT"] and f["out_type"] for f in fields)
+    assert any(f["in_type"] == C.TLG_IN["STRUCT"] and f["out_type"] for f in fields)
     written = {(r["ProviderGuid"], r["EventDescriptorSymbol"]) for r in truth["rows"] if r["Kind"] == "tracelogging"}
     assert written <= {(e["provider_guid"], e["name"]) for e in events}
 
@@ -184,17 +180,17 @@ def test_tracelogging_truth(truth):
 
 
 def test_truth_is_what_the_generator_computes(truth):
-    model = gen.build_synthkernel()
-    gen.add_init_funcs(model)
-    fresh = gen.compute_truth(model, beyond=gen.KERNEL_BEYOND_DEPTH)
+    model = spec.build_synthkernel()
+    spec.add_init_funcs(model)
+    fresh = synth_truth.compute_truth(model, beyond=C.KERNEL_BEYOND_DEPTH)
     fresh["generator"] = {"kind": "kernel"}
-    assert fresh == truth, "samples/synthkernel/truth.json is stale: run python samples/generate.py kernel"
+    assert fresh == truth, "samples/synthkernel/truth.json is stale: run python -m samples.synth kernel"
 
 
 def test_sources_are_what_the_generator_writes(tmp_path):
-    model = gen.build_synthkernel()
-    gen.add_init_funcs(model)
-    written = gen.emit_sources(model, tmp_path, gen.DEFAULT_SEED)
+    model = spec.build_synthkernel()
+    spec.add_init_funcs(model)
+    written = emit.emit_sources(model, tmp_path, C.DEFAULT_SEED)
     committed = sorted(p.name for p in list(KERNEL.glob("*.c")) + list(KERNEL.glob("*.h")))
     assert committed == written
     for name in written:
@@ -242,7 +238,7 @@ def _exports(data: bytes) -> set:
 
 def _decode_tracelogging(data: bytes):
     """Walk the TraceLogging metadata (ETW0 header, provider and event blobs) the way a decoder would."""
-    header = struct.pack("<IHBBQ", gen.TLG_SIGNATURE, 16, 0, 1, gen.TLG_MAGIC)
+    header = struct.pack("<IHBBQ", C.TLG_SIGNATURE, 16, 0, 1, C.TLG_MAGIC)
     assert data.count(header) == 1
     pos = data.index(header) + len(header)
 
@@ -267,23 +263,23 @@ def _decode_tracelogging(data: bytes):
         return data[off:end].decode(), end + 1
 
     providers, events = {}, []
-    while data[pos] != gen.TLG_BLOB_END:
+    while data[pos] != C.TLG_BLOB_END:
         kind = data[pos]
         if kind == 0:
             pos += 1
-        elif kind == gen.TLG_BLOB_PROVIDER3:
+        elif kind == C.TLG_BLOB_PROVIDER3:
             remaining = struct.unpack_from("<H", data, pos + 17)[0]
             end = pos + 17 + remaining
             name, off = cstr(pos + 19)
             group = None
             while off < end:
                 size, trait = struct.unpack_from("<HB", data, off)
-                if trait == gen.TLG_OPTION_GROUP:
+                if trait == C.TLG_OPTION_GROUP:
                     group = guid(off + 3)
                 off += size
             providers[name] = {"guid": guid(pos + 1), "name": name, "group_guid": group}
             pos = end
-        elif kind == gen.TLG_BLOB_EVENT4:
+        elif kind == C.TLG_BLOB_EVENT4:
             channel, level, opcode, keyword, remaining = struct.unpack_from("<BBBQH", data, pos + 1)
             end = pos + 12 + remaining
             event_tags, off = tags(pos + 14)
@@ -293,12 +289,12 @@ def _decode_tracelogging(data: bytes):
                 fname, off = cstr(off)
                 in_type, out_type, ftags, count = data[off], 0, 0, None
                 off += 1
-                if in_type & gen.TLG_CHAIN:
+                if in_type & C.TLG_CHAIN:
                     out_type = data[off]
                     off += 1
-                    if out_type & gen.TLG_CHAIN:
+                    if out_type & C.TLG_CHAIN:
                         ftags, off = tags(off)
-                if in_type & (gen.TLG_CCOUNT | gen.TLG_VCOUNT) == gen.TLG_CCOUNT:
+                if in_type & (C.TLG_CCOUNT | C.TLG_VCOUNT) == C.TLG_CCOUNT:
                     count = struct.unpack_from("<H", data, off)[0]
                     off += 2
                 fields.append({"name": fname, "in_type": in_type & 0x7F, "out_type": out_type & 0x7F,
@@ -348,12 +344,12 @@ def test_no_machine_paths_in_images(level):
 
 
 def _toolchain_skip_reason() -> str:
-    missing = gen.missing_tools()
+    missing = toolchain.missing()
     if missing:
         return f"{' and '.join(missing)} not on PATH: cannot rebuild the synthetic kernel"
-    version = gen.clang_version()
-    if not version.startswith(gen.EXPECTED_CLANG):
-        return f"clang {version} differs from the clang {gen.EXPECTED_CLANG}x that built the committed images"
+    version = toolchain.clang_version()
+    if not version.startswith(toolchain.EXPECTED_CLANG):
+        return f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed images"
     return ""
 
 
@@ -361,16 +357,16 @@ def test_rebuild_is_byte_identical():
     reason = _toolchain_skip_reason()
     if reason:
         pytest.skip(reason)
-    problems = gen.check_sample(KERNEL)
+    problems = driver.check(synth_build.folder_fixture(KERNEL))
     assert not problems, "\n".join(problems)
 
 
 def test_machine_code_matches_the_model(truth):
     require_tools("llvm-objdump", "llvm-pdbutil", "llvm-readobj")
     subprocess.run(["llvm-objdump", "--version"], capture_output=True, check=True)
-    model = gen.build_synthkernel()
-    gen.add_init_funcs(model)
-    errors, report = gen.verify_sample(KERNEL, model, truth, LEVELS)
+    model = spec.build_synthkernel()
+    spec.add_init_funcs(model)
+    errors, report = verify.verify_sample(KERNEL, model, truth, LEVELS)
     assert not errors, "\n".join(errors)
     assert not [line for line in report if "MISSING" in line], "\n".join(report)
 
@@ -378,23 +374,15 @@ def test_machine_code_matches_the_model(truth):
 def test_wevt_fixture_rebuilds_byte_for_byte():
     """samples/wevt: the embedded-manifest DLLs rebuilt from the model are the committed bytes."""
     require_tools("clang", "lld-link", "llvm-dlltool", "llvm-rc")
-    proc = subprocess.run([sys.executable, str(SAMPLES / "wevt" / "build.py"), "--check"], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    problems = driver.check(wevt_build.FIXTURES[0])
+    assert not problems, "\n".join(problems)
+
+
 # ------------------------------------------------------------------------------------- mc.exe-style fixtures
 
 
-def _load_mcgen():
-    spec = importlib.util.spec_from_file_location("mcgen", SAMPLES / "mcgen.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
-    mcgen = _load_mcgen()
     image = mcgen.MODELS[sample]()
     written = mcgen.write_sources(image, tmp_path) + ["truth.json"]
     for name in written:
@@ -403,7 +391,7 @@ def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
     assert committed == set(written)
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_images_have_no_machine_paths(sample):
     for path in sorted((SAMPLES / sample).glob("O*/*")):
         data = path.read_bytes()
@@ -412,23 +400,77 @@ def test_mc_images_have_no_machine_paths(sample):
             assert needle not in data, f"{path.name} contains {needle!r}"
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_rebuild_is_byte_identical(sample):
     require_tools("clang", "lld-link", "llvm-dlltool")
     reason = _toolchain_skip_reason()
     if reason:
         pytest.skip(reason)
-    mcgen = _load_mcgen()
-    problems = mcgen.check(mcgen.MODELS[sample](), SAMPLES / sample)
+    problems = driver.check(next(f for f in mcgen.FIXTURES if f.name == sample))
     assert not problems, "\n".join(problems)
 
 
 def test_idiom_fixture_rebuilds_byte_for_byte():
     """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
     require_tools("clang", "lld-link", "llvm-dlltool")
-    version = gen.clang_version()
-    if not version.startswith(gen.EXPECTED_CLANG):
-        pytest.skip(f"clang {version} differs from the clang {gen.EXPECTED_CLANG}x that built the committed images")
-    proc = subprocess.run([sys.executable, str(SAMPLES / "idioms" / "build.py"), "--check"], capture_output=True,
-                          text=True, timeout=600)
+    version = toolchain.clang_version()
+    if not version.startswith(toolchain.EXPECTED_CLANG):
+        pytest.skip(f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed "
+                    "images")
+    problems = driver.check(idioms_build.FIXTURES[0])
+    assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------------------- the one driver
+
+
+def test_every_fixture_folder_is_built_by_the_driver():
+    """Each folder of committed images under samples/ belongs to a fixture the one driver builds and checks."""
+    folders = {f.folder for f in driver.all_fixtures()}
+    with_images = {p.parent if p.parent.name not in LEVELS else p.parent.parent
+                   for pattern in ("*/*.dll", "*/*.exe", "*/*.sys", "*/O*/*.dll", "*/O*/*.exe", "*/O*/*.sys")
+                   for p in SAMPLES.glob(pattern)}
+    assert with_images and with_images <= folders
+    for fixture in driver.all_fixtures():
+        missing = [n for n in fixture.outputs if not (fixture.folder / n).is_file()]
+        assert not missing, f"{fixture.name}: committed outputs missing: {missing}"
+
+
+def test_fixture_command_line_checks_every_output():
+    """``python -m samples --check NAME`` runs the driver: a committed file that differs fails, naming it."""
+    require_tools("clang", "lld-link")
+    proc = subprocess.run([sys.executable, "-m", "samples", "--check", "badinput"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "badinput: reproduced"
+
+
+def test_no_build_script_runs_its_own_toolchain():
+    """Every clang/lld-link call goes through samples/toolchain.py (one recipe for path-free, byte-stable builds)."""
+    offenders = []
+    for path in sorted(SAMPLES.rglob("*.py")):
+        if path.name == "toolchain.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r'\[\s*"(clang|lld-link|llvm-dlltool|llvm-rc)"', text):
+            offenders.append(path.relative_to(SAMPLES).as_posix())
+    assert not offenders, offenders
+
+
+def test_cc1_command_has_no_machine_path(tmp_path):
+    """The one compile recipe: no resource dir or include path of this machine, and the coverage directory
+    where each fixture's committed objects have it (after -cc1, or before -fdebug-compilation-dir=.)."""
+    require_tools("clang")
+    (tmp_path / "a.c").write_text("int f(void) { return 1; }\n")
+    flags = [f"--target={toolchain.TARGET}", "-O2", *toolchain.DEBUG_FLAGS]
+    late = toolchain.cc1_command("a.c", "a.obj", tmp_path, flags)
+    early = toolchain.cc1_command("a.c", "a.obj", tmp_path, flags, coverage_first=True)
+    for cmd in (late, early):
+        assert cmd[:2] == ["clang", "-cc1"]
+        assert not [a for a in cmd if a.startswith("/") or a in ("-resource-dir", "-internal-isystem")], cmd
+        assert cmd.count("-fcoverage-compilation-dir=.") == 1 and "-fdebug-compilation-dir=." in cmd
+    assert early[2] == "-fcoverage-compilation-dir=."
+    assert late[late.index("-fdebug-compilation-dir=.") - 1] == "-fcoverage-compilation-dir=."
+    assert sorted(early) == sorted(late)
+    toolchain.compile_c("a.c", "a.obj", tmp_path, flags)
+    assert str(tmp_path).encode() not in (tmp_path / "a.obj").read_bytes()

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import sys
 
 import pytest
 from conftest import SAMPLES, run_cli
@@ -102,16 +101,6 @@ def test_bad_regex_is_a_usage_error(store):
 
 
 # ------------------------------------------------------------------------------------------- history
-def _generator():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("synth_generate_history", os.path.join(SAMPLES, "generate.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def builds(kernel_builds):
     return kernel_builds

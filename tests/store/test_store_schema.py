@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from conftest import SAMPLES, run_cli
 
-from api_to_etw.analysis.records import COLUMNS
 from api_to_etw.errors import ExitCode, StoreError
+from api_to_etw.render.rows import COLUMNS
 from api_to_etw.store import db as storedb
 from api_to_etw.store.db import SCHEMA_VERSION, BinaryRecord, Store
 

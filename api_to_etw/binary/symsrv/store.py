@@ -119,13 +119,19 @@ class StoreSearch:
                 return found, element.source or element.describe()
         return None, ""
 
+    def readable_root(self, root: str, where: str) -> bool:
+        """A folder or store root can be searched here: not a Windows path, and an existing folder."""
+        if is_foreign_path(root):
+            self.note(f"{where}: a Windows path, not available here")
+            return False
+        if not os.path.isdir(root):
+            self.note(f"{where}: no such folder")
+            return False
+        return True
+
     def folder(self, target: Target, element: SymbolPathElement) -> Optional[str]:
         root = element.location
-        if is_foreign_path(root):
-            self.note(f"folder {root}: a Windows path, not available here")
-            return None
-        if not os.path.isdir(root):
-            self.note(f"folder {root}: no such folder")
+        if not self.readable_root(root, f"folder {root}"):
             return None
         for sub in target.flat_dirs:
             path = os.path.join(root, sub, target.name)
@@ -141,11 +147,7 @@ class StoreSearch:
         return self.store(target, root, element.cache, f"folder {root} (as a store)")
 
     def store(self, target: Target, root: str, cache: Optional[str], where: str) -> Optional[str]:
-        if is_foreign_path(root):
-            self.note(f"{where}: a Windows path, not available here")
-            return None
-        if not os.path.isdir(root):
-            self.note(f"{where}: no such folder")
+        if not self.readable_root(root, where):
             return None
         for key in target.keys:
             for parts in store_parts(root, target.name, key):

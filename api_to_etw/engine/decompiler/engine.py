@@ -25,7 +25,7 @@ from typing import IO, Any, Optional
 
 from ...errors import ApiToEtwError, MissingDependencyError
 from ...etw.apis import lookup
-from ...model import CallSite, CaseSet, Facts, Reference, Value, ValueSet
+from ...model import Arguments, CallSite, CaseSet, Facts, Reference, Resolution, Value, ValueSet
 from ..base import Engine
 
 log = logging.getLogger(__name__)
@@ -153,17 +153,20 @@ def mapped_image(image: Any) -> bytes:
 
 
 class DecompilerEngine(Engine):
+    """Values from the decompiler over the native engine's facts; every other answer is the native one."""
+
     name = "ghidra-decompiler"
 
     def __init__(self, native: Any, python: Optional[str] = None):
         self.native = native
         self.python = python
+        #: The native engine's, since it supplies the facts, stores, references, annotations and guards.
+        self.capabilities = frozenset(native.capabilities)
         self.stats = DecompilerStats()
         self._facts: Optional[Facts] = None
         self._backend: Any = None
         self._image_file: Optional[str] = None
         self._sites: dict[int, list[CallSite]] = {}
-        self._resolved: set[int] = set()
 
     def load(self) -> Facts:
         facts: Facts = self.native.load()
@@ -185,6 +188,15 @@ class DecompilerEngine(Engine):
         found: dict[int, CaseSet] = self.native.case_guards(function, selector)
         return found
 
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        """The native engine finds them; they join the sites this engine resolves."""
+        found: list[tuple[CallSite, int]] = self.native.table_calls(slot, offsets)
+        for site, _offset in found:
+            known = self._sites.setdefault(site.caller, [])
+            if all(s.rva != site.rva for s in known):
+                known.append(site)
+        return found
+
     def _open_backend(self) -> Any:
         assert self._facts is not None
         image = self.native.image
@@ -198,13 +210,11 @@ class DecompilerEngine(Engine):
         self._image_file = path
         return _Worker(self.python, path, image.image_base, writable)
 
-    def resolve(self, functions: Iterable[int]) -> None:
+    def resolve(self, functions: Iterable[int]) -> Resolution:
         assert self._facts is not None, "load() first"
         funcs = self._facts.functions
-        for rva in functions:
-            if rva in self._resolved:
-                continue
-            self._resolved.add(rva)
+        answer = Resolution()
+        for rva in dict.fromkeys(functions):
             func = funcs.get(rva)
             sites = self._sites.get(rva)
             if func is None or func.imported or not sites:
@@ -225,18 +235,21 @@ class DecompilerEngine(Engine):
             # The native data flow runs too (milliseconds): it records the function's stores to globals and
             # object fields (facts the decompiler engine takes from it, like the call graph) and gives the
             # values of the sites and slots the decompiler has none for.
-            self.native.resolve([rva])
-            native = {site.rva: site.args for site in sites if site.args is not None}
+            native_answer = self.native.resolve([rva])
+            answer.stores.extend(native_answer.stores)
             for site in sites:
-                site.args = self._merge(site, found.get(site.rva), native.get(site.rva))
+                merged = self._merge(site, found.get(site.rva), native_answer.args.get((rva, site.rva)))
+                if merged is not None:
+                    answer.args[(rva, site.rva)] = merged
+        return answer
 
     def _is_api(self, site: CallSite) -> Optional[str]:
         assert self._facts is not None
         callee = self._facts.functions.get(site.callee)
         return callee.name if callee is not None and lookup(callee.name) is not None else None
 
-    def _merge(self, site: CallSite, answer: Optional[tuple[int, tuple[ValueSet, ...]]],
-               native: Optional[tuple[ValueSet, ...]]) -> Optional[tuple[ValueSet, ...]]:
+    def _merge(self, site: CallSite, answer: Optional[tuple[int, Arguments]],
+               native: Optional[Arguments]) -> Optional[Arguments]:
         """The decompiler's values; what it cannot give comes from the native data flow, counted.
 
         An ETW API call keeps only the decompiler's view (a missing argument is an arity mismatch,

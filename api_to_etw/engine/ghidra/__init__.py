@@ -47,4 +47,4 @@ def open_ghidra(source: EngineSource) -> GhidraEngine:
     if project and pdb_path:
         log.info("using the program in Ghidra project %s as analysed; the PDB applies to imports only", project)
     return GhidraEngine(source.binary, pdb_path, project=str(project) if project else None,
-                        program=str(program) if program else None, record_memory=source.record_memory)
+                        program=str(program) if program else None)

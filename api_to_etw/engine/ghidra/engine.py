@@ -24,12 +24,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Collection, Iterable
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ...errors import ApiToEtwError, InputNotFoundError, NotAPEError, UsageError
-from ...model import Facts, Reference
-from ..base import Engine
-from ..frozen import RecordingMemory
+from ...model import Facts, Reference, Resolution
+from ..base import ARGUMENTS, MEMORY, REFERENCES, Engine
 from ..pcode import PcodeTranslator, fill_call_args
 from .extract import (
     Decompiler,
@@ -80,18 +79,21 @@ class GhidraEngine(Engine):
     e.g. with ``binary.loader.open_binary``). ``project``/``program``: an existing Ghidra project (its
     folder or ``.gpr`` file) and the program in it (``name`` or ``/folder/name``; defaults to the
     binary's file name). ``analyze``: None runs auto-analysis only on a program never analysed, True
-    always, False never. ``install_dir`` overrides ``GHIDRA_INSTALL_DIR``. ``record_memory`` records
-    the byte ranges the analysis reads, for ``save_facts``.
+    always, False never. ``install_dir`` overrides ``GHIDRA_INSTALL_DIR``.
+
+    Capabilities: argument values (the decompiler), references (a ``lea`` scan) and memory; no stores,
+    PDB annotations or case guards (the analysis says so once when it needs them).
 
     Construction checks the installation without starting a JVM, so a missing Ghidra is reported at
     once (``MissingDependencyError``, exit code 13); ``load()`` starts Ghidra.
     """
 
     name = "ghidra"
+    capabilities = frozenset((ARGUMENTS, REFERENCES, MEMORY))
 
     def __init__(self, binary: Optional[str] = None, pdb: Optional[str] = None, *, project: Optional[str] = None,
                  program: Optional[str] = None, analyze: Optional[bool] = None, install_dir: Optional[str] = None,
-                 record_memory: bool = False, decompile_timeout: int = DEFAULT_DECOMPILE_TIMEOUT):
+                 decompile_timeout: int = DEFAULT_DECOMPILE_TIMEOUT):
         if project is None and program is not None:
             raise UsageError("--ghidra-program needs --ghidra-project")
         if project is None and not binary:
@@ -105,7 +107,6 @@ class GhidraEngine(Engine):
         self.project_path = project
         self.program_path = program or (os.path.basename(binary) if binary else None)
         self.analyze = analyze
-        self.record_memory = record_memory
         self.decompile_timeout = decompile_timeout
         #: The checked installation; None for an engine over a program a running Ghidra already has open.
         self.install: Optional[GhidraInstall] = check_ghidra(install_dir)
@@ -118,12 +119,11 @@ class GhidraEngine(Engine):
         self._facts: Optional[Facts] = None
         self._decompiler: Optional[Decompiler] = None
         self._translator: Optional[PcodeTranslator] = None
-        self._resolved: set[int] = set()
+        self._references: Optional[list[Reference]] = None
         self._closed = False
 
     @classmethod
-    def for_program(cls, program: Any, record_memory: bool = False,
-                    decompile_timeout: int = DEFAULT_DECOMPILE_TIMEOUT) -> GhidraEngine:
+    def for_program(cls, program: Any, decompile_timeout: int = DEFAULT_DECOMPILE_TIMEOUT) -> GhidraEngine:
         """An engine over a program already open in a running Ghidra (``currentProgram`` of a script)."""
         engine = cls.__new__(cls)
         engine.binary = None
@@ -131,7 +131,6 @@ class GhidraEngine(Engine):
         engine.project_path = None
         engine.program_path = str(program.getName())
         engine.analyze = False
-        engine.record_memory = record_memory
         engine.decompile_timeout = decompile_timeout
         engine.install = None
         engine._install_dir = None
@@ -143,7 +142,7 @@ class GhidraEngine(Engine):
         engine._facts = None
         engine._decompiler = None
         engine._translator = None
-        engine._resolved = set()
+        engine._references = None
         engine._closed = False
         return engine
 
@@ -261,8 +260,6 @@ class GhidraEngine(Engine):
         from ...binary.resources import image_resources
 
         extracted.facts.resources = image_resources(extracted.memory, extracted.memory.read(0, 4096)).entries
-        if self.record_memory:
-            extracted.facts.memory = RecordingMemory(extracted.memory, extracted.memory.image_base)
         self._extracted = extracted
         self._facts = extracted.facts
         self._translator = PcodeTranslator(extracted.facts.image_base, extracted.image_size, extracted.memory,
@@ -271,27 +268,26 @@ class GhidraEngine(Engine):
         return self._facts
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
-        """Every RIP-relative ``lea`` in the program's functions (``extract.scan_references``), kept in the facts;
+        """Every RIP-relative ``lea`` in the program's functions (``extract.scan_references``, scanned once);
         with ``targets``, only those addressing one of them (the lea scan is Ghidra's whole answer here)."""
         assert self._extracted is not None and self._facts is not None, "load() first"
-        if self._facts.references is None:
-            self._facts.references = scan_references(self._program, self._extracted.bodies)
-        refs = list(self._facts.references)
+        if self._references is None:
+            self._references = scan_references(self._program, self._extracted.bodies)
+        refs = list(self._references)
         return refs if targets is None else [r for r in refs if r.target in set(targets)]
 
-    def resolve(self, functions: Iterable[int]) -> None:
+    def resolve(self, functions: Iterable[int]) -> Resolution:
+        """Decompile each function and translate the p-code of its calls (on working copies of its sites)."""
         assert self._extracted is not None and self._decompiler is not None and self._translator is not None, \
             "load() first"
         facts = self._extracted.facts
         base = facts.image_base
         fm = self._program.getFunctionManager()
-        for rva in functions:
-            if rva in self._resolved:
-                continue
-            self._resolved.add(rva)
+        answer = Resolution()
+        for rva in dict.fromkeys(functions):
             func = facts.functions.get(rva)
-            sites = self._extracted.sites_by_function.get(rva)
-            if func is None or func.imported or not sites:
+            own = self._extracted.sites_by_function.get(rva)
+            if func is None or func.imported or not own:
                 continue
             gfunc = fm.getFunctionAt(self._program.getImageBase().add(rva))
             if gfunc is None:
@@ -299,26 +295,10 @@ class GhidraEngine(Engine):
             high = self._decompiler.high_function(gfunc)
             if high is None:
                 continue
+            sites = {site_rva: site.working_copy() for site_rva, site in own.items()}
             fill_call_args(high, sites, self._translator, lambda address: int(address.getOffset()) - base)
-
-    def resolve_all(self, progress: Optional[Callable[[int, int], None]] = None) -> None:
-        """Resolve the arguments of every call site (what a complete facts file needs)."""
-        assert self._extracted is not None, "load() first"
-        todo = sorted(self._extracted.sites_by_function)
-        for n, rva in enumerate(todo):
-            if progress is not None:
-                progress(n, len(todo))
-            self.resolve([rva])
-        if progress is not None:
-            progress(len(todo), len(todo))
-
-    def record_data(self) -> None:
-        """Make ``save_facts`` store every initialised data block (for facts replayed without an analysis)."""
-        assert self._extracted is not None and self._facts is not None, "load() first"
-        memory = self._facts.memory
-        if isinstance(memory, RecordingMemory):
-            for start, size in self._extracted.memory.data_ranges():
-                memory.read(start, size)
+            answer.args.update({(rva, site_rva): site.args for site_rva, site in sites.items() if site.args is not None})
+        return answer
 
     def close(self) -> None:
         if getattr(self, "_closed", True):

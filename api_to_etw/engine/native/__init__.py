@@ -18,4 +18,4 @@ def open_native(source: EngineSource) -> NativeEngine:
     if not source.binary:
         raise UsageError("the native engine needs a BINARY")
     loaded = load_binary(source)
-    return NativeEngine(loaded.image, loaded.pdb, record_memory=source.record_memory)
+    return NativeEngine(loaded.image, loaded.pdb)

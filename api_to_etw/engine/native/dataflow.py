@@ -10,7 +10,7 @@ small: instructions it does not model make their destination unknown, never wron
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt
@@ -53,6 +53,9 @@ MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128
 #: Bytes of a stack buffer captured when its address is passed to a call: an EVENT_DESCRIPTOR needs
 #: 16, a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept).
 SNAPSHOT_BYTES = 48
+#: Bytes of a stack buffer whose image addresses (``refs``) are captured: configuration structures passed
+#: to registration APIs hold their callbacks up to 0x90 bytes in (WDF_PNPPOWER_EVENT_CALLBACKS).
+REF_BYTES = 0x100
 #: Longest lookup table of pointers followed when its index has no known bound.
 MAX_TABLE = 16
 
@@ -171,7 +174,8 @@ class FunctionDataflow:
     """Runs the analysis for one function and records argument values at each call site."""
 
     def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite],
-                 function: int = -1, call_results: Optional[dict[int, ValueSet]] = None):
+                 function: int = -1, call_results: Optional[dict[int, ValueSet]] = None,
+                 copy_calls: Collection[int] = ()):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -179,6 +183,8 @@ class FunctionDataflow:
         self.function = function
         #: What RAX holds after particular calls (``GetProcAddress(m, "EventWrite")`` -> Import).
         self.call_results = call_results or {}
+        #: Call sites of memcpy-like functions (dst, src, byte count in rcx, rdx, r8): block copies.
+        self.copy_calls = copy_calls
         self._ro_cache: dict[int, bool] = {}
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
@@ -275,8 +281,13 @@ class FunctionDataflow:
                 self._step(instr, state)
                 continue
             if fc == FlowControl.CALL or fc == FlowControl.INDIRECT_CALL:
+                copy = instr.ip in self.copy_calls and (state.regs.get(Register.RCX, _UNK),
+                                                         state.regs.get(Register.RDX, _UNK),
+                                                         state.regs.get(Register.R8, _UNK))
                 self._record(instr, state, tail=False)
                 self._after_call(state)
+                if copy:
+                    _block_copy(state, copy[0], copy[1], copy[2], 1)
                 result = self.call_results.get(instr.ip)
                 if result is not None:
                     state.regs[Register.RAX] = result
@@ -367,7 +378,7 @@ class FunctionDataflow:
         refs = []
         for off, (size, values) in state.stack.items():
             pos = off - value.offset
-            if size == 8 and 0 <= pos < SNAPSHOT_BYTES and len(values) == 1:
+            if size == 8 and 0 <= pos < REF_BYTES and len(values) == 1:
                 (only,) = values
                 if isinstance(only, Addr):
                     refs.append((pos, only.rva))
@@ -478,21 +489,8 @@ class FunctionDataflow:
 
     def _rep_copy(self, instr: Instruction, state: State, mn: int) -> None:
         """``rep movs`` into the frame: the bytes are a by-value copy of whatever RSI points at."""
-        dst = state.regs.get(Register.RDI, _UNK)
-        src = state.regs.get(Register.RSI, _UNK)
-        count = state.regs.get(Register.RCX, _UNK)
-        if len(dst) == 1 and len(count) == 1:
-            (d,), (n,) = dst, count
-            if isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000:
-                size = n.value * _REP_COPIES[mn]
-                for off in [o for o, (sz, _v) in state.stack.items() if o < d.offset + size and o + sz > d.offset]:
-                    del state.stack[off]
-                for off in [o for o in state.copies if d.offset <= o < d.offset + size]:
-                    del state.copies[off]
-                if len(src) == 1:
-                    (origin,) = src
-                    if not isinstance(origin, (Unknown, StackAddr)):
-                        state.copies[d.offset] = (size, origin)
+        _block_copy(state, state.regs.get(Register.RDI, _UNK), state.regs.get(Register.RSI, _UNK),
+                    state.regs.get(Register.RCX, _UNK), _REP_COPIES[mn])
         for reg in (Register.RSI, Register.RDI, Register.RCX):
             state.regs[reg] = _UNK
 
@@ -752,6 +750,27 @@ class FunctionDataflow:
         if slot is None and not any(o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()):
             return frozenset((Load(StackAddr(offset), size),))  # whatever the local holds
         return _UNK
+
+
+def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, unit: int) -> None:
+    """``count`` units of ``unit`` bytes copied from ``src`` into the frame at ``dst`` (``rep movs``, or a
+    call to memcpy/memmove/RtlCopyMemory): the bytes there are a by-value copy of the source; what the
+    code stores afterwards patches the copy (the one rule for every copy idiom)."""
+    if len(dst) != 1 or len(count) != 1:
+        return
+    (d,), (n,) = dst, count
+    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
+        return
+    size = n.value * unit
+    for off in [o for o, (sz, _v) in state.stack.items() if o < d.offset + size and o + sz > d.offset]:
+        del state.stack[off]
+    for off in [o for o in state.copies if d.offset <= o < d.offset + size]:
+        del state.copies[off]
+    state.escaped.discard(d.offset)
+    if len(src) == 1:
+        (origin,) = src
+        if not isinstance(origin, (Unknown, StackAddr)):
+            state.copies[d.offset] = (size, origin)
 
 
 def _copy_origin(state: State, offset: int) -> Optional[Value]:

@@ -9,34 +9,56 @@ from typing import Optional
 
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
-from ...model import Addr, CallSite, CaseSet, Facts, Function, Import, Reference, ResourceEntry, Store, Value, ValueSet
-from ..base import Engine
-from ..frozen import RecordingMemory
+from ...model import (
+    Addr,
+    Arguments,
+    CallSite,
+    CaseSet,
+    Facts,
+    Function,
+    Import,
+    Reference,
+    Resolution,
+    ResourceEntry,
+    Store,
+    Value,
+    ValueSet,
+)
+from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
 from .dataflow import FunctionDataflow
-from .functions import calls_through_slots, discover, scan_lea_references, scan_rip_references
+from .functions import calls_through_slots, calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 
 #: Imports that return the address of a function named by a string argument (index of that argument).
 _RESOLVERS = {"GetProcAddress": 1}
 #: Longest API name read from a GetProcAddress string argument.
 _MAX_PROC_NAME = 128
+#: Functions that copy ``r8`` bytes from ``rdx`` to ``rcx`` (imported, or named by the PDB): a call to one
+#: is a by-value copy for the data flow, as an inlined ``rep movsb`` is.
+COPY_FUNCTIONS = frozenset(("memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"))
 
 log = logging.getLogger(__name__)
 
 
 class NativeEngine(Engine):
-    name = "native"
+    """Facts from the PE, its PDB and a data flow over the decoded instructions (no external tools).
 
-    def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None, record_memory: bool = False):
+    The data flow runs on working copies of the call sites (``CallSite.working_copy``), so the facts
+    ``load`` returned never change; ``resolve`` answers with a new ``Resolution``.
+    """
+
+    name = "native"
+    capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS))
+
+    def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None):
         self.image = image
         self.pdb = pdb
-        self.record_memory = record_memory
         self._facts: Optional[Facts] = None
         self._sites_by_function: dict[int, dict[int, CallSite]] = {}
-        self._resolved: set[int] = set()
-        self._references: Optional[list[Reference]] = None
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
+        self._case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = {}
         self._call_results: dict[int, ValueSet] = {}
+        self._copiers: frozenset[int] = frozenset()
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -65,13 +87,14 @@ class NativeEngine(Engine):
             functions=fmap.functions,
             calls=fmap.calls,
             symbols=symbols,
-            memory=RecordingMemory(image, image.image_base) if self.record_memory else image,
+            memory=image,
             has_pdb=pdb is not None,
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
             resources=self._resources(),
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
+        self._copiers = frozenset(rva for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS)
         self._dynamic_imports()
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
@@ -95,7 +118,7 @@ class NativeEngine(Engine):
             func = facts.functions.get(caller)
             if func is None or func.imported:
                 continue
-            own = {s.rva: s for s in sites if s.caller == caller}
+            own = {s.rva: s.working_copy() for s in sites if s.caller == caller}
             pieces = [(func.rva, func.rva + func.size)] + list(func.fragments)
             probe = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, dict(own), caller)
             probe.run(pieces)
@@ -105,7 +128,6 @@ class NativeEngine(Engine):
                 names.discard(None)
                 if names:
                     results[site.rva] = frozenset(Import(n) for n in names if n)
-                site.args = None  # resolved again, with everything else, when the analysis asks
             if not results:
                 continue
             self._call_results.update(results)
@@ -133,6 +155,17 @@ class NativeEngine(Engine):
             if (site.rva, site.callee) not in known:
                 facts.calls.append(site)
                 self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
+
+    def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
+        """The sites are kept with the function's others (not in the facts), so ``resolve`` answers for them;
+        a CFG dispatch call already is a site at that instruction, and its arguments are the same."""
+        assert self._facts is not None, "load() first"
+        out = []
+        for caller, rva, offset in calls_through_table(self.image, slot, set(offsets), self._fmap.owner):
+            site = CallSite(caller, rva, slot, False)
+            self._sites_by_function.setdefault(caller, {}).setdefault(rva, site)
+            out.append((site, offset))
+        return out
 
     def _c_string(self, rva: int) -> Optional[str]:
         raw = self.image.read(rva, _MAX_PROC_NAME)
@@ -162,19 +195,12 @@ class NativeEngine(Engine):
 
                 sections = [(s.name, s.rva, s.virtual_size) for s in self.image.sections]
                 self._annotations = [(a.rva, tuple(a.strings)) for a in read_annotations(self.pdb.path, sections)]
-            if self._facts is not None:
-                self._facts.annotations = self._annotations
-        return self._annotations
+        return list(self._annotations)
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         if targets is None:
-            found = scan_lea_references(self.image, self._fmap.owner)
-        else:
-            found = scan_rip_references(self.image, set(targets), self._fmap.owner)
-        self._references = (self._references or []) + found
-        if self._facts is not None:
-            self._facts.references = self._references
-        return found
+            return scan_lea_references(self.image, self._fmap.owner)
+        return scan_rip_references(self.image, set(targets), self._fmap.owner)
 
     def _pieces(self, rva: int) -> Optional[list[tuple[int, int]]]:
         func = self._facts.functions.get(rva) if self._facts is not None else None
@@ -186,54 +212,46 @@ class NativeEngine(Engine):
         from .switches import case_guards
 
         assert self._facts is not None, "load() first"
-        cache = self._facts.case_guards
-        if cache is None:
-            cache = self._facts.case_guards = {}
+        cache = self._case_guards
         if (function, selector) not in cache:
             pieces = self._pieces(function)
+            sites = {rva: site.working_copy() for rva, site in self._sites_by_function.get(function, {}).items()}
             cache[(function, selector)] = {} if pieces is None else case_guards(
-                self.image, self.image.image_base, self.image.size_of_image, pieces,
-                self._sites_by_function.get(function, {}), selector)
+                self.image, self.image.image_base, self.image.size_of_image, pieces, sites, selector)
         return dict(cache[(function, selector)])
 
-    def resolve(self, functions: Iterable[int]) -> None:
-        """Argument values at every call site of ``functions`` (data flow), each function once.
+    def resolve(self, functions: Iterable[int]) -> Resolution:
+        """Argument values at every call site of ``functions`` (data flow), and their stores.
 
-        A large batch is split over two processes; the child's argument values come back pickled.
+        A large batch is split over two processes; the child's part comes back pickled.
         """
         assert self._facts is not None, "load() first"
         todo = []
-        for rva in functions:
-            if rva in self._resolved:
-                continue
-            self._resolved.add(rva)
+        for rva in dict.fromkeys(functions):
             func = self._facts.functions.get(rva)
             if func is None or func.imported or not self._sites_by_function.get(rva):
                 continue
             todo.append(func)
         weights = [func.size + sum(end - start for start, end in func.fragments) for func in todo]
         split = fork_split(todo, weights, MIN_PARALLEL_FLOW_BYTES, self._flow)
-        if split is None:
-            self._flow(todo)
-        else:
-            for rva, args, stores in split[0]:  # the child's part; this process already holds its own
-                sites = self._sites_by_function[rva]
-                for site_rva, values in args.items():
-                    sites[site_rva].args = values
-                self._facts.stores.extend(stores)
+        parts = self._flow(todo) if split is None else split[0] + split[1]
+        answer = Resolution()
+        for rva, args, stores in parts:
+            for site_rva, values in args.items():
+                if values is not None:
+                    answer.args[(rva, site_rva)] = values
+            answer.stores.extend(stores)
+        return answer
 
-    def _flow(self, functions: Sequence[Function]
-              ) -> list[tuple[int, dict[int, Optional[tuple[ValueSet, ...]]], list[Store]]]:
-        """Run the data flow over ``functions`` here; the argument values it set per function and call site,
-        and the stores it saw (also added to the facts of this process)."""
-        assert self._facts is not None
+    def _flow(self, functions: Sequence[Function]) -> list[tuple[int, dict[int, Optional[Arguments]], list[Store]]]:
+        """Run the data flow over ``functions`` here: per function, the argument values of its call sites
+        and the stores it saw (on working copies of the sites: the facts stay as loaded)."""
         out = []
         for func in functions:
-            sites = self._sites_by_function[func.rva]
+            sites = {rva: site.working_copy() for rva, site in self._sites_by_function[func.rva].items()}
+            copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
-                                    self._call_results)
+                                    self._call_results, copies)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
-            stores = flow.stores()
-            self._facts.stores.extend(stores)
-            out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, stores))
+            out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
         return out

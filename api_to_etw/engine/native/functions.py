@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, RegisterExt
+from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
 
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
@@ -191,9 +191,10 @@ def _estimate_end(image: PEImage, start: int, limit: int) -> int:
     Linear decode from ``start``; stop after a terminator (ret, jmp) that no branch seen so far jumps
     past. Else, when padding (int3/nops) follows it and only unconditional jumps land beyond the
     padding, stop too: such a jump is a tail call to the next function, which becomes a function of
-    its own. Never beyond ``limit``.
+    its own. Never beyond ``limit``, nor into a section's zero fill (no code lives there; a lying
+    VirtualSize would otherwise cost a megabyte of decoded zeros per function).
     """
-    code = image.read(start, limit - start)
+    code = image.file_bytes(start, limit - start)
     decoder = Decoder(64, code, ip=start)
     instr = Instruction()
     cond_furthest = start
@@ -279,7 +280,7 @@ def _iat_load_candidates(image: PEImage, sections) -> list[int]:
 
 def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
           targets: set[int], iat_loads: list[int] | None = None) -> None:
-    code = image.read(start, stop - start)
+    code = image.file_bytes(start, stop - start)  # code is what the file holds, never the zero fill
     if iat_loads is not None:
         i = bisect.bisect_left(iat_loads, start)
         if i == len(iat_loads) or iat_loads[i] >= stop:
@@ -350,6 +351,63 @@ def calls_through_slots(image: PEImage, slots: set[int], owner) -> list[CallSite
                 break
             if instr.op0_kind == _REG and _full_register(instr.op0_register) == loaded and instr.mnemonic != Mnemonic.TEST:
                 break  # the register is overwritten before any call through it
+    return [out[k] for k in sorted(out)]
+
+
+#: Instructions followed after a table's address is loaded, looking for the call through one of its entries
+#: (a KMDF call sets up to eight arguments in between).
+_TABLE_WINDOW = 48
+
+
+def calls_through_table(image: PEImage, slot: int, offsets: set[int], owner) -> list[tuple[int, int, int]]:
+    """(caller, call RVA, byte offset) of each call through an entry of the table whose address the global
+    ``slot`` holds: ``mov r, [rip+slot]`` then ``call [r+off]``, or ``mov r2, [r+off]`` then ``call r2``
+    (or a call through memory while the entry is in rax: the CFG dispatch routine calls rax). The code
+    between may set up arguments; a write to the register that holds the table or the entry ends the search.
+    """
+    out: dict[int, tuple[int, int, int]] = {}
+    for ref in scan_rip_references(image, {slot}, owner):
+        start = ref.rva
+        # The reference may be decoded from the opcode on; a load of the 64-bit table address has a REX.W
+        # prefix before it, whose R bit names the register (``mov r10, [slot]`` is 4C 8B 15).
+        if 0x48 <= (image.read(start - 1, 1) or b"\0")[0] <= 0x4F:
+            start -= 1
+        code = image.read(start, 15 * _TABLE_WINDOW)
+        decoder = Decoder(64, code, ip=start)
+        instr = Instruction()
+        table: Optional[int] = None
+        entry: Optional[tuple[int, int]] = None  # (register, offset)
+        for _ in range(_TABLE_WINDOW):
+            if not decoder.can_decode:
+                break
+            decoder.decode_out(instr)
+            fc = instr.flow_control
+            if table is None:
+                if instr.mnemonic == _MOV and instr.op0_kind == _REG and instr.is_ip_rel_memory_operand \
+                        and instr.ip_rel_memory_address == slot:
+                    table = _full_register(instr.op0_register)
+                    continue
+                break
+            if fc in (_INDIRECT_CALL, _INDIRECT_BRANCH):
+                if instr.op0_kind == OpKind.MEMORY and _full_register(instr.memory_base) == table \
+                        and instr.memory_index == Register.NONE and instr.memory_displacement in offsets:
+                    out[instr.ip] = (ref.function, instr.ip, instr.memory_displacement)
+                elif entry is not None and ((instr.op0_kind == _REG and _full_register(instr.op0_register) == entry[0])
+                                            or (instr.is_ip_rel_memory_operand and entry[0] == Register.RAX)):
+                    out[instr.ip] = (ref.function, instr.ip, entry[1])
+                break
+            if fc not in (_NEXT, _COND):
+                break
+            if instr.mnemonic == _MOV and instr.op0_kind == _REG and instr.op1_kind == OpKind.MEMORY \
+                    and _full_register(instr.memory_base) == table and instr.memory_index == Register.NONE:
+                disp = instr.memory_displacement
+                entry = (_full_register(instr.op0_register), disp) if disp in offsets else None
+                if entry is None:
+                    break
+                continue
+            if instr.op0_kind == _REG and _full_register(instr.op0_register) in (table, entry and entry[0]) \
+                    and instr.mnemonic not in (Mnemonic.TEST, Mnemonic.CMP):
+                break  # the register is overwritten before the call
     return [out[k] for k in sorted(out)]
 
 

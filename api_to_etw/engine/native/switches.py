@@ -130,6 +130,8 @@ class _SelectorWatch(FunctionDataflow):
         self.selector = selector
         self.loads: set[int] = set()
         self.tables: dict[int, int] = {}
+        #: ``cmp [mem], imm`` whose memory holds the selector (a stack parameter compared in place).
+        self.compares: set[int] = set()
 
     def _write(self, instr: Instruction, state: State, values: ValueSet) -> None:
         super()._write(instr, state, values)
@@ -137,6 +139,10 @@ class _SelectorWatch(FunctionDataflow):
             self.loads.add(instr.ip)
 
     def _step(self, instr: Instruction, state: State) -> None:
+        if (instr.mnemonic == Mnemonic.CMP and instr.op_count == 2 and instr.op0_kind == OpKind.MEMORY
+                and instr.op1_kind not in (OpKind.REGISTER, OpKind.MEMORY)
+                and self.selector in self._operand(instr, 0, state)):
+            self.compares.add(instr.ip)
         if (instr.op_count == 2 and instr.op1_kind == OpKind.MEMORY and instr.memory_index_scale == 4
                 and instr.memory_index != 0 and instr.memory_base != 0):
             bases = state.regs.get(RegisterExt.full_register(instr.memory_base), frozenset())
@@ -172,11 +178,12 @@ class _Point:
 
 class _Walk:
     def __init__(self, memory: Memory, instrs: dict[int, Instruction], pieces: list[tuple[int, int]],
-                 loads: set[int], tables: dict[int, int]):
+                 loads: set[int], tables: dict[int, int], compares: frozenset[int] = frozenset()):
         self.memory = memory
         self.instrs = instrs
         self.pieces = pieces
         self.loads = loads
+        self.compares = compares
         self.tables = tables
         self.info = InstructionInfoFactory()
         #: Block starts of the walk, and the (joined) point at every instruction walked.
@@ -294,6 +301,8 @@ class _Walk:
             OpKind.REGISTER, OpKind.MEMORY) else None
         new_reg: Optional[tuple[int, int]] = None
         handled = False
+        if instr.ip in self.compares and imm is not None:
+            return _Point(point.possible, point.regs, (0, 0, imm & M32, "rel"), table, point.range_exit)
         if instr.ip in self.loads and dst is not None:
             new_reg, handled = (0, 0), True
         elif dst is not None and dst in regs:
@@ -361,13 +370,13 @@ def case_guards(memory: Memory, image_base: int, image_size: int, pieces: list[t
     at_entry: tuple[tuple[int, tuple[int, int]], ...] = ()
     if isinstance(selector, Param) and selector.index < len(ARG_REGS):  # a helper given the value itself
         at_entry = ((RegisterExt.full_register(ARG_REGS[selector.index]), (0, 0)),)
-    if not watch.loads and not at_entry:
+    if not watch.loads and not watch.compares and not at_entry:
         return {}
     instrs: dict[int, Instruction] = {}
     for start, stop in pieces:
         for instr in Decoder(64, memory.read(start, stop - start), ip=start):
             instrs[instr.ip] = instr
-    walk = _Walk(memory, instrs, pieces, watch.loads, watch.tables)
+    walk = _Walk(memory, instrs, pieces, watch.loads, watch.tables, frozenset(watch.compares))
     walk.run(pieces[0][0], at_entry)
     out: dict[int, CaseSet] = {}
     # Call sites, and the instructions that take a data address (a TraceLogging write inlined into a case

@@ -1,0 +1,1 @@
+"""The TraceLogging fixture (tlg.dll); built by :mod:`samples.tlg.build`."""

@@ -1,0 +1,112 @@
+"""Entry points of a real KMDF driver without its PDB: ViGEmBus.sys 1.17.333.0 (vgamepad 0.2.0's installer).
+
+Truth independent of the analyzer, from the public source of that version (nefarius/ViGEmBus, tag
+v1.17.333.0): sys/Driver.cpp calls WdfDriverCreate once, with WDF_DRIVER_CONFIG_INIT(&config, Bus_EvtDeviceAdd)
+and attributes.EvtCleanupCallback = Bus_EvtDriverContextCleanup, and creates the bus's default queue with
+EvtIoDeviceControl = Bus_EvtIoDeviceControl; sys/EmulationTargetPDO.cpp sets EvtDevicePrepareHardware in
+its WDF_PNPPOWER_EVENT_CALLBACKS, pdoAttributes.EvtCleanupCallback for WdfDeviceCreate, and creates the PDO's
+default queue with EvtIoInternalDeviceControl; Driver.cpp's WDF_FILEOBJECT_CONFIG_INIT(&foConfig,
+Bus_DeviceFileCreate, Bus_FileClose, NULL) gives one file-create and one file-close callback; the other queues (four in EmulationTargetPDO.cpp and
+XusbPdo.cpp) are manual queues without callbacks: six WdfIoQueueCreate calls in all. The IOCTL codes are the
+IOCTL_* defines of sdk/include/ViGEm/km/BusShared.h (CTL_CODE(FILE_DEVICE_BUS_EXTENDER, 0x801 + n,
+METHOD_BUFFERED, access)); Bus_EvtIoDeviceControl's default case traces (TraceEvents, "Unknown I/O control code").
+Timers are not asserted: the tag's source creates one (Ds4Pdo.cpp), the shipped binary two (two different
+EvtTimerFunc routines that call WdfTimerGetParentObject), so the build is not exactly that tree there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+
+from conftest import run_cli
+
+from api_to_etw.analysis.entries import EntryFinder
+from api_to_etw.analysis.values import CallValues
+from api_to_etw.binary.loader import open_binary
+from api_to_etw.engine.native.engine import NativeEngine
+
+FILE_DEVICE_BUS_EXTENDER = 0x2A
+FILE_READ_DATA, FILE_WRITE_DATA = 1, 2
+#: BusShared.h: (function code offset from IOCTL_VIGEM_BASE 0x801, access) of each IOCTL_* define.
+IOCTLS = {
+    "IOCTL_VIGEM_PLUGIN_TARGET": (0x000, FILE_WRITE_DATA), "IOCTL_VIGEM_UNPLUG_TARGET": (0x001, FILE_WRITE_DATA),
+    "IOCTL_VIGEM_CHECK_VERSION": (0x002, FILE_WRITE_DATA),
+    "IOCTL_VIGEM_WAIT_DEVICE_READY": (0x003, FILE_WRITE_DATA),
+    "IOCTL_XUSB_REQUEST_NOTIFICATION": (0x200, FILE_WRITE_DATA | FILE_READ_DATA),
+    "IOCTL_XUSB_SUBMIT_REPORT": (0x201, FILE_WRITE_DATA), "IOCTL_DS4_SUBMIT_REPORT": (0x202, FILE_WRITE_DATA),
+    "IOCTL_DS4_REQUEST_NOTIFICATION": (0x203, FILE_WRITE_DATA),
+    "IOCTL_XUSB_GET_USER_INDEX": (0x206, FILE_WRITE_DATA | FILE_READ_DATA),
+}
+
+
+def _ctl_code(function: int, access: int) -> int:
+    return (FILE_DEVICE_BUS_EXTENDER << 16) | (access << 14) | (function << 2)
+
+
+CODES = {_ctl_code(0x801 + offset, access) for offset, access in IOCTLS.values()}
+
+
+def _finder(path, use_pdb: bool) -> EntryFinder:
+    loaded = open_binary(str(path), use_pdb=use_pdb)
+    engine = NativeEngine(loaded.image, loaded.pdb)
+    facts = engine.load()
+    callers: dict = {}
+    for site in facts.calls:
+        callers.setdefault(site.callee, []).append(site)
+    return EntryFinder(facts, CallValues(engine), callers)
+
+
+def test_vigembus_kmdf_callbacks_are_entry_points(real_binary):
+    path = real_binary("ViGEmBus.sys")
+    assert "1.17.333.0".encode("utf-16-le") in path.read_bytes()  # the version the source tag describes
+    finder = _finder(path, use_pdb=False)
+    entries = finder.run([])
+    calls = Counter(name for _site, name in finder.framework_calls)
+    assert calls["WdfDriverCreate"] == 1
+    assert calls["WdfIoQueueCreate"] == 6
+    assert calls["WdfDeviceCreate"] == 2  # the bus FDO (Driver.cpp) and each PDO (EmulationTargetPDO.cpp)
+    assert calls["WdfDeviceInitSetPnpPowerEventCallbacks"] == 1 and calls["WdfDeviceInitSetFileObjectConfig"] == 1
+    by_kind = Counter(k for kinds in entries.kinds.values() for k in kinds
+                      if k.startswith("callback:Wdf") and not k.startswith("callback:WdfTimerCreate."))
+    assert by_kind == {
+        "callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate": 1,
+        "callback:WdfDeviceInitSetFileObjectConfig.EvtFileClose": 1,
+        "callback:WdfDriverCreate.EvtDriverDeviceAdd": 1,
+        "callback:WdfDriverCreate.EvtCleanupCallback": 1,
+        "callback:WdfIoQueueCreate.EvtIoDeviceControl": 1,
+        "callback:WdfIoQueueCreate.EvtIoInternalDeviceControl": 1,
+        "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware": 1,
+        "callback:WdfDeviceCreate.EvtCleanupCallback": 1,
+    }
+
+
+def test_vigembus_wpp_rows_under_the_queue_callbacks_with_their_ioctls(real_binary):
+    path = real_binary("ViGEmBus.sys")
+    result = run_cli("analyze", path, "--no-pdb", "-o", "-")
+    assert result.code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout), delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"))
+    control = [r for r in rows if r["Entry"] == "callback:WdfIoQueueCreate.EvtIoDeviceControl"]
+    internal = [r for r in rows if r["Entry"] == "callback:WdfIoQueueCreate.EvtIoInternalDeviceControl"]
+    assert control and internal
+    assert len({r["Function"] for r in control}) == 1 and len({r["Function"] for r in internal}) == 1
+    assert all(r["Kind"] == "wpp" for r in control + internal)
+    seen = {code for r in control for code in r["Ioctl"].split(",") if code}
+    assert "default" in seen
+    named = {int(c, 16) for c in seen - {"default"}}
+    assert named <= CODES, sorted(hex(c) for c in named - CODES)
+    assert len(named) > len(CODES) // 2  # most cases trace (TraceEvents in the helpers they call)
+    print(f"ViGEmBus.sys: {len(rows)} rows, {len(control)} under EvtIoDeviceControl with {len(named)} of "
+          f"{len(CODES)} IOCTL codes, {len(internal)} under EvtIoInternalDeviceControl, "
+          f"{sum(r['Entry'] == 'unreached' for r in rows)} unreached")
+
+
+def test_dokan_wdm_driver_gets_no_kmdf_entries(real_binary):
+    """A WDM file-system driver with its PDB (negative control): no ETW rows, no framework callbacks."""
+    path = real_binary("dokan2.sys")
+    entries = _finder(path, use_pdb=True).run([])
+    assert not [k for kinds in entries.kinds.values() for k in kinds if k.startswith("callback:Wdf")]
+    result = run_cli("analyze", path, "-o", "-")
+    assert result.code == 0, result.stderr
+    assert len(result.stdout.splitlines()) <= 1
