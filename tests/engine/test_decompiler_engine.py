@@ -68,9 +68,10 @@ def test_forwarded_register_parameters_are_the_wrappers_parameters():
     try:
         facts = engine.load()
         func = next(rva for rva, f in facts.functions.items() if f.name == "EtwpWriteEventPassthrough")
-        engine.resolve([func])
+        answer = engine.resolve([func])
         site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == "EtwWrite")
-        assert site.arg(0) == {Param(0)} and site.arg(1) == {Param(1)}
+        args = answer.args[(func, site.rva)]
+        assert args[0] == {Param(0)} and args[1] == {Param(1)}
         assert engine.stats.arity_mismatches == 1  # still reported
     finally:
         engine.close()
@@ -308,3 +309,52 @@ def test_vigembus_wpp_rows_differ_only_in_the_known_ways(real_binary):
 @pytest.mark.parametrize("name", REAL)
 def test_real_binary_rows_equal_the_native_engine(real_binary, name):
     _parity(str(real_binary(name)), True, REAL_KNOWN.get(name, {}), name)
+
+
+@needs_decompiler
+@pytest.mark.parametrize("level", ["O1", "O2", "Os"])
+def test_pcode_models_copies_headers_and_tables_of_real_code(level):
+    """The idioms fixture's by-value copies, classic headers and table lookups, read through the decompiler.
+
+    What each call must receive follows from the C source (symbols from the PDB, field offsets from the
+    documented structures), not from the native engine: a table lookup is the set of descriptors its
+    bounded index can select; ``d = *Descriptor`` (vector or ``rep movsb``) then a patch is a copy of the
+    parameter with the patched byte; an EVENT_TRACE_HEADER keeps its 48 bytes and the GuidPtr it holds.
+    """
+    from api_to_etw.engine.decompiler.engine import DecompilerEngine
+    from api_to_etw.engine.native import open_native
+
+    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "idioms", level, "idioms.dll")))
+    engine = DecompilerEngine(native, PYTHON)
+    try:
+        facts = engine.load()
+        rva = {name: address for address, name in facts.symbols.items()}
+        by_name = {f.name: address for address, f in facts.functions.items()}
+
+        def argument(caller: str, api: str, slot: int):
+            func = by_name[caller]
+            answer = engine.resolve([func])
+            site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == api)
+            return answer.args[(func, site.rva)][slot]
+
+        def descriptors(*names):
+            return {Addr(rva[n]) for n in names}
+
+        assert argument("TableMasked", "EventWrite", 1) == descriptors(*(f"TABLE_EVT_{k}" for k in range(4)))
+        assert argument("TableGuard", "EventWrite", 1) == descriptors(*(f"GUARD_EVT_{k}" for k in range(3)))
+        assert argument("NextTable", "EventWrite", 1) == descriptors("NEXT_EVT_0", "NEXT_EVT_1")
+        assert argument("TableSwitch", "EventWrite", 1) == descriptors(*(f"SWITCH_EVT_{k}" for k in range(4)))
+
+        (rep,) = argument("RepCopyWrite", "EventWrite", 1)
+        assert isinstance(rep, StackAddr) and rep.origin == Param(0) and rep.content[4] == 2  # d.Level = 2
+        (mc,) = argument("McGenEventWrite", "EventWriteTransfer", 1)
+        assert isinstance(mc, StackAddr) and mc.origin == Param(1) and mc.content[3] == 0x10  # d.Channel = 0x10
+
+        (stop,) = argument("ClassicStop", "TraceEvent", 1)
+        assert isinstance(stop, StackAddr) and stop.refs == ((0x18, rva["ClassicClassB"]),)  # GuidPtr
+        assert stop.content[:2] == (0x30, 0) and stop.content[4:6] == (2, 3)  # Size 48, Type 2, Level 3
+        (start,) = argument("ClassicStart", "TraceEvent", 1)
+        guid_a = bytes(native.image.read(rva["ClassicClassA"], 16))
+        assert isinstance(start, StackAddr) and bytes(start.content[0x18:0x28]) == guid_a  # Guid by value
+    finally:
+        engine.close()
