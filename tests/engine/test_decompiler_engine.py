@@ -127,12 +127,23 @@ FIXTURES = {
 
 
 def _rows(kind: str, path: str, use_pdb: bool):
+    """The rows of one engine, its stats, and its facts with the argument values it answered (recorded as
+    ``--save-facts`` records them: the facts themselves stay as loaded)."""
+    from dataclasses import replace
+
+    from api_to_etw.engine.recorder import RecordingEngine
+    from api_to_etw.model import CallSite
+
     source = EngineSource(binary=path, use_pdb=use_pdb, options={"decompiler_python": PYTHON})
-    engine = open_engine(kind, source)
+    inner = open_engine(kind, source)
+    engine = RecordingEngine(inner)
     try:
         result = analyze(engine, AnalysisOptions(all_sites=True))
         rows = {tuple(sorted(row_columns(row).items())) for row in result.rows}
-        return rows, getattr(engine, "stats", None), result.facts
+        answered = engine.recording.args
+        facts = replace(result.facts, calls=[CallSite(s.caller, s.rva, s.callee, s.tail, answered.get((s.caller, s.rva)))
+                                             for s in result.facts.calls])
+        return rows, getattr(inner, "stats", None), facts
     finally:
         engine.close()
 
