@@ -50,6 +50,9 @@ MAX_ARGS = 8
 #: Bytes of a stack region attached to a stack address passed to a call: an EVENT_DESCRIPTOR needs 16,
 #: a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept, as the native engine does).
 CONTENT_SIZE = 48
+#: Bytes of a stack buffer whose image addresses (``refs``) are kept (configuration structures with
+#: callbacks), as the native engine's ``REF_BYTES``.
+REF_BYTES = 0x100
 #: Bytes always kept of a stack region's content, and the bytes a by-value copy must cover (a descriptor).
 DESCRIPTOR_SIZE = 16
 #: Longest table of pointers enumerated for a load indexed by a value with no known bound, and the
@@ -695,13 +698,14 @@ class PcodeTranslator:
         return facts
 
     def _refs(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]]) -> Optional[tuple[tuple[int, int], ...]]:
-        """Image addresses stored whole in the 8-byte slots of ``[offset, offset+48)`` (a GuidPtr, a
-        TRACE_GUID_REGISTRATION), as (offset from the buffer, rva): the native engine's ``refs``."""
-        decided = [False] * CONTENT_SIZE
+        """Image addresses stored whole in the 8-byte slots of ``[offset, offset+REF_BYTES)`` (a GuidPtr, a
+        TRACE_GUID_REGISTRATION, a WDF queue configuration's callbacks), as (offset from the buffer, rva):
+        the native engine's ``refs``."""
+        decided = [False] * REF_BYTES
         refs = []
         for out, value in self._stack_writes(op, ops_at):
             start = signed(out.getOffset(), 8) - offset
-            span = [start + k for k in range(out.getSize()) if 0 <= start + k < CONTENT_SIZE]
+            span = [start + k for k in range(out.getSize()) if 0 <= start + k < REF_BYTES]
             if out.getSize() == 8 and len(span) == 8 and not any(decided[p] for p in span):
                 values = self.resolve(value)
                 if len(values) == 1:
