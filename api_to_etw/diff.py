@@ -3,8 +3,8 @@
 Either side may be the published CSV of the original Ghidra script, or our TSV, CSV or JSON lines. Each
 file is read once into the analysis's own typed rows (``analysis.records.Row``), viewed by published
 column name normalised (lower-case GUIDs without braces, keywords as ``0x`` hex, numbers as ints,
-``-``/empty as empty, the call path as a list); rows are matched on a key, and the differences are
-rendered as text, TSV or JSON lines.
+``-``/empty as empty, the call path as a list); rows are matched on a key; ``render/diff.py`` renders the
+differences as text, TSV or JSON lines.
 
 The key of a row is ``(Function, provider, event, ContainingFunction)``:
 
@@ -124,27 +124,9 @@ class DiffRow:
                          else all(v[c] in (None, "") for c in _DESCRIPTOR_FIELDS))
         return provider_unknown or event_unknown
 
-    def record(self) -> dict[str, object]:
-        """The row in the snake_case form of ``Row.as_record()`` (published columns only)."""
-        out: dict[str, object] = {}
-        for column in PUBLISHED_COLUMNS:
-            value = self.values[column]
-            if column == "Keyword" and isinstance(value, str):
-                value = int(value, 16) if value.startswith("0x") else (value or None)
-            elif column == "CallPath" and isinstance(value, tuple):
-                value = list(value)
-            out[_snake(column)] = value
-        return out
-
 
 def _placeholder(name: str) -> bool:
     return not name or "???" in name or bool(_PLACEHOLDER.match(name))
-
-
-def _snake(column: str) -> str:
-    if column == "EventDescriptorSymbol":
-        return "descriptor_symbol"  # the EventInfo field name, as in Row.as_record()
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", column).lower()
 
 
 @dataclass
@@ -566,15 +548,7 @@ def exit_code(result: DiffResult, fail_on: Iterable[str] = ()) -> int:
     return int(ExitCode.DIFF_FOUND if result.kinds() & set(fail_on) else ExitCode.OK)
 
 
-# -------------------------------------------------------------------------------------------- rendering
-def _show(value: Value) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, tuple):
-        return "[" + "->".join(value) + "]"
-    return str(value)
-
-
+# -------------------------------------------------------------------------------------------- labels
 def provider_label(row: DiffRow) -> str:
     guid, symbol, handle = row["ProviderGuid"], row["ProviderSymbol"], row["ReghandleSymbol"]
     if guid and guid != LEGACY_PROVIDER:
@@ -588,92 +562,3 @@ def event_label(row: DiffRow) -> str:
         return str(row["EventDescriptorSymbol"])
     fields = [f"{c}={row[c]}" for c in EVENT_KEY_FIELDS if row[c] not in (None, "")]
     return " ".join(fields) if fields else "(no event fields)"
-
-
-def render_text(result: DiffResult) -> str:
-    out = [f"--- {result.old.path}", f"+++ {result.new.path}"]
-    marks = {ADDED: "+", REMOVED: "-", CHANGED: "~"}
-    function = None
-    for diff in result.differences:
-        row = diff.row
-        if diff.key[0] != function:
-            function = diff.key[0]
-            out.append("")
-            out.append(str(function))
-        flag = "  [unnamed]" if diff.unnamed else ""
-        head = (f"  {marks[diff.kind]} {diff.kind:<8} {provider_label(row)} / {event_label(row)}"
-                f"  in {row['ContainingFunction']}")
-        if diff.kind == CHANGED:
-            out.append(head + flag)
-            for column, old, new in diff.changes:
-                line = f"      {column}: {_show(old)} -> {_show(new)}"
-                if column == "CallDepth" and diff.old and diff.new and diff.old["CallPath"] != diff.new["CallPath"]:
-                    line += f"  {_show(diff.old['CallPath'])} -> {_show(diff.new['CallPath'])}"
-                out.append(line)
-        else:
-            out.append(f"{head}  via {_show(row['WriteFunction'])}, depth {_show(row['CallDepth'])}{flag}")
-    out.append("")
-    out.append(result.summary())
-    return "\n".join(out) + "\n"
-
-
-TSV_COLUMNS = ["Change", "Unnamed", "ChangedFields"] + PUBLISHED_COLUMNS
-
-
-def render_tsv(result: DiffResult) -> str:
-    """One line per difference: NEW's values (OLD's for removed rows); changed cells read ``old -> new``."""
-    from .render.tables import render_table
-
-    lines = []
-    for diff in result.differences:
-        row = diff.row
-        cells: dict[str, object] = {c: _cell(row[c]) for c in PUBLISHED_COLUMNS}
-        for column, old, new in diff.changes:
-            cells[column] = f"{_show(old)} -> {_show(new)}"
-        cells.update(Change=diff.kind, Unnamed="yes" if diff.unnamed else "no",
-                     ChangedFields=",".join(c for c, _, _ in diff.changes))
-        lines.append(cells)
-    return render_table(lines, TSV_COLUMNS, "tsv")
-
-
-def _cell(value: Value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        return _show(value)
-    return str(value)
-
-
-def render_jsonl(result: DiffResult) -> str:
-    """One object per difference: change, unnamed, changes {column: {old, new}}, and the old/new rows."""
-    lines = []
-    for diff in result.differences:
-        obj: dict[str, object] = {
-            "change": diff.kind,
-            "unnamed": diff.unnamed,
-            "function": diff.key[0],
-            "containing_function": diff.key[3],
-            "provider": provider_label(diff.row),
-            "event": event_label(diff.row),
-            "changes": {_snake(c): {"old": _json_value(c, o), "new": _json_value(c, n)} for c, o, n in diff.changes},
-            "old": diff.old.record() if diff.old is not None else None,
-            "new": diff.new.record() if diff.new is not None else None,
-        }
-        lines.append(json.dumps(obj))
-    return "".join(line + "\n" for line in lines)
-
-
-def _json_value(column: str, value: Value) -> object:
-    if column == "Keyword" and isinstance(value, str) and value.startswith("0x"):
-        return int(value, 16)
-    return None if value == "" else value
-
-
-def render_diff(result: DiffResult, fmt: str = "text") -> str:
-    if fmt == "text":
-        return render_text(result)
-    if fmt == "tsv":
-        return render_tsv(result)
-    if fmt == "jsonl":
-        return render_jsonl(result)
-    raise ValueError(f"unknown diff format {fmt}")

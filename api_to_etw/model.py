@@ -8,6 +8,7 @@ known to be stored there. Values are immutable and hashable so value *sets* can 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,13 @@ class StackAddr:
     (the fields patched after the copy, as mc.exe's McGenEventWrite patches Channel).
     ``frame`` is the entry RVA of the function that owns the frame once the analysis moves the value
     across a call (-1: the function being analysed), so locals of different functions never collide.
+    ``fields`` lists the slots holding one of the function's parameters, as (offset, size, value): the
+    event type and level a trace helper writes into an EVENT_TRACE_HEADER from its arguments. They are
+    substituted like any parameter and become ``content`` bytes once the caller's value is a constant.
+    ``links`` lists the slots that hold the address of another buffer of the same frame, as (offset from
+    this address, that buffer's offset from this address): a structure on the stack that points at an
+    array on the stack (OB_CALLBACK_REGISTRATION.OperationRegistration); ``refs`` then also holds the
+    image addresses of the linked buffers, at their own offsets from this address.
     """
 
     offset: int
@@ -85,6 +93,8 @@ class StackAddr:
     frame: int = -1
     refs: Optional[tuple[tuple[int, int], ...]] = None
     origin: Optional[Value] = None
+    fields: Optional[tuple[tuple[int, int, Value], ...]] = None
+    links: Optional[tuple[tuple[int, int], ...]] = None
 
     def __repr__(self) -> str:
         where = "" if self.frame < 0 else f"@{self.frame:#x}"
@@ -184,8 +194,11 @@ def params_of(value: Value) -> set[int]:
     """Indices of the parameters an expression depends on."""
     if isinstance(value, Param):
         return {value.index}
-    if isinstance(value, StackAddr) and value.origin is not None:
-        return params_of(value.origin)
+    if isinstance(value, StackAddr):
+        found = params_of(value.origin) if value.origin is not None else set()
+        for _pos, _size, v in value.fields or ():
+            found |= params_of(v)
+        return found
     if isinstance(value, Load):
         return params_of(value.addr)
     if isinstance(value, Offset):
@@ -201,10 +214,31 @@ def substitute(value: Value, args: Callable[[int], ValueSet]) -> ValueSet:
         return cap(make_load(v, value.size) for v in substitute(value.addr, args))
     if isinstance(value, Offset):
         return cap(field_of(v, value.delta) for v in substitute(value.base, args))
+    if isinstance(value, StackAddr) and value.fields:
+        value = _substitute_fields(value, args)
     if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
-        return cap(StackAddr(value.offset, value.content, value.frame, value.refs, origin)
-                   for origin in substitute(value.origin, args))
+        return cap(dataclasses.replace(value, origin=origin) for origin in substitute(value.origin, args))
     return frozenset((value,))
+
+
+def _substitute_fields(value: StackAddr, args: Callable[[int], ValueSet]) -> StackAddr:
+    """The buffer with its parameter slots replaced by what the caller passes: a single constant
+    becomes content bytes, anything else stays a field (several alternatives: the slot is unknown)."""
+    content = list(value.content or ())
+    kept = []
+    for pos, size, field_value in value.fields or ():
+        values = substitute(field_value, args)
+        if len(values) != 1:
+            continue
+        (only,) = values
+        if isinstance(only, Const):
+            if len(content) < pos + size:
+                content += [None] * (pos + size - len(content))
+            raw = (only.value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+            content[pos : pos + size] = list(raw)
+        elif params_of(only):
+            kept.append((pos, size, only))
+    return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None)
 
 
 def field_of(base: Value, delta: int) -> Value:
@@ -226,8 +260,9 @@ def forget_params(value: Value) -> Value:
         return make_load(forget_params(value.addr), value.size)
     if isinstance(value, Offset):
         return field_of(forget_params(value.base), value.delta)
-    if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
-        return StackAddr(value.offset, value.content, value.frame, value.refs, None)
+    if isinstance(value, StackAddr) and (value.fields or (value.origin is not None and params_of(value.origin))):
+        origin = None if value.origin is None or params_of(value.origin) else value.origin
+        return dataclasses.replace(value, origin=origin, fields=None)
     return value
 
 
@@ -241,7 +276,7 @@ def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> 
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
-        return StackAddr(value.offset, value.content, frame, value.refs, value.origin)
+        return dataclasses.replace(value, frame=frame)
     if isinstance(value, Load):
         inner = in_frame(value.addr, frame)
         return value if inner is value.addr else Load(inner, value.size)

@@ -244,7 +244,7 @@ def render_report(report: ParityReport, limit: int = 0) -> str:
         if len(shown) < len(sites.diffs):
             out.append(f"  ... {len(sites.diffs) - len(shown)} more (--limit 0 lists all)")
     if report.rows is not None:
-        from .diff import render_text
+        from .render.diff import render_text
 
         out.append("")
         text = render_text(report.rows).rstrip("\n").splitlines()

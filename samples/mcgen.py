@@ -432,6 +432,7 @@ def kmdf_model() -> Image:
         Event("RequestCompleted", 45, 5, 0, 5, 0x10, "x"),
         Event("RequestCanceled", 46, 3, 0, 5, 0x10, "x"),
         Event("RequestPreprocessed", 47, 5, 0, 5, 0x10, "x"),
+        Event("ThreadHandleOpen", 33, 5, 0, 6, 0x20, "q"),
     ]
     f = [
         Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
@@ -581,6 +582,24 @@ def kmdf_model() -> Image:
         Func("KmdfPostOperation", "VOID {name}(PVOID Context, POB_POST_OPERATION_INFORMATION Info)",
              ["(void)Context; (void)Info;", "EventWriteHandleDone();"],
              writes=["HandleDone"], entries=["callback:ObRegisterCallbacks.PostOperation"]),
+        Func("KmdfThreadPreOperation",
+             "OB_PREOP_CALLBACK_STATUS {name}(PVOID Context, POB_PRE_OPERATION_INFORMATION Info)",
+             ["(void)Context;", "EventWriteThreadHandleOpen((ULONG)(ULONG_PTR)Info);", "return OB_PREOP_SUCCESS;"],
+             writes=["ThreadHandleOpen"], entries=["callback:ObRegisterCallbacks.PreOperation"]),
+        Func("KmdfProtectThreads", "NTSTATUS {name}(VOID)",
+             ["/* The registration and its operations both on the stack, as the WDK's ObCallback sample has them. */",
+              "OB_OPERATION_REGISTRATION operations[1];",
+              "OB_CALLBACK_REGISTRATION registration;",
+              "operations[0].ObjectType = PsThreadType;",
+              "operations[0].Operations = OB_OPERATION_HANDLE_CREATE;",
+              "operations[0].PreOperation = KmdfThreadPreOperation;",
+              "operations[0].PostOperation = NULL;",
+              "registration.Version = OB_FLT_REGISTRATION_VERSION;",
+              "registration.OperationRegistrationCount = 1;",
+              "registration.Altitude = g_Altitude;",
+              "registration.RegistrationContext = NULL;",
+              "registration.OperationRegistration = operations;",
+              "return ObRegisterCallbacks(&registration, &g_ObThreadHandle);"]),
         Func("KmdfRegistryCallback", "NTSTATUS {name}(PVOID Context, PVOID Argument1, PVOID Argument2)",
              ["(void)Context; (void)Argument2;", "EventWriteRegistryOp((ULONG)(ULONG_PTR)Argument1);",
               "return STATUS_SUCCESS;"],
@@ -607,12 +626,13 @@ def kmdf_model() -> Image:
               "registration.RegistrationContext = NULL;",
               "registration.OperationRegistration = g_ObOperations;",
               "status = ObRegisterCallbacks(&registration, &g_ObHandle);",
+              "if (NT_SUCCESS(status)) status = KmdfProtectThreads();",
               "if (NT_SUCCESS(status))",
               "    status = CmRegisterCallbackEx(KmdfRegistryCallback, &g_Altitude, DriverObject, NULL,"
               " &g_Cookie, NULL);",
               "EventWriteDriverStarted(status);",
               "return status;"],
-             writes=["DriverStarted"]),
+             calls=["KmdfProtectThreads"], writes=["DriverStarted"]),
         Func("FxDriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
              ["/* What the KMDF stub library does: bind to the framework, then run the driver's DriverEntry. */",
               "NTSTATUS status = WdfVersionBind(DriverObject, RegistryPath, &WdfBindInfo, &WdfDriverGlobals);",
@@ -635,6 +655,7 @@ def kmdf_model() -> Image:
         "    {NULL, OB_OPERATION_HANDLE_CREATE | OB_OPERATION_HANDLE_DUPLICATE, KmdfPreOperation, KmdfPostOperation},",
         "    {NULL, OB_OPERATION_HANDLE_CREATE, KmdfPreOperation, NULL}};",
         "static PVOID g_ObHandle;",
+        "static PVOID g_ObThreadHandle;",
         "static LONGLONG g_Cookie;",
         "static volatile LONG g_Resets;",
         "static volatile LONG g_Powered;",
@@ -845,7 +866,8 @@ def truth(image: Image) -> dict:
             event = events[symbol]
             suffix = 3 if event.args else 2  # site -> [template ->] McGenEventWrite
             budget = MAX_DEPTH - suffix
-            dist, nxt = {site.name: 0}, {site.name: None}
+            dist: dict[str, int] = {site.name: 0}
+            nxt: dict[str, Optional[str]] = {site.name: None}
             queue = deque([site.name])
             while queue:
                 node = queue.popleft()

@@ -248,10 +248,12 @@ class _Entities:
 
     def desc(self, row: dict) -> lang.Desc:
         vals = [int(row[f], 16) if f == "Keyword" else int(row[f]) for f in DESCRIPTOR_FIELDS]
+        id_, version, channel, level, opcode, task, keyword = vals
         sym = row["EventDescriptorSymbol"]
         if not sym:  # fields but no symbol: a descriptor built on the stack of the containing function
-            return lang.mk_desc("", *vals, key=f"{row['ContainingFunction']}:{':'.join(map(str, vals))}")
-        d = self.descs.setdefault(sym, lang.mk_desc(sym, *vals))
+            return lang.mk_desc("", id_, version, channel, level, opcode, task, keyword,
+                                key=f"{row['ContainingFunction']}:{':'.join(map(str, vals))}")
+        d = self.descs.setdefault(sym, lang.mk_desc(sym, id_, version, channel, level, opcode, task, keyword))
         if [d.id, d.version, d.channel, d.level, d.opcode, d.task, d.keyword] != vals:
             raise lang.ModelError(f"descriptor {sym} has two sets of field values")
         return d

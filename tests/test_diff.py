@@ -23,15 +23,14 @@ from api_to_etw.diff import (
     ADDED,
     CHANGED,
     REMOVED,
-    TSV_COLUMNS,
     compare,
     detect_format,
     diff_files,
     exit_code,
     read_table,
-    render_diff,
 )
 from api_to_etw.errors import CorruptMetadataError, ExitCode, InputNotFoundError
+from api_to_etw.render.diff import TSV_COLUMNS, render_diff
 from api_to_etw.render.rows import PUBLISHED_COLUMNS
 from api_to_etw.render.tables import render
 

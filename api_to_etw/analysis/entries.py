@@ -310,9 +310,14 @@ class EntryFinder:
         for value in values:
             count = self._struct_bytes(value, OB_COUNT, 2)
             n = int.from_bytes(count, "little") if count is not None else OB_MAX_OPERATIONS
-            for array in self._struct_pointers(value, OB_OPERATIONS + 8).get(OB_OPERATIONS, ()):
+            arrays: list[Addr | StackAddr] = [
+                Addr(a) for a in self._struct_pointers(value, OB_OPERATIONS + 8).get(OB_OPERATIONS, ())]
+            arrays += _linked(value, OB_OPERATIONS)  # an array on the stack too
+            for array in arrays:
                 for i in range(min(n, OB_MAX_OPERATIONS)):
-                    fields = self._struct_pointers(Addr(array + OB_OPERATION_SIZE * i), OB_OPERATION_SIZE)
+                    entry = (Addr(array.rva + OB_OPERATION_SIZE * i) if isinstance(array, Addr)
+                             else _shifted(array, OB_OPERATION_SIZE * i))
+                    fields = self._struct_pointers(entry, OB_OPERATION_SIZE)
                     for offset, field_name in OB_ROUTINES.items():
                         out += [(rva, field_name) for rva in sorted(fields.get(offset, ())) if rva in self.code]
         return out
@@ -468,6 +473,19 @@ class EntryFinder:
                     name = symbols.get(table) or f"0x{table:x}"
                     self.entries.add(target, f"table:{name}[{slot}]")
                 slot += 1
+
+
+def _shifted(value: StackAddr, delta: int) -> StackAddr:
+    """The stack buffer ``delta`` bytes into ``value``, with the image addresses ``value`` knows there."""
+    refs = tuple((pos - delta, rva) for pos, rva in value.refs or ())
+    return StackAddr(value.offset + delta, None, value.frame, refs or None)
+
+
+def _linked(value: Value, pos: int) -> list[StackAddr]:
+    """The stack buffers whose address a stack structure holds at ``pos`` (its ``links``)."""
+    if not isinstance(value, StackAddr):
+        return []
+    return [_shifted(value, delta) for at, delta in value.links or () if at == pos]
 
 
 def _qwords(memory: Memory, start: int, size: int) -> Iterator[tuple[int, int]]:

@@ -143,6 +143,8 @@ class EventResolver:
         self.classes = classes or {}
         #: Class GUID -> where the registration's TRACE_GUID_REGISTRATION array points (to name inline copies).
         self.class_rvas: dict[str, int] = {}
+        #: Where an EVENT_INSTANCE_INFO lives (``location_key``) -> the class GUID CreateTraceInstanceId gave it.
+        self.instances: dict[tuple, str] = {}
         #: Global pointers assigned once (g -> the object it points to), folded into REGHANDLE expressions.
         self.pointers: dict[int, int] = {}
         self.wpp = wpp
@@ -155,6 +157,7 @@ class EventResolver:
         self._tlg_providers: dict[int, Optional[tracelogging.TlgProvider]] = {}
         #: WPP control GUIDs found in the code (analysis/wppsites.py), for messages no PDB describes.
         self.wpp_controls: list[str] = []
+        self._guid_rvas: Optional[dict[str, int]] = None
 
     # ------------------------------------------------------------------ symbols
     def symbol_at(self, rva: int, exact: bool = False) -> str:
@@ -245,6 +248,22 @@ class EventResolver:
                     out.append(Addr(pointer))
         return out
 
+    def classic_handle_slots(self, regs: Value, count: Value) -> list[tuple[tuple, str]]:
+        """(location key of TRACE_GUID_REGISTRATION[i].RegHandle, class GUID of entry i): the handle
+        RegisterTraceGuids writes there is what CreateTraceInstanceId later receives for that class."""
+        n = min(count.value & 0xFFFFFFFF if isinstance(count, Const) else 1, 64)
+        guids = self.classic_class_guids(regs, Const(n))
+        out: list[tuple[tuple, str]] = []
+        for i, class_addr in enumerate(guids):
+            guid = self.guid_at(class_addr.rva)
+            if guid is None:
+                continue
+            if isinstance(regs, Addr):
+                out.append((("global", regs.rva + 16 * i + 8), guid))
+            elif isinstance(regs, StackAddr) and regs.frame >= 0:
+                out.append((("stack", regs.frame, regs.offset + 16 * i + 8), guid))
+        return out
+
     def _classic(self, label: str, values: dict[str, Value]) -> list[EventInfo]:
         """TraceEvent: the EVENT_TRACE_HEADER gives Class.Type/Level/Version and the class GUID (inline,
         or through GuidPtr when WNODE_FLAG_USE_GUID_PTR is set); the class GUID names the control GUID
@@ -267,7 +286,12 @@ class EventResolver:
         event_type, level, version, flags = field(4, 1), field(5, 1), field(6, 2), field(44, 4)
         class_rva: Optional[int] = None
         class_guid = None
-        if flags is not None and flags & WNODE_FLAG_USE_GUID_PTR:
+        if "instance" in values:
+            # TraceEventInstance: the EVENT_INSTANCE_HEADER has no GUID; the class is the one whose RegHandle
+            # CreateTraceInstanceId turned into this EVENT_INSTANCE_INFO.
+            key = location_key(values["instance"])
+            class_guid = self.instances.get(key) if key is not None else None
+        elif flags is not None and flags & WNODE_FLAG_USE_GUID_PTR:
             class_rva = refs.get(24)
             if class_rva is None and isinstance(header, Addr):
                 pointer = field(24, 8)
@@ -280,8 +304,15 @@ class EventResolver:
         providers: list[Optional[Provider]] = []
         if class_guid:
             providers.extend(sorted(self.classes.get(class_guid, ()), key=lambda p: p.guid))
+            controls = {p for registered in self.classes.values() for p in registered}
+            if not providers and len(controls) == 1:
+                # A class the registration does not list still goes to the session of the binary's one
+                # classic provider (its handle comes from that provider's control callback).
+                providers.extend(controls)
         if class_rva is None and class_guid:
             class_rva = self.class_rvas.get(class_guid)  # copied inline: named after the registered class GUID
+        if class_rva is None and class_guid:
+            class_rva = self._guid_symbols().get(class_guid)  # copied inline from a named GUID constant
         symbol = (self.symbol_at(class_rva, exact=True) if class_rva is not None else "") or (class_guid or "")
         out = []
         for provider in providers or [None]:
@@ -296,6 +327,18 @@ class EventResolver:
                 event_key=("classic", class_guid, event_type, level, version),
             ))
         return out
+
+    def _guid_symbols(self) -> dict[str, int]:
+        """GUID -> the read-only data symbol holding it (exported or PDB GUID constants), built on first use."""
+        if self._guid_rvas is None:
+            self._guid_rvas = {}
+            for rva, _name in self._data_symbols:
+                if rva in self.facts.functions or self.memory.is_writable(rva):
+                    continue
+                guid = self.guid_at(rva)
+                if guid:
+                    self._guid_rvas.setdefault(guid, rva)
+        return self._guid_rvas
 
     def _wpp(self, label: str, values: dict[str, Value]) -> EventInfo:
         """A WPP message: (message GUID, number) joined to the PDB's TMF annotation; the TMC gives the control."""

@@ -27,6 +27,7 @@ from ..model import (
     Addr,
     CallSite,
     Facts,
+    Load,
     Value,
     ValueSet,
     cap,
@@ -175,7 +176,7 @@ class Analysis:
         self.stats.entry_points = len(self.entries.kinds)
         self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()
-        registrations, classes, class_rvas = self._registrations()
+        registrations, classes, class_rvas, instances = self._registrations()
         self.tlg = bind(facts, self.values)
         for warning in self.tlg.warnings:
             log.warning("TraceLogging metadata: %s", warning)
@@ -195,6 +196,7 @@ class Analysis:
                 log.warning("WPP annotations: %s", warning)
         self.resolver = EventResolver(facts, registrations, self.tlg.provider_guid_rvas(), wpp, classes)
         self.resolver.class_rvas = class_rvas
+        self.resolver.instances = instances
         self.resolver.pointers = self.pointers
         if wpp is not None:
             self.resolver.wpp_controls = control_guids(facts, self.values)
@@ -238,7 +240,8 @@ class Analysis:
 
     def _resolve_wrappers(self) -> None:
         """Resolve arguments at ETW calls, then (repeatedly) at calls to functions that pass theirs on."""
-        want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER}
+        want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER,
+                               ApiRole.CLASSIC_INSTANCE}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         self.values.resolve(sorted({s.caller for s, _ in sites}))
@@ -309,8 +312,10 @@ class Analysis:
             frontier = nxt
         return done
 
-    def _registrations(self) -> tuple[dict[tuple, set[Provider]], dict[str, set[Provider]], dict[str, int]]:
-        """REGHANDLE location -> providers (manifest), and class GUID -> control GUIDs (classic).
+    def _registrations(self) -> tuple[dict[tuple, set[Provider]], dict[str, set[Provider]], dict[str, int],
+                                      dict[tuple, str]]:
+        """REGHANDLE location -> providers (manifest), class GUID -> control GUIDs (classic), and the
+        EVENT_INSTANCE_INFOs CreateTraceInstanceId fills from a class's RegHandle -> that class (classic).
 
         Besides the REGHANDLE's own address, a registration is keyed by where its code keeps a pointer
         to it (the out-pointer also stored to a global: ``("deref", global)``) and by the field of the
@@ -322,6 +327,7 @@ class Analysis:
         regs: dict[tuple, set[Provider]] = {}
         classes: dict[str, set[Provider]] = {}
         class_rvas: dict[str, int] = {}
+        class_handles: dict[tuple, str] = {}
         sites = self._api_sites({ApiRole.REGISTER, ApiRole.CLASSIC_REGISTER})
         self.stats.register_sites = len(sites)
         stores = self._stores_by_function()
@@ -342,14 +348,24 @@ class Analysis:
                             if guid:
                                 classes.setdefault(guid, set()).add(provider)
                                 class_rvas.setdefault(guid, class_addr.rva)
+                        class_handles.update(resolver.classic_handle_slots(combo["class_regs"], combo["class_count"]))
                         continue
                     handle_out = fold_pointers(combo["handle_out"], self.pointers)
                     for key in (location_key(handle_out), context_field_key(combo.get("context"), handle_out)):
                         if key is not None:
                             regs.setdefault(key, set()).add(provider)
+        instances: dict[tuple, str] = {}
+        for site, api in self._api_sites({ApiRole.CLASSIC_INSTANCE}) if class_handles else ():
+            args = relevant_args(api, site, self.values)
+            for concrete in self._concretize(site, {k: args[k] for k in ("handle", "instance")}, REGISTER_LEVELS):
+                for combo in combinations(concrete):
+                    handle, info = combo["handle"], location_key(combo["instance"])
+                    slot = location_key(handle.addr) if isinstance(handle, Load) else None
+                    if info is not None and slot in class_handles:
+                        instances[info] = class_handles[slot]
         log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
                  len(classes))
-        return regs, classes, class_rvas
+        return regs, classes, class_rvas, instances
 
     def _assigned_once(self) -> dict[int, int]:
         """Global pointers the REGHANDLE expressions load that every store in the binary sets to one object.
@@ -390,7 +406,7 @@ class Analysis:
     @staticmethod
     def _stored_aliases(values: ValueSet, stores: Iterable) -> ValueSet:
         """``Load(Addr(G))`` for every global G the same function stored the out-pointer into."""
-        from ..model import Load, Unknown
+        from ..model import Unknown
 
         out: set[Value] = set()
         for store in stores:

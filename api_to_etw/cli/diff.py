@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..diff import diff_files, exit_code, render_diff
+    from ..diff import diff_files, exit_code
+    from ..render.diff import render_diff
     from ..render.tables import write_output
 
     fmt = output_format(args.format, args.output, {"tsv": "tsv", "jsonl": "jsonl", "json": "jsonl"}, "text")

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..diff import render_jsonl, render_text
+    from ..render.diff import render_jsonl, render_text
     from ..render.tables import write_output
     from ..store.db import Store
     from ..store.history import history

@@ -65,10 +65,13 @@ def encode_value(value: Value) -> Any:
         return {"l": [encode_value(value.addr), value.size]}
     if isinstance(value, StackAddr):
         body: list[Any] = [value.offset, list(value.content) if value.content is not None else None, value.frame]
-        if value.refs or value.origin is not None:
-            body.append([list(r) for r in value.refs or ()])
-        if value.origin is not None:
-            body.append(encode_value(value.origin))
+        tail: list[Any] = [[list(r) for r in value.refs or ()],
+                           None if value.origin is None else encode_value(value.origin),
+                           [[pos, size, encode_value(v)] for pos, size, v in value.fields or ()],
+                           [list(link) for link in value.links or ()]]
+        present = (bool(value.refs), value.origin is not None, bool(value.fields), bool(value.links))
+        if any(present):  # optional parts kept up to the last one present (older files stay valid)
+            body.extend(tail[:max(i for i, p in enumerate(present) if p) + 1])
         return {"s": body}
     if isinstance(value, Import):
         return {"i": value.name}
@@ -94,8 +97,10 @@ def decode_value(obj: Any) -> Value:
     if tag == "s":
         content = tuple(body[1]) if body[1] is not None else None
         refs = tuple((int(a), int(b)) for a, b in body[3]) if len(body) > 3 and body[3] else None
-        origin = decode_value(body[4]) if len(body) > 4 else None
-        return StackAddr(int(body[0]), content, int(body[2]), refs, origin)
+        origin = decode_value(body[4]) if len(body) > 4 and body[4] is not None else None
+        fields = tuple((int(p), int(n), decode_value(v)) for p, n, v in body[5]) if len(body) > 5 else None
+        links = tuple((int(a), int(b)) for a, b in body[6]) if len(body) > 6 and body[6] else None
+        return StackAddr(int(body[0]), content, int(body[2]), refs, origin, fields or None, links)
     if tag == "i":
         return Import(str(body))
     raise ValueError(f"bad value tag {tag!r}")

@@ -26,6 +26,7 @@ class ApiRole(str, Enum):
     WPP = "wpp"                    # WPP trace message: message GUID + message number
     CLASSIC_REGISTER = "classic_register"  # RegisterTraceGuids: control GUID + class GUID registrations
     CLASSIC_WRITE = "classic_write"        # TraceEvent: EVENT_TRACE_HEADER (class GUID, type, level)
+    CLASSIC_INSTANCE = "classic_instance"  # CreateTraceInstanceId: a class's RegHandle -> EVENT_INSTANCE_INFO
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class EtwApi:
     header: Optional[int] = None       # PEVENT_TRACE_HEADER / PEVENT_INSTANCE_HEADER (classic write)
     class_count: Optional[int] = None  # ULONG GuidCount (RegisterTraceGuids)
     class_regs: Optional[int] = None   # PTRACE_GUID_REGISTRATION array (RegisterTraceGuids)
+    instance: Optional[int] = None     # PEVENT_INSTANCE_INFO (CreateTraceInstanceId out, TraceEventInstance in)
 
     @property
     def arguments_needed(self) -> int:
@@ -58,7 +60,7 @@ class EtwApi:
 
 #: Argument roles that identify an event (what the walk must make concrete).
 EVENT_ROLES = ("handle", "descriptor", "guid", "level", "keyword", "group_mask", "hook_id", "provider", "event",
-               "message_guid", "message_number", "header")
+               "message_guid", "message_number", "header", "instance")
 #: Registration arguments followed up the callers (besides the event roles).
 REGISTER_ROLES = ("handle_out", "context", "class_count", "class_regs")
 
@@ -83,11 +85,13 @@ _APIS: list[EtwApi] = [
     EtwApi("EtwEventWriteFull", ApiRole.WRITE, handle=0, descriptor=1),
     EtwApi("EtwTraceKernelEvent", ApiRole.LEGACY, group_mask=2, hook_id=3),
     # Classic (MOF) providers: RegisterTraceGuids(RequestAddress, RequestContext, ControlGuid, GuidCount,
-    # TraceGuidReg, MofImagePath, MofResourceName, RegistrationHandle); TraceEvent(SessionHandle, EventTrace).
+    # TraceGuidReg, MofImagePath, MofResourceName, RegistrationHandle); TraceEvent(SessionHandle, EventTrace);
+    # CreateTraceInstanceId(RegHandle, InstInfo); TraceEventInstance(SessionHandle, EventTrace, InstInfo, Parent).
     *(EtwApi(name, ApiRole.CLASSIC_REGISTER, guid=2, context=1, class_count=3, class_regs=4, handle_out=7)
       for name in ("RegisterTraceGuidsW", "RegisterTraceGuidsA", "RegisterTraceGuids")),
     EtwApi("TraceEvent", ApiRole.CLASSIC_WRITE, header=1),
-    EtwApi("TraceEventInstance", ApiRole.CLASSIC_WRITE, header=1),
+    EtwApi("TraceEventInstance", ApiRole.CLASSIC_WRITE, header=1, instance=2),
+    EtwApi("CreateTraceInstanceId", ApiRole.CLASSIC_INSTANCE, handle=0, instance=1),
     EtwApi("TraceLoggingRegisterEx_EtwRegister_EtwSetInformation", ApiRole.TLG_REGISTER, provider=0),
     EtwApi("TraceLoggingRegisterEx_EventRegister_EventSetInformation", ApiRole.TLG_REGISTER, provider=0),
     EtwApi("TraceLoggingRegister", ApiRole.TLG_REGISTER, provider=0),

@@ -15,6 +15,12 @@ typedef struct {
     UINT16 Size; UINT16 FieldTypeFlags; UINT8 Type; UINT8 Level; UINT16 Version; UINT32 ThreadId; UINT32 ProcessId;
     UINT64 TimeStamp; union { GUID Guid; UINT64 GuidPtr; }; UINT32 ClientContext; UINT32 Flags;
 } EVENT_TRACE_HEADER;
+typedef struct {
+    UINT16 Size; UINT16 FieldTypeFlags; UINT8 Type; UINT8 Level; UINT16 Version; UINT32 ThreadId; UINT32 ProcessId;
+    UINT64 TimeStamp; UINT64 RegHandle; UINT32 InstanceId; UINT32 ParentInstanceId; UINT32 EventId; UINT32 Flags;
+    UINT64 ParentRegHandle;
+} EVENT_INSTANCE_HEADER;
+typedef struct { void *RegHandle; UINT32 InstanceId; } EVENT_INSTANCE_INFO;
 #define WNODE_FLAG_TRACED_GUID 0x00020000
 #define WNODE_FLAG_USE_GUID_PTR 0x00080000
 #define NOINLINE __declspec(noinline)
@@ -27,6 +33,9 @@ __declspec(dllimport) UINT32 __stdcall RegisterTraceGuidsW(void *Cb, void *Ctx, 
                                                            TRACE_GUID_REGISTRATION *Regs, const UINT16 *MofImagePath,
                                                            const UINT16 *MofResourceName, UINT64 *Handle);
 __declspec(dllimport) UINT32 __stdcall TraceEvent(UINT64 Session, EVENT_TRACE_HEADER *Header);
+__declspec(dllimport) UINT32 __stdcall CreateTraceInstanceId(void *RegHandle, EVENT_INSTANCE_INFO *Info);
+__declspec(dllimport) UINT32 __stdcall TraceEventInstance(UINT64 Session, EVENT_INSTANCE_HEADER *Header,
+                                                          EVENT_INSTANCE_INFO *Info, EVENT_INSTANCE_INFO *Parent);
 __declspec(dllimport) void *__stdcall GetModuleHandleA(const char *Name);
 __declspec(dllimport) void *__stdcall GetProcAddress(void *Module, const char *Name);
 __declspec(dllimport) void *__stdcall GetProcessHeap(void);
@@ -37,8 +46,10 @@ const GUID McProviderGuid = {0x7a6b5c4d, 0x3e2f, 0x4a1b, {0x8c, 0x9d, 0x0e, 0x1f
 const GUID StateProviderGuid = {0xc2b3a4d5, 0xe6f7, 0x4809, {0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18}};
 const GUID ClassicControlGuid = {0x0b1c2d3e, 0x4f50, 0x4617, {0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9}};
 const GUID PointerProviderGuid = {0x5e4d3c2b, 0x1a09, 0x4f8e, {0x9d, 0x7c, 0x6b, 0x5a, 0x49, 0x38, 0x27, 0x16}};
+const GUID RuntimeProviderGuid = {0x6f5e4d3c, 0x2b1a, 0x4098, {0x8f, 0x7e, 0x6d, 0x5c, 0x4b, 0x3a, 0x29, 0x18}};
 const GUID ClassicClassA = {0x1a2b3c4d, 0x5e6f, 0x4071, {0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf0}};
 const GUID ClassicClassB = {0x2b3c4d5e, 0x6f70, 0x4182, {0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x01}};
+const GUID ClassicClassC = {0x3c4d5e6f, 0x7081, 0x4293, {0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a, 0x12}};
 const EVENT_DESCRIPTOR TABLE_EVT_0 = {10, 0, 0x0, 4, 0, 1, 0x1ULL};
 const EVENT_DESCRIPTOR TABLE_EVT_1 = {11, 0, 0x0, 4, 0, 1, 0x2ULL};
 const EVENT_DESCRIPTOR TABLE_EVT_2 = {12, 0, 0x0, 4, 0, 1, 0x4ULL};
@@ -63,6 +74,7 @@ const EVENT_DESCRIPTOR STATE_EVT_A = {60, 0, 0x0, 4, 0, 0, 0x1ULL};
 const EVENT_DESCRIPTOR STATE_EVT_B = {61, 0, 0x0, 2, 0, 0, 0x2ULL};
 const EVENT_DESCRIPTOR REP_EVT = {80, 0, 0x0, 5, 3, 0, 0x40ULL};
 const EVENT_DESCRIPTOR PTR_EVT = {70, 0, 0x0, 3, 10, 0, 0x100ULL};
+const EVENT_DESCRIPTOR RT_EVT = {90, 0, 0x0, 4, 1, 0, 0x200ULL};
 
 static NOINLINE void MemZero(void *p, UINT64 n) { volatile UINT8 *b = (volatile UINT8 *)p; while (n--) *b++ = 0; }
 
@@ -273,10 +285,41 @@ __declspec(dllexport) UINT32 PointerWrite(void)
     return s ? EventWrite(s->Handle, &PTR_EVT, 0, 0) : 0;
 }
 
+/* ---- APIs resolved at run time into an object, encoded, called through the CFG dispatch pointer ---- */
+__attribute__((naked)) static void GuardDispatchNop(void) { __asm__ volatile("jmp *%rax"); }
+void *__guard_dispatch_icall_fptr = (void *)GuardDispatchNop;
+UINT64 PointerSecret;
+typedef UINT32 (__stdcall *PFN_EVENTREGISTER)(const GUID *, ENABLECALLBACK, void *, REGHANDLE *);
+typedef UINT32 (__stdcall *PFN_EVENTWRITETRANSFER)(REGHANDLE, const EVENT_DESCRIPTOR *, const GUID *, const GUID *,
+                                                   UINT32, EVENT_DATA_DESCRIPTOR *);
+typedef struct { void *Register; void *WriteTransfer; } RUNTIME_API;
+RUNTIME_API *RuntimeApi;
+REGHANDLE RuntimeHandle;
+
+NOINLINE void *PointerCodec(void *p) { return (void *)((UINT64)p ^ PointerSecret); }
+
+NOINLINE void RuntimeApiInit(RUNTIME_API *api, void *module)
+{
+    api->Register = PointerCodec(GetProcAddress(module, "EventRegister"));
+    api->WriteTransfer = PointerCodec(GetProcAddress(module, "EventWriteTransfer"));
+}
+
+NOINLINE UINT32 RuntimeRegister(RUNTIME_API *api)
+{
+    return ((PFN_EVENTREGISTER)PointerCodec(api->Register))(&RuntimeProviderGuid, 0, 0, &RuntimeHandle);
+}
+
+NOINLINE UINT32 RuntimeWrite(RUNTIME_API *api, const EVENT_DESCRIPTOR *d)
+{
+    return ((PFN_EVENTWRITETRANSFER)PointerCodec(api->WriteTransfer))(RuntimeHandle, d, 0, 0, 0, 0);
+}
+
+__declspec(dllexport) UINT32 RuntimeStart(void) { return RuntimeApi ? RuntimeWrite(RuntimeApi, &RT_EVT) : 0; }
+
 /* ---- a classic (MOF) provider ---- */
 UINT64 ClassicRegHandle;
 UINT64 ClassicLogger;
-TRACE_GUID_REGISTRATION ClassicRegs[2] = {{&ClassicClassA, 0}, {&ClassicClassB, 0}};
+TRACE_GUID_REGISTRATION ClassicRegs[3] = {{&ClassicClassA, 0}, {&ClassicClassB, 0}, {&ClassicClassC, 0}};
 
 static UINT32 __stdcall ClassicControl(UINT32 code, void *ctx, UINT32 *size, void *buffer)
 {
@@ -310,6 +353,20 @@ __declspec(dllexport) UINT32 ClassicStop(UINT32 value)
     h.ClientContext = value;
     return TraceEvent(ClassicLogger, &h);
 }
+__declspec(dllexport) UINT32 ClassicInstance(UINT32 value)
+{
+    EVENT_INSTANCE_INFO info;
+    EVENT_INSTANCE_HEADER h;
+    UINT32 status = CreateTraceInstanceId(ClassicRegs[2].RegHandle, &info);
+    MemZero(&h, sizeof h);
+    h.Size = (UINT16)sizeof h;
+    h.Type = 3;
+    h.Level = 2;
+    h.Version = 0;
+    h.Flags = WNODE_FLAG_TRACED_GUID;
+    h.EventId = value;
+    return status | TraceEventInstance(ClassicLogger, &h, &info, 0);
+}
 
 /* ---- registration ---- */
 __declspec(dllexport) UINT32 IdiomsInitialize(void)
@@ -317,10 +374,13 @@ __declspec(dllexport) UINT32 IdiomsInitialize(void)
     UINT32 status = EventRegister(&TableProviderGuid, 0, 0, &TableHandle);
     status |= McGenEventRegister(&McProviderGuid, McControlCallback, &McContext, &McContext.RegistrationHandle);
     status |= StateRegister((REGHANDLE *)HeapAlloc(GetProcessHeap(), 8, sizeof(REGHANDLE)));
-    status |= RegisterTraceGuidsW((void *)ClassicControl, 0, &ClassicControlGuid, 2, ClassicRegs, 0, 0,
+    status |= RegisterTraceGuidsW((void *)ClassicControl, 0, &ClassicControlGuid, 3, ClassicRegs, 0, 0,
                                   &ClassicRegHandle);
     PointerStatePtr = &PointerState;
     status |= EventRegister(&PointerProviderGuid, 0, 0, &PointerState.Handle);
     pEventWrite = (PFN_EVENTWRITE)GetProcAddress(GetModuleHandleA("advapi32.dll"), "EventWrite");
+    RuntimeApi = (RUNTIME_API *)HeapAlloc(GetProcessHeap(), 8, sizeof(RUNTIME_API));
+    RuntimeApiInit(RuntimeApi, GetModuleHandleA("advapi32.dll"));
+    status |= RuntimeRegister(RuntimeApi);
     return status;
 }

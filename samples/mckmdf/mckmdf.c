@@ -16,6 +16,7 @@ static OB_OPERATION_REGISTRATION g_ObOperations[2] = {
     {NULL, OB_OPERATION_HANDLE_CREATE | OB_OPERATION_HANDLE_DUPLICATE, KmdfPreOperation, KmdfPostOperation},
     {NULL, OB_OPERATION_HANDLE_CREATE, KmdfPreOperation, NULL}};
 static PVOID g_ObHandle;
+static PVOID g_ObThreadHandle;
 static LONGLONG g_Cookie;
 static volatile LONG g_Resets;
 static volatile LONG g_Powered;
@@ -225,6 +226,30 @@ DECLSPEC_NOINLINE VOID KmdfPostOperation(PVOID Context, POB_POST_OPERATION_INFOR
     EventWriteHandleDone();
 }
 
+DECLSPEC_NOINLINE OB_PREOP_CALLBACK_STATUS KmdfThreadPreOperation(PVOID Context, POB_PRE_OPERATION_INFORMATION Info)
+{
+    (void)Context;
+    EventWriteThreadHandleOpen((ULONG)(ULONG_PTR)Info);
+    return OB_PREOP_SUCCESS;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfProtectThreads(VOID)
+{
+    /* The registration and its operations both on the stack, as the WDK's ObCallback sample has them. */
+    OB_OPERATION_REGISTRATION operations[1];
+    OB_CALLBACK_REGISTRATION registration;
+    operations[0].ObjectType = PsThreadType;
+    operations[0].Operations = OB_OPERATION_HANDLE_CREATE;
+    operations[0].PreOperation = KmdfThreadPreOperation;
+    operations[0].PostOperation = NULL;
+    registration.Version = OB_FLT_REGISTRATION_VERSION;
+    registration.OperationRegistrationCount = 1;
+    registration.Altitude = g_Altitude;
+    registration.RegistrationContext = NULL;
+    registration.OperationRegistration = operations;
+    return ObRegisterCallbacks(&registration, &g_ObThreadHandle);
+}
+
 DECLSPEC_NOINLINE NTSTATUS KmdfRegistryCallback(PVOID Context, PVOID Argument1, PVOID Argument2)
 {
     (void)Context; (void)Argument2;
@@ -254,6 +279,7 @@ DECLSPEC_NOINLINE NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STR
     registration.RegistrationContext = NULL;
     registration.OperationRegistration = g_ObOperations;
     status = ObRegisterCallbacks(&registration, &g_ObHandle);
+    if (NT_SUCCESS(status)) status = KmdfProtectThreads();
     if (NT_SUCCESS(status))
         status = CmRegisterCallbackEx(KmdfRegistryCallback, &g_Altitude, DriverObject, NULL, &g_Cookie, NULL);
     EventWriteDriverStarted(status);

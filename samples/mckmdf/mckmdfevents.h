@@ -34,9 +34,9 @@ typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;
 
 __declspec(selectany) const GUID CONTOSO_KMDF_DRIVER = {0x6e3cc197, 0xbb99, 0x5a37, {0xb4, 0x32, 0xd4, 0xfa, 0x3c, 0x9a, 0xb4, 0xd9}};
 __declspec(selectany) ULONG CONTOSO_KMDF_DRIVER_EnableBits[1];
-__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[24] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x40, 0x40, 0x40, 0x40, 0x40, 0x10, 0x10, 0x10};
-__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[24] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5};
-__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 24, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
+__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[25] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x40, 0x40, 0x40, 0x40, 0x40, 0x10, 0x10, 0x10, 0x20};
+__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[25] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5};
+__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 25, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
 #define CONTOSO_KMDF_DRIVERHandle (CONTOSO_KMDF_DRIVER_Context.RegistrationHandle)
 
 __declspec(selectany) const EVENT_DESCRIPTOR DriverStarted = {0x1, 0x0, 0x10, 0x4, 0x1, 0x1, 0x1};
@@ -63,6 +63,7 @@ __declspec(selectany) const EVENT_DESCRIPTOR InterruptSeen = {0x2c, 0x0, 0x10, 0
 __declspec(selectany) const EVENT_DESCRIPTOR RequestCompleted = {0x2d, 0x0, 0x10, 0x5, 0x0, 0x5, 0x10};
 __declspec(selectany) const EVENT_DESCRIPTOR RequestCanceled = {0x2e, 0x0, 0x10, 0x3, 0x0, 0x5, 0x10};
 __declspec(selectany) const EVENT_DESCRIPTOR RequestPreprocessed = {0x2f, 0x0, 0x10, 0x5, 0x0, 0x5, 0x10};
+__declspec(selectany) const EVENT_DESCRIPTOR ThreadHandleOpen = {0x21, 0x0, 0x10, 0x5, 0x0, 0x6, 0x20};
 
 /* The enable callback: records the session's level and keywords and sets one enable bit per event. */
 DECLSPEC_NOINLINE __inline VOID McGenControlCallbackV2(LPCGUID SourceId, ULONG ControlCode, UCHAR Level,
@@ -176,3 +177,5 @@ DECLSPEC_NOINLINE __inline ULONG McTemplateK0x(PCMCGEN_TRACE_CONTEXT Context, PC
 #define EventWriteRequestCanceled(a0) (EventEnabledRequestCanceled() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &RequestCanceled, a0) : 0)
 #define EventEnabledRequestPreprocessed() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x00800000u) != 0)
 #define EventWriteRequestPreprocessed(a0) (EventEnabledRequestPreprocessed() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &RequestPreprocessed, a0) : 0)
+#define EventEnabledThreadHandleOpen() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x01000000u) != 0)
+#define EventWriteThreadHandleOpen(a0) (EventEnabledThreadHandleOpen() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &ThreadHandleOpen, a0) : 0)

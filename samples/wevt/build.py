@@ -193,19 +193,19 @@ def _element(sig: str, p: WevtProvider, base: int, lay: _Layout) -> bytes:
         at = base + 12
         temps = []
         lay.templates = []
-        for t in p.templates:
+        for tpl in p.templates:
             lay.templates.append(at)
-            items_at = at + 40 + len(t.binxml)
-            name_at = items_at + 20 * len(t.fields)
+            items_at = at + 40 + len(tpl.binxml)
+            name_at = items_at + 20 * len(tpl.fields)
             items, names = [], []
-            for f in t.fields:
+            for f in tpl.fields:
                 items.append(struct.pack("<IBB10sI", f.head, f.in_type, f.out_type, f.extra, name_at))
                 blob = _sized(f.name)
                 names.append(blob)
                 name_at += len(blob)
-            body = t.binxml + b"".join(items) + b"".join(names)
-            head = b"TEMP" + struct.pack("<IIIII", 40 + len(body), len(t.fields), len(t.fields),
-                                         items_at if t.fields else 0, t.flags) + guid_bytes(t.guid)
+            body = tpl.binxml + b"".join(items) + b"".join(names)
+            head = b"TEMP" + struct.pack("<IIIII", 40 + len(body), len(tpl.fields), len(tpl.fields),
+                                         items_at if tpl.fields else 0, tpl.flags) + guid_bytes(tpl.guid)
             temps.append(head + body)
             at += 40 + len(body)
         body = b"".join(temps)

@@ -148,8 +148,14 @@ def restore_annotations(pdb_path: str, per_module: dict[str, list[ObjAnnotation]
         raw = bytearray(handle.read())
     bs, blocks, sizes = msf_streams(bytes(raw))
 
+    def stream_blocks(index: int) -> list[int]:
+        found = blocks[index]
+        if found is None:
+            raise RuntimeError(f"{os.path.basename(pdb_path)}: stream {index} is nil")
+        return found
+
     def read(index: int) -> bytes:
-        return b"".join(bytes(raw[b * bs : (b + 1) * bs]) for b in blocks[index])[: sizes[index]]
+        return b"".join(bytes(raw[b * bs : (b + 1) * bs]) for b in stream_blocks(index))[: sizes[index]]
 
     dbi = read(3)
     pos, end, restored = 64, 64 + _u32(dbi, 24), 0
@@ -183,11 +189,11 @@ def restore_annotations(pdb_path: str, per_module: dict[str, list[ObjAnnotation]
         left = [a.proc for q in queues.values() for a in q]
         if left:
             raise RuntimeError(f"{module}: no placeholder for the annotations in {', '.join(left)}")
-        for k, block in enumerate(blocks[stream]):
+        for k, block in enumerate(stream_blocks(stream)):
             chunk = bytes(data[k * bs : (k + 1) * bs])
             raw[block * bs : block * bs + len(chunk)] = chunk
-    with open(pdb_path, "wb") as handle:
-        handle.write(bytes(raw))
+    with open(pdb_path, "wb") as out:
+        out.write(bytes(raw))
     return restored
 
 

@@ -163,15 +163,15 @@ def tmh(image: Image, unit: Unit) -> str:
         name = f"{this_file}{msg.line}"
         strings = ", ".join(c_wide(s) for s in tmf_strings(image, unit, msg))
         out.append(f"#define WPP_ANNOTATE_{name} __annotation({strings})")
-        params = [f"_a{10 + i}" for i in range(len(msg.args))]
+        arg_names = [f"_a{10 + i}" for i in range(len(msg.args))]
         if msg.macro == "DoTraceEvents":
             fixed = "LEVEL, FLAGS, MSG"
             enabled, logger = "WPP_LEVEL_FLAGS_ENABLED(LEVEL, FLAGS)", "WPP_LEVEL_FLAGS_LOGGER(LEVEL, FLAGS)"
         else:
             fixed = "LEVEL, MSG"
             enabled, logger = "WPP_LEVEL_ENABLED(LEVEL)", "WPP_LEVEL_LOGGER(LEVEL)"
-        macro_args = fixed + "".join(f", {p}" for p in params)
-        call_args = "".join(f", {p}" for p in params)
+        macro_args = fixed + "".join(f", {p}" for p in arg_names)
+        call_args = "".join(f", {p}" for p in arg_names)
         out += [
             f"#define WPP_CALL_{name}({macro_args}) \\",
             f"    WPP_ANNOTATE_{name}, \\",

@@ -29,6 +29,8 @@ from api_to_etw.render.tables import render
 SYNTH = os.path.join(SAMPLES, "synthkernel", "O2", "synthkernel.exe")
 MCDRIVER = os.path.join(SAMPLES, "mcdriver", "O2", "mcdriver.sys")
 WPP = os.path.join(SAMPLES, "wpp", "wppkernel.exe")
+#: KMDF callbacks come through the framework's function table (the TABLE_CALLS capability).
+MCKMDF = os.path.join(SAMPLES, "mckmdf", "O2", "mckmdf.sys")
 
 
 def _native(path: str) -> NativeEngine:
@@ -106,7 +108,7 @@ def test_recorded_answers_equal_the_live_ones(tmp_path):
     assert recorded.stats.resolved_functions == live.stats.resolved_functions > 0
 
 
-@pytest.mark.parametrize("path", [SYNTH, MCDRIVER, WPP], ids=os.path.basename)
+@pytest.mark.parametrize("path", [SYNTH, MCDRIVER, WPP, MCKMDF], ids=os.path.basename)
 @pytest.mark.parametrize(("freeze_at", "replay_at"), [(2, 7), (7, 2)])
 def test_frozen_facts_replay_at_another_depth(path, freeze_at, replay_at, tmp_path, caplog):
     """Frozen at one --max-depth, replayed at another: the rows of a live run at that depth."""

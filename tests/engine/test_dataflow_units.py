@@ -100,7 +100,7 @@ class Run:
     """One analysed snippet: its call sites in address order and the analysis (for its stores)."""
 
     def __init__(self, code: str, ro: str = "", call_results: dict[int, frozenset] | None = None,
-                 results_at: dict[int, frozenset] | None = None):
+                 results_at: dict[int, frozenset] | None = None, **flow_options):
         blob = assemble(code, ro)
         self.memory = SnippetMemory(blob)
         end = CODE
@@ -122,7 +122,8 @@ class Run:
         results = dict(call_results or {})
         for index, values in (results_at or {}).items():
             results[self.sites[index].rva] = values
-        self.flow = FunctionDataflow(self.memory, BASE, SIZE, {s.rva: s for s in self.sites}, CODE, results)
+        self.flow = FunctionDataflow(self.memory, BASE, SIZE, {s.rva: s for s in self.sites}, CODE, results,
+                                     **flow_options)
         self.flow.run([(CODE, end)])
 
     def args(self, index: int = 0) -> tuple[frozenset, ...]:
@@ -711,3 +712,118 @@ def test_high_byte_register_read():
   call {IAT}
 """)
     assert run.args()[0] == one(Const(0x12))
+
+
+# ------------------------------------------------------------------------------------- run-time imports
+
+
+def test_a_pointer_codec_returns_its_argument():
+    # ``call codec`` (EncodePointer, ``p ^ secret``) gives back the pointer it was passed: a GetProcAddress
+    # result stays that API through the encode, and the decode of a loaded field is the field's value.
+    run = Run(f"""
+  call {IAT}
+  mov rcx, rax
+  call ext
+  mov qword ptr [rip + rw + 0x10], rax
+  mov rcx, qword ptr [rip + rw + 0x18]
+  call ext
+  mov rcx, rax
+  call {IAT}
+""", results_at={0: one(Import("TraceEvent"))}, codecs={EXT})
+    assert [s.values for s in run.flow.stores() if s.address == Addr(RW + 0x10)] == [one(Import("TraceEvent"))]
+    assert run.args(3)[0] == one(Load(Addr(RW + 0x18), 8))
+    assert Load(Addr(RW + 0x18), 8) in run.flow.decoded
+
+
+def test_other_calls_clobber_rax():
+    run = Run(f"""
+  mov rcx, qword ptr [rip + rw + 0x18]
+  call ext
+  mov rcx, rax
+  call {IAT}
+""")
+    assert run.args(1)[0] == one(UNKNOWN)
+
+
+def test_xor_of_an_import_with_a_secret_keeps_the_import():
+    run = Run(f"""
+  call {IAT}
+  xor rax, qword ptr [rip + rw + 0x20]
+  mov rcx, rax
+  call {IAT}
+""", results_at={0: one(Import("TraceEvent"))})
+    assert run.args(1)[0] == one(Import("TraceEvent"))
+
+
+def test_cfg_dispatch_call_target_is_rax():
+    # ``call [__guard_dispatch_icall_fptr]`` jumps to RAX: the recorded target is what RAX holds, and whether
+    # it came out of a codec (decoded); a plain ``call [rcx+8]`` records the loaded field.
+    run = Run("""
+  mov rbx, rcx
+  mov rcx, qword ptr [rbx + 0x10]
+  call ext
+  call qword ptr [rip + rw + 0x40]
+  call qword ptr [rbx + 8]
+""", codecs={EXT}, dispatch={RW + 0x40}, record_targets=True)
+    targets = run.flow.targets
+    assert targets is not None
+    assert targets[run.sites[1].rva] == (one(Load(Offset(Param(0), 0x10), 8)), True)
+    assert targets[run.sites[2].rva] == (one(Load(Offset(Param(0), 8), 8)), False)
+
+
+def test_header_fields_from_parameters_are_kept_on_the_snapshot():
+    # A trace helper writes its event type and level parameters into a header on its stack: the buffer
+    # passed on records those slots as parameter fields, substituted later by the callers' constants.
+    run = Run(f"""
+  sub rsp, 0x68
+  mov word ptr [rsp + 0x20], 0x40
+  mov byte ptr [rsp + 0x24], cl
+  mov byte ptr [rsp + 0x25], dl
+  lea rdx, [rsp + 0x20]
+  call {IAT}
+  add rsp, 0x68
+  ret
+""")
+    (header,) = run.args()[1]
+    assert isinstance(header, StackAddr)
+    assert header.fields == ((4, 1, Param(0)), (5, 1, Param(1)))
+    assert header.content[:2] == (0x40, 0)
+
+
+def test_parameter_fields_become_content_when_the_caller_passes_constants():
+    from api_to_etw.engine.frozen import decode_value, encode_value
+    from api_to_etw.model import forget_params, params_of, substitute
+
+    header = StackAddr(-0x48, (0x40, 0) + (None,) * 22, -1, None, None, ((4, 1, Param(0)), (5, 1, Param(1))))
+    assert params_of(header) == {0, 1}
+    passed = {0: one(Const(0x103)), 1: one(Param(2))}  # a type (truncated to its byte), a level from above
+    (after,) = substitute(header, lambda i: passed[i])
+    assert after.content[4] == 0x03 and after.content[5] is None
+    assert after.fields == ((5, 1, Param(2)),)
+    assert forget_params(after).fields is None
+    assert decode_value(encode_value(after)) == after  # facts files keep them
+
+
+@pytest.mark.parametrize("body, codec", [
+    ("  xor rcx, qword ptr [rip + rw]\n  mov rax, rcx\n  ret", True),            # concrt's Security::EncodePointer
+    ("  mov rax, qword ptr [rip + rw]\n  mov ecx, eax\n  and ecx, 0x3f\n  xor rax, rdx\n  ret", False),
+    ("  mov rax, qword ptr [rip + rw]\n  mov edx, eax\n  and edx, 0x3f\n  xor rax, rcx\n  mov ecx, edx\n"
+     "  ror rax, cl\n  ret", True),                                              # the CRT's rotate-and-xor encoding
+    ("  mov rax, rcx\n  ret", False),                                         # an identity encodes nothing
+    ("  mov rax, qword ptr [rcx]\n  ret", False),                                # a load through the argument
+    ("  xor rcx, qword ptr [rip + rw]\n  call ext\n  ret", False),
+])
+def test_pointer_codec_shapes(body, codec):
+    from api_to_etw.engine.native.runtime import is_pointer_codec
+
+    memory = SnippetMemory(assemble(body))
+    assert is_pointer_codec(memory, CODE) is codec  # type: ignore[arg-type]
+
+
+def test_dispatch_slot_points_to_jmp_rax():
+    from api_to_etw.engine.native.runtime import dispatch_slots
+
+    blob = assemble("  jmp rax", ro=f"  .quad {BASE + CODE:#x}\n  .quad {BASE + EXT:#x}")
+    memory = SnippetMemory(blob)
+    memory.image_base, memory.size_of_image = BASE, SIZE  # type: ignore[attr-defined]
+    assert dispatch_slots(memory, [RO, RO + 8]) == {RO}  # type: ignore[arg-type]

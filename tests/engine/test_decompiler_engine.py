@@ -274,8 +274,13 @@ def test_worker_values_of_a_real_function():
 REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
         "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "Microsoft.WindowsAppRuntime.Bootstrap.dll",
         "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe", "dxcompiler.dll", "node.exe")
-#: Containing functions whose rows differ, with the cause (as FIXTURES): none left.
-REAL_KNOWN: dict[str, dict[str, str]] = {}
+#: Containing functions whose rows differ, with the cause (as FIXTURES).
+REAL_KNOWN: dict[str, dict[str, str]] = {
+    "concrt140.dll": {"sub_298c0": "the trace helpers write Class.Type/Level into their EVENT_TRACE_HEADER from "
+                                   "their own parameters: the native data flow keeps those slots (StackAddr.fields) "
+                                   "and takes the callers' constants; the p-code translation does not model "
+                                   "parameter fields yet"},
+}
 
 
 @needs_decompiler
@@ -287,6 +292,7 @@ def test_vigembus_wpp_rows_differ_only_in_the_known_ways(real_binary):
     2. Rows the native engine leaves unresolved (no message number) that the decompiler resolves: the
        decompiler follows a message number the native data flow loses (a native-engine gap, kept here
        so a fix shows up as fewer of them).
+    3. Entry: KMDF callbacks the native engine finds through the stack config structures (see below).
     """
     path = str(real_binary("ViGEmBus.sys"))
 
@@ -303,6 +309,18 @@ def test_vigembus_wpp_rows_differ_only_in_the_known_ways(real_binary):
     for key in native.keys() & decompiled.keys():
         a, b = native[key], decompiled[key]
         differing = {col for col in a if a[col] != b.get(col)}
+        if "Entry" in differing:
+            # 3. KMDF callbacks: the framework's config structures are built on the stack with the callback
+            #    pointers stored into them (StackAddr refs), a value form the p-code translation does not
+            #    carry yet, so the decompiler finds none of the callback:Wdf* entries the native engine does.
+            #    A site the native engine reaches only below such a callback is "unreached" for the decompiler.
+            native_kinds = set(a["Entry"].split(",")) - set(b["Entry"].split(",")) - {""}
+            decompiler_kinds = set(b["Entry"].split(",")) - set(a["Entry"].split(",")) - {""}
+            assert all(k.startswith("callback:Wdf") for k in native_kinds), (key, a["Entry"], b["Entry"])
+            assert decompiler_kinds <= {"unreached"}, (key, a["Entry"], b["Entry"])
+            differing.discard("Entry")
+            if b["Ioctl"] == "":  # without the EvtIoDeviceControl entry there is no IOCTL dispatcher to attribute
+                differing.discard("Ioctl")
         assert differing <= {"TaskName"}, (key, differing)
         if differing:
             assert a["TaskName"].replace("LEVEL=", "").split()[-1:] == b["TaskName"].replace("LEVEL=", "").split()[-1:]

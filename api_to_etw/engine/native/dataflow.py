@@ -23,6 +23,7 @@ from ...model import (
     Addr,
     CallSite,
     Const,
+    Import,
     Load,
     Memory,
     Param,
@@ -175,7 +176,8 @@ class FunctionDataflow:
 
     def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite],
                  function: int = -1, call_results: Optional[dict[int, ValueSet]] = None,
-                 copy_calls: Collection[int] = ()):
+                 copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
+                 record_targets: bool = False):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -185,6 +187,18 @@ class FunctionDataflow:
         self.call_results = call_results or {}
         #: Call sites of memcpy-like functions (dst, src, byte count in rcx, rdx, r8): block copies.
         self.copy_calls = copy_calls
+        #: Callees (entry RVAs, IAT slots) that return their first argument encoded or decoded
+        #: (EncodePointer, DecodePointer, ``x ^ secret``): a function pointer keeps its identity through them.
+        self.codecs = codecs
+        #: Pointer slots whose callee jumps to RAX (the CFG ``__guard_dispatch_icall_fptr``).
+        self.dispatch = dispatch
+        #: Indirect call RVA -> (values of the called address, whether they came out of a codec call),
+        #: when ``record_targets`` is set.
+        self.targets: Optional[dict[int, tuple[ValueSet, bool]]] = {} if record_targets else None
+        #: Values some codec call of this function returned (a decoded pointer is one of them).
+        self.decoded: set[Value] = set()
+        #: The recorded targets that are tail jumps.
+        self.tail_targets: set[int] = set()
         self._ro_cache: dict[int, bool] = {}
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
@@ -285,12 +299,18 @@ class FunctionDataflow:
                                                          state.regs.get(Register.RDX, _UNK),
                                                          state.regs.get(Register.R8, _UNK))
                 self._record(instr, state, tail=False)
+                passed = self._codec_argument(instr, state)
+                if self.targets is not None and fc == FlowControl.INDIRECT_CALL:
+                    self._record_target(instr, state)
                 self._after_call(state)
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
                 result = self.call_results.get(instr.ip)
                 if result is not None:
                     state.regs[Register.RAX] = result
+                elif passed is not None:
+                    state.regs[Register.RAX] = passed
+                    self.decoded.update(passed)
                 continue
             if fc == FlowControl.UNCONDITIONAL_BRANCH:
                 target = instr.near_branch_target
@@ -307,6 +327,8 @@ class FunctionDataflow:
                 self._record(instr, state, tail=True)
                 return [fall]
             if fc == FlowControl.INDIRECT_BRANCH:
+                if self.targets is not None:
+                    self._record_target(instr, state)
                 if instr.ip in self.sites:  # a jump through the IAT: a tail call
                     self._record(instr, state, tail=True)
                     return []
@@ -368,6 +390,43 @@ class FunctionDataflow:
             resolved.append(frozenset(self._snapshot(v, state) for v in values))
         site.args = tuple(resolved)
 
+    def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
+        """What a call to a pointer codec returns: the pointer it was passed (RCX), None for other calls."""
+        if not self.codecs:
+            return None
+        if instr.flow_control == FlowControl.CALL:
+            target = instr.near_branch_target
+        elif instr.is_ip_rel_memory_operand:
+            target = instr.ip_rel_memory_address
+        else:
+            return None
+        if target not in self.codecs:
+            return None
+        passed = state.regs.get(Register.RCX, _UNK)
+        return None if passed == _UNK else passed
+
+    def _record_target(self, instr: Instruction, state: State) -> None:
+        """The address an indirect call or tail jump goes to: RAX through the CFG dispatch slot (``call
+        [slot]``, or the slot loaded into a register first: ``mov rdx, [slot]; jmp rdx``), else its operand."""
+        assert self.targets is not None
+        if instr.is_ip_rel_memory_operand and instr.ip_rel_memory_address in self.dispatch:
+            values = state.regs.get(Register.RAX, _UNK)
+        elif instr.op0_kind == _REG_KIND or (instr.op0_kind == _MEM_KIND and not instr.is_ip_rel_memory_operand):
+            values = self._operand(instr, 0, state)
+            if values and all(isinstance(v, Load) and isinstance(v.addr, Addr) and v.addr.rva in self.dispatch
+                              for v in values):
+                values = state.regs.get(Register.RAX, _UNK)
+        else:
+            return
+        if values != _UNK:
+            known = self.targets.get(instr.ip)
+            decoded = bool(values) and values <= self.decoded
+            if known is not None:
+                values, decoded = cap(known[0] | values), known[1] and decoded
+            self.targets[instr.ip] = (values, decoded)
+            if instr.flow_control == FlowControl.INDIRECT_BRANCH:
+                self.tail_targets.add(instr.ip)
+
     def _snapshot(self, value: Value, state: State) -> Value:
         """Attach the bytes and image addresses known at a stack address (structures built on the stack)."""
         if not isinstance(value, StackAddr):
@@ -376,17 +435,38 @@ class FunctionDataflow:
         while len(content) > 16 and content[-1] is None:
             content.pop()
         refs = []
+        fields = []
+        for off, (size, values) in state.stack.items():
+            pos = off - value.offset
+            if not 0 <= pos < REF_BYTES or len(values) != 1:
+                continue
+            (only,) = values
+            if size == 8 and isinstance(only, Addr):
+                refs.append((pos, only.rva))
+            elif size in (1, 2, 4) and isinstance(only, Param) and pos + size <= SNAPSHOT_BYTES:
+                fields.append((pos, size, only))  # a byte/word/dword the caller passes (type, level)
+        links = []
         for off, (size, values) in state.stack.items():
             pos = off - value.offset
             if size == 8 and 0 <= pos < REF_BYTES and len(values) == 1:
                 (only,) = values
-                if isinstance(only, Addr):
-                    refs.append((pos, only.rva))
-        ref_tuple = tuple(sorted(refs)) or None
+                if isinstance(only, StackAddr) and only.frame < 0 and only.offset != value.offset:
+                    links.append((pos, only.offset - value.offset))
+        for _pos, delta in links:  # the linked buffers' image addresses, at their offsets from this address
+            for off, (size, values) in state.stack.items():
+                rel = off - value.offset - delta
+                if size == 8 and 0 <= rel < REF_BYTES and len(values) == 1:
+                    (only,) = values
+                    if isinstance(only, Addr):
+                        refs.append((off - value.offset, only.rva))
+        ref_tuple = tuple(sorted(set(refs))) or None
+        field_tuple = tuple(sorted(fields, key=lambda f: f[0])) or None
+        link_tuple = tuple(sorted(links)) or None
         origin = _copy_origin(state, value.offset)
-        if all(b is None for b in content) and ref_tuple is None and origin is None:
+        if all(b is None for b in content) and ref_tuple is None and origin is None and field_tuple is None \
+                and link_tuple is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin)
+        return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple, link_tuple)
 
     def _after_call(self, state: State) -> None:
         for reg in VOLATILE:
@@ -832,6 +912,8 @@ def _truncate(value: Value, size: int) -> Value:
 
 
 def _fold(mn: int, a: Value, b: Value, size: int) -> Value:
+    if mn == Mnemonic.XOR and size == 8 and isinstance(a, Import) != isinstance(b, Import):
+        return a if isinstance(a, Import) else b  # a pointer from GetProcAddress encoded with a secret, inline
     if isinstance(b, Const):
         if mn == Mnemonic.ADD:
             return _truncate(add_offset(a, _signed(b.value, 8)), size) if not isinstance(a, Const) else Const(

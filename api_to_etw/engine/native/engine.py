@@ -10,13 +10,11 @@ from typing import Optional
 from ...binary.pdb import PdbSymbols
 from ...binary.pe import PEImage
 from ...model import (
-    Addr,
     Arguments,
     CallSite,
     CaseSet,
     Facts,
     Function,
-    Import,
     Reference,
     Resolution,
     ResourceEntry,
@@ -26,13 +24,10 @@ from ...model import (
 )
 from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
 from .dataflow import FunctionDataflow
-from .functions import calls_through_slots, calls_through_table, discover, scan_lea_references, scan_rip_references
+from .functions import calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
+from .runtime import RuntimeImports, resolve_runtime_imports
 
-#: Imports that return the address of a function named by a string argument (index of that argument).
-_RESOLVERS = {"GetProcAddress": 1}
-#: Longest API name read from a GetProcAddress string argument.
-_MAX_PROC_NAME = 128
 #: Functions that copy ``r8`` bytes from ``rdx`` to ``rcx`` (imported, or named by the PDB): a call to one
 #: is a by-value copy for the data flow, as an inlined ``rep movsb`` is.
 COPY_FUNCTIONS = frozenset(("memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"))
@@ -59,6 +54,7 @@ class NativeEngine(Engine):
         self._case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = {}
         self._call_results: dict[int, ValueSet] = {}
         self._copiers: frozenset[int] = frozenset()
+        self._runtime = RuntimeImports()
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -95,66 +91,10 @@ class NativeEngine(Engine):
         )
         self._fmap = fmap
         self._copiers = frozenset(rva for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS)
-        self._dynamic_imports()
+        self._runtime = resolve_runtime_imports(image, self._facts, fmap, self._sites_by_function)
+        self._call_results = self._runtime.call_results
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
-
-    def _dynamic_imports(self) -> None:
-        """Function pointers filled by ``GetProcAddress(module, "Name")`` become functions named ``Name``.
-
-        The string argument names the API; the global the result is stored to is the slot every later
-        call goes through (``call [slot]`` or ``mov reg, [slot]; call reg``), so those calls become call
-        sites of that API, as calls through the IAT are.
-        """
-        facts = self._facts
-        assert facts is not None
-        resolvers = {rva: _RESOLVERS[f.name] for rva, f in facts.functions.items()
-                     if f.imported and f.name in _RESOLVERS}
-        if not resolvers:
-            return
-        sites = [s for s in facts.calls if s.callee in resolvers]
-        named: dict[int, str] = {}
-        for caller in sorted({s.caller for s in sites}):
-            func = facts.functions.get(caller)
-            if func is None or func.imported:
-                continue
-            own = {s.rva: s.working_copy() for s in sites if s.caller == caller}
-            pieces = [(func.rva, func.rva + func.size)] + list(func.fragments)
-            probe = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, dict(own), caller)
-            probe.run(pieces)
-            results: dict[int, ValueSet] = {}
-            for site in own.values():
-                names = {self._c_string(v.rva) for v in site.arg(resolvers[site.callee]) if isinstance(v, Addr)}
-                names.discard(None)
-                if names:
-                    results[site.rva] = frozenset(Import(n) for n in names if n)
-            if not results:
-                continue
-            self._call_results.update(results)
-            flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, {}, caller, results)
-            flow.run(pieces)
-            for store in flow.stores():
-                if not isinstance(store.address, Addr):
-                    continue
-                imported = {v.name for v in store.values if isinstance(v, Import)}
-                existing = facts.functions.get(store.address.rva)
-                if len(imported) == 1 and (existing is None or existing.imported):  # a pointer slot, not code
-                    named[store.address.rva] = imported.pop()
-        if named:
-            self._name_slots(named)
-
-    def _name_slots(self, named: dict[int, str]) -> None:
-        """Make each slot a function named after its API, with the calls through it (one scan for all)."""
-        facts = self._facts
-        assert facts is not None
-        for slot, name in named.items():
-            facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
-            log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
-        known = {(s.rva, s.callee) for s in facts.calls}
-        for site in calls_through_slots(self.image, set(named), self._fmap.owner):
-            if (site.rva, site.callee) not in known:
-                facts.calls.append(site)
-                self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
 
     def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
         """The sites are kept with the function's others (not in the facts), so ``resolve`` answers for them;
@@ -166,16 +106,6 @@ class NativeEngine(Engine):
             self._sites_by_function.setdefault(caller, {}).setdefault(rva, site)
             out.append((site, offset))
         return out
-
-    def _c_string(self, rva: int) -> Optional[str]:
-        raw = self.image.read(rva, _MAX_PROC_NAME)
-        end = raw.find(b"\0")
-        if end <= 0:
-            return None
-        text = raw[:end]
-        if not all(0x21 <= b < 0x7F for b in text):
-            return None
-        return text.decode("ascii")
 
     def _resources(self) -> list[ResourceEntry]:
         """The resource tree's leaves (their data is read later through the facts' memory)."""
@@ -251,7 +181,8 @@ class NativeEngine(Engine):
             sites = {rva: site.working_copy() for rva, site in self._sites_by_function[func.rva].items()}
             copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
-                                    self._call_results, copies)
+                                    self._call_results, copies, codecs=self._runtime.codecs,
+                                    dispatch=self._runtime.dispatch)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
             out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
         return out

@@ -319,14 +319,16 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
 _SLOT_WINDOW = 24
 
 
-def calls_through_slots(image: PEImage, slots: set[int], owner) -> list[CallSite]:
+def calls_through_slots(image: PEImage, slots: set[int], owner,
+                        refs: Optional[list[Reference]] = None) -> list[CallSite]:
     """Calls through function-pointer slots in data: ``call [rip+slot]``, ``jmp [rip+slot]``, and
     ``mov reg, [rip+slot]`` followed (within a few instructions, the register untouched) by ``call reg``.
 
-    Used for slots learnt after discovery, e.g. globals filled by ``GetProcAddress``.
+    Used for slots learnt after discovery, e.g. globals filled by ``GetProcAddress``; ``refs`` are the
+    references to the slots when the caller already scanned for them.
     """
     out: dict[int, CallSite] = {}
-    for ref in scan_rip_references(image, slots, owner):
+    for ref in scan_rip_references(image, slots, owner) if refs is None else refs:
         code = image.read(ref.rva, 15 * _SLOT_WINDOW)
         decoder = Decoder(64, code, ip=ref.rva)
         instr = Instruction()
