@@ -4,10 +4,10 @@ The *raw floor* is the least any static tool must do: read the file, map its sec
 executable byte once with iced-x86, and read the PDB's symbol record stream with ``struct`` (MSF header,
 directory, DBI header, the record walk). The *old floor* (pefile's parse, pdbparse's construct-based symbol
 records and one decode) is kept beside it for continuity with earlier figures. Peers, when installed:
-radare2 ``aaa`` and angr ``CFGFast`` to a call graph on the 1x kernel.
+radare2 ``aaa`` and angr ``CFGFast`` to a call graph on the 1x kernel (each reported as missing when absent).
 
     python benchmarks/bench_analyze.py                         # 1x, 2x, 4x scale kernels (built on demand)
-    python benchmarks/bench_analyze.py --scales 1 --binary node.exe --no-pdb-for node.exe
+    python benchmarks/bench_analyze.py --scales 1 --binary node.exe      # its default mode; --all-sites also
     python benchmarks/bench_analyze.py --binary EXE --pdb PDB --repeat 5 --json out.json
 
 Every measurement is a fresh child process; the subjects' runs alternate (raw floor, old floor, analyze,
@@ -225,7 +225,7 @@ def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str]) -> di
             analyze.runs.append(child(python(ANALYZE, exe, pdb, out, *extra))[0])
         with open(out, encoding="utf-8") as handle:
             rows = sum(1 for _ in handle) - 1
-    figures = {
+    figures: dict = {
         "binary": os.path.basename(exe),
         "file_mib": round(os.path.getsize(exe) / 2**20, 1),
         "code_mib": round(code_bytes(exe) / 2**20, 2),
@@ -243,7 +243,19 @@ def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str]) -> di
     return figures
 
 
-def peers(exe: str, timeout: float, analyze_wall: float) -> dict:
+def uptime() -> str:
+    """``uptime``'s line (the load other jobs put on a shared machine), or the load averages alone."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def scaled_labels(subjects: list[tuple[str, str, str, list[str]]]) -> list[str]:
+    return [label for label, *_rest in subjects if label.startswith("scale ")]
+
+
+def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True) -> dict:
     """radare2 ``aaa`` and angr ``CFGFast`` on the same binary, when present; skipped (with the reason) if not."""
     import importlib.util
 
@@ -258,6 +270,9 @@ def peers(exe: str, timeout: float, analyze_wall: float) -> dict:
         if argv is None:
             found[name] = "skipped: not installed"
             continue
+        if not execute:
+            found[name] = "skipped: --no-peers"
+            continue
         try:
             run, _ = child(argv, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -266,6 +281,26 @@ def peers(exe: str, timeout: float, analyze_wall: float) -> dict:
         found[name] = {"wall": round(run.wall, 2), "peak_mib": round(run.rss_mib, 1),
                        "over_analyze": round(run.wall / analyze_wall, 1)}
     return found
+
+
+def markdown(report: dict) -> str:
+    """The figures as the README's speed table (CPU ratios: the steadier figure on a shared machine)."""
+    lines = [f"Measured {report['when']} on {report['machine']}; medians of {report['repeat']} alternating runs.", "",
+             "| binary (code) | analyze CPU s | wall s | peak RSS | / raw floor (CPU) | / raw floor (wall) "
+             "| / old floor (CPU) | rows | load |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in report["subjects"]:
+        what = f"{r['label']} ({r['code_mib']} MiB code" + (f", {r['pdb_mib']} MiB PDB)" if r["pdb_mib"] else ", no PDB)")
+        lines.append(f"| {what} | {r['analyze_cpu']:.2f} | {r['analyze_wall']:.2f} | {r['analyze_peak_mib']:.0f} MiB "
+                     f"| {r['ratio_raw_floor_cpu']}x | {r['ratio_raw_floor_wall']}x | {r['ratio_old_floor_cpu']}x "
+                     f"| {r['rows']:,} | {r['load_average'][0]}-{r['load_average'][1]} |")
+    for label, growth in report["linearity"].items():
+        lines.append(f"\n{label}: {growth['size']}x the code, CPU {growth['cpu_growth']}x, peak memory "
+                     f"{growth['peak_growth']}x")
+    for r in report["subjects"]:
+        for name, figure in r.get("peers", {}).items():
+            lines.append(f"\n{name} on {r['label']}: {figure}")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -279,7 +314,8 @@ def main() -> int:
     parser.add_argument("--functions", type=int, default=40000)
     parser.add_argument("--writes", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--peers", action="store_true", help="also time radare2 aaa / angr CFGFast on the 1x kernel")
+    parser.add_argument("--no-peers", action="store_true", help="do not time radare2 aaa / angr CFGFast on the 1x "
+                        "kernel (they are looked for and reported as missing either way)")
     parser.add_argument("--peer-timeout", type=float, default=600)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -295,12 +331,15 @@ def main() -> int:
         subjects.append((os.path.basename(exe), exe, pdb, ["--all-sites"] if args.all_sites else []))
 
     load_before = os.getloadavg()
+    uptime_before = uptime()
     results = []
     for label, exe, pdb, extra in subjects:
+        load = os.getloadavg()[0]
         figures = measure(label, exe, pdb, args.repeat, extra)
         figures["label"] = label
-        if args.peers and label == "scale 1x":
-            figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"])
+        figures["load_average"] = [round(load, 1), round(os.getloadavg()[0], 1)]
+        if label == "scale 1x" or (not scaled_labels(subjects) and label == subjects[0][0]):
+            figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"], execute=not args.no_peers)
         results.append(figures)
     scaled = [r for r in results if r["label"].startswith("scale ")]
     linearity = {}
@@ -315,6 +354,7 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} cores, load average {load_before[0]:.1f} before / "
                    f"{os.getloadavg()[0]:.1f} after",
+        "uptime": [uptime_before, uptime()],
         "repeat": args.repeat,
         "subjects": results,
         "linearity": linearity,
@@ -324,6 +364,7 @@ def main() -> int:
         print(f"{r['label']:>12}: analyze {r['analyze_wall']:.2f}s wall / {r['analyze_cpu']:.2f}s cpu, "
               f"{r['analyze_peak_mib']:.0f} MiB; raw floor x{r['ratio_raw_floor_wall']} wall, "
               f"x{r['ratio_raw_floor_cpu']} cpu; old floor x{r['ratio_old_floor_wall']}", file=sys.stderr)
+    print(markdown(report), file=sys.stderr)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)

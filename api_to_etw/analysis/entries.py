@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import struct
+import sys
+from array import array as qword_array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Optional
@@ -453,6 +455,10 @@ class EntryFinder:
         def in_code(rva: int) -> bool:
             return low <= rva < high and any(a <= rva < b for a, b in code_ranges)
 
+        # Words outside [lowest, highest) are neither code nor a known function: they only end a run.
+        lowest = min([low, *self.code]) if self.code else low
+        highest = max([high, *(rva + 1 for rva in self.code)]) if self.code else high
+
         for start, size, writable, executable in facts.sections:
             if writable or executable or size <= 0:
                 continue
@@ -462,7 +468,11 @@ class EntryFinder:
                 size = MAX_TABLE_SECTION
             table: Optional[int] = None
             slot = 0
-            for rva, va in _qwords(facts.memory, start, size):
+            previous = -8
+            for rva, va in _code_words(facts.memory, start, size, base + lowest, base + highest):
+                if rva != previous + 8:
+                    table = None  # a word that points nowhere near code ended the run
+                previous = rva
                 target = va - base
                 if target not in self.code and not in_code(target):
                     table = None  # a run of code pointers ends; one to code we do not know keeps its slot
@@ -488,15 +498,20 @@ def _linked(value: Value, pos: int) -> list[StackAddr]:
     return [_shifted(value, delta) for at, delta in value.links or () if at == pos]
 
 
-def _qwords(memory: Memory, start: int, size: int) -> Iterator[tuple[int, int]]:
-    """(rva, value) of each aligned 8-byte word of a range, read a window at a time. Only the bytes the
-    file backs: the loader's zero fill holds no pointer, and a lying VirtualSize would otherwise make a
-    2 KB file cost a minute of scanning zeros."""
+def _code_words(memory: Memory, start: int, size: int, low: int, high: int) -> Iterator[tuple[int, int]]:
+    """(rva, value) of each aligned 8-byte word of a range whose value lies in ``[low, high)``, read a window
+    at a time; the comparison runs over the whole window at once, so the other words cost no Python step.
+    Only the bytes the file backs: the loader's zero fill holds no pointer, and a lying VirtualSize would
+    otherwise make a 2 KB file cost a minute of scanning zeros."""
     for window in range(start, start + size, TABLE_WINDOW):
-        data = memory.file_bytes(window, min(TABLE_WINDOW, start + size - window))
-        for n, (value,) in enumerate(struct.iter_unpack("<Q", data[: len(data) // 8 * 8])):
-            yield window + 8 * n, value
-        if len(data) < min(TABLE_WINDOW, start + size - window):
+        want = min(TABLE_WINDOW, start + size - window)
+        data = memory.file_bytes(window, want)
+        words = qword_array("Q", data[: len(data) // 8 * 8])
+        if sys.byteorder != "little":
+            words.byteswap()
+        for n in [n for n, value in enumerate(words) if low <= value < high]:
+            yield window + 8 * n, words[n]
+        if len(data) < want:
             return
 
 

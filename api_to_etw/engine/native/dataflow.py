@@ -11,7 +11,7 @@ small: instructions it does not model make their destination unknown, never wron
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, cast
 
 from iced_x86 import Decoder, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt
 
@@ -103,14 +103,22 @@ _REG_KIND = OpKind.REGISTER
 _MEM_KIND = OpKind.MEMORY
 _IMM_KINDS = {OpKind.IMMEDIATE8, OpKind.IMMEDIATE16, OpKind.IMMEDIATE32, OpKind.IMMEDIATE64,
               OpKind.IMMEDIATE8TO16, OpKind.IMMEDIATE8TO32, OpKind.IMMEDIATE8TO64, OpKind.IMMEDIATE32TO64}
-_FULL: dict[RegisterId, RegisterId] = {}
+#: Full register of every iced-x86 register id (a tuple index is cheaper than a call per operand).
+_FULL: tuple[RegisterId, ...] = tuple(
+    RegisterExt.full_register(cast("RegisterId", r)) for r in range(max(v for k, v in vars(Register).items() if k.isupper()) + 1))
+
+
+#: Size in bytes, and whether it is a general-purpose register, of every register id.
+_SIZE: tuple[int, ...] = tuple(RegisterExt.size(cast("RegisterId", r)) for r in range(len(_FULL)))
+_GPR: tuple[bool, ...] = tuple(RegisterExt.is_gpr(cast("RegisterId", r)) for r in range(len(_FULL)))
 
 
 def _full(reg: RegisterId) -> RegisterId:
-    full = _FULL.get(reg)
-    if full is None:
-        full = _FULL[reg] = RegisterExt.full_register(reg)
-    return full
+    return _FULL[reg]
+
+
+#: Registers at a function's entry: the four register parameters (values are immutable, so shared).
+_ENTRY_REGS: dict[RegisterId, ValueSet] = {reg: frozenset((Param(i),)) for i, reg in enumerate(ARG_REGS)}
 
 
 class State:
@@ -130,8 +138,7 @@ class State:
 
     @classmethod
     def entry(cls) -> State:
-        regs = {reg: frozenset((Param(i),)) for i, reg in enumerate(ARG_REGS)}
-        return cls(regs, {}, 0)
+        return cls(dict(_ENTRY_REGS), {}, 0)
 
     def copy(self) -> State:
         return State(dict(self.regs), dict(self.stack), self.rsp, set(self.escaped), dict(self.copies))
@@ -215,12 +222,12 @@ class FunctionDataflow:
         for start, stop in pieces:
             code = self.memory.read(start, stop - start)
             bounds.append((start, stop))
-            for instr in Decoder(64, code, ip=start):
-                instrs.append(instr)
+            instrs.extend(Decoder(64, code, ip=start))
         if not instrs:
             return
         entry = instrs[0].ip
-        instrs.sort(key=lambda i: i.ip)
+        if len(bounds) > 1:  # one piece decodes in address order already
+            instrs.sort(key=lambda i: i.ip)
 
         def inside(rva: int) -> bool:
             return any(a <= rva < b for a, b in bounds)
@@ -348,7 +355,7 @@ class FunctionDataflow:
         cmp = block[-2]
         if cmp.mnemonic != Mnemonic.CMP or cmp.op0_kind != _REG_KIND or cmp.op1_kind not in _IMM_KINDS:
             return
-        reg = _full(cmp.op0_register)
+        reg = _FULL[cmp.op0_register]
         if any(isinstance(v, Const) for v in state.regs.get(reg, _UNK)):
             return
         bound = cmp.immediate(1) & MASKS[RegisterExt.size(cmp.op0_register)]
@@ -371,24 +378,25 @@ class FunctionDataflow:
 
     # ------------------------------------------------------------------ call sites
     def _record(self, instr: Instruction, state: State, tail: bool) -> None:
-        for reg in ARG_REGS:
-            for value in state.regs.get(reg, _UNK):
+        regs = state.regs
+        args: list[ValueSet] = [regs.get(reg, _UNK) for reg in ARG_REGS]
+        framed = [values for values in args if values is not _UNK and _has_stack_addr(values)]
+        for values in framed:  # the callee may write through a frame address it receives
+            for value in values:
                 if isinstance(value, StackAddr):
                     state.escaped.add(value.offset)
         site = self.sites.get(instr.ip)
         if site is None:
             return
-        args: list[ValueSet] = [state.regs.get(reg, _UNK) for reg in ARG_REGS]
         base = 0x28 if tail else 0x20
         for i in range(4, MAX_ARGS):
             if state.rsp is None:
                 args.append(_UNK)
             else:
                 args.append(self._stack_load(state, state.rsp + base + 8 * (i - 4), 8))
-        resolved = []
-        for values in args:
-            resolved.append(frozenset(self._snapshot(v, state) for v in values))
-        site.args = tuple(resolved)
+        # Only sets holding a frame address change (their known bytes are attached); the rest are kept as is.
+        site.args = tuple(frozenset(self._snapshot(v, state) for v in values)
+                          if values is not _UNK and _has_stack_addr(values) else values for values in args)
 
     def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
         """What a call to a pointer codec returns: the pointer it was passed (RCX), None for other calls."""
@@ -512,7 +520,7 @@ class FunctionDataflow:
             self._write(instr, state, frozenset(out))
             return
         if mn in _CMOV and k0 == _REG_KIND:
-            reg = _full(instr.op0_register)
+            reg = _FULL[instr.op0_register]
             src = self._operand(instr, 1, state)
             state.regs[reg] = cap(state.regs.get(reg, _UNK) | src)
             return
@@ -529,10 +537,10 @@ class FunctionDataflow:
             else:
                 value = _UNK
             if k0 == _REG_KIND:
-                state.regs[_full(instr.op0_register)] = value
+                state.regs[_FULL[instr.op0_register]] = value
             return
         if mn in _VEC_ZERO and k0 == _REG_KIND and instr.op1_kind == _REG_KIND and instr.op0_register == instr.op1_register:
-            state.regs[_full(instr.op0_register)] = frozenset((Const(0),))
+            state.regs[_FULL[instr.op0_register]] = frozenset((Const(0),))
             return
         if mn in _ARITH and k0 == _REG_KIND:
             self._arith(instr, state, mn)
@@ -542,7 +550,7 @@ class FunctionDataflow:
             self._imul(instr, state)
             return
         if mn in (Mnemonic.INC, Mnemonic.DEC) and k0 == _REG_KIND:
-            reg = _full(instr.op0_register)
+            reg = _FULL[instr.op0_register]
             size = RegisterExt.size(instr.op0_register)
             delta = 1 if mn == Mnemonic.INC else -1
             state.regs[reg] = cap(_truncate(add_offset(v, delta), size) for v in state.regs.get(reg, _UNK))
@@ -555,12 +563,12 @@ class FunctionDataflow:
                 state.regs[reg] = _UNK
             return
         if k0 == _REG_KIND:
-            reg = _full(instr.op0_register)
+            reg = _FULL[instr.op0_register]
             if reg == RSP:
                 state.rsp = None
             state.regs[reg] = _UNK
             if mn == Mnemonic.XCHG and instr.op1_kind == _REG_KIND:
-                state.regs[_full(instr.op1_register)] = _UNK
+                state.regs[_FULL[instr.op1_register]] = _UNK
         elif k0 == _MEM_KIND:
             self._store_unknown(instr, state)
         if mn in _IMPLICIT and (mn not in _STRING or instr.is_string_instruction) and (mn != Mnemonic.IMUL or count == 1):
@@ -578,7 +586,7 @@ class FunctionDataflow:
         """``imul r, r/m`` and ``imul r, r/m, imm``: the product when both factors are known, else unknown."""
         if instr.op0_kind != _REG_KIND:
             return
-        reg = _full(instr.op0_register)
+        reg = _FULL[instr.op0_register]
         size = RegisterExt.size(instr.op0_register)
         if instr.op_count == 3:
             left, right = self._operand(instr, 1, state), self._operand(instr, 2, state)
@@ -594,7 +602,7 @@ class FunctionDataflow:
         state.regs[reg] = cap(out) if out else _UNK
 
     def _arith(self, instr: Instruction, state: State, mn: int) -> None:
-        reg = _full(instr.op0_register)
+        reg = _FULL[instr.op0_register]
         size = RegisterExt.size(instr.op0_register)
         partial = size in (1, 2) and RegisterExt.is_gpr(instr.op0_register)
         shift = 8 if instr.op0_register in _HIGH_BYTE else 0
@@ -636,15 +644,15 @@ class FunctionDataflow:
         kind = instr.op_kind(index)
         if kind == _REG_KIND:
             reg = instr.op_register(index)
-            full = _full(reg)
+            full = _FULL[reg]
             if full == RSP:
                 return frozenset((StackAddr(state.rsp),)) if state.rsp is not None else _UNK
             values = state.regs.get(full, _UNK)
             if reg in _HIGH_BYTE:
                 return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
-            size = RegisterExt.size(reg)
-            if size < 8 and RegisterExt.is_gpr(reg):
-                return frozenset(_truncate(v, size) for v in values)
+            size = _SIZE[reg]
+            if size < 8 and _GPR[reg]:
+                return _truncated(values, size)
             return values
         if kind in _IMM_KINDS:
             return frozenset((Const(instr.immediate(index) & MASKS[8]),))
@@ -664,7 +672,7 @@ class FunctionDataflow:
         the read-only table starts with (a switch lowered to a table of descriptor pointers)."""
         if instr.memory_index == Register.NONE or instr.memory_index_scale != 8 or instr.memory_base == Register.NONE:
             return _UNK
-        bases = state.regs.get(_full(instr.memory_base), _UNK)
+        bases = state.regs.get(_FULL[instr.memory_base], _UNK)
         if len(bases) != 1:
             return _UNK
         (table,) = bases
@@ -686,7 +694,7 @@ class FunctionDataflow:
         index = instr.memory_index
         offsets = [0]
         if index != Register.NONE:
-            ivals = state.regs.get(_full(index), _UNK)
+            ivals = state.regs.get(_FULL[index], _UNK)
             if not ivals or not all(isinstance(v, Const) for v in ivals):
                 return _UNK
             # A bounded index (an ``and`` mask, a few known values) gives one address per value.
@@ -704,7 +712,7 @@ class FunctionDataflow:
             if self.image_base <= absolute < self.image_base + self.image_size:
                 return frozenset((Addr(absolute - self.image_base),))
             return _UNK
-        full = _full(base)
+        full = _FULL[base]
         if full == RSP:
             if state.rsp is None:
                 return _UNK
@@ -736,15 +744,15 @@ class FunctionDataflow:
         kind = instr.op0_kind
         if kind == _REG_KIND:
             reg = instr.op0_register
-            full = _full(reg)
-            size = RegisterExt.size(reg)
+            full = _FULL[reg]
+            size = _SIZE[reg]
             if full == RSP:
                 vals = list(values)
                 state.rsp = vals[0].offset if len(vals) == 1 and isinstance(vals[0], StackAddr) else None
                 return
-            if size in (4, 1, 2) and RegisterExt.is_gpr(reg):
-                values = frozenset(_truncate(v, size) for v in values)
-            if size in (1, 2) and RegisterExt.is_gpr(reg):
+            if size in (4, 1, 2) and _GPR[reg]:
+                values = _truncated(values, size)
+            if size in (1, 2) and _GPR[reg]:
                 values = self._partial(state.regs.get(full, _UNK), values, size, 8 if reg in _HIGH_BYTE else 0)
             state.regs[full] = values
         elif kind == _MEM_KIND:
@@ -820,16 +828,23 @@ class FunctionDataflow:
         slot = state.stack.get(offset)
         if slot is not None and slot[0] == size:
             return slot[1]
+        end = offset + size
+        if slot is None and not any(o < end and o + s > offset for o, (s, _v) in state.stack.items()):
+            # Nothing stored there in this frame: an incoming stack parameter, or whatever the local holds.
+            if offset >= 0x28 and (offset - 0x28) % 8 == 0:
+                return frozenset((Param(4 + (offset - 0x28) // 8),))
+            return frozenset((Load(StackAddr(offset), size),))
         raw = stack_bytes(state, offset, size)
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
-        if slot is None and offset >= 0x28 and (offset - 0x28) % 8 == 0 and not any(
-            o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()
-        ):
-            return frozenset((Param(4 + (offset - 0x28) // 8),))
-        if slot is None and not any(o < offset + size and o + s > offset for o, (s, _v) in state.stack.items()):
-            return frozenset((Load(StackAddr(offset), size),))  # whatever the local holds
         return _UNK
+
+
+def _has_stack_addr(values: ValueSet) -> bool:
+    for value in values:
+        if isinstance(value, StackAddr):
+            return True
+    return False
 
 
 def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, unit: int) -> None:
@@ -909,6 +924,14 @@ def _truncate(value: Value, size: int) -> Value:
     if isinstance(value, Const):
         return Const(value.value & MASKS[size])
     return value
+
+
+def _truncated(values: ValueSet, size: int) -> ValueSet:
+    """``values`` written to or read from a ``size``-byte register: only constants change."""
+    for value in values:
+        if isinstance(value, Const):
+            return frozenset(_truncate(v, size) for v in values)
+    return values
 
 
 def _fold(mn: int, a: Value, b: Value, size: int) -> Value:

@@ -128,6 +128,7 @@ class NativeEngine(Engine):
         return list(self._annotations)
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
+        self.image.release()  # the data pages earlier passes touched: this scan touches every code page
         if targets is None:
             return scan_lea_references(self.image, self._fmap.owner)
         return scan_rip_references(self.image, set(targets), self._fmap.owner)

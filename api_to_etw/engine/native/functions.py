@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -30,6 +31,8 @@ _NEXT = FlowControl.NEXT
 _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
+#: A signed 32-bit displacement read in place (no slice, no bytes object per match).
+_disp32 = struct.Struct("<i").unpack_from
 
 
 @dataclass
@@ -89,11 +92,12 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         return [r[0] for r in ranges], ranges
 
     # Symbol-only entries (leaf functions without unwind data) end at the next known start.
-    def settle_pending() -> None:
+    def settle_pending(known: Optional[tuple[list[int], list[tuple[int, int, int]]]] = None) -> None:
+        """``known``: code_ranges() of the current extents, when the caller has just built it."""
         nonlocal pending
         if not pending:
             return
-        starts, ranges = code_ranges()
+        starts, ranges = known if known is not None else code_ranges()
         all_starts = sorted(set(starts) | pending)
         for rva in sorted(pending):
             i = bisect.bisect_right(starts, rva) - 1
@@ -122,7 +126,8 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         new_targets = scan_functions(image, work, iat_loads, calls)
         # Tail jumps whose target the scan did not take as a function start are the conditional ones.
         cond_targets = {c.callee for c in calls[first_new:] if c.tail} - new_targets
-        starts, ranges = code_ranges()
+        known = code_ranges()
+        starts, ranges = known
         for target in cond_targets - new_targets:
             # A conditional tail jump (``jne McTemplate``) starts a function only where no known code is.
             i = bisect.bisect_right(starts, target) - 1
@@ -140,15 +145,16 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
                 pending.add(target)
         before = set(extents)
         redo = set()
-        settle_pending()
+        settle_pending(known)  # extents unchanged since ``known`` was built
         todo = sorted((set(extents) - before) | redo)
         if redo:  # shortened functions are decoded again: forget what their longer extent produced
             calls[:] = [c for c in calls if c.caller not in redo]
         if not todo and not gaps_done:  # once all else is known: leaf code in the gaps (engine/native/gaps.py)
             gaps_done = True
-            pending |= gap_entries(image, code_ranges()[1]) - set(extents)
+            known = code_ranges()
+            pending |= gap_entries(image, known[1]) - set(extents)
             before = set(extents)
-            settle_pending()
+            settle_pending(known)
             todo = sorted(set(extents) - before)
 
     starts, ranges = code_ranges()
@@ -164,10 +170,12 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             functions[site.callee] = Function(rva=site.callee, size=0, name="", imported=True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
     # inside the caller's own code are ordinary branches, not edges.
+    # The functions' own RVA objects stand for every call to them (one int per callee, not one per site).
+    canonical = {rva: rva for rva in functions}
     for site in calls:
         target_owner: Optional[int]
         if site.callee in functions:
-            target_owner = site.callee
+            target_owner = canonical[site.callee]
         else:
             target_owner = fmap.owner(site.callee)
             if target_owner is None:
@@ -176,8 +184,9 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             continue
         if site.tail and site.callee not in functions:
             continue  # a jump into another function's middle is shared code, not a call
-        site.callee = target_owner
+        site.callee = canonical.get(target_owner, target_owner)
         fmap.calls.append(site)
+    image.release()
     return fmap
 
 
@@ -272,7 +281,7 @@ def _iat_load_candidates(image: PEImage, sections) -> list[int]:
             pos = match.start() + 1
             if pos + 5 > len(data):
                 break
-            if base + pos + 5 + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True) in imports:
+            if base + pos + 5 + _disp32(data, pos + 1)[0] in imports:
                 found.append(base + pos)
     found.sort()
     return found
@@ -452,11 +461,12 @@ def scan_lea_references(image: PEImage, owner) -> list[Reference]:
             pos = match.start()
             if pos + 7 > len(data):
                 break
-            disp = int.from_bytes(data[pos + 3 : pos + 7], "little", signed=True)
+            disp = _disp32(data, pos + 3)[0]
             rva = base + pos
             func = owner(rva)
             if func is not None:
                 refs.append(Reference(rva, func, rva + 7 + disp))
+    image.release()
     return refs
 
 
@@ -485,7 +495,7 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
             pos = match.start()
             if pos > limit:
                 break
-            if base + pos + int.from_bytes(data[pos + 1 : pos + 5], "little", signed=True) not in wanted:
+            if base + pos + _disp32(data, pos + 1)[0] not in wanted:
                 continue
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
                 instr = Decoder(64, bytes(data[start : start + 15]), ip=section.rva + start).decode()
@@ -499,4 +509,5 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
                     if function is not None:
                         refs[rva + instr.len] = Reference(rva, function, target)
                     break
+    image.release()
     return [refs[k] for k in sorted(refs)]
