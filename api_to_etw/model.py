@@ -273,17 +273,28 @@ def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> 
     return cap(out)
 
 
+def map_inner(value: Value, rewrite: Callable[[Value], Value],
+              offset: Callable[[Value, int], Value] = Offset) -> Value:
+    """Rewrite the address of a Load or the base of an Offset, keeping ``value`` itself when nothing changed.
+
+    The one walk every rewriter of nested expressions shares (``in_frame``, pointer folding), so they
+    agree on which parts of an expression are addresses. ``offset`` rebuilds an Offset (``add_offset``
+    to fold a base that became an address).
+    """
+    if isinstance(value, Load):
+        inner = rewrite(value.addr)
+        return value if inner is value.addr else Load(inner, value.size)
+    if isinstance(value, Offset):
+        inner = rewrite(value.base)
+        return value if inner is value.base else offset(inner, value.delta)
+    return value
+
+
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
         return dataclasses.replace(value, frame=frame)
-    if isinstance(value, Load):
-        inner = in_frame(value.addr, frame)
-        return value if inner is value.addr else Load(inner, value.size)
-    if isinstance(value, Offset):
-        inner = in_frame(value.base, frame)
-        return value if inner is value.base else Offset(inner, value.delta)
-    return value
+    return map_inner(value, lambda inner: in_frame(inner, frame))
 
 
 def combinations(value_sets: Mapping[str, ValueSet]) -> Iterator[dict[str, Value]]:

@@ -756,12 +756,7 @@ class FunctionDataflow:
                 values = self._partial(state.regs.get(full, _UNK), values, size, 8 if reg in _HIGH_BYTE else 0)
             state.regs[full] = values
         elif kind == _MEM_KIND:
-            size = MemorySizeExt.size(instr.memory_size) or 8
-            for addr in self._address(instr, state):
-                if isinstance(addr, StackAddr):
-                    self._stack_store(state, addr.offset, size, values)
-                else:
-                    self._note_store(instr.ip, addr, size, values)
+            self._store_memory(instr, state, values)
 
     @staticmethod
     def _partial(old: ValueSet, new: ValueSet, size: int, shift: int) -> ValueSet:
@@ -785,12 +780,16 @@ class FunctionDataflow:
         return cap(out)
 
     def _store_unknown(self, instr: Instruction, state: State) -> None:
+        self._store_memory(instr, state, _UNK)
+
+    def _store_memory(self, instr: Instruction, state: State, values: ValueSet) -> None:
+        """Write ``values`` to the memory operand: a stack slot of the frame, or a store worth remembering."""
         size = MemorySizeExt.size(instr.memory_size) or 8
         for addr in self._address(instr, state):
             if isinstance(addr, StackAddr):
-                self._stack_store(state, addr.offset, size, _UNK)
+                self._stack_store(state, addr.offset, size, values)
             else:
-                self._note_store(instr.ip, addr, size, _UNK)
+                self._note_store(instr.ip, addr, size, values)
 
     def _note_store(self, rva: int, addr: Value, size: int, values: ValueSet) -> None:
         """Remember a pointer-sized store to a global or to a field of an object the code can name."""
