@@ -10,7 +10,7 @@ small: instructions it does not model make their destination unknown, never wron
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Optional, cast
 
 from iced_x86 import Decoder, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt
@@ -47,6 +47,7 @@ VOLATILE = (Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, 
 )
 RSP = Register.RSP
 _UNK: ValueSet = frozenset((UNKNOWN,))
+_ZERO: ValueSet = frozenset((Const(0),))
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
 #: Bytes of a stack buffer captured when its address is passed to a call: an EVENT_DESCRIPTOR needs
@@ -81,6 +82,16 @@ _IMPLICIT = {
 }
 #: ``rep movs`` element sizes (struct copies by value).
 _REP_COPIES: dict[int, int] = {Mnemonic.MOVSB: 1, Mnemonic.MOVSW: 2, Mnemonic.MOVSD: 4, Mnemonic.MOVSQ: 8}
+#: ``rep stos`` element sizes (a buffer filled with AL/AX/EAX/RAX: the inline memset).
+_REP_FILLS: dict[int, int] = {Mnemonic.STOSB: 1, Mnemonic.STOSW: 2, Mnemonic.STOSD: 4, Mnemonic.STOSQ: 8}
+#: Functions that fill a buffer with one byte (the documented argument order of each): name -> (register of
+#: the fill byte, None for zero; register of the byte count); the destination is RCX.
+FILL_FUNCTIONS: dict[str, tuple[Optional[RegisterId], RegisterId]] = {
+    "memset": (Register.RDX, Register.R8), "RtlFillMemory": (Register.R8, Register.RDX),
+    "RtlZeroMemory": (None, Register.RDX), "RtlSecureZeroMemory": (None, Register.RDX),
+}
+#: Bytes of a filled frame buffer whose values are kept (the headers and descriptors read from it are short).
+FILL_BYTES = 0x200
 _ONE_OPERAND_MULDIV = {Mnemonic.MUL, Mnemonic.IMUL, Mnemonic.DIV, Mnemonic.IDIV}
 #: AH, BH, CH, DH: bits 8..15 of their register.
 _HIGH_BYTE = {Register.AH, Register.BH, Register.CH, Register.DH}
@@ -182,7 +193,8 @@ class FunctionDataflow:
     def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite],
                  function: int = -1, call_results: Optional[dict[int, ValueSet]] = None,
                  copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
-                 record_targets: bool = False):
+                 record_targets: bool = False,
+                 fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -192,6 +204,8 @@ class FunctionDataflow:
         self.call_results = call_results or {}
         #: Call sites of memcpy-like functions (dst, src, byte count in rcx, rdx, r8): block copies.
         self.copy_calls = copy_calls
+        #: Call sites of memset-like functions -> (fill byte register or None for zero, byte count register).
+        self.fill_calls = fill_calls or {}
         #: Callees (entry RVAs, IAT slots) that return their first argument encoded or decoded
         #: (EncodePointer, DecodePointer, ``x ^ secret``): a function pointer keeps its identity through them.
         self.codecs = codecs
@@ -303,6 +317,10 @@ class FunctionDataflow:
                 copy = instr.ip in self.copy_calls and (state.regs.get(Register.RCX, _UNK),
                                                          state.regs.get(Register.RDX, _UNK),
                                                          state.regs.get(Register.R8, _UNK))
+                layout = self.fill_calls.get(instr.ip)
+                fill = layout is not None and (state.regs.get(Register.RCX, _UNK),
+                                               _ZERO if layout[0] is None else state.regs.get(layout[0], _UNK),
+                                               state.regs.get(layout[1], _UNK))
                 self._record(instr, state, tail=False)
                 passed = self._codec_argument(instr, state)
                 if self.targets is not None and fc == FlowControl.INDIRECT_CALL:
@@ -310,6 +328,8 @@ class FunctionDataflow:
                 self._after_call(state)
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
+                if fill:
+                    _block_fill(state, fill[0], fill[1], fill[2], 1)
                 result = self.call_results.get(instr.ip)
                 if result is not None:
                     state.regs[Register.RAX] = result
@@ -484,6 +504,12 @@ class FunctionDataflow:
         k0 = instr.op0_kind
         if mn in _REP_COPIES and instr.has_rep_prefix and instr.is_string_instruction:
             self._rep_copy(instr, state, mn)
+            return
+        if mn in _REP_FILLS and instr.has_rep_prefix and instr.is_string_instruction:
+            _block_fill(state, state.regs.get(Register.RDI, _UNK), state.regs.get(Register.RAX, _UNK),
+                        state.regs.get(Register.RCX, _UNK), _REP_FILLS[mn])
+            for reg in (Register.RDI, Register.RCX):
+                state.regs[reg] = _UNK
             return
         if mn == Mnemonic.MOV or mn in _VEC_MOVES:
             src = self._operand(instr, 1, state)
@@ -852,15 +878,46 @@ def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, uni
     if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
         return
     size = n.value * unit
-    for off in [o for o, (sz, _v) in state.stack.items() if o < d.offset + size and o + sz > d.offset]:
-        del state.stack[off]
-    for off in [o for o in state.copies if d.offset <= o < d.offset + size]:
-        del state.copies[off]
-    state.escaped.discard(d.offset)
+    _overwrite(state, d.offset, size)
     if len(src) == 1:
         (origin,) = src
         if not isinstance(origin, (Unknown, StackAddr)):
             state.copies[d.offset] = (size, origin)
+
+
+def _overwrite(state: State, offset: int, size: int) -> None:
+    """Forget what the frame held at ``[offset, offset+size)``: a block copy or fill replaces it whole."""
+    for off in [o for o, (sz, _v) in state.stack.items() if o < offset + size and o + sz > offset]:
+        del state.stack[off]
+    for off in [o for o in state.copies if offset <= o < offset + size]:
+        del state.copies[off]
+    state.escaped.discard(offset)
+
+
+def _block_fill(state: State, dst: ValueSet, fill: ValueSet, count: ValueSet, unit: int) -> None:
+    """``count`` units of ``unit`` bytes of the frame at ``dst`` set to ``fill`` (``rep stos``, or a call to
+    memset/RtlZeroMemory/RtlFillMemory): a header zeroed this way and then partly filled has every byte known.
+    With the fill unknown the old contents are only forgotten."""
+    if len(dst) != 1 or len(count) != 1:
+        return
+    (d,), (n,) = dst, count
+    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
+        return
+    size = n.value * unit
+    _overwrite(state, d.offset, size)
+    if len(fill) != 1:
+        return
+    (value,) = fill
+    if not isinstance(value, Const):
+        return
+    # memset and RtlFillMemory take the byte from the low 8 bits of an int; rep stos repeats AL/AX/EAX/RAX.
+    pattern = (value.value & MASKS[unit]).to_bytes(unit, "little") * (min(size, FILL_BYTES) // unit)
+    pos = 0
+    while pos < len(pattern):
+        width = 8 if len(pattern) - pos >= 8 else 1
+        chunk = int.from_bytes(pattern[pos:pos + width], "little")
+        state.stack[d.offset + pos] = (width, frozenset((Const(chunk),)))
+        pos += width
 
 
 def _masked(mask: int) -> list[Value]:
