@@ -28,6 +28,8 @@ Idioms (one exported function each, the row's ``Function``):
   object, each encoded by a ``p ^ secret`` function and decoded by it before the call; the code is built with
   Control Flow Guard, so the calls go through ``__guard_dispatch_icall_fptr`` with the target in RAX (as
   MSVC's /guard:cf builds do; the fixture defines the dispatch pointer itself, pointing at ``jmp rax``);
+* ``fill``: classic headers zeroed by ``memset`` and ``RtlZeroMemory`` (called through import thunks) and
+  ``RtlFillMemory`` (through the IAT), then partly filled: the Version nobody writes is the fill's 0;
 * ``classic_instance``: CreateTraceInstanceId from the third class's TRACE_GUID_REGISTRATION.RegHandle, then
   TraceEventInstance with an EVENT_INSTANCE_HEADER (no GUID in it: the class comes from the instance info).
 """
@@ -45,7 +47,7 @@ from samples import driver, toolchain
 
 HERE = Path(__file__).resolve().parent
 LEVELS = ("O1", "O2", "Os")
-DEFS = ("advapi32.def", "kernel32.def")
+DEFS = ("advapi32.def", "kernel32.def", "ntdll.def")
 OUTPUTS = ("idioms.dll", "idioms.pdb")
 
 
@@ -113,8 +115,16 @@ MODEL = [
     Event("PTR_EVT", "PointerWrite", "global_pointer", "ptr", id=70, level=3, opcode=10, keyword=0x100),
     Event("RT_EVT", "RuntimeStart", "runtime_field", "rt", id=90, level=4, opcode=1, keyword=0x200),
 ]
-#: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr).
-CLASSIC = [("ClassicStart", "ClassicClassA", 1, 4, False), ("ClassicStop", "ClassicClassB", 2, 3, True)]
+#: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr, what zeroes the header). Headers
+#: zeroed by memset (an import thunk), RtlZeroMemory (a thunk) or RtlFillMemory (``call [__imp_...]``) leave
+#: Version unwritten: its 0 comes from the fill.
+CLASSIC = [("ClassicStart", "ClassicClassA", 1, 4, False, "MemZero"), ("ClassicStop", "ClassicClassB", 2, 3, True, "MemZero"),
+           ("ClassicMemset", "ClassicClassA", 5, 2, False, "memset"),
+           ("ClassicZeroed", "ClassicClassB", 6, 5, False, "RtlZeroMemory"),
+           ("ClassicFilled", "ClassicClassA", 7, 1, True, "RtlFillMemory")]
+#: How each zeroing call is written in C.
+ZEROING = {"MemZero": "MemZero(&h, sizeof h)", "memset": "memset(&h, 0, sizeof h)",
+           "RtlZeroMemory": "RtlZeroMemory(&h, sizeof h)", "RtlFillMemory": "RtlFillMemory(&h, sizeof h, 0)"}
 #: Classic instance events: (export, class symbol (its registration entry's RegHandle), Class.Type, Class.Level).
 CLASSIC_INSTANCE = [("ClassicInstance", "ClassicClassC", 3, 2)]
 
@@ -141,17 +151,17 @@ def source() -> str:
                       enumerate(e for e in MODEL if e.idiom == "table_switch") if i < 3)
     last_switch = [e for e in MODEL if e.idiom == "table_switch"][-1].symbol
     classic = []
-    for export, cls, etype, level, via_ptr in CLASSIC:
+    for export, cls, etype, level, via_ptr, zeroing in CLASSIC:
         guid_line = (f"    h.GuidPtr = (UINT64)&{cls};\n    h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;"
                      if via_ptr else f"    h.Guid = {cls};\n    h.Flags = WNODE_FLAG_TRACED_GUID;")
+        version = "\n    h.Version = 0;" if zeroing == "MemZero" else ""
         classic.append(f"""__declspec(dllexport) UINT32 {export}(UINT32 value)
 {{
     EVENT_TRACE_HEADER h;
-    MemZero(&h, sizeof h);
+    {ZEROING[zeroing]};
     h.Size = (UINT16)sizeof h;
     h.Type = {etype};
-    h.Level = {level};
-    h.Version = 0;
+    h.Level = {level};{version}
 {guid_line}
     h.ClientContext = value;
     return TraceEvent(ClassicLogger, &h);
@@ -213,6 +223,9 @@ __declspec(dllimport) void *__stdcall GetModuleHandleA(const char *Name);
 __declspec(dllimport) void *__stdcall GetProcAddress(void *Module, const char *Name);
 __declspec(dllimport) void *__stdcall GetProcessHeap(void);
 __declspec(dllimport) void *__stdcall HeapAlloc(void *Heap, UINT32 Flags, UINT64 Bytes);
+__declspec(dllimport) void __stdcall RtlFillMemory(void *Destination, UINT64 Length, UINT8 Fill);
+void __stdcall RtlZeroMemory(void *Destination, UINT64 Length);
+void *memset(void *Destination, int Value, UINT64 Size);
 
 {guids}
 {descs}
@@ -497,9 +510,9 @@ def truth() -> dict:
             "Version": e.version, "Channel": e.channel if e.patched_channel is None else e.patched_channel,
             "Level": e.level if e.patched_level is None else e.patched_level, "Opcode": e.opcode, "Task": e.task, "Keyword": e.keyword,
         })
-    for export, cls, etype, level, _via in CLASSIC:
+    for export, cls, etype, level, _via, zeroing in CLASSIC:
         events.append({
-            "Function": export, "Kind": "classic", "Idiom": "classic", "ProviderGuid": PROVIDERS["classic"][1],
+            "Function": export, "Kind": "classic", "Idiom": "classic" if zeroing == "MemZero" else "fill", "ProviderGuid": PROVIDERS["classic"][1],
             "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": CLASSES[cls],
             "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None,
         })
@@ -514,7 +527,7 @@ def truth() -> dict:
 
 LINK = ("/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/debug", "/Brepro", "/pdbaltpath:idioms.pdb",
         "/pdbsourcepath:.", "/opt:ref", "/opt:icf", "/out:idioms.dll", "/pdb:idioms.pdb", "idioms.obj", "advapi32.lib",
-        "kernel32.lib")
+        "kernel32.lib", "ntdll.lib")
 
 
 def write_sources(out: Path) -> None:

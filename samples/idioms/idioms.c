@@ -40,6 +40,9 @@ __declspec(dllimport) void *__stdcall GetModuleHandleA(const char *Name);
 __declspec(dllimport) void *__stdcall GetProcAddress(void *Module, const char *Name);
 __declspec(dllimport) void *__stdcall GetProcessHeap(void);
 __declspec(dllimport) void *__stdcall HeapAlloc(void *Heap, UINT32 Flags, UINT64 Bytes);
+__declspec(dllimport) void __stdcall RtlFillMemory(void *Destination, UINT64 Length, UINT8 Fill);
+void __stdcall RtlZeroMemory(void *Destination, UINT64 Length);
+void *memset(void *Destination, int Value, UINT64 Size);
 
 const GUID TableProviderGuid = {0x3f1d2c4b, 0x8a7e, 0x4c61, {0x9b, 0x52, 0x0d, 0x1e, 0x2f, 0x3a, 0x4b, 0x5c}};
 const GUID McProviderGuid = {0x7a6b5c4d, 0x3e2f, 0x4a1b, {0x8c, 0x9d, 0x0e, 0x1f, 0x2a, 0x3b, 0x4c, 0x5d}};
@@ -349,6 +352,42 @@ __declspec(dllexport) UINT32 ClassicStop(UINT32 value)
     h.Level = 3;
     h.Version = 0;
     h.GuidPtr = (UINT64)&ClassicClassB;
+    h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;
+    h.ClientContext = value;
+    return TraceEvent(ClassicLogger, &h);
+}
+__declspec(dllexport) UINT32 ClassicMemset(UINT32 value)
+{
+    EVENT_TRACE_HEADER h;
+    memset(&h, 0, sizeof h);
+    h.Size = (UINT16)sizeof h;
+    h.Type = 5;
+    h.Level = 2;
+    h.Guid = ClassicClassA;
+    h.Flags = WNODE_FLAG_TRACED_GUID;
+    h.ClientContext = value;
+    return TraceEvent(ClassicLogger, &h);
+}
+__declspec(dllexport) UINT32 ClassicZeroed(UINT32 value)
+{
+    EVENT_TRACE_HEADER h;
+    RtlZeroMemory(&h, sizeof h);
+    h.Size = (UINT16)sizeof h;
+    h.Type = 6;
+    h.Level = 5;
+    h.Guid = ClassicClassB;
+    h.Flags = WNODE_FLAG_TRACED_GUID;
+    h.ClientContext = value;
+    return TraceEvent(ClassicLogger, &h);
+}
+__declspec(dllexport) UINT32 ClassicFilled(UINT32 value)
+{
+    EVENT_TRACE_HEADER h;
+    RtlFillMemory(&h, sizeof h, 0);
+    h.Size = (UINT16)sizeof h;
+    h.Type = 7;
+    h.Level = 1;
+    h.GuidPtr = (UINT64)&ClassicClassA;
     h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;
     h.ClientContext = value;
     return TraceEvent(ClassicLogger, &h);
