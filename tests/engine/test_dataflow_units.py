@@ -693,6 +693,31 @@ def test_fill_of_an_unknown_length_keeps_nothing_new():
     assert run.args(1)[1] == one(StackAddr(-0x18))
 
 
+CHECK = "qword ptr [rip + rw + 0x90]"  # the CFG check slot (its callee is ``ret``)
+
+
+@pytest.mark.parametrize("target", ["rax", "rcx"])
+def test_cfg_check_call_keeps_the_target_and_the_arguments(target):
+    # ``mov rax, [pfn]; mov rcx, rax; call [__guard_check_icall_fptr]; call rax`` (or ``call rcx``).
+    code = f"""
+  sub rsp, 0x28
+  mov edx, 7
+  mov rax, qword ptr [rip + rw + 0x88]
+  mov rcx, rax
+  call {CHECK}
+  call {target}
+"""
+    pfn = one(Load(Addr(RW + 0x88), 8))
+    checked = Run(code, record_targets=True, checks={RW + 0x90})
+    call = checked.sites[1].rva
+    assert checked.flow.targets is not None and checked.flow.targets[call] == (pfn, False)
+    assert checked.args(1)[1] == one(Const(7))
+    assert checked.sites[0].args is None  # the check itself is no call of interest
+    plain = Run(code, record_targets=True)  # an ordinary call clobbers both
+    assert plain.flow.targets is not None and call not in plain.flow.targets
+    assert plain.args(1)[1] == one(UNKNOWN)
+
+
 # ------------------------------------------------------------------------------------- tables
 
 TABLE = "\n".join(f"  .quad {BASE + RO + 0x100 + 0x10 * k:#x}" for k in range(4)) + "\n  .quad 0"

@@ -194,7 +194,8 @@ class FunctionDataflow:
                  function: int = -1, call_results: Optional[dict[int, ValueSet]] = None,
                  copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
                  record_targets: bool = False,
-                 fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None):
+                 fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None,
+                 checks: Collection[int] = ()):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -211,6 +212,9 @@ class FunctionDataflow:
         self.codecs = codecs
         #: Pointer slots whose callee jumps to RAX (the CFG ``__guard_dispatch_icall_fptr``).
         self.dispatch = dispatch
+        #: Pointer slots whose callee only checks the target in RCX (the CFG ``__guard_check_icall_fptr``):
+        #: a call through one keeps the argument registers and RAX for the call that follows.
+        self.checks = checks
         #: Indirect call RVA -> (values of the called address, whether they came out of a codec call),
         #: when ``record_targets`` is set.
         self.targets: Optional[dict[int, tuple[ValueSet, bool]]] = {} if record_targets else None
@@ -312,6 +316,10 @@ class FunctionDataflow:
             fc = instr.flow_control
             if fc == FlowControl.NEXT:
                 self._step(instr, state)
+                continue
+            if fc == FlowControl.INDIRECT_CALL and instr.is_ip_rel_memory_operand \
+                    and instr.ip_rel_memory_address in self.checks:
+                state.regs[Register.R10] = state.regs[Register.R11] = _UNK  # all the check may change
                 continue
             if fc == FlowControl.CALL or fc == FlowControl.INDIRECT_CALL:
                 copy = instr.ip in self.copy_calls and (state.regs.get(Register.RCX, _UNK),

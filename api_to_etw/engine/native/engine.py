@@ -189,7 +189,8 @@ class NativeEngine(Engine):
             fills = {rva: self._fillers[site.callee] for rva, site in sites.items() if site.callee in self._fillers}
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
                                     self._call_results, copies, codecs=self._runtime.codecs,
-                                    dispatch=self._runtime.dispatch, fill_calls=fills)
+                                    dispatch=self._runtime.dispatch, fill_calls=fills,
+                                    checks=self._runtime.check)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
             out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
         return out
