@@ -24,6 +24,8 @@ Idioms (one exported function each, the row's ``Function``):
 * ``global_pointer``: the provider's state reached through a global pointer assigned once (``g = &State``);
 * ``classic``: RegisterTraceGuidsW with a control GUID and three class GUIDs, TraceEvent with the class GUID
   copied into the EVENT_TRACE_HEADER or referenced through GuidPtr (WNODE_FLAG_USE_GUID_PTR);
+* ``cfg_check``: ``EventWrite`` from GetProcAddress checked by ``call [__guard_check_icall_fptr]`` with the target
+  in RCX and called through RAX after it (the check changes no argument register);
 * ``runtime_field``: EventRegister and EventWriteTransfer looked up with GetProcAddress into the fields of a heap
   object, each encoded by a ``p ^ secret`` function and decoded by it before the call; the code is built with
   Control Flow Guard, so the calls go through ``__guard_dispatch_icall_fptr`` with the target in RAX (as
@@ -101,6 +103,7 @@ MODEL = [
     Event("IMUL_EVT", "ImulCount", "imul", "table", id=30, opcode=1, keyword=0x10),
     Event("IMUL2_EVT", "ImulProduct", "imul", "table", id=31, opcode=2, keyword=0x10),
     Event("DYN_EVT", "DynWrite", "getprocaddress", "table", id=40, level=3, keyword=0x20),
+    Event("CHECK_EVT", "CheckedWrite", "cfg_check", "table", id=41, level=2, opcode=4, keyword=0x20),
     Event("MC_EVT_START", "McStart", "copy_patch", "mc", id=50, opcode=1, task=5, keyword=0x8000000000000000,
           patched_channel=MC_CHANNEL),
     Event("MC_EVT_STOP", "McStop", "copy_patch", "mc", id=51, opcode=2, task=5, keyword=0x8000000000000000,
@@ -298,6 +301,26 @@ NOINLINE UINT32 RepCopyWrite(const EVENT_DESCRIPTOR *Descriptor)
 }}
 
 __declspec(dllexport) UINT32 RepCopy(void) {{ return RepCopyWrite(&{by['REP_EVT'].symbol}); }}
+
+/* ---- the CFG check form: the target checked in RCX, then called through the register (as MSVC's /guard:cf
+   emits where it keeps the target in RAX; written out here because clang uses the dispatch form on x64) ---- */
+__attribute__((naked)) static void GuardCheckNop(void) {{ __asm__ volatile("ret"); }}
+void *__guard_check_icall_fptr = (void *)GuardCheckNop;
+
+__declspec(dllexport) __attribute__((naked)) UINT32 CheckedWrite(void)
+{{
+    __asm__ volatile("subq $0x28, %rsp\\n\\t"
+                     "movq pEventWrite(%rip), %rax\\n\\t"
+                     "movq %rax, %rcx\\n\\t"
+                     "callq *__guard_check_icall_fptr(%rip)\\n\\t"
+                     "movq TableHandle(%rip), %rcx\\n\\t"
+                     "leaq {by['CHECK_EVT'].symbol}(%rip), %rdx\\n\\t"
+                     "xorl %r8d, %r8d\\n\\t"
+                     "xorl %r9d, %r9d\\n\\t"
+                     "callq *%rax\\n\\t"
+                     "addq $0x28, %rsp\\n\\t"
+                     "retq");
+}}
 
 __declspec(dllexport) UINT32 DynWrite(void)
 {{

@@ -69,6 +69,7 @@ const EVENT_DESCRIPTOR NEXT_EVT_1 = {29, 0, 0x0, 5, 0, 4, 0x0ULL};
 const EVENT_DESCRIPTOR IMUL_EVT = {30, 0, 0x0, 4, 1, 0, 0x10ULL};
 const EVENT_DESCRIPTOR IMUL2_EVT = {31, 0, 0x0, 4, 2, 0, 0x10ULL};
 const EVENT_DESCRIPTOR DYN_EVT = {40, 0, 0x0, 3, 0, 0, 0x20ULL};
+const EVENT_DESCRIPTOR CHECK_EVT = {41, 0, 0x0, 2, 4, 0, 0x20ULL};
 const EVENT_DESCRIPTOR MC_EVT_START = {50, 0, 0x0, 4, 1, 5, 0x8000000000000000ULL};
 const EVENT_DESCRIPTOR MC_EVT_STOP = {51, 0, 0x0, 4, 2, 5, 0x8000000000000000ULL};
 const EVENT_DESCRIPTOR MC_EVT_ONE = {52, 1, 0x0, 4, 0, 6, 0x8000000000000000ULL};
@@ -149,6 +150,26 @@ NOINLINE UINT32 RepCopyWrite(const EVENT_DESCRIPTOR *Descriptor)
 }
 
 __declspec(dllexport) UINT32 RepCopy(void) { return RepCopyWrite(&REP_EVT); }
+
+/* ---- the CFG check form: the target checked in RCX, then called through the register (as MSVC's /guard:cf
+   emits where it keeps the target in RAX; written out here because clang uses the dispatch form on x64) ---- */
+__attribute__((naked)) static void GuardCheckNop(void) { __asm__ volatile("ret"); }
+void *__guard_check_icall_fptr = (void *)GuardCheckNop;
+
+__declspec(dllexport) __attribute__((naked)) UINT32 CheckedWrite(void)
+{
+    __asm__ volatile("subq $0x28, %rsp\n\t"
+                     "movq pEventWrite(%rip), %rax\n\t"
+                     "movq %rax, %rcx\n\t"
+                     "callq *__guard_check_icall_fptr(%rip)\n\t"
+                     "movq TableHandle(%rip), %rcx\n\t"
+                     "leaq CHECK_EVT(%rip), %rdx\n\t"
+                     "xorl %r8d, %r8d\n\t"
+                     "xorl %r9d, %r9d\n\t"
+                     "callq *%rax\n\t"
+                     "addq $0x28, %rsp\n\t"
+                     "retq");
+}
 
 __declspec(dllexport) UINT32 DynWrite(void)
 {
