@@ -101,7 +101,7 @@ class Run:
 
     def __init__(self, code: str, ro: str = "", call_results: dict[int, frozenset] | None = None,
                  results_at: dict[int, frozenset] | None = None, fills_at: dict[int, str] | None = None,
-                 **flow_options):
+                 copies_at: tuple[int, ...] = (), **flow_options):
         blob = assemble(code, ro)
         self.memory = SnippetMemory(blob)
         end = CODE
@@ -123,6 +123,8 @@ class Run:
         results = dict(call_results or {})
         for index, values in (results_at or {}).items():
             results[self.sites[index].rva] = values
+        if copies_at:  # memcpy-like calls, by position among the sites
+            flow_options["copy_calls"] = {self.sites[i].rva for i in copies_at}
         if fills_at:  # memset-like calls, by position among the sites and the function's name
             flow_options["fill_calls"] = {self.sites[i].rva: FILL_FUNCTIONS[name] for i, name in fills_at.items()}
         self.flow = FunctionDataflow(self.memory, BASE, SIZE, {s.rva: s for s in self.sites}, CODE, results,
@@ -589,6 +591,63 @@ def test_two_8_byte_moves_are_a_copy_too():
   call {IAT}
 """)
     assert run.args()[1] == one(StackAddr(-0x18, (None,) * 16, -1, None, Addr(RW)))
+
+
+def test_descriptor_inside_a_struct_copied_by_rep_movs():
+    # A 0x40-byte context copied by value from the caller's pointer; its field 0x20 is the descriptor.
+    run = Run(f"""
+  sub rsp, 0x88
+  lea rdi, [rsp + 0x30]
+  mov rsi, rdx
+  mov ecx, 0x40
+  rep movsb
+  mov byte ptr [rsp + 0x53], 0x10
+  lea rdx, [rsp + 0x50]
+  call {IAT}
+""")
+    content = [None] * 16
+    content[3] = 0x10
+    assert run.args()[1] == one(StackAddr(-0x38, tuple(content), -1, None, Offset(Param(1), 0x20)))
+
+
+def test_descriptor_inside_a_struct_copied_by_memcpy():
+    run = Run(f"""
+  sub rsp, 0x88
+  lea rcx, [rsp + 0x30]
+  lea rdx, [rip + rw]
+  mov r8d, 0x30
+  call ext
+  lea rdx, [rsp + 0x48]
+  call {IAT}
+""", copies_at=(0,))
+    assert run.args(1)[1] == one(StackAddr(-0x40, (None,) * 16, -1, None, Addr(RW + 0x18)))
+
+
+def test_descriptor_across_two_vector_moves_of_a_struct():
+    # A struct copied by 16-byte moves from adjacent source addresses; the descriptor at field 0x18 spans two.
+    run = Run(f"""
+  sub rsp, 0x88
+  movups xmm0, xmmword ptr [rip + rw + 0x10]
+  movups xmm1, xmmword ptr [rip + rw + 0x20]
+  movups xmmword ptr [rsp + 0x40], xmm0
+  movups xmmword ptr [rsp + 0x50], xmm1
+  lea rdx, [rsp + 0x48]
+  call {IAT}
+""")
+    assert run.args()[1] == one(StackAddr(-0x40, (None,) * 16, -1, None, Addr(RW + 0x18)))
+
+
+def test_pieces_from_unrelated_sources_are_no_copy():
+    run = Run(f"""
+  sub rsp, 0x88
+  movups xmm0, xmmword ptr [rip + rw + 0x10]
+  movups xmm1, xmmword ptr [rip + rw + 0x40]
+  movups xmmword ptr [rsp + 0x40], xmm0
+  movups xmmword ptr [rsp + 0x50], xmm1
+  lea rdx, [rsp + 0x48]
+  call {IAT}
+""")
+    assert run.args()[1] == one(StackAddr(-0x40))
 
 
 def test_vector_registers_are_volatile_across_calls():

@@ -940,16 +940,24 @@ def _masked(mask: int) -> list[Value]:
 
 
 def _copy_origin(state: State, offset: int) -> Optional[Value]:
-    """The address 16 bytes at ``offset`` were copied from (one 16-byte move or two 8-byte ones)."""
+    """The address the 16 bytes at ``offset`` were copied from: a copy covering them (a block copy or vector
+    move of a larger struct, the descriptor at any offset in it), or adjacent pieces copied from adjacent
+    source addresses (two 8-byte moves, a struct copied by several vector moves)."""
     first = state.copies.get(offset)
-    if first is None:
-        return None
-    size, origin = first
-    if size >= 16:
-        return origin
-    if state.copies.get(offset + 8) == (8, add_offset(origin, 8)):
-        return origin
-    return None
+    if first is not None:
+        start, (size, origin) = offset, first
+    else:
+        covering = [(o, c) for o, c in state.copies.items() if o < offset < o + c[0]]
+        if len(covering) != 1:
+            return None
+        start, (size, origin) = covering[0]
+    end = start + size
+    while end < offset + 16:
+        piece = state.copies.get(end)
+        if piece is None or piece[1] != add_offset(origin, end - start):
+            return None
+        end += piece[0]
+    return add_offset(origin, offset - start)
 
 
 def _const_raw(values: ValueSet, size: int) -> Optional[bytes]:
