@@ -26,6 +26,8 @@ Idioms (one exported function each, the row's ``Function``):
   copied into the EVENT_TRACE_HEADER or referenced through GuidPtr (WNODE_FLAG_USE_GUID_PTR);
 * ``cfg_check``: ``EventWrite`` from GetProcAddress checked by ``call [__guard_check_icall_fptr]`` with the target
   in RCX and called through RAX after it (the check changes no argument register);
+* ``struct_copy``: a WRITE_CONTEXT template whose field 0x18 is the EVENT_DESCRIPTOR, copied by value to the
+  stack (moves that do not start at the field) and its field written: the descriptor is the template's field;
 * ``runtime_field``: EventRegister and EventWriteTransfer looked up with GetProcAddress into the fields of a heap
   object, each encoded by a ``p ^ secret`` function and decoded by it before the call; the code is built with
   Control Flow Guard, so the calls go through ``__guard_dispatch_icall_fptr`` with the target in RAX (as
@@ -72,6 +74,9 @@ class Event:
     patched_channel: int | None = None
     #: The Level the rep-movs copy is patched with (None: as declared).
     patched_level: int | None = None
+    #: The descriptor is the field at this offset of a WRITE_CONTEXT template (symbol ``symbol``), not a
+    #: global of its own; the code copies the whole context by value and writes its field.
+    in_struct: int | None = None
 
 
 PROVIDERS = {
@@ -104,6 +109,8 @@ MODEL = [
     Event("IMUL2_EVT", "ImulProduct", "imul", "table", id=31, opcode=2, keyword=0x10),
     Event("DYN_EVT", "DynWrite", "getprocaddress", "table", id=40, level=3, keyword=0x20),
     Event("CHECK_EVT", "CheckedWrite", "cfg_check", "table", id=41, level=2, opcode=4, keyword=0x20),
+    Event("StructTemplate", "StructCopy", "struct_copy", "table", id=42, level=3, opcode=5, keyword=0x20,
+          in_struct=0x18),
     Event("MC_EVT_START", "McStart", "copy_patch", "mc", id=50, opcode=1, task=5, keyword=0x8000000000000000,
           patched_channel=MC_CHANNEL),
     Event("MC_EVT_STOP", "McStop", "copy_patch", "mc", id=51, opcode=2, task=5, keyword=0x8000000000000000,
@@ -148,7 +155,8 @@ def source() -> str:
     by = {e.symbol: e for e in MODEL}
     guids = "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in PROVIDERS.values())
     guids += "\n" + "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in CLASSES.items())
-    descs = "\n".join(_desc_c(e) for e in MODEL)
+    descs = "\n".join(_desc_c(e) for e in MODEL if e.in_struct is None)
+    templ = next(e for e in MODEL if e.in_struct is not None)
     table = ", ".join(f"&{e.symbol}" for e in MODEL if e.export == "TableMasked")
     cases = "\n".join(f"    case {i}: d = &{e.symbol}; break;" for i, e in
                       enumerate(e for e in MODEL if e.idiom == "table_switch") if i < 3)
@@ -321,6 +329,20 @@ __declspec(dllexport) __attribute__((naked)) UINT32 CheckedWrite(void)
                      "addq $0x28, %rsp\\n\\t"
                      "retq");
 }}
+
+/* ---- a descriptor inside a larger struct, the struct copied by value (the descriptor at a nonzero offset) ---- */
+typedef struct {{ UINT64 Cookie; UINT64 Flags; UINT64 Spare; EVENT_DESCRIPTOR Desc; }} WRITE_CONTEXT;
+_Static_assert(__builtin_offsetof(WRITE_CONTEXT, Desc) == {templ.in_struct}, "Desc offset");
+const WRITE_CONTEXT {templ.symbol} = {{0, 0, 0, {{{templ.id}, {templ.version}, 0x{templ.channel:x}, {templ.level}, {templ.opcode}, {templ.task}, 0x{templ.keyword:x}ULL}}}};
+
+NOINLINE UINT32 StructCopyWrite(const WRITE_CONTEXT *t, UINT64 cookie)
+{{
+    WRITE_CONTEXT c = *t;
+    c.Cookie = cookie;
+    return EventWrite(TableHandle, &c.Desc, (UINT32)c.Flags, 0);
+}}
+
+__declspec(dllexport) UINT32 StructCopy(UINT64 cookie) {{ return StructCopyWrite(&{templ.symbol}, cookie); }}
 
 __declspec(dllexport) UINT32 DynWrite(void)
 {{
@@ -529,7 +551,8 @@ def truth() -> dict:
     for e in MODEL:
         events.append({
             "Function": e.export, "Kind": "manifest", "Idiom": e.idiom, "ProviderGuid": PROVIDERS[e.provider][1],
-            "ProviderSymbol": PROVIDERS[e.provider][0], "EventDescriptorSymbol": e.symbol, "Id": e.id,
+            "ProviderSymbol": PROVIDERS[e.provider][0],
+            "EventDescriptorSymbol": e.symbol if e.in_struct is None else f"{e.symbol}+0x{e.in_struct:x}", "Id": e.id,
             "Version": e.version, "Channel": e.channel if e.patched_channel is None else e.patched_channel,
             "Level": e.level if e.patched_level is None else e.patched_level, "Opcode": e.opcode, "Task": e.task, "Keyword": e.keyword,
         })

@@ -171,6 +171,20 @@ __declspec(dllexport) __attribute__((naked)) UINT32 CheckedWrite(void)
                      "retq");
 }
 
+/* ---- a descriptor inside a larger struct, the struct copied by value (the descriptor at a nonzero offset) ---- */
+typedef struct { UINT64 Cookie; UINT64 Flags; UINT64 Spare; EVENT_DESCRIPTOR Desc; } WRITE_CONTEXT;
+_Static_assert(__builtin_offsetof(WRITE_CONTEXT, Desc) == 24, "Desc offset");
+const WRITE_CONTEXT StructTemplate = {0, 0, 0, {42, 0, 0x0, 3, 5, 0, 0x20ULL}};
+
+NOINLINE UINT32 StructCopyWrite(const WRITE_CONTEXT *t, UINT64 cookie)
+{
+    WRITE_CONTEXT c = *t;
+    c.Cookie = cookie;
+    return EventWrite(TableHandle, &c.Desc, (UINT32)c.Flags, 0);
+}
+
+__declspec(dllexport) UINT32 StructCopy(UINT64 cookie) { return StructCopyWrite(&StructTemplate, cookie); }
+
 __declspec(dllexport) UINT32 DynWrite(void)
 {
     if (!pEventWrite)
