@@ -880,41 +880,38 @@ def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, uni
     """``count`` units of ``unit`` bytes copied from ``src`` into the frame at ``dst`` (``rep movs``, or a
     call to memcpy/memmove/RtlCopyMemory): the bytes there are a by-value copy of the source; what the
     code stores afterwards patches the copy (the one rule for every copy idiom)."""
-    if len(dst) != 1 or len(count) != 1:
-        return
-    (d,), (n,) = dst, count
-    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
-        return
-    size = n.value * unit
-    _overwrite(state, d.offset, size)
-    if len(src) == 1:
+    block = _overwrite(state, dst, count, unit)
+    if block is not None and len(src) == 1:
         (origin,) = src
         if not isinstance(origin, (Unknown, StackAddr)):
-            state.copies[d.offset] = (size, origin)
+            state.copies[block[0]] = (block[1], origin)
 
 
-def _overwrite(state: State, offset: int, size: int) -> None:
-    """Forget what the frame held at ``[offset, offset+size)``: a block copy or fill replaces it whole."""
+def _overwrite(state: State, dst: ValueSet, count: ValueSet, unit: int) -> Optional[tuple[int, int]]:
+    """(offset, size) of a frame block ``count`` units of ``unit`` bytes long at ``dst``, its old contents
+    forgotten (a block copy or fill replaces it whole); None when the block is not a known part of the frame."""
+    if len(dst) != 1 or len(count) != 1:
+        return None
+    (d,), (n,) = dst, count
+    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
+        return None
+    offset, size = d.offset, n.value * unit
     for off in [o for o, (sz, _v) in state.stack.items() if o < offset + size and o + sz > offset]:
         del state.stack[off]
     for off in [o for o in state.copies if offset <= o < offset + size]:
         del state.copies[off]
     state.escaped.discard(offset)
+    return offset, size
 
 
 def _block_fill(state: State, dst: ValueSet, fill: ValueSet, count: ValueSet, unit: int) -> None:
     """``count`` units of ``unit`` bytes of the frame at ``dst`` set to ``fill`` (``rep stos``, or a call to
     memset/RtlZeroMemory/RtlFillMemory): a header zeroed this way and then partly filled has every byte known.
     With the fill unknown the old contents are only forgotten."""
-    if len(dst) != 1 or len(count) != 1:
+    block = _overwrite(state, dst, count, unit)
+    if block is None or len(fill) != 1:
         return
-    (d,), (n,) = dst, count
-    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
-        return
-    size = n.value * unit
-    _overwrite(state, d.offset, size)
-    if len(fill) != 1:
-        return
+    offset, size = block
     (value,) = fill
     if not isinstance(value, Const):
         return
@@ -924,7 +921,7 @@ def _block_fill(state: State, dst: ValueSet, fill: ValueSet, count: ValueSet, un
     while pos < len(pattern):
         width = 8 if len(pattern) - pos >= 8 else 1
         chunk = int.from_bytes(pattern[pos:pos + width], "little")
-        state.stack[d.offset + pos] = (width, frozenset((Const(chunk),)))
+        state.stack[offset + pos] = (width, frozenset((Const(chunk),)))
         pos += width
 
 
