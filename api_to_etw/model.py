@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, TypeVar, Union
 
 #: Largest number of alternative values tracked for one location before it becomes unknown.
 MAX_VALUES = 16
@@ -443,6 +443,23 @@ class Facts:
         if func is not None:
             return func.name
         return self.symbols.get(rva) or f"sub_{rva:x}"
+
+
+#: The largest function taken as an import thunk (``jmp qword ptr [rip+disp32]`` is 6 bytes, 7 with REX).
+THUNK_SIZE = 8
+_T = TypeVar("_T")
+
+
+def import_thunks(facts: Facts, apis: Mapping[int, _T]) -> dict[int, _T]:
+    """Functions that are only ``jmp [__imp_API]`` -> what ``apis`` says of that API (here, beside the facts,
+    because the engine names memset/memcpy thunks by the same rule the analysis uses for ETW APIs)."""
+    found: dict[int, _T] = {}
+    for site in facts.calls:
+        func = facts.functions.get(site.caller)
+        if site.tail and site.rva == site.caller and site.callee in apis and func is not None \
+                and not func.imported and func.size <= THUNK_SIZE:
+            found[site.caller] = apis[site.callee]
+    return found
 
 
 #: Argument value sets of one call site, by position (rcx, rdx, r8, r9, then stack arguments).

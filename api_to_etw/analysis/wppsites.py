@@ -22,20 +22,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
-from typing import Optional, TypeVar
+from typing import Optional
 
 from ..etw.apis import ApiRole, EtwApi
 from ..etw.descriptor import format_guid
 from ..etw.wpp import TRACE_FUNCTIONS
-from ..model import Addr, Facts, Load, Param, Reference
+from ..model import Addr, Facts, Load, Param, Reference, import_thunks
 from .values import CallValues
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-#: The largest function taken as an import thunk (``jmp qword ptr [rip+disp32]`` is 6 bytes, 7 with REX).
-THUNK_SIZE = 8
 #: Message GUID parameter -> message number parameter of the generated wrappers.
 _WRAPPER_SIGNATURES = {f.guid: f.number for name, f in TRACE_FUNCTIONS.items() if name.startswith("WPP_")}
 #: Message GUID parameter -> (level, flags) parameters of the recorder wrappers
@@ -47,17 +43,6 @@ CONTROL_GUID_OFFSET = 8
 AUTOLOG_START = "WppAutoLogStart"
 #: WPP resets ``WPP_GLOBAL_Control`` to point at (or just past) itself; such a value is not a control block.
 _SENTINEL_DISTANCE = 16
-
-
-def import_thunks(facts: Facts, apis: Mapping[int, T]) -> dict[int, T]:
-    """Functions that are only ``jmp [__imp_API]`` -> what ``apis`` says of that API."""
-    found: dict[int, T] = {}
-    for site in facts.calls:
-        func = facts.functions.get(site.caller)
-        if site.tail and site.rva == site.caller and site.callee in apis and func is not None \
-                and not func.imported and func.size <= THUNK_SIZE:
-            found[site.caller] = apis[site.callee]
-    return found
 
 
 def unnamed_trace_wrappers(facts: Facts, values: CallValues, apis: dict[int, EtwApi]) -> dict[int, EtwApi]:

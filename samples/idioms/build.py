@@ -24,10 +24,16 @@ Idioms (one exported function each, the row's ``Function``):
 * ``global_pointer``: the provider's state reached through a global pointer assigned once (``g = &State``);
 * ``classic``: RegisterTraceGuidsW with a control GUID and three class GUIDs, TraceEvent with the class GUID
   copied into the EVENT_TRACE_HEADER or referenced through GuidPtr (WNODE_FLAG_USE_GUID_PTR);
+* ``cfg_check``: ``EventWrite`` from GetProcAddress checked by ``call [__guard_check_icall_fptr]`` with the target
+  in RCX and called through RAX after it (the check changes no argument register);
+* ``struct_copy``: a WRITE_CONTEXT template whose field 0x18 is the EVENT_DESCRIPTOR, copied by value to the
+  stack (moves that do not start at the field) and its field written: the descriptor is the template's field;
 * ``runtime_field``: EventRegister and EventWriteTransfer looked up with GetProcAddress into the fields of a heap
   object, each encoded by a ``p ^ secret`` function and decoded by it before the call; the code is built with
   Control Flow Guard, so the calls go through ``__guard_dispatch_icall_fptr`` with the target in RAX (as
   MSVC's /guard:cf builds do; the fixture defines the dispatch pointer itself, pointing at ``jmp rax``);
+* ``fill``: classic headers zeroed by ``memset`` and ``RtlZeroMemory`` (called through import thunks) and
+  ``RtlFillMemory`` (through the IAT), then partly filled: the Version nobody writes is the fill's 0;
 * ``classic_instance``: CreateTraceInstanceId from the third class's TRACE_GUID_REGISTRATION.RegHandle, then
   TraceEventInstance with an EVENT_INSTANCE_HEADER (no GUID in it: the class comes from the instance info).
 """
@@ -45,7 +51,7 @@ from samples import driver, toolchain
 
 HERE = Path(__file__).resolve().parent
 LEVELS = ("O1", "O2", "Os")
-DEFS = ("advapi32.def", "kernel32.def")
+DEFS = ("advapi32.def", "kernel32.def", "ntdll.def")
 OUTPUTS = ("idioms.dll", "idioms.pdb")
 
 
@@ -68,6 +74,9 @@ class Event:
     patched_channel: int | None = None
     #: The Level the rep-movs copy is patched with (None: as declared).
     patched_level: int | None = None
+    #: The descriptor is the field at this offset of a WRITE_CONTEXT template (symbol ``symbol``), not a
+    #: global of its own; the code copies the whole context by value and writes its field.
+    in_struct: int | None = None
 
 
 PROVIDERS = {
@@ -99,6 +108,9 @@ MODEL = [
     Event("IMUL_EVT", "ImulCount", "imul", "table", id=30, opcode=1, keyword=0x10),
     Event("IMUL2_EVT", "ImulProduct", "imul", "table", id=31, opcode=2, keyword=0x10),
     Event("DYN_EVT", "DynWrite", "getprocaddress", "table", id=40, level=3, keyword=0x20),
+    Event("CHECK_EVT", "CheckedWrite", "cfg_check", "table", id=41, level=2, opcode=4, keyword=0x20),
+    Event("StructTemplate", "StructCopy", "struct_copy", "table", id=42, level=3, opcode=5, keyword=0x20,
+          in_struct=0x18),
     Event("MC_EVT_START", "McStart", "copy_patch", "mc", id=50, opcode=1, task=5, keyword=0x8000000000000000,
           patched_channel=MC_CHANNEL),
     Event("MC_EVT_STOP", "McStop", "copy_patch", "mc", id=51, opcode=2, task=5, keyword=0x8000000000000000,
@@ -113,8 +125,16 @@ MODEL = [
     Event("PTR_EVT", "PointerWrite", "global_pointer", "ptr", id=70, level=3, opcode=10, keyword=0x100),
     Event("RT_EVT", "RuntimeStart", "runtime_field", "rt", id=90, level=4, opcode=1, keyword=0x200),
 ]
-#: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr).
-CLASSIC = [("ClassicStart", "ClassicClassA", 1, 4, False), ("ClassicStop", "ClassicClassB", 2, 3, True)]
+#: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr, what zeroes the header). Headers
+#: zeroed by memset (an import thunk), RtlZeroMemory (a thunk) or RtlFillMemory (``call [__imp_...]``) leave
+#: Version unwritten: its 0 comes from the fill.
+CLASSIC = [("ClassicStart", "ClassicClassA", 1, 4, False, "MemZero"), ("ClassicStop", "ClassicClassB", 2, 3, True, "MemZero"),
+           ("ClassicMemset", "ClassicClassA", 5, 2, False, "memset"),
+           ("ClassicZeroed", "ClassicClassB", 6, 5, False, "RtlZeroMemory"),
+           ("ClassicFilled", "ClassicClassA", 7, 1, True, "RtlFillMemory")]
+#: How each zeroing call is written in C.
+ZEROING = {"MemZero": "MemZero(&h, sizeof h)", "memset": "memset(&h, 0, sizeof h)",
+           "RtlZeroMemory": "RtlZeroMemory(&h, sizeof h)", "RtlFillMemory": "RtlFillMemory(&h, sizeof h, 0)"}
 #: Classic instance events: (export, class symbol (its registration entry's RegHandle), Class.Type, Class.Level).
 CLASSIC_INSTANCE = [("ClassicInstance", "ClassicClassC", 3, 2)]
 
@@ -135,23 +155,24 @@ def source() -> str:
     by = {e.symbol: e for e in MODEL}
     guids = "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in PROVIDERS.values())
     guids += "\n" + "\n".join(f"const GUID {sym} = {_guid_c(g)};" for sym, g in CLASSES.items())
-    descs = "\n".join(_desc_c(e) for e in MODEL)
+    descs = "\n".join(_desc_c(e) for e in MODEL if e.in_struct is None)
+    templ = next(e for e in MODEL if e.in_struct is not None)
     table = ", ".join(f"&{e.symbol}" for e in MODEL if e.export == "TableMasked")
     cases = "\n".join(f"    case {i}: d = &{e.symbol}; break;" for i, e in
                       enumerate(e for e in MODEL if e.idiom == "table_switch") if i < 3)
     last_switch = [e for e in MODEL if e.idiom == "table_switch"][-1].symbol
     classic = []
-    for export, cls, etype, level, via_ptr in CLASSIC:
+    for export, cls, etype, level, via_ptr, zeroing in CLASSIC:
         guid_line = (f"    h.GuidPtr = (UINT64)&{cls};\n    h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;"
                      if via_ptr else f"    h.Guid = {cls};\n    h.Flags = WNODE_FLAG_TRACED_GUID;")
+        version = "\n    h.Version = 0;" if zeroing == "MemZero" else ""
         classic.append(f"""__declspec(dllexport) UINT32 {export}(UINT32 value)
 {{
     EVENT_TRACE_HEADER h;
-    MemZero(&h, sizeof h);
+    {ZEROING[zeroing]};
     h.Size = (UINT16)sizeof h;
     h.Type = {etype};
-    h.Level = {level};
-    h.Version = 0;
+    h.Level = {level};{version}
 {guid_line}
     h.ClientContext = value;
     return TraceEvent(ClassicLogger, &h);
@@ -213,6 +234,9 @@ __declspec(dllimport) void *__stdcall GetModuleHandleA(const char *Name);
 __declspec(dllimport) void *__stdcall GetProcAddress(void *Module, const char *Name);
 __declspec(dllimport) void *__stdcall GetProcessHeap(void);
 __declspec(dllimport) void *__stdcall HeapAlloc(void *Heap, UINT32 Flags, UINT64 Bytes);
+__declspec(dllimport) void __stdcall RtlFillMemory(void *Destination, UINT64 Length, UINT8 Fill);
+void __stdcall RtlZeroMemory(void *Destination, UINT64 Length);
+void *memset(void *Destination, int Value, UINT64 Size);
 
 {guids}
 {descs}
@@ -285,6 +309,40 @@ NOINLINE UINT32 RepCopyWrite(const EVENT_DESCRIPTOR *Descriptor)
 }}
 
 __declspec(dllexport) UINT32 RepCopy(void) {{ return RepCopyWrite(&{by['REP_EVT'].symbol}); }}
+
+/* ---- the CFG check form: the target checked in RCX, then called through the register (as MSVC's /guard:cf
+   emits where it keeps the target in RAX; written out here because clang uses the dispatch form on x64) ---- */
+__attribute__((naked)) static void GuardCheckNop(void) {{ __asm__ volatile("ret"); }}
+void *__guard_check_icall_fptr = (void *)GuardCheckNop;
+
+__declspec(dllexport) __attribute__((naked)) UINT32 CheckedWrite(void)
+{{
+    __asm__ volatile("subq $0x28, %rsp\\n\\t"
+                     "movq pEventWrite(%rip), %rax\\n\\t"
+                     "movq %rax, %rcx\\n\\t"
+                     "callq *__guard_check_icall_fptr(%rip)\\n\\t"
+                     "movq TableHandle(%rip), %rcx\\n\\t"
+                     "leaq {by['CHECK_EVT'].symbol}(%rip), %rdx\\n\\t"
+                     "xorl %r8d, %r8d\\n\\t"
+                     "xorl %r9d, %r9d\\n\\t"
+                     "callq *%rax\\n\\t"
+                     "addq $0x28, %rsp\\n\\t"
+                     "retq");
+}}
+
+/* ---- a descriptor inside a larger struct, the struct copied by value (the descriptor at a nonzero offset) ---- */
+typedef struct {{ UINT64 Cookie; UINT64 Flags; UINT64 Spare; EVENT_DESCRIPTOR Desc; }} WRITE_CONTEXT;
+_Static_assert(__builtin_offsetof(WRITE_CONTEXT, Desc) == {templ.in_struct}, "Desc offset");
+const WRITE_CONTEXT {templ.symbol} = {{0, 0, 0, {{{templ.id}, {templ.version}, 0x{templ.channel:x}, {templ.level}, {templ.opcode}, {templ.task}, 0x{templ.keyword:x}ULL}}}};
+
+NOINLINE UINT32 StructCopyWrite(const WRITE_CONTEXT *t, UINT64 cookie)
+{{
+    WRITE_CONTEXT c = *t;
+    c.Cookie = cookie;
+    return EventWrite(TableHandle, &c.Desc, (UINT32)c.Flags, 0);
+}}
+
+__declspec(dllexport) UINT32 StructCopy(UINT64 cookie) {{ return StructCopyWrite(&{templ.symbol}, cookie); }}
 
 __declspec(dllexport) UINT32 DynWrite(void)
 {{
@@ -493,13 +551,14 @@ def truth() -> dict:
     for e in MODEL:
         events.append({
             "Function": e.export, "Kind": "manifest", "Idiom": e.idiom, "ProviderGuid": PROVIDERS[e.provider][1],
-            "ProviderSymbol": PROVIDERS[e.provider][0], "EventDescriptorSymbol": e.symbol, "Id": e.id,
+            "ProviderSymbol": PROVIDERS[e.provider][0],
+            "EventDescriptorSymbol": e.symbol if e.in_struct is None else f"{e.symbol}+0x{e.in_struct:x}", "Id": e.id,
             "Version": e.version, "Channel": e.channel if e.patched_channel is None else e.patched_channel,
             "Level": e.level if e.patched_level is None else e.patched_level, "Opcode": e.opcode, "Task": e.task, "Keyword": e.keyword,
         })
-    for export, cls, etype, level, _via in CLASSIC:
+    for export, cls, etype, level, _via, zeroing in CLASSIC:
         events.append({
-            "Function": export, "Kind": "classic", "Idiom": "classic", "ProviderGuid": PROVIDERS["classic"][1],
+            "Function": export, "Kind": "classic", "Idiom": "classic" if zeroing == "MemZero" else "fill", "ProviderGuid": PROVIDERS["classic"][1],
             "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": CLASSES[cls],
             "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None,
         })
@@ -514,7 +573,7 @@ def truth() -> dict:
 
 LINK = ("/nologo", "/dll", "/noentry", "/nodefaultlib", "/machine:x64", "/debug", "/Brepro", "/pdbaltpath:idioms.pdb",
         "/pdbsourcepath:.", "/opt:ref", "/opt:icf", "/out:idioms.dll", "/pdb:idioms.pdb", "idioms.obj", "advapi32.lib",
-        "kernel32.lib")
+        "kernel32.lib", "ntdll.lib")
 
 
 def write_sources(out: Path) -> None:

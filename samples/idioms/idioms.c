@@ -40,6 +40,9 @@ __declspec(dllimport) void *__stdcall GetModuleHandleA(const char *Name);
 __declspec(dllimport) void *__stdcall GetProcAddress(void *Module, const char *Name);
 __declspec(dllimport) void *__stdcall GetProcessHeap(void);
 __declspec(dllimport) void *__stdcall HeapAlloc(void *Heap, UINT32 Flags, UINT64 Bytes);
+__declspec(dllimport) void __stdcall RtlFillMemory(void *Destination, UINT64 Length, UINT8 Fill);
+void __stdcall RtlZeroMemory(void *Destination, UINT64 Length);
+void *memset(void *Destination, int Value, UINT64 Size);
 
 const GUID TableProviderGuid = {0x3f1d2c4b, 0x8a7e, 0x4c61, {0x9b, 0x52, 0x0d, 0x1e, 0x2f, 0x3a, 0x4b, 0x5c}};
 const GUID McProviderGuid = {0x7a6b5c4d, 0x3e2f, 0x4a1b, {0x8c, 0x9d, 0x0e, 0x1f, 0x2a, 0x3b, 0x4c, 0x5d}};
@@ -66,6 +69,7 @@ const EVENT_DESCRIPTOR NEXT_EVT_1 = {29, 0, 0x0, 5, 0, 4, 0x0ULL};
 const EVENT_DESCRIPTOR IMUL_EVT = {30, 0, 0x0, 4, 1, 0, 0x10ULL};
 const EVENT_DESCRIPTOR IMUL2_EVT = {31, 0, 0x0, 4, 2, 0, 0x10ULL};
 const EVENT_DESCRIPTOR DYN_EVT = {40, 0, 0x0, 3, 0, 0, 0x20ULL};
+const EVENT_DESCRIPTOR CHECK_EVT = {41, 0, 0x0, 2, 4, 0, 0x20ULL};
 const EVENT_DESCRIPTOR MC_EVT_START = {50, 0, 0x0, 4, 1, 5, 0x8000000000000000ULL};
 const EVENT_DESCRIPTOR MC_EVT_STOP = {51, 0, 0x0, 4, 2, 5, 0x8000000000000000ULL};
 const EVENT_DESCRIPTOR MC_EVT_ONE = {52, 1, 0x0, 4, 0, 6, 0x8000000000000000ULL};
@@ -146,6 +150,40 @@ NOINLINE UINT32 RepCopyWrite(const EVENT_DESCRIPTOR *Descriptor)
 }
 
 __declspec(dllexport) UINT32 RepCopy(void) { return RepCopyWrite(&REP_EVT); }
+
+/* ---- the CFG check form: the target checked in RCX, then called through the register (as MSVC's /guard:cf
+   emits where it keeps the target in RAX; written out here because clang uses the dispatch form on x64) ---- */
+__attribute__((naked)) static void GuardCheckNop(void) { __asm__ volatile("ret"); }
+void *__guard_check_icall_fptr = (void *)GuardCheckNop;
+
+__declspec(dllexport) __attribute__((naked)) UINT32 CheckedWrite(void)
+{
+    __asm__ volatile("subq $0x28, %rsp\n\t"
+                     "movq pEventWrite(%rip), %rax\n\t"
+                     "movq %rax, %rcx\n\t"
+                     "callq *__guard_check_icall_fptr(%rip)\n\t"
+                     "movq TableHandle(%rip), %rcx\n\t"
+                     "leaq CHECK_EVT(%rip), %rdx\n\t"
+                     "xorl %r8d, %r8d\n\t"
+                     "xorl %r9d, %r9d\n\t"
+                     "callq *%rax\n\t"
+                     "addq $0x28, %rsp\n\t"
+                     "retq");
+}
+
+/* ---- a descriptor inside a larger struct, the struct copied by value (the descriptor at a nonzero offset) ---- */
+typedef struct { UINT64 Cookie; UINT64 Flags; UINT64 Spare; EVENT_DESCRIPTOR Desc; } WRITE_CONTEXT;
+_Static_assert(__builtin_offsetof(WRITE_CONTEXT, Desc) == 24, "Desc offset");
+const WRITE_CONTEXT StructTemplate = {0, 0, 0, {42, 0, 0x0, 3, 5, 0, 0x20ULL}};
+
+NOINLINE UINT32 StructCopyWrite(const WRITE_CONTEXT *t, UINT64 cookie)
+{
+    WRITE_CONTEXT c = *t;
+    c.Cookie = cookie;
+    return EventWrite(TableHandle, &c.Desc, (UINT32)c.Flags, 0);
+}
+
+__declspec(dllexport) UINT32 StructCopy(UINT64 cookie) { return StructCopyWrite(&StructTemplate, cookie); }
 
 __declspec(dllexport) UINT32 DynWrite(void)
 {
@@ -349,6 +387,42 @@ __declspec(dllexport) UINT32 ClassicStop(UINT32 value)
     h.Level = 3;
     h.Version = 0;
     h.GuidPtr = (UINT64)&ClassicClassB;
+    h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;
+    h.ClientContext = value;
+    return TraceEvent(ClassicLogger, &h);
+}
+__declspec(dllexport) UINT32 ClassicMemset(UINT32 value)
+{
+    EVENT_TRACE_HEADER h;
+    memset(&h, 0, sizeof h);
+    h.Size = (UINT16)sizeof h;
+    h.Type = 5;
+    h.Level = 2;
+    h.Guid = ClassicClassA;
+    h.Flags = WNODE_FLAG_TRACED_GUID;
+    h.ClientContext = value;
+    return TraceEvent(ClassicLogger, &h);
+}
+__declspec(dllexport) UINT32 ClassicZeroed(UINT32 value)
+{
+    EVENT_TRACE_HEADER h;
+    RtlZeroMemory(&h, sizeof h);
+    h.Size = (UINT16)sizeof h;
+    h.Type = 6;
+    h.Level = 5;
+    h.Guid = ClassicClassB;
+    h.Flags = WNODE_FLAG_TRACED_GUID;
+    h.ClientContext = value;
+    return TraceEvent(ClassicLogger, &h);
+}
+__declspec(dllexport) UINT32 ClassicFilled(UINT32 value)
+{
+    EVENT_TRACE_HEADER h;
+    RtlFillMemory(&h, sizeof h, 0);
+    h.Size = (UINT16)sizeof h;
+    h.Type = 7;
+    h.Level = 1;
+    h.GuidPtr = (UINT64)&ClassicClassA;
     h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;
     h.ClientContext = value;
     return TraceEvent(ClassicLogger, &h);

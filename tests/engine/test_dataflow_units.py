@@ -17,7 +17,7 @@ import pytest
 from conftest import require_tools
 from iced_x86 import Decoder, FlowControl, Mnemonic
 
-from api_to_etw.engine.native.dataflow import MAX_TABLE, FunctionDataflow
+from api_to_etw.engine.native.dataflow import FILL_FUNCTIONS, MAX_TABLE, FunctionDataflow
 from api_to_etw.model import (
     MAX_VALUES,
     UNKNOWN,
@@ -100,7 +100,8 @@ class Run:
     """One analysed snippet: its call sites in address order and the analysis (for its stores)."""
 
     def __init__(self, code: str, ro: str = "", call_results: dict[int, frozenset] | None = None,
-                 results_at: dict[int, frozenset] | None = None, **flow_options):
+                 results_at: dict[int, frozenset] | None = None, fills_at: dict[int, str] | None = None,
+                 copies_at: tuple[int, ...] = (), **flow_options):
         blob = assemble(code, ro)
         self.memory = SnippetMemory(blob)
         end = CODE
@@ -122,6 +123,10 @@ class Run:
         results = dict(call_results or {})
         for index, values in (results_at or {}).items():
             results[self.sites[index].rva] = values
+        if copies_at:  # memcpy-like calls, by position among the sites
+            flow_options["copy_calls"] = {self.sites[i].rva for i in copies_at}
+        if fills_at:  # memset-like calls, by position among the sites and the function's name
+            flow_options["fill_calls"] = {self.sites[i].rva: FILL_FUNCTIONS[name] for i, name in fills_at.items()}
         self.flow = FunctionDataflow(self.memory, BASE, SIZE, {s.rva: s for s in self.sites}, CODE, results,
                                      **flow_options)
         self.flow.run([(CODE, end)])
@@ -606,6 +611,63 @@ def test_two_8_byte_moves_are_a_copy_too():
     assert run.args()[1] == one(StackAddr(-0x18, (None,) * 16, -1, None, Addr(RW)))
 
 
+def test_descriptor_inside_a_struct_copied_by_rep_movs():
+    # A 0x40-byte context copied by value from the caller's pointer; its field 0x20 is the descriptor.
+    run = Run(f"""
+  sub rsp, 0x88
+  lea rdi, [rsp + 0x30]
+  mov rsi, rdx
+  mov ecx, 0x40
+  rep movsb
+  mov byte ptr [rsp + 0x53], 0x10
+  lea rdx, [rsp + 0x50]
+  call {IAT}
+""")
+    content = [None] * 16
+    content[3] = 0x10
+    assert run.args()[1] == one(StackAddr(-0x38, tuple(content), -1, None, Offset(Param(1), 0x20)))
+
+
+def test_descriptor_inside_a_struct_copied_by_memcpy():
+    run = Run(f"""
+  sub rsp, 0x88
+  lea rcx, [rsp + 0x30]
+  lea rdx, [rip + rw]
+  mov r8d, 0x30
+  call ext
+  lea rdx, [rsp + 0x48]
+  call {IAT}
+""", copies_at=(0,))
+    assert run.args(1)[1] == one(StackAddr(-0x40, (None,) * 16, -1, None, Addr(RW + 0x18)))
+
+
+def test_descriptor_across_two_vector_moves_of_a_struct():
+    # A struct copied by 16-byte moves from adjacent source addresses; the descriptor at field 0x18 spans two.
+    run = Run(f"""
+  sub rsp, 0x88
+  movups xmm0, xmmword ptr [rip + rw + 0x10]
+  movups xmm1, xmmword ptr [rip + rw + 0x20]
+  movups xmmword ptr [rsp + 0x40], xmm0
+  movups xmmword ptr [rsp + 0x50], xmm1
+  lea rdx, [rsp + 0x48]
+  call {IAT}
+""")
+    assert run.args()[1] == one(StackAddr(-0x40, (None,) * 16, -1, None, Addr(RW + 0x18)))
+
+
+def test_pieces_from_unrelated_sources_are_no_copy():
+    run = Run(f"""
+  sub rsp, 0x88
+  movups xmm0, xmmword ptr [rip + rw + 0x10]
+  movups xmm1, xmmword ptr [rip + rw + 0x40]
+  movups xmmword ptr [rsp + 0x40], xmm0
+  movups xmmword ptr [rsp + 0x50], xmm1
+  lea rdx, [rsp + 0x48]
+  call {IAT}
+""")
+    assert run.args()[1] == one(StackAddr(-0x40))
+
+
 def test_vector_registers_are_volatile_across_calls():
     ro = "  .byte " + ", ".join(str(b) for b in DESCRIPTOR)
     run = Run(f"""
@@ -636,6 +698,101 @@ def test_rep_movs_copy_then_patch(instr, count):
     args = run.args()
     assert args[1] == one(StackAddr(-0x18, tuple(content), -1, None, Param(1)))
     assert args[0] == one(UNKNOWN)  # RCX is consumed by the copy
+
+
+@pytest.mark.parametrize(("instr", "count", "fill"), [("rep stosb", 16, 0), ("rep stosq", 2, 0),
+                                                      ("rep stosd", 4, 0x01010101)])
+def test_rep_stos_fill_then_patch(instr, count, fill):
+    run = Run(f"""
+  sub rsp, 0x48
+  mov qword ptr [rsp + 0x38], rdx
+  lea rdi, [rsp + 0x30]
+  mov eax, {fill}
+  mov ecx, {count}
+  {instr}
+  mov byte ptr [rsp + 0x34], 2
+  lea rdx, [rsp + 0x30]
+  call {IAT}
+""")
+    content = [fill & 0xFF] * 16
+    content[4] = 2
+    assert run.args()[1] == one(StackAddr(-0x18, tuple(content), -1))
+
+
+@pytest.mark.parametrize(("name", "setup", "byte"), [
+    ("memset", "  xor edx, edx\n  mov r8d, 0x30", 0),
+    ("memset", "  mov edx, 0x1ff\n  mov r8d, 0x30", 0xFF),  # memset stores the low byte of its int
+    ("RtlZeroMemory", "  mov edx, 0x30", 0),
+    ("RtlFillMemory", "  mov edx, 0x30\n  mov r8d, 0x7", 7),
+])
+def test_fill_call_makes_the_header_bytes_known(name, setup, byte):
+    # An EVENT_TRACE_HEADER zeroed by a call, then its Size, Type and Level written: every byte known.
+    run = Run(f"""
+  sub rsp, 0x68
+  lea rcx, [rsp + 0x30]
+{setup}
+  call ext
+  mov word ptr [rsp + 0x30], 0x30
+  mov byte ptr [rsp + 0x34], 1
+  mov byte ptr [rsp + 0x35], 4
+  lea rdx, [rsp + 0x30]
+  call {IAT}
+""", fills_at={0: name})
+    content = [byte] * 48
+    content[0:2] = [0x30, 0]
+    content[4:6] = [1, 4]
+    assert run.args(1)[1] == one(StackAddr(-0x38, tuple(content), -1))
+
+
+def test_fill_with_an_unknown_byte_forgets_the_old_contents():
+    run = Run(f"""
+  sub rsp, 0x48
+  mov qword ptr [rsp + 0x30], 5
+  lea rcx, [rsp + 0x30]
+  mov r8d, 0x10
+  call ext
+  lea rdx, [rsp + 0x30]
+  call {IAT}
+""", fills_at={0: "memset"})
+    assert run.args(1)[1] == one(StackAddr(-0x18))
+
+
+def test_fill_of_an_unknown_length_keeps_nothing_new():
+    run = Run(f"""
+  sub rsp, 0x48
+  lea rcx, [rsp + 0x30]
+  xor edx, edx
+  mov r8, r9
+  call ext
+  lea rdx, [rsp + 0x30]
+  call {IAT}
+""", fills_at={0: "memset"})
+    assert run.args(1)[1] == one(StackAddr(-0x18))
+
+
+CHECK = "qword ptr [rip + rw + 0x90]"  # the CFG check slot (its callee is ``ret``)
+
+
+@pytest.mark.parametrize("target", ["rax", "rcx"])
+def test_cfg_check_call_keeps_the_target_and_the_arguments(target):
+    # ``mov rax, [pfn]; mov rcx, rax; call [__guard_check_icall_fptr]; call rax`` (or ``call rcx``).
+    code = f"""
+  sub rsp, 0x28
+  mov edx, 7
+  mov rax, qword ptr [rip + rw + 0x88]
+  mov rcx, rax
+  call {CHECK}
+  call {target}
+"""
+    pfn = one(Load(Addr(RW + 0x88), 8))
+    checked = Run(code, record_targets=True, checks={RW + 0x90})
+    call = checked.sites[1].rva
+    assert checked.flow.targets is not None and checked.flow.targets[call] == (pfn, False)
+    assert checked.args(1)[1] == one(Const(7))
+    assert checked.sites[0].args is None  # the check itself is no call of interest
+    plain = Run(code, record_targets=True)  # an ordinary call clobbers both
+    assert plain.flow.targets is not None and call not in plain.flow.targets
+    assert plain.args(1)[1] == one(UNKNOWN)
 
 
 # ------------------------------------------------------------------------------------- tables

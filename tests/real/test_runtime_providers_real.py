@@ -110,6 +110,10 @@ def test_concrt_classic_provider_called_through_encoded_pointers(real_binary):
         agents = row["EventDescriptorSymbol"].startswith("?AgentEventGuid")
         assert 0 <= int(row["Opcode"]) <= (7 if agents else 8), row  # Agents_EventType / ConcRT_EventType
         assert row["Level"] == "4", row  # TRACE_LEVEL_INFORMATION
+        # Class.Version (offset 6 of EVENT_TRACE_HEADER, evntrace.h) is never stored: each writer memsets the
+        # header past its Size (``_Trace_agents``: memset(&h.FieldTypeFlags, 0, 0x76) through an import thunk)
+        # and fills Size, Type, Level, Flags and the class GUID, so Version is the fill's 0.
+        assert row["Version"] == "0", row
     # Every class GUID named in a row, resolved or not, is one the binary defines.
     assert {r["EventDescriptorSymbol"] for r in rows if r["Kind"] == "classic"} <= set(guids) | {""}
     print(f"concrt140.dll: {len(classic)} resolved classic rows, "

@@ -10,7 +10,7 @@ small: instructions it does not model make their destination unknown, never wron
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Optional, cast
 
 from iced_x86 import Decoder, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt
@@ -49,6 +49,7 @@ VOLATILE = (Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, 
 )
 RSP = Register.RSP
 _UNK: ValueSet = frozenset((UNKNOWN,))
+_ZERO: ValueSet = frozenset((Const(0),))
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
 #: Bytes of a stack buffer captured when its address is passed to a call: an EVENT_DESCRIPTOR needs
@@ -83,6 +84,16 @@ _IMPLICIT = {
 }
 #: ``rep movs`` element sizes (struct copies by value).
 _REP_COPIES: dict[int, int] = {Mnemonic.MOVSB: 1, Mnemonic.MOVSW: 2, Mnemonic.MOVSD: 4, Mnemonic.MOVSQ: 8}
+#: ``rep stos`` element sizes (a buffer filled with AL/AX/EAX/RAX: the inline memset).
+_REP_FILLS: dict[int, int] = {Mnemonic.STOSB: 1, Mnemonic.STOSW: 2, Mnemonic.STOSD: 4, Mnemonic.STOSQ: 8}
+#: Functions that fill a buffer with one byte (the documented argument order of each): name -> (register of
+#: the fill byte, None for zero; register of the byte count); the destination is RCX.
+FILL_FUNCTIONS: dict[str, tuple[Optional[RegisterId], RegisterId]] = {
+    "memset": (Register.RDX, Register.R8), "RtlFillMemory": (Register.R8, Register.RDX),
+    "RtlZeroMemory": (None, Register.RDX), "RtlSecureZeroMemory": (None, Register.RDX),
+}
+#: Bytes of a filled frame buffer whose values are kept (the headers and descriptors read from it are short).
+FILL_BYTES = 0x200
 _ONE_OPERAND_MULDIV = {Mnemonic.MUL, Mnemonic.IMUL, Mnemonic.DIV, Mnemonic.IDIV}
 #: AH, BH, CH, DH: bits 8..15 of their register.
 _HIGH_BYTE = {Register.AH, Register.BH, Register.CH, Register.DH}
@@ -184,7 +195,9 @@ class FunctionDataflow:
     def __init__(self, memory: Memory, image_base: int, image_size: int, sites: dict[int, CallSite],
                  function: int = -1, call_results: Optional[dict[int, ValueSet]] = None,
                  copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
-                 record_targets: bool = False):
+                 record_targets: bool = False,
+                 fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None,
+                 checks: Collection[int] = ()):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -194,11 +207,16 @@ class FunctionDataflow:
         self.call_results = call_results or {}
         #: Call sites of memcpy-like functions (dst, src, byte count in rcx, rdx, r8): block copies.
         self.copy_calls = copy_calls
+        #: Call sites of memset-like functions -> (fill byte register or None for zero, byte count register).
+        self.fill_calls = fill_calls or {}
         #: Callees (entry RVAs, IAT slots) that return their first argument encoded or decoded
         #: (EncodePointer, DecodePointer, ``x ^ secret``): a function pointer keeps its identity through them.
         self.codecs = codecs
         #: Pointer slots whose callee jumps to RAX (the CFG ``__guard_dispatch_icall_fptr``).
         self.dispatch = dispatch
+        #: Pointer slots whose callee only checks the target in RCX (the CFG ``__guard_check_icall_fptr``):
+        #: a call through one keeps the argument registers and RAX for the call that follows.
+        self.checks = checks
         #: Indirect call RVA -> (values of the called address, whether they came out of a codec call),
         #: when ``record_targets`` is set.
         self.targets: Optional[dict[int, tuple[ValueSet, bool]]] = {} if record_targets else None
@@ -301,10 +319,18 @@ class FunctionDataflow:
             if fc == FlowControl.NEXT:
                 self._step(instr, state)
                 continue
+            if fc == FlowControl.INDIRECT_CALL and instr.is_ip_rel_memory_operand \
+                    and instr.ip_rel_memory_address in self.checks:
+                state.regs[Register.R10] = state.regs[Register.R11] = _UNK  # all the check may change
+                continue
             if fc == FlowControl.CALL or fc == FlowControl.INDIRECT_CALL:
                 copy = instr.ip in self.copy_calls and (state.regs.get(Register.RCX, _UNK),
                                                          state.regs.get(Register.RDX, _UNK),
                                                          state.regs.get(Register.R8, _UNK))
+                layout = self.fill_calls.get(instr.ip)
+                fill = layout is not None and (state.regs.get(Register.RCX, _UNK),
+                                               _ZERO if layout[0] is None else state.regs.get(layout[0], _UNK),
+                                               state.regs.get(layout[1], _UNK))
                 self._record(instr, state, tail=False)
                 passed = self._codec_argument(instr, state)
                 if self.targets is not None and fc == FlowControl.INDIRECT_CALL:
@@ -312,6 +338,8 @@ class FunctionDataflow:
                 self._after_call(state)
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
+                if fill:
+                    _block_fill(state, fill[0], fill[1], fill[2], 1)
                 result = self.call_results.get(instr.ip)
                 if result is not None:
                     state.regs[Register.RAX] = result
@@ -495,6 +523,12 @@ class FunctionDataflow:
         k0 = instr.op0_kind
         if mn in _REP_COPIES and instr.has_rep_prefix and instr.is_string_instruction:
             self._rep_copy(instr, state, mn)
+            return
+        if mn in _REP_FILLS and instr.has_rep_prefix and instr.is_string_instruction:
+            _block_fill(state, state.regs.get(Register.RDI, _UNK), state.regs.get(Register.RAX, _UNK),
+                        state.regs.get(Register.RCX, _UNK), _REP_FILLS[mn])
+            for reg in (Register.RDI, Register.RCX):
+                state.regs[reg] = _UNK
             return
         if mn == Mnemonic.MOV or mn in _VEC_MOVES:
             src = self._operand(instr, 1, state)
@@ -850,34 +884,70 @@ def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, uni
     """``count`` units of ``unit`` bytes copied from ``src`` into the frame at ``dst`` (``rep movs``, or a
     call to memcpy/memmove/RtlCopyMemory): the bytes there are a by-value copy of the source; what the
     code stores afterwards patches the copy (the one rule for every copy idiom)."""
-    if len(dst) != 1 or len(count) != 1:
-        return
-    (d,), (n,) = dst, count
-    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
-        return
-    size = n.value * unit
-    for off in [o for o, (sz, _v) in state.stack.items() if o < d.offset + size and o + sz > d.offset]:
-        del state.stack[off]
-    for off in [o for o in state.copies if d.offset <= o < d.offset + size]:
-        del state.copies[off]
-    state.escaped.discard(d.offset)
-    if len(src) == 1:
+    block = _overwrite(state, dst, count, unit)
+    if block is not None and len(src) == 1:
         (origin,) = src
         if not isinstance(origin, (Unknown, StackAddr)):
-            state.copies[d.offset] = (size, origin)
+            state.copies[block[0]] = (block[1], origin)
+
+
+def _overwrite(state: State, dst: ValueSet, count: ValueSet, unit: int) -> Optional[tuple[int, int]]:
+    """(offset, size) of a frame block ``count`` units of ``unit`` bytes long at ``dst``, its old contents
+    forgotten (a block copy or fill replaces it whole); None when the block is not a known part of the frame."""
+    if len(dst) != 1 or len(count) != 1:
+        return None
+    (d,), (n,) = dst, count
+    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
+        return None
+    offset, size = d.offset, n.value * unit
+    for off in [o for o, (sz, _v) in state.stack.items() if o < offset + size and o + sz > offset]:
+        del state.stack[off]
+    for off in [o for o in state.copies if offset <= o < offset + size]:
+        del state.copies[off]
+    state.escaped.discard(offset)
+    return offset, size
+
+
+def _block_fill(state: State, dst: ValueSet, fill: ValueSet, count: ValueSet, unit: int) -> None:
+    """``count`` units of ``unit`` bytes of the frame at ``dst`` set to ``fill`` (``rep stos``, or a call to
+    memset/RtlZeroMemory/RtlFillMemory): a header zeroed this way and then partly filled has every byte known.
+    With the fill unknown the old contents are only forgotten."""
+    block = _overwrite(state, dst, count, unit)
+    if block is None or len(fill) != 1:
+        return
+    offset, size = block
+    (value,) = fill
+    if not isinstance(value, Const):
+        return
+    # memset and RtlFillMemory take the byte from the low 8 bits of an int; rep stos repeats AL/AX/EAX/RAX.
+    pattern = (value.value & MASKS[unit]).to_bytes(unit, "little") * (min(size, FILL_BYTES) // unit)
+    pos = 0
+    while pos < len(pattern):
+        width = 8 if len(pattern) - pos >= 8 else 1
+        chunk = int.from_bytes(pattern[pos:pos + width], "little")
+        state.stack[offset + pos] = (width, frozenset((Const(chunk),)))
+        pos += width
 
 
 def _copy_origin(state: State, offset: int) -> Optional[Value]:
-    """The address 16 bytes at ``offset`` were copied from (one 16-byte move or two 8-byte ones)."""
+    """The address the 16 bytes at ``offset`` were copied from: a copy covering them (a block copy or vector
+    move of a larger struct, the descriptor at any offset in it), or adjacent pieces copied from adjacent
+    source addresses (two 8-byte moves, a struct copied by several vector moves)."""
     first = state.copies.get(offset)
-    if first is None:
-        return None
-    size, origin = first
-    if size >= 16:
-        return origin
-    if state.copies.get(offset + 8) == (8, add_offset(origin, 8)):
-        return origin
-    return None
+    if first is not None:
+        start, (size, origin) = offset, first
+    else:
+        covering = [(o, c) for o, c in state.copies.items() if o < offset < o + c[0]]
+        if len(covering) != 1:
+            return None
+        start, (size, origin) = covering[0]
+    end = start + size
+    while end < offset + 16:
+        piece = state.copies.get(end)
+        if piece is None or piece[1] != add_offset(origin, end - start):
+            return None
+        end += piece[0]
+    return add_offset(origin, offset - start)
 
 
 def _const_raw(values: ValueSet, size: int) -> Optional[bytes]:

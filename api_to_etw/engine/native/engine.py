@@ -21,9 +21,10 @@ from ...model import (
     Store,
     Value,
     ValueSet,
+    import_thunks,
 )
 from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
-from .dataflow import FunctionDataflow
+from .dataflow import FILL_FUNCTIONS, FunctionDataflow
 from .functions import calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 from .runtime import RuntimeImports, resolve_runtime_imports
@@ -90,7 +91,11 @@ class NativeEngine(Engine):
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
         )
         self._fmap = fmap
-        self._copiers = frozenset(rva for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS)
+        # memcpy/memset by name, directly or through an import thunk (``jmp [__imp_memset]``).
+        called: dict[int, str] = {rva: f.name for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS or f.name in FILL_FUNCTIONS}
+        called.update(import_thunks(self._facts, called))
+        self._copiers = frozenset(rva for rva, name in called.items() if name in COPY_FUNCTIONS)
+        self._fillers = {rva: FILL_FUNCTIONS[name] for rva, name in called.items() if name in FILL_FUNCTIONS}
         self._runtime = resolve_runtime_imports(image, self._facts, fmap, self._sites_by_function)
         self._call_results = self._runtime.call_results
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
@@ -181,9 +186,11 @@ class NativeEngine(Engine):
         for func in functions:
             sites = {rva: site.working_copy() for rva, site in self._sites_by_function[func.rva].items()}
             copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
+            fills = {rva: self._fillers[site.callee] for rva, site in sites.items() if site.callee in self._fillers}
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
                                     self._call_results, copies, codecs=self._runtime.codecs,
-                                    dispatch=self._runtime.dispatch)
+                                    dispatch=self._runtime.dispatch, fill_calls=fills,
+                                    checks=self._runtime.check)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
             out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
         return out

@@ -3,7 +3,8 @@
 The pointer may be kept in a global or in a field of an object (a table of APIs filled by a constructor),
 possibly encoded first (``EncodePointer``, or a small function returning ``p ^ secret``, the same
 function decoding it again), and called through a register, the field itself or the CFG dispatch thunk
-(``call [__guard_dispatch_icall_fptr]`` with the target in RAX). Every such call becomes a call site of
+(``call [__guard_dispatch_icall_fptr]`` with the target in RAX), or through a register after the CFG check
+(``mov rcx, target; call [__guard_check_icall_fptr]; call rcx``: the check keeps every argument register). Every such call becomes a call site of
 the API the string names, so the analysis sees it as it sees a call through the import table.
 
 A field is a name only where the binary gives it one meaning: the offset receives pointers to a single
@@ -40,6 +41,8 @@ MAX_PROC_NAME = 128
 MAX_CODEC_INSTRUCTIONS = 12
 #: ``jmp rax``: what the CFG dispatch slot points to in the image (``_guard_dispatch_icall_nop``).
 _JMP_RAX = b"\xff\xe0"
+#: ``ret``: what the CFG check slot points to in the image (``_guard_check_icall_nop``).
+_RET = b"\xc3"
 _RCX = Register.RCX
 _RAX = Register.RAX
 _full = RegisterExt.full_register
@@ -52,6 +55,9 @@ class RuntimeImports:
     call_results: dict[int, ValueSet] = field(default_factory=dict)
     codecs: set[int] = field(default_factory=set)
     dispatch: set[int] = field(default_factory=set)
+    #: Pointer slots whose callee only returns (the CFG ``__guard_check_icall_fptr``): calls through them
+    #: change no argument register.
+    check: set[int] = field(default_factory=set)
     #: Global slot RVA -> API name (``g_pfn = GetProcAddress(...)``).
     slots: dict[int, str] = field(default_factory=dict)
     #: Field offset -> API names stored there (in objects the code cannot name statically).
@@ -127,15 +133,16 @@ def _source_tag(instr: Instruction, tags: dict[int, str]) -> Optional[str]:
     return "S"  # an immediate
 
 
-def dispatch_slots(image: PEImage, slots: Iterable[int]) -> set[int]:
-    """The pointer slots among ``slots`` whose initial target is ``jmp rax``: calls through them go to RAX."""
+def dispatch_slots(image: PEImage, slots: Iterable[int], stub: bytes = _JMP_RAX) -> set[int]:
+    """The pointer slots among ``slots`` whose initial target is ``stub``: ``jmp rax`` (calls through them
+    go to RAX), or ``ret`` (the check slot: the call changes nothing the next call reads)."""
     out = set()
     for slot in slots:
         raw = image.read(slot, 8)
         if len(raw) != 8:
             continue
         target = int.from_bytes(raw, "little") - image.image_base
-        if 0 <= target < image.size_of_image and image.read(target, 2) == _JMP_RAX:
+        if 0 <= target < image.size_of_image and image.read(target, len(stub)) == stub:
             out.add(slot)
     return out
 
@@ -172,6 +179,7 @@ class RuntimeResolver:
         found.codecs = {rva for rva, f in facts.functions.items() if f.imported and f.name in CODEC_IMPORTS}
         pointer_slots = [rva for rva, f in facts.functions.items() if f.imported and rva not in self.image.imports]
         found.dispatch = dispatch_slots(self.image, pointer_slots)
+        found.check = dispatch_slots(self.image, pointer_slots, _RET)
         if not resolvers:
             return found
         sites = [s for s in facts.calls if s.callee in resolvers]
@@ -252,10 +260,11 @@ class RuntimeResolver:
         known = {(s.rva, s.callee) for s in facts.calls}
         # One scan finds the references to the named slots and to the CFG dispatch slot (a function that
         # loads a named slot and calls through the dispatch slot may call the API: the data flow decides).
-        refs = scan_rip_references(self.image, set(self.found.slots) | self.found.dispatch, self.fmap.owner)
+        guards = self.found.dispatch | self.found.check
+        refs = scan_rip_references(self.image, set(self.found.slots) | guards, self.fmap.owner)
         slot_refs = [r for r in refs if r.target in self.found.slots]
         self._slot_users = {r.function for r in slot_refs}
-        self._dispatch_users = {r.function for r in refs if r.target in self.found.dispatch}
+        self._dispatch_users = {r.function for r in refs if r.target in guards}
         for site in calls_through_slots(self.image, set(self.found.slots), self.fmap.owner, slot_refs):
             if (site.rva, site.callee) not in known:
                 self._add_site(site)
@@ -267,7 +276,7 @@ class RuntimeResolver:
         hold APIs, those that call a pointer codec (a field names an API once decoded)."""
         found = self.found
         out: set[int] = set()
-        if found.dispatch:
+        if found.dispatch or found.check:
             out |= self._slot_users & self._dispatch_users
         if found.fields:
             out |= {s.caller for s in self.facts.calls if s.callee in found.codecs}
@@ -281,7 +290,8 @@ class RuntimeResolver:
             if func is None or func.imported:
                 continue
             flow = FunctionDataflow(image, image.image_base, image.size_of_image, {}, caller, found.call_results,
-                                    codecs=self._codecs_called(func), dispatch=found.dispatch, record_targets=True)
+                                    codecs=self._codecs_called(func), dispatch=found.dispatch, record_targets=True,
+                                    checks=found.check)
             flow.run(self._pieces(func))
             for rva, (values, decoded) in (flow.targets or {}).items():
                 name = self._target_name(values, decoded)
