@@ -163,6 +163,33 @@ def cap(values: Iterable[Value]) -> ValueSet:
     return result
 
 
+def masked_values(mask: int) -> list[Value]:
+    """The values ``x & mask`` can take for an unknown ``x``, when there are few (a mask of up to 4 bits).
+
+    Both engines bound a table index this way (``and ecx, 3`` before ``[table + rcx*8]``), so they must
+    agree on the rule; a wider mask is unknown.
+    """
+    bits = [1 << b for b in range(mask.bit_length()) if mask >> b & 1]
+    if len(bits) > 4:
+        return [UNKNOWN]
+    return [Const(sum(bit for i, bit in enumerate(bits) if choice >> i & 1)) for choice in range(1 << len(bits))]
+
+
+def pointer_table(memory: Memory, start: int, image_base: int, image_size: int, read_only: Callable[[int], bool],
+                  limit: int) -> list[int]:
+    """RVAs of the slots of the run of image pointers into read-only memory a table at ``start`` begins with
+    (at most ``limit``): what ``[table + index*8]`` can select when nothing bounds the index (a switch lowered
+    to a table of descriptor pointers). Both engines read tables this way."""
+    slots = []
+    for k in range(limit):
+        raw = memory.read(start + 8 * k, 8)
+        pointer = int.from_bytes(raw, "little") - image_base if len(raw) == 8 else -1
+        if not 0 <= pointer < image_size or not read_only(pointer):
+            break
+        slots.append(start + 8 * k)
+    return slots
+
+
 def params_of(value: Value) -> set[int]:
     """Indices of the parameters an expression depends on."""
     if isinstance(value, Param):
@@ -246,17 +273,28 @@ def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> 
     return cap(out)
 
 
+def map_inner(value: Value, rewrite: Callable[[Value], Value],
+              offset: Callable[[Value, int], Value] = Offset) -> Value:
+    """Rewrite the address of a Load or the base of an Offset, keeping ``value`` itself when nothing changed.
+
+    The one walk every rewriter of nested expressions shares (``in_frame``, pointer folding), so they
+    agree on which parts of an expression are addresses. ``offset`` rebuilds an Offset (``add_offset``
+    to fold a base that became an address).
+    """
+    if isinstance(value, Load):
+        inner = rewrite(value.addr)
+        return value if inner is value.addr else Load(inner, value.size)
+    if isinstance(value, Offset):
+        inner = rewrite(value.base)
+        return value if inner is value.base else offset(inner, value.delta)
+    return value
+
+
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
         return dataclasses.replace(value, frame=frame)
-    if isinstance(value, Load):
-        inner = in_frame(value.addr, frame)
-        return value if inner is value.addr else Load(inner, value.size)
-    if isinstance(value, Offset):
-        inner = in_frame(value.base, frame)
-        return value if inner is value.base else Offset(inner, value.delta)
-    return value
+    return map_inner(value, lambda inner: in_frame(inner, frame))
 
 
 def combinations(value_sets: Mapping[str, ValueSet]) -> Iterator[dict[str, Value]]:

@@ -203,9 +203,13 @@ def run_parity(a_path: str, b_path: str, sites: bool = True, rows: bool = True, 
 
 # ---------------------------------------------------------------------------------------------- report
 def show_value(value: Value) -> str:
+    """A value as the report prints it; a stack buffer with its bytes, image addresses and copy origin
+    (two engines can agree on the bytes and still differ in what the buffer was copied from)."""
     if isinstance(value, StackAddr) and value.content is not None:
         data = " ".join("??" if b is None else f"{b:02x}" for b in value.content)
-        return f"{value!r}[{data}]"
+        refs = "".join(f" +{pos:#x}=Addr({rva:#x})" for pos, rva in value.refs or ())
+        origin = f" copy of {show_value(value.origin)}" if value.origin is not None else ""
+        return f"{value!r}[{data}]{refs}{origin}"
     return repr(value)
 
 

@@ -9,6 +9,8 @@ radare2 ``aaa`` and angr ``CFGFast`` to a call graph on the 1x kernel (each repo
     python benchmarks/bench_analyze.py                         # 1x, 2x, 4x scale kernels (built on demand)
     python benchmarks/bench_analyze.py --scales 1 --binary node.exe      # its default mode; --all-sites also
     python benchmarks/bench_analyze.py --binary EXE --pdb PDB --repeat 5 --json out.json
+    python benchmarks/bench_analyze.py --scales 1 --angr-python ANGR_VENV/bin/python   # angr in its own venv:
+        # python -m venv ANGR_VENV && ANGR_VENV/bin/pip install angr 'bitstring<4.3' 'pycparser==3.0'
 
 Every measurement is a fresh child process; the subjects' runs alternate (raw floor, old floor, analyze,
 raw floor, ...) and the median of ``--repeat`` runs is kept, so load from other processes on a shared
@@ -255,18 +257,26 @@ def scaled_labels(subjects: list[tuple[str, str, str, list[str]]]) -> list[str]:
     return [label for label, *_rest in subjects if label.startswith("scale ")]
 
 
-def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True) -> dict:
-    """radare2 ``aaa`` and angr ``CFGFast`` on the same binary, when present; skipped (with the reason) if not."""
+def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, angr_python: Optional[str] = None,
+          analyze_cpu: Optional[float] = None) -> dict:
+    """radare2 ``aaa`` and angr ``CFGFast`` on the same binary, when present; skipped (with the reason) if not.
+
+    angr may live in an interpreter of its own (``--angr-python``): its pinned dependencies do not mix
+    with ours in one environment."""
     import importlib.util
 
     r2 = shutil.which("r2") or shutil.which("radare2")
-    try:
-        has_angr = importlib.util.find_spec("angr") is not None
-    except (ImportError, ValueError):
-        has_angr = False
+    if angr_python:
+        has_angr = subprocess.run([angr_python, "-c", "import angr"], capture_output=True).returncode == 0
+    else:
+        try:
+            has_angr = importlib.util.find_spec("angr") is not None
+        except (ImportError, ValueError):
+            has_angr = False
     found: dict = {}
     for name, argv in (("radare2_aaa", [r2, "-q", "-e", "scr.interactive=false", "-c", "aaa", exe] if r2 else None),
-                       ("angr_cfgfast", python(ANGR, exe) if has_angr else None)):
+                       ("angr_cfgfast", ([angr_python, "-c", ANGR, exe] if angr_python else python(ANGR, exe))
+                        if has_angr else None)):
         if argv is None:
             found[name] = "skipped: not installed"
             continue
@@ -278,8 +288,10 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True) -
         except subprocess.TimeoutExpired:
             found[name] = f"> {timeout:.0f} s (timed out)"
             continue
-        found[name] = {"wall": round(run.wall, 2), "peak_mib": round(run.rss_mib, 1),
+        found[name] = {"wall": round(run.wall, 2), "cpu": round(run.cpu, 2), "peak_mib": round(run.rss_mib, 1),
                        "over_analyze": round(run.wall / analyze_wall, 1)}
+        if analyze_cpu:
+            found[name]["over_analyze_cpu"] = round(run.cpu / analyze_cpu, 1)
     return found
 
 
@@ -317,6 +329,7 @@ def main() -> int:
     parser.add_argument("--no-peers", action="store_true", help="do not time radare2 aaa / angr CFGFast on the 1x "
                         "kernel (they are looked for and reported as missing either way)")
     parser.add_argument("--peer-timeout", type=float, default=600)
+    parser.add_argument("--angr-python", help="an interpreter that imports angr (its own venv) for the angr peer")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -339,7 +352,8 @@ def main() -> int:
         figures["label"] = label
         figures["load_average"] = [round(load, 1), round(os.getloadavg()[0], 1)]
         if label == "scale 1x" or (not scaled_labels(subjects) and label == subjects[0][0]):
-            figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"], execute=not args.no_peers)
+            figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"], execute=not args.no_peers,
+                                     angr_python=args.angr_python, analyze_cpu=figures.get("analyze_cpu"))
         results.append(figures)
     scaled = [r for r in results if r["label"].startswith("scale ")]
     linearity = {}

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_analyze import ensure_scale_kernel, peak_rss_child  # noqa: E402 - the benchmarks' shared helpers
+from bench_analyze import child, ensure_scale_kernel, python  # noqa: E402 - the benchmarks' shared helpers
 
 RUN = r"""
 import sys, time
@@ -38,22 +38,26 @@ def main() -> int:
     args = parser.parse_args()
     exe = args.binary or ensure_scale_kernel(args.functions, args.writes)[0]
     seconds: dict[str, list[float]] = {"native": [], "ghidra-decompiler": []}
+    cpu: dict[str, list[float]] = {"native": [], "ghidra-decompiler": []}
     rss: dict[str, float] = {"native": 0.0, "ghidra-decompiler": 0.0}
     rows: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
             for engine in seconds:
                 out = os.path.join(tmp, f"{engine}.tsv")
-                fields, peak = peak_rss_child(RUN, exe, engine, out)
-                if fields[1] != "0":
-                    raise SystemExit(f"{engine} exited {fields[1]}")
-                seconds[engine].append(float(fields[0]))
-                rss[engine] = max(rss[engine], peak)
+                run, fields = child(python(RUN, exe, engine, out))
+                if fields[-1] != "0":
+                    raise SystemExit(f"{engine} exited {fields[-1]}")
+                seconds[engine].append(run.wall)
+                cpu[engine].append(run.cpu)  # the worker process is a waited-for child: its CPU is counted
+                rss[engine] = max(rss[engine], run.rss_mib)
                 with open(out, encoding="utf-8") as handle:
                     rows[engine] = sum(1 for _ in handle) - 1
     native, decompiler = min(seconds["native"]), min(seconds["ghidra-decompiler"])
     figures = {"binary": os.path.basename(exe), "native_seconds": round(native, 2),
                "decompiler_seconds": round(decompiler, 2), "ratio": round(decompiler / native, 1),
+               "native_cpu_seconds": round(min(cpu["native"]), 2),
+               "decompiler_cpu_seconds": round(min(cpu["ghidra-decompiler"]), 2),
                "native_peak_rss_mib": round(rss["native"]), "decompiler_peak_rss_mib": round(rss["ghidra-decompiler"]),
                "native_rows": rows["native"], "decompiler_rows": rows["ghidra-decompiler"],
                "when": time.strftime("%Y-%m-%d")}

@@ -11,7 +11,7 @@ from ..errors import CorruptMetadataError
 from ..etw import ntwmi, tracelogging
 from ..etw.apis import ApiRole, EtwApi, write_function_label
 from ..etw.descriptor import DESCRIPTOR_SIZE, EventDescriptor, format_guid
-from ..model import Addr, Const, Facts, Load, Offset, Param, StackAddr, Unknown, Value, add_offset
+from ..model import Addr, Const, Facts, Load, Offset, Param, StackAddr, Unknown, Value, add_offset, map_inner
 from .records import KIND_CLASSIC, KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, KIND_WPP, LEGACY_PROVIDER, EventInfo
 
 log = logging.getLogger(__name__)
@@ -57,15 +57,9 @@ def fold_pointers(value: Value, pointers: dict[int, int]) -> Value:
     """Replace loads of a global pointer assigned once (``g = &Object``) by the object's address."""
     if not pointers:
         return value
-    if isinstance(value, Load):
-        if value.size == 8 and isinstance(value.addr, Addr) and value.addr.rva in pointers:
-            return Addr(pointers[value.addr.rva])
-        inner = fold_pointers(value.addr, pointers)
-        return value if inner is value.addr else Load(inner, value.size)
-    if isinstance(value, Offset):
-        inner = fold_pointers(value.base, pointers)
-        return value if inner is value.base else add_offset(inner, value.delta)
-    return value
+    if isinstance(value, Load) and value.size == 8 and isinstance(value.addr, Addr) and value.addr.rva in pointers:
+        return Addr(pointers[value.addr.rva])
+    return map_inner(value, lambda inner: fold_pointers(inner, pointers), add_offset)
 
 
 def pointer_globals(value: Value) -> set[int]:

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..binary.symsrv.limits import TransferLimits
@@ -32,6 +32,21 @@ def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str], 
     parser.add_argument("-o", "--output", default="-", help=f"{what}, '-' for stdout (default)")
     parser.add_argument("--format", choices=formats,
                         help=f"{what.split()[0]} format (default: from -o's extension, else {default_format})")
+
+
+def add_binary_command(sub: argparse._SubParsersAction, name: str, *, help: str, description: str,
+                       binary_help: str, formats: Sequence[str], default_format: str,
+                       run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """A subcommand that reads one BINARY and writes one output (``manifest``, ``tracelogging``).
+
+    Declared once so those commands take the same positional, output and verbosity options in the same order.
+    """
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help, description=description)
+    parser.add_argument("binary", metavar="BINARY", help=binary_help)
+    add_output_options(parser, formats, default_format)
+    add_verbosity(parser)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def add_symbol_options(parser: argparse.ArgumentParser) -> None:

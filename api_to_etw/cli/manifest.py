@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import CorruptFileError, ExitCode, InputNotFoundError, UnsupportedArchitectureError
-from .common import add_output_options, add_verbosity, output_format, summary
+from .common import add_binary_command, output_format, summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..etw.embedded import EmbeddedManifest
@@ -20,16 +20,13 @@ FORMATS = ("xml", "tsv", "csv")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "manifest", help="print the ETW manifest compiled into a binary (WEVT_TEMPLATE + message table)",
+    add_binary_command(
+        sub, "manifest", help="print the ETW manifest compiled into a binary (WEVT_TEMPLATE + message table)",
         description="Decode the WEVT_TEMPLATE resource and RT_MESSAGETABLE strings of a PE file (any machine, "
                     "resource-only DLLs too) and print them as an instrumentation manifest (XML, usable with "
                     "--manifests and Windows' tools) or one line per event (TSV). Every event the resource "
-                    "defines is listed, whether the code references it or not.")
-    p.add_argument("binary", metavar="BINARY", help="PE file: exe, dll, sys, or a resource-only DLL")
-    add_output_options(p, FORMATS, "xml")
-    add_verbosity(p)
-    p.set_defaults(run=run)
+                    "defines is listed, whether the code references it or not.",
+        binary_help="PE file: exe, dll, sys, or a resource-only DLL", formats=FORMATS, default_format="xml", run=run)
 
 
 def open_manifest(path: str) -> EmbeddedManifest:

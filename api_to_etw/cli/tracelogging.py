@@ -8,21 +8,18 @@ import os
 import time
 
 from ..errors import ExitCode
-from .common import TABLE_EXTENSIONS, add_output_options, add_verbosity, output_format, summary
+from .common import TABLE_EXTENSIONS, add_binary_command, output_format, summary
 
 log = logging.getLogger("api_to_etw")
 FORMATS = ("tsv", "csv", "jsonl")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "tracelogging", help="list the TraceLogging providers and events embedded in a binary",
+    add_binary_command(
+        sub, "tracelogging", help="list the TraceLogging providers and events embedded in a binary",
         description="Decode every TraceLogging (ETW0) metadata region of an x64 PE image and list one row per "
-                    "provider and per event; events carry the provider a write site ties them to. No PDB needed.")
-    p.add_argument("binary", metavar="BINARY", help="x64 PE image (exe, dll, sys)")
-    add_output_options(p, FORMATS, "tsv")
-    add_verbosity(p)
-    p.set_defaults(run=run)
+                    "provider and per event; events carry the provider a write site ties them to. No PDB needed.",
+        binary_help="x64 PE image (exe, dll, sys)", formats=FORMATS, default_format="tsv", run=run)
 
 
 def run(args: argparse.Namespace) -> int:

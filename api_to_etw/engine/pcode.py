@@ -10,6 +10,7 @@ decompiler produced them. Nothing here imports Ghidra, JPype or flatline.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable, Optional
@@ -21,19 +22,24 @@ from ..model import (
     Const,
     Load,
     Memory,
+    Offset,
     Param,
     StackAddr,
+    Unknown,
     Value,
     ValueSet,
     add_offset,
     cap,
     field_of,
     make_load,
+    masked_values,
+    pointer_table,
 )
 
 # P-code opcodes, as numbered in ghidra.program.model.pcode.PcodeOp (stable across Ghidra releases).
 COPY, LOAD, STORE = 1, 2, 3
 BRANCH, CBRANCH, BRANCHIND, CALL, CALLIND, CALLOTHER, RETURN = 4, 5, 6, 7, 8, 9, 10
+INT_LESS, INT_LESSEQUAL = 15, 16
 INT_ZEXT, INT_SEXT, INT_ADD, INT_SUB = 17, 18, 19, 20
 INT_2COMP, INT_NEGATE, INT_XOR, INT_AND, INT_OR, INT_LEFT, INT_RIGHT, INT_SRIGHT, INT_MULT = (
     24, 25, 26, 27, 28, 29, 30, 31, 32)
@@ -41,8 +47,17 @@ MULTIEQUAL, INDIRECT, PIECE, SUBPIECE, CAST, PTRADD, PTRSUB = 60, 61, 62, 63, 64
 
 #: Argument value sets recorded per call site, as the native engine does: rcx, rdx, r8, r9, 4 stack slots.
 MAX_ARGS = 8
-#: Bytes of a stack region attached to a stack address passed to a call (a descriptor is 16).
-CONTENT_SIZE = 16
+#: Bytes of a stack region attached to a stack address passed to a call: an EVENT_DESCRIPTOR needs 16,
+#: a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept, as the native engine does).
+CONTENT_SIZE = 48
+#: Bytes of a stack buffer whose image addresses (``refs``) are kept (configuration structures with
+#: callbacks), as the native engine's ``REF_BYTES``.
+REF_BYTES = 0x100
+#: Bytes always kept of a stack region's content, and the bytes a by-value copy must cover (a descriptor).
+DESCRIPTOR_SIZE = 16
+#: Longest table of pointers enumerated for a load indexed by a value with no known bound, and the
+#: largest bound a compare guard may give (the native engine's ``MAX_TABLE``).
+MAX_TABLE = 16
 #: Microsoft x64 ABI: the register (or its vector twin) that carries argument slot i.
 ARG_REGISTERS = {"RCX": 0, "RDX": 1, "R8": 2, "R9": 3}
 _VECTOR_ARG = re.compile(r"^[XYZ]MM([0-3])(?:_.*)?$")
@@ -136,16 +151,25 @@ class PcodeTranslator:
         self._ro: dict[int, bool] = {}
         self.reset()
 
-    def reset(self, ops_at: Optional[Callable[[Any], Iterable[Any]]] = None) -> None:
+    def reset(self, ops_at: Optional[Callable[[Any], Iterable[Any]]] = None,
+              ops: Optional[Iterable[Any]] = None) -> None:
         """Start a function: forget memoised values (varnodes belong to one decompilation).
 
         ``ops_at(address)`` gives the p-code ops of one instruction of the function being translated
         (``HighFunction.getPcodeOps(address)``); it is how an ``INDIRECT`` finds the call it guards.
+        ``ops`` are all of the function's ops: where compare guards and ``rep movs`` loops are found.
         """
         self._memo: dict[Any, ValueSet] = {}
         self._active: dict[Any, int] = {}
         self._steps = 0
         self._ops_at = ops_at
+        self._ops: list[Any] = list(ops) if ops is not None else []
+        self._compares: Optional[list[Any]] = None
+        self._copies: Optional[list[tuple[int, int, int, Value]]] = None
+        self._frame: Optional[_FrameFacts] = None
+        self._byte_memo: dict[tuple[Any, int], list[_Byte]] = {}
+        self._escaped_at: dict[int, frozenset[int]] = {}
+        self._interrupts: dict[int, bool] = {}
 
     # ------------------------------------------------------------------ values
     def resolve(self, vn: Any) -> ValueSet:
@@ -198,6 +222,8 @@ class PcodeTranslator:
             out: set[Value] = set()
             low = _NO_CYCLE
             for i in range(op.getNumInputs()):
+                if self._after_interrupt(op.getInput(i)):
+                    continue
                 values, sub = self._resolve(op.getInput(i), depth + 1)
                 out |= values
                 low = min(low, sub)
@@ -216,7 +242,24 @@ class PcodeTranslator:
             pointers, low = self._resolve(op.getInput(1), depth + 1)
             if not pointers:
                 return _UNK, low
+            if pointers == _UNK and size == 8:
+                pointers = self._table_slots(op.getInput(1), depth + 1) or pointers
             return frozenset(self._load(p, size) for p in pointers), low
+        if code == INT_AND:
+            left, low1 = self._resolve(op.getInput(0), depth + 1)
+            right, low2 = self._resolve(op.getInput(1), depth + 1)
+            if not left or not right:
+                return _UNK, min(low1, low2)
+            out_and: set[Value] = set()
+            for a in left:
+                for b in right:
+                    if isinstance(a, Const) and not isinstance(b, Const):
+                        a, b = b, a
+                    if isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
+                        out_and.update(masked_values(b.value & mask(size)))  # ``and ecx, 3``: 0..3
+                    else:
+                        out_and.add(self._binary(code, a, b, op.getInput(1).getSize(), size))
+            return frozenset(out_and), min(low1, low2)
         if code in _BINARY:
             left, low1 = self._resolve(op.getInput(0), depth + 1)
             right, low2 = self._resolve(op.getInput(1), depth + 1)
@@ -241,6 +284,20 @@ class PcodeTranslator:
                     out.add(UNKNOWN)
             return frozenset(out), low
         return _UNK, _NO_CYCLE
+
+    def _after_interrupt(self, vn: Any) -> bool:
+        """True if ``vn`` is set by a software interrupt (``int 0x29``, __fastfail; ``int 3``): the decompiler
+        models it as a call that returns (``CALLOTHER`` then ``CALLIND`` of the vector, moving RSP), but it
+        does not return, and the native engine ends the path there; a join ignores that way in."""
+        op = vn.getDef() if vn is not None else None
+        if op is None or self._ops_at is None:
+            return False
+        target = op.getSeqnum().getTarget()
+        known = self._interrupts.get(target.getOffset())
+        if known is None:
+            codes = {other.getOpcode() for other in self._ops_at(target)}
+            known = self._interrupts[target.getOffset()] = CALLOTHER in codes and CALLIND in codes
+        return known
 
     def _input(self, vn: Any) -> Value:
         """A varnode nobody in the function defines: an incoming argument, the stack pointer, or unknown."""
@@ -269,6 +326,82 @@ class PcodeTranslator:
                 return Param(slot)
         return UNKNOWN
 
+    # ------------------------------------------------------------------ table lookups
+    def _table_slots(self, pointer: Any, depth: int) -> Optional[ValueSet]:
+        """``table + index*8`` with an index the value sets cannot name: the slots it can select.
+
+        As the native data flow: an index a compare guard bounds (``cmp ecx, 2; ja default``, in p-code an
+        ``INT_LESS``/``INT_LESSEQUAL`` of the same varnode against a constant) selects slots ``0..bound``;
+        an index with no bound selects every slot of the run of image pointers a read-only table starts
+        with (at most ``MAX_TABLE``). None when the pointer is not such a sum.
+        """
+        found = self._table_form(pointer, depth)
+        if found is None:
+            return None
+        table, index = found
+        count = self._guard_bound(index)
+        if count is not None:
+            return frozenset(Addr(table + 8 * k) for k in range(count))
+        if not self._read_only(table):
+            return None
+        slots = pointer_table(self.memory, table, self.image_base, self.image_size, self._read_only, MAX_TABLE)
+        return frozenset(Addr(slot) for slot in slots) or None
+
+    def _table_form(self, vn: Any, depth: int) -> Optional[tuple[int, Any]]:
+        """(table RVA, index varnode) of ``INT_ADD(INT_MULT(index, 8), &table)`` or ``PTRADD(&table, index, 8)``."""
+        op = _def_through_copies(vn)
+        if op is None:
+            return None
+        code = op.getOpcode()
+        if code == PTRADD:
+            scale = op.getInput(2)
+            if scale is None or not scale.isConstant() or scale.getOffset() != 8:
+                return None
+            base, index = op.getInput(0), op.getInput(1)
+        elif code == INT_ADD:
+            base, index = op.getInput(1), op.getInput(0)
+            scaled = _def_through_copies(index)
+            if not _is_scaled_by_8(scaled):
+                base, index = index, base
+                scaled = _def_through_copies(index)
+            if scaled is None or not _is_scaled_by_8(scaled):
+                return None
+            index = scaled.getInput(0)
+        else:
+            return None
+        values, _low = self._resolve(base, depth + 1)
+        if len(values) != 1:
+            return None
+        (table,) = values
+        return (table.rva, index) if isinstance(table, Addr) else None
+
+    def _guard_bound(self, index: Any) -> Optional[int]:
+        """How many values a compare guard lets ``index`` take (``INT_LESS(i, 3)``: 3), or None.
+
+        flatline's final p-code keeps no block structure and may flip a branch, so the guard's constant
+        is read without its direction: the table lookup sits on the in-range side. An index already
+        known as constants needs no guard (the native engine refines only an unknown register).
+        """
+        root = _root(index)
+        if root is None or any(isinstance(v, Const) for v in self.resolve(root)):
+            return None
+        if self._compares is None:
+            self._compares = [op for op in self._ops if op.getOpcode() in (INT_LESS, INT_LESSEQUAL)]
+        for op in self._compares:
+            left, right = op.getInput(0), op.getInput(1)
+            if left is None or right is None:
+                continue
+            equal = op.getOpcode() == INT_LESSEQUAL
+            if right.isConstant() and _root(left) is root:
+                count = right.getOffset() + (1 if equal else 0)       # i < N, i <= N
+            elif left.isConstant() and _root(right) is root:
+                count = left.getOffset() + (0 if equal else 1)        # N < i, N <= i: out of range
+            else:
+                continue
+            if 0 < count <= MAX_TABLE:
+                return int(count)
+        return None
+
     def _escapes(self, vn: Any, indirect: Any, depth: int) -> tuple[bool, int]:
         """True if the call an ``INDIRECT`` guards received this stack location's address in rcx..r9.
 
@@ -278,17 +411,20 @@ class PcodeTranslator:
         if self._ops_at is None:
             return False, _NO_CYCLE
         target = indirect.getSeqnum().getTarget()
-        offset = signed(vn.getOffset(), 8)
-        low = _NO_CYCLE
-        for op in self._ops_at(target):
-            if op.getOpcode() not in (CALL, CALLIND):
-                continue
-            for slot in range(1, min(op.getNumInputs(), 1 + len(ARG_REGISTERS))):
-                values, sub = self._resolve(op.getInput(slot), depth + 1)
-                low = min(low, sub)
-                if any(isinstance(v, StackAddr) and v.frame < 0 and v.offset == offset for v in values):
-                    return True, low
-        return False, low
+        where = target.getOffset()
+        escaped = self._escaped_at.get(where)
+        if escaped is None:
+            # Once per call: the stack offsets it receives in rcx..r9 (an INDIRECT guards each location the
+            # call may touch, so a big function would otherwise resolve the same arguments thousands of times).
+            found: set[int] = set()
+            for op in self._ops_at(target):
+                if op.getOpcode() not in (CALL, CALLIND):
+                    continue
+                for slot in range(1, min(op.getNumInputs(), 1 + len(ARG_REGISTERS))):
+                    values, _sub = self._resolve(op.getInput(slot), depth + 1)
+                    found.update(v.offset for v in values if isinstance(v, StackAddr) and v.frame < 0)
+            escaped = self._escaped_at[where] = frozenset(found)
+        return signed(vn.getOffset(), 8) in escaped, _NO_CYCLE
 
     @staticmethod
     def _is_stack(vn: Any) -> bool:
@@ -373,6 +509,11 @@ class PcodeTranslator:
         if code == PIECE:
             if isinstance(a, Const) and isinstance(b, Const):
                 return self._constant((a.value << (8 * in_size)) | (b.value & mask(in_size)), size)
+            if in_size in (1, 2) and not isinstance(a, Const):
+                # ``mov dx, 12`` over an unknown RDX: the callee of a UCHAR/USHORT argument (a level, a WPP
+                # message number) reads only the low bits, so the value is what was written (the native
+                # engine's rule for 8- and 16-bit register writes).
+                return self._sized(b, size)
             return UNKNOWN
         if not (isinstance(a, Const) and isinstance(b, Const)):
             return UNKNOWN
@@ -399,25 +540,102 @@ class PcodeTranslator:
 
         Input 0 is the call target; inputs 1.. are the arguments in prototype order, which under the
         Microsoft x64 convention is slot order (each argument takes one slot: rcx, rdx, r8, r9, then
-        the stack). Slots the decompiler passes nothing in are ``Unknown``. ``ops_at(address)`` gives
-        the p-code ops of one instruction (``HighFunction.getPcodeOps(address)``).
+        the stack). ``ops_at(address)`` gives the p-code ops of one instruction
+        (``HighFunction.getPcodeOps(address)``).
+
+        A register slot the decompiler passes nothing in (it knows no prototype of the callee, so a
+        wrapper that forwards its own parameters shows a call without inputs) is the function's own
+        parameter when no op of the function writes that register and no call runs before this one:
+        the register still holds its value at entry. Any other missing slot is ``Unknown``.
         """
         count = op.getNumInputs()
         args: list[ValueSet] = []
         for slot in range(MAX_ARGS):
-            values = self.resolve(op.getInput(slot + 1)) if slot + 1 < count else _UNK
+            if slot + 1 < count:
+                values = self.resolve(op.getInput(slot + 1))
+            elif slot < len(ARG_REGISTERS):
+                values = frozenset((Param(slot),)) if self._untouched(op, slot) else _UNK
+            else:
+                values = self._stack_argument(op, slot, ops_at)
             if any(isinstance(v, StackAddr) and v.frame < 0 and v.content is None for v in values):
                 values = cap(self._snapshot(v, op, ops_at) for v in values)
             args.append(values)
         return tuple(args)
 
+    def _untouched(self, call: Any, slot: int) -> bool:
+        """True if argument register ``slot`` holds the function's entry value at ``call``."""
+        if slot >= len(ARG_REGISTERS) or not self._ops:
+            return False
+        frame = self._frame_facts()
+        name = next(reg for reg, i in ARG_REGISTERS.items() if i == slot)
+        at = call.getSeqnum().getTarget().getOffset()
+        # No op writes the register, and no other call runs at or before this one's address.
+        return name not in frame.written and at == frame.first_call and frame.calls_at_first == 1
+
+    def _frame_facts(self) -> _FrameFacts:
+        """What the whole function says once: registers written, the first call, RSP definitions by address."""
+        if self._frame is None:
+            frame = _FrameFacts()
+            for other in self._ops:
+                if other.getOpcode() in (CALL, CALLIND):
+                    where = other.getSeqnum().getTarget().getOffset()
+                    if frame.first_call is None or where < frame.first_call:
+                        frame.first_call, frame.calls_at_first = where, 1
+                    elif where == frame.first_call:
+                        frame.calls_at_first += 1
+                out = other.getOutput()
+                if out is not None and out.isRegister():
+                    name = (self.register_name(out) or "").upper()
+                    frame.written.add(name)
+                    if name == "RSP":
+                        frame.rsp_defs.setdefault(other.getSeqnum().getTarget().getOffset(), []).append(out)
+            frame.rsp_addresses = sorted(frame.rsp_defs)
+            self._frame = frame
+        return self._frame
+
+    def _stack_argument(self, call: Any, slot: int, ops_at: Callable[[Any], Iterable[Any]]) -> ValueSet:
+        """A stack argument the decompiler passes nothing in: the 8 bytes stored at its slot
+        (``[rsp + 0x20 + 8*(slot-4)]`` at the call), where one stack write covers exactly that slot."""
+        rsp = self._stack_pointer_at(call)
+        if rsp is None:
+            return _UNK
+        where = rsp + 0x20 + 8 * (slot - len(ARG_REGISTERS))
+        for out, value in self._stack_writes(call, ops_at):
+            start = signed(out.getOffset(), 8)
+            if start == where and out.getSize() == 8:
+                return self.resolve(value)
+            if start < where + 8 and start + out.getSize() > where:
+                return _UNK
+        return _UNK
+
+    def _stack_pointer_at(self, call: Any) -> Optional[int]:
+        """The frame offset of RSP at a call: the value of its last definition before the call's instruction."""
+        frame = self._frame_facts()
+        at = call.getSeqnum().getTarget().getOffset()
+        k = bisect.bisect_left(frame.rsp_addresses, at)
+        if k == 0:
+            return None
+        found: set[Value] = set()
+        for out in frame.rsp_defs[frame.rsp_addresses[k - 1]]:
+            found |= self.resolve(out)
+        if len(found) != 1:
+            return None
+        (only,) = found
+        return only.offset if isinstance(only, StackAddr) and only.frame < 0 else None
+
     def _snapshot(self, value: Value, op: Any, ops_at: Callable[[Any], Iterable[Any]]) -> Value:
+        """A stack address with what the native engine attaches to it: content, refs, copy origin."""
         if not isinstance(value, StackAddr) or value.frame >= 0 or value.content is not None:
             return value
-        content = self.stack_content(op, value.offset, ops_at)
-        if all(b is None for b in content):
+        facts = self._stack_facts(op, value.offset, ops_at)
+        content = [b if isinstance(b, int) else None for b in facts]
+        while len(content) > DESCRIPTOR_SIZE and content[-1] is None:
+            content.pop()
+        refs = self._refs(op, value.offset, ops_at)
+        origin = self._origin(facts[:DESCRIPTOR_SIZE]) or self._rep_copy_origin(op, value.offset)
+        if all(b is None for b in content) and refs is None and origin is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content))
+        return StackAddr(value.offset, tuple(content), -1, refs, origin)
 
     def stack_content(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]],
                       size: int = CONTENT_SIZE) -> list[Optional[int]]:
@@ -431,15 +649,17 @@ class PcodeTranslator:
         A byte is known only where exactly one constant is stored (a join of two values is unknown,
         as in the native engine).
         """
-        content: list[Optional[int]] = [None] * size
-        decided = [False] * size
+        return [b if isinstance(b, int) else None for b in self._stack_facts(op, offset, ops_at, size)]
+
+    def _stack_writes(self, op: Any, ops_at: Callable[[Any], Iterable[Any]]) -> Iterator[tuple[Any, Any]]:
+        """(stack varnode written, varnode holding its value) live at a call, the latest first."""
         target = op.getSeqnum().getTarget()
         for other in ops_at(target):
             if other.getOpcode() != INDIRECT:
                 continue
             out = other.getOutput()
             if out is not None and self._is_stack(out):
-                self._place(content, decided, offset, out, self._bytes(other.getInput(0), out.getSize(), 0))
+                yield out, other.getInput(0)
         block = op.getParent()
         ops = list(jiter(block.getIterator())) if block is not None else []
         position = next((i for i, other in enumerate(ops) if other is op or other == op), len(ops))
@@ -448,8 +668,8 @@ class PcodeTranslator:
             for prior in reversed(ops[:position]):
                 out = prior.getOutput()
                 if out is not None and self._is_stack(out):
-                    self._place(content, decided, offset, out, self._bytes(out, out.getSize(), 0))
-            if all(decided) or block is None or block.getInSize() != 1:
+                    yield out, out
+            if block is None or block.getInSize() != 1:
                 break
             block = block.getIn(0)
             if block is None or _block_key(block) in seen:
@@ -457,10 +677,146 @@ class PcodeTranslator:
             seen.add(_block_key(block))
             ops = list(jiter(block.getIterator()))
             position = len(ops)
-        return content
 
-    def _bytes(self, vn: Any, size: int, depth: int) -> list[Optional[int]]:
-        """The bytes of a varnode's value, where known: a constant, or a ``PIECE`` of known parts."""
+    def _stack_facts(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]],
+                     size: int = CONTENT_SIZE) -> list[_Byte]:
+        """Per byte of ``[offset, offset+size)`` at the call: a constant, where it was loaded from, or None."""
+        facts: list[_Byte] = [None] * size
+        decided = [False] * size
+        for out, value in self._stack_writes(op, ops_at):
+            start = signed(out.getOffset(), 8) - offset
+            if start >= size or start + out.getSize() <= 0:
+                continue
+            raw = self._bytes(value, out.getSize(), 0)
+            for k in range(out.getSize()):
+                pos = start + k
+                if 0 <= pos < size and not decided[pos]:
+                    decided[pos] = True
+                    facts[pos] = raw[k] if k < len(raw) else None
+            if all(decided):
+                break
+        return facts
+
+    def _refs(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]]) -> Optional[tuple[tuple[int, int], ...]]:
+        """Image addresses stored whole in the 8-byte slots of ``[offset, offset+REF_BYTES)`` (a GuidPtr, a
+        TRACE_GUID_REGISTRATION, a WDF queue configuration's callbacks), as (offset from the buffer, rva):
+        the native engine's ``refs``."""
+        decided = [False] * REF_BYTES
+        refs = []
+        for out, value in self._stack_writes(op, ops_at):
+            start = signed(out.getOffset(), 8) - offset
+            span = [start + k for k in range(out.getSize()) if 0 <= start + k < REF_BYTES]
+            if out.getSize() == 8 and len(span) == 8 and not any(decided[p] for p in span):
+                values = self.resolve(value)
+                if len(values) == 1:
+                    (only,) = values
+                    if isinstance(only, Addr):
+                        refs.append((start, only.rva))
+            for p in span:
+                decided[p] = True
+        return tuple(sorted(refs)) or None
+
+    @staticmethod
+    def _origin(facts: list[_Byte]) -> Optional[Value]:
+        """The address a by-value copy came from: every byte not patched with a constant was loaded from
+        the same place, each from its own position (``d = *Descriptor``, however the decompiler split it)."""
+        root: Optional[Value] = None
+        delta: Optional[int] = None
+        for pos, fact in enumerate(facts):
+            if isinstance(fact, int):
+                continue
+            if fact is None:
+                return None
+            base, d = _split(fact[0])
+            here = d + fact[1] - pos
+            if root is None:
+                root, delta = base, here
+            elif base != root or here != delta:
+                return None
+        if root is None or delta is None:
+            return None
+        return add_offset(root, delta)
+
+    def _rep_copy_origin(self, op: Any, offset: int) -> Optional[Value]:
+        """A ``rep movs`` into the frame at ``offset`` before the call: the address it copied from.
+
+        The decompiler lowers ``rep movs`` to a one-instruction loop: a ``STORE`` through a pointer
+        ``MULTIEQUAL`` of a ``LOAD`` through another, and a count ``MULTIEQUAL`` that starts at a
+        constant; the loop's entry values are the destination, the source and the count. The native
+        engine records such a copy when it covers at least a descriptor and starts at the buffer.
+        """
+        if self._copies is None:
+            self._copies = []
+            for store in self._ops:
+                if store.getOpcode() == STORE:
+                    found = self._rep_copy(store)
+                    if found is not None:
+                        self._copies.append(found)
+        call_at = op.getSeqnum().getTarget().getOffset()
+        for at, dst, size, origin in self._copies:
+            if at < call_at and dst == offset and size >= DESCRIPTOR_SIZE:
+                return origin
+        return None
+
+    def _rep_copy(self, store: Any) -> Optional[tuple[int, int, int, Value]]:
+        at = store.getSeqnum().getTarget()
+        value = store.getInput(2)
+        load = value.getDef() if value is not None else None
+        if load is None or load.getOpcode() != LOAD:
+            return None
+        dst = self._loop_entry(store.getInput(1), at)
+        src = self._loop_entry(load.getInput(1), at)
+        count = next((c for c in (self._loop_count(o, at) for o in self._ops_at(at)) if c is not None), None) \
+            if self._ops_at is not None else None
+        if dst is None or src is None or count is None:
+            return None
+        dsts, srcs = self.resolve(dst), self.resolve(src)
+        if len(dsts) != 1 or len(srcs) != 1:
+            return None
+        (d,), (origin,) = dsts, srcs
+        if not isinstance(d, StackAddr) or d.frame >= 0 or isinstance(origin, (Unknown, StackAddr)):
+            return None
+        return at.getOffset(), d.offset, count * value.getSize(), origin
+
+    @staticmethod
+    def _loop_entry(vn: Any, at: Any) -> Optional[Any]:
+        """The value a pointer of a one-instruction loop at ``at`` enters the loop with."""
+        phi = vn.getDef() if vn is not None else None
+        if phi is None or phi.getOpcode() != MULTIEQUAL or phi.getSeqnum().getTarget() != at:
+            return None
+        entries = [phi.getInput(i) for i in range(phi.getNumInputs())]
+        outside = [e for e in entries if e is not None and not _defined_at(e, at)]
+        return outside[0] if len(outside) == 1 else None
+
+    def _loop_count(self, phi: Any, at: Any) -> Optional[int]:
+        """``rcx`` of ``rep movs``: a ``MULTIEQUAL`` at ``at`` entered with a constant, stepped by -1."""
+        if phi.getOpcode() != MULTIEQUAL:
+            return None
+        entry = self._loop_entry(phi.getOutput(), at)
+        if entry is None or not any(_is_decrement(phi.getInput(i), phi.getOutput())
+                                    for i in range(phi.getNumInputs())):
+            return None
+        values = self.resolve(entry)
+        if len(values) != 1:
+            return None
+        (n,) = values
+        return n.value if isinstance(n, Const) and 0 < n.value <= 0x1000 else None
+
+    def _bytes(self, vn: Any, size: int, depth: int) -> list[_Byte]:
+        """The bytes of a varnode's value, where known: a constant, or a ``PIECE`` of known parts; a byte
+        read from memory is (pointer, position in the read) -- the makings of a copy. Memoised per
+        function (joins of joins would otherwise be walked once per path); a varnode met again on its
+        own way in (a loop) has unknown bytes."""
+        key = (vn, size)
+        known = self._byte_memo.get(key)
+        if known is not None:
+            return known
+        self._byte_memo[key] = [None] * size
+        found = self._bytes_of(vn, size, depth)
+        self._byte_memo[key] = found
+        return found
+
+    def _bytes_of(self, vn: Any, size: int, depth: int) -> list[_Byte]:
         values = self.resolve(vn)
         if len(values) == 1:
             (only,) = values
@@ -471,22 +827,112 @@ class PcodeTranslator:
             code = op.getOpcode()
             if code in (COPY, CAST, INDIRECT):
                 return self._bytes(op.getInput(0), size, depth + 1)
+            if code == MULTIEQUAL:  # known only where every way in agrees
+                ways = [self._bytes(op.getInput(i), size, depth + 1) for i in range(op.getNumInputs())
+                        if not self._after_interrupt(op.getInput(i))]
+                if ways and all(way == ways[0] for way in ways):
+                    return ways[0]
+                return [None] * size
             if code == PIECE:
                 low = op.getInput(1)
                 high = op.getInput(0)
                 return (self._bytes(low, low.getSize(), depth + 1)
                         + self._bytes(high, high.getSize(), depth + 1))[:size]
+            if code == SUBPIECE:
+                src, shift = op.getInput(0), op.getInput(1)
+                if src is not None and shift is not None and shift.isConstant():
+                    start = shift.getOffset()
+                    return (self._bytes(src, src.getSize(), depth + 1)[start : start + size]
+                            + [None] * size)[:size]
+            if code == LOAD and size >= 4:
+                pointers = self.resolve(op.getInput(1))
+                if len(pointers) == 1:
+                    (pointer,) = pointers
+                    if not isinstance(pointer, (Unknown, StackAddr)):
+                        return [(pointer, k) for k in range(size)]
         return [None] * size
 
-    @staticmethod
-    def _place(content: list[Optional[int]], decided: list[bool], offset: int, out: Any,
-               raw: list[Optional[int]]) -> None:
-        start = signed(out.getOffset(), 8)
-        for k in range(out.getSize()):
-            pos = start + k - offset
-            if 0 <= pos < len(content) and not decided[pos]:
-                decided[pos] = True
-                content[pos] = raw[k] if k < len(raw) else None
+
+class _FrameFacts:
+    """Facts of one decompiled function computed once (per-call questions would make big functions quadratic)."""
+
+    __slots__ = ("written", "first_call", "calls_at_first", "rsp_defs", "rsp_addresses")
+
+    def __init__(self) -> None:
+        self.written: set[str] = set()
+        self.first_call: Optional[int] = None
+        self.calls_at_first = 0
+        self.rsp_defs: dict[int, list[Any]] = {}
+        self.rsp_addresses: list[int] = []
+
+
+#: What one byte of a stack buffer is known to be: a constant, (pointer, position) it was loaded from, or None.
+_Byte = Optional[Any]
+
+
+def _split(pointer: Value) -> tuple[Value, int]:
+    """A pointer as (base, displacement), so the pieces of one copy compare equal."""
+    if isinstance(pointer, Offset):
+        return pointer.base, pointer.delta
+    if isinstance(pointer, Addr):
+        return Addr(0), pointer.rva
+    return pointer, 0
+
+
+def _defined_at(vn: Any, at: Any) -> bool:
+    """True if ``vn`` is computed inside the loop at ``at`` (through copies)."""
+    for _ in range(8):
+        op = vn.getDef() if vn is not None else None
+        if op is None:
+            return False
+        if op.getSeqnum().getTarget() == at:
+            return True
+        if op.getOpcode() not in (COPY, CAST):
+            return False
+        vn = op.getInput(0)
+    return False
+
+
+def _is_decrement(vn: Any, phi_out: Any) -> bool:
+    op = _def_through_copies(vn)
+    if op is None or op.getOpcode() not in (INT_ADD, INT_SUB):
+        return False
+    step = op.getInput(1)
+    if op.getInput(0) is not phi_out or step is None or not step.isConstant():
+        return False
+    size = step.getSize()
+    return (op.getOpcode() == INT_ADD and step.getOffset() == mask(size)) or \
+        (op.getOpcode() == INT_SUB and step.getOffset() == 1)
+
+
+def _def_through_copies(vn: Any) -> Optional[Any]:
+    """The op defining ``vn``, looking through ``COPY`` and ``CAST``."""
+    for _ in range(8):
+        op = vn.getDef() if vn is not None and not vn.isConstant() else None
+        if op is None or op.getOpcode() not in (COPY, CAST):
+            return op
+        vn = op.getInput(0)
+    return None
+
+
+def _is_scaled_by_8(op: Optional[Any]) -> bool:
+    if op is None:
+        return False
+    factor = op.getInput(1)
+    if factor is None or not factor.isConstant():
+        return False
+    return (op.getOpcode() == INT_MULT and factor.getOffset() == 8) or \
+        (op.getOpcode() == INT_LEFT and factor.getOffset() == 3)
+
+
+def _root(vn: Any) -> Optional[Any]:
+    """A table index without its copies and extensions: the varnode a compare guard tests."""
+    for _ in range(8):
+        op = vn.getDef() if vn is not None and not vn.isConstant() else None
+        if op is None or op.getOpcode() not in (COPY, CAST, INT_ZEXT, INT_SEXT):
+            return vn
+        vn = op.getInput(0)
+    return vn
 
 
 def _block_key(block: Any) -> Any:
@@ -510,7 +956,7 @@ def fill_call_args(high: Any, sites: dict[int, CallSite], translator: PcodeTrans
     def ops_at(address: Any) -> Iterable[Any]:
         return jiter(high.getPcodeOps(address))
 
-    translator.reset(ops_at)
+    translator.reset(ops_at, jiter(high.getPcodeOps()))
 
     filled = 0
     for op in jiter(high.getPcodeOps()):

@@ -1007,5 +1007,5 @@ def hook_category(hook_id: int) -> Optional[str]:
         return None
     if hook_id in LEGACY_HOOK_CATEGORIES:
         return LEGACY_HOOK_CATEGORIES[hook_id]
-    entry = LEGACY_GROUP_CATEGORIES.get(hook_id & 0xFF00)
+    entry = LEGACY_GROUP_CATEGORIES.get(hook_group(hook_id))
     return entry[0] if entry else None

@@ -518,6 +518,24 @@ def test_loop_reaches_a_fixed_point():
     assert Const(1) in values and values != one(Const(1))
 
 
+def test_equal_compare_gives_the_constant_on_the_equal_edge():
+    # ViGEmBus's WPP calls: ``mov eax, [rcx]; cmp eax, 16; jne out; lea r9d, [rax-3]`` passes message 13
+    # (the decompiler's constant propagation found it first); the not-equal edge learns nothing.
+    run = Run(f"""
+  mov eax, dword ptr [rcx]
+  cmp eax, 16
+  jne 1f
+  lea r9d, [rax - 3]
+  call {IAT}
+1:
+  mov r9d, eax
+  call {IAT}
+""")
+    assert run.args(0)[3] == one(Const(13))
+    # The not-equal way keeps the loaded value (the equal way's RAX died in the call).
+    assert Load(Param(0), 4) in run.args(1)[3] and Const(16) not in run.args(1)[3]
+
+
 def _cmov_chain(count: int) -> str:
     lines = ["  xor edx, edx"]
     for k in range(1, count + 1):

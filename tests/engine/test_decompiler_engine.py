@@ -33,6 +33,50 @@ PYTHON, WHY_NOT = _decompiler_python()
 needs_decompiler = pytest.mark.skipif(WHY_NOT is not None, reason=f"no decompiler: {WHY_NOT}")
 
 
+@needs_decompiler
+def test_worker_imports_this_package_whatever_the_working_directory(tmp_path, monkeypatch):
+    """Run from a directory holding another ``api_to_etw`` (a checkout of another branch): the worker must
+    still import the parent's package (``python -P``), not the copy in its working directory."""
+    if PYTHON is None:
+        pytest.skip("flatline imports in this interpreter: no worker process")
+    decoy = tmp_path / "api_to_etw"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy package was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    from api_to_etw.engine.decompiler.engine import DecompilerEngine
+    from api_to_etw.engine.native import open_native
+
+    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "wpp", "wppkernel.exe")))
+    engine = DecompilerEngine(native, PYTHON)
+    try:
+        facts = engine.load()
+        engine.resolve(sorted({s.caller for s in facts.calls}))
+        assert engine.stats.failed == 0 and engine.stats.sites > 0
+    finally:
+        engine.close()
+
+
+@needs_decompiler
+def test_forwarded_register_parameters_are_the_wrappers_parameters():
+    """EtwpWriteEventPassthrough (O1) calls EtwWrite with its own RCX/RDX: flatline's CALL carries no
+    inputs (no prototype), but no op writes those registers and no call runs before, so they are Param(0/1)."""
+    from api_to_etw.engine.decompiler.engine import DecompilerEngine
+    from api_to_etw.engine.native import open_native
+
+    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "synthkernel", "O1", "synthkernel.exe")))
+    engine = DecompilerEngine(native, PYTHON)
+    try:
+        facts = engine.load()
+        func = next(rva for rva, f in facts.functions.items() if f.name == "EtwpWriteEventPassthrough")
+        answer = engine.resolve([func])
+        site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == "EtwWrite")
+        args = answer.args[(func, site.rva)]
+        assert args[0] == {Param(0)} and args[1] == {Param(1)}
+        assert engine.stats.arity_mismatches == 1  # still reported
+    finally:
+        engine.close()
+
+
 def test_a_prepared_decompiler_interpreter_works():
     """Where $API_TO_ETW_DECOMPILER_PYTHON is set (CI makes that venv), it must run flatline: no silent skips."""
     if not os.environ.get("API_TO_ETW_DECOMPILER_PYTHON"):
@@ -41,27 +85,12 @@ def test_a_prepared_decompiler_interpreter_works():
 
 # Every fixture, with and without its PDB, and the containing functions whose rows the two engines
 # are known to disagree on, each with its cause (checked by hand in the machine code and the p-code).
-PASSTHROUGH = ("a wrapper that forwards its own register parameters unchanged: without the callee's "
-               "prototype the decompiler's CALL carries no inputs (reported as an arity mismatch)")
-LOCAL_HANDLE = ("-Os: the decompiler drops EtwRegister's 4th argument (&local REGHANDLE), so the local "
-                "handle has no provider (arity mismatch reported)")
-SHORT_WRITE = ("`mov dx, 12` writes only DX: the decompiler's RDX input is a PIECE with unknown upper bytes, "
-               "the native engine keeps the 16-bit WPP message number")
-NO_BLOCKS = ("an EVENT_DESCRIPTOR built on the stack of a TraceLogging write helper: flatline reports no basic "
-             "blocks, so only the stack bytes an INDIRECT guards at the call are known, not those stored before "
-             "it; the helper's unresolved manifest-style row is then not recognised as the inlined write's")
-COPY = ("an EVENT_DESCRIPTOR copied by value onto the stack, then patched (mc's McGenEventWrite, rep movs): the "
-        "native data flow records the copy's origin (StackAddr.origin); the p-code translation does not model "
-        "copies, so the patched descriptor has no symbol or missing fields")
-CLASSIC = ("an EVENT_TRACE_HEADER / TRACE_GUID_REGISTRATION on the stack: the native data flow keeps 48 bytes and "
-           "the image addresses stored in them (StackAddr.refs); the p-code translation keeps 16 bytes, no refs")
-TABLE = ("a descriptor pointer loaded from a table indexed by a bounded value: the native data flow enumerates the "
-         "slots the `and` mask or compare guard allows; the p-code translation does not model table lookups "
-         "(a load from table + unknown index is unknown)")
+LOCAL_HANDLE = ("-Os: without EtwRegister's prototype the decompiler does not know that it writes through its 4th "
+                "argument (&local REGHANDLE, zeroed just before): it drops the argument and folds the local handle "
+                "to that 0, so the handle has no provider (arity mismatch reported)")
 FIXTURES = {
-    ("synthkernel/O1/synthkernel.exe", True): {"EtwpWriteEventPassthrough": PASSTHROUGH,
-                                               "EtwpTraceKernelEventPassthrough": PASSTHROUGH},
-    ("synthkernel/O1/synthkernel.exe", False): {"sub_18f0": PASSTHROUGH},
+    ("synthkernel/O1/synthkernel.exe", True): {},
+    ("synthkernel/O1/synthkernel.exe", False): {},
     ("synthkernel/O2/synthkernel.exe", True): {},
     ("synthkernel/O2/synthkernel.exe", False): {},
     ("synthkernel/Os/synthkernel.exe", True): {"IopLiveDumpWriteEvents": LOCAL_HANDLE},
@@ -72,32 +101,22 @@ FIXTURES = {
     ("usermode/telemetry.dll", False): {},
     ("wpp/wppkernel.exe", True): {},
     ("wpp/wppkernel.exe", False): {},
-    ("wpp/wppuser.dll", True): {"QpDrain": SHORT_WRITE},
-    ("wpp/wppuser.dll", False): {"sub_14f0": SHORT_WRITE},  # QpDrain
-    ("idioms/O1/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
-                                     "RepCopyWrite": COPY, "NextTable": TABLE, "TableGuard": TABLE,
-                                     "TableMasked": TABLE, "TableSwitch": TABLE},
-    ("idioms/O1/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_1170": COPY,
-                                      "sub_1230": COPY, "NextTable": TABLE, "TableGuard": TABLE,
-                                      "TableMasked": TABLE, "TableSwitch": TABLE},
-    ("idioms/O2/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
-                                     "RepCopyWrite": COPY},
-    ("idioms/O2/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_1130": COPY,
-                                      "sub_11c0": COPY},
-    ("idioms/Os/idioms.dll", True): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "McGenEventWrite": COPY,
-                                     "RepCopyWrite": COPY},
-    ("idioms/Os/idioms.dll", False): {"ClassicStart": CLASSIC, "ClassicStop": CLASSIC, "sub_10e9": COPY,
-                                      "sub_116c": COPY},
-    ("mcdll/O1/mcdll.dll", True): {"McGenEventWrite_EventWriteTransfer": COPY},
-    ("mcdll/O1/mcdll.dll", False): {"sub_1510": COPY},
+    ("wpp/wppuser.dll", True): {},
+    ("wpp/wppuser.dll", False): {},
+    ("idioms/O1/idioms.dll", True): {},
+    ("idioms/O1/idioms.dll", False): {},
+    ("idioms/O2/idioms.dll", True): {},
+    ("idioms/O2/idioms.dll", False): {},
+    ("idioms/Os/idioms.dll", True): {},
+    ("idioms/Os/idioms.dll", False): {},
+    ("mcdll/O1/mcdll.dll", True): {},
+    ("mcdll/O1/mcdll.dll", False): {},
     ("mcdll/O2/mcdll.dll", True): {},
     ("mcdll/O2/mcdll.dll", False): {},
     ("mcdll/Os/mcdll.dll", True): {},
     ("mcdll/Os/mcdll.dll", False): {},
-    ("mcdriver/O1/mcdriver.sys", True): {"McGenEventWrite_EtwWriteTransfer": COPY},
-    ("mcdriver/O1/mcdriver.sys", False): {"sub_1680": COPY},
-    # -O2/-Os: the rows differed only in Ioctl while this engine had no case guards (it now declares and
-    # answers them through the native engine, as its other facts).
+    ("mcdriver/O1/mcdriver.sys", True): {},
+    ("mcdriver/O1/mcdriver.sys", False): {},
     ("mcdriver/O2/mcdriver.sys", True): {},
     ("mcdriver/O2/mcdriver.sys", False): {},
     ("mcdriver/Os/mcdriver.sys", True): {},
@@ -108,29 +127,68 @@ FIXTURES = {
 
 
 def _rows(kind: str, path: str, use_pdb: bool):
+    """The rows of one engine, its stats, and its facts with the argument values it answered (recorded as
+    ``--save-facts`` records them: the facts themselves stay as loaded)."""
+    from dataclasses import replace
+
+    from api_to_etw.engine.recorder import RecordingEngine
+    from api_to_etw.model import CallSite
+
     source = EngineSource(binary=path, use_pdb=use_pdb, options={"decompiler_python": PYTHON})
-    engine = open_engine(kind, source)
+    inner = open_engine(kind, source)
+    engine = RecordingEngine(inner)
     try:
         result = analyze(engine, AnalysisOptions(all_sites=True))
-        return {tuple(sorted(row_columns(row).items())) for row in result.rows}, getattr(engine, "stats", None)
+        rows = {tuple(sorted(row_columns(row).items())) for row in result.rows}
+        answered = engine.recording.args
+        facts = replace(result.facts, calls=[CallSite(s.caller, s.rva, s.callee, s.tail,
+                                                      _without_fields(answered.get((s.caller, s.rva))))
+                                             for s in result.facts.calls])
+        return rows, getattr(inner, "stats", None), facts
     finally:
         engine.close()
+
+
+#: A known difference of every call site that passes a stack buffer: the native engine's StackAddr.fields
+#: (parameters stored into the buffer) and .links (buffers pointing at buffers), which landed in main at
+#: the end of this work, are not modelled by the p-code translation yet; the site comparison leaves them out
+#: (the rows, which use them, are compared whole).
+def _without_fields(args):
+    from dataclasses import replace
+
+    from api_to_etw.model import StackAddr
+
+    if args is None:
+        return None
+    return tuple(frozenset(replace(v, fields=None, links=None) if isinstance(v, StackAddr) else v for v in slot)
+                 for slot in args)
+
+
+def _parity(path: str, use_pdb: bool, known: dict[str, str], label: str):
+    """Both engines on one binary: the rows, and the ETW call sites both resolved (the arguments the analysis
+    reads, as ``api-to-etw parity --etw-only``); every difference must be in a known containing function."""
+    from api_to_etw.parity import compare_sites
+
+    native, _, native_facts = _rows("native", path, use_pdb)
+    decompiled, stats, decompiled_facts = _rows("ghidra-decompiler", path, use_pdb)
+    sites = compare_sites(native_facts, decompiled_facts, etw_only=True)
+    print(f"\n{label}: rows {len(native & decompiled)}/{len(native)} of the native engine's reproduced "
+          f"({len(decompiled)} decompiler rows); ETW call sites {sites.equal}/{sites.compared} equal; decompiler: "
+          f"{stats.functions} functions, {stats.sites} call sites, {stats.native_fallback} from the native data "
+          f"flow, {stats.arity_mismatches} arity mismatches, {stats.failed} failed")
+    assert stats.failed == 0
+    differing = {dict(row)["ContainingFunction"] for row in native ^ decompiled}
+    assert differing == set(known), "update the known differences with the cause of a new one"
+    assert {d.caller_name for d in sites.diffs if d.kind == "args"} <= set(known)
+    return native, decompiled, stats
 
 
 @needs_decompiler
 @pytest.mark.parametrize(("fixture", "use_pdb"), sorted(FIXTURES))
 def test_rows_equal_the_native_engine_but_for_known_differences(fixture, use_pdb):
-    path = os.path.join(SAMPLES, fixture)
-    native, _ = _rows("native", path, use_pdb)
-    decompiled, stats = _rows("ghidra-decompiler", path, use_pdb)
-    differing = {dict(row)["ContainingFunction"] for row in native ^ decompiled}
-    assert differing == set(FIXTURES[(fixture, use_pdb)]), "update FIXTURES with the cause of a new difference"
-    assert stats.functions > 0 and stats.sites > 0 and stats.failed == 0
-    agree = len(native & decompiled)
-    print(f"\n{fixture} pdb={use_pdb}: {agree}/{len(native)} native rows reproduced, {stats.sites} call sites "
-          f"from the decompiler, {stats.native_fallback} from the native data flow, "
-          f"{stats.arity_mismatches} arity mismatches")
-    known = set(FIXTURES[(fixture, use_pdb)])
+    known = FIXTURES[(fixture, use_pdb)]
+    native, decompiled, stats = _parity(os.path.join(SAMPLES, fixture), use_pdb, known, f"{fixture} pdb={use_pdb}")
+    assert stats.functions > 0 and stats.sites > 0
     assert {row for row in native if dict(row)["ContainingFunction"] not in known} <= decompiled
 
 
@@ -231,17 +289,13 @@ def test_worker_values_of_a_real_function():
 # engine decompiles every function that writes ETW or passes its parameters to such a function).
 REAL = ("vcamp140.dll", "dxil.dll", "WinPixEventRuntime.dll", "WdfCoInstaller01011.dll",
         "_etwtrace.cp311-win_amd64.pyd", "msodbcdiag18.dll", "Microsoft.WindowsAppRuntime.Bootstrap.dll",
-        "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe")
+        "concrt140.dll", "dokan2.sys", "attach_amd64.dll", "OpenConsole.exe", "dxcompiler.dll", "node.exe")
 #: Containing functions whose rows differ, with the cause (as FIXTURES).
-REAL_KNOWN = {
-    "dxil.dll": {"sub_1a98": "EventRegister is called by a wrapper (sub_1a58) that forwards its four register "
-                             "parameters: " + PASSTHROUGH + "; so its REGHANDLE has no provider"},
-    "_etwtrace.cp311-win_amd64.pyd": {"sub_1190": NO_BLOCKS},
-    "msodbcdiag18.dll": {"sub_4ed4": "TraceEvent(handle, header) in a wrapper that forwards RDX: " + PASSTHROUGH},
+REAL_KNOWN: dict[str, dict[str, str]] = {
     "concrt140.dll": {"sub_298c0": "the trace helpers write Class.Type/Level into their EVENT_TRACE_HEADER from "
                                    "their own parameters: the native data flow keeps those slots (StackAddr.fields) "
-                                   "and takes the callers' constants; the p-code translation does not (and keeps "
-                                   "16 header bytes: no class GUID at +0x18)"},
+                                   "and takes the callers' constants; the p-code translation does not model "
+                                   "parameter fields yet"},
 }
 
 
@@ -299,11 +353,53 @@ def test_vigembus_wpp_rows_differ_only_in_the_known_ways(real_binary):
 @needs_decompiler
 @pytest.mark.parametrize("name", REAL)
 def test_real_binary_rows_equal_the_native_engine(real_binary, name):
-    path = str(real_binary(name))
-    native, _ = _rows("native", path, True)
-    decompiled, stats = _rows("ghidra-decompiler", path, True)
-    print(f"\n{name}: {len(native & decompiled)}/{len(native)} native rows reproduced; decompiler: "
-          f"{stats.functions} functions, {stats.sites} call sites, {stats.native_fallback} native, "
-          f"{stats.arity_mismatches} arity mismatches, {stats.failed} failed")
-    assert stats.failed == 0
-    assert {dict(row)["ContainingFunction"] for row in native ^ decompiled} == set(REAL_KNOWN.get(name, {}))
+    _parity(str(real_binary(name)), True, REAL_KNOWN.get(name, {}), name)
+
+
+@needs_decompiler
+@pytest.mark.parametrize("level", ["O1", "O2", "Os"])
+def test_pcode_models_copies_headers_and_tables_of_real_code(level):
+    """The idioms fixture's by-value copies, classic headers and table lookups, read through the decompiler.
+
+    What each call must receive follows from the C source (symbols from the PDB, field offsets from the
+    documented structures), not from the native engine: a table lookup is the set of descriptors its
+    bounded index can select; ``d = *Descriptor`` (vector or ``rep movsb``) then a patch is a copy of the
+    parameter with the patched byte; an EVENT_TRACE_HEADER keeps its 48 bytes and the GuidPtr it holds.
+    """
+    from api_to_etw.engine.decompiler.engine import DecompilerEngine
+    from api_to_etw.engine.native import open_native
+
+    native = open_native(EngineSource(binary=os.path.join(SAMPLES, "idioms", level, "idioms.dll")))
+    engine = DecompilerEngine(native, PYTHON)
+    try:
+        facts = engine.load()
+        rva = {name: address for address, name in facts.symbols.items()}
+        by_name = {f.name: address for address, f in facts.functions.items()}
+
+        def argument(caller: str, api: str, slot: int):
+            func = by_name[caller]
+            answer = engine.resolve([func])
+            site = next(s for s in facts.calls if s.caller == func and facts.functions[s.callee].name == api)
+            return answer.args[(func, site.rva)][slot]
+
+        def descriptors(*names):
+            return {Addr(rva[n]) for n in names}
+
+        assert argument("TableMasked", "EventWrite", 1) == descriptors(*(f"TABLE_EVT_{k}" for k in range(4)))
+        assert argument("TableGuard", "EventWrite", 1) == descriptors(*(f"GUARD_EVT_{k}" for k in range(3)))
+        assert argument("NextTable", "EventWrite", 1) == descriptors("NEXT_EVT_0", "NEXT_EVT_1")
+        assert argument("TableSwitch", "EventWrite", 1) == descriptors(*(f"SWITCH_EVT_{k}" for k in range(4)))
+
+        (rep,) = argument("RepCopyWrite", "EventWrite", 1)
+        assert isinstance(rep, StackAddr) and rep.origin == Param(0) and rep.content[4] == 2  # d.Level = 2
+        (mc,) = argument("McGenEventWrite", "EventWriteTransfer", 1)
+        assert isinstance(mc, StackAddr) and mc.origin == Param(1) and mc.content[3] == 0x10  # d.Channel = 0x10
+
+        (stop,) = argument("ClassicStop", "TraceEvent", 1)
+        assert isinstance(stop, StackAddr) and stop.refs == ((0x18, rva["ClassicClassB"]),)  # GuidPtr
+        assert stop.content[:2] == (0x30, 0) and stop.content[4:6] == (2, 3)  # Size 48, Type 2, Level 3
+        (start,) = argument("ClassicStart", "TraceEvent", 1)
+        guid_a = bytes(native.image.read(rva["ClassicClassA"], 16))
+        assert isinstance(start, StackAddr) and bytes(start.content[0x18:0x28]) == guid_a  # Guid by value
+    finally:
+        engine.close()

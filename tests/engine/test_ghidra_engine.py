@@ -591,7 +591,9 @@ def test_stack_bytes_from_pieces(tr):
     desc = op(PTRSUB, [reg("RSP"), const(-0x38 & 0xFFFFFFFFFFFFFFFF)])
     site = call(reg("RCX"), desc, at=at)
     (value,) = args_of(tr, site, [guard])[1]
-    assert value.content[:4] == (5, 1, None, None)
+    # A 16-bit write over an unknown register is the written value (``mov bx, 0x105``), as the native
+    # engine keeps an 8/16-bit register write: the 4 stored bytes are 05 01 00 00 in both engines.
+    assert value.content[:4] == (5, 1, 0, 0)
 
 
 def test_escaped_local_after_a_call(tr):

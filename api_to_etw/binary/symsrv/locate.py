@@ -71,6 +71,24 @@ def _summary(items: list[str], limit: int = 6) -> str:
     return shown
 
 
+def _store_search(log: Optional[logging.Logger], progress: Optional[ProgressCallback], transfer: TransferLimits,
+                  offline: bool) -> StoreSearch:
+    """The search over the symbol path both look-ups run (the package logger unless one is given)."""
+    return StoreSearch(log if log is not None else _LOG, progress, transfer, offline)
+
+
+def _flat_folders(file_name: str, *, symbols: bool = False) -> list[str]:
+    """Sub-folders of a flat (non-store) symbol path folder that may hold ``file_name``.
+
+    The folder itself, then one named after the file's extension (``dll``, and ``symbols/dll`` for a
+    PDB) when the extension is a plain short word.
+    """
+    ext = os.path.splitext(file_name)[1].lstrip(".").lower()
+    if not re.fullmatch(r"[a-z0-9]{1,8}", ext):
+        return [""]
+    return ["", ext, os.path.join("symbols", ext)] if symbols else ["", ext]
+
+
 def locate_pdb(
     codeview: Optional[CodeViewInfo],
     binary_path: str,
@@ -93,11 +111,10 @@ def locate_pdb(
     servers are noted, not raised. ``pe_sections`` is passed to :func:`load_pdb` so the returned
     ``LocateResult.pdb`` is exactly what the caller would have loaded.
     """
-    logger = log if log is not None else _LOG
     if pdb_arg:
         return LocateResult(pdb_arg, [f"--pdb {pdb_arg}"], f"symbols from {pdb_arg} (--pdb)", source="--pdb")
-    transfer = limits or TransferLimits.from_options(timeout=timeout, retries=retries, max_bytes=max_bytes)
-    search = StoreSearch(logger, progress, transfer, offline)
+    search = _store_search(log, progress, limits or TransferLimits.from_options(
+        timeout=timeout, retries=retries, max_bytes=max_bytes), offline)
     # The search stops at the first file verify() accepts, so the last PDB accepted is the one found
     # (possibly verified under a temporary name and then renamed into the cache).
     accepted: list[PdbSymbols] = []
@@ -132,9 +149,7 @@ def locate_pdb(
             search.problem(f"symbol path not searched: CodeView PDB name {printable(repr(codeview.pdb_name))} "
                            "is not a plain file name")
         else:
-            ext = os.path.splitext(binary_path)[1].lstrip(".").lower()
-            flat = ["", ext, os.path.join("symbols", ext)] if re.fullmatch(r"[a-z0-9]{1,8}", ext) else [""]
-            target = Target(name, pdb_keys(codeview), verify, flat)
+            target = Target(name, pdb_keys(codeview), verify, _flat_folders(binary_path, symbols=True))
             found, source = search.run(target, elements)
 
     if found is not None:
@@ -198,7 +213,6 @@ def fetch_binary(
     Raises :class:`UsageError` for a name or index that cannot be looked up and
     :class:`SymbolsUnavailableError` (listing where it looked) when no element has it.
     """
-    logger = log if log is not None else _LOG
     safe = safe_file_name(name)
     if safe is None:
         raise UsageError(f"{printable(repr(name))} is not a plain file name (no folders, '..' or special characters)")
@@ -219,11 +233,9 @@ def fetch_binary(
             return f"does not match (index {binary_key(*index)}, wanted {keys[0]})"
         return None
 
-    ext = os.path.splitext(safe)[1].lstrip(".").lower()
-    flat = ["", ext] if re.fullmatch(r"[a-z0-9]{1,8}", ext) else [""]
-    transfer = limits or TransferLimits.from_options(timeout=timeout, retries=retries, max_bytes=max_bytes)
-    search = StoreSearch(logger, progress, transfer, offline)
-    found, _source = search.run(Target(safe, keys, verify, flat), elements)
+    search = _store_search(log, progress, limits or TransferLimits.from_options(
+        timeout=timeout, retries=retries, max_bytes=max_bytes), offline)
+    found, _source = search.run(Target(safe, keys, verify, _flat_folders(safe)), elements)
     if found is None:
         raise SymbolsUnavailableError(f"{label} not found on the symbol path; tried: {_summary(search.tried, 8)}")
     return found

@@ -23,7 +23,7 @@ import os
 import shutil
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
 
 from ...errors import ApiToEtwError, CorruptFileError
 from ...inputs import open_regular
@@ -33,6 +33,8 @@ from .keys import compressed_name, display_url, printable
 from .limits import CHUNK, SMALL_FILE_LIMIT, Clock, ProgressCallback, TransferLimits
 from .path import HTTP, STORE, SymbolPathElement, default_cache_dir, is_foreign_path, is_http
 from .safety import UnsafePath, make_dirs, prune_empty, remove_quietly, store_parts, temp_in, within
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -292,19 +294,25 @@ class StoreSearch:
             if not os.path.isfile(final):
                 prune_empty(cache, folder)
 
+    def _fetched(self, fetch: Callable[[], Optional[_T]], shown: str, report: Callable[[str], None]) -> Optional[_T]:
+        """What ``fetch`` returns, or None: a 404 is noted, a failed transfer goes to ``report``."""
+        try:
+            data = fetch()
+        except FileError as exc:
+            report(f"{shown}: {exc}")
+            return None
+        if data is None:
+            self.note(f"{shown}: not found (404)")
+        return data
+
     def download(self, target: Target, url: str, folder: str, final: str,
                  packed: Optional[str] = None) -> Optional[str]:
         shown = display_url(url)
         temp: Optional[str] = None
         expanded: Optional[str] = None
         try:  # one try from the fetch on: a signal between two statements must not leave a .part file
-            try:
-                temp = self.http.fetch_file(url, folder)
-            except FileError as exc:
-                self.problem(f"{shown}: {exc}")
-                return None
+            temp = self._fetched(lambda: self.http.fetch_file(url, folder), shown, self.problem)
             if temp is None:
-                self.note(f"{shown}: not found (404)")
                 return None
             if packed is not None:
                 handle, expanded = temp_in(folder)
@@ -328,13 +336,8 @@ class StoreSearch:
 
     def server_pointer(self, target: Target, url: str, folder: str, final: str) -> Optional[str]:
         shown = display_url(url)
-        try:
-            data = self.http.fetch_small(url)
-        except FileError as exc:
-            self.note(f"{shown}: {exc}")
-            return None
+        data = self._fetched(lambda: self.http.fetch_small(url), shown, self.note)
         if data is None:
-            self.note(f"{shown}: not found (404)")
             return None
         kind, value = parse_pointer(data)
         if kind == "MSG":

@@ -24,7 +24,7 @@ OPCODES = {
     "COPY": pcode.COPY, "LOAD": pcode.LOAD, "STORE": pcode.STORE, "BRANCH": pcode.BRANCH,
     "CBRANCH": pcode.CBRANCH, "BRANCHIND": pcode.BRANCHIND, "CALL": pcode.CALL, "CALLIND": pcode.CALLIND,
     "CALLOTHER": pcode.CALLOTHER, "RETURN": pcode.RETURN, "INT_ZEXT": pcode.INT_ZEXT, "INT_SEXT": pcode.INT_SEXT,
-    "INT_ADD": pcode.INT_ADD, "INT_SUB": pcode.INT_SUB, "INT_2COMP": pcode.INT_2COMP,
+    "INT_LESS": pcode.INT_LESS, "INT_LESSEQUAL": pcode.INT_LESSEQUAL, "INT_ADD": pcode.INT_ADD, "INT_SUB": pcode.INT_SUB, "INT_2COMP": pcode.INT_2COMP,
     "INT_NEGATE": pcode.INT_NEGATE, "INT_XOR": pcode.INT_XOR, "INT_AND": pcode.INT_AND, "INT_OR": pcode.INT_OR,
     "INT_LEFT": pcode.INT_LEFT, "INT_RIGHT": pcode.INT_RIGHT, "INT_SRIGHT": pcode.INT_SRIGHT,
     "INT_MULT": pcode.INT_MULT, "MULTIEQUAL": pcode.MULTIEQUAL, "INDIRECT": pcode.INDIRECT,

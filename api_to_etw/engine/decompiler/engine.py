@@ -80,7 +80,9 @@ class _Worker:
         package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         env = dict(os.environ)
         env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        proc = subprocess.Popen([self.python, "-m", "api_to_etw.engine.decompiler.worker"], stdin=subprocess.PIPE,
+        # -P (Python >= 3.11; the worker needs 3.13): the working directory is not put first on sys.path, so
+        # the worker imports this api_to_etw (PYTHONPATH), never another copy beside it or installed there.
+        proc = subprocess.Popen([self.python, "-P", "-m", "api_to_etw.engine.decompiler.worker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self.proc = proc
         self._send(self.setup)
@@ -182,6 +184,7 @@ class DecompilerEngine(Engine):
         return found
 
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
+        """The switch cases that lead to each call (IOCTL codes): control flow, from the native engine."""
         found: dict[int, CaseSet] = self.native.case_guards(function, selector)
         return found
 
@@ -263,8 +266,9 @@ class DecompilerEngine(Engine):
             needed = required_arguments(api)
             if inputs < needed:
                 self.stats.arity_mismatches += 1
-                log.warning("decompiler: the call to %s at %#x passes %d of its %d arguments; the missing "
-                            "ones stay unknown", api, site.rva, inputs, needed)
+                log.warning("decompiler: the call to %s at %#x passes %d of its %d arguments; a missing one is "
+                            "the caller's own parameter only where the p-code shows its register untouched",
+                            api, site.rva, inputs, needed)
             return args
         if native is None or inputs >= len(args):
             return args

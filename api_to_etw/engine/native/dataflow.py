@@ -36,6 +36,8 @@ from ...model import (
     cap,
     field_of,
     make_load,
+    masked_values,
+    pointer_table,
 )
 
 ARG_REGS = (Register.RCX, Register.RDX, Register.R8, Register.R9)
@@ -346,7 +348,8 @@ class FunctionDataflow:
 
     def _guard(self, block: list[Instruction], branch: Instruction, state: State, target: int, fall: int) -> None:
         """``cmp r, N`` then an unsigned ``jcc``: on the edge where ``r`` is below the bound, ``r`` is one of
-        the few values ``0..bound`` (the guard in front of a table lookup), when it was not known before."""
+        the few values ``0..bound`` (the guard in front of a table lookup), when it was not known before;
+        then ``je``/``jne``: on the equal edge ``r`` is ``N``."""
         if len(block) < 2 or block[-1] is not branch:
             return
         cmp = block[-2]
@@ -356,6 +359,14 @@ class FunctionDataflow:
         if any(isinstance(v, Const) for v in state.regs.get(reg, _UNK)):
             return
         bound = cmp.immediate(1) & MASKS[RegisterExt.size(cmp.op0_register)]
+        equal = {Mnemonic.JE: target, Mnemonic.JNE: fall}.get(branch.mnemonic)
+        if equal is not None and RegisterExt.size(cmp.op0_register) >= 4:
+            # ``cmp eax, 16; jne out``: where the branch says equal, the register is that constant (a WPP
+            # message number computed from it, as the decompiler's constant propagation finds).
+            refined = state.copy()
+            refined.regs[reg] = frozenset((Const(bound),))
+            self._edge_states[equal] = refined
+            return
         below = {Mnemonic.JAE: (fall, bound), Mnemonic.JA: (fall, bound + 1),
                  Mnemonic.JB: (target, bound), Mnemonic.JBE: (target, bound + 1)}.get(branch.mnemonic)
         if below is None or not 0 < below[1] <= MAX_TABLE:
@@ -614,7 +625,7 @@ class FunctionDataflow:
         for a in dst:
             for b in src:
                 if mn == Mnemonic.AND and isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
-                    out.update(_masked(b.value & MASKS[size]))
+                    out.update(masked_values(b.value & MASKS[size]))
                     continue
                 out.add(_fold(mn, a, b, size))
         result = cap(out)
@@ -670,14 +681,8 @@ class FunctionDataflow:
         start = table.rva + _signed(instr.memory_displacement, 8)
         if not self._read_only(start):
             return _UNK
-        slots = []
-        for k in range(MAX_TABLE):
-            raw = self.memory.read(start + 8 * k, 8)
-            pointer = int.from_bytes(raw, "little") - self.image_base if len(raw) == 8 else -1
-            if not 0 <= pointer < self.image_size or not self._read_only(pointer):
-                break
-            slots.append(Addr(start + 8 * k))
-        return frozenset(slots) if slots else _UNK
+        slots = pointer_table(self.memory, start, self.image_base, self.image_size, self._read_only, MAX_TABLE)
+        return frozenset(Addr(slot) for slot in slots) if slots else _UNK
 
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
@@ -751,12 +756,7 @@ class FunctionDataflow:
                 values = self._partial(state.regs.get(full, _UNK), values, size, 8 if reg in _HIGH_BYTE else 0)
             state.regs[full] = values
         elif kind == _MEM_KIND:
-            size = MemorySizeExt.size(instr.memory_size) or 8
-            for addr in self._address(instr, state):
-                if isinstance(addr, StackAddr):
-                    self._stack_store(state, addr.offset, size, values)
-                else:
-                    self._note_store(instr.ip, addr, size, values)
+            self._store_memory(instr, state, values)
 
     @staticmethod
     def _partial(old: ValueSet, new: ValueSet, size: int, shift: int) -> ValueSet:
@@ -780,12 +780,16 @@ class FunctionDataflow:
         return cap(out)
 
     def _store_unknown(self, instr: Instruction, state: State) -> None:
+        self._store_memory(instr, state, _UNK)
+
+    def _store_memory(self, instr: Instruction, state: State, values: ValueSet) -> None:
+        """Write ``values`` to the memory operand: a stack slot of the frame, or a store worth remembering."""
         size = MemorySizeExt.size(instr.memory_size) or 8
         for addr in self._address(instr, state):
             if isinstance(addr, StackAddr):
-                self._stack_store(state, addr.offset, size, _UNK)
+                self._stack_store(state, addr.offset, size, values)
             else:
-                self._note_store(instr.ip, addr, size, _UNK)
+                self._note_store(instr.ip, addr, size, values)
 
     def _note_store(self, rva: int, addr: Value, size: int, values: ValueSet) -> None:
         """Remember a pointer-sized store to a global or to a field of an object the code can name."""
@@ -861,17 +865,6 @@ def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, uni
         (origin,) = src
         if not isinstance(origin, (Unknown, StackAddr)):
             state.copies[d.offset] = (size, origin)
-
-
-def _masked(mask: int) -> list[Value]:
-    """The values ``x & mask`` can take, when there are few (a mask of up to 4 bits)."""
-    bits = [1 << b for b in range(64) if mask >> b & 1]
-    if len(bits) > 4:
-        return [UNKNOWN]
-    out: list[Value] = []
-    for choice in range(1 << len(bits)):
-        out.append(Const(sum(bit for i, bit in enumerate(bits) if choice >> i & 1)))
-    return out
 
 
 def _copy_origin(state: State, offset: int) -> Optional[Value]:
