@@ -375,6 +375,14 @@ class Memory:
         whole-section metadata scans read, so a lying VirtualSize costs neither memory nor time."""
         return self.read(rva, size)
 
+    def file_view(self, rva: int, size: int) -> memoryview:
+        """``file_bytes`` in place where the image is mapped (no copy of a section): what scans of whole
+        data sections read, so a 55 MB .rdata costs its mapped pages, not a second copy on the heap."""
+        return memoryview(self.file_bytes(rva, size))
+
+    def release(self) -> None:
+        """Give back the pages a whole-section pass touched (a mapped image drops them; others hold none)."""
+
 
 @dataclass(frozen=True)
 class Store:

@@ -483,6 +483,7 @@ class EntryFinder:
                     name = symbols.get(table) or f"0x{table:x}"
                     self.entries.add(target, f"table:{name}[{slot}]")
                 slot += 1
+            facts.memory.release()  # the scan touched every page of the section; give them back
 
 
 def _shifted(value: StackAddr, delta: int) -> StackAddr:

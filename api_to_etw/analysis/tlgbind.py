@@ -24,16 +24,20 @@ from __future__ import annotations
 
 import logging
 import struct
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol, Union
 
 from ..errors import CorruptMetadataError
 from ..etw import tracelogging as tlg
 from ..model import CallSite, Facts, Reference
 
 log = logging.getLogger(__name__)
+
+#: A section's file-backed bytes: a view of the mapped image (no copy), or bytes from an engine without one.
+SectionBytes = Union[bytes, memoryview]
 
 #: sizeof(_tlgProvider_t) on x64: LevelPlus1 (padded), ProviderMetadataPtr, KeywordAny, KeywordAll, RegHandle,
 #: EnableCallback, CallbackContext. Code reads its fields (the enabled checks), so any byte of it is a reference.
@@ -90,12 +94,11 @@ class TlgBinding:
 
 
 # --------------------------------------------------------------------------------------------- decoding
-def _bad_headers(data: bytes, base_rva: int) -> list[str]:
+def _bad_headers(data: SectionBytes, base_rva: int) -> list[str]:
     """Damaged ETW0 headers: the signature with a plausible Size/Version but the wrong 64-bit magic, or one
     cut off by the end of the section's file-backed bytes."""
     found = []
-    pos = data.find(tlg.TLG_SIGNATURE)
-    while pos >= 0:
+    for pos in tlg.find_all(data, tlg.TLG_SIGNATURE):
         if pos + tlg.TLG_HEADER_SIZE > len(data):
             found.append(f"ETW0 header at RVA {base_rva + pos:#x} is truncated: {len(data) - pos} of "
                          f"{tlg.TLG_HEADER_SIZE} bytes in the file; region not decoded")
@@ -104,20 +107,19 @@ def _bad_headers(data: bytes, base_rva: int) -> list[str]:
             if size == tlg.TLG_HEADER_SIZE and version == tlg.TLG_VERSION and magic != tlg.TLG_MAGIC:
                 found.append(f"ETW0 header at RVA {base_rva + pos:#x} has magic {magic:#018x}, not "
                              f"{tlg.TLG_MAGIC:#018x}; region not decoded")
-        pos = data.find(tlg.TLG_SIGNATURE, pos + 1)
     return found
 
 
-def decode_metadata(facts: Facts) -> tuple[TlgBinding, int, dict[int, bytes]]:
+def decode_metadata(facts: Facts) -> tuple[TlgBinding, int, dict[int, SectionBytes]]:
     """Every ETW0 region of the image; also the pointer size of the last region and each non-executable
-    section's file-backed bytes (section RVA -> bytes), which the object scans reuse."""
+    section's file-backed bytes (section RVA -> a view of them, in place), which the object scans reuse."""
     binding = TlgBinding()
     pointer_size = 8
-    data_of: dict[int, bytes] = {}
+    data_of: dict[int, SectionBytes] = {}
     for rva, size, _writable, executable in facts.sections:
         if size <= 0:
             continue
-        data = facts.memory.file_bytes(rva, size)
+        data = facts.memory.file_view(rva, size)
         if not data:
             continue
         if not executable:
@@ -136,6 +138,7 @@ def decode_metadata(facts: Facts) -> tuple[TlgBinding, int, dict[int, bytes]]:
             binding.events.extend(region.events)
             binding.warnings.extend(f"ETW0 region at RVA {region.rva:#x}: {w}" for w in region.warnings)
         binding.warnings.extend(_bad_headers(data, rva))
+        facts.memory.release()  # one section's pages resident at a time
     return binding, pointer_size, data_of
 
 
@@ -147,25 +150,19 @@ def _packed(value: int, pointer_size: int) -> Optional[bytes]:
     return value.to_bytes(pointer_size, "little")
 
 
-def _aligned_pointers(data: bytes, targets: dict[bytes, int], alignment: int) -> list[tuple[int, int]]:
+def _aligned_pointers(data: SectionBytes, targets: dict[bytes, int], alignment: int) -> list[tuple[int, int]]:
     """(offset, target) for each aligned occurrence in ``data`` of a packed pointer value in ``targets``."""
-    hits = []
-    for packed, target in targets.items():
-        pos = data.find(packed)
-        while pos >= 0:
-            if pos % alignment == 0:
-                hits.append((pos, target))
-            pos = data.find(packed, pos + 1)
-    return hits
+    return [(pos, target) for packed, target in targets.items()
+            for pos in tlg.find_all(data, packed) if pos % alignment == 0]
 
 
-def _writable_data(facts: Facts, data_of: dict[int, bytes]) -> list[tuple[int, bytes]]:
+def _writable_data(facts: Facts, data_of: dict[int, SectionBytes]) -> list[tuple[int, SectionBytes]]:
     return [(rva, data_of[rva]) for rva, _size, writable, executable in facts.sections
             if writable and not executable and rva in data_of]
 
 
 def find_provider_objects(facts: Facts, binding: TlgBinding, pointer_size: int,
-                          data_of: dict[int, bytes]) -> dict[int, int]:
+                          data_of: dict[int, SectionBytes]) -> dict[int, int]:
     """RVA of each ``_tlgProvider_t`` (writable global, ProviderMetadataPtr at +pointer_size) -> provider RVA,
     each one validated by decoding the provider blob its pointer leads to."""
     packed: dict[bytes, int] = {}
@@ -187,7 +184,7 @@ def find_provider_objects(facts: Facts, binding: TlgBinding, pointer_size: int,
 
 
 def find_undecoded_provider_objects(facts: Facts, binding: TlgBinding, known: dict[int, int], pointer_size: int,
-                                    data_of: dict[int, bytes]) -> dict[int, int]:
+                                    data_of: dict[int, SectionBytes]) -> dict[int, int]:
     """Writable globals whose ProviderMetadataPtr points past the damage in a corrupt region, at a byte shaped
     like a provider blob's RemainingSize: object RVA -> that RemainingSize RVA (no decoded provider).
 
@@ -211,7 +208,7 @@ def find_undecoded_provider_objects(facts: Facts, binding: TlgBinding, known: di
 
 
 def find_provider_handles(facts: Facts, objects: dict[int, int], pointer_size: int,
-                          data_of: dict[int, bytes]) -> dict[int, int]:
+                          data_of: dict[int, SectionBytes]) -> dict[int, int]:
     """RVA of each non-executable global holding a provider object's VA -> that object's RVA."""
     packed: dict[bytes, int] = {}
     for obj in objects:
@@ -227,7 +224,17 @@ def find_provider_handles(facts: Facts, objects: dict[int, int], pointer_size: i
 
 # --------------------------------------------------------------------------------------------- binding
 def bind(facts: Facts, engine: ReferenceFinder) -> TlgBinding:
-    """Decode the image's TraceLogging metadata and tie each event to its provider through its write sites."""
+    """Decode the image's TraceLogging metadata and tie each event to its provider through its write sites.
+
+    The scans read every data section in place; the pages they touched are given back when they end."""
+    facts.memory.release()  # what earlier passes left resident: each pass below then adds one section at most
+    try:
+        return _bind(facts, engine)
+    finally:
+        facts.memory.release()
+
+
+def _bind(facts: Facts, engine: ReferenceFinder) -> TlgBinding:
     binding, pointer_size, data_of = decode_metadata(facts)
     if not binding.events or not binding.providers:
         binding.sites = _sites(binding, {}, _event_refs(facts, binding, engine, {}))
@@ -239,6 +246,7 @@ def bind(facts: Facts, engine: ReferenceFinder) -> TlgBinding:
     if binding.unwalked:
         objects.update(find_undecoded_provider_objects(facts, binding, objects, pointer_size, data_of))
     handles = find_provider_handles(facts, objects, pointer_size, data_of)
+    facts.memory.release()
     # target byte -> object RVA (a provider object's field, or a handle naming the object)
     object_targets: dict[int, int] = {}
     for handle, obj in handles.items():
@@ -335,7 +343,7 @@ INHERIT_LEVELS = 2
 
 def _inherited_objects(facts: Facts, engine: ReferenceFinder, orphans: set[int],
                        objects_in: dict[int, list[tuple[int, int]]], getters: dict[int, int],
-                       data_of: dict[int, bytes]) -> dict[int, int]:
+                       data_of: dict[int, SectionBytes]) -> dict[int, int]:
     """Function that references an event but neither a provider nor a getter -> the one provider object its
     callers hold (their own references or getters), up to :data:`INHERIT_LEVELS` callers up.
 
@@ -374,7 +382,7 @@ def _inherited_objects(facts: Facts, engine: ReferenceFinder, orphans: set[int],
 
 
 def _vtable_users(facts: Facts, engine: ReferenceFinder, functions: set[int],
-                  data_of: dict[int, bytes]) -> dict[int, set[int]]:
+                  data_of: dict[int, SectionBytes]) -> dict[int, set[int]]:
     """Function -> the functions that reference a table of code pointers in read-only data holding it (a
     vtable and the constructors or getters that install it)."""
     if not functions:
@@ -390,9 +398,8 @@ def _vtable_users(facts: Facts, engine: ReferenceFinder, functions: set[int],
     wanted = {facts.image_base + f: f for f in functions}
     table_of: dict[int, set[int]] = defaultdict(set)
     for rva, data in readonly:
-        usable = len(data) // 8 * 8
-        hits = [(index * 8, wanted[value]) for index, (value,) in enumerate(struct.iter_unpack("<Q", data[:usable]))
-                if value in wanted]  # one pass over the section, however many functions are wanted
+        hits = sorted((offset, wanted[value]) for value in _words_present(data, wanted.keys())
+                      for offset in tlg.find_all(data, value.to_bytes(8, "little")) if offset % 8 == 0)
         for offset, function in hits:
             start = offset
             while start >= 8 and is_code_pointer(int.from_bytes(data[start - 8 : start], "little")):
@@ -405,6 +412,16 @@ def _vtable_users(facts: Facts, engine: ReferenceFinder, functions: set[int],
         for function in table_of.get(ref.target, ()):
             users[function].add(ref.function)
     return users
+
+
+def _words_present(data: SectionBytes, values: Collection[int]) -> set[int]:
+    """Which of ``values`` occur as an aligned little-endian 8-byte word of ``data``: one pass in C over the
+    words of the view (no Python step per word, no copy of the section); the few found are then located."""
+    usable = len(data) // 8 * 8
+    view = memoryview(data)[:usable]
+    if sys.byteorder == "little":
+        return set(values).intersection(view.cast("Q"))
+    return set(values).intersection(value for (value,) in struct.iter_unpack("<Q", view))
 
 
 def _sites(binding: TlgBinding, objects: dict[int, int], refs: list[tuple[Reference, int, bool]]) -> list[ReferenceSite]:

@@ -169,6 +169,18 @@ class PEImage(Memory):
         start = section.raw_offset + delta
         return self.data[start : start + min(size, section.raw_size - delta, section.end - rva)]
 
+    def file_view(self, rva: int, size: int) -> memoryview:
+        """:meth:`file_bytes` as a view of the mapped file: no copy, pages fault in as they are read."""
+        section = self.section_at(rva)
+        if section is None or size <= 0:
+            return memoryview(b"")
+        delta = rva - section.rva
+        if delta >= section.raw_size:
+            return memoryview(b"")
+        start = section.raw_offset + delta
+        stop = min(start + min(size, section.raw_size - delta, section.end - rva), len(self.data))
+        return memoryview(self.data)[start:stop]
+
     def is_writable(self, rva: int) -> bool:
         section = self.section_at(rva)
         return section is None or section.writable

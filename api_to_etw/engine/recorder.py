@@ -68,6 +68,15 @@ class RecordingMemory(Memory):
             self.ranges[rva] = max(self.ranges.get(rva, 0), len(data))
         return data
 
+    def file_view(self, rva: int, size: int) -> memoryview:
+        view = self.inner.file_view(rva, size)
+        if len(view):
+            self.ranges[rva] = max(self.ranges.get(rva, 0), len(view))
+        return view
+
+    def release(self) -> None:
+        self.inner.release()
+
     def is_writable(self, rva: int) -> bool:
         return self.inner.is_writable(rva)
 

@@ -43,8 +43,9 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Union
 
 from api_to_etw.errors import CorruptMetadataError
 
@@ -465,35 +466,55 @@ def decode_provider_object(read: ReadFn, rva: int, image_base: int, pointer_size
     return decode_provider(read, va - image_base)
 
 
-def _header_valid(data: bytes, offset: int) -> bool:
+def _header_valid(data: Union[bytes, memoryview], offset: int) -> bool:
     if offset < 0 or offset + TLG_HEADER_SIZE > len(data):
         return False
     signature, _size, _version, _flags, magic = _HEADER.unpack_from(data, offset)
     return signature == TLG_SIGNATURE and magic == TLG_MAGIC
 
 
-def find_regions(data: bytes) -> list[int]:
+#: Bytes copied at a time when a view of a mapped section is searched (a memoryview has no ``find``).
+FIND_WINDOW = 1 << 20
+
+
+def find_all(data: Union[bytes, memoryview], needle: bytes) -> Iterator[int]:
+    """Every offset of ``needle`` in ``data``, overlapping ones included, in order. A view is searched a
+    window at a time, so a section mapped in place is never copied whole."""
+    if not needle:
+        return
+    if isinstance(data, bytes):
+        pos = data.find(needle)
+        while pos >= 0:
+            yield pos
+            pos = data.find(needle, pos + 1)
+        return
+    for start in range(0, len(data), FIND_WINDOW):
+        # len(needle) - 1 bytes of overlap: a match that starts in this window ends inside the chunk
+        chunk = bytes(data[start : start + FIND_WINDOW + len(needle) - 1])
+        pos = chunk.find(needle)
+        while 0 <= pos < FIND_WINDOW:
+            yield start + pos
+            pos = chunk.find(needle, pos + 1)
+        del chunk  # before the next window is copied: one window alive at a time
+
+
+def find_regions(data: Union[bytes, memoryview]) -> list[int]:
     """Offsets in ``data`` of every ETW0 header whose signature and 64-bit magic both match."""
-    found: list[int] = []
-    pos = data.find(TLG_SIGNATURE)
-    while pos >= 0:
-        if _header_valid(data, pos):
-            found.append(pos)
-        pos = data.find(TLG_SIGNATURE, pos + 1)
-    return found
+    return [pos for pos in find_all(data, TLG_SIGNATURE) if _header_valid(data, pos)]
 
 
-def _buffer_reader(data: bytes, base_rva: int) -> ReadFn:
+def _buffer_reader(data: Union[bytes, memoryview], base_rva: int) -> ReadFn:
     def read(rva: int, size: int) -> bytes:
         start = rva - base_rva
         if start < 0 or size <= 0:
             return b""
-        return data[start : start + size]
+        chunk = data[start : start + size]
+        return chunk if isinstance(chunk, bytes) else bytes(chunk)  # one blob's bytes, never the section
 
     return read
 
 
-def decode_region(data: bytes, offset: int, base_rva: int = 0) -> TlgRegion:
+def decode_region(data: Union[bytes, memoryview], offset: int, base_rva: int = 0) -> TlgRegion:
     """Walk every blob after the ETW0 header at ``data[offset]`` up to the end marker or the buffer's end.
 
     ``base_rva`` is the RVA of ``data[0]`` (pass a section's bytes and its VirtualAddress), so the
@@ -580,6 +601,7 @@ __all__ = [
     "decode_provider",
     "decode_provider_object",
     "decode_region",
+    "find_all",
     "find_regions",
     "format_guid",
 ]

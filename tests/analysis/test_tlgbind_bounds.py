@@ -73,7 +73,7 @@ def test_lying_virtual_size_reads_only_file_bytes(tmp_path, monkeypatch):
     engine = NativeEngine(image)
     facts = engine.load()
     largest = [0]
-    for method in ("read", "file_bytes"):
+    for method in ("read", "file_bytes", "file_view"):
         original = getattr(PEImage, method)
 
         def counted(self, rva, n, _original=original):
