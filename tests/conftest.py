@@ -31,6 +31,21 @@ def load_truth() -> dict:
         return json.load(handle)
 
 
+def code_fixtures() -> list[str]:
+    """Every committed fixture image with executable code (resource-only images, which load_pe refuses by
+    design, and the deliberately broken badinput images left out), sorted."""
+    import glob
+
+    import pefile
+
+    def has_code(path: str) -> bool:
+        pe = pefile.PE(path, fast_load=True)
+        return any(section.Characteristics & 0x20000000 for section in pe.sections)
+
+    return sorted(p for p in glob.glob(os.path.join(SAMPLES, "**", "*.*"), recursive=True)
+                  if p.endswith((".dll", ".exe", ".sys")) and os.sep + "badinput" + os.sep not in p and has_code(p))
+
+
 def have_tools(*names: str) -> bool:
     return all(shutil.which(n) for n in names)
 

@@ -4,28 +4,17 @@ a chained-unwind DLL assembled and linked at test time, and the bounds of ``read
 
 from __future__ import annotations
 
-import glob
 import os
 
 import pefile
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, code_fixtures
 from unwind_fixture import build_chained
 
 from api_to_etw.binary.pe import ZERO_FILL_LIMIT, load_pe, parse_pe
 from api_to_etw.errors import ApiToEtwError
 
-
-def _has_code(path: str) -> bool:
-    """Resource-only images (no executable section: load_pe refuses them by design) are not code fixtures."""
-    import pefile
-
-    pe = pefile.PE(path, fast_load=True)
-    return any(section.Characteristics & 0x20000000 for section in pe.sections)
-
-
-FIXTURES = sorted(p for p in glob.glob(os.path.join(SAMPLES, "**", "*.*"), recursive=True)
-                  if p.endswith((".dll", ".exe", ".sys")) and os.sep + "badinput" + os.sep not in p and _has_code(p))
+FIXTURES = code_fixtures()
 IDS = [os.path.relpath(p, SAMPLES) for p in FIXTURES]
 
 

@@ -4,14 +4,13 @@ the PE itself: pefile's exception directory, exports and imports, and the direct
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import subprocess
 
 import pefile
 import pytest
-from conftest import SAMPLES, require_tools
+from conftest import SAMPLES, code_fixtures, require_tools
 from unwind_fixture import build_chained
 
 from api_to_etw.binary.loader import open_binary
@@ -19,17 +18,7 @@ from api_to_etw.binary.pe import load_pe
 from api_to_etw.engine.native.engine import NativeEngine
 from api_to_etw.engine.native.functions import discover
 
-
-def _has_code(path: str) -> bool:
-    """Resource-only images (no executable section: load_pe refuses them by design) are not code fixtures."""
-    import pefile
-
-    pe = pefile.PE(path, fast_load=True)
-    return any(section.Characteristics & 0x20000000 for section in pe.sections)
-
-
-FIXTURES = sorted(p for p in glob.glob(os.path.join(SAMPLES, "**", "*.*"), recursive=True)
-                  if p.endswith((".dll", ".exe", ".sys")) and os.sep + "badinput" + os.sep not in p and _has_code(p))
+FIXTURES = code_fixtures()
 IDS = [os.path.relpath(p, SAMPLES) for p in FIXTURES]
 #: ``180001234:  callq 0x180001500 <f>``, ``callq *5214(%rip)  # 0x180002480`` (--no-show-raw-insn).
 LINE = re.compile(r"^\s*([0-9a-f]+):\s+(callq|jmp|jmpq)\s+(\*-?\d+\(%rip\)\s+# 0x([0-9a-f]+)|0x([0-9a-f]+))")
