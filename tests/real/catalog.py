@@ -24,7 +24,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fetch import TIMEOUT, FetchError, cache_dir, sha256_of
+from fetch import TIMEOUT, FetchError, cache_dir
+
+from api_to_etw.binary.identity import sha256_file
 
 SHARED = Path(os.environ.get("API_TO_ETW_SHARED") or Path(__file__).resolve().parents[3] / "shared")
 TABLE = SHARED / "reference" / "real-binaries.tsv"
@@ -162,7 +164,7 @@ def real_binary(name: str) -> Path:
         raise FetchError(f"{name} is not in {TABLE.name}")
     folder = cache_dir() / "real" / entry.spec.replace("==", "-").replace("@", "-").replace("/", "_")
     targets = [folder / Path(chain.split("\0")[-1]).name for chain in entry.paths]
-    if all(t.is_file() and sha256_of(t) == h for t, h in zip(targets, entry.sha256)):
+    if all(t.is_file() and sha256_file(str(t)) == h for t, h in zip(targets, entry.sha256)):
         return targets[0]
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -174,7 +176,7 @@ def real_binary(name: str) -> Path:
         archive = _download(entry, scratch / "dl")
         for n, (chain, target, expected) in enumerate(zip(entry.paths, targets, entry.sha256)):
             got = _materialize(chain, archive, scratch / f"m{n}")
-            digest = sha256_of(got)
+            digest = sha256_file(str(got))
             if digest != expected:
                 raise FetchError(f"{name}: {chain}: sha256 {digest}, expected {expected}")
             partial = target.with_suffix(target.suffix + ".part")

@@ -11,7 +11,6 @@ that fails (no network, registry down, hash mismatch) raises :class:`FetchError`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,8 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from api_to_etw.binary.identity import sha256_file
 
 CACHE_ENV = "API_TO_ETW_TEST_CACHE"
 PYPI_JSON = "https://pypi.org/pypi"
@@ -62,14 +63,6 @@ class Fetched:
 def cache_dir() -> Path:
     root = os.environ.get(CACHE_ENV)
     return Path(root) if root else Path.home() / ".cache" / "api-to-etw" / "test-binaries"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _pip_download(spec: WheelMember, folder: Path) -> Path:
@@ -118,7 +111,7 @@ def _json_download(spec: WheelMember, folder: Path) -> Path:
 def fetch_wheel_member(spec: WheelMember) -> Fetched:
     """Path of ``spec.member`` in the cache, downloading and verifying it first if needed."""
     target = cache_dir() / f"{spec.package}-{spec.version}" / Path(spec.member).name
-    if target.exists() and sha256_of(target) == spec.member_sha256:
+    if target.exists() and sha256_file(str(target)) == spec.member_sha256:
         return Fetched(target, cached=True, seconds=0.0)
     started = time.perf_counter()
     try:
@@ -135,7 +128,7 @@ def fetch_wheel_member(spec: WheelMember) -> Fetched:
             except FetchError as exc:
                 reasons.append(str(exc))
                 continue
-            digest = sha256_of(wheel)
+            digest = sha256_file(str(wheel))
             if digest == spec.wheel_sha256:
                 break
             reasons.append(f"{spec.wheel}: sha256 {digest}, expected {spec.wheel_sha256}")
@@ -150,7 +143,7 @@ def fetch_wheel_member(spec: WheelMember) -> Fetched:
                 partial = Path(dst.name)
         except (KeyError, zipfile.BadZipFile, OSError) as exc:
             raise FetchError(f"cannot extract {spec.member} from {spec.wheel}: {exc}") from None
-    digest = sha256_of(partial)
+    digest = sha256_file(str(partial))
     if digest != spec.member_sha256:
         partial.unlink()
         raise FetchError(f"{spec.member}: sha256 {digest}, expected {spec.member_sha256}")
