@@ -266,8 +266,8 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
     import importlib.util
 
     r2 = shutil.which("r2") or shutil.which("radare2")
-    if angr_python:
-        has_angr = subprocess.run([angr_python, "-c", "import angr"], capture_output=True).returncode == 0
+    if angr_python:  # importing angr takes seconds: probe only when the peers are run
+        has_angr = not execute or subprocess.run([angr_python, "-c", "import angr"], capture_output=True).returncode == 0
     else:
         try:
             has_angr = importlib.util.find_spec("angr") is not None
