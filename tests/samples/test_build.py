@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import require_tools
 
-from samples import driver, mcgen, toolchain
+from samples import ctemplate, driver, mcgen, toolchain
 from samples.idioms import build as idioms_build
 from samples.synth import build as synth_build
 from samples.synth import constants as C
@@ -419,6 +419,37 @@ def test_idiom_fixture_rebuilds_byte_for_byte():
                     "images")
     problems = driver.check(idioms_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
+
+
+def test_idiom_sources_are_the_template_filled_from_the_model(tmp_path):
+    """idioms.c is idioms.c.in filled from the build's model (no toolchain needed), and so is truth.json."""
+    idioms_build.write_sources(tmp_path)
+    for name in ("idioms.c", "truth.json"):
+        assert (tmp_path / name).read_bytes() == (SAMPLES / "idioms" / name).read_bytes(), f"idioms/{name} is stale"
+    assert "${" not in (tmp_path / "idioms.c").read_text()
+
+
+def test_idiom_template_must_write_every_event_of_the_model(tmp_path, monkeypatch):
+    """A template that no longer uses a descriptor of the model (here IMUL2_EVT) is refused, naming it."""
+    text = idioms_build.TEMPLATE.read_text(encoding="utf-8")
+    assert "&IMUL2_EVT" in text
+    broken = tmp_path / "idioms.c.in"
+    broken.write_text(text.replace("&IMUL2_EVT", "&IMUL_EVT"), encoding="utf-8")
+    monkeypatch.setattr(idioms_build, "TEMPLATE", broken)
+    with pytest.raises(ValueError, match="IMUL2_EVT"):
+        idioms_build.source()
+
+
+def test_c_template_fills_braced_names_only(tmp_path):
+    """``${name}`` is filled; AT&T immediates (``$0x28``) and other ``$`` stay; a name on one side only raises."""
+    path = tmp_path / "t.c.in"
+    path.write_text('asm("subq $0x28, %rsp"); int ${name} = $$1;\n', encoding="utf-8")
+    assert ctemplate.placeholders(path.read_text()) == {"name"}
+    assert ctemplate.fill(path, name="x") == 'asm("subq $0x28, %rsp"); int x = $$1;\n'
+    with pytest.raises(ValueError, match=r"without a value \['name'\]"):
+        ctemplate.fill(path)
+    with pytest.raises(ValueError, match=r"without a placeholder \['other'\]"):
+        ctemplate.fill(path, name="x", other="y")
 
 
 # ------------------------------------------------------------------------------------------- the one driver
