@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import require_tools
 
-from samples import ctemplate, driver, mcgen, toolchain
+from samples import ctemplate, driver, toolchain
 from samples.idioms import build as idioms_build
+from samples.mcgen import build as mc_build
+from samples.mcgen import spec as mc_spec
 from samples.synth import build as synth_build
 from samples.synth import constants as C
 from samples.synth import emit, spec, tlgblob, verify
@@ -383,8 +385,8 @@ def test_wevt_fixture_rebuilds_byte_for_byte():
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
-    image = mcgen.MODELS[sample]()
-    written = mcgen.write_sources(image, tmp_path) + ["truth.json"]
+    image = mc_spec.MODELS[sample]()
+    written = mc_build.write_sources(image, tmp_path) + ["truth.json"]
     for name in written:
         assert (tmp_path / name).read_bytes() == (SAMPLES / sample / name).read_bytes(), f"{sample}/{name} is stale"
     committed = {p.name for p in (SAMPLES / sample).iterdir() if p.is_file()}
@@ -406,7 +408,7 @@ def test_mc_rebuild_is_byte_identical(sample):
     reason = _toolchain_skip_reason()
     if reason:
         pytest.skip(reason)
-    problems = driver.check(next(f for f in mcgen.FIXTURES if f.name == sample))
+    problems = driver.check(next(f for f in mc_build.FIXTURES if f.name == sample))
     assert not problems, "\n".join(problems)
 
 
