@@ -211,6 +211,13 @@ def source() -> str:
     return text
 
 
+def _classic_row(export: str, cls: str, etype: int, level: int, idiom: str) -> dict:
+    """A classic event: the control GUID is the provider, the class GUID and Class.Type/Level its event."""
+    return {"Function": export, "Kind": "classic", "Idiom": idiom, "ProviderGuid": PROVIDERS["classic"][1],
+            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": CLASSES[cls],
+            "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None}
+
+
 def truth() -> dict:
     """The events each export must report, from the model alone."""
     events = []
@@ -222,18 +229,10 @@ def truth() -> dict:
             "Version": e.version, "Channel": e.channel if e.patched_channel is None else e.patched_channel,
             "Level": e.level if e.patched_level is None else e.patched_level, "Opcode": e.opcode, "Task": e.task, "Keyword": e.keyword,
         })
-    for export, cls, etype, level, _via, zeroing in CLASSIC:
-        events.append({
-            "Function": export, "Kind": "classic", "Idiom": "classic" if zeroing == "MemZero" else "fill", "ProviderGuid": PROVIDERS["classic"][1],
-            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": CLASSES[cls],
-            "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None,
-        })
-    for export, cls, etype, level in CLASSIC_INSTANCE:
-        events.append({
-            "Function": export, "Kind": "classic", "Idiom": "classic_instance", "ProviderGuid": PROVIDERS["classic"][1],
-            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": CLASSES[cls],
-            "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None,
-        })
+    events += [_classic_row(export, cls, etype, level, "classic" if zeroing == "MemZero" else "fill")
+               for export, cls, etype, level, _via, zeroing in CLASSIC]
+    events += [_classic_row(export, cls, etype, level, "classic_instance")
+               for export, cls, etype, level in CLASSIC_INSTANCE]
     return {"format": 1, "sample": "idioms", "levels": list(LEVELS), "events": events}
 
 

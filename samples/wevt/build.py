@@ -137,28 +137,30 @@ def _table(sig: str, base: int, entries: list[bytes], names: list[str], name_slo
     return sig.encode() + struct.pack("<II", 12 + len(body), len(entries)) + body
 
 
+def _offsets(into: dict, keys: list, base: int, entry_size: int) -> None:
+    """Record where each entry of a table element at ``base`` lies, by key: events refer to them by offset."""
+    for i, key in enumerate(keys):
+        into[key] = base + 12 + entry_size * i
+
+
 def _element(sig: str, p: WevtProvider, base: int, lay: _Layout) -> bytes:
     if sig == "CHAN":
         return _table(sig, base, [struct.pack("<IIII", c.scope, 0, c.value, c.message_id) for c in p.channels],
                       [c.name for c in p.channels], 4, 16)
     if sig == "LEVL":
-        for i, lv in enumerate(p.levels):
-            lay.levels[lv.value] = base + 12 + 12 * i
+        _offsets(lay.levels, [lv.value for lv in p.levels], base, 12)
         return _table(sig, base, [struct.pack("<III", lv.value, lv.message_id, 0) for lv in p.levels],
                       [lv.name for lv in p.levels], 8, 12)
     if sig == "OPCO":
-        for i, o in enumerate(p.opcodes):
-            lay.opcodes[(o.value, o.scope)] = base + 12 + 12 * i
+        _offsets(lay.opcodes, [(o.value, o.scope) for o in p.opcodes], base, 12)
         return _table(sig, base, [struct.pack("<III", o.value << 16 | o.scope, o.message_id, 0) for o in p.opcodes],
                       [o.name for o in p.opcodes], 8, 12)
     if sig == "TASK":
-        for i, t in enumerate(p.tasks):
-            lay.tasks[t.value] = base + 12 + 28 * i
+        _offsets(lay.tasks, [t.value for t in p.tasks], base, 28)
         return _table(sig, base, [struct.pack("<II", t.value, t.message_id) + guid_bytes(t.guid) + b"\0" * 4
                                   for t in p.tasks], [t.name for t in p.tasks], 24, 28)
     if sig == "KEYW":
-        for i, k in enumerate(p.keywords):
-            lay.keywords[k.value] = base + 12 + 16 * i
+        _offsets(lay.keywords, [k.value for k in p.keywords], base, 16)
         return _table(sig, base, [struct.pack("<QII", k.value, k.message_id, 0) for k in p.keywords],
                       [k.name for k in p.keywords], 12, 16)
     if sig == "PRVA":
