@@ -29,133 +29,46 @@ def template_name(image: Image, args: str) -> str:
 
 
 def events_header(image: Image) -> str:
-    """The provider header, laid out as mc.exe's generated headers are (structure documented; code ours)."""
+    """The provider header, laid out as mc.exe's generated headers are (structure documented; code ours):
+    samples/templates/mcevents.h.in with the provider's names, descriptors, templates and write macros."""
     km = image.mode == "km"
     sym = image.symbol
-    register = "McGenEventRegister_EtwRegister" if km else "McGenEventRegister_EventRegister"
-    unregister = "McGenEventUnregister_EtwUnregister" if km else "McGenEventUnregister_EventUnregister"
-    write = "McGenEventWrite_EtwWriteTransfer" if km else "McGenEventWrite_EventWriteTransfer"
     reg_api, unreg_api, write_api = ("EtwRegister", "EtwUnregister", "EtwWriteTransfer") if km else (
         "EventRegister", "EventUnregister", "EventWriteTransfer")
-    n = len(image.events)
-    words = (n + 31) // 32
-    lines = [
-        f"/* {image.name}events.h: provider {image.provider}, in the layout of an mc.exe -{image.mode} header. */",
-        "#pragma once",
-        "",
-        "typedef struct _EVENT_DESCRIPTOR {",
-        "    USHORT Id; UCHAR Version; UCHAR Channel; UCHAR Level; UCHAR Opcode; USHORT Task; ULONGLONG Keyword;",
-        "} EVENT_DESCRIPTOR;",
-        "typedef const EVENT_DESCRIPTOR *PCEVENT_DESCRIPTOR;",
-        "typedef struct _EVENT_DATA_DESCRIPTOR { ULONGLONG Ptr; ULONG Size; ULONG Reserved; } EVENT_DATA_DESCRIPTOR;",
-        "typedef EVENT_DATA_DESCRIPTOR *PEVENT_DATA_DESCRIPTOR;",
-        "typedef struct _EVENT_FILTER_DESCRIPTOR *PEVENT_FILTER_DESCRIPTOR;",
-        "typedef VOID (*PENABLECALLBACK)(LPCGUID SourceId, ULONG ControlCode, UCHAR Level, ULONGLONG MatchAny,",
-        "                                ULONGLONG MatchAll, PEVENT_FILTER_DESCRIPTOR FilterData, PVOID Context);",
-        f"DECLSPEC_IMPORT ULONG {reg_api}(LPCGUID ProviderId, PENABLECALLBACK Callback, PVOID Context,"
-        " PREGHANDLE RegHandle);",
-        f"DECLSPEC_IMPORT ULONG {unreg_api}(REGHANDLE RegHandle);",
-        f"DECLSPEC_IMPORT ULONG {write_api}(REGHANDLE RegHandle, PCEVENT_DESCRIPTOR Descriptor, LPCGUID ActivityId,",
-        "                                  LPCGUID RelatedActivityId, ULONG Count, PEVENT_DATA_DESCRIPTOR Data);",
-        "",
-        "/* Per-provider state: the REGHANDLE first, then what the enable callback last received. */",
-        "typedef struct _MCGEN_TRACE_CONTEXT {",
-        "    TRACEHANDLE RegistrationHandle;",
-        "    TRACEHANDLE Logger;",
-        "    ULONGLONG MatchAnyKeyword;",
-        "    ULONGLONG MatchAllKeyword;",
-        "    ULONG Flags;",
-        "    ULONG IsEnabled;",
-        "    UCHAR Level;",
-        "    UCHAR Reserve;",
-        "    USHORT EnableBitsCount;",
-        "    PULONG EnableBitMask;",
-        "    const ULONGLONG *EnableKeyWords;",
-        "    const UCHAR *EnableLevel;",
-        "} MCGEN_TRACE_CONTEXT, *PMCGEN_TRACE_CONTEXT;",
-        "typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;",
-        "",
-        f"__declspec(selectany) const GUID {sym} = {guid_initializer(image.guid)};",
-        f"__declspec(selectany) ULONG {sym}_EnableBits[{words}];",
-        f"__declspec(selectany) const ULONGLONG {sym}_Keywords[{n}] = {{"
-        + ", ".join(f"0x{e.keyword:x}" for e in image.events) + "};",
-        f"__declspec(selectany) const UCHAR {sym}_Levels[{n}] = {{"
-        + ", ".join(str(e.level) for e in image.events) + "};",
-        f"__declspec(selectany) MCGEN_TRACE_CONTEXT {sym}_Context = {{0, 0, 0, 0, 0, 0, 0, 0, {n},"
-        f" {sym}_EnableBits, {sym}_Keywords, {sym}_Levels}};",
-        f"#define {sym}Handle ({sym}_Context.RegistrationHandle)",
-        "",
-    ]
-    for e in image.events:
-        lines.append(f"__declspec(selectany) const EVENT_DESCRIPTOR {e.symbol} = {{0x{e.id:x}, 0x{e.version:x},"
-                     f" 0x{e.channel:x}, 0x{e.level:x}, 0x{e.opcode:x}, 0x{e.task:x}, 0x{e.keyword:x}}};")
-    lines += [
-        "",
-        "/* The enable callback: records the session's level and keywords and sets one enable bit per event. */",
-        "DECLSPEC_NOINLINE __inline VOID McGenControlCallbackV2(LPCGUID SourceId, ULONG ControlCode, UCHAR Level,",
-        "        ULONGLONG MatchAny, ULONGLONG MatchAll, PEVENT_FILTER_DESCRIPTOR FilterData, PVOID CallbackContext)",
-        "{",
-        "    PMCGEN_TRACE_CONTEXT Ctx = (PMCGEN_TRACE_CONTEXT)CallbackContext;",
-        "    ULONG Ix;",
-        "    (void)SourceId; (void)FilterData;",
-        "    if (Ctx == NULL) return;",
-        "    Ctx->Level = Level; Ctx->MatchAnyKeyword = MatchAny; Ctx->MatchAllKeyword = MatchAll;",
-        "    Ctx->IsEnabled = ControlCode == 1;",
-        "    for (Ix = 0; Ix < Ctx->EnableBitsCount; Ix++) {",
-        "        int on = Ctx->IsEnabled && (Ctx->Level == 0 || Ctx->EnableLevel[Ix] <= Ctx->Level) &&",
-        "                 (Ctx->EnableKeyWords[Ix] == 0 || ((Ctx->EnableKeyWords[Ix] & Ctx->MatchAnyKeyword) &&",
-        "                  (Ctx->EnableKeyWords[Ix] & Ctx->MatchAllKeyword) == Ctx->MatchAllKeyword));",
-        "        if (on) Ctx->EnableBitMask[Ix >> 5] |= 1u << (Ix % 32);",
-        "        else Ctx->EnableBitMask[Ix >> 5] &= ~(1u << (Ix % 32));",
-        "    }",
-        "}",
-        "",
-        f"DECLSPEC_NOINLINE __inline ULONG {register}(LPCGUID ProviderId, PENABLECALLBACK EnableCallback,",
-        "        PVOID CallbackContext, PREGHANDLE RegHandle)",
-        "{",
-        "    if (*RegHandle) return 0;",
-        f"    return {reg_api}(ProviderId, EnableCallback, CallbackContext, RegHandle);",
-        "}",
-        "",
-        f"DECLSPEC_NOINLINE __inline ULONG {unregister}(PREGHANDLE RegHandle)",
-        "{",
-        "    ULONG Error;",
-        "    if (!*RegHandle) return 0;",
-        f"    Error = {unreg_api}(*RegHandle);",
-        "    *RegHandle = 0;",
-        "    return Error;",
-        "}",
-        "",
-        "/* Every write goes through here: the REGHANDLE is read from the context, the descriptor passed on. */",
-        f"DECLSPEC_NOINLINE __inline ULONG {write}(PCMCGEN_TRACE_CONTEXT Context, PCEVENT_DESCRIPTOR Descriptor,",
-        "        LPCGUID ActivityId, ULONG EventDataCount, PEVENT_DATA_DESCRIPTOR EventData)",
-        "{",
-        f"    return {write_api}(Context->RegistrationHandle, Descriptor, ActivityId, NULL, EventDataCount, EventData);",
-        "}",
-        "",
-    ]
+    write = f"McGenEventWrite_{write_api}"
+    descriptors = [f"__declspec(selectany) const EVENT_DESCRIPTOR {e.symbol} = {{0x{e.id:x}, 0x{e.version:x},"
+                   f" 0x{e.channel:x}, 0x{e.level:x}, 0x{e.opcode:x}, 0x{e.task:x}, 0x{e.keyword:x}}};"
+                   for e in image.events]
+    templates = []
     for args in sorted({e.args for e in image.events if e.args}):
         params = ", ".join(f"{_ARG_C[a]} _Arg{i}" for i, a in enumerate(args))
-        lines += [f"DECLSPEC_NOINLINE __inline ULONG {template_name(image, args)}(PCMCGEN_TRACE_CONTEXT Context,"
-                  f" PCEVENT_DESCRIPTOR Descriptor, {params})",
-                  "{",
-                  f"    EVENT_DATA_DESCRIPTOR EventData[{len(args)}];"]
+        lines = [f"DECLSPEC_NOINLINE __inline ULONG {template_name(image, args)}(PCMCGEN_TRACE_CONTEXT Context,"
+                 f" PCEVENT_DESCRIPTOR Descriptor, {params})",
+                 "{",
+                 f"    EVENT_DATA_DESCRIPTOR EventData[{len(args)}];"]
         for i, a in enumerate(args):
             lines.append(f"    EventData[{i}].Ptr = (ULONGLONG)(ULONG_PTR)&_Arg{i}; EventData[{i}].Size ="
                          f" sizeof({_ARG_C[a]}); EventData[{i}].Reserved = 0;")
-        lines += [f"    return {write}(Context, Descriptor, NULL, {len(args)}, EventData);", "}", ""]
+        lines += [f"    return {write}(Context, Descriptor, NULL, {len(args)}, EventData);", "}", "", ""]
+        templates.append("\n".join(lines))
+    macros = []
     for bit, e in enumerate(image.events):
         enabled = f"(({sym}_EnableBits[{bit >> 5}] & 0x{1 << (bit % 32):08x}u) != 0)"
-        lines.append(f"#define EventEnabled{e.symbol}() {enabled}")
+        macros.append(f"#define EventEnabled{e.symbol}() {enabled}")
         if e.args:
             names = ", ".join(f"a{i}" for i in range(len(e.args)))
-            lines.append(f"#define EventWrite{e.symbol}({names}) (EventEnabled{e.symbol}() ?"
-                         f" {template_name(image, e.args)}(&{sym}_Context, &{e.symbol}, {names}) : 0)")
+            macros.append(f"#define EventWrite{e.symbol}({names}) (EventEnabled{e.symbol}() ?"
+                          f" {template_name(image, e.args)}(&{sym}_Context, &{e.symbol}, {names}) : 0)")
         else:
-            lines.append(f"#define EventWrite{e.symbol}() (EventEnabled{e.symbol}() ?"
-                         f" {write}(&{sym}_Context, &{e.symbol}, NULL, 0, NULL) : 0)")
-    return "\n".join(lines) + "\n"
-
+            macros.append(f"#define EventWrite{e.symbol}() (EventEnabled{e.symbol}() ?"
+                          f" {write}(&{sym}_Context, &{e.symbol}, NULL, 0, NULL) : 0)")
+    return ctemplate.fill(
+        ctemplate.SHARED / "mcevents.h.in", name=image.name, provider=image.provider, mode=image.mode,
+        register_api=reg_api, unregister_api=unreg_api, write_api=write_api, symbol=sym,
+        guid=guid_initializer(image.guid), enable_words=str((len(image.events) + 31) // 32),
+        event_count=str(len(image.events)), keywords=", ".join(f"0x{e.keyword:x}" for e in image.events),
+        levels=", ".join(str(e.level) for e in image.events), descriptors="\n".join(descriptors),
+        templates="".join(templates), macros="\n".join(macros))
 
 
 def c_source(image: Image) -> str:
