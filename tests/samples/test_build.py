@@ -454,6 +454,24 @@ def test_c_template_fills_braced_names_only(tmp_path):
         ctemplate.fill(path, name="x", other="y")
 
 
+def test_mc_generator_modules_depend_downward_only():
+    """samples/mcgen, one module a job: the model imports none of the others; the images (spec), the C emitter
+    and the truth only the model; the build puts them together."""
+    import ast
+
+    allowed = {"model": set(), "spec": {"model"}, "emit": {"model"}, "truth": {"model"},
+               "build": {"model", "spec", "emit", "truth"}, "__main__": {"build"}}
+    folder = SAMPLES / "mcgen"
+    assert {p.stem for p in folder.glob("*.py")} == set(allowed) | {"__init__"}
+    for name, deps in allowed.items():
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        used = {node.module.rsplit(".", 1)[1] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("samples.mcgen.")}
+        used |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "samples.mcgen" for alias in node.names}
+        assert used == deps, (name, used)
+
+
 # ------------------------------------------------------------------------------------------- the one driver
 
 
