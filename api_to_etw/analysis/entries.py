@@ -443,8 +443,12 @@ class EntryFinder:
 
     # ------------------------------------------------------------------ read-only pointer tables
     def _tables(self) -> None:
-        """Runs of pointers to functions in read-only, non-executable sections: vtables, ops tables, RPC
-        dispatch tables. A symbol starting inside a run starts a new table; slots count from its start."""
+        """Runs of pointers to functions in non-executable sections: vtables, ops tables, RPC dispatch tables
+        in read-only data, and the statically initialised tables of writable data (a Python extension's
+        PyMethodDef and PyModuleDef slots, callback structures C declares without ``const``), which the
+        code that receives their address calls through. Only the bytes the file backs are read: what the
+        loader zero-fills holds no pointer. A symbol starting inside a run starts a new table; slots count
+        from its start."""
         facts = self.facts
         base = facts.image_base
         symbols = facts.symbols
@@ -459,8 +463,11 @@ class EntryFinder:
         lowest = min([low, *self.code]) if self.code else low
         highest = max([high, *(rva + 1 for rva in self.code)]) if self.code else high
 
+        # A writable structure of code pointers is most often one the code hands to an API modelled above
+        # (SERVICE_TABLE_ENTRY, a WDF config): its slots only label functions nothing else enters.
+        entered = set(self.entries.kinds)
         for start, size, writable, executable in facts.sections:
-            if writable or executable or size <= 0:
+            if executable or size <= 0:
                 continue
             if size > MAX_TABLE_SECTION:
                 log.warning("pointer tables: only the first %d MB of the section at 0x%x are scanned",
@@ -479,7 +486,7 @@ class EntryFinder:
                     continue
                 if table is None or (rva in symbols and rva != table):
                     table, slot = rva, 0
-                if target in self.code:
+                if target in self.code and not (writable and target in entered):
                     name = symbols.get(table) or f"0x{table:x}"
                     self.entries.add(target, f"table:{name}[{slot}]")
                 slot += 1

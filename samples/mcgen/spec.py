@@ -132,7 +132,8 @@ def driver_model() -> Image:
              ["(void)Dpc; (void)Context; (void)Arg1; (void)Arg2;", "EventWriteDpcFired();"],
              writes=["DpcFired"], entries=["callback:KeInitializeDpc"]),
         Func("WidgetLateHook", "VOID {name}(ULONG Value)",
-             ["EventWriteLateHook(Value);", "EventWriteLateHook(Value + 1);"], writes=["LateHook"]),
+             ["EventWriteLateHook(Value);", "EventWriteLateHook(Value + 1);"], writes=["LateHook"],
+             entries=["table:g_LateHook[0]"]),  # a function pointer initialised in writable data
         Func("DriverEntry", "NTSTATUS {name}(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)",
              ["HANDLE thread;",
               "NTSTATUS status;",
