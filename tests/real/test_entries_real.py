@@ -10,8 +10,10 @@ Bus_DeviceFileCreate, Bus_FileClose, NULL) gives one file-create and one file-cl
 XusbPdo.cpp) are manual queues without callbacks: six WdfIoQueueCreate calls in all. The IOCTL codes are the
 IOCTL_* defines of sdk/include/ViGEm/km/BusShared.h (CTL_CODE(FILE_DEVICE_BUS_EXTENDER, 0x801 + n,
 METHOD_BUFFERED, access)); Bus_EvtIoDeviceControl's default case traces (TraceEvents, "Unknown I/O control code").
-Timers are not asserted: the tag's source creates one (Ds4Pdo.cpp), the shipped binary two (two different
-EvtTimerFunc routines that call WdfTimerGetParentObject), so the build is not exactly that tree there.
+Two timers: Ds4Pdo.cpp's (WDF_TIMER_CONFIG_INIT_PERIODIC(&timerConfig, PendingUsbRequestsTimerFunc, ...)) and
+one of the DMF library the project links (sys/ViGEmBus.vcxproj: DmfK.lib; EmulationTargetPDO::PdoPrepare calls
+DMF_BufferQueue_Create, whose BufferPool child modules create a timer: microsoft/DMF Dmf_BufferPool.c,
+WDF_TIMER_CONFIG_INIT(&timerConfig, BufferPool_BufferPoolEntryTimerHandler)).
 
 The bus side of the same source: Driver.cpp's Bus_EvtDeviceAdd sets the default child list
 (WDF_CHILD_LIST_CONFIG_INIT(&config, ..., Bus_EvtDeviceListCreatePdo), config.EvtChildListIdentificationDescription
@@ -83,8 +85,8 @@ def test_vigembus_kmdf_callbacks_are_entry_points(real_binary):
     assert calls["WdfFdoInitSetDefaultChildListConfig"] == 1 and calls["WdfIoQueueReadyNotify"] == 1
     assert calls["WdfDeviceAddQueryInterface"] == 1  # XusbPdo.cpp only
     assert calls["WdfChildListRetrieveNextDevice"] >= 4  # Driver.cpp 1, EmulationTargetPDO.cpp 1, busenum.cpp 2
-    by_kind = Counter(k for kinds in entries.kinds.values() for k in kinds
-                      if k.startswith("callback:Wdf") and not k.startswith("callback:WdfTimerCreate."))
+    assert calls["WdfTimerCreate"] == 2
+    by_kind = Counter(k for kinds in entries.kinds.values() for k in kinds if k.startswith("callback:Wdf"))
     interface = "callback:WdfDeviceAddQueryInterface."
     assert by_kind == {
         "callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate": 1,
@@ -99,6 +101,7 @@ def test_vigembus_kmdf_callbacks_are_entry_points(real_binary):
         "callback:WdfFdoInitSetDefaultChildListConfig.EvtChildListIdentificationDescriptionCompare": 1,
         "callback:WdfChildListRetrieveNextDevice.EvtChildListIdentificationDescriptionCompare": 1,
         "callback:WdfIoQueueReadyNotify.QueueReady": 1,
+        "callback:WdfTimerCreate.EvtTimerFunc": 2,
         interface + "InterfaceReference": 1, interface + "InterfaceDereference": 1,
         # USB_BUS_INTERFACE_USBDI_V1's five routines after the 0x20-byte INTERFACE head
         **{f"{interface}Interface+0x{at:x}": 1 for at in range(0x20, 0x48, 8)},
