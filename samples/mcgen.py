@@ -406,7 +406,8 @@ def kmdf_model() -> Image:
     callback, creates two queues (read, write and device-control callbacks; an internal device-control
     callback, created by a helper given the configuration), a timer, a work item, a DPC and an interrupt, a child
     list (its create-device callback sets the child PDO's callbacks), power-policy callbacks, an object context
-    with a destroy callback, a query interface and a queue-ready routine; the write callback sets a completion
+    with a destroy callback, a query interface, a queue-ready routine, a remote I/O target's remove callback
+    and a WMI instance's query callback; the write callback sets a completion
     routine and a cancel routine. Every framework call goes through the function table. The read callback copies its
     descriptor with RtlMoveMemory and patches the Level."""
     ev = [
@@ -443,6 +444,8 @@ def kmdf_model() -> Image:
         Event("ContextDestroyed", 55, 5, 0, 7, 0x40, "x"),
         Event("InterfaceReferenced", 56, 5, 0, 9, 0x100, "x"),
         Event("InterfacePinged", 57, 5, 0, 9, 0x100, "q"),
+        Event("TargetRemoving", 58, 4, 0, 10, 0x200, "x"),
+        Event("WmiQueried", 59, 5, 0, 10, 0x200, "q"),
     ]
     f = [
         Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
@@ -594,6 +597,36 @@ def kmdf_model() -> Image:
               "ping.Ping = KmdfInterfacePing;",
               "WDF_QUERY_INTERFACE_CONFIG_INIT(&config, &ping.Header, &g_PingInterface, NULL);",
               "return WdfDeviceAddQueryInterface(Device, &config);"]),
+        Func("KmdfTargetQueryRemove", "NTSTATUS {name}(WDFIOTARGET IoTarget)",
+             ["EventWriteTargetRemoving((ULONGLONG)(ULONG_PTR)IoTarget);", "return STATUS_SUCCESS;"],
+             writes=["TargetRemoving"], entries=["callback:WdfIoTargetOpen.EvtIoTargetQueryRemove"]),
+        Func("KmdfWmiQuery", "NTSTATUS {name}(WDFWMIINSTANCE WmiInstance, ULONG OutBufferSize, PVOID OutBuffer,"
+             " ULONG *BufferUsed)",
+             ["(void)WmiInstance; (void)OutBuffer;", "*BufferUsed = 0;", "EventWriteWmiQueried(OutBufferSize);",
+              "return STATUS_SUCCESS;"],
+             writes=["WmiQueried"], entries=["callback:WdfWmiInstanceCreate.EvtWmiInstanceQueryInstance"]),
+        Func("KmdfOpenTargets", "NTSTATUS {name}(WDFDEVICE Device)",
+             ["/* A remote I/O target opened with remove callbacks, and a WMI instance with its query callback. */",
+              "WDF_IO_TARGET_OPEN_PARAMS open;",
+              "WDF_WMI_PROVIDER_CONFIG provider;",
+              "WDF_WMI_INSTANCE_CONFIG instance;",
+              "NTSTATUS status;",
+              "__builtin_memset(&open, 0, sizeof open);",
+              "open.Size = sizeof open;",
+              "open.Type = 1;",
+              "open.EvtIoTargetQueryRemove = KmdfTargetQueryRemove;",
+              "status = WdfIoTargetOpen(g_Target, &open);",
+              "if (!NT_SUCCESS(status)) return status;",
+              "__builtin_memset(&provider, 0, sizeof provider);",
+              "provider.Size = sizeof provider;",
+              "provider.Guid = g_PingInterface;",
+              "provider.MinInstanceBufferSize = sizeof(ULONG);",
+              "__builtin_memset(&instance, 0, sizeof instance);",
+              "instance.Size = sizeof instance;",
+              "instance.ProviderConfig = &provider;",
+              "instance.Register = 1;",
+              "instance.EvtWmiInstanceQueryInstance = KmdfWmiQuery;",
+              "return WdfWmiInstanceCreate(Device, &instance, WDF_NO_OBJECT_ATTRIBUTES, WDF_NO_HANDLE);"]),
         Func("KmdfSetupChildren", "VOID {name}(PWDFDEVICE_INIT DeviceInit)",
              ["/* A bus FDO: its default child list and, as power policy owner, its wake callbacks. */",
               "WDF_CHILD_LIST_CONFIG children;",
@@ -637,6 +670,7 @@ def kmdf_model() -> Image:
               "context.EvtDestroyCallback = KmdfContextDestroy;",
               "status = WdfObjectAllocateContext(device, &context, &g_Context);",
               "if (NT_SUCCESS(status)) status = KmdfAddInterface(device);",
+              "if (NT_SUCCESS(status)) status = KmdfOpenTargets(device);",
               "if (!NT_SUCCESS(status)) return status;",
               "WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);",
               "queue.EvtIoRead = KmdfIoRead;",
@@ -659,7 +693,7 @@ def kmdf_model() -> Image:
               "if (NT_SUCCESS(status)) status = WdfInterruptCreate(device, &interrupt, WDF_NO_OBJECT_ATTRIBUTES, &line);",
               "EventWriteDeviceAdded(status);",
               "return status;"],
-             calls=["KmdfCreateQueue", "KmdfSetupChildren", "KmdfAddInterface"], writes=["DeviceAdded"],
+             calls=["KmdfCreateQueue", "KmdfSetupChildren", "KmdfAddInterface", "KmdfOpenTargets"], writes=["DeviceAdded"],
              entries=["callback:WdfDriverCreate.EvtDriverDeviceAdd"]),
         Func("KmdfDriverUnload", "VOID {name}(WDFDRIVER Driver)",
              ["(void)Driver;", "ObUnRegisterCallbacks(g_ObHandle);", "CmUnRegisterCallback(g_Cookie);",
@@ -754,6 +788,7 @@ def kmdf_model() -> Image:
         "static volatile LONG g_Powered;",
         "static volatile NTSTATUS g_Status;",
         "static PVOID g_Context;",
+        "static WDFIOTARGET g_Target;",
         "/* A query interface of our own: the INTERFACE head, then its routine. */",
         "typedef VOID CONTOSO_PING(PVOID Context, ULONG Value);",
         "typedef struct _CONTOSO_PING_INTERFACE { INTERFACE Header; CONTOSO_PING *Ping; } CONTOSO_PING_INTERFACE;",

@@ -128,8 +128,12 @@ WDF_APIS = (
     WdfApi("WdfDeviceInitSetIoInCallerContextCallback", 74, {}, {2: "EvtIoInCallerContext"}),
     # WdfDeviceCreate(Globals, DeviceInit *, DeviceAttributes, Device)
     _attributes("WdfDeviceCreate", 75, 2),
-    # WdfDmaEnablerCreate(Globals, Device, Config, Attributes, DmaEnabler) (wdfdmaenabler.h)
-    _attributes("WdfDmaEnablerCreate", 94, 3),
+    # WdfDmaEnablerCreate(Globals, Device, Config, Attributes, DmaEnabler) (wdfdmaenabler.h): WDF_DMA_ENABLER_CONFIG
+    # is ULONG Size; WDF_DMA_PROFILE Profile; size_t MaximumLength; then six callbacks from +0x10.
+    WdfApi("WdfDmaEnablerCreate", 94, {2: (0x40, {
+        0x10: "EvtDmaEnablerFill", 0x18: "EvtDmaEnablerFlush", 0x20: "EvtDmaEnablerDisable",
+        0x28: "EvtDmaEnablerEnable", 0x30: "EvtDmaEnablerSelfManagedIoStart",
+        0x38: "EvtDmaEnablerSelfManagedIoStop"}), 3: OBJECT_ATTRIBUTES}),
     # WdfDmaTransactionCreate(Globals, DmaEnabler, Attributes, DmaTransaction); Initialize(Globals, Transaction,
     # EvtProgramDmaFunction, ...); InitializeUsingRequest(Globals, Transaction, Request, EvtProgramDmaFunction, ...)
     _attributes("WdfDmaTransactionCreate", 98, 2),
@@ -165,8 +169,11 @@ WDF_APIS = (
     WdfApi("WdfIoQueuePurge", 165, {}, {2: "PurgeComplete"}),
     WdfApi("WdfIoQueueReadyNotify", 166, {}, {2: "QueueReady"}),
     WdfApi("WdfIoQueueStopAndPurge", 418, {}, {2: "StopAndPurgeComplete"}),
-    # WdfIoTargetCreate(Globals, Device, IoTargetAttributes, IoTarget) (wdfiotarget.h)
+    # WdfIoTargetCreate(Globals, Device, IoTargetAttributes, IoTarget) (wdfiotarget.h); WdfIoTargetOpen(Globals,
+    # IoTarget, OpenParams): WDF_IO_TARGET_OPEN_PARAMS is ULONG Size; Type; then the three remove callbacks.
     _attributes("WdfIoTargetCreate", 167, 2),
+    WdfApi("WdfIoTargetOpen", 168, {2: (0x20, {
+        0x08: "EvtIoTargetQueryRemove", 0x10: "EvtIoTargetRemoveCanceled", 0x18: "EvtIoTargetRemoveComplete"})}),
     # WdfMemoryCreate(Globals, Attributes, PoolType, PoolTag, BufferSize, Memory, Buffer) (wdfmemory.h);
     # WdfMemoryCreatePreallocated(Globals, Attributes, Buffer, BufferSize, Memory); WdfLookasideListCreate(Globals,
     # LookasideAttributes, BufferSize, PoolType, MemoryAttributes, PoolTag, Lookaside)
@@ -213,6 +220,15 @@ WDF_APIS = (
     # EvtUsbTargetPipeReadComplete (+0x30); its context; EvtUsbTargetPipeReadersFailed (+0x40).
     WdfApi("WdfUsbTargetPipeConfigContinuousReader", 350, {2: (0x48, {
         0x30: "EvtUsbTargetPipeReadComplete", 0x40: "EvtUsbTargetPipeReadersFailed"})}),
+    # WdfWmiProviderCreate(Globals, Device, WmiProviderConfig, ProviderAttributes, WmiProvider) (wdfwmi.h):
+    # WDF_WMI_PROVIDER_CONFIG is ULONG Size; GUID Guid; ULONG Flags, MinInstanceBufferSize;
+    # EvtWmiProviderFunctionControl (+0x20). WdfWmiInstanceCreate(Globals, Device, InstanceConfig,
+    # InstanceAttributes, Instance): WDF_WMI_INSTANCE_CONFIG is ULONG Size; Provider; ProviderConfig; two
+    # BOOLEANs; then four callbacks from +0x20.
+    WdfApi("WdfWmiProviderCreate", 369, {2: (0x28, {0x20: "EvtWmiProviderFunctionControl"}), 3: OBJECT_ATTRIBUTES}),
+    WdfApi("WdfWmiInstanceCreate", 373, {2: (0x40, {
+        0x20: "EvtWmiInstanceQueryInstance", 0x28: "EvtWmiInstanceSetInstance", 0x30: "EvtWmiInstanceSetItem",
+        0x38: "EvtWmiInstanceExecuteMethod"}), 3: OBJECT_ATTRIBUTES}),
     WdfApi("WdfWorkItemCreate", 379, {1: (0x18, {0x08: "EvtWorkItemFunc"}), 2: OBJECT_ATTRIBUTES}),
     # WdfRequestMarkCancelableEx(Globals, Request, EvtRequestCancel)
     WdfApi("WdfRequestMarkCancelableEx", 393, {}, {2: "EvtRequestCancel"}),

@@ -22,6 +22,7 @@ static volatile LONG g_Resets;
 static volatile LONG g_Powered;
 static volatile NTSTATUS g_Status;
 static PVOID g_Context;
+static WDFIOTARGET g_Target;
 /* A query interface of our own: the INTERFACE head, then its routine. */
 typedef VOID CONTOSO_PING(PVOID Context, ULONG Value);
 typedef struct _CONTOSO_PING_INTERFACE { INTERFACE Header; CONTOSO_PING *Ping; } CONTOSO_PING_INTERFACE;
@@ -238,6 +239,45 @@ DECLSPEC_NOINLINE NTSTATUS KmdfAddInterface(WDFDEVICE Device)
     return WdfDeviceAddQueryInterface(Device, &config);
 }
 
+DECLSPEC_NOINLINE NTSTATUS KmdfTargetQueryRemove(WDFIOTARGET IoTarget)
+{
+    EventWriteTargetRemoving((ULONGLONG)(ULONG_PTR)IoTarget);
+    return STATUS_SUCCESS;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfWmiQuery(WDFWMIINSTANCE WmiInstance, ULONG OutBufferSize, PVOID OutBuffer, ULONG *BufferUsed)
+{
+    (void)WmiInstance; (void)OutBuffer;
+    *BufferUsed = 0;
+    EventWriteWmiQueried(OutBufferSize);
+    return STATUS_SUCCESS;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfOpenTargets(WDFDEVICE Device)
+{
+    /* A remote I/O target opened with remove callbacks, and a WMI instance with its query callback. */
+    WDF_IO_TARGET_OPEN_PARAMS open;
+    WDF_WMI_PROVIDER_CONFIG provider;
+    WDF_WMI_INSTANCE_CONFIG instance;
+    NTSTATUS status;
+    __builtin_memset(&open, 0, sizeof open);
+    open.Size = sizeof open;
+    open.Type = 1;
+    open.EvtIoTargetQueryRemove = KmdfTargetQueryRemove;
+    status = WdfIoTargetOpen(g_Target, &open);
+    if (!NT_SUCCESS(status)) return status;
+    __builtin_memset(&provider, 0, sizeof provider);
+    provider.Size = sizeof provider;
+    provider.Guid = g_PingInterface;
+    provider.MinInstanceBufferSize = sizeof(ULONG);
+    __builtin_memset(&instance, 0, sizeof instance);
+    instance.Size = sizeof instance;
+    instance.ProviderConfig = &provider;
+    instance.Register = 1;
+    instance.EvtWmiInstanceQueryInstance = KmdfWmiQuery;
+    return WdfWmiInstanceCreate(Device, &instance, WDF_NO_OBJECT_ATTRIBUTES, WDF_NO_HANDLE);
+}
+
 DECLSPEC_NOINLINE VOID KmdfSetupChildren(PWDFDEVICE_INIT DeviceInit)
 {
     /* A bus FDO: its default child list and, as power policy owner, its wake callbacks. */
@@ -284,6 +324,7 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     context.EvtDestroyCallback = KmdfContextDestroy;
     status = WdfObjectAllocateContext(device, &context, &g_Context);
     if (NT_SUCCESS(status)) status = KmdfAddInterface(device);
+    if (NT_SUCCESS(status)) status = KmdfOpenTargets(device);
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);
     queue.EvtIoRead = KmdfIoRead;

@@ -16,6 +16,8 @@ typedef struct WDFINTERRUPT__ *WDFINTERRUPT;
 typedef struct WDFIOTARGET__ *WDFIOTARGET;
 typedef struct WDFSPINLOCK__ *WDFSPINLOCK;
 typedef struct WDFCHILDLIST__ *WDFCHILDLIST;
+typedef struct WDFWMIINSTANCE__ *WDFWMIINSTANCE;
+typedef struct WDFWMIPROVIDER__ *WDFWMIPROVIDER;
 typedef PVOID WDFCONTEXT;
 typedef struct WDFDEVICE_INIT *PWDFDEVICE_INIT;
 typedef PVOID WDFOBJECT;
@@ -52,12 +54,14 @@ typedef enum _WDFFUNCENUM {
     WdfInterruptCreateTableIndex = 141,
     WdfIoQueueCreateTableIndex = 152,
     WdfIoQueueReadyNotifyTableIndex = 166,
+    WdfIoTargetOpenTableIndex = 168,
     WdfObjectAllocateContextTableIndex = 203,
     WdfPdoInitSetEventCallbacksTableIndex = 211,
     WdfDeviceAddQueryInterfaceTableIndex = 228,
     WdfRequestMarkCancelableTableIndex = 255,
     WdfRequestSetCompletionRoutineTableIndex = 260,
     WdfTimerCreateTableIndex = 318,
+    WdfWmiInstanceCreateTableIndex = 373,
     WdfWorkItemCreateTableIndex = 379,
 } WDFFUNCENUM;
 
@@ -265,6 +269,51 @@ typedef struct _WDF_QUERY_INTERFACE_CONFIG {
     BOOLEAN ImportInterface;                /* 0x28 */
 } WDF_QUERY_INTERFACE_CONFIG;
 
+/* Remote I/O targets (wdfiotarget.h): the target's owner is asked before its device is removed. */
+typedef NTSTATUS EVT_WDF_IO_TARGET_QUERY_REMOVE(WDFIOTARGET IoTarget);
+typedef struct _WDF_IO_TARGET_OPEN_PARAMS {
+    ULONG Size;
+    ULONG Type;                             /* 0x04: WDF_IO_TARGET_OPEN_TYPE */
+    EVT_WDF_IO_TARGET_QUERY_REMOVE *EvtIoTargetQueryRemove;    /* 0x08 */
+    PVOID EvtIoTargetRemoveCanceled;        /* 0x10 */
+    PVOID EvtIoTargetRemoveComplete;        /* 0x18 */
+    PVOID TargetDeviceObject;               /* 0x20 */
+    PVOID TargetFileObject;                 /* 0x28 */
+    UNICODE_STRING TargetDeviceName;        /* 0x30 */
+    ULONG DesiredAccess;                    /* 0x40 */
+    ULONG ShareAccess;                      /* 0x44 */
+    ULONG FileAttributes;                   /* 0x48 */
+    ULONG CreateDisposition;                /* 0x4c */
+    ULONG CreateOptions;                    /* 0x50 */
+    PVOID EaBuffer;                         /* 0x58 */
+    ULONG EaBufferLength;                   /* 0x60 */
+    LONGLONG *AllocationSize;               /* 0x68 */
+    ULONG FileInformation;                  /* 0x70 */
+    UNICODE_STRING FileName;                /* 0x78 */
+} WDF_IO_TARGET_OPEN_PARAMS;
+
+/* WMI (wdfwmi.h): an instance's query callback; its provider configuration is pointed to. */
+typedef NTSTATUS EVT_WDF_WMI_INSTANCE_QUERY_INSTANCE(WDFWMIINSTANCE WmiInstance, ULONG OutBufferSize,
+                                                     PVOID OutBuffer, ULONG *BufferUsed);
+typedef struct _WDF_WMI_PROVIDER_CONFIG {
+    ULONG Size;
+    GUID Guid;                              /* 0x04 */
+    ULONG Flags;                            /* 0x14 */
+    ULONG MinInstanceBufferSize;            /* 0x18 */
+    PVOID EvtWmiProviderFunctionControl;    /* 0x20 */
+} WDF_WMI_PROVIDER_CONFIG;
+typedef struct _WDF_WMI_INSTANCE_CONFIG {
+    ULONG Size;
+    WDFWMIPROVIDER Provider;                /* 0x08 */
+    WDF_WMI_PROVIDER_CONFIG *ProviderConfig;    /* 0x10 */
+    BOOLEAN UseContextForQuery;             /* 0x18 */
+    BOOLEAN Register;                       /* 0x19 */
+    EVT_WDF_WMI_INSTANCE_QUERY_INSTANCE *EvtWmiInstanceQueryInstance;  /* 0x20 */
+    PVOID EvtWmiInstanceSetInstance;        /* 0x28 */
+    PVOID EvtWmiInstanceSetItem;            /* 0x30 */
+    PVOID EvtWmiInstanceExecuteMethod;      /* 0x38 */
+} WDF_WMI_INSTANCE_CONFIG;
+
 typedef VOID EVT_WDF_REQUEST_COMPLETION_ROUTINE(WDFREQUEST Request, WDFIOTARGET Target, PVOID Params, PVOID Context);
 typedef VOID EVT_WDF_REQUEST_CANCEL(WDFREQUEST Request);
 typedef VOID EVT_WDF_IO_IN_CALLER_CONTEXT(WDFDEVICE Device, WDFREQUEST Request);
@@ -290,6 +339,11 @@ _Static_assert(sizeof(WDF_PDO_EVENT_CALLBACKS) == 0x40 && sizeof(WDF_POWER_POLIC
                "PDO, power policy callbacks");
 _Static_assert(__builtin_offsetof(WDF_PDO_EVENT_CALLBACKS, EvtDeviceEject) == 0x18, "EvtDeviceEject");
 _Static_assert(sizeof(INTERFACE) == 0x20, "INTERFACE");
+_Static_assert(__builtin_offsetof(WDF_IO_TARGET_OPEN_PARAMS, FileName) == 0x78 &&
+               sizeof(WDF_IO_TARGET_OPEN_PARAMS) == 0x88, "WDF_IO_TARGET_OPEN_PARAMS");
+_Static_assert(__builtin_offsetof(WDF_WMI_PROVIDER_CONFIG, EvtWmiProviderFunctionControl) == 0x20, "WMI provider");
+_Static_assert(__builtin_offsetof(WDF_WMI_INSTANCE_CONFIG, EvtWmiInstanceQueryInstance) == 0x20 &&
+               sizeof(WDF_WMI_INSTANCE_CONFIG) == 0x40, "WDF_WMI_INSTANCE_CONFIG");
 _Static_assert(__builtin_offsetof(WDF_QUERY_INTERFACE_CONFIG, EvtDeviceProcessQueryInterfaceRequest) == 0x20 &&
                sizeof(WDF_QUERY_INTERFACE_CONFIG) == 0x30, "WDF_QUERY_INTERFACE_CONFIG");
 
@@ -357,6 +411,13 @@ typedef VOID (*PFN_WDFDEVICEINITSETPOWERPOLICYEVENTCALLBACKS)(PWDF_DRIVER_GLOBAL
 typedef NTSTATUS (*PFN_WDFIOQUEUEREADYNOTIFY)(PWDF_DRIVER_GLOBALS, WDFQUEUE, EVT_WDF_IO_QUEUE_STATE *, WDFCONTEXT);
 typedef NTSTATUS (*PFN_WDFOBJECTALLOCATECONTEXT)(PWDF_DRIVER_GLOBALS, WDFOBJECT, WDF_OBJECT_ATTRIBUTES *, PVOID *);
 typedef NTSTATUS (*PFN_WDFDEVICEADDQUERYINTERFACE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_QUERY_INTERFACE_CONFIG *);
+typedef NTSTATUS (*PFN_WDFIOTARGETOPEN)(PWDF_DRIVER_GLOBALS, WDFIOTARGET, WDF_IO_TARGET_OPEN_PARAMS *);
+typedef NTSTATUS (*PFN_WDFWMIINSTANCECREATE)(PWDF_DRIVER_GLOBALS, WDFDEVICE, WDF_WMI_INSTANCE_CONFIG *,
+                                             WDF_OBJECT_ATTRIBUTES *, WDFWMIINSTANCE *);
+#define WdfIoTargetOpen(t, p) ((PFN_WDFIOTARGETOPEN)WdfFunctions_01015[WdfIoTargetOpenTableIndex])(\
+    WdfDriverGlobals, t, p)
+#define WdfWmiInstanceCreate(d, c, a, i) ((PFN_WDFWMIINSTANCECREATE)\
+    WdfFunctions_01015[WdfWmiInstanceCreateTableIndex])(WdfDriverGlobals, d, c, a, i)
 #define WdfFdoInitSetDefaultChildListConfig(i, c, a) ((PFN_WDFFDOINITSETDEFAULTCHILDLISTCONFIG)\
     WdfFunctions_01015[WdfFdoInitSetDefaultChildListConfigTableIndex])(WdfDriverGlobals, i, c, a)
 #define WdfChildListRetrieveNextDevice(l, i, d, r) ((PFN_WDFCHILDLISTRETRIEVENEXTDEVICE)\

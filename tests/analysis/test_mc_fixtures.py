@@ -130,7 +130,7 @@ def test_all_sites_only_adds_rows(sample):
 def test_the_kmdf_driver_covers_its_idioms():
     """mckmdf is worth its name: KMDF callbacks of every modelled structure (a bus FDO's child list, its PDOs'
     callbacks, power policy, a query interface whose routines follow the INTERFACE head, queue state and object
-    destroy callbacks), object and registry callbacks, IOCTL cases of an EvtIoDeviceControl callback, and a
+    destroy callbacks, a remote I/O target's and a WMI instance's), object and registry callbacks, IOCTL cases of an EvtIoDeviceControl callback, and a
     descriptor copied by a call then patched."""
     truth = _truth("mckmdf")
     kinds = {k for r in truth["rows"] for k in r["Entry"]}
@@ -156,7 +156,8 @@ def test_the_kmdf_driver_covers_its_idioms():
             "callback:WdfIoQueueReadyNotify.QueueReady", "callback:WdfObjectAllocateContext.EvtDestroyCallback",
             "callback:WdfDeviceAddQueryInterface.InterfaceReference",
             "callback:WdfDeviceAddQueryInterface.InterfaceDereference",
-            "callback:WdfDeviceAddQueryInterface.Interface+0x20"} <= kinds
+            "callback:WdfDeviceAddQueryInterface.Interface+0x20", "callback:WdfIoTargetOpen.EvtIoTargetQueryRemove",
+            "callback:WdfWmiInstanceCreate.EvtWmiInstanceQueryInstance"} <= kinds
     ioctls = {r["Ioctl"] for r in truth["rows"] if "callback:WdfIoQueueCreate.EvtIoDeviceControl" in r["Entry"]}
     assert "default" in ioctls and any("," in i for i in ioctls)
     assert [e["symbol"] for e in truth["events"] if "patched_level" in e] == ["ReadDone"]
