@@ -7,7 +7,10 @@ DllMain) and ``mckmdf`` (a KMDF driver: every framework call through the WDF fun
 
 from __future__ import annotations
 
-from samples.mcgen.model import FUNCTION_CODES, Event, Func, Image, ctl_code
+import uuid
+
+from samples.guid import guid_initializer
+from samples.mcgen.model import FUNCTION_CODES, NAMESPACE, Event, Func, Image, ctl_code
 
 DEVICE = 0x8123  # a vendor device type (>= 0x8000)
 IOCTL_START, IOCTL_STOP, IOCTL_QUERY, IOCTL_QUERY_EX, IOCTL_RESET = (
