@@ -231,6 +231,14 @@ def source() -> str:
     return text
 
 
+def _classic_row(export: str, cls: str, etype: int, level: int, idiom: str) -> dict:
+    """A classic event: the control GUID is the provider, the class GUID and Class.Type/Level its event."""
+    return {"Function": export, "Kind": "classic", "Idiom": idiom, "ProviderGuid": PROVIDERS["classic"][1],
+            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls,
+            "ClassGuid": {**CLASSES, **UNREGISTERED_CLASSES}[cls], "Id": None, "Version": 0, "Channel": None,
+            "Level": level, "Opcode": etype, "Task": None, "Keyword": None}
+
+
 def truth() -> dict:
     """The events each export must report, from the model alone."""
     events = []
@@ -242,21 +250,13 @@ def truth() -> dict:
             "Version": e.version, "Channel": e.channel if e.patched_channel is None else e.patched_channel,
             "Level": e.level if e.patched_level is None else e.patched_level, "Opcode": e.opcode, "Task": e.task, "Keyword": e.keyword,
         })
-    for export, cls, etype, level, _via, zeroing in CLASSIC:
-        events.append({
-            "Function": export, "Kind": "classic", "Idiom": "classic" if zeroing == "MemZero" else "fill", "ProviderGuid": PROVIDERS["classic"][1],
-            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": CLASSES[cls],
-            "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None,
-        })
-    idioms = [(c, "classic_instance") for c in CLASSIC_INSTANCE] + [(c, "classic_by_reference") for c in
-                                                                    CLASSIC_BY_REFERENCE] + [(CLASSIC_REP_FILL, "rep_fill")]
-    classes = {**CLASSES, **UNREGISTERED_CLASSES}
-    for (export, cls, etype, level), idiom in idioms:
-        events.append({
-            "Function": export, "Kind": "classic", "Idiom": idiom, "ProviderGuid": PROVIDERS["classic"][1],
-            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": classes[cls],
-            "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None,
-        })
+    events += [_classic_row(export, cls, etype, level, "classic" if zeroing == "MemZero" else "fill")
+               for export, cls, etype, level, _via, zeroing in CLASSIC]
+    events += [_classic_row(export, cls, etype, level, "classic_instance")
+               for export, cls, etype, level in CLASSIC_INSTANCE]
+    events += [_classic_row(export, cls, etype, level, "classic_by_reference")
+               for export, cls, etype, level in CLASSIC_BY_REFERENCE]
+    events.append(_classic_row(*CLASSIC_REP_FILL, "rep_fill"))
     return {"format": 1, "sample": "idioms", "levels": list(LEVELS), "events": events}
 
 

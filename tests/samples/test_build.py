@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import require_tools
 
-from samples import ctemplate, driver, mcgen, toolchain
+from samples import ctemplate, driver, toolchain
 from samples.idioms import build as idioms_build
+from samples.mcgen import build as mc_build
+from samples.mcgen import spec as mc_spec
 from samples.synth import build as synth_build
 from samples.synth import constants as C
 from samples.synth import emit, spec, tlgblob, verify
@@ -383,8 +385,8 @@ def test_wevt_fixture_rebuilds_byte_for_byte():
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
-    image = mcgen.MODELS[sample]()
-    written = mcgen.write_sources(image, tmp_path) + ["truth.json"]
+    image = mc_spec.MODELS[sample]()
+    written = mc_build.write_sources(image, tmp_path) + ["truth.json"]
     for name in written:
         assert (tmp_path / name).read_bytes() == (SAMPLES / sample / name).read_bytes(), f"{sample}/{name} is stale"
     committed = {p.name for p in (SAMPLES / sample).iterdir() if p.is_file()}
@@ -406,7 +408,7 @@ def test_mc_rebuild_is_byte_identical(sample):
     reason = _toolchain_skip_reason()
     if reason:
         pytest.skip(reason)
-    problems = driver.check(next(f for f in mcgen.FIXTURES if f.name == sample))
+    problems = driver.check(next(f for f in mc_build.FIXTURES if f.name == sample))
     assert not problems, "\n".join(problems)
 
 
@@ -450,6 +452,24 @@ def test_c_template_fills_braced_names_only(tmp_path):
         ctemplate.fill(path)
     with pytest.raises(ValueError, match=r"without a placeholder \['other'\]"):
         ctemplate.fill(path, name="x", other="y")
+
+
+def test_mc_generator_modules_depend_downward_only():
+    """samples/mcgen, one module a job: the model imports none of the others; the images (spec), the C emitter
+    and the truth only the model; the build puts them together."""
+    import ast
+
+    allowed = {"model": set(), "spec": {"model"}, "emit": {"model"}, "truth": {"model"},
+               "build": {"model", "spec", "emit", "truth"}, "__main__": {"build"}}
+    folder = SAMPLES / "mcgen"
+    assert {p.stem for p in folder.glob("*.py")} == set(allowed) | {"__init__"}
+    for name, deps in allowed.items():
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        used = {node.module.rsplit(".", 1)[1] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("samples.mcgen.")}
+        used |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "samples.mcgen" for alias in node.names}
+        assert used == deps, (name, used)
 
 
 # ------------------------------------------------------------------------------------------- the one driver
