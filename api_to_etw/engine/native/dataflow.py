@@ -481,6 +481,8 @@ class FunctionDataflow:
                 refs.append((pos, only.rva))
             elif size in (1, 2, 4) and isinstance(only, Param) and pos + size <= SNAPSHOT_BYTES:
                 fields.append((pos, size, only))  # a byte/word/dword the caller passes (type, level)
+            elif size == 16 and pos > 0 and _by_reference(only) and pos + size <= SNAPSHOT_BYTES:
+                fields.append((pos, size, only))  # 16 bytes copied from what the caller points at (a class GUID)
         links = []
         for off, (size, values) in state.stack.items():
             pos = off - value.offset
@@ -871,6 +873,11 @@ class FunctionDataflow:
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
         return _UNK
+
+
+def _by_reference(value: Value) -> bool:
+    """A load through a pointer the caller passes (``movups xmm0, [rcx]``): the bytes are the caller's."""
+    return isinstance(value, Load) and value.size == 16 and isinstance(value.addr, Param)
 
 
 def _has_stack_addr(values: ValueSet) -> bool:
