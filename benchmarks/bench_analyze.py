@@ -320,20 +320,28 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
 def markdown(report: dict) -> str:
     """The figures as the README's speed table (CPU ratios: the steadier figure on a shared machine)."""
     lines = [f"Measured {report['when']} on {report['machine']}; medians of {report['repeat']} alternating runs.", "",
-             "| binary (code) | analyze CPU s | wall s | peak RSS | / raw floor (CPU) | / raw floor (wall) "
+             "| binary (code) | analyze CPU s | wall s | peak RSS | raw floor CPU s | / raw floor (CPU) "
              "| / old floor (CPU) | rows | load |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["subjects"]:
         what = f"{r['label']} ({r['code_mib']} MiB code" + (f", {r['pdb_mib']} MiB PDB)" if r["pdb_mib"] else ", no PDB)")
         lines.append(f"| {what} | {r['analyze_cpu']:.2f} | {r['analyze_wall']:.2f} | {r['analyze_peak_mib']:.0f} MiB "
-                     f"| {r['ratio_raw_floor_cpu']}x | {r['ratio_raw_floor_wall']}x | {r['ratio_old_floor_cpu']}x "
+                     f"| {r['raw_floor_cpu']:.2f} | {r['ratio_raw_floor_cpu']}x | {r['ratio_old_floor_cpu']}x "
                      f"| {r['rows']:,} | {r['load_average'][0]}-{r['load_average'][1]} |")
-    for label, growth in report["linearity"].items():
-        lines.append(f"\n{label}: {growth['size']}x the code, CPU {growth['cpu_growth']}x, peak memory "
-                     f"{growth['peak_growth']}x")
+    if report["linearity"]:
+        lines.append("\nLinearity against 1x: " + "; ".join(
+            f"{label}: {g['size']}x the code, CPU {g['cpu_growth']}x, peak memory {g['peak_growth']}x"
+            for label, g in report["linearity"].items()))
     for r in report["subjects"]:
         for name, figure in r.get("peers", {}).items():
-            lines.append(f"\n{name} on {r['label']}: {figure}")
+            if isinstance(figure, dict):
+                graph = ", ".join(f"{figure[k]:,} {k.replace('_', ' ')}" for k in ("functions", "call_graph_edges",
+                                                                                  "cfg_edges") if figure.get(k))
+                lines.append(f"\n{name} on {r['label']}: {figure['cpu']:.1f} s CPU, {figure['wall']:.1f} s wall, "
+                             f"{figure['peak_mib']:.0f} MiB ({graph}): {figure.get('over_analyze_cpu')}x analyze's "
+                             f"CPU, {figure['over_analyze']}x its wall")
+            else:
+                lines.append(f"\n{name} on {r['label']}: {figure}")
     return "\n".join(lines)
 
 
