@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_tools
+from conftest import require_fixture_toolchain, require_tools
 
 from samples import ctemplate, driver, toolchain
 from samples.idioms import build as idioms_build
@@ -345,20 +345,8 @@ def test_no_machine_paths_in_images(level):
 # ------------------------------------------------------------------------------------- toolchain-dependent
 
 
-def _toolchain_skip_reason() -> str:
-    missing = toolchain.missing()
-    if missing:
-        return f"{' and '.join(missing)} not on PATH: cannot rebuild the synthetic kernel"
-    version = toolchain.clang_version()
-    if not version.startswith(toolchain.EXPECTED_CLANG):
-        return f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed images"
-    return ""
-
-
 def test_rebuild_is_byte_identical():
-    reason = _toolchain_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    require_fixture_toolchain()
     problems = driver.check(synth_build.folder_fixture(KERNEL))
     assert not problems, "\n".join(problems)
 
@@ -375,7 +363,7 @@ def test_machine_code_matches_the_model(truth):
 
 def test_wevt_fixture_rebuilds_byte_for_byte():
     """samples/wevt: the embedded-manifest DLLs rebuilt from the model are the committed bytes."""
-    require_tools("clang", "lld-link", "llvm-dlltool", "llvm-rc")
+    require_fixture_toolchain("llvm-dlltool", "llvm-rc")
     problems = driver.check(wevt_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
 
@@ -404,21 +392,14 @@ def test_mc_images_have_no_machine_paths(sample):
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_rebuild_is_byte_identical(sample):
-    require_tools("clang", "lld-link", "llvm-dlltool")
-    reason = _toolchain_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    require_fixture_toolchain("llvm-dlltool")
     problems = driver.check(next(f for f in mc_build.FIXTURES if f.name == sample))
     assert not problems, "\n".join(problems)
 
 
 def test_idiom_fixture_rebuilds_byte_for_byte():
     """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
-    require_tools("clang", "lld-link", "llvm-dlltool")
-    version = toolchain.clang_version()
-    if not version.startswith(toolchain.EXPECTED_CLANG):
-        pytest.skip(f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed "
-                    "images")
+    require_fixture_toolchain("llvm-dlltool")
     problems = driver.check(idioms_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
 
