@@ -470,7 +470,7 @@ def test_every_fixture_folder_is_built_by_the_driver():
 
 def test_fixture_command_line_checks_every_output():
     """``python -m samples --check NAME`` runs the driver: a committed file that differs fails, naming it."""
-    require_tools("clang", "lld-link")
+    require_fixture_toolchain()
     proc = subprocess.run([sys.executable, "-m", "samples", "--check", "badinput"], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
