@@ -469,12 +469,32 @@ def test_every_fixture_folder_is_built_by_the_driver():
 
 
 def test_fixture_command_line_checks_every_output():
-    """``python -m samples --check NAME`` runs the driver: a committed file that differs fails, naming it."""
+    """``python -m samples --check NAME`` runs the driver on that fixture and says it is reproduced (a committed
+    file that differs is named: the test below)."""
     require_fixture_toolchain()
     proc = subprocess.run([sys.executable, "-m", "samples", "--check", "badinput"], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "badinput: reproduced"
+
+
+def test_check_names_the_committed_file_that_differs(tmp_path):
+    """driver.check on a copy of badinput whose x86 DLL lost a byte: that file, and only it, is named."""
+    require_fixture_toolchain()
+    import dataclasses
+    import shutil
+
+    from samples.badinput import build as badinput_build
+
+    fixture = badinput_build.FIXTURES[0]
+    copy = tmp_path / "badinput"
+    shutil.copytree(fixture.folder, copy)
+    data = (copy / "tiny_x86.dll").read_bytes()
+    (copy / "tiny_x86.dll").write_bytes(data[:-1])
+    assert driver.check(dataclasses.replace(fixture, folder=copy)) == ["tiny_x86.dll differs from a fresh build"]
+    (copy / "tiny_arm64.dll").unlink()
+    assert driver.check(dataclasses.replace(fixture, folder=copy)) == ["tiny_x86.dll differs from a fresh build",
+                                                                        "tiny_arm64.dll is missing"]
 
 
 def test_no_build_script_runs_its_own_toolchain():
