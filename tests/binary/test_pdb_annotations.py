@@ -19,7 +19,6 @@ from api_to_etw.errors import CorruptPdbError, InputNotFoundError
 WPP = os.path.join(SAMPLES, "wpp")
 
 
-
 @pytest.fixture(scope="module")
 def truth() -> dict:
     return load_truth("wpp")
