@@ -556,6 +556,22 @@ class FunctionDataflow:
             self._write(instr, state, self._operand(instr, 1, state))
             return
         if mn == _PUSH or mn == _POP:
+            if instr.op0_kind == _REG_KIND:  # push/pop of a 64-bit register: the prologue and epilogue
+                reg = instr.op0_register
+                full = _FULL[reg]
+                rsp = state.rsp
+                if full != RSP and _SIZE[reg] == 8:
+                    if mn == _PUSH:
+                        if rsp is not None:
+                            state.rsp = rsp - 8
+                            self._stack_store(state, rsp - 8, 8, state.regs.get(full, _UNK))
+                    else:
+                        if rsp is not None:
+                            state.regs[full] = self._stack_load(state, rsp, 8)
+                            state.rsp = rsp + 8
+                        else:
+                            state.regs[full] = _UNK
+                    return
             self._push_pop(instr, state, mn)
             return
         if mn == _LEA:
@@ -894,8 +910,10 @@ class FunctionDataflow:
     def _stack_store(state: State, offset: int, size: int, values: ValueSet) -> None:
         """Store at a stack offset; constant bytes of older slots that are only partly overwritten survive."""
         end = offset + size
-        for off in [o for o, (s, _a) in state.copies.items() if offset <= o and o + s <= end]:
-            del state.copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
+        copies = state.copies
+        if copies:
+            for off in [o for o, (s, _a) in copies.items() if offset <= o and o + s <= end]:
+                del copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
         if len(values) == 1 and size in (8, 16):
             (only,) = values
             if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
