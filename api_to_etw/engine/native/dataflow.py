@@ -442,8 +442,10 @@ class FunctionDataflow:
     def _record(self, instr: Instruction, state: State, tail: bool) -> None:
         regs = state.regs
         args: list[ValueSet] = [regs.get(reg, _UNK) for reg in ARG_REGS]
-        for values in args:
+        framed = []
+        for i, values in enumerate(args):
             if values is not _UNK and _has_stack_addr(values):  # the callee may write through a frame address
+                framed.append(i)
                 for value in values:
                     if isinstance(value, StackAddr):
                         state.escaped.add(value.offset)
@@ -456,11 +458,13 @@ class FunctionDataflow:
         else:
             first = rsp + (0x28 if tail else 0x20)
             for i in range(MAX_ARGS - 4):
-                args.append(self._stack_load(state, first + 8 * i, 8))
+                values = self._stack_load(state, first + 8 * i, 8)
+                if values is not _UNK and _has_stack_addr(values):
+                    framed.append(len(args))
+                args.append(values)
         # Only sets holding a frame address change (their known bytes are attached); the rest are kept as is.
-        for i, values in enumerate(args):
-            if values is not _UNK and _has_stack_addr(values):
-                args[i] = frozenset([self._snapshot(v, state) for v in values])
+        for i in framed:
+            args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
         site.args = tuple(args)
 
     def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
@@ -537,7 +541,7 @@ class FunctionDataflow:
         origin = _copy_origin(state, value.offset)
         if all(b is None for b in content) and ref_tuple is None and origin is None and field_tuple is None \
                 and link_tuple is None:
-            return StackAddr(value.offset)
+            return _frame_address(value.offset)
         return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple, link_tuple)
 
     def _after_call(self, state: State) -> None:
@@ -750,7 +754,7 @@ class FunctionDataflow:
             reg = instr.op_register(index)
             full = _FULL[reg]
             if full == RSP:
-                return frozenset((StackAddr(state.rsp),)) if state.rsp is not None else _UNK
+                return _frame_addresses(state.rsp) if state.rsp is not None else _UNK
             values = state.regs.get(full, _UNK)
             if reg in _HIGH_BYTE:
                 return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
@@ -771,7 +775,7 @@ class FunctionDataflow:
                 out |= self._load(addr, size, state)
             return cap(out)
         if kind in _IMM_KINDS:
-            return frozenset((Const(instr.immediate(index) & MASKS[8]),))
+            return _constant(instr.immediate(index) & MASKS[8])
         return _UNK
 
     def _table_entries(self, instr: Instruction, state: State) -> ValueSet:
@@ -793,12 +797,14 @@ class FunctionDataflow:
 
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
-            return frozenset((Addr(instr.ip_rel_memory_address),))
+            return _image_addresses(instr.ip_rel_memory_address)
         if instr.memory_segment in (Register.GS, Register.FS):
             return _UNK
         disp = _signed(instr.memory_displacement, 8)
         base = instr.memory_base
         index = instr.memory_index
+        if index == Register.NONE and _FULL[base] == RSP:  # a frame slot: [rsp+disp]
+            return _frame_addresses(state.rsp + disp) if state.rsp is not None else _UNK
         offsets = [0]
         if index != Register.NONE:
             ivals = state.regs.get(_FULL[index], _UNK)
@@ -823,7 +829,7 @@ class FunctionDataflow:
         if full == RSP:
             if state.rsp is None:
                 return _UNK
-            return frozenset((StackAddr(state.rsp + disp + offset),))
+            return _frame_addresses(state.rsp + disp + offset)
         return cap(field_of(v, disp + offset) for v in state.regs.get(full, _UNK))
 
     def _load(self, addr: Value, size: int, state: State) -> ValueSet:
@@ -932,7 +938,7 @@ class FunctionDataflow:
     @staticmethod
     def _stack_load(state: State, offset: int, size: int) -> ValueSet:
         if offset in state.escaped:
-            return frozenset((Load(StackAddr(offset), size),))
+            return _frame_load(offset, size)
         stack = state.stack
         slot = stack.get(offset)
         if slot is not None:
@@ -946,12 +952,85 @@ class FunctionDataflow:
             else:
                 # Nothing stored there in this frame: an incoming stack parameter, or whatever the local holds.
                 if offset >= 0x28 and (offset - 0x28) % 8 == 0:
-                    return frozenset((Param(4 + (offset - 0x28) // 8),))
-                return frozenset((Load(StackAddr(offset), size),))
+                    return _parameter(4 + (offset - 0x28) // 8)
+                return _frame_load(offset, size)
         raw = stack_bytes(state, offset, size)
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
         return _UNK
+
+
+#: Most value sets of each kind kept for reuse (frame offsets and constants seen are few; the bound is a guard).
+_SHARED_LIMIT = 1 << 16
+_FRAME_ADDRESS: dict[int, StackAddr] = {}
+_FRAME_ADDRESSES: dict[int, ValueSet] = {}
+_FRAME_LOADS: dict[tuple[int, int], ValueSet] = {}
+_PARAMETERS: dict[int, ValueSet] = {}
+_CONSTANTS: dict[int, ValueSet] = {}
+
+
+_IMAGE_ADDRESSES: dict[int, ValueSet] = {}
+
+
+def _image_addresses(rva: int) -> ValueSet:
+    """``{Addr(rva)}``, shared per RVA (a RIP-relative operand)."""
+    values = _IMAGE_ADDRESSES.get(rva)
+    if values is None:
+        values = frozenset((Addr(rva),))
+        if len(_IMAGE_ADDRESSES) < _SHARED_LIMIT:
+            _IMAGE_ADDRESSES[rva] = values
+    return values
+
+
+def _frame_address(offset: int) -> StackAddr:
+    """``StackAddr(offset)``, one shared object per offset: values are immutable, and a frozen dataclass
+    costs microseconds to build and hash, many times per instruction that touches the frame."""
+    value = _FRAME_ADDRESS.get(offset)
+    if value is None:
+        value = StackAddr(offset)
+        if len(_FRAME_ADDRESS) < _SHARED_LIMIT:
+            _FRAME_ADDRESS[offset] = value
+    return value
+
+
+def _frame_addresses(offset: int) -> ValueSet:
+    """``{StackAddr(offset)}``, shared per offset."""
+    values = _FRAME_ADDRESSES.get(offset)
+    if values is None:
+        values = frozenset((_frame_address(offset),))
+        if len(_FRAME_ADDRESSES) < _SHARED_LIMIT:
+            _FRAME_ADDRESSES[offset] = values
+    return values
+
+
+def _frame_load(offset: int, size: int) -> ValueSet:
+    """``{Load(StackAddr(offset), size)}`` (what an untouched or escaped local holds), shared."""
+    values = _FRAME_LOADS.get((offset, size))
+    if values is None:
+        values = frozenset((Load(_frame_address(offset), size),))
+        if len(_FRAME_LOADS) < _SHARED_LIMIT:
+            _FRAME_LOADS[(offset, size)] = values
+    return values
+
+
+def _parameter(index: int) -> ValueSet:
+    """``{Param(index)}``, shared."""
+    values = _PARAMETERS.get(index)
+    if values is None:
+        values = frozenset((Param(index),))
+        if len(_PARAMETERS) < _SHARED_LIMIT:
+            _PARAMETERS[index] = values
+    return values
+
+
+def _constant(value: int) -> ValueSet:
+    """``{Const(value)}``, shared."""
+    values = _CONSTANTS.get(value)
+    if values is None:
+        values = frozenset((Const(value),))
+        if len(_CONSTANTS) < _SHARED_LIMIT:
+            _CONSTANTS[value] = values
+    return values
 
 
 def _has_stack_addr(values: ValueSet) -> bool:
