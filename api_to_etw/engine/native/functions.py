@@ -85,14 +85,24 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     calls: list[Edge] = []
     imports = image.imports
 
+    # The sorted ranges are kept between rounds; only the functions whose extent changed since (``changed``)
+    # are taken out and put back: a round adds a few functions to tens of thousands.
+    built: list[tuple[list[int], list[tuple[int, int, int]]]] = []
+    changed: set[int] = set()
+
     def code_ranges() -> tuple[list[int], list[tuple[int, int, int]]]:
-        ranges = []
-        for entry, end in extents.items():
-            ranges.append((entry, end, entry))
+        if built and not changed:
+            return built[0]
+        owners = extents if not built else changed
+        ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
+        for entry in owners:
+            ranges.append((entry, extents[entry], entry))
             for fstart, fend in fragments.get(entry, ()):
                 ranges.append((fstart, fend, entry))
         ranges.sort()
-        return [r[0] for r in ranges], ranges
+        built[:] = [([r[0] for r in ranges], ranges)]
+        changed.clear()
+        return built[0]
 
     # Symbol-only entries (leaf functions without unwind data) end at the next known start.
     def settle_pending(known: Optional[tuple[list[int], list[tuple[int, int, int]]]] = None) -> None:
@@ -101,21 +111,25 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         if not pending:
             return
         starts, ranges = known if known is not None else code_ranges()
-        all_starts = sorted(set(starts) | pending)
-        for rva in sorted(pending):
+        waiting = sorted(pending)
+        for rva in waiting:
             i = bisect.bisect_right(starts, rva) - 1
             if i >= 0 and ranges[i][0] <= rva < ranges[i][1]:
                 owner = ranges[i][2]
                 if owner in from_unwind or owner == rva:
                     continue  # a label inside a function whose extent unwind data gives, not a function
                 extents[owner] = rva  # an estimated extent ran into a function nobody had named
+                changed.add(owner)
                 redo.add(owner)
             section = image.section_at(rva)
             if section is None:  # in_code() found it in an executable section; a hostile overlap may not
                 continue
-            nxt = all_starts[bisect.bisect_right(all_starts, rva)] if rva < all_starts[-1] else section.end
+            # The next start after ``rva``, known or waiting, else the section's end.
+            j, k = bisect.bisect_right(starts, rva), bisect.bisect_right(waiting, rva)
+            nxt = min(starts[j] if j < len(starts) else section.end, waiting[k] if k < len(waiting) else section.end)
             limit = min(nxt, section.end)
             extents[rva] = limit if code_symbols else _estimate_end(image, rva, limit)
+            changed.add(rva)
         pending = set()
 
     redo: set[int] = set()
@@ -184,12 +198,8 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         else:
             target_owner = fmap.owner(callee)
             callees[callee] = None if target_owner is None else (canonical.get(target_owner, target_owner), False)
-    kept = fmap.calls
-    for caller, rva, callee, tail in calls:
-        normal = callees[callee]
-        if normal is None or (tail and (not normal[1] or normal[0] == caller)):
-            continue
-        kept.append(CallSite(caller, rva, normal[0], tail))
+    fmap.calls = [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in calls
+                  if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
     image.release()
     return fmap
 
