@@ -50,7 +50,7 @@ def _scan_section(image: PEImage, section: Section) -> SectionOperands:
     start = section.raw_offset
     size = min(section.raw_size, max(0, len(data) - start))
     limit = size - 5  # the displacement must lie in the section's bytes
-    offsets = array("l")
+    offsets = array("I")  # offsets in a section: below 4 GB (4 bytes each, not 8)
     for chunk in range(0, max(limit + 1, 0), _CHUNK):
         marked = bytes(data[start + chunk : start + min(chunk + _CHUNK, limit + 1)]).translate(_MARK)
         offsets.extend(map(chunk.__add__, map(re.Match.start, _ONE.finditer(marked))))
