@@ -504,10 +504,10 @@ def import_thunks(facts: Facts, apis: Mapping[int, _T]) -> dict[int, _T]:
     because the engine names memset/memcpy thunks by the same rule the analysis uses for ETW APIs)."""
     found: dict[int, _T] = {}
     for site in facts.calls:
-        func = facts.functions.get(site.caller)
-        if site.tail and site.rva == site.caller and site.callee in apis and func is not None \
-                and not func.imported and func.size <= THUNK_SIZE:
-            found[site.caller] = apis[site.callee]
+        if site.tail and site.rva == site.caller and site.callee in apis:  # the cheap tests first: 1 site in 10^4
+            func = facts.functions.get(site.caller)
+            if func is not None and not func.imported and func.size <= THUNK_SIZE:
+                found[site.caller] = apis[site.callee]
     return found
 
 

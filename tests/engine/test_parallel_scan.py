@@ -43,13 +43,11 @@ def test_small_work_stays_in_one_process(monkeypatch):
 
 
 def test_packing_round_trips_64_bit_targets():
-    from api_to_etw.model import CallSite
-
-    calls = [CallSite(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), CallSite(0x1000, 0x1010, 0x2000, False)]
+    calls = [(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), (0x1000, 0x1010, 0x2000, False)]
     unpacked = parallel._unpack(parallel._pack((calls, {0x2000, 0xFFFFFFFFFFFFF000})))
     assert unpacked is not None
-    assert [(c.caller, c.rva, c.callee, c.tail) for c in unpacked[0]] == [(c.caller, c.rva, c.callee, c.tail)
-                                                                        for c in calls]
+    assert unpacked[0] == calls
+    assert [type(edge[3]) for edge in unpacked[0]] == [bool, bool]
     assert unpacked[1] == {0x2000, 0xFFFFFFFFFFFFF000}
     assert parallel._unpack(b"\x01") is None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Collection, Iterable, Sequence
+from itertools import groupby
+from operator import attrgetter
 from typing import Optional
 
 from ...binary.pdb import PdbSymbols
@@ -34,6 +36,7 @@ from .runtime import RuntimeImports, resolve_runtime_imports
 COPY_FUNCTIONS = frozenset(("memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"))
 
 log = logging.getLogger(__name__)
+_CALLER = attrgetter("caller")
 
 
 class NativeEngine(Engine):
@@ -76,8 +79,14 @@ class NativeEngine(Engine):
             symbols.update(pdb.functions)
         for rva, names in image.exports.items():
             symbols.setdefault(rva, names[0])
-        for site in fmap.calls:
-            self._sites_by_function.setdefault(site.caller, {})[site.rva] = site
+        # Sites come grouped by caller (each function is decoded in one go): one dict per run of a caller.
+        by_function = self._sites_by_function
+        for caller, run in groupby(fmap.calls, _CALLER):
+            sites = by_function.get(caller)
+            if sites is None:
+                by_function[caller] = {site.rva: site for site in run}
+            else:
+                sites.update((site.rva, site) for site in run)
         self._facts = Facts(
             binary_name=os.path.basename(image.path),
             image_base=image.image_base,

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import bisect
 import logging
-import re
-import struct
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
@@ -19,6 +18,7 @@ from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Regist
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
 from .gaps import gap_entries
+from .ripindex import rip_operands
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,11 @@ _NEXT = FlowControl.NEXT
 _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
-#: A signed 32-bit displacement read in place (no slice, no bytes object per match).
-_disp32 = struct.Struct("<i").unpack_from
+
+
+#: A call edge while functions are being discovered: (caller entry, instruction RVA, target, tail jump).
+#: Tuples, not ``CallSite`` objects: most are made once per call instruction of the binary.
+Edge = tuple[int, int, int, bool]
 
 
 @dataclass
@@ -79,17 +82,27 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             pending.add(rva)
 
     functions: dict[int, Function] = {}
-    calls: list[CallSite] = []
+    calls: list[Edge] = []
     imports = image.imports
 
+    # The sorted ranges are kept between rounds; only the functions whose extent changed since (``changed``)
+    # are taken out and put back: a round adds a few functions to tens of thousands.
+    built: list[tuple[list[int], list[tuple[int, int, int]]]] = []
+    changed: set[int] = set()
+
     def code_ranges() -> tuple[list[int], list[tuple[int, int, int]]]:
-        ranges = []
-        for entry, end in extents.items():
-            ranges.append((entry, end, entry))
+        if built and not changed:
+            return built[0]
+        owners = extents if not built else changed
+        ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
+        for entry in owners:
+            ranges.append((entry, extents[entry], entry))
             for fstart, fend in fragments.get(entry, ()):
                 ranges.append((fstart, fend, entry))
         ranges.sort()
-        return [r[0] for r in ranges], ranges
+        built[:] = [([r[0] for r in ranges], ranges)]
+        changed.clear()
+        return built[0]
 
     # Symbol-only entries (leaf functions without unwind data) end at the next known start.
     def settle_pending(known: Optional[tuple[list[int], list[tuple[int, int, int]]]] = None) -> None:
@@ -98,34 +111,38 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         if not pending:
             return
         starts, ranges = known if known is not None else code_ranges()
-        all_starts = sorted(set(starts) | pending)
-        for rva in sorted(pending):
+        waiting = sorted(pending)
+        for rva in waiting:
             i = bisect.bisect_right(starts, rva) - 1
             if i >= 0 and ranges[i][0] <= rva < ranges[i][1]:
                 owner = ranges[i][2]
                 if owner in from_unwind or owner == rva:
                     continue  # a label inside a function whose extent unwind data gives, not a function
                 extents[owner] = rva  # an estimated extent ran into a function nobody had named
+                changed.add(owner)
                 redo.add(owner)
             section = image.section_at(rva)
             if section is None:  # in_code() found it in an executable section; a hostile overlap may not
                 continue
-            nxt = all_starts[bisect.bisect_right(all_starts, rva)] if rva < all_starts[-1] else section.end
+            # The next start after ``rva``, known or waiting, else the section's end.
+            j, k = bisect.bisect_right(starts, rva), bisect.bisect_right(waiting, rva)
+            nxt = min(starts[j] if j < len(starts) else section.end, waiting[k] if k < len(waiting) else section.end)
             limit = min(nxt, section.end)
             extents[rva] = limit if code_symbols else _estimate_end(image, rva, limit)
+            changed.add(rva)
         pending = set()
 
     redo: set[int] = set()
     settle_pending()
     todo = sorted(extents)
     gaps_done = False
-    iat_loads = _iat_load_candidates(image, exec_sections)
+    iat_loads = _iat_load_candidates(image)
     while todo:
         first_new = len(calls)
         work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in todo]
         new_targets = scan_functions(image, work, iat_loads, calls)
         # Tail jumps whose target the scan did not take as a function start are the conditional ones.
-        cond_targets = {c.callee for c in calls[first_new:] if c.tail} - new_targets
+        cond_targets = {c[2] for c in calls[first_new:] if c[3]} - new_targets
         known = code_ranges()
         starts, ranges = known
         for target in cond_targets - new_targets:
@@ -148,7 +165,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         settle_pending(known)  # extents unchanged since ``known`` was built
         todo = sorted((set(extents) - before) | redo)
         if redo:  # shortened functions are decoded again: forget what their longer extent produced
-            calls[:] = [c for c in calls if c.caller not in redo]
+            calls[:] = [c for c in calls if c[0] not in redo]
         if not todo and not gaps_done:  # once all else is known: leaf code in the gaps (engine/native/gaps.py)
             gaps_done = True
             known = code_ranges()
@@ -163,29 +180,26 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         functions[entry] = Function(rva=entry, size=end - entry, name="", fragments=fragments.get(entry, []))
     for slot, label in imports.items():
         functions[slot] = Function(rva=slot, size=0, name=label.split("!", 1)[-1], imported=True)
+    # Each target once (in the order the calls first name it), not once per call site.
+    callees = dict.fromkeys(c[2] for c in calls)
     # Calls through function pointers in data: the pointer's slot stands for the callee (named later).
-    for site in calls:
-        if site.callee not in functions and fmap.owner(site.callee) is None and not in_code(site.callee) \
-                and image.section_at(site.callee) is not None:
-            functions[site.callee] = Function(rva=site.callee, size=0, name="", imported=True)
+    for callee in callees:
+        if callee not in functions and fmap.owner(callee) is None and not in_code(callee) \
+                and image.section_at(callee) is not None:
+            functions[callee] = Function(rva=callee, size=0, name="", imported=True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
-    # inside the caller's own code are ordinary branches, not edges.
+    # inside the caller's own code are ordinary branches, not edges, and a jump into another function's
+    # middle is shared code, not a call.
     # The functions' own RVA objects stand for every call to them (one int per callee, not one per site).
     canonical = {rva: rva for rva in functions}
-    for site in calls:
-        target_owner: Optional[int]
-        if site.callee in functions:
-            target_owner = canonical[site.callee]
+    for callee in callees:
+        if callee in functions:
+            callees[callee] = (canonical[callee], True)
         else:
-            target_owner = fmap.owner(site.callee)
-            if target_owner is None:
-                continue
-        if site.tail and target_owner == site.caller:
-            continue
-        if site.tail and site.callee not in functions:
-            continue  # a jump into another function's middle is shared code, not a call
-        site.callee = canonical.get(target_owner, target_owner)
-        fmap.calls.append(site)
+            target_owner = fmap.owner(callee)
+            callees[callee] = None if target_owner is None else (canonical.get(target_owner, target_owner), False)
+    fmap.calls = [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in calls
+                  if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
     image.release()
     return fmap
 
@@ -244,7 +258,7 @@ def _skip_padding(code: bytes, offset: int, ip: int) -> int:
 
 
 def scan_functions(image: PEImage, work: list[tuple[int, list[tuple[int, int]]]], iat_loads: list[int],
-                   calls: list[CallSite]) -> set[int]:
+                   calls: list[Edge]) -> set[int]:
     """Decode every (entry, pieces) of ``work`` once: append its call sites to ``calls`` (in ``work`` order) and
     return the direct call and tail-jump targets. Large work is split over two processes (see ``parallel``)."""
     from .parallel import scan_in_parallel
@@ -260,12 +274,13 @@ def scan_functions(image: PEImage, work: list[tuple[int, list[tuple[int, int]]]]
     return targets
 
 
-#: Opcode then RIP-relative ModRM of ``mov r, [rip+disp32]`` (8A/8B) and ``mov sreg, [rip+disp32]`` (8E).
-_MOV_RIP = re.compile(rb"[\x8a\x8b\x8e][\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
+#: Opcodes of ``mov r, r/m`` (8A/8B) and ``mov sreg, r/m`` (8E): before a RIP-relative ModRM, a load.
+_MOV_OPCODES = frozenset(b"\x8a\x8b\x8e")
 
 
-def _iat_load_candidates(image: PEImage, sections) -> list[int]:
-    """Sorted RVAs of the ModRM bytes of every possible ``mov reg, [rip+IAT slot]``, from a byte scan.
+def _iat_load_candidates(image: PEImage) -> list[int]:
+    """Sorted RVAs of the ModRM bytes of every possible ``mov reg, [rip+IAT slot]``, from the byte scan of
+    ``ripindex`` (opcode 8A/8B/8E before the ModRM, the displacement pointing at an IAT slot).
 
     A superset of the real loads (a match may sit inside another instruction): code without one needs no
     register tracking while it is decoded, which is most code.
@@ -274,20 +289,17 @@ def _iat_load_candidates(image: PEImage, sections) -> list[int]:
     if not imports:
         return []
     found = []
-    for section in sections:
-        data = image.code_view(section)
-        base = section.rva
-        for match in _MOV_RIP.finditer(data):
-            pos = match.start() + 1
-            if pos + 5 > len(data):
-                break
-            if base + pos + 5 + _disp32(data, pos + 1)[0] in imports:
-                found.append(base + pos)
+    for operands in rip_operands(image):
+        data = image.code_view(operands.section)
+        base = operands.section.rva
+        for offset in compress(operands.offsets, map(imports.__contains__, operands.targets)):
+            if offset and data[offset - 1] in _MOV_OPCODES:
+                found.append(base + offset)
     found.sort()
     return found
 
 
-def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[CallSite],
+def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[Edge],
           targets: set[int], iat_loads: list[int] | None = None) -> None:
     code = image.file_bytes(start, stop - start)  # code is what the file holds, never the zero fill
     if iat_loads is not None:
@@ -306,22 +318,22 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
             continue
         if fc == _CALL:
             target = instr.near_branch_target
-            calls.append(CallSite(entry, instr.ip, target, False))
+            calls.append((entry, instr.ip, target, False))
             targets.add(target)
         elif fc == _BRANCH or fc == _COND:
             target = instr.near_branch_target
             if not (start <= target < stop):
-                calls.append(CallSite(entry, instr.ip, target, True))
+                calls.append((entry, instr.ip, target, True))
                 if fc == _BRANCH:
                     targets.add(target)
         elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
             if instr.is_ip_rel_memory_operand:
                 # Through the IAT, or through a function pointer in data (kernel WPP's pfnWppTraceMessage).
-                calls.append(CallSite(entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
+                calls.append((entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
             elif instr.op0_kind == _REG:
                 loaded = iat_regs.get(_full_register(instr.op0_register))
                 if loaded is not None:
-                    calls.append(CallSite(entry, instr.ip, loaded, fc == _INDIRECT_BRANCH))
+                    calls.append((entry, instr.ip, loaded, fc == _INDIRECT_BRANCH))
 
 
 #: Instructions followed after a pointer slot is loaded into a register, looking for the call through it.
@@ -422,29 +434,38 @@ def calls_through_table(image: PEImage, slot: int, offsets: set[int], owner) -> 
     return [out[k] for k in sorted(out)]
 
 
-def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[CallSite], targets: set[int]) -> None:
-    """``_scan`` for code holding no load from the IAT: the same edges, no per-instruction register tracking."""
+def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Edge], targets: set[int]) -> None:
+    """``_scan`` for code holding no load from the IAT: the same edges, no per-instruction register tracking.
+
+    The hottest loop of the engine (every instruction of the binary passes here once): the common cases
+    are tested first (straight-line code, then branches inside the function) and edges are plain tuples.
+    """
     append = calls.append
+    add = targets.add
     for instr in Decoder(64, code, ip=start):
         fc = instr.flow_control
         if fc == _NEXT:
             continue
-        if fc == _CALL:
-            target = instr.near_branch_target
-            append(CallSite(entry, instr.ip, target, False))
-            targets.add(target)
-        elif fc == _BRANCH or fc == _COND:
+        if fc == _COND:
             target = instr.near_branch_target
             if not (start <= target < stop):
-                append(CallSite(entry, instr.ip, target, True))
-                if fc == _BRANCH:
-                    targets.add(target)
+                append((entry, instr.ip, target, True))
+        elif fc == _CALL:
+            target = instr.near_branch_target
+            append((entry, instr.ip, target, False))
+            add(target)
+        elif fc == _BRANCH:
+            target = instr.near_branch_target
+            if not (start <= target < stop):
+                append((entry, instr.ip, target, True))
+                add(target)
         elif (fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH) and instr.is_ip_rel_memory_operand:
-            append(CallSite(entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
+            append((entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
 
 
-#: ``lea r64, [rip+disp32]``: REX.W (+R) 8D, ModRM with mod=00 and rm=101.
-_LEA_RIP = re.compile(rb"[\x48\x4c]\x8d[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]", re.DOTALL)
+#: REX.W prefixes (with or without REX.R) of ``lea r64, [rip+disp32]`` (REX 8D ModRM).
+_LEA_REX = frozenset(b"\x48\x4c")
+_LEA = 0x8D
 
 
 def scan_lea_references(image: PEImage, owner) -> list[Reference]:
@@ -454,24 +475,19 @@ def scan_lea_references(image: PEImage, owner) -> list[Reference]:
     computed target happens to be exactly an address the caller looks for (TraceLogging metadata).
     """
     refs = []
-    for section in image.executable_sections():
-        data = image.code_view(section)
-        base = section.rva
-        for match in _LEA_RIP.finditer(data):
-            pos = match.start()
-            if pos + 7 > len(data):
-                break
-            disp = _disp32(data, pos + 3)[0]
-            rva = base + pos
-            func = owner(rva)
-            if func is not None:
-                refs.append(Reference(rva, func, rva + 7 + disp))
+    for operands in rip_operands(image):
+        data = image.code_view(operands.section)
+        base = operands.section.rva - 2  # the REX prefix two bytes before the ModRM starts the instruction
+        for offset, target in operands:
+            if offset >= 2 and data[offset - 1] == _LEA and data[offset - 2] in _LEA_REX:
+                rva = base + offset
+                func = owner(rva)
+                if func is not None:
+                    refs.append(Reference(rva, func, target))
     image.release()
     return refs
 
 
-#: ModRM bytes with mod=00, rm=101: a RIP-relative memory operand (any register in reg).
-_RIP_MODRM = re.compile(rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
 #: Immediate sizes that may follow the displacement (the disp32 is relative to the instruction's end).
 _IMMEDIATE_SIZES = (0, 1, 2, 4)
 #: Bytes an instruction may have before its ModRM: prefixes, REX, 0F 38 escapes, opcode.
@@ -480,23 +496,17 @@ _MAX_PREFIX = 5
 
 def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Reference]:
     """Every instruction whose RIP-relative memory operand (``lea``, ``mov``, ``cmp``, ``test``...) addresses
-    one of ``targets``: a byte scan for the ModRM pattern, the displacement checked against the targets, and
-    only those candidates decoded with iced-x86 to confirm the instruction."""
+    one of ``targets``: the byte scan's candidates (``ripindex``) whose displacement points at a target, and
+    only those decoded with iced-x86 to confirm the instruction."""
     wanted: set[int] = set()
     for target in targets:
         for size in _IMMEDIATE_SIZES:
             wanted.add(target - size)
     refs: dict[int, Reference] = {}
-    for section in image.executable_sections():
+    for operands in rip_operands(image):
+        section = operands.section
         data = image.code_view(section)
-        limit = len(data) - 5
-        base = section.rva + 5  # ModRM + disp32
-        for match in _RIP_MODRM.finditer(data):
-            pos = match.start()
-            if pos > limit:
-                break
-            if base + pos + _disp32(data, pos + 1)[0] not in wanted:
-                continue
+        for pos in compress(operands.offsets, map(wanted.__contains__, operands.targets)):
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
                 instr = Decoder(64, bytes(data[start : start + 15]), ip=section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:

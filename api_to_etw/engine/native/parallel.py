@@ -14,10 +14,13 @@ import os
 import pickle
 from array import array
 from collections.abc import Sequence
-from typing import Callable, Optional, TypeVar
+from itertools import chain
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
 from ...binary.pe import PEImage
-from ...model import CallSite
+
+if TYPE_CHECKING:
+    from .functions import Edge
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 MIN_PARALLEL_BYTES = 4 << 20
 #: Bytes of code to run the data flow over below which one process is faster (the flow costs ~100x a decode).
 MIN_PARALLEL_FLOW_BYTES = 256 << 10
-#: Fields per packed call site: caller, rva, callee, tail.
+#: Fields per packed call edge: caller, rva, callee, tail.
 _FIELDS = 4
 
 Work = Sequence[tuple[int, list[tuple[int, int]]]]
@@ -88,7 +91,7 @@ def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work
 
 
 def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
-                     min_bytes: Optional[int] = None) -> Optional[tuple[list[CallSite], set[int]]]:
+                     min_bytes: Optional[int] = None) -> Optional[tuple[list[Edge], set[int]]]:
     """The calls and targets of ``work`` scanned by two processes, or None when one process should do it."""
     sizes = [sum(stop - start for start, stop in pieces) for _entry, pieces in work]
     split = fork_split(work, sizes, MIN_PARALLEL_BYTES if min_bytes is None else min_bytes,
@@ -99,10 +102,10 @@ def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
     return theirs + mine, their_targets | my_targets
 
 
-def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> tuple[list[CallSite], set[int]]:
+def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> tuple[list[Edge], set[int]]:
     from .functions import _scan
 
-    calls: list[CallSite] = []
+    calls: list[Edge] = []
     targets: set[int] = set()
     for entry, pieces in work:
         for start, stop in pieces:
@@ -110,17 +113,16 @@ def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> tuple[list[
     return calls, targets
 
 
-def _pack(result: tuple[list[CallSite], set[int]]) -> bytes:
-    """Call sites and targets as unsigned 64-bit integers: count of calls, their fields, then the targets."""
+def _pack(result: tuple[list[Edge], set[int]]) -> bytes:
+    """Call edges and targets as unsigned 64-bit integers: count of edges, their fields, then the targets."""
     calls, targets = result
     packed = array("Q", [len(calls)])
-    for site in calls:
-        packed.extend((site.caller, site.rva, site.callee, int(site.tail)))
+    packed.extend(chain.from_iterable(calls))
     packed.extend(sorted(targets))
     return packed.tobytes()
 
 
-def _unpack(payload: bytes) -> Optional[tuple[list[CallSite], set[int]]]:
+def _unpack(payload: bytes) -> Optional[tuple[list[Edge], set[int]]]:
     packed = array("Q")
     if not payload or len(payload) % packed.itemsize:
         return None
@@ -129,7 +131,6 @@ def _unpack(payload: bytes) -> Optional[tuple[list[CallSite], set[int]]]:
     end = 1 + _FIELDS * count
     if end > len(packed):
         return None
-    fields = packed[1:end]
-    calls = [CallSite(fields[i], fields[i + 1], fields[i + 2], bool(fields[i + 3]))
-             for i in range(0, len(fields), _FIELDS)]
+    fields = iter(packed[1:end])
+    calls: list[Edge] = list(zip(fields, fields, fields, map(bool, fields)))
     return calls, set(packed[end:])

@@ -257,7 +257,6 @@ class RuntimeResolver:
         for slot, name in self.found.slots.items():
             facts.functions[slot] = Function(rva=slot, size=0, name=name, imported=True)
             log.info("pointer at %#x holds %s (GetProcAddress)", slot, name)
-        known = {(s.rva, s.callee) for s in facts.calls}
         # One scan finds the references to the named slots and to the CFG dispatch slot (a function that
         # loads a named slot and calls through the dispatch slot may call the API: the data flow decides).
         guards = self.found.dispatch | self.found.check
@@ -265,7 +264,10 @@ class RuntimeResolver:
         slot_refs = [r for r in refs if r.target in self.found.slots]
         self._slot_users = {r.function for r in slot_refs}
         self._dispatch_users = {r.function for r in refs if r.target in guards}
-        for site in calls_through_slots(self.image, set(self.found.slots), self.fmap.owner, slot_refs):
+        through = calls_through_slots(self.image, set(self.found.slots), self.fmap.owner, slot_refs)
+        at = {site.rva for site in through}
+        known = {(s.rva, s.callee) for s in facts.calls if s.rva in at}  # the facts' edges at those instructions
+        for site in through:
             if (site.rva, site.callee) not in known:
                 self._add_site(site)
 

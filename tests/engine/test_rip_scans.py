@@ -1,0 +1,92 @@
+"""The byte scans for RIP-relative operands (one candidate index per image, ``ripindex``) against a full decode.
+
+Truth: every instruction of every function, decoded linearly by iced-x86 from its unwind extent. Every
+RIP-relative ``lea r64`` the decoder sees must be in ``scan_lea_references``; every instruction whose RIP-relative
+operand addresses a chosen target in ``scan_rip_references``; every ``mov r, [rip+IAT slot]`` among the IAT load
+candidates. The scans may find more (a byte pattern inside another instruction), never less.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import SAMPLES, code_fixtures
+from iced_x86 import Decoder, Mnemonic, OpKind
+
+from api_to_etw.binary.pe import load_pe
+from api_to_etw.engine.native.functions import (
+    _iat_load_candidates,
+    discover,
+    scan_lea_references,
+    scan_rip_references,
+)
+from api_to_etw.engine.native.ripindex import RIP_MODRMS, rip_operands
+
+FIXTURES = code_fixtures()
+IDS = [os.path.relpath(p, SAMPLES) for p in FIXTURES]
+
+
+@pytest.fixture(scope="module", params=FIXTURES, ids=IDS)
+def decoded(request):
+    """(image, function map, every decoded instruction with a RIP-relative operand as (rva, instruction))."""
+    image = load_pe(request.param)
+    fmap = discover(image, {})
+    found = []
+    for start, end, _owner in fmap.ranges:
+        for instr in Decoder(64, image.file_bytes(start, end - start), ip=start):
+            if not instr.is_invalid and instr.is_ip_rel_memory_operand:
+                found.append((instr.ip, instr))
+    return image, fmap, found
+
+
+def test_candidates_are_every_rip_modrm_of_the_code(decoded):
+    image, _fmap, _found = decoded
+    for operands in rip_operands(image):
+        data = bytes(image.code_view(operands.section))
+        expected = [i for i in range(len(data) - 4) if data[i] in RIP_MODRMS]
+        assert list(operands.offsets) == expected
+        for offset, target in list(operands)[:: max(1, len(expected) // 200)]:
+            disp = int.from_bytes(data[offset + 1 : offset + 5], "little", signed=True)
+            assert target == operands.section.rva + offset + 5 + disp
+
+
+def test_every_decoded_rip_lea_is_found(decoded):
+    image, fmap, found = decoded
+    leas = {(rva, instr.ip_rel_memory_address) for rva, instr in found
+            if instr.mnemonic == Mnemonic.LEA and instr.len == 7 and instr.op0_kind == OpKind.REGISTER
+            and image.read(rva, 1)[0] in (0x48, 0x4C)}
+    refs = {(r.rva, r.target) for r in scan_lea_references(image, fmap.owner)}
+    assert leas <= refs
+    assert all(fmap.owner(rva) is not None for rva, _target in refs)
+
+
+def test_every_decoded_reference_to_a_target_is_found(decoded):
+    image, fmap, found = decoded
+    if not found:
+        pytest.skip("no RIP-relative operand in this fixture")
+    targets = {instr.ip_rel_memory_address for _rva, instr in found[::3]}
+    refs = scan_rip_references(image, targets, fmap.owner)
+    got: dict[int, set[int]] = {}
+    for r in refs:
+        got.setdefault(r.target, set()).add(r.rva)
+    for rva, instr in found:
+        if instr.ip_rel_memory_address in targets:
+            # The scan may decode the instruction without its prefixes (same operand, same end): any start
+            # inside the decoded instruction is that instruction.
+            assert any(rva <= start < rva + instr.len for start in got.get(instr.ip_rel_memory_address, ()))
+    assert all(r.target in targets for r in refs)
+    assert [r.rva for r in refs] == sorted(r.rva for r in refs)
+
+
+def test_every_decoded_iat_load_is_a_candidate(decoded):
+    image, _fmap, found = decoded
+    loads = set()
+    for rva, instr in found:
+        if instr.mnemonic == Mnemonic.MOV and instr.op0_kind == OpKind.REGISTER \
+                and instr.ip_rel_memory_address in image.imports:
+            data = image.read(rva, instr.len)
+            # The ModRM follows the opcode: find the RIP-relative ModRM after the prefixes and the opcode.
+            modrm = next(i for i in range(1, instr.len) if data[i - 1] in (0x8A, 0x8B, 0x8E) and data[i] in RIP_MODRMS)
+            loads.add(rva + modrm)
+    assert loads <= set(_iat_load_candidates(image))
