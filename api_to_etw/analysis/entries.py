@@ -350,16 +350,21 @@ class EntryFinder:
                         if isinstance(value, Addr) and value.rva in self.code:
                             self.entries.add(value.rva, kind + field_name)
                 for arg, (size, fields) in api.structures.items():
-                    for value in self._argument(site, arg):
-                        self._add_fields(value, size, fields, kind)
+                    for func, value in self._argument_frames(site, arg):
+                        self._add_fields(value, size, fields, kind, func)
                 if api.interface is not None:
                     for value in self._argument(site, api.interface.arg):
                         for inner in self._pointed(value, api.interface.at):
                             self._add_fields(inner, *self._interface_fields(inner, api.interface.name), kind)
 
-    def _add_fields(self, value: Value, size: int, fields: dict[int, str], kind: str) -> None:
-        """The routines in the callback fields of one structure, as entries ``kind`` + the field's name."""
+    def _add_fields(self, value: Value, size: int, fields: dict[int, str], kind: str,
+                    func: Optional[int] = None) -> None:
+        """The routines in the callback fields of one structure, as entries ``kind`` + the field's name (a
+        structure in ``func``'s frame also with the fields its callees fill through a pointer to it)."""
         pointers = self._struct_pointers(value, size)
+        if func is not None and isinstance(value, StackAddr):
+            for at, rvas in self._filled(func, value, size).items():
+                pointers.setdefault(at, set()).update(rvas)
         for at, field_name in fields.items():
             for rva in sorted(pointers.get(at, ())):
                 if rva in self.code:
@@ -392,14 +397,18 @@ class EntryFinder:
     def _argument(self, site: CallSite, index: int) -> set[Value]:
         """The values of a call's argument, a parameter of the calling function replaced by what its callers
         pass (``CreateQueue(Device, &Config)`` calling WdfIoQueueCreate), up to ``PARAM_DEPTH`` callers up."""
-        out: set[Value] = set()
+        return {value for _func, value in self._argument_frames(site, index)}
+
+    def _argument_frames(self, site: CallSite, index: int) -> set[tuple[int, Value]]:
+        """``_argument`` with the function each value was found in (whose frame a stack address is of)."""
+        out: set[tuple[int, Value]] = set()
         todo = [(site.caller, self.values.arg(site, index), 0)]
         seen: set[tuple[int, int]] = set()
         while todo:
             func, values, depth = todo.pop()
             for value in values:
                 if not isinstance(value, Param) or depth >= PARAM_DEPTH:
-                    out.add(value)
+                    out.add((func, value))
                     continue
                 callers = [c for c in self.callers_of.get(func, ()) if c.caller in self.code]
                 if (func, value.index) in seen or len(callers) > MAX_PARAM_CALLERS:
@@ -407,6 +416,36 @@ class EntryFinder:
                 seen.add((func, value.index))
                 self.values.resolve(sorted({c.caller for c in callers}))
                 todo += [(c.caller, self.values.arg(c, value.index), depth + 1) for c in callers]
+        return out
+
+    def _filled(self, func: int, value: StackAddr, size: int) -> dict[int, set[int]]:
+        """Field offset -> image addresses that the callees of ``func`` store through a pointer into the
+        structure ``value`` of its frame (``InitCallbacks(&config)`` before ``WdfIoQueueCreate(..., &config)``).
+        Any call of ``func`` counts, before the registration or not; a callee's stores are known only when the
+        engine resolves it (the native engine skips leaf functions)."""
+        passed: list[tuple[int, int, int]] = []  # (callee, parameter, offset into the structure)
+        for site in self._sites_in(func):
+            if site.callee not in self.code or site.callee == func:
+                continue
+            for i in range(4):
+                for arg in self.values.arg(site, i):
+                    if (isinstance(arg, StackAddr) and arg.frame == value.frame
+                            and value.offset <= arg.offset < value.offset + size):
+                        passed.append((site.callee, i, arg.offset - value.offset))
+        out: dict[int, set[int]] = {}
+        if not passed:
+            return out
+        self.values.resolve(sorted({callee for callee, _i, _d in passed}))
+        for store in self.values.store_list():
+            where = store.address
+            base, delta = (where.base, where.delta) if isinstance(where, Offset) else (where, 0)
+            if not isinstance(base, Param):
+                continue
+            for callee, i, start in passed:
+                at = start + delta
+                if store.function == callee and base.index == i and 0 <= at < size and at % 8 == 0:
+                    out.setdefault(at, set()).update(
+                        v.rva for v in store.values if isinstance(v, Addr) and v.rva in self.code)
         return out
 
     def _struct_pointers(self, value: Value, size: int) -> dict[int, set[int]]:

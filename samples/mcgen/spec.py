@@ -297,8 +297,8 @@ def kmdf_model() -> Image:
     callback, creates two queues (read, write and device-control callbacks; an internal device-control
     callback, created by a helper given the configuration), a timer, a work item, a DPC and an interrupt, a child
     list (its create-device callback sets the child PDO's callbacks), power-policy callbacks, an object context
-    with a destroy callback, a query interface, a queue-ready routine, a remote I/O target's remove callback
-    and a WMI instance's query callback; the write callback sets a completion
+    with a destroy callback, a query interface, a queue-ready routine, a remote I/O target's remove callbacks
+    (one stored by a helper through a pointer to the caller's structure) and a WMI instance's query callback; the write callback sets a completion
     routine and a cancel routine. Every framework call goes through the function table. The read callback copies its
     descriptor with RtlMoveMemory and patches the Level."""
     ev = [
@@ -337,6 +337,7 @@ def kmdf_model() -> Image:
         Event("InterfacePinged", 57, 5, 0, 9, 0x100, "q"),
         Event("TargetRemoving", 58, 4, 0, 10, 0x200, "x"),
         Event("WmiQueried", 59, 5, 0, 10, 0x200, "q"),
+        Event("TargetRemoved", 60, 4, 0, 10, 0x200, "x"),
     ]
     f = [
         Func("KmdfReset", "NTSTATUS {name}(ULONG Reason)",
@@ -496,6 +497,13 @@ def kmdf_model() -> Image:
              ["(void)WmiInstance; (void)OutBuffer;", "*BufferUsed = 0;", "EventWriteWmiQueried(OutBufferSize);",
               "return STATUS_SUCCESS;"],
              writes=["WmiQueried"], entries=["callback:WdfWmiInstanceCreate.EvtWmiInstanceQueryInstance"]),
+        Func("KmdfTargetRemoveComplete", "VOID {name}(WDFIOTARGET IoTarget)",
+             ["EventWriteTargetRemoved((ULONGLONG)(ULONG_PTR)IoTarget);"],
+             writes=["TargetRemoved"], entries=["callback:WdfIoTargetOpen.EvtIoTargetRemoveComplete"]),
+        Func("KmdfTargetCallbacks", "VOID {name}(WDF_IO_TARGET_OPEN_PARAMS *Params)",
+             ["/* Fills the caller's structure through a pointer: the callback is set outside the registering function. */",
+              "RtlMoveMemory(&Params->TargetDeviceName, &g_Altitude, sizeof(UNICODE_STRING));",
+              "Params->EvtIoTargetRemoveComplete = (PVOID)KmdfTargetRemoveComplete;"]),
         Func("KmdfOpenTargets", "NTSTATUS {name}(WDFDEVICE Device)",
              ["/* A remote I/O target opened with remove callbacks, and a WMI instance with its query callback. */",
               "WDF_IO_TARGET_OPEN_PARAMS open;",
@@ -506,6 +514,7 @@ def kmdf_model() -> Image:
               "open.Size = sizeof open;",
               "open.Type = 1;",
               "open.EvtIoTargetQueryRemove = KmdfTargetQueryRemove;",
+              "KmdfTargetCallbacks(&open);",
               "status = WdfIoTargetOpen(g_Target, &open);",
               "if (!NT_SUCCESS(status)) return status;",
               "__builtin_memset(&provider, 0, sizeof provider);",
@@ -517,7 +526,8 @@ def kmdf_model() -> Image:
               "instance.ProviderConfig = &provider;",
               "instance.Register = 1;",
               "instance.EvtWmiInstanceQueryInstance = KmdfWmiQuery;",
-              "return WdfWmiInstanceCreate(Device, &instance, WDF_NO_OBJECT_ATTRIBUTES, WDF_NO_HANDLE);"]),
+              "return WdfWmiInstanceCreate(Device, &instance, WDF_NO_OBJECT_ATTRIBUTES, WDF_NO_HANDLE);"],
+             calls=["KmdfTargetCallbacks"]),
         Func("KmdfSetupChildren", "VOID {name}(PWDFDEVICE_INIT DeviceInit)",
              ["/* A bus FDO: its default child list and, as power policy owner, its wake callbacks. */",
               "WDF_CHILD_LIST_CONFIG children;",

@@ -253,6 +253,18 @@ DECLSPEC_NOINLINE NTSTATUS KmdfWmiQuery(WDFWMIINSTANCE WmiInstance, ULONG OutBuf
     return STATUS_SUCCESS;
 }
 
+DECLSPEC_NOINLINE VOID KmdfTargetRemoveComplete(WDFIOTARGET IoTarget)
+{
+    EventWriteTargetRemoved((ULONGLONG)(ULONG_PTR)IoTarget);
+}
+
+DECLSPEC_NOINLINE VOID KmdfTargetCallbacks(WDF_IO_TARGET_OPEN_PARAMS *Params)
+{
+    /* Fills the caller's structure through a pointer: the callback is set outside the registering function. */
+    RtlMoveMemory(&Params->TargetDeviceName, &g_Altitude, sizeof(UNICODE_STRING));
+    Params->EvtIoTargetRemoveComplete = (PVOID)KmdfTargetRemoveComplete;
+}
+
 DECLSPEC_NOINLINE NTSTATUS KmdfOpenTargets(WDFDEVICE Device)
 {
     /* A remote I/O target opened with remove callbacks, and a WMI instance with its query callback. */
@@ -264,6 +276,7 @@ DECLSPEC_NOINLINE NTSTATUS KmdfOpenTargets(WDFDEVICE Device)
     open.Size = sizeof open;
     open.Type = 1;
     open.EvtIoTargetQueryRemove = KmdfTargetQueryRemove;
+    KmdfTargetCallbacks(&open);
     status = WdfIoTargetOpen(g_Target, &open);
     if (!NT_SUCCESS(status)) return status;
     __builtin_memset(&provider, 0, sizeof provider);

@@ -34,9 +34,9 @@ typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;
 
 __declspec(selectany) const GUID CONTOSO_KMDF_DRIVER = {0x6e3cc197, 0xbb99, 0x5a37, {0xb4, 0x32, 0xd4, 0xfa, 0x3c, 0x9a, 0xb4, 0xd9}};
 __declspec(selectany) ULONG CONTOSO_KMDF_DRIVER_EnableBits[2];
-__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[35] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x40, 0x40, 0x40, 0x40, 0x40, 0x10, 0x10, 0x10, 0x20, 0x80, 0x80, 0x80, 0x4, 0x10, 0x40, 0x100, 0x100, 0x200, 0x200};
-__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[35] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5, 4, 4, 5, 4, 5, 5, 5, 5, 4, 5};
-__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 35, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
+__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[36] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x40, 0x40, 0x40, 0x40, 0x40, 0x10, 0x10, 0x10, 0x20, 0x80, 0x80, 0x80, 0x4, 0x10, 0x40, 0x100, 0x100, 0x200, 0x200, 0x200};
+__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[36] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5, 4, 4, 5, 4, 5, 5, 5, 5, 4, 5, 4};
+__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 36, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
 #define CONTOSO_KMDF_DRIVERHandle (CONTOSO_KMDF_DRIVER_Context.RegistrationHandle)
 
 __declspec(selectany) const EVENT_DESCRIPTOR DriverStarted = {0x1, 0x0, 0x10, 0x4, 0x1, 0x1, 0x1};
@@ -74,6 +74,7 @@ __declspec(selectany) const EVENT_DESCRIPTOR InterfaceReferenced = {0x38, 0x0, 0
 __declspec(selectany) const EVENT_DESCRIPTOR InterfacePinged = {0x39, 0x0, 0x10, 0x5, 0x0, 0x9, 0x100};
 __declspec(selectany) const EVENT_DESCRIPTOR TargetRemoving = {0x3a, 0x0, 0x10, 0x4, 0x0, 0xa, 0x200};
 __declspec(selectany) const EVENT_DESCRIPTOR WmiQueried = {0x3b, 0x0, 0x10, 0x5, 0x0, 0xa, 0x200};
+__declspec(selectany) const EVENT_DESCRIPTOR TargetRemoved = {0x3c, 0x0, 0x10, 0x4, 0x0, 0xa, 0x200};
 
 /* The enable callback: records the session's level and keywords and sets one enable bit per event. */
 DECLSPEC_NOINLINE __inline VOID McGenControlCallbackV2(LPCGUID SourceId, ULONG ControlCode, UCHAR Level,
@@ -209,3 +210,5 @@ DECLSPEC_NOINLINE __inline ULONG McTemplateK0x(PCMCGEN_TRACE_CONTEXT Context, PC
 #define EventWriteTargetRemoving(a0) (EventEnabledTargetRemoving() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &TargetRemoving, a0) : 0)
 #define EventEnabledWmiQueried() ((CONTOSO_KMDF_DRIVER_EnableBits[1] & 0x00000004u) != 0)
 #define EventWriteWmiQueried(a0) (EventEnabledWmiQueried() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &WmiQueried, a0) : 0)
+#define EventEnabledTargetRemoved() ((CONTOSO_KMDF_DRIVER_EnableBits[1] & 0x00000008u) != 0)
+#define EventWriteTargetRemoved(a0) (EventEnabledTargetRemoved() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &TargetRemoved, a0) : 0)

@@ -130,7 +130,8 @@ def test_all_sites_only_adds_rows(sample):
 def test_the_kmdf_driver_covers_its_idioms():
     """mckmdf is worth its name: KMDF callbacks of every modelled structure (a bus FDO's child list, its PDOs'
     callbacks, power policy, a query interface whose routines follow the INTERFACE head, queue state and object
-    destroy callbacks, a remote I/O target's and a WMI instance's), object and registry callbacks, IOCTL cases of an EvtIoDeviceControl callback, and a
+    destroy callbacks, a remote I/O target's (one stored by a helper into the caller's structure) and a WMI
+    instance's), object and registry callbacks, IOCTL cases of an EvtIoDeviceControl callback, and a
     descriptor copied by a call then patched."""
     truth = _truth("mckmdf")
     kinds = {k for r in truth["rows"] for k in r["Entry"]}
@@ -157,6 +158,7 @@ def test_the_kmdf_driver_covers_its_idioms():
             "callback:WdfDeviceAddQueryInterface.InterfaceReference",
             "callback:WdfDeviceAddQueryInterface.InterfaceDereference",
             "callback:WdfDeviceAddQueryInterface.Interface+0x20", "callback:WdfIoTargetOpen.EvtIoTargetQueryRemove",
+            "callback:WdfIoTargetOpen.EvtIoTargetRemoveComplete",
             "callback:WdfWmiInstanceCreate.EvtWmiInstanceQueryInstance"} <= kinds
     ioctls = {r["Ioctl"] for r in truth["rows"] if "callback:WdfIoQueueCreate.EvtIoDeviceControl" in r["Entry"]}
     assert "default" in ioctls and any("," in i for i in ioctls)
@@ -166,8 +168,10 @@ def test_the_kmdf_driver_covers_its_idioms():
 @pytest.mark.parametrize("level", LEVELS)
 def test_kmdf_fixture_has_the_shapes_it_claims(level):
     """The tail-jump power callback has no RUNTIME_FUNCTION where clang makes it a tail jump (-O2, -Os: only
-    its registered pointer names its start), the framework is reached only through WdfVersionBind, and the
-    read callback really calls RtlMoveMemory (the copy is a call, not inlined moves)."""
+    its registered pointer names its start), the framework is reached only through WdfVersionBind, the
+    read callback really calls RtlMoveMemory (the copy is a call, not inlined moves), and the open-params
+    helper is a real call (one that calls RtlMoveMemory itself: the native engine resolves only functions
+    with call sites, so a leaf's stores are not seen)."""
     path = _image("mckmdf", level)
     loaded = open_binary(path)
     pdb = loaded.pdb
@@ -182,3 +186,7 @@ def test_kmdf_fixture_has_the_shapes_it_claims(level):
     facts = engine.load()
     move = next(rva for rva, f in facts.functions.items() if f.imported and f.name == "RtlMoveMemory")
     assert any(s.callee == move and s.caller == by_name["KmdfIoRead"] for s in facts.calls)
+    # the helper that stores a remove callback into its caller's WDF_IO_TARGET_OPEN_PARAMS is a real call
+    helper = by_name["KmdfTargetCallbacks"]
+    assert any(s.callee == helper and s.caller == by_name["KmdfOpenTargets"] for s in facts.calls)
+    assert any(s.callee == move and s.caller == helper for s in facts.calls)
