@@ -23,8 +23,9 @@ from typing import Callable, Optional
 from samples import toolchain
 
 #: The modules that define the committed fixtures (each has ``FIXTURES``), imported on use.
-FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen", "samples.idioms.build", "samples.usermode.build",
-                   "samples.handout.build", "samples.wevt.build", "samples.tlg.build", "samples.badinput.build", "samples.wpp.build")
+FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen.build", "samples.idioms.build", "samples.usermode.build",
+                   "samples.handout.build", "samples.wevt.build", "samples.tlg.build", "samples.badinput.build",
+                   "samples.wpp.build")
 
 
 @dataclass(frozen=True)
