@@ -62,6 +62,8 @@ CALLBACK_ARGS = {
     "CreateTimerQueueTimer": 2, "QueueUserAPC": 0, "RegisterServiceCtrlHandlerA": 1,
     "RegisterServiceCtrlHandlerW": 1, "RegisterServiceCtrlHandlerExA": 1, "RegisterServiceCtrlHandlerExW": 1,
     "SetConsoleCtrlHandler": 0, "SetUnhandledExceptionFilter": 0, "AddVectoredExceptionHandler": 1,
+    # ETW calls a provider's enable callback when a session enables or disables it (rundown events)
+    "EventRegister": 1, "EtwRegister": 1, "RegisterTraceGuidsW": 0, "RegisterTraceGuidsA": 0,
 }
 #: APIs that take a table of (name, routine) pairs: SERVICE_TABLE_ENTRY arrays, 16 bytes an entry.
 SERVICE_TABLES = ("StartServiceCtrlDispatcherA", "StartServiceCtrlDispatcherW")

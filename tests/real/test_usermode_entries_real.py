@@ -28,6 +28,11 @@ START 1, END 2, DESTROY 3; the exported agent constructors (``??0agent@Concurren
 export table) trace CREATE, the destructor DESTROY, and agent::start schedules the agent's task, which traces
 START and END around run(): a task handed to the scheduler, entered through a pointer.
 
+WinPixEventRuntime.dll (microsoft/PixEvents, runtime/dll/shared/WinDllMain.cpp): the mc.exe control callback
+EventRegister is given calls EtwEnableCallback (MCGEN_PRIVATE_ENABLE_CALLBACK_V2), whose DisableCapture and
+FlushCapture flush the EtwWriter's buffered blocks: the block event (PIXETW.man id 22) is written from the
+provider's enable callback as well as from the writer's worker thread.
+
 node.exe (V8 src/diagnostics/etw-jit-win.cc): ETWJITInterface::EventHandler, the writer of MethodLoad (id 9),
 is never called directly: it is passed to Isolate::SetJitCodeEventHandler.
 """
@@ -150,3 +155,9 @@ def test_node_jit_event_handler_entered_through_the_pointer_v8_hands_out(real_bi
     method_load = [r for r in rows if r["Id"] == "9"]
     assert method_load and all(_pointer_hop(r) and r["Entry"] != "unreached" for r in method_load)
     assert not [r for r in rows if r["Entry"] == "unreached"]
+
+
+def test_winpix_block_event_from_the_provider_enable_callback(real_binary):
+    rows = _rows(real_binary("WinPixEventRuntime.dll"))
+    entries = {k for r in rows if r["Id"] == "22" for k in r["Entry"].split(",")}
+    assert {"callback:EventRegister", "callback:_beginthreadex"} <= entries, entries
