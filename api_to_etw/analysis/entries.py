@@ -558,6 +558,8 @@ class Reach:
     pointer_hops: dict[int, frozenset[int]] = field(default_factory=dict)
     #: Every function the search visited (its callers' closure, through pointers too where it looked).
     closure: set[int] = field(default_factory=set)
+    #: True when the search stopped at MAX_REACH_NODES before finding an entry point or running out of callers.
+    truncated: bool = False
 
 
 class EntryReach:
@@ -629,4 +631,5 @@ class EntryReach:
                         following.append(taker)
             level = following
         reach.closure = set(nxt)
+        reach.truncated = not reach.paths and bool(level)
         return reach

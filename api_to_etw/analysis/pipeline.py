@@ -38,7 +38,7 @@ from ..model import (
     substitute_all,
 )
 from .embedded import embedded_index, embedded_manifest, unreferenced_rows
-from .entries import EntryFinder, EntryPoints, EntryReach, IoctlAttribution
+from .entries import MAX_REACH_NODES, EntryFinder, EntryPoints, EntryReach, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
 from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
@@ -625,6 +625,10 @@ class Analysis:
         reach = EntryReach(lambda node: [c for c in self._callers(node) if c not in self.apis], entry_points,
                            self.values, {rva for rva, f in funcs.items() if not f.imported})
         nearest = reach.nearest(func for func, *_rest in beyond)
+        cut = sum(1 for found in nearest.values() if found.truncated)
+        if cut:
+            self.stats.truncated.append(f"truncated: {cut} event sites searched for an entry point beyond --max-depth "
+                                        f"stopped at {MAX_REACH_NODES} functions")
         for func, suffix, missing, site_rva, hop in beyond:
             found = nearest[func]
             if not found.paths:
