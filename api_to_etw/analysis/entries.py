@@ -62,6 +62,9 @@ CALLBACK_ARGS = {
     "CreateTimerQueueTimer": 2, "QueueUserAPC": 0, "RegisterServiceCtrlHandlerA": 1,
     "RegisterServiceCtrlHandlerW": 1, "RegisterServiceCtrlHandlerExA": 1, "RegisterServiceCtrlHandlerExW": 1,
     "SetConsoleCtrlHandler": 0, "SetUnhandledExceptionFilter": 0, "AddVectoredExceptionHandler": 1,
+    # CPython's C API: profile/trace functions, the frame evaluator, exit functions, threads
+    "PyEval_SetProfile": 0, "PyEval_SetTrace": 0, "PyEval_SetProfileAllThreads": 0, "PyEval_SetTraceAllThreads": 0,
+    "_PyInterpreterState_SetEvalFrameFunc": 1, "Py_AtExit": 0, "PyThread_start_new_thread": 0,
     # ETW calls a provider's enable callback when a session enables or disables it (rundown events)
     "EventRegister": 1, "EtwRegister": 1, "RegisterTraceGuidsW": 0, "RegisterTraceGuidsA": 0,
 }
