@@ -317,9 +317,7 @@ class EntryFinder:
         for value in values:
             count = self._struct_bytes(value, OB_COUNT, 2)
             n = int.from_bytes(count, "little") if count is not None else OB_MAX_OPERATIONS
-            arrays: list[Addr | StackAddr] = [
-                Addr(a) for a in self._struct_pointers(value, OB_OPERATIONS + 8).get(OB_OPERATIONS, ())]
-            arrays += _linked(value, OB_OPERATIONS)  # an array on the stack too
+            arrays = self._pointed(value, OB_OPERATIONS)  # an array in a global or on the stack
             for array in arrays:
                 for i in range(min(n, OB_MAX_OPERATIONS)):
                     entry = (Addr(array.rva + OB_OPERATION_SIZE * i) if isinstance(array, Addr)
@@ -351,30 +349,71 @@ class EntryFinder:
                 if api is None:
                     continue
                 self.framework_calls.append((site, api.name))
+                kind = f"callback:{api.name}."
                 for arg, field_name in api.routines.items():
                     for value in self._argument(site, arg):
                         if isinstance(value, Addr) and value.rva in self.code:
-                            self.entries.add(value.rva, f"callback:{api.name}.{field_name}")
+                            self.entries.add(value.rva, kind + field_name)
                 for arg, (size, fields) in api.structures.items():
-                    for value in self._argument(site, arg):
-                        pointers = self._struct_pointers(value, size)
-                        for at, field_name in fields.items():
-                            for rva in sorted(pointers.get(at, ())):
-                                if rva in self.code:
-                                    self.entries.add(rva, f"callback:{api.name}.{field_name}")
+                    for func, value in self._argument_frames(site, arg):
+                        self._add_fields(value, size, fields, kind, func)
+                if api.interface is not None:
+                    for value in self._argument(site, api.interface.arg):
+                        for inner in self._pointed(value, api.interface.at):
+                            self._add_fields(inner, *self._interface_fields(inner, api.interface.name), kind)
+
+    def _add_fields(self, value: Value, size: int, fields: dict[int, str], kind: str,
+                    func: Optional[int] = None) -> None:
+        """The routines in the callback fields of one structure, as entries ``kind`` + the field's name (a
+        structure in ``func``'s frame also with the fields its callees fill through a pointer to it)."""
+        pointers = self._struct_pointers(value, size)
+        if func is not None and isinstance(value, StackAddr):
+            for at, rvas in self._filled(func, value, size).items():
+                pointers.setdefault(at, set()).update(rvas)
+        for at, field_name in fields.items():
+            for rva in sorted(pointers.get(at, ())):
+                if rva in self.code:
+                    self.entries.add(rva, kind + field_name)
+
+    def _interface_fields(self, value: Value, name: str) -> tuple[int, dict[int, str]]:
+        """An INTERFACE's extent and routine fields: InterfaceReference, InterfaceDereference, then
+        ``Interface+0x20`` ... up to its USHORT Size when those bytes are known, else the run of code pointers
+        from +0x20 (a slot that holds none ends the interface)."""
+        raw = self._struct_bytes(value, 0, 2)
+        if raw is not None:
+            size = min(int.from_bytes(raw, "little"), wdf.MAX_INTERFACE)
+        else:
+            pointers = self._struct_pointers(value, wdf.MAX_INTERFACE)
+            size = wdf.INTERFACE_ROUTINES
+            while size < wdf.MAX_INTERFACE and any(rva in self.code for rva in pointers.get(size, ())):
+                size += 8
+        fields = dict(wdf.INTERFACE_FIELDS)
+        fields.update({at: f"{name}+0x{at:x}" for at in range(wdf.INTERFACE_ROUTINES, size - 7, 8)})
+        return size, fields
+
+    def _pointed(self, value: Value, pos: int) -> list[Addr | StackAddr]:
+        """The structures a pointer field at ``pos`` of a structure points to: globals of the image that are
+        not code, and buffers of the same frame (a structure on the stack linking another)."""
+        found: list[Addr | StackAddr] = [
+            Addr(rva) for rva in sorted(self._struct_pointers(value, pos + 8).get(pos, ())) if rva not in self.code]
+        return found + _linked(value, pos)
 
     # ------------------------------------------------------------------ structures passed to APIs
     def _argument(self, site: CallSite, index: int) -> set[Value]:
         """The values of a call's argument, a parameter of the calling function replaced by what its callers
         pass (``CreateQueue(Device, &Config)`` calling WdfIoQueueCreate), up to ``PARAM_DEPTH`` callers up."""
-        out: set[Value] = set()
+        return {value for _func, value in self._argument_frames(site, index)}
+
+    def _argument_frames(self, site: CallSite, index: int) -> set[tuple[int, Value]]:
+        """``_argument`` with the function each value was found in (whose frame a stack address is of)."""
+        out: set[tuple[int, Value]] = set()
         todo = [(site.caller, self.values.arg(site, index), 0)]
         seen: set[tuple[int, int]] = set()
         while todo:
             func, values, depth = todo.pop()
             for value in values:
                 if not isinstance(value, Param) or depth >= PARAM_DEPTH:
-                    out.add(value)
+                    out.add((func, value))
                     continue
                 callers = [c for c in self.callers_of.get(func, ()) if c.caller in self.code]
                 if (func, value.index) in seen or len(callers) > MAX_PARAM_CALLERS:
@@ -382,6 +421,36 @@ class EntryFinder:
                 seen.add((func, value.index))
                 self.values.resolve(sorted({c.caller for c in callers}))
                 todo += [(c.caller, self.values.arg(c, value.index), depth + 1) for c in callers]
+        return out
+
+    def _filled(self, func: int, value: StackAddr, size: int) -> dict[int, set[int]]:
+        """Field offset -> image addresses that the callees of ``func`` store through a pointer into the
+        structure ``value`` of its frame (``InitCallbacks(&config)`` before ``WdfIoQueueCreate(..., &config)``;
+        the WDF *_INIT helpers themselves when the compiler does not inline them). Any call of ``func`` counts,
+        before the registration or not."""
+        passed: list[tuple[int, int, int]] = []  # (callee, parameter, offset into the structure)
+        for site in self._sites_in(func):
+            if site.callee not in self.code or site.callee == func:
+                continue
+            for i in range(4):
+                for arg in self.values.arg(site, i):
+                    if (isinstance(arg, StackAddr) and arg.frame == value.frame
+                            and value.offset <= arg.offset < value.offset + size):
+                        passed.append((site.callee, i, arg.offset - value.offset))
+        out: dict[int, set[int]] = {}
+        if not passed:
+            return out
+        self.values.resolve(sorted({callee for callee, _i, _d in passed}))
+        for store in self.values.store_list():
+            where = store.address
+            base, delta = (where.base, where.delta) if isinstance(where, Offset) else (where, 0)
+            if not isinstance(base, Param):
+                continue
+            for callee, i, start in passed:
+                at = start + delta
+                if store.function == callee and base.index == i and 0 <= at < size and at % 8 == 0:
+                    out.setdefault(at, set()).update(
+                        v.rva for v in store.values if isinstance(v, Addr) and v.rva in self.code)
         return out
 
     def _struct_pointers(self, value: Value, size: int) -> dict[int, set[int]]:

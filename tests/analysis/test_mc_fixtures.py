@@ -128,8 +128,11 @@ def test_all_sites_only_adds_rows(sample):
 
 
 def test_the_kmdf_driver_covers_its_idioms():
-    """mckmdf is worth its name: KMDF callbacks of every modelled structure, object and registry callbacks,
-    IOCTL cases of an EvtIoDeviceControl callback, and a descriptor copied by a call then patched."""
+    """mckmdf is worth its name: KMDF callbacks of every modelled structure (a bus FDO's child list, its PDOs'
+    callbacks, power policy, a query interface whose routines follow the INTERFACE head, queue state and object
+    destroy callbacks, a remote I/O target's (one stored by a helper into the caller's structure) and a WMI
+    instance's), object and registry callbacks, IOCTL cases of an EvtIoDeviceControl callback, and a
+    descriptor copied by a call then patched."""
     truth = _truth("mckmdf")
     kinds = {k for r in truth["rows"] for k in r["Entry"]}
     assert {"entry", "callback:WdfDriverCreate.EvtDriverDeviceAdd", "callback:WdfDriverCreate.EvtDriverUnload",
@@ -145,7 +148,18 @@ def test_the_kmdf_driver_covers_its_idioms():
             "callback:WdfDpcCreate.EvtDpcFunc", "callback:WdfInterruptCreate.EvtInterruptIsr",
             "callback:WdfRequestSetCompletionRoutine.CompletionRoutine",
             "callback:WdfRequestMarkCancelable.EvtRequestCancel",
-            "callback:WdfDeviceInitSetIoInCallerContextCallback.EvtIoInCallerContext"} <= kinds
+            "callback:WdfDeviceInitSetIoInCallerContextCallback.EvtIoInCallerContext",
+            "callback:WdfFdoInitSetDefaultChildListConfig.EvtChildListCreateDevice",
+            "callback:WdfFdoInitSetDefaultChildListConfig.EvtChildListIdentificationDescriptionCompare",
+            "callback:WdfChildListRetrieveNextDevice.EvtChildListIdentificationDescriptionCompare",
+            "callback:WdfPdoInitSetEventCallbacks.EvtDeviceEject",
+            "callback:WdfDeviceInitSetPowerPolicyEventCallbacks.EvtDeviceArmWakeFromS0",
+            "callback:WdfIoQueueReadyNotify.QueueReady", "callback:WdfObjectAllocateContext.EvtDestroyCallback",
+            "callback:WdfDeviceAddQueryInterface.InterfaceReference",
+            "callback:WdfDeviceAddQueryInterface.InterfaceDereference",
+            "callback:WdfDeviceAddQueryInterface.Interface+0x20", "callback:WdfIoTargetOpen.EvtIoTargetQueryRemove",
+            "callback:WdfIoTargetOpen.EvtIoTargetRemoveComplete",
+            "callback:WdfWmiInstanceCreate.EvtWmiInstanceQueryInstance"} <= kinds
     ioctls = {r["Ioctl"] for r in truth["rows"] if "callback:WdfIoQueueCreate.EvtIoDeviceControl" in r["Entry"]}
     assert "default" in ioctls and any("," in i for i in ioctls)
     assert [e["symbol"] for e in truth["events"] if "patched_level" in e] == ["ReadDone"]
@@ -154,8 +168,9 @@ def test_the_kmdf_driver_covers_its_idioms():
 @pytest.mark.parametrize("level", LEVELS)
 def test_kmdf_fixture_has_the_shapes_it_claims(level):
     """The tail-jump power callback has no RUNTIME_FUNCTION where clang makes it a tail jump (-O2, -Os: only
-    its registered pointer names its start), the framework is reached only through WdfVersionBind, and the
-    read callback really calls RtlMoveMemory (the copy is a call, not inlined moves)."""
+    its registered pointer names its start), the framework is reached only through WdfVersionBind, the
+    read callback really calls RtlMoveMemory (the copy is a call, not inlined moves), and the open-params
+    helper is a real call to a leaf."""
     path = _image("mckmdf", level)
     loaded = open_binary(path)
     pdb = loaded.pdb
@@ -170,3 +185,7 @@ def test_kmdf_fixture_has_the_shapes_it_claims(level):
     facts = engine.load()
     move = next(rva for rva, f in facts.functions.items() if f.imported and f.name == "RtlMoveMemory")
     assert any(s.callee == move and s.caller == by_name["KmdfIoRead"] for s in facts.calls)
+    # the helper that stores a remove callback into its caller's WDF_IO_TARGET_OPEN_PARAMS is a called leaf
+    helper = by_name["KmdfTargetCallbacks"]
+    assert any(s.callee == helper and s.caller == by_name["KmdfOpenTargets"] for s in facts.calls)
+    assert not any(s.caller == helper for s in facts.calls)
