@@ -425,9 +425,9 @@ class EntryFinder:
 
     def _filled(self, func: int, value: StackAddr, size: int) -> dict[int, set[int]]:
         """Field offset -> image addresses that the callees of ``func`` store through a pointer into the
-        structure ``value`` of its frame (``InitCallbacks(&config)`` before ``WdfIoQueueCreate(..., &config)``;
-        the WDF *_INIT helpers themselves when the compiler does not inline them). Any call of ``func`` counts,
-        before the registration or not."""
+        structure ``value`` of its frame (``InitCallbacks(&config)`` before ``WdfIoQueueCreate(..., &config)``).
+        Any call of ``func`` counts, before the registration or not; a callee's stores are known only when the
+        engine resolves it (the native engine skips leaf functions)."""
         passed: list[tuple[int, int, int]] = []  # (callee, parameter, offset into the structure)
         for site in self._sites_in(func):
             if site.callee not in self.code or site.callee == func:

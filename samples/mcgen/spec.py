@@ -502,6 +502,7 @@ def kmdf_model() -> Image:
              writes=["TargetRemoved"], entries=["callback:WdfIoTargetOpen.EvtIoTargetRemoveComplete"]),
         Func("KmdfTargetCallbacks", "VOID {name}(WDF_IO_TARGET_OPEN_PARAMS *Params)",
              ["/* Fills the caller's structure through a pointer: the callback is set outside the registering function. */",
+              "RtlMoveMemory(&Params->TargetDeviceName, &g_Altitude, sizeof(UNICODE_STRING));",
               "Params->EvtIoTargetRemoveComplete = (PVOID)KmdfTargetRemoveComplete;"]),
         Func("KmdfOpenTargets", "NTSTATUS {name}(WDFDEVICE Device)",
              ["/* A remote I/O target opened with remove callbacks, and a WMI instance with its query callback. */",

@@ -261,6 +261,7 @@ DECLSPEC_NOINLINE VOID KmdfTargetRemoveComplete(WDFIOTARGET IoTarget)
 DECLSPEC_NOINLINE VOID KmdfTargetCallbacks(WDF_IO_TARGET_OPEN_PARAMS *Params)
 {
     /* Fills the caller's structure through a pointer: the callback is set outside the registering function. */
+    RtlMoveMemory(&Params->TargetDeviceName, &g_Altitude, sizeof(UNICODE_STRING));
     Params->EvtIoTargetRemoveComplete = (PVOID)KmdfTargetRemoveComplete;
 }
 

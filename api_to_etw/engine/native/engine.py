@@ -165,8 +165,8 @@ class NativeEngine(Engine):
         todo = []
         for rva in dict.fromkeys(functions):
             func = self._facts.functions.get(rva)
-            if func is None or func.imported or func.size <= 0:
-                continue  # a leaf is analysed too: its stores (a callback put into its caller's structure) count
+            if func is None or func.imported or not self._sites_by_function.get(rva):
+                continue
             todo.append(func)
         weights = [func.size + sum(end - start for start, end in func.fragments) for func in todo]
         split = fork_split(todo, weights, MIN_PARALLEL_FLOW_BYTES, self._flow)
@@ -184,7 +184,7 @@ class NativeEngine(Engine):
         and the stores it saw (on working copies of the sites: the facts stay as loaded)."""
         out = []
         for func in functions:
-            sites = {rva: site.working_copy() for rva, site in self._sites_by_function.get(func.rva, {}).items()}
+            sites = {rva: site.working_copy() for rva, site in self._sites_by_function[func.rva].items()}
             copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
             fills = {rva: self._fillers[site.callee] for rva, site in sites.items() if site.callee in self._fillers}
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
