@@ -24,7 +24,8 @@ from samples import toolchain
 
 #: The modules that define the committed fixtures (each has ``FIXTURES``), imported on use.
 FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen.build", "samples.idioms.build", "samples.usermode.build",
-                   "samples.wevt.build", "samples.tlg.build", "samples.badinput.build", "samples.wpp.build")
+                   "samples.handout.build", "samples.wevt.build", "samples.tlg.build", "samples.badinput.build",
+                   "samples.wpp.build")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 import struct
 import sys
 from array import array as qword_array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -62,6 +62,11 @@ CALLBACK_ARGS = {
     "CreateTimerQueueTimer": 2, "QueueUserAPC": 0, "RegisterServiceCtrlHandlerA": 1,
     "RegisterServiceCtrlHandlerW": 1, "RegisterServiceCtrlHandlerExA": 1, "RegisterServiceCtrlHandlerExW": 1,
     "SetConsoleCtrlHandler": 0, "SetUnhandledExceptionFilter": 0, "AddVectoredExceptionHandler": 1,
+    # CPython's C API: profile/trace functions, the frame evaluator, exit functions, threads
+    "PyEval_SetProfile": 0, "PyEval_SetTrace": 0, "PyEval_SetProfileAllThreads": 0, "PyEval_SetTraceAllThreads": 0,
+    "_PyInterpreterState_SetEvalFrameFunc": 1, "Py_AtExit": 0, "PyThread_start_new_thread": 0,
+    # ETW calls a provider's enable callback when a session enables or disables it (rundown events)
+    "EventRegister": 1, "EtwRegister": 1, "RegisterTraceGuidsW": 0, "RegisterTraceGuidsA": 0,
 }
 #: APIs that take a table of (name, routine) pairs: SERVICE_TABLE_ENTRY arrays, 16 bytes an entry.
 SERVICE_TABLES = ("StartServiceCtrlDispatcherA", "StartServiceCtrlDispatcherW")
@@ -628,3 +633,95 @@ def _driver_slot(address: Value, params: set[int]) -> Optional[str]:
                 and inner.base.index in params):
             return "AddDevice"
     return None
+
+
+#: Most functions one search beyond the depth budget visits, and the rounds of address-taken scans it
+#: makes (each round asks the engine for the code that takes the address of the functions reached so far).
+MAX_REACH_NODES = 100_000
+POINTER_ROUNDS = 3
+
+
+@dataclass
+class Reach:
+    """The entry points nearest to a function: each with its path (entry point first, the function last)
+    and the functions on it entered through a pointer rather than a call."""
+
+    paths: dict[int, list[int]] = field(default_factory=dict)
+    pointer_hops: dict[int, frozenset[int]] = field(default_factory=dict)
+    #: Every function the search visited (its callers' closure, through pointers too where it looked).
+    closure: set[int] = field(default_factory=set)
+    #: True when the search stopped at MAX_REACH_NODES before finding an entry point or running out of callers.
+    truncated: bool = False
+
+
+class EntryReach:
+    """How an event site no entry point reaches within the depth budget is entered after all.
+
+    Beyond the budget, the nearest entry points up the call graph (a constructor five calls above a
+    trace helper). Where no call path leads to one, through pointers: a function whose address other
+    code takes (``lea rcx, [rip+F]``; a thread or pool callback, a WIL or std::function callback, a
+    handler stored into an object) is entered from wherever that code is, so the search goes on from the
+    function taking it. The pointer is followed only when calls alone reach nothing: it says who hands the
+    function out, not when it runs.
+    """
+
+    def __init__(self, callers: Callable[[int], Iterable[int]], entry_points: set[int], values: CallValues,
+                 code: set[int]):
+        self.callers = callers
+        self.entry_points = entry_points
+        self.values = values
+        self.code = code
+        #: Function -> the functions whose code takes its address (filled by rounds of scans).
+        self.takers: dict[int, set[int]] = {}
+        self._scanned: set[int] = set()
+
+    def nearest(self, functions: Iterable[int]) -> dict[int, Reach]:
+        """For each function, its nearest entry points (none found: an empty ``paths``)."""
+        todo = list(dict.fromkeys(functions))
+        found = {f: self._search(f) for f in todo}
+        for _round in range(POINTER_ROUNDS):
+            lost = [f for f in todo if not found[f].paths]
+            need = set().union(*(found[f].closure for f in lost)) - self._scanned if lost else set()
+            if not need:
+                break
+            self._scanned |= need
+            for ref in self.values.references(sorted(need)):
+                if ref.target in need and ref.function != ref.target and ref.function in self.code:
+                    self.takers.setdefault(ref.target, set()).add(ref.function)
+            for f in lost:
+                found[f] = self._search(f)
+        return found
+
+    def _search(self, start: int) -> Reach:
+        """Breadth first up calls (then pointers), stopping at the first level that holds entry points."""
+        nxt: dict[int, Optional[int]] = {start: None}
+        via_pointer: set[int] = set()  # functions whose next step toward ``start`` is a pointer they take
+        level = [start]
+        reach = Reach()
+        while level and len(nxt) < MAX_REACH_NODES:
+            hits = [n for n in level if n in self.entry_points and n != start]
+            if hits:
+                for hit in sorted(hits):
+                    path = [hit]
+                    while path[-1] != start:
+                        step = nxt[path[-1]]
+                        assert step is not None
+                        path.append(step)
+                    reach.paths[hit] = path
+                    reach.pointer_hops[hit] = frozenset(b for a, b in zip(path, path[1:]) if a in via_pointer)
+                break
+            following = []
+            for node in level:
+                for caller in sorted(self.callers(node)):
+                    if caller not in nxt:
+                        nxt[caller] = node
+                        following.append(caller)
+                for taker in sorted(self.takers.get(node, ())):
+                    if taker not in nxt:
+                        nxt[taker] = node
+                        via_pointer.add(taker)
+                        following.append(taker)
+            level = following
+        reach.closure = set(nxt)
+        reach.truncated = not reach.paths and bool(level)
+        return reach

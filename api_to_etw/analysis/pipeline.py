@@ -39,7 +39,7 @@ from ..model import (
     substitute_all,
 )
 from .embedded import embedded_index, embedded_manifest, unreferenced_rows
-from .entries import EntryFinder, EntryPoints, IoctlAttribution
+from .entries import MAX_REACH_NODES, EntryFinder, EntryPoints, EntryReach, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
 from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
@@ -103,10 +103,14 @@ class AnalysisResult:
     facts: Facts
     #: Names of the API roots (syscalls, exports, ``--roots``; with ``--all-sites`` the write sites too).
     root_names: frozenset[str] = frozenset()
+    #: ``--max-depth`` of the walk: longer rows are those of event sites nothing reaches within it.
+    max_depth: Optional[int] = None
 
     def api_rows(self) -> list[Row]:
-        """The rows an API root reaches (without those of events reached only from other entry points)."""
-        return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"]
+        """The rows an API root reaches within the depth (without those of events reached only from other
+        entry points, or only beyond the depth)."""
+        return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"
+                and (self.max_depth is None or r.call_depth <= self.max_depth)]
 
 
 def relevant_args(api: EtwApi, site: CallSite, values: CallValues) -> dict[str, ValueSet]:
@@ -223,7 +227,8 @@ class Analysis:
         if indexes:
             self.stats.named_rows = name_rows(rows, indexes)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
-        return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots))
+        return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots),
+                              self.options.max_depth)
 
     def _roots(self) -> set[int]:
         funcs = self.facts.functions
@@ -588,14 +593,16 @@ class Analysis:
             self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
 
     def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
-                  events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None) -> None:
-        """Keep, per row key, the shortest path (then the smallest names, then the first write)."""
+                  events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None,
+                  pointer_hops: frozenset[int] = frozenset()) -> None:
+        """Keep, per row key, the shortest path (then the smallest names, then the first write). A function
+        on the path entered through a pointer its predecessor takes, not a call, is named ``&name``."""
         funcs = self.facts.functions
-        names = [funcs[r].name for r in path_ids]
+        names = [("&" if r in pointer_hops else "") + funcs[r].name for r in path_ids]
         exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
         label = self.entries.label(root) if entry is None else entry
         ioctl = self.ioctl.codes(path_ids, site, hop)
-        function, container, event_site = funcs[root].name, names[-1], funcs[site].name
+        function, container, event_site = funcs[root].name, funcs[path_ids[-1]].name, funcs[site].name
         rank = (len(names), names, site_rva)
         best = into is self._best
         for event in events:  # a row is built only where it is kept
@@ -620,6 +627,7 @@ class Analysis:
                    if r.function in api_names}
         funcs = self.facts.functions
         entry_points = set(self.entries.kinds) - self.ignored
+        beyond: list[tuple[int, list[int], list[EventInfo], int, int]] = []
         for func, suffix, events, site_rva, hop in self._emitted:
             site_name = funcs[func].name
             missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
@@ -632,11 +640,28 @@ class Analysis:
             inner = {f for r, path in reaching.items() for f in path[1:]}
             outer = sorted(r for r in reaching if r not in inner)
             if not outer:
-                self._add_rows(self._extra, func, suffix, func, missing, site_rva, hop,
-                               entry=self.entries.label(func) or "unreached")
+                beyond.append((func, suffix, missing, site_rva, hop))
                 continue
             for root in outer:
                 self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva, hop)
+        if not beyond:
+            return
+        # Nothing reaches these within the budget: the nearest entry points beyond it, else through pointers.
+        reach = EntryReach(lambda node: [c for c in self._callers(node) if c not in self.apis], entry_points,
+                           self.values, {rva for rva, f in funcs.items() if not f.imported})
+        nearest = reach.nearest(func for func, *_rest in beyond)
+        cut = sum(1 for found in nearest.values() if found.truncated)
+        if cut:
+            self.stats.truncated.append(f"truncated: {cut} event sites searched for an entry point beyond --max-depth "
+                                        f"stopped at {MAX_REACH_NODES} functions")
+        for func, suffix, missing, site_rva, hop in beyond:
+            found = nearest[func]
+            if not found.paths:
+                self._add_rows(self._extra, func, suffix, func, missing, site_rva, hop,
+                               entry=self.entries.label(func) or "unreached")
+            for root, path in found.paths.items():
+                self._add_rows(self._extra, root, path[:-1] + suffix, func, missing, site_rva, hop,
+                               pointer_hops=found.pointer_hops[root])
 
     def _concrete_points(self, site: CallSite, exprs: dict[str, ValueSet],
                          max_depth: int) -> Iterable[tuple[int, dict[str, ValueSet], list[int], int]]:

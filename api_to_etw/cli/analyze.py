@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     an.add_argument("-o", "--output", help="output file, '-' for stdout (default: output/<binary>.<format>)")
     an.add_argument("--format", choices=("tsv", "csv", "jsonl"), help="output format (default: from -o, else tsv)")
     an.add_argument("--max-depth", type=int, default=5, metavar="N",
-                    help="longest call path reported, in functions, API and containing function included (default 5)")
+                    help="longest call path searched from the APIs and entry points, in functions, API and "
+                         "containing function included (default 5); an event site nothing reaches within it is "
+                         "reported with its nearest entry point beyond it")
     an.add_argument("--roots", metavar="FILE", help="file of API names to start from (default: Nt* and exports)")
     an.add_argument("--ignore", metavar="FILE", help="file of function names never to walk through")
     an.add_argument("--all-sites", action="store_true",
