@@ -82,7 +82,8 @@ class StackAddr:
     ``fields`` lists the slots holding one of the function's parameters, as (offset, size, value): the
     event type and level a trace helper writes into an EVENT_TRACE_HEADER from its arguments. They are
     substituted like any parameter and become ``content`` bytes once the caller's value is a constant.
-    A 16-byte slot copied through a pointer parameter (``h.Guid = *ClassGuid``) is a field ``Load(Param,
+    An 8-byte parameter that becomes an image address moves to ``refs`` (a GuidPtr the caller passes). A
+    16-byte slot copied through a pointer parameter (``h.Guid = *ClassGuid``) is a field ``Load(Param,
     16)``; once the caller passes an image address it stays a field, ``Load(Addr, 16)``: those bytes.
     ``links`` lists the slots that hold the address of another buffer of the same frame, as (offset from
     this address, that buffer's offset from this address): a structure on the stack that points at an
@@ -228,19 +229,23 @@ def _substitute_fields(value: StackAddr, args: Callable[[int], ValueSet]) -> Sta
     becomes content bytes, anything else stays a field (several alternatives: the slot is unknown)."""
     content = list(value.content or ())
     kept = []
+    refs = dict(value.refs or ())
     for pos, size, field_value in value.fields or ():
         values = substitute(field_value, args)
         if len(values) != 1:
             continue
         (only,) = values
-        if isinstance(only, Const):
+        if isinstance(only, Addr) and size == 8:
+            refs[pos] = only.rva  # an image address the caller passes, stored in the buffer (a GuidPtr)
+        elif isinstance(only, Const):
             if len(content) < pos + size:
                 content += [None] * (pos + size - len(content))
             raw = (only.value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
             content[pos : pos + size] = list(raw)
         elif params_of(only) or (isinstance(only, Load) and isinstance(only.addr, Addr)):
             kept.append((pos, size, only))  # still the caller's parameter, or the bytes at an image address
-    return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None)
+    return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None,
+                               refs=tuple(sorted(refs.items())) or None)
 
 
 def field_of(base: Value, delta: int) -> Value:

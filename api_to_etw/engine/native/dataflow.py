@@ -479,8 +479,8 @@ class FunctionDataflow:
             (only,) = values
             if size == 8 and isinstance(only, Addr):
                 refs.append((pos, only.rva))
-            elif size in (1, 2, 4) and isinstance(only, Param) and pos + size <= SNAPSHOT_BYTES:
-                fields.append((pos, size, only))  # a byte/word/dword the caller passes (type, level)
+            elif size in (1, 2, 4, 8) and isinstance(only, Param) and pos + size <= SNAPSHOT_BYTES:
+                fields.append((pos, size, only))  # a value the caller passes (type, level, a GuidPtr)
             elif size == 16 and pos > 0 and _by_reference(only) and pos + size <= SNAPSHOT_BYTES:
                 fields.append((pos, size, only))  # 16 bytes copied from what the caller points at (a class GUID)
         links = []
