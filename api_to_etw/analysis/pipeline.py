@@ -21,6 +21,7 @@ import networkx as nx
 if TYPE_CHECKING:  # pragma: no cover
     from ..etw.manifest import ManifestIndex
 
+from ..collector import collector_paused
 from ..engine.base import MEMORY, Engine
 from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
 from ..model import (
@@ -168,8 +169,8 @@ class Analysis:
         # The call graph the walk searches, grown from callers_of as the walk reaches each function: its cost
         # follows the rows produced, not the size of the binary (551,000 edges in node.exe).
         self.graph = nx.DiGraph()
-        self._grown: set[int] = set()
-        #: node -> its direct callers in the graph, sorted (a node's incoming edges never change once grown).
+        #: node -> its direct callers in the graph, sorted: a node's incoming edges are added once, on its first
+        #: visit, and never change after.
         self._caller_lists: dict[int, list[int]] = {}
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
@@ -458,12 +459,11 @@ class Analysis:
         known = self._caller_lists.get(node)
         if known is not None:
             return known
-        if node not in self._grown:
-            self._grown.add(node)
-            callers = dict.fromkeys(site.caller for site in self.callers_of.get(node, ()))  # one edge per caller
-            self.graph.add_edges_from((caller, node) for caller in callers)
-        pred = self.graph.pred
-        known = self._caller_lists[node] = sorted(pred[node]) if node in pred else []
+        graph = self.graph
+        sites = self.callers_of.get(node)
+        if sites:
+            graph.add_edges_from((caller, node) for caller in dict.fromkeys(site.caller for site in sites))
+        known = self._caller_lists[node] = sorted(graph.predecessors(node)) if node in graph else []
         return known
 
     def _path(self, ancestors: dict[int, tuple[int, Optional[int]]], start: int) -> list[int]:
@@ -595,14 +595,17 @@ class Analysis:
         exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
         label = self.entries.label(root) if entry is None else entry
         ioctl = self.ioctl.codes(path_ids, site, hop)
-        for event in events:
-            row = Row(event, funcs[root].name, names[-1], names, exported, site_rva, event_site=funcs[site].name,
-                      entry=label, ioctl=ioctl)
-            key = row.key() if into is self._best else row.key() + (row.event_site,)
-            rank = (len(names), names, site_rva)
+        function, container, event_site = funcs[root].name, names[-1], funcs[site].name
+        rank = (len(names), names, site_rva)
+        best = into is self._best
+        for event in events:  # a row is built only where it is kept
+            key = Row.key_of(function, event, container)
+            if not best:
+                key += (event_site,)
             old = into.get(key)
             if old is None or rank < old[0]:
-                into[key] = (rank, row)
+                into[key] = (rank, Row(event, function, container, names, exported, site_rva, event_site=event_site,
+                                       entry=label, ioctl=ioctl))
 
     def _unreached(self) -> None:
         """Rows for the resolved (provider, event, event site) triples no API root's row reports (rows
@@ -693,7 +696,9 @@ def _drop_params(exprs: dict[str, ValueSet]) -> dict[str, ValueSet]:
 
 def analyze(engine: Engine, options: Optional[AnalysisOptions] = None,
             progress: Optional[Progress] = None) -> AnalysisResult:
-    return Analysis(engine, options or AnalysisOptions(), progress).run()
+    """Run the analysis, with Python's cyclic garbage collector paused (``collector.py`` says why)."""
+    with collector_paused():
+        return Analysis(engine, options or AnalysisOptions(), progress).run()
 
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "AnalysisStats", "analyze", "Value"]
