@@ -82,7 +82,8 @@ class StackAddr:
     ``fields`` lists the slots holding one of the function's parameters, as (offset, size, value): the
     event type and level a trace helper writes into an EVENT_TRACE_HEADER from its arguments. They are
     substituted like any parameter and become ``content`` bytes once the caller's value is a constant.
-    A 16-byte slot copied through a pointer parameter (``h.Guid = *ClassGuid``) is a field ``Load(Param,
+    An 8-byte parameter that becomes an image address moves to ``refs`` (a GuidPtr the caller passes). A
+    16-byte slot copied through a pointer parameter (``h.Guid = *ClassGuid``) is a field ``Load(Param,
     16)``; once the caller passes an image address it stays a field, ``Load(Addr, 16)``: those bytes.
     ``links`` lists the slots that hold the address of another buffer of the same frame, as (offset from
     this address, that buffer's offset from this address): a structure on the stack that points at an
@@ -220,12 +221,13 @@ def fill_pattern(fill: Value, count: Value, unit: int = 1) -> Optional[bytes]:
 def parameter_field(pos: int, size: int, values: ValueSet) -> Optional[tuple[int, int, Value]]:
     """A ``StackAddr.fields`` entry: the slot ``pos`` bytes into a stack buffer, ``size`` bytes wide, holds one
     of the function's parameters (a trace helper writing its event type and level into an EVENT_TRACE_HEADER
-    from its arguments); None for any other slot. Both engines keep the slots this rule names."""
+    from its arguments; 8 bytes: a GuidPtr), or 16 bytes loaded through a parameter (the class GUID the
+    caller passes by reference); None for any other slot. Both engines keep the slots this rule names."""
     if not 0 <= pos or pos + size > HEADER_BYTES or len(values) != 1:
         return None
     (only,) = values
-    if size in (1, 2, 4):
-        return (pos, size, only) if isinstance(only, Param) else None
+    if size in (1, 2, 4, 8):
+        return (pos, size, only) if isinstance(only, Param) else None  # 8 bytes: a pointer (a GuidPtr)
     if size == 16 and pos > 0 and isinstance(only, Load) and only.size == 16 and isinstance(only.addr, Param):
         return (pos, size, only)  # 16 bytes copied from what the caller points at (a class GUID by reference)
     return None
@@ -267,19 +269,23 @@ def _substitute_fields(value: StackAddr, args: Callable[[int], ValueSet]) -> Sta
     becomes content bytes, anything else stays a field (several alternatives: the slot is unknown)."""
     content = list(value.content or ())
     kept = []
+    refs = dict(value.refs or ())
     for pos, size, field_value in value.fields or ():
         values = substitute(field_value, args)
         if len(values) != 1:
             continue
         (only,) = values
-        if isinstance(only, Const):
+        if isinstance(only, Addr) and size == 8:
+            refs[pos] = only.rva  # an image address the caller passes, stored in the buffer (a GuidPtr)
+        elif isinstance(only, Const):
             if len(content) < pos + size:
                 content += [None] * (pos + size - len(content))
             raw = (only.value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
             content[pos : pos + size] = list(raw)
         elif params_of(only) or (isinstance(only, Load) and isinstance(only.addr, Addr)):
             kept.append((pos, size, only))  # still the caller's parameter, or the bytes at an image address
-    return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None)
+    return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None,
+                               refs=tuple(sorted(refs.items())) or None)
 
 
 def field_of(base: Value, delta: int) -> Value:

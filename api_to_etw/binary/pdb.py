@@ -39,6 +39,9 @@ S_GPROC32_ID = 0x1147
 S_LPROC32_ID = 0x1146
 CV_PUBSYMFLAGS_FCODE = 0x1
 CV_PUBSYMFLAGS_FFUNCTION = 0x2
+#: A CodeView record's length and kind; the flags/type, offset and segment that start PUBSYM32 and DATASYM32.
+_RECORD_HEAD = struct.Struct("<HH")
+_SYMBOL_FIXED = struct.Struct("<IIH")
 
 DBI_HEADER_SIZE = 64
 T = TypeVar("T")
@@ -255,27 +258,34 @@ def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int
         log.warning("%s: PDB has no global symbol records", name)
         return symbols
     records = _stream_bytes(pdb, symrec)
-    for kind, payload in iter_records(records):
-        symbols.record_count += 1
-        if kind == S_PUB32:
-            if len(payload) < 10:
-                continue
-            flags, offset, segment = struct.unpack_from("<IIH", payload, 0)
-            rva = _to_rva(sections, segment, offset)
-            if rva is None:
-                continue
-            sym = _cstring(payload, 10)
-            if flags & (CV_PUBSYMFLAGS_FCODE | CV_PUBSYMFLAGS_FFUNCTION):
-                symbols.functions.setdefault(rva, sym)
-            else:
-                symbols.data.setdefault(rva, sym)
-        elif kind in (S_GDATA32, S_LDATA32):
-            if len(payload) < 10:
-                continue
-            _type, offset, segment = struct.unpack_from("<IIH", payload, 0)
-            rva = _to_rva(sections, segment, offset)
-            if rva is not None:
-                symbols.data.setdefault(rva, _cstring(payload, 10))
+    # The walk iter_records does, inlined: the names are read in place (no payload copy per record).
+    head, fixed = _RECORD_HEAD.unpack_from, _SYMBOL_FIXED.unpack_from
+    functions, data = symbols.functions, symbols.data
+    count = len(sections)
+    pos, end, seen = 0, len(records), 0
+    while pos + 4 <= end:
+        length, kind = head(records, pos)
+        stop = pos + 2 + length
+        if length < 2 or stop > end:
+            break
+        seen += 1
+        start = pos + 4
+        pos = stop
+        if kind != S_PUB32 and kind != S_GDATA32 and kind != S_LDATA32:
+            continue
+        if stop - start < 10:
+            continue
+        flags, offset, segment = fixed(records, start)
+        if not 1 <= segment <= count:
+            continue
+        rva = sections[segment - 1].rva + offset
+        nul = records.find(b"\0", start + 10, stop)
+        sym = records[start + 10:stop if nul < 0 else nul].decode("utf-8", "replace")
+        if kind == S_PUB32 and flags & (CV_PUBSYMFLAGS_FCODE | CV_PUBSYMFLAGS_FFUNCTION):
+            functions.setdefault(rva, sym)
+        else:
+            data.setdefault(rva, sym)
+    symbols.record_count += seen
     return symbols
 
 

@@ -38,7 +38,7 @@ Idioms (one exported function each, the row's ``Function``):
   TraceEventInstance with an EVENT_INSTANCE_HEADER (no GUID in it: the class comes from the instance info);
 * ``classic_by_reference``: one trace helper that copies the class GUID its caller passes by reference into the
   header (``h.Guid = *Class``) and takes Type and Level as arguments, called by two exports (one class the
-  registration does not list);
+  registration does not list), and one that keeps the caller's pointer as GuidPtr;
 * ``rep_fill``: a size-optimised function built without SSE whose 112-byte event (header and MOF fields) clang
   zeroes with an inline ``rep stosd``: the Version nobody writes is that fill's 0.
 """
@@ -148,8 +148,10 @@ ZEROING = {"MemZero": "MemZero(&h, sizeof h)", "memset": "memset(&h, 0, sizeof h
 #: Classic instance events: (export, class symbol (its registration entry's RegHandle), Class.Type, Class.Level).
 CLASSIC_INSTANCE = [("ClassicInstance", "ClassicClassC", 3, 2)]
 #: Classic events whose class GUID a trace helper receives by reference (``ClassicTraceClass(&Class, level,
-#: type)``, one body for every export): (export, class symbol, Class.Type, Class.Level).
-CLASSIC_BY_REFERENCE = [("ClassicByRefStart", "ClassicClassC", 1, 4), ("ClassicByRefStop", "ClassicClassD", 2, 3)]
+#: type)``, one body for every export; ``ClassicTraceClassPtr`` keeps the pointer as GuidPtr): (export, class
+#: symbol, Class.Type, Class.Level, via GuidPtr).
+CLASSIC_BY_REFERENCE = [("ClassicByRefStart", "ClassicClassC", 1, 4, False), ("ClassicByRefStop", "ClassicClassD", 2, 3, False),
+                        ("ClassicByPointer", "ClassicClassB", 4, 5, True)]
 #: The classic event whose header an inline ``rep stosd`` zeroes: (export, class symbol, Class.Type, Class.Level).
 CLASSIC_REP_FILL = ("ClassicRepStos", "ClassicClassA", 8, 2)
 
@@ -207,8 +209,8 @@ def source() -> str:
     guids = [f"const GUID {sym} = {guid_initializer(g)};"
              for sym, g in (*PROVIDERS.values(), *CLASSES.items(), *UNREGISTERED_CLASSES.items())]
     writers = [_classic_writer(*c) for c in CLASSIC] + [_instance_writer(*c) for c in CLASSIC_INSTANCE]
-    by_reference = [f"__declspec(dllexport) UINT32 {export}(void) {{ return ClassicTraceClass(&{cls}, {level}, {etype}); }}"
-                    for export, cls, etype, level in CLASSIC_BY_REFERENCE]
+    by_reference = [f"__declspec(dllexport) UINT32 {export}(void) {{ return ClassicTraceClass{'Ptr' if via_ptr else ''}"
+                    f"(&{cls}, {level}, {etype}); }}" for export, cls, etype, level, via_ptr in CLASSIC_BY_REFERENCE]
     fill_export, fill_class, fill_type, fill_level = CLASSIC_REP_FILL
     text = ctemplate.fill(
         TEMPLATE, guids="\n".join(guids),
@@ -255,7 +257,7 @@ def truth() -> dict:
     events += [_classic_row(export, cls, etype, level, "classic_instance")
                for export, cls, etype, level in CLASSIC_INSTANCE]
     events += [_classic_row(export, cls, etype, level, "classic_by_reference")
-               for export, cls, etype, level in CLASSIC_BY_REFERENCE]
+               for export, cls, etype, level, _via in CLASSIC_BY_REFERENCE]
     events.append(_classic_row(*CLASSIC_REP_FILL, "rep_fill"))
     return {"format": 1, "sample": "idioms", "levels": list(LEVELS), "events": events}
 

@@ -456,8 +456,21 @@ NOINLINE UINT32 ClassicTraceClass(const GUID *Class, UINT8 Level, UINT8 Type)
     return TraceEvent(ClassicLogger, &h);
 }
 
+/* The same helper keeping the caller's pointer as GuidPtr (WNODE_FLAG_USE_GUID_PTR) instead of copying. */
+NOINLINE UINT32 ClassicTraceClassPtr(const GUID *Class, UINT8 Level, UINT8 Type)
+{
+    EVENT_TRACE_HEADER h = {0};
+    h.Size = (UINT16)sizeof h;
+    h.Type = Type;
+    h.Level = Level;
+    h.GuidPtr = (UINT64)Class;
+    h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;
+    return TraceEvent(ClassicLogger, &h);
+}
+
 __declspec(dllexport) UINT32 ClassicByRefStart(void) { return ClassicTraceClass(&ClassicClassC, 4, 1); }
 __declspec(dllexport) UINT32 ClassicByRefStop(void) { return ClassicTraceClass(&ClassicClassD, 3, 2); }
+__declspec(dllexport) UINT32 ClassicByPointer(void) { return ClassicTraceClassPtr(&ClassicClassB, 5, 4); }
 
 /* ---- classic: an event zeroed by an inline rep stosd. A size-optimised function built without SSE (as
    kernel-mode and boot code often is) makes clang zero a 112-byte local with ``rep stosd`` instead of vector

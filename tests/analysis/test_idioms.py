@@ -68,3 +68,17 @@ def test_truth_covers_every_idiom():
     assert {e["Channel"] for e in _truth() if e["EventDescriptorSymbol"].startswith("MC_")} == {0x10}
     # The rep-movs copy is patched to Level 2 (declared 5).
     assert [e["Level"] for e in _truth() if e["Function"] == "RepCopy"] == [2]
+
+
+def test_a_registered_control_guid_is_not_reported_as_computed():
+    """The fixture's RegisterTraceGuidsW passes &ClassicControlGuid: no run-time ControlGuid warning, and
+    every classic row has that provider (the warning is for registrations like msodbcdiag18.dll's)."""
+    from conftest import run_cli
+
+    result = run_cli("analyze", os.path.join(IDIOMS, "O2", "idioms.dll"), "--all-sites", "-o", "-")
+    assert result.code == 0, result.stderr
+    assert "ControlGuid" not in result.stderr
+    control = {e["ProviderGuid"] for e in _truth() if e["Kind"] == "classic"}
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:]]
+    classic = [row for row in rows if row[17] == "classic"]  # Kind
+    assert len(control) == 1 and classic and {row[1] for row in classic} == control  # ProviderGuid

@@ -127,3 +127,17 @@ def test_inline_rep_stos_fill_makes_the_unwritten_bytes_zero(engine):
     assert content[6:16] == (0,) * 10  # Version, ThreadId, ProcessId: the fill's
     assert content[4] == 8 and content[5] == 2 and content[0:2] == (112, 0)  # Type, Level, Size
     assert content[24:40] == tuple(facts.memory.read(data["ClassicClassA"], 16))  # the class, copied inline
+
+
+def test_class_guid_pointer_parameter_kept_as_guidptr(engine):
+    """``h.GuidPtr = (UINT64)Class``: the 8-byte slot at 24 holds parameter 0, a field; substituting the
+    caller's ``&ClassicClassB`` makes it an image address in the buffer's refs (what TraceEvent reads)."""
+    from api_to_etw.model import Const, substitute
+
+    _eng, facts, data = engine
+    (header,) = _site(facts, "ClassicTraceClassPtr", "TraceEvent").arg(1)
+    assert isinstance(header, StackAddr) and (24, 8, Param(0)) in (header.fields or ())
+    passed = {0: Addr(data["ClassicClassB"]), 1: Const(5), 2: Const(4)}
+    (concrete,) = substitute(header, lambda i: frozenset((passed[i],)))
+    assert isinstance(concrete, StackAddr) and (24, data["ClassicClassB"]) in (concrete.refs or ())
+    assert concrete.content is not None and concrete.content[4:6] == (4, 5) and not concrete.fields

@@ -529,13 +529,13 @@ class FunctionDataflow:
             if not 0 <= pos < REF_BYTES or len(values) != 1:
                 continue
             (only,) = values
-            if size == 8:
-                if isinstance(only, Addr):
-                    refs.append((pos, only.rva))
-                elif isinstance(only, StackAddr) and only.frame < 0 and only.offset != base:
+            if size == 8 and isinstance(only, Addr):
+                refs.append((pos, only.rva))
+            elif size == 8 and isinstance(only, StackAddr):
+                if only.frame < 0 and only.offset != base:
                     links.append((pos, only.offset - base))  # another buffer of the frame this one points at
             else:
-                found = parameter_field(pos, size, values)  # a byte/word/dword the caller passes (type, level)
+                found = parameter_field(pos, size, values)  # a value the caller passes (type, level, GuidPtr)
                 if found is not None:
                     fields.append(found)
         for _pos, delta in links:  # the linked buffers' image addresses, at their offsets from this address
