@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from samples import toolchain
 
 #: The modules that define the committed fixtures (each has ``FIXTURES``), imported on use.
-FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen", "samples.idioms.build", "samples.usermode.build",
+FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen.build", "samples.idioms.build", "samples.usermode.build",
                    "samples.wevt.build", "samples.tlg.build", "samples.badinput.build", "samples.wpp.build")
 
 

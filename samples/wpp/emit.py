@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import string
 import uuid
-from pathlib import Path
 
+from samples import ctemplate
 from samples.guid import guid_initializer
 from samples.wpp.model import (
     ARG_TYPES,
@@ -61,9 +60,6 @@ def tmc_strings(control: Control) -> list[str]:
     return strings
 
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # wpp_header.h.in, wpp_control_*.h
-
-
 def common_header(image: Image) -> str:
     """``<image>.h``: samples/templates/wpp_header.h.in with the image's control GUIDs, the control block of its
     mode (wpp_control_km.h / wpp_control_um.h) and the prototypes of its functions."""
@@ -81,13 +77,10 @@ def common_header(image: Image) -> str:
                 decl = "__declspec(dllexport) " if fn.exported else ""
                 functions.append(f"{decl}{fn.ret} {fn.name}({fn.params});")
     block = "wpp_control_km.h" if image.kind == "kernel" else "wpp_control_um.h"
-    return string.Template(_template("wpp_header.h.in")).substitute(
-        name=image.name, control_guids="\n".join(guids), control_block=_template(block).rstrip("\n"),
+    return ctemplate.fill(
+        ctemplate.SHARED / "wpp_header.h.in", name=image.name, control_guids="\n".join(guids),
+        control_block=ctemplate.shared(block).rstrip("\n"),
         functions="\n".join(functions))
-
-
-def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
 def log_pairs(args: list[tuple[str, str]], names: list[str]) -> str:

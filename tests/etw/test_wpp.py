@@ -5,12 +5,11 @@ and the grammar's edge cases."""
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 import uuid
 
 import pytest
-from conftest import SAMPLES, needs_tools
+from conftest import SAMPLES, load_truth, needs_tools
 
 from api_to_etw.binary.pdb_annotations import Annotation, read_annotations
 from api_to_etw.etw.wpp import (
@@ -29,13 +28,11 @@ from samples import driver, toolchain
 from samples.wpp import build as wpp_build
 
 WPP = os.path.join(SAMPLES, "wpp")
-TRUTH_PATH = os.path.join(WPP, "truth.json")
 
 
 @pytest.fixture(scope="module")
 def truth() -> dict:
-    with open(TRUTH_PATH, encoding="utf-8") as handle:
-        return json.load(handle)
+    return load_truth("wpp")
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import require_tools
 
-from samples import driver, mcgen, toolchain
+from samples import ctemplate, driver, toolchain
 from samples.idioms import build as idioms_build
+from samples.mcgen import build as mc_build
+from samples.mcgen import spec as mc_spec
 from samples.synth import build as synth_build
 from samples.synth import constants as C
 from samples.synth import emit, spec, tlgblob, verify
@@ -383,8 +385,8 @@ def test_wevt_fixture_rebuilds_byte_for_byte():
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
-    image = mcgen.MODELS[sample]()
-    written = mcgen.write_sources(image, tmp_path) + ["truth.json"]
+    image = mc_spec.MODELS[sample]()
+    written = mc_build.write_sources(image, tmp_path) + ["truth.json"]
     for name in written:
         assert (tmp_path / name).read_bytes() == (SAMPLES / sample / name).read_bytes(), f"{sample}/{name} is stale"
     committed = {p.name for p in (SAMPLES / sample).iterdir() if p.is_file()}
@@ -406,7 +408,7 @@ def test_mc_rebuild_is_byte_identical(sample):
     reason = _toolchain_skip_reason()
     if reason:
         pytest.skip(reason)
-    problems = driver.check(next(f for f in mcgen.FIXTURES if f.name == sample))
+    problems = driver.check(next(f for f in mc_build.FIXTURES if f.name == sample))
     assert not problems, "\n".join(problems)
 
 
@@ -419,6 +421,55 @@ def test_idiom_fixture_rebuilds_byte_for_byte():
                     "images")
     problems = driver.check(idioms_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
+
+
+def test_idiom_sources_are_the_template_filled_from_the_model(tmp_path):
+    """idioms.c is idioms.c.in filled from the build's model (no toolchain needed), and so is truth.json."""
+    idioms_build.write_sources(tmp_path)
+    for name in ("idioms.c", "truth.json"):
+        assert (tmp_path / name).read_bytes() == (SAMPLES / "idioms" / name).read_bytes(), f"idioms/{name} is stale"
+    assert "${" not in (tmp_path / "idioms.c").read_text()
+
+
+def test_idiom_template_must_write_every_event_of_the_model(tmp_path, monkeypatch):
+    """A template that no longer uses a descriptor of the model (here IMUL2_EVT) is refused, naming it."""
+    text = idioms_build.TEMPLATE.read_text(encoding="utf-8")
+    assert "&IMUL2_EVT" in text
+    broken = tmp_path / "idioms.c.in"
+    broken.write_text(text.replace("&IMUL2_EVT", "&IMUL_EVT"), encoding="utf-8")
+    monkeypatch.setattr(idioms_build, "TEMPLATE", broken)
+    with pytest.raises(ValueError, match="IMUL2_EVT"):
+        idioms_build.source()
+
+
+def test_c_template_fills_braced_names_only(tmp_path):
+    """``${name}`` is filled; AT&T immediates (``$0x28``) and other ``$`` stay; a name on one side only raises."""
+    path = tmp_path / "t.c.in"
+    path.write_text('asm("subq $0x28, %rsp"); int ${name} = $$1;\n', encoding="utf-8")
+    assert ctemplate.placeholders(path.read_text()) == {"name"}
+    assert ctemplate.fill(path, name="x") == 'asm("subq $0x28, %rsp"); int x = $$1;\n'
+    with pytest.raises(ValueError, match=r"without a value \['name'\]"):
+        ctemplate.fill(path)
+    with pytest.raises(ValueError, match=r"without a placeholder \['other'\]"):
+        ctemplate.fill(path, name="x", other="y")
+
+
+def test_mc_generator_modules_depend_downward_only():
+    """samples/mcgen, one module a job: the model imports none of the others; the images (spec), the C emitter
+    and the truth only the model; the build puts them together."""
+    import ast
+
+    allowed = {"model": set(), "spec": {"model"}, "emit": {"model"}, "truth": {"model"},
+               "build": {"model", "spec", "emit", "truth"}, "__main__": {"build"}}
+    folder = SAMPLES / "mcgen"
+    assert {p.stem for p in folder.glob("*.py")} == set(allowed) | {"__init__"}
+    for name, deps in allowed.items():
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        used = {node.module.rsplit(".", 1)[1] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("samples.mcgen.")}
+        used |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "samples.mcgen" for alias in node.names}
+        assert used == deps, (name, used)
 
 
 # ------------------------------------------------------------------------------------------- the one driver
