@@ -42,7 +42,7 @@ from .embedded import embedded_index, embedded_manifest, unreferenced_rows
 from .entries import EntryFinder, EntryPoints, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
-from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
+from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
 from .values import CallValues
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
@@ -91,6 +91,9 @@ class AnalysisStats:
     unreached_rows: int = 0
     #: Why a walk was cut short ("truncated: ..."), one line per cut.
     truncated: list[str] = field(default_factory=list)
+    #: Classic registrations whose control GUID is no constant of the image (computed at run time or
+    #: passed in from outside): one line each, said when classic rows are left without a provider.
+    runtime_controls: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -208,6 +211,11 @@ class Analysis:
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
         for reason in self.stats.truncated:
             log.warning("%s", reason)
+        if self.stats.runtime_controls and self._api_sites({ApiRole.CLASSIC_WRITE}):
+            orphans = sum(1 for r in rows if r.event.kind == KIND_CLASSIC and not r.event.provider_guid)
+            for control in self.stats.runtime_controls:
+                log.warning("%s, so its classic writes have no provider (%d rows here; --all-sites lists every "
+                            "write site)", control, orphans)
         embedded = embedded_manifest(facts)
         if self.options.unreferenced:
             rows += unreferenced_rows(embedded, self._written)
@@ -339,11 +347,13 @@ class Analysis:
             exprs: dict[str, ValueSet] = {k: args[k] for k in ("guid", "handle_out", "context", "class_count",
                                                                "class_regs") if k in args}
             exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
+            named = False
             for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
                 for combo in combinations(concrete):
                     provider = resolver.provider_from_guid(combo["guid"])
                     if provider is None:
                         continue
+                    named = True
                     if api.role == ApiRole.CLASSIC_REGISTER:
                         classes.setdefault(provider.guid, set()).add(provider)
                         for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
@@ -357,6 +367,10 @@ class Analysis:
                     for key in (location_key(handle_out), context_field_key(combo.get("context"), handle_out)):
                         if key is not None:
                             regs.setdefault(key, set()).add(provider)
+            if not named and api.role == ApiRole.CLASSIC_REGISTER:
+                self.stats.runtime_controls.append(
+                    f"{self.facts.functions[site.callee].name} at 0x{site.rva:x} in {self.facts.functions[site.caller].name}: "
+                    "its ControlGuid is no GUID constant of the image (computed at run time or passed in from outside)")
         instances: dict[tuple, str] = {}
         for site, api in self._api_sites({ApiRole.CLASSIC_INSTANCE}) if class_handles else ():
             args = relevant_args(api, site, self.values)

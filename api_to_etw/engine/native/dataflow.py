@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # iced_x86's module ``Register`` holds the constants; the stu
     from iced_x86._iced_x86_py import Register as RegisterId
 
 from ...model import (
+    FILL_ARGUMENTS,
+    HEADER_BYTES,
+    MAX_BLOCK,
     UNKNOWN,
     Addr,
     CallSite,
@@ -46,8 +49,10 @@ from ...model import (
     add_offset,
     cap,
     field_of,
+    fill_pattern,
     make_load,
     masked_values,
+    parameter_field,
     pointer_table,
 )
 
@@ -67,9 +72,8 @@ _ZERO: ValueSet = frozenset((Const(0),))
 _VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
-#: Bytes of a stack buffer captured when its address is passed to a call: an EVENT_DESCRIPTOR needs
-#: 16, a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept).
-SNAPSHOT_BYTES = 48
+#: Bytes of a stack buffer captured when its address is passed to a call (only the known prefix beyond 16 is kept).
+SNAPSHOT_BYTES = HEADER_BYTES
 #: Bytes of a stack buffer whose image addresses (``refs``) are captured: configuration structures passed
 #: to registration APIs hold their callbacks up to 0x90 bytes in (WDF_PNPPOWER_EVENT_CALLBACKS).
 REF_BYTES = 0x100
@@ -101,14 +105,11 @@ _IMPLICIT = {
 _REP_COPIES: dict[int, int] = {Mnemonic.MOVSB: 1, Mnemonic.MOVSW: 2, Mnemonic.MOVSD: 4, Mnemonic.MOVSQ: 8}
 #: ``rep stos`` element sizes (a buffer filled with AL/AX/EAX/RAX: the inline memset).
 _REP_FILLS: dict[int, int] = {Mnemonic.STOSB: 1, Mnemonic.STOSW: 2, Mnemonic.STOSD: 4, Mnemonic.STOSQ: 8}
-#: Functions that fill a buffer with one byte (the documented argument order of each): name -> (register of
-#: the fill byte, None for zero; register of the byte count); the destination is RCX.
+#: Functions that fill a buffer with one byte (``model.FILL_ARGUMENTS``): name -> (register of the fill byte,
+#: None for zero; register of the byte count); the destination is RCX.
 FILL_FUNCTIONS: dict[str, tuple[Optional[RegisterId], RegisterId]] = {
-    "memset": (Register.RDX, Register.R8), "RtlFillMemory": (Register.R8, Register.RDX),
-    "RtlZeroMemory": (None, Register.RDX), "RtlSecureZeroMemory": (None, Register.RDX),
+    name: (None if fill is None else ARG_REGS[fill], ARG_REGS[count]) for name, (fill, count) in FILL_ARGUMENTS.items()
 }
-#: Bytes of a filled frame buffer whose values are kept (the headers and descriptors read from it are short).
-FILL_BYTES = 0x200
 _ONE_OPERAND_MULDIV = {Mnemonic.MUL, Mnemonic.IMUL, Mnemonic.DIV, Mnemonic.IDIV}
 #: AH, BH, CH, DH: bits 8..15 of their register.
 _HIGH_BYTE = {Register.AH, Register.BH, Register.CH, Register.DH}
@@ -321,7 +322,7 @@ class FunctionDataflow:
         visits: dict[int, int] = {}
         worklist = [entry]
         queued = {entry}
-        position = {ip: i for i, ip in enumerate(order)}
+        position = _reverse_postorder(blocks, order, entry, inside, self._orphans, self.sites)
         while worklist:
             worklist.sort(key=position.__getitem__, reverse=True)
             ip = worklist.pop()
@@ -411,23 +412,30 @@ class FunctionDataflow:
     def _guard(self, block: list[Instruction], branch: Instruction, state: State, target: int, fall: int) -> None:
         """``cmp r, N`` then an unsigned ``jcc``: on the edge where ``r`` is below the bound, ``r`` is one of
         the few values ``0..bound`` (the guard in front of a table lookup), when it was not known before;
-        then ``je``/``jne``: on the equal edge ``r`` is ``N``."""
+        then ``je``/``jne``: on the equal edge ``r`` is ``N`` (``test r, r``: 0)."""
         if len(block) < 2 or block[-1] is not branch:
             return
         cmp = block[-2]
-        if cmp.mnemonic != Mnemonic.CMP or cmp.op0_kind != _REG_KIND or cmp.op1_kind not in _IMM_KINDS:
+        # ``test rax, rax``: compares the register with zero.
+        zero_test = cmp.mnemonic == Mnemonic.TEST and cmp.op0_kind == _REG_KIND and cmp.op1_kind == _REG_KIND \
+            and cmp.op0_register == cmp.op1_register
+        if not zero_test and (cmp.mnemonic != Mnemonic.CMP or cmp.op0_kind != _REG_KIND
+                              or cmp.op1_kind not in _IMM_KINDS):
             return
         reg = _FULL[cmp.op0_register]
         if any(isinstance(v, Const) for v in state.regs.get(reg, _UNK)):
             return
-        bound = cmp.immediate(1) & MASKS[RegisterExt.size(cmp.op0_register)]
+        bound = 0 if zero_test else cmp.immediate(1) & MASKS[RegisterExt.size(cmp.op0_register)]
         equal = {Mnemonic.JE: target, Mnemonic.JNE: fall}.get(branch.mnemonic)
         if equal is not None and RegisterExt.size(cmp.op0_register) >= 4:
-            # ``cmp eax, 16; jne out``: where the branch says equal, the register is that constant (a WPP
-            # message number computed from it, as the decompiler's constant propagation finds).
+            # ``cmp eax, 16; jne out`` or ``test rax, rax; jne out``: where the branch says equal, the register
+            # is that constant (a WPP message number computed from it, ``lea r9d, [rax+0xe]`` on the path
+            # where a call returned NULL, as the decompiler's constant propagation finds).
             refined = state.copy()
             refined.regs[reg] = frozenset((Const(bound),))
             self._edge_states[equal] = refined
+            return
+        if zero_test:
             return
         below = {Mnemonic.JAE: (fall, bound), Mnemonic.JA: (fall, bound + 1),
                  Mnemonic.JB: (target, bound), Mnemonic.JBE: (target, bound + 1)}.get(branch.mnemonic)
@@ -526,8 +534,10 @@ class FunctionDataflow:
                     refs.append((pos, only.rva))
                 elif isinstance(only, StackAddr) and only.frame < 0 and only.offset != base:
                     links.append((pos, only.offset - base))  # another buffer of the frame this one points at
-            elif size in (1, 2, 4) and isinstance(only, Param) and pos + size <= SNAPSHOT_BYTES:
-                fields.append((pos, size, only))  # a byte/word/dword the caller passes (type, level)
+            else:
+                found = parameter_field(pos, size, values)  # a byte/word/dword the caller passes (type, level)
+                if found is not None:
+                    fields.append(found)
         for _pos, delta in links:  # the linked buffers' image addresses, at their offsets from this address
             for off, (size, values) in stack.items():
                 rel = off - base - delta
@@ -960,6 +970,44 @@ class FunctionDataflow:
         return _UNK
 
 
+def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int], entry: int, inside,
+                       orphans: list[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
+    """Each block's place in the worklist: reverse postorder of the control-flow graph, so every block runs
+    after all its predecessors but those closing a loop. In address order a shared error exit placed before
+    the paths that jump to it (an epilogue inside a loop) used up its visits before the last of them arrived
+    and those paths' values were lost. Blocks the search does not reach follow in address order."""
+    def successors(ip: int) -> list[int]:
+        last = blocks[ip][-1]
+        fc = last.flow_control
+        if fc == FlowControl.UNCONDITIONAL_BRANCH:
+            return [last.near_branch_target] if inside(last.near_branch_target) else []
+        if fc == FlowControl.CONDITIONAL_BRANCH:
+            target = last.near_branch_target
+            return [target, last.next_ip] if inside(target) else [last.next_ip]
+        if fc == FlowControl.INDIRECT_BRANCH:
+            return [] if last.ip in sites else orphans
+        if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
+            return []
+        return [last.next_ip]
+
+    finished: list[int] = []
+    seen = {entry}
+    stack = [(entry, iter(successors(entry)))]
+    while stack:
+        ip, todo = stack[-1]
+        for succ in todo:
+            if succ in blocks and succ not in seen:
+                seen.add(succ)
+                stack.append((succ, iter(successors(succ))))
+                break
+        else:
+            stack.pop()
+            finished.append(ip)
+    finished.reverse()
+    finished.extend(ip for ip in order if ip not in seen)
+    return {ip: i for i, ip in enumerate(finished)}
+
+
 #: Most values of each kind kept for reuse (the frame offsets and constants code uses are few: a guard).
 _SHARED_LIMIT = 1 << 16
 _K = TypeVar("_K")
@@ -1018,7 +1066,7 @@ def _overwrite(state: State, dst: ValueSet, count: ValueSet, unit: int) -> Optio
     if len(dst) != 1 or len(count) != 1:
         return None
     (d,), (n,) = dst, count
-    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= 0x1000):
+    if not (isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= MAX_BLOCK):
         return None
     offset, size = d.offset, n.value * unit
     for off in [o for o, (sz, _v) in state.stack.items() if o < offset + size and o + sz > offset]:
@@ -1036,12 +1084,11 @@ def _block_fill(state: State, dst: ValueSet, fill: ValueSet, count: ValueSet, un
     block = _overwrite(state, dst, count, unit)
     if block is None or len(fill) != 1:
         return
-    offset, size = block
-    (value,) = fill
-    if not isinstance(value, Const):
+    offset = block[0]
+    (value,), (n,) = fill, count
+    pattern = fill_pattern(value, n, unit)
+    if pattern is None:
         return
-    # memset and RtlFillMemory take the byte from the low 8 bits of an int; rep stos repeats AL/AX/EAX/RAX.
-    pattern = (value.value & MASKS[unit]).to_bytes(unit, "little") * (min(size, FILL_BYTES) // unit)
     pos = 0
     while pos < len(pattern):
         width = 8 if len(pattern) - pos >= 8 else 1
