@@ -11,7 +11,7 @@ small: instructions it does not model make their destination unknown, never wron
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Optional, cast
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar, cast
 
 from iced_x86 import (
     Decoder,
@@ -551,7 +551,7 @@ class FunctionDataflow:
         origin = _copy_origin(state, value.offset)
         if all(b is None for b in content) and ref_tuple is None and origin is None and field_tuple is None \
                 and link_tuple is None:
-            return _frame_address(value.offset)
+            return _FRAME_ADDRESS[value.offset]
         return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple, link_tuple)
 
     def _after_call(self, state: State) -> None:
@@ -764,7 +764,7 @@ class FunctionDataflow:
             reg = instr.op_register(index)
             full = _FULL[reg]
             if full == RSP:
-                return _frame_addresses(state.rsp) if state.rsp is not None else _UNK
+                return _FRAME_ADDRESSES[state.rsp] if state.rsp is not None else _UNK
             values = state.regs.get(full, _UNK)
             if reg in _HIGH_BYTE:
                 return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
@@ -785,7 +785,7 @@ class FunctionDataflow:
                 out |= self._load(addr, size, state)
             return cap(out)
         if kind in _IMM_KINDS:
-            return _constant(instr.immediate(index) & MASKS[8])
+            return _CONSTANTS[instr.immediate(index) & MASKS[8]]
         return _UNK
 
     def _table_entries(self, instr: Instruction, state: State) -> ValueSet:
@@ -807,14 +807,14 @@ class FunctionDataflow:
 
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
-            return _image_addresses(instr.ip_rel_memory_address)
+            return _IMAGE_ADDRESSES[instr.ip_rel_memory_address]
         if instr.memory_segment in (Register.GS, Register.FS):
             return _UNK
         disp = _signed(instr.memory_displacement, 8)
         base = instr.memory_base
         index = instr.memory_index
         if index == Register.NONE and _FULL[base] == RSP:  # a frame slot: [rsp+disp]
-            return _frame_addresses(state.rsp + disp) if state.rsp is not None else _UNK
+            return _FRAME_ADDRESSES[state.rsp + disp] if state.rsp is not None else _UNK
         offsets = [0]
         if index != Register.NONE:
             ivals = state.regs.get(_FULL[index], _UNK)
@@ -839,7 +839,7 @@ class FunctionDataflow:
         if full == RSP:
             if state.rsp is None:
                 return _UNK
-            return _frame_addresses(state.rsp + disp + offset)
+            return _FRAME_ADDRESSES[state.rsp + disp + offset]
         return cap(field_of(v, disp + offset) for v in state.regs.get(full, _UNK))
 
     def _load(self, addr: Value, size: int, state: State) -> ValueSet:
@@ -948,7 +948,7 @@ class FunctionDataflow:
     @staticmethod
     def _stack_load(state: State, offset: int, size: int) -> ValueSet:
         if offset in state.escaped:
-            return _frame_load(offset, size)
+            return _FRAME_LOADS[offset, size]
         stack = state.stack
         slot = stack.get(offset)
         if slot is not None:
@@ -962,8 +962,8 @@ class FunctionDataflow:
             else:
                 # Nothing stored there in this frame: an incoming stack parameter, or whatever the local holds.
                 if offset >= 0x28 and (offset - 0x28) % 8 == 0:
-                    return _parameter(4 + (offset - 0x28) // 8)
-                return _frame_load(offset, size)
+                    return _PARAMETERS[4 + (offset - 0x28) // 8]
+                return _FRAME_LOADS[offset, size]
         raw = stack_bytes(state, offset, size)
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
@@ -1008,77 +1008,38 @@ def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int]
     return {ip: i for i, ip in enumerate(finished)}
 
 
-#: Most value sets of each kind kept for reuse (frame offsets and constants seen are few; the bound is a guard).
+#: Most values of each kind kept for reuse (the frame offsets and constants code uses are few: a guard).
 _SHARED_LIMIT = 1 << 16
-_FRAME_ADDRESS: dict[int, StackAddr] = {}
-_FRAME_ADDRESSES: dict[int, ValueSet] = {}
-_FRAME_LOADS: dict[tuple[int, int], ValueSet] = {}
-_PARAMETERS: dict[int, ValueSet] = {}
-_CONSTANTS: dict[int, ValueSet] = {}
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
-_IMAGE_ADDRESSES: dict[int, ValueSet] = {}
+class _Shared(dict[_K, _V]):
+    """Immutable values built once per key and reused: a frozen dataclass and its one-element set cost
+    microseconds to build and hash, many times per instruction that touches the frame or an immediate."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[_K], _V]):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: _K) -> _V:
+        value = self._make(key)
+        if len(self) < _SHARED_LIMIT:
+            self[key] = value
+        return value
 
 
-def _image_addresses(rva: int) -> ValueSet:
-    """``{Addr(rva)}``, shared per RVA (a RIP-relative operand)."""
-    values = _IMAGE_ADDRESSES.get(rva)
-    if values is None:
-        values = frozenset((Addr(rva),))
-        if len(_IMAGE_ADDRESSES) < _SHARED_LIMIT:
-            _IMAGE_ADDRESSES[rva] = values
-    return values
-
-
-def _frame_address(offset: int) -> StackAddr:
-    """``StackAddr(offset)``, one shared object per offset: values are immutable, and a frozen dataclass
-    costs microseconds to build and hash, many times per instruction that touches the frame."""
-    value = _FRAME_ADDRESS.get(offset)
-    if value is None:
-        value = StackAddr(offset)
-        if len(_FRAME_ADDRESS) < _SHARED_LIMIT:
-            _FRAME_ADDRESS[offset] = value
-    return value
-
-
-def _frame_addresses(offset: int) -> ValueSet:
-    """``{StackAddr(offset)}``, shared per offset."""
-    values = _FRAME_ADDRESSES.get(offset)
-    if values is None:
-        values = frozenset((_frame_address(offset),))
-        if len(_FRAME_ADDRESSES) < _SHARED_LIMIT:
-            _FRAME_ADDRESSES[offset] = values
-    return values
-
-
-def _frame_load(offset: int, size: int) -> ValueSet:
-    """``{Load(StackAddr(offset), size)}`` (what an untouched or escaped local holds), shared."""
-    values = _FRAME_LOADS.get((offset, size))
-    if values is None:
-        values = frozenset((Load(_frame_address(offset), size),))
-        if len(_FRAME_LOADS) < _SHARED_LIMIT:
-            _FRAME_LOADS[(offset, size)] = values
-    return values
-
-
-def _parameter(index: int) -> ValueSet:
-    """``{Param(index)}``, shared."""
-    values = _PARAMETERS.get(index)
-    if values is None:
-        values = frozenset((Param(index),))
-        if len(_PARAMETERS) < _SHARED_LIMIT:
-            _PARAMETERS[index] = values
-    return values
-
-
-def _constant(value: int) -> ValueSet:
-    """``{Const(value)}``, shared."""
-    values = _CONSTANTS.get(value)
-    if values is None:
-        values = frozenset((Const(value),))
-        if len(_CONSTANTS) < _SHARED_LIMIT:
-            _CONSTANTS[value] = values
-    return values
+#: ``StackAddr(offset)``; ``{StackAddr(offset)}``; ``{Load(StackAddr(offset), size)}`` (what an untouched or
+#: escaped local holds); ``{Param(index)}``; ``{Const(value)}``; ``{Addr(rva)}`` (a RIP-relative operand).
+_FRAME_ADDRESS: _Shared[int, StackAddr] = _Shared(StackAddr)
+_FRAME_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda offset: frozenset((_FRAME_ADDRESS[offset],)))
+_FRAME_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(
+    lambda key: frozenset((Load(_FRAME_ADDRESS[key[0]], key[1]),)))
+_PARAMETERS: _Shared[int, ValueSet] = _Shared(lambda index: frozenset((Param(index),)))
+_CONSTANTS: _Shared[int, ValueSet] = _Shared(lambda value: frozenset((Const(value),)))
+_IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((Addr(rva),)))
 
 
 def _has_stack_addr(values: ValueSet) -> bool:
