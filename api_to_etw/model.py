@@ -82,6 +82,8 @@ class StackAddr:
     ``fields`` lists the slots holding one of the function's parameters, as (offset, size, value): the
     event type and level a trace helper writes into an EVENT_TRACE_HEADER from its arguments. They are
     substituted like any parameter and become ``content`` bytes once the caller's value is a constant.
+    A 16-byte slot copied through a pointer parameter (``h.Guid = *ClassGuid``) is a field ``Load(Param,
+    16)``; once the caller passes an image address it stays a field, ``Load(Addr, 16)``: those bytes.
     ``links`` lists the slots that hold the address of another buffer of the same frame, as (offset from
     this address, that buffer's offset from this address): a structure on the stack that points at an
     array on the stack (OB_CALLBACK_REGISTRATION.OperationRegistration); ``refs`` then also holds the
@@ -190,6 +192,45 @@ def pointer_table(memory: Memory, start: int, image_base: int, image_size: int, 
     return slots
 
 
+#: Functions that fill a buffer with one byte, by the argument slots of their documented prototypes: name ->
+#: (slot of the fill byte, None where it is zero; slot of the byte count); the destination is slot 0.
+FILL_ARGUMENTS: dict[str, tuple[Optional[int], int]] = {
+    "memset": (1, 2), "RtlFillMemory": (2, 1), "RtlZeroMemory": (None, 1), "RtlSecureZeroMemory": (None, 1),
+}
+#: Bytes of a filled frame buffer whose values are kept (the headers and descriptors read from it are short).
+FILL_BYTES = 0x200
+#: Longest frame block a copy or fill is followed over (a larger count is not a structure of the frame).
+MAX_BLOCK = 0x1000
+#: Bytes of a stack buffer known at a call (``StackAddr.content``): an EVENT_DESCRIPTOR needs 16, a classic
+#: EVENT_TRACE_HEADER 48; the parameter slots (``StackAddr.fields``) lie within them.
+HEADER_BYTES = 48
+
+
+def fill_pattern(fill: Value, count: Value, unit: int = 1) -> Optional[bytes]:
+    """The bytes a fill of ``count`` units of ``unit`` bytes writes into the frame (the first FILL_BYTES of
+    them), or None when the fill value or the count is not a known constant. memset and RtlFillMemory take
+    the byte from the low 8 bits of an int; ``rep stos`` repeats AL/AX/EAX/RAX. Both engines fill this way."""
+    if not (isinstance(fill, Const) and isinstance(count, Const) and 0 < count.value <= MAX_BLOCK):
+        return None
+    size = count.value * unit
+    raw = (fill.value & ((1 << (8 * unit)) - 1)).to_bytes(unit, "little")
+    return raw * (min(size, FILL_BYTES) // unit)
+
+
+def parameter_field(pos: int, size: int, values: ValueSet) -> Optional[tuple[int, int, Value]]:
+    """A ``StackAddr.fields`` entry: the slot ``pos`` bytes into a stack buffer, ``size`` bytes wide, holds one
+    of the function's parameters (a trace helper writing its event type and level into an EVENT_TRACE_HEADER
+    from its arguments); None for any other slot. Both engines keep the slots this rule names."""
+    if not 0 <= pos or pos + size > HEADER_BYTES or len(values) != 1:
+        return None
+    (only,) = values
+    if size in (1, 2, 4):
+        return (pos, size, only) if isinstance(only, Param) else None
+    if size == 16 and pos > 0 and isinstance(only, Load) and only.size == 16 and isinstance(only.addr, Param):
+        return (pos, size, only)  # 16 bytes copied from what the caller points at (a class GUID by reference)
+    return None
+
+
 def params_of(value: Value) -> set[int]:
     """Indices of the parameters an expression depends on."""
     if isinstance(value, Param):
@@ -236,8 +277,8 @@ def _substitute_fields(value: StackAddr, args: Callable[[int], ValueSet]) -> Sta
                 content += [None] * (pos + size - len(content))
             raw = (only.value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
             content[pos : pos + size] = list(raw)
-        elif params_of(only):
-            kept.append((pos, size, only))
+        elif params_of(only) or (isinstance(only, Load) and isinstance(only.addr, Addr)):
+            kept.append((pos, size, only))  # still the caller's parameter, or the bytes at an image address
     return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None)
 
 

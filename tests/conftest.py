@@ -87,6 +87,18 @@ def require_tools(*names: str) -> None:
     pytest.skip(message)
 
 
+def require_fixture_toolchain(*tools: str) -> None:
+    """Before rebuilding a committed fixture byte for byte: clang, lld-link and ``tools`` as :func:`require_tools`
+    has them, and the clang version that built the committed images (another one builds valid, different
+    images: skip with the reason)."""
+    require_tools("clang", "lld-link", *tools)
+    from samples import toolchain
+
+    note = toolchain.version_note()
+    if note:
+        pytest.skip(f"{note}: a rebuild cannot be byte-identical")
+
+
 def needs_tools(*names: str) -> pytest.MarkDecorator:
     """``@needs_tools("clang", "lld-link")``: :func:`require_tools` before the test runs."""
     return pytest.mark.tools(*names)

@@ -3,4 +3,5 @@
 from samples import driver
 from samples.mcgen import build
 
-raise SystemExit(driver.main(build.FIXTURES, "Build (or --check, or --sources) the mc.exe-style fixtures."))
+raise SystemExit(driver.main(build.FIXTURES, "Build (or --check, or --sources) the mc.exe-style fixtures.",
+                             prog="python -m samples.mcgen"))

@@ -21,6 +21,8 @@ SAMPLES = Path(__file__).resolve().parent.parent
 
 
 def write_sources(image: Image, out: Path) -> list[str]:
+    """The image's sources and truth.json into ``out`` (after checking the model against its bodies); their names
+    (truth.json not among them)."""
     check_model(image)
     written = []
     for name, text in sorted(sources(image).items()):
@@ -31,6 +33,7 @@ def write_sources(image: Image, out: Path) -> list[str]:
 
 
 def link_flags(image: Image) -> list[str]:
+    """lld-link's flags: a PDB without machine paths, no folding (every model function stays its own)."""
     ext = image.file.rsplit(".", 1)[1]
     common = ["/nologo", "/machine:x64", "/debug", "/Brepro", f"/pdbaltpath:{image.name}.pdb", "/pdbsourcepath:.",
               "/nodefaultlib", "/opt:ref", "/opt:noicf", f"/entry:{image.entry}", f"/out:{image.name}.{ext}",

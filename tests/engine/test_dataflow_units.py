@@ -541,6 +541,48 @@ def test_equal_compare_gives_the_constant_on_the_equal_edge():
     assert Load(Param(0), 4) in run.args(1)[3] and Const(16) not in run.args(1)[3]
 
 
+@pytest.mark.parametrize("jump", ["jne", "je"])
+def test_zero_test_gives_zero_on_the_equal_edge(jump):
+    # ViGEmBus's WPP calls after a call that may return NULL: ``test rax, rax; jne ok; lea r9d, [rax+0xe]``
+    # passes message 14 on the NULL path (MSVC reuses the register it knows is zero).
+    run = Run(f"""
+  call {IAT}
+  test rax, rax
+  {jump} 1f
+  lea r9d, [rax + 0xe]
+  call {IAT}
+  ret
+1:
+  lea r9d, [rax + 0xe]
+  call {IAT}
+""")
+    on_equal, on_other = (run.args(1), run.args(2)) if jump == "jne" else (run.args(2), run.args(1))
+    assert on_equal[3] == one(Const(0xE))
+    assert on_other[3] == one(Offset(UNKNOWN, 0xE))  # RAX is not zero there: nothing learnt
+
+
+def test_a_shared_block_placed_before_its_predecessors_sees_all_of_them():
+    # ViGEmBus: a function's error exit (one WPP call whose message number each failing step sets) sits at a
+    # lower address than the dozen steps that jump to it. Run in address order it used up its visits before
+    # the last steps arrived and their numbers were lost; in reverse postorder it runs after all of them.
+    cases = "".join(f"""
+  cmp edx, {k}
+  jne 3{k}f
+  mov r9d, {10 + k}
+  jmp 1b
+3{k}:""" for k in range(12))
+    run = Run(f"""
+  test ecx, ecx
+  jne 2f
+1:
+  call {IAT}
+  ret
+2:{cases}
+  ret
+""")
+    assert run.args()[3] == one(Param(3), *(Const(10 + k) for k in range(12)))
+
+
 def _cmov_chain(count: int) -> str:
     lines = ["  xor edx, edx"]
     for k in range(1, count + 1):

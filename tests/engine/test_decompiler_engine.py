@@ -91,7 +91,20 @@ LOCAL_HANDLE = ("-Os: without EtwRegister's prototype the decompiler does not kn
 FILL = ("memset / RtlZeroMemory / RtlFillMemory calls (through an import thunk or the IAT) that fill an "
         "EVENT_TRACE_HEADER: the native data flow makes the filled bytes known (Version 0), the p-code "
         "translation does not model fill calls yet, so the decompiler leaves Version empty")
-IDIOMS_FILL = {"ClassicFilled": FILL, "ClassicMemset": FILL, "ClassicZeroed": FILL}
+REP_FILL = ("an inline `rep stosd` that zeroes the event (ClassicRepStos): the native data flow makes the filled "
+            "bytes known (Version 0), the p-code translation does not model the fill, so the decompiler leaves "
+            "Version empty")
+BY_REFERENCE = ("a class GUID the helper copies from its caller's pointer (`h.Guid = *Class`): the native data flow "
+                "keeps it, and Type and Level, as StackAddr.fields the walk substitutes per caller; the p-code "
+                "translation has no fields yet, so the decompiler's rows have no class")
+IDIOMS_FILL = {"ClassicFilled": FILL, "ClassicMemset": FILL, "ClassicZeroed": FILL, "ClassicRepStos": REP_FILL}
+
+
+def _idioms_known(helper: str) -> dict[str, str]:
+    """The idiom fixture's known differences; ``helper`` is the name of the by-reference trace helper."""
+    return {**IDIOMS_FILL, helper: BY_REFERENCE}
+
+
 FIXTURES = {
     ("synthkernel/O1/synthkernel.exe", True): {},
     ("synthkernel/O1/synthkernel.exe", False): {},
@@ -107,12 +120,12 @@ FIXTURES = {
     ("wpp/wppkernel.exe", False): {},
     ("wpp/wppuser.dll", True): {},
     ("wpp/wppuser.dll", False): {},
-    ("idioms/O1/idioms.dll", True): IDIOMS_FILL,
-    ("idioms/O1/idioms.dll", False): IDIOMS_FILL,
-    ("idioms/O2/idioms.dll", True): IDIOMS_FILL,
-    ("idioms/O2/idioms.dll", False): IDIOMS_FILL,
-    ("idioms/Os/idioms.dll", True): IDIOMS_FILL,
-    ("idioms/Os/idioms.dll", False): IDIOMS_FILL,
+    ("idioms/O1/idioms.dll", True): _idioms_known("ClassicTraceClass"),
+    ("idioms/O1/idioms.dll", False): _idioms_known("sub_1900"),
+    ("idioms/O2/idioms.dll", True): _idioms_known("ClassicTraceClass"),
+    ("idioms/O2/idioms.dll", False): _idioms_known("sub_18b0"),
+    ("idioms/Os/idioms.dll", True): _idioms_known("ClassicTraceClass"),
+    ("idioms/Os/idioms.dll", False): _idioms_known("sub_16da"),
     ("mcdll/O1/mcdll.dll", True): {},
     ("mcdll/O1/mcdll.dll", False): {},
     ("mcdll/O2/mcdll.dll", True): {},

@@ -9,7 +9,7 @@ import os
 import uuid
 
 import pytest
-from conftest import SAMPLES, load_truth, needs_tools
+from conftest import SAMPLES, load_truth, require_fixture_toolchain
 
 from api_to_etw.binary.pdb_annotations import Annotation, read_annotations
 from api_to_etw.etw.wpp import (
@@ -24,7 +24,7 @@ from api_to_etw.etw.wpp import (
     parse_tmf,
     trace_function,
 )
-from samples import driver, toolchain
+from samples import driver
 from samples.wpp import build as wpp_build
 
 WPP = os.path.join(SAMPLES, "wpp")
@@ -252,10 +252,8 @@ def test_committed_files_hold_no_machine_paths():
                 assert marker not in data, (name, marker)
 
 
-@needs_tools("clang", "lld-link", "llvm-dlltool")
 def test_fresh_build_is_byte_identical():
-    if toolchain.version_note():
-        pytest.skip(f"needs clang 14 (the images' toolchain): {toolchain.version_note()}")
+    require_fixture_toolchain("llvm-dlltool")
     assert driver.check(wpp_build.FIXTURES[0]) == []
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_tools
+from conftest import require_fixture_toolchain, require_tools
 
 from samples import ctemplate, driver, toolchain
 from samples.idioms import build as idioms_build
@@ -345,20 +345,8 @@ def test_no_machine_paths_in_images(level):
 # ------------------------------------------------------------------------------------- toolchain-dependent
 
 
-def _toolchain_skip_reason() -> str:
-    missing = toolchain.missing()
-    if missing:
-        return f"{' and '.join(missing)} not on PATH: cannot rebuild the synthetic kernel"
-    version = toolchain.clang_version()
-    if not version.startswith(toolchain.EXPECTED_CLANG):
-        return f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed images"
-    return ""
-
-
 def test_rebuild_is_byte_identical():
-    reason = _toolchain_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    require_fixture_toolchain()
     problems = driver.check(synth_build.folder_fixture(KERNEL))
     assert not problems, "\n".join(problems)
 
@@ -375,7 +363,7 @@ def test_machine_code_matches_the_model(truth):
 
 def test_wevt_fixture_rebuilds_byte_for_byte():
     """samples/wevt: the embedded-manifest DLLs rebuilt from the model are the committed bytes."""
-    require_tools("clang", "lld-link", "llvm-dlltool", "llvm-rc")
+    require_fixture_toolchain("llvm-dlltool", "llvm-rc")
     problems = driver.check(wevt_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
 
@@ -404,21 +392,14 @@ def test_mc_images_have_no_machine_paths(sample):
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_rebuild_is_byte_identical(sample):
-    require_tools("clang", "lld-link", "llvm-dlltool")
-    reason = _toolchain_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    require_fixture_toolchain("llvm-dlltool")
     problems = driver.check(next(f for f in mc_build.FIXTURES if f.name == sample))
     assert not problems, "\n".join(problems)
 
 
 def test_idiom_fixture_rebuilds_byte_for_byte():
     """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
-    require_tools("clang", "lld-link", "llvm-dlltool")
-    version = toolchain.clang_version()
-    if not version.startswith(toolchain.EXPECTED_CLANG):
-        pytest.skip(f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed "
-                    "images")
+    require_fixture_toolchain("llvm-dlltool")
     problems = driver.check(idioms_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
 
@@ -488,12 +469,32 @@ def test_every_fixture_folder_is_built_by_the_driver():
 
 
 def test_fixture_command_line_checks_every_output():
-    """``python -m samples --check NAME`` runs the driver: a committed file that differs fails, naming it."""
-    require_tools("clang", "lld-link")
+    """``python -m samples --check NAME`` runs the driver on that fixture and says it is reproduced (a committed
+    file that differs is named: the test below)."""
+    require_fixture_toolchain()
     proc = subprocess.run([sys.executable, "-m", "samples", "--check", "badinput"], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "badinput: reproduced"
+
+
+def test_check_names_the_committed_file_that_differs(tmp_path):
+    """driver.check on a copy of badinput whose x86 DLL lost a byte: that file, and only it, is named."""
+    require_fixture_toolchain()
+    import dataclasses
+    import shutil
+
+    from samples.badinput import build as badinput_build
+
+    fixture = badinput_build.FIXTURES[0]
+    copy = tmp_path / "badinput"
+    shutil.copytree(fixture.folder, copy)
+    data = (copy / "tiny_x86.dll").read_bytes()
+    (copy / "tiny_x86.dll").write_bytes(data[:-1])
+    assert driver.check(dataclasses.replace(fixture, folder=copy)) == ["tiny_x86.dll differs from a fresh build"]
+    (copy / "tiny_arm64.dll").unlink()
+    assert driver.check(dataclasses.replace(fixture, folder=copy)) == ["tiny_x86.dll differs from a fresh build",
+                                                                        "tiny_arm64.dll is missing"]
 
 
 def test_no_build_script_runs_its_own_toolchain():
