@@ -11,6 +11,7 @@ radare2 ``aaa`` and angr ``CFGFast`` to a call graph on the 1x kernel (each repo
     python benchmarks/bench_analyze.py --binary EXE --pdb PDB --repeat 5 --json out.json
     python benchmarks/bench_analyze.py --scales 1 --angr-python ANGR_VENV/bin/python   # angr in its own venv:
         # python -m venv ANGR_VENV && ANGR_VENV/bin/pip install angr 'bitstring<4.3' 'pycparser==3.0'
+    python benchmarks/bench_analyze.py --scales 1 --radare2 PREFIX/bin/radare2   # built from source: docs/speed.md
 
 Every measurement is a fresh child process; the subjects' runs alternate (raw floor, old floor, analyze,
 raw floor, ...) and the median of ``--repeat`` runs is kept, so load from other processes on a shared
@@ -227,8 +228,8 @@ def code_bytes(exe: str) -> int:
     return total
 
 
-def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str]) -> dict:
-    """Alternate raw floor, old floor and analyze ``repeat`` times; medians and peaks."""
+def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str], old_floor: bool = True) -> dict:
+    """Alternate raw floor, old floor (unless ``old_floor`` is off) and analyze ``repeat`` times; medians, peaks."""
     raw, old, analyze = Series(), Series(), Series()
     rows = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,7 +237,8 @@ def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str]) -> di
         for i in range(repeat):
             print(f"  {label}: round {i + 1}/{repeat}", file=sys.stderr)
             raw.runs.append(child(python(RAW_FLOOR, exe, pdb))[0])
-            old.runs.append(child(python(OLD_FLOOR, exe, pdb))[0])
+            if old_floor:
+                old.runs.append(child(python(OLD_FLOOR, exe, pdb))[0])
             analyze.runs.append(child(python(ANALYZE, exe, pdb, out, *extra))[0])
         with open(out, encoding="utf-8") as handle:
             rows = sum(1 for _ in handle) - 1
@@ -249,10 +251,12 @@ def measure(label: str, exe: str, pdb: str, repeat: int, extra: list[str]) -> di
         "analyze_args": extra,
     }
     for name, series in (("raw_floor", raw), ("old_floor", old), ("analyze", analyze)):
+        if not series.runs:
+            continue
         figures[f"{name}_wall"] = round(series.median("wall"), 3)
         figures[f"{name}_cpu"] = round(series.median("cpu"), 3)
         figures[f"{name}_peak_mib"] = round(series.peak(), 1)
-    for base in ("raw_floor", "old_floor"):
+    for base in ("raw_floor", "old_floor") if old_floor else ("raw_floor",):
         for kind in ("wall", "cpu"):
             figures[f"ratio_{base}_{kind}"] = round(figures[f"analyze_{kind}"] / figures[f"{base}_{kind}"], 2)
     return figures
@@ -326,7 +330,8 @@ def markdown(report: dict) -> str:
     for r in report["subjects"]:
         what = f"{r['label']} ({r['code_mib']} MiB code" + (f", {r['pdb_mib']} MiB PDB)" if r["pdb_mib"] else ", no PDB)")
         lines.append(f"| {what} | {r['analyze_cpu']:.2f} | {r['analyze_wall']:.2f} | {r['analyze_peak_mib']:.0f} MiB "
-                     f"| {r['raw_floor_cpu']:.2f} | {r['ratio_raw_floor_cpu']}x | {r['ratio_old_floor_cpu']}x "
+                     f"| {r['raw_floor_cpu']:.2f} | {r['ratio_raw_floor_cpu']}x "
+                     f"| {str(r['ratio_old_floor_cpu']) + 'x' if 'ratio_old_floor_cpu' in r else '-'} "
                      f"| {r['rows']:,} | {r['load_average'][0]}-{r['load_average'][1]} |")
     if report["linearity"]:
         lines.append("\nLinearity against 1x: " + "; ".join(
@@ -360,6 +365,8 @@ def main() -> int:
                         "kernel (they are looked for and reported as missing either way)")
     parser.add_argument("--peer-timeout", type=float, default=600)
     parser.add_argument("--angr-python", help="an interpreter that imports angr (its own venv) for the angr peer")
+    parser.add_argument("--no-old-floor", action="store_true", help="skip the old floor (pefile + pdbparse): "
+                        "it costs about as much CPU as analyze and only continues earlier figures")
     parser.add_argument("--radare2", help="the radare2 executable for the aaa peer (default: radare2 or r2 on PATH)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -379,7 +386,7 @@ def main() -> int:
     results = []
     for label, exe, pdb, extra in subjects:
         load = os.getloadavg()[0]
-        figures = measure(label, exe, pdb, args.repeat, extra)
+        figures = measure(label, exe, pdb, args.repeat, extra, old_floor=not args.no_old_floor)
         figures["label"] = label
         figures["load_average"] = [round(load, 1), round(os.getloadavg()[0], 1)]
         if label == "scale 1x" or (not scaled_labels(subjects) and label == subjects[0][0]):
@@ -409,7 +416,7 @@ def main() -> int:
     for r in results:
         print(f"{r['label']:>12}: analyze {r['analyze_wall']:.2f}s wall / {r['analyze_cpu']:.2f}s cpu, "
               f"{r['analyze_peak_mib']:.0f} MiB; raw floor x{r['ratio_raw_floor_wall']} wall, "
-              f"x{r['ratio_raw_floor_cpu']} cpu; old floor x{r['ratio_old_floor_wall']}", file=sys.stderr)
+              f"x{r['ratio_raw_floor_cpu']} cpu; old floor x{r.get('ratio_old_floor_wall', '-')}", file=sys.stderr)
     print(markdown(report), file=sys.stderr)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
