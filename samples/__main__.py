@@ -4,4 +4,5 @@ import sys
 
 from samples import driver
 
-sys.exit(driver.main(driver.all_fixtures(), "Build (or --check, or --sources) the committed fixtures."))
+sys.exit(driver.main(driver.all_fixtures(), "Build (or --check, or --sources) the committed fixtures.",
+                     prog="python -m samples"))

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from samples import toolchain
 
 #: The modules that define the committed fixtures (each has ``FIXTURES``), imported on use.
-FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen", "samples.idioms.build", "samples.usermode.build",
+FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen.build", "samples.idioms.build", "samples.usermode.build",
                    "samples.wevt.build", "samples.tlg.build", "samples.badinput.build", "samples.wpp.build")
 
 
@@ -106,9 +106,11 @@ def all_fixtures() -> list[Fixture]:
     return [f for module in FIXTURE_MODULES for f in importlib.import_module(module).FIXTURES]
 
 
-def main(fixtures: Sequence[Fixture], description: str, argv: Optional[Sequence[str]] = None) -> int:
-    """The command line of a fixture module (or of all of them): build in place, ``--sources``, ``--check``."""
-    parser = argparse.ArgumentParser(description=description)
+def main(fixtures: Sequence[Fixture], description: str, argv: Optional[Sequence[str]] = None,
+         prog: Optional[str] = None) -> int:
+    """The command line of a fixture module (or of all of them): build in place, ``--sources``, ``--check``.
+    ``prog`` names a package's ``python -m`` command in its usage (argparse would say ``__main__.py``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     names = [f.name for f in fixtures]
     if len(fixtures) > 1:
         parser.add_argument("names", nargs="*", metavar="FIXTURE", help=f"one of {', '.join(names)} (default: all)")

@@ -26,8 +26,9 @@ def synth_pdb(level: str = "O2") -> str:
     return os.path.join(SYNTH, level, "synthkernel.pdb")
 
 
-def load_truth() -> dict:
-    with open(os.path.join(SYNTH, "truth.json"), encoding="utf-8") as handle:
+def load_truth(sample: str = "synthkernel") -> dict:
+    """The committed truth.json of a fixture folder (samples/SAMPLE), written by its generator's model."""
+    with open(os.path.join(SAMPLES, sample, "truth.json"), encoding="utf-8") as handle:
         return json.load(handle)
 
 
@@ -44,6 +45,27 @@ def code_fixtures() -> list[str]:
 
     return sorted(p for p in glob.glob(os.path.join(SAMPLES, "**", "*.*"), recursive=True)
                   if p.endswith((".dll", ".exe", ".sys")) and os.sep + "badinput" + os.sep not in p and has_code(p))
+
+
+def pefile_exports(pe) -> dict[int, list[str]]:
+    """pefile's view of a parsed PE's named, non-forwarded exports (RVA -> names): the independent truth the PE
+    readers are checked against."""
+    exports: dict[int, list[str]] = {}
+    export_dir = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
+    for sym in export_dir.symbols if export_dir is not None else []:
+        if sym.name and not sym.forwarder:
+            exports.setdefault(sym.address, []).append(sym.name.decode())
+    return exports
+
+
+def pefile_imports(pe) -> dict[int, str]:
+    """pefile's view of a parsed PE's imports: IAT slot RVA -> ``dll!name`` (``dll!#ordinal`` without a name)."""
+    imports = {}
+    for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
+        for imp in entry.imports:
+            name = imp.name.decode() if imp.name else f"#{imp.ordinal}"
+            imports[imp.address - pe.OPTIONAL_HEADER.ImageBase] = f"{entry.dll.decode()}!{name}"
+    return imports
 
 
 def have_tools(*names: str) -> bool:
@@ -63,6 +85,18 @@ def require_tools(*names: str) -> None:
     if REQUIRE_TOOLS:
         pytest.fail(f"{message}; CI requires it (API_TO_ETW_REQUIRE_TOOLS=1): .ci/run should have installed it")
     pytest.skip(message)
+
+
+def require_fixture_toolchain(*tools: str) -> None:
+    """Before rebuilding a committed fixture byte for byte: clang, lld-link and ``tools`` as :func:`require_tools`
+    has them, and the clang version that built the committed images (another one builds valid, different
+    images: skip with the reason)."""
+    require_tools("clang", "lld-link", *tools)
+    from samples import toolchain
+
+    note = toolchain.version_note()
+    if note:
+        pytest.skip(f"{note}: a rebuild cannot be byte-identical")
 
 
 def needs_tools(*names: str) -> pytest.MarkDecorator:

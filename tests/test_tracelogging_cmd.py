@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import LEVELS, REPO, SAMPLES, load_truth, needs_tools, run_cli, synth_exe
+from conftest import LEVELS, REPO, SAMPLES, load_truth, require_fixture_toolchain, run_cli, synth_exe
 
 from api_to_etw.binary.pe import parse_pe
 from api_to_etw.errors import ExitCode
@@ -388,8 +388,8 @@ def test_help_lists_the_options(tlg_cli):
         assert option in result.stdout
 
 
-@needs_tools("clang", "lld-link")
 def test_fixture_rebuilds_byte_for_byte():
+    require_fixture_toolchain()
     proc = subprocess.run([sys.executable, "-m", "samples.tlg.build", "--check"], capture_output=True, text=True,
                           cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr

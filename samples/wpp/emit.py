@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import string
 import uuid
-from pathlib import Path
 
+from samples import ctemplate
 from samples.guid import guid_initializer
 from samples.wpp.model import (
     ARG_TYPES,
@@ -61,9 +60,6 @@ def tmc_strings(control: Control) -> list[str]:
     return strings
 
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # wpp_header.h.in, wpp_control_*.h
-
-
 def common_header(image: Image) -> str:
     """``<image>.h``: samples/templates/wpp_header.h.in with the image's control GUIDs, the control block of its
     mode (wpp_control_km.h / wpp_control_um.h) and the prototypes of its functions."""
@@ -81,13 +77,10 @@ def common_header(image: Image) -> str:
                 decl = "__declspec(dllexport) " if fn.exported else ""
                 functions.append(f"{decl}{fn.ret} {fn.name}({fn.params});")
     block = "wpp_control_km.h" if image.kind == "kernel" else "wpp_control_um.h"
-    return string.Template(_template("wpp_header.h.in")).substitute(
-        name=image.name, control_guids="\n".join(guids), control_block=_template(block).rstrip("\n"),
+    return ctemplate.fill(
+        ctemplate.SHARED / "wpp_header.h.in", name=image.name, control_guids="\n".join(guids),
+        control_block=ctemplate.shared(block).rstrip("\n"),
         functions="\n".join(functions))
-
-
-def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
 def log_pairs(args: list[tuple[str, str]], names: list[str]) -> str:
@@ -105,37 +98,20 @@ def log_pairs(args: list[tuple[str, str]], names: list[str]) -> str:
 
 
 def tmh(image: Image, unit: Unit) -> str:
-    """The unit's .tmh: what tracewpp would generate for it from the right template."""
-    km = unit.template.startswith("km")
+    """The unit's .tmh: what tracewpp would generate for it from the right template
+    (samples/templates/wpp_unit.tmh.in with the unit's control annotation, WPP_SF_ functions and call macros)."""
     this_file = canonical(unit.file)
-    guid = message_guid(image, unit)
-    out = [
-        f"/* {unit.file[:-2]}.tmh: WPP trace-message header for {unit.file} (template {unit.template};"
-        " written by build.py). */",
-        "#pragma once",
-        f"#define WPP_THIS_FILE {this_file}",
-        "#define WPP_GLUE5(a, b, c, d, e) a ## b ## c ## d ## e",
-        "#define WPP_XGLUE5(a, b, c, d, e) WPP_GLUE5(a, b, c, d, e)",
-        "#define WPP_(Id) WPP_XGLUE5(WPP_, Id, _, WPP_THIS_FILE, __LINE__)",
-        "",
-    ]
     if unit.template in ("um-inline", "km-inline"):
-        out.append("#define WPP_INLINE static __forceinline")
+        inline = "static __forceinline"
     else:
-        out.append("#define WPP_INLINE __declspec(noinline) __inline")
+        inline = "__declspec(noinline) __inline"
     if unit.template == "km-legacy":
-        out.append("#define WPP_TRACE WmiTraceMessage")
-    elif km:
-        out.append("#define WPP_TRACE pfnWppTraceMessage")
+        trace = "WmiTraceMessage"
+    elif unit.template.startswith("km"):
+        trace = "pfnWppTraceMessage"
     else:
-        out.append("#define WPP_TRACE TraceMessage")
-    out += [
-        f"#define WPP_TRACE_OPTIONS 0x{WPP_TRACE_OPTIONS:x}",
-        "",
-        f"#define WPP_LOCAL_TraceGuids {trace_guids_symbol(image.name, unit.file)}",
-        f"static const GUID WPP_LOCAL_TraceGuids[] = {{{guid_initializer(guid)}}};",
-        "",
-    ]
+        trace = "TraceMessage"
+    out: list[str] = []
     if image.entry in [fn.name for fn in unit.functions]:
         out.append("/* WPP_CONTROL_ANNOTATION: one TMC annotation per control GUID. */")
         out.append("static __forceinline void WPP_CONTROL_ANNOTATION(void)")
@@ -179,15 +155,11 @@ def tmh(image: Image, unit: Unit) -> str:
             f"        ? WPP_SF_{signature(msg)}({logger} {msg.number}, WPP_LOCAL_TraceGuids + 0{call_args}), 1 \\",
             "        : 0)",
         ]
-    out += [
-        "",
-        "#undef DoTraceEvents",
-        "#define DoTraceEvents WPP_(CALL)",
-        "#undef DoTraceMessage",
-        "#define DoTraceMessage WPP_(CALL)",
-        "",
-    ]
-    return "\n".join(out)
+    return ctemplate.fill(
+        ctemplate.SHARED / "wpp_unit.tmh.in", stem=unit.file[:-2], file=unit.file, template=unit.template,
+        this_file=this_file, inline=inline, trace=trace, options=f"0x{WPP_TRACE_OPTIONS:x}",
+        guids_symbol=trace_guids_symbol(image.name, unit.file), guid=guid_initializer(message_guid(image, unit)),
+        body="\n".join(out))
 
 
 def trace_statement(msg: Message) -> str:

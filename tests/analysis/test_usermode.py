@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import REPO, SAMPLES, needs_tools
+from conftest import REPO, SAMPLES, require_fixture_toolchain
 
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
@@ -65,10 +65,11 @@ def test_usermode_rows_without_pdb():
     assert got == expected
 
 
-@needs_tools("clang", "lld-link", "llvm-dlltool")
 def test_usermode_fixture_reproduces():
     import subprocess
     import sys
+
+    require_fixture_toolchain("llvm-dlltool")
 
     proc = subprocess.run([sys.executable, "-m", "samples.usermode.build", "--check"], capture_output=True,
                           text=True, cwd=REPO, timeout=300)

@@ -3,7 +3,6 @@ quickly with CorruptPdbError (never another exception, never a hang)."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -12,21 +11,18 @@ import time
 from typing import Optional
 
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, load_truth
 
 from api_to_etw.binary.pdb import load_pdb
 from api_to_etw.binary.pdb_annotations import Annotation, module_infos, read_annotations
 from api_to_etw.errors import CorruptPdbError, InputNotFoundError
 
 WPP = os.path.join(SAMPLES, "wpp")
-TRUTH_PATH = os.path.join(WPP, "truth.json")
-
 
 
 @pytest.fixture(scope="module")
 def truth() -> dict:
-    with open(TRUTH_PATH, encoding="utf-8") as handle:
-        return json.load(handle)
+    return load_truth("wpp")
 
 
 def _pdb(image: dict) -> str:
@@ -195,6 +191,15 @@ def _first_annotation_offset(data: bytes, size: int) -> int:
     raise AssertionError("no S_ANNOTATION")
 
 
+def _patch_first_annotation(image: dict, tmp_path, module: str, offset: int, data: bytes) -> str:
+    """A copy of the image's PDB with ``data`` written ``offset`` bytes into MODULE's first S_ANNOTATION record."""
+    path = _copy(image, tmp_path)
+    msf = Msf(path)
+    _pos, stream, sym_size = _module(msf, module)
+    msf.patch(stream, _first_annotation_offset(msf.stream(stream), sym_size) + offset, data)
+    return path
+
+
 def _expect_corrupt(path: str, match: Optional[str] = None) -> str:
     start = time.monotonic()
     with pytest.raises(CorruptPdbError, match=match) as info:
@@ -245,29 +250,17 @@ def test_symbol_size_cutting_a_record(truth, tmp_path):
 
 
 def test_record_length_overrunning_the_substream(truth, tmp_path):
-    path = _copy(truth["images"][1], tmp_path)
-    msf = Msf(path)
-    _pos, stream, sym_size = _module(msf, "dispatch.obj")
-    ann = _first_annotation_offset(msf.stream(stream), sym_size)
-    msf.patch(stream, ann, struct.pack("<H", 0xFFF0))
+    path = _patch_first_annotation(truth["images"][1], tmp_path, "dispatch.obj", 0, struct.pack("<H", 0xFFF0))
     _expect_corrupt(path, "overruns")
 
 
 def test_zero_record_length(truth, tmp_path):
-    path = _copy(truth["images"][1], tmp_path)
-    msf = Msf(path)
-    _pos, stream, sym_size = _module(msf, "dispatch.obj")
-    ann = _first_annotation_offset(msf.stream(stream), sym_size)
-    msf.patch(stream, ann, struct.pack("<H", 0))
+    path = _patch_first_annotation(truth["images"][1], tmp_path, "dispatch.obj", 0, struct.pack("<H", 0))
     _expect_corrupt(path, "overruns")
 
 
 def test_annotation_claiming_more_strings(truth, tmp_path):
-    path = _copy(truth["images"][0], tmp_path)
-    msf = Msf(path)
-    _pos, stream, sym_size = _module(msf, "queue.obj")
-    ann = _first_annotation_offset(msf.stream(stream), sym_size)
-    msf.patch(stream, ann + 4 + 6, struct.pack("<H", 500))
+    path = _patch_first_annotation(truth["images"][0], tmp_path, "queue.obj", 4 + 6, struct.pack("<H", 500))
     _expect_corrupt(path, "claims 500 strings")
 
 

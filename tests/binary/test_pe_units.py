@@ -8,7 +8,7 @@ import os
 
 import pefile
 import pytest
-from conftest import SAMPLES, code_fixtures
+from conftest import SAMPLES, code_fixtures, pefile_exports, pefile_imports
 from unwind_fixture import build_chained
 
 from api_to_etw.binary.pe import ZERO_FILL_LIMIT, load_pe, parse_pe
@@ -56,22 +56,12 @@ def test_read_matches_the_mapped_image(pair):
 
 def test_exports(pair):
     image, pe = pair
-    expected: dict[int, list[str]] = {}
-    export_dir = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
-    for sym in export_dir.symbols if export_dir is not None else []:
-        if sym.name and not sym.forwarder:
-            expected.setdefault(sym.address, []).append(sym.name.decode())
-    assert image.exports == expected
+    assert image.exports == pefile_exports(pe)
 
 
 def test_imports(pair):
     image, pe = pair
-    expected = {}
-    for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
-        for imp in entry.imports:
-            name = imp.name.decode() if imp.name else f"#{imp.ordinal}"
-            expected[imp.address - pe.OPTIONAL_HEADER.ImageBase] = f"{entry.dll.decode()}!{name}"
-    assert image.imports == expected
+    assert image.imports == pefile_imports(pe)
 
 
 def test_runtime_functions(pair):

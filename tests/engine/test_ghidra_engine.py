@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import LEVELS, REPO, SAMPLES, load_truth, run_cli, synth_exe, synth_pdb
+from conftest import LEVELS, REPO, SAMPLES, load_truth, pefile_exports, pefile_imports, run_cli, synth_exe, synth_pdb
 
 from api_to_etw.engine.ghidra import extract as ex
 from api_to_etw.engine.ghidra import launcher
@@ -809,17 +809,8 @@ def test_pe_directories_match_pefile(name):
     pe.parse_data_directories()
     got = read_pe_directories(read)
     assert got is not None and got.entry_point == pe.OPTIONAL_HEADER.AddressOfEntryPoint
-    exports = {}
-    for sym in getattr(pe, "DIRECTORY_ENTRY_EXPORT", None).symbols if hasattr(pe, "DIRECTORY_ENTRY_EXPORT") else []:
-        if sym.name and not sym.forwarder:
-            exports.setdefault(sym.address, []).append(sym.name.decode())
-    imports = {}
-    for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
-        for imp in entry.imports:
-            label = imp.name.decode() if imp.name else f"#{imp.ordinal}"
-            imports[imp.address - pe.OPTIONAL_HEADER.ImageBase] = f"{entry.dll.decode()}!{label}"
-    assert got.exports == exports
-    assert got.imports == imports
+    assert got.exports == pefile_exports(pe)
+    assert got.imports == pefile_imports(pe)
 
 
 def test_lea_targets_like_the_native_scan():

@@ -5,12 +5,11 @@ and the grammar's edge cases."""
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 import uuid
 
 import pytest
-from conftest import SAMPLES, needs_tools
+from conftest import SAMPLES, load_truth, require_fixture_toolchain
 
 from api_to_etw.binary.pdb_annotations import Annotation, read_annotations
 from api_to_etw.etw.wpp import (
@@ -25,17 +24,15 @@ from api_to_etw.etw.wpp import (
     parse_tmf,
     trace_function,
 )
-from samples import driver, toolchain
+from samples import driver
 from samples.wpp import build as wpp_build
 
 WPP = os.path.join(SAMPLES, "wpp")
-TRUTH_PATH = os.path.join(WPP, "truth.json")
 
 
 @pytest.fixture(scope="module")
 def truth() -> dict:
-    with open(TRUTH_PATH, encoding="utf-8") as handle:
-        return json.load(handle)
+    return load_truth("wpp")
 
 
 @pytest.fixture(scope="module")
@@ -255,10 +252,8 @@ def test_committed_files_hold_no_machine_paths():
                 assert marker not in data, (name, marker)
 
 
-@needs_tools("clang", "lld-link", "llvm-dlltool")
 def test_fresh_build_is_byte_identical():
-    if toolchain.version_note():
-        pytest.skip(f"needs clang 14 (the images' toolchain): {toolchain.version_note()}")
+    require_fixture_toolchain("llvm-dlltool")
     assert driver.check(wpp_build.FIXTURES[0]) == []
 
 

@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_tools
+from conftest import require_fixture_toolchain, require_tools
 
-from samples import driver, mcgen, toolchain
+from samples import ctemplate, driver, toolchain
 from samples.idioms import build as idioms_build
+from samples.mcgen import build as mc_build
+from samples.mcgen import spec as mc_spec
 from samples.synth import build as synth_build
 from samples.synth import constants as C
 from samples.synth import emit, spec, tlgblob, verify
@@ -343,20 +345,8 @@ def test_no_machine_paths_in_images(level):
 # ------------------------------------------------------------------------------------- toolchain-dependent
 
 
-def _toolchain_skip_reason() -> str:
-    missing = toolchain.missing()
-    if missing:
-        return f"{' and '.join(missing)} not on PATH: cannot rebuild the synthetic kernel"
-    version = toolchain.clang_version()
-    if not version.startswith(toolchain.EXPECTED_CLANG):
-        return f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed images"
-    return ""
-
-
 def test_rebuild_is_byte_identical():
-    reason = _toolchain_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    require_fixture_toolchain()
     problems = driver.check(synth_build.folder_fixture(KERNEL))
     assert not problems, "\n".join(problems)
 
@@ -373,7 +363,7 @@ def test_machine_code_matches_the_model(truth):
 
 def test_wevt_fixture_rebuilds_byte_for_byte():
     """samples/wevt: the embedded-manifest DLLs rebuilt from the model are the committed bytes."""
-    require_tools("clang", "lld-link", "llvm-dlltool", "llvm-rc")
+    require_fixture_toolchain("llvm-dlltool", "llvm-rc")
     problems = driver.check(wevt_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
 
@@ -383,8 +373,8 @@ def test_wevt_fixture_rebuilds_byte_for_byte():
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
-    image = mcgen.MODELS[sample]()
-    written = mcgen.write_sources(image, tmp_path) + ["truth.json"]
+    image = mc_spec.MODELS[sample]()
+    written = mc_build.write_sources(image, tmp_path) + ["truth.json"]
     for name in written:
         assert (tmp_path / name).read_bytes() == (SAMPLES / sample / name).read_bytes(), f"{sample}/{name} is stale"
     committed = {p.name for p in (SAMPLES / sample).iterdir() if p.is_file()}
@@ -402,23 +392,65 @@ def test_mc_images_have_no_machine_paths(sample):
 
 @pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
 def test_mc_rebuild_is_byte_identical(sample):
-    require_tools("clang", "lld-link", "llvm-dlltool")
-    reason = _toolchain_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    problems = driver.check(next(f for f in mcgen.FIXTURES if f.name == sample))
+    require_fixture_toolchain("llvm-dlltool")
+    problems = driver.check(next(f for f in mc_build.FIXTURES if f.name == sample))
     assert not problems, "\n".join(problems)
 
 
 def test_idiom_fixture_rebuilds_byte_for_byte():
     """samples/idioms: idioms.c, truth.json and the three DLLs+PDBs come back identical from its build model."""
-    require_tools("clang", "lld-link", "llvm-dlltool")
-    version = toolchain.clang_version()
-    if not version.startswith(toolchain.EXPECTED_CLANG):
-        pytest.skip(f"clang {version} differs from the clang {toolchain.EXPECTED_CLANG}x that built the committed "
-                    "images")
+    require_fixture_toolchain("llvm-dlltool")
     problems = driver.check(idioms_build.FIXTURES[0])
     assert not problems, "\n".join(problems)
+
+
+def test_idiom_sources_are_the_template_filled_from_the_model(tmp_path):
+    """idioms.c is idioms.c.in filled from the build's model (no toolchain needed), and so is truth.json."""
+    idioms_build.write_sources(tmp_path)
+    for name in ("idioms.c", "truth.json"):
+        assert (tmp_path / name).read_bytes() == (SAMPLES / "idioms" / name).read_bytes(), f"idioms/{name} is stale"
+    assert "${" not in (tmp_path / "idioms.c").read_text()
+
+
+def test_idiom_template_must_write_every_event_of_the_model(tmp_path, monkeypatch):
+    """A template that no longer uses a descriptor of the model (here IMUL2_EVT) is refused, naming it."""
+    text = idioms_build.TEMPLATE.read_text(encoding="utf-8")
+    assert "&IMUL2_EVT" in text
+    broken = tmp_path / "idioms.c.in"
+    broken.write_text(text.replace("&IMUL2_EVT", "&IMUL_EVT"), encoding="utf-8")
+    monkeypatch.setattr(idioms_build, "TEMPLATE", broken)
+    with pytest.raises(ValueError, match="IMUL2_EVT"):
+        idioms_build.source()
+
+
+def test_c_template_fills_braced_names_only(tmp_path):
+    """``${name}`` is filled; AT&T immediates (``$0x28``) and other ``$`` stay; a name on one side only raises."""
+    path = tmp_path / "t.c.in"
+    path.write_text('asm("subq $0x28, %rsp"); int ${name} = $$1;\n', encoding="utf-8")
+    assert ctemplate.placeholders(path.read_text()) == {"name"}
+    assert ctemplate.fill(path, name="x") == 'asm("subq $0x28, %rsp"); int x = $$1;\n'
+    with pytest.raises(ValueError, match=r"without a value \['name'\]"):
+        ctemplate.fill(path)
+    with pytest.raises(ValueError, match=r"without a placeholder \['other'\]"):
+        ctemplate.fill(path, name="x", other="y")
+
+
+def test_mc_generator_modules_depend_downward_only():
+    """samples/mcgen, one module a job: the model imports none of the others; the images (spec), the C emitter
+    and the truth only the model; the build puts them together."""
+    import ast
+
+    allowed = {"model": set(), "spec": {"model"}, "emit": {"model"}, "truth": {"model"},
+               "build": {"model", "spec", "emit", "truth"}, "__main__": {"build"}}
+    folder = SAMPLES / "mcgen"
+    assert {p.stem for p in folder.glob("*.py")} == set(allowed) | {"__init__"}
+    for name, deps in allowed.items():
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        used = {node.module.rsplit(".", 1)[1] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("samples.mcgen.")}
+        used |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "samples.mcgen" for alias in node.names}
+        assert used == deps, (name, used)
 
 
 # ------------------------------------------------------------------------------------------- the one driver
@@ -437,12 +469,32 @@ def test_every_fixture_folder_is_built_by_the_driver():
 
 
 def test_fixture_command_line_checks_every_output():
-    """``python -m samples --check NAME`` runs the driver: a committed file that differs fails, naming it."""
-    require_tools("clang", "lld-link")
+    """``python -m samples --check NAME`` runs the driver on that fixture and says it is reproduced (a committed
+    file that differs is named: the test below)."""
+    require_fixture_toolchain()
     proc = subprocess.run([sys.executable, "-m", "samples", "--check", "badinput"], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "badinput: reproduced"
+
+
+def test_check_names_the_committed_file_that_differs(tmp_path):
+    """driver.check on a copy of badinput whose x86 DLL lost a byte: that file, and only it, is named."""
+    require_fixture_toolchain()
+    import dataclasses
+    import shutil
+
+    from samples.badinput import build as badinput_build
+
+    fixture = badinput_build.FIXTURES[0]
+    copy = tmp_path / "badinput"
+    shutil.copytree(fixture.folder, copy)
+    data = (copy / "tiny_x86.dll").read_bytes()
+    (copy / "tiny_x86.dll").write_bytes(data[:-1])
+    assert driver.check(dataclasses.replace(fixture, folder=copy)) == ["tiny_x86.dll differs from a fresh build"]
+    (copy / "tiny_arm64.dll").unlink()
+    assert driver.check(dataclasses.replace(fixture, folder=copy)) == ["tiny_x86.dll differs from a fresh build",
+                                                                        "tiny_arm64.dll is missing"]
 
 
 def test_no_build_script_runs_its_own_toolchain():
