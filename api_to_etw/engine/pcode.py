@@ -932,6 +932,15 @@ class PcodeTranslator:
         return found
 
     def _bytes_of(self, vn: Any, size: int, depth: int) -> list[_Byte]:
+        piece = vn.getDef() if vn is not None and not vn.isConstant() and not vn.isAddress() else None
+        if piece is not None and piece.getOpcode() == PIECE and depth < 16:
+            low, high = piece.getInput(1), piece.getInput(0)
+            if self._is_stack(high):
+                # A byte written over a stack location (``d.Level = 2`` after ``d = *Descriptor``): the location's
+                # other bytes stay, byte by byte (the value of a piece over a register is the written byte alone,
+                # ``mov dl, 5``: see _binary).
+                return (self._bytes(low, low.getSize(), depth + 1)
+                        + self._bytes(high, high.getSize(), depth + 1))[:size]
         values = self.resolve(vn)
         if len(values) == 1:
             (only,) = values
@@ -953,8 +962,7 @@ class PcodeTranslator:
                     return ways[0]
                 return [None] * size
             if code == PIECE:
-                low = op.getInput(1)
-                high = op.getInput(0)
+                low, high = op.getInput(1), op.getInput(0)
                 return (self._bytes(low, low.getSize(), depth + 1)
                         + self._bytes(high, high.getSize(), depth + 1))[:size]
             if code == SUBPIECE:
