@@ -166,6 +166,8 @@ class Analysis:
         # follows the rows produced, not the size of the binary (551,000 edges in node.exe).
         self.graph = nx.DiGraph()
         self._grown: set[int] = set()
+        #: node -> its direct callers in the graph, sorted (a node's incoming edges never change once grown).
+        self._caller_lists: dict[int, list[int]] = {}
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
         self.api_roots = frozenset(self.roots)
@@ -428,7 +430,7 @@ class Analysis:
             dist = found[node][0]
             if dist >= budget:
                 continue
-            for caller in sorted(self._callers(node)):
+            for caller in self._callers(node):
                 if caller in found or caller in self.apis:
                     continue
                 found[caller] = (dist + 1, node)
@@ -436,13 +438,19 @@ class Analysis:
         cache[func] = (budget, found)
         return found
 
-    def _callers(self, node: int) -> Iterable[int]:
-        """Direct callers of ``node`` in the call graph, adding its incoming edges on first visit."""
+    def _callers(self, node: int) -> list[int]:
+        """Direct callers of ``node`` in the call graph, sorted, adding its incoming edges on first visit
+        (each node's list is made once: the walks of many write sites share their callers)."""
+        known = self._caller_lists.get(node)
+        if known is not None:
+            return known
         if node not in self._grown:
             self._grown.add(node)
-            self.graph.add_edges_from((site.caller, node) for site in self.callers_of.get(node, ()))
+            callers = dict.fromkeys(site.caller for site in self.callers_of.get(node, ()))  # one edge per caller
+            self.graph.add_edges_from((caller, node) for caller in callers)
         pred = self.graph.pred
-        return pred[node] if node in pred else ()
+        known = self._caller_lists[node] = sorted(pred[node]) if node in pred else []
+        return known
 
     def _path(self, ancestors: dict[int, tuple[int, Optional[int]]], start: int) -> list[int]:
         path = [start]

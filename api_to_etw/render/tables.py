@@ -8,7 +8,6 @@ half-written output behind.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import stat
@@ -34,41 +33,57 @@ def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], f
     """A header and one line per row, as TSV (backslash-escaped, unquoted) or CSV."""
     if fmt not in ("tsv", "csv"):
         raise ValueError(f"unknown format {fmt}")
-    buf = io.StringIO()
+    names = list(columns)
+    lines = _Lines()
     if fmt == "csv":
-        writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+        writer = csv.writer(lines, lineterminator="\n")
     else:
-        writer = csv.DictWriter(buf, fieldnames=list(columns), delimiter="\t", lineterminator="\n",
-                                quoting=csv.QUOTE_NONE, escapechar="\\")
-    writer.writeheader()
-    if fmt == "tsv" and len(columns) == 1:  # csv refuses a lone empty field unquoted; in TSV it is an empty line
+        writer = csv.writer(lines, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+    writer.writerow(names)
+    if fmt == "tsv" and len(names) == 1:  # csv refuses a lone empty field unquoted; in TSV it is an empty line
         for row in rows:
-            if row.get(columns[0]) in ("", None):
-                buf.write("\n")
+            if row.get(names[0]) in ("", None):
+                lines.append("\n")
             else:
-                writer.writerow(row)
-        return buf.getvalue()
+                writer.writerow(_cells(row, names))
+        return "".join(lines)
     # A carriage return is not special to a writer whose line terminator is "\n": written raw it would split
     # the row for every reader. Rows holding one go through a writer that escapes (TSV) or quotes (CSV) it.
-    guarded = _carriage_return_writer(buf, columns, fmt)
+    guarded = None
     for row in rows:
-        if any(isinstance(v, str) and "\r" in v for v in row.values()):
-            guarded.writerow(row)
+        writer.writerow(_cells(row, names))  # one line per row: only a line holding "\r" is looked at again
+        if "\r" in lines[-1] and any(isinstance(v, str) and "\r" in v for v in row.values()):
+            lines.pop()
+            guarded = guarded or _carriage_return_writer(lines, columns, fmt)
+            guarded.writerow(_cells(row, names))
             if fmt == "tsv":  # that writer ended the row with "\r\n"; every row ends with "\n"
-                text = buf.getvalue()
-                buf.seek(len(text) - 2)
-                buf.truncate()
-                buf.write("\n")
-        else:
-            writer.writerow(row)
-    return buf.getvalue()
+                lines[-1] = lines[-1][:-2] + "\n"
+    return "".join(lines)
 
 
-def _carriage_return_writer(buf: io.StringIO, columns: Sequence[str], fmt: str) -> csv.DictWriter:
+class _Lines(list):
+    """A csv writer's file: each written line kept as one string (a row can be looked at and replaced)."""
+
+    write = list.append
+
+
+def _cells(row: Mapping[str, object], names: list[str]) -> list[object]:
+    """The row's cells in column order, as ``csv.DictWriter`` takes them (missing: empty; unknown: an error)."""
+    if len(row) == len(names):
+        try:
+            return [row[name] for name in names]
+        except KeyError:
+            pass
+    extra = row.keys() - set(names)
+    if extra:
+        raise ValueError("dict contains fields not in fieldnames: " + ", ".join([repr(x) for x in extra]))
+    return [row.get(name, "") for name in names]
+
+
+def _carriage_return_writer(lines: _Lines, columns: Sequence[str], fmt: str):  # -> csv's (private) writer type
     if fmt == "csv":
-        return csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", quoting=csv.QUOTE_ALL)
-    return csv.DictWriter(buf, fieldnames=list(columns), delimiter="\t", lineterminator="\r\n",
-                          quoting=csv.QUOTE_NONE, escapechar="\\")
+        return csv.writer(lines, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    return csv.writer(lines, delimiter="\t", lineterminator="\r\n", quoting=csv.QUOTE_NONE, escapechar="\\")
 
 
 def _umask() -> int:

@@ -47,6 +47,40 @@ def test_carriage_return_in_a_value_round_trips(fmt):
     assert read == [["a", "b"], ["one\rtwo", "x"]]
 
 
+def _dict_writer_table(rows: list[dict], columns: list[str], fmt: str) -> str:
+    """The table as csv.DictWriter writes it, a row holding "\r" through a writer that escapes or quotes it
+    (the one-writer-per-row form render_table had before it wrote lists): the reference for its output."""
+    buf = io.StringIO()
+    tsv = dict(delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\") if fmt == "tsv" else {}
+    plain = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", **tsv)
+    guarded = csv.DictWriter(buf, fieldnames=columns, lineterminator="\r\n", **tsv) if fmt == "tsv" else \
+        csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain.writeheader()
+    for row in rows:
+        if any(isinstance(v, str) and "\r" in v for v in row.values()):
+            guarded.writerow(row)
+            if fmt == "tsv":
+                text = buf.getvalue()
+                buf.seek(len(text) - 2)
+                buf.truncate()
+                buf.write("\n")
+        else:
+            plain.writerow(row)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "csv"])
+def test_tables_are_what_dict_writer_writes(fmt):
+    columns = ["a", "b", "c"]
+    rows = [dict(a="one\rtwo", b="x", c=""), dict(a="1", b=None, c=3), dict(a="q\"uote", b="t\tab", c="new\nline"),
+            dict(a="\r", b="\r\n", c="\\"), dict(a="plain")] + [dict(a=str(k), b="Ünï ✓", c="") for k in range(40)]
+    assert render_table(iter(rows), columns, fmt) == _dict_writer_table(rows, columns, fmt)
+    with pytest.raises(ValueError, match="fields not in fieldnames: 'z'"):
+        render_table([dict(a="1", z="2")], columns, fmt)
+    with pytest.raises(ValueError, match="fields not in fieldnames"):
+        render_table([dict(a="1", b="2", z="3")], columns, fmt)
+
+
 def test_csv_quotes_what_needs_quoting():
     values = dict(TRICKY, e="multi\nline")
     text = render_table([values], list(values), "csv")

@@ -13,9 +13,20 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Optional, cast
 
-from iced_x86 import Decoder, FlowControl, Instruction, MemorySizeExt, Mnemonic, OpKind, Register, RegisterExt
+from iced_x86 import (
+    Decoder,
+    FlowControl,
+    Instruction,
+    MemorySize,
+    MemorySizeExt,
+    Mnemonic,
+    OpKind,
+    Register,
+    RegisterExt,
+)
 
 if TYPE_CHECKING:  # iced_x86's module ``Register`` holds the constants; the stub's enum is the type
+    from iced_x86._iced_x86_py import MemorySize as MemorySizeId
     from iced_x86._iced_x86_py import Register as RegisterId
 
 from ...model import (
@@ -53,8 +64,12 @@ VOLATILE = (Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, 
                                            Register.XMM4, Register.XMM5)
 )
 RSP = Register.RSP
+_NEXT, _CALL, _COND, _JUMP = FlowControl.NEXT, FlowControl.CALL, FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH
+_BLOCK_ENDS = frozenset((FlowControl.RETURN, FlowControl.INDIRECT_BRANCH, FlowControl.INTERRUPT, FlowControl.EXCEPTION))
 _UNK: ValueSet = frozenset((UNKNOWN,))
 _ZERO: ValueSet = frozenset((Const(0),))
+#: What a call leaves in the volatile registers (one dict update instead of a store per register).
+_VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
 #: Bytes of a stack buffer captured when its address is passed to a call (only the known prefix beyond 16 is kept).
@@ -111,6 +126,7 @@ _CMOV = {
     Mnemonic.CMOVNS, Mnemonic.CMOVO, Mnemonic.CMOVP, Mnemonic.CMOVS,
 }
 _ARITH = {Mnemonic.AND, Mnemonic.OR, Mnemonic.XOR, Mnemonic.SHL, Mnemonic.SHR, Mnemonic.ADD, Mnemonic.SUB}
+_MOV, _PUSH, _POP, _LEA = Mnemonic.MOV, Mnemonic.PUSH, Mnemonic.POP, Mnemonic.LEA
 _REG_KIND = OpKind.REGISTER
 _MEM_KIND = OpKind.MEMORY
 _IMM_KINDS = {OpKind.IMMEDIATE8, OpKind.IMMEDIATE16, OpKind.IMMEDIATE32, OpKind.IMMEDIATE64,
@@ -123,6 +139,10 @@ _FULL: tuple[RegisterId, ...] = tuple(
 #: Size in bytes, and whether it is a general-purpose register, of every register id.
 _SIZE: tuple[int, ...] = tuple(RegisterExt.size(cast("RegisterId", r)) for r in range(len(_FULL)))
 _GPR: tuple[bool, ...] = tuple(RegisterExt.is_gpr(cast("RegisterId", r)) for r in range(len(_FULL)))
+#: Bytes a memory operand of each iced-x86 memory size reads or writes, 8 where the size is not fixed.
+_MEM_SIZE: tuple[int, ...] = tuple(
+    MemorySizeExt.size(cast("MemorySizeId", m)) or 8
+    for m in range(max(v for k, v in vars(MemorySize).items() if k.isupper()) + 1))
 
 
 def _full(reg: RegisterId) -> RegisterId:
@@ -247,32 +267,45 @@ class FunctionDataflow:
         entry = instrs[0].ip
         if len(bounds) > 1:  # one piece decodes in address order already
             instrs.sort(key=lambda i: i.ip)
+            bounds_seen = bounds
 
-        def inside(rva: int) -> bool:
-            return any(a <= rva < b for a, b in bounds)
+            def inside(rva: int) -> bool:
+                return any(a <= rva < b for a, b in bounds_seen)
+        else:
+            lo, hi = bounds[0]
 
+            def inside(rva: int) -> bool:
+                return lo <= rva < hi
+
+        # Block leaders and ends from each instruction's flow control, read once (most functions are one block).
+        flows = [instr.flow_control for instr in instrs]
         leaders = {entry}
-        for idx, instr in enumerate(instrs):
-            fc = instr.flow_control
-            if fc in (FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH):
-                target = instr.near_branch_target
+        last_index = len(instrs) - 1
+        for idx, fc in enumerate(flows):
+            if fc == _NEXT or fc == _CALL:
+                continue
+            if fc == _COND or fc == _JUMP:
+                target = instrs[idx].near_branch_target
                 if inside(target):
                     leaders.add(target)
-                if idx + 1 < len(instrs):
+                if idx < last_index:
                     leaders.add(instrs[idx + 1].ip)
-            elif fc in (FlowControl.RETURN, FlowControl.INDIRECT_BRANCH, FlowControl.INTERRUPT,
-                        FlowControl.EXCEPTION):
-                if idx + 1 < len(instrs):
+            elif fc in _BLOCK_ENDS:
+                if idx < last_index:
                     leaders.add(instrs[idx + 1].ip)
         blocks: dict[int, list[Instruction]] = {}
         order: list[int] = []
-        current: list[Instruction] = []
-        for instr in instrs:
-            if instr.ip in leaders:
-                current = []
-                blocks[instr.ip] = current
-                order.append(instr.ip)
-            current.append(instr)
+        if len(leaders) == 1 and instrs[0].ip == entry:
+            blocks[entry] = instrs
+            order.append(entry)
+        else:
+            current: list[Instruction] = []
+            for instr in instrs:
+                if instr.ip in leaders:
+                    current = []
+                    blocks[instr.ip] = current
+                    order.append(instr.ip)
+                current.append(instr)
         # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps.
         reached = {entry}
         for block in blocks.values():
@@ -289,7 +322,8 @@ class FunctionDataflow:
         visits: dict[int, int] = {}
         worklist = [entry]
         queued = {entry}
-        position = _reverse_postorder(blocks, order, entry, inside, self._orphans, self.sites)
+        position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
+                                                                         self.sites)
         while worklist:
             worklist.sort(key=position.__getitem__, reverse=True)
             ip = worklist.pop()
@@ -315,10 +349,11 @@ class FunctionDataflow:
                     queued.add(succ)
 
     def _run_block(self, block: list[Instruction], state: State, inside) -> list[int]:
+        step = self._step
         for instr in block:
             fc = instr.flow_control
-            if fc == FlowControl.NEXT:
-                self._step(instr, state)
+            if fc == _NEXT:
+                step(instr, state)
                 continue
             if fc == FlowControl.INDIRECT_CALL and instr.is_ip_rel_memory_operand \
                     and instr.ip_rel_memory_address in self.checks:
@@ -416,23 +451,30 @@ class FunctionDataflow:
     def _record(self, instr: Instruction, state: State, tail: bool) -> None:
         regs = state.regs
         args: list[ValueSet] = [regs.get(reg, _UNK) for reg in ARG_REGS]
-        framed = [values for values in args if values is not _UNK and _has_stack_addr(values)]
-        for values in framed:  # the callee may write through a frame address it receives
-            for value in values:
-                if isinstance(value, StackAddr):
-                    state.escaped.add(value.offset)
+        framed = []
+        for i, values in enumerate(args):
+            if values is not _UNK and _has_stack_addr(values):  # the callee may write through a frame address
+                framed.append(i)
+                for value in values:
+                    if isinstance(value, StackAddr):
+                        state.escaped.add(value.offset)
         site = self.sites.get(instr.ip)
         if site is None:
             return
-        base = 0x28 if tail else 0x20
-        for i in range(4, MAX_ARGS):
-            if state.rsp is None:
-                args.append(_UNK)
-            else:
-                args.append(self._stack_load(state, state.rsp + base + 8 * (i - 4), 8))
+        rsp = state.rsp
+        if rsp is None:
+            args.extend((_UNK,) * (MAX_ARGS - 4))
+        else:
+            first = rsp + (0x28 if tail else 0x20)
+            for i in range(MAX_ARGS - 4):
+                values = self._stack_load(state, first + 8 * i, 8)
+                if values is not _UNK and _has_stack_addr(values):
+                    framed.append(len(args))
+                args.append(values)
         # Only sets holding a frame address change (their known bytes are attached); the rest are kept as is.
-        site.args = tuple(frozenset(self._snapshot(v, state) for v in values)
-                          if values is not _UNK and _has_stack_addr(values) else values for values in args)
+        for i in framed:
+            args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
+        site.args = tuple(args)
 
     def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
         """What a call to a pointer codec returns: the pointer it was passed (RCX), None for other calls."""
@@ -475,56 +517,84 @@ class FunctionDataflow:
         """Attach the bytes and image addresses known at a stack address (structures built on the stack)."""
         if not isinstance(value, StackAddr):
             return value
-        content = stack_bytes_partial(state, value.offset, SNAPSHOT_BYTES)
+        base = value.offset
+        stack = state.stack
+        content = stack_bytes_partial(state, base, SNAPSHOT_BYTES)
         while len(content) > 16 and content[-1] is None:
             content.pop()
         refs = []
         fields = []
-        for off, (size, values) in state.stack.items():
-            pos = off - value.offset
+        links = []
+        for off, (size, values) in stack.items():
+            pos = off - base
             if not 0 <= pos < REF_BYTES or len(values) != 1:
                 continue
             (only,) = values
-            if size == 8 and isinstance(only, Addr):
-                refs.append((pos, only.rva))
-            else:
+            if size == 8:
+                if isinstance(only, Addr):
+                    refs.append((pos, only.rva))
+                elif isinstance(only, StackAddr) and only.frame < 0 and only.offset != base:
+                    links.append((pos, only.offset - base))  # another buffer of the frame this one points at
+            elif isinstance(only, Param):
                 found = parameter_field(pos, size, values)  # a byte/word/dword the caller passes (type, level)
                 if found is not None:
                     fields.append(found)
-        links = []
-        for off, (size, values) in state.stack.items():
-            pos = off - value.offset
-            if size == 8 and 0 <= pos < REF_BYTES and len(values) == 1:
-                (only,) = values
-                if isinstance(only, StackAddr) and only.frame < 0 and only.offset != value.offset:
-                    links.append((pos, only.offset - value.offset))
         for _pos, delta in links:  # the linked buffers' image addresses, at their offsets from this address
-            for off, (size, values) in state.stack.items():
-                rel = off - value.offset - delta
+            for off, (size, values) in stack.items():
+                rel = off - base - delta
                 if size == 8 and 0 <= rel < REF_BYTES and len(values) == 1:
                     (only,) = values
                     if isinstance(only, Addr):
-                        refs.append((off - value.offset, only.rva))
+                        refs.append((off - base, only.rva))
         ref_tuple = tuple(sorted(set(refs))) or None
         field_tuple = tuple(sorted(fields, key=lambda f: f[0])) or None
         link_tuple = tuple(sorted(links)) or None
         origin = _copy_origin(state, value.offset)
         if all(b is None for b in content) and ref_tuple is None and origin is None and field_tuple is None \
                 and link_tuple is None:
-            return StackAddr(value.offset)
+            return _frame_address(value.offset)
         return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple, link_tuple)
 
     def _after_call(self, state: State) -> None:
-        for reg in VOLATILE:
-            state.regs[reg] = _UNK
-        if state.rsp is not None:
+        state.regs.update(_VOLATILE_UNKNOWN)
+        if state.rsp is not None and state.stack:
             lo, hi = state.rsp, state.rsp + 0x20
-            for off in [o for o in state.stack if lo <= o < hi]:
-                del state.stack[off]
+            stack = state.stack
+            for off in [o for o in stack if lo <= o < hi]:
+                del stack[off]
 
     # ------------------------------------------------------------------ instructions
     def _step(self, instr: Instruction, state: State) -> None:
         mn = instr.mnemonic
+        # The shapes most code is made of first (each handled exactly as the general order below would).
+        if mn == _MOV:
+            self._write(instr, state, self._operand(instr, 1, state))
+            return
+        if mn == _PUSH or mn == _POP:
+            if instr.op0_kind == _REG_KIND:  # push/pop of a 64-bit register: the prologue and epilogue
+                reg = instr.op0_register
+                full = _FULL[reg]
+                rsp = state.rsp
+                if full != RSP and _SIZE[reg] == 8:
+                    if mn == _PUSH:
+                        if rsp is not None:
+                            state.rsp = rsp - 8
+                            self._stack_store(state, rsp - 8, 8, state.regs.get(full, _UNK))
+                    else:
+                        if rsp is not None:
+                            state.regs[full] = self._stack_load(state, rsp, 8)
+                            state.rsp = rsp + 8
+                        else:
+                            state.regs[full] = _UNK
+                    return
+            self._push_pop(instr, state, mn)
+            return
+        if mn == _LEA:
+            self._write(instr, state, self._address(instr, state))
+            return
+        if mn in _ARITH and instr.op0_kind == _REG_KIND:
+            self._arith(instr, state, mn)
+            return
         count = instr.op_count
         if count == 0:
             for reg in _IMPLICIT.get(mn, ()):
@@ -568,20 +638,8 @@ class FunctionDataflow:
             src = self._operand(instr, 1, state)
             state.regs[reg] = cap(state.regs.get(reg, _UNK) | src)
             return
-        if mn == Mnemonic.PUSH:
-            value = self._operand(instr, 0, state)
-            if state.rsp is not None:
-                state.rsp -= 8
-                self._stack_store(state, state.rsp, 8, value)
-            return
-        if mn == Mnemonic.POP:
-            if state.rsp is not None:
-                value = self._stack_load(state, state.rsp, 8)
-                state.rsp += 8
-            else:
-                value = _UNK
-            if k0 == _REG_KIND:
-                state.regs[_FULL[instr.op0_register]] = value
+        if mn == Mnemonic.PUSH or mn == Mnemonic.POP:
+            self._push_pop(instr, state, mn)
             return
         if mn in _VEC_ZERO and k0 == _REG_KIND and instr.op1_kind == _REG_KIND and instr.op0_register == instr.op1_register:
             state.regs[_FULL[instr.op0_register]] = frozenset((Const(0),))
@@ -619,6 +677,21 @@ class FunctionDataflow:
             for reg in _IMPLICIT[mn]:
                 state.regs[reg] = _UNK
 
+    def _push_pop(self, instr: Instruction, state: State, mn: int) -> None:
+        if mn == _PUSH:
+            value = self._operand(instr, 0, state)
+            if state.rsp is not None:
+                state.rsp -= 8
+                self._stack_store(state, state.rsp, 8, value)
+            return
+        if state.rsp is not None:
+            value = self._stack_load(state, state.rsp, 8)
+            state.rsp += 8
+        else:
+            value = _UNK
+        if instr.op0_kind == _REG_KIND:
+            state.regs[_FULL[instr.op0_register]] = value
+
     def _rep_copy(self, instr: Instruction, state: State, mn: int) -> None:
         """``rep movs`` into the frame: the bytes are a by-value copy of whatever RSI points at."""
         _block_copy(state, state.regs.get(Register.RDI, _UNK), state.regs.get(Register.RSI, _UNK),
@@ -646,17 +719,19 @@ class FunctionDataflow:
         state.regs[reg] = cap(out) if out else _UNK
 
     def _arith(self, instr: Instruction, state: State, mn: int) -> None:
-        reg = _FULL[instr.op0_register]
-        size = RegisterExt.size(instr.op0_register)
-        partial = size in (1, 2) and RegisterExt.is_gpr(instr.op0_register)
-        shift = 8 if instr.op0_register in _HIGH_BYTE else 0
-        if mn in (Mnemonic.XOR, Mnemonic.SUB) and instr.op1_kind == _REG_KIND and instr.op1_register == instr.op0_register:
-            zero: ValueSet = frozenset((Const(0),))
+        reg0 = instr.op0_register
+        reg = _FULL[reg0]
+        size = _SIZE[reg0]
+        partial = size in (1, 2) and _GPR[reg0]
+        shift = 8 if reg0 in _HIGH_BYTE else 0
+        if (mn == Mnemonic.XOR or mn == Mnemonic.SUB) and instr.op1_kind == _REG_KIND and instr.op1_register == reg0:
+            zero: ValueSet = _ZERO
             state.regs[reg] = self._partial(state.regs.get(reg, _UNK), zero, size, shift) if partial else zero
             return
-        dst = self._operand(instr, 0, state) if partial else state.regs.get(reg, _UNK)
         src = self._operand(instr, 1, state)
-        if reg == RSP:
+        if reg != RSP:
+            dst = self._operand(instr, 0, state) if partial else state.regs.get(reg, _UNK)
+        else:
             if state.rsp is not None and len(src) == 1 and mn in (Mnemonic.ADD, Mnemonic.SUB):
                 (imm,) = src
                 if isinstance(imm, Const):
@@ -681,7 +756,7 @@ class FunctionDataflow:
         if kind == _REG_KIND:
             return RegisterExt.size(instr.op_register(index))
         if kind == _MEM_KIND:
-            return MemorySizeExt.size(instr.memory_size) or 8
+            return _MEM_SIZE[instr.memory_size]
         return 8
 
     def _operand(self, instr: Instruction, index: int, state: State) -> ValueSet:
@@ -690,7 +765,7 @@ class FunctionDataflow:
             reg = instr.op_register(index)
             full = _FULL[reg]
             if full == RSP:
-                return frozenset((StackAddr(state.rsp),)) if state.rsp is not None else _UNK
+                return _frame_addresses(state.rsp) if state.rsp is not None else _UNK
             values = state.regs.get(full, _UNK)
             if reg in _HIGH_BYTE:
                 return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
@@ -698,17 +773,20 @@ class FunctionDataflow:
             if size < 8 and _GPR[reg]:
                 return _truncated(values, size)
             return values
-        if kind in _IMM_KINDS:
-            return frozenset((Const(instr.immediate(index) & MASKS[8]),))
         if kind == _MEM_KIND:
-            size = MemorySizeExt.size(instr.memory_size) or 8
-            out: set[Value] = set()
+            size = _MEM_SIZE[instr.memory_size]
             addresses = self._address(instr, state)
             if addresses == _UNK and size == 8:
                 addresses = self._table_entries(instr, state)
+            if len(addresses) == 1:
+                for addr in addresses:
+                    return cap(self._load(addr, size, state))
+            out: set[Value] = set()
             for addr in addresses:
                 out |= self._load(addr, size, state)
             return cap(out)
+        if kind in _IMM_KINDS:
+            return _constant(instr.immediate(index) & MASKS[8])
         return _UNK
 
     def _table_entries(self, instr: Instruction, state: State) -> ValueSet:
@@ -730,12 +808,14 @@ class FunctionDataflow:
 
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
-            return frozenset((Addr(instr.ip_rel_memory_address),))
+            return _image_addresses(instr.ip_rel_memory_address)
         if instr.memory_segment in (Register.GS, Register.FS):
             return _UNK
         disp = _signed(instr.memory_displacement, 8)
         base = instr.memory_base
         index = instr.memory_index
+        if index == Register.NONE and _FULL[base] == RSP:  # a frame slot: [rsp+disp]
+            return _frame_addresses(state.rsp + disp) if state.rsp is not None else _UNK
         offsets = [0]
         if index != Register.NONE:
             ivals = state.regs.get(_FULL[index], _UNK)
@@ -760,7 +840,7 @@ class FunctionDataflow:
         if full == RSP:
             if state.rsp is None:
                 return _UNK
-            return frozenset((StackAddr(state.rsp + disp + offset),))
+            return _frame_addresses(state.rsp + disp + offset)
         return cap(field_of(v, disp + offset) for v in state.regs.get(full, _UNK))
 
     def _load(self, addr: Value, size: int, state: State) -> ValueSet:
@@ -789,15 +869,15 @@ class FunctionDataflow:
         if kind == _REG_KIND:
             reg = instr.op0_register
             full = _FULL[reg]
-            size = _SIZE[reg]
             if full == RSP:
                 vals = list(values)
                 state.rsp = vals[0].offset if len(vals) == 1 and isinstance(vals[0], StackAddr) else None
                 return
-            if size in (4, 1, 2) and _GPR[reg]:
+            size = _SIZE[reg]
+            if size < 8 and _GPR[reg]:  # 1, 2 or 4 bytes
                 values = _truncated(values, size)
-            if size in (1, 2) and _GPR[reg]:
-                values = self._partial(state.regs.get(full, _UNK), values, size, 8 if reg in _HIGH_BYTE else 0)
+                if size != 4:
+                    values = self._partial(state.regs.get(full, _UNK), values, size, 8 if reg in _HIGH_BYTE else 0)
             state.regs[full] = values
         elif kind == _MEM_KIND:
             self._store_memory(instr, state, values)
@@ -828,7 +908,7 @@ class FunctionDataflow:
 
     def _store_memory(self, instr: Instruction, state: State, values: ValueSet) -> None:
         """Write ``values`` to the memory operand: a stack slot of the frame, or a store worth remembering."""
-        size = MemorySizeExt.size(instr.memory_size) or 8
+        size = _MEM_SIZE[instr.memory_size]
         for addr in self._address(instr, state):
             if isinstance(addr, StackAddr):
                 self._stack_store(state, addr.offset, size, values)
@@ -847,8 +927,10 @@ class FunctionDataflow:
     def _stack_store(state: State, offset: int, size: int, values: ValueSet) -> None:
         """Store at a stack offset; constant bytes of older slots that are only partly overwritten survive."""
         end = offset + size
-        for off in [o for o, (s, _a) in state.copies.items() if offset <= o and o + s <= end]:
-            del state.copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
+        copies = state.copies
+        if copies:
+            for off in [o for o, (s, _a) in copies.items() if offset <= o and o + s <= end]:
+                del copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
         if len(values) == 1 and size in (8, 16):
             (only,) = values
             if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
@@ -867,16 +949,22 @@ class FunctionDataflow:
     @staticmethod
     def _stack_load(state: State, offset: int, size: int) -> ValueSet:
         if offset in state.escaped:
-            return frozenset((Load(StackAddr(offset), size),))
-        slot = state.stack.get(offset)
-        if slot is not None and slot[0] == size:
-            return slot[1]
-        end = offset + size
-        if slot is None and not any(o < end and o + s > offset for o, (s, _v) in state.stack.items()):
-            # Nothing stored there in this frame: an incoming stack parameter, or whatever the local holds.
-            if offset >= 0x28 and (offset - 0x28) % 8 == 0:
-                return frozenset((Param(4 + (offset - 0x28) // 8),))
-            return frozenset((Load(StackAddr(offset), size),))
+            return _frame_load(offset, size)
+        stack = state.stack
+        slot = stack.get(offset)
+        if slot is not None:
+            if slot[0] == size:
+                return slot[1]
+        else:
+            end = offset + size
+            for o, (s, _v) in stack.items():
+                if o < end and o + s > offset:
+                    break
+            else:
+                # Nothing stored there in this frame: an incoming stack parameter, or whatever the local holds.
+                if offset >= 0x28 and (offset - 0x28) % 8 == 0:
+                    return _parameter(4 + (offset - 0x28) // 8)
+                return _frame_load(offset, size)
         raw = stack_bytes(state, offset, size)
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
@@ -919,6 +1007,79 @@ def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int]
     finished.reverse()
     finished.extend(ip for ip in order if ip not in seen)
     return {ip: i for i, ip in enumerate(finished)}
+
+
+#: Most value sets of each kind kept for reuse (frame offsets and constants seen are few; the bound is a guard).
+_SHARED_LIMIT = 1 << 16
+_FRAME_ADDRESS: dict[int, StackAddr] = {}
+_FRAME_ADDRESSES: dict[int, ValueSet] = {}
+_FRAME_LOADS: dict[tuple[int, int], ValueSet] = {}
+_PARAMETERS: dict[int, ValueSet] = {}
+_CONSTANTS: dict[int, ValueSet] = {}
+
+
+_IMAGE_ADDRESSES: dict[int, ValueSet] = {}
+
+
+def _image_addresses(rva: int) -> ValueSet:
+    """``{Addr(rva)}``, shared per RVA (a RIP-relative operand)."""
+    values = _IMAGE_ADDRESSES.get(rva)
+    if values is None:
+        values = frozenset((Addr(rva),))
+        if len(_IMAGE_ADDRESSES) < _SHARED_LIMIT:
+            _IMAGE_ADDRESSES[rva] = values
+    return values
+
+
+def _frame_address(offset: int) -> StackAddr:
+    """``StackAddr(offset)``, one shared object per offset: values are immutable, and a frozen dataclass
+    costs microseconds to build and hash, many times per instruction that touches the frame."""
+    value = _FRAME_ADDRESS.get(offset)
+    if value is None:
+        value = StackAddr(offset)
+        if len(_FRAME_ADDRESS) < _SHARED_LIMIT:
+            _FRAME_ADDRESS[offset] = value
+    return value
+
+
+def _frame_addresses(offset: int) -> ValueSet:
+    """``{StackAddr(offset)}``, shared per offset."""
+    values = _FRAME_ADDRESSES.get(offset)
+    if values is None:
+        values = frozenset((_frame_address(offset),))
+        if len(_FRAME_ADDRESSES) < _SHARED_LIMIT:
+            _FRAME_ADDRESSES[offset] = values
+    return values
+
+
+def _frame_load(offset: int, size: int) -> ValueSet:
+    """``{Load(StackAddr(offset), size)}`` (what an untouched or escaped local holds), shared."""
+    values = _FRAME_LOADS.get((offset, size))
+    if values is None:
+        values = frozenset((Load(_frame_address(offset), size),))
+        if len(_FRAME_LOADS) < _SHARED_LIMIT:
+            _FRAME_LOADS[(offset, size)] = values
+    return values
+
+
+def _parameter(index: int) -> ValueSet:
+    """``{Param(index)}``, shared."""
+    values = _PARAMETERS.get(index)
+    if values is None:
+        values = frozenset((Param(index),))
+        if len(_PARAMETERS) < _SHARED_LIMIT:
+            _PARAMETERS[index] = values
+    return values
+
+
+def _constant(value: int) -> ValueSet:
+    """``{Const(value)}``, shared."""
+    values = _CONSTANTS.get(value)
+    if values is None:
+        values = frozenset((Const(value),))
+        if len(_CONSTANTS) < _SHARED_LIMIT:
+            _CONSTANTS[value] = values
+    return values
 
 
 def _has_stack_addr(values: ValueSet) -> bool:
@@ -1038,7 +1199,8 @@ def _signed(value: int, size: int) -> int:
 
 def _truncate(value: Value, size: int) -> Value:
     if isinstance(value, Const):
-        return Const(value.value & MASKS[size])
+        masked = value.value & MASKS[size]
+        return value if masked == value.value else Const(masked)  # equal values: keep the object
     return value
 
 
