@@ -677,6 +677,24 @@ def test_parameters_stored_into_a_buffer_are_its_fields(tr):
     assert header.content[:10] == (0x40, 0, 0, 0, None, None, 0, 0, 0, 0)
 
 
+def test_a_byte_written_over_a_copied_descriptor_keeps_the_copy(tr):
+    """``d = *Descriptor; d.Level = 2`` as the decompiler gives it: the 4 bytes at d+4 are ``PIECE(SUBPIECE(loaded,
+    1), 2)``. The other bytes stay the copy's (the origin), the Level byte is 2: not the value rule of a piece over
+    a register (``mov dl, 5`` is 5 whole), which would make the copy's Opcode and Task zero."""
+    at = BASE + 0x1800
+    guards = []
+    for off in (0, 8, 12):
+        loaded = op(LOAD, [const(0), op(PTRADD, [reg("RCX"), const(off // 4), const(4)])], 4)
+        guards.append(FakeOp(INDIRECT, [loaded, const(0, 4)], stack(-0x18 + off, 4), at))
+    word = op(LOAD, [const(0), op(PTRADD, [reg("RCX"), const(1), const(4)])], 4)
+    rest = op(SUBPIECE, [word, const(1)], 3, out=stack(-0x13, 3))
+    patched = op(PIECE, [rest, const(2, 1)], 4, out=stack(-0x14, 4))
+    guards.append(FakeOp(INDIRECT, [patched, const(0, 4)], stack(-0x14, 4), at))
+    site = call(reg("RCX"), op(PTRSUB, [reg("RSP"), const(-0x18 & 0xFFFFFFFFFFFFFFFF)]), at=at)
+    (copy,) = args_of(tr, site, guards)[1]
+    assert copy.origin == Param(0) and copy.content[4] == 2 and copy.content[5:8] == (None, None, None)
+
+
 # ---- more FAKES (memory blocks and a program) for GhidraMemory's section semantics
 class FakeBlockMem:
     def __init__(self, name, start, size, initialized=True, write=False, execute=False, data=b""):
