@@ -647,12 +647,15 @@ class PcodeTranslator:
         content = [b if isinstance(b, int) else None for b in facts]
         while len(content) > DESCRIPTOR_SIZE and content[-1] is None:
             content.pop()
-        refs = self._refs(op, value.offset, ops_at)
+        refs, links = self._refs(op, value.offset, ops_at)
+        for _pos, delta in links or ():  # the linked buffers' image addresses, at their offsets from this one
+            linked, _more = self._refs(op, value.offset + delta, ops_at)
+            refs = tuple(sorted(set(refs or ()) | {(rel + delta, rva) for rel, rva in linked or ()})) or None
         fields = _param_fields(facts)
         origin = self._origin(facts[:DESCRIPTOR_SIZE]) or self._rep_copy_origin(op, value.offset)
-        if all(b is None for b in content) and refs is None and origin is None and fields is None:
+        if all(b is None for b in content) and refs is None and origin is None and fields is None and links is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content), -1, refs, origin, fields)
+        return StackAddr(value.offset, tuple(content), -1, refs, origin, fields, links)
 
     def stack_content(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]],
                       size: int = CONTENT_SIZE) -> list[Optional[int]]:
@@ -721,12 +724,15 @@ class PcodeTranslator:
                 break
         return facts
 
-    def _refs(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]]) -> Optional[tuple[tuple[int, int], ...]]:
-        """Image addresses stored whole in the 8-byte slots of ``[offset, offset+REF_BYTES)`` (a GuidPtr, a
-        TRACE_GUID_REGISTRATION, a WDF queue configuration's callbacks), as (offset from the buffer, rva):
-        the native engine's ``refs``."""
+    def _refs(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]]
+              ) -> tuple[Optional[tuple[tuple[int, int], ...]], Optional[tuple[tuple[int, int], ...]]]:
+        """What the 8-byte slots of ``[offset, offset+REF_BYTES)`` hold whole, as the native engine names it:
+        image addresses (a GuidPtr, a TRACE_GUID_REGISTRATION, a WDF queue configuration's callbacks) as
+        ``refs`` (offset from the buffer, rva), and addresses of other buffers of the frame as ``links``
+        (offset from the buffer, that buffer's offset from this one: an EVENT_DATA_DESCRIPTOR's Ptr)."""
         decided = [False] * REF_BYTES
         refs = []
+        links = []
         for where, width, value in self._stack_writes(op, ops_at):
             start = where - offset
             span = [start + k for k in range(width) if 0 <= start + k < REF_BYTES]
@@ -736,9 +742,11 @@ class PcodeTranslator:
                     (only,) = values
                     if isinstance(only, Addr):
                         refs.append((start, only.rva))
+                    elif isinstance(only, StackAddr) and only.frame < 0 and only.offset != offset:
+                        links.append((start, only.offset - offset))
             for p in span:
                 decided[p] = True
-        return tuple(sorted(refs)) or None
+        return tuple(sorted(refs)) or None, tuple(sorted(links)) or None
 
     def _fill_of(self, call: Any) -> Optional[_Fill]:
         """The frame block a memset-like call fills (``memset(&local, 0, sizeof local)``), None for other calls or

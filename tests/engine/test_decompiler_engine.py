@@ -142,24 +142,11 @@ def _rows(kind: str, path: str, use_pdb: bool):
         rows = {tuple(sorted(row_columns(row).items())) for row in result.rows}
         answered = engine.recording.args
         facts = replace(result.facts, calls=[CallSite(s.caller, s.rva, s.callee, s.tail,
-                                                      _without_links(answered.get((s.caller, s.rva))))
+                                                      answered.get((s.caller, s.rva)))
                                              for s in result.facts.calls])
         return rows, getattr(inner, "stats", None), facts
     finally:
         engine.close()
-
-
-#: A known difference of every call site that passes a stack buffer pointing at another one: the native
-#: engine's StackAddr.links (OB_CALLBACK_REGISTRATION.OperationRegistration) are not modelled by the p-code
-#: translation yet; the site comparison leaves them out (the rows, which use them, are compared whole).
-def _without_links(args):
-    from dataclasses import replace
-
-    from api_to_etw.model import StackAddr
-
-    if args is None:
-        return None
-    return tuple(frozenset(replace(v, links=None) if isinstance(v, StackAddr) else v for v in slot) for slot in args)
 
 
 def _parity(path: str, use_pdb: bool, known: dict[str, str], label: str):

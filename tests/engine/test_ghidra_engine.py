@@ -695,6 +695,20 @@ def test_a_byte_written_over_a_copied_descriptor_keeps_the_copy(tr):
     assert copy.origin == Param(0) and copy.content[4] == 2 and copy.content[5:8] == (None, None, None)
 
 
+def test_a_buffer_pointing_at_another_links_to_it(tr):
+    """OB_CALLBACK_REGISTRATION on the stack whose OperationRegistration points at an array on the stack (or an
+    EVENT_DATA_DESCRIPTOR's Ptr at a local): ``links`` (offset, the other buffer's offset from this one), and the
+    linked buffer's image addresses among ``refs`` at their offsets from this buffer, as the native engine has them."""
+    at = BASE + 0x1900
+    inner = op(PTRSUB, [reg("RSP"), const(-0x60 & 0xFFFFFFFFFFFFFFFF)])
+    guards = [FakeOp(INDIRECT, [inner, const(0, 4)], stack(-0x28, 8), at),               # outer+0x18 -> inner
+              FakeOp(INDIRECT, [const(BASE + 0x3000), const(0, 4)], stack(-0x58, 8), at)]  # inner+8 = &rdata
+    site = call(reg("RCX"), op(PTRSUB, [reg("RSP"), const(-0x40 & 0xFFFFFFFFFFFFFFFF)]), at=at)
+    (outer,) = args_of(tr, site, guards)[1]
+    assert outer.links == ((0x18, -0x20),)
+    assert outer.refs == ((-0x18, 0x3000),)
+
+
 # ---- more FAKES (memory blocks and a program) for GhidraMemory's section semantics
 class FakeBlockMem:
     def __init__(self, name, start, size, initialized=True, write=False, execute=False, data=b""):
