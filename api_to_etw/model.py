@@ -82,6 +82,8 @@ class StackAddr:
     ``fields`` lists the slots holding one of the function's parameters, as (offset, size, value): the
     event type and level a trace helper writes into an EVENT_TRACE_HEADER from its arguments. They are
     substituted like any parameter and become ``content`` bytes once the caller's value is a constant.
+    A 16-byte slot copied through a pointer parameter (``h.Guid = *ClassGuid``) is a field ``Load(Param,
+    16)``; once the caller passes an image address it stays a field, ``Load(Addr, 16)``: those bytes.
     ``links`` lists the slots that hold the address of another buffer of the same frame, as (offset from
     this address, that buffer's offset from this address): a structure on the stack that points at an
     array on the stack (OB_CALLBACK_REGISTRATION.OperationRegistration); ``refs`` then also holds the
@@ -219,10 +221,14 @@ def parameter_field(pos: int, size: int, values: ValueSet) -> Optional[tuple[int
     """A ``StackAddr.fields`` entry: the slot ``pos`` bytes into a stack buffer, ``size`` bytes wide, holds one
     of the function's parameters (a trace helper writing its event type and level into an EVENT_TRACE_HEADER
     from its arguments); None for any other slot. Both engines keep the slots this rule names."""
-    if size not in (1, 2, 4) or not 0 <= pos or pos + size > HEADER_BYTES or len(values) != 1:
+    if not 0 <= pos or pos + size > HEADER_BYTES or len(values) != 1:
         return None
     (only,) = values
-    return (pos, size, only) if isinstance(only, Param) else None
+    if size in (1, 2, 4):
+        return (pos, size, only) if isinstance(only, Param) else None
+    if size == 16 and pos > 0 and isinstance(only, Load) and only.size == 16 and isinstance(only.addr, Param):
+        return (pos, size, only)  # 16 bytes copied from what the caller points at (a class GUID by reference)
+    return None
 
 
 def params_of(value: Value) -> set[int]:
@@ -271,8 +277,8 @@ def _substitute_fields(value: StackAddr, args: Callable[[int], ValueSet]) -> Sta
                 content += [None] * (pos + size - len(content))
             raw = (only.value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
             content[pos : pos + size] = list(raw)
-        elif params_of(only):
-            kept.append((pos, size, only))
+        elif params_of(only) or (isinstance(only, Load) and isinstance(only.addr, Addr)):
+            kept.append((pos, size, only))  # still the caller's parameter, or the bytes at an image address
     return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None)
 
 

@@ -124,6 +124,19 @@ code = main(args)
 print(time.perf_counter() - t0, code)
 """
 
+#: After ``aaa``: the function count, then the global call graph as JSON on one line (``agCj``).
+R2_COMMANDS = "aaa; aflc; agCj"
+
+
+def r2_edges(graph_json: str) -> Optional[int]:
+    """The edge count of radare2's ``agCj`` (nodes with their callees' names in ``imports``)."""
+    try:
+        nodes = json.loads(graph_json)
+    except ValueError:
+        return None
+    return sum(len(node.get("imports", ())) for node in nodes) if isinstance(nodes, list) else None
+
+
 ANGR = r"""
 import sys, time
 t0 = time.perf_counter()
@@ -152,8 +165,8 @@ class Series:
         return max(r.rss_mib for r in self.runs)
 
 
-def child(argv: list[str], timeout: Optional[float] = None) -> tuple[Run, list[str]]:
-    """Run a command; its wall and CPU seconds (its own and its children's) and peak RSS (wait4).
+def child(argv: list[str], timeout: Optional[float] = None) -> tuple[Run, str]:
+    """Run a command; its wall and CPU seconds (its own and its children's), peak RSS (wait4) and stdout.
 
     Raises TimeoutExpired when it was killed after ``timeout`` seconds.
     """
@@ -177,7 +190,7 @@ def child(argv: list[str], timeout: Optional[float] = None) -> tuple[Run, list[s
         raise subprocess.TimeoutExpired(argv, timeout)
     if code != 0:
         raise SystemExit(f"{argv[:4]} failed ({code}): {out[-500:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0), out.split()
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0), out
 
 
 def python(script: str, *args: str) -> list[str]:
@@ -258,14 +271,15 @@ def scaled_labels(subjects: list[tuple[str, str, str, list[str]]]) -> list[str]:
 
 
 def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, angr_python: Optional[str] = None,
-          analyze_cpu: Optional[float] = None) -> dict:
+          analyze_cpu: Optional[float] = None, radare2: Optional[str] = None) -> dict:
     """radare2 ``aaa`` and angr ``CFGFast`` on the same binary, when present; skipped (with the reason) if not.
 
     angr may live in an interpreter of its own (``--angr-python``): its pinned dependencies do not mix
-    with ours in one environment."""
+    with ours in one environment. radare2 is ``--radare2`` or the one on PATH; after ``aaa`` it prints
+    its function count (``aflc``) and call-graph size, so the run is known to have reached a call graph."""
     import importlib.util
 
-    r2 = shutil.which("r2") or shutil.which("radare2")
+    r2 = radare2 or shutil.which("radare2") or shutil.which("r2")
     if angr_python:  # importing angr takes seconds: probe only when the peers are run
         has_angr = not execute or subprocess.run([angr_python, "-c", "import angr"], capture_output=True).returncode == 0
     else:
@@ -274,7 +288,8 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
         except (ImportError, ValueError):
             has_angr = False
     found: dict = {}
-    for name, argv in (("radare2_aaa", [r2, "-q", "-e", "scr.interactive=false", "-c", "aaa", exe] if r2 else None),
+    for name, argv in (("radare2_aaa", [r2, "-q", "-2", "-e", "scr.interactive=false", "-c", R2_COMMANDS, exe]
+                        if r2 else None),
                        ("angr_cfgfast", ([angr_python, "-c", ANGR, exe] if angr_python else python(ANGR, exe))
                         if has_angr else None)):
         if argv is None:
@@ -284,12 +299,19 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
             found[name] = "skipped: --no-peers"
             continue
         try:
-            run, _ = child(argv, timeout=timeout)
+            run, text = child(argv, timeout=timeout)
         except subprocess.TimeoutExpired:
             found[name] = f"> {timeout:.0f} s (timed out)"
             continue
         found[name] = {"wall": round(run.wall, 2), "cpu": round(run.cpu, 2), "peak_mib": round(run.rss_mib, 1),
                        "over_analyze": round(run.wall / analyze_wall, 1)}
+        lines = text.splitlines()
+        if name == "radare2_aaa" and len(lines) >= 2 and lines[-2].strip().isdigit():
+            found[name]["functions"] = int(lines[-2])
+            found[name]["call_graph_edges"] = r2_edges(lines[-1])
+        elif name == "angr_cfgfast" and len(lines[-1:][0].split() if lines else ()) == 3:
+            _secs, functions, edges = lines[-1].split()
+            found[name]["functions"], found[name]["cfg_edges"] = int(functions), int(edges)
         if analyze_cpu:
             found[name]["over_analyze_cpu"] = round(run.cpu / analyze_cpu, 1)
     return found
@@ -298,20 +320,28 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
 def markdown(report: dict) -> str:
     """The figures as the README's speed table (CPU ratios: the steadier figure on a shared machine)."""
     lines = [f"Measured {report['when']} on {report['machine']}; medians of {report['repeat']} alternating runs.", "",
-             "| binary (code) | analyze CPU s | wall s | peak RSS | / raw floor (CPU) | / raw floor (wall) "
+             "| binary (code) | analyze CPU s | wall s | peak RSS | raw floor CPU s | / raw floor (CPU) "
              "| / old floor (CPU) | rows | load |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["subjects"]:
         what = f"{r['label']} ({r['code_mib']} MiB code" + (f", {r['pdb_mib']} MiB PDB)" if r["pdb_mib"] else ", no PDB)")
         lines.append(f"| {what} | {r['analyze_cpu']:.2f} | {r['analyze_wall']:.2f} | {r['analyze_peak_mib']:.0f} MiB "
-                     f"| {r['ratio_raw_floor_cpu']}x | {r['ratio_raw_floor_wall']}x | {r['ratio_old_floor_cpu']}x "
+                     f"| {r['raw_floor_cpu']:.2f} | {r['ratio_raw_floor_cpu']}x | {r['ratio_old_floor_cpu']}x "
                      f"| {r['rows']:,} | {r['load_average'][0]}-{r['load_average'][1]} |")
-    for label, growth in report["linearity"].items():
-        lines.append(f"\n{label}: {growth['size']}x the code, CPU {growth['cpu_growth']}x, peak memory "
-                     f"{growth['peak_growth']}x")
+    if report["linearity"]:
+        lines.append("\nLinearity against 1x: " + "; ".join(
+            f"{label}: {g['size']}x the code, CPU {g['cpu_growth']}x, peak memory {g['peak_growth']}x"
+            for label, g in report["linearity"].items()))
     for r in report["subjects"]:
         for name, figure in r.get("peers", {}).items():
-            lines.append(f"\n{name} on {r['label']}: {figure}")
+            if isinstance(figure, dict):
+                graph = ", ".join(f"{figure[k]:,} {k.replace('_', ' ')}" for k in ("functions", "call_graph_edges",
+                                                                                  "cfg_edges") if figure.get(k))
+                lines.append(f"\n{name} on {r['label']}: {figure['cpu']:.1f} s CPU, {figure['wall']:.1f} s wall, "
+                             f"{figure['peak_mib']:.0f} MiB ({graph}): {figure.get('over_analyze_cpu')}x analyze's "
+                             f"CPU, {figure['over_analyze']}x its wall")
+            else:
+                lines.append(f"\n{name} on {r['label']}: {figure}")
     return "\n".join(lines)
 
 
@@ -330,6 +360,7 @@ def main() -> int:
                         "kernel (they are looked for and reported as missing either way)")
     parser.add_argument("--peer-timeout", type=float, default=600)
     parser.add_argument("--angr-python", help="an interpreter that imports angr (its own venv) for the angr peer")
+    parser.add_argument("--radare2", help="the radare2 executable for the aaa peer (default: radare2 or r2 on PATH)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -353,7 +384,8 @@ def main() -> int:
         figures["load_average"] = [round(load, 1), round(os.getloadavg()[0], 1)]
         if label == "scale 1x" or (not scaled_labels(subjects) and label == subjects[0][0]):
             figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"], execute=not args.no_peers,
-                                     angr_python=args.angr_python, analyze_cpu=figures.get("analyze_cpu"))
+                                     angr_python=args.angr_python, analyze_cpu=figures.get("analyze_cpu"),
+                                     radare2=args.radare2)
         results.append(figures)
     scaled = [r for r in results if r["label"].startswith("scale ")]
     linearity = {}

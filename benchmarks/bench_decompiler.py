@@ -45,7 +45,8 @@ def main() -> int:
         for _ in range(args.repeat):
             for engine in seconds:
                 out = os.path.join(tmp, f"{engine}.tsv")
-                run, fields = child(python(RUN, exe, engine, out))
+                run, text = child(python(RUN, exe, engine, out))
+                fields = text.split()
                 if fields[-1] != "0":
                     raise SystemExit(f"{engine} exited {fields[-1]}")
                 seconds[engine].append(run.wall)

@@ -312,9 +312,7 @@ class EntryFinder:
         for value in values:
             count = self._struct_bytes(value, OB_COUNT, 2)
             n = int.from_bytes(count, "little") if count is not None else OB_MAX_OPERATIONS
-            arrays: list[Addr | StackAddr] = [
-                Addr(a) for a in self._struct_pointers(value, OB_OPERATIONS + 8).get(OB_OPERATIONS, ())]
-            arrays += _linked(value, OB_OPERATIONS)  # an array on the stack too
+            arrays = self._pointed(value, OB_OPERATIONS)  # an array in a global or on the stack
             for array in arrays:
                 for i in range(min(n, OB_MAX_OPERATIONS)):
                     entry = (Addr(array.rva + OB_OPERATION_SIZE * i) if isinstance(array, Addr)
@@ -346,17 +344,49 @@ class EntryFinder:
                 if api is None:
                     continue
                 self.framework_calls.append((site, api.name))
+                kind = f"callback:{api.name}."
                 for arg, field_name in api.routines.items():
                     for value in self._argument(site, arg):
                         if isinstance(value, Addr) and value.rva in self.code:
-                            self.entries.add(value.rva, f"callback:{api.name}.{field_name}")
+                            self.entries.add(value.rva, kind + field_name)
                 for arg, (size, fields) in api.structures.items():
                     for value in self._argument(site, arg):
-                        pointers = self._struct_pointers(value, size)
-                        for at, field_name in fields.items():
-                            for rva in sorted(pointers.get(at, ())):
-                                if rva in self.code:
-                                    self.entries.add(rva, f"callback:{api.name}.{field_name}")
+                        self._add_fields(value, size, fields, kind)
+                if api.interface is not None:
+                    for value in self._argument(site, api.interface.arg):
+                        for inner in self._pointed(value, api.interface.at):
+                            self._add_fields(inner, *self._interface_fields(inner, api.interface.name), kind)
+
+    def _add_fields(self, value: Value, size: int, fields: dict[int, str], kind: str) -> None:
+        """The routines in the callback fields of one structure, as entries ``kind`` + the field's name."""
+        pointers = self._struct_pointers(value, size)
+        for at, field_name in fields.items():
+            for rva in sorted(pointers.get(at, ())):
+                if rva in self.code:
+                    self.entries.add(rva, kind + field_name)
+
+    def _interface_fields(self, value: Value, name: str) -> tuple[int, dict[int, str]]:
+        """An INTERFACE's extent and routine fields: InterfaceReference, InterfaceDereference, then
+        ``Interface+0x20`` ... up to its USHORT Size when those bytes are known, else the run of code pointers
+        from +0x20 (a slot that holds none ends the interface)."""
+        raw = self._struct_bytes(value, 0, 2)
+        if raw is not None:
+            size = min(int.from_bytes(raw, "little"), wdf.MAX_INTERFACE)
+        else:
+            pointers = self._struct_pointers(value, wdf.MAX_INTERFACE)
+            size = wdf.INTERFACE_ROUTINES
+            while size < wdf.MAX_INTERFACE and any(rva in self.code for rva in pointers.get(size, ())):
+                size += 8
+        fields = dict(wdf.INTERFACE_FIELDS)
+        fields.update({at: f"{name}+0x{at:x}" for at in range(wdf.INTERFACE_ROUTINES, size - 7, 8)})
+        return size, fields
+
+    def _pointed(self, value: Value, pos: int) -> list[Addr | StackAddr]:
+        """The structures a pointer field at ``pos`` of a structure points to: globals of the image that are
+        not code, and buffers of the same frame (a structure on the stack linking another)."""
+        found: list[Addr | StackAddr] = [
+            Addr(rva) for rva in sorted(self._struct_pointers(value, pos + 8).get(pos, ())) if rva not in self.code]
+        return found + _linked(value, pos)
 
     # ------------------------------------------------------------------ structures passed to APIs
     def _argument(self, site: CallSite, index: int) -> set[Value]:
@@ -443,8 +473,12 @@ class EntryFinder:
 
     # ------------------------------------------------------------------ read-only pointer tables
     def _tables(self) -> None:
-        """Runs of pointers to functions in read-only, non-executable sections: vtables, ops tables, RPC
-        dispatch tables. A symbol starting inside a run starts a new table; slots count from its start."""
+        """Runs of pointers to functions in non-executable sections: vtables, ops tables, RPC dispatch tables
+        in read-only data, and the statically initialised tables of writable data (a Python extension's
+        PyMethodDef and PyModuleDef slots, callback structures C declares without ``const``), which the
+        code that receives their address calls through. Only the bytes the file backs are read: what the
+        loader zero-fills holds no pointer. A symbol starting inside a run starts a new table; slots count
+        from its start."""
         facts = self.facts
         base = facts.image_base
         symbols = facts.symbols
@@ -459,8 +493,11 @@ class EntryFinder:
         lowest = min([low, *self.code]) if self.code else low
         highest = max([high, *(rva + 1 for rva in self.code)]) if self.code else high
 
+        # A writable structure of code pointers is most often one the code hands to an API modelled above
+        # (SERVICE_TABLE_ENTRY, a WDF config): its slots only label functions nothing else enters.
+        entered = set(self.entries.kinds)
         for start, size, writable, executable in facts.sections:
-            if writable or executable or size <= 0:
+            if executable or size <= 0:
                 continue
             if size > MAX_TABLE_SECTION:
                 log.warning("pointer tables: only the first %d MB of the section at 0x%x are scanned",
@@ -479,7 +516,7 @@ class EntryFinder:
                     continue
                 if table is None or (rva in symbols and rva != table):
                     table, slot = rva, 0
-                if target in self.code:
+                if target in self.code and not (writable and target in entered):
                     name = symbols.get(table) or f"0x{table:x}"
                     self.entries.add(target, f"table:{name}[{slot}]")
                 slot += 1

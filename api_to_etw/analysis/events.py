@@ -79,6 +79,15 @@ def pointer_globals(value: Value) -> set[int]:
     return found
 
 
+def _copied_from(buffer: StackAddr, offset: int, size: int) -> Optional[int]:
+    """The image address the ``size`` bytes at ``offset`` of a stack buffer were copied from (a field
+    ``Load(Addr, size)``: the bytes a caller's pointer argument points at), else None."""
+    for pos, length, value in buffer.fields or ():
+        if pos == offset and length == size and isinstance(value, Load) and isinstance(value.addr, Addr):
+            return value.addr.rva
+    return None
+
+
 def _unnamed(value: Value) -> bool:
     """An object pointer the analysis cannot name: a parameter, an unknown value, or a load from one."""
     if isinstance(value, (Param, Unknown)):
@@ -295,14 +304,20 @@ class EventResolver:
             raw = field(24, 16)
             if raw is not None:
                 class_guid = format_guid(raw.to_bytes(16, "little"))
+            elif isinstance(header, StackAddr):
+                # Copied from a GUID the caller passes by reference (``h.Guid = *ClassGuid`` in a trace helper):
+                # the field's load address, once the walk has substituted the caller's argument.
+                class_rva = _copied_from(header, 24, 16)
+                class_guid = self.guid_at(class_rva) if class_rva is not None else None
         providers: list[Optional[Provider]] = []
         if class_guid:
             providers.extend(sorted(self.classes.get(class_guid, ()), key=lambda p: p.guid))
-            controls = {p for registered in self.classes.values() for p in registered}
-            if not providers and len(controls) == 1:
-                # A class the registration does not list still goes to the session of the binary's one
-                # classic provider (its handle comes from that provider's control callback).
-                providers.extend(controls)
+        controls = {p for registered in self.classes.values() for p in registered}
+        if not providers and len(controls) == 1:
+            # A class the registration does not list, or one the caller still has to give (an exported trace
+            # helper's GUID parameter), goes to the session of the binary's one classic provider: its handle
+            # comes from that provider's control callback. Without the class the event stays unresolved.
+            providers.extend(controls)
         if class_rva is None and class_guid:
             class_rva = self.class_rvas.get(class_guid)  # copied inline: named after the registered class GUID
         if class_rva is None and class_guid:

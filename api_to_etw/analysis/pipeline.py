@@ -21,6 +21,7 @@ import networkx as nx
 if TYPE_CHECKING:  # pragma: no cover
     from ..etw.manifest import ManifestIndex
 
+from ..collector import collector_paused
 from ..engine.base import MEMORY, Engine
 from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
 from ..model import (
@@ -41,7 +42,7 @@ from .embedded import embedded_index, embedded_manifest, unreferenced_rows
 from .entries import EntryFinder, EntryPoints, IoctlAttribution
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
-from .records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
+from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
 from .values import CallValues
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
@@ -90,6 +91,9 @@ class AnalysisStats:
     unreached_rows: int = 0
     #: Why a walk was cut short ("truncated: ..."), one line per cut.
     truncated: list[str] = field(default_factory=list)
+    #: Classic registrations whose control GUID is no constant of the image (computed at run time or
+    #: passed in from outside): one line each, said when classic rows are left without a provider.
+    runtime_controls: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -165,8 +169,8 @@ class Analysis:
         # The call graph the walk searches, grown from callers_of as the walk reaches each function: its cost
         # follows the rows produced, not the size of the binary (551,000 edges in node.exe).
         self.graph = nx.DiGraph()
-        self._grown: set[int] = set()
-        #: node -> its direct callers in the graph, sorted (a node's incoming edges never change once grown).
+        #: node -> its direct callers in the graph, sorted: a node's incoming edges are added once, on its first
+        #: visit, and never change after.
         self._caller_lists: dict[int, list[int]] = {}
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
@@ -207,6 +211,11 @@ class Analysis:
         self.stats.unreached_rows = sum(1 for r in rows if r.entry == "unreached")
         for reason in self.stats.truncated:
             log.warning("%s", reason)
+        if self.stats.runtime_controls and self._api_sites({ApiRole.CLASSIC_WRITE}):
+            orphans = sum(1 for r in rows if r.event.kind == KIND_CLASSIC and not r.event.provider_guid)
+            for control in self.stats.runtime_controls:
+                log.warning("%s, so its classic writes have no provider (%d rows here; --all-sites lists every "
+                            "write site)", control, orphans)
         embedded = embedded_manifest(facts)
         if self.options.unreferenced:
             rows += unreferenced_rows(embedded, self._written)
@@ -338,11 +347,13 @@ class Analysis:
             exprs: dict[str, ValueSet] = {k: args[k] for k in ("guid", "handle_out", "context", "class_count",
                                                                "class_regs") if k in args}
             exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
+            named = False
             for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
                 for combo in combinations(concrete):
                     provider = resolver.provider_from_guid(combo["guid"])
                     if provider is None:
                         continue
+                    named = True
                     if api.role == ApiRole.CLASSIC_REGISTER:
                         classes.setdefault(provider.guid, set()).add(provider)
                         for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
@@ -356,6 +367,10 @@ class Analysis:
                     for key in (location_key(handle_out), context_field_key(combo.get("context"), handle_out)):
                         if key is not None:
                             regs.setdefault(key, set()).add(provider)
+            if not named and api.role == ApiRole.CLASSIC_REGISTER:
+                self.stats.runtime_controls.append(
+                    f"{self.facts.functions[site.callee].name} at 0x{site.rva:x} in {self.facts.functions[site.caller].name}: "
+                    "its ControlGuid is no GUID constant of the image (computed at run time or passed in from outside)")
         instances: dict[tuple, str] = {}
         for site, api in self._api_sites({ApiRole.CLASSIC_INSTANCE}) if class_handles else ():
             args = relevant_args(api, site, self.values)
@@ -444,12 +459,11 @@ class Analysis:
         known = self._caller_lists.get(node)
         if known is not None:
             return known
-        if node not in self._grown:
-            self._grown.add(node)
-            callers = dict.fromkeys(site.caller for site in self.callers_of.get(node, ()))  # one edge per caller
-            self.graph.add_edges_from((caller, node) for caller in callers)
-        pred = self.graph.pred
-        known = self._caller_lists[node] = sorted(pred[node]) if node in pred else []
+        graph = self.graph
+        sites = self.callers_of.get(node)
+        if sites:
+            graph.add_edges_from((caller, node) for caller in dict.fromkeys(site.caller for site in sites))
+        known = self._caller_lists[node] = sorted(graph.predecessors(node)) if node in graph else []
         return known
 
     def _path(self, ancestors: dict[int, tuple[int, Optional[int]]], start: int) -> list[int]:
@@ -581,14 +595,17 @@ class Analysis:
         exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
         label = self.entries.label(root) if entry is None else entry
         ioctl = self.ioctl.codes(path_ids, site, hop)
-        for event in events:
-            row = Row(event, funcs[root].name, names[-1], names, exported, site_rva, event_site=funcs[site].name,
-                      entry=label, ioctl=ioctl)
-            key = row.key() if into is self._best else row.key() + (row.event_site,)
-            rank = (len(names), names, site_rva)
+        function, container, event_site = funcs[root].name, names[-1], funcs[site].name
+        rank = (len(names), names, site_rva)
+        best = into is self._best
+        for event in events:  # a row is built only where it is kept
+            key = Row.key_of(function, event, container)
+            if not best:
+                key += (event_site,)
             old = into.get(key)
             if old is None or rank < old[0]:
-                into[key] = (rank, row)
+                into[key] = (rank, Row(event, function, container, names, exported, site_rva, event_site=event_site,
+                                       entry=label, ioctl=ioctl))
 
     def _unreached(self) -> None:
         """Rows for the resolved (provider, event, event site) triples no API root's row reports (rows
@@ -679,7 +696,9 @@ def _drop_params(exprs: dict[str, ValueSet]) -> dict[str, ValueSet]:
 
 def analyze(engine: Engine, options: Optional[AnalysisOptions] = None,
             progress: Optional[Progress] = None) -> AnalysisResult:
-    return Analysis(engine, options or AnalysisOptions(), progress).run()
+    """Run the analysis, with Python's cyclic garbage collector paused (``collector.py`` says why)."""
+    with collector_paused():
+        return Analysis(engine, options or AnalysisOptions(), progress).run()
 
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "AnalysisStats", "analyze", "Value"]

@@ -91,4 +91,9 @@ class Row:
         return len(self.call_path)
 
     def key(self) -> tuple:
-        return (self.function, self.event.provider_key, self.event.event_key, self.containing_function)
+        return Row.key_of(self.function, self.event, self.containing_function)
+
+    @staticmethod
+    def key_of(function: str, event: EventInfo, containing_function: str) -> tuple:
+        """The key of the row these would make (what the walk keeps one row per, before building it)."""
+        return (function, event.provider_key, event.event_key, containing_function)

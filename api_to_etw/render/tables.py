@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..analysis.records import Row
+from ..collector import collector_paused
 from ..errors import OutputError
 from ..inputs import describe_mode
 from .rows import COLUMNS, row_columns, row_record
@@ -24,9 +25,11 @@ FORMATS = ("tsv", "csv", "jsonl")
 
 
 def render(rows: Iterable[Row], fmt: str) -> str:
-    if fmt == "jsonl":
-        return "".join(json.dumps(row_record(row), sort_keys=False) + "\n" for row in rows)
-    return render_table((row_columns(row) for row in rows), COLUMNS, fmt)
+    """The rows as text, with the cyclic garbage collector paused (``collector.py`` says why)."""
+    with collector_paused():
+        if fmt == "jsonl":
+            return "".join(json.dumps(row_record(row), sort_keys=False) + "\n" for row in rows)
+        return render_table((row_columns(row) for row in rows), COLUMNS, fmt)
 
 
 def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], fmt: str) -> str:

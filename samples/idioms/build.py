@@ -36,6 +36,11 @@ Idioms (one exported function each, the row's ``Function``):
   ``RtlFillMemory`` (through the IAT), then partly filled: the Version nobody writes is the fill's 0;
 * ``classic_instance``: CreateTraceInstanceId from the third class's TRACE_GUID_REGISTRATION.RegHandle, then
   TraceEventInstance with an EVENT_INSTANCE_HEADER (no GUID in it: the class comes from the instance info);
+* ``classic_by_reference``: one trace helper that copies the class GUID its caller passes by reference into the
+  header (``h.Guid = *Class``) and takes Type and Level as arguments, called by two exports (one class the
+  registration does not list);
+* ``rep_fill``: a size-optimised function built without SSE whose 112-byte event (header and MOF fields) clang
+  zeroes with an inline ``rep stosd``: the Version nobody writes is that fill's 0;
 * ``zero_test``: a descriptor copied to the stack whose Level is patched with ``lea ecx, [rax + n]`` on the path where
   ``test rax, rax; jne`` says RAX is zero (MSVC reuses the register it knows is zero; written in assembly);
 * ``shared_exit``: one EventWrite at the start of a function, jumped back to from ten paths that each choose a
@@ -96,6 +101,8 @@ PROVIDERS = {
 }
 CLASSES = {"ClassicClassA": "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f0", "ClassicClassB": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
            "ClassicClassC": "3c4d5e6f-7081-4293-a4b5-c6d7e8f90a12"}
+#: A class GUID the code writes but the registration does not list: its events go to the one classic provider.
+UNREGISTERED_CLASSES = {"ClassicClassD": "4d5e6f70-8192-43a4-b5c6-d7e8f90a1b23"}
 MC_CHANNEL = 0x10
 
 MODEL = [
@@ -146,6 +153,11 @@ ZEROING = {"MemZero": "MemZero(&h, sizeof h)", "memset": "memset(&h, 0, sizeof h
            "RtlZeroMemory": "RtlZeroMemory(&h, sizeof h)", "RtlFillMemory": "RtlFillMemory(&h, sizeof h, 0)"}
 #: Classic instance events: (export, class symbol (its registration entry's RegHandle), Class.Type, Class.Level).
 CLASSIC_INSTANCE = [("ClassicInstance", "ClassicClassC", 3, 2)]
+#: Classic events whose class GUID a trace helper receives by reference (``ClassicTraceClass(&Class, level,
+#: type)``, one body for every export): (export, class symbol, Class.Type, Class.Level).
+CLASSIC_BY_REFERENCE = [("ClassicByRefStart", "ClassicClassC", 1, 4), ("ClassicByRefStop", "ClassicClassD", 2, 3)]
+#: The classic event whose header an inline ``rep stosd`` zeroes: (export, class symbol, Class.Type, Class.Level).
+CLASSIC_REP_FILL = ("ClassicRepStos", "ClassicClassA", 8, 2)
 
 
 def _fields(e: Event) -> str:
@@ -205,8 +217,12 @@ def source() -> str:
                            f'                     "leaq {e.symbol}(%rip), %rdx\\n\\t"\n'
                            f'                     "jmp 1b\\n\\t"\n'
                            f'                     "{100 + k}:\\n\\t"' for k, e in enumerate(steps) if k)
-    guids = [f"const GUID {sym} = {guid_initializer(g)};" for sym, g in (*PROVIDERS.values(), *CLASSES.items())]
+    guids = [f"const GUID {sym} = {guid_initializer(g)};"
+             for sym, g in (*PROVIDERS.values(), *CLASSES.items(), *UNREGISTERED_CLASSES.items())]
     writers = [_classic_writer(*c) for c in CLASSIC] + [_instance_writer(*c) for c in CLASSIC_INSTANCE]
+    by_reference = [f"__declspec(dllexport) UINT32 {export}(void) {{ return ClassicTraceClass(&{cls}, {level}, {etype}); }}"
+                    for export, cls, etype, level in CLASSIC_BY_REFERENCE]
+    fill_export, fill_class, fill_type, fill_level = CLASSIC_REP_FILL
     text = ctemplate.fill(
         TEMPLATE, guids="\n".join(guids),
         descriptors="\n".join(f"const EVENT_DESCRIPTOR {e.symbol} = {_fields(e)};" for e in MODEL if e.in_struct is None),
@@ -215,10 +231,14 @@ def source() -> str:
         switch_default=switch[-1].symbol, rep_level=str(rep.patched_level), mc_channel=f"0x{MC_CHANNEL:x}",
         struct_offset=str(templ.in_struct), struct_descriptor=_fields(templ), class_count=str(len(CLASSES)),
         class_regs=", ".join(f"{{&{c}, 0}}" for c in CLASSES), classic_writers="\n".join(writers),
-        zero_level=str(zero.patched_level), step_first=steps[0].symbol, step_cases=step_cases)
-    symbols = [e.symbol for e in MODEL] + [sym for sym, _g in PROVIDERS.values()] + list(CLASSES)
+        by_reference_writers="\n".join(by_reference), rep_fill_export=fill_export, rep_fill_class=fill_class,
+        rep_fill_type=str(fill_type), rep_fill_level=str(fill_level), zero_level=str(zero.patched_level),
+        step_first=steps[0].symbol, step_cases=step_cases)
+    symbols = [e.symbol for e in MODEL] + [sym for sym, _g in PROVIDERS.values()] + list(CLASSES) + \
+        list(UNREGISTERED_CLASSES)
     unused = sorted({n for n in symbols if len(re.findall(rf"\b{n}\b", text)) < 2})  # defined, never used
-    exports = {e.export for e in MODEL} | {c[0] for c in CLASSIC} | {c[0] for c in CLASSIC_INSTANCE}
+    exports = {e.export for e in MODEL} | {c[0] for c in (*CLASSIC, *CLASSIC_INSTANCE, *CLASSIC_BY_REFERENCE)} | \
+        {fill_export}
     undefined = sorted(n for n in exports if not re.search(r"__declspec\(dllexport\)[^;{]*\b" + n + r"\(", text))
     if unused or undefined:
         raise ValueError(f"{TEMPLATE.name}: the model's {', '.join(unused + undefined)} not written by the code")
@@ -228,8 +248,9 @@ def source() -> str:
 def _classic_row(export: str, cls: str, etype: int, level: int, idiom: str) -> dict:
     """A classic event: the control GUID is the provider, the class GUID and Class.Type/Level its event."""
     return {"Function": export, "Kind": "classic", "Idiom": idiom, "ProviderGuid": PROVIDERS["classic"][1],
-            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls, "ClassGuid": CLASSES[cls],
-            "Id": None, "Version": 0, "Channel": None, "Level": level, "Opcode": etype, "Task": None, "Keyword": None}
+            "ProviderSymbol": PROVIDERS["classic"][0], "EventDescriptorSymbol": cls,
+            "ClassGuid": {**CLASSES, **UNREGISTERED_CLASSES}[cls], "Id": None, "Version": 0, "Channel": None,
+            "Level": level, "Opcode": etype, "Task": None, "Keyword": None}
 
 
 def truth() -> dict:
@@ -247,6 +268,9 @@ def truth() -> dict:
                for export, cls, etype, level, _via, zeroing in CLASSIC]
     events += [_classic_row(export, cls, etype, level, "classic_instance")
                for export, cls, etype, level in CLASSIC_INSTANCE]
+    events += [_classic_row(export, cls, etype, level, "classic_by_reference")
+               for export, cls, etype, level in CLASSIC_BY_REFERENCE]
+    events.append(_classic_row(*CLASSIC_REP_FILL, "rep_fill"))
     return {"format": 1, "sample": "idioms", "levels": list(LEVELS), "events": events}
 
 

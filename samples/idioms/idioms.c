@@ -53,6 +53,7 @@ const GUID RuntimeProviderGuid = {0x6f5e4d3c, 0x2b1a, 0x4098, {0x8f, 0x7e, 0x6d,
 const GUID ClassicClassA = {0x1a2b3c4d, 0x5e6f, 0x4071, {0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf0}};
 const GUID ClassicClassB = {0x2b3c4d5e, 0x6f70, 0x4182, {0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x01}};
 const GUID ClassicClassC = {0x3c4d5e6f, 0x7081, 0x4293, {0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a, 0x12}};
+const GUID ClassicClassD = {0x4d5e6f70, 0x8192, 0x43a4, {0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a, 0x1b, 0x23}};
 const EVENT_DESCRIPTOR TABLE_EVT_0 = {10, 0, 0x0, 4, 0, 1, 0x1ULL};
 const EVENT_DESCRIPTOR TABLE_EVT_1 = {11, 0, 0x0, 4, 0, 1, 0x2ULL};
 const EVENT_DESCRIPTOR TABLE_EVT_2 = {12, 0, 0x0, 4, 0, 1, 0x4ULL};
@@ -544,6 +545,42 @@ __declspec(dllexport) UINT32 ClassicInstance(UINT32 value)
     h.Flags = WNODE_FLAG_TRACED_GUID;
     h.EventId = value;
     return status | TraceEventInstance(ClassicLogger, &h, &info, 0);
+}
+
+/* ---- classic: a trace helper that receives the class GUID by reference and copies it into the header (the
+   shape of the Concurrency Runtime's exported _Trace_ppl_function(const GUID &, level, type)) ---- */
+NOINLINE UINT32 ClassicTraceClass(const GUID *Class, UINT8 Level, UINT8 Type)
+{
+    EVENT_TRACE_HEADER h = {0};
+    h.Size = (UINT16)sizeof h;
+    h.Type = Type;
+    h.Level = Level;
+    h.Guid = *Class;
+    h.Flags = WNODE_FLAG_TRACED_GUID;
+    return TraceEvent(ClassicLogger, &h);
+}
+
+__declspec(dllexport) UINT32 ClassicByRefStart(void) { return ClassicTraceClass(&ClassicClassC, 4, 1); }
+__declspec(dllexport) UINT32 ClassicByRefStop(void) { return ClassicTraceClass(&ClassicClassD, 3, 2); }
+
+/* ---- classic: an event zeroed by an inline rep stosd. A size-optimised function built without SSE (as
+   kernel-mode and boot code often is) makes clang zero a 112-byte local with ``rep stosd`` instead of vector
+   stores or a memset call; Version is never written, its 0 comes from that fill ---- */
+typedef struct { UINT64 DataPtr; UINT32 Length; UINT32 DataType; } MOF_FIELD;
+typedef struct { EVENT_TRACE_HEADER Header; MOF_FIELD Mof[4]; } CLASSIC_EVENT;
+#define WNODE_FLAG_USE_MOF_PTR 0x00100000
+
+__declspec(dllexport) __attribute__((minsize, target("no-sse"))) UINT32 ClassicRepStos(UINT32 value)
+{
+    CLASSIC_EVENT e = {0};
+    e.Header.Size = (UINT16)sizeof e;
+    e.Header.Type = 8;
+    e.Header.Level = 2;
+    e.Header.Guid = ClassicClassA;
+    e.Header.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_MOF_PTR;
+    e.Mof[0].DataPtr = (UINT64)&value;
+    e.Mof[0].Length = sizeof value;
+    return TraceEvent(ClassicLogger, &e.Header);
 }
 
 /* ---- registration ---- */

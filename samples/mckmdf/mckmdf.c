@@ -21,6 +21,12 @@ static LONGLONG g_Cookie;
 static volatile LONG g_Resets;
 static volatile LONG g_Powered;
 static volatile NTSTATUS g_Status;
+static PVOID g_Context;
+static WDFIOTARGET g_Target;
+/* A query interface of our own: the INTERFACE head, then its routine. */
+typedef VOID CONTOSO_PING(PVOID Context, ULONG Value);
+typedef struct _CONTOSO_PING_INTERFACE { INTERFACE Header; CONTOSO_PING *Ping; } CONTOSO_PING_INTERFACE;
+static const GUID g_PingInterface = {0xca588acc, 0xa529, 0x5d16, {0xbb, 0x4a, 0x0e, 0x8f, 0x55, 0x2a, 0x1c, 0x0d}};
 
 DECLSPEC_NOINLINE NTSTATUS KmdfReset(ULONG Reason)
 {
@@ -150,6 +156,141 @@ DECLSPEC_NOINLINE NTSTATUS KmdfCreateQueue(WDFDEVICE Device, WDF_IO_QUEUE_CONFIG
     return WdfIoQueueCreate(Device, Config, WDF_NO_OBJECT_ATTRIBUTES, &queue);
 }
 
+DECLSPEC_NOINLINE NTSTATUS KmdfEject(WDFDEVICE Device)
+{
+    EventWriteChildEjected((ULONGLONG)(ULONG_PTR)Device);
+    return STATUS_SUCCESS;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfCreateChild(WDFCHILDLIST ChildList, PWDF_CHILD_IDENTIFICATION_DESCRIPTION_HEADER Identification, PWDFDEVICE_INIT ChildInit)
+{
+    /* A bus driver's child: the PDO's own callbacks set on the WDFDEVICE_INIT the framework hands over. */
+    WDF_PDO_EVENT_CALLBACKS pdo;
+    (void)ChildList;
+    WDF_PDO_EVENT_CALLBACKS_INIT(&pdo);
+    pdo.EvtDeviceEject = KmdfEject;
+    WdfPdoInitSetEventCallbacks(ChildInit, &pdo);
+    EventWriteChildCreated(Identification->IdentificationDescriptionSize);
+    return STATUS_SUCCESS;
+}
+
+DECLSPEC_NOINLINE BOOLEAN KmdfCompareChild(WDFCHILDLIST ChildList, PWDF_CHILD_IDENTIFICATION_DESCRIPTION_HEADER First, PWDF_CHILD_IDENTIFICATION_DESCRIPTION_HEADER Second)
+{
+    (void)ChildList;
+    EventWriteChildCompared(First->IdentificationDescriptionSize);
+    return First->IdentificationDescriptionSize == Second->IdentificationDescriptionSize;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfArmWake(WDFDEVICE Device)
+{
+    EventWriteWakeArmed((ULONGLONG)(ULONG_PTR)Device);
+    return STATUS_SUCCESS;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfFindChild(WDFCHILDLIST List)
+{
+    /* The compare callback in a WDF_CHILD_RETRIEVE_INFO passed as the fifth (stack) argument. */
+    WDF_CHILD_LIST_ITERATOR iterator;
+    WDF_CHILD_RETRIEVE_INFO info;
+    WDF_CHILD_IDENTIFICATION_DESCRIPTION_HEADER id;
+    WDFDEVICE child;
+    id.IdentificationDescriptionSize = sizeof id;
+    WDF_CHILD_LIST_ITERATOR_INIT(&iterator, 1);
+    WDF_CHILD_RETRIEVE_INFO_INIT(&info, &id);
+    info.EvtChildListIdentificationDescriptionCompare = KmdfCompareChild;
+    return WdfChildListRetrieveNextDevice(List, &iterator, &child, &info);
+}
+
+DECLSPEC_NOINLINE VOID KmdfQueueReady(WDFQUEUE Queue, WDFCONTEXT Context)
+{
+    (void)Queue;
+    g_Status = KmdfFindChild((WDFCHILDLIST)Context);
+    EventWriteQueueReady(g_Status);
+}
+
+DECLSPEC_NOINLINE VOID KmdfContextDestroy(WDFOBJECT Object)
+{
+    EventWriteContextDestroyed((ULONGLONG)(ULONG_PTR)Object);
+}
+
+DECLSPEC_NOINLINE VOID KmdfInterfaceReference(PVOID Context)
+{
+    EventWriteInterfaceReferenced((ULONGLONG)(ULONG_PTR)Context);
+}
+
+DECLSPEC_NOINLINE VOID KmdfInterfacePing(PVOID Context, ULONG Value)
+{
+    (void)Context;
+    EventWriteInterfacePinged(Value);
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfAddInterface(WDFDEVICE Device)
+{
+    /* The interface and its configuration both on the stack; the configuration points to the interface. */
+    CONTOSO_PING_INTERFACE ping;
+    WDF_QUERY_INTERFACE_CONFIG config;
+    ping.Header.Size = sizeof ping;
+    ping.Header.Version = 1;
+    ping.Header.Context = Device;
+    ping.Header.InterfaceReference = KmdfInterfaceReference;
+    ping.Header.InterfaceDereference = KmdfInterfaceReference;
+    ping.Ping = KmdfInterfacePing;
+    WDF_QUERY_INTERFACE_CONFIG_INIT(&config, &ping.Header, &g_PingInterface, NULL);
+    return WdfDeviceAddQueryInterface(Device, &config);
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfTargetQueryRemove(WDFIOTARGET IoTarget)
+{
+    EventWriteTargetRemoving((ULONGLONG)(ULONG_PTR)IoTarget);
+    return STATUS_SUCCESS;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfWmiQuery(WDFWMIINSTANCE WmiInstance, ULONG OutBufferSize, PVOID OutBuffer, ULONG *BufferUsed)
+{
+    (void)WmiInstance; (void)OutBuffer;
+    *BufferUsed = 0;
+    EventWriteWmiQueried(OutBufferSize);
+    return STATUS_SUCCESS;
+}
+
+DECLSPEC_NOINLINE NTSTATUS KmdfOpenTargets(WDFDEVICE Device)
+{
+    /* A remote I/O target opened with remove callbacks, and a WMI instance with its query callback. */
+    WDF_IO_TARGET_OPEN_PARAMS open;
+    WDF_WMI_PROVIDER_CONFIG provider;
+    WDF_WMI_INSTANCE_CONFIG instance;
+    NTSTATUS status;
+    __builtin_memset(&open, 0, sizeof open);
+    open.Size = sizeof open;
+    open.Type = 1;
+    open.EvtIoTargetQueryRemove = KmdfTargetQueryRemove;
+    status = WdfIoTargetOpen(g_Target, &open);
+    if (!NT_SUCCESS(status)) return status;
+    __builtin_memset(&provider, 0, sizeof provider);
+    provider.Size = sizeof provider;
+    provider.Guid = g_PingInterface;
+    provider.MinInstanceBufferSize = sizeof(ULONG);
+    __builtin_memset(&instance, 0, sizeof instance);
+    instance.Size = sizeof instance;
+    instance.ProviderConfig = &provider;
+    instance.Register = 1;
+    instance.EvtWmiInstanceQueryInstance = KmdfWmiQuery;
+    return WdfWmiInstanceCreate(Device, &instance, WDF_NO_OBJECT_ATTRIBUTES, WDF_NO_HANDLE);
+}
+
+DECLSPEC_NOINLINE VOID KmdfSetupChildren(PWDFDEVICE_INIT DeviceInit)
+{
+    /* A bus FDO: its default child list and, as power policy owner, its wake callbacks. */
+    WDF_CHILD_LIST_CONFIG children;
+    WDF_POWER_POLICY_EVENT_CALLBACKS policy;
+    WDF_CHILD_LIST_CONFIG_INIT(&children, sizeof(WDF_CHILD_IDENTIFICATION_DESCRIPTION_HEADER), KmdfCreateChild);
+    children.EvtChildListIdentificationDescriptionCompare = KmdfCompareChild;
+    WdfFdoInitSetDefaultChildListConfig(DeviceInit, &children, WDF_NO_OBJECT_ATTRIBUTES);
+    WDF_POWER_POLICY_EVENT_CALLBACKS_INIT(&policy);
+    policy.EvtDeviceArmWakeFromS0 = KmdfArmWake;
+    WdfDeviceInitSetPowerPolicyEventCallbacks(DeviceInit, &policy);
+}
+
 DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)
 {
     WDF_PNPPOWER_EVENT_CALLBACKS pnp;
@@ -159,6 +300,7 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     WDF_WORKITEM_CONFIG work;
     WDF_DPC_CONFIG dpc;
     WDF_INTERRUPT_CONFIG interrupt;
+    WDF_OBJECT_ATTRIBUTES context;
     WDFDEVICE device;
     WDFQUEUE handle;
     WDFTIMER ticker;
@@ -175,13 +317,22 @@ DECLSPEC_NOINLINE NTSTATUS KmdfDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT Devic
     WDF_FILEOBJECT_CONFIG_INIT(&files, KmdfFileCreate, NULL, NULL);
     WdfDeviceInitSetFileObjectConfig(DeviceInit, &files, WDF_NO_OBJECT_ATTRIBUTES);
     WdfDeviceInitSetIoInCallerContextCallback(DeviceInit, KmdfInCallerContext);
+    KmdfSetupChildren(DeviceInit);
     status = WdfDeviceCreate(&DeviceInit, WDF_NO_OBJECT_ATTRIBUTES, &device);
+    if (!NT_SUCCESS(status)) return status;
+    WDF_OBJECT_ATTRIBUTES_INIT(&context);
+    context.EvtDestroyCallback = KmdfContextDestroy;
+    status = WdfObjectAllocateContext(device, &context, &g_Context);
+    if (NT_SUCCESS(status)) status = KmdfAddInterface(device);
+    if (NT_SUCCESS(status)) status = KmdfOpenTargets(device);
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queue, WdfIoQueueDispatchSequential);
     queue.EvtIoRead = KmdfIoRead;
     queue.EvtIoWrite = KmdfIoWrite;
     queue.EvtIoDeviceControl = KmdfIoDeviceControl;
     status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, &handle);
+    if (!NT_SUCCESS(status)) return status;
+    status = WdfIoQueueReadyNotify(handle, KmdfQueueReady, NULL);
     if (!NT_SUCCESS(status)) return status;
     WDF_IO_QUEUE_CONFIG_INIT(&queue, WdfIoQueueDispatchParallel);
     queue.EvtIoInternalDeviceControl = KmdfIoInternal;

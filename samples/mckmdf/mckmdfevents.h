@@ -33,10 +33,10 @@ typedef struct _MCGEN_TRACE_CONTEXT {
 typedef const MCGEN_TRACE_CONTEXT *PCMCGEN_TRACE_CONTEXT;
 
 __declspec(selectany) const GUID CONTOSO_KMDF_DRIVER = {0x6e3cc197, 0xbb99, 0x5a37, {0xb4, 0x32, 0xd4, 0xfa, 0x3c, 0x9a, 0xb4, 0xd9}};
-__declspec(selectany) ULONG CONTOSO_KMDF_DRIVER_EnableBits[1];
-__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[25] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x40, 0x40, 0x40, 0x40, 0x40, 0x10, 0x10, 0x10, 0x20};
-__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[25] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5};
-__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 25, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
+__declspec(selectany) ULONG CONTOSO_KMDF_DRIVER_EnableBits[2];
+__declspec(selectany) const ULONGLONG CONTOSO_KMDF_DRIVER_Keywords[35] = {0x1, 0x2, 0x1, 0x1, 0x4, 0x4, 0x4, 0x8, 0x8, 0x8, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x40, 0x40, 0x40, 0x40, 0x40, 0x10, 0x10, 0x10, 0x20, 0x80, 0x80, 0x80, 0x4, 0x10, 0x40, 0x100, 0x100, 0x200, 0x200};
+__declspec(selectany) const UCHAR CONTOSO_KMDF_DRIVER_Levels[35] = {4, 4, 4, 4, 5, 5, 4, 5, 4, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5, 4, 4, 5, 4, 5, 5, 5, 5, 4, 5};
+__declspec(selectany) MCGEN_TRACE_CONTEXT CONTOSO_KMDF_DRIVER_Context = {0, 0, 0, 0, 0, 0, 0, 0, 35, CONTOSO_KMDF_DRIVER_EnableBits, CONTOSO_KMDF_DRIVER_Keywords, CONTOSO_KMDF_DRIVER_Levels};
 #define CONTOSO_KMDF_DRIVERHandle (CONTOSO_KMDF_DRIVER_Context.RegistrationHandle)
 
 __declspec(selectany) const EVENT_DESCRIPTOR DriverStarted = {0x1, 0x0, 0x10, 0x4, 0x1, 0x1, 0x1};
@@ -64,6 +64,16 @@ __declspec(selectany) const EVENT_DESCRIPTOR RequestCompleted = {0x2d, 0x0, 0x10
 __declspec(selectany) const EVENT_DESCRIPTOR RequestCanceled = {0x2e, 0x0, 0x10, 0x3, 0x0, 0x5, 0x10};
 __declspec(selectany) const EVENT_DESCRIPTOR RequestPreprocessed = {0x2f, 0x0, 0x10, 0x5, 0x0, 0x5, 0x10};
 __declspec(selectany) const EVENT_DESCRIPTOR ThreadHandleOpen = {0x21, 0x0, 0x10, 0x5, 0x0, 0x6, 0x20};
+__declspec(selectany) const EVENT_DESCRIPTOR ChildCreated = {0x32, 0x0, 0x10, 0x4, 0x0, 0x8, 0x80};
+__declspec(selectany) const EVENT_DESCRIPTOR ChildEjected = {0x33, 0x0, 0x10, 0x4, 0x0, 0x8, 0x80};
+__declspec(selectany) const EVENT_DESCRIPTOR ChildCompared = {0x34, 0x0, 0x10, 0x5, 0x0, 0x8, 0x80};
+__declspec(selectany) const EVENT_DESCRIPTOR WakeArmed = {0x35, 0x0, 0x10, 0x4, 0x0, 0x3, 0x4};
+__declspec(selectany) const EVENT_DESCRIPTOR QueueReady = {0x36, 0x0, 0x10, 0x5, 0x0, 0x5, 0x10};
+__declspec(selectany) const EVENT_DESCRIPTOR ContextDestroyed = {0x37, 0x0, 0x10, 0x5, 0x0, 0x7, 0x40};
+__declspec(selectany) const EVENT_DESCRIPTOR InterfaceReferenced = {0x38, 0x0, 0x10, 0x5, 0x0, 0x9, 0x100};
+__declspec(selectany) const EVENT_DESCRIPTOR InterfacePinged = {0x39, 0x0, 0x10, 0x5, 0x0, 0x9, 0x100};
+__declspec(selectany) const EVENT_DESCRIPTOR TargetRemoving = {0x3a, 0x0, 0x10, 0x4, 0x0, 0xa, 0x200};
+__declspec(selectany) const EVENT_DESCRIPTOR WmiQueried = {0x3b, 0x0, 0x10, 0x5, 0x0, 0xa, 0x200};
 
 /* The enable callback: records the session's level and keywords and sets one enable bit per event. */
 DECLSPEC_NOINLINE __inline VOID McGenControlCallbackV2(LPCGUID SourceId, ULONG ControlCode, UCHAR Level,
@@ -179,3 +189,23 @@ DECLSPEC_NOINLINE __inline ULONG McTemplateK0x(PCMCGEN_TRACE_CONTEXT Context, PC
 #define EventWriteRequestPreprocessed(a0) (EventEnabledRequestPreprocessed() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &RequestPreprocessed, a0) : 0)
 #define EventEnabledThreadHandleOpen() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x01000000u) != 0)
 #define EventWriteThreadHandleOpen(a0) (EventEnabledThreadHandleOpen() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &ThreadHandleOpen, a0) : 0)
+#define EventEnabledChildCreated() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x02000000u) != 0)
+#define EventWriteChildCreated(a0) (EventEnabledChildCreated() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &ChildCreated, a0) : 0)
+#define EventEnabledChildEjected() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x04000000u) != 0)
+#define EventWriteChildEjected(a0) (EventEnabledChildEjected() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &ChildEjected, a0) : 0)
+#define EventEnabledChildCompared() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x08000000u) != 0)
+#define EventWriteChildCompared(a0) (EventEnabledChildCompared() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &ChildCompared, a0) : 0)
+#define EventEnabledWakeArmed() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x10000000u) != 0)
+#define EventWriteWakeArmed(a0) (EventEnabledWakeArmed() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &WakeArmed, a0) : 0)
+#define EventEnabledQueueReady() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x20000000u) != 0)
+#define EventWriteQueueReady(a0) (EventEnabledQueueReady() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &QueueReady, a0) : 0)
+#define EventEnabledContextDestroyed() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x40000000u) != 0)
+#define EventWriteContextDestroyed(a0) (EventEnabledContextDestroyed() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &ContextDestroyed, a0) : 0)
+#define EventEnabledInterfaceReferenced() ((CONTOSO_KMDF_DRIVER_EnableBits[0] & 0x80000000u) != 0)
+#define EventWriteInterfaceReferenced(a0) (EventEnabledInterfaceReferenced() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &InterfaceReferenced, a0) : 0)
+#define EventEnabledInterfacePinged() ((CONTOSO_KMDF_DRIVER_EnableBits[1] & 0x00000001u) != 0)
+#define EventWriteInterfacePinged(a0) (EventEnabledInterfacePinged() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &InterfacePinged, a0) : 0)
+#define EventEnabledTargetRemoving() ((CONTOSO_KMDF_DRIVER_EnableBits[1] & 0x00000002u) != 0)
+#define EventWriteTargetRemoving(a0) (EventEnabledTargetRemoving() ? McTemplateK0x(&CONTOSO_KMDF_DRIVER_Context, &TargetRemoving, a0) : 0)
+#define EventEnabledWmiQueried() ((CONTOSO_KMDF_DRIVER_EnableBits[1] & 0x00000004u) != 0)
+#define EventWriteWmiQueried(a0) (EventEnabledWmiQueried() ? McTemplateK0q(&CONTOSO_KMDF_DRIVER_Context, &WmiQueried, a0) : 0)

@@ -155,6 +155,16 @@ def build_scale(n_funcs: int, n_writes: int, seed: int, per_file: int) -> Model:
         elif kind == "tlg":
             wrapper_info[name] = (kind, rng.choice(tlg_providers))
 
+    pools: dict[tuple, list[str]] = {}  # wrapper pools by (first level, kind[, fixed]): rebuilt per call they were quadratic
+
+    def wrappers_from(first: int, kind: str, fixed: object = None) -> list[str]:
+        key = (first, kind, id(fixed))
+        pool = pools.get(key)
+        if pool is None:
+            pool = pools[key] = [w for lv in range(first, 8) for w in by_level.get((lv, kind), [])
+                                 if fixed is None or wrapper_info[w][1] == fixed]
+        return pool
+
     funcs: list[Func] = []
     for idx, (name, level, kind, exported) in enumerate(specs):
         body: list[Stmt] = [Raw(f"KiSyntheticCounter += (LONG)Flags + {idx};")]
@@ -166,7 +176,7 @@ def build_scale(n_funcs: int, n_writes: int, seed: int, per_file: int) -> Model:
                     body.append(Call(rng.choice(pool), [P("Object"), P("Flags")]))
             if rng.random() < 0.25:
                 wkind = rng.choice(("desc", "desc", "stackdesc", "hook", "tlg"))
-                pool = [w for lv in range(max(3, level + 1), 8) for w in by_level.get((lv, wkind), [])]
+                pool = wrappers_from(max(3, level + 1), wkind)
                 if pool:
                     target = rng.choice(pool)
                     body.append(Call(target, wrapper_args(wkind, target, False)))
@@ -185,8 +195,7 @@ def build_scale(n_funcs: int, n_writes: int, seed: int, per_file: int) -> Model:
                 body.append(Legacy(E(fixed), P("HookId")))
             else:
                 body.append(Tlg("_tlgWriteTransfer_EtwWriteTransfer", E(fixed), P("EventMetadata")))
-            pool = [w for lv in range(level + 1, 8) for w in by_level.get((lv, kind), [])
-                    if kind not in ("hook", "tlg") or wrapper_info[w][1] == fixed]
+            pool = wrappers_from(level + 1, kind, fixed if kind in ("hook", "tlg") else None)
             if pool and rng.random() < 0.3:  # 2-level wrapper: forward the parameter
                 target = rng.choice(pool)
                 body.append(Call(target, wrapper_args(kind, target, True)))

@@ -113,9 +113,12 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH, beyond: int = 0) -> 
     funcs = {f.name: f for f in model.funcs}
     if len(funcs) != len(model.funcs):
         raise ModelError("duplicate function names")
+    # Each function's statements walked once (a visit per call path re-walked them: most of a scale kernel's truth).
+    calls_of = {f.name: f.calls() for f in model.funcs}
+    writes_of = {f.name: f.writes() for f in model.funcs}
     edges = set()
     for f in model.funcs:
-        for c in f.calls():
+        for c in calls_of[f.name]:
             if c.callee in ETW_API:
                 raise ModelError(f"{f.name}: call {c.callee} through a write statement, not Call")
             if c.callee not in funcs:
@@ -126,7 +129,7 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH, beyond: int = 0) -> 
 
     def visit(root: str, func: Func, env: Env, path: list[str]) -> None:
         depth = len(path)
-        for st in func.writes():
+        for st in writes_of[func.name]:
             for r in write_rows(st, env, func):
                 key = (root,) + tuple(r[k] for k in EVENT_KEYS) + (func.name,)
                 cand = (depth, list(path))
@@ -134,7 +137,7 @@ def compute_truth(model: Model, max_depth: int = MAX_DEPTH, beyond: int = 0) -> 
                     best[key] = cand
         if depth >= limit:
             return
-        for c in func.calls():
+        for c in calls_of[func.name]:
             if c.callee in path:
                 continue  # call paths are simple; recursion adds no shorter path
             callee = funcs[c.callee]

@@ -105,3 +105,25 @@ def test_classic_header_built_on_the_stack(engine):
     assert inline.content[4] == 1 and inline.content[5] == 4  # Class.Type, Class.Level
     (by_ptr,) = _site(facts, "ClassicStop", "TraceEvent").arg(1)
     assert isinstance(by_ptr, StackAddr) and (24, data["ClassicClassB"]) in (by_ptr.refs or ())
+
+
+def test_class_guid_copied_through_a_pointer_parameter(engine):
+    """``h.Guid = *Class`` in a helper: the 16 bytes at Guid (offset 24) are the caller's, a field
+    ``Load(Param 0, 16)``; Type and Level are the byte parameters 2 and 1 (the helper's own prototype)."""
+    _eng, facts, _data = engine
+    (header,) = _site(facts, "ClassicTraceClass", "TraceEvent").arg(1)
+    assert isinstance(header, StackAddr)
+    assert set(header.fields or ()) == {(4, 1, Param(2)), (5, 1, Param(1)), (24, 16, Load(Param(0), 16))}
+    assert header.content is not None and header.content[:2] == (48, 0)  # Size, stored as a constant
+
+
+def test_inline_rep_stos_fill_makes_the_unwritten_bytes_zero(engine):
+    """``rep stosd`` (RDI = the event, EAX = 0, ECX = 28 dwords) zeroes the 112-byte event: Version (offset
+    6), never stored, is known to be 0, and so are ThreadId/ProcessId; the stores after it stay."""
+    _eng, facts, data = engine
+    (header,) = _site(facts, "ClassicRepStos", "TraceEvent").arg(1)
+    assert isinstance(header, StackAddr) and header.content is not None
+    content = header.content
+    assert content[6:16] == (0,) * 10  # Version, ThreadId, ProcessId: the fill's
+    assert content[4] == 8 and content[5] == 2 and content[0:2] == (112, 0)  # Type, Level, Size
+    assert content[24:40] == tuple(facts.memory.read(data["ClassicClassA"], 16))  # the class, copied inline

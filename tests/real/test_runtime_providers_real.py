@@ -18,7 +18,8 @@ manifests and headers, transcribed by hand below).
 - msodbcdiag18.dll (the ODBC driver's BID diagnostics): its classic control GUID exists only at run time. No
   GUID, binary or as text, is in the file; the code hands the string "msodbcdiag18.ETW" to a routine that
   hashes a name with bcrypt's SHA-256 and folds the digest into a GUID, and registers the class GUID as that
-  GUID with Data1 + 1. Nothing static names the provider, so no row may claim one.
+  GUID with Data1 + 1. Nothing static names the provider, so no row may claim one; the run names the
+  registration whose control GUID is computed (stderr).
 - dxil.dll: two mc.exe providers compiled in. Its own, Microsoft-Windows-DxcRuntime-API
   {af2ca688-62aa-48e9-8bf6-a0ca0cae2354} (projects/include/Tracing/DxcRuntime.man of
   microsoft/DirectXShaderCompiler), is registered; the events of include/dxc/Tracing/dxcetw.man
@@ -121,6 +122,38 @@ def test_concrt_classic_provider_called_through_encoded_pointers(real_binary):
           f"classes {sorted(written)}")
 
 
+#: concrt.h's trace helper for the PPL algorithms: ``_Trace_ppl_function(const GUID &, unsigned char, ConcRT_EventType)``
+#: (the mangled name says it: ``AEBU_GUID@@`` is ``const GUID &``, then ``E`` unsigned char, then the enum).
+PPL_TRACER = "?_Trace_ppl_function@Concurrency@@YAXAEBU_GUID@@EW4ConcRT_EventType@1@@Z"
+
+
+def test_concrt_ppl_classes_come_from_callers_outside_the_dll(real_binary):
+    """The three PPL classes (concrt.h: PPLParallelForEventGuid, PPLParallelForeachEventGuid,
+    PPLParallelInvokeEventGuid; the public docs call each "a category GUID describing ETW events fired by the
+    Concurrency Runtime that are directly related to usage of" parallel_for, parallel_for_each, parallel_invoke)
+    are passed by reference to the exported ``_Trace_ppl_function`` by those templates, which are compiled
+    into the user's binary. concrt140.dll itself never names them: no instruction references them and no
+    pointer to them is stored. So no row may name a PPL class; the tracer's rows have the ConcRT provider (the
+    binary's one classic provider) and stay unresolved: the class and the type are its caller's arguments."""
+    path = real_binary("concrt140.dll")
+    image = Image(path)
+    ppl = {name: rva for name, rva in image.exports.items()
+           if name.startswith("?PPL") and name.endswith("EventGuid@Concurrency@@3U_GUID@@B")}
+    assert set(ppl) == {f"?PPLParallel{k}EventGuid@Concurrency@@3U_GUID@@B" for k in ("For", "Foreach", "Invoke")}
+    mem = bytes(image.mem)
+    for name, rva in ppl.items():
+        assert not image.rip_refs(rva), name
+        assert (image.base + rva).to_bytes(8, "little") not in mem, name
+    assert PPL_TRACER in image.exports
+    rows = _rows(path, "--no-pdb", "--all-sites")
+    assert not {r["EventDescriptorSymbol"] for r in rows} & set(ppl)
+    traced = [r for r in rows if r["Function"] == PPL_TRACER]
+    assert traced, "the tracer is an export that reaches TraceEvent"
+    for row in traced:
+        assert row["Kind"] == "classic" and row["Resolved"] == "no", row
+        assert row["ProviderGuid"] == CONCRT_PROVIDER and row["EventDescriptorSymbol"] == "" and row["Opcode"] == ""
+
+
 # ------------------------------------------------------------------------------------------------ PIX
 def test_winpix_events_are_pixetw_man(real_binary):
     path = real_binary("WinPixEventRuntime.dll")
@@ -182,12 +215,46 @@ def test_msodbcdiag_run_time_guid_is_not_invented(real_binary):
     assert b"msodbcdiag18.ETW\0" in mem
     assert {"BCryptCreateHash", "BCryptHashData", "BCryptFinishHash"} <= set(image.imports.values())
     assert {"RegisterTraceGuidsW", "TraceEvent"} <= set(image.imports.values())
-    rows = _rows(path, "--no-pdb", "--all-sites")
+    # The hash is bcrypt's SHA-256: the one BCryptOpenAlgorithmProvider call (through its import thunk) is passed
+    # L"SHA256" as pszAlgId (RDX).
+    from iced_x86 import FlowControl, Mnemonic, OpKind, Register
+
+    index = {i.ip: n for n, i in enumerate(image.code)}
+
+    def calls_of(name: str):
+        slot = next(rva for rva, imported in image.imports.items() if imported == name)
+        targets = {i.ip for i in image.code if i.is_ip_rel_memory_operand and i.ip_rel_memory_address == slot}
+        return [i for i in image.code if (i.flow_control == FlowControl.CALL and i.near_branch_target in targets)
+                or (i.flow_control == FlowControl.INDIRECT_CALL and i.ip in targets)]
+
+    def last_write(call, register):
+        return [i for i in image.code[index[call.ip] - 10:index[call.ip]]
+                if i.op_count and i.op0_kind == OpKind.REGISTER and i.op0_register == register][-1]
+
+    [open_algorithm] = calls_of("BCryptOpenAlgorithmProvider")
+    algorithm = last_write(open_algorithm, Register.RDX)
+    assert algorithm.mnemonic == Mnemonic.LEA and algorithm.is_ip_rel_memory_operand
+    at = algorithm.ip_rel_memory_address
+    assert mem[at:at + 14] == "SHA256\0".encode("utf-16-le")
+    # The one registration's ControlGuid (R8) is a register copy of its caller's argument, not an image address.
+    [register] = calls_of("RegisterTraceGuidsW")
+    control = last_write(register, Register.R8)
+    assert control.mnemonic == Mnemonic.MOV and control.op1_kind == OpKind.REGISTER
+
+    result = run_cli("analyze", path, "--no-pdb", "--all-sites", "-o", "-")
+    assert result.code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout), delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"))
     classic = [r for r in rows if r["Kind"] == "classic"]
     assert classic, "the TraceEvent writes are found"
     assert all(r["ProviderGuid"] == "" and r["Resolved"] == "no" for r in classic)
     assert {r["WriteFunction"] for r in classic} == {"TraceEvent"}
-    assert _rows(path, "--no-pdb") == []  # the default output lists resolved events only
+    # Why is said once, naming the registration: its control GUID is no constant of the image.
+    [why] = [line for line in result.stderr.splitlines() if "ControlGuid" in line]
+    assert f"RegisterTraceGuidsW at 0x{register.ip:x}" in why and "no GUID constant of the image" in why, why
+    assert f"no provider ({len(classic)} rows here" in why, why
+    default = run_cli("analyze", path, "--no-pdb", "-o", "-")
+    assert default.code == 0 and default.stdout.count("\n") == 1  # the header only: no API reaches the writes
+    assert f"RegisterTraceGuidsW at 0x{register.ip:x}" in default.stderr  # and the reason is said there too
 
 
 # ------------------------------------------------------------------------------------------------ dxil

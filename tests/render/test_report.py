@@ -226,6 +226,10 @@ class Page:
             return
         self.settle(lambda: (element.send_keys(Keys.CONTROL, "a"), element.send_keys(Keys.BACKSPACE),
                              element.send_keys(text) if text else None))
+        if css == "#q":  # on a loaded machine the debounce can fire between keys: wait for the whole text
+            wanted = text.strip().lower()
+            wait(lambda: self.js("return document.body.dataset.ready === '1' && "
+                                 "document.body.dataset.query === arguments[0]", wanted), "the search to apply")
 
     def choose(self, css: str, label: str) -> None:
         from selenium.webdriver.support.ui import Select
@@ -236,9 +240,17 @@ class Page:
 
     def column(self, title: str) -> list[str]:
         """The text of one column of the view's first table."""
-        heads = [th.text for th in self.all("main table thead th")]
-        n = heads.index(title) + 1
-        return [td.text for td in self.all(f"main table:first-of-type tbody tr td:nth-child({n})")]
+        # One script reads the whole column, so a re-render cannot leave stale elements between two reads.
+        column = self.js("""
+            const table = document.querySelector('main table');
+            if (!table) return null;
+            const n = Array.from(table.querySelectorAll('thead th')).map((th) => th.innerText.trim()).indexOf(arguments[0]);
+            if (n < 0) return null;
+            return Array.from(table.querySelectorAll('tbody tr')).filter((tr) => tr.children.length > n)
+                .map((tr) => tr.children[n].innerText.trim());
+        """, title)
+        assert column is not None, f"no column {title!r} in the view"
+        return list(column)
 
     def facts(self) -> dict[str, str]:
         keys = [dt.text for dt in self.all("dl.facts dt")]

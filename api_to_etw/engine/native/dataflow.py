@@ -535,7 +535,7 @@ class FunctionDataflow:
                     refs.append((pos, only.rva))
                 elif isinstance(only, StackAddr) and only.frame < 0 and only.offset != base:
                     links.append((pos, only.offset - base))  # another buffer of the frame this one points at
-            elif isinstance(only, Param):
+            else:
                 found = parameter_field(pos, size, values)  # a byte/word/dword the caller passes (type, level)
                 if found is not None:
                     fields.append(found)

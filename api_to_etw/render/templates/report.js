@@ -93,6 +93,7 @@
     F.q = $('q').value.trim().toLowerCase();
     F.kind = $('kind').value; F.provider = $('provider').value; F.entry = $('entry').value;
     F.field = $('field').value.trim().toLowerCase(); F.opaque = $('opaque').checked;
+    document.body.dataset.query = F.q;  // the search text the view applies (scripts wait for it)
     if (initial === true) return;
     const [name] = route();
     const list = { api: 'apis', provider: 'providers', event: 'events' }[name];
