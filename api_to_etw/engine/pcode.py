@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..model import (
+    HEADER_BYTES,
+    MAX_BLOCK,
     UNKNOWN,
     Addr,
     CallSite,
@@ -31,8 +34,10 @@ from ..model import (
     add_offset,
     cap,
     field_of,
+    fill_pattern,
     make_load,
     masked_values,
+    parameter_field,
     pointer_table,
 )
 
@@ -49,7 +54,7 @@ MULTIEQUAL, INDIRECT, PIECE, SUBPIECE, CAST, PTRADD, PTRSUB = 60, 61, 62, 63, 64
 MAX_ARGS = 8
 #: Bytes of a stack region attached to a stack address passed to a call: an EVENT_DESCRIPTOR needs 16,
 #: a classic EVENT_TRACE_HEADER 48 (only the known prefix beyond 16 is kept, as the native engine does).
-CONTENT_SIZE = 48
+CONTENT_SIZE = HEADER_BYTES
 #: Bytes of a stack buffer whose image addresses (``refs``) are kept (configuration structures with
 #: callbacks), as the native engine's ``REF_BYTES``.
 REF_BYTES = 0x100
@@ -152,12 +157,15 @@ class PcodeTranslator:
         self.reset()
 
     def reset(self, ops_at: Optional[Callable[[Any], Iterable[Any]]] = None,
-              ops: Optional[Iterable[Any]] = None) -> None:
+              ops: Optional[Iterable[Any]] = None,
+              fills: Optional[Mapping[int, tuple[Optional[int], int]]] = None) -> None:
         """Start a function: forget memoised values (varnodes belong to one decompilation).
 
         ``ops_at(address)`` gives the p-code ops of one instruction of the function being translated
         (``HighFunction.getPcodeOps(address)``); it is how an ``INDIRECT`` finds the call it guards.
         ``ops`` are all of the function's ops: where compare guards and ``rep movs`` loops are found.
+        ``fills`` are the function's calls to memset-like functions, by call RVA: the argument slots of the
+        fill byte (None: zero) and of the byte count (``model.FILL_ARGUMENTS``), as the native engine has them.
         """
         self._memo: dict[Any, ValueSet] = {}
         self._active: dict[Any, int] = {}
@@ -170,6 +178,9 @@ class PcodeTranslator:
         self._byte_memo: dict[tuple[Any, int], list[_Byte]] = {}
         self._escaped_at: dict[int, frozenset[int]] = {}
         self._interrupts: dict[int, bool] = {}
+        self._fills = fills or {}
+        self._filled: dict[int, Optional[_Fill]] = {}
+        self._fill_calls: Optional[dict[int, _Fill]] = None
 
     # ------------------------------------------------------------------ values
     def resolve(self, vn: Any) -> ValueSet:
@@ -213,6 +224,12 @@ class PcodeTranslator:
             return frozenset((self._input(vn),)), _NO_CYCLE
         code = op.getOpcode()
         if code == INDIRECT and self._is_stack(vn):
+            filled = self._filled_bytes(op, vn)
+            if filled is not None:  # a local read after memset(&local, 0, n) without a store in between
+                known = [b for b in filled if b is not None]
+                if len(known) != len(filled) or not known:
+                    return _UNK, _NO_CYCLE
+                return frozenset((self._constant(int.from_bytes(bytes(known), "little"), vn.getSize()),)), _NO_CYCLE
             escaped, low = self._escapes(vn, op, depth)
             if escaped:
                 return frozenset((Load(StackAddr(signed(vn.getOffset(), 8)), vn.getSize()),)), low
@@ -600,11 +617,10 @@ class PcodeTranslator:
         if rsp is None:
             return _UNK
         where = rsp + 0x20 + 8 * (slot - len(ARG_REGISTERS))
-        for out, value in self._stack_writes(call, ops_at):
-            start = signed(out.getOffset(), 8)
-            if start == where and out.getSize() == 8:
+        for start, size, value in self._stack_writes(call, ops_at):
+            if start == where and size == 8 and not isinstance(value, _Fill):
                 return self.resolve(value)
-            if start < where + 8 and start + out.getSize() > where:
+            if start < where + 8 and start + size > where:
                 return _UNK
         return _UNK
 
@@ -631,11 +647,15 @@ class PcodeTranslator:
         content = [b if isinstance(b, int) else None for b in facts]
         while len(content) > DESCRIPTOR_SIZE and content[-1] is None:
             content.pop()
-        refs = self._refs(op, value.offset, ops_at)
+        refs, links = self._refs(op, value.offset, ops_at)
+        for _pos, delta in links or ():  # the linked buffers' image addresses, at their offsets from this one
+            linked, _more = self._refs(op, value.offset + delta, ops_at)
+            refs = tuple(sorted(set(refs or ()) | {(rel + delta, rva) for rel, rva in linked or ()})) or None
+        fields = _param_fields(facts)
         origin = self._origin(facts[:DESCRIPTOR_SIZE]) or self._rep_copy_origin(op, value.offset)
-        if all(b is None for b in content) and refs is None and origin is None:
+        if all(b is None for b in content) and refs is None and origin is None and fields is None and links is None:
             return StackAddr(value.offset)
-        return StackAddr(value.offset, tuple(content), -1, refs, origin)
+        return StackAddr(value.offset, tuple(content), -1, refs, origin, fields, links)
 
     def stack_content(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]],
                       size: int = CONTENT_SIZE) -> list[Optional[int]]:
@@ -651,15 +671,16 @@ class PcodeTranslator:
         """
         return [b if isinstance(b, int) else None for b in self._stack_facts(op, offset, ops_at, size)]
 
-    def _stack_writes(self, op: Any, ops_at: Callable[[Any], Iterable[Any]]) -> Iterator[tuple[Any, Any]]:
-        """(stack varnode written, varnode holding its value) live at a call, the latest first."""
+    def _stack_writes(self, op: Any, ops_at: Callable[[Any], Iterable[Any]]) -> Iterator[tuple[int, int, Any]]:
+        """(frame offset, size, varnode holding the value or the fill) of the stack writes live at a call, the
+        latest first; a memset-like call over the frame is a write of its bytes (``_Fill``)."""
         target = op.getSeqnum().getTarget()
         for other in ops_at(target):
             if other.getOpcode() != INDIRECT:
                 continue
             out = other.getOutput()
             if out is not None and self._is_stack(out):
-                yield out, other.getInput(0)
+                yield signed(out.getOffset(), 8), out.getSize(), other.getInput(0)
         block = op.getParent()
         ops = list(jiter(block.getIterator())) if block is not None else []
         position = next((i for i, other in enumerate(ops) if other is op or other == op), len(ops))
@@ -668,7 +689,11 @@ class PcodeTranslator:
             for prior in reversed(ops[:position]):
                 out = prior.getOutput()
                 if out is not None and self._is_stack(out):
-                    yield out, out
+                    yield signed(out.getOffset(), 8), out.getSize(), out
+                elif self._fills and prior.getOpcode() in (CALL, CALLIND):
+                    fill = self._fill_of(prior)
+                    if fill is not None:
+                        yield fill.offset, fill.size, fill
             if block is None or block.getInSize() != 1:
                 break
             block = block.getIn(0)
@@ -677,18 +702,20 @@ class PcodeTranslator:
             seen.add(_block_key(block))
             ops = list(jiter(block.getIterator()))
             position = len(ops)
+        for fill in self._reaching_fills(op):
+            yield fill.offset, fill.size, fill
 
     def _stack_facts(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]],
                      size: int = CONTENT_SIZE) -> list[_Byte]:
         """Per byte of ``[offset, offset+size)`` at the call: a constant, where it was loaded from, or None."""
         facts: list[_Byte] = [None] * size
         decided = [False] * size
-        for out, value in self._stack_writes(op, ops_at):
-            start = signed(out.getOffset(), 8) - offset
-            if start >= size or start + out.getSize() <= 0:
+        for where, width, value in self._stack_writes(op, ops_at):
+            start = where - offset
+            if start >= size or start + width <= 0:
                 continue
-            raw = self._bytes(value, out.getSize(), 0)
-            for k in range(out.getSize()):
+            raw = value.bytes_at(0, width) if isinstance(value, _Fill) else self._bytes(value, width, 0)
+            for k in range(width):
                 pos = start + k
                 if 0 <= pos < size and not decided[pos]:
                     decided[pos] = True
@@ -697,24 +724,120 @@ class PcodeTranslator:
                 break
         return facts
 
-    def _refs(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]]) -> Optional[tuple[tuple[int, int], ...]]:
-        """Image addresses stored whole in the 8-byte slots of ``[offset, offset+REF_BYTES)`` (a GuidPtr, a
-        TRACE_GUID_REGISTRATION, a WDF queue configuration's callbacks), as (offset from the buffer, rva):
-        the native engine's ``refs``."""
+    def _refs(self, op: Any, offset: int, ops_at: Callable[[Any], Iterable[Any]]
+              ) -> tuple[Optional[tuple[tuple[int, int], ...]], Optional[tuple[tuple[int, int], ...]]]:
+        """What the 8-byte slots of ``[offset, offset+REF_BYTES)`` hold whole, as the native engine names it:
+        image addresses (a GuidPtr, a TRACE_GUID_REGISTRATION, a WDF queue configuration's callbacks) as
+        ``refs`` (offset from the buffer, rva), and addresses of other buffers of the frame as ``links``
+        (offset from the buffer, that buffer's offset from this one: an EVENT_DATA_DESCRIPTOR's Ptr)."""
         decided = [False] * REF_BYTES
         refs = []
-        for out, value in self._stack_writes(op, ops_at):
-            start = signed(out.getOffset(), 8) - offset
-            span = [start + k for k in range(out.getSize()) if 0 <= start + k < REF_BYTES]
-            if out.getSize() == 8 and len(span) == 8 and not any(decided[p] for p in span):
+        links = []
+        for where, width, value in self._stack_writes(op, ops_at):
+            start = where - offset
+            span = [start + k for k in range(width) if 0 <= start + k < REF_BYTES]
+            if width == 8 and not isinstance(value, _Fill) and len(span) == 8 and not any(decided[p] for p in span):
                 values = self.resolve(value)
                 if len(values) == 1:
                     (only,) = values
                     if isinstance(only, Addr):
                         refs.append((start, only.rva))
+                    elif isinstance(only, StackAddr) and only.frame < 0 and only.offset != offset:
+                        links.append((start, only.offset - offset))
             for p in span:
                 decided[p] = True
-        return tuple(sorted(refs)) or None
+        return tuple(sorted(refs)) or None, tuple(sorted(links)) or None
+
+    def _fill_of(self, call: Any) -> Optional[_Fill]:
+        """The frame block a memset-like call fills (``memset(&local, 0, sizeof local)``), None for other calls or
+        a destination that is not one known stack address. An unknown fill byte still overwrites the block."""
+        at = call.getSeqnum().getTarget().getOffset()
+        if at in self._filled:
+            return self._filled[at]
+        found: Optional[_Fill] = None
+        layout = self._fills.get(at - self.image_base)
+        if layout is not None:
+            def argument(slot: int) -> ValueSet:
+                return self.resolve(call.getInput(slot + 1)) if slot + 1 < call.getNumInputs() else _UNK
+
+            dst, count = argument(0), argument(layout[1])
+            fill = frozenset((Const(0),)) if layout[0] is None else argument(layout[0])
+            if len(dst) == 1 and len(count) == 1:
+                (d,), (n,) = dst, count
+                if isinstance(d, StackAddr) and d.frame < 0 and isinstance(n, Const) and 0 < n.value <= MAX_BLOCK:
+                    pattern = fill_pattern(next(iter(fill)), n) if len(fill) == 1 else None
+                    found = _Fill(d.offset, n.value, pattern)
+        self._filled[at] = found
+        return found
+
+    def _reaching_fills(self, call: Any) -> list[_Fill]:
+        """The fills that run on every way to ``call``, the latest first. flatline's p-code has no basic blocks
+        to walk, but it is SSA: a value the call may read (an ``INDIRECT`` at the call) dominated by a fill call
+        (``_fills_before``) shows that the fill runs before the call on every way in. The filled block is then as
+        the fill left it where no later write says otherwise (bytes no varnode covers: a header's Version nobody
+        writes)."""
+        if not self._fills or self._ops_at is None:
+            return []
+        if self._fill_calls is None:
+            self._fill_calls = {}
+            for other in self._ops:
+                if other.getOpcode() in (CALL, CALLIND):
+                    fill = self._fill_of(other)
+                    if fill is not None:
+                        self._fill_calls[other.getSeqnum().getTarget().getOffset()] = fill
+        fills = self._fill_calls
+        if not fills:
+            return []
+        found: set[int] = set()
+        memo: dict[Any, Optional[frozenset[int]]] = {}
+        for guard in self._ops_at(call.getSeqnum().getTarget()):
+            if guard.getOpcode() == INDIRECT:
+                found |= self._fills_before(guard.getInput(0), fills, memo, 0) or frozenset()
+        return [fills[at] for at in sorted(found, reverse=True)]
+
+    def _fills_before(self, vn: Any, fills: Mapping[int, _Fill], memo: dict[Any, Optional[frozenset[int]]],
+                      depth: int) -> Optional[frozenset[int]]:
+        """The fill calls that dominate the definition of ``vn``: in SSA a definition dominates its uses, so a
+        value defined at a fill call, or copied from one, or a join (``MULTIEQUAL``) of such values on every
+        way in, is dominated by that fill. None while ``vn`` is being looked at (a loop's way back adds nothing)."""
+        if vn is None or vn.isConstant() or depth > MAX_DEPTH:
+            return frozenset()
+        if vn in memo:
+            return memo[vn]
+        op = vn.getDef()
+        if op is None:
+            return frozenset()
+        at = op.getSeqnum().getTarget().getOffset()
+        if at in fills:
+            return frozenset((at,))
+        code = op.getOpcode()
+        if code not in (COPY, CAST, INDIRECT, MULTIEQUAL):
+            return frozenset()
+        memo[vn] = None
+        if code == MULTIEQUAL:
+            result: Optional[frozenset[int]] = None
+            for i in range(op.getNumInputs()):
+                way = self._fills_before(op.getInput(i), fills, memo, depth + 1)
+                if way is not None:
+                    result = way if result is None else result & way
+            found = result or frozenset()
+        else:
+            found = self._fills_before(op.getInput(0), fills, memo, depth + 1) or frozenset()
+        memo[vn] = found
+        return found
+
+    def _filled_bytes(self, indirect: Any, vn: Any) -> Optional[list[Optional[int]]]:
+        """The bytes of stack location ``vn`` after the call its ``INDIRECT`` guards, when that call fills it."""
+        if not self._fills or self._ops_at is None:
+            return None
+        for other in self._ops_at(indirect.getSeqnum().getTarget()):
+            if other.getOpcode() in (CALL, CALLIND):
+                fill = self._fill_of(other)
+                where = signed(vn.getOffset(), 8)
+                if fill is not None and fill.offset <= where and where + vn.getSize() <= fill.offset + fill.size:
+                    return fill.bytes_at(where - fill.offset, vn.getSize())
+                return None
+        return None
 
     @staticmethod
     def _origin(facts: list[_Byte]) -> Optional[Value]:
@@ -725,7 +848,7 @@ class PcodeTranslator:
         for pos, fact in enumerate(facts):
             if isinstance(fact, int):
                 continue
-            if fact is None:
+            if fact is None or isinstance(fact, _ParamByte):
                 return None
             base, d = _split(fact[0])
             here = d + fact[1] - pos
@@ -817,6 +940,15 @@ class PcodeTranslator:
         return found
 
     def _bytes_of(self, vn: Any, size: int, depth: int) -> list[_Byte]:
+        piece = vn.getDef() if vn is not None and not vn.isConstant() and not vn.isAddress() else None
+        if piece is not None and piece.getOpcode() == PIECE and depth < 16:
+            low, high = piece.getInput(1), piece.getInput(0)
+            if self._is_stack(high):
+                # A byte written over a stack location (``d.Level = 2`` after ``d = *Descriptor``): the location's
+                # other bytes stay, byte by byte (the value of a piece over a register is the written byte alone,
+                # ``mov dl, 5``: see _binary).
+                return (self._bytes(low, low.getSize(), depth + 1)
+                        + self._bytes(high, high.getSize(), depth + 1))[:size]
         values = self.resolve(vn)
         if len(values) == 1:
             (only,) = values
@@ -825,6 +957,10 @@ class PcodeTranslator:
         op = vn.getDef() if vn is not None and not vn.isConstant() and not vn.isAddress() else None
         if op is not None and depth < 16:
             code = op.getOpcode()
+            if code == INDIRECT and self._is_stack(vn):
+                filled = self._filled_bytes(op, vn)
+                if filled is not None:
+                    return (filled + [None] * size)[:size]
             if code in (COPY, CAST, INDIRECT):
                 return self._bytes(op.getInput(0), size, depth + 1)
             if code == MULTIEQUAL:  # known only where every way in agrees
@@ -834,8 +970,7 @@ class PcodeTranslator:
                     return ways[0]
                 return [None] * size
             if code == PIECE:
-                low = op.getInput(1)
-                high = op.getInput(0)
+                low, high = op.getInput(1), op.getInput(0)
                 return (self._bytes(low, low.getSize(), depth + 1)
                         + self._bytes(high, high.getSize(), depth + 1))[:size]
             if code == SUBPIECE:
@@ -844,13 +979,74 @@ class PcodeTranslator:
                     start = shift.getOffset()
                     return (self._bytes(src, src.getSize(), depth + 1)[start : start + size]
                             + [None] * size)[:size]
+            if code in (INT_LEFT, INT_OR):
+                merged = self._merged(op, size, depth)
+                if merged is not None:
+                    return merged
             if code == LOAD and size >= 4:
                 pointers = self.resolve(op.getInput(1))
                 if len(pointers) == 1:
                     (pointer,) = pointers
                     if not isinstance(pointer, (Unknown, StackAddr)):
                         return [(pointer, k) for k in range(size)]
+        if len(values) == 1 and isinstance(next(iter(values)), Param):  # a parameter stored whole
+            return [_ParamByte(next(iter(values)), k) for k in range(size)]
         return [None] * size
+
+
+    def _merged(self, op: Any, size: int, depth: int) -> Optional[list[_Byte]]:
+        """The bytes of several stores the decompiler merged into one wider value (``ZEXT(dl:cl) << 16`` for a
+        zeroed header whose Type and Level bytes come from the parameters): each part at its place, when every
+        byte of every part is a constant or a parameter's (else None: a shifted or zero-extended value the
+        native engine does not know either, such as ``movzx eax, byte [x]; shl eax, 24``)."""
+        code = op.getOpcode()
+        if code == INT_ZEXT:
+            part = self._part(op.getInput(0), op.getInput(0).getSize(), depth)
+            return None if part is None else (part + [0] * size)[:size]
+        if code == INT_LEFT:
+            amount = op.getInput(1)
+            if amount is None or not amount.isConstant() or amount.getOffset() % 8 or amount.getOffset() >= 8 * size:
+                return None
+            part = self._part(op.getInput(0), size, depth)
+            return None if part is None else ([0] * (amount.getOffset() // 8) + part)[:size]
+        if code == INT_OR:
+            left, right = self._part(op.getInput(0), size, depth), self._part(op.getInput(1), size, depth)
+            if left is None or right is None:
+                return None
+            out: list[_Byte] = []
+            for a, b in zip(left, right):
+                if isinstance(a, int) and isinstance(b, int):
+                    out.append(a | b)
+                elif a == 0 or b == 0:
+                    out.append(b if a == 0 else a)
+                else:
+                    return None
+            return out
+        return None
+
+    def _part(self, vn: Any, size: int, depth: int) -> Optional[list[_Byte]]:
+        """One part of a merged value (``_merged``): its bytes if each is a constant or a parameter's."""
+        op = vn.getDef() if vn is not None and not vn.isConstant() and not vn.isAddress() else None
+        if op is not None and op.getOpcode() in (INT_ZEXT, INT_LEFT, INT_OR) and depth < 16:
+            return self._merged(op, size, depth + 1)
+        found = self._bytes(vn, size, depth + 1)
+        return found if all(isinstance(b, (int, _ParamByte)) for b in found) else None
+
+class _Fill:
+    """A frame block a memset-like call overwrites: ``size`` bytes at frame ``offset``, the first of them
+    ``pattern`` (``model.fill_pattern``; None when the fill byte is unknown)."""
+
+    __slots__ = ("offset", "size", "pattern")
+
+    def __init__(self, offset: int, size: int, pattern: Optional[bytes]):
+        self.offset = offset
+        self.size = size
+        self.pattern = pattern
+
+    def bytes_at(self, start: int, width: int) -> list[_Byte]:
+        """The bytes ``[start, start+width)`` of the block (None where the pattern does not say)."""
+        known = self.pattern or b""
+        return [known[k] if 0 <= k < len(known) else None for k in range(start, start + width)]
 
 
 class _FrameFacts:
@@ -866,8 +1062,37 @@ class _FrameFacts:
         self.rsp_addresses: list[int] = []
 
 
-#: What one byte of a stack buffer is known to be: a constant, (pointer, position) it was loaded from, or None.
+#: What one byte of a stack buffer is known to be: a constant, (pointer, position) it was loaded from, a byte of
+#: one of the function's parameters (``_ParamByte``), or None.
 _Byte = Optional[Any]
+
+
+@dataclass(frozen=True)
+class _ParamByte:
+    """Byte ``index`` of a parameter's value, stored in a stack buffer (the makings of ``StackAddr.fields``)."""
+
+    param: Param
+    index: int
+
+
+def _param_fields(facts: list[_Byte]) -> Optional[tuple[tuple[int, int, Value], ...]]:
+    """``StackAddr.fields`` from a buffer's bytes: each run of the bytes 0, 1, ... of one parameter is the slot
+    holding it, kept where ``model.parameter_field`` (the native engine's rule) keeps such a slot."""
+    fields = []
+    pos = 0
+    while pos < len(facts):
+        fact = facts[pos]
+        if not isinstance(fact, _ParamByte) or fact.index != 0:
+            pos += 1
+            continue
+        end = pos + 1
+        while end < len(facts) and facts[end] == _ParamByte(fact.param, end - pos):
+            end += 1
+        found = parameter_field(pos, end - pos, frozenset((fact.param,)))
+        if found is not None:
+            fields.append(found)
+        pos = end
+    return tuple(fields) or None
 
 
 def _split(pointer: Value) -> tuple[Value, int]:
@@ -946,17 +1171,18 @@ _BINARY = {INT_ADD, INT_SUB, PTRSUB, PTRADD, PIECE, INT_AND, INT_OR, INT_XOR, IN
 
 
 def fill_call_args(high: Any, sites: dict[int, CallSite], translator: PcodeTranslator,
-                   rva_of: Callable[[Any], int]) -> int:
+                   rva_of: Callable[[Any], int],
+                   fills: Optional[Mapping[int, tuple[Optional[int], int]]] = None) -> int:
     """Fill ``args`` of the call sites (by instruction RVA) of one decompiled function; returns how many.
 
     ``high`` is a ``HighFunction``: ``getPcodeOps()`` iterates every op, ``getPcodeOps(address)`` the
     ops of one instruction. Sites without a ``CALL``/``CALLIND`` op (a tail jump the decompiler kept
-    as a branch) stay unresolved.
+    as a branch) stay unresolved. ``fills``: the function's memset-like calls (see ``PcodeTranslator.reset``).
     """
     def ops_at(address: Any) -> Iterable[Any]:
         return jiter(high.getPcodeOps(address))
 
-    translator.reset(ops_at, jiter(high.getPcodeOps()))
+    translator.reset(ops_at, jiter(high.getPcodeOps()), fills)
 
     filled = 0
     for op in jiter(high.getPcodeOps()):

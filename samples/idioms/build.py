@@ -40,7 +40,11 @@ Idioms (one exported function each, the row's ``Function``):
   header (``h.Guid = *Class``) and takes Type and Level as arguments, called by two exports (one class the
   registration does not list), and one that keeps the caller's pointer as GuidPtr;
 * ``rep_fill``: a size-optimised function built without SSE whose 112-byte event (header and MOF fields) clang
-  zeroes with an inline ``rep stosd``: the Version nobody writes is that fill's 0.
+  zeroes with an inline ``rep stosd``: the Version nobody writes is that fill's 0;
+* ``zero_test``: a descriptor copied to the stack whose Level is patched with ``lea ecx, [rax + n]`` on the path where
+  ``test rax, rax; jne`` says RAX is zero (MSVC reuses the register it knows is zero; written in assembly);
+* ``shared_exit``: one EventWrite at the start of a function, jumped back to from ten paths that each choose a
+  descriptor (MSVC's shared error exit placed before the code that reaches it; written in assembly).
 """
 
 from __future__ import annotations
@@ -134,6 +138,8 @@ MODEL = [
     Event("REP_EVT", "RepCopy", "copy_patch", "table", id=80, level=5, opcode=3, keyword=0x40, patched_level=2),
     Event("PTR_EVT", "PointerWrite", "global_pointer", "ptr", id=70, level=3, opcode=10, keyword=0x100),
     Event("RT_EVT", "RuntimeStart", "runtime_field", "rt", id=90, level=4, opcode=1, keyword=0x200),
+    Event("ZERO_EVT", "ZeroTest", "zero_test", "table", id=43, level=5, opcode=6, keyword=0x20, patched_level=2),
+    *(Event(f"STEP_EVT_{k}", "SharedExitWrite", "shared_exit", "table", id=100 + k, level=2, task=9) for k in range(10)),
 ]
 #: Classic events: (export, class symbol, Class.Type, Class.Level, via GuidPtr, what zeroes the header). Headers
 #: zeroed by memset (an import thunk), RtlZeroMemory (a thunk) or RtlFillMemory (``call [__imp_...]``) leave
@@ -206,6 +212,13 @@ def source() -> str:
     switch = [e for e in MODEL if e.idiom == "table_switch"]
     templ = next(e for e in MODEL if e.in_struct is not None)
     rep = next(e for e in MODEL if e.symbol == "REP_EVT")
+    zero = next(e for e in MODEL if e.idiom == "zero_test")
+    steps = [e for e in MODEL if e.idiom == "shared_exit"]
+    step_cases = "\n".join(f'                     "cmpl ${k}, %ecx\\n\\t"\n'
+                           f'                     "jne {100 + k}f\\n\\t"\n'
+                           f'                     "leaq {e.symbol}(%rip), %rdx\\n\\t"\n'
+                           f'                     "jmp 1b\\n\\t"\n'
+                           f'                     "{100 + k}:\\n\\t"' for k, e in enumerate(steps) if k)
     guids = [f"const GUID {sym} = {guid_initializer(g)};"
              for sym, g in (*PROVIDERS.values(), *CLASSES.items(), *UNREGISTERED_CLASSES.items())]
     writers = [_classic_writer(*c) for c in CLASSIC] + [_instance_writer(*c) for c in CLASSIC_INSTANCE]
@@ -221,7 +234,8 @@ def source() -> str:
         struct_offset=str(templ.in_struct), struct_descriptor=_fields(templ), class_count=str(len(CLASSES)),
         class_regs=", ".join(f"{{&{c}, 0}}" for c in CLASSES), classic_writers="\n".join(writers),
         by_reference_writers="\n".join(by_reference), rep_fill_export=fill_export, rep_fill_class=fill_class,
-        rep_fill_type=str(fill_type), rep_fill_level=str(fill_level))
+        rep_fill_type=str(fill_type), rep_fill_level=str(fill_level), zero_level=str(zero.patched_level),
+        step_first=steps[0].symbol, step_cases=step_cases)
     symbols = [e.symbol for e in MODEL] + [sym for sym, _g in PROVIDERS.values()] + list(CLASSES) + \
         list(UNREGISTERED_CLASSES)
     unused = sorted({n for n in symbols if len(re.findall(rf"\b{n}\b", text)) < 2})  # defined, never used

@@ -80,6 +80,17 @@ const EVENT_DESCRIPTOR STATE_EVT_B = {61, 0, 0x0, 2, 0, 0, 0x2ULL};
 const EVENT_DESCRIPTOR REP_EVT = {80, 0, 0x0, 5, 3, 0, 0x40ULL};
 const EVENT_DESCRIPTOR PTR_EVT = {70, 0, 0x0, 3, 10, 0, 0x100ULL};
 const EVENT_DESCRIPTOR RT_EVT = {90, 0, 0x0, 4, 1, 0, 0x200ULL};
+const EVENT_DESCRIPTOR ZERO_EVT = {43, 0, 0x0, 5, 6, 0, 0x20ULL};
+const EVENT_DESCRIPTOR STEP_EVT_0 = {100, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_1 = {101, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_2 = {102, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_3 = {103, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_4 = {104, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_5 = {105, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_6 = {106, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_7 = {107, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_8 = {108, 0, 0x0, 2, 0, 9, 0x0ULL};
+const EVENT_DESCRIPTOR STEP_EVT_9 = {109, 0, 0x0, 2, 0, 9, 0x0ULL};
 
 static NOINLINE void MemZero(void *p, UINT64 n) { volatile UINT8 *b = (volatile UINT8 *)p; while (n--) *b++ = 0; }
 
@@ -168,6 +179,99 @@ __declspec(dllexport) __attribute__((naked)) UINT32 CheckedWrite(void)
                      "xorl %r8d, %r8d\n\t"
                      "xorl %r9d, %r9d\n\t"
                      "callq *%rax\n\t"
+                     "addq $0x28, %rsp\n\t"
+                     "retq");
+}
+
+/* ---- two shapes of MSVC code (written out here because clang emits neither): a value computed from a register
+   the branch says is zero, and one error exit shared by many paths placed before them ---- */
+void *ProbeResult;
+NOINLINE void *ZeroProbe(void) { return ProbeResult; }
+
+/* ``d = *Descriptor``, then ``test rax, rax; jne`` and ``lea ecx, [rax + n]``: on the NULL path d.Level is n. */
+__attribute__((naked)) NOINLINE UINT32 ZeroTestWrite(const EVENT_DESCRIPTOR *Descriptor)
+{
+    __asm__ volatile("subq $0x38, %rsp\n\t"
+                     "movups (%rcx), %xmm0\n\t"
+                     "movups %xmm0, 0x20(%rsp)\n\t"
+                     "callq ZeroProbe\n\t"
+                     "testq %rax, %rax\n\t"
+                     "jne 1f\n\t"
+                     "leal 2(%rax), %ecx\n\t"
+                     "movb %cl, 0x24(%rsp)\n\t"
+                     "movq TableHandle(%rip), %rcx\n\t"
+                     "leaq 0x20(%rsp), %rdx\n\t"
+                     "xorl %r8d, %r8d\n\t"
+                     "xorl %r9d, %r9d\n\t"
+                     "callq *__imp_EventWrite(%rip)\n\t"
+                     "1:\n\t"
+                     "addq $0x38, %rsp\n\t"
+                     "retq");
+}
+
+__declspec(dllexport) UINT32 ZeroTest(void) { return ZeroTestWrite(&ZERO_EVT); }
+
+/* The failing step's descriptor is chosen on each path, then every path jumps back to the one write. */
+__declspec(dllexport) __attribute__((naked)) UINT32 SharedExitWrite(UINT32 step)
+{
+    __asm__ volatile("subq $0x28, %rsp\n\t"
+                     "leaq STEP_EVT_0(%rip), %rdx\n\t"
+                     "testl %ecx, %ecx\n\t"
+                     "jne 2f\n\t"
+                     "1:\n\t"
+                     "movq TableHandle(%rip), %rcx\n\t"
+                     "xorl %r8d, %r8d\n\t"
+                     "xorl %r9d, %r9d\n\t"
+                     "callq *__imp_EventWrite(%rip)\n\t"
+                     "addq $0x28, %rsp\n\t"
+                     "retq\n\t"
+                     "2:\n\t"
+                     "cmpl $1, %ecx\n\t"
+                     "jne 101f\n\t"
+                     "leaq STEP_EVT_1(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "101:\n\t"
+                     "cmpl $2, %ecx\n\t"
+                     "jne 102f\n\t"
+                     "leaq STEP_EVT_2(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "102:\n\t"
+                     "cmpl $3, %ecx\n\t"
+                     "jne 103f\n\t"
+                     "leaq STEP_EVT_3(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "103:\n\t"
+                     "cmpl $4, %ecx\n\t"
+                     "jne 104f\n\t"
+                     "leaq STEP_EVT_4(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "104:\n\t"
+                     "cmpl $5, %ecx\n\t"
+                     "jne 105f\n\t"
+                     "leaq STEP_EVT_5(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "105:\n\t"
+                     "cmpl $6, %ecx\n\t"
+                     "jne 106f\n\t"
+                     "leaq STEP_EVT_6(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "106:\n\t"
+                     "cmpl $7, %ecx\n\t"
+                     "jne 107f\n\t"
+                     "leaq STEP_EVT_7(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "107:\n\t"
+                     "cmpl $8, %ecx\n\t"
+                     "jne 108f\n\t"
+                     "leaq STEP_EVT_8(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "108:\n\t"
+                     "cmpl $9, %ecx\n\t"
+                     "jne 109f\n\t"
+                     "leaq STEP_EVT_9(%rip), %rdx\n\t"
+                     "jmp 1b\n\t"
+                     "109:\n\t"
+                     "xorl %eax, %eax\n\t"
                      "addq $0x28, %rsp\n\t"
                      "retq");
 }

@@ -63,11 +63,16 @@ def test_truth_covers_every_idiom():
     idioms = {e["Idiom"] for e in _truth()}
     assert idioms == {"table_mask", "table_switch", "imul", "copy_patch", "context_field", "getprocaddress",
                       "global_pointer", "classic", "table_guard", "classic_instance",
-                      "runtime_field", "fill", "cfg_check", "struct_copy", "classic_by_reference", "rep_fill"}
+                      "runtime_field", "fill", "cfg_check", "struct_copy", "classic_by_reference", "rep_fill",
+                      "zero_test", "shared_exit"}
     # McGenEventWrite patches Channel into its stack copy: the truth carries the patched value.
     assert {e["Channel"] for e in _truth() if e["EventDescriptorSymbol"].startswith("MC_")} == {0x10}
     # The rep-movs copy is patched to Level 2 (declared 5).
     assert [e["Level"] for e in _truth() if e["Function"] == "RepCopy"] == [2]
+    # The copy written on the path where RAX is known zero is patched to Level 2 (declared 5).
+    assert [e["Level"] for e in _truth() if e["Function"] == "ZeroTest"] == [2]
+    # Ten paths into one shared write, each with its own descriptor (more than the data flow's visits per block).
+    assert len([e for e in _truth() if e["Function"] == "SharedExitWrite"]) == 10
 
 
 def test_a_registered_control_guid_is_not_reported_as_computed():

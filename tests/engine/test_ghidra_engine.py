@@ -28,6 +28,7 @@ from api_to_etw.engine.pcode import (
     COPY,
     INDIRECT,
     INT_ADD,
+    INT_LEFT,
     INT_SEXT,
     INT_SUB,
     INT_ZEXT,
@@ -627,6 +628,85 @@ def test_fill_call_args_matches_sites_by_address(tr):
     assert fill_call_args(high, sites, tr, lambda a: a.getOffset() - BASE) == 1
     assert sites[0x1010].args[0] == {Const(1)}
     assert sites[0x1030].args is None  # a tail jump the decompiler kept as a branch stays unresolved
+
+
+def _fill_then_trace(fill_dominates: bool):
+    """memset(&h, 0, 0x30); h.Size = 0x30; TraceEvent(s, &h) as flatline gives it (no basic blocks): a register
+    saved across memset reaches the call through the guards at both calls, or through a join with another way."""
+    fill_at, store_at, call_at = BASE + 0x1600, BASE + 0x1608, BASE + 0x1620
+    header = op(PTRSUB, [reg("RSP"), const(-0x40 & 0xFFFFFFFFFFFFFFFF)], at=fill_at)
+    memset = FakeOp(CALL, [ram(BASE + 0x9200), header, const(0, 4), const(0x30)], None, fill_at)
+    saved = FakeOp(INDIRECT, [reg("RBX"), const(0, 4)], FakeVarnode("register", 0x18, 8, reg="RBX"), fill_at)
+    kept = saved.getOutput()
+    if not fill_dominates:
+        kept = op(MULTIEQUAL, [kept, reg("RBX")], at=call_at - 4)
+    size = FakeOp(COPY, [const(0x30, 2)], stack(-0x40, 2), store_at)
+    guards = [FakeOp(INDIRECT, [size.getOutput(), const(0, 4)], stack(-0x40, 2), call_at),
+              FakeOp(INDIRECT, [kept, const(0, 4)], FakeVarnode("register", 0x18, 8, reg="RBX"), call_at)]
+    trace = FakeOp(CALL, [ram(BASE + 0x9300), reg("RCX"), op(PTRSUB, [reg("RSP"), const(-0x40 & 0xFFFFFFFFFFFFFFFF)],
+                                                             at=call_at)], None, call_at)
+    high = FakeHigh([memset, saved, size, *guards, trace])
+    sites = {0x1600: CallSite(0x1000, 0x1600, 0x9200), 0x1620: CallSite(0x1000, 0x1620, 0x9300)}
+    return high, sites
+
+
+@pytest.mark.parametrize("fill_dominates", [True, False])
+def test_fill_call_makes_the_header_bytes_known(tr, fill_dominates):
+    """The native engine's fill rule (model.fill_pattern): a memset that runs on every way to the call makes
+    the bytes nobody writes afterwards its 0 (a classic header's Version); on one way only it says nothing."""
+    high, sites = _fill_then_trace(fill_dominates)
+    fill_call_args(high, sites, tr, lambda a: a.getOffset() - BASE, {0x1600: (1, 2)})
+    (header,) = sites[0x1620].args[1]
+    if fill_dominates:
+        assert header.content == (0x30, 0) + (0,) * 46
+    else:
+        assert header.content == (0x30, 0) + (None,) * 14
+
+
+def test_parameters_stored_into_a_buffer_are_its_fields(tr):
+    """concrt140's trace helpers: the decompiler merges the zeroed header bytes and the Type/Level bytes taken
+    from the parameters (CL, DL) into one 8-byte store ``ZEXT(PIECE(dl, cl)) << 16`` at offset 2: the parameter
+    bytes are StackAddr.fields (model.parameter_field, as the native engine keeps them), the rest zero."""
+    at = BASE + 0x1700
+    merged = op(INT_LEFT, [op(INT_ZEXT, [op(PIECE, [reg("RDX", 1), reg("RCX", 1)], 2)], 8), const(16, 4)], 8)
+    guards = [FakeOp(INDIRECT, [op(COPY, [const(0x40, 2)], 2), const(0, 4)], stack(-0x48, 2), at),
+              FakeOp(INDIRECT, [merged, const(0, 4)], stack(-0x46, 8), at)]
+    site = call(reg("RCX"), op(PTRSUB, [reg("RSP"), const(-0x48 & 0xFFFFFFFFFFFFFFFF)]), at=at)
+    (header,) = args_of(tr, site, guards)[1]
+    assert header.fields == ((4, 1, Param(0)), (5, 1, Param(1)))
+    assert header.content[:10] == (0x40, 0, 0, 0, None, None, 0, 0, 0, 0)
+
+
+def test_a_byte_written_over_a_copied_descriptor_keeps_the_copy(tr):
+    """``d = *Descriptor; d.Level = 2`` as the decompiler gives it: the 4 bytes at d+4 are ``PIECE(SUBPIECE(loaded,
+    1), 2)``. The other bytes stay the copy's (the origin), the Level byte is 2: not the value rule of a piece over
+    a register (``mov dl, 5`` is 5 whole), which would make the copy's Opcode and Task zero."""
+    at = BASE + 0x1800
+    guards = []
+    for off in (0, 8, 12):
+        loaded = op(LOAD, [const(0), op(PTRADD, [reg("RCX"), const(off // 4), const(4)])], 4)
+        guards.append(FakeOp(INDIRECT, [loaded, const(0, 4)], stack(-0x18 + off, 4), at))
+    word = op(LOAD, [const(0), op(PTRADD, [reg("RCX"), const(1), const(4)])], 4)
+    rest = op(SUBPIECE, [word, const(1)], 3, out=stack(-0x13, 3))
+    patched = op(PIECE, [rest, const(2, 1)], 4, out=stack(-0x14, 4))
+    guards.append(FakeOp(INDIRECT, [patched, const(0, 4)], stack(-0x14, 4), at))
+    site = call(reg("RCX"), op(PTRSUB, [reg("RSP"), const(-0x18 & 0xFFFFFFFFFFFFFFFF)]), at=at)
+    (copy,) = args_of(tr, site, guards)[1]
+    assert copy.origin == Param(0) and copy.content[4] == 2 and copy.content[5:8] == (None, None, None)
+
+
+def test_a_buffer_pointing_at_another_links_to_it(tr):
+    """OB_CALLBACK_REGISTRATION on the stack whose OperationRegistration points at an array on the stack (or an
+    EVENT_DATA_DESCRIPTOR's Ptr at a local): ``links`` (offset, the other buffer's offset from this one), and the
+    linked buffer's image addresses among ``refs`` at their offsets from this buffer, as the native engine has them."""
+    at = BASE + 0x1900
+    inner = op(PTRSUB, [reg("RSP"), const(-0x60 & 0xFFFFFFFFFFFFFFFF)])
+    guards = [FakeOp(INDIRECT, [inner, const(0, 4)], stack(-0x28, 8), at),               # outer+0x18 -> inner
+              FakeOp(INDIRECT, [const(BASE + 0x3000), const(0, 4)], stack(-0x58, 8), at)]  # inner+8 = &rdata
+    site = call(reg("RCX"), op(PTRSUB, [reg("RSP"), const(-0x40 & 0xFFFFFFFFFFFFFFFF)]), at=at)
+    (outer,) = args_of(tr, site, guards)[1]
+    assert outer.links == ((0x18, -0x20),)
+    assert outer.refs == ((-0x18, 0x3000),)
 
 
 # ---- more FAKES (memory blocks and a program) for GhidraMemory's section semantics

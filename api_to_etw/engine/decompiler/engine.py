@@ -25,7 +25,7 @@ from typing import IO, Any, Optional
 
 from ...errors import ApiToEtwError, MissingDependencyError
 from ...etw.apis import lookup
-from ...model import Arguments, CallSite, CaseSet, Facts, Reference, Resolution, Value, ValueSet
+from ...model import FILL_ARGUMENTS, Arguments, CallSite, CaseSet, Facts, Reference, Resolution, Value, ValueSet
 from ..base import Engine
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,9 @@ class _InProcess:
 
         self.decompiler = FunctionDecompiler(MappedImage(data, image_base, writable))
 
-    def arguments(self, function: int, size: int, sites: list[int]) -> dict[int, tuple[int, tuple[ValueSet, ...]]]:
-        return self.decompiler.arguments(function, size, sites)
+    def arguments(self, function: int, size: int, sites: list[int],
+                  fills: dict[int, tuple[Optional[int], int]]) -> dict[int, tuple[int, tuple[ValueSet, ...]]]:
+        return self.decompiler.arguments(function, size, sites, fills)
 
     def close(self) -> None:
         self.decompiler.close()
@@ -111,13 +112,15 @@ class _Worker:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def arguments(self, function: int, size: int, sites: list[int]) -> dict[int, tuple[int, tuple[ValueSet, ...]]]:
+    def arguments(self, function: int, size: int, sites: list[int],
+                  fills: dict[int, tuple[Optional[int], int]]) -> dict[int, tuple[int, tuple[ValueSet, ...]]]:
         from .worker import decode_answer
 
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         try:
-            self._send({"function": function, "size": size, "sites": sites})
+            self._send({"function": function, "size": size, "sites": sites,
+                        "fills": {str(rva): list(layout) for rva, layout in fills.items()}})
             answer = self._receive(FUNCTION_TIMEOUT)
         except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
             self.close()  # a hung or dead worker is replaced on the next request
@@ -223,7 +226,8 @@ class DecompilerEngine(Engine):
                 self._backend = self._open_backend()
             started = time.perf_counter()
             try:
-                found = self._backend.arguments(rva, func.size, sorted(s.rva for s in sites if not s.tail))
+                found = self._backend.arguments(rva, func.size, sorted(s.rva for s in sites if not s.tail),
+                                                self._fills(sites))
             except MissingDependencyError:
                 raise
             except (RuntimeError, ApiToEtwError) as exc:
@@ -242,6 +246,11 @@ class DecompilerEngine(Engine):
                 if merged is not None:
                     answer.args[(rva, site.rva)] = merged
         return answer
+
+    def _fills(self, sites: list[CallSite]) -> dict[int, tuple[Optional[int], int]]:
+        """The memset-like calls among ``sites`` (the native engine names them), with their argument slots."""
+        callees: dict[int, str] = self.native.fill_callees
+        return {s.rva: FILL_ARGUMENTS[callees[s.callee]] for s in sites if not s.tail and s.callee in callees}
 
     def _is_api(self, site: CallSite) -> Optional[str]:
         assert self._facts is not None

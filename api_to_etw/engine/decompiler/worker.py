@@ -8,7 +8,7 @@ pure-Python parts of api_to_etw (model, engine.pcode, the value encoding of engi
 
 Protocol: the first line is ``{"image": PATH, "base": VA, "writable": [[start, end], ...]}`` (the
 image as the loader maps it, written by the parent); then each request ``{"function": RVA, "size": N,
-"sites": [RVA, ...]}`` is answered ``{"function": RVA, "sites": {RVA: {"inputs": N, "args": [[value,
+"sites": [RVA, ...], "fills": {RVA: [FILL_SLOT|null, COUNT_SLOT]}}`` is answered ``{"function": RVA, "sites": {RVA: {"inputs": N, "args": [[value,
 ...], ...]}}, "error": null}`` with every CALL/CALLIND op at a requested site.
 """
 
@@ -57,8 +57,11 @@ class FunctionDecompiler:
         self.session = flatline.DecompilerSession()
         self.translator = PcodeTranslator(image.image_base, len(image.data), image, register_name)
 
-    def arguments(self, function: int, size: int, sites: list[int]) -> dict[int, tuple[int, tuple[ValueSet, ...]]]:
-        """(inputs of the CALL op, argument value sets) for each requested site that has a CALL op."""
+    def arguments(self, function: int, size: int, sites: list[int],
+                  fills: Optional[dict[int, tuple[Optional[int], int]]] = None
+                  ) -> dict[int, tuple[int, tuple[ValueSet, ...]]]:
+        """(inputs of the CALL op, argument value sets) for each requested site that has a CALL op; ``fills``
+        names the memset-like calls among them (call RVA -> argument slots of the fill byte and the count)."""
         fl = self._flatline
         base = self.image.image_base
         request = fl.DecompileRequest(
@@ -71,7 +74,7 @@ class FunctionDecompiler:
             raise RuntimeError(str(message).splitlines()[0][:200])
         high = high_function(result.enriched.pcode)
         wanted = {rva: CallSite(function, rva, -1) for rva in sites}
-        fill_call_args(high, wanted, self.translator, lambda address: int(address.getOffset()) - base)
+        fill_call_args(high, wanted, self.translator, lambda address: int(address.getOffset()) - base, fills)
         inputs = {op.seq.target.offset - base: op.getNumInputs() - 1 for op in call_ops(high)}
         return {rva: (inputs.get(rva, 0), site.args) for rva, site in wanted.items() if site.args is not None}
 
@@ -110,7 +113,9 @@ def main() -> int:
         request = json.loads(line)
         function = int(request["function"])
         try:
-            found = decompiler.arguments(function, int(request["size"]), [int(s) for s in request["sites"]])
+            fills = {int(rva): (None if fill is None else int(fill), int(count))
+                     for rva, (fill, count) in request.get("fills", {}).items()}
+            found = decompiler.arguments(function, int(request["size"]), [int(s) for s in request["sites"]], fills)
             answer = encode_answer(function, found)
         except Exception as exc:  # one function failing never stops the worker
             answer = encode_answer(function, {}, f"{type(exc).__name__}: {exc}")

@@ -322,7 +322,8 @@ class FunctionDataflow:
         visits: dict[int, int] = {}
         worklist = [entry]
         queued = {entry}
-        position = _reverse_postorder(blocks, order, entry, inside, self._orphans, self.sites)
+        position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
+                                                                         self.sites)
         while worklist:
             worklist.sort(key=position.__getitem__, reverse=True)
             ip = worklist.pop()

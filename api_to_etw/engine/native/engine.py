@@ -104,7 +104,9 @@ class NativeEngine(Engine):
         called: dict[int, str] = {rva: f.name for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS or f.name in FILL_FUNCTIONS}
         called.update(import_thunks(self._facts, called))
         self._copiers = frozenset(rva for rva, name in called.items() if name in COPY_FUNCTIONS)
-        self._fillers = {rva: FILL_FUNCTIONS[name] for rva, name in called.items() if name in FILL_FUNCTIONS}
+        #: Callee RVA -> the memset-like function it is (the decompiler engine models these calls too).
+        self.fill_callees = {rva: name for rva, name in called.items() if name in FILL_FUNCTIONS}
+        self._fillers = {rva: FILL_FUNCTIONS[name] for rva, name in self.fill_callees.items()}
         self._runtime = resolve_runtime_imports(image, self._facts, fmap, self._sites_by_function)
         self._call_results = self._runtime.call_results
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
