@@ -383,32 +383,22 @@ class FunctionDataflow:
                     state.regs[Register.RAX] = passed
                     self.decoded.update(passed)
                 continue
-            if fc == FlowControl.UNCONDITIONAL_BRANCH:
-                target = instr.near_branch_target
-                if inside(target):
-                    return [target]
-                self._record(instr, state, tail=True)
-                return []
-            if fc == FlowControl.CONDITIONAL_BRANCH:
-                target = instr.near_branch_target
-                fall = instr.next_ip
-                if inside(target):
-                    self._guard(block, instr, state, target, fall)
-                    return [target, fall]
-                self._record(instr, state, tail=True)
-                return [fall]
+            if fc == FlowControl.UNCONDITIONAL_BRANCH or fc == FlowControl.CONDITIONAL_BRANCH:
+                if not inside(instr.near_branch_target):
+                    self._record(instr, state, tail=True)  # a jump out of the function: a tail call
+                elif fc == FlowControl.CONDITIONAL_BRANCH:
+                    self._guard(block, instr, state, instr.near_branch_target, instr.next_ip)
+                return _successors(instr, inside, self.sites, self._orphans)
             if fc == FlowControl.INDIRECT_BRANCH:
                 if self.targets is not None:
                     self._record_target(instr, state)
                 if instr.ip in self.sites:  # a jump through the IAT: a tail call
                     self._record(instr, state, tail=True)
-                    return []
-                return self._orphans
+                return _successors(instr, inside, self.sites, self._orphans)
             if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
                 return []
             self._step(instr, state)
-        last = block[-1]
-        return [last.next_ip]
+        return _successors(block[-1], inside, self.sites, self._orphans)
 
     def _guard(self, block: list[Instruction], branch: Instruction, state: State, target: int, fall: int) -> None:
         """``cmp r, N`` then an unsigned ``jcc``: on the edge where ``r`` is below the bound, ``r`` is one of
@@ -426,9 +416,10 @@ class FunctionDataflow:
         reg = _FULL[cmp.op0_register]
         if any(isinstance(v, Const) for v in state.regs.get(reg, _UNK)):
             return
-        bound = 0 if zero_test else cmp.immediate(1) & MASKS[RegisterExt.size(cmp.op0_register)]
+        size = _SIZE[cmp.op0_register]
+        bound = 0 if zero_test else cmp.immediate(1) & MASKS[size]
         equal = {Mnemonic.JE: target, Mnemonic.JNE: fall}.get(branch.mnemonic)
-        if equal is not None and RegisterExt.size(cmp.op0_register) >= 4:
+        if equal is not None and size >= 4:
             # ``cmp eax, 16; jne out`` or ``test rax, rax; jne out``: where the branch says equal, the register
             # is that constant (a WPP message number computed from it, ``lea r9d, [rax+0xe]`` on the path
             # where a call returned NULL, as the decompiler's constant propagation finds).
@@ -971,6 +962,24 @@ class FunctionDataflow:
         return _UNK
 
 
+def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping[int, CallSite],
+                orphans: list[int]) -> list[int]:
+    """The blocks control reaches from a block that ends with ``last``: the one rule the worklist's order and
+    the run of each block share. A jump out of the function and a jump through the IAT are tail calls (no
+    successor); an indirect jump inside reaches the blocks nothing else enters (its jump-table cases)."""
+    fc = last.flow_control
+    if fc == FlowControl.UNCONDITIONAL_BRANCH:
+        return [last.near_branch_target] if inside(last.near_branch_target) else []
+    if fc == FlowControl.CONDITIONAL_BRANCH:
+        target = last.near_branch_target
+        return [target, last.next_ip] if inside(target) else [last.next_ip]
+    if fc == FlowControl.INDIRECT_BRANCH:
+        return [] if last.ip in sites else orphans
+    if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
+        return []
+    return [last.next_ip]
+
+
 def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int], entry: int, inside,
                        orphans: list[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
     """Each block's place in the worklist: reverse postorder of the control-flow graph, so every block runs
@@ -978,18 +987,7 @@ def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int]
     the paths that jump to it (an epilogue inside a loop) used up its visits before the last of them arrived
     and those paths' values were lost. Blocks the search does not reach follow in address order."""
     def successors(ip: int) -> list[int]:
-        last = blocks[ip][-1]
-        fc = last.flow_control
-        if fc == FlowControl.UNCONDITIONAL_BRANCH:
-            return [last.near_branch_target] if inside(last.near_branch_target) else []
-        if fc == FlowControl.CONDITIONAL_BRANCH:
-            target = last.near_branch_target
-            return [target, last.next_ip] if inside(target) else [last.next_ip]
-        if fc == FlowControl.INDIRECT_BRANCH:
-            return [] if last.ip in sites else orphans
-        if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
-            return []
-        return [last.next_ip]
+        return _successors(blocks[ip][-1], inside, sites, orphans)
 
     finished: list[int] = []
     seen = {entry}
