@@ -68,6 +68,23 @@ def pefile_imports(pe) -> dict[int, str]:
     return imports
 
 
+def entry_finder(path, use_pdb: bool):
+    """An EntryFinder over the native engine's facts of a binary, as the analysis builds it (callers per
+    callee), for tests that ask which entry points a real binary has."""
+    from api_to_etw.analysis.entries import EntryFinder
+    from api_to_etw.analysis.values import CallValues
+    from api_to_etw.binary.loader import open_binary
+    from api_to_etw.engine.native.engine import NativeEngine
+
+    loaded = open_binary(str(path), use_pdb=use_pdb)
+    engine = NativeEngine(loaded.image, loaded.pdb)
+    facts = engine.load()
+    callers: dict = {}
+    for site in facts.calls:
+        callers.setdefault(site.callee, []).append(site)
+    return EntryFinder(facts, CallValues(engine), callers)
+
+
 def have_tools(*names: str) -> bool:
     return all(shutil.which(n) for n in names)
 

@@ -34,12 +34,7 @@ import csv
 import io
 from collections import Counter
 
-from conftest import run_cli
-
-from api_to_etw.analysis.entries import EntryFinder
-from api_to_etw.analysis.values import CallValues
-from api_to_etw.binary.loader import open_binary
-from api_to_etw.engine.native.engine import NativeEngine
+from conftest import entry_finder, run_cli
 
 FILE_DEVICE_BUS_EXTENDER = 0x2A
 FILE_READ_DATA, FILE_WRITE_DATA = 1, 2
@@ -62,20 +57,10 @@ def _ctl_code(function: int, access: int) -> int:
 CODES = {_ctl_code(0x801 + offset, access) for offset, access in IOCTLS.values()}
 
 
-def _finder(path, use_pdb: bool) -> EntryFinder:
-    loaded = open_binary(str(path), use_pdb=use_pdb)
-    engine = NativeEngine(loaded.image, loaded.pdb)
-    facts = engine.load()
-    callers: dict = {}
-    for site in facts.calls:
-        callers.setdefault(site.callee, []).append(site)
-    return EntryFinder(facts, CallValues(engine), callers)
-
-
 def test_vigembus_kmdf_callbacks_are_entry_points(real_binary):
     path = real_binary("ViGEmBus.sys")
     assert "1.17.333.0".encode("utf-16-le") in path.read_bytes()  # the version the source tag describes
-    finder = _finder(path, use_pdb=False)
+    finder = entry_finder(path, use_pdb=False)
     entries = finder.run([])
     calls = Counter(name for _site, name in finder.framework_calls)
     assert calls["WdfDriverCreate"] == 1
@@ -157,7 +142,7 @@ def test_vigembus_pdo_creation_reached_from_the_child_list(real_binary):
 def test_dokan_wdm_driver_gets_no_kmdf_entries(real_binary):
     """A WDM file-system driver with its PDB (negative control): no ETW rows, no framework callbacks."""
     path = real_binary("dokan2.sys")
-    entries = _finder(path, use_pdb=True).run([])
+    entries = entry_finder(path, use_pdb=True).run([])
     assert not [k for kinds in entries.kinds.values() for k in kinds if k.startswith("callback:Wdf")]
     result = run_cli("analyze", path, "-o", "-")
     assert result.code == 0, result.stderr

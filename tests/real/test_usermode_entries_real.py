@@ -165,22 +165,13 @@ def test_winpix_block_event_from_the_provider_enable_callback(real_binary):
 
 def test_etwtrace_frame_evaluator_is_a_callback_of_the_c_api(real_binary):
     """etwtrace_enable passes PythonFrame to _PyInterpreterState_SetEvalFrameFunc (imported from python311.dll)."""
-    from api_to_etw.analysis.entries import EntryFinder
-    from api_to_etw.analysis.values import CallValues
-    from api_to_etw.binary.loader import open_binary
-    from api_to_etw.engine.native.engine import NativeEngine
+    from conftest import entry_finder
 
     path = real_binary("_etwtrace.cp311-win_amd64.pyd")
     pe = pefile.PE(str(path))
     imported = {i.name for d in pe.DIRECTORY_ENTRY_IMPORT for i in d.imports if i.name}
     assert b"_PyInterpreterState_SetEvalFrameFunc" in imported
-    loaded = open_binary(str(path), use_pdb=False)
-    engine = NativeEngine(loaded.image, loaded.pdb)
-    facts = engine.load()
-    callers: dict = {}
-    for site in facts.calls:
-        callers.setdefault(site.callee, []).append(site)
-    entries = EntryFinder(facts, CallValues(engine), callers).run([])
+    entries = entry_finder(path, use_pdb=False).run([])
     frame = [rva for rva, kinds in entries.kinds.items() if "callback:_PyInterpreterState_SetEvalFrameFunc" in kinds]
     assert len(frame) == 1
     assert frame[0] not in _method_table(path).values()  # not one of the methods: a function of its own
