@@ -57,7 +57,7 @@ def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], f
         writer.writerow(_cells(row, names))  # one line per row: only a line holding "\r" is looked at again
         if "\r" in lines[-1] and any(isinstance(v, str) and "\r" in v for v in row.values()):
             lines.pop()
-            guarded = guarded or _carriage_return_writer(lines, columns, fmt)
+            guarded = guarded or _carriage_return_writer(lines, fmt)
             guarded.writerow(_cells(row, names))
             if fmt == "tsv":  # that writer ended the row with "\r\n"; every row ends with "\n"
                 lines[-1] = lines[-1][:-2] + "\n"
@@ -83,7 +83,7 @@ def _cells(row: Mapping[str, object], names: list[str]) -> list[object]:
     return [row.get(name, "") for name in names]
 
 
-def _carriage_return_writer(lines: _Lines, columns: Sequence[str], fmt: str):  # -> csv's (private) writer type
+def _carriage_return_writer(lines: _Lines, fmt: str):  # -> csv's (private) writer type
     if fmt == "csv":
         return csv.writer(lines, lineterminator="\n", quoting=csv.QUOTE_ALL)
     return csv.writer(lines, delimiter="\t", lineterminator="\r\n", quoting=csv.QUOTE_NONE, escapechar="\\")
