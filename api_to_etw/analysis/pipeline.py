@@ -44,7 +44,7 @@ from .events import EventResolver, Provider, context_field_key, fold_pointers, l
 from .naming import name_rows
 from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
-from .values import CallValues
+from .values import CallValues, asked_at
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ class Analysis:
                                ApiRole.CLASSIC_INSTANCE}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
-        self.values.resolve(sorted({s.caller for s, _ in sites}))
+        self.values.resolve(sorted({s.caller for s, _ in sites}), asked_at((s, api.argument_slots) for s, api in sites))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
         frontier: dict[int, set[int]] = {}
@@ -279,8 +279,8 @@ class Analysis:
                 new[func] = params
             if not new:
                 break
-            callers = {s.caller for f in new for s in self.callers_of.get(f, ())}
-            self.values.resolve(sorted(callers))
+            calls = [(s, params) for f, params in new.items() for s in self.callers_of.get(f, ())]
+            self.values.resolve(sorted({s.caller for s, _ in calls}), asked_at(calls))
             frontier = {}
             for func, params in new.items():
                 for site in self.callers_of.get(func, ()):

@@ -42,7 +42,7 @@ from ..model import (
     Store,
     Value,
 )
-from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, Engine
+from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, Asked, Engine
 from .facts_check import check_document, check_facts, check_recording
 
 FORMAT = "api-to-etw-facts"
@@ -329,7 +329,7 @@ class FrozenEngine(Engine):
             entry_point=None if entry is None else int(entry),
         )
 
-    def resolve(self, functions: Iterable[int]) -> Resolution:
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:
         """The recorded values of the call sites in ``functions``, and their stores in the order asked."""
         answer = Resolution()
         for rva in dict.fromkeys(functions):
