@@ -10,7 +10,7 @@ small: instructions it does not model make their destination unknown, never wron
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar, cast
 
 from iced_x86 import (
@@ -310,17 +310,14 @@ class FunctionDataflow:
                     blocks[instr.ip] = current
                     order.append(instr.ip)
                 current.append(instr)
-        # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps.
-        reached = {entry}
-        for block in blocks.values():
-            last = block[-1]
-            fc = last.flow_control
-            if fc in (FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH):
-                reached.add(last.near_branch_target)
-            if fc not in (FlowControl.UNCONDITIONAL_BRANCH, FlowControl.RETURN, FlowControl.INDIRECT_BRANCH,
-                          FlowControl.INTERRUPT, FlowControl.EXCEPTION):
-                reached.add(last.next_ip)
-        self._orphans = [ip for ip in order if ip not in reached]
+        # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the successor
+        # rule without them).
+        self._orphans: list[int] = []
+        if len(blocks) > 1:
+            reached = {entry}
+            for block in blocks.values():
+                reached.update(_successors(block[-1], inside, self.sites, ()))
+            self._orphans = [ip for ip in order if ip not in reached]
         position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
                                                                          self.sites)
         if self.asked is not None and self.targets is None:
@@ -370,9 +367,19 @@ class FunctionDataflow:
         for ip, block in blocks.items():
             for k in range(len(block) - 1, -1, -1):
                 instr = block[k]
-                if instr.ip in asked or (instr.op_count and instr.op0_kind == _MEM_KIND):
+                # A pointer-sized memory write may be a store (``_note_store``); a narrower one only changes the
+                # frame, which nothing after the last wanted site reads.
+                if instr.ip in asked or (instr.op_count and instr.op0_kind == _MEM_KIND
+                                         and _MEM_SIZE[instr.memory_size] == 8):
                     last[ip] = k
                     break
+        if len(blocks) == 1:  # most functions: no edges to follow
+            ((ip, block),) = blocks.items()
+            if ip not in last:
+                del blocks[ip]
+            elif ip not in _successors(block[-1], inside, self.sites, self._orphans):
+                blocks[ip] = block[:last[ip] + 1]
+            return
         successors = {ip: [s for s in _successors(block[-1], inside, self.sites, self._orphans) if s in blocks]
                       for ip, block in blocks.items()}
         predecessors: dict[int, list[int]] = {}
@@ -392,7 +399,7 @@ class FunctionDataflow:
             if not any(succ in kept for succ in successors[ip]):
                 blocks[ip] = blocks[ip][:last[ip] + 1]  # a kept block with no kept successor holds the work
 
-    def _run_block(self, block: list[Instruction], state: State, inside) -> list[int]:
+    def _run_block(self, block: list[Instruction], state: State, inside) -> Sequence[int]:
         step = self._step
         for instr in block:
             fc = instr.flow_control
@@ -493,14 +500,14 @@ class FunctionDataflow:
                 for value in values:
                     if isinstance(value, StackAddr):
                         state.escaped.add(value.offset)
-        site = self.sites.get(instr.ip)
-        if site is None:
-            return
         wanted: Optional[Collection[int]] = None
         if self.asked is not None:
             wanted = self.asked.get(instr.ip)
             if wanted is None:
                 return
+        site = self.sites.get(instr.ip)
+        if site is None:
+            return
         rsp = state.rsp
         if rsp is None or (wanted is not None and all(i < 4 for i in wanted)):
             args.extend((_UNK,) * (MAX_ARGS - 4))
@@ -1015,7 +1022,7 @@ class FunctionDataflow:
 
 
 def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping[int, CallSite],
-                orphans: list[int]) -> list[int]:
+                orphans: Sequence[int]) -> Sequence[int]:
     """The blocks control reaches from a block that ends with ``last``: the one rule the worklist's order and
     the run of each block share. A jump out of the function and a jump through the IAT are tail calls (no
     successor); an indirect jump inside reaches the blocks nothing else enters (its jump-table cases)."""
@@ -1033,12 +1040,12 @@ def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping
 
 
 def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int], entry: int, inside,
-                       orphans: list[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
+                       orphans: Sequence[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
     """Each block's place in the worklist: reverse postorder of the control-flow graph, so every block runs
     after all its predecessors but those closing a loop. In address order a shared error exit placed before
     the paths that jump to it (an epilogue inside a loop) used up its visits before the last of them arrived
     and those paths' values were lost. Blocks the search does not reach follow in address order."""
-    def successors(ip: int) -> list[int]:
+    def successors(ip: int) -> Sequence[int]:
         return _successors(blocks[ip][-1], inside, sites, orphans)
 
     finished: list[int] = []

@@ -196,8 +196,9 @@ class NativeEngine(Engine):
     def _flow(self, functions: Sequence[tuple[Function, Optional[Mapping[int, Collection[int]]]]]
               ) -> list[tuple[int, dict[int, Optional[Arguments]], list[Store]]]:
         """Run the data flow over ``functions`` here: per function, the argument values of its call sites (all,
-        or the asked ones: their other arguments UNKNOWN) and the stores it saw. The flow fills working copies of the sites it answers for: the
-        facts stay as loaded (the other sites are only looked up, to tell a tail call through the IAT)."""
+        or the asked ones: their other arguments UNKNOWN) and the stores it saw. The flow fills working copies
+        of the sites it answers for: the facts stay as loaded (the other sites are only looked up, to tell a
+        tail call through the IAT)."""
         out = []
         for func, asked in functions:
             known = self._sites_by_function[func.rva]
@@ -209,8 +210,9 @@ class NativeEngine(Engine):
                 answered = [rva for rva in asked if rva in known]
                 for rva in answered:
                     sites[rva] = known[rva].working_copy()
-            copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
-            fills = {rva: self._fillers[site.callee] for rva, site in sites.items() if site.callee in self._fillers}
+            copies = [rva for rva, site in sites.items() if site.callee in self._copiers] if self._copiers else []
+            fills = {rva: self._fillers[site.callee] for rva, site in sites.items()
+                     if site.callee in self._fillers} if self._fillers else {}
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
                                     self._call_results, copies, codecs=self._runtime.codecs,
                                     dispatch=self._runtime.dispatch, fill_calls=fills,
