@@ -173,7 +173,7 @@ def umdf_model() -> Image:
              ["/* Fills the caller's structure through a pointer: the callback is set outside the registering"
               " function. */",
               "RtlMoveMemory(&Params->TargetDeviceName, &g_TargetName, sizeof(UNICODE_STRING));",
-              "Params->EvtIoTargetRemoveComplete = UmdfTargetRemoveComplete;",
+              "Params->EvtIoTargetRemoveComplete = (PVOID)UmdfTargetRemoveComplete;",
               "g_Targets++;"]),
         Func("UmdfOpenTarget", "NTSTATUS {name}(WDFDEVICE Device)",
              ["/* A remote I/O target opened by name, with remove callbacks. */",

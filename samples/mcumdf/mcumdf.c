@@ -205,7 +205,7 @@ DECLSPEC_NOINLINE VOID UmdfTargetCallbacks(WDF_IO_TARGET_OPEN_PARAMS *Params)
 {
     /* Fills the caller's structure through a pointer: the callback is set outside the registering function. */
     RtlMoveMemory(&Params->TargetDeviceName, &g_TargetName, sizeof(UNICODE_STRING));
-    Params->EvtIoTargetRemoveComplete = UmdfTargetRemoveComplete;
+    Params->EvtIoTargetRemoveComplete = (PVOID)UmdfTargetRemoveComplete;
     g_Targets++;
 }
 
