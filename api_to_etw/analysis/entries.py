@@ -349,6 +349,7 @@ class EntryFinder:
             if table is not None:
                 tables.add((*table, wdf.framework_of(self.facts.memory, info)))
         for slot, count, framework in sorted(tables, key=lambda t: t[:2]):
+            log.debug("WDF: a %s function table of %d methods at 0x%x", framework.name, count, slot)
             names = wdf.table_names(count, framework)
             found = self.values.table_calls(slot, names)
             self.values.resolve(sorted({s.caller for s, _ in found}))

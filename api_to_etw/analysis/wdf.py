@@ -299,6 +299,8 @@ UMDF_ENTRY = "FxDriverEntryUm"
 #: x64 sizes of WDF_BIND_INFO and of WDF_BIND_INFO2 (stub version 25 and later: the first followed by five
 #: pointers; its Size says which).
 BIND_INFO_SIZES = (0x30, 0x58)
+#: Size (either), 4 bytes of padding and Component, then Version.Major 2: where a UMDF bind info may start.
+_UMDF_BIND_HEAD = re.compile(b"(?=[" + bytes(BIND_INFO_SIZES) + rb"]\x00\x00\x00.{12}\x02\x00\x00\x00)", re.DOTALL)
 
 
 def framework_of(memory: Memory, bind_info: int) -> Framework:
@@ -327,17 +329,16 @@ def umdf_bind_infos(memory: Memory, image_base: int,
     """The UMDF WDF_BIND_INFOs in the image's data: 8-aligned, Size one of ``BIND_INFO_SIZES``, Component a
     pointer into the image, Version.Major 2, and a FuncCount and FuncTable ``function_table`` accepts (the
     stub initialises them statically; nothing calls an import with them)."""
-    head = re.compile(rb"(?=[\x30\x58]\x00\x00\x00.{12}\x02\x00\x00\x00)", re.DOTALL)
     found = []
     for start, size, _writable, executable in sections:
         if executable:
             continue
         data = memory.read(start, size)
-        for match in head.finditer(data):
+        for match in _UMDF_BIND_HEAD.finditer(data):
             at = match.start()
             if (start + at) % 8:
                 continue
-            (component,) = struct.unpack_from("<Q", data, at + 8) if at + 16 <= len(data) else (0,)
+            (component,) = struct.unpack_from("<Q", data, at + 8)
             if not 0 < component - image_base < 1 << 32 or not memory.read(component - image_base, 2):
                 continue
             if function_table(memory, image_base, start + at) is not None:
