@@ -97,6 +97,12 @@ class CallValues:
             self._complete(site, None)
         return self._args.get((site.caller, site.rva))
 
+    def answered(self, site: CallSite) -> bool:
+        """True if the engine gave values for the site (its function resolved and the site reached)."""
+        if self._partial and site.rva not in self._partial.get(site.caller, {site.rva: ()}):
+            self._complete(site, None)
+        return (site.caller, site.rva) in self._args
+
     def arg(self, site: CallSite, index: int) -> ValueSet:
         """The value set of one argument (``{UNKNOWN}`` where nothing is known)."""
         if self._partial:
