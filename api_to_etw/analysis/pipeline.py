@@ -200,6 +200,7 @@ class Analysis:
         self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()
         registrations, classes, class_rvas, instances = self._registrations()
+        facts.memory.release()  # the pages the entry and registration scans touched (as bind did here before)
         if self._referrers:
             self.values.resolve(self._referrers, self._writer_args(self._referrers, {}))
         self.stats.tracelogging_reference_sites = len(self.ref_sites)
