@@ -20,6 +20,7 @@ from api_to_etw.engine.frozen import ReplayMemory
 from api_to_etw.engine.native import ehtables
 from api_to_etw.engine.native.functions import discover
 from api_to_etw.errors import ExitCode
+from api_to_etw.model import CallSite
 
 DLL = os.path.join(SAMPLES, "funclets", "O2", "funclets.dll")
 BASE = 0x1000
@@ -78,7 +79,10 @@ def test_scope_records_name_filters_finally_blocks_and_landing_pads():
 def _tables(data: bytes) -> ehtables.ExceptionTables:
     image = parse_pe(data, "funclets.dll")
     fmap = discover(image, {})
-    return ehtables.exception_tables(image, fmap.functions, fmap.calls)
+    sites: dict[int, dict[int, CallSite]] = {}
+    for site in fmap.calls:
+        sites.setdefault(site.caller, {})[site.rva] = site
+    return ehtables.exception_tables(image, fmap.functions, sites)
 
 
 def test_lying_counts_and_rvas_outside_the_image_are_ignored():

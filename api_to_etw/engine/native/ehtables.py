@@ -34,11 +34,14 @@ C++ EH tables (all RVAs are image-relative):
   as its base handler.
 
 Which handler a function uses is told by the handler's name: an import (``VCRUNTIME140.dll``,
-``VCRUNTIME140_1.dll``, ``ntoskrnl.exe``), a PDB or export name, or a handler linked into the image with no
-name at all (the GS variants, which the CRT links statically): then by the named handler it calls, within two
-calls (``__GSHandlerCheck_EH4`` ends in a call to the imported ``__CxxFrameHandler4``). A handler that is
-neither named nor calls a named one is not read: guessing a format from the bytes of its data would give
-edges from tables that are not tables.
+``VCRUNTIME140_1.dll``, ``ntoskrnl.exe``), a PDB or export name. A handler linked into the image with no name
+(the GS variants the CRT links statically beside an imported handler) takes the layout of the named handler it
+calls within two calls (``__GSHandlerCheck_EH4`` ends in a call to the imported ``__CxxFrameHandler4``). A handler
+that neither has nor calls a name (a CRT linked statically, ``/MT``, without a PDB: node.exe) is recognised from
+the tables of the functions it serves, when it serves at least MIN_RECOGNISED_USERS and the tables of 90% of them
+read as valid in exactly one layout (:func:`recognise`: scope records inside the function, the FuncInfo magic,
+FuncInfo4 targets that are all function entries). A handler named otherwise (``__GSHandlerCheck``, which has GS
+data only, or a private handler) is not read: a guess would give edges from tables that are not tables.
 
 Every count is bounded by :data:`MAX_ENTRIES` and by the bytes that hold it; a target outside the image's
 code, or not a function's entry, is ignored: hostile tables cost nothing and raise nothing.
@@ -66,6 +69,9 @@ EXCEPTION_EXECUTE_HANDLER = 1
 EH_MAGIC = frozenset((0x19930520, 0x19930521, 0x19930522))
 #: Most records read from one table (scope records, unwind entries, try blocks, handlers of a try block).
 MAX_ENTRIES = 4096
+#: Records read from all the tables of one image, beyond MAX_ENTRIES per table: this many per function with a
+#: handler, plus a floor (onnxruntime's 10,000 tables name 31,000 funclets); past it no more tables are read.
+ENTRIES_PER_HANDLER, ENTRIES_FLOOR = 16, 1 << 16
 #: Calls followed from an unnamed handler to the named handler that gives its data layout.
 HANDLER_CALL_DEPTH = 2
 
@@ -192,38 +198,51 @@ def func_info3(image: Memory, rva: int) -> list[tuple[int, str]]:
 
 # --------------------------------------------------------------------------------------------- FH4
 class _Reader:
-    """Reads FuncInfo4's compressed integers and int32 RVAs from the image, failing with ValueError."""
+    """Reads FuncInfo4's compressed integers and int32 RVAs from the image, failing with ValueError past its
+    end. The bytes are read in chunks (tables are short), not one image read per field."""
+
+    CHUNK = 256
 
     def __init__(self, image: Memory, rva: int):
         self.image = image
-        self.rva = rva
+        self.start = rva
+        self.buf = b""
+        self.pos = 0
+
+    @property
+    def rva(self) -> int:
+        return self.start + self.pos
+
+    def _take(self, size: int, need: int) -> bytes:
+        """``size`` bytes from the cursor (fewer at the image's end, but at least ``need``), not consumed."""
+        if self.pos + size > len(self.buf):
+            more = self.image.read(self.start + len(self.buf), max(self.CHUNK, size))
+            self.buf += more
+        raw = self.buf[self.pos : self.pos + size]
+        if len(raw) < need:
+            raise ValueError("past the image")
+        return raw
 
     def byte(self) -> int:
-        raw = self.image.read(self.rva, 1)
-        if not raw:
-            raise ValueError("past the image")
-        self.rva += 1
-        return raw[0]
+        value = self._take(1, 1)[0]
+        self.pos += 1
+        return value
 
     def unsigned(self) -> int:
-        raw = self.image.read(self.rva, 5)
-        if not raw:
-            raise ValueError("past the image")
+        raw = self._take(5, 1)
         low = raw[0]
         length = 5 if low & 0xF == 0xF else 1 + (low & 1) + (low & 3 == 3) + (low & 7 == 7)
         if len(raw) < length:
             raise ValueError("past the image")
-        self.rva += length
+        self.pos += length
         if length == 5:
             return int.from_bytes(raw[1:5], "little")
         return int.from_bytes(raw[:length], "little") >> length
 
     def rva32(self) -> int:
-        raw = self.image.read(self.rva, 4)
-        if len(raw) < 4:
-            raise ValueError("past the image")
-        self.rva += 4
-        return struct.unpack("<i", raw)[0]
+        value: int = struct.unpack("<i", self._take(4, 4))[0]
+        self.pos += 4
+        return value
 
 
 def func_info4(image: Memory, rva: int) -> list[tuple[int, str]]:
@@ -305,38 +324,101 @@ def table_key(image: Memory, family: str, data: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------- families
-def handler_families(handlers: Iterable[int], functions: Mapping[int, Function],
-                     callees: Mapping[int, list[int]]) -> dict[int, str]:
+#: Sites by caller, then by site RVA (what the native engine keeps): the calls a handler makes.
+SitesByCaller = Mapping[int, Mapping[int, CallSite]]
+#: Fewest functions an unnamed handler must serve before its layout is recognised from their tables.
+MIN_RECOGNISED_USERS = 8
+#: Most of a handler's functions (the first in .pdata order) whose tables are read to recognise its layout.
+RECOGNISED_SAMPLE = 256
+#: Share of a handler's functions whose tables must read as valid in a layout (and in no other) to recognise it.
+RECOGNISED_SHARE = 0.9
+
+
+def handler_families(handlers: Iterable[LanguageHandler], functions: Mapping[int, Function], sites: SitesByCaller,
+                     image: Optional[PEImage] = None) -> dict[int, str]:
     """Handler RVA -> data layout: by the name of the handler (an import thunk takes its import's name), else
-    by the named handler it calls within HANDLER_CALL_DEPTH calls; unknown handlers are left out."""
+    by the named handler it calls within HANDLER_CALL_DEPTH calls, else (with ``image``) recognised from the
+    tables of the functions it serves (:func:`recognise`); unknown handlers are left out."""
+    def callees(rva: int) -> list[int]:
+        return [site.callee for site in sites.get(rva, {}).values()]
+
     def named(rva: int) -> Optional[str]:
         func = functions.get(rva)
         family = HANDLER_FAMILIES.get(func.name) if func is not None else None
         if family is None and func is not None and func.size <= 8:  # ``jmp [__imp_handler]``
-            for callee in callees.get(rva, ()):
+            for callee in callees(rva):
                 target = functions.get(callee)
                 if target is not None and target.imported:
                     family = HANDLER_FAMILIES.get(target.name)
         return family
 
+    users: dict[int, list[LanguageHandler]] = {}
+    for entry in handlers:
+        users.setdefault(entry.handler, []).append(entry)
     out = {}
-    for handler in set(handlers):
+    for handler, served in users.items():
         family = named(handler)
         frontier = [handler]
         seen = {handler}
         for _ in range(HANDLER_CALL_DEPTH):
             if family is not None:
                 break
-            frontier = [c for f in frontier for c in callees.get(f, ()) if c not in seen]
+            frontier = [c for f in frontier for c in callees(f) if c not in seen]
             seen.update(frontier)
             found = {fam for c in frontier if (fam := named(c)) is not None}
             if len(found) == 1:  # two different named handlers called: which layout is unknown
                 family = found.pop()
             elif found:
                 break
+        func = functions.get(handler)
+        if family is None and image is not None and func is not None and func.name in ("", f"sub_{handler:x}"):
+            family = recognise(image, served, functions)
         if family is not None:
             out[handler] = family
     return out
+
+
+def recognise(image: PEImage, served: list[LanguageHandler], functions: Mapping[int, Function]) -> Optional[str]:
+    """The layout of an unnamed handler (a CRT linked statically, no PDB) from the tables of the functions it
+    serves: the one layout (and only one) in which at least RECOGNISED_SHARE of them read as valid, when it serves
+    at least MIN_RECOGNISED_USERS. Valid means: SEH, 1 to 64 scope records inside the function whose handlers are
+    1 or function entries and whose jump targets are 0 or inside it; FH3, the magic; FH4, no reserved header bit
+    and every target a function entry (or, for a landing pad, inside the function), with at least one target in
+    half of them. A plain ``__GSHandlerCheck`` (GS data only) reads as none of these."""
+    if len(served) < MIN_RECOGNISED_USERS:
+        return None
+    served = served[:RECOGNISED_SAMPLE]
+    valid: dict[str, int] = {SEH: 0, FH3: 0, FH4: 0}
+    named_any = 0
+    for entry in served:
+        func = functions.get(entry.function)
+        if func is None:
+            continue
+        lo, hi = func.rva, func.rva + func.size
+
+        def inside(rva: int, lo: int = lo, hi: int = hi) -> bool:
+            return lo <= rva < hi
+
+        raw = image.read(entry.data, 4)
+        count = struct.unpack("<I", raw)[0] if len(raw) == 4 else 0
+        records = scope_table(image, entry.data) if 0 < count <= 64 else []
+        if records and len(records) == count and all(
+                inside(r.begin) and lo < r.end <= hi and (r.handler == EXCEPTION_EXECUTE_HANDLER or r.handler in functions)
+                and (r.jump_target == 0 or inside(r.jump_target)) for r in records):
+            valid[SEH] += 1
+        table = struct.unpack("<I", raw)[0] if len(raw) == 4 else 0
+        magic = image.read(table, 4)
+        if len(magic) == 4 and struct.unpack("<I", magic)[0] & 0x1FFFFFFF in EH_MAGIC:
+            valid[FH3] += 1
+        header = image.read(table, 1)
+        targets = func_info4(image, table) if header and not header[0] & 0x80 else None
+        if targets is not None and all((inside(t) if kind == LANDING else t in functions) for t, kind in targets):
+            valid[FH4] += 1
+            named_any += bool(targets)
+    if named_any * 2 < len(served):
+        valid[FH4] = 0
+    passing = [family for family, n in valid.items() if n >= RECOGNISED_SHARE * len(served)]
+    return passing[0] if len(passing) == 1 else None
 
 
 @dataclass
@@ -358,30 +440,28 @@ class ExceptionTables:
                 if (parent, funclet) not in self.called]
 
 
-def exception_tables(image: PEImage, functions: Mapping[int, Function],
-                     calls: Iterable[CallSite]) -> ExceptionTables:
-    """Funclets and landing pads from every function's exception tables.
+def exception_tables(image: PEImage, functions: Mapping[int, Function], sites: SitesByCaller) -> ExceptionTables:
+    """Funclets and landing pads from every function's exception tables (``sites``: the call sites by caller).
 
     A function whose UNWIND_INFO names tables another function's also name, and that is
     itself a funclet of them (a catch funclet's unwind data repeats its parent's FuncInfo), is no parent.
     A funclet that is not a function's entry (a leaf filter without unwind data) gets no edge; a LANDING
     target that is a function's entry is no landing pad.
     """
-    callees: dict[int, list[int]] = {}
-    direct: set[tuple[int, int]] = set()
-    for site in calls:
-        callees.setdefault(site.caller, []).append(site.callee)
-        direct.add((site.caller, site.callee))
     handlers = language_handlers(image)
-    families = handler_families((h.handler for h in handlers), functions, callees)
+    families = handler_families(handlers, functions, sites, image)
     by_table: dict[tuple[str, int], tuple[list[int], list[tuple[int, str]]]] = {}
+    budget = ENTRIES_PER_HANDLER * len(handlers) + ENTRIES_FLOOR
     for entry in handlers:
         family = families.get(entry.handler)
         if family is None or entry.function not in functions:
             continue
         key = (family, table_key(image, family, entry.data))
         if key not in by_table:
+            if budget <= 0:
+                continue
             by_table[key] = ([], READERS[family](image, entry.data))
+            budget -= len(by_table[key][1]) + 1
         by_table[key][0].append(entry.function)
     named = {target for _owners, targets in by_table.values() for target, _kind in targets}
     funclets: dict[tuple[int, int], str] = {}
@@ -398,5 +478,13 @@ def exception_tables(image: PEImage, functions: Mapping[int, Function],
                 if func is None or func.imported or target == parent or image.section_at(target) is None:
                     continue
                 funclets.setdefault((parent, target), kind)
+    if budget <= 0:
+        log.warning("exception tables: stopped after %d tables naming %d targets (a hostile image?)",
+                    len(by_table), ENTRIES_PER_HANDLER * len(handlers) + ENTRIES_FLOOR - budget)
     log.info("%d exception-handler funclets from %d handler tables", len(funclets), len(by_table))
-    return ExceptionTables(funclets, pads, frozenset(pair for pair in funclets if pair in direct))
+    callees: dict[int, set[int]] = {}
+    for parent, _funclet in funclets:
+        if parent not in callees:
+            callees[parent] = {site.callee for site in sites.get(parent, {}).values()}
+    called = frozenset(pair for pair in funclets if pair[1] in callees[pair[0]])
+    return ExceptionTables(funclets, pads, called)
