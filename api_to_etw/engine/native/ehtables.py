@@ -118,16 +118,17 @@ def language_handlers(image: PEImage) -> list[LanguageHandler]:
     """The language-specific handler of every primary RUNTIME_FUNCTION that names one (chained entries
     carry no handler of their own)."""
     out = []
+    data = image.data
     for rf in image.runtime_functions:
         if rf.parent is not None or rf.unwind & 1:
             continue
-        header = image.read(rf.unwind, 4)
-        if len(header) < 4:
+        at = image.file_offset(rf.unwind, 4)  # read in place: most functions have no handler
+        if at is None:
             continue
-        flags = header[0] >> 3
+        flags = data[at] >> 3
         if flags & UNW_FLAG_CHAININFO or not flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER):
             continue
-        count = header[2]
+        count = data[at + 2]
         at = rf.unwind + 4 + 2 * (count + (count & 1))
         raw = image.read(at, 4)
         if len(raw) < 4:
