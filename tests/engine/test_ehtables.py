@@ -132,3 +132,15 @@ def test_funclet_edges_survive_a_facts_file(tmp_path):
     replay = run_cli("analyze", "--facts", facts, "-o", "-")
     assert replay.code == ExitCode.OK, replay.stderr
     assert replay.stdout == direct.stdout and "\tunreached\t" not in direct.stdout
+
+
+@pytest.mark.parametrize("funclets", [[[1, 2, "catch"]], [[1]], "x"])
+def test_a_facts_file_with_bad_funclet_edges_is_refused_in_one_line(tmp_path, funclets):
+    facts = tmp_path / "f.facts.json"
+    assert run_cli("analyze", DLL, "--save-facts", facts, "-o", tmp_path / "f.tsv").code == ExitCode.OK
+    doc = json.loads(facts.read_text())
+    doc["funclets"] = funclets if not isinstance(funclets, list) else doc["funclets"] + funclets
+    facts.write_text(json.dumps(doc))
+    result = run_cli("analyze", "--facts", facts, "-o", tmp_path / "g.tsv")
+    assert result.code == ExitCode.CORRUPT_METADATA
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
