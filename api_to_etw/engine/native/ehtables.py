@@ -53,7 +53,7 @@ import logging
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Memory
@@ -325,8 +325,13 @@ def table_key(image: Memory, family: str, data: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------- families
-#: Sites by caller, then by site RVA (what the native engine keeps): the calls a handler makes.
-SitesByCaller = Mapping[int, Mapping[int, CallSite]]
+class SitesByCaller(Protocol):
+    """The call sites of a function by site RVA, asked by the function's entry (what the native engine keeps:
+    a dict, or a mapping that makes each function's dict on first use)."""
+
+    def get(self, caller: int, default: dict[int, CallSite], /) -> Mapping[int, CallSite]: ...
+
+
 #: Fewest functions an unnamed handler must serve before its layout is recognised from their tables.
 MIN_RECOGNISED_USERS = 8
 #: Most of a handler's functions (the first in .pdata order) whose tables are read to recognise its layout.

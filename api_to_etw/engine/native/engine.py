@@ -91,7 +91,7 @@ class NativeEngine(Engine):
             else:
                 sites.update((site.rva, site) for site in run)
         # Exception-handler funclets: edges from their parents (not sites of the data flow: no instruction).
-        tables = exception_tables(image, fmap.functions, by_function)
+        tables = exception_tables(image, fmap.functions, self._sites_by_function)
         self._landing_pads = tables.landing_pads
         funclet_calls = tables.sites()
         self._facts = Facts(
