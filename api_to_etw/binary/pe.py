@@ -19,7 +19,7 @@ import os
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from ..errors import CorruptFileError, InputNotFoundError, NotAPEError, UnsupportedArchitectureError
 from ..model import Memory
@@ -82,8 +82,9 @@ class CodeViewInfo:
         return self.guid.hex.upper() + format(self.age, "X")
 
 
-@dataclass(frozen=True)
-class RuntimeFunction:
+class RuntimeFunction(NamedTuple):
+    """One RUNTIME_FUNCTION entry (a tuple: a large image has hundreds of thousands, built at load)."""
+
     begin: int
     end: int
     unwind: int
@@ -313,32 +314,54 @@ def _codeview(data: ImageData, offset: int, size: int) -> Optional[CodeViewInfo]
 
 
 def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunction]:
-    """RUNTIME_FUNCTION entries with chained entries linked to the function they continue."""
+    """RUNTIME_FUNCTION entries with chained entries linked to the function they continue.
+
+    One pass over the table: the sections an entry's code and unwind info fall in are looked up only when
+    they change (an image's entries are sorted and their unwind info sits in one section), so the cost per
+    entry is a few comparisons, not two section searches.
+    """
     if not rva or size < RUNTIME_FUNCTION_SIZE:
         return []
     blob = image.read(rva, size - size % RUNTIME_FUNCTION_SIZE)  # bounded: short at section end, capped zero fill
     blob = blob[: len(blob) - len(blob) % RUNTIME_FUNCTION_SIZE]  # a directory cut short ends on a whole entry
+    # Cached section bounds are exact only when no two sections overlap (else the first in header order wins).
+    cache = image._lookup is not None
+    section_at = image.section_at
     entries = []
+    code_lo = code_hi = 0
     for begin, end, unwind in struct.iter_unpack("<III", blob):
-        if begin == 0 and end == 0:
+        if end <= begin:
+            if begin or end:
+                log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
             continue
-        if end <= begin or image.section_at(begin) is None:
-            log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
-            continue
+        if not (cache and code_lo <= begin < code_hi):
+            section = section_at(begin)
+            if section is None:
+                log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
+                continue
+            code_lo, code_hi = section.rva, section.end
         entries.append((begin, end, unwind))
-    by_begin = {e[0]: e for e in entries}
+    by_begin: Optional[dict[int, tuple[int, int, int]]] = None
     result = []
     data = image.data
+    # The file-backed span of the section the last unwind record was in: [lo, hi) in RVAs, at ``base`` in the file.
+    lo = hi = base = 0
     for begin, end, unwind in entries:
+        parent: Optional[int] = None
         if unwind & 1:  # points at another RUNTIME_FUNCTION rather than at unwind info
             target = image.read(unwind & ~1, 4)
             parent = struct.unpack("<I", target)[0] if len(target) == 4 else None
         else:
-            header = image.file_offset(unwind, 4)
-            if header is not None and not (data[header] >> 3) & UNW_FLAG_CHAININFO:
-                parent = None  # the common case, read in place: unwind info of a primary function
-            else:
+            if not lo <= unwind <= hi - 4:
+                lo = hi = base = 0
+                section = section_at(unwind)
+                if section is not None and cache:
+                    lo, hi, base = section.rva, section.rva + section.raw_size, section.raw_offset - section.rva
+            if not (lo <= unwind <= hi - 4 and not (data[base + unwind] >> 3) & UNW_FLAG_CHAININFO):
+                if by_begin is None:
+                    by_begin = {e[0]: e for e in entries}
                 parent = _chain_root(image, unwind, by_begin)
+            # else the common case, read in place: unwind info of a primary function
         if parent == begin:
             parent = None
         result.append(RuntimeFunction(begin, end, unwind, parent))
