@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import chain, compress, groupby
+from operator import itemgetter
 from typing import Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
@@ -31,11 +33,16 @@ _NEXT = FlowControl.NEXT
 _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
+_CALLER = itemgetter(0)
+_CALLEE = itemgetter(2)
 
 
 #: A call edge while functions are being discovered: (caller entry, instruction RVA, target, tail jump).
 #: Tuples, not ``CallSite`` objects: most are made once per call instruction of the binary.
 Edge = tuple[int, int, int, bool]
+#: The edges found so far, by the entry of the function decoded (in the order decoded): a function decoded
+#: again with a shorter extent drops its old edges by one ``pop``, not by filtering every edge of the binary.
+EdgesByEntry = dict[int, list[Edge]]
 
 
 @dataclass
@@ -82,7 +89,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             pending.add(rva)
 
     functions: dict[int, Function] = {}
-    calls: list[Edge] = []
+    calls: EdgesByEntry = {}
     imports = image.imports
 
     # The sorted ranges are kept between rounds; only the functions whose extent changed since (``changed``)
@@ -138,14 +145,13 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     gaps_done = False
     iat_loads = _iat_load_candidates(image)
     while todo:
-        first_new = len(calls)
         work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in todo]
-        new_targets = scan_functions(image, work, iat_loads, calls)
+        new_targets, tail_targets = scan_functions(image, work, iat_loads, calls)
         # Tail jumps whose target the scan did not take as a function start are the conditional ones.
-        cond_targets = {c[2] for c in calls[first_new:] if c[3]} - new_targets
+        cond_targets = tail_targets - new_targets
         known = code_ranges()
         starts, ranges = known
-        for target in cond_targets - new_targets:
+        for target in cond_targets:
             # A conditional tail jump (``jne McTemplate``) starts a function only where no known code is.
             i = bisect.bisect_right(starts, target) - 1
             if target in extents or target in imports or (i >= 0 and ranges[i][0] <= target < ranges[i][1]):
@@ -165,7 +171,8 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         settle_pending(known)  # extents unchanged since ``known`` was built
         todo = sorted((set(extents) - before) | redo)
         if redo:  # shortened functions are decoded again: forget what their longer extent produced
-            calls[:] = [c for c in calls if c[0] not in redo]
+            for entry in redo:
+                calls.pop(entry, None)
         if not todo and not gaps_done:  # once all else is known: leaf code in the gaps (engine/native/gaps.py)
             gaps_done = True
             known = code_ranges()
@@ -180,8 +187,10 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         functions[entry] = Function(rva=entry, size=end - entry, name="", fragments=fragments.get(entry, []))
     for slot, label in imports.items():
         functions[slot] = Function(rva=slot, size=0, name=label.split("!", 1)[-1], imported=True)
+    edges = list(chain.from_iterable(calls.values()))
+    calls.clear()
     # Each target once (in the order the calls first name it), not once per call site.
-    callees = dict.fromkeys(c[2] for c in calls)
+    callees: dict[int, Optional[tuple[int, bool]]] = dict.fromkeys(map(_CALLEE, edges))
     # Calls through function pointers in data: the pointer's slot stands for the callee (named later).
     for callee in callees:
         if callee not in functions and fmap.owner(callee) is None and not in_code(callee) \
@@ -198,7 +207,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         else:
             target_owner = fmap.owner(callee)
             callees[callee] = None if target_owner is None else (canonical.get(target_owner, target_owner), False)
-    fmap.calls = [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in calls
+    fmap.calls = [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in edges
                   if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
     image.release()
     return fmap
@@ -258,20 +267,34 @@ def _skip_padding(code: bytes, offset: int, ip: int) -> int:
 
 
 def scan_functions(image: PEImage, work: list[tuple[int, list[tuple[int, int]]]], iat_loads: list[int],
-                   calls: list[Edge]) -> set[int]:
-    """Decode every (entry, pieces) of ``work`` once: append its call sites to ``calls`` (in ``work`` order) and
-    return the direct call and tail-jump targets. Large work is split over two processes (see ``parallel``)."""
+                   calls: EdgesByEntry) -> tuple[set[int], set[int]]:
+    """Decode every (entry, pieces) of ``work`` once: add its call sites to ``calls`` (in ``work`` order) and
+    return the direct call and tail-jump targets, and the targets of every tail edge. Large work is split over
+    two processes (see ``parallel``)."""
     from .parallel import scan_in_parallel
 
     split = scan_in_parallel(image, work, iat_loads)
     if split is not None:
-        calls.extend(split[0])
-        return split[1]
+        edges, targets, tails = split
+        for entry, run in groupby(edges, _CALLER):
+            calls[entry] = list(run)
+        return targets, tails
+    return scan_work(image, work, iat_loads, calls)
+
+
+def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]], iat_loads: list[int],
+              calls: EdgesByEntry) -> tuple[set[int], set[int]]:
+    """``scan_functions`` in this process: the edges of each function decoded go to ``calls[entry]``."""
     targets: set[int] = set()
+    tails: set[int] = set()
+    imports = image.imports
     for entry, pieces in work:
+        found: list[Edge] = []
         for start, stop in pieces:
-            _scan(image, entry, start, stop, image.imports, calls, targets, iat_loads)
-    return targets
+            _scan(image, entry, start, stop, imports, found, targets, tails, iat_loads)
+        if found:
+            calls[entry] = found
+    return targets, tails
 
 
 #: Opcodes of ``mov r, r/m`` (8A/8B) and ``mov sreg, r/m`` (8E): before a RIP-relative ModRM, a load.
@@ -300,12 +323,14 @@ def _iat_load_candidates(image: PEImage) -> list[int]:
 
 
 def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, str], calls: list[Edge],
-          targets: set[int], iat_loads: list[int] | None = None) -> None:
+          targets: set[int], tails: set[int], iat_loads: list[int] | None = None) -> None:
+    """Append the edges of the code ``start``..``stop`` of function ``entry`` to ``calls``; add the direct call
+    and jump targets to ``targets`` and the target of every tail edge to ``tails``."""
     code = image.file_bytes(start, stop - start)  # code is what the file holds, never the zero fill
     if iat_loads is not None:
         i = bisect.bisect_left(iat_loads, start)
         if i == len(iat_loads) or iat_loads[i] >= stop:
-            _scan_plain(code, entry, start, stop, calls, targets)
+            _scan_plain(code, entry, start, stop, calls, targets, tails)
             return
     iat_regs: dict[int, int] = {}  # register -> IAT slot it was loaded from (``mov rdi, [__imp_X]; call rdi``)
     for instr in Decoder(64, code, ip=start):
@@ -324,16 +349,22 @@ def _scan(image: PEImage, entry: int, start: int, stop: int, imports: dict[int, 
             target = instr.near_branch_target
             if not (start <= target < stop):
                 calls.append((entry, instr.ip, target, True))
+                tails.add(target)
                 if fc == _BRANCH:
                     targets.add(target)
         elif fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH:
             if instr.is_ip_rel_memory_operand:
                 # Through the IAT, or through a function pointer in data (kernel WPP's pfnWppTraceMessage).
-                calls.append((entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
+                slot = instr.ip_rel_memory_address
+                calls.append((entry, instr.ip, slot, fc == _INDIRECT_BRANCH))
+                if fc == _INDIRECT_BRANCH:
+                    tails.add(slot)
             elif instr.op0_kind == _REG:
                 loaded = iat_regs.get(_full_register(instr.op0_register))
                 if loaded is not None:
                     calls.append((entry, instr.ip, loaded, fc == _INDIRECT_BRANCH))
+                    if fc == _INDIRECT_BRANCH:
+                        tails.add(loaded)
 
 
 #: Instructions followed after a pointer slot is loaded into a register, looking for the call through it.
@@ -434,7 +465,8 @@ def calls_through_table(image: PEImage, slot: int, offsets: set[int], owner) -> 
     return [out[k] for k in sorted(out)]
 
 
-def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Edge], targets: set[int]) -> None:
+def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Edge], targets: set[int],
+                tails: set[int]) -> None:
     """``_scan`` for code holding no load from the IAT: the same edges, no per-instruction register tracking.
 
     The hottest loop of the engine (every instruction of the binary passes here once): the common cases
@@ -442,6 +474,7 @@ def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Edge
     """
     append = calls.append
     add = targets.add
+    tail = tails.add
     for instr in Decoder(64, code, ip=start):
         fc = instr.flow_control
         if fc == _NEXT:
@@ -450,6 +483,7 @@ def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Edge
             target = instr.near_branch_target
             if not (start <= target < stop):
                 append((entry, instr.ip, target, True))
+                tail(target)
         elif fc == _CALL:
             target = instr.near_branch_target
             append((entry, instr.ip, target, False))
@@ -459,8 +493,14 @@ def _scan_plain(code: bytes, entry: int, start: int, stop: int, calls: list[Edge
             if not (start <= target < stop):
                 append((entry, instr.ip, target, True))
                 add(target)
-        elif (fc == _INDIRECT_CALL or fc == _INDIRECT_BRANCH) and instr.is_ip_rel_memory_operand:
-            append((entry, instr.ip, instr.ip_rel_memory_address, fc == _INDIRECT_BRANCH))
+                tail(target)
+        elif fc == _INDIRECT_CALL:
+            if instr.is_ip_rel_memory_operand:
+                append((entry, instr.ip, instr.ip_rel_memory_address, False))
+        elif fc == _INDIRECT_BRANCH and instr.is_ip_rel_memory_operand:
+            slot = instr.ip_rel_memory_address
+            append((entry, instr.ip, slot, True))
+            tail(slot)
 
 
 #: REX.W prefixes (with or without REX.R) of ``lea r64, [rip+disp32]`` (REX 8D ModRM).
