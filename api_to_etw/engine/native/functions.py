@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, groupby
 from operator import itemgetter
-from typing import Optional
+from typing import Optional, overload
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
 
@@ -52,6 +52,8 @@ class FunctionMap:
     #: Sorted (start, end, owner entry) of every code range, for address -> function lookups.
     ranges: list[tuple[int, int, int]] = field(default_factory=list)
     _starts: list[int] = field(default_factory=list)
+    #: Caller entry -> the slice (start, stop) of ``calls`` holding its sites (each caller's are contiguous).
+    runs: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def owner(self, rva: int) -> int | None:
         """Entry RVA of the function whose code contains ``rva``."""
@@ -61,6 +63,43 @@ class FunctionMap:
             if start <= rva < end:
                 return owner
         return None
+
+
+class SitesByFunction:
+    """The call sites of each function by instruction RVA, the dict of a function made the first time it is
+    asked for: the engine asks for the few functions the analysis resolves, not for all (551,000 sites in
+    node.exe). Sites added later (``setdefault``) join the function's dict."""
+
+    def __init__(self, calls: list[CallSite], runs: dict[int, tuple[int, int]]):
+        self._calls = calls
+        self._runs = runs
+        self._made: dict[int, dict[int, CallSite]] = {}
+
+    @overload
+    def get(self, caller: int) -> Optional[dict[int, CallSite]]: ...
+    @overload
+    def get(self, caller: int, default: dict[int, CallSite]) -> dict[int, CallSite]: ...
+
+    def get(self, caller: int, default: Optional[dict[int, CallSite]] = None) -> Optional[dict[int, CallSite]]:
+        made = self._made.get(caller)
+        if made is None:
+            run = self._runs.get(caller)
+            if run is None:
+                return default
+            made = self._made[caller] = {site.rva: site for site in self._calls[run[0] : run[1]]}
+        return made
+
+    def __getitem__(self, caller: int) -> dict[int, CallSite]:
+        made = self.get(caller)
+        if made is None:
+            raise KeyError(caller)
+        return made
+
+    def setdefault(self, caller: int, default: dict[int, CallSite]) -> dict[int, CallSite]:
+        made = self.get(caller)
+        if made is None:
+            made = self._made[caller] = default
+        return made
 
 
 def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
@@ -93,21 +132,39 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     imports = image.imports
 
     # The sorted ranges are kept between rounds; only the functions whose extent changed since (``changed``)
-    # are taken out and put back: a round adds a few functions to tens of thousands.
+    # are taken out and put back, in place: a round adds a few functions to tens of thousands.
     built: list[tuple[list[int], list[tuple[int, int, int]]]] = []
+    placed: dict[int, int] = {}  # entry -> the end its range in ``built`` has
     changed: set[int] = set()
 
     def code_ranges() -> tuple[list[int], list[tuple[int, int, int]]]:
+        """(starts, ranges) of the current extents, sorted. The lists are updated in place by the next call:
+        each caller is done with the previous answer by then."""
         if built and not changed:
             return built[0]
-        owners = extents if not built else changed
-        ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
-        for entry in owners:
-            ranges.append((entry, extents[entry], entry))
-            for fstart, fend in fragments.get(entry, ()):
-                ranges.append((fstart, fend, entry))
-        ranges.sort()
-        built[:] = [([r[0] for r in ranges], ranges)]
+        if not built or len(changed) > len(placed) // 8:
+            ranges = []
+            for entry, end in extents.items():
+                ranges.append((entry, end, entry))
+                for fstart, fend in fragments.get(entry, ()):
+                    ranges.append((fstart, fend, entry))
+            ranges.sort()
+            built[:] = [([r[0] for r in ranges], ranges)]
+            placed.clear()
+            placed.update(extents)
+        else:
+            starts, ranges = built[0]
+            for entry in changed:
+                old = placed.get(entry)
+                if old is not None:  # take the owner's ranges out (fragments never change, its end may)
+                    for piece in [(entry, old, entry)] + [(fs, fe, entry) for fs, fe in fragments.get(entry, ())]:
+                        i = bisect.bisect_left(ranges, piece)
+                        del ranges[i], starts[i]
+                end = placed[entry] = extents[entry]
+                for piece in [(entry, end, entry)] + [(fs, fe, entry) for fs, fe in fragments.get(entry, ())]:
+                    i = bisect.bisect_left(ranges, piece)
+                    ranges.insert(i, piece)
+                    starts.insert(i, piece[0])
         changed.clear()
         return built[0]
 
@@ -187,10 +244,8 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         functions[entry] = Function(rva=entry, size=end - entry, name="", fragments=fragments.get(entry, []))
     for slot, label in imports.items():
         functions[slot] = Function(rva=slot, size=0, name=label.split("!", 1)[-1], imported=True)
-    edges = list(chain.from_iterable(calls.values()))
-    calls.clear()
     # Each target once (in the order the calls first name it), not once per call site.
-    callees: dict[int, Optional[tuple[int, bool]]] = dict.fromkeys(map(_CALLEE, edges))
+    callees: dict[int, Optional[tuple[int, bool]]] = dict.fromkeys(map(_CALLEE, chain.from_iterable(calls.values())))
     # Calls through function pointers in data: the pointer's slot stands for the callee (named later).
     for callee in callees:
         if callee not in functions and fmap.owner(callee) is None and not in_code(callee) \
@@ -207,8 +262,15 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         else:
             target_owner = fmap.owner(callee)
             callees[callee] = None if target_owner is None else (canonical.get(target_owner, target_owner), False)
-    fmap.calls = [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in edges
+    sites = fmap.calls
+    runs = fmap.runs
+    for entry in list(calls):  # each function's edges are let go as its sites are made: one of the two at a time
+        found = calls.pop(entry)
+        first = len(sites)
+        sites += [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in found
                   if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
+        if len(sites) > first:
+            runs[entry] = (first, len(sites))
     image.release()
     return fmap
 
