@@ -11,7 +11,7 @@ import bisect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain, compress, groupby
+from itertools import chain, compress, groupby, islice
 from operator import itemgetter
 from typing import Optional, overload
 
@@ -226,20 +226,20 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
                 continue
             if in_code(target):
                 pending.add(target)
-        before = set(extents)
+        before = len(extents)  # entries are only ever added: the new ones come after the first ``before``
         redo = set()
         settle_pending(known)  # extents unchanged since ``known`` was built
-        todo = sorted((set(extents) - before) | redo)
+        todo = sorted(set(islice(extents, before, None)) | redo)
         if redo:  # shortened functions are decoded again: forget what their longer extent produced
             for entry in redo:
                 calls.pop(entry, None)
         if not todo and not gaps_done:  # once all else is known: leaf code in the gaps (engine/native/gaps.py)
             gaps_done = True
             known = code_ranges()
-            pending |= gap_entries(image, known[1]) - set(extents)
-            before = set(extents)
+            pending |= {rva for rva in gap_entries(image, known[1]) if rva not in extents}
+            before = len(extents)
             settle_pending(known)
-            todo = sorted(set(extents) - before)
+            todo = sorted(islice(extents, before, None))
 
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)
