@@ -23,6 +23,8 @@ FIXTURES = [
     os.path.join(SAMPLES, "idioms", "O2", "idioms.dll"),
     os.path.join(SAMPLES, "idioms", "O1", "idioms.dll"),
     os.path.join(SAMPLES, "mcdll", "O2", "mcdll.dll"),
+    os.path.join(SAMPLES, "funclets", "O2", "funclets.dll"),  # landing pads: blocks entered from unwinding
+    os.path.join(SAMPLES, "funclets", "Os", "funclets.dll"),
     os.path.join(SAMPLES, "wpp", "wppkernel.exe"),
 ]
 

@@ -259,7 +259,9 @@ class FunctionDataflow:
         return [Store(self.function, rva, addr, cap(values)) for (rva, addr), values in self._stores.items()]
 
     # ------------------------------------------------------------------ driver
-    def run(self, pieces: Iterable[tuple[int, int]]) -> None:
+    def run(self, pieces: Iterable[tuple[int, int]], landing_pads: Collection[int] = ()) -> None:
+        """The data flow over the function's code from its entry, and from each landing pad (code only the
+        unwinder enters: a ``__except`` block) with nothing known but the image."""
         instrs: list[Instruction] = []
         bounds = []
         for start, stop in pieces:
@@ -284,6 +286,7 @@ class FunctionDataflow:
         # Block leaders and ends from each instruction's flow control, read once (most functions are one block).
         flows = [instr.flow_control for instr in instrs]
         leaders = {entry}
+        leaders.update(pad for pad in landing_pads if inside(pad))
         last_index = len(instrs) - 1
         for idx, fc in enumerate(flows):
             if fc == _NEXT or fc == _CALL:
@@ -322,13 +325,19 @@ class FunctionDataflow:
                                                                          self.sites)
         if self.asked is not None and self.targets is None:
             self._slice(blocks, inside)
-            if entry not in blocks:
-                return
 
-        states: dict[int, State] = {entry: State.entry()}
+        states: dict[int, State] = {}
         visits: dict[int, int] = {}
-        worklist = [entry]
-        queued = {entry}
+        worklist: list[int] = []
+        if entry in blocks:  # a sliced function may keep only code reached from a landing pad
+            states[entry] = State.entry()
+            worklist.append(entry)
+        queued = set(worklist)
+        for pad in landing_pads:
+            if pad in blocks and pad not in states:
+                states[pad] = State({}, {}, None)
+                worklist.append(pad)
+                queued.add(pad)
         while worklist:
             worklist.sort(key=position.__getitem__, reverse=True)
             ip = worklist.pop()
