@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Collection, Iterable, Sequence
-from itertools import groupby
-from operator import attrgetter
 from typing import Optional
 
 from ...binary.pdb import PdbSymbols
@@ -28,7 +26,7 @@ from ...model import (
 from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
 from .dataflow import FILL_FUNCTIONS, FunctionDataflow
 from .ehtables import exception_tables
-from .functions import calls_through_table, discover, scan_lea_references, scan_rip_references
+from .functions import SitesByFunction, calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 from .runtime import RuntimeImports, resolve_runtime_imports
 
@@ -37,7 +35,6 @@ from .runtime import RuntimeImports, resolve_runtime_imports
 COPY_FUNCTIONS = frozenset(("memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"))
 
 log = logging.getLogger(__name__)
-_CALLER = attrgetter("caller")
 
 
 class NativeEngine(Engine):
@@ -54,7 +51,7 @@ class NativeEngine(Engine):
         self.image = image
         self.pdb = pdb
         self._facts: Optional[Facts] = None
-        self._sites_by_function: dict[int, dict[int, CallSite]] = {}
+        self._sites_by_function = SitesByFunction([], {})
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
         self._case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = {}
         self._call_results: dict[int, ValueSet] = {}
@@ -82,14 +79,8 @@ class NativeEngine(Engine):
             symbols.update(pdb.functions)
         for rva, names in image.exports.items():
             symbols.setdefault(rva, names[0])
-        # Sites come grouped by caller (each function is decoded in one go): one dict per run of a caller.
-        by_function = self._sites_by_function
-        for caller, run in groupby(fmap.calls, _CALLER):
-            sites = by_function.get(caller)
-            if sites is None:
-                by_function[caller] = {site.rva: site for site in run}
-            else:
-                sites.update((site.rva, site) for site in run)
+        # Each caller's sites are one run of the calls: its dict is made when the analysis asks for it.
+        self._sites_by_function = SitesByFunction(fmap.calls, fmap.runs)
         # Exception-handler funclets: edges from their parents (not sites of the data flow: no instruction).
         tables = exception_tables(image, fmap.functions, self._sites_by_function)
         self._landing_pads = tables.landing_pads
