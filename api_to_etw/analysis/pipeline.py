@@ -469,6 +469,10 @@ class Analysis:
         if sites:
             graph.add_edges_from((caller, node) for caller in dict.fromkeys(site.caller for site in sites))
         known = self._caller_lists[node] = sorted(graph.predecessors(node)) if node in graph else []
+        funclets = self.facts.funclets
+        if funclets and sites:  # callers by a call first: a funclet runs only when an exception unwinds its parent
+            by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
+            known.sort(key=lambda caller: ((caller, node) in funclets and caller not in by_call, caller))
         return known
 
     def _path(self, ancestors: dict[int, tuple[int, Optional[int]]], start: int) -> list[int]:

@@ -135,8 +135,15 @@ FIXTURES = {
     ("mcdriver/O2/mcdriver.sys", False): {},
     ("mcdriver/Os/mcdriver.sys", True): {},
     ("mcdriver/Os/mcdriver.sys", False): {},
+    ("mcumdf/O1/mcumdf.dll", True): {},
+    ("mcumdf/O1/mcumdf.dll", False): {},
+    ("mcumdf/O2/mcumdf.dll", True): {},
+    ("mcumdf/O2/mcumdf.dll", False): {},
+    ("mcumdf/Os/mcumdf.dll", True): {},
+    ("mcumdf/Os/mcumdf.dll", False): {},
     ("wevt/gadget.dll", True): {},
     ("wevt/gadget.dll", False): {},
+    **{(f"funclets/{level}/funclets.dll", use_pdb): {} for level in ("O1", "O2", "Os") for use_pdb in (True, False)},
 }
 
 

@@ -25,6 +25,7 @@ from ...model import (
 )
 from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
 from .dataflow import FILL_FUNCTIONS, FunctionDataflow
+from .ehtables import exception_tables
 from .functions import SitesByFunction, calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 from .runtime import RuntimeImports, resolve_runtime_imports
@@ -56,6 +57,8 @@ class NativeEngine(Engine):
         self._call_results: dict[int, ValueSet] = {}
         self._copiers: frozenset[int] = frozenset()
         self._runtime = RuntimeImports()
+        #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
+        self._landing_pads: dict[int, set[int]] = {}
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -78,17 +81,22 @@ class NativeEngine(Engine):
             symbols.setdefault(rva, names[0])
         # Each caller's sites are one run of the calls: its dict is made when the analysis asks for it.
         self._sites_by_function = SitesByFunction(fmap.calls, fmap.runs)
+        # Exception-handler funclets: edges from their parents (not sites of the data flow: no instruction).
+        tables = exception_tables(image, fmap.functions, self._sites_by_function)
+        self._landing_pads = tables.landing_pads
+        funclet_calls = tables.sites()
         self._facts = Facts(
             binary_name=os.path.basename(image.path),
             image_base=image.image_base,
             functions=fmap.functions,
-            calls=fmap.calls,
+            calls=fmap.calls + funclet_calls if funclet_calls else fmap.calls,
             symbols=symbols,
             memory=image,
             has_pdb=pdb is not None,
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
             resources=self._resources(),
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
+            funclets=tables.funclets,
         )
         self._fmap = fmap
         # memcpy/memset by name, directly or through an import thunk (``jmp [__imp_memset]``).
@@ -193,6 +201,6 @@ class NativeEngine(Engine):
                                     self._call_results, copies, codecs=self._runtime.codecs,
                                     dispatch=self._runtime.dispatch, fill_calls=fills,
                                     checks=self._runtime.check)
-            flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
+            flow.run([(func.rva, func.rva + func.size)] + list(func.fragments), self._landing_pads.get(func.rva, ()))
             out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
         return out
