@@ -23,7 +23,7 @@ from ...model import (
     ValueSet,
     import_thunks,
 )
-from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
+from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, RUNTIME_BYTES, STORES, TABLE_CALLS, Engine
 from .dataflow import FILL_FUNCTIONS, FunctionDataflow
 from .ehtables import exception_tables
 from .functions import SitesByFunction, calls_through_table, discover, scan_lea_references, scan_rip_references
@@ -45,7 +45,8 @@ class NativeEngine(Engine):
     """
 
     name = "native"
-    capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS))
+    capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS,
+                              RUNTIME_BYTES))
 
     def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None):
         self.image = image
@@ -110,6 +111,19 @@ class NativeEngine(Engine):
         self._call_results = self._runtime.call_results
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
+
+    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+        """Run the code from the site's function, then from its callers (nearest first), until one run
+        pair reaches the site and agrees on the bytes (``evaluate.pointed_bytes``; bounded, optional)."""
+        assert self._facts is not None, "load() first"
+        from . import evaluate
+
+        answer = evaluate.pointed_bytes(self.image, evaluate.runtime_starts(self._facts, site.caller), site.rva, index, size)
+        if answer.data is None:
+            log.info("no run-time value for argument %d at 0x%x: %s", index, site.rva, answer.reason)
+        else:
+            log.info("argument %d at 0x%x evaluated from 0x%x: %s", index, site.rva, answer.start, answer.data.hex())
+        return answer.data
 
     def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
         """The sites are kept with the function's others (not in the facts), so ``resolve`` answers for them;
