@@ -56,6 +56,8 @@ STACK_ARGUMENTS = 8
 _PAGE = 0x1000
 #: Where the two runs place their regions (far from any image base; the second run elsewhere).
 _LAYOUTS = (0x7FF0_0000_0000, 0x7E10_0000_0000)
+#: Where the scratch pointers point, past the middle of the scratch memory (a different odd offset per run).
+_POOL_SKEW = (0x4B, 0x5A7)
 _STUB_OFFSET = 0x0
 _STACK_OFFSET = 0x1000_0000
 _HEAP_OFFSET = 0x2000_0000
@@ -463,7 +465,8 @@ def _run(image: PEImage, start: int, site_rva: int, index: int, size: int, base:
     # Every 8-byte slot of the scratch memory points into the middle of the scratch memory itself: objects
     # the callers would have built read as a graph of pointers (whose bytes differ in each run), so the
     # code can follow their fields without faulting, and what it derives from them makes the runs disagree.
-    pool = base + _SCRATCH_OFFSET + SCRATCH_SIZE // 2
+    # The pointers' low bytes are non-zero and differ per run, so a string read through one differs too.
+    pool = base + _SCRATCH_OFFSET + SCRATCH_SIZE // 2 + _POOL_SKEW[variant]
     uc.mem_write(base + _SCRATCH_OFFSET, struct.pack("<Q", pool) * (SCRATCH_SIZE * len(scratch) // 8))
     uc.mem_write(rsp, struct.pack("<Q", sentinel))
     for i, pointer in enumerate(scratch[len(_ARG_REGS):]):
