@@ -33,7 +33,7 @@ from ..model import (
     params_of,
     substitute,
 )
-from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, Engine
+from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, RUNTIME_BYTES, Engine
 from .frozen import Recording, save_facts
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,8 @@ class RecordingEngine(Engine):
         self.inner = inner
         self.name = inner.name
         self.capabilities = inner.capabilities
-        self.recording = Recording(capabilities=frozenset(inner.capabilities))
+        # Run-time evaluations are answered live but not recorded: a replay does not claim them.
+        self.recording = Recording(capabilities=frozenset(inner.capabilities) - {RUNTIME_BYTES})
         self._facts: Optional[Facts] = None
         self._memory: Optional[RecordingMemory] = None
         self._resolved: set[int] = set()
@@ -187,6 +188,9 @@ class RecordingEngine(Engine):
         found = self.inner.case_guards(function, selector)
         self.recording.case_guards[(function, selector)] = dict(found)
         return found
+
+    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+        return self.inner.pointed_bytes(site, index, size)
 
     def close(self) -> None:
         self.inner.close()
