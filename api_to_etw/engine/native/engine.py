@@ -58,6 +58,8 @@ class NativeEngine(Engine):
         self._call_results: dict[int, ValueSet] = {}
         self._copiers: frozenset[int] = frozenset()
         self._runtime = RuntimeImports()
+        #: Run-time evaluations asked so far (``pointed_bytes``; bounded per binary).
+        self._questions = 0
         #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
         self._landing_pads: dict[int, set[int]] = {}
 
@@ -118,6 +120,11 @@ class NativeEngine(Engine):
         assert self._facts is not None, "load() first"
         from . import evaluate
 
+        self._questions += 1
+        if self._questions > evaluate.MAX_QUESTIONS:
+            log.info("no run-time value for argument %d at 0x%x: more than %d questions", index, site.rva,
+                     evaluate.MAX_QUESTIONS)
+            return None
         answer = evaluate.pointed_bytes(self.image, evaluate.runtime_starts(self._facts, site.caller), site.rva, index, size)
         if answer.data is None:
             log.info("no run-time value for argument %d at 0x%x: %s", index, site.rva, answer.reason)

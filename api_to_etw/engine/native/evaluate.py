@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 MAX_INSTRUCTIONS = 2_000_000
 #: Wall-clock seconds one run may take (unicorn's own timeout, in microseconds below).
 MAX_SECONDS = 2.0
+#: Wall-clock seconds all the runs of one question may take together (checked between runs).
+QUESTION_SECONDS = 6.0
+#: Questions one engine answers per binary (the rest get no answer): a bound on the whole analysis.
+MAX_QUESTIONS = 16
 #: Start functions tried per question: the function of the call, then its callers, nearest first.
 MAX_STARTS = 12
 MAX_START_DEPTH = 4
@@ -407,7 +411,11 @@ def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: i
     if not available():
         return Evaluation(None, reason="the emulator (unicorn) is not installed")
     reasons = []
+    until = time.monotonic() + QUESTION_SECONDS
     for start in starts:
+        if time.monotonic() > until:
+            reasons.append(f"the question's {QUESTION_SECONDS:.0f} s are spent")
+            break
         found: list[bytes] = []
         for variant, layout in enumerate(_LAYOUTS):
             try:
