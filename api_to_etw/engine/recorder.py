@@ -33,7 +33,7 @@ from ..model import (
     params_of,
     substitute,
 )
-from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, RUNTIME_BYTES, Engine
+from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, Engine
 from .frozen import Recording, save_facts
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,7 @@ class RecordingEngine(Engine):
         self.inner = inner
         self.name = inner.name
         self.capabilities = inner.capabilities
-        # Run-time evaluations are answered live but not recorded: a replay does not claim them.
-        self.recording = Recording(capabilities=frozenset(inner.capabilities) - {RUNTIME_BYTES})
+        self.recording = Recording(capabilities=frozenset(inner.capabilities))
         self._facts: Optional[Facts] = None
         self._memory: Optional[RecordingMemory] = None
         self._resolved: set[int] = set()
@@ -190,7 +189,9 @@ class RecordingEngine(Engine):
         return found
 
     def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
-        return self.inner.pointed_bytes(site, index, size)
+        found = self.inner.pointed_bytes(site, index, size)
+        self.recording.runtime_bytes[(site.caller, site.rva, index, size)] = found
+        return found
 
     def close(self) -> None:
         self.inner.close()

@@ -60,6 +60,16 @@ def test_runguid_passed_in_name_gets_no_guid():
     assert f"in {TRUTH['passed_in']}:" in why and "no GUID constant of the image" in why, why
 
 
+def test_runguid_replays_from_a_facts_file(tmp_path):
+    """--save-facts records the evaluator's answers; --facts gives the same provider without running anything."""
+    facts = str(tmp_path / "runguid.facts.json")
+    live = run_cli("analyze", _dll("O2"), "--save-facts", facts, "-o", "-")
+    replay = run_cli("analyze", "--facts", facts, "-o", "-")
+    assert live.code == 0 and replay.code == 0, (live.stderr, replay.stderr)
+    assert replay.stdout == live.stdout
+    assert TRUTH["provider"] in replay.stdout
+
+
 @needs_tools("clang", "lld-link", "llvm-dlltool")
 def test_runguid_fixture_reproduces():
     import subprocess
