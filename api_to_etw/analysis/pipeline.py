@@ -24,11 +24,13 @@ if TYPE_CHECKING:  # pragma: no cover
 from ..collector import collector_paused
 from ..engine.base import MEMORY, Engine
 from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
+from ..etw.descriptor import format_guid
 from ..model import (
     Addr,
     CallSite,
     Facts,
     Load,
+    StackAddr,
     Value,
     ValueSet,
     cap,
@@ -374,26 +376,41 @@ class Analysis:
             exprs: dict[str, ValueSet] = {k: args[k] for k in ("guid", "handle_out", "context", "class_count",
                                                                "class_regs") if k in args}
             exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
-            named = False
-            for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
-                for combo in combinations(concrete):
-                    provider = resolver.provider_from_guid(combo["guid"])
-                    if provider is None:
-                        continue
-                    named = True
-                    if api.role == ApiRole.CLASSIC_REGISTER:
-                        classes.setdefault(provider.guid, set()).add(provider)
-                        for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
-                            guid = resolver.guid_at(class_addr.rva)
-                            if guid:
-                                classes.setdefault(guid, set()).add(provider)
-                                class_rvas.setdefault(guid, class_addr.rva)
-                        class_handles.update(resolver.classic_handle_slots(combo["class_regs"], combo["class_count"]))
-                        continue
-                    handle_out = fold_pointers(combo["handle_out"], self.pointers)
-                    for key in (location_key(handle_out), context_field_key(combo.get("context"), handle_out)):
-                        if key is not None:
-                            regs.setdefault(key, set()).add(provider)
+
+            def register(exprs: dict[str, ValueSet], site: CallSite = site, api: EtwApi = api) -> bool:
+                named = False
+                for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
+                    for combo in combinations(concrete):
+                        provider = resolver.provider_from_guid(combo["guid"])
+                        if provider is None:
+                            continue
+                        named = True
+                        if api.role == ApiRole.CLASSIC_REGISTER:
+                            classes.setdefault(provider.guid, set()).add(provider)
+                            for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
+                                guid = resolver.guid_at(class_addr.rva)
+                                if guid:
+                                    classes.setdefault(guid, set()).add(provider)
+                                    class_rvas.setdefault(guid, class_addr.rva)
+                            class_handles.update(resolver.classic_handle_slots(combo["class_regs"], combo["class_count"]))
+                            continue
+                        handle_out = fold_pointers(combo["handle_out"], self.pointers)
+                        for key in (location_key(handle_out), context_field_key(combo.get("context"), handle_out)):
+                            if key is not None:
+                                regs.setdefault(key, set()).add(provider)
+                return named
+
+            named = register(exprs)
+            if not named and api.guid is not None and "guid" in exprs:
+                # No GUID constant reaches the call: run the code that leads to it (an engine capability).
+                data = self.values.pointed_bytes(site, api.guid, 16)
+                if data is not None:
+                    exprs["guid"] = frozenset((StackAddr(0, tuple(data), frame=site.caller),))
+                    named = register(exprs)
+                    if named:
+                        log.info("%s at 0x%x in %s: its GUID %s comes from a run of the code that computes it",
+                                 self.facts.functions[site.callee].name, site.rva,
+                                 self.facts.functions[site.caller].name, format_guid(data))
             if not named and api.role == ApiRole.CLASSIC_REGISTER:
                 self.stats.runtime_controls.append(
                     f"{self.facts.functions[site.callee].name} at 0x{site.rva:x} in {self.facts.functions[site.caller].name}: "

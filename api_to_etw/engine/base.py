@@ -43,10 +43,15 @@ MEMORY = "memory"
 #: ``table_calls`` finds calls through a function table held in a global (KMDF's WdfFunctions).
 TABLE_CALLS = "table-calls"
 
+#: ``pointed_bytes`` runs the image's code to learn the bytes an argument points to (a GUID computed at
+#: run time). Optional: the analysis asks only where the static values name nothing, and says nothing
+#: when an engine lacks it.
+RUNTIME_BYTES = "runtime-bytes"
+
 #: What ``Engine.resolve`` is asked for: function -> {call-site RVA: the argument indices read there}.
 Asked = Mapping[int, Mapping[int, Collection[int]]]
 
-CAPABILITIES = (ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS)
+CAPABILITIES = (ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS, RUNTIME_BYTES)
 
 #: What the user loses without each capability: the text of the one warning the analysis gives.
 MISSING_EFFECT = {
@@ -59,6 +64,7 @@ MISSING_EFFECT = {
     CASE_GUARDS: "no switch or compare-chain guards: the Ioctl column stays empty",
     MEMORY: "only part of the image's memory is readable: values outside it read as nothing",
     TABLE_CALLS: "calls through function tables held in globals are unknown: KMDF callbacks are no entry points",
+    RUNTIME_BYTES: "GUIDs computed at run time are not evaluated: their registrations name no provider",
 }
 
 
@@ -116,6 +122,15 @@ class Engine(ABC):
         KMDF drivers call the framework this way: ``WdfFunctions[WdfDriverCreateTableIndex](...)``.
         """
         return []
+
+    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+        """The ``size`` bytes that argument ``index`` of ``site`` points to when the call runs, learned by
+        running the code that leads to it (capability RUNTIME_BYTES); None when that cannot be known.
+
+        A classic provider whose ControlGuid is derived at run time (hashed from a name) needs it: no
+        instruction or data of the image holds the GUID.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release whatever the engine holds (files, a Ghidra project)."""

@@ -188,6 +188,11 @@ class RecordingEngine(Engine):
         self.recording.case_guards[(function, selector)] = dict(found)
         return found
 
+    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+        found = self.inner.pointed_bytes(site, index, size)
+        self.recording.runtime_bytes[(site.caller, site.rva, index, size)] = found
+        return found
+
     def close(self) -> None:
         self.inner.close()
 

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pefile
+import pytest
 
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
@@ -119,15 +120,20 @@ def test_dxil_descriptors_of_the_dxc_manifest(real_binary):
     assert len({e[0] for e in resolved}) == 1 and all(e[0] == "" for e in partial)
 
 
-def test_msodbcdiag18_classic_writes_claim_no_provider(real_binary):
-    """Classic RegisterTraceGuidsW + TraceEvent whose control GUID is parsed from a string at run time: the
-    image holds no control GUID, so the TraceEvent writes are classic rows that name no provider."""
+def test_msodbcdiag18_classic_writes_have_the_run_time_provider(real_binary):
+    """Classic RegisterTraceGuidsW + TraceEvent whose control GUID is hashed from a name at run time: the
+    image holds no control GUID; the engine runs the code that computes it, so every TraceEvent row names the
+    one provider, a GUID whose bytes are nowhere in the image (its value is checked against the test's own
+    computation in test_runtime_providers_real)."""
+    pytest.importorskip("unicorn", reason="the run-time evaluation needs the emulator (pip install unicorn)")
     path = real_binary("msodbcdiag18.dll")
     loaded = open_binary(str(path), use_pdb=False)
     rows = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(all_sites=True)).rows
     classic = [r for r in rows if r.event.kind == "classic"]
     assert classic and {r.event.write_function for r in classic} == {"TraceEvent"}
-    assert all(not r.event.resolved and r.event.provider_guid == "" for r in classic)
+    [provider] = {r.event.provider_guid for r in classic}
+    assert provider and uuid.UUID(provider).bytes_le not in path.read_bytes()
+    assert all(not r.event.resolved for r in classic)  # the class GUID (Data1 + 1) is not evaluated
     assert {r.event.kind for r in rows} == {"classic"}
 
 

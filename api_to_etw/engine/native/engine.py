@@ -23,7 +23,18 @@ from ...model import (
     ValueSet,
     import_thunks,
 )
-from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Asked, Engine
+from ..base import (
+    ANNOTATIONS,
+    ARGUMENTS,
+    CASE_GUARDS,
+    MEMORY,
+    REFERENCES,
+    RUNTIME_BYTES,
+    STORES,
+    TABLE_CALLS,
+    Asked,
+    Engine,
+)
 from .dataflow import FILL_FUNCTIONS, FunctionDataflow
 from .ehtables import exception_tables
 from .functions import SitesByFunction, calls_through_table, discover, scan_lea_references, scan_rip_references
@@ -46,7 +57,8 @@ class NativeEngine(Engine):
 
     name = "native"
     sliced = True
-    capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS))
+    capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS,
+                              RUNTIME_BYTES))
 
     def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None):
         self.image = image
@@ -58,6 +70,8 @@ class NativeEngine(Engine):
         self._call_results: dict[int, ValueSet] = {}
         self._copiers: frozenset[int] = frozenset()
         self._runtime = RuntimeImports()
+        #: Run-time evaluations asked so far (``pointed_bytes``; bounded per binary).
+        self._questions = 0
         #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
         self._landing_pads: dict[int, set[int]] = {}
 
@@ -111,6 +125,24 @@ class NativeEngine(Engine):
         self._call_results = self._runtime.call_results
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
+
+    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+        """Run the code from the site's function, then from its callers (nearest first), until one run
+        pair reaches the site and agrees on the bytes (``evaluate.pointed_bytes``; bounded, optional)."""
+        assert self._facts is not None, "load() first"
+        from . import evaluate
+
+        self._questions += 1
+        if self._questions > evaluate.MAX_QUESTIONS:
+            log.info("no run-time value for argument %d at 0x%x: more than %d questions", index, site.rva,
+                     evaluate.MAX_QUESTIONS)
+            return None
+        answer = evaluate.pointed_bytes(self.image, evaluate.runtime_starts(self._facts, site.caller), site.rva, index, size)
+        if answer.data is None:
+            log.info("no run-time value for argument %d at 0x%x: %s", index, site.rva, answer.reason)
+        else:
+            log.info("argument %d at 0x%x evaluated from 0x%x: %s", index, site.rva, answer.start, answer.data.hex())
+        return answer.data
 
     def table_calls(self, slot: int, offsets: Collection[int]) -> list[tuple[CallSite, int]]:
         """The sites are kept with the function's others (not in the facts), so ``resolve`` answers for them;

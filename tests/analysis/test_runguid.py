@@ -1,0 +1,80 @@
+"""A classic provider whose control GUID exists only at run time: samples/runguid (an RFC 4122 version-5
+name-based GUID the DLL hashes with bcrypt's SHA-1 from its provider name), at -O1/-O2/-Os, with and without
+its PDB. The truth is the fixture model's (samples/runguid/build.py: Python's ``uuid.uuid5`` over the same
+namespace and name); the analyzer gets it only by running the DLL's code (engine capability runtime-bytes).
+
+The second registration hashes a name its caller passes in: its GUID is the caller's, so it gets none (the
+two runs of the evaluator read different scratch names and disagree), and the run says so on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+from conftest import REPO, SAMPLES, needs_tools, run_cli
+
+from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
+from api_to_etw.binary.loader import open_binary
+from api_to_etw.engine.native.engine import NativeEngine
+
+LEVELS = ("O1", "O2", "Os")
+TRUTH = json.loads(open(os.path.join(SAMPLES, "runguid", "truth.json"), encoding="utf-8").read())
+
+pytest.importorskip("unicorn", reason="the run-time evaluation needs the emulator (pip install unicorn)")
+
+
+def _dll(level: str) -> str:
+    return os.path.join(SAMPLES, "runguid", level, "runguid.dll")
+
+
+@pytest.mark.parametrize("use_pdb", [True, False])
+@pytest.mark.parametrize("level", LEVELS)
+def test_runguid_rows_have_the_run_time_provider(level, use_pdb):
+    path = _dll(level)
+    # The GUID is nowhere in the image, in either byte order.
+    data = open(path, "rb").read()
+    guid = uuid.UUID(TRUTH["provider"])
+    assert guid.bytes_le not in data and guid.bytes not in data
+    loaded = open_binary(path, use_pdb=use_pdb)
+    rows = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions()).rows
+    writes = {w["function"]: w for w in TRUTH["writes"]}
+    assert len(rows) == len(writes)
+    for row in rows:
+        e = row.event
+        assert e.kind == "classic" and e.write_function == "TraceEvent"
+        assert e.provider_guid == TRUTH["provider"]
+        assert row.entry == "export"
+        if use_pdb:
+            assert row.function in writes
+    assert sorted((r.event.opcode, r.event.level) for r in rows) == sorted((w["type"], w["level"])
+                                                                           for w in writes.values())
+
+
+def test_runguid_passed_in_name_gets_no_guid():
+    result = run_cli("analyze", _dll("O2"), "-o", "-")
+    assert result.code == 0, result.stderr
+    [why] = [line for line in result.stderr.splitlines() if "ControlGuid" in line]
+    assert f"in {TRUTH['passed_in']}:" in why and "no GUID constant of the image" in why, why
+
+
+def test_runguid_replays_from_a_facts_file(tmp_path):
+    """--save-facts records the evaluator's answers; --facts gives the same provider without running anything."""
+    facts = str(tmp_path / "runguid.facts.json")
+    live = run_cli("analyze", _dll("O2"), "--save-facts", facts, "-o", "-")
+    replay = run_cli("analyze", "--facts", facts, "-o", "-")
+    assert live.code == 0 and replay.code == 0, (live.stderr, replay.stderr)
+    assert replay.stdout == live.stdout
+    assert TRUTH["provider"] in replay.stdout
+
+
+@needs_tools("clang", "lld-link", "llvm-dlltool")
+def test_runguid_fixture_reproduces():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "samples.runguid.build", "--check"], capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
