@@ -9,6 +9,7 @@ engine's declared capabilities and warns once per missing one that a stage neede
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Collection, Iterable
 from typing import Optional
 
@@ -22,7 +23,7 @@ from ..engine.base import (
     TABLE_CALLS,
     Engine,
 )
-from ..model import UNKNOWN, Arguments, CallSite, CaseSet, Reference, Store, Value, ValueSet
+from ..model import UNKNOWN, Addr, Arguments, CallSite, CaseSet, Reference, Store, Value, ValueSet
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ class CallValues:
         self.engine = engine
         self.resolved: set[int] = set()
         self.stores: list[Store] = []
+        #: Positions in ``stores``: by the function that made the store, and by the global it stores to
+        #: (one index every question about stores is answered from, instead of a scan per question).
+        self._by_function: dict[int, list[int]] = {}
+        self._by_global: dict[int, list[int]] = {}
+        self._global_rvas: list[int] = []  # the keys of _by_global, sorted (emptied when a global is added)
         self._args: dict[tuple[int, int], Arguments] = {}
         self._warned: set[str] = set()
 
@@ -49,7 +55,15 @@ class CallValues:
             return
         answer = self.engine.resolve(todo)
         self._args.update(answer.args)
+        start = len(self.stores)
         self.stores.extend(answer.stores)
+        for pos in range(start, len(self.stores)):
+            store = self.stores[pos]
+            self._by_function.setdefault(store.function, []).append(pos)
+            if isinstance(store.address, Addr):
+                if store.address.rva not in self._by_global:
+                    self._global_rvas = []
+                self._by_global.setdefault(store.address.rva, []).append(pos)
 
     def args(self, site: CallSite) -> Optional[Arguments]:
         """The site's argument value sets, None where its function was not resolved or the engine had none."""
@@ -62,10 +76,25 @@ class CallValues:
             return _UNKNOWN_SET
         return args[index]
 
-    def store_list(self) -> list[Store]:
-        """The stores seen in the resolved functions (warns once when the engine records none)."""
+    def stores_in(self, functions: Iterable[int]) -> list[Store]:
+        """The stores the resolved ``functions`` made, in the order they were recorded (warns once when
+        the engine records none)."""
         self.has(STORES)
-        return self.stores
+        by_function = self._by_function
+        return self._at(sorted(p for f in dict.fromkeys(functions) for p in by_function.get(f, ())))
+
+    def stores_to(self, start: int, end: int) -> list[Store]:
+        """The stores to global addresses in ``[start, end)``, in the order they were recorded."""
+        self.has(STORES)
+        if not self._global_rvas and self._by_global:
+            self._global_rvas = sorted(self._by_global)
+        rvas = self._global_rvas
+        found = rvas[bisect_left(rvas, start):bisect_left(rvas, end)]
+        return self._at(sorted(p for rva in found for p in self._by_global[rva]))
+
+    def _at(self, positions: list[int]) -> list[Store]:
+        stores = self.stores
+        return [stores[p] for p in positions]
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         """``Engine.references``, if the engine declares it (else empty, warned once)."""
