@@ -530,7 +530,7 @@ class Analysis:
             if call is not None and call.callee not in self.apis:
                 helpers.add(call.callee)
         if helpers:
-            callees = writer_callees(self.facts, self._writers or {})
+            callees = writer_callees(self._sites_in, self._writers or {})
             for helper in helpers:
                 ref_functions |= helper_chain(helper, callees)
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
@@ -624,7 +624,8 @@ class Analysis:
         write call (or helper reaching one) the inlined metadata load leads to."""
         if self._writers is None:
             self._writers = writer_functions(
-                self.facts, lambda rva: rva in self.apis and self.apis[rva].role in _WRITE_ROLES)
+                (rva for rva, api in self.apis.items() if api.role in _WRITE_ROLES and rva in self.facts.functions),
+                self._callers)
         sites = self._sites_in.get(ref.function, [])
         target = Addr(ref.event.rva)
         call = next((s for s in sites if self.values.args(s) is not None and target in self.values.arg(s, 1)), None)
