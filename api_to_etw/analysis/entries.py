@@ -325,21 +325,30 @@ class EntryFinder:
                         out += [(rva, field_name) for rva in sorted(fields.get(offset, ())) if rva in self.code]
         return out
 
-    # ------------------------------------------------------------------ KMDF
+    # ------------------------------------------------------------------ KMDF and UMDF 2
+    def _bind_infos(self) -> list[int]:
+        """The WDF_BIND_INFOs of the image: passed to an imported WdfVersionBind (KMDF), or, in a DLL that
+        exports FxDriverEntryUm (UMDF 2, bound through the host's loader interface), found in its data."""
+        found = []
+        binds = self._api_sites([wdf.BIND_API])
+        if binds:
+            self.values.resolve(sorted({s.caller for s, _ in binds}))
+            found += [info for site, _name in binds
+                      if (info := wdf.bind_info_address(self.values.arg(site, wdf.BIND_INFO_ARG))) is not None]
+        if any(f.exported and not f.imported and f.name == wdf.UMDF_ENTRY for f in self.facts.functions.values()):
+            found += wdf.umdf_bind_infos(self.facts.memory, self.facts.image_base, self.facts.sections)
+        return found
+
     def _wdf(self) -> None:
         """Callbacks in the structures passed to framework methods, called through the WDF function table."""
-        binds = self._api_sites([wdf.BIND_API])
-        if not binds:
-            return
-        self.values.resolve(sorted({s.caller for s, _ in binds}))
         tables = set()
-        for site, _name in binds:
-            info = wdf.bind_info_address(self.values.arg(site, wdf.BIND_INFO_ARG))
-            table = None if info is None else wdf.function_table(self.facts.memory, self.facts.image_base, info)
+        for info in self._bind_infos():
+            table = wdf.function_table(self.facts.memory, self.facts.image_base, info)
             if table is not None:
-                tables.add(table)
-        for slot, count in sorted(tables):
-            names = wdf.table_names(count)
+                tables.add((*table, wdf.framework_of(self.facts.memory, info)))
+        for slot, count, framework in sorted(tables, key=lambda t: t[:2]):
+            log.debug("WDF: a %s function table of %d methods at 0x%x", framework.name, count, slot)
+            names = wdf.table_names(count, framework)
             found = self.values.table_calls(slot, names)
             self.values.resolve(sorted({s.caller for s, _ in found}))
             for site, offset in found:

@@ -1,4 +1,4 @@
-"""KMDF: the framework's function table and the callbacks drivers register through it.
+"""WDF: the framework's function table and the callbacks drivers register through it (KMDF and UMDF 2).
 
 A KMDF driver imports only ``WdfVersionBind`` (WDFLDR.SYS). Its FxDriverEntry stub passes a WDF_BIND_INFO
 to it, whose ``FuncTable`` field holds the address of the global ``WdfFunctions_<version>``; the loader fills
@@ -8,12 +8,24 @@ between versions, and the structures that carry the callbacks (WDF_DRIVER_CONFIG
 WDF_PNPPOWER_EVENT_CALLBACKS, WDF_CHILD_LIST_CONFIG, WDF_OBJECT_ATTRIBUTES, ...) have documented x64 layouts.
 A method either takes a callback as an argument (WdfIoQueueReadyNotify's QueueReady), or structures with
 callback fields, or (WdfDeviceAddQueryInterface) a structure pointing to an INTERFACE whose routines other
-drivers call. All facts here are from the public WDF headers (the KMDF 1.15 set) and documentation.
+drivers call. All facts here are from the public WDF headers (the KMDF 1.15 and UMDF 2.15-2.33 sets) and
+documentation.
+
+A UMDF 2 driver is a DLL that imports nothing from the framework: it exports ``FxDriverEntryUm``
+(LoaderInterface, Context, DriverObject, RegistryPath), which the driver host calls; the stub linked in
+(WdfDriverStubUm.lib) binds through the loader interface it is handed, with the same WDF_BIND_INFO
+(Version.Major 2, ``FuncTable`` = ``&WdfFunctions_02<minor>``; from stub version 25 on the larger
+WDF_BIND_INFO2, whose first part it is), then calls DriverEntry. So the bind info is found in the image's
+data, not at a call. UMDF's WDFFUNCENUM is a table of its own (WdfDriverCreate is 57, not 116; no DMA,
+DPC, child-list, PDO, WMI or query-interface methods; a few of its own, WdfRequestImpersonate among them),
+while the methods both have take the same arguments and the callback structures have the same x64 layouts.
 """
 
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -24,6 +36,7 @@ BIND_API = "WdfVersionBind"
 BIND_INFO_ARG = 2
 #: x64 WDF_BIND_INFO: ULONG Size; PWCHAR Component; WDF_VERSION Version (3 ULONGs); ULONG FuncCount;
 #: WDFFUNC *FuncTable; PVOID Module.
+BIND_VERSION_MAJOR = 0x10
 BIND_FUNC_COUNT = 0x1C
 BIND_FUNC_TABLE = 0x20
 #: More entries than any KMDF version has (1.33 has fewer than 500): a larger FuncCount is not a bind info.
@@ -67,7 +80,8 @@ class WdfApi:
     structure's size and callback fields (offset -> the field's documented name)."""
 
     name: str
-    index: int
+    #: KMDF's WDFFUNCENUM index (None: a UMDF-only method; UMDF's indices are ``UMDF_INDICES``).
+    index: Optional[int]
     structures: dict[int, tuple[int, dict[int, str]]]
     #: Arguments that are the callback itself: argument index -> the parameter's documented name.
     routines: dict[int, str] = field(default_factory=dict)
@@ -75,7 +89,7 @@ class WdfApi:
     interface: Optional[Nested] = None
 
 
-def _attributes(name: str, index: int, *args: int) -> WdfApi:
+def _attributes(name: str, index: Optional[int], *args: int) -> WdfApi:
     """A method whose only callbacks are those of the WDF_OBJECT_ATTRIBUTES it takes at ``args``."""
     return WdfApi(name, index, {arg: OBJECT_ATTRIBUTES for arg in args})
 
@@ -235,11 +249,65 @@ WDF_APIS = (
     # WdfDeviceConfigureWdmIrpDispatchCallback(Globals, Device, Driver, MajorFunction, EvtDeviceWdmIrpDispatch,
     # DriverContext)
     WdfApi("WdfDeviceConfigureWdmIrpDispatchCallback", 404, {}, {4: "EvtDeviceWdmIrpDispatch"}),
+    # UMDF 2 only. WdfRequestImpersonate(Globals, Request, ImpersonationLevel, EvtRequestImpersonate, Context)
+    # (wdfrequest.h); WdfDeviceInitSetCompanionEventCallbacks(Globals, DeviceInit, CompanionEventCallbacks) and
+    # WdfCompanionCreate(Globals, DeviceInit, DeviceAttributes, Companion) (wdfcompanion.h):
+    # WDF_COMPANION_EVENT_CALLBACKS is ULONG Size, then four callbacks from +0x08.
+    WdfApi("WdfRequestImpersonate", None, {}, {3: "EvtRequestImpersonate"}),
+    WdfApi("WdfDeviceInitSetCompanionEventCallbacks", None, {2: (0x28, {
+        0x08: "EvtCompanionPreD0Entry", 0x10: "EvtCompanionPostD0Exit", 0x18: "EvtCompanionPrePrepareHardware",
+        0x20: "EvtCompanionPostReleaseHardware"})}),
+    _attributes("WdfCompanionCreate", None, 2),
 )
+#: UMDF 2's WDFFUNCENUM (wdffuncenum.h of UMDF 2.33; earlier versions are its prefixes) for the methods above
+#: that UMDF has. The argument positions and structure layouts are KMDF's (the same headers' PFN typedefs).
+UMDF_INDICES: Mapping[str, int] = {
+    "WdfCollectionCreate": 0, "WdfDeviceOpenRegistryKey": 18, "WdfDeviceInitSetPnpPowerEventCallbacks": 19,
+    "WdfDeviceInitSetPowerPolicyEventCallbacks": 20, "WdfDeviceInitSetFileObjectConfig": 23,
+    "WdfDeviceInitSetRequestAttributes": 24, "WdfDeviceCreate": 25, "WdfDriverCreate": 57,
+    "WdfDriverOpenParametersRegistryKey": 59, "WdfInterruptCreate": 72, "WdfInterruptSynchronize": 75,
+    "WdfIoQueueCreate": 85, "WdfIoQueueStop": 88, "WdfIoQueueDrain": 96, "WdfIoQueuePurge": 98,
+    "WdfIoQueueReadyNotify": 99, "WdfIoQueueStopAndPurge": 100, "WdfIoTargetCreate": 102, "WdfIoTargetOpen": 103,
+    "WdfMemoryCreate": 117, "WdfMemoryCreatePreallocated": 118, "WdfObjectAllocateContext": 124,
+    "WdfObjectCreate": 128, "WdfRegistryOpenKey": 131, "WdfRegistryCreateKey": 132, "WdfRequestCreate": 148,
+    "WdfRequestMarkCancelable": 154, "WdfRequestMarkCancelableEx": 155, "WdfRequestSetCompletionRoutine": 160,
+    "WdfRequestImpersonate": 178, "WdfStringCreate": 188, "WdfWaitLockCreate": 192, "WdfSpinLockCreate": 195,
+    "WdfTimerCreate": 198, "WdfUsbTargetDeviceCreate": 202, "WdfUsbTargetPipeConfigContinuousReader": 225,
+    "WdfWorkItemCreate": 243, "WdfDeviceConfigureWdmIrpDispatchCallback": 259, "WdfCompanionCreate": 261,
+    "WdfDeviceInitSetCompanionEventCallbacks": 264,
+}
 #: Queue callbacks that receive an IOCTL: EvtIoDeviceControl(Queue, Request, OutputBufferLength,
 #: InputBufferLength, IoControlCode), the code in the fifth parameter.
 IOCTL_CALLBACKS = ("WdfIoQueueCreate.EvtIoDeviceControl", "WdfIoQueueCreate.EvtIoInternalDeviceControl")
 IOCTL_PARAM = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Framework:
+    """One framework's function table: its WDF_BIND_INFO.Version.Major and the WDFFUNCENUM index of each method
+    (compared by identity: there are two)."""
+
+    name: str
+    major: int
+    indices: Mapping[str, int]
+
+
+KMDF = Framework("KMDF", 1, {api.name: api.index for api in WDF_APIS if api.index is not None})
+UMDF = Framework("UMDF", 2, UMDF_INDICES)
+#: The export of every UMDF 2 driver (the stub's entry point the driver host calls).
+UMDF_ENTRY = "FxDriverEntryUm"
+#: x64 sizes of WDF_BIND_INFO and of WDF_BIND_INFO2 (stub version 25 and later: the first followed by five
+#: pointers; its Size says which).
+BIND_INFO_SIZES = (0x30, 0x58)
+#: Size (either), 4 bytes of padding and Component, then Version.Major 2: where a UMDF bind info may start.
+_UMDF_BIND_HEAD = re.compile(b"(?=[" + bytes(BIND_INFO_SIZES) + rb"]\x00\x00\x00.{12}\x02\x00\x00\x00)", re.DOTALL)
+
+
+def framework_of(memory: Memory, bind_info: int) -> Framework:
+    """The framework a bind info names by its major version (2: UMDF; anything else read as KMDF, whose
+    drivers import WdfVersionBind)."""
+    raw = memory.read(bind_info + BIND_VERSION_MAJOR, 4)
+    return UMDF if len(raw) == 4 and struct.unpack("<I", raw)[0] == UMDF.major else KMDF
 
 
 def function_table(memory: Memory, image_base: int, bind_info: int) -> Optional[tuple[int, int]]:
@@ -256,9 +324,31 @@ def function_table(memory: Memory, image_base: int, bind_info: int) -> Optional[
     return slot, count
 
 
-def table_names(count: int) -> dict[int, str]:
+def umdf_bind_infos(memory: Memory, image_base: int,
+                    sections: Iterable[tuple[int, int, bool, bool]]) -> list[int]:
+    """The UMDF WDF_BIND_INFOs in the image's data: 8-aligned, Size one of ``BIND_INFO_SIZES``, Component a
+    pointer into the image, Version.Major 2, and a FuncCount and FuncTable ``function_table`` accepts (the
+    stub initialises them statically; nothing calls an import with them)."""
+    found = []
+    for start, size, _writable, executable in sections:
+        if executable:
+            continue
+        data = memory.read(start, size)
+        for match in _UMDF_BIND_HEAD.finditer(data):
+            at = match.start()
+            if (start + at) % 8:
+                continue
+            (component,) = struct.unpack_from("<Q", data, at + 8)
+            if not 0 < component - image_base < 1 << 32 or not memory.read(component - image_base, 2):
+                continue
+            if function_table(memory, image_base, start + at) is not None:
+                found.append(start + at)
+    return found
+
+
+def table_names(count: int, framework: Framework = KMDF) -> dict[int, str]:
     """Byte offset in the function table -> method name, for the modelled methods the table has."""
-    return {8 * api.index: api.name for api in WDF_APIS if api.index < count}
+    return {8 * index: name for name, index in framework.indices.items() if index < count}
 
 
 def api_named(name: str) -> Optional[WdfApi]:

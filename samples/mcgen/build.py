@@ -1,8 +1,8 @@
-"""Sources, truth and images of the mc.exe-style fixtures (``mcdriver/``, ``mcdll/``, ``mckmdf/``).
+"""Sources, truth and images of the mc.exe-style fixtures (``mcdriver/``, ``mcdll/``, ``mckmdf/``, ``mcumdf/``).
 
 The sources and ``truth.json`` come from the model (samples/mcgen/emit.py, truth.py); each level's image is
 built with clang and lld-link (samples/toolchain.py's path-free cc1 command, ``/Brepro``, ``/opt:noicf``),
-importing ntoskrnl.exe / advapi32.dll / kernel32.dll / WDFLDR.SYS through import libraries made with
+importing ntoskrnl.exe / advapi32.dll / kernel32.dll / ntdll.dll / WDFLDR.SYS through import libraries made with
 llvm-dlltool from the ``.def`` files the emitter writes.
 """
 

@@ -64,7 +64,8 @@ class Image:
     globals_: list[str]             # C declarations after the header (tables, pointers)
     imports: dict[str, list[str]]   # dll -> imported names
     entry: str
-    #: "kmdf": a KMDF driver (wdflite.h beside wdmlite.h: the WDF function table and its structures).
+    #: "kmdf": a KMDF driver (wdflite.h beside wdmlite.h: the WDF function table and its structures); "umdf": a
+    #: UMDF 2 driver DLL (umdflite.h beside winlite.h: UMDF's own table).
     framework: str = ""
 
     @property

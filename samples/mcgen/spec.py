@@ -2,7 +2,8 @@
 
 ``mcdriver`` (``mc -km``, WDM: DriverEntry, dispatch routines with an IOCTL switch, notify/DPC/thread callbacks,
 an ops table), ``mcdll`` (``mc -um``: exports, a COM-style vtable, thread, thread-pool and service routines,
-DllMain) and ``mckmdf`` (a KMDF driver: every framework call through the WDF function table).
+DllMain), ``mckmdf`` (a KMDF driver: every framework call through the WDF function table) and ``mcumdf``
+(a UMDF 2 driver DLL, samples/mcgen/umdf.py: the same through UMDF's own table).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import uuid
 
 from samples.guid import guid_initializer
 from samples.mcgen.model import FUNCTION_CODES, NAMESPACE, Event, Func, Image, ctl_code
+from samples.mcgen.umdf import umdf_model
 
 DEVICE = 0x8123  # a vendor device type (>= 0x8000)
 IOCTL_START, IOCTL_STOP, IOCTL_QUERY, IOCTL_QUERY_EX, IOCTL_RESET = (
@@ -703,4 +705,4 @@ def kmdf_model() -> Image:
                  "FxDriverEntry", framework="kmdf")
 
 
-MODELS = {"mcdriver": driver_model, "mcdll": dll_model, "mckmdf": kmdf_model}
+MODELS = {"mcdriver": driver_model, "mcdll": dll_model, "mckmdf": kmdf_model, "mcumdf": umdf_model}

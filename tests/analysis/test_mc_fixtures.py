@@ -20,7 +20,7 @@ from api_to_etw.engine.native.engine import NativeEngine
 from api_to_etw.engine.recorder import RecordingEngine
 from api_to_etw.render.rows import row_columns
 
-FIXTURES = ("mcdriver", "mcdll", "mckmdf")
+FIXTURES = ("mcdriver", "mcdll", "mckmdf", "mcumdf")
 LEVELS = ("O1", "O2", "Os")
 _TABLE = re.compile(r"^table:0x([0-9a-f]+)\[(\d+)\]$")
 
@@ -190,3 +190,92 @@ def test_kmdf_fixture_has_the_shapes_it_claims(level):
     helper = by_name["KmdfTargetCallbacks"]
     assert any(s.callee == helper and s.caller == by_name["KmdfOpenTargets"] for s in facts.calls)
     assert any(s.callee == move and s.caller == helper for s in facts.calls)
+
+
+def test_the_umdf_driver_covers_its_idioms():
+    """mcumdf is worth its name: a UMDF 2 driver's callbacks under the same entry kinds as KMDF's (driver, queue
+    with IOCTL cases, PnP/power, power policy, file object, cleanup and destroy, timer, work item, interrupt and
+    its passive work item, queue state, I/O target remove callbacks, request completion and cancel), and the
+    UMDF-only ones (WdfRequestImpersonate, companion callbacks)."""
+    truth = _truth("mcumdf")
+    kinds = {k for r in truth["rows"] for k in r["Entry"]}
+    assert {"export", "callback:WdfDriverCreate.EvtDriverDeviceAdd", "callback:WdfDriverCreate.EvtDriverUnload",
+            "callback:WdfDriverCreate.EvtCleanupCallback", "callback:WdfDeviceCreate.EvtCleanupCallback",
+            "callback:WdfIoQueueCreate.EvtIoRead", "callback:WdfIoQueueCreate.EvtIoWrite",
+            "callback:WdfIoQueueCreate.EvtIoDeviceControl", "callback:WdfIoQueueCreate.EvtIoDefault",
+            "callback:WdfIoQueueCreate.EvtIoStop", "callback:WdfIoQueueReadyNotify.QueueReady",
+            "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Entry",
+            "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceD0Exit",
+            "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDevicePrepareHardware",
+            "callback:WdfDeviceInitSetPnpPowerEventCallbacks.EvtDeviceSurpriseRemoval",
+            "callback:WdfDeviceInitSetPowerPolicyEventCallbacks.EvtDeviceArmWakeFromS0",
+            "callback:WdfDeviceInitSetCompanionEventCallbacks.EvtCompanionPreD0Entry",
+            "callback:WdfDeviceInitSetFileObjectConfig.EvtDeviceFileCreate",
+            "callback:WdfDeviceInitSetFileObjectConfig.EvtFileClose", "callback:WdfTimerCreate.EvtTimerFunc",
+            "callback:WdfWorkItemCreate.EvtWorkItemFunc", "callback:WdfInterruptCreate.EvtInterruptIsr",
+            "callback:WdfInterruptCreate.EvtInterruptWorkItem",
+            "callback:WdfObjectAllocateContext.EvtDestroyCallback",
+            "callback:WdfIoTargetOpen.EvtIoTargetQueryRemove", "callback:WdfIoTargetOpen.EvtIoTargetRemoveComplete",
+            "callback:WdfRequestSetCompletionRoutine.CompletionRoutine",
+            "callback:WdfRequestMarkCancelableEx.EvtRequestCancel",
+            "callback:WdfRequestImpersonate.EvtRequestImpersonate"} <= kinds
+    ioctls = {r["Ioctl"] for r in truth["rows"] if "callback:WdfIoQueueCreate.EvtIoDeviceControl" in r["Entry"]}
+    assert "default" in ioctls and any("," in i for i in ioctls)
+    assert not [r for r in truth["rows"] if r["Entry"] == ["unreached"]]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_umdf_fixture_has_the_shapes_it_claims(level):
+    """The UMDF driver imports nothing of the framework (no WdfVersionBind, no WUDFx02000.dll) and exports
+    FxDriverEntryUm; its bind info (WDF_BIND_INFO2, Version.Major 2) is what the data scan finds, and it selects
+    UMDF's table; the tail-jump power callback has no RUNTIME_FUNCTION at -O2/-Os; the open-params helper's
+    copy is a real call (a leaf's stores would not be seen)."""
+    from api_to_etw.analysis import wdf
+
+    loaded = open_binary(_image("mcumdf", level))
+    pdb = loaded.pdb
+    assert pdb is not None
+    by_name = {name: rva for rva, name in pdb.functions.items()}
+    data = {name: rva for rva, name in pdb.data.items()}
+    imports = {label.lower().split("!", 1)[0] for label in loaded.image.imports.values()}
+    assert not any("wudf" in dll or "wdfldr" in dll for dll in imports), imports
+    assert not any(label.split("!", 1)[-1].startswith("Wdf") for label in loaded.image.imports.values())
+    engine = NativeEngine(loaded.image, pdb)
+    facts = engine.load()
+    assert facts.functions[by_name["FxDriverEntryUm"]].exported
+    assert wdf.umdf_bind_infos(facts.memory, facts.image_base, facts.sections) == [data["WdfBindInfo"]]
+    assert wdf.framework_of(facts.memory, data["WdfBindInfo"]) is wdf.UMDF
+    assert wdf.function_table(facts.memory, facts.image_base, data["WdfBindInfo"]) == (
+        data["WdfFunctions_02033"], 274)
+    begins = {rf.begin for rf in loaded.image.runtime_functions}
+    assert (by_name["UmdfD0Exit"] not in begins) == (level != "O1")
+    move = next(rva for rva, f in facts.functions.items() if f.imported and f.name == "RtlMoveMemory")
+    assert any(s.callee == move and s.caller == by_name["UmdfTargetCallbacks"] for s in facts.calls)
+
+
+def test_the_kmdf_bind_info_is_not_a_umdf_one():
+    """mckmdf's WDF_BIND_INFO (Version.Major 1, passed to WdfVersionBind) is read as KMDF, and the UMDF data
+    scan, which only DLLs exporting FxDriverEntryUm get, finds nothing in it."""
+    from api_to_etw.analysis import wdf
+
+    loaded = open_binary(_image("mckmdf", "O2"))
+    assert loaded.pdb is not None
+    data = {name: rva for rva, name in loaded.pdb.data.items()}
+    facts = NativeEngine(loaded.image, loaded.pdb).load()
+    assert wdf.framework_of(facts.memory, data["WdfBindInfo"]) is wdf.KMDF
+    assert wdf.umdf_bind_infos(facts.memory, facts.image_base, facts.sections) == []
+
+
+def test_umdf_and_kmdf_tables_place_methods_differently():
+    """The same method sits at another offset of each table (UMDF's WDFFUNCENUM is its own), and a method only
+    one framework has is only in that one's names."""
+    from api_to_etw.analysis import wdf
+
+    kmdf, umdf = wdf.table_names(444, wdf.KMDF), wdf.table_names(274, wdf.UMDF)
+    assert kmdf[8 * 116] == "WdfDriverCreate" and umdf[8 * 57] == "WdfDriverCreate"
+    assert kmdf[8 * 152] == "WdfIoQueueCreate" and umdf[8 * 85] == "WdfIoQueueCreate"
+    assert "WdfRequestImpersonate" in umdf.values() and "WdfRequestImpersonate" not in kmdf.values()
+    assert "WdfDpcCreate" in kmdf.values() and "WdfDpcCreate" not in umdf.values()
+    assert all(wdf.api_named(name) is not None for name in umdf.values())
+    # a table older than a method does not name it (UMDF 2.15 had 257 functions; companions came later)
+    assert "WdfDeviceInitSetCompanionEventCallbacks" not in wdf.table_names(257, wdf.UMDF).values()

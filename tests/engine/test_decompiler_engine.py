@@ -135,6 +135,12 @@ FIXTURES = {
     ("mcdriver/O2/mcdriver.sys", False): {},
     ("mcdriver/Os/mcdriver.sys", True): {},
     ("mcdriver/Os/mcdriver.sys", False): {},
+    ("mcumdf/O1/mcumdf.dll", True): {},
+    ("mcumdf/O1/mcumdf.dll", False): {},
+    ("mcumdf/O2/mcumdf.dll", True): {},
+    ("mcumdf/O2/mcumdf.dll", False): {},
+    ("mcumdf/Os/mcumdf.dll", True): {},
+    ("mcumdf/Os/mcumdf.dll", False): {},
     ("wevt/gadget.dll", True): {},
     ("wevt/gadget.dll", False): {},
 }

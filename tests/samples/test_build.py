@@ -371,7 +371,7 @@ def test_wevt_fixture_rebuilds_byte_for_byte():
 # ------------------------------------------------------------------------------------- mc.exe-style fixtures
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf", "mcumdf"])
 def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
     image = mc_spec.MODELS[sample]()
     written = mc_build.write_sources(image, tmp_path) + ["truth.json"]
@@ -381,7 +381,7 @@ def test_mc_sources_and_truth_are_what_the_model_writes(sample, tmp_path):
     assert committed == set(written)
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf", "mcumdf"])
 def test_mc_images_have_no_machine_paths(sample):
     for path in sorted((SAMPLES / sample).glob("O*/*")):
         data = path.read_bytes()
@@ -390,7 +390,7 @@ def test_mc_images_have_no_machine_paths(sample):
             assert needle not in data, f"{path.name} contains {needle!r}"
 
 
-@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf"])
+@pytest.mark.parametrize("sample", ["mcdriver", "mcdll", "mckmdf", "mcumdf"])
 def test_mc_rebuild_is_byte_identical(sample):
     require_fixture_toolchain("llvm-dlltool")
     problems = driver.check(next(f for f in mc_build.FIXTURES if f.name == sample))
@@ -436,11 +436,11 @@ def test_c_template_fills_braced_names_only(tmp_path):
 
 
 def test_mc_generator_modules_depend_downward_only():
-    """samples/mcgen, one module a job: the model imports none of the others; the images (spec), the C emitter
-    and the truth only the model; the build puts them together."""
+    """samples/mcgen, one module a job: the model imports none of the others; the images (spec, and umdf whose
+    image spec lists), the C emitter and the truth only the model; the build puts them together."""
     import ast
 
-    allowed = {"model": set(), "spec": {"model"}, "emit": {"model"}, "truth": {"model"},
+    allowed = {"model": set(), "spec": {"model", "umdf"}, "umdf": {"model"}, "emit": {"model"}, "truth": {"model"},
                "build": {"model", "spec", "emit", "truth"}, "__main__": {"build"}}
     folder = SAMPLES / "mcgen"
     assert {p.stem for p in folder.glob("*.py")} == set(allowed) | {"__init__"}
