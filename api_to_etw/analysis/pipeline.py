@@ -501,10 +501,6 @@ class Analysis:
         self._ancestor_cache: dict[int, tuple[int, dict]] = {}
         #: (write API, its concrete argument values) -> the events they select (``_site_events``).
         self._events_of: dict[tuple, list[EventInfo]] = {}
-        #: (caller, call RVA, argument) -> its values in the caller's frame (``_framed_arg``).
-        self._framed: dict[tuple[int, int, int], ValueSet] = {}
-        #: (caller, call RVA, callee's value set) -> that set in the caller (``_substituted``).
-        self._substitutions: dict[tuple[int, int, ValueSet], ValueSet] = {}
         #: Value set -> (depends on a parameter, changes under substitution) (``_dependence``).
         self._depends: dict[ValueSet, tuple[bool, bool]] = {}
         #: Row function -> its Entry label.
@@ -574,20 +570,9 @@ class Analysis:
                                  r.containing_function, r.call_depth))
         return rows
 
-    def _framed_arg(self, site: CallSite, index: int) -> ValueSet:
-        """A call's argument values tagged with the caller's frame, made once per (call, argument): the
-        walks of every write site that a wrapper's callers pass values to substitute the same sets."""
-        key = (site.caller, site.rva, index)
-        found = self._framed.get(key)
-        if found is None:
-            found = frozenset(in_frame(v, site.caller) for v in self.values.arg(site, index))
-            if site.caller in self.values.resolved:  # else unknown for now: the walk may still resolve it
-                self._framed[key] = found
-        return found
-
     def _dependence(self, values: ValueSet) -> tuple[bool, bool]:
         """(whether a value set depends on a parameter, whether a caller's substitution can change it),
-        once per set: the same sets travel through many states of the walk. A set of neither kind is
+        once per set: the same sets travel through many states of one site's walk. A set of neither kind is
         the same in every caller; a stack buffer with field slots is always substituted (its slots may
         become content)."""
         known = self._depends.get(values)
@@ -596,17 +581,6 @@ class Analysis:
             known = self._depends[values] = (
                 has, has or len(values) > MAX_VALUES or any(isinstance(v, StackAddr) and v.fields for v in values))
         return known
-
-    def _substituted(self, site: CallSite, values: ValueSet) -> ValueSet:
-        """``values`` of the callee with its parameters replaced by what ``site`` passes, once per (call,
-        values): write sites behind one wrapper bring the same value sets to the same calls."""
-        key = (site.caller, site.rva, values)
-        found = self._substitutions.get(key)
-        if found is None:
-            found = substitute_all(values, lambda i: self._framed_arg(site, i))
-            if site.caller in self.values.resolved:  # the call's arguments are final (``_framed_arg``)
-                self._substitutions[key] = found
-        return found
 
     def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet]) -> list[EventInfo]:
         """The events one write API emits for concrete argument values: resolved once per (API, values),
@@ -765,6 +739,7 @@ class Analysis:
         partially known values (its events are reported as unresolved).
         """
         start = site.caller
+        self._depends.clear()  # the value sets of one site's states: kept no longer than its walk
         queue = deque([(start, exprs, [start], site.rva)])
         seen = {(start, _exprs_key(exprs), site.rva)}
         dependence = self._dependence
@@ -783,7 +758,10 @@ class Analysis:
                 if caller in self.apis or caller in suffix:
                     continue
 
-                new = {k: self._substituted(caller_site, v) if k in dependent else v for k, v in ex.items()}
+                def args(i: int, s: CallSite = caller_site) -> ValueSet:
+                    return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
+
+                new = {k: substitute_all(v, args) if k in dependent else v for k, v in ex.items()}
                 key = (caller, _exprs_key(new), caller_site.rva)
                 if key in seen:
                     continue

@@ -13,7 +13,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..analysis.records import Row
 from ..collector import collector_paused
@@ -31,7 +31,8 @@ def render(rows: Iterable[Row], fmt: str) -> str:
             return "".join([json.dumps(row_record(row), sort_keys=False) + "\n" for row in rows])
         if fmt not in ("tsv", "csv"):
             raise ValueError(f"unknown format {fmt}")
-        return _table_text([row_cells(row) for row in rows], COLUMNS, fmt)
+        kept = rows if isinstance(rows, Sequence) else list(rows)
+        return _table_text(lambda: map(row_cells, kept), COLUMNS, fmt)
 
 
 def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], fmt: str) -> str:
@@ -49,25 +50,26 @@ def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], f
             else:
                 writer.writerow(_cells(row, names))
         return "".join(lines)
-    return _table_text([_cells(row, names) for row in rows], names, fmt)
+    kept = rows if isinstance(rows, Sequence) else list(rows)
+    return _table_text(lambda: (_cells(row, names) for row in kept), names, fmt)
 
 
-def _table_text(cells: Sequence[Sequence[object]], names: Sequence[str], fmt: str) -> str:
-    """The header and the rows' cells through one writer call. A carriage return is not special to a
-    writer whose line terminator is "\n": written raw it would split the row for every reader, so when
-    the text holds one, the rows holding one are written again by a writer that escapes (TSV) or quotes
-    (CSV) it."""
+def _table_text(cells: Callable[[], Iterable[Sequence[object]]], names: Sequence[str], fmt: str) -> str:
+    """The header and the rows' cells (made by ``cells``, as the writer takes them, never all held at
+    once) through one writer call. A carriage return is not special to a writer whose line terminator is
+    "\n": written raw it would split the row for every reader, so when the text holds one, the rows
+    holding one are written again by a writer that escapes (TSV) or quotes (CSV) it."""
     lines = _Lines()
     writer = _writer(lines, fmt)
     writer.writerow(names)
-    writer.writerows(cells)
+    writer.writerows(cells())
     text = "".join(lines)
     if "\r" not in text:
         return text
     lines.clear()
     writer.writerow(names)
     guarded = None
-    for row in cells:
+    for row in cells():
         writer.writerow(row)  # one line per row: only a line holding "\r" is written again
         if "\r" in lines[-1] and any(isinstance(v, str) and "\r" in v for v in row):
             lines.pop()
