@@ -495,6 +495,10 @@ class Facts:
     resources: list[ResourceEntry] = field(default_factory=list)
     #: RVA of the PE entry point (DriverEntry, DllMain, the CRT start), None when the image has none.
     entry_point: Optional[int] = None
+    #: (parent, funclet) -> what the funclet is to its parent (``filter``, ``finally``, ``catch``, ``unwind``):
+    #: exception-handler code only the parent's exception tables reach. Each is also in ``calls``, as a site
+    #: parent -> funclet whose RVA is the funclet's entry (no arguments), so the parent's callers reach it.
+    funclets: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

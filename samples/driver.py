@@ -25,7 +25,7 @@ from samples import toolchain
 #: The modules that define the committed fixtures (each has ``FIXTURES``), imported on use.
 FIXTURE_MODULES = ("samples.synth.build", "samples.mcgen.build", "samples.idioms.build", "samples.usermode.build",
                    "samples.handout.build", "samples.wevt.build", "samples.tlg.build", "samples.badinput.build",
-                   "samples.wpp.build")
+                   "samples.wpp.build", "samples.funclets.build")
 
 
 @dataclass(frozen=True)

@@ -675,7 +675,8 @@ class EntryReach:
 
     def __init__(self, callers: Callable[[int], Sequence[int]], entry_points: set[int], values: CallValues,
                  code: set[int]):
-        #: A function's direct callers, sorted by RVA (the walk's own lists: searched as they are).
+        #: A function's direct callers, sorted by RVA (the walk's own lists where no funclet reorders them:
+        #: searched as they are).
         self.callers = callers
         self.entry_points = entry_points
         self.values = values

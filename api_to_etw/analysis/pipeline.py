@@ -477,12 +477,17 @@ class Analysis:
                 edges += [(site.caller, n) for site in sites]
         graph = self.graph
         graph.add_edges_from(edges)  # a caller calling twice is one edge
+        funclets = self.facts.funclets
         for n in new:
-            lists[n] = sorted(graph.predecessors(n)) if graph.has_node(n) else []
+            known = lists[n] = sorted(graph.predecessors(n)) if graph.has_node(n) else []
+            sites = callers_of.get(n)
+            if funclets and sites:  # callers by a call first: a funclet runs only when an exception unwinds its parent
+                by_call = {site.caller for site in sites if site.rva != n}  # a funclet edge's site is the funclet
+                known.sort(key=lambda caller: ((caller, n) in funclets and caller not in by_call, caller))
 
     def _callers(self, node: int) -> list[int]:
         """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
-        none is an API)."""
+        none is an API), callers by a call before callers through a funclet edge."""
         known = self._caller_lists.get(node)
         if known is None:
             self._fill_callers((node,))
@@ -712,7 +717,8 @@ class Analysis:
         if not beyond:
             return
         # Nothing reaches these within the budget: the nearest entry points beyond it, else through pointers.
-        reach = EntryReach(self._callers, entry_points,
+        by_rva = self._callers if not self.facts.funclets else lambda node: sorted(self._callers(node))
+        reach = EntryReach(by_rva, entry_points,
                            self.values, {rva for rva, f in funcs.items() if not f.imported})
         nearest = reach.nearest(func for func, *_rest in beyond)
         cut = sum(1 for found in nearest.values() if found.truncated)

@@ -41,9 +41,12 @@ CV_PUBSYMFLAGS_FCODE = 0x1
 CV_PUBSYMFLAGS_FFUNCTION = 0x2
 #: A CodeView record's length and kind; the flags/type, offset and segment that start PUBSYM32 and DATASYM32.
 _RECORD_HEAD = struct.Struct("<HH")
-_SYMBOL_FIXED = struct.Struct("<IIH")
+_RECORD_AND_SYMBOL = struct.Struct("<HHIIH")
 
 DBI_HEADER_SIZE = 64
+#: The PDB info stream's fixed head: version, signature, age, GUID. Only GUID and age are needed, so the
+#: named-stream table after it is not parsed (pdbparse's ``info`` would pull in construct for 28 bytes).
+PDB_INFO_HEADER = struct.Struct("<III16s")
 T = TypeVar("T")
 
 MSF7_SIGNATURE = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0"
@@ -222,14 +225,11 @@ def _stream_bytes(pdb, index: int) -> bytes:
 
 
 def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int]]]) -> PdbSymbols:
-    from pdbparse import info
-
     name = os.path.basename(path)
     info_bytes = _stream_bytes(pdb, 1)
-    if len(info_bytes) < 28:
+    if len(info_bytes) < PDB_INFO_HEADER.size:
         raise CorruptPdbError(f"{name}: PDB info stream is truncated")
-    inf = info.Info.parse(info_bytes)
-    guid_raw = struct.pack("<IHH", inf.GUID.Data1, inf.GUID.Data2, inf.GUID.Data3) + bytes(inf.GUID.Data4)
+    _version, _signature, info_age, guid_raw = PDB_INFO_HEADER.unpack_from(info_bytes, 0)
     guid = uuid.UUID(bytes_le=guid_raw)
 
     dbi = _stream_bytes(pdb, 3)
@@ -253,38 +253,45 @@ def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int
     if not sections and pe_sections:
         sections = [PdbSection(n, rva, size) for n, rva, size in pe_sections]
 
-    symbols = PdbSymbols(path=path, guid=guid, age=inf.Age, dbi_age=dbi_age)
+    symbols = PdbSymbols(path=path, guid=guid, age=info_age, dbi_age=dbi_age)
     if symrec < 0:
         log.warning("%s: PDB has no global symbol records", name)
         return symbols
     records = _stream_bytes(pdb, symrec)
-    # The walk iter_records does, inlined: the names are read in place (no payload copy per record).
-    head, fixed = _RECORD_HEAD.unpack_from, _SYMBOL_FIXED.unpack_from
+    # The walk iter_records does, inlined: one unpack per record reads its head and, for the kinds kept, the
+    # flags/offset/segment after it; the names are read in place (no payload copy per record).
+    record, head = _RECORD_AND_SYMBOL.unpack_from, _RECORD_HEAD.unpack_from
     functions, data = symbols.functions, symbols.data
-    count = len(sections)
+    bases = {index: section.rva for index, section in enumerate(sections, 1)}
+    code_flags = CV_PUBSYMFLAGS_FCODE | CV_PUBSYMFLAGS_FFUNCTION
     pos, end, seen = 0, len(records), 0
-    while pos + 4 <= end:
-        length, kind = head(records, pos)
+    full = end - _RECORD_AND_SYMBOL.size  # records starting at or before this have all 14 bytes to unpack
+    while pos <= full:
+        length, kind, flags, offset, segment = record(records, pos)
         stop = pos + 2 + length
         if length < 2 or stop > end:
+            pos = end  # stops the walk (the tail loop below sees nothing)
             break
         seen += 1
-        start = pos + 4
+        start = pos
         pos = stop
-        if kind != S_PUB32 and kind != S_GDATA32 and kind != S_LDATA32:
+        if (kind != S_PUB32 and kind != S_GDATA32 and kind != S_LDATA32) or stop - start < 14:
             continue
-        if stop - start < 10:
+        base = bases.get(segment)
+        if base is None:
             continue
-        flags, offset, segment = fixed(records, start)
-        if not 1 <= segment <= count:
-            continue
-        rva = sections[segment - 1].rva + offset
-        nul = records.find(b"\0", start + 10, stop)
-        sym = records[start + 10:stop if nul < 0 else nul].decode("utf-8", "replace")
-        if kind == S_PUB32 and flags & (CV_PUBSYMFLAGS_FCODE | CV_PUBSYMFLAGS_FFUNCTION):
-            functions.setdefault(rva, sym)
+        nul = records.find(b"\0", start + 14, stop)
+        sym = records[start + 14:stop if nul < 0 else nul].decode("utf-8", "replace")
+        if kind == S_PUB32 and flags & code_flags:
+            functions.setdefault(base + offset, sym)
         else:
-            data.setdefault(rva, sym)
+            data.setdefault(base + offset, sym)
+    while pos + 4 <= end:  # the last records, shorter than a symbol head: counted, never kept
+        length, kind = head(records, pos)
+        if length < 2 or pos + 2 + length > end:
+            break
+        seen += 1
+        pos += 2 + length
     symbols.record_count += seen
     return symbols
 

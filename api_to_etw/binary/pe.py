@@ -1,8 +1,8 @@
 """The PE32+ image: sections, exports, imports, the exception directory and the CodeView record.
 
-pefile (fast load) parses the headers and only the export/import/debug directories; the exception
-directory is read with ``struct`` because ntoskrnl has tens of thousands of RUNTIME_FUNCTION entries and
-pefile would build an object per entry. Only this package imports pefile.
+pefile (fast load) parses the headers and only the import and debug directories; the export and exception
+directories are read with ``struct`` because a large image has thousands of exports and tens of thousands
+of RUNTIME_FUNCTION entries, and pefile would build an object per entry. Only this package imports pefile.
 
 The file is mapped (``mmap``), not read: pages are loaded as the analysis touches them, so memory follows
 the code analysed rather than the image size. Every size the file states is bounded before it is used: a
@@ -19,7 +19,7 @@ import os
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from ..errors import CorruptFileError, InputNotFoundError, NotAPEError, UnsupportedArchitectureError
 from ..model import Memory
@@ -33,7 +33,13 @@ IMAGE_SCN_MEM_EXECUTE = 0x20000000
 IMAGE_SCN_MEM_WRITE = 0x80000000
 IMAGE_SCN_CNT_CODE = 0x00000020
 UNW_FLAG_CHAININFO = 0x4
+IMAGE_DIRECTORY_ENTRY_EXPORT = 0
 IMAGE_DIRECTORY_ENTRY_EXCEPTION = 3
+#: IMAGE_EXPORT_DIRECTORY: Characteristics, TimeDateStamp, Major/MinorVersion, Name, Base, NumberOfFunctions,
+#: NumberOfNames, AddressOfFunctions, AddressOfNames, AddressOfNameOrdinals.
+EXPORT_DIRECTORY = struct.Struct("<IIHHIIIIIII")
+#: Longest export name read (bytes before the NUL); a name without a NUL within it is cut there.
+MAX_EXPORT_NAME = 4096
 RUNTIME_FUNCTION_SIZE = 12
 #: Most zero bytes one ``read`` appends past a section's file-backed data (the loader's zero fill). Scans of a
 #: whole section get its file bytes plus at most this much; a hostile 2 GB VirtualSize allocates nothing more.
@@ -82,8 +88,9 @@ class CodeViewInfo:
         return self.guid.hex.upper() + format(self.age, "X")
 
 
-@dataclass(frozen=True)
-class RuntimeFunction:
+class RuntimeFunction(NamedTuple):
+    """One RUNTIME_FUNCTION entry (a tuple: a large image has hundreds of thousands, built at load)."""
+
     begin: int
     end: int
     unwind: int
@@ -270,17 +277,15 @@ def parse_pe(data: ImageData, path: str = "<memory>") -> PEImage:
     dirs = pefile.DIRECTORY_ENTRY
     try:
         pe.parse_data_directories(
-            directories=[dirs["IMAGE_DIRECTORY_ENTRY_EXPORT"], dirs["IMAGE_DIRECTORY_ENTRY_IMPORT"],
-                         dirs["IMAGE_DIRECTORY_ENTRY_DEBUG"]]
+            directories=[dirs["IMAGE_DIRECTORY_ENTRY_IMPORT"], dirs["IMAGE_DIRECTORY_ENTRY_DEBUG"]]
         )
     except Exception as exc:  # pefile raises assorted errors on hostile directories
         raise CorruptFileError(f"{name}: corrupt data directory ({exc})") from None
 
-    export_dir = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
-    if export_dir is not None:
-        for sym in export_dir.symbols:
-            if sym.name and not sym.forwarder and image.section_at(sym.address) is not None:
-                image.exports.setdefault(sym.address, []).append(sym.name.decode("ascii", "replace"))
+    directories = pe.OPTIONAL_HEADER.DATA_DIRECTORY  # NumberOfRvaAndSizes entries, possibly fewer than 4
+    if directories:
+        image.exports = _exports(image, directories[IMAGE_DIRECTORY_ENTRY_EXPORT].VirtualAddress,
+                                 directories[IMAGE_DIRECTORY_ENTRY_EXPORT].Size)
     for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []) or []:
         dll = entry.dll.decode("ascii", "replace") if entry.dll else "?"
         for imp in entry.imports:
@@ -293,12 +298,59 @@ def parse_pe(data: ImageData, path: str = "<memory>") -> PEImage:
             if image.codeview is not None:
                 break
 
-    directories = pe.OPTIONAL_HEADER.DATA_DIRECTORY  # NumberOfRvaAndSizes entries, possibly fewer than 4
     if len(directories) > IMAGE_DIRECTORY_ENTRY_EXCEPTION:
         exc_dir = directories[IMAGE_DIRECTORY_ENTRY_EXCEPTION]
         image.runtime_functions = _runtime_functions(image, exc_dir.VirtualAddress, exc_dir.Size)
     image.release()  # the pages pefile's parse touched
     return image
+
+
+def _exports(image: PEImage, rva: int, size: int) -> dict[int, list[str]]:
+    """Named exports that are code or data in a section (RVA -> names, in the name table's order).
+
+    Read with ``struct`` from the documented IMAGE_EXPORT_DIRECTORY rather than by pefile, which builds
+    an object per export (0.2 s on node.exe's 9,736) and by default stops after 8,192 of them ("assuming
+    corrupt"), so node.exe lost 1,544 of its exports. The three tables are bounded by the file bytes that
+    hold them; forwarders (an address inside the export directory), zero addresses, ordinals past the
+    address table and a (name, address) pair seen before are skipped.
+    """
+    if not rva or size <= 0:
+        return {}
+    head = image.file_bytes(rva, EXPORT_DIRECTORY.size)
+    if len(head) < EXPORT_DIRECTORY.size:
+        return {}
+    (_flags, _stamp, _major, _minor, _name, _base, function_count, name_count, functions_rva, names_rva,
+     ordinals_rva) = EXPORT_DIRECTORY.unpack(head)
+    functions = _table(image, functions_rva, function_count, "I")
+    names = _table(image, names_rva, name_count, "I")
+    ordinals = _table(image, ordinals_rva, name_count, "H")
+    data = image.data
+    exports: dict[int, list[str]] = {}
+    seen: set[tuple[int, int]] = set()
+    for name_rva, index in zip(names, ordinals):
+        if index >= len(functions):
+            continue
+        address = functions[index]
+        if not address or rva <= address < rva + size or image.section_at(address) is None:
+            continue
+        if (name_rva, address) in seen:
+            continue
+        seen.add((name_rva, address))
+        start = image.file_offset(name_rva, 1)
+        if start is None:
+            continue
+        stop = data.find(b"\0", start, start + MAX_EXPORT_NAME)
+        raw = data[start:stop if stop >= 0 else start + MAX_EXPORT_NAME]
+        if raw:
+            exports.setdefault(address, []).append(raw.decode("ascii", "replace"))
+    return exports
+
+
+def _table(image: PEImage, rva: int, count: int, code: str) -> tuple[int, ...]:
+    """``count`` little-endian entries of ``code`` ("I" or "H") at ``rva``, as many as the file holds."""
+    width = struct.calcsize(code)
+    raw = image.file_bytes(rva, count * width) if rva and count > 0 else b""
+    return struct.unpack_from(f"<{len(raw) // width}{code}", raw)
 
 
 def _codeview(data: ImageData, offset: int, size: int) -> Optional[CodeViewInfo]:
@@ -313,32 +365,54 @@ def _codeview(data: ImageData, offset: int, size: int) -> Optional[CodeViewInfo]
 
 
 def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunction]:
-    """RUNTIME_FUNCTION entries with chained entries linked to the function they continue."""
+    """RUNTIME_FUNCTION entries with chained entries linked to the function they continue.
+
+    One pass over the table: the sections an entry's code and unwind info fall in are looked up only when
+    they change (an image's entries are sorted and their unwind info sits in one section), so the cost per
+    entry is a few comparisons, not two section searches.
+    """
     if not rva or size < RUNTIME_FUNCTION_SIZE:
         return []
     blob = image.read(rva, size - size % RUNTIME_FUNCTION_SIZE)  # bounded: short at section end, capped zero fill
     blob = blob[: len(blob) - len(blob) % RUNTIME_FUNCTION_SIZE]  # a directory cut short ends on a whole entry
+    # Cached section bounds are exact only when no two sections overlap (else the first in header order wins).
+    cache = image._lookup is not None
+    section_at = image.section_at
     entries = []
+    code_lo = code_hi = 0
     for begin, end, unwind in struct.iter_unpack("<III", blob):
-        if begin == 0 and end == 0:
+        if end <= begin:
+            if begin or end:
+                log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
             continue
-        if end <= begin or image.section_at(begin) is None:
-            log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
-            continue
+        if not (cache and code_lo <= begin < code_hi):
+            section = section_at(begin)
+            if section is None:
+                log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
+                continue
+            code_lo, code_hi = section.rva, section.end
         entries.append((begin, end, unwind))
-    by_begin = {e[0]: e for e in entries}
+    by_begin: Optional[dict[int, tuple[int, int, int]]] = None
     result = []
     data = image.data
+    # The file-backed span of the section the last unwind record was in: [lo, hi) in RVAs, at ``base`` in the file.
+    lo = hi = base = 0
     for begin, end, unwind in entries:
+        parent: Optional[int] = None
         if unwind & 1:  # points at another RUNTIME_FUNCTION rather than at unwind info
             target = image.read(unwind & ~1, 4)
             parent = struct.unpack("<I", target)[0] if len(target) == 4 else None
         else:
-            header = image.file_offset(unwind, 4)
-            if header is not None and not (data[header] >> 3) & UNW_FLAG_CHAININFO:
-                parent = None  # the common case, read in place: unwind info of a primary function
-            else:
+            if not lo <= unwind <= hi - 4:
+                lo = hi = base = 0
+                section = section_at(unwind)
+                if section is not None and cache:
+                    lo, hi, base = section.rva, section.rva + section.raw_size, section.raw_offset - section.rva
+            if not (lo <= unwind <= hi - 4 and not (data[base + unwind] >> 3) & UNW_FLAG_CHAININFO):
+                if by_begin is None:
+                    by_begin = {e[0]: e for e in entries}
                 parent = _chain_root(image, unwind, by_begin)
+            # else the common case, read in place: unwind info of a primary function
         if parent == begin:
             parent = None
         result.append(RuntimeFunction(begin, end, unwind, parent))

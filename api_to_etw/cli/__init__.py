@@ -26,16 +26,27 @@ COMMANDS = ("analyze", "tracelogging", "manifest", "report", "diff", "symbols", 
             "history")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the one module ``only`` names (what one run needs: building all
+    eleven costs about 12 ms and their imports, a few percent of a small binary's whole analysis)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Map Windows APIs and syscalls to the ETW events they can emit, from the binary and its PDB.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
+
+
+def _asked_command(argv: Sequence[str]) -> Optional[str]:
+    """The command module the arguments name first (``fetch-binary`` -> ``fetch_binary``), if any: with
+    options before it, an unknown name or none, every command's parser is built (usage and --help)."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    name = argv[0].replace("-", "_")
+    return name if name in COMMANDS and argv[0] == name.replace("_", "-") else None
 
 
 @contextmanager
@@ -58,7 +69,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
 def main(argv: Optional[Sequence[str]] = None, *, parser: Optional[argparse.ArgumentParser] = None) -> int:
     """Run one command; ``parser`` (from :func:`build_parser`) may be reused by callers that run many
     commands in one process (the fuzz targets), since building it costs more than most small inputs."""
-    parser = parser or build_parser()
+    if parser is None:
+        parser = build_parser(_asked_command(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0

@@ -88,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.pipeline import AnalysisOptions, analyze
     from ..engine import EngineSource, open_engine
     from ..engine.base import Engine
-    from ..engine.frozen import FrozenEngine
-    from ..engine.recorder import RecordingEngine
     from ..render.tables import refuse_non_regular, render, write_output
 
     _check(args)
@@ -108,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
         options.names = load_manifests(args.manifests)
         log.info("%s", options.names.summary())
     engine: Engine
+    recorder = None
     if args.facts:
+        from ..engine.frozen import FrozenEngine
+
         engine = FrozenEngine(args.facts)
         label = os.path.basename(args.facts)
         label = label[: -len(".facts.json")] if label.endswith(".facts.json") else os.path.splitext(label)[0]
@@ -122,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
             engine = open_engine(args.engine, source)
         label = getattr(engine, "label", None) or os.path.basename(args.binary)
         if args.save_facts:
-            engine = RecordingEngine(engine)
+            from ..engine.recorder import RecordingEngine
+
+            engine = recorder = RecordingEngine(engine)
     output = args.output or os.path.join("output", f"{label}.{fmt}")
     try:
         for target in (output, args.save_facts):
@@ -131,10 +134,10 @@ def run(args: argparse.Namespace) -> int:
         with Progress.for_args(args) as progress:
             result = analyze(engine, options, progress)
         write_output(render(result.rows, fmt), output)
-        if isinstance(engine, RecordingEngine):
+        if recorder is not None:
             with Progress.for_args(args) as progress:
-                engine.complete(progress)
-            engine.save(args.save_facts)
+                recorder.complete(progress)
+            recorder.save(args.save_facts)
             log.info("facts saved to %s", args.save_facts)
     finally:
         engine.close()

@@ -71,6 +71,10 @@ def check_facts(facts: Facts) -> None:
         for end, what in ((site.caller, "caller"), (site.callee, "callee")):
             if end not in facts.functions:
                 raise ValueError(f"call at {site.rva:#x} names {what} {_short(end)}, which is not a function of the file")
+    for parent, funclet in facts.funclets:
+        for end, what in ((parent, "parent"), (funclet, "funclet")):
+            if end not in facts.functions:
+                raise ValueError(f"funclet edge names {what} {_short(end)}, which is not a function of the file")
 
 
 def check_recording(facts: Facts, recording: Any) -> None:

@@ -197,6 +197,7 @@ def facts_to_json(facts: Facts, engine_name: str, recording: Recording) -> dict:
         "stores": [[st.function, st.rva, encode_value(st.address), _value_list(st.values)] for st in rec.stores],
         "resources": [[r.type, r.name, r.language, r.rva, r.size, r.codepage] for r in facts.resources],
         "entry_point": facts.entry_point,
+        "funclets": [[parent, funclet, kind] for (parent, funclet), kind in sorted(facts.funclets.items())],
         "case_guards": [
             [func, encode_value(selector), [[rva, sorted((-1 if c is None else c) for c in cases)]
                                             for rva, cases in sorted(guards.items())]]
@@ -327,6 +328,7 @@ class FrozenEngine(Engine):
                                      else int(name), int(lang), int(rva), int(size), int(cp))
                        for kind, name, lang, rva, size, cp in doc.get("resources", [])],
             entry_point=None if entry is None else int(entry),
+            funclets={(int(parent), int(funclet)): str(kind) for parent, funclet, kind in doc.get("funclets") or []},
         )
 
     def resolve(self, functions: Iterable[int]) -> Resolution:

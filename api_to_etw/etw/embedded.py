@@ -14,7 +14,6 @@ import locale
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Optional
-from xml.sax.saxutils import quoteattr
 
 from ..model import Memory, ResourceEntry
 from .manifest import STANDARD_CHANNELS, STANDARD_KEYWORDS, STANDARD_LEVELS, STANDARD_OPCODES, ManifestIndex
@@ -122,6 +121,8 @@ def to_xml(manifest: EmbeddedManifest, file_name: str = "") -> str:
     reader builds them from task and opcode), template ids (``T<n>``), channel chids (the name) and
     channel types (the ``/Type`` suffix of the channel name, else Operational).
     """
+    from xml.sax.saxutils import quoteattr  # here, not at the top: it loads urllib.request and OpenSSL
+
     used: set[int] = set()
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<instrumentationManifest xmlns="http://schemas.microsoft.com/win/2004/08/events"'

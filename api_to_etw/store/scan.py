@@ -29,6 +29,9 @@ log = logging.getLogger("api_to_etw.store")
 _GLOB_CHARS = set("*?[")
 #: Attempts per binary when its worker process dies (crash, OOM kill) before the binary is recorded.
 WORKER_ATTEMPTS = 2
+#: What every worker's ``run_task`` imports, loaded by the fork server before it forks them.
+WORKER_PRELOAD = ("api_to_etw.store.task", "api_to_etw.analysis.pipeline", "api_to_etw.engine.native.engine",
+                  "api_to_etw.binary.loader", "api_to_etw.binary.version", "api_to_etw.render.rows", "pefile")
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -127,6 +130,10 @@ class LocalPool:
         methods = multiprocessing.get_all_start_methods()
         # forkserver: workers start small and clean (no copy of the coordinator, no inherited threads).
         self._context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+        if "forkserver" in methods:
+            # The analysis modules are imported once, by the fork server, before it forks the workers: each
+            # worker would spend about 0.3 s importing them before its first binary.
+            self._context.set_forkserver_preload(list(WORKER_PRELOAD))
 
     def run(self, tasks: Sequence[ScanTask]) -> Iterator[tuple[ScanTask, BinaryRecord]]:
         attempts: dict[int, int] = {}

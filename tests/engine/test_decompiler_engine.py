@@ -143,6 +143,7 @@ FIXTURES = {
     ("mcumdf/Os/mcumdf.dll", False): {},
     ("wevt/gadget.dll", True): {},
     ("wevt/gadget.dll", False): {},
+    **{(f"funclets/{level}/funclets.dll", use_pdb): {} for level in ("O1", "O2", "Os") for use_pdb in (True, False)},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from array import array
 
 import pytest
 from conftest import LEVELS, synth_exe, synth_pdb
@@ -44,12 +45,14 @@ def test_small_work_stays_in_one_process(monkeypatch):
 
 def test_packing_round_trips_64_bit_targets():
     calls = [(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), (0x1000, 0x1010, 0x2000, False)]
-    unpacked = parallel._unpack(parallel._pack((calls, {0x2000, 0xFFFFFFFFFFFFF000})))
+    unpacked = parallel._unpack(parallel._pack((calls, {0x2000}, {0xFFFFFFFFFFFFF000})))
     assert unpacked is not None
     assert unpacked[0] == calls
     assert [type(edge[3]) for edge in unpacked[0]] == [bool, bool]
-    assert unpacked[1] == {0x2000, 0xFFFFFFFFFFFFF000}
+    assert unpacked[1] == {0x2000}
+    assert unpacked[2] == {0xFFFFFFFFFFFFF000}
     assert parallel._unpack(b"\x01") is None
+    assert parallel._unpack(array("Q", [1, 1, 2, 3, 0, 5]).tobytes()) is None  # the target count is missing
 
 
 @pytest.mark.parametrize("level", LEVELS)

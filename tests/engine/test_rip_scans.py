@@ -90,3 +90,21 @@ def test_every_decoded_iat_load_is_a_candidate(decoded):
             modrm = next(i for i in range(1, instr.len) if data[i - 1] in (0x8A, 0x8B, 0x8E) and data[i] in RIP_MODRMS)
             loads.add(rva + modrm)
     assert loads <= set(_iat_load_candidates(image))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("path", FIXTURES[:4], ids=IDS[:4])
+def test_two_processes_find_the_same_candidates(path, monkeypatch):
+    """A section scanned in two halves by two processes gives the single scan's arrays, in order."""
+    from api_to_etw.engine.native import ripindex
+
+    def scanned(jobs: str) -> list[tuple[bytes, bytes]]:
+        monkeypatch.setenv("API_TO_ETW_JOBS", jobs)
+        image = load_pe(path)
+        return [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(image)]
+
+    monkeypatch.setattr(ripindex, "MIN_PARALLEL_SCAN_BYTES", 0)
+    single = scanned("1")
+    assert scanned("2") == single
+    assert sum(len(offsets) for offsets, _targets in single) > 100
+    assert ripindex._unpack(b"\x01\0\0\0\0\0\0\0\x05") is None  # a count the payload does not hold

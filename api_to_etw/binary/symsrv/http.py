@@ -4,17 +4,16 @@ TLS verification on (default SSL context), a ``User-Agent`` (the Microsoft serve
 ``Microsoft-Symbol-Server/...``), at most :data:`~.limits.MAX_REDIRECTS` redirects and never from
 https to http; 404/410 mean "not here"; timeouts, connection errors, 429 and 5xx are retried with
 bounded exponential back-off; a byte cap aborts (and deletes) oversized downloads.
+
+``ssl``, ``http.client`` and ``urllib.request`` are imported when a client is made: loading OpenSSL
+costs about 40 ms, which every run that finds its PDB locally (or uses none) would pay for nothing.
 """
 
 from __future__ import annotations
 
-import http.client
+import functools
 import logging
-import ssl
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any, BinaryIO, Callable, Optional
 
 from . import limits
@@ -47,14 +46,23 @@ class _Expired(Exception):
     """This download ran out of time (its own deadline, or the lookup's)."""
 
 
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    max_redirections = MAX_REDIRECTS
+@functools.lru_cache(maxsize=1)
+def _redirects() -> type:
+    """The redirect handler: at most MAX_REDIRECTS, only to http(s), never from https down to http."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
-        if scheme not in ("http", "https") or (req.type == "https" and scheme == "http"):
-            raise urllib.error.HTTPError(req.full_url, code, f"refused redirect to a {scheme} URL", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        max_redirections = MAX_REDIRECTS
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+            if scheme not in ("http", "https") or (req.type == "https" and scheme == "http"):
+                raise urllib.error.HTTPError(req.full_url, code, f"refused redirect to a {scheme} URL", headers, fp)
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return Redirects
 
 
 class HttpClient:
@@ -70,8 +78,11 @@ class HttpClient:
         self.clock = clock
         self.progress = progress
         self.log = logger
+        import ssl
+        import urllib.request
+
         self.opener = urllib.request.build_opener(
-            _Redirects(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
+            _redirects()(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
         )
 
     def fetch_file(self, url: str, folder: str) -> Optional[str]:
@@ -111,6 +122,11 @@ class HttpClient:
         raise ServerError(f"{last} ({self.tries} tries)")
 
     def _open(self, url: str, ends: float):
+        import http.client
+        import ssl
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         self.log.debug("GET %s", display_url(url))
         try:
@@ -187,6 +203,8 @@ class HttpClient:
         ``read(size)`` would wait for all ``size`` bytes, so a server sending one byte per second would
         hold it for hours while every single receive finishes well within the socket timeout.
         """
+        import http.client
+
         if time.monotonic() >= ends:
             raise _Expired
         _set_socket_timeout(response, _remaining(ends, self.timeout))

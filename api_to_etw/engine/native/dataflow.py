@@ -255,7 +255,9 @@ class FunctionDataflow:
         return [Store(self.function, rva, addr, cap(values)) for (rva, addr), values in self._stores.items()]
 
     # ------------------------------------------------------------------ driver
-    def run(self, pieces: Iterable[tuple[int, int]]) -> None:
+    def run(self, pieces: Iterable[tuple[int, int]], landing_pads: Collection[int] = ()) -> None:
+        """The data flow over the function's code from its entry, and from each landing pad (code only the
+        unwinder enters: a ``__except`` block) with nothing known but the image."""
         instrs: list[Instruction] = []
         bounds = []
         for start, stop in pieces:
@@ -280,6 +282,7 @@ class FunctionDataflow:
         # Block leaders and ends from each instruction's flow control, read once (most functions are one block).
         flows = [instr.flow_control for instr in instrs]
         leaders = {entry}
+        leaders.update(pad for pad in landing_pads if inside(pad))
         last_index = len(instrs) - 1
         for idx, fc in enumerate(flows):
             if fc == _NEXT or fc == _CALL:
@@ -322,6 +325,11 @@ class FunctionDataflow:
         visits: dict[int, int] = {}
         worklist = [entry]
         queued = {entry}
+        for pad in landing_pads:
+            if pad in blocks and pad not in states:
+                states[pad] = State({}, {}, None)
+                worklist.append(pad)
+                queued.add(pad)
         position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
                                                                          self.sites)
         while worklist:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Collection, Iterable, Sequence
-from itertools import groupby
-from operator import attrgetter
 from typing import Optional
 
 from ...binary.pdb import PdbSymbols
@@ -27,7 +25,8 @@ from ...model import (
 )
 from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
 from .dataflow import FILL_FUNCTIONS, FunctionDataflow
-from .functions import calls_through_table, discover, scan_lea_references, scan_rip_references
+from .ehtables import exception_tables
+from .functions import SitesByFunction, calls_through_table, discover, scan_lea_references, scan_rip_references
 from .parallel import MIN_PARALLEL_FLOW_BYTES, fork_split
 from .runtime import RuntimeImports, resolve_runtime_imports
 
@@ -36,7 +35,6 @@ from .runtime import RuntimeImports, resolve_runtime_imports
 COPY_FUNCTIONS = frozenset(("memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"))
 
 log = logging.getLogger(__name__)
-_CALLER = attrgetter("caller")
 
 
 class NativeEngine(Engine):
@@ -53,12 +51,14 @@ class NativeEngine(Engine):
         self.image = image
         self.pdb = pdb
         self._facts: Optional[Facts] = None
-        self._sites_by_function: dict[int, dict[int, CallSite]] = {}
+        self._sites_by_function = SitesByFunction([], {})
         self._annotations: Optional[list[tuple[int, tuple[str, ...]]]] = None
         self._case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = {}
         self._call_results: dict[int, ValueSet] = {}
         self._copiers: frozenset[int] = frozenset()
         self._runtime = RuntimeImports()
+        #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
+        self._landing_pads: dict[int, set[int]] = {}
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -79,25 +79,24 @@ class NativeEngine(Engine):
             symbols.update(pdb.functions)
         for rva, names in image.exports.items():
             symbols.setdefault(rva, names[0])
-        # Sites come grouped by caller (each function is decoded in one go): one dict per run of a caller.
-        by_function = self._sites_by_function
-        for caller, run in groupby(fmap.calls, _CALLER):
-            sites = by_function.get(caller)
-            if sites is None:
-                by_function[caller] = {site.rva: site for site in run}
-            else:
-                sites.update((site.rva, site) for site in run)
+        # Each caller's sites are one run of the calls: its dict is made when the analysis asks for it.
+        self._sites_by_function = SitesByFunction(fmap.calls, fmap.runs)
+        # Exception-handler funclets: edges from their parents (not sites of the data flow: no instruction).
+        tables = exception_tables(image, fmap.functions, self._sites_by_function)
+        self._landing_pads = tables.landing_pads
+        funclet_calls = tables.sites()
         self._facts = Facts(
             binary_name=os.path.basename(image.path),
             image_base=image.image_base,
             functions=fmap.functions,
-            calls=fmap.calls,
+            calls=fmap.calls + funclet_calls if funclet_calls else fmap.calls,
             symbols=symbols,
             memory=image,
             has_pdb=pdb is not None,
             sections=[(s.rva, s.end - s.rva, s.writable, s.executable) for s in image.sections],
             resources=self._resources(),
             entry_point=image.entry_point if image.entry_point in fmap.functions else None,
+            funclets=tables.funclets,
         )
         self._fmap = fmap
         # memcpy/memset by name, directly or through an import thunk (``jmp [__imp_memset]``).
@@ -202,6 +201,6 @@ class NativeEngine(Engine):
                                     self._call_results, copies, codecs=self._runtime.codecs,
                                     dispatch=self._runtime.dispatch, fill_calls=fills,
                                     checks=self._runtime.check)
-            flow.run([(func.rva, func.rva + func.size)] + list(func.fragments))
+            flow.run([(func.rva, func.rva + func.size)] + list(func.fragments), self._landing_pads.get(func.rva, ()))
             out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
         return out

@@ -12,6 +12,10 @@ builds do not pad); the gap may hold several.
 
 from __future__ import annotations
 
+import bisect
+import re
+from itertools import chain
+
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic
 
 from ...binary.pe import PEImage
@@ -22,15 +26,17 @@ _PADDING = (Mnemonic.NOP, Mnemonic.INT3)
 ALIGNMENT = 16
 #: A gap piece longer than this without a terminator is data, not a leaf function.
 MAX_PIECE = 0x400
+#: A byte that is not one-byte padding (int3, nop, zero): where a multi-byte nop or code may start.
+_NOT_PADDING_BYTE = re.compile(rb"[^\xcc\x90\x00]")
 
 
 def _skip_padding(code: bytes, pos: int, stop: int, base: int) -> int:
     """Offset of the first byte at or after ``pos`` (before ``stop``) that is not padding (int3, nop, zeros)."""
     while pos < stop:
-        byte = code[pos]
-        if byte in (0xCC, 0x90, 0x00):
-            pos += 1
-            continue
+        found = _NOT_PADDING_BYTE.search(code, pos, stop)  # one-byte padding skipped at C speed
+        if found is None:
+            return stop
+        pos = found.start()
         instr = Decoder(64, code[pos : pos + 15], ip=base + pos).decode()
         if instr.is_invalid or instr.mnemonic not in _PADDING:
             return pos
@@ -66,10 +72,17 @@ def gap_entries(image: PEImage, ranges: list[tuple[int, int, int]]) -> set[int]:
     for section in image.executable_sections():
         code = image.file_bytes(section.rva, section.end - section.rva)
         base = section.rva
-        cursor = 0
-        inside = [(max(s, base) - base, min(e, base + len(code)) - base) for s, e in spans
-                  if s < base + len(code) and e > base]
-        for start, end in inside + [(len(code), len(code))]:
+        top = base + len(code)
+        # The spans that start in the section (those from before it only move the cursor), then its end.
+        low, high = bisect.bisect_left(spans, (base,)), bisect.bisect_left(spans, (top,))
+        cursor = max((min(e, top) - base for _s, e in spans[:low] if e > base), default=0)
+        for span_start, span_end in chain(spans[low:high], [(top, top)]):
+            if span_end <= base:  # an empty or inverted range (hostile unwind data) holds no code
+                continue
+            start = span_start - base
+            if start <= cursor:  # no gap before this span (the common case: functions follow each other)
+                cursor = max(cursor, min(span_end, top) - base)
+                continue
             pos = cursor
             while pos < start:
                 code_start = _skip_padding(code, pos, start, base)
@@ -83,7 +96,7 @@ def gap_entries(image: PEImage, ranges: list[tuple[int, int, int]]) -> set[int]:
                     break
                 found.add(base + pos)
                 pos = end_off
-            cursor = max(cursor, end)
+            cursor = max(cursor, min(span_end, top) - base)
     return found
 
 

@@ -90,47 +90,53 @@ def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work
     return theirs, mine
 
 
+#: What a scan of some work found: its edges (in work order), the direct call and jump targets, the tail
+#: edges' targets.
+Scanned = tuple[list["Edge"], set[int], set[int]]
+
+
 def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
-                     min_bytes: Optional[int] = None) -> Optional[tuple[list[Edge], set[int]]]:
+                     min_bytes: Optional[int] = None) -> Optional[Scanned]:
     """The calls and targets of ``work`` scanned by two processes, or None when one process should do it."""
     sizes = [sum(stop - start for start, stop in pieces) for _entry, pieces in work]
     split = fork_split(work, sizes, MIN_PARALLEL_BYTES if min_bytes is None else min_bytes,
                        lambda part: _scan_range(image, part, iat_loads), _pack, _unpack)
     if split is None:
         return None
-    (theirs, their_targets), (mine, my_targets) = split
-    return theirs + mine, their_targets | my_targets
+    (theirs, their_targets, their_tails), (mine, my_targets, my_tails) = split
+    return theirs + mine, their_targets | my_targets, their_tails | my_tails
 
 
-def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> tuple[list[Edge], set[int]]:
-    from .functions import _scan
+def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> Scanned:
+    from .functions import scan_work
 
-    calls: list[Edge] = []
-    targets: set[int] = set()
-    for entry, pieces in work:
-        for start, stop in pieces:
-            _scan(image, entry, start, stop, image.imports, calls, targets, iat_loads)
-    return calls, targets
+    by_entry: dict[int, list[Edge]] = {}
+    targets, tails = scan_work(image, work, iat_loads, by_entry)
+    return list(chain.from_iterable(by_entry.values())), targets, tails
 
 
-def _pack(result: tuple[list[Edge], set[int]]) -> bytes:
-    """Call edges and targets as unsigned 64-bit integers: count of edges, their fields, then the targets."""
-    calls, targets = result
+def _pack(result: Scanned) -> bytes:
+    """Call edges and targets as unsigned 64-bit integers: the count of edges, their fields, the count of
+    targets, the targets, then the tail edges' targets."""
+    calls, targets, tails = result
     packed = array("Q", [len(calls)])
     packed.extend(chain.from_iterable(calls))
+    packed.append(len(targets))
     packed.extend(sorted(targets))
+    packed.extend(sorted(tails))
     return packed.tobytes()
 
 
-def _unpack(payload: bytes) -> Optional[tuple[list[Edge], set[int]]]:
+def _unpack(payload: bytes) -> Optional[Scanned]:
     packed = array("Q")
     if not payload or len(payload) % packed.itemsize:
         return None
     packed.frombytes(payload)
     count = packed[0]
     end = 1 + _FIELDS * count
-    if end > len(packed):
+    if end >= len(packed) or end + 1 + packed[end] > len(packed):
         return None
     fields = iter(packed[1:end])
     calls: list[Edge] = list(zip(fields, fields, fields, map(bool, fields)))
-    return calls, set(packed[end:])
+    targets_end = end + 1 + packed[end]
+    return calls, set(packed[end + 1 : targets_end]), set(packed[targets_end:])

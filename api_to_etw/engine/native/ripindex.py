@@ -20,8 +20,10 @@ import weakref
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Optional
 
 from ...binary.pe import PEImage, Section
+from .parallel import fork_split
 
 #: ModRM bytes with mod=00 and rm=101 (any register in reg): a RIP-relative memory operand.
 RIP_MODRMS = b"\x05\x0d\x15\x1d\x25\x2d\x35\x3d"
@@ -30,6 +32,8 @@ _ONE = re.compile(b"\x01")
 #: Bytes translated per step (the section's bytes are copied this much at a time, not whole).
 _CHUNK = 4 << 20
 _disp32 = struct.Struct("<i").unpack_from
+#: Bytes of one section below which one process scans it: a fork and the transfer cost more than they save.
+MIN_PARALLEL_SCAN_BYTES = 8 << 20
 
 
 @dataclass
@@ -46,17 +50,52 @@ class SectionOperands:
 
 
 def _scan_section(image: PEImage, section: Section) -> SectionOperands:
+    """The candidates of ``section``; a large one is scanned in two halves by two processes (``parallel``)."""
+    size = min(section.raw_size, max(0, len(image.data) - section.raw_offset))
+    span = max(size - 4, 0)  # candidate offsets 0..size-5: the displacement must lie in the section's bytes
+    middle = span // 2
+    halves = [(0, middle), (middle, span)]
+    split = fork_split(halves, [middle, span - middle], MIN_PARALLEL_SCAN_BYTES,
+                       lambda part: _scan_range(image, section, *part[0]), _pack, _unpack)
+    if split is None:
+        offsets, targets = _scan_range(image, section, 0, span)
+    else:
+        (offsets, targets), (more_offsets, more_targets) = split
+        offsets.extend(more_offsets)
+        targets.extend(more_targets)
+    return SectionOperands(section, offsets, targets)
+
+
+def _scan_range(image: PEImage, section: Section, low: int, high: int) -> tuple[array, array]:
+    """The candidates at section offsets ``low``..``high`` (exclusive): their offsets and targets."""
     data = image.data
     start = section.raw_offset
-    size = min(section.raw_size, max(0, len(data) - start))
-    limit = size - 5  # the displacement must lie in the section's bytes
     offsets = array("I")  # offsets in a section: below 4 GB (4 bytes each, not 8)
-    for chunk in range(0, max(limit + 1, 0), _CHUNK):
-        marked = bytes(data[start + chunk : start + min(chunk + _CHUNK, limit + 1)]).translate(_MARK)
+    for chunk in range(low, high, _CHUNK):
+        marked = bytes(data[start + chunk : start + min(chunk + _CHUNK, high)]).translate(_MARK)
         offsets.extend(map(chunk.__add__, map(re.Match.start, _ONE.finditer(marked))))
     first = section.rva + 5
     targets = array("q", [first + offset + _disp32(data, start + offset + 1)[0] for offset in offsets])
-    return SectionOperands(section, offsets, targets)
+    return offsets, targets
+
+
+def _pack(found: tuple[array, array]) -> bytes:
+    """A half's candidates through the pipe: their count, the offsets, the targets (machine order)."""
+    offsets, targets = found
+    return struct.pack("<Q", len(offsets)) + offsets.tobytes() + targets.tobytes()
+
+
+def _unpack(payload: bytes) -> Optional[tuple[array, array]]:
+    if len(payload) < 8:
+        return None
+    (count,) = struct.unpack_from("<Q", payload)
+    offsets, targets = array("I"), array("q")
+    split = 8 + count * offsets.itemsize
+    if len(payload) != split + count * targets.itemsize:
+        return None
+    offsets.frombytes(payload[8:split])
+    targets.frombytes(payload[split:])
+    return offsets, targets
 
 
 _CACHE: dict[int, list[SectionOperands]] = {}

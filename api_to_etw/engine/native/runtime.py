@@ -24,7 +24,7 @@ from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Regist
 from ...binary.pe import PEImage
 from ...model import Addr, CallSite, Facts, Function, Import, Load, Offset, StackAddr, Value, ValueSet
 from .dataflow import FunctionDataflow
-from .functions import FunctionMap, calls_through_slots, scan_rip_references
+from .functions import FunctionMap, SitesByFunction, calls_through_slots, scan_rip_references
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def _field(address: Value) -> Optional[tuple[int, Value]]:
 class RuntimeResolver:
     """Runs the resolution over the engine's facts (called once, while loading)."""
 
-    def __init__(self, image: PEImage, facts: Facts, fmap: FunctionMap, sites_by_function: dict[int, dict[int, CallSite]]):
+    def __init__(self, image: PEImage, facts: Facts, fmap: FunctionMap, sites_by_function: SitesByFunction):
         self.image = image
         self.facts = facts
         self.fmap = fmap
@@ -345,7 +345,7 @@ class RuntimeResolver:
 
 
 def resolve_runtime_imports(image: PEImage, facts: Facts, fmap: FunctionMap,
-                            sites_by_function: dict[int, dict[int, CallSite]]) -> RuntimeImports:
+                            sites_by_function: SitesByFunction) -> RuntimeImports:
     """Resolve the APIs the binary looks up by name and the calls through the pointers it keeps."""
     return RuntimeResolver(image, facts, fmap, sites_by_function).run()
 

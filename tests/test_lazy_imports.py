@@ -1,0 +1,53 @@
+"""What one ``analyze`` run imports: only what it uses (issue 15, the fixed cost per binary).
+
+A small binary's analysis takes a few tens of milliseconds; the imports of the tool took several times
+that. The modules below are loaded only by the runs that need them (a symbol download, saved facts, a
+progress bar on a terminal, the XML export of a manifest, another command), so a run on a fixture with
+its PDB beside it, in a fresh interpreter, must not load them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import synth_exe
+
+#: Loaded only by what needs them: the symbol server's HTTP client (OpenSSL), pdbparse's construct-based
+#: parsers (the PDB info stream is read with struct), rich (progress on a terminal), saved facts, the
+#: other commands' modules.
+NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
+                   "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
+                   "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan")
+
+_PROBE = """
+import json, sys
+from api_to_etw.cli import main
+code = main(sys.argv[1:])
+print(json.dumps([code, sorted(sys.modules)]))
+"""
+
+
+def _modules_after(*args: str) -> tuple[int, set[str]]:
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, check=True,
+                          timeout=300)
+    code, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    return code, set(modules)
+
+
+def test_analyze_with_pdb_loads_only_what_it_uses(tmp_path):
+    code, modules = _modules_after("analyze", synth_exe(), "-o", str(tmp_path / "out.tsv"), "-q")
+    assert code == 0
+    assert (tmp_path / "out.tsv").read_text(encoding="utf-8").count("\n") > 1  # it did analyse
+    assert {"pefile", "iced_x86", "networkx", "pdbparse", "api_to_etw.binary.pdb"} <= modules
+    loaded = sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_FOR_ANALYZE))
+    assert loaded == []
+
+
+def test_saved_facts_load_the_recorder_only_when_asked(tmp_path):
+    facts = tmp_path / "k.facts.json"
+    code, modules = _modules_after("analyze", synth_exe(), "-o", str(tmp_path / "out.tsv"), "-q",
+                                   "--save-facts", str(facts))
+    assert code == 0 and facts.is_file()
+    assert "api_to_etw.engine.recorder" in modules
