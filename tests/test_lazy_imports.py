@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-from conftest import synth_exe
+from conftest import REPO, synth_exe
 
 #: Loaded only by what needs them: the symbol server's HTTP client (OpenSSL), pdbparse's construct-based
 #: parsers (the PDB info stream is read with struct), rich (progress on a terminal), saved facts, the
@@ -30,8 +30,9 @@ print(json.dumps([code, sorted(sys.modules)]))
 
 
 def _modules_after(*args: str) -> tuple[int, set[str]]:
+    # From the checkout's root: ``-c`` puts the working folder first on sys.path.
     done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, check=True,
-                          timeout=300)
+                          timeout=300, cwd=REPO)
     code, modules = json.loads(done.stdout.strip().splitlines()[-1])
     return code, set(modules)
 

@@ -46,10 +46,13 @@ from .events import EventResolver, Provider, context_field_key, fold_pointers, l
 from .naming import name_rows
 from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
-from .values import CallValues
+from .values import CallValues, asked_at
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
+#: What the TraceLogging writer search reads at the calls of a function that references an event's metadata:
+#: the provider and the metadata a writer helper is passed (``_write_call``, ``_reference_events``).
+_WRITER_ARGS = (0, 1)
 
 _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
                 ApiRole.CLASSIC_WRITE}
@@ -183,12 +186,8 @@ class Analysis:
         self.api_roots = frozenset(self.roots)
         self.stats.roots = len(self.roots)
 
-        self._resolve_wrappers()
-        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of).run(self.roots)
-        self.stats.entry_points = len(self.entries.kinds)
-        self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
-        self.pointers = self._assigned_once()
-        registrations, classes, class_rvas, instances = self._registrations()
+        # TraceLogging metadata first (it reads no argument values): the functions that reference an event's
+        # metadata are then asked, whenever they are resolved, for what the writer search reads.
         self.tlg = bind(facts, self.values)
         for warning in self.tlg.warnings:
             log.warning("TraceLogging metadata: %s", warning)
@@ -196,7 +195,16 @@ class Analysis:
         if self.tlg.events:
             self.ref_sites = [r for r in self.tlg.sites
                               if r.function not in self.apis and r.function not in self.ignored]
-            self.values.resolve(sorted({r.function for r in self.ref_sites}))
+        self._referrers = sorted({r.function for r in self.ref_sites})
+        self._resolve_wrappers()
+        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of).run(self.roots)
+        self.stats.entry_points = len(self.entries.kinds)
+        self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
+        self.pointers = self._assigned_once()
+        registrations, classes, class_rvas, instances = self._registrations()
+        facts.memory.release()  # the pages the entry and registration scans touched (as bind did here before)
+        if self._referrers:
+            self.values.resolve(self._referrers, self._writer_args(self._referrers, {}))
         self.stats.tracelogging_reference_sites = len(self.ref_sites)
         wpp = None
         if any(api.role == ApiRole.WPP for api in self.apis.values()):
@@ -256,13 +264,26 @@ class Analysis:
                     out.append((site, api))
         return out
 
+    def _writer_args(self, functions: Iterable[int], asked: dict[int, dict[int, set[int]]]
+                     ) -> dict[int, dict[int, set[int]]]:
+        """``asked`` with what the TraceLogging writer search reads at every call of the referrers among
+        ``functions`` (so that resolving them once serves it)."""
+        referrers = set(self._referrers)
+        for func in functions:
+            if func in referrers:
+                sites = asked.setdefault(func, {})
+                for site in self._sites_in.get(func, ()):
+                    sites.setdefault(site.rva, set()).update(_WRITER_ARGS)
+        return asked
+
     def _resolve_wrappers(self) -> None:
         """Resolve arguments at ETW calls, then (repeatedly) at calls to functions that pass theirs on."""
         want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER,
                                ApiRole.CLASSIC_INSTANCE}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
-        self.values.resolve(sorted({s.caller for s, _ in sites}))
+        callers = sorted({s.caller for s, _ in sites})
+        self.values.resolve(callers, self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites)))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
         frontier: dict[int, set[int]] = {}
@@ -281,8 +302,9 @@ class Analysis:
                 new[func] = params
             if not new:
                 break
-            callers = {s.caller for f in new for s in self.callers_of.get(f, ())}
-            self.values.resolve(sorted(callers))
+            calls = [(s, params) for f, params in new.items() for s in self.callers_of.get(f, ())]
+            callers = sorted({s.caller for s, _ in calls})
+            self.values.resolve(callers, self._writer_args(callers, asked_at(calls)))
             frontier = {}
             for func, params in new.items():
                 for site in self.callers_of.get(func, ()):
@@ -607,7 +629,7 @@ class Analysis:
                 self._callers)
         sites = self._sites_in.get(ref.function, [])
         target = Addr(ref.event.rva)
-        call = next((s for s in sites if self.values.args(s) is not None and target in self.values.arg(s, 1)), None)
+        call = next((s for s in sites if self.values.answered(s) and target in self.values.arg(s, 1)), None)
         return call if call is not None else write_call(sites, ref.rva, self._writers)
 
     def _reference_events(self, ref) -> tuple[list[EventInfo], int]:
@@ -619,7 +641,7 @@ class Analysis:
         write_rva = ref.rva
         call = self._write_call(ref)
         if call is not None:
-            if self.values.args(call) is not None and target in self.values.arg(call, 1):
+            if self.values.answered(call) and target in self.values.arg(call, 1):
                 passed = tuple(p for p in (self.resolver.tlg_provider_at(v) for v in self.values.arg(call, 0))
                                if p is not None)
                 providers = providers or passed

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Optional
 
 from ..engine.base import (
@@ -21,6 +21,7 @@ from ..engine.base import (
     REFERENCES,
     STORES,
     TABLE_CALLS,
+    Asked,
     Engine,
 )
 from ..model import UNKNOWN, Addr, Arguments, CallSite, CaseSet, Reference, Store, Value, ValueSet
@@ -44,19 +45,47 @@ class CallValues:
         self._global_rvas: list[int] = []  # the keys of _by_global, sorted (emptied when a global is added)
         self._args: dict[tuple[int, int], Arguments] = {}
         self._warned: set[str] = set()
+        #: Functions a sliced engine answered for some arguments only -> {site RVA: those argument indices}.
+        self._partial: dict[int, dict[int, set[int]]] = {}
 
-    def resolve(self, functions: Iterable[int]) -> None:
-        """Ask the engine for the functions not asked yet (in the order given)."""
-        todo = [rva for rva in dict.fromkeys(functions) if rva not in self.resolved]
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> None:
+        """Ask the engine for the functions not asked yet (in the order given), and take their stores.
+
+        ``asked`` names, for some of the functions, the arguments of their call sites a stage reads now: a
+        sliced engine then runs only the code those need. Reading any other argument of such a function later
+        asks the engine again for all of it (``arg``), so every value read is the one a full answer gives."""
+        todo = []
+        wanted: dict[int, dict[int, set[int]]] = {}
+        for rva in dict.fromkeys(functions):
+            ask = asked.get(rva) if asked is not None and self.engine.sliced else None
+            covered = self._partial.get(rva)
+            if rva in self.resolved and (covered is None or (ask is not None and _covers(covered, ask))):
+                continue
+            todo.append(rva)
+            if ask is not None:
+                merged = {site: set(indices) for site, indices in (covered or {}).items()}
+                for site, indices in ask.items():
+                    merged.setdefault(site, set()).update(indices)
+                wanted[rva] = merged
         if not todo:
             return
-        self.resolved.update(todo)
+        new = [rva for rva in todo if rva not in self.resolved]
+        self.resolved.update(new)
+        for rva in todo:
+            if rva in wanted:
+                self._partial[rva] = wanted[rva]
+            else:
+                self._partial.pop(rva, None)
         if not self.has(ARGUMENTS):
             return
-        answer = self.engine.resolve(todo)
+        answer = self.engine.resolve(todo, wanted) if wanted else self.engine.resolve(todo)
         self._args.update(answer.args)
         start = len(self.stores)
-        self.stores.extend(answer.stores)
+        if len(new) == len(todo):
+            self.stores.extend(answer.stores)
+        else:  # a function asked again: its stores are known already
+            first = set(new)
+            self.stores.extend(store for store in answer.stores if store.function in first)
         for pos in range(start, len(self.stores)):
             store = self.stores[pos]
             self._by_function.setdefault(store.function, []).append(pos)
@@ -65,16 +94,43 @@ class CallValues:
                     self._global_rvas = []
                 self._by_global.setdefault(store.address.rva, []).append(pos)
 
+    def _complete(self, site: CallSite, index: Optional[int]) -> None:
+        """An argument (``None``: every argument) of a function answered for others only: ask for all of it
+        (whoever reads one argument the resolving stage did not name, as the TraceLogging writer search does
+        each site in turn, reads more of them next)."""
+        covered = self._partial.get(site.caller)
+        if covered is None:
+            return
+        indices = covered.get(site.rva)
+        if index is None or indices is None or index not in indices:
+            self.resolve([site.caller])
+
     def args(self, site: CallSite) -> Optional[Arguments]:
         """The site's argument value sets, None where its function was not resolved or the engine had none."""
+        if self._partial:
+            self._complete(site, None)
         return self._args.get((site.caller, site.rva))
+
+    def answered(self, site: CallSite) -> bool:
+        """True if the engine gave values for the site (its function resolved and the site reached)."""
+        if self._partial and site.rva not in self._partial.get(site.caller, {site.rva: ()}):
+            self._complete(site, None)
+        return (site.caller, site.rva) in self._args
 
     def arg(self, site: CallSite, index: int) -> ValueSet:
         """The value set of one argument (``{UNKNOWN}`` where nothing is known)."""
+        if self._partial:
+            self._complete(site, index)
         args = self._args.get((site.caller, site.rva))
         if args is None or index >= len(args):
             return _UNKNOWN_SET
         return args[index]
+
+    def store_list(self) -> list[Store]:
+        """Every store seen in the resolved functions, in the order recorded (warns once when the engine
+        records none); the stages ask ``stores_in`` or ``stores_to``."""
+        self.has(STORES)
+        return self.stores
 
     def stores_in(self, functions: Iterable[int]) -> list[Store]:
         """The stores the resolved ``functions`` made, in the order they were recorded (warns once when
@@ -117,6 +173,7 @@ class CallValues:
         for site, _offset in found:
             if (site.caller, site.rva) not in self._args:
                 self.resolved.discard(site.caller)
+                self._partial.pop(site.caller, None)
         return found
 
     def has(self, capability: str) -> bool:
@@ -128,3 +185,15 @@ class CallValues:
             log.warning("engine %s cannot give %s: %s", self.engine.name, capability,
                         MISSING_EFFECT.get(capability, "its answers are empty"))
         return False
+
+
+def _covers(covered: Mapping[int, set[int]], ask: Mapping[int, Collection[int]]) -> bool:
+    return all(site in covered and covered[site].issuperset(indices) for site, indices in ask.items())
+
+
+def asked_at(calls: Iterable[tuple[CallSite, Iterable[int]]]) -> dict[int, dict[int, set[int]]]:
+    """What a stage reads, for ``CallValues.resolve``: (call site, argument indices) pairs by calling function."""
+    out: dict[int, dict[int, set[int]]] = {}
+    for site, indices in calls:
+        out.setdefault(site.caller, {}).setdefault(site.rva, set()).update(indices)
+    return out

@@ -8,7 +8,10 @@ An engine loads a binary and answers questions about it:
   what they store to memory outside their frame. The answer is a new ``Resolution``, not a change to
   the facts. Argument resolution is the expensive part, so the analysis asks lazily (first the
   functions that call an ETW API, then the callers of the wrappers it discovers) through a resolver
-  object it owns (``analysis.values.CallValues``), which asks each function once.
+  object it owns (``analysis.values.CallValues``), which asks each function once. It may say which
+  arguments of which call sites it reads (``asked``); an engine that is ``sliced`` then computes only what
+  those arguments and the function's stores depend on, and answers for them alone (the resolver asks again
+  when another is read). Other engines answer for every argument whatever is asked.
 * the optional questions below, each tied to a named capability in :attr:`Engine.capabilities`. An
   engine without a capability answers "nothing" (the defaults here); the analysis checks the set
   before asking and tells the user once what the missing capability costs, instead of failing silently.
@@ -20,7 +23,7 @@ engine, records what the analysis asked and what came back, and writes it as a f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Optional
 
 from ..model import CallSite, CaseSet, Facts, Reference, Resolution, Value
@@ -39,6 +42,9 @@ CASE_GUARDS = "case-guards"
 MEMORY = "memory"
 #: ``table_calls`` finds calls through a function table held in a global (KMDF's WdfFunctions).
 TABLE_CALLS = "table-calls"
+
+#: What ``Engine.resolve`` is asked for: function -> {call-site RVA: the argument indices read there}.
+Asked = Mapping[int, Mapping[int, Collection[int]]]
 
 CAPABILITIES = (ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS)
 
@@ -60,6 +66,8 @@ class Engine(ABC):
     name: str = "engine"
     #: The optional questions this engine answers (the constants above); checked by the analysis.
     capabilities: frozenset[str] = frozenset()
+    #: ``resolve`` answers only for the arguments ``asked`` names (and may skip the code none of them needs).
+    sliced: bool = False
 
     @abstractmethod
     def load(self) -> Facts:
@@ -68,10 +76,13 @@ class Engine(ABC):
         Called once; the facts it returns are never changed by the engine afterwards."""
 
     @abstractmethod
-    def resolve(self, functions: Iterable[int]) -> Resolution:
-        """Argument values at the call sites inside the given functions (by entry RVA), and their stores.
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:
+        """Argument values at the call sites inside the given functions (by entry RVA), and all their stores.
 
-        Each function may be asked more than once (the answer is the same); the analysis asks once."""
+        ``asked`` maps some of the functions to {call-site RVA: argument indices} that are read (a function it
+        does not hold: every argument of every site). A ``sliced`` engine answers for those alone (the other
+        arguments of an asked site UNKNOWN); the values it gives there are those of a full answer. Each function
+        may be asked more than once (the answer is the same); the analysis takes each function's stores once."""
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         """Code that addresses data, with the function it is in: every RIP-relative ``lea`` when

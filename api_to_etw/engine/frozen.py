@@ -42,7 +42,7 @@ from ..model import (
     Store,
     Value,
 )
-from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, Engine
+from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, Asked, Engine
 from .facts_check import check_document, check_facts, check_recording
 
 FORMAT = "api-to-etw-facts"
@@ -331,7 +331,7 @@ class FrozenEngine(Engine):
             funclets={(int(parent), int(funclet)): str(kind) for parent, funclet, kind in doc.get("funclets") or []},
         )
 
-    def resolve(self, functions: Iterable[int]) -> Resolution:
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:
         """The recorded values of the call sites in ``functions``, and their stores in the order asked."""
         answer = Resolution()
         for rva in dict.fromkeys(functions):

@@ -33,7 +33,7 @@ from ..model import (
     params_of,
     substitute,
 )
-from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, Engine
+from .base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, Asked, Engine
 from .frozen import Recording, save_facts
 
 log = logging.getLogger(__name__)
@@ -152,9 +152,9 @@ class RecordingEngine(Engine):
         self._facts = dataclasses.replace(facts, memory=self._memory)
         return self._facts
 
-    def resolve(self, functions: Iterable[int]) -> Resolution:
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:
         todo = list(dict.fromkeys(functions))
-        answer = self.inner.resolve(todo)
+        answer = self.inner.resolve(todo)  # every site (not ``sites``): the facts file replays any question
         self._resolved.update(todo)
         self.recording.args.update(answer.args)
         self.recording.stores.extend(answer.stores)

@@ -52,9 +52,15 @@ class EtwApi:
     instance: Optional[int] = None     # PEVENT_INSTANCE_INFO (CreateTraceInstanceId out, TraceEventInstance in)
 
     @property
+    def argument_slots(self) -> tuple[int, ...]:
+        """The argument indices the analysis reads at a call (those of its event and registration roles)."""
+        return tuple(sorted({getattr(self, role) for role in EVENT_ROLES + REGISTER_ROLES
+                             if getattr(self, role) is not None}))
+
+    @property
     def arguments_needed(self) -> int:
         """How many leading arguments a call must pass for its event to be known (highest role slot + 1)."""
-        slots = [getattr(self, role) for role in EVENT_ROLES + REGISTER_ROLES if getattr(self, role) is not None]
+        slots = self.argument_slots
         return max(slots) + 1 if slots else 0
 
 

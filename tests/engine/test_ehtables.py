@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import struct
+import subprocess
 
 import pytest
-from conftest import SAMPLES, run_cli
+from conftest import SAMPLES, require_tools, run_cli
 
 from api_to_etw.binary.pe import load_pe, parse_pe
 from api_to_etw.engine.frozen import ReplayMemory
@@ -144,3 +146,18 @@ def test_a_facts_file_with_bad_funclet_edges_is_refused_in_one_line(tmp_path, fu
     result = run_cli("analyze", "--facts", facts, "-o", tmp_path / "g.tsv")
     assert result.code == ExitCode.CORRUPT_METADATA
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_catch_continuation_is_a_landing_pad_of_the_parent():
+    """The catch funclet returns where CatchWrite resumes (``leaq X(%rip), %rax``, which llvm-objdump annotates
+    with ``<CatchWrite+off>``): that address is a landing pad of CatchWrite, as the __except blocks are."""
+    require_tools("llvm-objdump")
+    image = load_pe(DLL)
+    tables = _tables(open(DLL, "rb").read())
+    ((parent, funclet),) = [pair for pair, kind in tables.funclets.items() if kind == "catch"]
+    base = image.image_base
+    text = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", f"--start-address={base + funclet:#x}",
+                           f"--stop-address={base + funclet + 0x40:#x}", DLL], capture_output=True, text=True,
+                          check=True).stdout
+    resumes = {int(m.group(1), 16) - base for m in re.finditer(r"leaq\s.*%rax\s+# 0x([0-9a-f]+) <CatchWrite\+", text)}
+    assert resumes and resumes <= tables.landing_pads[parent]

@@ -26,7 +26,7 @@ from typing import IO, Any, Optional
 from ...errors import ApiToEtwError, MissingDependencyError
 from ...etw.apis import lookup
 from ...model import FILL_ARGUMENTS, Arguments, CallSite, CaseSet, Facts, Reference, Resolution, Value, ValueSet
-from ..base import Engine
+from ..base import Asked, Engine
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class DecompilerEngine(Engine):
         self._image_file = path
         return _Worker(self.python, path, image.image_base, writable)
 
-    def resolve(self, functions: Iterable[int]) -> Resolution:
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:
         assert self._facts is not None, "load() first"
         funcs = self._facts.functions
         answer = Resolution()

@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from ...errors import ApiToEtwError, InputNotFoundError, NotAPEError, UsageError
 from ...model import Facts, Reference, Resolution
-from ..base import ARGUMENTS, MEMORY, REFERENCES, Engine
+from ..base import ARGUMENTS, MEMORY, REFERENCES, Asked, Engine
 from ..pcode import PcodeTranslator, fill_call_args
 from .extract import (
     Decompiler,
@@ -276,7 +276,7 @@ class GhidraEngine(Engine):
         refs = list(self._references)
         return refs if targets is None else [r for r in refs if r.target in set(targets)]
 
-    def resolve(self, functions: Iterable[int]) -> Resolution:
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:
         """Decompile each function and translate the p-code of its calls (on working copies of its sites)."""
         assert self._extracted is not None and self._decompiler is not None and self._translator is not None, \
             "load() first"

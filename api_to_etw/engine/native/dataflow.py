@@ -10,7 +10,7 @@ small: instructions it does not model make their destination unknown, never wron
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar, cast
 
 from iced_x86 import (
@@ -218,7 +218,7 @@ class FunctionDataflow:
                  copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
                  record_targets: bool = False,
                  fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None,
-                 checks: Collection[int] = ()):
+                 checks: Collection[int] = (), asked: Optional[Mapping[int, Collection[int]]] = None):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -238,6 +238,10 @@ class FunctionDataflow:
         #: Pointer slots whose callee only checks the target in RCX (the CFG ``__guard_check_icall_fptr``):
         #: a call through one keeps the argument registers and RAX for the call that follows.
         self.checks = checks
+        #: Call site -> the argument indices wanted there (None: every argument of every site of ``sites``).
+        #: The other sites get no values, the other arguments of a wanted site UNKNOWN, and code that can change
+        #: neither a wanted argument nor a store is not run (``_slice``).
+        self.asked = asked
         #: Indirect call RVA -> (values of the called address, whether they came out of a codec call),
         #: when ``record_targets`` is set.
         self.targets: Optional[dict[int, tuple[ValueSet, bool]]] = {} if record_targets else None
@@ -309,29 +313,31 @@ class FunctionDataflow:
                     blocks[instr.ip] = current
                     order.append(instr.ip)
                 current.append(instr)
-        # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps.
-        reached = {entry}
-        for block in blocks.values():
-            last = block[-1]
-            fc = last.flow_control
-            if fc in (FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH):
-                reached.add(last.near_branch_target)
-            if fc not in (FlowControl.UNCONDITIONAL_BRANCH, FlowControl.RETURN, FlowControl.INDIRECT_BRANCH,
-                          FlowControl.INTERRUPT, FlowControl.EXCEPTION):
-                reached.add(last.next_ip)
-        self._orphans = [ip for ip in order if ip not in reached]
+        # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the successor
+        # rule without them).
+        self._orphans: list[int] = []
+        if len(blocks) > 1:
+            reached = {entry}
+            for block in blocks.values():
+                reached.update(_successors(block[-1], inside, self.sites, ()))
+            self._orphans = [ip for ip in order if ip not in reached]
+        position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
+                                                                         self.sites)
+        if self.asked is not None and self.targets is None:
+            self._slice(blocks, inside)
 
-        states: dict[int, State] = {entry: State.entry()}
+        states: dict[int, State] = {}
         visits: dict[int, int] = {}
-        worklist = [entry]
-        queued = {entry}
+        worklist: list[int] = []
+        if entry in blocks:  # a sliced function may keep only code reached from a landing pad
+            states[entry] = State.entry()
+            worklist.append(entry)
+        queued = set(worklist)
         for pad in landing_pads:
             if pad in blocks and pad not in states:
                 states[pad] = State({}, {}, None)
                 worklist.append(pad)
                 queued.add(pad)
-        position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
-                                                                         self.sites)
         while worklist:
             worklist.sort(key=position.__getitem__, reverse=True)
             ip = worklist.pop()
@@ -356,7 +362,53 @@ class FunctionDataflow:
                     worklist.append(succ)
                     queued.add(succ)
 
-    def _run_block(self, block: list[Instruction], state: State, inside) -> list[int]:
+    def _slice(self, blocks: dict[int, list[Instruction]], inside: Callable[[int], bool]) -> None:
+        """Keep only the code the answer depends on: the blocks from which control can reach a wanted call site
+        or an instruction that writes memory (a store to remember), and of those that reach no other kept block,
+        the instructions up to the last such one (mostly the epilogue after the last wanted call goes).
+
+        The kept blocks are closed under predecessors, and the worklist takes them in the same order with or
+        without the others (their positions are fixed before), so every kept block sees the states it would
+        have seen in a run of the whole function: the answer for the wanted sites and the stores is the same."""
+        asked = self.asked
+        assert asked is not None
+        last: dict[int, int] = {}  # block -> index of its last instruction that must run
+        for ip, block in blocks.items():
+            for k in range(len(block) - 1, -1, -1):
+                instr = block[k]
+                # A pointer-sized memory write may be a store (``_note_store``); a narrower one only changes the
+                # frame, which nothing after the last wanted site reads.
+                if instr.ip in asked or (instr.op_count and instr.op0_kind == _MEM_KIND
+                                         and _MEM_SIZE[instr.memory_size] == 8):
+                    last[ip] = k
+                    break
+        if len(blocks) == 1:  # most functions: no edges to follow
+            ((ip, block),) = blocks.items()
+            if ip not in last:
+                del blocks[ip]
+            elif ip not in _successors(block[-1], inside, self.sites, self._orphans):
+                blocks[ip] = block[:last[ip] + 1]
+            return
+        successors = {ip: [s for s in _successors(block[-1], inside, self.sites, self._orphans) if s in blocks]
+                      for ip, block in blocks.items()}
+        predecessors: dict[int, list[int]] = {}
+        for ip, succs in successors.items():
+            for succ in succs:
+                predecessors.setdefault(succ, []).append(ip)
+        kept = set(last)
+        todo = list(last)
+        while todo:
+            for pred in predecessors.get(todo.pop(), ()):
+                if pred not in kept:
+                    kept.add(pred)
+                    todo.append(pred)
+        for ip in [ip for ip in blocks if ip not in kept]:
+            del blocks[ip]
+        for ip in kept:
+            if not any(succ in kept for succ in successors[ip]):
+                blocks[ip] = blocks[ip][:last[ip] + 1]  # a kept block with no kept successor holds the work
+
+    def _run_block(self, block: list[Instruction], state: State, inside) -> Sequence[int]:
         step = self._step
         for instr in block:
             fc = instr.flow_control
@@ -457,11 +509,16 @@ class FunctionDataflow:
                 for value in values:
                     if isinstance(value, StackAddr):
                         state.escaped.add(value.offset)
+        wanted: Optional[Collection[int]] = None
+        if self.asked is not None:
+            wanted = self.asked.get(instr.ip)
+            if wanted is None:
+                return
         site = self.sites.get(instr.ip)
         if site is None:
             return
         rsp = state.rsp
-        if rsp is None:
+        if rsp is None or (wanted is not None and all(i < 4 for i in wanted)):
             args.extend((_UNK,) * (MAX_ARGS - 4))
         else:
             first = rsp + (0x28 if tail else 0x20)
@@ -472,7 +529,10 @@ class FunctionDataflow:
                 args.append(values)
         # Only sets holding a frame address change (their known bytes are attached); the rest are kept as is.
         for i in framed:
-            args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
+            if wanted is None or i in wanted:
+                args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
+        if wanted is not None:
+            args = [values if i in wanted else _UNK for i, values in enumerate(args)]
         site.args = tuple(args)
 
     def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
@@ -971,7 +1031,7 @@ class FunctionDataflow:
 
 
 def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping[int, CallSite],
-                orphans: list[int]) -> list[int]:
+                orphans: Sequence[int]) -> Sequence[int]:
     """The blocks control reaches from a block that ends with ``last``: the one rule the worklist's order and
     the run of each block share. A jump out of the function and a jump through the IAT are tail calls (no
     successor); an indirect jump inside reaches the blocks nothing else enters (its jump-table cases)."""
@@ -989,12 +1049,12 @@ def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping
 
 
 def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int], entry: int, inside,
-                       orphans: list[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
+                       orphans: Sequence[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
     """Each block's place in the worklist: reverse postorder of the control-flow graph, so every block runs
     after all its predecessors but those closing a loop. In address order a shared error exit placed before
     the paths that jump to it (an epilogue inside a loop) used up its visits before the last of them arrived
     and those paths' values were lost. Blocks the search does not reach follow in address order."""
-    def successors(ip: int) -> list[int]:
+    def successors(ip: int) -> Sequence[int]:
         return _successors(blocks[ip][-1], inside, sites, orphans)
 
     finished: list[int] = []

@@ -88,7 +88,8 @@ HANDLER_FAMILIES: dict[str, str] = {
 #: unwind action (a destructor funclet, or the destructor itself).
 FILTER, FINALLY, CATCH, UNWIND = "filter", "finally", "catch", "unwind"
 #: Code of the parent itself that only the unwinder enters: a ``__except`` block (the scope's JumpTarget), a
-#: catch block's continuation. Not a funclet: a landing pad of the parent's data flow.
+#: catch block's continuation (FH4's table, or the address the catch funclet returns). Not a funclet: a landing
+#: pad of the parent's data flow.
 LANDING = "landing"
 
 
@@ -426,6 +427,28 @@ def recognise(image: PEImage, served: list[LanguageHandler], functions: Mapping[
     return passing[0] if len(passing) == 1 else None
 
 
+#: Most bytes of a catch funclet decoded for the continuation it returns.
+MAX_CATCH_BYTES = 4096
+
+
+def catch_continuations(image: PEImage, funclet: Function, parent: Function) -> set[int]:
+    """Where the parent resumes after a catch block: a catch funclet returns that address in rax
+    (``lea rax, [rip+continuation]`` before its ``ret``), in the parent's code, which only the unwinder then
+    enters. The addresses of the parent that the funclet's ``lea rax, [rip+X]`` instructions load."""
+    from iced_x86 import Decoder, Mnemonic, OpKind, Register
+
+    pieces = [(parent.rva, parent.rva + parent.size)] + [(a, a + n) for a, n in parent.fragments]
+    code = image.read(funclet.rva, min(funclet.size, MAX_CATCH_BYTES))
+    found = set()
+    for instr in Decoder(64, code, ip=funclet.rva):
+        if (instr.mnemonic == Mnemonic.LEA and instr.op0_register == Register.RAX
+                and instr.op1_kind == OpKind.MEMORY and instr.is_ip_rel_memory_operand):
+            target = instr.ip_rel_memory_address
+            if any(a <= target < b for a, b in pieces):
+                found.add(target)
+    return found
+
+
 @dataclass
 class ExceptionTables:
     """What the exception tables of an image say about its functions."""
@@ -483,6 +506,10 @@ def exception_tables(image: PEImage, functions: Mapping[int, Function], sites: S
                 if func is None or func.imported or target == parent or image.section_at(target) is None:
                     continue
                 funclets.setdefault((parent, target), kind)
+                if kind == CATCH and parent in functions:
+                    found = catch_continuations(image, func, functions[parent])
+                    if found:
+                        pads.setdefault(parent, set()).update(found)
     if budget <= 0:
         log.warning("exception tables: stopped after %d tables naming %d targets (a hostile image?)",
                     len(by_table), ENTRIES_PER_HANDLER * len(handlers) + ENTRIES_FLOOR - budget)

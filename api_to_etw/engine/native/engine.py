@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Optional
 
 from ...binary.pdb import PdbSymbols
@@ -23,7 +23,7 @@ from ...model import (
     ValueSet,
     import_thunks,
 )
-from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Engine
+from ..base import ANNOTATIONS, ARGUMENTS, CASE_GUARDS, MEMORY, REFERENCES, STORES, TABLE_CALLS, Asked, Engine
 from .dataflow import FILL_FUNCTIONS, FunctionDataflow
 from .ehtables import exception_tables
 from .functions import SitesByFunction, calls_through_table, discover, scan_lea_references, scan_rip_references
@@ -45,6 +45,7 @@ class NativeEngine(Engine):
     """
 
     name = "native"
+    sliced = True
     capabilities = frozenset((ARGUMENTS, STORES, REFERENCES, ANNOTATIONS, CASE_GUARDS, MEMORY, TABLE_CALLS))
 
     def __init__(self, image: PEImage, pdb: Optional[PdbSymbols] = None):
@@ -166,19 +167,21 @@ class NativeEngine(Engine):
                 self.image, self.image.image_base, self.image.size_of_image, pieces, sites, selector)
         return dict(cache[(function, selector)])
 
-    def resolve(self, functions: Iterable[int]) -> Resolution:
-        """Argument values at every call site of ``functions`` (data flow), and their stores.
+    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:
+        """Argument values at the call sites of ``functions`` (data flow), and their stores: every argument of
+        every site, or for a function ``asked`` holds only the arguments it names (the flow then runs only the
+        code they and the stores depend on).
 
         A large batch is split over two processes; the child's part comes back pickled.
         """
         assert self._facts is not None, "load() first"
-        todo = []
+        todo: list[tuple[Function, Optional[Mapping[int, Collection[int]]]]] = []
         for rva in dict.fromkeys(functions):
             func = self._facts.functions.get(rva)
             if func is None or func.imported or not self._sites_by_function.get(rva):
                 continue
-            todo.append(func)
-        weights = [func.size + sum(end - start for start, end in func.fragments) for func in todo]
+            todo.append((func, None if asked is None else asked.get(rva)))
+        weights = [func.size + sum(end - start for start, end in func.fragments) for func, _asked in todo]
         split = fork_split(todo, weights, MIN_PARALLEL_FLOW_BYTES, self._flow)
         parts = self._flow(todo) if split is None else split[0] + split[1]
         answer = Resolution()
@@ -189,18 +192,30 @@ class NativeEngine(Engine):
             answer.stores.extend(stores)
         return answer
 
-    def _flow(self, functions: Sequence[Function]) -> list[tuple[int, dict[int, Optional[Arguments]], list[Store]]]:
-        """Run the data flow over ``functions`` here: per function, the argument values of its call sites
-        and the stores it saw (on working copies of the sites: the facts stay as loaded)."""
+    def _flow(self, functions: Sequence[tuple[Function, Optional[Mapping[int, Collection[int]]]]]
+              ) -> list[tuple[int, dict[int, Optional[Arguments]], list[Store]]]:
+        """Run the data flow over ``functions`` here: per function, the argument values of its call sites (all,
+        or the asked ones: their other arguments UNKNOWN) and the stores it saw. The flow fills working copies
+        of the sites it answers for: the facts stay as loaded (the other sites are only looked up, to tell a
+        tail call through the IAT)."""
         out = []
-        for func in functions:
-            sites = {rva: site.working_copy() for rva, site in self._sites_by_function[func.rva].items()}
-            copies = [rva for rva, site in sites.items() if site.callee in self._copiers]
-            fills = {rva: self._fillers[site.callee] for rva, site in sites.items() if site.callee in self._fillers}
+        for func, asked in functions:
+            known = self._sites_by_function[func.rva]
+            if asked is None:
+                sites = {rva: site.working_copy() for rva, site in known.items()}
+                answered: Collection[int] = sites
+            else:
+                sites = dict(known)
+                answered = [rva for rva in asked if rva in known]
+                for rva in answered:
+                    sites[rva] = known[rva].working_copy()
+            copies = [rva for rva, site in sites.items() if site.callee in self._copiers] if self._copiers else []
+            fills = {rva: self._fillers[site.callee] for rva, site in sites.items()
+                     if site.callee in self._fillers} if self._fillers else {}
             flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
                                     self._call_results, copies, codecs=self._runtime.codecs,
                                     dispatch=self._runtime.dispatch, fill_calls=fills,
-                                    checks=self._runtime.check)
+                                    checks=self._runtime.check, asked=asked)
             flow.run([(func.rva, func.rva + func.size)] + list(func.fragments), self._landing_pads.get(func.rva, ()))
-            out.append((func.rva, {site_rva: site.args for site_rva, site in sites.items()}, flow.stores()))
+            out.append((func.rva, {rva: sites[rva].args for rva in answered}, flow.stores()))
         return out

@@ -146,15 +146,15 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         if built and not changed:
             return built[0]
         if not built or len(changed) > _FEW_CHANGED:  # each move shifts the lists: few, else one sort
-            ranges = []
-            for entry, end in extents.items():
-                ranges.append((entry, end, entry))
+            owners = changed if built else extents
+            ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
+            for entry in owners:
+                ranges.append((entry, extents[entry], entry))
                 for fstart, fend in fragments.get(entry, ()):
                     ranges.append((fstart, fend, entry))
+                placed[entry] = extents[entry]
             ranges.sort()
             built[:] = [([r[0] for r in ranges], ranges)]
-            placed.clear()
-            placed.update(extents)
         else:
             starts, ranges = built[0]
             for entry in changed:
