@@ -347,6 +347,9 @@ def in_frame(value: Value, frame: int) -> Value:
 def combinations(value_sets: Mapping[str, ValueSet]) -> Iterator[dict[str, Value]]:
     """Every choice of one value per named argument (the sets are small: MAX_VALUES each)."""
     names = list(value_sets)
+    if all(len(values) == 1 for values in value_sets.values()):  # the common case: nothing to order
+        yield {n: next(iter(value_sets[n])) for n in names}
+        return
     for combo in product(*(sorted(value_sets[n], key=repr) for n in names)):
         yield dict(zip(names, combo))
 

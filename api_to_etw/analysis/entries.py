@@ -14,7 +14,7 @@ import re
 import struct
 import sys
 from array import array as qword_array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -268,10 +268,8 @@ class EntryFinder:
                                 nxt.append(site.callee)
             frontier = sorted(set(nxt))
         self.values.resolve(sorted(holders))
-        for store in self.values.store_list():
-            params = holders.get(store.function)
-            if params is None:
-                continue
+        for store in self.values.stores_in(holders):
+            params = holders[store.function]
             kind = _driver_slot(store.address, params)
             if kind is None:
                 continue
@@ -449,8 +447,9 @@ class EntryFinder:
         out: dict[int, set[int]] = {}
         if not passed:
             return out
-        self.values.resolve(sorted({callee for callee, _i, _d in passed}))
-        for store in self.values.store_list():
+        callees = sorted({callee for callee, _i, _d in passed})
+        self.values.resolve(callees)
+        for store in self.values.stores_in(callees):
             where = store.address
             base, delta = (where.base, where.delta) if isinstance(where, Offset) else (where, 0)
             if not isinstance(base, Param):
@@ -478,9 +477,9 @@ class EntryFinder:
                     target = int.from_bytes(raw, "little") - self.facts.image_base
                     if 0 < target < 1 << 32 and self.facts.memory.read(target, 1):
                         out.setdefault(pos, set()).add(target)
-            for store in self.values.store_list():
+            for store in self.values.stores_to(value.rva, value.rva + size):
                 where = store.address
-                if isinstance(where, Addr) and value.rva <= where.rva < value.rva + size:
+                if isinstance(where, Addr):
                     for stored in store.values:
                         if isinstance(stored, Addr):
                             out.setdefault(where.rva - value.rva, set()).add(stored.rva)
@@ -674,8 +673,10 @@ class EntryReach:
     function out, not when it runs.
     """
 
-    def __init__(self, callers: Callable[[int], Iterable[int]], entry_points: set[int], values: CallValues,
+    def __init__(self, callers: Callable[[int], Sequence[int]], entry_points: set[int], values: CallValues,
                  code: set[int]):
+        #: A function's direct callers, sorted by RVA (the walk's own lists where no funclet reorders them:
+        #: searched as they are).
         self.callers = callers
         self.entry_points = entry_points
         self.values = values
@@ -721,7 +722,7 @@ class EntryReach:
                 break
             following = []
             for node in level:
-                for caller in sorted(self.callers(node)):
+                for caller in self.callers(node):
                     if caller not in nxt:
                         nxt[caller] = node
                         following.append(caller)

@@ -26,6 +26,7 @@ from ..engine.base import MEMORY, Engine
 from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
 from ..etw.descriptor import format_guid
 from ..model import (
+    MAX_VALUES,
     Addr,
     CallSite,
     Facts,
@@ -370,12 +371,12 @@ class Analysis:
         class_handles: dict[tuple, str] = {}
         sites = self._api_sites({ApiRole.REGISTER, ApiRole.CLASSIC_REGISTER})
         self.stats.register_sites = len(sites)
-        stores = self._stores_by_function()
         for site, api in sites:
             args = relevant_args(api, site, self.values)
             exprs: dict[str, ValueSet] = {k: args[k] for k in ("guid", "handle_out", "context", "class_count",
                                                                "class_regs") if k in args}
-            exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"], stores.get(site.caller, ()))
+            exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"],
+                                                                           self.values.stores_in((site.caller,)))
 
             def register(exprs: dict[str, ValueSet], site: CallSite = site, api: EtwApi = api) -> bool:
                 named = False
@@ -446,9 +447,9 @@ class Analysis:
         refs = self.values.references(sorted(wanted))
         self.values.resolve(sorted({r.function for r in refs}))
         stored: dict[int, set] = {}
-        for store in self.values.store_list():
-            if isinstance(store.address, Addr) and store.address.rva in wanted:
-                stored.setdefault(store.address.rva, set()).update(store.values)
+        for g in sorted(wanted):
+            for store in self.values.stores_to(g, g + 1):
+                stored.setdefault(g, set()).update(store.values)
         out = {}
         for g, assigned in stored.items():
             if len(assigned) == 1 and self.facts.memory.read(g, 8) == bytes(8):
@@ -456,12 +457,6 @@ class Analysis:
                 if isinstance(only, Addr):
                     out[g] = only.rva
         log.info("%d global pointers assigned once", len(out))
-        return out
-
-    def _stores_by_function(self) -> dict[int, list]:
-        out: dict[int, list] = {}
-        for store in self.values.store_list():
-            out.setdefault(store.function, []).append(store)
         return out
 
     @staticmethod
@@ -477,41 +472,64 @@ class Analysis:
 
     # ------------------------------------------------------------------ the walk
     def _ancestors(self, func: int, budget: int) -> dict[int, tuple[int, Optional[int]]]:
-        """Callers of ``func`` within ``budget`` edges: caller -> (distance, next function toward func)."""
+        """Callers of ``func`` within ``budget`` edges: caller -> (distance, next function toward func).
+
+        Breadth first, a level at a time, each caller list the sorted one of ``_callers`` (so the path to
+        each caller is the shortest whose RVAs, read from ``func`` up, are smallest). Kept per function
+        with the budget it was searched to: every event of one site, and the unreached pass after the
+        walk, ask the same function again."""
         cache = self._ancestor_cache
         hit = cache.get(func)
         if hit is not None and hit[0] >= budget:
             return hit[1]
         found: dict[int, tuple[int, Optional[int]]] = {func: (0, None)}
-        queue = deque([func])
-        while queue:
-            node = queue.popleft()
-            dist = found[node][0]
-            if dist >= budget:
-                continue
-            for caller in self._callers(node):
-                if caller in found or caller in self.apis:
-                    continue
-                found[caller] = (dist + 1, node)
-                queue.append(caller)
+        level = [func]
+        lists = self._caller_lists
+        for dist in range(1, budget + 1):
+            self._fill_callers(level)
+            following = []
+            for node in level:
+                for caller in lists[node]:
+                    if caller not in found:
+                        found[caller] = (dist, node)
+                        following.append(caller)
+            if not following:
+                break
+            level = following
         cache[func] = (budget, found)
         return found
 
-    def _callers(self, node: int) -> list[int]:
-        """Direct callers of ``node`` in the call graph, sorted, adding its incoming edges on first visit
-        (each node's list is made once: the walks of many write sites share their callers)."""
-        known = self._caller_lists.get(node)
-        if known is not None:
-            return known
+    def _fill_callers(self, nodes: Iterable[int]) -> None:
+        """Add the incoming edges of the ``nodes`` not yet in the graph, in one bulk ``add_edges_from``,
+        and keep each one's sorted callers (a node's incoming edges are complete once added: they never
+        change after)."""
+        lists = self._caller_lists
+        new = [n for n in nodes if n not in lists]
+        if not new:
+            return
+        callers_of = self.callers_of
+        edges: list[tuple[int, int]] = []
+        for n in new:
+            sites = callers_of.get(n)
+            if sites:
+                edges += [(site.caller, n) for site in sites]
         graph = self.graph
-        sites = self.callers_of.get(node)
-        if sites:
-            graph.add_edges_from((caller, node) for caller in dict.fromkeys(site.caller for site in sites))
-        known = self._caller_lists[node] = sorted(graph.predecessors(node)) if node in graph else []
+        graph.add_edges_from(edges)  # a caller calling twice is one edge
         funclets = self.facts.funclets
-        if funclets and sites:  # callers by a call first: a funclet runs only when an exception unwinds its parent
-            by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
-            known.sort(key=lambda caller: ((caller, node) in funclets and caller not in by_call, caller))
+        for n in new:
+            known = lists[n] = sorted(graph.predecessors(n)) if graph.has_node(n) else []
+            sites = callers_of.get(n)
+            if funclets and sites:  # callers by a call first: a funclet runs only when an exception unwinds its parent
+                by_call = {site.caller for site in sites if site.rva != n}  # a funclet edge's site is the funclet
+                known.sort(key=lambda caller: ((caller, n) in funclets and caller not in by_call, caller))
+
+    def _callers(self, node: int) -> list[int]:
+        """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
+        none is an API), callers by a call before callers through a funclet edge."""
+        known = self._caller_lists.get(node)
+        if known is None:
+            self._fill_callers((node,))
+            known = self._caller_lists[node]
         return known
 
     def _path(self, ancestors: dict[int, tuple[int, Optional[int]]], start: int) -> list[int]:
@@ -524,8 +542,13 @@ class Analysis:
 
     def _walk(self) -> list[Row]:
         self._ancestor_cache: dict[int, tuple[int, dict]] = {}
+        #: (write API, its concrete argument values) -> the events they select (``_site_events``).
+        self._events_of: dict[tuple, list[EventInfo]] = {}
+        #: Value set -> (depends on a parameter, changes under substitution) (``_dependence``).
+        self._depends: dict[ValueSet, tuple[bool, bool]] = {}
+        #: Row function -> its Entry label.
+        self._labels: dict[int, str] = {}
         max_depth = self.options.max_depth
-        funcs = self.facts.functions
         self._best: dict[tuple, tuple[tuple, Row]] = {}
         #: (provider GUID, id, version) of every manifest event a write site emits, reached or not.
         self._written: set[tuple[str, Optional[int], Optional[int]]] = set()
@@ -546,7 +569,7 @@ class Analysis:
             if call is not None and call.callee not in self.apis:
                 helpers.add(call.callee)
         if helpers:
-            callees = writer_callees(self.facts, self._writers or {})
+            callees = writer_callees(self._sites_in, self._writers or {})
             for helper in helpers:
                 ref_functions |= helper_chain(helper, callees)
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
@@ -559,22 +582,21 @@ class Analysis:
                 if self.options.all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own
                 events: list[EventInfo] = []
-                for combo in combinations(concrete):
-                    for event in self.resolver.events(api, funcs[site.callee].name, combo):
-                        # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
-                        # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
-                        inlined = event.tracelogging_provider and (event.id in (None, 0) or func in ref_functions
-                                                                   or site.caller in ref_functions)
-                        if event.kind == KIND_MANIFEST and self.ref_sites and (
-                                inlined or (not event.resolved and (site.caller in ref_functions
-                                                                    or func in ref_functions))):
-                            continue
-                        if event not in events:
-                            events.append(event)
-                            self._written.add((event.provider_guid, event.id, event.version))
-                        if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
-                                event.event_key[1], int):
-                            covered.add((func, event.event_key[1]))
+                for event in self._site_events(api, site.callee, concrete):
+                    # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
+                    # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
+                    inlined = event.tracelogging_provider and (event.id in (None, 0) or func in ref_functions
+                                                               or site.caller in ref_functions)
+                    if event.kind == KIND_MANIFEST and self.ref_sites and (
+                            inlined or (not event.resolved and (site.caller in ref_functions
+                                                                or func in ref_functions))):
+                        continue
+                    if event not in events:
+                        events.append(event)
+                        self._written.add((event.provider_guid, event.id, event.version))
+                    if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
+                            event.event_key[1], int):
+                        covered.add((func, event.event_key[1]))
                 self._emit(func, suffix, events, site.rva, hop)
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
@@ -591,12 +613,36 @@ class Analysis:
                                  r.containing_function, r.call_depth))
         return rows
 
+    def _dependence(self, values: ValueSet) -> tuple[bool, bool]:
+        """(whether a value set depends on a parameter, whether a caller's substitution can change it),
+        once per set: the same sets travel through many states of one site's walk. A set of neither kind is
+        the same in every caller; a stack buffer with field slots is always substituted (its slots may
+        become content)."""
+        known = self._depends.get(values)
+        if known is None:
+            has = any(params_of(v) for v in values)
+            known = self._depends[values] = (
+                has, has or len(values) > MAX_VALUES or any(isinstance(v, StackAddr) and v.fields for v in values))
+        return known
+
+    def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet]) -> list[EventInfo]:
+        """The events one write API emits for concrete argument values: resolved once per (API, values),
+        however many call paths bring the same values to it."""
+        key = (callee, _exprs_key(concrete))
+        found = self._events_of.get(key)
+        if found is None:
+            name = self.facts.functions[callee].name
+            found = self._events_of[key] = [event for combo in combinations(concrete)
+                                            for event in self.resolver.events(api, name, combo)]
+        return found
+
     def _write_call(self, ref) -> Optional[CallSite]:
         """The call that writes a referenced event: a TraceLogging writer passed the blob, else the ETW
         write call (or helper reaching one) the inlined metadata load leads to."""
         if self._writers is None:
             self._writers = writer_functions(
-                self.facts, lambda rva: rva in self.apis and self.apis[rva].role in _WRITE_ROLES)
+                (rva for rva, api in self.apis.items() if api.role in _WRITE_ROLES and rva in self.facts.functions),
+                self._callers)
         sites = self._sites_in.get(ref.function, [])
         target = Addr(ref.event.rva)
         call = next((s for s in sites if self.values.answered(s) and target in self.values.arg(s, 1)), None)
@@ -641,17 +687,36 @@ class Analysis:
         """Keep, per row key, the shortest path (then the smallest names, then the first write). A function
         on the path entered through a pointer its predecessor takes, not a call, is named ``&name``."""
         funcs = self.facts.functions
-        names = [("&" if r in pointer_hops else "") + funcs[r].name for r in path_ids]
-        exported = sum(1 for r in path_ids[1:] if funcs[r].exported)
-        label = self.entries.label(root) if entry is None else entry
-        ioctl = self.ioctl.codes(path_ids, site, hop)
         function, container, event_site = funcs[root].name, funcs[path_ids[-1]].name, funcs[site].name
-        rank = (len(names), names, site_rva)
         best = into is self._best
-        for event in events:  # a row is built only where it is kept
+        length = len(path_ids)
+        keys = []
+        for event in events:  # a path longer than the kept one's loses before anything of it is built
             key = Row.key_of(function, event, container)
             if not best:
                 key += (event_site,)
+            old = into.get(key)
+            if old is None or old[0][0] >= length:
+                keys.append((key, event))
+        if not keys:
+            if root in self.entries.ioctl_guards:  # the IOCTL search resolves the path's functions: as before
+                self.ioctl.codes(path_ids, site, hop)
+            return
+        on_path = [funcs[r] for r in path_ids]
+        if pointer_hops:
+            names = [("&" if r in pointer_hops else "") + f.name for r, f in zip(path_ids, on_path)]
+        else:
+            names = [f.name for f in on_path]
+        exported = sum(1 for f in on_path[1:] if f.exported)
+        if entry is None:
+            label = self._labels.get(root)
+            if label is None:
+                label = self._labels[root] = self.entries.label(root)
+        else:
+            label = entry
+        ioctl = self.ioctl.codes(path_ids, site, hop)
+        rank = (length, names, site_rva)
+        for key, event in keys:  # a row is built only where it is kept
             old = into.get(key)
             if old is None or rank < old[0]:
                 into[key] = (rank, Row(event, function, container, names, exported, site_rva, event_site=event_site,
@@ -690,7 +755,8 @@ class Analysis:
         if not beyond:
             return
         # Nothing reaches these within the budget: the nearest entry points beyond it, else through pointers.
-        reach = EntryReach(lambda node: [c for c in self._callers(node) if c not in self.apis], entry_points,
+        by_rva = self._callers if not self.facts.funclets else lambda node: sorted(self._callers(node))
+        reach = EntryReach(by_rva, entry_points,
                            self.values, {rva for rva, f in funcs.items() if not f.imported})
         nearest = reach.nearest(func for func, *_rest in beyond)
         cut = sum(1 for found in nearest.values() if found.truncated)
@@ -717,11 +783,14 @@ class Analysis:
         partially known values (its events are reported as unresolved).
         """
         start = site.caller
+        self._depends.clear()  # the value sets of one site's states: kept no longer than its walk
         queue = deque([(start, exprs, [start], site.rva)])
         seen = {(start, _exprs_key(exprs), site.rva)}
+        dependence = self._dependence
         while queue:
             func, ex, suffix, hop = queue.popleft()
-            if not _params(ex):
+            dependent = [k for k, v in ex.items() if dependence(v)[1]]
+            if not any(dependence(ex[k])[0] for k in dependent):
                 yield func, ex, suffix, hop
                 continue
             if func in self.roots:
@@ -736,7 +805,7 @@ class Analysis:
                 def args(i: int, s: CallSite = caller_site) -> ValueSet:
                     return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
 
-                new = {k: substitute_all(v, args) for k, v in ex.items()}
+                new = {k: substitute_all(v, args) if k in dependent else v for k, v in ex.items()}
                 key = (caller, _exprs_key(new), caller_site.rva)
                 if key in seen:
                     continue

@@ -26,7 +26,7 @@ import logging
 import struct
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol, Union
 
@@ -442,18 +442,17 @@ def _sites(binding: TlgBinding, objects: dict[int, int], refs: list[tuple[Refere
 
 
 # --------------------------------------------------------------------------------------------- write calls
-def writer_functions(facts: Facts, is_write_api: Callable[[int], bool], levels: int = WRITER_LEVELS) -> dict[int, int]:
+def writer_functions(write_apis: Iterable[int], callers: Callable[[int], Iterable[int]],
+                     levels: int = WRITER_LEVELS) -> dict[int, int]:
     """Function -> the ETW write API it is or calls within ``levels`` direct calls (template helpers,
-    ``_tlgWriteTransfer`` copies): where an inlined TraceLogging write's real call goes."""
-    callers: dict[int, set[int]] = defaultdict(set)
-    for site in facts.calls:
-        callers[site.callee].add(site.caller)
-    found = {rva: rva for rva in sorted(facts.functions) if is_write_api(rva)}
+    ``_tlgWriteTransfer`` copies): where an inlined TraceLogging write's real call goes. ``callers`` gives a
+    function's direct callers, sorted (the walk's own lists: only the few levels above the APIs are read)."""
+    found = {rva: rva for rva in sorted(write_apis)}
     frontier = set(found)
     for _ in range(levels):
         nxt: set[int] = set()
         for f in sorted(frontier):
-            for caller in sorted(callers.get(f, ())):
+            for caller in callers(f):
                 if caller not in found:
                     found[caller] = found[f]
                     nxt.add(caller)
@@ -471,12 +470,14 @@ def write_call(sites: list[CallSite], ref_rva: int, writers: Collection[int]) ->
     return max(before, key=lambda s: s.rva) if before else None
 
 
-def writer_callees(facts: Facts, writers: dict[int, int]) -> dict[int, set[int]]:
-    """Direct calls between writer functions (see :func:`writer_functions`), computed once per analysis."""
+def writer_callees(sites_in: Mapping[int, Iterable[CallSite]], writers: dict[int, int]) -> dict[int, set[int]]:
+    """Direct calls between writer functions (see :func:`writer_functions`), computed once per analysis
+    from each writer's own call sites (``sites_in``: caller -> its call sites)."""
     callees: dict[int, set[int]] = defaultdict(set)
-    for site in facts.calls:
-        if site.caller in writers and site.callee in writers:
-            callees[site.caller].add(site.callee)
+    for caller in writers:
+        for site in sites_in.get(caller, ()):
+            if site.callee in writers:
+                callees[caller].add(site.callee)
     return callees
 
 

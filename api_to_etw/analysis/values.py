@@ -9,6 +9,7 @@ engine's declared capabilities and warns once per missing one that a stage neede
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping
 from typing import Optional
 
@@ -24,7 +25,7 @@ from ..engine.base import (
     Asked,
     Engine,
 )
-from ..model import UNKNOWN, Arguments, CallSite, CaseSet, Reference, Store, Value, ValueSet
+from ..model import UNKNOWN, Addr, Arguments, CallSite, CaseSet, Reference, Store, Value, ValueSet
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ class CallValues:
         self.engine = engine
         self.resolved: set[int] = set()
         self.stores: list[Store] = []
+        #: Positions in ``stores``: by the function that made the store, and by the global it stores to
+        #: (one index every question about stores is answered from, instead of a scan per question).
+        self._by_function: dict[int, list[int]] = {}
+        self._by_global: dict[int, list[int]] = {}
+        self._global_rvas: list[int] = []  # the keys of _by_global, sorted (emptied when a global is added)
         self._args: dict[tuple[int, int], Arguments] = {}
         self._warned: set[str] = set()
         #: Functions a sliced engine answered for some arguments only -> {site RVA: those argument indices}.
@@ -75,11 +81,19 @@ class CallValues:
             return
         answer = self.engine.resolve(todo, wanted) if wanted else self.engine.resolve(todo)
         self._args.update(answer.args)
+        start = len(self.stores)
         if len(new) == len(todo):
             self.stores.extend(answer.stores)
         else:  # a function asked again: its stores are known already
             first = set(new)
             self.stores.extend(store for store in answer.stores if store.function in first)
+        for pos in range(start, len(self.stores)):
+            store = self.stores[pos]
+            self._by_function.setdefault(store.function, []).append(pos)
+            if isinstance(store.address, Addr):
+                if store.address.rva not in self._by_global:
+                    self._global_rvas = []
+                self._by_global.setdefault(store.address.rva, []).append(pos)
 
     def _complete(self, site: CallSite, index: Optional[int]) -> None:
         """An argument (``None``: every argument) of a function answered for others only: ask for all of it
@@ -114,9 +128,30 @@ class CallValues:
         return args[index]
 
     def store_list(self) -> list[Store]:
-        """The stores seen in the resolved functions (warns once when the engine records none)."""
+        """Every store seen in the resolved functions, in the order recorded (warns once when the engine
+        records none); the stages ask ``stores_in`` or ``stores_to``."""
         self.has(STORES)
         return self.stores
+
+    def stores_in(self, functions: Iterable[int]) -> list[Store]:
+        """The stores the resolved ``functions`` made, in the order they were recorded (warns once when
+        the engine records none)."""
+        self.has(STORES)
+        by_function = self._by_function
+        return self._at(sorted(p for f in dict.fromkeys(functions) for p in by_function.get(f, ())))
+
+    def stores_to(self, start: int, end: int) -> list[Store]:
+        """The stores to global addresses in ``[start, end)``, in the order they were recorded."""
+        self.has(STORES)
+        if not self._global_rvas and self._by_global:
+            self._global_rvas = sorted(self._by_global)
+        rvas = self._global_rvas
+        found = rvas[bisect_left(rvas, start):bisect_left(rvas, end)]
+        return self._at(sorted(p for rva in found for p in self._by_global[rva]))
+
+    def _at(self, positions: list[int]) -> list[Store]:
+        stores = self.stores
+        return [stores[p] for p in positions]
 
     def references(self, targets: Optional[Collection[int]] = None) -> list[Reference]:
         """``Engine.references``, if the engine declares it (else empty, warned once)."""

@@ -7,10 +7,10 @@ the call path as ``[A->B]``, names from a manifest winning over the binary's own
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Optional
 
-from ..analysis.records import ENTRY_UNREFERENCED, KIND_TRACELOGGING, EventNames, Row
+from ..analysis.records import ENTRY_UNREFERENCED, KIND_TRACELOGGING, EventInfo, EventNames, Row
 
 #: The published output's columns, in order; our own columns follow them.
 PUBLISHED_COLUMNS = [
@@ -41,55 +41,67 @@ def call_path_text(path: list[str]) -> str:
 
 def row_columns(row: Row) -> dict[str, str]:
     """Column name -> cell text, with the published formatting conventions applied."""
+    return dict(zip(COLUMNS, row_cells(row)))
+
+
+def row_cells(row: Row) -> tuple[str, ...]:
+    """The row's cells in ``COLUMNS`` order (what a table writer takes; ``row_columns`` names them)."""
     e = row.event
-    n = row.names or EventNames()
+    n = row.names or _NO_NAMES
     tlg = e.kind == KIND_TRACELOGGING
-    return {
-        "Function": row.function,
-        "ProviderGuid": e.provider_guid,
-        "ProviderSymbol": e.provider_symbol,
-        "ReghandleSymbol": e.reghandle_symbol,
-        "WriteFunction": e.write_function,
-        "EventDescriptorSymbol": e.descriptor_symbol,
-        "Id": _number(e.id, tlg),
-        "Version": _number(e.version, tlg),
-        "Channel": _number(e.channel),
-        "Level": _number(e.level),
-        "Opcode": _number(e.opcode),
-        "Task": _number(e.task, tlg),
-        "Keyword": _hex(e.keyword),
-        "ContainingFunction": row.containing_function,
-        "CallDepth": str(row.call_depth),
-        "ExportedCallDepth": str(row.exported_call_depth),
-        "CallPath": call_path_text(row.call_path),
-        "Kind": e.kind,
-        "ProviderName": e.provider_name or n.provider_name,
-        "EventName": n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
-        "TaskName": n.task_name or e.wpp_level,
-        "OpcodeName": n.opcode_name,
-        "KeywordNames": " ".join(n.keyword_names),
-        "Fields": " ".join(n.fields or e.fields),
-        "WriteRva": _hex(row.write_rva) if row.entry != ENTRY_UNREFERENCED else "",
-        "GroupMask": _hex(e.group_mask),
-        "HookId": _hex(e.hook_id),
-        "Resolved": "yes" if e.resolved else "no",
-        "EventSite": row.event_site,
-        "Entry": row.entry,
-        "Ioctl": row.ioctl,
-        "Message": n.message,
-    }
+    return (
+        row.function,
+        e.provider_guid,
+        e.provider_symbol,
+        e.reghandle_symbol,
+        e.write_function,
+        e.descriptor_symbol,
+        _number(e.id, tlg),
+        _number(e.version, tlg),
+        _number(e.channel),
+        _number(e.level),
+        _number(e.opcode),
+        _number(e.task, tlg),
+        _hex(e.keyword),
+        row.containing_function,
+        str(len(row.call_path)),
+        str(row.exported_call_depth),
+        call_path_text(row.call_path),
+        e.kind,
+        e.provider_name or n.provider_name,
+        n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
+        n.task_name or e.wpp_level,
+        n.opcode_name,
+        " ".join(n.keyword_names),
+        " ".join(n.fields or e.fields),
+        _hex(row.write_rva) if row.entry != ENTRY_UNREFERENCED else "",
+        _hex(e.group_mask),
+        _hex(e.hook_id),
+        "yes" if e.resolved else "no",
+        row.event_site,
+        row.entry,
+        row.ioctl,
+        n.message,
+    )
+
+
+_NO_NAMES = EventNames()
+#: EventInfo's fields a JSON line carries (the walk's identities and the TraceLogging flag stay inside).
+_EVENT_FIELDS = [f.name for f in fields(EventInfo) if f.name not in ("event_key", "provider_key",
+                                                                       "tracelogging_provider")]
+_NAME_FIELDS = [f.name for f in fields(EventNames)]
 
 
 def row_record(row: Row) -> dict[str, object]:
     """The typed form for JSON lines: numbers stay numbers, the path stays a list."""
-    e = asdict(row.event)
-    e.pop("event_key")
-    e.pop("provider_key")
-    e.pop("tracelogging_provider")
-    n = asdict(row.names or EventNames())
+    event = row.event
+    e: dict[str, object] = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    names = row.names or _NO_NAMES
+    n: dict[str, object] = {name: getattr(names, name) for name in _NAME_FIELDS}
     e["provider_name"] = e["provider_name"] or n.pop("provider_name")
     n.pop("provider_name", None)
-    e["fields"] = list(n.pop("fields") or e["fields"])
+    e["fields"] = list(names.fields or event.fields)
+    n.pop("fields")
     e["message"] = n.pop("message") or e["message"]
     return {
         "function": row.function,

@@ -13,13 +13,13 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..analysis.records import Row
 from ..collector import collector_paused
 from ..errors import OutputError
 from ..inputs import describe_mode
-from .rows import COLUMNS, row_columns, row_record
+from .rows import COLUMNS, row_cells, row_record
 
 FORMATS = ("tsv", "csv", "jsonl")
 
@@ -28,8 +28,11 @@ def render(rows: Iterable[Row], fmt: str) -> str:
     """The rows as text, with the cyclic garbage collector paused (``collector.py`` says why)."""
     with collector_paused():
         if fmt == "jsonl":
-            return "".join(json.dumps(row_record(row), sort_keys=False) + "\n" for row in rows)
-        return render_table((row_columns(row) for row in rows), COLUMNS, fmt)
+            return "".join([json.dumps(row_record(row), sort_keys=False) + "\n" for row in rows])
+        if fmt not in ("tsv", "csv"):
+            raise ValueError(f"unknown format {fmt}")
+        kept = rows if isinstance(rows, Sequence) else list(rows)
+        return _table_text(lambda: map(row_cells, kept), COLUMNS, fmt)
 
 
 def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], fmt: str) -> str:
@@ -37,31 +40,50 @@ def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], f
     if fmt not in ("tsv", "csv"):
         raise ValueError(f"unknown format {fmt}")
     names = list(columns)
-    lines = _Lines()
-    if fmt == "csv":
-        writer = csv.writer(lines, lineterminator="\n")
-    else:
-        writer = csv.writer(lines, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
-    writer.writerow(names)
     if fmt == "tsv" and len(names) == 1:  # csv refuses a lone empty field unquoted; in TSV it is an empty line
+        lines = _Lines()
+        writer = _writer(lines, fmt)
+        writer.writerow(names)
         for row in rows:
             if row.get(names[0]) in ("", None):
                 lines.append("\n")
             else:
                 writer.writerow(_cells(row, names))
         return "".join(lines)
-    # A carriage return is not special to a writer whose line terminator is "\n": written raw it would split
-    # the row for every reader. Rows holding one go through a writer that escapes (TSV) or quotes (CSV) it.
+    kept = rows if isinstance(rows, Sequence) else list(rows)
+    return _table_text(lambda: (_cells(row, names) for row in kept), names, fmt)
+
+
+def _table_text(cells: Callable[[], Iterable[Sequence[object]]], names: Sequence[str], fmt: str) -> str:
+    """The header and the rows' cells (made by ``cells``, as the writer takes them, never all held at
+    once) through one writer call. A carriage return is not special to a writer whose line terminator is
+    "\n": written raw it would split the row for every reader, so when the text holds one, the rows
+    holding one are written again by a writer that escapes (TSV) or quotes (CSV) it."""
+    lines = _Lines()
+    writer = _writer(lines, fmt)
+    writer.writerow(names)
+    writer.writerows(cells())
+    text = "".join(lines)
+    if "\r" not in text:
+        return text
+    lines.clear()
+    writer.writerow(names)
     guarded = None
-    for row in rows:
-        writer.writerow(_cells(row, names))  # one line per row: only a line holding "\r" is looked at again
-        if "\r" in lines[-1] and any(isinstance(v, str) and "\r" in v for v in row.values()):
+    for row in cells():
+        writer.writerow(row)  # one line per row: only a line holding "\r" is written again
+        if "\r" in lines[-1] and any(isinstance(v, str) and "\r" in v for v in row):
             lines.pop()
             guarded = guarded or _carriage_return_writer(lines, fmt)
-            guarded.writerow(_cells(row, names))
+            guarded.writerow(row)
             if fmt == "tsv":  # that writer ended the row with "\r\n"; every row ends with "\n"
                 lines[-1] = lines[-1][:-2] + "\n"
     return "".join(lines)
+
+
+def _writer(lines: _Lines, fmt: str):  # -> csv's (private) writer type
+    if fmt == "csv":
+        return csv.writer(lines, lineterminator="\n")
+    return csv.writer(lines, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
 
 
 class _Lines(list):

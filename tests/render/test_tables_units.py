@@ -12,7 +12,7 @@ import pytest
 
 from api_to_etw.analysis.records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, EventNames, Row
 from api_to_etw.errors import OutputError
-from api_to_etw.render.rows import COLUMNS
+from api_to_etw.render.rows import COLUMNS, row_columns
 from api_to_etw.render.tables import encode_text, refuse_non_regular, render, render_table, write_output
 
 TRICKY = {"a": "tab\there", "b": 'say "hi", ok', "c": "back\\slash", "d": "Ünïcødé ✓ 事件"}
@@ -102,6 +102,19 @@ def test_rows_render_every_column_in_order():
         assert values["Keyword"] == "0x8000000000000001" and values["WriteRva"] == "0x1234"
         assert values["CallPath"] == "[NtCreateFile->IopCreate]" and values["CallDepth"] == "2"
         assert values["KeywordNames"] == "KW_A KW_B" and values["EventName"] == "FileCreate"
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "csv"])
+def test_rows_in_bulk_are_the_named_cells_table(fmt):
+    """``render`` feeds the writer every row's cells at once; a row holding a carriage return (a hostile
+    symbol name) is written again by the escaping writer, exactly as ``render_table`` writes the named cells."""
+    rows = [_row(), Row(EventInfo(kind=KIND_MANIFEST, write_function="EtwWrite", descriptor_symbol="Ev\rent"),
+                        "f\r", "g", ["f\r", "g"], 0, 0x20), _row(message="Ünï ✓")]
+    assert render(rows, fmt) == render_table([row_columns(r) for r in rows], COLUMNS, fmt)
+    assert render(rows[:1], fmt) == render_table([row_columns(rows[0])], COLUMNS, fmt)
+    read = _read_tsv(render(rows, fmt)) if fmt == "tsv" else list(csv.reader(io.StringIO(render(rows, fmt),
+                                                                                         newline="")))
+    assert len(read) == 4 and read[2][0] == "f\r" and dict(zip(COLUMNS, read[2]))["CallPath"] == "[f\r->g]"
 
 
 def test_tracelogging_rows_print_a_dash_for_missing_numbers():
