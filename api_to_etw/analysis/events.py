@@ -310,9 +310,11 @@ class EventResolver:
                 class_rva = _copied_from(header, 24, 16)
                 class_guid = self.guid_at(class_rva) if class_rva is not None else None
         providers: list[Optional[Provider]] = []
+        controls = {p for registered in self.classes.values() for p in registered}
+        if class_guid is None and "instance" not in values and len(controls) == 1:
+            class_guid = self._only_class(next(iter(controls)))
         if class_guid:
             providers.extend(sorted(self.classes.get(class_guid, ()), key=lambda p: p.guid))
-        controls = {p for registered in self.classes.values() for p in registered}
         if not providers and len(controls) == 1:
             # A class the registration does not list, or one the caller still has to give (an exported trace
             # helper's GUID parameter), goes to the session of the binary's one classic provider: its handle
@@ -336,6 +338,13 @@ class EventResolver:
                 event_key=("classic", class_guid, event_type, level, version),
             ))
         return out
+
+    def _only_class(self, control: Provider) -> Optional[str]:
+        """The class GUID of a header whose Guid (or GuidPtr) the analysis cannot name (a field of an object
+        the writer is given), when the binary's one classic provider registers exactly one class: the
+        event's class is then that one, as the provider that receives it already is. None otherwise."""
+        registered = [guid for guid, providers in self.classes.items() if guid != control.guid and control in providers]
+        return registered[0] if len(registered) == 1 else None
 
     def _guid_symbols(self) -> dict[str, int]:
         """GUID -> the read-only data symbol holding it (exported or PDB GUID constants), built on first use."""

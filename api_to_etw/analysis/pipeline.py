@@ -29,6 +29,7 @@ from ..model import (
     MAX_VALUES,
     Addr,
     CallSite,
+    Const,
     Facts,
     Load,
     StackAddr,
@@ -60,6 +61,10 @@ _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
+#: Class GUIDs asked of the run-time evaluator per classic registration (each is one bounded question).
+MAX_RUNTIME_CLASSES = 4
+#: sizeof(TRACE_GUID_REGISTRATION): {LPCGUID Guid; HANDLE RegHandle}.
+TRACE_GUID_REGISTRATION_SIZE = 16
 #: Most (function, values) states one substitution walk up the callers visits; beyond it the walk stops
 #: and records why (a wrapper fanned in through many call sites would otherwise grow exponentially).
 MAX_WALK_STATES = 20000
@@ -378,7 +383,11 @@ class Analysis:
             exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"],
                                                                            self.values.stores_in((site.caller,)))
 
-            def register(exprs: dict[str, ValueSet], site: CallSite = site, api: EtwApi = api) -> bool:
+            static_classes: set[str] = set()
+            site_controls: set[Provider] = set()
+
+            def register(exprs: dict[str, ValueSet], site: CallSite = site, api: EtwApi = api,
+                         site_controls: set[Provider] = site_controls, static_classes: set[str] = static_classes) -> bool:
                 named = False
                 for concrete in self._concretize(site, exprs, REGISTER_LEVELS):
                     for combo in combinations(concrete):
@@ -388,9 +397,11 @@ class Analysis:
                         named = True
                         if api.role == ApiRole.CLASSIC_REGISTER:
                             classes.setdefault(provider.guid, set()).add(provider)
+                            site_controls.add(provider)
                             for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
                                 guid = resolver.guid_at(class_addr.rva)
                                 if guid:
+                                    static_classes.add(guid)
                                     classes.setdefault(guid, set()).add(provider)
                                     class_rvas.setdefault(guid, class_addr.rva)
                             class_handles.update(resolver.classic_handle_slots(combo["class_regs"], combo["class_count"]))
@@ -412,6 +423,8 @@ class Analysis:
                         log.info("%s at 0x%x in %s: its GUID %s comes from a run of the code that computes it",
                                  self.facts.functions[site.callee].name, site.rva,
                                  self.facts.functions[site.caller].name, format_guid(data))
+            if site_controls and not static_classes:
+                self._runtime_classes(site, api, exprs, site_controls, classes)
             if not named and api.role == ApiRole.CLASSIC_REGISTER:
                 self.stats.runtime_controls.append(
                     f"{self.facts.functions[site.callee].name} at 0x{site.rva:x} in {self.facts.functions[site.caller].name}: "
@@ -428,6 +441,28 @@ class Analysis:
         log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
                  len(classes))
         return regs, classes, class_rvas, instances
+
+    def _runtime_classes(self, site: CallSite, api: EtwApi, exprs: dict[str, ValueSet], controls: set[Provider],
+                         classes: dict[str, set[Provider]]) -> None:
+        """The class GUIDs of a classic registration whose TRACE_GUID_REGISTRATION entries point at no GUID
+        constant (a copy the code derives from the control GUID): the bytes each entry's Guid points to
+        when RegisterTraceGuids runs (an engine capability; nothing when it cannot say).
+
+        Each class GUID then names the control GUIDs this call registers, as a constant class GUID does.
+        """
+        if api.class_regs is None:
+            return
+        counts = {v.value & 0xFFFFFFFF for v in exprs.get("class_count", ()) if isinstance(v, Const)}
+        count = min(counts.pop(), MAX_RUNTIME_CLASSES) if len(counts) == 1 else 1
+        for i in range(count):
+            data = self.values.pointed_bytes(site, api.class_regs, 16, through=TRACE_GUID_REGISTRATION_SIZE * i)
+            if data is None:
+                continue
+            guid = format_guid(data)
+            classes.setdefault(guid, set()).update(controls)
+            log.info("%s at 0x%x in %s: class GUID %d is %s (from a run of the code that computes it)",
+                     self.facts.functions[site.callee].name, site.rva, self.facts.functions[site.caller].name, i,
+                     guid)
 
     def _assigned_once(self) -> dict[int, int]:
         """Global pointers the REGHANDLE expressions load that every store in the binary sets to one object.

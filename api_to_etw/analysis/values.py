@@ -161,12 +161,13 @@ class CallValues:
         """``Engine.annotations``, if the engine declares it (else empty, warned once)."""
         return self.engine.annotations() if self.has(ANNOTATIONS) else []
 
-    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+    def pointed_bytes(self, site: CallSite, index: int, size: int,
+                      through: Optional[int] = None) -> Optional[bytes]:
         """``Engine.pointed_bytes``, if the engine declares it (else None, silently: an engine without it
         loses only what the static values could not name anyway, which the analysis reports itself)."""
         if RUNTIME_BYTES not in self.engine.capabilities:
             return None
-        return self.engine.pointed_bytes(site, index, size)
+        return self.engine.pointed_bytes(site, index, size, through)
 
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
         """``Engine.case_guards``, if the engine declares it (else empty, warned once)."""

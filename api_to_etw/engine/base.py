@@ -123,9 +123,12 @@ class Engine(ABC):
         """
         return []
 
-    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+    def pointed_bytes(self, site: CallSite, index: int, size: int,
+                      through: Optional[int] = None) -> Optional[bytes]:
         """The ``size`` bytes that argument ``index`` of ``site`` points to when the call runs, learned by
         running the code that leads to it (capability RUNTIME_BYTES); None when that cannot be known.
+        With ``through``, the bytes the pointer at that offset of the pointed structure points to (the
+        class GUID of a TRACE_GUID_REGISTRATION entry).
 
         A classic provider whose ControlGuid is derived at run time (hashed from a name) needs it: no
         instruction or data of the image holds the GUID.

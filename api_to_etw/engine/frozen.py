@@ -151,8 +151,9 @@ class Recording:
     case_guards: dict[tuple[int, Value], dict[int, CaseSet]] = field(default_factory=dict)
     #: ``table_calls`` answers: table slot -> (caller, call-site RVA, byte offset); their arguments in ``args``.
     table_calls: dict[int, set[tuple[int, int, int]]] = field(default_factory=dict)
-    #: ``pointed_bytes`` answers: (caller, call-site RVA, argument index, size) -> the bytes (None: no answer).
-    runtime_bytes: dict[tuple[int, int, int, int], Optional[bytes]] = field(default_factory=dict)
+    #: ``pointed_bytes`` answers: (caller, call-site RVA, argument index, size, ``through`` or -1) -> the
+    #: bytes (None: no answer).
+    runtime_bytes: dict[tuple[int, int, int, int, int], Optional[bytes]] = field(default_factory=dict)
     #: (rva, bytes) of the memory read, merged and sorted.
     memory: list[tuple[int, bytes]] = field(default_factory=list)
     #: True when the recorder completed it (every function resolved, data sections whole).
@@ -208,8 +209,8 @@ def facts_to_json(facts: Facts, engine_name: str, recording: Recording) -> dict:
             [slot, caller, rva, offset,
              None if (args := rec.args.get((caller, rva))) is None else [_value_list(arg) for arg in args]]
             for slot, sites in sorted(rec.table_calls.items()) for caller, rva, offset in sorted(sites)],
-        "runtime_bytes": [[caller, rva, index, size, None if data is None else data.hex()]
-                          for (caller, rva, index, size), data in sorted(rec.runtime_bytes.items())],
+        "runtime_bytes": [[caller, rva, index, size, None if data is None else data.hex(), through]
+                          for (caller, rva, index, size, through), data in sorted(rec.runtime_bytes.items())],
     }
 
 
@@ -317,8 +318,9 @@ class FrozenEngine(Engine):
             rec.table_calls.setdefault(int(slot), set()).add((int(caller), int(rva), int(offset)))
             if args is not None:
                 rec.args[(int(caller), int(rva))] = tuple(frozenset(decode_value(v) for v in arg) for arg in args)
-        for caller, rva, index, size, data in doc.get("runtime_bytes") or []:
-            rec.runtime_bytes[(int(caller), int(rva), int(index), int(size))] = (
+        for caller, rva, index, size, data, *through in doc.get("runtime_bytes") or []:
+            # The sixth item (``through``) is absent in facts saved before it existed: -1, no pointer followed.
+            rec.runtime_bytes[(int(caller), int(rva), int(index), int(size), int(through[0]) if through else -1)] = (
                 None if data is None else bytes.fromhex(str(data)))
         entry = doc.get("entry_point")
         return Facts(
@@ -355,8 +357,9 @@ class FrozenEngine(Engine):
         return [(CallSite(caller, rva, slot, False), offset)
                 for caller, rva, offset in sorted(self.recording.table_calls.get(slot, ())) if offset in wanted]
 
-    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
-        return self.recording.runtime_bytes.get((site.caller, site.rva, index, size))
+    def pointed_bytes(self, site: CallSite, index: int, size: int,
+                      through: Optional[int] = None) -> Optional[bytes]:
+        return self.recording.runtime_bytes.get((site.caller, site.rva, index, size, -1 if through is None else through))
 
     def case_guards(self, function: int, selector: Value) -> dict[int, CaseSet]:
         found = self.recording.case_guards.get((function, selector))

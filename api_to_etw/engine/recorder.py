@@ -188,9 +188,10 @@ class RecordingEngine(Engine):
         self.recording.case_guards[(function, selector)] = dict(found)
         return found
 
-    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
-        found = self.inner.pointed_bytes(site, index, size)
-        self.recording.runtime_bytes[(site.caller, site.rva, index, size)] = found
+    def pointed_bytes(self, site: CallSite, index: int, size: int,
+                      through: Optional[int] = None) -> Optional[bytes]:
+        found = self.inner.pointed_bytes(site, index, size, through)
+        self.recording.runtime_bytes[(site.caller, site.rva, index, size, -1 if through is None else through)] = found
         return found
 
     def close(self) -> None:

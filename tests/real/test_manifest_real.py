@@ -133,7 +133,12 @@ def test_msodbcdiag18_classic_writes_have_the_run_time_provider(real_binary):
     assert classic and {r.event.write_function for r in classic} == {"TraceEvent"}
     [provider] = {r.event.provider_guid for r in classic}
     assert provider and uuid.UUID(provider).bytes_le not in path.read_bytes()
-    assert all(not r.event.resolved for r in classic)  # the class GUID (Data1 + 1) is not evaluated
+    # The class GUID (Data1 + 1, evaluated at the registration) is not in the image either; every write with
+    # an event type is resolved with it (checked against the test's own computation there too).
+    [class_guid] = {r.event.descriptor_symbol for r in classic}
+    assert class_guid != provider and uuid.UUID(class_guid).bytes_le not in path.read_bytes()
+    assert {r.event.resolved for r in classic} == {True, False}
+    assert all(r.event.resolved == (r.event.opcode is not None) for r in classic)
     assert {r.event.kind for r in rows} == {"classic"}
 
 

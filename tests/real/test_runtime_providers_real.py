@@ -259,13 +259,33 @@ def test_msodbcdiag_run_time_guid_is_computed(real_binary):
     assert result.code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout), delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"))
     classic = [r for r in rows if r["Kind"] == "classic"]
-    assert len(classic) == 3, "the three TraceEvent write sites"
     assert {r["WriteFunction"] for r in classic} == {"TraceEvent"}
     assert {r["ProviderGuid"] for r in classic} == {control_guid}
-    assert {r["Opcode"] for r in classic} == {"17", "18", ""}  # the event types the writers store
+    # The class GUID: the registration's TRACE_GUID_REGISTRATION.Guid points at a copy of the control GUID
+    # whose Data1 the copying routine increments (``movdqu [rcx], xmm0`` then ``inc dword ptr [rcx]``); the
+    # writers' EVENT_TRACE_HEADERs point at that copy (WNODE_FLAG_USE_GUID_PTR).
+    assert any(a.mnemonic in (Mnemonic.MOVUPS, Mnemonic.MOVDQU) and a.op0_kind == OpKind.MEMORY
+               and a.memory_base == Register.RCX and a.memory_displacement == 0
+               and b.mnemonic == Mnemonic.INC and b.op0_kind == OpKind.MEMORY and b.memory_base == Register.RCX
+               and b.memory_displacement == 0 for a, b in zip(image.code, image.code[1:]))
+    raw = bytearray(uuid.UUID(control_guid).bytes_le)
+    raw[0:4] = ((int.from_bytes(raw[0:4], "little") + 1) & 0xFFFFFFFF).to_bytes(4, "little")
+    class_guid = str(uuid.UUID(bytes_le=bytes(raw)))
+    sites = {r["EventSite"]: r for r in classic}
+    assert {r["Opcode"] for r in sites.values()} == {"17", "18", ""}  # the three event sites' types
+    for row in classic:
+        typed = row["Opcode"] != ""  # the site that only forwards its caller's header has no type
+        assert row["Resolved"] == ("yes" if typed else "no"), row
+        assert row["EventDescriptorSymbol"] == class_guid, row  # the provider's one class
     assert "ControlGuid" not in result.stderr  # no registration is left without a provider
-    default = run_cli("analyze", path, "--no-pdb", "-o", "-")
-    assert default.code == 0 and default.stdout.count("\n") == 1  # the header only: no API reaches the writes
+    default = _rows(path, "--no-pdb")
+    assert default and all(r["Resolved"] == "yes" and r["EventDescriptorSymbol"] == class_guid for r in default)
+    # Every row's entry is a slot of a function table in the image that holds that row's function.
+    for row in default:
+        match = re.fullmatch(r"table:0x([0-9a-f]+)\[(\d+)\]", row["Entry"])
+        assert match and row["Function"].startswith("sub_"), row
+        slot = int(match[1], 16) + 8 * int(match[2])
+        assert int.from_bytes(mem[slot:slot + 8], "little") - image.base == int(row["Function"][4:], 16), row
 
 
 def _bid_name_guid(name: str, seed: bytes) -> str:

@@ -126,7 +126,8 @@ class NativeEngine(Engine):
         log.info("%d functions, %d call sites", len(fmap.functions), len(fmap.calls))
         return self._facts
 
-    def pointed_bytes(self, site: CallSite, index: int, size: int) -> Optional[bytes]:
+    def pointed_bytes(self, site: CallSite, index: int, size: int,
+                      through: Optional[int] = None) -> Optional[bytes]:
         """Run the code from the site's function, then from its callers (nearest first), until one run
         pair reaches the site and agrees on the bytes (``evaluate.pointed_bytes``; bounded, optional)."""
         assert self._facts is not None, "load() first"
@@ -137,7 +138,8 @@ class NativeEngine(Engine):
             log.info("no run-time value for argument %d at 0x%x: more than %d questions", index, site.rva,
                      evaluate.MAX_QUESTIONS)
             return None
-        answer = evaluate.pointed_bytes(self.image, evaluate.runtime_starts(self._facts, site.caller), site.rva, index, size)
+        answer = evaluate.pointed_bytes(self.image, evaluate.runtime_starts(self._facts, site.caller), site.rva, index, size,
+                                        through=through)
         if answer.data is None:
             log.info("no run-time value for argument %d at 0x%x: %s", index, site.rva, answer.reason)
         else:

@@ -405,9 +405,13 @@ class Evaluation:
 
 
 def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: int, size: int = 16,
-                  *, max_instructions: int = MAX_INSTRUCTIONS, seconds: float = MAX_SECONDS) -> Evaluation:
+                  *, through: Optional[int] = None, max_instructions: int = MAX_INSTRUCTIONS, seconds: float = MAX_SECONDS) -> Evaluation:
     """The ``size`` bytes argument ``index`` of the call at ``site_rva`` points to when that call is reached
-    from the entry of one of ``starts`` (tried in order; the first agreeing pair of runs answers)."""
+    from the entry of one of ``starts`` (tried in order; the first agreeing pair of runs answers).
+
+    With ``through``, the argument points at a structure and the bytes are those the pointer at offset
+    ``through`` of that structure points to (a TRACE_GUID_REGISTRATION's Guid, an EVENT_TRACE_HEADER's
+    GuidPtr)."""
     if not available():
         return Evaluation(None, reason="the emulator (unicorn) is not installed")
     reasons = []
@@ -420,7 +424,7 @@ def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: i
         for variant, layout in enumerate(_LAYOUTS):
             try:
                 found.append(_run(image, start, site_rva, index, size, layout, variant, max_instructions,
-                                  seconds))
+                                  seconds, through))
             except EvaluationError as error:
                 reasons.append(f"from 0x{start:x}: {error}")
                 break
@@ -435,7 +439,7 @@ def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: i
 
 
 def _run(image: PEImage, start: int, site_rva: int, index: int, size: int, base: int, variant: int,
-         max_instructions: int, seconds: float) -> bytes:
+         max_instructions: int, seconds: float, through: Optional[int] = None) -> bytes:
     from unicorn import (
         UC_ARCH_X86,
         UC_HOOK_CODE,
@@ -493,6 +497,8 @@ def _run(image: PEImage, start: int, site_rva: int, index: int, size: int, base:
                     pointer = run.reg(_ARG_REGS[index])
                 else:  # before the call pushes its return address: the 5th argument is at [rsp+20h]
                     pointer = struct.unpack("<Q", run.read(run.reg("rsp") + 8 * index, 8))[0]
+                if through is not None:
+                    pointer = struct.unpack("<Q", run.read(pointer + through, 8))[0]
                 outcome["data"] = run.read(pointer, size)
                 uc.emu_stop()
             elif address == sentinel:
