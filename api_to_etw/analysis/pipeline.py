@@ -400,6 +400,8 @@ class Analysis:
                             site_controls.add(provider)
                             for class_addr in resolver.classic_class_guids(combo["class_regs"], combo["class_count"]):
                                 guid = resolver.guid_at(class_addr.rva)
+                                if guid and self._filled_at_run_time(class_addr.rva):
+                                    continue  # zeros in writable memory until the code fills them: no class
                                 if guid:
                                     static_classes.add(guid)
                                     classes.setdefault(guid, set()).add(provider)
@@ -441,6 +443,10 @@ class Analysis:
         log.info("%d registration sites, %d REGHANDLE keys with a provider, %d classic GUIDs", len(sites), len(regs),
                  len(classes))
         return regs, classes, class_rvas, instances
+
+    def _filled_at_run_time(self, rva: int) -> bool:
+        """A GUID slot that holds zeros in writable memory (GUID_NULL, never a class): the code fills it."""
+        return self.facts.memory.is_writable(rva) and self.facts.memory.read(rva, 16) == bytes(16)
 
     def _runtime_classes(self, site: CallSite, api: EtwApi, exprs: dict[str, ValueSet], controls: set[Provider],
                          classes: dict[str, set[Provider]]) -> None:

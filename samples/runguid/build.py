@@ -34,13 +34,21 @@ def control_guid() -> str:
     return str(uuid.uuid5(NAMESPACE, NAME))
 
 
+def class_guid() -> str:
+    """The class GUID the C registers and writes: the control GUID with Data1 + 1."""
+    guid = uuid.UUID(control_guid())
+    data1 = (guid.time_low + 1) & 0xFFFFFFFF
+    return str(uuid.UUID(int=(data1 << 96) | (guid.int & ((1 << 96) - 1))))
+
+
 def truth() -> dict:
-    return {"provider": control_guid(), "passed_in": PASSED_IN,
+    return {"provider": control_guid(), "class": class_guid(), "passed_in": PASSED_IN,
             "writes": [{"function": name, "type": kind, "level": level} for name, kind, level in WRITERS]}
 
 
 def source() -> str:
-    writers = "\n\n".join(f"EXPORT void {name}(void)\n{{\n    Trace({kind}, {level});\n}}" for name, kind, level in WRITERS)
+    writers = "\n\n".join(f"EXPORT void {name}(PROVIDER *Provider)\n{{\n    Trace(Provider, {kind}, {level});\n}}"
+                          for name, kind, level in WRITERS)
     return ctemplate.fill(HERE / "runguid.c.in", namespace=", ".join(f"0x{b:02x}" for b in NAMESPACE.bytes),
                           name=NAME, writers=writers)
 

@@ -1,6 +1,6 @@
 """A classic provider whose control GUID exists only at run time: samples/runguid (an RFC 4122 version-5
-name-based GUID the DLL hashes with bcrypt's SHA-1 from its provider name), at -O1/-O2/-Os, with and without
-its PDB. The truth is the fixture model's (samples/runguid/build.py: Python's ``uuid.uuid5`` over the same
+name-based GUID the DLL hashes with bcrypt's SHA-1 from its provider name; its class GUID is that GUID with
+Data1 + 1, kept in an object the writers are given), at -O1/-O2/-Os, with and without its PDB. The truth is the fixture model's (samples/runguid/build.py: Python's ``uuid.uuid5`` over the same
 namespace and name); the analyzer gets it only by running the DLL's code (engine capability runtime-bytes).
 
 The second registration hashes a name its caller passes in: its GUID is the caller's, so it gets none (the
@@ -36,8 +36,9 @@ def test_runguid_rows_have_the_run_time_provider(level, use_pdb):
     path = _dll(level)
     # The GUID is nowhere in the image, in either byte order.
     data = open(path, "rb").read()
-    guid = uuid.UUID(TRUTH["provider"])
-    assert guid.bytes_le not in data and guid.bytes not in data
+    for text in (TRUTH["provider"], TRUTH["class"]):
+        guid = uuid.UUID(text)
+        assert guid.bytes_le not in data and guid.bytes not in data
     loaded = open_binary(path, use_pdb=use_pdb)
     rows = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions()).rows
     writes = {w["function"]: w for w in TRUTH["writes"]}
@@ -46,6 +47,9 @@ def test_runguid_rows_have_the_run_time_provider(level, use_pdb):
         e = row.event
         assert e.kind == "classic" and e.write_function == "TraceEvent"
         assert e.provider_guid == TRUTH["provider"]
+        # The class GUID: evaluated at the registration (its TRACE_GUID_REGISTRATION.Guid), named at the writes,
+        # whose GuidPtr is a field of the object their caller passes (the provider's one class).
+        assert e.descriptor_symbol == TRUTH["class"] and e.resolved
         assert row.entry == "export"
         if use_pdb:
             assert row.function in writes
