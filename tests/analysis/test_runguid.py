@@ -82,3 +82,15 @@ def test_runguid_fixture_reproduces():
     proc = subprocess.run([sys.executable, "-m", "samples.runguid.build", "--check"], capture_output=True,
                           text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_runguid_evaluation_stops_at_the_binary_budget(monkeypatch):
+    """With the binary's evaluation seconds spent, no question is run: the rows keep no provider (the same
+    image gets its GUID above), so a hostile image cannot make the evaluator cost more than the budget."""
+    from api_to_etw.engine.native import evaluate
+
+    monkeypatch.setattr(evaluate, "BINARY_SECONDS", 0.0)
+    loaded = open_binary(_dll("O2"), use_pdb=True)
+    result = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(all_sites=True))
+    assert result.rows
+    assert all(row.event.provider_guid != TRUTH["provider"] for row in result.rows)

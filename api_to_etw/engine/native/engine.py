@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Optional
 
@@ -72,6 +73,8 @@ class NativeEngine(Engine):
         self._runtime = RuntimeImports()
         #: Run-time evaluations asked so far (``pointed_bytes``; bounded per binary).
         self._questions = 0
+        #: Wall-clock seconds the run-time evaluator has spent on this binary (bounded by BINARY_SECONDS).
+        self._evaluation_seconds = 0.0
         #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
         self._landing_pads: dict[int, set[int]] = {}
 
@@ -138,8 +141,15 @@ class NativeEngine(Engine):
             log.info("no run-time value for argument %d at 0x%x: more than %d questions", index, site.rva,
                      evaluate.MAX_QUESTIONS)
             return None
+        left = evaluate.BINARY_SECONDS - self._evaluation_seconds
+        if left <= 0:
+            log.info("no run-time value for argument %d at 0x%x: the binary's %.0f s of evaluation are spent",
+                     index, site.rva, evaluate.BINARY_SECONDS)
+            return None
+        started = time.monotonic()
         answer = evaluate.pointed_bytes(self.image, evaluate.runtime_starts(self._facts, site.caller), site.rva, index, size,
-                                        through=through)
+                                        through=through, question_seconds=min(evaluate.QUESTION_SECONDS, left))
+        self._evaluation_seconds += time.monotonic() - started
         if answer.data is None:
             log.info("no run-time value for argument %d at 0x%x: %s", index, site.rva, answer.reason)
         else:

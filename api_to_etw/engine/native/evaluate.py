@@ -44,6 +44,9 @@ MAX_SECONDS = 2.0
 QUESTION_SECONDS = 6.0
 #: Questions one engine answers per binary (the rest get no answer): a bound on the whole analysis.
 MAX_QUESTIONS = 16
+#: Wall-clock seconds all the questions of one binary may take together: a hostile image whose every
+#: question runs to its bounds stops costing time here (checked before each question and between runs).
+BINARY_SECONDS = 10.0
 #: Start functions tried per question: the function of the call, then its callers, nearest first.
 MAX_STARTS = 12
 MAX_START_DEPTH = 4
@@ -405,7 +408,8 @@ class Evaluation:
 
 
 def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: int, size: int = 16,
-                  *, through: Optional[int] = None, max_instructions: int = MAX_INSTRUCTIONS, seconds: float = MAX_SECONDS) -> Evaluation:
+                  *, through: Optional[int] = None, max_instructions: int = MAX_INSTRUCTIONS, seconds: float = MAX_SECONDS,
+                  question_seconds: float = QUESTION_SECONDS) -> Evaluation:
     """The ``size`` bytes argument ``index`` of the call at ``site_rva`` points to when that call is reached
     from the entry of one of ``starts`` (tried in order; the first agreeing pair of runs answers).
 
@@ -415,10 +419,10 @@ def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: i
     if not available():
         return Evaluation(None, reason="the emulator (unicorn) is not installed")
     reasons = []
-    until = time.monotonic() + QUESTION_SECONDS
+    until = time.monotonic() + question_seconds
     for start in starts:
         if time.monotonic() > until:
-            reasons.append(f"the question's {QUESTION_SECONDS:.0f} s are spent")
+            reasons.append(f"the question's {question_seconds:.1f} s are spent")
             break
         found: list[bytes] = []
         for variant, layout in enumerate(_LAYOUTS):
