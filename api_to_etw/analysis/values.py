@@ -127,12 +127,6 @@ class CallValues:
             return _UNKNOWN_SET
         return args[index]
 
-    def store_list(self) -> list[Store]:
-        """Every store seen in the resolved functions, in the order recorded (warns once when the engine
-        records none); the stages ask ``stores_in`` or ``stores_to``."""
-        self.has(STORES)
-        return self.stores
-
     def stores_in(self, functions: Iterable[int]) -> list[Store]:
         """The stores the resolved ``functions`` made, in the order they were recorded (warns once when
         the engine records none)."""

@@ -85,16 +85,16 @@ def test_call_values_completes_a_function_when_another_argument_is_read(path: st
         first.setdefault(site.caller, site)
     values = CallValues(engine)
     values.resolve(functions, asked_at((first[f], (0,)) for f in functions))
-    assert values.store_list() == full.stores
+    assert values.stores == full.stores
     for site in facts.calls:
         if site.caller not in first:
             continue
         for i in range(MAX_ARGS):
             expected = full.args.get((site.caller, site.rva))
             assert values.arg(site, i) == (expected[i] if expected else frozenset((UNKNOWN,)))
-    assert values.store_list() == full.stores
+    assert values.stores == full.stores
     values.resolve(functions)  # all complete now: nothing asked again
-    assert values.store_list() == full.stores
+    assert values.stores == full.stores
 
 
 class _Counting(NativeEngine):
