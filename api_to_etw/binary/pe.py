@@ -32,6 +32,10 @@ MACHINE_NAMES = {0x14C: "x86 (32-bit)", 0xAA64: "ARM64", 0x1C4: "ARM", 0x200: "I
 IMAGE_SCN_MEM_EXECUTE = 0x20000000
 IMAGE_SCN_MEM_WRITE = 0x80000000
 IMAGE_SCN_CNT_CODE = 0x00000020
+#: UNWIND_INFO.Flags (the top 5 bits of its first byte): a language handler for exceptions, for unwinding,
+#: or the unwind data of another RUNTIME_FUNCTION chained after the codes.
+UNW_FLAG_EHANDLER = 0x1
+UNW_FLAG_UHANDLER = 0x2
 UNW_FLAG_CHAININFO = 0x4
 IMAGE_DIRECTORY_ENTRY_EXPORT = 0
 IMAGE_DIRECTORY_ENTRY_EXCEPTION = 3

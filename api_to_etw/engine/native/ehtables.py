@@ -55,13 +55,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol
 
-from ...binary.pe import UNW_FLAG_CHAININFO, PEImage
+from ...binary.pe import UNW_FLAG_CHAININFO, UNW_FLAG_EHANDLER, UNW_FLAG_UHANDLER, PEImage
 from ...model import CallSite, Function, Memory
 
 log = logging.getLogger(__name__)
 
-UNW_FLAG_EHANDLER = 0x1
-UNW_FLAG_UHANDLER = 0x2
 #: HandlerAddress of a ``__except`` whose filter is the constant EXCEPTION_EXECUTE_HANDLER.
 EXCEPTION_EXECUTE_HANDLER = 1
 #: FuncInfo.magicNumber values (low 29 bits; the top 3 are bbtFlags).
