@@ -94,3 +94,17 @@ def test_runguid_evaluation_stops_at_the_binary_budget(monkeypatch):
     result = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(all_sites=True))
     assert result.rows
     assert all(row.event.provider_guid != TRUTH["provider"] for row in result.rows)
+
+
+def test_runguid_evaluation_of_a_lying_image_is_no_answer():
+    """A section that claims more than SizeOfImage maps outside the run's image: the emulator's error while
+    the run is set up is a reason, never an exception out of the analysis."""
+    from api_to_etw.engine.native import evaluate
+
+    loaded = open_binary(_dll("O2"), use_pdb=True)
+    engine = NativeEngine(loaded.image, loaded.pdb)
+    facts = engine.load()
+    site = next(s for s in facts.calls if facts.functions[s.callee].name.endswith("RegisterTraceGuidsW"))
+    loaded.image.size_of_image = 0x1000  # the headers' page only: every section lies outside it
+    answer = evaluate.pointed_bytes(loaded.image, evaluate.runtime_starts(facts, site.caller), site.rva, 0, 16)
+    assert answer.data is None and "unmapped" in answer.reason.lower()

@@ -418,6 +418,8 @@ def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: i
     GuidPtr)."""
     if not available():
         return Evaluation(None, reason="the emulator (unicorn) is not installed")
+    from unicorn import UcError
+
     reasons = []
     until = time.monotonic() + question_seconds
     for start in starts:
@@ -429,7 +431,7 @@ def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: i
             try:
                 found.append(_run(image, start, site_rva, index, size, layout, variant, max_instructions,
                                   seconds, through))
-            except EvaluationError as error:
+            except (EvaluationError, UcError) as error:  # UcError: mapping a hostile image for the run
                 reasons.append(f"from 0x{start:x}: {error}")
                 break
         if len(found) == len(_LAYOUTS):
