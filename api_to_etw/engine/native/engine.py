@@ -75,6 +75,8 @@ class NativeEngine(Engine):
         self._questions = 0
         #: Wall-clock seconds the run-time evaluator has spent on this binary (bounded by BINARY_SECONDS).
         self._evaluation_seconds = 0.0
+        #: Function -> its callers, for the evaluator's start functions (made on the first question).
+        self._evaluation_callers: Optional[dict[int, set[int]]] = None
         #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
         self._landing_pads: dict[int, set[int]] = {}
 
@@ -146,9 +148,12 @@ class NativeEngine(Engine):
             log.info("no run-time value for argument %d at 0x%x: the binary's %.0f s of evaluation are spent",
                      index, site.rva, evaluate.BINARY_SECONDS)
             return None
+        if self._evaluation_callers is None:
+            self._evaluation_callers = evaluate.callers_by_function(self._facts)
         started = time.monotonic()
-        answer = evaluate.pointed_bytes(self.image, evaluate.runtime_starts(self._facts, site.caller), site.rva, index, size,
-                                        through=through, question_seconds=min(evaluate.QUESTION_SECONDS, left))
+        starts = evaluate.runtime_starts(self._facts, site.caller, self._evaluation_callers)
+        answer = evaluate.pointed_bytes(self.image, starts, site.rva, index, size, through=through,
+                                        question_seconds=min(evaluate.QUESTION_SECONDS, left))
         self._evaluation_seconds += time.monotonic() - started
         if answer.data is None:
             log.info("no run-time value for argument %d at 0x%x: %s", index, site.rva, answer.reason)

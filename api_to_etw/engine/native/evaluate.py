@@ -27,7 +27,7 @@ import hashlib
 import logging
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -376,17 +376,27 @@ MODELS: dict[str, Callable[[_Run], None]] = {
 
 
 # ------------------------------------------------------------------------------------------ the runs
-def runtime_starts(facts: Facts, function: int, depth: int = MAX_START_DEPTH, limit: int = MAX_STARTS) -> list[int]:
-    """``function`` and the functions that call it, breadth first (nearest first), within the bounds.
+def callers_by_function(facts: Facts) -> dict[int, set[int]]:
+    """Function -> the functions that call it (self-calls left out), for ``runtime_starts``: built once
+    per binary by whoever asks several questions."""
+    callers: dict[int, set[int]] = {}
+    for site in facts.calls:
+        if site.caller != site.callee:
+            callers.setdefault(site.callee, set()).add(site.caller)
+    return callers
+
+
+def runtime_starts(facts: Facts, function: int, callers: Optional[Mapping[int, Collection[int]]] = None,
+                   depth: int = MAX_START_DEPTH, limit: int = MAX_STARTS) -> list[int]:
+    """``function`` and the functions that call it, breadth first (nearest first), within the bounds
+    (``callers``: ``callers_by_function(facts)``, made here when not given).
 
     The nearest start is tried first: the fewer instructions run, the less the models matter; a start
     whose callers built the value (a caller's object, a caller's string) makes the runs disagree, and the
     next one up is tried.
     """
-    callers: dict[int, set[int]] = {}
-    for site in facts.calls:
-        if site.caller != site.callee:
-            callers.setdefault(site.callee, set()).add(site.caller)
+    if callers is None:
+        callers = callers_by_function(facts)
     order = [function]
     frontier = [function]
     for _ in range(depth):
