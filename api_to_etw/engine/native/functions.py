@@ -243,7 +243,6 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
             settle_pending(known)
             todo = sorted(islice(extents, before, None))
 
-    _follow_iat_loads(image, extents, fragments, calls)
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)
     for entry, end in extents.items():
@@ -262,23 +261,62 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     # middle is shared code, not a call.
     # The functions' own RVA objects stand for every call to them (one int per callee, not one per site).
     canonical = {rva: rva for rva in functions}
-    for callee in callees:
+
+    def normalise(callee: int) -> Optional[tuple[int, bool]]:
         if callee in functions:
-            callees[callee] = (canonical[callee], True)
-        else:
-            target_owner = fmap.owner(callee)
-            callees[callee] = None if target_owner is None else (canonical.get(target_owner, target_owner), False)
+            return canonical[callee], True
+        target_owner = fmap.owner(callee)
+        return None if target_owner is None else (canonical.get(target_owner, target_owner), False)
+
+    for callee in callees:
+        callees[callee] = normalise(callee)
+
+    def call_sites(found: list[Edge]) -> list[CallSite]:
+        return [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in found
+                if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
+
     sites = fmap.calls
     runs = fmap.runs
-    for entry in list(calls):  # each function's edges are let go as its sites are made: one of the two at a time
-        found = calls.pop(entry)
+    order = list(calls)
+    for entry in order:  # each function's edges are let go as its sites are made: one of the two at a time
         first = len(sites)
-        sites += [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in found
-                  if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
+        sites += call_sites(calls.pop(entry))
         if len(sites) > first:
             runs[entry] = (first, len(sites))
+    # Last, so that a large image's index, computed alongside (``ripindex.prefetch``), is ready by now.
+    rescanned = _follow_iat_loads(image, extents, fragments, order)
+    for edges in rescanned.values():
+        for callee in map(_CALLEE, edges):
+            if callee not in callees:  # an IAT slot no other instruction names
+                callees[callee] = normalise(callee)
+    _replace_sites(fmap, order, {entry: call_sites(edges) for entry, edges in rescanned.items()})
     image.release()
     return fmap
+
+
+def _replace_sites(fmap: FunctionMap, order: list[int], replaced: dict[int, list[CallSite]]) -> None:
+    """Put the sites of the functions decoded again in place of their earlier ones, keeping ``order`` (the
+    order in which the functions were decoded) and every other function's site objects."""
+    def key(sites: Sequence[CallSite]) -> list[tuple[int, int, bool]]:
+        return [(site.rva, site.callee, site.tail) for site in sites]
+
+    def current(entry: int) -> list[CallSite]:
+        run = fmap.runs.get(entry)
+        return fmap.calls[run[0] : run[1]] if run is not None else []
+
+    replaced = {entry: sites for entry, sites in replaced.items() if key(sites) != key(current(entry))}
+    if not replaced:
+        return
+    sites: list[CallSite] = []
+    runs: dict[int, tuple[int, int]] = {}
+    for entry in order:
+        part = replaced[entry] if entry in replaced else current(entry)
+        if part:
+            runs[entry] = (len(sites), len(sites) + len(part))
+            sites += part
+    fmap.calls[:] = sites
+    fmap.runs.clear()
+    fmap.runs.update(runs)
 
 
 _TERMINATORS = (FlowControl.RETURN, FlowControl.UNCONDITIONAL_BRANCH, FlowControl.INDIRECT_BRANCH)
@@ -368,9 +406,9 @@ def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]],
 
 
 def _follow_iat_loads(image: PEImage, extents: dict[int, int], fragments: dict[int, list[tuple[int, int]]],
-                      calls: EdgesByEntry) -> None:
-    """Decode again, following the registers loaded from the IAT, the functions that may hold such a load, and
-    replace their edges: the calls through those registers join them, in instruction order.
+                      entries: list[int]) -> EdgesByEntry:
+    """The edges of the functions (of ``entries``) that may hold a load from the IAT, decoded again following the
+    registers so loaded: the calls through those registers join their other edges, in instruction order.
 
     Discovery decodes without this tracking: the only edges it adds go to IAT slots, which start no function, so
     every round finds the same functions either way; what it needs, the IAT load candidates (a filter of the RIP
@@ -380,17 +418,19 @@ def _follow_iat_loads(image: PEImage, extents: dict[int, int], fragments: dict[i
     """
     iat_loads = _iat_load_candidates(image)
     if not iat_loads:
-        return
+        return {}
     loads = len(iat_loads)
     work = []
-    for entry in calls:
+    for entry in entries:
         pieces = [(entry, extents[entry])] + fragments.get(entry, [])
         for start, stop in pieces:
             i = bisect.bisect_left(iat_loads, start)
             if i < loads and iat_loads[i] < stop:
                 work.append((entry, pieces))
                 break
-    scan_work(image, work, iat_loads, calls)  # replaces each one's list in place: the order of ``calls`` stays
+    found: EdgesByEntry = {}
+    scan_work(image, work, iat_loads, found)
+    return found
 
 
 #: Opcodes of ``mov r, r/m`` (8A/8B) and ``mov sreg, r/m`` (8E): before a RIP-relative ModRM, a load.

@@ -13,6 +13,7 @@ import logging
 import os
 import pickle
 import signal
+import time
 from array import array
 from collections.abc import Sequence
 from itertools import chain
@@ -62,7 +63,7 @@ class Background(Generic[R]):
     def __init__(self, work: Callable[[], R], encode: Callable[[R], bytes] = pickle.dumps,
                  decode: Callable[[bytes], Optional[R]] = pickle.loads,
                  receive: Optional[Callable[[BinaryIO], Optional[R]]] = None, nice: int = 0):
-        self._work, self._decode, self._receive = work, decode, receive
+        self._work, self._decode, self._receive, self._nice = work, decode, receive, nice
         self._owner = os.getpid()
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -85,7 +86,13 @@ class Background(Generic[R]):
         if not self._pid or os.getpid() != self._owner:
             return self._work()
         pid, self._pid = self._pid, 0
+        if self._nice:  # this process now waits for it: it need not yield any more (where that is allowed)
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
+            except OSError:
+                pass
         answer: Optional[R] = None
+        started = time.monotonic()
         with os.fdopen(self._read, "rb") as pipe:
             if self._receive is None:
                 payload = pipe.read()
@@ -96,6 +103,7 @@ class Background(Generic[R]):
                     answer = None
                 pipe.read()  # to the end: the child leaves once all is read
         _pid, status = os.waitpid(pid, 0)
+        log.debug("parallel: %.3f s waiting for the child's answer", time.monotonic() - started)
         if os.waitstatus_to_exitcode(status) != 0:
             answer = None
         elif self._receive is None:
