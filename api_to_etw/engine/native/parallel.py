@@ -9,6 +9,7 @@ cost more than they save), and so does any platform without ``os.fork``. ``API_T
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import pickle
@@ -17,7 +18,7 @@ import time
 from array import array
 from collections.abc import Sequence
 from itertools import chain
-from typing import TYPE_CHECKING, BinaryIO, Callable, Generic, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
 
 from ...binary.pe import PEImage
 
@@ -62,7 +63,7 @@ class Background(Generic[R]):
 
     def __init__(self, work: Callable[[], R], encode: Callable[[R], bytes] = pickle.dumps,
                  decode: Callable[[bytes], Optional[R]] = pickle.loads,
-                 receive: Optional[Callable[[BinaryIO], Optional[R]]] = None, nice: int = 0):
+                 receive: Optional[Callable[[io.BufferedReader], Optional[R]]] = None, nice: int = 0):
         self._work, self._decode, self._receive, self._nice = work, decode, receive, nice
         self._owner = os.getpid()
         read_end, write_end = os.pipe()

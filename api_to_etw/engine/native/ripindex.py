@@ -14,13 +14,14 @@ matters by decoding.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import weakref
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Optional
+from typing import Optional
 
 from ...binary.pe import PEImage, Section
 from .parallel import Background, fork_split, jobs
@@ -72,12 +73,16 @@ def _scan_range(image: PEImage, section: Section, low: int, high: int) -> tuple[
     """The candidates at section offsets ``low``..``high`` (exclusive): their offsets and targets."""
     data = image.data
     start = section.raw_offset
+    first = section.rva + 5
     offsets = array("I")  # offsets in a section: below 4 GB (4 bytes each, not 8)
+    targets = array("q")
     for chunk in range(low, high, _CHUNK):
         marked = bytes(data[start + chunk : start + min(chunk + _CHUNK, high)]).translate(_MARK)
-        offsets.extend(map(chunk.__add__, map(re.Match.start, _ONE.finditer(marked))))
-    first = section.rva + 5
-    targets = array("q", [first + offset + _disp32(data, start + offset + 1)[0] for offset in offsets])
+        found = [chunk + match.start() for match in _ONE.finditer(marked)]
+        offsets.extend(found)
+        # Chunk by chunk: the list of one chunk's ints is all that is made beside the arrays (a list of every
+        # candidate's target would be 35 MB on node.exe, and the heap keeps such a peak).
+        targets.extend([first + offset + _disp32(data, start + offset + 1)[0] for offset in found])
     return offsets, targets
 
 
@@ -118,7 +123,7 @@ def _pack_all(found: list[tuple[array, array]]) -> bytes:
     return b"".join(parts)
 
 
-def _receive_all(pipe: BinaryIO) -> Optional[list[tuple[array, array]]]:
+def _receive_all(pipe: io.BufferedReader) -> Optional[list[tuple[array, array]]]:
     """``_pack_all``'s answer read from the pipe straight into the arrays (no copy of the whole payload: it
     arrives when the analysis is at its largest). Raises EOFError when the answer is short."""
     def count() -> int:
@@ -127,13 +132,22 @@ def _receive_all(pipe: BinaryIO) -> Optional[list[tuple[array, array]]]:
             raise EOFError
         return struct.unpack("<Q", head)[0]
 
+    def fill(items: array) -> array:
+        """Read ``items``' bytes from the pipe into it in place (``fromfile`` would make a bytes object of the
+        same size first)."""
+        view = memoryview(items).cast("B")
+        done = 0
+        while done < len(view):
+            got = pipe.readinto(view[done:])
+            if not got:
+                raise EOFError
+            done += got
+        return items
+
     out = []
     for _ in range(count()):
         size = count()
-        offsets, targets = array("I"), array("q")
-        offsets.fromfile(pipe, size)
-        targets.fromfile(pipe, size)
-        out.append((offsets, targets))
+        out.append((fill(array("I", [0]) * size), fill(array("q", [0]) * size)))
     return out
 
 
