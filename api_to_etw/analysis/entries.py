@@ -21,7 +21,7 @@ from typing import Optional
 from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
 from . import wdf
 from .sites import sites_by_caller
-from .values import CallValues
+from .values import CallValues, asked_at
 from .wppsites import import_thunks
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,10 @@ class EntryFinder:
         sites = self._api_sites(list(CALLBACK_ARGS) + list(SERVICE_TABLES) + [OB_REGISTER])
         if not sites:
             return
-        self.values.resolve(sorted({s.caller for s, _ in sites}))
+        # Only the argument each registration hands the routine (or its table) in is read: a sliced engine runs
+        # only the code that argument and the stores depend on.
+        self.values.resolve(sorted({s.caller for s, _ in sites}),
+                            asked_at((s, (CALLBACK_ARGS.get(name, 0),)) for s, name in sites))
         for site, name in sites:
             if name in SERVICE_TABLES:
                 for routine in self._service_routines(self.values.arg(site, 0)):
