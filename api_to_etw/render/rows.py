@@ -7,6 +7,7 @@ the call path as ``[A->B]``, names from a manifest winning over the binary's own
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from typing import Optional
 
@@ -46,43 +47,45 @@ def row_columns(row: Row) -> dict[str, str]:
 
 def row_cells(row: Row) -> tuple[str, ...]:
     """The row's cells in ``COLUMNS`` order (what a table writer takes; ``row_columns`` names them)."""
-    e = row.event
-    n = row.names or _NO_NAMES
+    return _cells(row, _event_cells(row.event, row.names or _NO_NAMES))
+
+
+def rows_cells(rows: Iterable[Row]) -> Iterator[tuple[str, ...]]:
+    """``row_cells`` of each row, the cells of each (event, names) pair made once: the rows of one event
+    (every API that reaches it) share them, so a row costs its own few cells and one tuple."""
+    made: dict[tuple[int, int], EventCells] = {}
+    for row in rows:
+        names = row.names or _NO_NAMES
+        key = (id(row.event), id(names))  # both live as long as the rows do
+        parts = made.get(key)
+        if parts is None:
+            parts = made[key] = _event_cells(row.event, names)
+        yield _cells(row, parts)
+
+
+#: An event's own cells (with its names): ProviderGuid..Keyword, Kind..Fields, GroupMask..Resolved, Message.
+EventCells = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+
+
+def _event_cells(e: EventInfo, n: EventNames) -> EventCells:
     tlg = e.kind == KIND_TRACELOGGING
     return (
-        row.function,
-        e.provider_guid,
-        e.provider_symbol,
-        e.reghandle_symbol,
-        e.write_function,
-        e.descriptor_symbol,
-        _number(e.id, tlg),
-        _number(e.version, tlg),
-        _number(e.channel),
-        _number(e.level),
-        _number(e.opcode),
-        _number(e.task, tlg),
-        _hex(e.keyword),
-        row.containing_function,
-        str(len(row.call_path)),
-        str(row.exported_call_depth),
-        call_path_text(row.call_path),
-        e.kind,
-        e.provider_name or n.provider_name,
-        n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
-        n.task_name or e.wpp_level,
-        n.opcode_name,
-        " ".join(n.keyword_names),
-        " ".join(n.fields or e.fields),
-        _hex(row.write_rva) if row.entry != ENTRY_UNREFERENCED else "",
-        _hex(e.group_mask),
-        _hex(e.hook_id),
-        "yes" if e.resolved else "no",
-        row.event_site,
-        row.entry,
-        row.ioctl,
+        (e.provider_guid, e.provider_symbol, e.reghandle_symbol, e.write_function, e.descriptor_symbol,
+         _number(e.id, tlg), _number(e.version, tlg), _number(e.channel), _number(e.level), _number(e.opcode),
+         _number(e.task, tlg), _hex(e.keyword)),
+        (e.kind, e.provider_name or n.provider_name, n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
+         n.task_name or e.wpp_level, n.opcode_name, " ".join(n.keyword_names), " ".join(n.fields or e.fields)),
+        (_hex(e.group_mask), _hex(e.hook_id), "yes" if e.resolved else "no"),
         n.message,
     )
+
+
+def _cells(row: Row, parts: EventCells) -> tuple[str, ...]:
+    head, middle, tail, message = parts
+    return (row.function, *head, row.containing_function, str(len(row.call_path)), str(row.exported_call_depth),
+            call_path_text(row.call_path), *middle,
+            _hex(row.write_rva) if row.entry != ENTRY_UNREFERENCED else "", *tail,
+            row.event_site, row.entry, row.ioctl, message)
 
 
 _NO_NAMES = EventNames()
