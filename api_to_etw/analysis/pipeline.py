@@ -676,7 +676,7 @@ class Analysis:
     def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet]) -> list[EventInfo]:
         """The events one write API emits for concrete argument values: resolved once per (API, values),
         however many call paths bring the same values to it."""
-        key = (callee, _exprs_key(concrete))
+        key = (callee, tuple(concrete.values()))  # one API's roles come in one order
         found = self._events_of.get(key)
         if found is None:
             name = self.facts.functions[callee].name
@@ -833,12 +833,19 @@ class Analysis:
         start = site.caller
         self._depends.clear()  # the value sets of one site's states: kept no longer than its walk
         queue = deque([(start, exprs, [start], site.rva)])
-        seen = {(start, _exprs_key(exprs), site.rva)}
+        # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
+        seen = {(start, tuple(exprs.values()), site.rva)}
         dependence = self._dependence
         while queue:
             func, ex, suffix, hop = queue.popleft()
-            dependent = [k for k, v in ex.items() if dependence(v)[1]]
-            if not any(dependence(ex[k])[0] for k in dependent):
+            dependent = []
+            param = False
+            for k, v in ex.items():
+                has, changes = dependence(v)
+                if changes:  # a set with a parameter always changes
+                    dependent.append(k)
+                    param = param or has
+            if not param:
                 yield func, ex, suffix, hop
                 continue
             if func in self.roots:
@@ -854,7 +861,7 @@ class Analysis:
                     return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
 
                 new = {k: substitute_all(v, args) if k in dependent else v for k, v in ex.items()}
-                key = (caller, _exprs_key(new), caller_site.rva)
+                key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
                 if len(seen) >= MAX_WALK_STATES:

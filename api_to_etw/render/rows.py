@@ -7,6 +7,7 @@ the call path as ``[A->B]``, names from a manifest winning over the binary's own
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from typing import Optional
@@ -97,18 +98,47 @@ _NAME_FIELDS = [f.name for f in fields(EventNames)]
 
 def row_record(row: Row) -> dict[str, object]:
     """The typed form for JSON lines: numbers stay numbers, the path stays a list."""
-    event = row.event
+    e, n = _event_record(row.event, row.names or _NO_NAMES)
+    return {"function": row.function, **e, **_path_record(row), **n}
+
+
+def rows_json(rows: Iterable[Row]) -> Iterator[str]:
+    """``row_record`` of each row as a JSON line (``json.dumps`` with its default separators), the text
+    of each (event, names) pair's fields made once and shared by the rows of that event."""
+    made: dict[tuple[int, int], tuple[str, str]] = {}
+    for row in rows:
+        names = row.names or _NO_NAMES
+        key = (id(row.event), id(names))  # both live as long as the rows do
+        parts = made.get(key)
+        if parts is None:
+            e, n = _event_record(row.event, names)
+            parts = made[key] = (json.dumps(e)[1:-1], json.dumps(n)[1:-1])
+        yield (f'{{"function": {_string(row.function)}, {parts[0]}, "containing_function": '
+               f'{_string(row.containing_function)}, "call_depth": {len(row.call_path)}, "exported_call_depth": '
+               f'{row.exported_call_depth}, "call_path": [{", ".join(map(_string, row.call_path))}], "write_rva": '
+               f'{row.write_rva}, "event_site": {_string(row.event_site)}, "entry": {_string(row.entry)}, "ioctl": '
+               f'{_string(row.ioctl)}, {parts[1]}}}\n')
+
+
+def _event_record(event: EventInfo, names: EventNames) -> tuple[dict[str, object], dict[str, object]]:
+    """The event's fields of a row's record, and its names' (placed after the path's)."""
     e: dict[str, object] = {name: getattr(event, name) for name in _EVENT_FIELDS}
-    names = row.names or _NO_NAMES
     n: dict[str, object] = {name: getattr(names, name) for name in _NAME_FIELDS}
     e["provider_name"] = e["provider_name"] or n.pop("provider_name")
     n.pop("provider_name", None)
     e["fields"] = list(names.fields or event.fields)
     n.pop("fields")
     e["message"] = n.pop("message") or e["message"]
+    return e, {k: list(v) if isinstance(v, tuple) else v for k, v in n.items()}
+
+
+#: A string as ``json.dumps`` writes it (ASCII, escaped): the path's cells of ``rows_json``.
+_string = json.encoder.encode_basestring_ascii
+
+
+def _path_record(row: Row) -> dict[str, object]:
+    """The row's own fields of its record (``rows_json`` writes the same, in this order)."""
     return {
-        "function": row.function,
-        **e,
         "containing_function": row.containing_function,
         "call_depth": row.call_depth,
         "exported_call_depth": row.exported_call_depth,
@@ -117,5 +147,4 @@ def row_record(row: Row) -> dict[str, object]:
         "event_site": row.event_site,
         "entry": row.entry,
         "ioctl": row.ioctl,
-        **{k: list(v) if isinstance(v, tuple) else v for k, v in n.items()},
     }

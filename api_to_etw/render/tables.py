@@ -8,7 +8,6 @@ half-written output behind.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import stat
 import sys
@@ -20,7 +19,7 @@ from ..analysis.records import Row
 from ..collector import collector_paused
 from ..errors import OutputError
 from ..inputs import describe_mode
-from .rows import COLUMNS, row_record, rows_cells
+from .rows import COLUMNS, rows_cells, rows_json
 
 FORMATS = ("tsv", "csv", "jsonl")
 
@@ -29,7 +28,7 @@ def render(rows: Iterable[Row], fmt: str) -> str:
     """The rows as text, with the cyclic garbage collector paused (``collector.py`` says why)."""
     with collector_paused():
         if fmt == "jsonl":
-            return "".join([json.dumps(row_record(row), sort_keys=False) + "\n" for row in rows])
+            return "".join(rows_json(rows))
         if fmt not in ("tsv", "csv"):
             raise ValueError(f"unknown format {fmt}")
         kept = rows if isinstance(rows, Sequence) else list(rows)
