@@ -72,3 +72,22 @@ def test_a_live_thread_is_joined(tmp_path):
     proc = _run("-c", code, text=True)
     assert proc.returncode == 0
     assert marker.read_text() == "done"
+
+
+def _collector_state_at_exit(tmp_path, *argv: str) -> str:
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: print('collector', gc.isenabled(), file=sys.stderr))\n"
+            f"sys.argv = ['api-to-etw', *{list(argv)!r}]\n"
+            "from api_to_etw.cli import entry\n"
+            "entry()\n")
+    proc = _run("-c", code, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
+def test_analyze_runs_without_the_cyclic_collector(tmp_path):
+    """analyze: off for the whole process (it ends right after); other commands keep it."""
+    out = tmp_path / "out.tsv"
+    assert _collector_state_at_exit(tmp_path, "analyze", synth_exe(), "-o", str(out), "-q") == "collector False"
+    assert out.read_text(encoding="utf-8").count("\n") > 10
+    assert _collector_state_at_exit(tmp_path, "--version") == "collector True"
