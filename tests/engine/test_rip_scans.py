@@ -9,6 +9,7 @@ candidates. The scans may find more (a byte pattern inside another instruction),
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from conftest import SAMPLES, code_fixtures
@@ -122,7 +123,31 @@ def test_prefetched_candidates_are_the_scanned_ones(path, monkeypatch):
     monkeypatch.setenv("API_TO_ETW_JOBS", "2")
     image = load_pe(path)
     ripindex.prefetch(image)
-    assert id(image) in ripindex._PENDING
+    pending = ripindex._PENDING[id(image)]
+    deadline = time.monotonic() + 60
+    while not pending.ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pending.ready()
     assert [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(image)] == single
     assert id(image) not in ripindex._PENDING
     assert sum(len(offsets) for offsets, _targets in single) > 100
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_prefetch_child_that_has_not_answered_is_stopped(monkeypatch):
+    """No idle core gave the child its turn: the first use scans in place (the same arrays) and stops the child."""
+    from api_to_etw.engine.native import ripindex
+
+    path = FIXTURES[0]
+    monkeypatch.setattr(ripindex, "MIN_PARALLEL_SCAN_BYTES", 0)
+    monkeypatch.setenv("API_TO_ETW_JOBS", "1")
+    single = [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(load_pe(path))]
+    monkeypatch.setenv("API_TO_ETW_JOBS", "2")
+    scan_all = ripindex._scan_all
+    monkeypatch.setattr(ripindex, "_scan_all", lambda image: (time.sleep(60), scan_all(image))[1])
+    image = load_pe(path)
+    ripindex.prefetch(image)
+    pid = ripindex._PENDING[id(image)]._pid
+    assert [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(image)] == single
+    with pytest.raises(ChildProcessError):  # stopped and reaped
+        os.waitpid(pid, os.WNOHANG)

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import pickle
+import select
 import signal
 import time
 from array import array
@@ -113,6 +114,13 @@ class Background(Generic[R]):
             log.debug("parallel: child exited with status %d; computing its part in-process", status)
             return self._work()
         return answer
+
+    def ready(self) -> bool:
+        """Whether ``result()`` would not wait: the child has answered or ended (it writes only when done)."""
+        if not self._pid or os.getpid() != self._owner:
+            return True
+        readable, _w, _x = select.select([self._read], [], [], 0)
+        return bool(readable)
 
     def cancel(self) -> None:
         if not self._pid or os.getpid() != self._owner:

@@ -15,6 +15,7 @@ matters by decoding.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import struct
 import weakref
@@ -25,6 +26,8 @@ from typing import Optional
 
 from ...binary.pe import PEImage, Section
 from .parallel import Background, fork_split, jobs
+
+log = logging.getLogger(__name__)
 
 #: ModRM bytes with mod=00 and rm=101 (any register in reg): a RIP-relative memory operand.
 RIP_MODRMS = b"\x05\x0d\x15\x1d\x25\x2d\x35\x3d"
@@ -163,7 +166,9 @@ def prefetch(image: PEImage) -> None:
     processes anyway). Function discovery calls this first, while the process is small (the fork copies
     little, and pages made later are the parent's own); the child runs at a lower priority, so the first
     decode round, which keeps both cores busy, goes first and the scan takes the core that the serial part
-    after it leaves idle. The engine asks for the index soon after discovery (run-time imports).
+    after it leaves idle. Discovery collects it when it ends; a child that has not answered by then (no
+    core was idle: a loaded machine) is stopped and the index scanned in place, so the index never costs
+    the critical path more than without the child.
     """
     key = id(image)
     if key in _CACHE or key in _PENDING or jobs() < 2:
@@ -188,7 +193,13 @@ def rip_operands(image: PEImage) -> list[SectionOperands]:
     if found is None:
         sections = image.executable_sections()
         pending = _PENDING.pop(key, None)
-        parts = pending.result() if pending is not None else None
+        parts = None
+        if pending is not None:
+            if pending.ready():
+                parts = pending.result()
+            else:  # a loaded machine left it no idle core: scanned here, as without it (at most that on the path)
+                log.debug("ripindex: the prefetch child has not answered yet; scanned here")
+                pending.cancel()
         if parts is not None and len(parts) == len(sections):
             found = [SectionOperands(section, *part) for section, part in zip(sections, parts)]
         else:
