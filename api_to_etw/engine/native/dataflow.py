@@ -73,8 +73,9 @@ _UNK: ValueSet = frozenset((UNKNOWN,))
 _ZERO: ValueSet = frozenset((Const(0),))
 #: What a call leaves in the volatile registers (one dict update instead of a store per register).
 _VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
-#: The stack arguments of a call nobody asked about (or with no frame to read them from).
+#: The stack arguments of a call with no frame to read them from; every argument of a call, nothing known.
 _NO_STACK_ARGS: tuple[ValueSet, ...] = (_UNK,) * (MAX_ARGS - 4)
+_NO_ARGS: tuple[ValueSet, ...] = (_UNK,) * MAX_ARGS
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
 #: Bytes of a stack buffer captured when its address is passed to a call (only the known prefix beyond 16 is kept).
@@ -551,7 +552,25 @@ class FunctionDataflow:
         if site is None:
             return
         rsp = state.rsp
-        if rsp is None or (wanted is not None and all(i < 4 for i in wanted)):
+        if wanted is not None:
+            # Only the wanted arguments are read (the others stay UNKNOWN); a set holding a frame address gets
+            # the known bytes there attached.
+            out = list(_NO_ARGS)
+            for i in wanted:
+                if i < 4:
+                    values = args[i]
+                    if i in framed:
+                        values = frozenset([self._snapshot(v, state) for v in values])
+                elif i < MAX_ARGS and rsp is not None:
+                    values = self._stack_load(state, rsp + (0x28 if tail else 0x20) + 8 * (i - 4), 8)
+                    if values is not _UNK and _has_stack_addr(values):
+                        values = frozenset([self._snapshot(v, state) for v in values])
+                else:
+                    continue
+                out[i] = values
+            site.args = tuple(out)
+            return
+        if rsp is None:
             args.extend(_NO_STACK_ARGS)
         else:
             first = rsp + (0x28 if tail else 0x20)
@@ -562,10 +581,7 @@ class FunctionDataflow:
                 args.append(values)
         # Only sets holding a frame address change (their known bytes are attached); the rest are kept as is.
         for i in framed:
-            if wanted is None or i in wanted:
-                args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
-        if wanted is not None:
-            args = [values if i in wanted else _UNK for i, values in enumerate(args)]
+            args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
         site.args = tuple(args)
 
     def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
@@ -652,16 +668,20 @@ class FunctionDataflow:
         mn = instr.mnemonic
         # The shapes most code is made of first (each handled exactly as the general order below would).
         if mn == _MOV:
-            if self._own_writes and instr.op0_kind == _REG_KIND:
+            values = _read_register(instr.op1_register, state) if instr.op1_kind == _REG_KIND \
+                else self._operand(instr, 1, state)
+            if not self._own_writes:
+                self._write(instr, state, values)
+                return
+            k0 = instr.op0_kind
+            if k0 == _REG_KIND:
                 reg = instr.op0_register
-                values = _read_register(instr.op1_register, state) if instr.op1_kind == _REG_KIND \
-                    else self._operand(instr, 1, state)
                 if _SHAPE[reg] == _PLAIN:
                     state.regs[_FULL[reg]] = values
                 else:
                     _write_register(reg, state, values)
-            else:
-                self._write(instr, state, self._operand(instr, 1, state))
+            elif k0 == _MEM_KIND:
+                self._store_memory(instr, state, values)
             return
         if mn == _PUSH or mn == _POP:
             if instr.op0_kind == _REG_KIND:  # push/pop of a 64-bit register: the prologue and epilogue
@@ -841,6 +861,12 @@ class FunctionDataflow:
                     return
             state.rsp = None
             return
+        if len(dst) == 1 and len(src) == 1 and mn != Mnemonic.AND:  # one value each: no set to build
+            (a,), (b,) = dst, src
+            folded = _fold(mn, a, b, size)
+            result = _UNK if folded is UNKNOWN else frozenset((folded,))
+            state.regs[reg] = self._partial(state.regs.get(reg, _UNK), result, size, shift) if partial else result
+            return
         out = set()
         for a in dst:
             for b in src:
@@ -953,7 +979,7 @@ class FunctionDataflow:
                     if size == 8 and self.image_base <= value < self.image_base + self.image_size:
                         return frozenset((Addr(value - self.image_base),))
                     return frozenset((Const(value),))
-            return frozenset((make_load(addr, size),))
+            return _IMAGE_LOADS[addr.rva, size]
         return frozenset((make_load(addr, size),))
 
     def _read_only(self, rva: int) -> bool:
@@ -1168,6 +1194,8 @@ _FRAME_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(
 _PARAMETERS: _Shared[int, ValueSet] = _Shared(lambda index: frozenset((Param(index),)))
 _CONSTANTS: _Shared[int, ValueSet] = _Shared(lambda value: frozenset((Const(value),)))
 _IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((Addr(rva),)))
+#: ``{Load(Addr(rva), size)}``: what a read of writable image memory (a global) gives.
+_IMAGE_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(lambda key: frozenset((make_load(Addr(key[0]), key[1]),)))
 
 
 def _has_stack_addr(values: ValueSet) -> bool:
