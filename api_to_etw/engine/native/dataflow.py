@@ -399,10 +399,11 @@ class FunctionDataflow:
         for ip, block in blocks.items():
             for k in range(len(block) - 1, -1, -1):
                 instr = block[k]
-                # A pointer-sized memory write may be a store (``_note_store``); a narrower one only changes the
-                # frame, which nothing after the last wanted site reads.
-                if (instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8) \
-                        or instr.ip in asked:
+                # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through the
+                # stack pointer (always the frame), and an operand that is only read (a compare, a push or call
+                # through memory) change at most the frame, which nothing after the last wanted site reads.
+                if (instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8
+                        and _may_store(instr)) or instr.ip in asked:
                     last[ip] = k
                     break
         if len(blocks) == 1:  # most functions: no edges to follow
@@ -668,8 +669,11 @@ class FunctionDataflow:
         mn = instr.mnemonic
         # The shapes most code is made of first (each handled exactly as the general order below would).
         if mn == _MOV:
-            values = _read_register(instr.op1_register, state) if instr.op1_kind == _REG_KIND \
-                else self._operand(instr, 1, state)
+            if instr.op1_kind == _REG_KIND:
+                reg = instr.op1_register
+                values = state.regs.get(_FULL[reg], _UNK) if _SHAPE[reg] == _PLAIN else _read_register(reg, state)
+            else:
+                values = self._operand(instr, 1, state)
             if not self._own_writes:
                 self._write(instr, state, values)
                 return
@@ -1085,6 +1089,16 @@ class FunctionDataflow:
         return _UNK
 
 
+def _may_store(instr: Instruction) -> bool:
+    """Whether an instruction whose first operand is memory can be a store ``_note_store`` remembers: not an
+    address off the stack pointer (``_address`` gives a frame slot or nothing), not a branch or call, not an
+    instruction that only reads the operand (``_NO_WRITE``; push and pop of memory write the frame only)."""
+    if _FULL[instr.memory_base] == RSP or instr.flow_control != _NEXT:
+        return False
+    mn = instr.mnemonic
+    return mn not in _NO_WRITE and mn != _PUSH and mn != _POP
+
+
 def _read_register(reg: RegisterId, state: State) -> ValueSet:
     """The values a register operand reads: the full register's, narrowed to the operand's bytes."""
     shape = _SHAPE[reg]
@@ -1093,6 +1107,8 @@ def _read_register(reg: RegisterId, state: State) -> ValueSet:
     if shape == _STACK_POINTER:
         return _FRAME_ADDRESSES[state.rsp] if state.rsp is not None else _UNK
     values = state.regs.get(_FULL[reg], _UNK)
+    if values is _UNK:  # the commonest value, the same in every width
+        return values
     if shape == _HIGH:
         return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
     return _truncated(values, _SIZE[reg])
@@ -1111,10 +1127,11 @@ def _write_register(reg: RegisterId, state: State, values: ValueSet) -> None:
         return
     size = _SIZE[reg]
     full = _FULL[reg]
-    values = _truncated(values, size)
-    if shape != _DWORD:
-        values = FunctionDataflow._partial(state.regs.get(full, _UNK), values, size, 8 if shape == _HIGH else 0)
-    state.regs[full] = values
+    if shape == _DWORD:
+        state.regs[full] = values if values is _UNK else _truncated(values, size)
+        return
+    state.regs[full] = FunctionDataflow._partial(state.regs.get(full, _UNK), _truncated(values, size), size,
+                                                 8 if shape == _HIGH else 0)
 
 
 def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping[int, CallSite],
