@@ -700,11 +700,14 @@ class EntryReach:
             if not need:
                 break
             self._scanned |= need
+            taken: set[int] = set()  # the functions that gained a taker this round
             for ref in self.values.references(sorted(need)):
                 if ref.target in need and ref.function != ref.target and ref.function in self.code:
                     self.takers.setdefault(ref.target, set()).add(ref.function)
-            for f in lost:
-                found[f] = self._search(f)
+                    taken.add(ref.target)
+            for f in lost:  # a search none of whose functions gained a taker would find the same again
+                if not taken.isdisjoint(found[f].closure):
+                    found[f] = self._search(f)
         return found
 
     def _search(self, start: int) -> Reach:

@@ -181,6 +181,8 @@ class Analysis:
         #: node -> its direct callers in the graph, sorted: a node's incoming edges are added once, on its first
         #: visit, and never change after.
         self._caller_lists: dict[int, list[int]] = {}
+        #: (node, its callers) read since the graph was last brought up to date (``_flush_graph``).
+        self._graph_edges: list[tuple[int, list[int]]] = []
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
         self.api_roots = frozenset(self.roots)
@@ -535,28 +537,32 @@ class Analysis:
         return found
 
     def _fill_callers(self, nodes: Iterable[int]) -> None:
-        """Add the incoming edges of the ``nodes`` not yet in the graph, in one bulk ``add_edges_from``,
-        and keep each one's sorted callers (a node's incoming edges are complete once added: they never
-        change after)."""
+        """Keep the sorted callers of the ``nodes`` not seen yet (a node's callers are complete once read:
+        they never change after), from ``callers_of`` directly; their incoming edges go into the graph
+        in bulk, once per walk (``_graph_edges``), not one networkx call per search level."""
         lists = self._caller_lists
-        new = [n for n in nodes if n not in lists]
-        if not new:
-            return
         callers_of = self.callers_of
-        edges: list[tuple[int, int]] = []
-        for n in new:
-            sites = callers_of.get(n)
-            if sites:
-                edges += [(site.caller, n) for site in sites]
-        graph = self.graph
-        graph.add_edges_from(edges)  # a caller calling twice is one edge
         funclets = self.facts.funclets
-        for n in new:
-            known = lists[n] = sorted(graph.predecessors(n)) if graph.has_node(n) else []
+        edges = self._graph_edges
+        for n in nodes:
+            if n in lists:
+                continue
             sites = callers_of.get(n)
-            if funclets and sites:  # callers by a call first: a funclet runs only when an exception unwinds its parent
+            if not sites:
+                lists[n] = []
+                continue
+            known = lists[n] = sorted({site.caller for site in sites})  # a caller calling twice is one edge
+            edges.append((n, known))
+            if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
                 by_call = {site.caller for site in sites if site.rva != n}  # a funclet edge's site is the funclet
                 known.sort(key=lambda caller: ((caller, n) in funclets and caller not in by_call, caller))
+
+    def _flush_graph(self) -> None:
+        """The call graph holds every edge the walk read: the callers found since the last flush go in
+        with one ``add_edges_from``."""
+        if self._graph_edges:
+            self.graph.add_edges_from((caller, n) for n, known in self._graph_edges for caller in known)
+            self._graph_edges.clear()
 
     def _callers(self, node: int) -> list[int]:
         """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
@@ -642,6 +648,7 @@ class Analysis:
             self._emit(ref.function, [ref.function], events, write_rva, ref.rva)
         self.progress("walk", total, total)
         self._unreached()
+        self._flush_graph()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
@@ -663,7 +670,7 @@ class Analysis:
     def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet]) -> list[EventInfo]:
         """The events one write API emits for concrete argument values: resolved once per (API, values),
         however many call paths bring the same values to it."""
-        key = (callee, _exprs_key(concrete))
+        key = (callee, tuple(concrete.values()))  # one API's roles come in one order
         found = self._events_of.get(key)
         if found is None:
             name = self.facts.functions[callee].name
@@ -820,12 +827,19 @@ class Analysis:
         start = site.caller
         self._depends.clear()  # the value sets of one site's states: kept no longer than its walk
         queue = deque([(start, exprs, [start], site.rva)])
-        seen = {(start, _exprs_key(exprs), site.rva)}
+        # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
+        seen = {(start, tuple(exprs.values()), site.rva)}
         dependence = self._dependence
         while queue:
             func, ex, suffix, hop = queue.popleft()
-            dependent = [k for k, v in ex.items() if dependence(v)[1]]
-            if not any(dependence(ex[k])[0] for k in dependent):
+            dependent = []
+            param = False
+            for k, v in ex.items():
+                has, changes = dependence(v)
+                if changes:  # a set with a parameter always changes
+                    dependent.append(k)
+                    param = param or has
+            if not param:
                 yield func, ex, suffix, hop
                 continue
             if func in self.roots:
@@ -841,7 +855,7 @@ class Analysis:
                     return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
 
                 new = {k: substitute_all(v, args) if k in dependent else v for k, v in ex.items()}
-                key = (caller, _exprs_key(new), caller_site.rva)
+                key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
                 if len(seen) >= MAX_WALK_STATES:
