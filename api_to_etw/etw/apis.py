@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
-from .wpp import trace_function
+from .wppcalls import trace_function
 
 
 class ApiRole(str, Enum):
