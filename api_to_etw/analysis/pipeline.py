@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from ..collector import collector_paused
 from ..engine.base import MEMORY, Engine
-from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
+from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup_all, write_function_label
 from ..etw.descriptor import format_guid
 from ..model import (
     MAX_VALUES,
@@ -47,6 +47,7 @@ from .entries import MAX_REACH_NODES, EntryFinder, EntryPoints, EntryReach, Ioct
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
 from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
+from .sites import sites_by_callee, sites_by_caller
 from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
 from .values import CallValues, asked_at
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
@@ -161,32 +162,27 @@ class Analysis:
         self.stats.functions = len(facts.functions)
         self.stats.call_sites = len(facts.calls)
 
-        self.apis: dict[int, EtwApi] = {}
-        for rva, func in facts.functions.items():
-            api = lookup(func.name)
-            if api is not None:
-                self.apis[rva] = api
+        self.apis: dict[int, EtwApi] = lookup_all((rva, func.name) for rva, func in facts.functions.items())
         self.apis.update(import_thunks(facts, self.apis))  # without symbols (analysis/wppsites.py)
         self.apis.update(unnamed_trace_wrappers(facts, self.values, self.apis))
-        ignored = {rva for rva, f in facts.functions.items() if f.name in self.options.ignore}
+        ignore = self.options.ignore
+        ignored = {rva for rva, f in facts.functions.items() if f.name in ignore} if ignore else set()
         self.ignored = ignored
 
-        self.callers_of: dict[int, list[CallSite]] = {}
-        for site in facts.calls:
-            if site.caller in ignored or site.callee in ignored or site.caller in self.apis:
-                continue
-            self.callers_of.setdefault(site.callee, []).append(site)
-        for sites in self.callers_of.values():
-            sites.sort(key=lambda s: s.rva)
-        self._sites_in: dict[int, list[CallSite]] = {}
-        for site in facts.calls:
-            self._sites_in.setdefault(site.caller, []).append(site)
+        # Both site maps once, for every stage (analysis/sites.py): the calls each function makes, in the
+        # facts' order, and the calls of each function by RVA, without those an ETW API or an ignored
+        # function makes.
+        self._sites_in: dict[int, list[CallSite]] = sites_by_caller(facts.calls)
+        self.callers_of: dict[int, list[CallSite]] = sites_by_callee(facts.calls, self._sites_in,
+                                                                     ignored | set(self.apis), ignored)
         # The call graph the walk searches, grown from callers_of as the walk reaches each function: its cost
         # follows the rows produced, not the size of the binary (551,000 edges in node.exe).
         self.graph = nx.DiGraph()
         #: node -> its direct callers in the graph, sorted: a node's incoming edges are added once, on its first
         #: visit, and never change after.
         self._caller_lists: dict[int, list[int]] = {}
+        #: (node, its callers) read since the graph was last brought up to date (``_flush_graph``).
+        self._graph_edges: list[tuple[int, list[int]]] = []
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
         self.api_roots = frozenset(self.roots)
@@ -203,7 +199,7 @@ class Analysis:
                               if r.function not in self.apis and r.function not in self.ignored]
         self._referrers = sorted({r.function for r in self.ref_sites})
         self._resolve_wrappers()
-        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of).run(self.roots)
+        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of, self._sites_in).run(self.roots)
         self.stats.entry_points = len(self.entries.kinds)
         self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()
@@ -541,28 +537,32 @@ class Analysis:
         return found
 
     def _fill_callers(self, nodes: Iterable[int]) -> None:
-        """Add the incoming edges of the ``nodes`` not yet in the graph, in one bulk ``add_edges_from``,
-        and keep each one's sorted callers (a node's incoming edges are complete once added: they never
-        change after)."""
+        """Keep the sorted callers of the ``nodes`` not seen yet (a node's callers are complete once read:
+        they never change after), from ``callers_of`` directly; their incoming edges go into the graph
+        in bulk, once per walk (``_graph_edges``), not one networkx call per search level."""
         lists = self._caller_lists
-        new = [n for n in nodes if n not in lists]
-        if not new:
-            return
         callers_of = self.callers_of
-        edges: list[tuple[int, int]] = []
-        for n in new:
-            sites = callers_of.get(n)
-            if sites:
-                edges += [(site.caller, n) for site in sites]
-        graph = self.graph
-        graph.add_edges_from(edges)  # a caller calling twice is one edge
         funclets = self.facts.funclets
-        for n in new:
-            known = lists[n] = sorted(graph.predecessors(n)) if graph.has_node(n) else []
+        edges = self._graph_edges
+        for n in nodes:
+            if n in lists:
+                continue
             sites = callers_of.get(n)
-            if funclets and sites:  # callers by a call first: a funclet runs only when an exception unwinds its parent
+            if not sites:
+                lists[n] = []
+                continue
+            known = lists[n] = sorted({site.caller for site in sites})  # a caller calling twice is one edge
+            edges.append((n, known))
+            if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
                 by_call = {site.caller for site in sites if site.rva != n}  # a funclet edge's site is the funclet
                 known.sort(key=lambda caller: ((caller, n) in funclets and caller not in by_call, caller))
+
+    def _flush_graph(self) -> None:
+        """The call graph holds every edge the walk read: the callers found since the last flush go in
+        with one ``add_edges_from``."""
+        if self._graph_edges:
+            self.graph.add_edges_from((caller, n) for n, known in self._graph_edges for caller in known)
+            self._graph_edges.clear()
 
     def _callers(self, node: int) -> list[int]:
         """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
@@ -648,6 +648,7 @@ class Analysis:
             self._emit(ref.function, [ref.function], events, write_rva, ref.rva)
         self.progress("walk", total, total)
         self._unreached()
+        self._flush_graph()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
@@ -669,7 +670,7 @@ class Analysis:
     def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet]) -> list[EventInfo]:
         """The events one write API emits for concrete argument values: resolved once per (API, values),
         however many call paths bring the same values to it."""
-        key = (callee, _exprs_key(concrete))
+        key = (callee, tuple(concrete.values()))  # one API's roles come in one order
         found = self._events_of.get(key)
         if found is None:
             name = self.facts.functions[callee].name
@@ -826,12 +827,19 @@ class Analysis:
         start = site.caller
         self._depends.clear()  # the value sets of one site's states: kept no longer than its walk
         queue = deque([(start, exprs, [start], site.rva)])
-        seen = {(start, _exprs_key(exprs), site.rva)}
+        # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
+        seen = {(start, tuple(exprs.values()), site.rva)}
         dependence = self._dependence
         while queue:
             func, ex, suffix, hop = queue.popleft()
-            dependent = [k for k, v in ex.items() if dependence(v)[1]]
-            if not any(dependence(ex[k])[0] for k in dependent):
+            dependent = []
+            param = False
+            for k, v in ex.items():
+                has, changes = dependence(v)
+                if changes:  # a set with a parameter always changes
+                    dependent.append(k)
+                    param = param or has
+            if not param:
                 yield func, ex, suffix, hop
                 continue
             if func in self.roots:
@@ -847,7 +855,7 @@ class Analysis:
                     return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
 
                 new = {k: substitute_all(v, args) if k in dependent else v for k, v in ex.items()}
-                key = (caller, _exprs_key(new), caller_site.rva)
+                key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
                 if len(seen) >= MAX_WALK_STATES:

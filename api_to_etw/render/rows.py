@@ -7,6 +7,7 @@ the call path as ``[A->B]``, names from a manifest winning over the binary's own
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from typing import Optional
 
@@ -46,43 +47,45 @@ def row_columns(row: Row) -> dict[str, str]:
 
 def row_cells(row: Row) -> tuple[str, ...]:
     """The row's cells in ``COLUMNS`` order (what a table writer takes; ``row_columns`` names them)."""
-    e = row.event
-    n = row.names or _NO_NAMES
+    return _cells(row, _event_cells(row.event, row.names or _NO_NAMES))
+
+
+def rows_cells(rows: Iterable[Row]) -> Iterator[tuple[str, ...]]:
+    """``row_cells`` of each row, the cells of each (event, names) pair made once: the rows of one event
+    (every API that reaches it) share them, so a row costs its own few cells and one tuple."""
+    made: dict[tuple[int, int], EventCells] = {}
+    for row in rows:
+        names = row.names or _NO_NAMES
+        key = (id(row.event), id(names))  # both live as long as the rows do
+        parts = made.get(key)
+        if parts is None:
+            parts = made[key] = _event_cells(row.event, names)
+        yield _cells(row, parts)
+
+
+#: An event's own cells (with its names): ProviderGuid..Keyword, Kind..Fields, GroupMask..Resolved, Message.
+EventCells = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+
+
+def _event_cells(e: EventInfo, n: EventNames) -> EventCells:
     tlg = e.kind == KIND_TRACELOGGING
     return (
-        row.function,
-        e.provider_guid,
-        e.provider_symbol,
-        e.reghandle_symbol,
-        e.write_function,
-        e.descriptor_symbol,
-        _number(e.id, tlg),
-        _number(e.version, tlg),
-        _number(e.channel),
-        _number(e.level),
-        _number(e.opcode),
-        _number(e.task, tlg),
-        _hex(e.keyword),
-        row.containing_function,
-        str(len(row.call_path)),
-        str(row.exported_call_depth),
-        call_path_text(row.call_path),
-        e.kind,
-        e.provider_name or n.provider_name,
-        n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
-        n.task_name or e.wpp_level,
-        n.opcode_name,
-        " ".join(n.keyword_names),
-        " ".join(n.fields or e.fields),
-        _hex(row.write_rva) if row.entry != ENTRY_UNREFERENCED else "",
-        _hex(e.group_mask),
-        _hex(e.hook_id),
-        "yes" if e.resolved else "no",
-        row.event_site,
-        row.entry,
-        row.ioctl,
+        (e.provider_guid, e.provider_symbol, e.reghandle_symbol, e.write_function, e.descriptor_symbol,
+         _number(e.id, tlg), _number(e.version, tlg), _number(e.channel), _number(e.level), _number(e.opcode),
+         _number(e.task, tlg), _hex(e.keyword)),
+        (e.kind, e.provider_name or n.provider_name, n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
+         n.task_name or e.wpp_level, n.opcode_name, " ".join(n.keyword_names), " ".join(n.fields or e.fields)),
+        (_hex(e.group_mask), _hex(e.hook_id), "yes" if e.resolved else "no"),
         n.message,
     )
+
+
+def _cells(row: Row, parts: EventCells) -> tuple[str, ...]:
+    head, middle, tail, message = parts
+    return (row.function, *head, row.containing_function, str(len(row.call_path)), str(row.exported_call_depth),
+            call_path_text(row.call_path), *middle,
+            _hex(row.write_rva) if row.entry != ENTRY_UNREFERENCED else "", *tail,
+            row.event_site, row.entry, row.ioctl, message)
 
 
 _NO_NAMES = EventNames()
@@ -94,18 +97,46 @@ _NAME_FIELDS = [f.name for f in fields(EventNames)]
 
 def row_record(row: Row) -> dict[str, object]:
     """The typed form for JSON lines: numbers stay numbers, the path stays a list."""
-    event = row.event
+    e, n = _event_record(row.event, row.names or _NO_NAMES)
+    return {"function": row.function, **e, **_path_record(row), **n}
+
+
+def rows_json(rows: Iterable[Row]) -> Iterator[str]:
+    """``row_record`` of each row as a JSON line (``json.dumps`` with its default separators), the text
+    of each (event, names) pair's fields made once and shared by the rows of that event."""
+    import json  # here: a tsv run does not load it (tests/test_lazy_imports.py)
+
+    _string = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it (ASCII, escaped)
+    made: dict[tuple[int, int], tuple[str, str]] = {}
+    for row in rows:
+        names = row.names or _NO_NAMES
+        key = (id(row.event), id(names))  # both live as long as the rows do
+        parts = made.get(key)
+        if parts is None:
+            e, n = _event_record(row.event, names)
+            parts = made[key] = (json.dumps(e)[1:-1], json.dumps(n)[1:-1])
+        yield (f'{{"function": {_string(row.function)}, {parts[0]}, "containing_function": '
+               f'{_string(row.containing_function)}, "call_depth": {len(row.call_path)}, "exported_call_depth": '
+               f'{row.exported_call_depth}, "call_path": [{", ".join(map(_string, row.call_path))}], "write_rva": '
+               f'{row.write_rva}, "event_site": {_string(row.event_site)}, "entry": {_string(row.entry)}, "ioctl": '
+               f'{_string(row.ioctl)}, {parts[1]}}}\n')
+
+
+def _event_record(event: EventInfo, names: EventNames) -> tuple[dict[str, object], dict[str, object]]:
+    """The event's fields of a row's record, and its names' (placed after the path's)."""
     e: dict[str, object] = {name: getattr(event, name) for name in _EVENT_FIELDS}
-    names = row.names or _NO_NAMES
     n: dict[str, object] = {name: getattr(names, name) for name in _NAME_FIELDS}
     e["provider_name"] = e["provider_name"] or n.pop("provider_name")
     n.pop("provider_name", None)
     e["fields"] = list(names.fields or event.fields)
     n.pop("fields")
     e["message"] = n.pop("message") or e["message"]
+    return e, {k: list(v) if isinstance(v, tuple) else v for k, v in n.items()}
+
+
+def _path_record(row: Row) -> dict[str, object]:
+    """The row's own fields of its record (``rows_json`` writes the same, in this order)."""
     return {
-        "function": row.function,
-        **e,
         "containing_function": row.containing_function,
         "call_depth": row.call_depth,
         "exported_call_depth": row.exported_call_depth,
@@ -114,5 +145,4 @@ def row_record(row: Row) -> dict[str, object]:
         "event_site": row.event_site,
         "entry": row.entry,
         "ioctl": row.ioctl,
-        **{k: list(v) if isinstance(v, tuple) else v for k, v in n.items()},
     }

@@ -12,7 +12,7 @@ import pytest
 
 from api_to_etw.analysis.records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, EventNames, Row
 from api_to_etw.errors import OutputError
-from api_to_etw.render.rows import COLUMNS, row_columns
+from api_to_etw.render.rows import COLUMNS, row_columns, row_record
 from api_to_etw.render.tables import encode_text, refuse_non_regular, render, render_table, write_output
 
 TRICKY = {"a": "tab\there", "b": 'say "hi", ok', "c": "back\\slash", "d": "Ünïcødé ✓ 事件"}
@@ -201,3 +201,24 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monke
         write_output("new\n", str(target))
     assert target.read_text() == "old\n"
     assert _names(tmp_path) == ["out.tsv"]
+
+
+@pytest.mark.parametrize("text", ["plain", "tab\there", "new\nline", 'say "hi"', "back\\slash", "nul\0byte",
+                                  "Ünïcødé ✓ 事件", "", " "])
+def test_plain_tsv_is_the_writers_text_or_left_to_it(text):
+    """TSV rows joined without the writer (no cell holds what it escapes) are byte for byte the writer's
+    text, and a row that holds such a cell anywhere goes through the writer: both are its output."""
+    rows = [_row(), Row(EventInfo(kind=KIND_MANIFEST, write_function="EtwWrite", descriptor_symbol=text),
+                        text, "g", [text, "g"], 0, 0x20)]
+    assert render(rows, "tsv") == render_table([row_columns(r) for r in rows], COLUMNS, "tsv")
+    assert _read_tsv(render(rows, "tsv"))[2][0] == text
+
+
+def test_jsonl_lines_are_json_dumps_of_the_records():
+    """The JSON lines made from shared per-event text are ``json.dumps`` of each row's record, escapes and
+    all (quotes, control characters, non-ASCII, an empty path, a row without names)."""
+    rows = [_row(), _row(message='q"uo\\te\n\x01 Ünï ✓ 事件'),
+            Row(EventInfo(kind=KIND_TRACELOGGING, write_function="_tlgWrite", descriptor_symbol="Ev"),
+                'f"\t', "g\u2028", [], 0, 0x20, event_site="s\x7f", entry="e", ioctl="0x1")]
+    rows.append(Row(rows[1].event, "other", "IopCreate", ["other", "IopCreate"], 0, 0x30, rows[1].names))
+    assert render(rows, "jsonl") == "".join(json.dumps(row_record(r)) + "\n" for r in rows)
