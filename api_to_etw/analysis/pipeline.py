@@ -529,10 +529,12 @@ class Analysis:
         level = [func]
         lists = self._caller_lists
         for dist in range(1, budget + 1):
-            self._fill_callers(level)
             following = []
             for node in level:
-                for caller in lists[node]:
+                callers = lists.get(node)
+                if callers is None:
+                    callers = self._callers(node)
+                for caller in callers:
                     if caller not in found:
                         found[caller] = (dist, node)
                         following.append(caller)
