@@ -9,6 +9,7 @@ its PDB beside it, in a fresh interpreter, must not load them.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,16 +17,24 @@ from conftest import REPO, synth_exe
 
 #: Loaded only by what needs them: the symbol server's HTTP client (OpenSSL), pdbparse's construct-based
 #: parsers (the PDB info stream is read with struct), rich (progress on a terminal), saved facts, the
-#: other commands' modules.
+#: other commands' modules; the embedded-manifest decoders and the manifest readers (a binary without a
+#: WEVT_TEMPLATE or message-table resource and no --manifests), the CAB/ZIP expansion of compressed
+#: symbol-store files, and json (only the jsonl format writes it).
 NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
                    "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
-                   "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan")
+                   "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan",
+                   "api_to_etw.etw.wevt", "api_to_etw.etw.messagetable", "api_to_etw.etw.manifest",
+                   "api_to_etw.binary.cab", "api_to_etw.binary.symsrv.compressed", "json")
 
+# The module list is taken before json is imported to print it.
 _PROBE = """
-import json, sys
+import sys
 from api_to_etw.cli import main
 code = main(sys.argv[1:])
-print(json.dumps([code, sorted(sys.modules)]))
+modules = sorted(sys.modules)
+import json
+import os
+print(json.dumps([code, modules]))
 """
 
 
@@ -52,3 +61,15 @@ def test_saved_facts_load_the_recorder_only_when_asked(tmp_path):
                                    "--save-facts", str(facts))
     assert code == 0 and facts.is_file()
     assert "api_to_etw.engine.recorder" in modules
+
+
+def test_a_binary_with_a_manifest_loads_its_decoders(tmp_path):
+    """The lazy imports are taken when the binary needs them: gadget.dll's WEVT_TEMPLATE is decoded and
+    its manifest indexed (the rows are named from it), and jsonl output loads json."""
+    gadget = os.path.join(REPO, "samples", "wevt", "gadget.dll")
+    out = tmp_path / "out.jsonl"
+    code, modules = _modules_after("analyze", gadget, "-o", str(out), "-q")
+    assert code == 0
+    assert {"api_to_etw.etw.wevt", "api_to_etw.etw.manifest", "json"} <= modules
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert rows and all(row["message"] for row in rows)  # named from the manifest's message table

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import CorruptMetadataError
 from ..etw.embedded import EmbeddedManifest, read_embedded, to_index
-from ..etw.manifest import ManifestIndex
 from ..model import Facts
 from .records import ENTRY_UNREFERENCED, KIND_MANIFEST, EventInfo, Row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..etw.manifest import ManifestIndex  # loaded by to_index, only for a binary with a manifest
 
 log = logging.getLogger(__name__)
 

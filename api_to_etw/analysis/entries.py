@@ -20,7 +20,8 @@ from typing import Optional
 
 from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
 from . import wdf
-from .values import CallValues
+from .sites import sites_by_caller
+from .values import CallValues, asked_at
 from .wppsites import import_thunks
 
 log = logging.getLogger(__name__)
@@ -206,15 +207,16 @@ def _api_name(name: str) -> str:
 class EntryFinder:
     """Collects the entry kinds of one binary from its facts (asking the engine for more where needed)."""
 
-    def __init__(self, facts: Facts, values: CallValues, callers_of: dict[int, list[CallSite]]):
+    def __init__(self, facts: Facts, values: CallValues, callers_of: dict[int, list[CallSite]],
+                 sites_in: Optional[dict[int, list[CallSite]]] = None):
+        """``callers_of`` and ``sites_in`` are the analysis' site maps (analysis/sites.py): callee -> its
+        sites, caller -> its sites (made here when not given)."""
         self.facts = facts
         self.values = values
         self.callers_of = callers_of
         self.entries = EntryPoints()
         self.code = {rva for rva, f in facts.functions.items() if not f.imported}
-        self._by_caller: dict[int, list[CallSite]] = {}
-        for site in facts.calls:
-            self._by_caller.setdefault(site.caller, []).append(site)
+        self._by_caller = sites_by_caller(facts.calls) if sites_in is None else sites_in
         #: Framework methods called through the KMDF function table: (call site, method name).
         self.framework_calls: list[tuple[CallSite, str]] = []
 
@@ -295,7 +297,10 @@ class EntryFinder:
         sites = self._api_sites(list(CALLBACK_ARGS) + list(SERVICE_TABLES) + [OB_REGISTER])
         if not sites:
             return
-        self.values.resolve(sorted({s.caller for s, _ in sites}))
+        # Only the argument each registration hands the routine (or its table) in is read: a sliced engine runs
+        # only the code that argument and the stores depend on.
+        self.values.resolve(sorted({s.caller for s, _ in sites}),
+                            asked_at((s, (CALLBACK_ARGS.get(name, 0),)) for s, name in sites))
         for site, name in sites:
             if name in SERVICE_TABLES:
                 for routine in self._service_routines(self.values.arg(site, 0)):

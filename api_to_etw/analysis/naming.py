@@ -10,13 +10,18 @@ binary's own ``WEVT_TEMPLATE``); the first that knows the event names it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from ..etw.manifest import ManifestIndex
 from .records import KIND_LEGACY, KIND_MANIFEST, EventNames, Row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..etw.manifest import ManifestIndex  # loaded by whoever made the indexes
 
 
 def name_rows(rows: Iterable[Row], indexes: Sequence[ManifestIndex] | ManifestIndex) -> int:
     """Attach names to every row an index knows; returns how many rows were named."""
+    from ..etw.manifest import ManifestIndex
+
     if isinstance(indexes, ManifestIndex):
         indexes = [indexes]
     named = 0

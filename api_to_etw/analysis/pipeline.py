@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from ..collector import collector_paused
 from ..engine.base import MEMORY, Engine
-from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup, write_function_label
+from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup_all, write_function_label
 from ..etw.descriptor import format_guid
 from ..model import (
     MAX_VALUES,
@@ -47,6 +47,7 @@ from .entries import MAX_REACH_NODES, EntryFinder, EntryPoints, EntryReach, Ioct
 from .events import EventResolver, Provider, context_field_key, fold_pointers, location_key, pointer_globals
 from .naming import name_rows
 from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
+from .sites import sites_by_callee, sites_by_caller
 from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
 from .values import CallValues, asked_at
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
@@ -161,26 +162,19 @@ class Analysis:
         self.stats.functions = len(facts.functions)
         self.stats.call_sites = len(facts.calls)
 
-        self.apis: dict[int, EtwApi] = {}
-        for rva, func in facts.functions.items():
-            api = lookup(func.name)
-            if api is not None:
-                self.apis[rva] = api
+        self.apis: dict[int, EtwApi] = lookup_all((rva, func.name) for rva, func in facts.functions.items())
         self.apis.update(import_thunks(facts, self.apis))  # without symbols (analysis/wppsites.py)
         self.apis.update(unnamed_trace_wrappers(facts, self.values, self.apis))
-        ignored = {rva for rva, f in facts.functions.items() if f.name in self.options.ignore}
+        ignore = self.options.ignore
+        ignored = {rva for rva, f in facts.functions.items() if f.name in ignore} if ignore else set()
         self.ignored = ignored
 
-        self.callers_of: dict[int, list[CallSite]] = {}
-        for site in facts.calls:
-            if site.caller in ignored or site.callee in ignored or site.caller in self.apis:
-                continue
-            self.callers_of.setdefault(site.callee, []).append(site)
-        for sites in self.callers_of.values():
-            sites.sort(key=lambda s: s.rva)
-        self._sites_in: dict[int, list[CallSite]] = {}
-        for site in facts.calls:
-            self._sites_in.setdefault(site.caller, []).append(site)
+        # Both site maps once, for every stage (analysis/sites.py): the calls each function makes, in the
+        # facts' order, and the calls of each function by RVA, without those an ETW API or an ignored
+        # function makes.
+        self._sites_in: dict[int, list[CallSite]] = sites_by_caller(facts.calls)
+        self.callers_of: dict[int, list[CallSite]] = sites_by_callee(facts.calls, self._sites_in,
+                                                                     ignored | set(self.apis), ignored)
         # The call graph the walk searches, grown from callers_of as the walk reaches each function: its cost
         # follows the rows produced, not the size of the binary (551,000 edges in node.exe).
         self.graph = nx.DiGraph()
@@ -205,7 +199,7 @@ class Analysis:
                               if r.function not in self.apis and r.function not in self.ignored]
         self._referrers = sorted({r.function for r in self.ref_sites})
         self._resolve_wrappers()
-        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of).run(self.roots)
+        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of, self._sites_in).run(self.roots)
         self.stats.entry_points = len(self.entries.kinds)
         self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()

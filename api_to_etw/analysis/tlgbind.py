@@ -94,11 +94,12 @@ class TlgBinding:
 
 
 # --------------------------------------------------------------------------------------------- decoding
-def _bad_headers(data: SectionBytes, base_rva: int) -> list[str]:
-    """Damaged ETW0 headers: the signature with a plausible Size/Version but the wrong 64-bit magic, or one
-    cut off by the end of the section's file-backed bytes."""
+def _bad_headers(data: SectionBytes, base_rva: int, signatures: Iterable[int]) -> list[str]:
+    """Damaged ETW0 headers among the ``signatures`` (offsets of the signature in ``data``): the signature with
+    a plausible Size/Version but the wrong 64-bit magic, or one cut off by the end of the section's
+    file-backed bytes."""
     found = []
-    for pos in tlg.find_all(data, tlg.TLG_SIGNATURE):
+    for pos in signatures:
         if pos + tlg.TLG_HEADER_SIZE > len(data):
             found.append(f"ETW0 header at RVA {base_rva + pos:#x} is truncated: {len(data) - pos} of "
                          f"{tlg.TLG_HEADER_SIZE} bytes in the file; region not decoded")
@@ -124,7 +125,8 @@ def decode_metadata(facts: Facts) -> tuple[TlgBinding, int, dict[int, SectionByt
             continue
         if not executable:
             data_of[rva] = data
-        for offset in tlg.find_regions(data):
+        signatures = list(tlg.find_all(data, tlg.TLG_SIGNATURE))  # one search serves both uses below
+        for offset in tlg.find_regions(data, signatures):
             try:
                 region = tlg.decode_region(data, offset, rva)
             except CorruptMetadataError as exc:  # find_regions validated the header; kept for safety
@@ -137,7 +139,7 @@ def decode_metadata(facts: Facts) -> tuple[TlgBinding, int, dict[int, SectionByt
             binding.providers.extend(region.providers)
             binding.events.extend(region.events)
             binding.warnings.extend(f"ETW0 region at RVA {region.rva:#x}: {w}" for w in region.warnings)
-        binding.warnings.extend(_bad_headers(data, rva))
+        binding.warnings.extend(_bad_headers(data, rva, signatures))
         facts.memory.release()  # one section's pages resident at a time
     return binding, pointer_size, data_of
 

@@ -10,8 +10,8 @@ from typing import Optional
 from ..errors import PdbMismatchError
 from .pdb import PdbSymbols, load_pdb
 from .pe import PEImage, load_pe
-from .symsrv import locate_pdb
 from .symsrv.limits import TransferLimits
+from .symsrv.locate import locate_pdb
 
 log = logging.getLogger(__name__)
 

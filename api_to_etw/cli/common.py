@@ -70,7 +70,7 @@ def transfer_limits(args: argparse.Namespace) -> TransferLimits:
 
 
 def symbol_path(args: argparse.Namespace) -> str:
-    from ..binary.symsrv import resolve_symbol_path
+    from ..binary.symsrv.path import resolve_symbol_path
 
     return resolve_symbol_path(args.symbol_path)
 

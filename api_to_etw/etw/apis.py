@@ -8,11 +8,13 @@ PEVENT_DATA_DESCRIPTOR)``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
-from .wpp import trace_function
+from .wpp import TRACE_FUNCTIONS, trace_function
 
 
 class ApiRole(str, Enum):
@@ -124,6 +126,26 @@ def lookup(name: str) -> Optional[EtwApi]:
     if trace is not None:
         return EtwApi(name, ApiRole.WPP, message_guid=trace.guid, message_number=trace.number)
     return None
+
+
+#: A test every name :func:`lookup` accepts passes: it holds the first three characters of a name of the table,
+#: of a TraceLogging helper or of a trace function (TRACE_FUNCTIONS holds the generated wrappers' prefixes
+#: too); a search in C, as ``dll!`` and ``__imp_`` may come before.
+_MAY_BE_API = re.compile("|".join(sorted({re.escape(n[:3]) for n in (*_BY_NAME, TLG_WRITE_PREFIX, *TRACE_FUNCTIONS)})))\
+    .search
+
+
+def lookup_all(functions: Iterable[tuple[int, str]]) -> dict[int, EtwApi]:
+    """RVA -> the ETW API each (RVA, name) denotes, for those that denote one: :func:`lookup` asked only of the
+    names that can be one (a few hundred of node.exe's 71,000 functions)."""
+    may_be = _MAY_BE_API
+    out: dict[int, EtwApi] = {}
+    for rva, name in functions:
+        if may_be(name):
+            api = lookup(name)
+            if api is not None:
+                out[rva] = api
+    return out
 
 
 def write_function_label(name: str) -> str:

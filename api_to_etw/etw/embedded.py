@@ -10,15 +10,21 @@ manifests alike. Input is the resource leaves plus an RVA reader (an engine's ``
 
 from __future__ import annotations
 
+import functools
 import locale
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..model import Memory, ResourceEntry
-from .manifest import STANDARD_CHANNELS, STANDARD_KEYWORDS, STANDARD_LEVELS, STANDARD_OPCODES, ManifestIndex
-from .messagetable import decode_messagetable
-from .wevt import NO_MESSAGE, Named, WevtProvider, decode_wevt
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .manifest import ManifestIndex
+    from .wevt import Named, WevtProvider
+
+# The decoders (.wevt, .messagetable) and the manifest package are imported where they are used: most
+# binaries have neither resource, and their imports (dataclasses, the manifest readers' patterns) cost a
+# small binary's analysis about 15 ms.
 
 RT_MESSAGETABLE = 11
 WEVT_TEMPLATE = "WEVT_TEMPLATE"
@@ -27,8 +33,6 @@ PREFERRED_LANGUAGE = 1033
 #: Largest resource read (a compiled manifest of a big provider is a few hundred KiB).
 MAX_RESOURCE = 64 << 20
 
-_STANDARD_LEVEL_NAMES = {v: k for k, v in STANDARD_LEVELS.items() if k != "win:Always"}
-_STANDARD_OPCODE_NAMES = {v: k for k, v in STANDARD_OPCODES.items()}
 _CHANNEL_TYPES = ("Admin", "Operational", "Analytic", "Debug")
 
 
@@ -41,6 +45,8 @@ class EmbeddedManifest:
     source: str = ""
 
     def message(self, message_id: int) -> str:
+        from .wevt import NO_MESSAGE
+
         if message_id == NO_MESSAGE:
             return ""
         for lang in self.languages():
@@ -72,6 +78,8 @@ def read_embedded(memory: Memory, resources: Iterable[ResourceEntry], source: st
         if len(data) < entry.size:
             result.warnings.append(f"{what}: {entry.size} bytes declared at RVA {entry.rva:#x}, {len(data)} readable")
         if entry.type == WEVT_TEMPLATE:
+            from .wevt import decode_wevt
+
             decoded = decode_wevt(data)
             known = {p.guid for p in result.providers}
             for provider in decoded.providers:  # one WEVT_TEMPLATE per language may repeat a provider
@@ -82,6 +90,8 @@ def read_embedded(memory: Memory, resources: Iterable[ResourceEntry], source: st
                 result.providers.append(provider)
             result.warnings.extend(f"{what}: {w}" for w in decoded.warnings)
         else:
+            from .messagetable import decode_messagetable
+
             table = decode_messagetable(data, entry.codepage)
             target = result.messages.setdefault(entry.language, {})
             for message_id, text in table.messages.items():
@@ -122,6 +132,9 @@ def to_xml(manifest: EmbeddedManifest, file_name: str = "") -> str:
     channel types (the ``/Type`` suffix of the channel name, else Operational).
     """
     from xml.sax.saxutils import quoteattr  # here, not at the top: it loads urllib.request and OpenSSL
+
+    from .manifest import STANDARD_CHANNELS, STANDARD_KEYWORDS, STANDARD_LEVELS, STANDARD_OPCODES
+    from .wevt import NO_MESSAGE
 
     used: set[int] = set()
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
@@ -217,7 +230,7 @@ def to_xml(manifest: EmbeddedManifest, file_name: str = "") -> str:
                 if e.channel and e.channel in channels:
                     parts.append(attr("channel", channels[e.channel].name))
                 level = levels.get(e.level)
-                level_name = level.name if level else _STANDARD_LEVEL_NAMES.get(e.level, "")
+                level_name = level.name if level else _standard_names()[0].get(e.level, "")
                 if level_name:
                     parts.append(attr("level", level_name))
                 if e.task and e.task in tasks:
@@ -250,6 +263,15 @@ def to_xml(manifest: EmbeddedManifest, file_name: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
+@functools.lru_cache(maxsize=1)
+def _standard_names() -> tuple[dict[int, str], dict[int, str]]:
+    """Value -> name of the standard levels (but win:Always) and opcodes, for events that name none."""
+    from .manifest import STANDARD_LEVELS, STANDARD_OPCODES
+
+    return ({v: k for k, v in STANDARD_LEVELS.items() if k != "win:Always"},
+            {v: k for k, v in STANDARD_OPCODES.items()})
+
+
 def _opcode_name(provider: WevtProvider, value: int, task: int) -> str:
     fallback = ""
     for o in provider.opcodes:
@@ -258,11 +280,13 @@ def _opcode_name(provider: WevtProvider, value: int, task: int) -> str:
                 return o.name
             if not o.scope:
                 fallback = o.name
-    return fallback or ("" if value == 0 else _STANDARD_OPCODE_NAMES.get(value, ""))
+    return fallback or ("" if value == 0 else _standard_names()[1].get(value, ""))
 
 
 def to_index(manifest: EmbeddedManifest, file_name: str = "") -> ManifestIndex:
     """The manifest as an index for naming rows (through the XML reader: one set of naming rules)."""
+    from .manifest import ManifestIndex
+
     index = ManifestIndex()
     if manifest.providers:
         index.load_xml(to_xml(manifest, file_name).encode("utf-8"), f"{file_name or 'binary'}:WEVT_TEMPLATE")

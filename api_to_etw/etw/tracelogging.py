@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 from api_to_etw.errors import CorruptMetadataError
 
@@ -498,9 +498,11 @@ def find_all(data: Union[bytes, memoryview], needle: bytes) -> Iterator[int]:
         del chunk  # before the next window is copied: one window alive at a time
 
 
-def find_regions(data: Union[bytes, memoryview]) -> list[int]:
-    """Offsets in ``data`` of every ETW0 header whose signature and 64-bit magic both match."""
-    return [pos for pos in find_all(data, TLG_SIGNATURE) if _header_valid(data, pos)]
+def find_regions(data: Union[bytes, memoryview], signatures: Optional[Iterable[int]] = None) -> list[int]:
+    """Offsets in ``data`` of every ETW0 header whose signature and 64-bit magic both match (``signatures``:
+    the offsets of the signature when the caller has searched for them already)."""
+    found = find_all(data, TLG_SIGNATURE) if signatures is None else signatures
+    return [pos for pos in found if _header_valid(data, pos)]
 
 
 def _buffer_reader(data: Union[bytes, memoryview], base_rva: int) -> ReadFn:

@@ -7,7 +7,6 @@ the call path as ``[A->B]``, names from a manifest winning over the binary's own
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from typing import Optional
@@ -105,6 +104,9 @@ def row_record(row: Row) -> dict[str, object]:
 def rows_json(rows: Iterable[Row]) -> Iterator[str]:
     """``row_record`` of each row as a JSON line (``json.dumps`` with its default separators), the text
     of each (event, names) pair's fields made once and shared by the rows of that event."""
+    import json  # here: a tsv run does not load it (tests/test_lazy_imports.py)
+
+    _string = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it (ASCII, escaped)
     made: dict[tuple[int, int], tuple[str, str]] = {}
     for row in rows:
         names = row.names or _NO_NAMES
@@ -130,10 +132,6 @@ def _event_record(event: EventInfo, names: EventNames) -> tuple[dict[str, object
     n.pop("fields")
     e["message"] = n.pop("message") or e["message"]
     return e, {k: list(v) if isinstance(v, tuple) else v for k, v in n.items()}
-
-
-#: A string as ``json.dumps`` writes it (ASCII, escaped): the path's cells of ``rows_json``.
-_string = json.encoder.encode_basestring_ascii
 
 
 def _path_record(row: Row) -> dict[str, object]:

@@ -105,6 +105,48 @@ def test_direct_calls_and_import_calls_are_edges(case):
         assert facts.functions[next(c.caller for c in facts.calls if c.rva == rva)].rva <= rva
 
 
+#: ``movq 7909(%rip), %rbx  # 0x180002830`` and ``callq *%rbx`` (--no-show-raw-insn).
+_RIP_LOAD = re.compile(r"^\s*([0-9a-f]+):\s+movq\s+-?\d+\(%rip\), %(\w+)\s+# 0x([0-9a-f]+)")
+_REGISTER_CALL = re.compile(r"^\s*([0-9a-f]+):\s+callq\s+\*%(\w+)\s*$")
+
+
+def test_calls_through_a_register_loaded_from_the_iat_are_edges(case):
+    """``mov rbx, [__imp_X]`` ... ``call rbx``: a site calling the IAT slot, with each caller's sites in instruction
+    order (discovery decodes such functions again once the extents are final and replaces their edges). Truth:
+    llvm-objdump's loads and register calls in the same function (the exception directory's extents), with no
+    other write to the register between them, and pefile's import slots."""
+    path, pe, facts = case
+    base = pe.OPTIONAL_HEADER.ImageBase
+    slots = {imp.address - base for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []) for imp in entry.imports}
+    pdata = _pdata(pe)
+    text = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", path], check=True, capture_output=True,
+                          text=True).stdout
+    loaded: dict[str, tuple[int, int]] = {}  # register -> (function start, IAT slot)
+    expected = set()
+    for line in text.splitlines():
+        load, call = _RIP_LOAD.match(line), _REGISTER_CALL.match(line)
+        rva = int((load or call).group(1), 16) - base if load or call else None
+        function = next((b for b, e in pdata if rva is not None and b <= rva < e), None)
+        if load and int(load.group(3), 16) - base in slots:
+            loaded[load.group(2)] = (function, int(load.group(3), 16) - base)
+            continue
+        if call and call.group(2) in loaded and loaded[call.group(2)][0] == function and function is not None:
+            expected.add((rva, loaded[call.group(2)][1]))
+            continue
+        for register in list(loaded):  # any other write to the register ends what it holds
+            if re.search(rf",\s*%{register}\s*$", line) or re.search(rf"\bpopq\s+%{register}\b", line):
+                del loaded[register]
+    edges = {(c.rva, c.callee) for c in facts.calls if not c.tail}
+    assert expected <= edges
+    if "idioms" in path:
+        assert len(expected) >= 5, "the idiom fixture calls imports through registers"
+    by_caller: dict[int, list[int]] = {}
+    for site in facts.calls:
+        if not facts.functions[site.caller].fragments:
+            by_caller.setdefault(site.caller, []).append(site.rva)
+    assert all(rvas == sorted(rvas) for rvas in by_caller.values())
+
+
 def test_tail_jumps_to_other_functions_are_edges(case):
     path, pe, facts = case
     base = pe.OPTIONAL_HEADER.ImageBase

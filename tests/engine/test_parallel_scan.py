@@ -74,3 +74,36 @@ def test_two_processes_resolve_the_same_arguments(level, monkeypatch):
     assert split == single
     assert split_stores == single_stores  # in the same order: the order of the functions asked
     assert sum(1 for args in single.values() if args is not None) > 100
+
+
+def test_background_child_answers_or_is_replaced():
+    """A background child's answer comes back; one that fails, or whose answer is short, is replaced by the work
+    done in this process; a cancelled child is gone."""
+    parent = os.getpid()
+    assert parallel.Background(lambda: [os.getpid() != parent]).result() == [True]
+
+    def fails_in_child() -> str:
+        if os.getpid() != parent:
+            raise RuntimeError("child")
+        return "here"
+
+    assert parallel.Background(fails_in_child).result() == "here"
+
+    def short(pipe) -> int:
+        data = pipe.read(16)
+        if len(data) < 16:
+            raise EOFError
+        return 1
+
+    def here() -> bool:
+        return os.getpid() == parent
+
+    assert parallel.Background(here, lambda _answer: b"\x01", receive=short).result() is True
+
+    import time
+
+    sleeper = parallel.Background(lambda: time.sleep(30))
+    pid = sleeper._pid
+    sleeper.cancel()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

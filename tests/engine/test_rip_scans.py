@@ -108,3 +108,21 @@ def test_two_processes_find_the_same_candidates(path, monkeypatch):
     assert scanned("2") == single
     assert sum(len(offsets) for offsets, _targets in single) > 100
     assert ripindex._unpack(b"\x01\0\0\0\0\0\0\0\x05") is None  # a count the payload does not hold
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("path", FIXTURES[:4], ids=IDS[:4])
+def test_prefetched_candidates_are_the_scanned_ones(path, monkeypatch):
+    """The index computed ahead by a forked child (``prefetch``) is the one the first use would have scanned."""
+    from api_to_etw.engine.native import ripindex
+
+    monkeypatch.setattr(ripindex, "MIN_PARALLEL_SCAN_BYTES", 0)
+    monkeypatch.setenv("API_TO_ETW_JOBS", "1")
+    single = [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(load_pe(path))]
+    monkeypatch.setenv("API_TO_ETW_JOBS", "2")
+    image = load_pe(path)
+    ripindex.prefetch(image)
+    assert id(image) in ripindex._PENDING
+    assert [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(image)] == single
+    assert id(image) not in ripindex._PENDING
+    assert sum(len(offsets) for offsets, _targets in single) > 100

@@ -27,7 +27,6 @@ from typing import Callable, Optional, TypeVar
 
 from ...errors import ApiToEtwError, CorruptFileError
 from ...inputs import open_regular
-from .compressed import expand_compressed
 from .http import FileError, HttpClient, LookupDeadline, ServerError
 from .keys import compressed_name, display_url, printable
 from .limits import CHUNK, SMALL_FILE_LIMIT, Clock, ProgressCallback, TransferLimits
@@ -223,6 +222,8 @@ class StoreSearch:
         return final
 
     def expand_into_cache(self, target: Target, packed: str, cache: str, key: str, where: str) -> Optional[str]:
+        from .compressed import expand_compressed  # here: the CAB reader is needed only for a .pd_ hit
+
         folder = make_dirs(cache, store_parts(cache, target.name, key)[0])
         handle, temp = temp_in(folder)
         installed = False
@@ -315,6 +316,8 @@ class StoreSearch:
             if temp is None:
                 return None
             if packed is not None:
+                from .compressed import expand_compressed
+
                 handle, expanded = temp_in(folder)
                 try:
                     with handle:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
+import time
 from array import array
 from collections.abc import Sequence
 from itertools import chain
-from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Callable, Generic, Optional, TypeVar
 
 from ...binary.pe import PEImage
 
@@ -50,6 +52,82 @@ def jobs() -> int:
     return 2 if cores >= 2 else 1
 
 
+class Background(Generic[R]):
+    """``work()`` computed by a forked child while this process goes on; ``result()`` waits for it. The child's
+    answer comes back through a pipe, as ``encode`` writes it and ``decode`` reads it back from the bytes (or
+    ``receive`` from the pipe itself, with no copy of the whole payload); a child that fails, an answer that
+    does not decode, or a process other than the one that forked (a later child of it) computes ``work()`` in
+    place. ``cancel()`` stops a child whose answer nobody will ask for (it holds a copy of the parent's memory).
+    ``nice``: added to the child's niceness, for work that should take a core only when one is idle."""
+
+    def __init__(self, work: Callable[[], R], encode: Callable[[R], bytes] = pickle.dumps,
+                 decode: Callable[[bytes], Optional[R]] = pickle.loads,
+                 receive: Optional[Callable[[BinaryIO], Optional[R]]] = None, nice: int = 0):
+        self._work, self._decode, self._receive, self._nice = work, decode, receive, nice
+        self._owner = os.getpid()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: compute, write, leave without running any cleanup
+            status = 1
+            try:
+                os.close(read_end)
+                if nice:
+                    os.nice(nice)
+                payload = encode(work())
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(payload)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self._pid, self._read = pid, read_end
+
+    def result(self) -> R:
+        if not self._pid or os.getpid() != self._owner:
+            return self._work()
+        pid, self._pid = self._pid, 0
+        if self._nice:  # this process now waits for it: it need not yield any more (where that is allowed)
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
+            except OSError:
+                pass
+        answer: Optional[R] = None
+        started = time.monotonic()
+        with os.fdopen(self._read, "rb") as pipe:
+            if self._receive is None:
+                payload = pipe.read()
+            else:
+                try:
+                    answer = self._receive(pipe)
+                except (EOFError, ValueError, OSError):  # a short or malformed answer: computed here
+                    answer = None
+                pipe.read()  # to the end: the child leaves once all is read
+        _pid, status = os.waitpid(pid, 0)
+        log.debug("parallel: %.3f s waiting for the child's answer", time.monotonic() - started)
+        if os.waitstatus_to_exitcode(status) != 0:
+            answer = None
+        elif self._receive is None:
+            answer = self._decode(payload)
+        if answer is None:
+            log.debug("parallel: child exited with status %d; computing its part in-process", status)
+            return self._work()
+        return answer
+
+    def cancel(self) -> None:
+        if not self._pid or os.getpid() != self._owner:
+            return
+        pid, self._pid = self._pid, 0
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.close(self._read)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
 def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work: Callable[[Sequence[T]], R],
                encode: Callable[[R], bytes] = pickle.dumps,
                decode: Callable[[bytes], Optional[R]] = pickle.loads) -> Optional[tuple[R, R]]:
@@ -63,29 +141,13 @@ def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work
     while half < len(items) - 1 and running < total // 2:
         running += weights[half]
         half += 1
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute the first part, write it, leave without running any cleanup
-        status = 1
-        try:
-            os.close(read_end)
-            payload = encode(work(items[:half]))
-            with os.fdopen(write_end, "wb") as out:
-                out.write(payload)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
+    child = Background(lambda: work(items[:half]), encode, decode)
     try:
         mine = work(items[half:])
-    finally:
-        with os.fdopen(read_end, "rb") as pipe:
-            payload = pipe.read()
-        _pid, status = os.waitpid(pid, 0)
-    theirs = decode(payload) if os.waitstatus_to_exitcode(status) == 0 else None
-    if theirs is None:
-        log.debug("parallel: child exited with status %d; computing its part in-process", status)
-        theirs = work(items[:half])
+    except BaseException:
+        child.cancel()
+        raise
+    theirs = child.result()
     log.debug("parallel: %d + %d items", half, len(items) - half)
     return theirs, mine
 

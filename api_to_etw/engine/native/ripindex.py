@@ -20,10 +20,10 @@ import weakref
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Optional
+from typing import BinaryIO, Optional
 
 from ...binary.pe import PEImage, Section
-from .parallel import fork_split
+from .parallel import Background, fork_split, jobs
 
 #: ModRM bytes with mod=00 and rm=101 (any register in reg): a RIP-relative memory operand.
 RIP_MODRMS = b"\x05\x0d\x15\x1d\x25\x2d\x35\x3d"
@@ -34,6 +34,8 @@ _CHUNK = 4 << 20
 _disp32 = struct.Struct("<i").unpack_from
 #: Bytes of one section below which one process scans it: a fork and the transfer cost more than they save.
 MIN_PARALLEL_SCAN_BYTES = 8 << 20
+#: Niceness added to the child that scans ahead of use (``prefetch``): it yields to the decode's two processes.
+PREFETCH_NICE = 10
 
 
 @dataclass
@@ -98,7 +100,71 @@ def _unpack(payload: bytes) -> Optional[tuple[array, array]]:
     return offsets, targets
 
 
+def _scan_all(image: PEImage) -> list[tuple[array, array]]:
+    """The candidates of every executable section, in this process (what a background child computes)."""
+    out = []
+    for section in image.executable_sections():
+        size = min(section.raw_size, max(0, len(image.data) - section.raw_offset))
+        out.append(_scan_range(image, section, 0, max(size - 4, 0)))
+    return out
+
+
+def _pack_all(found: list[tuple[array, array]]) -> bytes:
+    """Every section's candidates for ``_receive_all``: the number of sections, then per section the count,
+    the offsets and the targets (machine order)."""
+    parts = [struct.pack("<Q", len(found))]
+    for offsets, targets in found:
+        parts += [struct.pack("<Q", len(offsets)), offsets.tobytes(), targets.tobytes()]
+    return b"".join(parts)
+
+
+def _receive_all(pipe: BinaryIO) -> Optional[list[tuple[array, array]]]:
+    """``_pack_all``'s answer read from the pipe straight into the arrays (no copy of the whole payload: it
+    arrives when the analysis is at its largest). Raises EOFError when the answer is short."""
+    def count() -> int:
+        head = pipe.read(8)
+        if len(head) != 8:
+            raise EOFError
+        return struct.unpack("<Q", head)[0]
+
+    out = []
+    for _ in range(count()):
+        size = count()
+        offsets, targets = array("I"), array("q")
+        offsets.fromfile(pipe, size)
+        targets.fromfile(pipe, size)
+        out.append((offsets, targets))
+    return out
+
+
 _CACHE: dict[int, list[SectionOperands]] = {}
+#: Images whose candidates a forked child is computing (``prefetch``), collected by ``rip_operands``.
+_PENDING: dict[int, Background[list[tuple[array, array]]]] = {}
+
+
+def prefetch(image: PEImage) -> None:
+    """Start the byte scan of a large image in a forked child, to be collected by the first ``rip_operands``.
+
+    For images with a section of at least ``MIN_PARALLEL_SCAN_BYTES`` (those the scan splits over two
+    processes anyway). Function discovery calls this first, while the process is small (the fork copies
+    little, and pages made later are the parent's own); the child runs at a lower priority, so the first
+    decode round, which keeps both cores busy, goes first and the scan takes the core that the serial part
+    after it leaves idle. The engine asks for the index soon after discovery (run-time imports).
+    """
+    key = id(image)
+    if key in _CACHE or key in _PENDING or jobs() < 2:
+        return
+    sections = image.executable_sections()
+    if not any(section.raw_size >= MIN_PARALLEL_SCAN_BYTES for section in sections):
+        return
+    pending = _PENDING[key] = Background(lambda: _scan_all(image), _pack_all, receive=_receive_all, nice=PREFETCH_NICE)
+    weakref.finalize(image, _forget, key, pending)
+
+
+def _forget(key: int, pending: Background[list[tuple[array, array]]]) -> None:
+    if _PENDING.get(key) is pending:
+        del _PENDING[key]
+        pending.cancel()
 
 
 def rip_operands(image: PEImage) -> list[SectionOperands]:
@@ -106,10 +172,16 @@ def rip_operands(image: PEImage) -> list[SectionOperands]:
     key = id(image)
     found = _CACHE.get(key)
     if found is None:
-        found = [_scan_section(image, section) for section in image.executable_sections()]
+        sections = image.executable_sections()
+        pending = _PENDING.pop(key, None)
+        parts = pending.result() if pending is not None else None
+        if parts is not None and len(parts) == len(sections):
+            found = [SectionOperands(section, *part) for section, part in zip(sections, parts)]
+        else:
+            found = [_scan_section(image, section) for section in sections]
         _CACHE[key] = found
         weakref.finalize(image, _CACHE.pop, key, None)
     return found
 
 
-__all__ = ["RIP_MODRMS", "SectionOperands", "rip_operands"]
+__all__ = ["RIP_MODRMS", "SectionOperands", "prefetch", "rip_operands"]
