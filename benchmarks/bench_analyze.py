@@ -115,14 +115,14 @@ for s in pe.sections:
 print(time.perf_counter() - t0, n, count)
 """
 
+#: Through the console entry point (``cli.entry``), as ``api-to-etw analyze`` runs: its exit skips the
+#: interpreter's teardown and analyze runs without the cyclic collector, which ``main`` alone does not do.
 ANALYZE = r"""
-import sys, time
-t0 = time.perf_counter()
-from api_to_etw.cli import main
+import sys
 exe, pdb, out = sys.argv[1], sys.argv[2], sys.argv[3]
-args = ["analyze", exe, "-o", out, "-q"] + (["--pdb", pdb] if pdb != "-" else ["--no-pdb"]) + sys.argv[4:]
-code = main(args)
-print(time.perf_counter() - t0, code)
+sys.argv = ["api-to-etw", "analyze", exe, "-o", out, "-q"] + (["--pdb", pdb] if pdb != "-" else ["--no-pdb"]) + sys.argv[4:]
+from api_to_etw.cli import entry
+entry()
 """
 
 #: After ``aaa``: the function count, then the global call graph as JSON on one line (``agCj``).

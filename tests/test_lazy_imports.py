@@ -18,12 +18,14 @@ from conftest import REPO, synth_exe
 #: Loaded only by what needs them: the symbol server's HTTP client (OpenSSL), pdbparse's construct-based
 #: parsers (the PDB info stream is read with struct), rich (progress on a terminal), saved facts, the
 #: other commands' modules; the embedded-manifest decoders and the manifest readers (a binary without a
-#: WEVT_TEMPLATE or message-table resource and no --manifests), the CAB/ZIP expansion of compressed
+#: WEVT_TEMPLATE or message-table resource and no --manifests), WPP's message metadata (a binary without
+#: trace calls: the trace functions themselves are in etw.wppcalls), the CAB/ZIP expansion of compressed
 #: symbol-store files, and json (only the jsonl format writes it).
 NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
                    "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
                    "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan",
                    "api_to_etw.etw.wevt", "api_to_etw.etw.messagetable", "api_to_etw.etw.manifest",
+                   "api_to_etw.etw.wpp",
                    "api_to_etw.binary.cab", "api_to_etw.binary.symsrv.compressed", "json")
 
 # The module list is taken before json is imported to print it.
@@ -73,3 +75,12 @@ def test_a_binary_with_a_manifest_loads_its_decoders(tmp_path):
     assert {"api_to_etw.etw.wevt", "api_to_etw.etw.manifest", "json"} <= modules
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows and all(row["message"] for row in rows)  # named from the manifest's message table
+
+
+def test_a_binary_with_trace_calls_loads_wpp(tmp_path):
+    """wppuser.dll calls WPP's trace functions: its messages' metadata (etw.wpp) is read for its rows."""
+    out = tmp_path / "out.tsv"
+    code, modules = _modules_after("analyze", os.path.join(REPO, "samples", "wpp", "wppuser.dll"), "-o", str(out), "-q")
+    assert code == 0
+    assert "api_to_etw.etw.wpp" in modules
+    assert "\twpp\t" in out.read_text(encoding="utf-8")

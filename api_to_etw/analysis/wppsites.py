@@ -8,7 +8,7 @@ are recognised from the code alone:
   it is that API;
 * an *unnamed trace wrapper* calls a WPP trace API passing one of its own parameters as the message GUID
   pointer: the parameter's position says which generated signature it has (the table in
-  :data:`~api_to_etw.etw.wpp.TRACE_FUNCTIONS`: the GUID is parameter 2 of ``WPP_SF_*``, 4 of
+  :data:`~api_to_etw.etw.wppcalls.TRACE_FUNCTIONS`: the GUID is parameter 2 of ``WPP_SF_*``, 4 of
   ``WPP_RECORDER_SF_*``, 7 of ``WPP_RECORDER_AND_TRACE_SF_*``, the message number the parameter before
   it), so its callers, which pass ``&WPP_<hash>_Traceguids`` and the message number as constants, are the
   trace sites;
@@ -26,7 +26,7 @@ from typing import Optional
 
 from ..etw.apis import ApiRole, EtwApi
 from ..etw.descriptor import format_guid
-from ..etw.wpp import TRACE_FUNCTIONS
+from ..etw.wppcalls import TRACE_FUNCTIONS
 from ..model import Addr, Facts, Load, Param, Reference, import_thunks
 from .values import CallValues
 

@@ -13,11 +13,13 @@ section's zero fill (VirtualSize past its raw data) is produced only for what a 
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import mmap
 import os
 import struct
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional, Union
 
@@ -373,7 +375,10 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
 
     One pass over the table: the sections an entry's code and unwind info fall in are looked up only when
     they change (an image's entries are sorted and their unwind info sits in one section), so the cost per
-    entry is a few comparisons, not two section searches.
+    entry is a few comparisons, not two section searches; the few entries whose unwind info is not that of a
+    primary function (a chained record or an index into the table) are resolved after the pass, when every
+    entry's begin address is known. Entries are made by ``tuple.__new__`` (in C; ``RuntimeFunction(...)`` and
+    ``_make`` run Python code per entry, and node.exe has 60,059).
     """
     if not rva or size < RUNTIME_FUNCTION_SIZE:
         return []
@@ -382,8 +387,14 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
     # Cached section bounds are exact only when no two sections overlap (else the first in header order wins).
     cache = image._lookup is not None
     section_at = image.section_at
-    entries = []
+    data = image.data
+    make = functools.partial(tuple.__new__, RuntimeFunction)
+    result: list[RuntimeFunction] = []
+    add = result.append
+    later: list[int] = []  # indexes in result of the entries whose parent is resolved after the pass
     code_lo = code_hi = 0
+    # The file-backed span of the section the last unwind record was in: [lo, hi) in RVAs, at ``base`` in the file.
+    lo = hi = base = 0
     for begin, end, unwind in struct.iter_unpack("<III", blob):
         if end <= begin:
             if begin or end:
@@ -395,35 +406,32 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
                 log.debug("skipping bad RUNTIME_FUNCTION %#x-%#x", begin, end)
                 continue
             code_lo, code_hi = section.rva, section.end
-        entries.append((begin, end, unwind))
-    by_begin: Optional[dict[int, tuple[int, int, int]]] = None
-    result = []
-    data = image.data
-    # The file-backed span of the section the last unwind record was in: [lo, hi) in RVAs, at ``base`` in the file.
-    lo = hi = base = 0
-    for begin, end, unwind in entries:
-        parent: Optional[int] = None
-        if unwind & 1:  # points at another RUNTIME_FUNCTION rather than at unwind info
-            target = image.read(unwind & ~1, 4)
-            parent = struct.unpack("<I", target)[0] if len(target) == 4 else None
-        else:
+        if not unwind & 1:  # else it points at another RUNTIME_FUNCTION rather than at unwind info
             if not lo <= unwind <= hi - 4:
                 lo = hi = base = 0
                 section = section_at(unwind)
                 if section is not None and cache:
                     lo, hi, base = section.rva, section.rva + section.raw_size, section.raw_offset - section.rva
-            if not (lo <= unwind <= hi - 4 and not (data[base + unwind] >> 3) & UNW_FLAG_CHAININFO):
-                if by_begin is None:
-                    by_begin = {e[0]: e for e in entries}
-                parent = _chain_root(image, unwind, by_begin)
-            # else the common case, read in place: unwind info of a primary function
-        if parent == begin:
-            parent = None
-        result.append(RuntimeFunction(begin, end, unwind, parent))
+            if lo <= unwind <= hi - 4 and not (data[base + unwind] >> 3) & UNW_FLAG_CHAININFO:
+                add(make((begin, end, unwind, None)))  # the common case, read in place: a primary function
+                continue
+        later.append(len(result))
+        add(make((begin, end, unwind, None)))
+    if later:
+        begins = {entry.begin for entry in result}
+        for index in later:
+            begin, end, unwind, _ = result[index]
+            parent: Optional[int]
+            if unwind & 1:
+                target = image.read(unwind & ~1, 4)
+                parent = struct.unpack("<I", target)[0] if len(target) == 4 else None
+            else:
+                parent = _chain_root(image, unwind, begins)
+            result[index] = make((begin, end, unwind, None if parent == begin else parent))
     return result
 
 
-def _chain_root(image: PEImage, unwind_rva: int, by_begin: dict[int, tuple[int, int, int]]) -> Optional[int]:
+def _chain_root(image: PEImage, unwind_rva: int, begins: Collection[int]) -> Optional[int]:
     """Follow UNW_FLAG_CHAININFO links to the primary function's begin address (bounded, cycle-safe)."""
     root = None
     seen = set()
@@ -443,7 +451,7 @@ def _chain_root(image: PEImage, unwind_rva: int, by_begin: dict[int, tuple[int, 
             break
         begin, _end, next_unwind = struct.unpack("<III", chained)
         root = begin
-        if begin not in by_begin:
+        if begin not in begins:
             break
         unwind_rva = next_unwind
     return root

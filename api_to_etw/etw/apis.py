@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
-from .wpp import TRACE_FUNCTIONS, trace_function
+from .wppcalls import TRACE_FUNCTIONS, trace_function
 
 
 class ApiRole(str, Enum):

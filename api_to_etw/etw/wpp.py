@@ -42,7 +42,7 @@ function's code, i.e. before the enable check that guards the trace call, in the
 (``samples/wpp``, clang -O2) every trace call (or tail jump) follows its annotation by 0x27-0x4b bytes in the
 same function, with no other trace call in between; the annotation of a statement inlined from another function
 (``__forceinline`` wrappers, ``WPP_CONTROL_ANNOTATION``) belongs to the caller's procedure. The reliable key is
-the call's own arguments (message GUID pointer and message number, see :data:`TRACE_FUNCTIONS`) looked up with
+the call's own arguments (message GUID pointer and message number, see :data:`.wppcalls.TRACE_FUNCTIONS`) looked up with
 :meth:`WppIndex.lookup`; :meth:`WppIndex.at` (the nearest annotation at or before an address, within a window
 and optionally within one procedure) is the fallback when the arguments cannot be recovered, and can be wrong
 when the optimizer lays a guarded call out after the next statement's annotation.
@@ -71,53 +71,6 @@ _GUID_RE = re.compile(r"\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
 _PAIR_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*?)(?=\s+[A-Za-z_][A-Za-z0-9_]*=|\s*$)")
 _TYPEV_RE = re.compile(r"\s*#typev\s+(\S+)\s+(0[xX][0-9a-fA-F]+|\d+)\s*(.*)$", re.S)
 _ARGNO_RE = re.compile(r"\s*--\s*(\d+)\s*$")
-
-
-@dataclass(frozen=True)
-class TraceFunction:
-    """Where a trace function takes the message GUID pointer and the message number (0-based arguments)."""
-
-    name: str
-    guid: int
-    number: int
-    note: str = ""
-
-
-#: Trace functions and WPP wrappers, by name (``WPP_SF_``-style names are matched by prefix, see
-#: :func:`trace_function`). ``TraceMessage(LoggerHandle, MessageFlags, MessageGuid, MessageNumber, ...)`` has the
-#: same first four parameters as the kernel's ``WmiTraceMessage``/``EtwTraceMessage`` and the
-#: ``PFN_WPPTRACEMESSAGE`` pointer (``pfnWppTraceMessage``) kernel drivers call through.
-TRACE_FUNCTIONS: dict[str, TraceFunction] = {
-    f.name: f
-    for f in (
-        TraceFunction("TraceMessage", 2, 3, "advapi32; varargs (pointer, size) pairs ended by NULL"),
-        TraceFunction("TraceMessageVa", 2, 3, "advapi32; va_list"),
-        TraceFunction("EtwTraceMessage", 2, 3, "ntoskrnl"),
-        TraceFunction("EtwTraceMessageVa", 2, 3, "ntoskrnl"),
-        TraceFunction("WmiTraceMessage", 2, 3, "ntoskrnl"),
-        TraceFunction("WmiTraceMessageVa", 2, 3, "ntoskrnl"),
-        TraceFunction("pfnWppTraceMessage", 2, 3, "kernel WPP: a global function pointer"),
-        TraceFunction("WppAutoLogTrace", 3, 4, "WPP recorder (AutoLogContext, Level, Flags, Guid, Number, ...)"),
-        TraceFunction("WPP_SF_", 2, 1, "generated wrapper (Logger, id, TraceGuid, args...)"),
-        TraceFunction("WPP_RECORDER_SF_", 4, 3, "(AutoLogContext, level, flags, id, traceGuid, args...)"),
-        TraceFunction("WPP_RECORDER_AND_TRACE_SF_", 7, 6,
-                      "(Logger, wppEnabled, recorderEnabled, AutoLogContext, level, flags, id, traceGuid, args...)"),
-    )
-}
-
-
-def trace_function(name: str) -> Optional[TraceFunction]:
-    """The trace function a symbol or import name denotes (``dll!name`` and ``__imp_`` accepted)."""
-    if "!" in name:
-        name = name.split("!", 1)[1]
-    if name.startswith("__imp_"):
-        name = name[len("__imp_") :]
-    if name in TRACE_FUNCTIONS:
-        return TRACE_FUNCTIONS[name]
-    for prefix in ("WPP_RECORDER_AND_TRACE_SF_", "WPP_RECORDER_SF_", "WPP_SF_"):
-        if name.startswith(prefix):
-            return TRACE_FUNCTIONS[prefix]
-    return None
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from api_to_etw.etw.wpp import (
     parse_annotation,
     parse_tmc,
     parse_tmf,
-    trace_function,
 )
+from api_to_etw.etw.wppcalls import trace_function
 from samples import driver
 from samples.wpp import build as wpp_build
 

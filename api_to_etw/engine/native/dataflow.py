@@ -33,6 +33,7 @@ from ...model import (
     FILL_ARGUMENTS,
     HEADER_BYTES,
     MAX_BLOCK,
+    MAX_VALUES,
     UNKNOWN,
     Addr,
     CallSite,
@@ -64,12 +65,17 @@ VOLATILE = (Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9, 
                                            Register.XMM4, Register.XMM5)
 )
 RSP = Register.RSP
+_RAX, _RCX, _RDX, _R8, _R9 = Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9
+_INDIRECT_CALL = FlowControl.INDIRECT_CALL
 _NEXT, _CALL, _COND, _JUMP = FlowControl.NEXT, FlowControl.CALL, FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH
 _BLOCK_ENDS = frozenset((FlowControl.RETURN, FlowControl.INDIRECT_BRANCH, FlowControl.INTERRUPT, FlowControl.EXCEPTION))
 _UNK: ValueSet = frozenset((UNKNOWN,))
 _ZERO: ValueSet = frozenset((Const(0),))
 #: What a call leaves in the volatile registers (one dict update instead of a store per register).
 _VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
+#: The stack arguments of a call with no frame to read them from; every argument of a call, nothing known.
+_NO_STACK_ARGS: tuple[ValueSet, ...] = (_UNK,) * (MAX_ARGS - 4)
+_NO_ARGS: tuple[ValueSet, ...] = (_UNK,) * MAX_ARGS
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
 #: Bytes of a stack buffer captured when its address is passed to a call (only the known prefix beyond 16 is kept).
@@ -143,6 +149,21 @@ _GPR: tuple[bool, ...] = tuple(RegisterExt.is_gpr(cast("RegisterId", r)) for r i
 _MEM_SIZE: tuple[int, ...] = tuple(
     MemorySizeExt.size(cast("MemorySizeId", m)) or 8
     for m in range(max(v for k, v in vars(MemorySize).items() if k.isupper()) + 1))
+
+
+#: How a register operand is read and written, per register id (one table look-up instead of four tests per
+#: operand): 0 the full register as is (a 64-bit GPR, a vector or other register), 1 the stack pointer (RSP, ESP,
+#: SP, SPL), 2 AH..DH (bits 8..15), 3 a 32-bit GPR (truncated; the write zero-extends), 4 an 8- or 16-bit GPR
+#: (truncated; the write keeps the other bits).
+_PLAIN, _STACK_POINTER, _HIGH, _DWORD, _NARROW = 0, 1, 2, 3, 4
+_HIGH_BYTE_IDS = frozenset((Register.AH, Register.BH, Register.CH, Register.DH))
+_SHAPE: tuple[int, ...] = tuple(
+    _STACK_POINTER if _FULL[r] == RSP else _HIGH if r in _HIGH_BYTE_IDS else
+    (_DWORD if _SIZE[r] == 4 else _NARROW) if _SIZE[r] < 8 and _GPR[r] else _PLAIN
+    for r in range(len(_FULL)))
+_NO_REGISTER = Register.NONE
+_FS_GS = (Register.GS, Register.FS)
+_WRAP = 1 << 64
 
 
 def _full(reg: RegisterId) -> RegisterId:
@@ -227,7 +248,7 @@ class FunctionDataflow:
         #: What RAX holds after particular calls (``GetProcAddress(m, "EventWrite")`` -> Import).
         self.call_results = call_results or {}
         #: Call sites of memcpy-like functions (dst, src, byte count in rcx, rdx, r8): block copies.
-        self.copy_calls = copy_calls
+        self.copy_calls = frozenset(copy_calls)
         #: Call sites of memset-like functions -> (fill byte register or None for zero, byte count register).
         self.fill_calls = fill_calls or {}
         #: Callees (entry RVAs, IAT slots) that return their first argument encoded or decoded
@@ -253,6 +274,8 @@ class FunctionDataflow:
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
         self._edge_states: dict[int, State] = {}
+        #: Register writes of ``mov`` and ``lea`` may skip ``_write`` (a subclass that watches writes overrides it).
+        self._own_writes = type(self)._write is FunctionDataflow._write
 
     def stores(self) -> list[Store]:
         """Stores to memory outside the frame seen while running (values joined over all visits)."""
@@ -376,10 +399,11 @@ class FunctionDataflow:
         for ip, block in blocks.items():
             for k in range(len(block) - 1, -1, -1):
                 instr = block[k]
-                # A pointer-sized memory write may be a store (``_note_store``); a narrower one only changes the
-                # frame, which nothing after the last wanted site reads.
-                if instr.ip in asked or (instr.op_count and instr.op0_kind == _MEM_KIND
-                                         and _MEM_SIZE[instr.memory_size] == 8):
+                # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through the
+                # stack pointer (always the frame), and an operand that is only read (a compare, a push or call
+                # through memory) change at most the frame, which nothing after the last wanted site reads.
+                if (instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8
+                        and _may_store(instr)) or instr.ip in asked:
                     last[ip] = k
                     break
         if len(blocks) == 1:  # most functions: no edges to follow
@@ -415,45 +439,51 @@ class FunctionDataflow:
             if fc == _NEXT:
                 step(instr, state)
                 continue
-            if fc == FlowControl.INDIRECT_CALL and instr.is_ip_rel_memory_operand \
+            if fc == _INDIRECT_CALL and self.checks and instr.is_ip_rel_memory_operand \
                     and instr.ip_rel_memory_address in self.checks:
                 state.regs[Register.R10] = state.regs[Register.R11] = _UNK  # all the check may change
                 continue
-            if fc == FlowControl.CALL or fc == FlowControl.INDIRECT_CALL:
-                copy = instr.ip in self.copy_calls and (state.regs.get(Register.RCX, _UNK),
-                                                         state.regs.get(Register.RDX, _UNK),
-                                                         state.regs.get(Register.R8, _UNK))
-                layout = self.fill_calls.get(instr.ip)
-                fill = layout is not None and (state.regs.get(Register.RCX, _UNK),
-                                               _ZERO if layout[0] is None else state.regs.get(layout[0], _UNK),
-                                               state.regs.get(layout[1], _UNK))
-                self._record(instr, state, tail=False)
-                passed = self._codec_argument(instr, state)
-                if self.targets is not None and fc == FlowControl.INDIRECT_CALL:
+            if fc == _CALL or fc == _INDIRECT_CALL:
+                ip = instr.ip
+                regs = state.regs
+                copy = ip in self.copy_calls and (regs.get(_RCX, _UNK), regs.get(_RDX, _UNK), regs.get(_R8, _UNK))
+                layout = self.fill_calls.get(ip) if self.fill_calls else None
+                fill = layout is not None and (regs.get(_RCX, _UNK),
+                                               _ZERO if layout[0] is None else regs.get(layout[0], _UNK),
+                                               regs.get(layout[1], _UNK))
+                self._record(ip, state, False)
+                passed = self._codec_argument(instr, state) if self.codecs else None
+                if self.targets is not None and fc == _INDIRECT_CALL:
                     self._record_target(instr, state)
-                self._after_call(state)
+                # What the call leaves: the volatile registers unknown, its home space (shadow slots) gone.
+                regs.update(_VOLATILE_UNKNOWN)
+                rsp = state.rsp
+                if rsp is not None and state.stack:
+                    stack = state.stack
+                    for off in [o for o in stack if rsp <= o < rsp + 0x20]:
+                        del stack[off]
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
                 if fill:
                     _block_fill(state, fill[0], fill[1], fill[2], 1)
-                result = self.call_results.get(instr.ip)
+                result = self.call_results.get(ip) if self.call_results else None
                 if result is not None:
-                    state.regs[Register.RAX] = result
+                    regs[_RAX] = result
                 elif passed is not None:
-                    state.regs[Register.RAX] = passed
+                    regs[_RAX] = passed
                     self.decoded.update(passed)
                 continue
-            if fc == FlowControl.UNCONDITIONAL_BRANCH or fc == FlowControl.CONDITIONAL_BRANCH:
+            if fc == _JUMP or fc == _COND:
                 if not inside(instr.near_branch_target):
-                    self._record(instr, state, tail=True)  # a jump out of the function: a tail call
-                elif fc == FlowControl.CONDITIONAL_BRANCH:
+                    self._record(instr.ip, state, True)  # a jump out of the function: a tail call
+                elif fc == _COND:
                     self._guard(block, instr, state, instr.near_branch_target, instr.next_ip)
                 return _successors(instr, inside, self.sites, self._orphans)
             if fc == FlowControl.INDIRECT_BRANCH:
                 if self.targets is not None:
                     self._record_target(instr, state)
                 if instr.ip in self.sites:  # a jump through the IAT: a tail call
-                    self._record(instr, state, tail=True)
+                    self._record(instr.ip, state, True)
                 return _successors(instr, inside, self.sites, self._orphans)
             if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
                 return []
@@ -499,27 +529,50 @@ class FunctionDataflow:
         self._edge_states[edge] = refined
 
     # ------------------------------------------------------------------ call sites
-    def _record(self, instr: Instruction, state: State, tail: bool) -> None:
-        regs = state.regs
-        args: list[ValueSet] = [regs.get(reg, _UNK) for reg in ARG_REGS]
+    def _record(self, ip: int, state: State, tail: bool) -> None:
+        """The argument values at the call (or tail jump) at ``ip``, into its site when it is one that is asked;
+        at every call, the frame slots whose address is passed escape (the callee may write there)."""
+        get = state.regs.get
+        args: list[ValueSet] = [get(_RCX, _UNK), get(_RDX, _UNK), get(_R8, _UNK), get(_R9, _UNK)]
         framed = []
-        for i, values in enumerate(args):
-            if values is not _UNK and _has_stack_addr(values):  # the callee may write through a frame address
-                framed.append(i)
-                for value in values:
-                    if isinstance(value, StackAddr):
-                        state.escaped.add(value.offset)
+        for i in range(4):
+            values = args[i]
+            if values is _UNK:
+                continue
+            for value in values:
+                if isinstance(value, StackAddr):  # the callee may write through a frame address
+                    framed.append(i)
+                    state.escaped.update(v.offset for v in values if isinstance(v, StackAddr))
+                    break
         wanted: Optional[Collection[int]] = None
         if self.asked is not None:
-            wanted = self.asked.get(instr.ip)
+            wanted = self.asked.get(ip)
             if wanted is None:
                 return
-        site = self.sites.get(instr.ip)
+        site = self.sites.get(ip)
         if site is None:
             return
         rsp = state.rsp
-        if rsp is None or (wanted is not None and all(i < 4 for i in wanted)):
-            args.extend((_UNK,) * (MAX_ARGS - 4))
+        if wanted is not None:
+            # Only the wanted arguments are read (the others stay UNKNOWN); a set holding a frame address gets
+            # the known bytes there attached.
+            out = list(_NO_ARGS)
+            for i in wanted:
+                if i < 4:
+                    values = args[i]
+                    if i in framed:
+                        values = frozenset([self._snapshot(v, state) for v in values])
+                elif i < MAX_ARGS and rsp is not None:
+                    values = self._stack_load(state, rsp + (0x28 if tail else 0x20) + 8 * (i - 4), 8)
+                    if values is not _UNK and _has_stack_addr(values):
+                        values = frozenset([self._snapshot(v, state) for v in values])
+                else:
+                    continue
+                out[i] = values
+            site.args = tuple(out)
+            return
+        if rsp is None:
+            args.extend(_NO_STACK_ARGS)
         else:
             first = rsp + (0x28 if tail else 0x20)
             for i in range(MAX_ARGS - 4):
@@ -529,10 +582,7 @@ class FunctionDataflow:
                 args.append(values)
         # Only sets holding a frame address change (their known bytes are attached); the rest are kept as is.
         for i in framed:
-            if wanted is None or i in wanted:
-                args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
-        if wanted is not None:
-            args = [values if i in wanted else _UNK for i, values in enumerate(args)]
+            args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
         site.args = tuple(args)
 
     def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
@@ -614,20 +664,28 @@ class FunctionDataflow:
             return _FRAME_ADDRESS[value.offset]
         return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple, link_tuple)
 
-    def _after_call(self, state: State) -> None:
-        state.regs.update(_VOLATILE_UNKNOWN)
-        if state.rsp is not None and state.stack:
-            lo, hi = state.rsp, state.rsp + 0x20
-            stack = state.stack
-            for off in [o for o in stack if lo <= o < hi]:
-                del stack[off]
-
     # ------------------------------------------------------------------ instructions
     def _step(self, instr: Instruction, state: State) -> None:
         mn = instr.mnemonic
         # The shapes most code is made of first (each handled exactly as the general order below would).
         if mn == _MOV:
-            self._write(instr, state, self._operand(instr, 1, state))
+            if instr.op1_kind == _REG_KIND:
+                reg = instr.op1_register
+                values = state.regs.get(_FULL[reg], _UNK) if _SHAPE[reg] == _PLAIN else _read_register(reg, state)
+            else:
+                values = self._operand(instr, 1, state)
+            if not self._own_writes:
+                self._write(instr, state, values)
+                return
+            k0 = instr.op0_kind
+            if k0 == _REG_KIND:
+                reg = instr.op0_register
+                if _SHAPE[reg] == _PLAIN:
+                    state.regs[_FULL[reg]] = values
+                else:
+                    _write_register(reg, state, values)
+            elif k0 == _MEM_KIND:
+                self._store_memory(instr, state, values)
             return
         if mn == _PUSH or mn == _POP:
             if instr.op0_kind == _REG_KIND:  # push/pop of a 64-bit register: the prologue and epilogue
@@ -649,7 +707,10 @@ class FunctionDataflow:
             self._push_pop(instr, state, mn)
             return
         if mn == _LEA:
-            self._write(instr, state, self._address(instr, state))
+            if self._own_writes:
+                _write_register(instr.op0_register, state, self._address(instr, state))
+            else:
+                self._write(instr, state, self._address(instr, state))
             return
         if mn in _ARITH and instr.op0_kind == _REG_KIND:
             self._arith(instr, state, mn)
@@ -781,15 +842,20 @@ class FunctionDataflow:
         reg0 = instr.op0_register
         reg = _FULL[reg0]
         size = _SIZE[reg0]
-        partial = size in (1, 2) and _GPR[reg0]
-        shift = 8 if reg0 in _HIGH_BYTE else 0
-        if (mn == Mnemonic.XOR or mn == Mnemonic.SUB) and instr.op1_kind == _REG_KIND and instr.op1_register == reg0:
-            zero: ValueSet = _ZERO
-            state.regs[reg] = self._partial(state.regs.get(reg, _UNK), zero, size, shift) if partial else zero
-            return
-        src = self._operand(instr, 1, state)
-        if reg != RSP:
-            dst = self._operand(instr, 0, state) if partial else state.regs.get(reg, _UNK)
+        shape = _SHAPE[reg0]
+        partial = shape == _HIGH or shape == _NARROW
+        shift = 8 if shape == _HIGH else 0
+        if instr.op1_kind == _REG_KIND:
+            reg1 = instr.op1_register
+            if reg1 == reg0 and (mn == Mnemonic.XOR or mn == Mnemonic.SUB):
+                zero: ValueSet = _ZERO
+                state.regs[reg] = self._partial(state.regs.get(reg, _UNK), zero, size, shift) if partial else zero
+                return
+            src = _read_register(reg1, state)
+        else:
+            src = self._operand(instr, 1, state)
+        if shape != _STACK_POINTER:
+            dst = _read_register(reg0, state) if partial else state.regs.get(reg, _UNK)
         else:
             if state.rsp is not None and len(src) == 1 and mn in (Mnemonic.ADD, Mnemonic.SUB):
                 (imm,) = src
@@ -798,6 +864,12 @@ class FunctionDataflow:
                     state.rsp += delta if mn == Mnemonic.ADD else -delta
                     return
             state.rsp = None
+            return
+        if len(dst) == 1 and len(src) == 1 and mn != Mnemonic.AND:  # one value each: no set to build
+            (a,), (b,) = dst, src
+            folded = _fold(mn, a, b, size)
+            result = _UNK if folded is UNKNOWN else frozenset((folded,))
+            state.regs[reg] = self._partial(state.regs.get(reg, _UNK), result, size, shift) if partial else result
             return
         out = set()
         for a in dst:
@@ -821,17 +893,7 @@ class FunctionDataflow:
     def _operand(self, instr: Instruction, index: int, state: State) -> ValueSet:
         kind = instr.op_kind(index)
         if kind == _REG_KIND:
-            reg = instr.op_register(index)
-            full = _FULL[reg]
-            if full == RSP:
-                return _FRAME_ADDRESSES[state.rsp] if state.rsp is not None else _UNK
-            values = state.regs.get(full, _UNK)
-            if reg in _HIGH_BYTE:
-                return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
-            size = _SIZE[reg]
-            if size < 8 and _GPR[reg]:
-                return _truncated(values, size)
-            return values
+            return _read_register(instr.op_register(index), state)
         if kind == _MEM_KIND:
             size = _MEM_SIZE[instr.memory_size]
             addresses = self._address(instr, state)
@@ -839,6 +901,9 @@ class FunctionDataflow:
                 addresses = self._table_entries(instr, state)
             if len(addresses) == 1:
                 for addr in addresses:
+                    if isinstance(addr, StackAddr):  # a frame slot: the commonest load
+                        values = self._stack_load(state, addr.offset, size)
+                        return values if len(values) <= MAX_VALUES else _UNK
                     return cap(self._load(addr, size, state))
             out: set[Value] = set()
             for addr in addresses:
@@ -868,11 +933,16 @@ class FunctionDataflow:
     def _address(self, instr: Instruction, state: State) -> ValueSet:
         if instr.is_ip_rel_memory_operand:
             return _IMAGE_ADDRESSES[instr.ip_rel_memory_address]
-        if instr.memory_segment in (Register.GS, Register.FS):
-            return _UNK
-        disp = _signed(instr.memory_displacement, 8)
         base = instr.memory_base
         index = instr.memory_index
+        if base == RSP and index == _NO_REGISTER:  # a frame slot, [rsp+disp]: the commonest shape first
+            if state.rsp is None or instr.memory_segment in _FS_GS:
+                return _UNK
+            disp = instr.memory_displacement
+            return _FRAME_ADDRESSES[state.rsp + (disp - _WRAP if disp >> 63 else disp)]
+        if instr.memory_segment in _FS_GS:
+            return _UNK
+        disp = _signed(instr.memory_displacement, 8)
         if index == Register.NONE and _FULL[base] == RSP:  # a frame slot: [rsp+disp]
             return _FRAME_ADDRESSES[state.rsp + disp] if state.rsp is not None else _UNK
         offsets = [0]
@@ -913,7 +983,7 @@ class FunctionDataflow:
                     if size == 8 and self.image_base <= value < self.image_base + self.image_size:
                         return frozenset((Addr(value - self.image_base),))
                     return frozenset((Const(value),))
-            return frozenset((make_load(addr, size),))
+            return _IMAGE_LOADS[addr.rva, size]
         return frozenset((make_load(addr, size),))
 
     def _read_only(self, rva: int) -> bool:
@@ -926,18 +996,7 @@ class FunctionDataflow:
     def _write(self, instr: Instruction, state: State, values: ValueSet) -> None:
         kind = instr.op0_kind
         if kind == _REG_KIND:
-            reg = instr.op0_register
-            full = _FULL[reg]
-            if full == RSP:
-                vals = list(values)
-                state.rsp = vals[0].offset if len(vals) == 1 and isinstance(vals[0], StackAddr) else None
-                return
-            size = _SIZE[reg]
-            if size < 8 and _GPR[reg]:  # 1, 2 or 4 bytes
-                values = _truncated(values, size)
-                if size != 4:
-                    values = self._partial(state.regs.get(full, _UNK), values, size, 8 if reg in _HIGH_BYTE else 0)
-            state.regs[full] = values
+            _write_register(instr.op0_register, state, values)
         elif kind == _MEM_KIND:
             self._store_memory(instr, state, values)
 
@@ -1030,6 +1089,51 @@ class FunctionDataflow:
         return _UNK
 
 
+def _may_store(instr: Instruction) -> bool:
+    """Whether an instruction whose first operand is memory can be a store ``_note_store`` remembers: not an
+    address off the stack pointer (``_address`` gives a frame slot or nothing), not a branch or call, not an
+    instruction that only reads the operand (``_NO_WRITE``; push and pop of memory write the frame only)."""
+    if _FULL[instr.memory_base] == RSP or instr.flow_control != _NEXT:
+        return False
+    mn = instr.mnemonic
+    return mn not in _NO_WRITE and mn != _PUSH and mn != _POP
+
+
+def _read_register(reg: RegisterId, state: State) -> ValueSet:
+    """The values a register operand reads: the full register's, narrowed to the operand's bytes."""
+    shape = _SHAPE[reg]
+    if shape == _PLAIN:
+        return state.regs.get(_FULL[reg], _UNK)
+    if shape == _STACK_POINTER:
+        return _FRAME_ADDRESSES[state.rsp] if state.rsp is not None else _UNK
+    values = state.regs.get(_FULL[reg], _UNK)
+    if values is _UNK:  # the commonest value, the same in every width
+        return values
+    if shape == _HIGH:
+        return frozenset(Const((v.value >> 8) & 0xFF) if isinstance(v, Const) else UNKNOWN for v in values)
+    return _truncated(values, _SIZE[reg])
+
+
+def _write_register(reg: RegisterId, state: State, values: ValueSet) -> None:
+    """Write ``values`` to a register operand: a 32-bit write zero-extends, an 8- or 16-bit one keeps the other
+    bits (``_partial``), a write to the stack pointer moves the frame (or loses it)."""
+    shape = _SHAPE[reg]
+    if shape == _PLAIN:
+        state.regs[_FULL[reg]] = values
+        return
+    if shape == _STACK_POINTER:
+        vals = list(values)
+        state.rsp = vals[0].offset if len(vals) == 1 and isinstance(vals[0], StackAddr) else None
+        return
+    size = _SIZE[reg]
+    full = _FULL[reg]
+    if shape == _DWORD:
+        state.regs[full] = values if values is _UNK else _truncated(values, size)
+        return
+    state.regs[full] = FunctionDataflow._partial(state.regs.get(full, _UNK), _truncated(values, size), size,
+                                                 8 if shape == _HIGH else 0)
+
+
 def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping[int, CallSite],
                 orphans: Sequence[int]) -> Sequence[int]:
     """The blocks control reaches from a block that ends with ``last``: the one rule the worklist's order and
@@ -1107,6 +1211,8 @@ _FRAME_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(
 _PARAMETERS: _Shared[int, ValueSet] = _Shared(lambda index: frozenset((Param(index),)))
 _CONSTANTS: _Shared[int, ValueSet] = _Shared(lambda value: frozenset((Const(value),)))
 _IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((Addr(rva),)))
+#: ``{Load(Addr(rva), size)}``: what a read of writable image memory (a global) gives.
+_IMAGE_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(lambda key: frozenset((make_load(Addr(key[0]), key[1]),)))
 
 
 def _has_stack_addr(values: ValueSet) -> bool:
