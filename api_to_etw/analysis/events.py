@@ -161,6 +161,10 @@ class EventResolver:
         #: WPP control GUIDs found in the code (analysis/wppsites.py), for messages no PDB describes.
         self.wpp_controls: list[str] = []
         self._guid_rvas: Optional[dict[str, int]] = None
+        #: REGHANDLE value -> (its providers, location key, symbol) (``_handle_providers``).
+        self._by_handle: dict[Optional[Value], tuple[list[Optional[Provider]], Optional[tuple], str]] = {}
+        #: EVENT_DESCRIPTOR address -> the descriptor read there (None: outside the image) and its symbol.
+        self._descriptors: dict[int, tuple[Optional[EventDescriptor], str]] = {}
 
     # ------------------------------------------------------------------ symbols
     def symbol_at(self, rva: int, exact: bool = False) -> str:
@@ -473,25 +477,31 @@ class EventResolver:
                 self._tlg_events[rva] = None
         return self._tlg_events[rva]
 
+    def _handle_providers(self, handle: Optional[Value]) -> tuple[list[Optional[Provider]], Optional[tuple], str]:
+        """The providers registered behind a REGHANDLE value, its key and its symbol (once per value: the
+        registrations and pointers are complete before the first event is resolved)."""
+        if handle is not None:
+            handle = fold_pointers(handle, self.pointers)
+        hkey = handle_key(handle) if handle is not None else None
+        found = self.registrations.get(hkey) if hkey else None
+        if not found and handle is not None:
+            fkey = field_key(handle)
+            candidates = self.registrations.get(fkey) if fkey else None
+            if candidates and len(candidates) == 1:  # one provider keeps its handle there: that one
+                found = candidates
+        providers: list[Optional[Provider]] = [*sorted(found, key=_provider_guid)] if found else [None]
+        return providers, hkey, self.reghandle_symbol(hkey)
+
     def _manifest(self, api: EtwApi, label: str, values: dict[str, Value]) -> list[EventInfo]:
         # Provider: through the REGHANDLE and the registrations, or a GUID passed directly.
-        providers: list[Optional[Provider]]
-        hkey = None
         if "guid" in values:
-            providers = [self.provider_from_guid(values["guid"])]
+            providers, hkey, reghandle = [self.provider_from_guid(values["guid"])], None, ""
         else:
             handle = values.get("handle")
-            if handle is not None:
-                handle = fold_pointers(handle, self.pointers)
-            hkey = handle_key(handle) if handle is not None else None
-            found = self.registrations.get(hkey) if hkey else None
-            if not found and handle is not None:
-                fkey = field_key(handle)
-                candidates = self.registrations.get(fkey) if fkey else None
-                if candidates and len(candidates) == 1:  # one provider keeps its handle there: that one
-                    found = candidates
-            providers = [*sorted(found, key=_provider_guid)] if found else [None]
-        reghandle = self.reghandle_symbol(hkey)
+            known = self._by_handle.get(handle)
+            if known is None:
+                known = self._by_handle[handle] = self._handle_providers(handle)
+            providers, hkey, reghandle = known
 
         # The event's fields: the descriptor's, or only level and keyword for EventWriteString.
         fields = EventDescriptor(None, None, None, None, None, None, None)
@@ -507,10 +517,13 @@ class EventResolver:
             desc_value = values.get("descriptor")
             descriptor = None
             if isinstance(desc_value, Addr):
-                raw = self.memory.read(desc_value.rva, DESCRIPTOR_SIZE)
-                if len(raw) == DESCRIPTOR_SIZE:
-                    descriptor = EventDescriptor.from_bytes(raw)
-                    symbol = self.symbol_at(desc_value.rva)
+                read = self._descriptors.get(desc_value.rva)
+                if read is None:
+                    raw = self.memory.read(desc_value.rva, DESCRIPTOR_SIZE)
+                    read = self._descriptors[desc_value.rva] = (
+                        (EventDescriptor.from_bytes(raw), self.symbol_at(desc_value.rva))
+                        if len(raw) == DESCRIPTOR_SIZE else (None, ""))
+                descriptor, symbol = read
                 event_key = ("descriptor", desc_value.rva)
             elif isinstance(desc_value, StackAddr) and desc_value.origin is not None and \
                     self.static_address(desc_value.origin) is not None:

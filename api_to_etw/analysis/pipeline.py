@@ -284,13 +284,15 @@ class Analysis:
                                ApiRole.CLASSIC_INSTANCE}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
+        #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
+        self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
         callers = sorted({s.caller for s, _ in sites})
         self.values.resolve(callers, self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites)))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
         frontier: dict[int, set[int]] = {}
         for site, api in sites:
-            needed = _params(relevant_args(api, site, self.values))
+            needed = _params(self._site_args(site, api))
             if needed:
                 frontier.setdefault(site.caller, set()).update(needed)
         levels = max(self.options.max_depth, REGISTER_LEVELS)
@@ -317,6 +319,15 @@ class Analysis:
         self.stats.wrappers = sum(1 for f, p in wrappers.items() if p)
         self.stats.resolved_functions = len(self.values.resolved)
         self.progress("resolve", 1, 1)
+
+    def _site_args(self, site: CallSite, api: EtwApi) -> dict[str, ValueSet]:
+        """``relevant_args`` of an ETW call, once per call (the wrapper stage, the registrations, the
+        pointer globals and the walk all read them; an answered site's values do not change). Read only."""
+        key = (site.caller, site.rva, site.callee)
+        found = self._relevant.get(key)
+        if found is None:
+            found = self._relevant[key] = relevant_args(api, site, self.values)
+        return found
 
     # ------------------------------------------------------------------ registrations
     def _concretize(self, site: CallSite, exprs: dict[str, ValueSet], levels: int) -> list[dict[str, ValueSet]]:
@@ -373,7 +384,7 @@ class Analysis:
         sites = self._api_sites({ApiRole.REGISTER, ApiRole.CLASSIC_REGISTER})
         self.stats.register_sites = len(sites)
         for site, api in sites:
-            args = relevant_args(api, site, self.values)
+            args = self._site_args(site, api)
             exprs: dict[str, ValueSet] = {k: args[k] for k in ("guid", "handle_out", "context", "class_count",
                                                                "class_regs") if k in args}
             exprs["handle_out"] = exprs["handle_out"] | self._stored_aliases(exprs["handle_out"],
@@ -429,7 +440,7 @@ class Analysis:
                     "its ControlGuid is no GUID constant of the image (computed at run time or passed in from outside)")
         instances: dict[tuple, str] = {}
         for site, api in self._api_sites({ApiRole.CLASSIC_INSTANCE}) if class_handles else ():
-            args = relevant_args(api, site, self.values)
+            args = self._site_args(site, api)
             for concrete in self._concretize(site, {k: args[k] for k in ("handle", "instance")}, REGISTER_LEVELS):
                 for combo in combinations(concrete):
                     handle, info = combo["handle"], location_key(combo["instance"])
@@ -475,7 +486,7 @@ class Analysis:
         """
         wanted: set[int] = set()
         for site, api in self._api_sites(_WRITE_ROLES | {ApiRole.REGISTER}):
-            for values in relevant_args(api, site, self.values).values():
+            for values in self._site_args(site, api).values():
                 for value in values:
                     wanted |= pointer_globals(value)
         wanted = {g for g in wanted if self.facts.memory.is_writable(g)}
@@ -523,10 +534,12 @@ class Analysis:
         level = [func]
         lists = self._caller_lists
         for dist in range(1, budget + 1):
-            self._fill_callers(level)
             following = []
             for node in level:
-                for caller in lists[node]:
+                callers = lists.get(node)
+                if callers is None:
+                    callers = self._callers(node)
+                for caller in callers:
                     if caller not in found:
                         found[caller] = (dist, node)
                         following.append(caller)
@@ -618,7 +631,7 @@ class Analysis:
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
-            exprs = {k: v for k, v in relevant_args(api, site, self.values).items() if k not in REGISTER_ROLES}
+            exprs = {k: v for k, v in self._site_args(site, api).items() if k not in REGISTER_ROLES}
             for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
                 if self.options.all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own
