@@ -183,6 +183,8 @@ class Analysis:
         self._caller_lists: dict[int, list[int]] = {}
         #: (node, its callers) read since the graph was last brought up to date (``_flush_graph``).
         self._graph_edges: list[tuple[int, list[int]]] = []
+        #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
+        self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
         self.api_roots = frozenset(self.roots)
@@ -284,8 +286,6 @@ class Analysis:
                                ApiRole.CLASSIC_INSTANCE}
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
-        #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
-        self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
         callers = sorted({s.caller for s, _ in sites})
         self.values.resolve(callers, self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites)))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments

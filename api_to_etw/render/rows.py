@@ -106,7 +106,7 @@ def rows_json(rows: Iterable[Row]) -> Iterator[str]:
     of each (event, names) pair's fields made once and shared by the rows of that event."""
     import json  # here: a tsv run does not load it (tests/test_lazy_imports.py)
 
-    _string = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it (ASCII, escaped)
+    string = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it (ASCII, escaped)
     made: dict[tuple[int, int], tuple[str, str]] = {}
     for row in rows:
         names = row.names or _NO_NAMES
@@ -115,11 +115,11 @@ def rows_json(rows: Iterable[Row]) -> Iterator[str]:
         if parts is None:
             e, n = _event_record(row.event, names)
             parts = made[key] = (json.dumps(e)[1:-1], json.dumps(n)[1:-1])
-        yield (f'{{"function": {_string(row.function)}, {parts[0]}, "containing_function": '
-               f'{_string(row.containing_function)}, "call_depth": {len(row.call_path)}, "exported_call_depth": '
-               f'{row.exported_call_depth}, "call_path": [{", ".join(map(_string, row.call_path))}], "write_rva": '
-               f'{row.write_rva}, "event_site": {_string(row.event_site)}, "entry": {_string(row.entry)}, "ioctl": '
-               f'{_string(row.ioctl)}, {parts[1]}}}\n')
+        yield (f'{{"function": {string(row.function)}, {parts[0]}, "containing_function": '
+               f'{string(row.containing_function)}, "call_depth": {len(row.call_path)}, "exported_call_depth": '
+               f'{row.exported_call_depth}, "call_path": [{", ".join(map(string, row.call_path))}], "write_rva": '
+               f'{row.write_rva}, "event_site": {string(row.event_site)}, "entry": {string(row.entry)}, "ioctl": '
+               f'{string(row.ioctl)}, {parts[1]}}}\n')
 
 
 def _event_record(event: EventInfo, names: EventNames) -> tuple[dict[str, object], dict[str, object]]:
