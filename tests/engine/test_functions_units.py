@@ -147,6 +147,26 @@ def test_calls_through_a_register_loaded_from_the_iat_are_edges(case):
     assert all(rvas == sorted(rvas) for rvas in by_caller.values())
 
 
+def test_each_functions_sites_are_its_sites_in_the_facts(case):
+    """The engine's per-function sites (``SitesByFunction``: slices of the list the sites were first made in, the
+    sites of functions decoded again for their IAT loads after its end) are discovery's own site objects of that
+    caller, in their order (sites the run-time import resolver adds come after them)."""
+    path, _pe, _facts = case
+    loaded = open_binary(path)
+    engine = NativeEngine(loaded.image, loaded.pdb)
+    engine.load()
+    by_caller: dict[int, list] = {}
+    for site in engine._fmap.calls:
+        by_caller.setdefault(site.caller, []).append(site)
+    assert by_caller, "every fixture calls something"
+    for caller, sites in by_caller.items():
+        known = engine._sites_by_function.get(caller)
+        assert known is not None, f"{caller:#x} has sites"
+        expected = {s.rva: s for s in sites}  # an instruction with two edges keeps its last, as the engine does
+        assert list(known)[: len(expected)] == list(expected)
+        assert all(known[rva] is site for rva, site in expected.items())
+
+
 def test_tail_jumps_to_other_functions_are_edges(case):
     path, pe, facts = case
     base = pe.OPTIONAL_HEADER.ImageBase

@@ -100,7 +100,7 @@ class NativeEngine(Engine):
         for rva, names in image.exports.items():
             symbols.setdefault(rva, names[0])
         # Each caller's sites are one run of the calls: its dict is made when the analysis asks for it.
-        self._sites_by_function = SitesByFunction(fmap.calls, fmap.runs)
+        self._sites_by_function = SitesByFunction(fmap.run_sites, fmap.runs)
         # Exception-handler funclets: edges from their parents (not sites of the data flow: no instruction).
         tables = exception_tables(image, fmap.functions, self._sites_by_function)
         self._landing_pads = tables.landing_pads
