@@ -102,6 +102,10 @@ def test_background_child_answers_or_is_replaced():
 
     import time
 
+    # An idle child runs only where no other process wants the core (Linux: SCHED_IDLE), at first.
+    policy = parallel.Background(lambda: os.sched_getscheduler(0), idle=True).result()
+    assert policy == getattr(os, "SCHED_IDLE", policy)
+
     sleeper = parallel.Background(lambda: time.sleep(30))
     pid = sleeper._pid
     sleeper.cancel()

@@ -18,6 +18,7 @@ from iced_x86 import Decoder, Mnemonic, OpKind
 from api_to_etw.binary.pe import load_pe
 from api_to_etw.engine.native.functions import (
     _iat_load_candidates,
+    _iat_loads_in,
     discover,
     scan_lea_references,
     scan_rip_references,
@@ -111,8 +112,12 @@ def test_two_processes_find_the_same_candidates(path, monkeypatch):
     assert ripindex._unpack(b"\x01\0\0\0\0\0\0\0\x05") is None  # a count the payload does not hold
 
 
+#: Fixtures for the prefetch child: a few, and one that loads IAT slots into registers (a derived list to carry).
+PREFETCHED = FIXTURES[:3] + [p for p in FIXTURES if "idioms" in p][:1]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.parametrize("path", FIXTURES[:4], ids=IDS[:4])
+@pytest.mark.parametrize("path", PREFETCHED, ids=[os.path.relpath(p, SAMPLES) for p in PREFETCHED])
 def test_prefetched_candidates_are_the_scanned_ones(path, monkeypatch):
     """The index computed ahead by a forked child (``prefetch``) is the one the first use would have scanned."""
     from api_to_etw.engine.native import ripindex
@@ -121,9 +126,10 @@ def test_prefetched_candidates_are_the_scanned_ones(path, monkeypatch):
     monkeypatch.setenv("API_TO_ETW_JOBS", "1")
     single = [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(load_pe(path))]
     monkeypatch.setenv("API_TO_ETW_JOBS", "2")
+    in_place = _iat_load_candidates(load_pe(path))
     image = load_pe(path)
-    ripindex.prefetch(image)
-    pending = ripindex._PENDING[id(image)]
+    ripindex.prefetch(image, (_iat_loads_in,))
+    pending, _rules = ripindex._PENDING[id(image)]
     deadline = time.monotonic() + 60
     while not pending.ready() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -131,6 +137,11 @@ def test_prefetched_candidates_are_the_scanned_ones(path, monkeypatch):
     assert [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(image)] == single
     assert id(image) not in ripindex._PENDING
     assert sum(len(offsets) for offsets, _targets in single) > 100
+    # The IAT load candidates the child computed beside the index are those computed here from the same index.
+    assert ripindex._DERIVED[(id(image), _iat_loads_in)] == in_place
+    assert _iat_load_candidates(image) == in_place
+    if "idioms" in path:
+        assert in_place, "the idiom fixture loads imports into registers"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -144,10 +155,10 @@ def test_a_prefetch_child_that_has_not_answered_is_stopped(monkeypatch):
     single = [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(load_pe(path))]
     monkeypatch.setenv("API_TO_ETW_JOBS", "2")
     scan_all = ripindex._scan_all
-    monkeypatch.setattr(ripindex, "_scan_all", lambda image: (time.sleep(60), scan_all(image))[1])
+    monkeypatch.setattr(ripindex, "_scan_all", lambda image, rules: (time.sleep(60), scan_all(image, rules))[1])
     image = load_pe(path)
-    ripindex.prefetch(image)
-    pid = ripindex._PENDING[id(image)]._pid
+    ripindex.prefetch(image, (_iat_loads_in,))
+    pid = ripindex._PENDING[id(image)][0]._pid
     assert [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(image)] == single
     with pytest.raises(ChildProcessError):  # stopped and reaped
         os.waitpid(pid, os.WNOHANG)

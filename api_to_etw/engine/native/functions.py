@@ -20,7 +20,7 @@ from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Regist
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
 from .gaps import gap_entries
-from .ripindex import prefetch, rip_operands
+from .ripindex import SectionOperands, derived_list, prefetch, rip_operands
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,9 @@ class SitesByFunction:
 
 def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     """Find functions and their direct call edges (calls, tail jumps, calls through the IAT)."""
-    prefetch(image)  # the RIP operand index of a large image, on the core the serial part will leave idle
+    # The RIP operand index of a large image (and its IAT load candidates), on the core the serial part will
+    # leave idle.
+    prefetch(image, (_iat_loads_in,))
     exec_sections = image.executable_sections()
 
     def in_code(rva: int) -> bool:
@@ -463,16 +465,22 @@ _MOV_OPCODES = frozenset(b"\x8a\x8b\x8e")
 
 def _iat_load_candidates(image: PEImage) -> list[int]:
     """Sorted RVAs of the ModRM bytes of every possible ``mov reg, [rip+IAT slot]``, from the byte scan of
-    ``ripindex`` (opcode 8A/8B/8E before the ModRM, the displacement pointing at an IAT slot).
+    ``ripindex`` (opcode 8A/8B/8E before the ModRM, the displacement pointing at an IAT slot); computed by the
+    child that computes a large image's index (``prefetch``), else here.
 
     A superset of the real loads (a match may sit inside another instruction): code without one needs no
     register tracking while it is decoded, which is most code.
     """
+    return derived_list(image, _iat_loads_in) if image.imports else []
+
+
+def _iat_loads_in(image: PEImage, index: list[SectionOperands]) -> list[int]:
+    """``_iat_load_candidates`` from the image's RIP operand ``index`` (a ``ripindex.Derived`` rule)."""
     imports = image.imports
     if not imports:
         return []
     found = []
-    for operands in rip_operands(image):
+    for operands in index:
         data = image.code_view(operands.section)
         base = operands.section.rva
         for offset in compress(operands.offsets, map(imports.__contains__, operands.targets)):

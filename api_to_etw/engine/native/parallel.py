@@ -60,12 +60,13 @@ class Background(Generic[R]):
     ``receive`` from the pipe itself, with no copy of the whole payload); a child that fails, an answer that
     does not decode, or a process other than the one that forked (a later child of it) computes ``work()`` in
     place. ``cancel()`` stops a child whose answer nobody will ask for (it holds a copy of the parent's memory).
-    ``nice``: added to the child's niceness, for work that should take a core only when one is idle."""
+    ``idle``: the child runs only on a core nothing else wants (``SCHED_IDLE`` where Linux has it, else at the
+    lowest priority), for work ahead of use that must not slow the processes it runs beside."""
 
     def __init__(self, work: Callable[[], R], encode: Callable[[R], bytes] = pickle.dumps,
                  decode: Callable[[bytes], Optional[R]] = pickle.loads,
-                 receive: Optional[Callable[[io.BufferedReader], Optional[R]]] = None, nice: int = 0):
-        self._work, self._decode, self._receive, self._nice = work, decode, receive, nice
+                 receive: Optional[Callable[[io.BufferedReader], Optional[R]]] = None, idle: bool = False):
+        self._work, self._decode, self._receive, self._idle = work, decode, receive, idle
         self._owner = os.getpid()
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -73,8 +74,8 @@ class Background(Generic[R]):
             status = 1
             try:
                 os.close(read_end)
-                if nice:
-                    os.nice(nice)
+                if idle:
+                    _yield_to_all()
                 payload = encode(work())
                 with os.fdopen(write_end, "wb") as out:
                     out.write(payload)
@@ -88,11 +89,8 @@ class Background(Generic[R]):
         if not self._pid or os.getpid() != self._owner:
             return self._work()
         pid, self._pid = self._pid, 0
-        if self._nice:  # this process now waits for it: it need not yield any more (where that is allowed)
-            try:
-                os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
-            except OSError:
-                pass
+        if self._idle:  # this process now waits for it: it need not yield any more (where that is allowed)
+            _share_again(pid)
         answer: Optional[R] = None
         started = time.monotonic()
         with os.fdopen(self._read, "rb") as pipe:
@@ -135,6 +133,29 @@ class Background(Generic[R]):
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+
+
+#: Niceness of an idle child where ``SCHED_IDLE`` is not available.
+_IDLE_NICE = 19
+
+
+def _yield_to_all() -> None:
+    """This process runs only on a core no other process wants: ``SCHED_IDLE`` (a nice-10 child still took
+    about a tenth of a core from the two decoding processes beside it), else the lowest priority."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(_IDLE_NICE)
+
+
+def _share_again(pid: int) -> None:
+    """Process ``pid`` (an idle child) back to the ordinary policy at this process's priority."""
+    try:
+        if os.sched_getscheduler(pid) == os.SCHED_IDLE:
+            os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
+    except (AttributeError, OSError):
+        pass
 
 
 def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work: Callable[[Sequence[T]], R],

@@ -20,9 +20,9 @@ import re
 import struct
 import weakref
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from ...binary.pe import PEImage, Section
 from .parallel import Background, fork_split, jobs
@@ -38,8 +38,6 @@ _CHUNK = 4 << 20
 _disp32 = struct.Struct("<i").unpack_from
 #: Bytes of one section below which one process scans it: a fork and the transfer cost more than they save.
 MIN_PARALLEL_SCAN_BYTES = 8 << 20
-#: Niceness added to the child that scans ahead of use (``prefetch``): it yields to the decode's two processes.
-PREFETCH_NICE = 10
 
 
 @dataclass
@@ -108,25 +106,38 @@ def _unpack(payload: bytes) -> Optional[tuple[array, array]]:
     return offsets, targets
 
 
-def _scan_all(image: PEImage) -> list[tuple[array, array]]:
-    """The candidates of every executable section, in this process (what a background child computes)."""
+#: A sorted list of RVAs computed from the index alone (the IAT load candidates of ``functions``): the
+#: prefetch child computes it beside the index, so the process that asks for it only reads it.
+Derived = Callable[[PEImage, list[SectionOperands]], list[int]]
+#: What the prefetch child answers: every section's (offsets, targets), then each derived list.
+Prefetched = tuple[list[tuple[array, array]], list[array]]
+
+
+def _scan_all(image: PEImage, derived: Sequence[Derived] = ()) -> Prefetched:
+    """The candidates of every executable section and the ``derived`` lists of them, in this process (what a
+    background child computes)."""
     out = []
     for section in image.executable_sections():
         size = min(section.raw_size, max(0, len(image.data) - section.raw_offset))
         out.append(_scan_range(image, section, 0, max(size - 4, 0)))
-    return out
+    index = [SectionOperands(section, *part) for section, part in zip(image.executable_sections(), out)]
+    return out, [array("q", rule(image, index)) for rule in derived]
 
 
-def _pack_all(found: list[tuple[array, array]]) -> bytes:
+def _pack_all(found: Prefetched) -> bytes:
     """Every section's candidates for ``_receive_all``: the number of sections, then per section the count,
-    the offsets and the targets (machine order)."""
-    parts = [struct.pack("<Q", len(found))]
-    for offsets, targets in found:
+    the offsets and the targets (machine order); then the number of derived lists, each its count and RVAs."""
+    sections, derived = found
+    parts = [struct.pack("<Q", len(sections))]
+    for offsets, targets in sections:
         parts += [struct.pack("<Q", len(offsets)), offsets.tobytes(), targets.tobytes()]
+    parts.append(struct.pack("<Q", len(derived)))
+    for rvas in derived:
+        parts += [struct.pack("<Q", len(rvas)), rvas.tobytes()]
     return b"".join(parts)
 
 
-def _receive_all(pipe: io.BufferedReader) -> Optional[list[tuple[array, array]]]:
+def _receive_all(pipe: io.BufferedReader) -> Optional[Prefetched]:
     """``_pack_all``'s answer read from the pipe straight into the arrays (no copy of the whole payload: it
     arrives when the analysis is at its largest). Raises EOFError when the answer is short."""
     def count() -> int:
@@ -151,24 +162,28 @@ def _receive_all(pipe: io.BufferedReader) -> Optional[list[tuple[array, array]]]
     for _ in range(count()):
         size = count()
         out.append((fill(array("I", [0]) * size), fill(array("q", [0]) * size)))
-    return out
+    return out, [fill(array("q", [0]) * count()) for _ in range(count())]
 
 
 _CACHE: dict[int, list[SectionOperands]] = {}
-#: Images whose candidates a forked child is computing (``prefetch``), collected by ``rip_operands``.
-_PENDING: dict[int, Background[list[tuple[array, array]]]] = {}
+#: Images whose candidates a forked child is computing (``prefetch``), collected by ``rip_operands``, with the
+#: rules of the derived lists it computes.
+_PENDING: dict[int, tuple[Background[Prefetched], tuple[Derived, ...]]] = {}
+#: (image, rule) -> the derived list, as the prefetch child answered it or as computed here.
+_DERIVED: dict[tuple[int, Derived], list[int]] = {}
 
 
-def prefetch(image: PEImage) -> None:
+def prefetch(image: PEImage, derived: Sequence[Derived] = ()) -> None:
     """Start the byte scan of a large image in a forked child, to be collected by the first ``rip_operands``.
 
     For images with a section of at least ``MIN_PARALLEL_SCAN_BYTES`` (those the scan splits over two
     processes anyway). Function discovery calls this first, while the process is small (the fork copies
-    little, and pages made later are the parent's own); the child runs at a lower priority, so the first
-    decode round, which keeps both cores busy, goes first and the scan takes the core that the serial part
-    after it leaves idle. Discovery collects it when it ends; a child that has not answered by then (no
-    core was idle: a loaded machine) is stopped and the index scanned in place, so the index never costs
-    the critical path more than without the child.
+    little, and pages made later are the parent's own); the child runs only on an idle core
+    (``parallel.Background``'s ``idle``), so the first decode round, which keeps both cores busy, goes
+    first and the scan takes the core that the serial part after it leaves idle. It computes the
+    ``derived`` lists too (``derived_list``). Discovery collects it when it ends; a child that has not
+    answered by then (no core was idle: a loaded machine) is stopped and the index scanned in place, so
+    the index never costs the critical path more than without the child.
     """
     key = id(image)
     if key in _CACHE or key in _PENDING or jobs() < 2:
@@ -176,12 +191,14 @@ def prefetch(image: PEImage) -> None:
     sections = image.executable_sections()
     if not any(section.raw_size >= MIN_PARALLEL_SCAN_BYTES for section in sections):
         return
-    pending = _PENDING[key] = Background(lambda: _scan_all(image), _pack_all, receive=_receive_all, nice=PREFETCH_NICE)
+    rules = tuple(derived)
+    pending = Background(lambda: _scan_all(image, rules), _pack_all, receive=_receive_all, idle=True)
+    _PENDING[key] = (pending, rules)
     weakref.finalize(image, _forget, key, pending)
 
 
-def _forget(key: int, pending: Background[list[tuple[array, array]]]) -> None:
-    if _PENDING.get(key) is pending:
+def _forget(key: int, pending: Background[Prefetched]) -> None:
+    if key in _PENDING and _PENDING[key][0] is pending:
         del _PENDING[key]
         pending.cancel()
 
@@ -192,16 +209,19 @@ def rip_operands(image: PEImage) -> list[SectionOperands]:
     found = _CACHE.get(key)
     if found is None:
         sections = image.executable_sections()
-        pending = _PENDING.pop(key, None)
-        parts = None
+        pending, rules = _PENDING.pop(key, (None, ()))
+        answer = None
         if pending is not None:
             if pending.ready():
-                parts = pending.result()
+                answer = pending.result()
             else:  # a loaded machine left it no idle core: scanned here, as without it (at most that on the path)
                 log.debug("ripindex: the prefetch child has not answered yet; scanned here")
                 pending.cancel()
-        if parts is not None and len(parts) == len(sections):
-            found = [SectionOperands(section, *part) for section, part in zip(sections, parts)]
+        if answer is not None and len(answer[0]) == len(sections) and len(answer[1]) == len(rules):
+            found = [SectionOperands(section, *part) for section, part in zip(sections, answer[0])]
+            for rule, rvas in zip(rules, answer[1]):
+                _DERIVED[(key, rule)] = rvas.tolist()
+                weakref.finalize(image, _DERIVED.pop, (key, rule), None)
         else:
             found = [_scan_section(image, section) for section in sections]
         _CACHE[key] = found
@@ -209,4 +229,15 @@ def rip_operands(image: PEImage) -> list[SectionOperands]:
     return found
 
 
-__all__ = ["RIP_MODRMS", "SectionOperands", "prefetch", "rip_operands"]
+def derived_list(image: PEImage, rule: Derived) -> list[int]:
+    """``rule(image, rip_operands(image))``: as the prefetch child computed it beside the index, else here."""
+    index = rip_operands(image)  # collects the prefetch child's answer, derived lists included
+    key = (id(image), rule)
+    rvas = _DERIVED.get(key)
+    if rvas is None:
+        rvas = _DERIVED[key] = rule(image, index)
+        weakref.finalize(image, _DERIVED.pop, key, None)
+    return rvas
+
+
+__all__ = ["RIP_MODRMS", "Derived", "SectionOperands", "derived_list", "prefetch", "rip_operands"]
