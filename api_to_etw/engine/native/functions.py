@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, compress, groupby, islice
-from operator import itemgetter
+from itertools import accumulate, chain, compress, groupby, islice
+from operator import attrgetter, itemgetter
 from typing import Optional, overload
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
@@ -35,6 +36,9 @@ _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
 _CALLER = itemgetter(0)
 _CALLEE = itemgetter(2)
+_SITE_CALLER = attrgetter("caller")
+#: Functions whose edges become sites in one list comprehension (their edges are let go batch by batch).
+_SITE_BATCH = 4096
 
 
 #: Functions whose extent changed up to which the sorted code ranges are updated in place rather than sorted
@@ -251,44 +255,44 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)
     for entry, end in extents.items():
-        functions[entry] = Function(rva=entry, size=end - entry, name="", fragments=fragments.get(entry, []))
+        functions[entry] = Function(entry, end - entry, "", False, False, fragments.get(entry) or [])
     for slot, label in imports.items():
-        functions[slot] = Function(rva=slot, size=0, name=label.split("!", 1)[-1], imported=True)
+        functions[slot] = Function(slot, 0, label.split("!", 1)[-1], False, True)
     # Each target once (in the order the calls first name it), not once per call site.
     callees: dict[int, Optional[tuple[int, bool]]] = dict.fromkeys(map(_CALLEE, chain.from_iterable(calls.values())))
     # Calls through function pointers in data: the pointer's slot stands for the callee (named later).
-    for callee in callees:
-        if callee not in functions and fmap.owner(callee) is None and not in_code(callee) \
-                and image.section_at(callee) is not None:
-            functions[callee] = Function(rva=callee, size=0, name="", imported=True)
+    for callee in [callee for callee in callees if callee not in functions]:
+        if fmap.owner(callee) is None and not in_code(callee) and image.section_at(callee) is not None:
+            functions[callee] = Function(callee, 0, "", False, True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
     # inside the caller's own code are ordinary branches, not edges, and a jump into another function's
     # middle is shared code, not a call.
     # The functions' own RVA objects stand for every call to them (one int per callee, not one per site).
-    canonical = {rva: rva for rva in functions}
 
     def normalise(callee: int) -> Optional[tuple[int, bool]]:
-        if callee in functions:
-            return canonical[callee], True
+        function = functions.get(callee)
+        if function is not None:
+            return function.rva, True
         target_owner = fmap.owner(callee)
-        return None if target_owner is None else (canonical.get(target_owner, target_owner), False)
+        return None if target_owner is None else (functions[target_owner].rva, False)
 
     for callee in callees:
         callees[callee] = normalise(callee)
 
-    def call_sites(found: list[Edge]) -> list[CallSite]:
+    def call_sites(found: Iterable[Edge]) -> list[CallSite]:
         return [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in found
                 if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
 
     sites = fmap.calls
     fmap.run_sites = sites
-    runs = fmap.runs
     order = list(calls)
-    for entry in order:  # each function's edges are let go as its sites are made: one of the two at a time
-        first = len(sites)
-        sites += call_sites(calls.pop(entry))
-        if len(sites) > first:
-            runs[entry] = (first, len(sites))
+    # A batch of functions at a time, their edges let go as their sites are made (one of the two at a time).
+    for first in range(0, len(order), _SITE_BATCH):
+        sites += call_sites(chain.from_iterable([calls.pop(entry) for entry in order[first : first + _SITE_BATCH]]))
+    # Each caller's sites are one run of the list (its edges were), in ``order``: counted at C level.
+    counts = Counter(map(_SITE_CALLER, sites))
+    ends = list(accumulate(counts.values()))
+    fmap.runs.update(zip(counts, zip([0] + ends[:-1], ends)))
     # Last, so that a large image's index, computed alongside (``ripindex.prefetch``), is ready by now.
     rescanned = _follow_iat_loads(image, extents, fragments, order, ranges)
     for edges in rescanned.values():
