@@ -55,3 +55,38 @@ def test_frameless_registered_callback_is_found_in_a_gap(level: str) -> None:
     ranges = [(rf.begin, rf.end, rf.parent if rf.parent is not None else rf.begin) for rf in image.runtime_functions]
     assert names["KmdfD0Exit"] not in {start for start, _end, _owner in ranges}
     assert names["KmdfD0Exit"] in gap_entries(image, ranges)
+
+
+def _skip_by_decoding(code: bytes, pos: int, stop: int) -> int:
+    """The padding skip as iced-x86 sees it, one instruction at a time: one-byte int3/nop/zero, any NOP."""
+    from iced_x86 import Decoder, Mnemonic
+
+    while pos < stop:
+        if code[pos] in b"\xcc\x90\x00":
+            pos += 1
+            continue
+        instr = Decoder(64, code[pos : pos + 15], ip=pos).decode()
+        if instr.is_invalid or instr.mnemonic not in (Mnemonic.NOP, Mnemonic.INT3):
+            return pos
+        pos += instr.len
+    return pos
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: os.path.relpath(p, SAMPLES))
+def test_padding_is_skipped_where_decoding_would_stop(path: str) -> None:
+    """The padding skip (multi-byte nops matched as bytes, not decoded) ends where decoding each instruction of
+    the padding ends, from every position of the code where padding or a multi-byte nop may start."""
+    from api_to_etw.engine.native.gaps import _skip_padding
+
+    image = load_pe(path)
+    nops = 0
+    for section in image.executable_sections():
+        code = image.file_bytes(section.rva, section.end - section.rva)
+        for pos in range(len(code)):
+            if code[pos] in b"\x0f\x66\xcc\x90\x00":
+                stop = min(pos + 48, len(code))
+                expected = _skip_by_decoding(code, pos, stop)
+                assert _skip_padding(code, pos, stop, section.rva) == expected, hex(section.rva + pos)
+                nops += code[pos] == 0x0F and code[pos + 1 : pos + 2] == b"\x1f"
+    if os.sep + "Os" + os.sep not in path:
+        assert nops, "clang pads between functions with multi-byte nops where it aligns them"

@@ -26,8 +26,19 @@ _PADDING = (Mnemonic.NOP, Mnemonic.INT3)
 ALIGNMENT = 16
 #: A gap piece longer than this without a terminator is data, not a leaf function.
 MAX_PIECE = 0x400
+#: A run of padding in the encodings compilers emit: one-byte padding (int3, nop, zero) and the multi-byte nops
+#: (``0F 1F /0`` with a zero displacement, ``66`` prefixes, the ``2E`` segment prefix) that clang pads with between
+#: functions. Each is one whole instruction that iced-x86 decodes as a NOP of that length, so the run ends where
+#: decoding them one by one would have got to; any other nop form is decoded after it, as before.
+_PADDING_RUN = re.compile(rb"[\xcc\x90\x00]*(?:(?:\x66\x90|\x0f\x1f\x00|\x0f\x1f\x40\x00|\x66?\x0f\x1f\x44\x00\x00"
+                          rb"|\x0f\x1f\x80\x00{4}|\x66?\x0f\x1f\x84\x00{5}|\x66{1,5}\x2e\x0f\x1f\x84\x00{5})"
+                          rb"[\xcc\x90\x00]*)*")
+
+
 #: A byte that is not one-byte padding (int3, nop, zero): where a multi-byte nop or code may start.
 _NOT_PADDING_BYTE = re.compile(rb"[^\xcc\x90\x00]")
+#: The first bytes of the multi-byte nops ``_PADDING_RUN`` knows.
+_NOP_LEADS = frozenset(b"\x0f\x66")
 
 
 def _skip_padding(code: bytes, pos: int, stop: int, base: int) -> int:
@@ -37,6 +48,11 @@ def _skip_padding(code: bytes, pos: int, stop: int, base: int) -> int:
         if found is None:
             return stop
         pos = found.start()
+        if code[pos] in _NOP_LEADS:  # clang's multi-byte nops skipped at C speed too, not decoded
+            run = _PADDING_RUN.match(code, pos, stop)
+            pos = run.end() if run is not None else pos
+            if pos >= stop:
+                return stop
         instr = Decoder(64, code[pos : pos + 15], ip=base + pos).decode()
         if instr.is_invalid or instr.mnemonic not in _PADDING:
             return pos
