@@ -222,16 +222,15 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         cond_targets = tail_targets - new_targets
         known = code_ranges()
         starts, ranges = known
-        for target in cond_targets:
+        # The targets that are known functions or imports (most) are set aside at C level first.
+        for target in cond_targets.difference(extents, imports):
             # A conditional tail jump (``jne McTemplate``) starts a function only where no known code is.
             i = bisect.bisect_right(starts, target) - 1
-            if target in extents or target in imports or (i >= 0 and ranges[i][0] <= target < ranges[i][1]):
+            if i >= 0 and ranges[i][0] <= target < ranges[i][1]:
                 continue
             if in_code(target):
                 pending.add(target)
-        for target in new_targets:
-            if target in extents or target in imports:
-                continue
+        for target in new_targets.difference(extents, imports):
             i = bisect.bisect_right(starts, target) - 1
             if i >= 0 and ranges[i][0] <= target < ranges[i][1] and ranges[i][2] in from_unwind:
                 continue
