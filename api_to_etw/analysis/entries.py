@@ -732,8 +732,9 @@ class EntryReach:
         via_pointer: set[int] = set()  # functions whose next step toward ``start`` is a pointer they take
         level = [start]
         reach = Reach()
+        entry_points, callers, takers = self.entry_points, self.callers, self.takers
         while level and len(nxt) < MAX_REACH_NODES:
-            hits = [n for n in level if n in self.entry_points and n != start]
+            hits = [n for n in level if n in entry_points and n != start]
             if hits:
                 for hit in sorted(hits):
                     path = [hit]
@@ -744,17 +745,19 @@ class EntryReach:
                     reach.paths[hit] = path
                     reach.pointer_hops[hit] = frozenset(b for a, b in zip(path, path[1:]) if a in via_pointer)
                 break
-            following = []
+            following: list[int] = []
             for node in level:
-                for caller in self.callers(node):
+                for caller in callers(node):
                     if caller not in nxt:
                         nxt[caller] = node
                         following.append(caller)
-                for taker in sorted(self.takers.get(node, ())):
-                    if taker not in nxt:
-                        nxt[taker] = node
-                        via_pointer.add(taker)
-                        following.append(taker)
+                taken = takers.get(node)
+                if taken:
+                    for taker in sorted(taken):
+                        if taker not in nxt:
+                            nxt[taker] = node
+                            via_pointer.add(taker)
+                            following.append(taker)
             level = following
         reach.closure = set(nxt)
         reach.truncated = not reach.paths and bool(level)
