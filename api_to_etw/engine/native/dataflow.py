@@ -248,7 +248,8 @@ class FunctionDataflow:
                  copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
                  record_targets: bool = False,
                  fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None,
-                 checks: Collection[int] = (), asked: Optional[Mapping[int, Collection[int]]] = None):
+                 checks: Collection[int] = (), asked: Optional[Mapping[int, Collection[int]]] = None,
+                 read_only: Optional[dict[int, bool]] = None):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -279,7 +280,8 @@ class FunctionDataflow:
         self.decoded: set[Value] = set()
         #: The recorded targets that are tail jumps.
         self.tail_targets: set[int] = set()
-        self._ro_cache: dict[int, bool] = {}
+        #: Image page -> whether it is read-only (``read_only``: one cache shared by the flows over an image).
+        self._ro_cache: dict[int, bool] = {} if read_only is None else read_only
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
         self._edge_states: dict[int, State] = {}
@@ -316,38 +318,51 @@ class FunctionDataflow:
         else:
             inside = range(*bounds[0]).__contains__
         flows = bytes(map(_FLOW_CONTROL, instrs))
-        spans = _spans(instrs, flows, entry, inside, landing_pads, len(bounds) == 1)
         self._orphans = []
-        # Block -> the blocks control reaches from it (``_successors``, those that are blocks).
-        successors: dict[int, Sequence[int]]
-        if len(spans) == 1:  # it reaches itself only through a jump back to the entry
-            fc = flows[-1]
-            loops = (fc == _COND or fc == _JUMP) and instrs[-1].near_branch_target == entry
-            successors = {entry: (entry,) if loops else ()}
+        sliced = self.asked is not None and self.targets is None
+        loops = _one_block(instrs, flows, entry, inside) if len(bounds) == 1 and not landing_pads else None
+        if loops is not None:  # most functions: one block, no edges to follow
+            block = instrs
+            if sliced:
+                last = self._last_needed(instrs, flows, 0, len(instrs))
+                if last < 0:
+                    return
+                if not loops:
+                    block = instrs[:last + 1]
+            if not loops:  # one visit from the entry state, nothing to join
+                self._edge_states = {}
+                self._run_block(block, State.entry(), inside)
+                return
+            blocks = {entry: block}
             position = {entry: 0}
         else:
-            sites = self.sites
-            successors = {ip: _successors(instrs[b - 1], inside, sites, ()) for ip, (_a, b) in spans.items()}
-            # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the
-            # successor rule without them).
-            reached = {entry}
-            for succs in successors.values():
-                reached.update(succs)
-            orphans = self._orphans = [ip for ip in spans if ip not in reached]
-            for ip, (_a, b) in spans.items():
-                if orphans and flows[b - 1] == _INDIRECT_BRANCH:
-                    successors[ip] = _successors(instrs[b - 1], inside, sites, orphans)
-                successors[ip] = [succ for succ in successors[ip] if succ in spans]
-            position = _reverse_postorder(successors, list(spans), entry)
-        if self.asked is not None and self.targets is None:
-            spans = self._slice(instrs, flows, spans, successors)
-        whole = (0, len(instrs))
-        blocks = {ip: instrs if span == whole else instrs[span[0]:span[1]] for ip, span in spans.items()}
-        if len(blocks) == 1 and entry in blocks and not landing_pads and entry not in successors[entry]:
-            # One block that does not loop to itself: one visit from the entry state, nothing to join.
-            self._edge_states = {}
-            self._run_block(blocks[entry], State.entry(), inside)
-            return
+            spans = _spans(instrs, flows, entry, inside, landing_pads, len(bounds) == 1)
+            # Block -> the blocks control reaches from it (``_successors``, those that are blocks).
+            successors: dict[int, Sequence[int]] = {}
+            if len(spans) == 1:  # it reaches itself only through a jump back to the entry
+                fc = flows[-1]
+                loops = (fc == _COND or fc == _JUMP) and instrs[-1].near_branch_target == entry
+                successors[entry] = (entry,) if loops else ()
+                position = {entry: 0}
+            else:
+                sites = self.sites
+                for ip, (_a, b) in spans.items():
+                    successors[ip] = _successors(instrs[b - 1], inside, sites, ())
+                # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the
+                # successor rule without them).
+                reached = {entry}
+                for succs in successors.values():
+                    reached.update(succs)
+                orphans = self._orphans = [ip for ip in spans if ip not in reached]
+                for ip, (_a, b) in spans.items():
+                    if orphans and flows[b - 1] == _INDIRECT_BRANCH:
+                        successors[ip] = _successors(instrs[b - 1], inside, sites, orphans)
+                    successors[ip] = [succ for succ in successors[ip] if succ in spans]
+                position = _reverse_postorder(successors, list(spans), entry)
+            if sliced:
+                spans = self._slice(instrs, flows, spans, successors)
+            whole = (0, len(instrs))
+            blocks = {ip: instrs if span == whole else instrs[span[0]:span[1]] for ip, span in spans.items()}
 
         states: dict[int, State] = {}
         visits: dict[int, int] = {}
@@ -398,23 +413,11 @@ class FunctionDataflow:
         ``spans`` are the blocks as index ranges of ``instrs`` and ``flows`` their flow controls (a byte each): a
         memory write is looked for only where the flow goes on to the next instruction, a wanted site only where
         it does not (a call or a jump: the only instructions whose arguments are recorded)."""
-        asked = self.asked
-        assert asked is not None
         last: dict[int, int] = {}  # block -> index in ``instrs`` of its last instruction that must run
         for ip, (a, b) in spans.items():
-            for k in range(b - 1, a - 1, -1):
-                instr = instrs[k]
-                if flows[k] == _NEXT:
-                    # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through
-                    # the stack pointer (always the frame), and an operand that is only read (a compare, a push
-                    # through memory) change at most the frame, which nothing after the last wanted site reads.
-                    if instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8 \
-                            and _may_store(instr):
-                        last[ip] = k
-                        break
-                elif instr.ip in asked:
-                    last[ip] = k
-                    break
+            k = self._last_needed(instrs, flows, a, b)
+            if k >= 0:
+                last[ip] = k
         if len(spans) == 1:  # most functions: no edges to follow
             ((ip, (a, b)),) = spans.items()
             if ip not in last:
@@ -438,6 +441,24 @@ class FunctionDataflow:
                 # A kept block with no kept successor holds the work.
                 out[ip] = (a, b) if any(succ in kept for succ in successors[ip]) else (a, last[ip] + 1)
         return out
+
+    def _last_needed(self, instrs: list[Instruction], flows: bytes, start: int, end: int) -> int:
+        """Index of the last instruction in ``instrs[start:end]`` (one block) a sliced run must run: a wanted call
+        site or a memory write that may be a store; -1 when there is none."""
+        asked = self.asked
+        assert asked is not None
+        for k in range(end - 1, start - 1, -1):
+            instr = instrs[k]
+            if flows[k] == _NEXT:
+                # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through the
+                # stack pointer (always the frame), and an operand that is only read (a compare, a push through
+                # memory) change at most the frame, which nothing after the last wanted site reads.
+                if instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8 \
+                        and _may_store(instr):
+                    return k
+            elif instr.ip in asked:
+                return k
+        return -1
 
     def _run_block(self, block: list[Instruction], state: State, inside) -> Sequence[int]:
         step = self._step
@@ -1181,6 +1202,27 @@ def _reverse_postorder(successors: Mapping[int, Sequence[int]], order: list[int]
     finished.reverse()
     finished.extend(ip for ip in order if ip not in seen)
     return {ip: i for i, ip in enumerate(finished)}
+
+
+def _one_block(instrs: list[Instruction], flows: bytes, entry: int, inside: Callable[[int], bool]) -> Optional[bool]:
+    """For code decoded as one piece from ``entry`` with no landing pad: whether it is one block that loops to
+    itself (a jump back to the entry), False for one block that does not, None when it may be more blocks
+    (``_spans`` says). One block: nothing but its last instruction makes a leader (``_LEADING``), and that one
+    does not branch to an instruction inside other than the entry (nor to an address inside: ``_spans`` takes
+    the rare jump into the middle of an instruction)."""
+    last_index = len(instrs) - 1
+    first = flows.translate(_LEADING).find(1)
+    if first < 0:
+        return False
+    if first != last_index:
+        return None
+    fc = flows[last_index]
+    if fc != _COND and fc != _JUMP:
+        return False
+    target = instrs[last_index].near_branch_target
+    if target == entry:
+        return True
+    return None if inside(target) else False
 
 
 def _spans(instrs: list[Instruction], flows: bytes, entry: int, inside: Callable[[int], bool],
