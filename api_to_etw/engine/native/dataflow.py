@@ -132,6 +132,7 @@ _CMOV = {
     Mnemonic.CMOVNS, Mnemonic.CMOVO, Mnemonic.CMOVP, Mnemonic.CMOVS,
 }
 _ARITH = {Mnemonic.AND, Mnemonic.OR, Mnemonic.XOR, Mnemonic.SHL, Mnemonic.SHR, Mnemonic.ADD, Mnemonic.SUB}
+_ADD, _SUB, _AND, _XOR = Mnemonic.ADD, Mnemonic.SUB, Mnemonic.AND, Mnemonic.XOR
 _MOV, _PUSH, _POP, _LEA = Mnemonic.MOV, Mnemonic.PUSH, Mnemonic.POP, Mnemonic.LEA
 _REG_KIND = OpKind.REGISTER
 _MEM_KIND = OpKind.MEMORY
@@ -164,6 +165,7 @@ _SHAPE: tuple[int, ...] = tuple(
 _NO_REGISTER = Register.NONE
 _FS_GS = (Register.GS, Register.FS)
 _WRAP = 1 << 64
+_M64 = _WRAP - 1
 
 
 def _full(reg: RegisterId) -> RegisterId:
@@ -432,12 +434,95 @@ class FunctionDataflow:
             if not any(succ in kept for succ in successors[ip]):
                 blocks[ip] = blocks[ip][:last[ip] + 1]  # a kept block with no kept successor holds the work
 
+    #: Whether the class steps and writes as this one does (a subclass that watches steps or writes does not):
+    #: then ``_run_block`` takes the commonest instructions inline, else every one goes through ``_step``.
+    _stock = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
+
     def _run_block(self, block: list[Instruction], state: State, inside) -> Sequence[int]:
         step = self._step
+        stock = self._stock
+        regs = state.regs
+        handlers = _HANDLERS
         for instr in block:
             fc = instr.flow_control
             if fc == _NEXT:
-                step(instr, state)
+                if not stock:
+                    step(instr, state)
+                    continue
+                # The shapes most code is made of, inline (each exactly as ``_step`` would do it).
+                mn = instr.mnemonic
+                if mn == _MOV:
+                    k0 = instr.op0_kind
+                    if k0 == _MEM_KIND:
+                        if instr.is_ip_rel_memory_operand:
+                            # A global: only a pointer-sized write is remembered (``_note_store``).
+                            if _MEM_SIZE[instr.memory_size] == 8:
+                                self._note_store(instr.ip, _IMAGE_ADDRESS[instr.ip_rel_memory_address], 8,
+                                                 self._operand(instr, 1, state))
+                            continue
+                        if instr.memory_base == RSP and instr.memory_index == _NO_REGISTER:
+                            # A frame slot, [rsp+disp]; without a known stack pointer nothing is written.
+                            rsp = state.rsp
+                            if rsp is not None and instr.memory_segment not in _FS_GS:
+                                k1 = instr.op1_kind
+                                if k1 == _REG_KIND:
+                                    reg = instr.op1_register
+                                    values = regs.get(_FULL[reg], _UNK) if _SHAPE[reg] == _PLAIN \
+                                        else _read_register(reg, state)
+                                elif k1 in _IMM_KINDS:
+                                    values = _CONSTANTS[instr.immediate(1) & _M64]
+                                else:
+                                    values = self._operand(instr, 1, state)
+                                disp = instr.memory_displacement
+                                self._stack_store(state, rsp + (disp - _WRAP if disp >> 63 else disp),
+                                                  _MEM_SIZE[instr.memory_size], values)
+                            continue
+                        self._store_memory(instr, state, self._operand(instr, 1, state))
+                        continue
+                    k1 = instr.op1_kind
+                    narrowed = False  # the values already fit 32 bits (read from a 32-bit register)
+                    if k1 == _REG_KIND:
+                        reg = instr.op1_register
+                        shape = _SHAPE[reg]
+                        if shape == _PLAIN:
+                            values = regs.get(_FULL[reg], _UNK)
+                        elif shape == _DWORD:
+                            values = regs.get(_FULL[reg], _UNK)
+                            if values is not _UNK:
+                                values = _truncated(values, 4)
+                            narrowed = True
+                        else:
+                            values = _read_register(reg, state)
+                    elif k1 in _IMM_KINDS:
+                        values = _CONSTANTS[instr.immediate(1) & _M64]
+                    elif k1 == _MEM_KIND and instr.is_ip_rel_memory_operand:
+                        values = self._global_load(instr.ip_rel_memory_address, _MEM_SIZE[instr.memory_size])
+                    else:
+                        values = self._operand(instr, 1, state)
+                    if k0 == _REG_KIND:
+                        reg = instr.op0_register
+                        shape = _SHAPE[reg]
+                        if shape == _PLAIN:
+                            regs[_FULL[reg]] = values
+                        elif shape == _DWORD:
+                            regs[_FULL[reg]] = values if narrowed or values is _UNK else _truncated(values, 4)
+                        else:
+                            _write_register(reg, state, values)
+                    continue
+                if mn == _PUSH and instr.op0_kind == _REG_KIND:
+                    reg = instr.op0_register
+                    full = _FULL[reg]
+                    if full != RSP and _SIZE[reg] == 8:  # push of a 64-bit register: the prologue
+                        rsp = state.rsp
+                        if rsp is not None:
+                            state.rsp = rsp - 8
+                            self._stack_store(state, rsp - 8, 8, regs.get(full, _UNK))
+                        continue
+                handlers[mn](self, instr, state)
                 continue
             if fc == _INDIRECT_CALL and self.checks and instr.is_ip_rel_memory_operand \
                     and instr.ip_rel_memory_address in self.checks:
@@ -707,10 +792,7 @@ class FunctionDataflow:
             self._push_pop(instr, state, mn)
             return
         if mn == _LEA:
-            if self._own_writes:
-                _write_register(instr.op0_register, state, self._address(instr, state))
-            else:
-                self._write(instr, state, self._address(instr, state))
+            self._lea(instr, state)
             return
         if mn in _ARITH and instr.op0_kind == _REG_KIND:
             self._arith(instr, state, mn)
@@ -797,6 +879,24 @@ class FunctionDataflow:
             for reg in _IMPLICIT[mn]:
                 state.regs[reg] = _UNK
 
+    def _lea(self, instr: Instruction, state: State) -> None:
+        values = _IMAGE_ADDRESSES[instr.ip_rel_memory_address] if instr.is_ip_rel_memory_operand \
+            else self._address(instr, state)
+        if self._own_writes:
+            reg = instr.op0_register
+            if _SHAPE[reg] == _PLAIN:
+                state.regs[_FULL[reg]] = values
+            else:
+                _write_register(reg, state, values)
+        else:
+            self._write(instr, state, values)
+
+    def _arith_entry(self, instr: Instruction, state: State) -> None:
+        if instr.op0_kind == _REG_KIND:
+            self._arith(instr, state, instr.mnemonic)
+        else:
+            self._step(instr, state)
+
     def _push_pop(self, instr: Instruction, state: State, mn: int) -> None:
         if mn == _PUSH:
             value = self._operand(instr, 0, state)
@@ -845,18 +945,34 @@ class FunctionDataflow:
         shape = _SHAPE[reg0]
         partial = shape == _HIGH or shape == _NARROW
         shift = 8 if shape == _HIGH else 0
-        if instr.op1_kind == _REG_KIND:
+        k1 = instr.op1_kind
+        if k1 == _REG_KIND:
             reg1 = instr.op1_register
-            if reg1 == reg0 and (mn == Mnemonic.XOR or mn == Mnemonic.SUB):
+            if reg1 == reg0 and (mn == _XOR or mn == _SUB):
                 zero: ValueSet = _ZERO
                 state.regs[reg] = self._partial(state.regs.get(reg, _UNK), zero, size, shift) if partial else zero
                 return
-            src = _read_register(reg1, state)
-        else:
-            src = self._operand(instr, 1, state)
         if shape != _STACK_POINTER:
-            dst = _read_register(reg0, state) if partial else state.regs.get(reg, _UNK)
+            if partial:
+                dst = _read_register(reg0, state)
+            else:
+                dst = state.regs.get(reg, _UNK)
+                if dst is _UNK and mn != _AND and (mn != _XOR or size != 8):
+                    # Unknown stays unknown whatever the source (only a mask bounds it, and only an Import
+                    # survives a 64-bit xor): the source is not read.
+                    state.regs[reg] = _UNK
+                    return
+            src = _read_register(instr.op1_register, state) if k1 == _REG_KIND else \
+                _CONSTANTS[instr.immediate(1) & _M64] if k1 in _IMM_KINDS else self._operand(instr, 1, state)
         else:
+            if k1 in _IMM_KINDS:  # ``sub rsp, N``: the frame grows
+                if state.rsp is not None and (mn == _ADD or mn == _SUB):
+                    delta = _signed(instr.immediate(1), 8)
+                    state.rsp += delta if mn == _ADD else -delta
+                else:
+                    state.rsp = None
+                return
+            src = _read_register(instr.op1_register, state) if k1 == _REG_KIND else self._operand(instr, 1, state)
             if state.rsp is not None and len(src) == 1 and mn in (Mnemonic.ADD, Mnemonic.SUB):
                 (imm,) = src
                 if isinstance(imm, Const):
@@ -976,15 +1092,20 @@ class FunctionDataflow:
         if isinstance(addr, StackAddr):
             return self._stack_load(state, addr.offset, size)
         if isinstance(addr, Addr):
-            if size in MASKS and self._read_only(addr.rva):
-                raw = self.memory.read(addr.rva, size)
-                if len(raw) == size:
-                    value = int.from_bytes(raw, "little")
-                    if size == 8 and self.image_base <= value < self.image_base + self.image_size:
-                        return frozenset((Addr(value - self.image_base),))
-                    return frozenset((Const(value),))
-            return _IMAGE_LOADS[addr.rva, size]
+            return self._global_load(addr.rva, size)
         return frozenset((make_load(addr, size),))
+
+    def _global_load(self, rva: int, size: int) -> ValueSet:
+        """What ``size`` bytes of the image at ``rva`` hold: read-only memory read as a constant or an image
+        address, writable memory (a global) as a load of it."""
+        if size in MASKS and self._read_only(rva):
+            raw = self.memory.read(rva, size)
+            if len(raw) == size:
+                value = int.from_bytes(raw, "little")
+                if size == 8 and self.image_base <= value < self.image_base + self.image_size:
+                    return frozenset((Addr(value - self.image_base),))
+                return frozenset((Const(value),))
+        return _IMAGE_LOADS[rva, size]
 
     def _read_only(self, rva: int) -> bool:
         known = self._ro_cache.get(rva >> 12)
@@ -1087,6 +1208,15 @@ class FunctionDataflow:
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
         return _UNK
+
+
+#: The step of each mnemonic ``_run_block`` does not take inline (one list index instead of a chain of tests):
+#: ``lea`` and register arithmetic to their own handler, everything else to ``_step``.
+_HANDLERS: list[Callable[[FunctionDataflow, Instruction, State], None]] = [FunctionDataflow._step] * (
+    max(v for k, v in vars(Mnemonic).items() if k.isupper()) + 1)
+_HANDLERS[_LEA] = FunctionDataflow._lea
+for _mnemonic in _ARITH:
+    _HANDLERS[_mnemonic] = FunctionDataflow._arith_entry
 
 
 def _may_store(instr: Instruction) -> bool:
@@ -1210,7 +1340,8 @@ _FRAME_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(
     lambda key: frozenset((Load(_FRAME_ADDRESS[key[0]], key[1]),)))
 _PARAMETERS: _Shared[int, ValueSet] = _Shared(lambda index: frozenset((Param(index),)))
 _CONSTANTS: _Shared[int, ValueSet] = _Shared(lambda value: frozenset((Const(value),)))
-_IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((Addr(rva),)))
+_IMAGE_ADDRESS: _Shared[int, Addr] = _Shared(Addr)
+_IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((_IMAGE_ADDRESS[rva],)))
 #: ``{Load(Addr(rva), size)}``: what a read of writable image memory (a global) gives.
 _IMAGE_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(lambda key: frozenset((make_load(Addr(key[0]), key[1]),)))
 
@@ -1338,9 +1469,11 @@ def _truncate(value: Value, size: int) -> Value:
 
 
 def _truncated(values: ValueSet, size: int) -> ValueSet:
-    """``values`` written to or read from a ``size``-byte register: only constants change."""
+    """``values`` written to or read from a ``size``-byte register: only constants wider than it change (the
+    set itself is kept when none does)."""
+    mask = MASKS[size]
     for value in values:
-        if isinstance(value, Const):
+        if isinstance(value, Const) and value.value & mask != value.value:
             return frozenset(_truncate(v, size) for v in values)
     return values
 
