@@ -117,12 +117,29 @@ class AnalysisResult:
     root_names: frozenset[str] = frozenset()
     #: ``--max-depth`` of the walk: longer rows are those of event sites nothing reaches within it.
     max_depth: Optional[int] = None
+    #: Function -> its direct callers, for every function the walk reached (``call_graph``).
+    walked_callers: dict[int, list[int]] = field(default_factory=dict)
+
+    def call_graph(self) -> nx.DiGraph:
+        """The call graph the walk searched, as networkx edges (caller -> callee); see ``call_graph``."""
+        return call_graph(self.walked_callers)
 
     def api_rows(self) -> list[Row]:
         """The rows an API root reaches within the depth (without those of events reached only from other
         entry points, or only beyond the depth)."""
         return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"
                 and (self.max_depth is None or r.call_depth <= self.max_depth)]
+
+
+def call_graph(callers: dict[int, list[int]]) -> nx.DiGraph:
+    """Caller lists as a networkx DiGraph, made only where a graph is read: the walk searches the sorted
+    lists themselves, and filling a DiGraph beside them cost the walk a tenth of its time at 1x (networkx's
+    import, which loads every algorithm it has, and one edge per caller) with nothing reading it."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_edges_from((caller, n) for n, known in callers.items() for caller in known)
+    return graph
 
 
 def relevant_args(api: EtwApi, site: CallSite, values: CallValues) -> dict[str, ValueSet]:
@@ -151,17 +168,8 @@ class Analysis:
         self.options = options
         self.progress = progress or (lambda phase, done, total: None)
         self.stats = AnalysisStats()
-        self._graph: Optional[nx.DiGraph] = None
-
-    @property
-    def graph(self) -> nx.DiGraph:
-        """The walk's call graph, made on first use: networkx's package imports every algorithm, reader and
-        backend it has (about 0.1 s of CPU, a third of a small DLL's whole run)."""
-        if self._graph is None:
-            import networkx as nx
-
-            self._graph = nx.DiGraph()
-        return self._graph
+        #: node -> its direct callers, sorted: a node's list is made on its first visit and never changes after.
+        self._caller_lists: dict[int, list[int]] = {}
 
     # ------------------------------------------------------------------ setup
     def run(self) -> AnalysisResult:
@@ -186,15 +194,9 @@ class Analysis:
         self._sites_in: dict[int, list[CallSite]] = sites_by_caller(facts.calls)
         self.callers_of: dict[int, list[CallSite]] = sites_by_callee(facts.calls, self._sites_in,
                                                                      ignored | set(self.apis), ignored)
-        # The call graph the walk searches, grown from callers_of as the walk reaches each function: its cost
-        # follows the rows produced, not the size of the binary (551,000 edges in node.exe). Made when first
-        # used (``graph``), so a binary whose walk reads no edge never imports networkx.
-        self._graph = None
-        #: node -> its direct callers in the graph, sorted: a node's incoming edges are added once, on its first
-        #: visit, and never change after.
-        self._caller_lists: dict[int, list[int]] = {}
-        #: (node, its callers) read since the graph was last brought up to date (``_flush_graph``).
-        self._graph_edges: list[tuple[int, list[int]]] = []
+        # The call graph the walk searches is grown from callers_of as the walk reaches each function
+        # (``_caller_lists``): its cost follows the rows produced, not the size of the binary (551,000 edges
+        # in node.exe).
         #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
         self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
         self.roots = self._roots()
@@ -254,7 +256,7 @@ class Analysis:
             self.stats.named_rows = name_rows(rows, indexes)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
         return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots),
-                              self.options.max_depth)
+                              self.options.max_depth, self._caller_lists)
 
     def _roots(self) -> set[int]:
         funcs = self.facts.functions
@@ -563,12 +565,10 @@ class Analysis:
 
     def _fill_callers(self, nodes: Iterable[int]) -> None:
         """Keep the sorted callers of the ``nodes`` not seen yet (a node's callers are complete once read:
-        they never change after), from ``callers_of`` directly; their incoming edges go into the graph
-        in bulk, once per walk (``_graph_edges``), not one networkx call per search level."""
+        they never change after), from ``callers_of`` directly."""
         lists = self._caller_lists
         callers_of = self.callers_of
         funclets = self.facts.funclets
-        edges = self._graph_edges
         for n in nodes:
             if n in lists:
                 continue
@@ -577,17 +577,9 @@ class Analysis:
                 lists[n] = []
                 continue
             known = lists[n] = sorted({site.caller for site in sites})  # a caller calling twice is one edge
-            edges.append((n, known))
             if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
                 by_call = {site.caller for site in sites if site.rva != n}  # a funclet edge's site is the funclet
                 known.sort(key=lambda caller: ((caller, n) in funclets and caller not in by_call, caller))
-
-    def _flush_graph(self) -> None:
-        """The call graph holds every edge the walk read: the callers found since the last flush go in
-        with one ``add_edges_from``."""
-        if self._graph_edges:
-            self.graph.add_edges_from((caller, n) for n, known in self._graph_edges for caller in known)
-            self._graph_edges.clear()
 
     def _callers(self, node: int) -> list[int]:
         """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
@@ -673,7 +665,6 @@ class Analysis:
             self._emit(ref.function, [ref.function], events, write_rva, ref.rva)
         self.progress("walk", total, total)
         self._unreached()
-        self._flush_graph()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
