@@ -601,7 +601,8 @@ class Analysis:
     def _walk(self) -> list[Row]:
         self._ancestor_cache: dict[int, tuple[int, dict]] = {}
         #: (write API, its concrete argument values) -> the events they select (``_site_events``).
-        self._events_of: dict[tuple, list[EventInfo]] = {}
+        self._events_of: dict[tuple, tuple[list[EventInfo], dict[tuple[bool, bool], tuple[list[EventInfo],
+                                                                                      list[int]]]]] = {}
         #: Value set -> (depends on a parameter, changes under substitution) (``_dependence``).
         self._depends: dict[ValueSet, tuple[bool, bool]] = {}
         #: Row function -> its Entry label.
@@ -632,30 +633,20 @@ class Analysis:
                 ref_functions |= helper_chain(helper, callees)
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
         total = len(write_sites) + len(self.ref_sites)
+        all_sites = self.options.all_sites
+        emit = self._emit
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
             exprs = {k: v for k, v in self._site_args(site, api).items() if k not in REGISTER_ROLES}
             for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
-                if self.options.all_sites:
+                if all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own
-                events: list[EventInfo] = []
-                for event in self._site_events(api, site.callee, concrete):
-                    # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
-                    # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
-                    inlined = event.tracelogging_provider and (event.id in (None, 0) or func in ref_functions
-                                                               or site.caller in ref_functions)
-                    if event.kind == KIND_MANIFEST and self.ref_sites and (
-                            inlined or (not event.resolved and (site.caller in ref_functions
-                                                                or func in ref_functions))):
-                        continue
-                    if event not in events:
-                        events.append(event)
-                        self._written.add((event.provider_guid, event.id, event.version))
-                    if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
-                            event.event_key[1], int):
-                        covered.add((func, event.event_key[1]))
-                self._emit(func, suffix, events, site.rva, hop)
+                events, blobs = self._site_events(api, site.callee, concrete, func in ref_functions,
+                                                  site.caller in ref_functions)
+                for blob in blobs:
+                    covered.add((func, blob))
+                emit(func, suffix, events, site.rva, hop)
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
                 self.progress("walk", n, total)
@@ -683,16 +674,44 @@ class Analysis:
                 has, has or len(values) > MAX_VALUES or any(isinstance(v, StackAddr) and v.fields for v in values))
         return known
 
-    def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet]) -> list[EventInfo]:
-        """The events one write API emits for concrete argument values: resolved once per (API, values),
-        however many call paths bring the same values to it."""
+    def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet], func_refers: bool,
+                     caller_refers: bool) -> tuple[list[EventInfo], list[int]]:
+        """The events one write API emits for concrete argument values and the TraceLogging blobs among
+        them: resolved once per (API, values), however many call paths bring the same values to it, and
+        kept once per (whether the function where they became concrete, and the write's caller, reference
+        TraceLogging metadata), which is all the choice of what a path reports depends on. The event lists
+        are only read, so every path with the same answer shares one."""
         key = (callee, tuple(concrete.values()))  # one API's roles come in one order
-        found = self._events_of.get(key)
-        if found is None:
+        known = self._events_of.get(key)
+        if known is None:
             name = self.facts.functions[callee].name
-            found = self._events_of[key] = [event for combo in combinations(concrete)
-                                            for event in self.resolver.events(api, name, combo)]
-        return found
+            found = [event for combo in combinations(concrete) for event in self.resolver.events(api, name, combo)]
+            known = self._events_of[key] = (found, {})
+        found, kept_by = known
+        kept = kept_by.get((func_refers, caller_refers))
+        if kept is None:
+            kept = kept_by[(func_refers, caller_refers)] = self._kept_events(found, func_refers, caller_refers)
+        return kept
+
+    def _kept_events(self, found: list[EventInfo], func_refers: bool,
+                     caller_refers: bool) -> tuple[list[EventInfo], list[int]]:
+        """The distinct events a path reports (each marked written) and the TraceLogging blobs among them."""
+        events: list[EventInfo] = []
+        blobs: list[int] = []
+        for event in found:
+            # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
+            # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
+            inlined = event.tracelogging_provider and (event.id in (None, 0) or func_refers or caller_refers)
+            if event.kind == KIND_MANIFEST and self.ref_sites and (
+                    inlined or (not event.resolved and (caller_refers or func_refers))):
+                continue
+            if event not in events:
+                events.append(event)
+                self._written.add((event.provider_guid, event.id, event.version))
+            if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(event.event_key[1], int):
+                if event.event_key[1] not in blobs:
+                    blobs.append(event.event_key[1])
+        return events, blobs
 
     def _write_call(self, ref) -> Optional[CallSite]:
         """The call that writes a referenced event: a TraceLogging writer passed the blob, else the ETW
@@ -734,10 +753,16 @@ class Analysis:
         if budget < 0:
             return
         ancestors = self._ancestors(func, budget)
-        for root, (dist, _next) in ancestors.items():
-            if root not in self.roots or dist > budget:
+        roots = self.roots
+        for root, (dist, nxt) in ancestors.items():
+            if dist > budget or root not in roots:
                 continue
-            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
+            path = [root]  # root ... up to (not including) func: ``_path`` without its last step
+            while nxt is not None:
+                path.append(nxt)
+                nxt = ancestors[nxt][1]
+            path.pop()
+            self._add_rows(self._best, root, path + suffix, func, events, site_rva, hop)
 
     def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
                   events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None,
@@ -772,7 +797,7 @@ class Analysis:
                 label = self._labels[root] = self.entries.label(root)
         else:
             label = entry
-        ioctl = self.ioctl.codes(path_ids, site, hop)
+        ioctl = self.ioctl.codes(path_ids, site, hop) if root in self.entries.ioctl_guards else ""
         rank = (length, names, site_rva)
         for key, event in keys:  # a row is built only where it is kept
             old = into.get(key)
@@ -846,6 +871,7 @@ class Analysis:
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
         dependence = self._dependence
+        roots, apis, callers_of, arg = self.roots, self.apis, self.callers_of, self.values.arg
         while queue:
             func, ex, suffix, hop = queue.popleft()
             dependent = []
@@ -858,19 +884,21 @@ class Analysis:
             if not param:
                 yield func, ex, suffix, hop
                 continue
-            if func in self.roots:
+            if func in roots:
                 yield func, _drop_params(ex), suffix, hop
             if len(suffix) >= max_depth:
                 continue
-            for caller_site in self.callers_of.get(func, ()):
+            for caller_site in callers_of.get(func, ()):
                 caller = caller_site.caller
-                if caller in self.apis or caller in suffix:
+                if caller in apis or caller in suffix:
                     continue
 
                 def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                    return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
+                    return frozenset([in_frame(v, s.caller) for v in arg(s, i)])
 
-                new = {k: substitute_all(v, args) if k in dependent else v for k, v in ex.items()}
+                new = ex.copy()
+                for k in dependent:
+                    new[k] = substitute_all(new[k], args)
                 key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
