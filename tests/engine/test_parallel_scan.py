@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from array import array
 
 import pytest
@@ -100,10 +101,13 @@ def test_background_child_answers_or_is_replaced():
 
     assert parallel.Background(here, lambda _answer: b"\x01", receive=short).result() is True
 
-    import time
-
-    # An idle child runs only where no other process wants the core (Linux: SCHED_IDLE), at first.
-    policy = parallel.Background(lambda: os.sched_getscheduler(0), idle=True).result()
+    # An idle child runs only where no other process wants the core (Linux: SCHED_IDLE) until its answer is
+    # asked for (``result`` gives it the ordinary policy back): read once it has answered.
+    idle = parallel.Background(lambda: os.sched_getscheduler(0), idle=True)
+    deadline = time.monotonic() + 60
+    while not idle.ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    policy = idle.result()
     assert policy == getattr(os, "SCHED_IDLE", policy)
 
     sleeper = parallel.Background(lambda: time.sleep(30))
