@@ -57,6 +57,17 @@ def test_analyze_with_pdb_loads_only_what_it_uses(tmp_path):
     assert loaded == []
 
 
+def test_a_binary_without_etw_writes_never_loads_networkx(tmp_path, real_binary):
+    """The walk's graph is made when the walk first reads a caller: a WDM driver that writes no ETW event
+    (dokan2.sys with its PDB, the negative control of tests/real/test_entries_real.py) is analysed without
+    networkx, whose import is about a third of a small binary's run."""
+    path = real_binary("dokan2.sys")
+    code, modules = _modules_after("analyze", path, "-o", str(tmp_path / "out.tsv"), "-q")
+    assert code == 0
+    assert (tmp_path / "out.tsv").read_text(encoding="utf-8").count("\n") == 1  # the header only
+    assert "pdbparse" in modules and not [m for m in modules if m == "networkx" or m.startswith("networkx.")]
+
+
 def test_saved_facts_load_the_recorder_only_when_asked(tmp_path):
     facts = tmp_path / "k.facts.json"
     code, modules = _modules_after("analyze", synth_exe(), "-o", str(tmp_path / "out.tsv"), "-q",

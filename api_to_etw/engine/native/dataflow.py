@@ -10,7 +10,9 @@ small: instructions it does not model make their destination unknown, never wron
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar, cast
 
 from iced_x86 import (
@@ -163,6 +165,13 @@ _SHAPE: tuple[int, ...] = tuple(
     (_DWORD if _SIZE[r] == 4 else _NARROW) if _SIZE[r] < 8 and _GPR[r] else _PLAIN
     for r in range(len(_FULL)))
 _NO_REGISTER = Register.NONE
+#: Instruction getters ``map`` applies in C (the driver's set-up reads them for every instruction).
+_IP = attrgetter("ip")
+_FLOW_CONTROL = attrgetter("flow_control")
+_INDIRECT_BRANCH = FlowControl.INDIRECT_BRANCH
+#: Flow control -> 1 where it makes a block leader (a branch's target, or the instruction after a branch or an
+#: end), else 0: ``bytes.translate`` marks them and ``find`` visits the marks (a regex costs more per call).
+_LEADING = bytes(int(fc in _BLOCK_ENDS or fc == _COND or fc == _JUMP) for fc in range(256))
 _FS_GS = (Register.GS, Register.FS)
 _WRAP = 1 << 64
 _M64 = _WRAP - 1
@@ -258,7 +267,8 @@ class FunctionDataflow:
                  copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
                  record_targets: bool = False,
                  fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None,
-                 checks: Collection[int] = (), asked: Optional[Mapping[int, Collection[int]]] = None):
+                 checks: Collection[int] = (), asked: Optional[Mapping[int, Collection[int]]] = None,
+                 read_only: Optional[dict[int, bool]] = None):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -289,7 +299,8 @@ class FunctionDataflow:
         self.decoded: set[Value] = set()
         #: The recorded targets that are tail jumps.
         self.tail_targets: set[int] = set()
-        self._ro_cache: dict[int, bool] = {}
+        #: Image page -> whether it is read-only (``read_only``: one cache shared by the flows over an image).
+        self._ro_cache: dict[int, bool] = {} if read_only is None else read_only
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
         self._edge_states: dict[int, State] = {}
@@ -303,7 +314,10 @@ class FunctionDataflow:
     # ------------------------------------------------------------------ driver
     def run(self, pieces: Iterable[tuple[int, int]], landing_pads: Collection[int] = ()) -> None:
         """The data flow over the function's code from its entry, and from each landing pad (code only the
-        unwinder enters: a ``__except`` block) with nothing known but the image."""
+        unwinder enters: a ``__except`` block) with nothing known but the image.
+
+        Most functions the analysis asks about are one block: their set-up reads each instruction's flow
+        control once (in C, through ``map``), finds no leader, and runs the block once with no worklist."""
         instrs: list[Instruction] = []
         bounds = []
         for start, stop in pieces:
@@ -313,60 +327,61 @@ class FunctionDataflow:
         if not instrs:
             return
         entry = instrs[0].ip
+        inside: Callable[[int], bool]
         if len(bounds) > 1:  # one piece decodes in address order already
-            instrs.sort(key=lambda i: i.ip)
+            instrs.sort(key=_IP)
             bounds_seen = bounds
 
             def inside(rva: int) -> bool:
                 return any(a <= rva < b for a, b in bounds_seen)
         else:
-            lo, hi = bounds[0]
-
-            def inside(rva: int) -> bool:
-                return lo <= rva < hi
-
-        # Block leaders and ends from each instruction's flow control, read once (most functions are one block).
-        flows = [instr.flow_control for instr in instrs]
-        leaders = {entry}
-        leaders.update(pad for pad in landing_pads if inside(pad))
-        last_index = len(instrs) - 1
-        for idx, fc in enumerate(flows):
-            if fc == _NEXT or fc == _CALL:
-                continue
-            if fc == _COND or fc == _JUMP:
-                target = instrs[idx].near_branch_target
-                if inside(target):
-                    leaders.add(target)
-                if idx < last_index:
-                    leaders.add(instrs[idx + 1].ip)
-            elif fc in _BLOCK_ENDS:
-                if idx < last_index:
-                    leaders.add(instrs[idx + 1].ip)
-        blocks: dict[int, list[Instruction]] = {}
-        order: list[int] = []
-        if len(leaders) == 1 and instrs[0].ip == entry:
-            blocks[entry] = instrs
-            order.append(entry)
+            inside = range(*bounds[0]).__contains__
+        flows = bytes(map(_FLOW_CONTROL, instrs))
+        self._orphans = []
+        sliced = self.asked is not None and self.targets is None
+        loops = _one_block(instrs, flows, entry, inside) if len(bounds) == 1 and not landing_pads else None
+        if loops is not None:  # most functions: one block, no edges to follow
+            block = instrs
+            if sliced:
+                last = self._last_needed(instrs, flows, 0, len(instrs))
+                if last < 0:
+                    return
+                if not loops:
+                    block = instrs[:last + 1]
+            if not loops:  # one visit from the entry state, nothing to join
+                self._edge_states = {}
+                self._run_block(block, State.entry(), inside)
+                return
+            blocks = {entry: block}
+            position = {entry: 0}
         else:
-            current: list[Instruction] = []
-            for instr in instrs:
-                if instr.ip in leaders:
-                    current = []
-                    blocks[instr.ip] = current
-                    order.append(instr.ip)
-                current.append(instr)
-        # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the successor
-        # rule without them).
-        self._orphans: list[int] = []
-        if len(blocks) > 1:
-            reached = {entry}
-            for block in blocks.values():
-                reached.update(_successors(block[-1], inside, self.sites, ()))
-            self._orphans = [ip for ip in order if ip not in reached]
-        position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
-                                                                         self.sites)
-        if self.asked is not None and self.targets is None:
-            self._slice(blocks, inside)
+            spans = _spans(instrs, flows, entry, inside, landing_pads, len(bounds) == 1)
+            # Block -> the blocks control reaches from it (``_successors``, those that are blocks).
+            successors: dict[int, Sequence[int]] = {}
+            if len(spans) == 1:  # it reaches itself only through a jump back to the entry
+                fc = flows[-1]
+                loops = (fc == _COND or fc == _JUMP) and instrs[-1].near_branch_target == entry
+                successors[entry] = (entry,) if loops else ()
+                position = {entry: 0}
+            else:
+                sites = self.sites
+                for ip, (_a, b) in spans.items():
+                    successors[ip] = _successors(instrs[b - 1], inside, sites, ())
+                # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the
+                # successor rule without them).
+                reached = {entry}
+                for succs in successors.values():
+                    reached.update(succs)
+                orphans = self._orphans = [ip for ip in spans if ip not in reached]
+                for ip, (_a, b) in spans.items():
+                    if orphans and flows[b - 1] == _INDIRECT_BRANCH:
+                        successors[ip] = _successors(instrs[b - 1], inside, sites, orphans)
+                    successors[ip] = [succ for succ in successors[ip] if succ in spans]
+                position = _reverse_postorder(successors, list(spans), entry)
+            if sliced:
+                spans = self._slice(instrs, flows, spans, successors)
+            whole = (0, len(instrs))
+            blocks = {ip: instrs if span == whole else instrs[span[0]:span[1]] for ip, span in spans.items()}
 
         states: dict[int, State] = {}
         visits: dict[int, int] = {}
@@ -388,9 +403,9 @@ class FunctionDataflow:
             state = states[ip].copy()
             block = blocks[ip]
             self._edge_states = {}
-            successors = self._run_block(block, state, inside)
+            run_successors = self._run_block(block, state, inside)
             edges = self._edge_states
-            for succ in successors:
+            for succ in run_successors:
                 if succ not in blocks:
                     continue
                 out = edges.get(succ, state)
@@ -404,40 +419,34 @@ class FunctionDataflow:
                     worklist.append(succ)
                     queued.add(succ)
 
-    def _slice(self, blocks: dict[int, list[Instruction]], inside: Callable[[int], bool]) -> None:
+    def _slice(self, instrs: list[Instruction], flows: bytes, spans: dict[int, tuple[int, int]],
+               successors: Mapping[int, Sequence[int]]) -> dict[int, tuple[int, int]]:
         """Keep only the code the answer depends on: the blocks from which control can reach a wanted call site
         or an instruction that writes memory (a store to remember), and of those that reach no other kept block,
         the instructions up to the last such one (mostly the epilogue after the last wanted call goes).
 
         The kept blocks are closed under predecessors, and the worklist takes them in the same order with or
         without the others (their positions are fixed before), so every kept block sees the states it would
-        have seen in a run of the whole function: the answer for the wanted sites and the stores is the same."""
-        asked = self.asked
-        assert asked is not None
-        last: dict[int, int] = {}  # block -> index of its last instruction that must run
-        for ip, block in blocks.items():
-            for k in range(len(block) - 1, -1, -1):
-                instr = block[k]
-                # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through the
-                # stack pointer (always the frame), and an operand that is only read (a compare, a push or call
-                # through memory) change at most the frame, which nothing after the last wanted site reads.
-                if (instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8
-                        and _may_store(instr)) or instr.ip in asked:
-                    last[ip] = k
-                    break
-        if len(blocks) == 1:  # most functions: no edges to follow
-            ((ip, block),) = blocks.items()
+        have seen in a run of the whole function: the answer for the wanted sites and the stores is the same.
+
+        ``spans`` are the blocks as index ranges of ``instrs`` and ``flows`` their flow controls (a byte each): a
+        memory write is looked for only where the flow goes on to the next instruction, a wanted site only where
+        it does not (a call or a jump: the only instructions whose arguments are recorded)."""
+        last: dict[int, int] = {}  # block -> index in ``instrs`` of its last instruction that must run
+        for ip, (a, b) in spans.items():
+            k = self._last_needed(instrs, flows, a, b)
+            if k >= 0:
+                last[ip] = k
+        if len(spans) == 1:  # most functions: no edges to follow
+            ((ip, (a, b)),) = spans.items()
             if ip not in last:
-                del blocks[ip]
-            elif ip not in _successors(block[-1], inside, self.sites, self._orphans):
-                blocks[ip] = block[:last[ip] + 1]
-            return
-        successors = {ip: [s for s in _successors(block[-1], inside, self.sites, self._orphans) if s in blocks]
-                      for ip, block in blocks.items()}
+                return {}
+            return {ip: (a, b if ip in successors[ip] else last[ip] + 1)}
         predecessors: dict[int, list[int]] = {}
         for ip, succs in successors.items():
             for succ in succs:
-                predecessors.setdefault(succ, []).append(ip)
+                if succ in spans:
+                    predecessors.setdefault(succ, []).append(ip)
         kept = set(last)
         todo = list(last)
         while todo:
@@ -445,11 +454,30 @@ class FunctionDataflow:
                 if pred not in kept:
                     kept.add(pred)
                     todo.append(pred)
-        for ip in [ip for ip in blocks if ip not in kept]:
-            del blocks[ip]
-        for ip in kept:
-            if not any(succ in kept for succ in successors[ip]):
-                blocks[ip] = blocks[ip][:last[ip] + 1]  # a kept block with no kept successor holds the work
+        out = {}
+        for ip, (a, b) in spans.items():
+            if ip in kept:
+                # A kept block with no kept successor holds the work.
+                out[ip] = (a, b) if any(succ in kept for succ in successors[ip]) else (a, last[ip] + 1)
+        return out
+
+    def _last_needed(self, instrs: list[Instruction], flows: bytes, start: int, end: int) -> int:
+        """Index of the last instruction in ``instrs[start:end]`` (one block) a sliced run must run: a wanted call
+        site or a memory write that may be a store; -1 when there is none."""
+        asked = self.asked
+        assert asked is not None
+        for k in range(end - 1, start - 1, -1):
+            instr = instrs[k]
+            if flows[k] == _NEXT:
+                # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through the
+                # stack pointer (always the frame), and an operand that is only read (a compare, a push through
+                # memory) change at most the frame, which nothing after the last wanted site reads.
+                if instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8 \
+                        and _may_store(instr):
+                    return k
+            elif instr.ip in asked:
+                return k
+        return -1
 
     #: Whether the class steps and writes as this one does (a subclass that watches steps or writes does not):
     #: then ``_run_block`` runs each instruction's prepared operation (``_prepare``), else every instruction
@@ -1382,24 +1410,21 @@ def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping
     return [last.next_ip]
 
 
-def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int], entry: int, inside,
-                       orphans: Sequence[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
-    """Each block's place in the worklist: reverse postorder of the control-flow graph, so every block runs
-    after all its predecessors but those closing a loop. In address order a shared error exit placed before
-    the paths that jump to it (an epilogue inside a loop) used up its visits before the last of them arrived
-    and those paths' values were lost. Blocks the search does not reach follow in address order."""
-    def successors(ip: int) -> Sequence[int]:
-        return _successors(blocks[ip][-1], inside, sites, orphans)
-
+def _reverse_postorder(successors: Mapping[int, Sequence[int]], order: list[int], entry: int) -> dict[int, int]:
+    """Each block's place in the worklist: reverse postorder of the control-flow graph (``successors``: block ->
+    the blocks ``_successors`` gives, one key per block), so every block runs after all its predecessors but
+    those closing a loop. In address order a shared error exit placed before the paths that jump to it (an
+    epilogue inside a loop) used up its visits before the last of them arrived and those paths' values were
+    lost. Blocks the search does not reach follow in address order."""
     finished: list[int] = []
     seen = {entry}
-    stack = [(entry, iter(successors(entry)))]
+    stack = [(entry, iter(successors[entry]))]
     while stack:
         ip, todo = stack[-1]
         for succ in todo:
-            if succ in blocks and succ not in seen:
+            if succ in successors and succ not in seen:
                 seen.add(succ)
-                stack.append((succ, iter(successors(succ))))
+                stack.append((succ, iter(successors[succ])))
                 break
         else:
             stack.pop()
@@ -1407,6 +1432,76 @@ def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int]
     finished.reverse()
     finished.extend(ip for ip in order if ip not in seen)
     return {ip: i for i, ip in enumerate(finished)}
+
+
+def _one_block(instrs: list[Instruction], flows: bytes, entry: int, inside: Callable[[int], bool]) -> Optional[bool]:
+    """For code decoded as one piece from ``entry`` with no landing pad: whether it is one block that loops to
+    itself (a jump back to the entry), False for one block that does not, None when it may be more blocks
+    (``_spans`` says). One block: nothing but its last instruction makes a leader (``_LEADING``), and that one
+    does not branch to an instruction inside other than the entry (nor to an address inside: ``_spans`` takes
+    the rare jump into the middle of an instruction)."""
+    last_index = len(instrs) - 1
+    first = flows.translate(_LEADING).find(1)
+    if first < 0:
+        return False
+    if first != last_index:
+        return None
+    fc = flows[last_index]
+    if fc != _COND and fc != _JUMP:
+        return False
+    target = instrs[last_index].near_branch_target
+    if target == entry:
+        return True
+    return None if inside(target) else False
+
+
+def _spans(instrs: list[Instruction], flows: bytes, entry: int, inside: Callable[[int], bool],
+           landing_pads: Collection[int], ordered: bool) -> dict[int, tuple[int, int]]:
+    """The basic blocks of ``instrs`` (sorted by address; ``ordered``: no address twice, as one decoded piece)
+    as leader -> (index of its first instruction, index past its last), in address order.
+
+    Leaders are the entry, the landing pads, the targets of branches inside and the instructions after a
+    branch or block end. Only the instructions that make one are looked at in Python: ``flows`` (their flow
+    controls, a byte each) is searched for them (most functions have none but their last)."""
+    leaders = {entry}
+    if landing_pads:
+        leaders.update(pad for pad in landing_pads if inside(pad))
+    last_index = len(instrs) - 1
+    marks = flows.translate(_LEADING)
+    idx = marks.find(1)
+    while idx >= 0:
+        fc = flows[idx]
+        if fc == _COND or fc == _JUMP:
+            target = instrs[idx].near_branch_target
+            if inside(target):
+                leaders.add(target)
+        if idx < last_index:
+            leaders.add(instrs[idx + 1].ip)
+        idx = marks.find(1, idx + 1)
+    count = len(instrs)
+    if len(leaders) == 1 and instrs[0].ip == entry:
+        return {entry: (0, count)}
+    if ordered:
+        ips = list(map(_IP, instrs))
+        starts = []
+        for leader in leaders:  # a leader that is no instruction's start (a jump into one) starts nothing
+            k = bisect_left(ips, leader)
+            if k < count and ips[k] == leader:
+                starts.append(k)
+        starts.sort()
+        return {ips[a]: (a, b) for a, b in zip(starts, starts[1:] + [count])}
+    # Pieces decoded apart may hold an address twice: its later copy starts the block again.
+    spans: dict[int, tuple[int, int]] = {}
+    current, first = -1, 0
+    for k, instr in enumerate(instrs):
+        ip = instr.ip
+        if ip in leaders:
+            if current >= 0:
+                spans[current] = (first, k)
+            current, first = ip, k
+    if current >= 0:
+        spans[current] = (first, count)
+    return spans
 
 
 #: Most values of each kind kept for reuse (the frame offsets and constants code uses are few: a guard).
