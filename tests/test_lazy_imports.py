@@ -52,9 +52,22 @@ def test_analyze_with_pdb_loads_only_what_it_uses(tmp_path):
     code, modules = _modules_after("analyze", synth_exe(), "-o", str(tmp_path / "out.tsv"), "-q")
     assert code == 0
     assert (tmp_path / "out.tsv").read_text(encoding="utf-8").count("\n") > 1  # it did analyse
-    assert {"pefile", "iced_x86", "networkx", "pdbparse", "api_to_etw.binary.pdb"} <= modules
+    assert {"pefile", "iced_x86", "pdbparse", "api_to_etw.binary.pdb"} <= modules
+    # The walk searches its caller lists; networkx is imported only where its graph is read (call_graph).
+    assert not [m for m in modules if m == "networkx" or m.startswith("networkx.")]
     loaded = sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_FOR_ANALYZE))
     assert loaded == []
+
+
+def test_a_binary_without_etw_writes_never_loads_networkx(tmp_path, real_binary):
+    """The walk's graph is made when the walk first reads a caller: a WDM driver that writes no ETW event
+    (dokan2.sys with its PDB, the negative control of tests/real/test_entries_real.py) is analysed without
+    networkx, whose import is about a third of a small binary's run."""
+    path = real_binary("dokan2.sys")
+    code, modules = _modules_after("analyze", path, "-o", str(tmp_path / "out.tsv"), "-q")
+    assert code == 0
+    assert (tmp_path / "out.tsv").read_text(encoding="utf-8").count("\n") == 1  # the header only
+    assert "pdbparse" in modules and not [m for m in modules if m == "networkx" or m.startswith("networkx.")]
 
 
 def test_saved_facts_load_the_recorder_only_when_asked(tmp_path):

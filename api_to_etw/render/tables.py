@@ -19,7 +19,7 @@ from ..analysis.records import Row
 from ..collector import collector_paused
 from ..errors import OutputError
 from ..inputs import describe_mode
-from .rows import COLUMNS, rows_cells, rows_json
+from .rows import COLUMNS, rows_cells, rows_json, rows_tsv_lines
 
 FORMATS = ("tsv", "csv", "jsonl")
 
@@ -33,7 +33,7 @@ def render(rows: Iterable[Row], fmt: str) -> str:
             raise ValueError(f"unknown format {fmt}")
         kept = rows if isinstance(rows, Sequence) else list(rows)
         if fmt == "tsv":
-            plain = _plain_tsv(rows_cells(kept), len(kept), COLUMNS)
+            plain = _plain_tsv(rows_tsv_lines(kept), len(kept), COLUMNS)
             if plain is not None:
                 return plain
         return _table_text(lambda: rows_cells(kept), COLUMNS, fmt)
@@ -43,11 +43,12 @@ def render(rows: Iterable[Row], fmt: str) -> str:
 _TSV_ESCAPED = ("\\", '"', "\r", "\0")
 
 
-def _plain_tsv(cells: Iterable[Sequence[str]], count: int, names: Sequence[str]) -> Optional[str]:
-    """The TSV text of string cells that hold nothing the writer escapes, joined with no per-cell work
-    (what the csv writer writes for them, byte for byte); None when any cell holds a tab, a newline, a
-    backslash, a quote or a carriage return (the writer then escapes it)."""
-    text = "\t".join(names) + "\n" + "".join(["\t".join(row) + "\n" for row in cells])
+def _plain_tsv(lines: Iterable[str], count: int, names: Sequence[str]) -> Optional[str]:
+    """The TSV text of rows given as their cells joined by tabs, each ending in a newline, when no cell
+    holds what the writer escapes (then it is what the csv writer writes for them, byte for byte); None
+    when any cell holds a tab, a newline, a backslash, a quote or a carriage return (the writer then
+    escapes it)."""
+    text = "\t".join(names) + "\n" + "".join(lines)
     if text.count("\n") != count + 1 or text.count("\t") != (count + 1) * (len(names) - 1):
         return None  # a tab or a newline inside a cell
     if any(c in text for c in _TSV_ESCAPED):

@@ -10,9 +10,16 @@ import os
 
 import pytest
 
-from api_to_etw.analysis.records import KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, EventNames, Row
+from api_to_etw.analysis.records import (
+    ENTRY_UNREFERENCED,
+    KIND_MANIFEST,
+    KIND_TRACELOGGING,
+    EventInfo,
+    EventNames,
+    Row,
+)
 from api_to_etw.errors import OutputError
-from api_to_etw.render.rows import COLUMNS, row_columns, row_record
+from api_to_etw.render.rows import COLUMNS, row_cells, row_columns, row_record, rows_tsv_lines
 from api_to_etw.render.tables import encode_text, refuse_non_regular, render, render_table, write_output
 
 TRICKY = {"a": "tab\there", "b": 'say "hi", ok', "c": "back\\slash", "d": "Ünïcødé ✓ 事件"}
@@ -212,6 +219,19 @@ def test_plain_tsv_is_the_writers_text_or_left_to_it(text):
                         text, "g", [text, "g"], 0, 0x20)]
     assert render(rows, "tsv") == render_table([row_columns(r) for r in rows], COLUMNS, "tsv")
     assert _read_tsv(render(rows, "tsv"))[2][0] == text
+
+
+def test_tsv_lines_are_the_rows_cells_joined():
+    """A row's TSV line made from its event's cells joined once is its ``row_cells`` joined by tabs: every
+    column in place, a TraceLogging event's dashes, an unreferenced row's empty WriteRva, rows sharing an
+    event and names, a row without names, an empty call path."""
+    tlg = EventInfo(kind=KIND_TRACELOGGING, write_function="_tlgWrite", descriptor_symbol="Ev", fields=("a",),
+                    message="m", wpp_level="L", group_mask=0x10, hook_id=3, resolved=False)
+    rows = [_row(), _row(message="text"), Row(tlg, "f", "g", [], 0, 0x20, event_site="s", entry="e", ioctl="0x1"),
+            Row(tlg, "other", "g", ["other", "x", "g"], 2, 0x30),
+            Row(tlg, "u", "", [], 0, 0, entry=ENTRY_UNREFERENCED)]
+    rows.append(Row(rows[0].event, "again", "IopCreate", ["again"], 0, 0x1234, rows[0].names))
+    assert list(rows_tsv_lines(rows)) == ["\t".join(row_cells(r)) + "\n" for r in rows]
 
 
 def test_jsonl_lines_are_json_dumps_of_the_records():

@@ -134,6 +134,7 @@ _CMOV = {
     Mnemonic.CMOVNS, Mnemonic.CMOVO, Mnemonic.CMOVP, Mnemonic.CMOVS,
 }
 _ARITH = {Mnemonic.AND, Mnemonic.OR, Mnemonic.XOR, Mnemonic.SHL, Mnemonic.SHR, Mnemonic.ADD, Mnemonic.SUB}
+_ADD, _SUB, _AND, _XOR = Mnemonic.ADD, Mnemonic.SUB, Mnemonic.AND, Mnemonic.XOR
 _MOV, _PUSH, _POP, _LEA = Mnemonic.MOV, Mnemonic.PUSH, Mnemonic.POP, Mnemonic.LEA
 _REG_KIND = OpKind.REGISTER
 _MEM_KIND = OpKind.MEMORY
@@ -173,6 +174,7 @@ _INDIRECT_BRANCH = FlowControl.INDIRECT_BRANCH
 _LEADING = bytes(int(fc in _BLOCK_ENDS or fc == _COND or fc == _JUMP) for fc in range(256))
 _FS_GS = (Register.GS, Register.FS)
 _WRAP = 1 << 64
+_M64 = _WRAP - 1
 
 
 def _full(reg: RegisterId) -> RegisterId:
@@ -460,20 +462,85 @@ class FunctionDataflow:
                 return k
         return -1
 
+    #: Whether the class steps and writes as this one does (a subclass that watches steps or writes does not):
+    #: then ``_run_block`` runs each instruction's prepared operation (``_prepare``), else every instruction
+    #: goes through ``_step``.
+    _stock = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
+
     def _run_block(self, block: list[Instruction], state: State, inside) -> Sequence[int]:
-        step = self._step
+        stock = self._stock
+        regs = state.regs
+        ops = _OPS
         for instr in block:
-            fc = instr.flow_control
-            if fc == _NEXT:
-                step(instr, state)
-                continue
+            if stock:
+                # One look-up gives what the instruction does (the same for every instruction equal to it, at
+                # any address); the commonest operations run here, each exactly as ``_step`` would run it.
+                op = ops.get(instr)
+                if op is None:
+                    op = _prepare(instr)
+                kind = op[0]
+                if kind == _OP_COPY:  # mov r, r
+                    values = regs.get(op[2], _UNK)
+                    regs[op[1]] = values if not op[3] or values is _UNK else _truncated(values, 4)
+                    continue
+                if kind == _OP_SET:  # mov r, imm; lea r, [rip+x]; xor r, r
+                    regs[op[1]] = op[2]
+                    continue
+                if kind == _OP_PUSH:
+                    rsp = state.rsp
+                    if rsp is not None:
+                        state.rsp = rsp - 8
+                        self._stack_store(state, rsp - 8, 8, regs.get(op[1], _UNK))
+                    continue
+                if kind == _OP_ARITH:  # add/sub/or/xor/... r, x: an unknown register stays unknown
+                    if regs.get(op[1], _UNK) is _UNK and op[2]:
+                        regs[op[1]] = _UNK
+                    else:
+                        self._arith(instr, state, op[3])
+                    continue
+                if kind == _OP_GLOBAL:  # mov r, [rip+x]
+                    values = self._global_load(op[2], op[3])
+                    regs[op[1]] = values if not op[4] or values is _UNK else _truncated(values, 4)
+                    continue
+                if kind == _OP_FRAME_STORE:  # mov [rsp+d], r/imm
+                    rsp = state.rsp
+                    if rsp is not None:
+                        values = op[4]
+                        if values is None:
+                            values = regs.get(op[3], _UNK)
+                            if op[5] and values is not _UNK:
+                                values = _truncated(values, 4)
+                        self._stack_store(state, rsp + op[1], op[2], values)
+                    continue
+                if kind == _OP_FRAME_ADDRESS:  # lea r, [rsp+d]
+                    rsp = state.rsp
+                    regs[op[1]] = _FRAME_ADDRESSES[rsp + op[2]] if rsp is not None else _UNK
+                    continue
+                if kind == _OP_STACK:  # add/sub rsp, imm
+                    if state.rsp is not None:
+                        state.rsp += op[1]
+                    continue
+                if kind == _OP_NONE:
+                    continue
+                if kind == _OP_CALL:
+                    op[1](self, instr, state)
+                    continue
+                fc = op[1]  # _OP_FLOW
+            else:
+                fc = instr.flow_control
+                if fc == _NEXT:
+                    self._step(instr, state)
+                    continue
             if fc == _INDIRECT_CALL and self.checks and instr.is_ip_rel_memory_operand \
                     and instr.ip_rel_memory_address in self.checks:
-                state.regs[Register.R10] = state.regs[Register.R11] = _UNK  # all the check may change
+                regs[Register.R10] = regs[Register.R11] = _UNK  # all the check may change
                 continue
             if fc == _CALL or fc == _INDIRECT_CALL:
                 ip = instr.ip
-                regs = state.regs
                 copy = ip in self.copy_calls and (regs.get(_RCX, _UNK), regs.get(_RDX, _UNK), regs.get(_R8, _UNK))
                 layout = self.fill_calls.get(ip) if self.fill_calls else None
                 fill = layout is not None and (regs.get(_RCX, _UNK),
@@ -488,7 +555,8 @@ class FunctionDataflow:
                 rsp = state.rsp
                 if rsp is not None and state.stack:
                     stack = state.stack
-                    for off in [o for o in stack if rsp <= o < rsp + 0x20]:
+                    home = rsp + 0x20
+                    for off in [o for o in stack if rsp <= o < home]:
                         del stack[off]
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
@@ -735,10 +803,7 @@ class FunctionDataflow:
             self._push_pop(instr, state, mn)
             return
         if mn == _LEA:
-            if self._own_writes:
-                _write_register(instr.op0_register, state, self._address(instr, state))
-            else:
-                self._write(instr, state, self._address(instr, state))
+            self._lea(instr, state)
             return
         if mn in _ARITH and instr.op0_kind == _REG_KIND:
             self._arith(instr, state, mn)
@@ -825,6 +890,24 @@ class FunctionDataflow:
             for reg in _IMPLICIT[mn]:
                 state.regs[reg] = _UNK
 
+    def _lea(self, instr: Instruction, state: State) -> None:
+        values = _IMAGE_ADDRESSES[instr.ip_rel_memory_address] if instr.is_ip_rel_memory_operand \
+            else self._address(instr, state)
+        if self._own_writes:
+            reg = instr.op0_register
+            if _SHAPE[reg] == _PLAIN:
+                state.regs[_FULL[reg]] = values
+            else:
+                _write_register(reg, state, values)
+        else:
+            self._write(instr, state, values)
+
+    def _arith_entry(self, instr: Instruction, state: State) -> None:
+        if instr.op0_kind == _REG_KIND:
+            self._arith(instr, state, instr.mnemonic)
+        else:
+            self._step(instr, state)
+
     def _push_pop(self, instr: Instruction, state: State, mn: int) -> None:
         if mn == _PUSH:
             value = self._operand(instr, 0, state)
@@ -873,18 +956,34 @@ class FunctionDataflow:
         shape = _SHAPE[reg0]
         partial = shape == _HIGH or shape == _NARROW
         shift = 8 if shape == _HIGH else 0
-        if instr.op1_kind == _REG_KIND:
+        k1 = instr.op1_kind
+        if k1 == _REG_KIND:
             reg1 = instr.op1_register
-            if reg1 == reg0 and (mn == Mnemonic.XOR or mn == Mnemonic.SUB):
+            if reg1 == reg0 and (mn == _XOR or mn == _SUB):
                 zero: ValueSet = _ZERO
                 state.regs[reg] = self._partial(state.regs.get(reg, _UNK), zero, size, shift) if partial else zero
                 return
-            src = _read_register(reg1, state)
-        else:
-            src = self._operand(instr, 1, state)
         if shape != _STACK_POINTER:
-            dst = _read_register(reg0, state) if partial else state.regs.get(reg, _UNK)
+            if partial:
+                dst = _read_register(reg0, state)
+            else:
+                dst = state.regs.get(reg, _UNK)
+                if dst is _UNK and mn != _AND and (mn != _XOR or size != 8):
+                    # Unknown stays unknown whatever the source (only a mask bounds it, and only an Import
+                    # survives a 64-bit xor): the source is not read.
+                    state.regs[reg] = _UNK
+                    return
+            src = _read_register(instr.op1_register, state) if k1 == _REG_KIND else \
+                _CONSTANTS[instr.immediate(1) & _M64] if k1 in _IMM_KINDS else self._operand(instr, 1, state)
         else:
+            if k1 in _IMM_KINDS:  # ``sub rsp, N``: the frame grows
+                if state.rsp is not None and (mn == _ADD or mn == _SUB):
+                    delta = _signed(instr.immediate(1), 8)
+                    state.rsp += delta if mn == _ADD else -delta
+                else:
+                    state.rsp = None
+                return
+            src = _read_register(instr.op1_register, state) if k1 == _REG_KIND else self._operand(instr, 1, state)
             if state.rsp is not None and len(src) == 1 and mn in (Mnemonic.ADD, Mnemonic.SUB):
                 (imm,) = src
                 if isinstance(imm, Const):
@@ -1004,15 +1103,20 @@ class FunctionDataflow:
         if isinstance(addr, StackAddr):
             return self._stack_load(state, addr.offset, size)
         if isinstance(addr, Addr):
-            if size in MASKS and self._read_only(addr.rva):
-                raw = self.memory.read(addr.rva, size)
-                if len(raw) == size:
-                    value = int.from_bytes(raw, "little")
-                    if size == 8 and self.image_base <= value < self.image_base + self.image_size:
-                        return frozenset((Addr(value - self.image_base),))
-                    return frozenset((Const(value),))
-            return _IMAGE_LOADS[addr.rva, size]
+            return self._global_load(addr.rva, size)
         return frozenset((make_load(addr, size),))
+
+    def _global_load(self, rva: int, size: int) -> ValueSet:
+        """What ``size`` bytes of the image at ``rva`` hold: read-only memory read as a constant or an image
+        address, writable memory (a global) as a load of it."""
+        if size in MASKS and self._read_only(rva):
+            raw = self.memory.read(rva, size)
+            if len(raw) == size:
+                value = int.from_bytes(raw, "little")
+                if size == 8 and self.image_base <= value < self.image_base + self.image_size:
+                    return frozenset((Addr(value - self.image_base),))
+                return frozenset((Const(value),))
+        return _IMAGE_LOADS[rva, size]
 
     def _read_only(self, rva: int) -> bool:
         known = self._ro_cache.get(rva >> 12)
@@ -1077,20 +1181,25 @@ class FunctionDataflow:
         if copies:
             for off in [o for o, (s, _a) in copies.items() if offset <= o and o + s <= end]:
                 del copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
-        if len(values) == 1 and size in (8, 16):
+        if (size == 8 or size == 16) and len(values) == 1:
             (only,) = values
             if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
-                state.copies[offset] = (size, only.addr)
-        for off in [o for o, (s, _v) in state.stack.items() if o < end and o + s > offset]:
-            old_size, old_values = state.stack.pop(off)
-            raw = _const_raw(old_values, old_size)
-            if raw is None:
-                continue
-            for k in range(old_size):
-                if not offset <= off + k < end:
-                    state.stack[off + k] = (1, frozenset((Const(raw[k]),)))
-        state.stack[offset] = (size, frozenset(values))
-        state.escaped.discard(offset)
+                copies[offset] = (size, only.addr)
+        stack = state.stack
+        if stack:
+            for off in [o for o, (s, _v) in stack.items() if o < end and o + s > offset]:
+                old_size, old_values = stack.pop(off)
+                if offset <= off and off + old_size <= end:
+                    continue  # wholly overwritten: no byte of it survives
+                raw = _const_raw(old_values, old_size)
+                if raw is None:
+                    continue
+                for k in range(old_size):
+                    if not offset <= off + k < end:
+                        stack[off + k] = (1, frozenset((Const(raw[k]),)))
+        stack[offset] = (size, frozenset(values))
+        if state.escaped:
+            state.escaped.discard(offset)
 
     @staticmethod
     def _stack_load(state: State, offset: int, size: int) -> ValueSet:
@@ -1115,6 +1224,110 @@ class FunctionDataflow:
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
         return _UNK
+
+
+#: The step of each mnemonic ``_run_block`` does not take inline (one list index instead of a chain of tests):
+#: ``lea`` and register arithmetic to their own handler, everything else to ``_step``.
+_HANDLERS: list[Callable[[FunctionDataflow, Instruction, State], None]] = [FunctionDataflow._step] * (
+    max(v for k, v in vars(Mnemonic).items() if k.isupper()) + 1)
+_HANDLERS[_LEA] = FunctionDataflow._lea
+for _mnemonic in _ARITH:
+    _HANDLERS[_mnemonic] = FunctionDataflow._arith_entry
+
+
+#: What ``_run_block`` does with an instruction, prepared once per distinct instruction (``_prepare``); the tuple's
+#: first item is one of these, the rest its operands.
+_OP_COPY = 0  # (full destination, full source, truncate to 32 bits): ``mov r, r``
+_OP_SET = 1  # (full destination, values): ``mov r, imm``, ``lea r, [rip+x]``, ``xor r, r``
+_OP_PUSH = 2  # (full register): ``push r64``
+_OP_ARITH = 3  # (full destination, an unknown destination stays unknown, mnemonic): ``add r, x`` and the like
+_OP_GLOBAL = 4  # (full destination, rva, size, truncate to 32 bits): ``mov r, [rip+x]``
+_OP_FRAME_STORE = 5  # (displacement, size, full source or None, values or None, truncate): ``mov [rsp+d], r/imm``
+_OP_FRAME_ADDRESS = 6  # (full destination, displacement): ``lea r, [rsp+d]``
+_OP_STACK = 7  # (delta): ``add rsp, imm``, ``sub rsp, imm``
+_OP_NONE = 8  # (): nothing the analysis tracks changes (``cmp``, ``test``, ``mov`` of 1-4 bytes to a global)
+_OP_CALL = 9  # (handler): the mnemonic's handler, with the instruction
+_OP_FLOW = 10  # (flow control): a call, branch or return
+_Op = tuple
+#: Instruction -> its prepared operation. iced-x86 instructions are equal when they differ only in address and
+#: length (a RIP-relative operand holds its absolute target), so one entry serves every copy of a common
+#: instruction in every function (about 80-90% of the stepped ones); the operation holds nothing of the image.
+_OPS: dict[Instruction, _Op] = {}
+_OPS_LIMIT = 1 << 16
+
+
+def _prepare(instr: Instruction) -> _Op:
+    op = _prepared(instr)
+    if len(_OPS) < _OPS_LIMIT:
+        _OPS[instr] = op
+    return op
+
+
+def _prepared(instr: Instruction) -> _Op:
+    """The operation ``_run_block`` runs for ``instr``: the shapes most code is made of get their own, each
+    doing exactly what ``FunctionDataflow._step`` does for them; the rest go to their mnemonic's handler."""
+    fc = instr.flow_control
+    if fc != _NEXT:
+        return (_OP_FLOW, fc)
+    mn = instr.mnemonic
+    if mn in _NO_WRITE:
+        return (_OP_NONE,)
+    if instr.op_count == 0:
+        return (_OP_CALL, _HANDLERS[mn])
+    k0 = instr.op0_kind
+    if k0 == _REG_KIND:
+        reg0 = instr.op0_register
+        shape0 = _SHAPE[reg0]
+        full0 = _FULL[reg0]
+        whole = shape0 == _PLAIN or shape0 == _DWORD  # a write that replaces the register (no bits kept)
+        if mn == _MOV and whole:
+            k1 = instr.op1_kind
+            if k1 == _REG_KIND:
+                shape1 = _SHAPE[instr.op1_register]
+                if shape1 == _PLAIN or shape1 == _DWORD:
+                    return (_OP_COPY, full0, _FULL[instr.op1_register], shape0 == _DWORD or shape1 == _DWORD)
+            elif k1 in _IMM_KINDS:
+                values = _CONSTANTS[instr.immediate(1) & _M64]
+                return (_OP_SET, full0, _truncated(values, 4) if shape0 == _DWORD else values)
+            elif k1 == _MEM_KIND and instr.is_ip_rel_memory_operand:
+                return (_OP_GLOBAL, full0, instr.ip_rel_memory_address, _MEM_SIZE[instr.memory_size],
+                        shape0 == _DWORD)
+        elif mn == _PUSH:
+            if full0 != RSP and _SIZE[reg0] == 8:
+                return (_OP_PUSH, full0)
+        elif mn == _LEA and whole:
+            # Image and frame addresses are no constants: a 32-bit destination keeps them as they are.
+            if instr.is_ip_rel_memory_operand:
+                return (_OP_SET, full0, _IMAGE_ADDRESSES[instr.ip_rel_memory_address])
+            if instr.memory_base == RSP and instr.memory_index == _NO_REGISTER \
+                    and instr.memory_segment not in _FS_GS:
+                return (_OP_FRAME_ADDRESS, full0, _signed(instr.memory_displacement, 8))
+        elif mn in _ARITH:
+            k1 = instr.op1_kind
+            if shape0 == _STACK_POINTER:
+                if k1 in _IMM_KINDS and (mn == _ADD or mn == _SUB):
+                    delta = _signed(instr.immediate(1), 8)
+                    return (_OP_STACK, delta if mn == _ADD else -delta)
+            elif whole:
+                if k1 == _REG_KIND and instr.op1_register == reg0 and (mn == _XOR or mn == _SUB):
+                    return (_OP_SET, full0, _ZERO)
+                # Only a mask bounds an unknown value, and only an Import survives a 64-bit xor.
+                return (_OP_ARITH, full0, mn != _AND and (mn != _XOR or _SIZE[reg0] != 8), mn)
+    elif k0 == _MEM_KIND and mn == _MOV:
+        if instr.is_ip_rel_memory_operand:
+            if _MEM_SIZE[instr.memory_size] != 8:
+                return (_OP_NONE,)  # only a pointer-sized store to a global is remembered (``_note_store``)
+        elif instr.memory_base == RSP and instr.memory_index == _NO_REGISTER and instr.memory_segment not in _FS_GS:
+            disp = _signed(instr.memory_displacement, 8)
+            size = _MEM_SIZE[instr.memory_size]
+            k1 = instr.op1_kind
+            if k1 == _REG_KIND:
+                shape1 = _SHAPE[instr.op1_register]
+                if shape1 == _PLAIN or shape1 == _DWORD:
+                    return (_OP_FRAME_STORE, disp, size, _FULL[instr.op1_register], None, shape1 == _DWORD)
+            elif k1 in _IMM_KINDS:
+                return (_OP_FRAME_STORE, disp, size, None, _CONSTANTS[instr.immediate(1) & _M64], False)
+    return (_OP_CALL, _HANDLERS[mn])
 
 
 def _may_store(instr: Instruction) -> bool:
@@ -1305,7 +1518,8 @@ _FRAME_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(
     lambda key: frozenset((Load(_FRAME_ADDRESS[key[0]], key[1]),)))
 _PARAMETERS: _Shared[int, ValueSet] = _Shared(lambda index: frozenset((Param(index),)))
 _CONSTANTS: _Shared[int, ValueSet] = _Shared(lambda value: frozenset((Const(value),)))
-_IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((Addr(rva),)))
+_IMAGE_ADDRESS: _Shared[int, Addr] = _Shared(Addr)
+_IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((_IMAGE_ADDRESS[rva],)))
 #: ``{Load(Addr(rva), size)}``: what a read of writable image memory (a global) gives.
 _IMAGE_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(lambda key: frozenset((make_load(Addr(key[0]), key[1]),)))
 
@@ -1433,9 +1647,11 @@ def _truncate(value: Value, size: int) -> Value:
 
 
 def _truncated(values: ValueSet, size: int) -> ValueSet:
-    """``values`` written to or read from a ``size``-byte register: only constants change."""
+    """``values`` written to or read from a ``size``-byte register: only constants wider than it change (the
+    set itself is kept when none does)."""
+    mask = MASKS[size]
     for value in values:
-        if isinstance(value, Const):
+        if isinstance(value, Const) and value.value & mask != value.value:
             return frozenset(_truncate(v, size) for v in values)
     return values
 
