@@ -314,6 +314,9 @@ def forget_params(value: Value) -> Value:
 
 
 def substitute_all(values: Iterable[Value], args: Callable[[int], ValueSet]) -> ValueSet:
+    if isinstance(values, frozenset) and len(values) == 1:  # the common case: one value, no union to build
+        (only,) = values
+        return cap(substitute(only, args))
     out: set[Value] = set()
     for value in values:
         out |= substitute(value, args)

@@ -117,12 +117,29 @@ class AnalysisResult:
     root_names: frozenset[str] = frozenset()
     #: ``--max-depth`` of the walk: longer rows are those of event sites nothing reaches within it.
     max_depth: Optional[int] = None
+    #: Function -> its direct callers, for every function the walk reached (``call_graph``).
+    walked_callers: dict[int, list[int]] = field(default_factory=dict)
+
+    def call_graph(self) -> nx.DiGraph:
+        """The call graph the walk searched, as networkx edges (caller -> callee); see ``call_graph``."""
+        return call_graph(self.walked_callers)
 
     def api_rows(self) -> list[Row]:
         """The rows an API root reaches within the depth (without those of events reached only from other
         entry points, or only beyond the depth)."""
         return [r for r in self.rows if r.function in self.root_names and r.entry != "unreached"
                 and (self.max_depth is None or r.call_depth <= self.max_depth)]
+
+
+def call_graph(callers: dict[int, list[int]]) -> nx.DiGraph:
+    """Caller lists as a networkx DiGraph, made only where a graph is read: the walk searches the sorted
+    lists themselves, and filling a DiGraph beside them cost the walk a tenth of its time at 1x (networkx's
+    import, which loads every algorithm it has, and one edge per caller) with nothing reading it."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_edges_from((caller, n) for n, known in callers.items() for caller in known)
+    return graph
 
 
 def relevant_args(api: EtwApi, site: CallSite, values: CallValues) -> dict[str, ValueSet]:
@@ -151,17 +168,8 @@ class Analysis:
         self.options = options
         self.progress = progress or (lambda phase, done, total: None)
         self.stats = AnalysisStats()
-        self._graph: Optional[nx.DiGraph] = None
-
-    @property
-    def graph(self) -> nx.DiGraph:
-        """The walk's call graph, made on first use: networkx's package imports every algorithm, reader and
-        backend it has (about 0.1 s of CPU, a third of a small DLL's whole run)."""
-        if self._graph is None:
-            import networkx as nx
-
-            self._graph = nx.DiGraph()
-        return self._graph
+        #: node -> its direct callers, sorted: a node's list is made on its first visit and never changes after.
+        self._caller_lists: dict[int, list[int]] = {}
 
     # ------------------------------------------------------------------ setup
     def run(self) -> AnalysisResult:
@@ -186,15 +194,9 @@ class Analysis:
         self._sites_in: dict[int, list[CallSite]] = sites_by_caller(facts.calls)
         self.callers_of: dict[int, list[CallSite]] = sites_by_callee(facts.calls, self._sites_in,
                                                                      ignored | set(self.apis), ignored)
-        # The call graph the walk searches, grown from callers_of as the walk reaches each function: its cost
-        # follows the rows produced, not the size of the binary (551,000 edges in node.exe). Made when first
-        # used (``graph``), so a binary whose walk reads no edge never imports networkx.
-        self._graph = None
-        #: node -> its direct callers in the graph, sorted: a node's incoming edges are added once, on its first
-        #: visit, and never change after.
-        self._caller_lists: dict[int, list[int]] = {}
-        #: (node, its callers) read since the graph was last brought up to date (``_flush_graph``).
-        self._graph_edges: list[tuple[int, list[int]]] = []
+        # The call graph the walk searches is grown from callers_of as the walk reaches each function
+        # (``_caller_lists``): its cost follows the rows produced, not the size of the binary (551,000 edges
+        # in node.exe).
         #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
         self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
         self.roots = self._roots()
@@ -254,7 +256,7 @@ class Analysis:
             self.stats.named_rows = name_rows(rows, indexes)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
         return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots),
-                              self.options.max_depth)
+                              self.options.max_depth, self._caller_lists)
 
     def _roots(self) -> set[int]:
         funcs = self.facts.functions
@@ -563,12 +565,10 @@ class Analysis:
 
     def _fill_callers(self, nodes: Iterable[int]) -> None:
         """Keep the sorted callers of the ``nodes`` not seen yet (a node's callers are complete once read:
-        they never change after), from ``callers_of`` directly; their incoming edges go into the graph
-        in bulk, once per walk (``_graph_edges``), not one networkx call per search level."""
+        they never change after), from ``callers_of`` directly."""
         lists = self._caller_lists
         callers_of = self.callers_of
         funclets = self.facts.funclets
-        edges = self._graph_edges
         for n in nodes:
             if n in lists:
                 continue
@@ -577,17 +577,9 @@ class Analysis:
                 lists[n] = []
                 continue
             known = lists[n] = sorted({site.caller for site in sites})  # a caller calling twice is one edge
-            edges.append((n, known))
             if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
                 by_call = {site.caller for site in sites if site.rva != n}  # a funclet edge's site is the funclet
                 known.sort(key=lambda caller: ((caller, n) in funclets and caller not in by_call, caller))
-
-    def _flush_graph(self) -> None:
-        """The call graph holds every edge the walk read: the callers found since the last flush go in
-        with one ``add_edges_from``."""
-        if self._graph_edges:
-            self.graph.add_edges_from((caller, n) for n, known in self._graph_edges for caller in known)
-            self._graph_edges.clear()
 
     def _callers(self, node: int) -> list[int]:
         """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
@@ -609,7 +601,8 @@ class Analysis:
     def _walk(self) -> list[Row]:
         self._ancestor_cache: dict[int, tuple[int, dict]] = {}
         #: (write API, its concrete argument values) -> the events they select (``_site_events``).
-        self._events_of: dict[tuple, list[EventInfo]] = {}
+        self._events_of: dict[tuple, tuple[list[EventInfo], dict[tuple[bool, bool], tuple[list[EventInfo],
+                                                                                      list[int]]]]] = {}
         #: Value set -> (depends on a parameter, changes under substitution) (``_dependence``).
         self._depends: dict[ValueSet, tuple[bool, bool]] = {}
         #: Row function -> its Entry label.
@@ -640,30 +633,20 @@ class Analysis:
                 ref_functions |= helper_chain(helper, callees)
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
         total = len(write_sites) + len(self.ref_sites)
+        all_sites = self.options.all_sites
+        emit = self._emit
         for n, (site, api) in enumerate(write_sites):
             if n % 64 == 0:
                 self.progress("walk", n, total)
             exprs = {k: v for k, v in self._site_args(site, api).items() if k not in REGISTER_ROLES}
             for func, concrete, suffix, hop in self._concrete_points(site, exprs, max_depth):
-                if self.options.all_sites:
+                if all_sites:
                     self.roots.add(func)  # where the event became concrete is a site of its own
-                events: list[EventInfo] = []
-                for event in self._site_events(api, site.callee, concrete):
-                    # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
-                    # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
-                    inlined = event.tracelogging_provider and (event.id in (None, 0) or func in ref_functions
-                                                               or site.caller in ref_functions)
-                    if event.kind == KIND_MANIFEST and self.ref_sites and (
-                            inlined or (not event.resolved and (site.caller in ref_functions
-                                                                or func in ref_functions))):
-                        continue
-                    if event not in events:
-                        events.append(event)
-                        self._written.add((event.provider_guid, event.id, event.version))
-                    if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(
-                            event.event_key[1], int):
-                        covered.add((func, event.event_key[1]))
-                self._emit(func, suffix, events, site.rva, hop)
+                events, blobs = self._site_events(api, site.callee, concrete, func in ref_functions,
+                                                  site.caller in ref_functions)
+                for blob in blobs:
+                    covered.add((func, blob))
+                emit(func, suffix, events, site.rva, hop)
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
                 self.progress("walk", n, total)
@@ -673,7 +656,6 @@ class Analysis:
             self._emit(ref.function, [ref.function], events, write_rva, ref.rva)
         self.progress("walk", total, total)
         self._unreached()
-        self._flush_graph()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
@@ -692,16 +674,44 @@ class Analysis:
                 has, has or len(values) > MAX_VALUES or any(isinstance(v, StackAddr) and v.fields for v in values))
         return known
 
-    def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet]) -> list[EventInfo]:
-        """The events one write API emits for concrete argument values: resolved once per (API, values),
-        however many call paths bring the same values to it."""
+    def _site_events(self, api: EtwApi, callee: int, concrete: dict[str, ValueSet], func_refers: bool,
+                     caller_refers: bool) -> tuple[list[EventInfo], list[int]]:
+        """The events one write API emits for concrete argument values and the TraceLogging blobs among
+        them: resolved once per (API, values), however many call paths bring the same values to it, and
+        kept once per (whether the function where they became concrete, and the write's caller, reference
+        TraceLogging metadata), which is all the choice of what a path reports depends on. The event lists
+        are only read, so every path with the same answer shares one."""
         key = (callee, tuple(concrete.values()))  # one API's roles come in one order
-        found = self._events_of.get(key)
-        if found is None:
+        known = self._events_of.get(key)
+        if known is None:
             name = self.facts.functions[callee].name
-            found = self._events_of[key] = [event for combo in combinations(concrete)
-                                            for event in self.resolver.events(api, name, combo)]
-        return found
+            found = [event for combo in combinations(concrete) for event in self.resolver.events(api, name, combo)]
+            known = self._events_of[key] = (found, {})
+        found, kept_by = known
+        kept = kept_by.get((func_refers, caller_refers))
+        if kept is None:
+            kept = kept_by[(func_refers, caller_refers)] = self._kept_events(found, func_refers, caller_refers)
+        return kept
+
+    def _kept_events(self, found: list[EventInfo], func_refers: bool,
+                     caller_refers: bool) -> tuple[list[EventInfo], list[int]]:
+        """The distinct events a path reports (each marked written) and the TraceLogging blobs among them."""
+        events: list[EventInfo] = []
+        blobs: list[int] = []
+        for event in found:
+            # An inlined user-mode TraceLogging write is reported from its metadata; a write with its
+            # own EVENT_DESCRIPTOR on a TraceLogging-format provider (V8's ETW JIT events) is not.
+            inlined = event.tracelogging_provider and (event.id in (None, 0) or func_refers or caller_refers)
+            if event.kind == KIND_MANIFEST and self.ref_sites and (
+                    inlined or (not event.resolved and (caller_refers or func_refers))):
+                continue
+            if event not in events:
+                events.append(event)
+                self._written.add((event.provider_guid, event.id, event.version))
+            if event.kind == KIND_TRACELOGGING and event.event_key[1:] and isinstance(event.event_key[1], int):
+                if event.event_key[1] not in blobs:
+                    blobs.append(event.event_key[1])
+        return events, blobs
 
     def _write_call(self, ref) -> Optional[CallSite]:
         """The call that writes a referenced event: a TraceLogging writer passed the blob, else the ETW
@@ -743,10 +753,16 @@ class Analysis:
         if budget < 0:
             return
         ancestors = self._ancestors(func, budget)
-        for root, (dist, _next) in ancestors.items():
-            if root not in self.roots or dist > budget:
+        roots = self.roots
+        for root, (dist, nxt) in ancestors.items():
+            if dist > budget or root not in roots:
                 continue
-            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
+            path = [root]  # root ... up to (not including) func: ``_path`` without its last step
+            while nxt is not None:
+                path.append(nxt)
+                nxt = ancestors[nxt][1]
+            path.pop()
+            self._add_rows(self._best, root, path + suffix, func, events, site_rva, hop)
 
     def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
                   events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None,
@@ -781,7 +797,7 @@ class Analysis:
                 label = self._labels[root] = self.entries.label(root)
         else:
             label = entry
-        ioctl = self.ioctl.codes(path_ids, site, hop)
+        ioctl = self.ioctl.codes(path_ids, site, hop) if root in self.entries.ioctl_guards else ""
         rank = (length, names, site_rva)
         for key, event in keys:  # a row is built only where it is kept
             old = into.get(key)
@@ -855,6 +871,7 @@ class Analysis:
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
         dependence = self._dependence
+        roots, apis, callers_of, arg = self.roots, self.apis, self.callers_of, self.values.arg
         while queue:
             func, ex, suffix, hop = queue.popleft()
             dependent = []
@@ -867,19 +884,21 @@ class Analysis:
             if not param:
                 yield func, ex, suffix, hop
                 continue
-            if func in self.roots:
+            if func in roots:
                 yield func, _drop_params(ex), suffix, hop
             if len(suffix) >= max_depth:
                 continue
-            for caller_site in self.callers_of.get(func, ()):
+            for caller_site in callers_of.get(func, ()):
                 caller = caller_site.caller
-                if caller in self.apis or caller in suffix:
+                if caller in apis or caller in suffix:
                     continue
 
                 def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                    return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
+                    return frozenset([in_frame(v, s.caller) for v in arg(s, i)])
 
-                new = {k: substitute_all(v, args) if k in dependent else v for k, v in ex.items()}
+                new = ex.copy()
+                for k in dependent:
+                    new[k] = substitute_all(new[k], args)
                 key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue

@@ -13,6 +13,7 @@ from conftest import LEVELS, load_truth, synth_exe
 from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
+from api_to_etw.etw.apis import lookup_all
 from api_to_etw.render.rows import row_columns
 
 FIELDS = ("Id", "Version", "Channel", "Level", "Opcode", "Task", "Keyword", "GroupMask", "HookId")
@@ -106,6 +107,23 @@ def test_call_paths_are_real(result, truth):
         assert len(path) == row.call_depth <= truth["max_depth"]
         for a, b in zip(path, path[1:]):
             assert (a, b) in edges, f"{level}: {a}->{b} is not a call in the truth ({path})"
+
+
+def test_call_graph_holds_the_walked_calls(result, truth):
+    """The networkx graph made from what the walk searched: its edges are calls of the truth (besides the
+    calls of the ETW APIs themselves, which the truth does not list), and every row's call path runs along
+    them."""
+    level, res = result
+    edges = {tuple(e) for e in truth["edges"]}
+    graph = res.call_graph()
+    names = {rva: f.name for rva, f in res.facts.functions.items()}
+    apis = lookup_all(names.items())
+    walked = {(names[a], names[b]) for a, b in graph.edges if b not in apis}
+    assert graph.number_of_edges() > len(res.rows) // 4 > 0
+    assert walked <= edges, f"{level}: {sorted(walked - edges)[:3]} are not calls in the truth"
+    for row in res.rows:
+        for a, b in zip(row.call_path, row.call_path[1:]):
+            assert (a, b) in walked, f"{level}: {a}->{b} of {row.call_path} is not in the walk's graph"
 
 
 def test_depth_limit_is_respected(truth):
