@@ -10,7 +10,9 @@ small: instructions it does not model make their destination unknown, never wron
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar, cast
 
 from iced_x86 import (
@@ -132,6 +134,7 @@ _CMOV = {
     Mnemonic.CMOVNS, Mnemonic.CMOVO, Mnemonic.CMOVP, Mnemonic.CMOVS,
 }
 _ARITH = {Mnemonic.AND, Mnemonic.OR, Mnemonic.XOR, Mnemonic.SHL, Mnemonic.SHR, Mnemonic.ADD, Mnemonic.SUB}
+_ADD, _SUB, _AND, _XOR = Mnemonic.ADD, Mnemonic.SUB, Mnemonic.AND, Mnemonic.XOR
 _MOV, _PUSH, _POP, _LEA = Mnemonic.MOV, Mnemonic.PUSH, Mnemonic.POP, Mnemonic.LEA
 _REG_KIND = OpKind.REGISTER
 _MEM_KIND = OpKind.MEMORY
@@ -162,8 +165,16 @@ _SHAPE: tuple[int, ...] = tuple(
     (_DWORD if _SIZE[r] == 4 else _NARROW) if _SIZE[r] < 8 and _GPR[r] else _PLAIN
     for r in range(len(_FULL)))
 _NO_REGISTER = Register.NONE
+#: Instruction getters ``map`` applies in C (the driver's set-up reads them for every instruction).
+_IP = attrgetter("ip")
+_FLOW_CONTROL = attrgetter("flow_control")
+_INDIRECT_BRANCH = FlowControl.INDIRECT_BRANCH
+#: Flow control -> 1 where it makes a block leader (a branch's target, or the instruction after a branch or an
+#: end), else 0: ``bytes.translate`` marks them and ``find`` visits the marks (a regex costs more per call).
+_LEADING = bytes(int(fc in _BLOCK_ENDS or fc == _COND or fc == _JUMP) for fc in range(256))
 _FS_GS = (Register.GS, Register.FS)
 _WRAP = 1 << 64
+_M64 = _WRAP - 1
 
 
 def _full(reg: RegisterId) -> RegisterId:
@@ -239,7 +250,8 @@ class FunctionDataflow:
                  copy_calls: Collection[int] = (), codecs: Collection[int] = (), dispatch: Collection[int] = (),
                  record_targets: bool = False,
                  fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId], RegisterId]]] = None,
-                 checks: Collection[int] = (), asked: Optional[Mapping[int, Collection[int]]] = None):
+                 checks: Collection[int] = (), asked: Optional[Mapping[int, Collection[int]]] = None,
+                 read_only: Optional[dict[int, bool]] = None):
         self.memory = memory
         self.image_base = image_base
         self.image_size = image_size
@@ -270,7 +282,8 @@ class FunctionDataflow:
         self.decoded: set[Value] = set()
         #: The recorded targets that are tail jumps.
         self.tail_targets: set[int] = set()
-        self._ro_cache: dict[int, bool] = {}
+        #: Image page -> whether it is read-only (``read_only``: one cache shared by the flows over an image).
+        self._ro_cache: dict[int, bool] = {} if read_only is None else read_only
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
         self._edge_states: dict[int, State] = {}
@@ -284,7 +297,10 @@ class FunctionDataflow:
     # ------------------------------------------------------------------ driver
     def run(self, pieces: Iterable[tuple[int, int]], landing_pads: Collection[int] = ()) -> None:
         """The data flow over the function's code from its entry, and from each landing pad (code only the
-        unwinder enters: a ``__except`` block) with nothing known but the image."""
+        unwinder enters: a ``__except`` block) with nothing known but the image.
+
+        Most functions the analysis asks about are one block: their set-up reads each instruction's flow
+        control once (in C, through ``map``), finds no leader, and runs the block once with no worklist."""
         instrs: list[Instruction] = []
         bounds = []
         for start, stop in pieces:
@@ -294,60 +310,61 @@ class FunctionDataflow:
         if not instrs:
             return
         entry = instrs[0].ip
+        inside: Callable[[int], bool]
         if len(bounds) > 1:  # one piece decodes in address order already
-            instrs.sort(key=lambda i: i.ip)
+            instrs.sort(key=_IP)
             bounds_seen = bounds
 
             def inside(rva: int) -> bool:
                 return any(a <= rva < b for a, b in bounds_seen)
         else:
-            lo, hi = bounds[0]
-
-            def inside(rva: int) -> bool:
-                return lo <= rva < hi
-
-        # Block leaders and ends from each instruction's flow control, read once (most functions are one block).
-        flows = [instr.flow_control for instr in instrs]
-        leaders = {entry}
-        leaders.update(pad for pad in landing_pads if inside(pad))
-        last_index = len(instrs) - 1
-        for idx, fc in enumerate(flows):
-            if fc == _NEXT or fc == _CALL:
-                continue
-            if fc == _COND or fc == _JUMP:
-                target = instrs[idx].near_branch_target
-                if inside(target):
-                    leaders.add(target)
-                if idx < last_index:
-                    leaders.add(instrs[idx + 1].ip)
-            elif fc in _BLOCK_ENDS:
-                if idx < last_index:
-                    leaders.add(instrs[idx + 1].ip)
-        blocks: dict[int, list[Instruction]] = {}
-        order: list[int] = []
-        if len(leaders) == 1 and instrs[0].ip == entry:
-            blocks[entry] = instrs
-            order.append(entry)
+            inside = range(*bounds[0]).__contains__
+        flows = bytes(map(_FLOW_CONTROL, instrs))
+        self._orphans = []
+        sliced = self.asked is not None and self.targets is None
+        loops = _one_block(instrs, flows, entry, inside) if len(bounds) == 1 and not landing_pads else None
+        if loops is not None:  # most functions: one block, no edges to follow
+            block = instrs
+            if sliced:
+                last = self._last_needed(instrs, flows, 0, len(instrs))
+                if last < 0:
+                    return
+                if not loops:
+                    block = instrs[:last + 1]
+            if not loops:  # one visit from the entry state, nothing to join
+                self._edge_states = {}
+                self._run_block(block, State.entry(), inside)
+                return
+            blocks = {entry: block}
+            position = {entry: 0}
         else:
-            current: list[Instruction] = []
-            for instr in instrs:
-                if instr.ip in leaders:
-                    current = []
-                    blocks[instr.ip] = current
-                    order.append(instr.ip)
-                current.append(instr)
-        # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the successor
-        # rule without them).
-        self._orphans: list[int] = []
-        if len(blocks) > 1:
-            reached = {entry}
-            for block in blocks.values():
-                reached.update(_successors(block[-1], inside, self.sites, ()))
-            self._orphans = [ip for ip in order if ip not in reached]
-        position = {entry: 0} if len(blocks) == 1 else _reverse_postorder(blocks, order, entry, inside, self._orphans,
-                                                                         self.sites)
-        if self.asked is not None and self.targets is None:
-            self._slice(blocks, inside)
+            spans = _spans(instrs, flows, entry, inside, landing_pads, len(bounds) == 1)
+            # Block -> the blocks control reaches from it (``_successors``, those that are blocks).
+            successors: dict[int, Sequence[int]] = {}
+            if len(spans) == 1:  # it reaches itself only through a jump back to the entry
+                fc = flows[-1]
+                loops = (fc == _COND or fc == _JUMP) and instrs[-1].near_branch_target == entry
+                successors[entry] = (entry,) if loops else ()
+                position = {entry: 0}
+            else:
+                sites = self.sites
+                for ip, (_a, b) in spans.items():
+                    successors[ip] = _successors(instrs[b - 1], inside, sites, ())
+                # Blocks nothing branches or falls into are jump-table cases: successors of indirect jumps (the
+                # successor rule without them).
+                reached = {entry}
+                for succs in successors.values():
+                    reached.update(succs)
+                orphans = self._orphans = [ip for ip in spans if ip not in reached]
+                for ip, (_a, b) in spans.items():
+                    if orphans and flows[b - 1] == _INDIRECT_BRANCH:
+                        successors[ip] = _successors(instrs[b - 1], inside, sites, orphans)
+                    successors[ip] = [succ for succ in successors[ip] if succ in spans]
+                position = _reverse_postorder(successors, list(spans), entry)
+            if sliced:
+                spans = self._slice(instrs, flows, spans, successors)
+            whole = (0, len(instrs))
+            blocks = {ip: instrs if span == whole else instrs[span[0]:span[1]] for ip, span in spans.items()}
 
         states: dict[int, State] = {}
         visits: dict[int, int] = {}
@@ -369,9 +386,9 @@ class FunctionDataflow:
             state = states[ip].copy()
             block = blocks[ip]
             self._edge_states = {}
-            successors = self._run_block(block, state, inside)
+            run_successors = self._run_block(block, state, inside)
             edges = self._edge_states
-            for succ in successors:
+            for succ in run_successors:
                 if succ not in blocks:
                     continue
                 out = edges.get(succ, state)
@@ -385,40 +402,34 @@ class FunctionDataflow:
                     worklist.append(succ)
                     queued.add(succ)
 
-    def _slice(self, blocks: dict[int, list[Instruction]], inside: Callable[[int], bool]) -> None:
+    def _slice(self, instrs: list[Instruction], flows: bytes, spans: dict[int, tuple[int, int]],
+               successors: Mapping[int, Sequence[int]]) -> dict[int, tuple[int, int]]:
         """Keep only the code the answer depends on: the blocks from which control can reach a wanted call site
         or an instruction that writes memory (a store to remember), and of those that reach no other kept block,
         the instructions up to the last such one (mostly the epilogue after the last wanted call goes).
 
         The kept blocks are closed under predecessors, and the worklist takes them in the same order with or
         without the others (their positions are fixed before), so every kept block sees the states it would
-        have seen in a run of the whole function: the answer for the wanted sites and the stores is the same."""
-        asked = self.asked
-        assert asked is not None
-        last: dict[int, int] = {}  # block -> index of its last instruction that must run
-        for ip, block in blocks.items():
-            for k in range(len(block) - 1, -1, -1):
-                instr = block[k]
-                # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through the
-                # stack pointer (always the frame), and an operand that is only read (a compare, a push or call
-                # through memory) change at most the frame, which nothing after the last wanted site reads.
-                if (instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8
-                        and _may_store(instr)) or instr.ip in asked:
-                    last[ip] = k
-                    break
-        if len(blocks) == 1:  # most functions: no edges to follow
-            ((ip, block),) = blocks.items()
+        have seen in a run of the whole function: the answer for the wanted sites and the stores is the same.
+
+        ``spans`` are the blocks as index ranges of ``instrs`` and ``flows`` their flow controls (a byte each): a
+        memory write is looked for only where the flow goes on to the next instruction, a wanted site only where
+        it does not (a call or a jump: the only instructions whose arguments are recorded)."""
+        last: dict[int, int] = {}  # block -> index in ``instrs`` of its last instruction that must run
+        for ip, (a, b) in spans.items():
+            k = self._last_needed(instrs, flows, a, b)
+            if k >= 0:
+                last[ip] = k
+        if len(spans) == 1:  # most functions: no edges to follow
+            ((ip, (a, b)),) = spans.items()
             if ip not in last:
-                del blocks[ip]
-            elif ip not in _successors(block[-1], inside, self.sites, self._orphans):
-                blocks[ip] = block[:last[ip] + 1]
-            return
-        successors = {ip: [s for s in _successors(block[-1], inside, self.sites, self._orphans) if s in blocks]
-                      for ip, block in blocks.items()}
+                return {}
+            return {ip: (a, b if ip in successors[ip] else last[ip] + 1)}
         predecessors: dict[int, list[int]] = {}
         for ip, succs in successors.items():
             for succ in succs:
-                predecessors.setdefault(succ, []).append(ip)
+                if succ in spans:
+                    predecessors.setdefault(succ, []).append(ip)
         kept = set(last)
         todo = list(last)
         while todo:
@@ -426,26 +437,110 @@ class FunctionDataflow:
                 if pred not in kept:
                     kept.add(pred)
                     todo.append(pred)
-        for ip in [ip for ip in blocks if ip not in kept]:
-            del blocks[ip]
-        for ip in kept:
-            if not any(succ in kept for succ in successors[ip]):
-                blocks[ip] = blocks[ip][:last[ip] + 1]  # a kept block with no kept successor holds the work
+        out = {}
+        for ip, (a, b) in spans.items():
+            if ip in kept:
+                # A kept block with no kept successor holds the work.
+                out[ip] = (a, b) if any(succ in kept for succ in successors[ip]) else (a, last[ip] + 1)
+        return out
+
+    def _last_needed(self, instrs: list[Instruction], flows: bytes, start: int, end: int) -> int:
+        """Index of the last instruction in ``instrs[start:end]`` (one block) a sliced run must run: a wanted call
+        site or a memory write that may be a store; -1 when there is none."""
+        asked = self.asked
+        assert asked is not None
+        for k in range(end - 1, start - 1, -1):
+            instr = instrs[k]
+            if flows[k] == _NEXT:
+                # A pointer-sized memory write may be a store (``_note_store``); a narrower one, one through the
+                # stack pointer (always the frame), and an operand that is only read (a compare, a push through
+                # memory) change at most the frame, which nothing after the last wanted site reads.
+                if instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8 \
+                        and _may_store(instr):
+                    return k
+            elif instr.ip in asked:
+                return k
+        return -1
+
+    #: Whether the class steps and writes as this one does (a subclass that watches steps or writes does not):
+    #: then ``_run_block`` runs each instruction's prepared operation (``_prepare``), else every instruction
+    #: goes through ``_step``.
+    _stock = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
 
     def _run_block(self, block: list[Instruction], state: State, inside) -> Sequence[int]:
-        step = self._step
+        stock = self._stock
+        regs = state.regs
+        ops = _OPS
         for instr in block:
-            fc = instr.flow_control
-            if fc == _NEXT:
-                step(instr, state)
-                continue
+            if stock:
+                # One look-up gives what the instruction does (the same for every instruction equal to it, at
+                # any address); the commonest operations run here, each exactly as ``_step`` would run it.
+                op = ops.get(instr)
+                if op is None:
+                    op = _prepare(instr)
+                kind = op[0]
+                if kind == _OP_COPY:  # mov r, r
+                    values = regs.get(op[2], _UNK)
+                    regs[op[1]] = values if not op[3] or values is _UNK else _truncated(values, 4)
+                    continue
+                if kind == _OP_SET:  # mov r, imm; lea r, [rip+x]; xor r, r
+                    regs[op[1]] = op[2]
+                    continue
+                if kind == _OP_PUSH:
+                    rsp = state.rsp
+                    if rsp is not None:
+                        state.rsp = rsp - 8
+                        self._stack_store(state, rsp - 8, 8, regs.get(op[1], _UNK))
+                    continue
+                if kind == _OP_ARITH:  # add/sub/or/xor/... r, x: an unknown register stays unknown
+                    if regs.get(op[1], _UNK) is _UNK and op[2]:
+                        regs[op[1]] = _UNK
+                    else:
+                        self._arith(instr, state, op[3])
+                    continue
+                if kind == _OP_GLOBAL:  # mov r, [rip+x]
+                    values = self._global_load(op[2], op[3])
+                    regs[op[1]] = values if not op[4] or values is _UNK else _truncated(values, 4)
+                    continue
+                if kind == _OP_FRAME_STORE:  # mov [rsp+d], r/imm
+                    rsp = state.rsp
+                    if rsp is not None:
+                        values = op[4]
+                        if values is None:
+                            values = regs.get(op[3], _UNK)
+                            if op[5] and values is not _UNK:
+                                values = _truncated(values, 4)
+                        self._stack_store(state, rsp + op[1], op[2], values)
+                    continue
+                if kind == _OP_FRAME_ADDRESS:  # lea r, [rsp+d]
+                    rsp = state.rsp
+                    regs[op[1]] = _FRAME_ADDRESSES[rsp + op[2]] if rsp is not None else _UNK
+                    continue
+                if kind == _OP_STACK:  # add/sub rsp, imm
+                    if state.rsp is not None:
+                        state.rsp += op[1]
+                    continue
+                if kind == _OP_NONE:
+                    continue
+                if kind == _OP_CALL:
+                    op[1](self, instr, state)
+                    continue
+                fc = op[1]  # _OP_FLOW
+            else:
+                fc = instr.flow_control
+                if fc == _NEXT:
+                    self._step(instr, state)
+                    continue
             if fc == _INDIRECT_CALL and self.checks and instr.is_ip_rel_memory_operand \
                     and instr.ip_rel_memory_address in self.checks:
-                state.regs[Register.R10] = state.regs[Register.R11] = _UNK  # all the check may change
+                regs[Register.R10] = regs[Register.R11] = _UNK  # all the check may change
                 continue
             if fc == _CALL or fc == _INDIRECT_CALL:
                 ip = instr.ip
-                regs = state.regs
                 copy = ip in self.copy_calls and (regs.get(_RCX, _UNK), regs.get(_RDX, _UNK), regs.get(_R8, _UNK))
                 layout = self.fill_calls.get(ip) if self.fill_calls else None
                 fill = layout is not None and (regs.get(_RCX, _UNK),
@@ -460,7 +555,8 @@ class FunctionDataflow:
                 rsp = state.rsp
                 if rsp is not None and state.stack:
                     stack = state.stack
-                    for off in [o for o in stack if rsp <= o < rsp + 0x20]:
+                    home = rsp + 0x20
+                    for off in [o for o in stack if rsp <= o < home]:
                         del stack[off]
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
@@ -707,10 +803,7 @@ class FunctionDataflow:
             self._push_pop(instr, state, mn)
             return
         if mn == _LEA:
-            if self._own_writes:
-                _write_register(instr.op0_register, state, self._address(instr, state))
-            else:
-                self._write(instr, state, self._address(instr, state))
+            self._lea(instr, state)
             return
         if mn in _ARITH and instr.op0_kind == _REG_KIND:
             self._arith(instr, state, mn)
@@ -797,6 +890,24 @@ class FunctionDataflow:
             for reg in _IMPLICIT[mn]:
                 state.regs[reg] = _UNK
 
+    def _lea(self, instr: Instruction, state: State) -> None:
+        values = _IMAGE_ADDRESSES[instr.ip_rel_memory_address] if instr.is_ip_rel_memory_operand \
+            else self._address(instr, state)
+        if self._own_writes:
+            reg = instr.op0_register
+            if _SHAPE[reg] == _PLAIN:
+                state.regs[_FULL[reg]] = values
+            else:
+                _write_register(reg, state, values)
+        else:
+            self._write(instr, state, values)
+
+    def _arith_entry(self, instr: Instruction, state: State) -> None:
+        if instr.op0_kind == _REG_KIND:
+            self._arith(instr, state, instr.mnemonic)
+        else:
+            self._step(instr, state)
+
     def _push_pop(self, instr: Instruction, state: State, mn: int) -> None:
         if mn == _PUSH:
             value = self._operand(instr, 0, state)
@@ -845,18 +956,34 @@ class FunctionDataflow:
         shape = _SHAPE[reg0]
         partial = shape == _HIGH or shape == _NARROW
         shift = 8 if shape == _HIGH else 0
-        if instr.op1_kind == _REG_KIND:
+        k1 = instr.op1_kind
+        if k1 == _REG_KIND:
             reg1 = instr.op1_register
-            if reg1 == reg0 and (mn == Mnemonic.XOR or mn == Mnemonic.SUB):
+            if reg1 == reg0 and (mn == _XOR or mn == _SUB):
                 zero: ValueSet = _ZERO
                 state.regs[reg] = self._partial(state.regs.get(reg, _UNK), zero, size, shift) if partial else zero
                 return
-            src = _read_register(reg1, state)
-        else:
-            src = self._operand(instr, 1, state)
         if shape != _STACK_POINTER:
-            dst = _read_register(reg0, state) if partial else state.regs.get(reg, _UNK)
+            if partial:
+                dst = _read_register(reg0, state)
+            else:
+                dst = state.regs.get(reg, _UNK)
+                if dst is _UNK and mn != _AND and (mn != _XOR or size != 8):
+                    # Unknown stays unknown whatever the source (only a mask bounds it, and only an Import
+                    # survives a 64-bit xor): the source is not read.
+                    state.regs[reg] = _UNK
+                    return
+            src = _read_register(instr.op1_register, state) if k1 == _REG_KIND else \
+                _CONSTANTS[instr.immediate(1) & _M64] if k1 in _IMM_KINDS else self._operand(instr, 1, state)
         else:
+            if k1 in _IMM_KINDS:  # ``sub rsp, N``: the frame grows
+                if state.rsp is not None and (mn == _ADD or mn == _SUB):
+                    delta = _signed(instr.immediate(1), 8)
+                    state.rsp += delta if mn == _ADD else -delta
+                else:
+                    state.rsp = None
+                return
+            src = _read_register(instr.op1_register, state) if k1 == _REG_KIND else self._operand(instr, 1, state)
             if state.rsp is not None and len(src) == 1 and mn in (Mnemonic.ADD, Mnemonic.SUB):
                 (imm,) = src
                 if isinstance(imm, Const):
@@ -976,15 +1103,20 @@ class FunctionDataflow:
         if isinstance(addr, StackAddr):
             return self._stack_load(state, addr.offset, size)
         if isinstance(addr, Addr):
-            if size in MASKS and self._read_only(addr.rva):
-                raw = self.memory.read(addr.rva, size)
-                if len(raw) == size:
-                    value = int.from_bytes(raw, "little")
-                    if size == 8 and self.image_base <= value < self.image_base + self.image_size:
-                        return frozenset((Addr(value - self.image_base),))
-                    return frozenset((Const(value),))
-            return _IMAGE_LOADS[addr.rva, size]
+            return self._global_load(addr.rva, size)
         return frozenset((make_load(addr, size),))
+
+    def _global_load(self, rva: int, size: int) -> ValueSet:
+        """What ``size`` bytes of the image at ``rva`` hold: read-only memory read as a constant or an image
+        address, writable memory (a global) as a load of it."""
+        if size in MASKS and self._read_only(rva):
+            raw = self.memory.read(rva, size)
+            if len(raw) == size:
+                value = int.from_bytes(raw, "little")
+                if size == 8 and self.image_base <= value < self.image_base + self.image_size:
+                    return frozenset((Addr(value - self.image_base),))
+                return frozenset((Const(value),))
+        return _IMAGE_LOADS[rva, size]
 
     def _read_only(self, rva: int) -> bool:
         known = self._ro_cache.get(rva >> 12)
@@ -1049,20 +1181,25 @@ class FunctionDataflow:
         if copies:
             for off in [o for o, (s, _a) in copies.items() if offset <= o and o + s <= end]:
                 del copies[off]  # wholly overwritten: no longer a copy (a patch leaves the copy in place)
-        if len(values) == 1 and size in (8, 16):
+        if (size == 8 or size == 16) and len(values) == 1:
             (only,) = values
             if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
-                state.copies[offset] = (size, only.addr)
-        for off in [o for o, (s, _v) in state.stack.items() if o < end and o + s > offset]:
-            old_size, old_values = state.stack.pop(off)
-            raw = _const_raw(old_values, old_size)
-            if raw is None:
-                continue
-            for k in range(old_size):
-                if not offset <= off + k < end:
-                    state.stack[off + k] = (1, frozenset((Const(raw[k]),)))
-        state.stack[offset] = (size, frozenset(values))
-        state.escaped.discard(offset)
+                copies[offset] = (size, only.addr)
+        stack = state.stack
+        if stack:
+            for off in [o for o, (s, _v) in stack.items() if o < end and o + s > offset]:
+                old_size, old_values = stack.pop(off)
+                if offset <= off and off + old_size <= end:
+                    continue  # wholly overwritten: no byte of it survives
+                raw = _const_raw(old_values, old_size)
+                if raw is None:
+                    continue
+                for k in range(old_size):
+                    if not offset <= off + k < end:
+                        stack[off + k] = (1, frozenset((Const(raw[k]),)))
+        stack[offset] = (size, frozenset(values))
+        if state.escaped:
+            state.escaped.discard(offset)
 
     @staticmethod
     def _stack_load(state: State, offset: int, size: int) -> ValueSet:
@@ -1087,6 +1224,110 @@ class FunctionDataflow:
         if raw is not None and size in MASKS:
             return frozenset((Const(int.from_bytes(raw, "little")),))
         return _UNK
+
+
+#: The step of each mnemonic ``_run_block`` does not take inline (one list index instead of a chain of tests):
+#: ``lea`` and register arithmetic to their own handler, everything else to ``_step``.
+_HANDLERS: list[Callable[[FunctionDataflow, Instruction, State], None]] = [FunctionDataflow._step] * (
+    max(v for k, v in vars(Mnemonic).items() if k.isupper()) + 1)
+_HANDLERS[_LEA] = FunctionDataflow._lea
+for _mnemonic in _ARITH:
+    _HANDLERS[_mnemonic] = FunctionDataflow._arith_entry
+
+
+#: What ``_run_block`` does with an instruction, prepared once per distinct instruction (``_prepare``); the tuple's
+#: first item is one of these, the rest its operands.
+_OP_COPY = 0  # (full destination, full source, truncate to 32 bits): ``mov r, r``
+_OP_SET = 1  # (full destination, values): ``mov r, imm``, ``lea r, [rip+x]``, ``xor r, r``
+_OP_PUSH = 2  # (full register): ``push r64``
+_OP_ARITH = 3  # (full destination, an unknown destination stays unknown, mnemonic): ``add r, x`` and the like
+_OP_GLOBAL = 4  # (full destination, rva, size, truncate to 32 bits): ``mov r, [rip+x]``
+_OP_FRAME_STORE = 5  # (displacement, size, full source or None, values or None, truncate): ``mov [rsp+d], r/imm``
+_OP_FRAME_ADDRESS = 6  # (full destination, displacement): ``lea r, [rsp+d]``
+_OP_STACK = 7  # (delta): ``add rsp, imm``, ``sub rsp, imm``
+_OP_NONE = 8  # (): nothing the analysis tracks changes (``cmp``, ``test``, ``mov`` of 1-4 bytes to a global)
+_OP_CALL = 9  # (handler): the mnemonic's handler, with the instruction
+_OP_FLOW = 10  # (flow control): a call, branch or return
+_Op = tuple
+#: Instruction -> its prepared operation. iced-x86 instructions are equal when they differ only in address and
+#: length (a RIP-relative operand holds its absolute target), so one entry serves every copy of a common
+#: instruction in every function (about 80-90% of the stepped ones); the operation holds nothing of the image.
+_OPS: dict[Instruction, _Op] = {}
+_OPS_LIMIT = 1 << 16
+
+
+def _prepare(instr: Instruction) -> _Op:
+    op = _prepared(instr)
+    if len(_OPS) < _OPS_LIMIT:
+        _OPS[instr] = op
+    return op
+
+
+def _prepared(instr: Instruction) -> _Op:
+    """The operation ``_run_block`` runs for ``instr``: the shapes most code is made of get their own, each
+    doing exactly what ``FunctionDataflow._step`` does for them; the rest go to their mnemonic's handler."""
+    fc = instr.flow_control
+    if fc != _NEXT:
+        return (_OP_FLOW, fc)
+    mn = instr.mnemonic
+    if mn in _NO_WRITE:
+        return (_OP_NONE,)
+    if instr.op_count == 0:
+        return (_OP_CALL, _HANDLERS[mn])
+    k0 = instr.op0_kind
+    if k0 == _REG_KIND:
+        reg0 = instr.op0_register
+        shape0 = _SHAPE[reg0]
+        full0 = _FULL[reg0]
+        whole = shape0 == _PLAIN or shape0 == _DWORD  # a write that replaces the register (no bits kept)
+        if mn == _MOV and whole:
+            k1 = instr.op1_kind
+            if k1 == _REG_KIND:
+                shape1 = _SHAPE[instr.op1_register]
+                if shape1 == _PLAIN or shape1 == _DWORD:
+                    return (_OP_COPY, full0, _FULL[instr.op1_register], shape0 == _DWORD or shape1 == _DWORD)
+            elif k1 in _IMM_KINDS:
+                values = _CONSTANTS[instr.immediate(1) & _M64]
+                return (_OP_SET, full0, _truncated(values, 4) if shape0 == _DWORD else values)
+            elif k1 == _MEM_KIND and instr.is_ip_rel_memory_operand:
+                return (_OP_GLOBAL, full0, instr.ip_rel_memory_address, _MEM_SIZE[instr.memory_size],
+                        shape0 == _DWORD)
+        elif mn == _PUSH:
+            if full0 != RSP and _SIZE[reg0] == 8:
+                return (_OP_PUSH, full0)
+        elif mn == _LEA and whole:
+            # Image and frame addresses are no constants: a 32-bit destination keeps them as they are.
+            if instr.is_ip_rel_memory_operand:
+                return (_OP_SET, full0, _IMAGE_ADDRESSES[instr.ip_rel_memory_address])
+            if instr.memory_base == RSP and instr.memory_index == _NO_REGISTER \
+                    and instr.memory_segment not in _FS_GS:
+                return (_OP_FRAME_ADDRESS, full0, _signed(instr.memory_displacement, 8))
+        elif mn in _ARITH:
+            k1 = instr.op1_kind
+            if shape0 == _STACK_POINTER:
+                if k1 in _IMM_KINDS and (mn == _ADD or mn == _SUB):
+                    delta = _signed(instr.immediate(1), 8)
+                    return (_OP_STACK, delta if mn == _ADD else -delta)
+            elif whole:
+                if k1 == _REG_KIND and instr.op1_register == reg0 and (mn == _XOR or mn == _SUB):
+                    return (_OP_SET, full0, _ZERO)
+                # Only a mask bounds an unknown value, and only an Import survives a 64-bit xor.
+                return (_OP_ARITH, full0, mn != _AND and (mn != _XOR or _SIZE[reg0] != 8), mn)
+    elif k0 == _MEM_KIND and mn == _MOV:
+        if instr.is_ip_rel_memory_operand:
+            if _MEM_SIZE[instr.memory_size] != 8:
+                return (_OP_NONE,)  # only a pointer-sized store to a global is remembered (``_note_store``)
+        elif instr.memory_base == RSP and instr.memory_index == _NO_REGISTER and instr.memory_segment not in _FS_GS:
+            disp = _signed(instr.memory_displacement, 8)
+            size = _MEM_SIZE[instr.memory_size]
+            k1 = instr.op1_kind
+            if k1 == _REG_KIND:
+                shape1 = _SHAPE[instr.op1_register]
+                if shape1 == _PLAIN or shape1 == _DWORD:
+                    return (_OP_FRAME_STORE, disp, size, _FULL[instr.op1_register], None, shape1 == _DWORD)
+            elif k1 in _IMM_KINDS:
+                return (_OP_FRAME_STORE, disp, size, None, _CONSTANTS[instr.immediate(1) & _M64], False)
+    return (_OP_CALL, _HANDLERS[mn])
 
 
 def _may_store(instr: Instruction) -> bool:
@@ -1152,24 +1393,21 @@ def _successors(last: Instruction, inside: Callable[[int], bool], sites: Mapping
     return [last.next_ip]
 
 
-def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int], entry: int, inside,
-                       orphans: Sequence[int], sites: Mapping[int, CallSite]) -> dict[int, int]:
-    """Each block's place in the worklist: reverse postorder of the control-flow graph, so every block runs
-    after all its predecessors but those closing a loop. In address order a shared error exit placed before
-    the paths that jump to it (an epilogue inside a loop) used up its visits before the last of them arrived
-    and those paths' values were lost. Blocks the search does not reach follow in address order."""
-    def successors(ip: int) -> Sequence[int]:
-        return _successors(blocks[ip][-1], inside, sites, orphans)
-
+def _reverse_postorder(successors: Mapping[int, Sequence[int]], order: list[int], entry: int) -> dict[int, int]:
+    """Each block's place in the worklist: reverse postorder of the control-flow graph (``successors``: block ->
+    the blocks ``_successors`` gives, one key per block), so every block runs after all its predecessors but
+    those closing a loop. In address order a shared error exit placed before the paths that jump to it (an
+    epilogue inside a loop) used up its visits before the last of them arrived and those paths' values were
+    lost. Blocks the search does not reach follow in address order."""
     finished: list[int] = []
     seen = {entry}
-    stack = [(entry, iter(successors(entry)))]
+    stack = [(entry, iter(successors[entry]))]
     while stack:
         ip, todo = stack[-1]
         for succ in todo:
-            if succ in blocks and succ not in seen:
+            if succ in successors and succ not in seen:
                 seen.add(succ)
-                stack.append((succ, iter(successors(succ))))
+                stack.append((succ, iter(successors[succ])))
                 break
         else:
             stack.pop()
@@ -1177,6 +1415,76 @@ def _reverse_postorder(blocks: Mapping[int, list[Instruction]], order: list[int]
     finished.reverse()
     finished.extend(ip for ip in order if ip not in seen)
     return {ip: i for i, ip in enumerate(finished)}
+
+
+def _one_block(instrs: list[Instruction], flows: bytes, entry: int, inside: Callable[[int], bool]) -> Optional[bool]:
+    """For code decoded as one piece from ``entry`` with no landing pad: whether it is one block that loops to
+    itself (a jump back to the entry), False for one block that does not, None when it may be more blocks
+    (``_spans`` says). One block: nothing but its last instruction makes a leader (``_LEADING``), and that one
+    does not branch to an instruction inside other than the entry (nor to an address inside: ``_spans`` takes
+    the rare jump into the middle of an instruction)."""
+    last_index = len(instrs) - 1
+    first = flows.translate(_LEADING).find(1)
+    if first < 0:
+        return False
+    if first != last_index:
+        return None
+    fc = flows[last_index]
+    if fc != _COND and fc != _JUMP:
+        return False
+    target = instrs[last_index].near_branch_target
+    if target == entry:
+        return True
+    return None if inside(target) else False
+
+
+def _spans(instrs: list[Instruction], flows: bytes, entry: int, inside: Callable[[int], bool],
+           landing_pads: Collection[int], ordered: bool) -> dict[int, tuple[int, int]]:
+    """The basic blocks of ``instrs`` (sorted by address; ``ordered``: no address twice, as one decoded piece)
+    as leader -> (index of its first instruction, index past its last), in address order.
+
+    Leaders are the entry, the landing pads, the targets of branches inside and the instructions after a
+    branch or block end. Only the instructions that make one are looked at in Python: ``flows`` (their flow
+    controls, a byte each) is searched for them (most functions have none but their last)."""
+    leaders = {entry}
+    if landing_pads:
+        leaders.update(pad for pad in landing_pads if inside(pad))
+    last_index = len(instrs) - 1
+    marks = flows.translate(_LEADING)
+    idx = marks.find(1)
+    while idx >= 0:
+        fc = flows[idx]
+        if fc == _COND or fc == _JUMP:
+            target = instrs[idx].near_branch_target
+            if inside(target):
+                leaders.add(target)
+        if idx < last_index:
+            leaders.add(instrs[idx + 1].ip)
+        idx = marks.find(1, idx + 1)
+    count = len(instrs)
+    if len(leaders) == 1 and instrs[0].ip == entry:
+        return {entry: (0, count)}
+    if ordered:
+        ips = list(map(_IP, instrs))
+        starts = []
+        for leader in leaders:  # a leader that is no instruction's start (a jump into one) starts nothing
+            k = bisect_left(ips, leader)
+            if k < count and ips[k] == leader:
+                starts.append(k)
+        starts.sort()
+        return {ips[a]: (a, b) for a, b in zip(starts, starts[1:] + [count])}
+    # Pieces decoded apart may hold an address twice: its later copy starts the block again.
+    spans: dict[int, tuple[int, int]] = {}
+    current, first = -1, 0
+    for k, instr in enumerate(instrs):
+        ip = instr.ip
+        if ip in leaders:
+            if current >= 0:
+                spans[current] = (first, k)
+            current, first = ip, k
+    if current >= 0:
+        spans[current] = (first, count)
+    return spans
 
 
 #: Most values of each kind kept for reuse (the frame offsets and constants code uses are few: a guard).
@@ -1210,7 +1518,8 @@ _FRAME_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(
     lambda key: frozenset((Load(_FRAME_ADDRESS[key[0]], key[1]),)))
 _PARAMETERS: _Shared[int, ValueSet] = _Shared(lambda index: frozenset((Param(index),)))
 _CONSTANTS: _Shared[int, ValueSet] = _Shared(lambda value: frozenset((Const(value),)))
-_IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((Addr(rva),)))
+_IMAGE_ADDRESS: _Shared[int, Addr] = _Shared(Addr)
+_IMAGE_ADDRESSES: _Shared[int, ValueSet] = _Shared(lambda rva: frozenset((_IMAGE_ADDRESS[rva],)))
 #: ``{Load(Addr(rva), size)}``: what a read of writable image memory (a global) gives.
 _IMAGE_LOADS: _Shared[tuple[int, int], ValueSet] = _Shared(lambda key: frozenset((make_load(Addr(key[0]), key[1]),)))
 
@@ -1338,9 +1647,11 @@ def _truncate(value: Value, size: int) -> Value:
 
 
 def _truncated(values: ValueSet, size: int) -> ValueSet:
-    """``values`` written to or read from a ``size``-byte register: only constants change."""
+    """``values`` written to or read from a ``size``-byte register: only constants wider than it change (the
+    set itself is kept when none does)."""
+    mask = MASKS[size]
     for value in values:
-        if isinstance(value, Const):
+        if isinstance(value, Const) and value.value & mask != value.value:
             return frozenset(_truncate(v, size) for v in values)
     return values
 

@@ -79,6 +79,8 @@ class NativeEngine(Engine):
         self._evaluation_callers: Optional[dict[int, set[int]]] = None
         #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
         self._landing_pads: dict[int, set[int]] = {}
+        #: Image page -> whether it is read-only: one answer for every data flow over this image.
+        self._read_only: dict[int, bool] = {}
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
@@ -248,23 +250,32 @@ class NativeEngine(Engine):
         of the sites it answers for: the facts stay as loaded (the other sites are only looked up, to tell a
         tail call through the IAT)."""
         out = []
+        sites_by_function = self._sites_by_function
+        copiers, fillers = self._copiers, self._fillers
+        image, runtime, landing_pads = self.image, self._runtime, self._landing_pads
         for func, asked in functions:
-            known = self._sites_by_function[func.rva]
+            known = sites_by_function[func.rva]
             if asked is None:
                 sites = {rva: site.working_copy() for rva, site in known.items()}
                 answered: Collection[int] = sites
             else:
                 sites = dict(known)
-                answered = [rva for rva in asked if rva in known]
-                for rva in answered:
-                    sites[rva] = known[rva].working_copy()
-            copies = [rva for rva, site in sites.items() if site.callee in self._copiers] if self._copiers else []
-            fills = {rva: self._fillers[site.callee] for rva, site in sites.items()
-                     if site.callee in self._fillers} if self._fillers else {}
-            flow = FunctionDataflow(self.image, self.image.image_base, self.image.size_of_image, sites, func.rva,
-                                    self._call_results, copies, codecs=self._runtime.codecs,
-                                    dispatch=self._runtime.dispatch, fill_calls=fills,
-                                    checks=self._runtime.check, asked=asked)
-            flow.run([(func.rva, func.rva + func.size)] + list(func.fragments), self._landing_pads.get(func.rva, ()))
+                answered = []
+                for rva in asked:
+                    site = known.get(rva)
+                    if site is not None:
+                        sites[rva] = site.working_copy()
+                        answered.append(rva)
+            copies = [rva for rva, site in sites.items() if site.callee in copiers] if copiers else ()
+            fills = {rva: fillers[site.callee] for rva, site in sites.items()
+                     if site.callee in fillers} if fillers else None
+            flow = FunctionDataflow(image, image.image_base, image.size_of_image, sites, func.rva,
+                                    self._call_results, copies, codecs=runtime.codecs, dispatch=runtime.dispatch,
+                                    fill_calls=fills, checks=runtime.check, asked=asked,
+                                    read_only=self._read_only)
+            pieces = [(func.rva, func.rva + func.size)]
+            if func.fragments:
+                pieces.extend(func.fragments)
+            flow.run(pieces, landing_pads.get(func.rva, ()))
             out.append((func.rva, {rva: sites[rva].args for rva in answered}, flow.stores()))
         return out
