@@ -819,28 +819,22 @@ class Analysis:
         funcs = self.facts.functions
         entry_points = set(self.entries.kinds) - self.ignored
         beyond: list[tuple[int, list[int], list[EventInfo], int, int]] = []
-        #: (event site, budget) -> its outermost entry points within the budget, with their paths: the same
-        #: for every write and value set that becomes concrete in that function.
-        outermost: dict[tuple[int, int], list[tuple[int, list[int]]]] = {}
-        max_depth = self.options.max_depth
         for func, suffix, events, site_rva, hop in self._emitted:
             site_name = funcs[func].name
             missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
             if not missing:
                 continue
-            budget = max_depth - len(suffix)
-            outer = outermost.get((func, budget))
-            if outer is None:
-                ancestors = self._ancestors(func, max(budget, 0))
-                reaching = {r: self._path(ancestors, r)[:-1] for r, (dist, _n) in ancestors.items()
-                            if r in entry_points and dist <= budget}
-                inner = {f for r, path in reaching.items() for f in path[1:]}
-                outer = outermost[(func, budget)] = [(r, reaching[r]) for r in sorted(reaching) if r not in inner]
+            budget = self.options.max_depth - len(suffix)
+            ancestors = self._ancestors(func, max(budget, 0))
+            reaching = {r: self._path(ancestors, r)[:-1] for r, (dist, _n) in ancestors.items()
+                        if r in entry_points and dist <= budget}
+            inner = {f for r, path in reaching.items() for f in path[1:]}
+            outer = sorted(r for r in reaching if r not in inner)
             if not outer:
                 beyond.append((func, suffix, missing, site_rva, hop))
                 continue
-            for root, path in outer:
-                self._add_rows(self._extra, root, path + suffix, func, missing, site_rva, hop)
+            for root in outer:
+                self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva, hop)
         if not beyond:
             return
         # Nothing reaches these within the budget: the nearest entry points beyond it, else through pointers.
