@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--engine", default="native", choices=ENGINES,
                     help="analysis backend: native (default, runs anywhere), ghidra (pyghidra + GHIDRA_INSTALL_DIR) "
                          "or ghidra-decompiler (Ghidra's decompiler through flatline, Python >= 3.13)")
+    an.add_argument("--graph", metavar="FILE",
+                    help="also write the call graph the walk searched (caller -> callee, from the write sites up "
+                         "to the entry points) as GraphML, for networkx, Gephi or yEd")
     an.add_argument("--save-facts", metavar="FILE", help="also save the engine's facts as JSON for replay")
     an.add_argument("--facts", metavar="FILE", help="replay saved facts instead of reading a binary")
     add_verbosity(an)
@@ -80,6 +83,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--decompiler-python needs --engine ghidra-decompiler")
     if (project or args.ghidra_program) and args.engine != "ghidra":
         raise UsageError("--ghidra-project and --ghidra-program need --engine ghidra")
+    if args.graph == "-" and args.output == "-":
+        raise UsageError("--graph - and -o - would share stdout: give one of them a file")
     if args.save_facts and args.facts:
         raise UsageError("--save-facts needs a BINARY (or a Ghidra program), not --facts")
 
@@ -128,12 +133,17 @@ def run(args: argparse.Namespace) -> int:
             engine = recorder = RecordingEngine(engine)
     output = args.output or os.path.join("output", f"{label}.{fmt}")
     try:
-        for target in (output, args.save_facts):
+        for target in (output, args.save_facts, args.graph):
             if target and target != "-":
                 refuse_non_regular(target)  # before the analysis, not after minutes of it
         with Progress.for_args(args) as progress:
             result = analyze(engine, options, progress)
         write_output(render(result.rows, fmt), output)
+        if args.graph:
+            from ..render.callgraph import callgraph_graphml
+
+            write_output(callgraph_graphml(result), args.graph)
+            log.info("call graph (%d functions) written to %s", len(result.walked_callers), args.graph)
         if recorder is not None:
             with Progress.for_args(args) as progress:
                 recorder.complete(progress)

@@ -330,7 +330,7 @@ class FunctionDataflow:
                 if last < 0:
                     return
                 if not loops:
-                    block = instrs[:last + 1]
+                    del instrs[last + 1:]
             if not loops:  # one visit from the entry state, nothing to join
                 self._edge_states = {}
                 self._run_block(block, State.entry(), inside)
