@@ -120,7 +120,8 @@ class CallValues:
 
     def arg(self, site: CallSite, index: int) -> ValueSet:
         """The value set of one argument (``{UNKNOWN}`` where nothing is known)."""
-        if self._partial:
+        partial = self._partial
+        if partial and site.caller in partial:  # ``_complete``, looked up here first (the most read method)
             self._complete(site, index)
         args = self._args.get((site.caller, site.rva))
         if args is None or index >= len(args):

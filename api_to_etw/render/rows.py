@@ -7,8 +7,9 @@ the call path as ``[A->B]``, names from a manifest winning over the binary's own
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
+from types import ModuleType
 from typing import Optional
 
 from ..analysis.records import ENTRY_UNREFERENCED, KIND_TRACELOGGING, EventInfo, EventNames, Row
@@ -111,45 +112,69 @@ _NO_NAMES = EventNames()
 _EVENT_FIELDS = [f.name for f in fields(EventInfo) if f.name not in ("event_key", "provider_key",
                                                                        "tracelogging_provider")]
 _NAME_FIELDS = [f.name for f in fields(EventNames)]
+#: The names ``_event_record`` folds into the event's own fields.
+_NAMES_IN_EVENT = ("provider_name", "fields", "message")
 
 
 def row_record(row: Row) -> dict[str, object]:
     """The typed form for JSON lines: numbers stay numbers, the path stays a list."""
-    e, n = _event_record(row.event, row.names or _NO_NAMES)
-    return {"function": row.function, **e, **_path_record(row), **n}
+    names = row.names or _NO_NAMES
+    return {"function": row.function, **_event_record(row.event, names), **_path_record(row), **_names_record(names)}
 
 
 def rows_json(rows: Iterable[Row]) -> Iterator[str]:
-    """``row_record`` of each row as a JSON line (``json.dumps`` with its default separators), the text
-    of each (event, names) pair's fields made once and shared by the rows of that event."""
+    """``row_record`` of each row as a JSON line (``json.dumps`` with its default separators), the text of
+    each (event, names) pair's fields made once and shared by the rows of that event, and that of each
+    names' own fields once (without ``--manifests`` every row has the same, empty, names)."""
     import json  # here: a tsv run does not load it (tests/test_lazy_imports.py)
 
     string = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it (ASCII, escaped)
-    made: dict[tuple[int, int], tuple[str, str]] = {}
+    fields = _fields_text(json)
+    made: dict[tuple[int, int], str] = {}
+    named: dict[int, str] = {}
     for row in rows:
         names = row.names or _NO_NAMES
         key = (id(row.event), id(names))  # both live as long as the rows do
-        parts = made.get(key)
-        if parts is None:
-            e, n = _event_record(row.event, names)
-            parts = made[key] = (json.dumps(e)[1:-1], json.dumps(n)[1:-1])
-        yield (f'{{"function": {string(row.function)}, {parts[0]}, "containing_function": '
+        head = made.get(key)
+        if head is None:
+            head = made[key] = fields(_event_record(row.event, names))
+        tail = named.get(key[1])
+        if tail is None:
+            tail = named[key[1]] = fields(_names_record(names))
+        yield (f'{{"function": {string(row.function)}, {head}, "containing_function": '
                f'{string(row.containing_function)}, "call_depth": {len(row.call_path)}, "exported_call_depth": '
                f'{row.exported_call_depth}, "call_path": [{", ".join(map(string, row.call_path))}], "write_rva": '
                f'{row.write_rva}, "event_site": {string(row.event_site)}, "entry": {string(row.entry)}, "ioctl": '
-               f'{string(row.ioctl)}, {parts[1]}}}\n')
+               f'{string(row.ioctl)}, {tail}}}\n')
 
 
-def _event_record(event: EventInfo, names: EventNames) -> tuple[dict[str, object], dict[str, object]]:
-    """The event's fields of a row's record, and its names' (placed after the path's)."""
+def _fields_text(json: ModuleType) -> Callable[[dict[str, object]], str]:
+    """What ``json.dumps`` writes for a dict, without its braces. The standard library's C encoder is made
+    once and called for each dict: ``json.dumps`` makes a new one per call, about half of its cost for the
+    one or two dozen fields of an event (8,714 distinct events on the 1x scale kernel)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return lambda record: json.dumps(record)[1:-1]
+    defaults = json.JSONEncoder()  # json.dumps's settings: ASCII, ", " and ": ", no sorting, NaN allowed
+    encode = make({}, defaults.default, json.encoder.encode_basestring_ascii, None, defaults.key_separator,
+                  defaults.item_separator, defaults.sort_keys, defaults.skipkeys, defaults.allow_nan)
+    return lambda record: "".join(encode(record, 0))[1:-1]
+
+
+def _event_record(event: EventInfo, names: EventNames) -> dict[str, object]:
+    """The event's fields of a row's record, named from ``names`` where the binary has no name."""
     e: dict[str, object] = {name: getattr(event, name) for name in _EVENT_FIELDS}
-    n: dict[str, object] = {name: getattr(names, name) for name in _NAME_FIELDS}
-    e["provider_name"] = e["provider_name"] or n.pop("provider_name")
-    n.pop("provider_name", None)
+    e["provider_name"] = e["provider_name"] or names.provider_name
     e["fields"] = list(names.fields or event.fields)
-    n.pop("fields")
-    e["message"] = n.pop("message") or e["message"]
-    return e, {k: list(v) if isinstance(v, tuple) else v for k, v in n.items()}
+    e["message"] = names.message or e["message"]
+    return e
+
+
+def _names_record(names: EventNames) -> dict[str, object]:
+    """The names' own fields of a row's record (placed after the path's): what ``_event_record`` has not
+    taken, tuples as lists."""
+    return {name: list(value) if isinstance(value, tuple) else value
+            for name in _NAME_FIELDS if name not in _NAMES_IN_EVENT for value in (getattr(names, name),)}
 
 
 def _path_record(row: Row) -> dict[str, object]:

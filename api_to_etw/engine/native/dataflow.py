@@ -205,36 +205,53 @@ class State:
         return cls(dict(_ENTRY_REGS), {}, 0)
 
     def copy(self) -> State:
-        return State(dict(self.regs), dict(self.stack), self.rsp, set(self.escaped), dict(self.copies))
+        return State(self.regs.copy(), self.stack.copy(), self.rsp, self.escaped.copy(), self.copies.copy())
 
     def join(self, other: State) -> bool:
         """Merge ``other`` into self; True if anything changed."""
         changed = False
-        for reg in set(self.regs) | set(other.regs):
-            mine = self.regs.get(reg, _UNK)
-            theirs = other.regs.get(reg, _UNK)
-            if not theirs <= mine:
-                self.regs[reg] = cap(mine | theirs)
-                changed = True
-        for off in set(self.stack) | set(other.stack):
-            my_slot = self.stack.get(off)
-            their_slot = other.stack.get(off)
-            if my_slot == their_slot:
-                continue
-            if my_slot is None or their_slot is None or my_slot[0] != their_slot[0]:
-                size, values = my_slot or their_slot or (0, _UNK)  # one side is set (the two differ)
-                merged = (size, cap(values | _UNK))
-            else:
-                merged = (my_slot[0], cap(my_slot[1] | their_slot[1]))
-            if merged != my_slot:
-                self.stack[off] = merged
-                changed = True
-        if not other.escaped <= self.escaped:
+        regs, their_regs = self.regs, other.regs
+        if regs != their_regs:
+            # Only a register whose value set is not the very same object on both sides can change.
+            mine_of = regs.get
+            todo = [reg for reg, values in their_regs.items() if mine_of(reg) is not values]
+            todo.extend(reg for reg in regs if reg not in their_regs)
+            for reg in todo:
+                mine = regs.get(reg, _UNK)
+                theirs = their_regs.get(reg, _UNK)
+                if not theirs <= mine:
+                    regs[reg] = cap(mine | theirs)
+                    changed = True
+        stack, their_stack = self.stack, other.stack
+        if stack != their_stack:
+            slot_of = stack.get
+            differ = [off for off, slot in their_stack.items() if slot_of(off) is not slot]
+            differ.extend(stack.keys() - their_stack.keys())
+            # Slots new to this side are added in the order of the walk over both sides' offsets (the order
+            # later reads of overlapping slots see); with none new, the order of the walk does not matter.
+            if not their_stack.keys() <= stack.keys():
+                wanted = set(differ)
+                differ = [off for off in set(stack) | set(their_stack) if off in wanted]
+            for off in differ:
+                my_slot = stack.get(off)
+                their_slot = their_stack.get(off)
+                if my_slot == their_slot:
+                    continue
+                if my_slot is None or their_slot is None or my_slot[0] != their_slot[0]:
+                    size, values = my_slot or their_slot or (0, _UNK)  # one side is set (the two differ)
+                    merged = (size, cap(values | _UNK))
+                else:
+                    merged = (my_slot[0], cap(my_slot[1] | their_slot[1]))
+                if merged != my_slot:
+                    stack[off] = merged
+                    changed = True
+        if other.escaped and not other.escaped <= self.escaped:
             self.escaped |= other.escaped
             changed = True
-        for off in [o for o, copy in self.copies.items() if other.copies.get(o) != copy]:
-            del self.copies[off]
-            changed = True
+        if self.copies:
+            for off in [o for o, copy in self.copies.items() if other.copies.get(o) != copy]:
+                del self.copies[off]
+                changed = True
         if self.rsp != other.rsp and self.rsp is not None:
             # Frames that disagree on the stack pointer (alloca): stop trusting stack offsets.
             self.rsp = None
@@ -330,7 +347,7 @@ class FunctionDataflow:
                 if last < 0:
                     return
                 if not loops:
-                    block = instrs[:last + 1]
+                    del instrs[last + 1:]
             if not loops:  # one visit from the entry state, nothing to join
                 self._edge_states = {}
                 self._run_block(block, State.entry(), inside)

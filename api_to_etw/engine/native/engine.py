@@ -227,20 +227,25 @@ class NativeEngine(Engine):
         """
         assert self._facts is not None, "load() first"
         todo: list[tuple[Function, Optional[Mapping[int, Collection[int]]]]] = []
+        weights = []
+        known, sites_by_function = self._facts.functions, self._sites_by_function
         for rva in dict.fromkeys(functions):
-            func = self._facts.functions.get(rva)
-            if func is None or func.imported or not self._sites_by_function.get(rva):
+            func = known.get(rva)
+            if func is None or func.imported or not sites_by_function.get(rva):
                 continue
             todo.append((func, None if asked is None else asked.get(rva)))
-        weights = [func.size + sum(end - start for start, end in func.fragments) for func, _asked in todo]
+            weights.append(func.size + sum(end - start for start, end in func.fragments) if func.fragments
+                           else func.size)
         split = fork_split(todo, weights, MIN_PARALLEL_FLOW_BYTES, self._flow)
         parts = self._flow(todo) if split is None else split[0] + split[1]
         answer = Resolution()
+        found, stored = answer.args, answer.stores
         for rva, args, stores in parts:
             for site_rva, values in args.items():
                 if values is not None:
-                    answer.args[(rva, site_rva)] = values
-            answer.stores.extend(stores)
+                    found[rva, site_rva] = values
+            if stores:
+                stored.extend(stores)
         return answer
 
     def _flow(self, functions: Sequence[tuple[Function, Optional[Mapping[int, Collection[int]]]]]
@@ -263,8 +268,8 @@ class NativeEngine(Engine):
                 answered = []
                 for rva in asked:
                     site = known.get(rva)
-                    if site is not None:
-                        sites[rva] = site.working_copy()
+                    if site is not None:  # ``CallSite.working_copy``, without the call
+                        sites[rva] = CallSite(site.caller, rva, site.callee, site.tail)
                         answered.append(rva)
             copies = [rva for rva, site in sites.items() if site.callee in copiers] if copiers else ()
             fills = {rva: fillers[site.callee] for rva, site in sites.items()
