@@ -26,7 +26,7 @@ def _xml_safe(text: str) -> str:
 
 
 def callgraph_graphml(result: AnalysisResult) -> str:
-    """GraphML text of ``result.call_graph()`` with each node's name, RVA, root and ETW API flags."""
+    """GraphML text of ``result.call_graph()`` with each node's name, RVA, and root and ETW API flags (1 or 0)."""
     import networkx as nx
 
     graph = result.call_graph()
@@ -36,7 +36,9 @@ def callgraph_graphml(result: AnalysisResult) -> str:
     out = nx.DiGraph()
     for rva in sorted(graph.nodes):
         name = names.get(rva, f"sub_{rva:x}")
-        out.add_node(f"0x{rva:x}", name=_xml_safe(name), rva=f"0x{rva:x}", root=name in result.root_names,
-                     etw_api=rva in apis)
+        # 0/1 rather than Python booleans: networkx writes those as "True"/"False", which XML Schema's boolean
+        # (what GraphML's attr.type="boolean" means) does not accept.
+        out.add_node(f"0x{rva:x}", name=_xml_safe(name), rva=f"0x{rva:x}", root=int(name in result.root_names),
+                     etw_api=int(rva in apis))
     out.add_edges_from((f"0x{a:x}", f"0x{b:x}") for a, b in sorted(graph.edges))
     return "\n".join(nx.generate_graphml(out)) + "\n"

@@ -43,7 +43,7 @@ def test_graph_edges_are_true_calls_and_hold_every_row(cli, tmp_path):
     roots = {name[n] for n, flag in nx.get_node_attributes(graph, "root").items() if flag}
     assert {row["Function"] for row in rows} <= roots | {row["ContainingFunction"] for row in rows}
     for node, data in graph.nodes(data=True):
-        assert data["rva"] == node and int(node, 16) > 0
+        assert data["rva"] == node and int(node, 16) > 0 and data["root"] in (0, 1) and data["etw_api"] in (0, 1)
 
 
 def test_graph_and_rows_cannot_share_stdout(cli, tmp_path):
