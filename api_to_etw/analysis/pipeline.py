@@ -119,6 +119,8 @@ class AnalysisResult:
     max_depth: Optional[int] = None
     #: Function -> its direct callers, for every function the walk reached (``call_graph``).
     walked_callers: dict[int, list[int]] = field(default_factory=dict)
+    #: RVAs of the ETW APIs the analysis recognised (by name, import thunk or unnamed trace wrapper).
+    etw_apis: frozenset[int] = frozenset()
 
     def call_graph(self) -> nx.DiGraph:
         """The call graph the walk searched, as networkx edges (caller -> callee); see ``call_graph``."""
@@ -256,7 +258,7 @@ class Analysis:
             self.stats.named_rows = name_rows(rows, indexes)
             log.info("%d of %d rows named from manifests", self.stats.named_rows, len(rows))
         return AnalysisResult(rows, self.stats, facts, frozenset(facts.functions[r].name for r in self.roots),
-                              self.options.max_depth, self._caller_lists)
+                              self.options.max_depth, self._caller_lists, frozenset(self.apis))
 
     def _roots(self) -> set[int]:
         funcs = self.facts.functions
@@ -754,15 +756,10 @@ class Analysis:
             return
         ancestors = self._ancestors(func, budget)
         roots = self.roots
-        for root, (dist, nxt) in ancestors.items():
+        for root, (dist, _next) in ancestors.items():
             if dist > budget or root not in roots:
                 continue
-            path = [root]  # root ... up to (not including) func: ``_path`` without its last step
-            while nxt is not None:
-                path.append(nxt)
-                nxt = ancestors[nxt][1]
-            path.pop()
-            self._add_rows(self._best, root, path + suffix, func, events, site_rva, hop)
+            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
 
     def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
                   events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None,

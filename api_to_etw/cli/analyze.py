@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
             from ..render.callgraph import callgraph_graphml
 
             write_output(callgraph_graphml(result), args.graph)
-            log.info("call graph (%d functions) written to %s", len(result.walked_callers), args.graph)
+            log.info("call graph of the %d functions the walk reached written to %s", len(result.walked_callers),
+                     args.graph)
         if recorder is not None:
             with Progress.for_args(args) as progress:
                 recorder.complete(progress)

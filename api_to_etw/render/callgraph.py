@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..etw.apis import lookup_all
-
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis.pipeline import AnalysisResult
 
@@ -31,14 +29,13 @@ def callgraph_graphml(result: AnalysisResult) -> str:
 
     graph = result.call_graph()
     functions = result.facts.functions
-    names = {rva: functions[rva].name for rva in graph.nodes if rva in functions}
-    apis = lookup_all(names.items())
     out = nx.DiGraph()
     for rva in sorted(graph.nodes):
-        name = names.get(rva, f"sub_{rva:x}")
+        func = functions.get(rva)
+        name = func.name if func is not None else f"sub_{rva:x}"
         # 0/1 rather than Python booleans: networkx writes those as "True"/"False", which XML Schema's boolean
         # (what GraphML's attr.type="boolean" means) does not accept.
         out.add_node(f"0x{rva:x}", name=_xml_safe(name), rva=f"0x{rva:x}", root=int(name in result.root_names),
-                     etw_api=int(rva in apis))
+                     etw_api=int(rva in result.etw_apis))
     out.add_edges_from((f"0x{a:x}", f"0x{b:x}") for a, b in sorted(graph.edges))
     return "\n".join(nx.generate_graphml(out)) + "\n"

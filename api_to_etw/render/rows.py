@@ -66,20 +66,18 @@ def rows_cells(rows: Iterable[Row]) -> Iterator[tuple[str, ...]]:
 
 def rows_tsv_lines(rows: Iterable[Row]) -> Iterator[str]:
     """Each row as ``"\t".join(row_cells(row)) + "\n"`` (what the TSV writer writes for cells it need not
-    escape), the event's runs of cells joined once per (event, names) pair: a row then costs one format of
-    its own nine cells, not a tuple of 32 and a join (the 1x scale kernel's 22K rows: about half the time)."""
-    made: dict[tuple[int, int], tuple[str, str, str, str]] = {}
+    escape), the event's runs of cells joined once per (event, names) pair and handed to ``_cells`` as one
+    cell each: a row then costs a tuple of its own cells and a join, not a tuple of 32 (the 1x scale
+    kernel's 22K rows: about half the time)."""
+    made: dict[tuple[int, int], EventCells] = {}
     for row in rows:
         names = row.names or _NO_NAMES
         key = (id(row.event), id(names))  # both live as long as the rows do
         parts = made.get(key)
         if parts is None:
             head, middle, tail, message = _event_cells(row.event, names)
-            parts = made[key] = ("\t".join(head), "\t".join(middle), "\t".join(tail), message)
-        write = _hex(row.write_rva) if row.entry != ENTRY_UNREFERENCED else ""
-        yield (f"{row.function}\t{parts[0]}\t{row.containing_function}\t{len(row.call_path)}\t"
-               f"{row.exported_call_depth}\t[{'->'.join(row.call_path)}]\t{parts[1]}\t{write}\t{parts[2]}\t"
-               f"{row.event_site}\t{row.entry}\t{row.ioctl}\t{parts[3]}\n")
+            parts = made[key] = (("\t".join(head),), ("\t".join(middle),), ("\t".join(tail),), message)
+        yield "\t".join(_cells(row, parts)) + "\n"
 
 
 #: An event's own cells (with its names): ProviderGuid..Keyword, Kind..Fields, GroupMask..Resolved, Message.

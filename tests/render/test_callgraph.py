@@ -35,6 +35,11 @@ def test_graph_edges_are_true_calls_and_hold_every_row(cli, tmp_path):
     assert walked and walked <= truth, sorted(walked - truth)[:3]
     # The ETW APIs are the graph's sinks: a write site's function calls them, they call nothing walked.
     assert any(api.values()) and all(graph.out_degree(n) == 0 for n, flag in api.items() if flag)
+    # Flagged as the analysis recognised them: every API in the graph a row writes through (a TraceLogging
+    # row found from its metadata starts at the referencing function), and no function the truth has call.
+    flagged = {name[n] for n, flag in api.items() if flag}
+    assert {row["WriteFunction"] for row in rows} & set(name.values()) <= flagged
+    assert not flagged & {caller for caller, _callee in truth}
     by_name = {(name[a], name[b]) for a, b in graph.edges}
     for row in rows:
         path = row["CallPath"].strip("[]").split("->")
