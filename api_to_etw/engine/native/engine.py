@@ -268,8 +268,8 @@ class NativeEngine(Engine):
                 answered = []
                 for rva in asked:
                     site = known.get(rva)
-                    if site is not None:  # ``CallSite.working_copy``, without the call
-                        sites[rva] = CallSite(site.caller, rva, site.callee, site.tail)
+                    if site is not None:
+                        sites[rva] = site.working_copy()
                         answered.append(rva)
             copies = [rva for rva, site in sites.items() if site.callee in copiers] if copiers else ()
             fills = {rva: fillers[site.callee] for rva, site in sites.items()
