@@ -347,6 +347,17 @@ def in_frame(value: Value, frame: int) -> Value:
     return map_inner(value, lambda inner: in_frame(inner, frame))
 
 
+def in_frame_all(values: ValueSet, frame: int) -> ValueSet:
+    """``in_frame`` of every value of a set: the set itself when no value changes (constants, image
+    addresses and loads of them, most of what callers pass, hold no stack address), so the common case
+    builds no new set and hashes no value again."""
+    for value in values:
+        kind = type(value)
+        if kind is not Const and kind is not Addr and in_frame(value, frame) is not value:
+            return frozenset([in_frame(v, frame) for v in values])
+    return values
+
+
 def combinations(value_sets: Mapping[str, ValueSet]) -> Iterator[dict[str, Value]]:
     """Every choice of one value per named argument (the sets are small: MAX_VALUES each)."""
     names = list(value_sets)
