@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Callable, Optional, TypeVar, Union
@@ -358,14 +358,17 @@ def in_frame_all(values: ValueSet, frame: int) -> ValueSet:
     return values
 
 
-def combinations(value_sets: Mapping[str, ValueSet]) -> Iterator[dict[str, Value]]:
+def combinations(value_sets: Mapping[str, ValueSet]) -> list[dict[str, Value]]:
     """Every choice of one value per named argument (the sets are small: MAX_VALUES each)."""
+    single: dict[str, Value] = {}
+    for name, values in value_sets.items():
+        if len(values) != 1:
+            break
+        (single[name],) = values
+    else:  # the common case: one value each, nothing to order
+        return [single]
     names = list(value_sets)
-    if all(len(values) == 1 for values in value_sets.values()):  # the common case: nothing to order
-        yield {n: next(iter(value_sets[n])) for n in names}
-        return
-    for combo in product(*(sorted(value_sets[n], key=repr) for n in names)):
-        yield dict(zip(names, combo))
+    return [dict(zip(names, combo)) for combo in product(*(sorted(value_sets[n], key=repr) for n in names))]
 
 
 # --------------------------------------------------------------------------------------------- facts
