@@ -20,13 +20,17 @@ from conftest import REPO, synth_exe
 #: other commands' modules; the embedded-manifest decoders and the manifest readers (a binary without a
 #: WEVT_TEMPLATE or message-table resource and no --manifests), WPP's message metadata (a binary without
 #: trace calls: the trace functions themselves are in etw.wppcalls), the CAB/ZIP expansion of compressed
-#: symbol-store files, and json (only the jsonl format writes it).
+#: symbol-store files, and json (only the jsonl format writes it); tempfile, random and shutil (only a copy
+#: into a symbol store or a download makes its temporary file with tempfile; the output's own is made with
+#: os.open, and argparse's help formatter is sized without shutil), locale (only the XML export of a
+#: manifest names a language).
 NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
                    "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
                    "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan",
                    "api_to_etw.etw.wevt", "api_to_etw.etw.messagetable", "api_to_etw.etw.manifest",
                    "api_to_etw.etw.wpp",
-                   "api_to_etw.binary.cab", "api_to_etw.binary.symsrv.compressed", "json")
+                   "api_to_etw.binary.cab", "api_to_etw.binary.symsrv.compressed", "json",
+                   "tempfile", "random", "shutil", "bz2", "lzma")
 
 # The module list is taken before json is imported to print it.
 _PROBE = """
