@@ -22,8 +22,7 @@ from conftest import REPO, synth_exe
 #: trace calls: the trace functions themselves are in etw.wppcalls), the CAB/ZIP expansion of compressed
 #: symbol-store files, and json (only the jsonl format writes it); tempfile, random and shutil (only a copy
 #: into a symbol store or a download makes its temporary file with tempfile; the output's own is made with
-#: os.open, and argparse's help formatter is sized without shutil), locale (only the XML export of a
-#: manifest names a language).
+#: os.open, and argparse's help formatter is sized without shutil).
 NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
                    "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
                    "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan",

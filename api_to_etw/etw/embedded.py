@@ -11,6 +11,7 @@ manifests alike. Input is the resource leaves plus an RVA reader (an engine's ``
 from __future__ import annotations
 
 import functools
+import locale
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
@@ -103,8 +104,6 @@ def read_embedded(memory: Memory, resources: Iterable[ResourceEntry], source: st
 
 
 def _culture(lang: int) -> str:
-    import locale  # here: only the XML export names a message table's language
-
     name = locale.windows_locale.get(lang)
     return name.replace("_", "-") if name else f"x-lcid-{lang}"
 
