@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable, Optional
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 #: What the TraceLogging writer search reads at the calls of a function that references an event's metadata:
 #: the provider and the metadata a writer helper is passed (``_write_call``, ``_reference_events``).
 _WRITER_ARGS = (0, 1)
+#: The arguments of a call that may reach a wrapper's parameters (``_passed_args``): rcx, rdx, r8, r9 and the
+#: four stack arguments the native engine records (with fewer, 121 functions of the 1x kernel were flowed again).
+_PASSED_ARGS = tuple(range(8))
 
 _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
                 ApiRole.CLASSIC_WRITE}
@@ -296,6 +299,18 @@ class Analysis:
                     sites.setdefault(site.rva, set()).update(_WRITER_ARGS)
         return asked
 
+    def _passed_args(self, callers: Sequence[int], asked: dict[int, dict[int, set[int]]]
+                     ) -> dict[int, dict[int, set[int]]]:
+        """``asked`` with every argument of the calls from one of ``callers`` (the functions that call an ETW
+        API) to another: a callee among them may turn out to pass its parameters on (a wrapper), and the next
+        round then asks for them at its callers; asked now, a caller is not flowed a second time for them."""
+        among = set(callers)
+        for func in callers:
+            for site in self._sites_in.get(func, ()):
+                if site.callee in among:
+                    asked.setdefault(func, {}).setdefault(site.rva, set()).update(_PASSED_ARGS)
+        return asked
+
     def _resolve_wrappers(self) -> None:
         """Resolve arguments at ETW calls, then (repeatedly) at calls to functions that pass theirs on."""
         want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER,
@@ -303,7 +318,8 @@ class Analysis:
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         callers = sorted({s.caller for s, _ in sites})
-        self.values.resolve(callers, self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites)))
+        asked = self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites))
+        self.values.resolve(callers, self._passed_args(callers, asked))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
         frontier: dict[int, set[int]] = {}
