@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -139,10 +140,9 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
                 extents.setdefault(rf.begin, rf.end)
 
     from_unwind = set(extents)  # extents known exactly; the others are estimated and may be split
-    pending = set()
-    for rva in list(code_symbols) + list(image.exports) + [image.entry_point]:
-        if rva and rva not in extents and in_code(rva):
-            pending.add(rva)
+    # The named entries unwind data does not give (a set: the order they are settled in is sorted).
+    pending = {rva for rva in set(code_symbols).union(image.exports, (image.entry_point,)).difference(extents)
+               if rva and in_code(rva)}
 
     functions: dict[int, Function] = {}
     calls: EdgesByEntry = {}
@@ -284,8 +284,10 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         target_owner = fmap.owner(callee)
         return None if target_owner is None else (functions[target_owner].rva, False)
 
-    for callee in callees:
-        callees[callee] = normalise(callee)
+    function_at = functions.get
+    for callee in callees:  # most are a function's entry: looked up inline, ``normalise`` for the others
+        function = function_at(callee)
+        callees[callee] = (function.rva, True) if function is not None else normalise(callee)
 
     def call_sites(found: Iterable[Edge]) -> list[CallSite]:
         return [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in found
@@ -724,6 +726,30 @@ _IMMEDIATE_SIZES = (0, 1, 2, 4)
 _MAX_PREFIX = 5
 
 
+#: Targets up to which ``_positions`` finds each one's candidates by a byte search of the packed targets (a C
+#: search of the array's bytes per target) rather than by a set lookup per candidate.
+_FEW_TARGETS = 32
+
+
+def _positions(operands: SectionOperands, named: set[int]) -> list[int]:
+    """The offsets of ``operands``' candidates whose target is in ``named``, ascending."""
+    targets = operands.targets
+    if len(named) > _FEW_TARGETS:
+        return list(compress(operands.offsets, map(named.__contains__, targets)))
+    packed = targets.tobytes()
+    width = targets.itemsize
+    found = []
+    for target in named:
+        pattern = target.to_bytes(width, sys.byteorder, signed=True)
+        at = packed.find(pattern)
+        while at >= 0:
+            if at % width == 0:
+                found.append(operands.offsets[at // width])
+            at = packed.find(pattern, at + 1)
+    found.sort()
+    return found
+
+
 def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Reference]:
     """Every instruction whose RIP-relative memory operand (``lea``, ``mov``, ``cmp``, ``test``...) addresses
     one of ``targets``: the byte scan's candidates (``ripindex``) whose displacement points at a target, and
@@ -734,9 +760,13 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
             wanted.add(target - size)
     refs: dict[int, Reference] = {}
     for operands in rip_operands(image):
+        # The targets the section's candidates name, at C level first: often none or a few of ``wanted``.
+        named = wanted.intersection(operands.targets)
+        if not named:
+            continue
         section = operands.section
         data = image.code_view(section)
-        for pos in compress(operands.offsets, map(wanted.__contains__, operands.targets)):
+        for pos in _positions(operands, named):
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
                 instr = Decoder(64, bytes(data[start : start + 15]), ip=section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
