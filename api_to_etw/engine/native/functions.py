@@ -472,7 +472,7 @@ def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]],
             if loads and (i := first(iat_loads, start)) < loads and iat_loads[i] < stop:
                 _scan(code, entry, start, stop, imports, found, targets, tails)
                 continue
-            for instr in Decoder(64, code, ip=start):
+            for instr in Decoder(64, code, 0, start):
                 fc = instr.flow_control
                 if fc == _NEXT:
                     continue
@@ -563,7 +563,7 @@ def _scan(code: bytes, entry: int, start: int, stop: int, imports: dict[int, str
     following registers loaded from the IAT (``scan_work`` decodes the pieces with no such load); add the direct call and
     jump targets to ``targets`` and the target of every tail edge to ``tails``."""
     iat_regs: dict[int, int] = {}  # register -> IAT slot it was loaded from (``mov rdi, [__imp_X]; call rdi``)
-    for instr in Decoder(64, code, ip=start):
+    for instr in Decoder(64, code, 0, start):
         fc = instr.flow_control
         if fc == _NEXT:
             if imports and instr.is_ip_rel_memory_operand and instr.mnemonic == _MOV and instr.op0_kind == _REG:
@@ -768,7 +768,7 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
         data = image.code_view(section)
         for pos in _positions(operands, named):
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
-                instr = Decoder(64, bytes(data[start : start + 15]), ip=section.rva + start).decode()
+                instr = Decoder(64, bytes(data[start : start + 15]), 0, section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
                     continue
                 target = instr.ip_rel_memory_address

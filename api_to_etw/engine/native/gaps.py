@@ -53,7 +53,7 @@ def _skip_padding(code: bytes, pos: int, stop: int, base: int) -> int:
             pos = run.end() if run is not None else pos
             if pos >= stop:
                 return stop
-        instr = Decoder(64, code[pos : pos + 15], ip=base + pos).decode()
+        instr = Decoder(64, code[pos : pos + 15], 0, base + pos).decode()
         if instr.is_invalid or instr.mnemonic not in _PADDING:
             return pos
         pos += instr.len
@@ -64,7 +64,7 @@ def _piece_end(code: bytes, pos: int, stop: int, base: int) -> int | None:
     """End offset of the function starting at ``pos`` (before ``stop``): past the terminator that no branch
     seen so far jumps beyond; None when the bytes do not decode as one clean function."""
     limit = min(stop, pos + MAX_PIECE)
-    decoder = Decoder(64, code[pos:limit], ip=base + pos)
+    decoder = Decoder(64, code[pos:limit], 0, base + pos)
     instr = Instruction()
     furthest = base + pos
     while decoder.can_decode:
