@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -728,30 +727,6 @@ _IMMEDIATE_SIZES = (0, 1, 2, 4)
 _MAX_PREFIX = 5
 
 
-#: Targets up to which ``_positions`` finds each one's candidates by a byte search of the packed targets (a C
-#: search of the array's bytes per target) rather than by a set lookup per candidate.
-_FEW_TARGETS = 32
-
-
-def _positions(operands: SectionOperands, named: set[int]) -> list[int]:
-    """The offsets of ``operands``' candidates whose target is in ``named``, ascending."""
-    targets = operands.targets
-    if len(named) > _FEW_TARGETS:
-        return list(compress(operands.offsets, map(named.__contains__, targets)))
-    packed = targets.tobytes()
-    width = targets.itemsize
-    found = []
-    for target in named:
-        pattern = target.to_bytes(width, sys.byteorder, signed=True)
-        at = packed.find(pattern)
-        while at >= 0:
-            if at % width == 0:
-                found.append(operands.offsets[at // width])
-            at = packed.find(pattern, at + 1)
-    found.sort()
-    return found
-
-
 def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Reference]:
     """Every instruction whose RIP-relative memory operand (``lea``, ``mov``, ``cmp``, ``test``...) addresses
     one of ``targets``: the byte scan's candidates (``ripindex``) whose displacement points at a target, and
@@ -762,13 +737,9 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
             wanted.add(target - size)
     refs: dict[int, Reference] = {}
     for operands in rip_operands(image):
-        # The targets the section's candidates name, at C level first: often none or a few of ``wanted``.
-        named = wanted.intersection(operands.targets)
-        if not named:
-            continue
         section = operands.section
         data = image.code_view(section)
-        for pos in _positions(operands, named):
+        for pos in compress(operands.offsets, map(wanted.__contains__, operands.targets)):
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
                 instr = Decoder(64, bytes(data[start : start + 15]), _NO_OPTIONS, section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
