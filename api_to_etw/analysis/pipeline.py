@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import attrgetter
@@ -58,11 +58,15 @@ log = logging.getLogger(__name__)
 #: What the TraceLogging writer search reads at the calls of a function that references an event's metadata:
 #: the provider and the metadata a writer helper is passed (``_write_call``, ``_reference_events``).
 _WRITER_ARGS = (0, 1)
+#: The arguments of a call that may reach a wrapper's parameters (``_passed_args``): rcx, rdx, r8, r9 and the
+#: four stack arguments the native engine records (with fewer, 121 functions of the 1x kernel were flowed again).
+_PASSED_ARGS = tuple(range(8))
 
 _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
                 ApiRole.CLASSIC_WRITE}
 _SYSCALL = re.compile(r"^Nt[A-Z]")
-_caller = attrgetter("caller")
+_NAME = attrgetter("name")
+_CALLER = attrgetter("caller")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
 #: Class GUIDs asked of the run-time evaluator per classic registration (each is one bounded question).
@@ -186,7 +190,7 @@ class Analysis:
         self.stats.functions = len(facts.functions)
         self.stats.call_sites = len(facts.calls)
 
-        self.apis: dict[int, EtwApi] = lookup_all((rva, func.name) for rva, func in facts.functions.items())
+        self.apis: dict[int, EtwApi] = lookup_all(zip(facts.functions, map(_NAME, facts.functions.values())))
         self.apis.update(import_thunks(facts, self.apis))  # without symbols (analysis/wppsites.py)
         self.apis.update(unnamed_trace_wrappers(facts, self.values, self.apis))
         ignore = self.options.ignore
@@ -271,10 +275,10 @@ class Analysis:
             missing = wanted - {funcs[r].name for r in found}
             if missing:
                 log.warning("%d root names not found in the binary (e.g. %s)", len(missing), sorted(missing)[0])
-        else:
+        else:  # the prefix test before the regex: a match per name was a sixth of this pass (40,000 at 1x)
             found = {
                 rva for rva, f in funcs.items()
-                if not f.imported and (f.exported or _SYSCALL.match(f.name))
+                if not f.imported and (f.exported or (f.name.startswith("Nt") and _SYSCALL.match(f.name)))
             }
         return {r for r in found if r not in self.apis and r not in self.ignored}
 
@@ -299,6 +303,18 @@ class Analysis:
                     sites.setdefault(site.rva, set()).update(_WRITER_ARGS)
         return asked
 
+    def _passed_args(self, callers: Sequence[int], asked: dict[int, dict[int, set[int]]]
+                     ) -> dict[int, dict[int, set[int]]]:
+        """``asked`` with every argument of the calls from one of ``callers`` (the functions that call an ETW
+        API) to another: a callee among them may turn out to pass its parameters on (a wrapper), and the next
+        round then asks for them at its callers; asked now, a caller is not flowed a second time for them."""
+        among = set(callers)
+        for func in callers:
+            for site in self._sites_in.get(func, ()):
+                if site.callee in among:
+                    asked.setdefault(func, {}).setdefault(site.rva, set()).update(_PASSED_ARGS)
+        return asked
+
     def _resolve_wrappers(self) -> None:
         """Resolve arguments at ETW calls, then (repeatedly) at calls to functions that pass theirs on."""
         want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER,
@@ -306,7 +322,8 @@ class Analysis:
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         callers = sorted({s.caller for s, _ in sites})
-        self.values.resolve(callers, self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites)))
+        asked = self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites))
+        self.values.resolve(callers, self._passed_args(callers, asked))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
         frontier: dict[int, set[int]] = {}
@@ -590,7 +607,7 @@ class Analysis:
         elif len(sites) == 1:
             known = [sites[0].caller]
         else:
-            known = sorted(set(map(_caller, sites)))  # a caller calling twice is one edge
+            known = sorted(set(map(_CALLER, sites)))  # a caller calling twice is one edge
             funclets = self.facts.funclets
             if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
                 by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
