@@ -34,6 +34,7 @@ from ..model import (
     Const,
     Facts,
     Load,
+    Param,
     StackAddr,
     Value,
     ValueSet,
@@ -41,6 +42,7 @@ from ..model import (
     combinations,
     forget_params,
     in_frame,
+    in_frame_all,
     params_of,
     substitute_all,
 )
@@ -66,7 +68,7 @@ _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG
                 ApiRole.CLASSIC_WRITE}
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 _NAME = attrgetter("name")
-_CALLER = attrgetter("caller")
+_caller = attrgetter("caller")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
 #: Class GUIDs asked of the run-time evaluator per classic registration (each is one bounded question).
@@ -76,6 +78,9 @@ TRACE_GUID_REGISTRATION_SIZE = 16
 #: Most (function, values) states one substitution walk up the callers visits; beyond it the walk stops
 #: and records why (a wrapper fanned in through many call sites would otherwise grow exponentially).
 MAX_WALK_STATES = 20000
+#: ``_dependence`` of a set that is one constant or image address, and of one that is one parameter.
+_FIXED = (False, False)
+_PARAMETER = (True, True)
 
 Progress = Callable[[str, int, int], None]
 
@@ -607,7 +612,7 @@ class Analysis:
         elif len(sites) == 1:
             known = [sites[0].caller]
         else:
-            known = sorted(set(map(_CALLER, sites)))  # a caller calling twice is one edge
+            known = sorted(set(map(_caller, sites)))  # a caller calling twice is one edge
             funclets = self.facts.funclets
             if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
                 by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
@@ -686,6 +691,7 @@ class Analysis:
                 for blob in blobs:
                     covered.add((func, blob))
                 emit(func, suffix, events, site.rva, hop)
+        self._depends.clear()  # the walk's value sets: kept no longer than the write sites' walks
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
                 self.progress("walk", n, total)
@@ -703,9 +709,16 @@ class Analysis:
 
     def _dependence(self, values: ValueSet) -> tuple[bool, bool]:
         """(whether a value set depends on a parameter, whether a caller's substitution can change it),
-        once per set: the same sets travel through many states of one site's walk. A set of neither kind is
+        once per set: the same sets travel through many states of the walk. A set of neither kind is
         the same in every caller; a stack buffer with field slots is always substituted (its slots may
-        become content)."""
+        become content). One constant, image address or parameter (most sets) is answered at once."""
+        if len(values) == 1:
+            (only,) = values
+            kind = type(only)
+            if kind is Const or kind is Addr:
+                return _FIXED
+            if kind is Param:
+                return _PARAMETER
         known = self._depends.get(values)
         if known is None:
             has = any(params_of(v) for v in values)
@@ -915,23 +928,26 @@ class Analysis:
         Starts at the containing function; while a value still depends on a parameter, moves to each
         caller, substituting that call's arguments. A root that still has parameters yields the
         partially known values (its events are reported as unresolved).
+
+        Each state carries the roles whose values a caller's substitution can change: a role that cannot
+        change stays so in every caller, so only the roles just substituted are tested again. A role that
+        is one parameter (every substitution on the scale kernels) takes the caller's argument as it is.
         """
         start = site.caller
-        self._depends.clear()  # the value sets of one site's states: kept no longer than its walk
-        queue = deque([(start, exprs, [start], site.rva)])
+        dependence = self._dependence
+        dependent: list[str] = []
+        param = False
+        for k, v in exprs.items():
+            has, changes = dependence(v)
+            if changes:  # a set with a parameter always changes
+                dependent.append(k)
+                param = param or has
+        queue = deque([(start, exprs, [start], site.rva, dependent, param)])
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
-        dependence = self._dependence
         roots, apis, callers_of, arg = self.roots, self.apis, self.callers_of, self.values.arg
         while queue:
-            func, ex, suffix, hop = queue.popleft()
-            dependent = []
-            param = False
-            for k, v in ex.items():
-                has, changes = dependence(v)
-                if changes:  # a set with a parameter always changes
-                    dependent.append(k)
-                    param = param or has
+            func, ex, suffix, hop, dependent, param = queue.popleft()
             if not param:
                 yield func, ex, suffix, hop
                 continue
@@ -943,13 +959,18 @@ class Analysis:
                 caller = caller_site.caller
                 if caller in apis or caller in suffix:
                     continue
-
-                def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                    return frozenset([in_frame(v, s.caller) for v in arg(s, i)])
-
                 new = ex.copy()
+                args: Optional[Callable[[int], ValueSet]] = None
                 for k in dependent:
-                    new[k] = substitute_all(new[k], args)
+                    values = new[k]
+                    if len(values) == 1:
+                        (only,) = values
+                        if type(only) is Param:
+                            new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                            continue
+                    if args is None:
+                        args = self._framed_args(caller_site)
+                    new[k] = substitute_all(values, args)
                 key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
@@ -958,7 +979,23 @@ class Analysis:
                         f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
                     return
                 seen.add(key)
-                queue.append((caller, new, [caller] + suffix, caller_site.rva))
+                still: list[str] = []
+                depends = False
+                for k in dependent:
+                    has, changes = dependence(new[k])
+                    if changes:
+                        still.append(k)
+                        depends = depends or has
+                queue.append((caller, new, [caller] + suffix, caller_site.rva, still, depends))
+
+    def _framed_args(self, site: CallSite) -> Callable[[int], ValueSet]:
+        """What a call passes, by argument index, with its stack addresses tagged with the caller's frame:
+        the parameters of the callee's values become these when the walk moves to that caller."""
+        arg, caller = self.values.arg, site.caller
+
+        def args(index: int) -> ValueSet:
+            return in_frame_all(arg(site, index), caller)
+        return args
 
 
 def _within(ends: list[int], budget: int) -> int:
