@@ -30,8 +30,11 @@ log = logging.getLogger(__name__)
 
 #: Bytes of code to decode below which one process is faster than two.
 MIN_PARALLEL_BYTES = 4 << 20
-#: Bytes of code to run the data flow over below which one process is faster (the flow costs ~100x a decode).
-MIN_PARALLEL_FLOW_BYTES = 256 << 10
+#: Bytes of code to run the data flow over below which it stays in one process. Split, a batch costs 12-15% more
+#: CPU with the second core idle (copy-on-write faults on both sides, ~25K for the 1x kernel's two batches, the
+#: fork, the transfer) and 25-45% more with it busy, to save at most half its wall time: so only a batch of
+#: seconds (about 2 s of CPU and more) is split; the 1x kernel's (0.4 and 0.8 MB) and 2x's stay in one.
+MIN_PARALLEL_FLOW_BYTES = 4 << 20
 #: Fields per packed call edge: caller, rva, callee, tail.
 _FIELDS = 4
 
