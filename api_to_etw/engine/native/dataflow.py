@@ -1203,7 +1203,9 @@ class FunctionDataflow:
             if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
                 copies[offset] = (size, only.addr)
         stack = state.stack
-        if stack:
+        # A slot below every other one (a push, the frame filled downwards) overlaps none: ``min`` in C
+        # instead of a Python pass over the slots.
+        if stack and end > min(stack):
             for off in [o for o, (s, _v) in stack.items() if o < end and o + s > offset]:
                 old_size, old_values = stack.pop(off)
                 if offset <= off and off + old_size <= end:
