@@ -20,13 +20,17 @@ from conftest import REPO, synth_exe
 #: other commands' modules; the embedded-manifest decoders and the manifest readers (a binary without a
 #: WEVT_TEMPLATE or message-table resource and no --manifests), WPP's message metadata (a binary without
 #: trace calls: the trace functions themselves are in etw.wppcalls), the CAB/ZIP expansion of compressed
-#: symbol-store files, and json (only the jsonl format writes it).
+#: symbol-store files, and json (only the jsonl format writes it); tempfile, random and shutil (only a copy
+#: into a symbol store or a download makes its temporary file with tempfile; the output's own is made with
+#: os.open, and argparse's help formatter is sized without shutil), and the WDF framework's tables (a binary that
+#: neither imports WdfVersionBind nor exports FxDriverEntryUm: analysis.wdfbind).
 NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
                    "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
                    "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan",
                    "api_to_etw.etw.wevt", "api_to_etw.etw.messagetable", "api_to_etw.etw.manifest",
                    "api_to_etw.etw.wpp",
-                   "api_to_etw.binary.cab", "api_to_etw.binary.symsrv.compressed", "json")
+                   "api_to_etw.binary.cab", "api_to_etw.binary.symsrv.compressed", "json",
+                   "tempfile", "random", "shutil", "bz2", "lzma", "api_to_etw.analysis.wdf")
 
 # The module list is taken before json is imported to print it.
 _PROBE = """
@@ -97,3 +101,15 @@ def test_a_binary_with_trace_calls_loads_wpp(tmp_path):
     assert code == 0
     assert "api_to_etw.etw.wpp" in modules
     assert "\twpp\t" in out.read_text(encoding="utf-8")
+
+
+def test_a_wdf_driver_loads_the_framework_tables(tmp_path):
+    """The WDF tables are taken when the binary binds to a framework: mckmdf imports WdfVersionBind and mcumdf
+    exports FxDriverEntryUm; both have rows reached through a framework callback (``callback:Wdf...``)."""
+    for sample, image in (("mckmdf", "mckmdf.sys"), ("mcumdf", "mcumdf.dll")):
+        out = tmp_path / f"{sample}.tsv"
+        code, modules = _modules_after("analyze", os.path.join(REPO, "samples", sample, "O2", image), "-o", str(out),
+                                       "-q")
+        assert code == 0
+        assert "api_to_etw.analysis.wdf" in modules
+        assert "\tcallback:Wdf" in out.read_text(encoding="utf-8")

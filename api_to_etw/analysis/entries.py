@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
-from . import wdf
+from . import wdfbind
 from .sites import sites_by_caller
 from .values import CallValues, asked_at
 from .wppsites import import_thunks
@@ -217,6 +217,10 @@ class EntryFinder:
         self.callers_of = callers_of
         self.entries = EntryPoints()
         self.code = {rva for rva, f in facts.functions.items() if not f.imported}
+        #: Imported function -> its bare API name; exported functions of the image (each one pass, kept: the
+        #: stages below ask them several times, and the 1x kernel has 40,000 functions).
+        self._imported = {rva: _api_name(f.name) for rva, f in facts.functions.items() if f.imported}
+        self._exported = [rva for rva, f in facts.functions.items() if f.exported and not f.imported]
         self._by_caller = sites_by_caller(facts.calls) if sites_in is None else sites_in
         #: Framework methods called through the KMDF function table: (call site, method name).
         self.framework_calls: list[tuple[CallSite, str]] = []
@@ -226,9 +230,8 @@ class EntryFinder:
         for rva in sorted(roots):
             func = funcs[rva]
             self.entries.add(rva, "syscall" if _SYSCALL.match(func.name) else "export" if func.exported else "root")
-        for rva, func in funcs.items():
-            if func.exported and not func.imported:
-                self.entries.add(rva, "export")
+        for rva in self._exported:
+            self.entries.add(rva, "export")
         entry = self.facts.entry_point
         if entry is not None and entry in self.code:
             self.entries.add(entry, "entry")
@@ -236,13 +239,21 @@ class EntryFinder:
         self._callbacks()
         self._wdf()
         self._tables()
-        wdf_ioctl = tuple(f"callback:{k}" for k in wdf.IOCTL_CALLBACKS)
-        for rva, kinds in self.entries.kinds.items():
+        wdf_ioctl: tuple[str, ...] = ()
+        wdf_selector: Optional[Value] = None
+        if self.framework_calls:  # the only source of "callback:Wdf..." kinds (_wdf)
+            from . import wdf
+
+            wdf_ioctl = tuple(f"callback:{k}" for k in wdf.IOCTL_CALLBACKS)
+            wdf_selector = Param(wdf.IOCTL_PARAM)
+        dispatch = frozenset(IOCTL_DISPATCH)
+        queue_callbacks = frozenset(wdf_ioctl)
+        for rva, kinds in self.entries.kinds.items():  # 8,500 at 1x: one set test each, in C
             selector: Optional[Value] = None
-            if any(k in IOCTL_DISPATCH for k in kinds):
+            if not dispatch.isdisjoint(kinds):
                 selector = IOCTL_SELECTOR
-            elif any(k in wdf_ioctl for k in kinds):
-                selector = Param(wdf.IOCTL_PARAM)
+            elif not queue_callbacks.isdisjoint(kinds):
+                selector = wdf_selector
             if selector is not None:
                 self.entries.ioctl_selectors[rva] = selector
                 self.entries.ioctl_guards[rva] = self.values.case_guards(rva, selector)
@@ -287,8 +298,7 @@ class EntryFinder:
     def _api_sites(self, names: Iterable[str]) -> list[tuple[CallSite, str]]:
         """Calls of the imported APIs ``names``, directly or through an import thunk (``jmp [__imp_X]``)."""
         wanted = set(names)
-        apis = {rva: _api_name(f.name) for rva, f in self.facts.functions.items()
-                if f.imported and _api_name(f.name) in wanted}
+        apis = {rva: name for rva, name in self._imported.items() if name in wanted}
         if not apis:
             return []
         apis.update(import_thunks(self.facts, apis))
@@ -335,20 +345,31 @@ class EntryFinder:
     def _bind_infos(self) -> list[int]:
         """The WDF_BIND_INFOs of the image: passed to an imported WdfVersionBind (KMDF), or, in a DLL that
         exports FxDriverEntryUm (UMDF 2, bound through the host's loader interface), found in its data."""
-        found = []
-        binds = self._api_sites([wdf.BIND_API])
+        found: list[int] = []
+        binds = self._api_sites([wdfbind.BIND_API])
+        funcs = self.facts.functions
+        umdf = any(funcs[rva].name == wdfbind.UMDF_ENTRY for rva in self._exported)
+        if not binds and not umdf:
+            return found
+        from . import wdf
+
         if binds:
             self.values.resolve(sorted({s.caller for s, _ in binds}))
             found += [info for site, _name in binds
                       if (info := wdf.bind_info_address(self.values.arg(site, wdf.BIND_INFO_ARG))) is not None]
-        if any(f.exported and not f.imported and f.name == wdf.UMDF_ENTRY for f in self.facts.functions.values()):
+        if umdf:
             found += wdf.umdf_bind_infos(self.facts.memory, self.facts.image_base, self.facts.sections)
         return found
 
     def _wdf(self) -> None:
         """Callbacks in the structures passed to framework methods, called through the WDF function table."""
         tables = set()
-        for info in self._bind_infos():
+        infos = self._bind_infos()
+        if not infos:
+            return
+        from . import wdf
+
+        for info in infos:
             table = wdf.function_table(self.facts.memory, self.facts.image_base, info)
             if table is not None:
                 tables.add((*table, wdf.framework_of(self.facts.memory, info)))
@@ -392,6 +413,8 @@ class EntryFinder:
         """An INTERFACE's extent and routine fields: InterfaceReference, InterfaceDereference, then
         ``Interface+0x20`` ... up to its USHORT Size when those bytes are known, else the run of code pointers
         from +0x20 (a slot that holds none ends the interface)."""
+        from . import wdf
+
         raw = self._struct_bytes(value, 0, 2)
         if raw is not None:
             size = min(int.from_bytes(raw, "little"), wdf.MAX_INTERFACE)
@@ -546,8 +569,8 @@ class EntryFinder:
         code = self.code
         in_code = _range_test(code_ranges)
         # Words outside [lowest, highest) are neither code nor a known function: they only end a run.
-        lowest = min([low, *code]) if code else low
-        highest = max([high, *(rva + 1 for rva in code)]) if code else high
+        lowest = min(low, min(code)) if code else low
+        highest = max(high, max(code) + 1) if code else high
 
         # A writable structure of code pointers is most often one the code hands to an API modelled above
         # (SERVICE_TABLE_ENTRY, a WDF config): its slots only label functions nothing else enters.

@@ -31,7 +31,6 @@ from typing import Optional
 
 from ..model import Addr, Memory
 
-BIND_API = "WdfVersionBind"
 #: WdfVersionBind(DriverObject, RegistryPath, BindInfo, ComponentGlobals): the WDF_BIND_INFO argument.
 BIND_INFO_ARG = 2
 #: x64 WDF_BIND_INFO: ULONG Size; PWCHAR Component; WDF_VERSION Version (3 ULONGs); ULONG FuncCount;
@@ -294,8 +293,6 @@ class Framework:
 
 KMDF = Framework("KMDF", 1, {api.name: api.index for api in WDF_APIS if api.index is not None})
 UMDF = Framework("UMDF", 2, UMDF_INDICES)
-#: The export of every UMDF 2 driver (the stub's entry point the driver host calls).
-UMDF_ENTRY = "FxDriverEntryUm"
 #: x64 sizes of WDF_BIND_INFO and of WDF_BIND_INFO2 (stub version 25 and later: the first followed by five
 #: pointers; its Size says which).
 BIND_INFO_SIZES = (0x30, 0x58)

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from .. import __version__
 from ..errors import ApiToEtwError, ExitCode
@@ -28,10 +28,43 @@ COMMANDS = ("analyze", "tracelogging", "manifest", "report", "diff", "symbols", 
             "history")
 
 
+def _terminal_columns() -> int:
+    """The width ``shutil.get_terminal_size`` gives argparse's help (which keeps two columns of it free):
+    ``$COLUMNS``, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, sized as argparse sizes it, without its import of shutil (with bz2 and lzma
+    behind it, 2.3 ms): ``add_argument`` makes a formatter to check each option's metavar, so every run
+    paid that import for a help text it never prints."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: Optional[int] = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """The parser of the command line and of each command (``add_subparsers`` makes its own kind)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     """The parser of every command, or of the one module ``only`` names (what one run needs: building all
     eleven costs about 12 ms and their imports, a few percent of a small binary's whole analysis)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Map Windows APIs and syscalls to the ETW events they can emit, from the binary and its PDB.",
     )

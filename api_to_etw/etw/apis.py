@@ -8,13 +8,12 @@ PEVENT_DATA_DESCRIPTOR)``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
-from .wppcalls import TRACE_FUNCTIONS, trace_function
+from .wppcalls import TRACE_FUNCTIONS, TRACE_PREFIXES, trace_function
 
 
 class ApiRole(str, Enum):
@@ -128,20 +127,22 @@ def lookup(name: str) -> Optional[EtwApi]:
     return None
 
 
-#: A test every name :func:`lookup` accepts passes: it holds the first three characters of a name of the table,
-#: of a TraceLogging helper or of a trace function (TRACE_FUNCTIONS holds the generated wrappers' prefixes
-#: too); a search in C, as ``dll!`` and ``__imp_`` may come before.
-_MAY_BE_API = re.compile("|".join(sorted({re.escape(n[:3]) for n in (*_BY_NAME, TLG_WRITE_PREFIX, *TRACE_FUNCTIONS)})))\
-    .search
+#: What :func:`lookup` accepts of a name with neither ``dll!`` nor ``__imp_`` before it: exactly a name of the
+#: table or of a trace function, or a name starting with a TraceLogging helper's or a generated wrapper's
+#: prefix. A name with ``!`` or ``__imp_`` (an import) is asked of ``lookup`` itself.
+_PLAIN_NAMES = frozenset(_BY_NAME) | frozenset(TRACE_FUNCTIONS)
+_PREFIXES = (TLG_WRITE_PREFIX, *TRACE_PREFIXES, "__imp_")
 
 
 def lookup_all(functions: Iterable[tuple[int, str]]) -> dict[int, EtwApi]:
     """RVA -> the ETW API each (RVA, name) denotes, for those that denote one: :func:`lookup` asked only of the
-    names that can be one (a few hundred of node.exe's 71,000 functions)."""
-    may_be = _MAY_BE_API
+    names that can be one. A set test and a prefix test in C per name: the three-letter search this replaced
+    passed a fifth of the 1x kernel's 40,000 names (every ``Etw*``, ``Reg*``, ``Tra*``), each then looked up
+    (27 -> 12 ms)."""
+    plain, prefixes = _PLAIN_NAMES, _PREFIXES
     out: dict[int, EtwApi] = {}
     for rva, name in functions:
-        if may_be(name):
+        if name in plain or name.startswith(prefixes) or "!" in name:
             api = lookup(name)
             if api is not None:
                 out[rva] = api

@@ -44,6 +44,10 @@ TRACE_FUNCTIONS: dict[str, TraceFunction] = {
 }
 
 
+#: The generated wrappers' name prefixes, longest first (each is also a key of TRACE_FUNCTIONS).
+TRACE_PREFIXES = ("WPP_RECORDER_AND_TRACE_SF_", "WPP_RECORDER_SF_", "WPP_SF_")
+
+
 def trace_function(name: str) -> Optional[TraceFunction]:
     """The trace function a symbol or import name denotes (``dll!name`` and ``__imp_`` accepted)."""
     if "!" in name:
@@ -52,10 +56,10 @@ def trace_function(name: str) -> Optional[TraceFunction]:
         name = name[len("__imp_") :]
     if name in TRACE_FUNCTIONS:
         return TRACE_FUNCTIONS[name]
-    for prefix in ("WPP_RECORDER_AND_TRACE_SF_", "WPP_RECORDER_SF_", "WPP_SF_"):
+    for prefix in TRACE_PREFIXES:
         if name.startswith(prefix):
             return TRACE_FUNCTIONS[prefix]
     return None
 
 
-__all__ = ["TRACE_FUNCTIONS", "TraceFunction", "trace_function"]
+__all__ = ["TRACE_FUNCTIONS", "TRACE_PREFIXES", "TraceFunction", "trace_function"]

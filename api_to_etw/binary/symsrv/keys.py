@@ -11,7 +11,6 @@ tried too when they differ.
 from __future__ import annotations
 
 import re
-import urllib.parse
 import uuid
 from collections.abc import Iterable
 from typing import Optional
@@ -98,6 +97,8 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 def display_url(url: str) -> str:
     """A URL without any user:password part, for messages."""
+    import urllib.parse  # here: an analysis with no symbol server shows no URL
+
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:

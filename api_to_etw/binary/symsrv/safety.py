@@ -8,7 +8,6 @@ folders behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import BinaryIO, Optional
 
 
@@ -69,6 +68,8 @@ def remove_quietly(path: Optional[str]) -> None:
 
 
 def temp_in(folder: str, suffix: str = ".part") -> tuple[BinaryIO, str]:
+    import tempfile  # here: only a copy or a download writes into a store
+
     fd, path = tempfile.mkstemp(prefix=".api-to-etw-", suffix=suffix, dir=folder)
     return os.fdopen(fd, "wb"), path
 

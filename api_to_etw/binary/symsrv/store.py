@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Callable, Optional, TypeVar
 
@@ -210,6 +208,8 @@ class StoreSearch:
     def copy_to_cache(self, target: Target, source: str, cache: str, key: str) -> Optional[str]:
         try:
             folder = make_dirs(cache, store_parts(cache, target.name, key)[0])
+            import shutil  # here: a PDB beside the binary is used in place, never copied
+
             handle, temp = temp_in(folder)
             with handle, open_regular(source, max_size=self.max_bytes) as src:
                 shutil.copyfileobj(src, handle, CHUNK)
@@ -255,6 +255,8 @@ class StoreSearch:
         if url in self.dead:
             self.note(f"server {shown}: skipped ({self.dead[url]})")
             return None
+        import urllib.parse  # here: only a symbol server's URLs are quoted (with ipaddress, 2.5 ms to import)
+
         cache = element.cache or default_cache_dir()
         try:
             two_tier = self.probe_two_tier(url)
@@ -278,6 +280,8 @@ class StoreSearch:
         return self.two_tier[url]
 
     def server_key(self, target: Target, base: str, cache: str, key: str, shown: str) -> Optional[str]:
+        import urllib.parse
+
         folder = make_dirs(cache, store_parts(cache, target.name, key)[0])
         final = os.path.join(folder, target.name)
         try:

@@ -193,8 +193,11 @@ Scanned = tuple[list["Edge"], set[int], set[int]]
 def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
                      min_bytes: Optional[int] = None) -> Optional[Scanned]:
     """The calls and targets of ``work`` scanned by two processes, or None when one process should do it."""
+    least = MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
+    if jobs() < 2 or sum(section.raw_size for section in image.executable_sections()) < least:
+        return None  # less code in the file than a split needs: not weighed function by function (40,000 at 1x)
     sizes = [sum(stop - start for start, stop in pieces) for _entry, pieces in work]
-    split = fork_split(work, sizes, MIN_PARALLEL_BYTES if min_bytes is None else min_bytes,
+    split = fork_split(work, sizes, least,
                        lambda part: _scan_range(image, part, iat_loads), _pack, _unpack)
     if split is None:
         return None
