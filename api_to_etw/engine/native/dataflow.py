@@ -573,8 +573,9 @@ class FunctionDataflow:
                 if rsp is not None and state.stack:
                     stack = state.stack
                     home = rsp + 0x20
-                    for off in [o for o in stack if rsp <= o < home]:
-                        del stack[off]
+                    if min(stack) < home:  # at the 1x kernel's 26,498 calls with a frame, never: no pass
+                        for off in [o for o in stack if rsp <= o < home]:
+                            del stack[off]
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
                 if fill:
