@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Callable, Optional, TypeVar, Union
@@ -347,14 +347,28 @@ def in_frame(value: Value, frame: int) -> Value:
     return map_inner(value, lambda inner: in_frame(inner, frame))
 
 
-def combinations(value_sets: Mapping[str, ValueSet]) -> Iterator[dict[str, Value]]:
+def in_frame_all(values: ValueSet, frame: int) -> ValueSet:
+    """``in_frame`` of every value of a set: the set itself when no value changes (constants, image
+    addresses and loads of them, most of what callers pass, hold no stack address), so the common case
+    builds no new set and hashes no value again."""
+    for value in values:
+        kind = type(value)
+        if kind is not Const and kind is not Addr and in_frame(value, frame) is not value:
+            return frozenset([in_frame(v, frame) for v in values])
+    return values
+
+
+def combinations(value_sets: Mapping[str, ValueSet]) -> list[dict[str, Value]]:
     """Every choice of one value per named argument (the sets are small: MAX_VALUES each)."""
+    single: dict[str, Value] = {}
+    for name, values in value_sets.items():
+        if len(values) != 1:
+            break
+        (single[name],) = values
+    else:  # the common case: one value each, nothing to order
+        return [single]
     names = list(value_sets)
-    if all(len(values) == 1 for values in value_sets.values()):  # the common case: nothing to order
-        yield {n: next(iter(value_sets[n])) for n in names}
-        return
-    for combo in product(*(sorted(value_sets[n], key=repr) for n in names)):
-        yield dict(zip(names, combo))
+    return [dict(zip(names, combo)) for combo in product(*(sorted(value_sets[n], key=repr) for n in names))]
 
 
 # --------------------------------------------------------------------------------------------- facts

@@ -15,7 +15,7 @@ import struct
 import sys
 from array import array as qword_array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -729,10 +729,18 @@ class EntryReach:
         self.takers: dict[int, set[int]] = {}
         self._scanned: set[int] = set()
 
-    def nearest(self, functions: Iterable[int]) -> dict[int, Reach]:
-        """For each function, its nearest entry points (none found: an empty ``paths``)."""
+    def nearest(self, functions: Iterable[int],
+                seeds: Optional[Mapping[int, tuple[dict[int, Optional[int]], list[int]]]] = None
+                ) -> dict[int, Reach]:
+        """For each function, its nearest entry points (none found: an empty ``paths``).
+
+        ``seeds``: per function, the same breadth-first search over ``callers`` already run some levels
+        up without meeting an entry point (every function found -> the next toward the start, in the order
+        found; the last level), so the first search goes on from there (the caller's walk searched those
+        levels already). A seed is given up to the search (it extends the dict)."""
         todo = list(dict.fromkeys(functions))
-        found = {f: self._search(f) for f in todo}
+        seeds = seeds or {}
+        found = {f: self._search(f, seeds.get(f)) for f in todo}
         for _round in range(POINTER_ROUNDS):
             lost = [f for f in todo if not found[f].paths]
             need = set().union(*(found[f].closure for f in lost)) - self._scanned if lost else set()
@@ -749,15 +757,20 @@ class EntryReach:
                     found[f] = self._search(f)
         return found
 
-    def _search(self, start: int) -> Reach:
-        """Breadth first up calls (then pointers), stopping at the first level that holds entry points."""
-        nxt: dict[int, Optional[int]] = {start: None}
+    def _search(self, start: int, seed: Optional[tuple[dict[int, Optional[int]], list[int]]] = None) -> Reach:
+        """Breadth first up calls (then pointers), stopping at the first level that holds entry points;
+        from ``seed``'s level where one is given (``nearest``), the same search before any pointer is known."""
+        if seed is not None and not self.takers and len(seed[0]) < MAX_REACH_NODES:
+            nxt, level = seed
+        else:
+            nxt = {start: None}
+            level = [start]
         via_pointer: set[int] = set()  # functions whose next step toward ``start`` is a pointer they take
-        level = [start]
         reach = Reach()
         entry_points, callers, takers = self.entry_points, self.callers, self.takers
         while level and len(nxt) < MAX_REACH_NODES:
-            hits = [n for n in level if n in entry_points and n != start]
+            hits = entry_points.intersection(level)
+            hits.discard(start)
             if hits:
                 for hit in sorted(hits):
                     path = [hit]

@@ -161,10 +161,10 @@ class EventResolver:
         #: WPP control GUIDs found in the code (analysis/wppsites.py), for messages no PDB describes.
         self.wpp_controls: list[str] = []
         self._guid_rvas: Optional[dict[str, int]] = None
-        #: REGHANDLE value -> (its providers, location key, symbol) (``_handle_providers``).
-        self._by_handle: dict[Optional[Value], tuple[list[Optional[Provider]], Optional[tuple], str]] = {}
-        #: EVENT_DESCRIPTOR address -> the descriptor read there (None: outside the image) and its symbol.
-        self._descriptors: dict[int, tuple[Optional[EventDescriptor], str]] = {}
+        #: REGHANDLE value -> the provider columns of its events and its symbol (``_handle_providers``).
+        self._by_handle: dict[Optional[Value], tuple[list[ProviderPart], str]] = {}
+        #: EVENT_DESCRIPTOR address -> its fields, symbol, completeness and event key (``_descriptor_at``).
+        self._descriptors: dict[int, tuple[EventDescriptor, str, bool, tuple]] = {}
 
     # ------------------------------------------------------------------ symbols
     def symbol_at(self, rva: int, exact: bool = False) -> str:
@@ -495,18 +495,20 @@ class EventResolver:
     def _manifest(self, api: EtwApi, label: str, values: dict[str, Value]) -> list[EventInfo]:
         # Provider: through the REGHANDLE and the registrations, or a GUID passed directly.
         if "guid" in values:
-            providers, hkey, reghandle = [self.provider_from_guid(values["guid"])], None, ""
+            parts, reghandle = _provider_parts([self.provider_from_guid(values["guid"])], None,
+                                                self.tracelogging_guid_rvas), ""
         else:
             handle = values.get("handle")
             known = self._by_handle.get(handle)
             if known is None:
-                known = self._by_handle[handle] = self._handle_providers(handle)
-            providers, hkey, reghandle = known
+                providers, hkey, reghandle = self._handle_providers(handle)
+                parts = _provider_parts(providers, hkey, self.tracelogging_guid_rvas)
+                known = self._by_handle[handle] = (parts, reghandle)
+            parts, reghandle = known
 
         # The event's fields: the descriptor's, or only level and keyword for EventWriteString.
-        fields = EventDescriptor(None, None, None, None, None, None, None)
+        fields = _NO_FIELDS
         symbol = ""
-        event_ok = True
         if api.role == ApiRole.WRITE_STRING:
             level, keyword = values.get("level"), values.get("keyword")
             fields = replace(fields, level=level.value & 0xFF if isinstance(level, Const) else None,
@@ -519,47 +521,61 @@ class EventResolver:
             if isinstance(desc_value, Addr):
                 read = self._descriptors.get(desc_value.rva)
                 if read is None:
-                    raw = self.memory.read(desc_value.rva, DESCRIPTOR_SIZE)
-                    read = self._descriptors[desc_value.rva] = (
-                        (EventDescriptor.from_bytes(raw), self.symbol_at(desc_value.rva))
-                        if len(raw) == DESCRIPTOR_SIZE else (None, ""))
-                descriptor, symbol = read
-                event_key = ("descriptor", desc_value.rva)
-            elif isinstance(desc_value, StackAddr) and desc_value.origin is not None and \
-                    self.static_address(desc_value.origin) is not None:
-                # A copy of a descriptor in the image, then patched: the original's symbol, the patched fields.
-                origin = self.static_address(desc_value.origin)
-                assert origin is not None
-                raw = self.memory.read(origin.rva, DESCRIPTOR_SIZE)
-                patched = tuple(p if p is not None else b for p, b in zip(
-                    (desc_value.content or ()) + (None,) * DESCRIPTOR_SIZE, raw))
-                descriptor = EventDescriptor.from_partial(patched)
-                symbol = self.symbol_at(origin.rva)
-                event_key = ("copy", origin.rva, descriptor)
-            elif isinstance(desc_value, StackAddr) and desc_value.content is not None:
-                descriptor = EventDescriptor.from_partial(desc_value.content)
-                event_key = ("stack", descriptor)
+                    read = self._descriptors[desc_value.rva] = self._descriptor_at(desc_value.rva)
+                fields, symbol, event_ok, event_key = read
             else:
-                event_key = ("unknown", repr(desc_value))
-            if descriptor is not None:
-                fields = descriptor
-                event_ok = descriptor.complete
-            else:
-                event_ok = False
+                if isinstance(desc_value, StackAddr) and desc_value.origin is not None and \
+                        self.static_address(desc_value.origin) is not None:
+                    # A copy of a descriptor in the image, then patched: the original's symbol, the patched fields.
+                    origin = self.static_address(desc_value.origin)
+                    assert origin is not None
+                    raw = self.memory.read(origin.rva, DESCRIPTOR_SIZE)
+                    patched = tuple(p if p is not None else b for p, b in zip(
+                        (desc_value.content or ()) + (None,) * DESCRIPTOR_SIZE, raw))
+                    descriptor = EventDescriptor.from_partial(patched)
+                    symbol = self.symbol_at(origin.rva)
+                    event_key = ("copy", origin.rva, descriptor)
+                elif isinstance(desc_value, StackAddr) and desc_value.content is not None:
+                    descriptor = EventDescriptor.from_partial(desc_value.content)
+                    event_key = ("stack", descriptor)
+                else:
+                    event_key = ("unknown", repr(desc_value))
+                if descriptor is not None:
+                    fields = descriptor
+                    event_ok = descriptor.complete
+                else:
+                    event_ok = False
 
-        out = []
-        for provider in providers:
-            out.append(EventInfo(
-                KIND_MANIFEST, label,
-                provider_guid=provider.guid if provider else "",
-                provider_symbol=provider.guid_symbol if provider else "",
-                reghandle_symbol=reghandle,
-                descriptor_symbol=symbol,
-                resolved=provider is not None and event_ok,
-                tracelogging_provider=provider is not None and provider.guid_rva in self.tracelogging_guid_rvas,
-                provider_key=("guid", provider.guid) if provider else ("handle", hkey),
-                event_key=event_key,
-                id=fields.id, version=fields.version, channel=fields.channel, level=fields.level,
-                opcode=fields.opcode, task=fields.task, keyword=fields.keyword,
-            ))
-        return out
+        return [EventInfo(
+            KIND_MANIFEST, label,
+            provider_guid=guid, provider_symbol=guid_symbol, reghandle_symbol=reghandle, descriptor_symbol=symbol,
+            resolved=registered and event_ok, tracelogging_provider=tracelogging_provider,
+            provider_key=provider_key, event_key=event_key,
+            id=fields.id, version=fields.version, channel=fields.channel, level=fields.level,
+            opcode=fields.opcode, task=fields.task, keyword=fields.keyword,
+        ) for guid, guid_symbol, registered, tracelogging_provider, provider_key in parts]
+
+    def _descriptor_at(self, rva: int) -> tuple[EventDescriptor, str, bool, tuple]:
+        """The EVENT_DESCRIPTOR at an image address: its fields, symbol, whether every field is known, and
+        the event's key (all unknown, unnamed and incomplete when the address is outside the image).
+        Read once per address: the same descriptor is written through several APIs and REGHANDLEs."""
+        raw = self.memory.read(rva, DESCRIPTOR_SIZE)
+        if len(raw) != DESCRIPTOR_SIZE:
+            return _NO_FIELDS, "", False, ("descriptor", rva)
+        descriptor = EventDescriptor.from_bytes(raw)
+        return descriptor, self.symbol_at(rva), descriptor.complete, ("descriptor", rva)
+
+
+#: The fields of a manifest write with no EVENT_DESCRIPTOR to read: every one unknown.
+_NO_FIELDS = EventDescriptor(None, None, None, None, None, None, None)
+#: What an event takes from its provider: GUID, symbol, whether one is known, whether its GUID lives in
+#: TraceLogging metadata, and the provider key.
+ProviderPart = tuple[str, str, bool, bool, tuple]
+
+
+def _provider_parts(providers: list[Optional[Provider]], hkey: Optional[tuple],
+                    tracelogging_guid_rvas: set[int]) -> list[ProviderPart]:
+    """The provider columns of a manifest write's events, one entry per provider (an unknown one: empty, keyed
+    by the REGHANDLE's location), made once per REGHANDLE value rather than once per event."""
+    return [(p.guid, p.guid_symbol, True, p.guid_rva in tracelogging_guid_rvas, ("guid", p.guid)) if p is not None
+            else ("", "", False, False, ("handle", hkey)) for p in providers]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import attrgetter
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable, Optional
@@ -33,6 +34,7 @@ from ..model import (
     Const,
     Facts,
     Load,
+    Param,
     StackAddr,
     Value,
     ValueSet,
@@ -40,6 +42,7 @@ from ..model import (
     combinations,
     forget_params,
     in_frame,
+    in_frame_all,
     params_of,
     substitute_all,
 )
@@ -57,11 +60,15 @@ log = logging.getLogger(__name__)
 #: What the TraceLogging writer search reads at the calls of a function that references an event's metadata:
 #: the provider and the metadata a writer helper is passed (``_write_call``, ``_reference_events``).
 _WRITER_ARGS = (0, 1)
+#: The arguments of a call that may reach a wrapper's parameters (``_passed_args``): rcx, rdx, r8, r9 and the
+#: four stack arguments the native engine records (with fewer, 121 functions of the 1x kernel were flowed again).
+_PASSED_ARGS = tuple(range(8))
 
 _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
                 ApiRole.CLASSIC_WRITE}
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 _NAME = attrgetter("name")
+_caller = attrgetter("caller")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
 #: Class GUIDs asked of the run-time evaluator per classic registration (each is one bounded question).
@@ -71,6 +78,9 @@ TRACE_GUID_REGISTRATION_SIZE = 16
 #: Most (function, values) states one substitution walk up the callers visits; beyond it the walk stops
 #: and records why (a wrapper fanned in through many call sites would otherwise grow exponentially).
 MAX_WALK_STATES = 20000
+#: ``_dependence`` of a set that is one constant or image address, and of one that is one parameter.
+_FIXED = (False, False)
+_PARAMETER = (True, True)
 
 Progress = Callable[[str, int, int], None]
 
@@ -298,6 +308,18 @@ class Analysis:
                     sites.setdefault(site.rva, set()).update(_WRITER_ARGS)
         return asked
 
+    def _passed_args(self, callers: Sequence[int], asked: dict[int, dict[int, set[int]]]
+                     ) -> dict[int, dict[int, set[int]]]:
+        """``asked`` with every argument of the calls from one of ``callers`` (the functions that call an ETW
+        API) to another: a callee among them may turn out to pass its parameters on (a wrapper), and the next
+        round then asks for them at its callers; asked now, a caller is not flowed a second time for them."""
+        among = set(callers)
+        for func in callers:
+            for site in self._sites_in.get(func, ()):
+                if site.callee in among:
+                    asked.setdefault(func, {}).setdefault(site.rva, set()).update(_PASSED_ARGS)
+        return asked
+
     def _resolve_wrappers(self) -> None:
         """Resolve arguments at ETW calls, then (repeatedly) at calls to functions that pass theirs on."""
         want = _WRITE_ROLES | {ApiRole.REGISTER, ApiRole.TLG_REGISTER, ApiRole.CLASSIC_REGISTER,
@@ -305,7 +327,8 @@ class Analysis:
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         callers = sorted({s.caller for s, _ in sites})
-        self.values.resolve(callers, self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites)))
+        asked = self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites))
+        self.values.resolve(callers, self._passed_args(callers, asked))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
         frontier: dict[int, set[int]] = {}
@@ -537,21 +560,28 @@ class Analysis:
         return frozenset(out)
 
     # ------------------------------------------------------------------ the walk
-    def _ancestors(self, func: int, budget: int) -> dict[int, tuple[int, Optional[int]]]:
-        """Callers of ``func`` within ``budget`` edges: caller -> (distance, next function toward func).
+    def _ancestors(self, func: int, budget: int) -> tuple[dict[int, Optional[int]], list[int]]:
+        """Callers of ``func`` within ``budget`` edges, breadth first: (caller -> next function toward func,
+        in the order found; ``ends[d]`` = how many of them lie within ``d`` edges, ``_within``).
 
-        Breadth first, a level at a time, each caller list the sorted one of ``_callers`` (so the path to
-        each caller is the shortest whose RVAs, read from ``func`` up, are smallest). Kept per function
-        with the budget it was searched to: every event of one site, and the unreached pass after the
-        walk, ask the same function again."""
+        A level at a time, each caller list the sorted one of ``_callers`` (so the path to each caller is
+        the shortest whose RVAs, read from ``func`` up, are smallest). Kept per function: every event of one
+        site, later sites in the same function, and the unreached pass after the walk ask it again; a
+        larger budget goes on from the last level (a breadth-first search is the same whether it stops and
+        resumes or not), and a search that ran out of callers is complete for every budget."""
         cache = self._ancestor_cache
         hit = cache.get(func)
-        if hit is not None and hit[0] >= budget:
-            return hit[1]
-        found: dict[int, tuple[int, Optional[int]]] = {func: (0, None)}
-        level = [func]
+        if hit is not None:
+            searched, found, ends = hit
+            if searched >= budget or len(ends) <= searched:  # deep enough, or no caller is left above
+                return found, ends
+            level = list(islice(found, ends[-2] if len(ends) > 1 else 0, None))
+        else:
+            found = {func: None}
+            ends = [1]
+            level = [func]
         lists = self._caller_lists
-        for dist in range(1, budget + 1):
+        for _dist in range(len(ends), budget + 1):
             following = []
             for node in level:
                 callers = lists.get(node)
@@ -559,51 +589,61 @@ class Analysis:
                     callers = self._callers(node)
                 for caller in callers:
                     if caller not in found:
-                        found[caller] = (dist, node)
+                        found[caller] = node
                         following.append(caller)
             if not following:
                 break
+            ends.append(len(found))
             level = following
-        cache[func] = (budget, found)
-        return found
-
-    def _fill_callers(self, nodes: Iterable[int]) -> None:
-        """Keep the sorted callers of the ``nodes`` not seen yet (a node's callers are complete once read:
-        they never change after), from ``callers_of`` directly."""
-        lists = self._caller_lists
-        callers_of = self.callers_of
-        funclets = self.facts.funclets
-        for n in nodes:
-            if n in lists:
-                continue
-            sites = callers_of.get(n)
-            if not sites:
-                lists[n] = []
-                continue
-            known = lists[n] = sorted({site.caller for site in sites})  # a caller calling twice is one edge
-            if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
-                by_call = {site.caller for site in sites if site.rva != n}  # a funclet edge's site is the funclet
-                known.sort(key=lambda caller: ((caller, n) in funclets and caller not in by_call, caller))
+        cache[func] = (budget, found, ends)
+        return found, ends
 
     def _callers(self, node: int) -> list[int]:
         """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
-        none is an API), callers by a call before callers through a funclet edge."""
+        none is an API), callers by a call before callers through a funclet edge. Made from ``callers_of``
+        on the first visit and kept (a node's callers are complete once read: they never change after);
+        a third of the walked nodes have no caller and a quarter one, which need no set and no sort."""
         known = self._caller_lists.get(node)
-        if known is None:
-            self._fill_callers((node,))
-            known = self._caller_lists[node]
+        if known is not None:
+            return known
+        sites = self.callers_of.get(node)
+        if not sites:
+            known = []
+        elif len(sites) == 1:
+            known = [sites[0].caller]
+        else:
+            known = sorted(set(map(_caller, sites)))  # a caller calling twice is one edge
+            funclets = self.facts.funclets
+            if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
+                by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
+                known.sort(key=lambda caller: ((caller, node) in funclets and caller not in by_call, caller))
+        self._caller_lists[node] = known
         return known
 
-    def _path(self, ancestors: dict[int, tuple[int, Optional[int]]], start: int) -> list[int]:
-        path = [start]
-        nxt = ancestors[start][1]
-        while nxt is not None:
-            path.append(nxt)
-            nxt = ancestors[nxt][1]
+    @staticmethod
+    def _path(found: dict[int, Optional[int]], start: int, suffix: list[int]) -> list[int]:
+        """The path from ``start`` down to the searched function (``_ancestors``), that function itself
+        replaced by ``suffix`` (which begins with it): one list, not a path sliced and concatenated."""
+        path = []
+        step = found[start]
+        while step is not None:
+            path.append(start)
+            start = step
+            step = found[start]
+        path += suffix
         return path
 
+    def _search_state(self, func: int, depth: int) -> tuple[dict[int, Optional[int]], list[int]]:
+        """The breadth-first search above ``func`` as it stands after ``depth`` levels: every function found
+        so far (-> next toward func, a new dict) and the last level, for ``EntryReach`` to go on from."""
+        found, ends = self._ancestors(func, depth)
+        if depth >= len(ends):  # no caller was left above: the whole search, its last level the deepest found
+            depth = len(ends) - 1
+        start = ends[depth - 1] if depth else 0
+        return dict(islice(found.items(), ends[depth])), list(islice(found, start, ends[depth]))
+
     def _walk(self) -> list[Row]:
-        self._ancestor_cache: dict[int, tuple[int, dict]] = {}
+        self._ancestor_cache: dict[int, tuple[int, dict[int, Optional[int]], list[int]]] = {}
         #: (write API, its concrete argument values) -> the events they select (``_site_events``).
         self._events_of: dict[tuple, tuple[list[EventInfo], dict[tuple[bool, bool], tuple[list[EventInfo],
                                                                                       list[int]]]]] = {}
@@ -651,6 +691,7 @@ class Analysis:
                 for blob in blobs:
                     covered.add((func, blob))
                 emit(func, suffix, events, site.rva, hop)
+        self._depends.clear()  # the walk's value sets: kept no longer than the write sites' walks
         for n, ref in enumerate(self.ref_sites, start=len(write_sites)):
             if n % 64 == 0:
                 self.progress("walk", n, total)
@@ -668,9 +709,16 @@ class Analysis:
 
     def _dependence(self, values: ValueSet) -> tuple[bool, bool]:
         """(whether a value set depends on a parameter, whether a caller's substitution can change it),
-        once per set: the same sets travel through many states of one site's walk. A set of neither kind is
+        once per set: the same sets travel through many states of the walk. A set of neither kind is
         the same in every caller; a stack buffer with field slots is always substituted (its slots may
-        become content)."""
+        become content). One constant, image address or parameter (most sets) is answered at once."""
+        if len(values) == 1:
+            (only,) = values
+            kind = type(only)
+            if kind is Const or kind is Addr:
+                return _FIXED
+            if kind is Param:
+                return _PARAMETER
         known = self._depends.get(values)
         if known is None:
             has = any(params_of(v) for v in values)
@@ -756,12 +804,16 @@ class Analysis:
         budget = self.options.max_depth - len(suffix)
         if budget < 0:
             return
-        ancestors = self._ancestors(func, budget)
-        roots = self.roots
-        for root, (dist, _next) in ancestors.items():
-            if dist > budget or root not in roots:
-                continue
-            self._add_rows(self._best, root, self._path(ancestors, root)[:-1] + suffix, func, events, site_rva, hop)
+        found, ends = self._ancestors(func, budget)
+        common = self.roots.intersection(found)  # in C: most searches hold one root or none
+        if not common:
+            return
+        within = ends[budget] if budget < len(ends) else len(found)
+        hits: Collection[int] = common
+        if len(common) > 1 or within < len(found):  # the roots in the order found, those within the budget
+            hits = [r for r in islice(found, within) if r in common]
+        for root in hits:
+            self._add_rows(self._best, root, self._path(found, root, suffix), func, events, site_rva, hop)
 
     def _add_rows(self, into: dict[tuple, tuple[tuple, Row]], root: int, path_ids: list[int], site: int,
                   events: Iterable[EventInfo], site_rva: int, hop: int, entry: Optional[str] = None,
@@ -784,25 +836,30 @@ class Analysis:
             if root in self.entries.ioctl_guards:  # the IOCTL search resolves the path's functions: as before
                 self.ioctl.codes(path_ids, site, hop)
             return
-        on_path = [funcs[r] for r in path_ids]
-        if pointer_hops:
-            names = [("&" if r in pointer_hops else "") + f.name for r, f in zip(path_ids, on_path)]
-        else:
-            names = [f.name for f in on_path]
-        exported = sum(1 for f in on_path[1:] if f.exported)
-        if entry is None:
-            label = self._labels.get(root)
-            if label is None:
-                label = self._labels[root] = self.entries.label(root)
-        else:
-            label = entry
+        names = []
+        exported = 0  # the exported functions on the path below its first
+        for r in path_ids:  # one pass, no comprehension's frame: a path is four functions on average
+            f = funcs[r]
+            names.append("&" + f.name if pointer_hops and r in pointer_hops else f.name)
+            if f.exported:
+                exported += 1
+        if funcs[path_ids[0]].exported:
+            exported -= 1
+        label = self._label(root) if entry is None else entry
         ioctl = self.ioctl.codes(path_ids, site, hop) if root in self.entries.ioctl_guards else ""
         rank = (length, names, site_rva)
         for key, event in keys:  # a row is built only where it is kept
             old = into.get(key)
             if old is None or rank < old[0]:
-                into[key] = (rank, Row(event, function, container, names, exported, site_rva, event_site=event_site,
-                                       entry=label, ioctl=ioctl))
+                into[key] = (rank, Row(event, function, container, names, exported, site_rva, None, event_site, label,
+                                       ioctl))
+
+    def _label(self, func: int) -> str:
+        """A row function's Entry label, made once per function (``EntryPoints.label`` joins its kinds)."""
+        label = self._labels.get(func)
+        if label is None:
+            label = self._labels[func] = self.entries.label(func)
+        return label
 
     def _unreached(self) -> None:
         """Rows for the resolved (provider, event, event site) triples no API root's row reports (rows
@@ -818,29 +875,37 @@ class Analysis:
         funcs = self.facts.functions
         entry_points = set(self.entries.kinds) - self.ignored
         beyond: list[tuple[int, list[int], list[EventInfo], int, int]] = []
+        #: Function -> how many levels above it the walk's own search found no entry point (``EntryReach``
+        #: goes on from there instead of searching those levels again).
+        searched: dict[int, int] = {}
+        max_depth = self.options.max_depth
         for func, suffix, events, site_rva, hop in self._emitted:
             site_name = funcs[func].name
             missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
             if not missing:
                 continue
-            budget = self.options.max_depth - len(suffix)
-            ancestors = self._ancestors(func, max(budget, 0))
-            reaching = {r: self._path(ancestors, r)[:-1] for r, (dist, _n) in ancestors.items()
-                        if r in entry_points and dist <= budget}
-            inner = {f for r, path in reaching.items() for f in path[1:]}
-            outer = sorted(r for r in reaching if r not in inner)
-            if not outer:
+            budget = max_depth - len(suffix)
+            above, ends = self._ancestors(func, max(budget, 0))
+            within = _within(ends, budget)
+            reaching = entry_points.intersection(above if within == len(above) else islice(above, within))
+            if not reaching:
                 beyond.append((func, suffix, missing, site_rva, hop))
+                searched[func] = max(searched.get(func, 0), budget)
                 continue
-            for root in outer:
-                self._add_rows(self._extra, root, reaching[root] + suffix, func, missing, site_rva, hop)
+            paths = {r: self._path(above, r, []) for r in reaching}
+            inner = {f for path in paths.values() for f in path[1:]}
+            for root in sorted(r for r in reaching if r not in inner):
+                self._add_rows(self._extra, root, paths[root] + suffix, func, missing, site_rva, hop)
         if not beyond:
             return
         # Nothing reaches these within the budget: the nearest entry points beyond it, else through pointers.
+        seeds = None
+        if not self.facts.funclets:  # the beyond search reads the walk's own caller lists: it can go on from them
+            seeds = {func: self._search_state(func, depth) for func, depth in searched.items()}
         by_rva = self._callers if not self.facts.funclets else lambda node: sorted(self._callers(node))
         reach = EntryReach(by_rva, entry_points,
                            self.values, {rva for rva, f in funcs.items() if not f.imported})
-        nearest = reach.nearest(func for func, *_rest in beyond)
+        nearest = reach.nearest((func for func, *_rest in beyond), seeds)
         cut = sum(1 for found in nearest.values() if found.truncated)
         if cut:
             self.stats.truncated.append(f"truncated: {cut} event sites searched for an entry point beyond --max-depth "
@@ -849,7 +914,7 @@ class Analysis:
             found = nearest[func]
             if not found.paths:
                 self._add_rows(self._extra, func, suffix, func, missing, site_rva, hop,
-                               entry=self.entries.label(func) or "unreached")
+                               entry=self._label(func) or "unreached")
             for root, path in found.paths.items():
                 self._add_rows(self._extra, root, path[:-1] + suffix, func, missing, site_rva, hop,
                                pointer_hops=found.pointer_hops[root])
@@ -863,23 +928,26 @@ class Analysis:
         Starts at the containing function; while a value still depends on a parameter, moves to each
         caller, substituting that call's arguments. A root that still has parameters yields the
         partially known values (its events are reported as unresolved).
+
+        Each state carries the roles whose values a caller's substitution can change: a role that cannot
+        change stays so in every caller, so only the roles just substituted are tested again. A role that
+        is one parameter (every substitution on the scale kernels) takes the caller's argument as it is.
         """
         start = site.caller
-        self._depends.clear()  # the value sets of one site's states: kept no longer than its walk
-        queue = deque([(start, exprs, [start], site.rva)])
+        dependence = self._dependence
+        dependent: list[str] = []
+        param = False
+        for k, v in exprs.items():
+            has, changes = dependence(v)
+            if changes:  # a set with a parameter always changes
+                dependent.append(k)
+                param = param or has
+        queue = deque([(start, exprs, [start], site.rva, dependent, param)])
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
-        dependence = self._dependence
         roots, apis, callers_of, arg = self.roots, self.apis, self.callers_of, self.values.arg
         while queue:
-            func, ex, suffix, hop = queue.popleft()
-            dependent = []
-            param = False
-            for k, v in ex.items():
-                has, changes = dependence(v)
-                if changes:  # a set with a parameter always changes
-                    dependent.append(k)
-                    param = param or has
+            func, ex, suffix, hop, dependent, param = queue.popleft()
             if not param:
                 yield func, ex, suffix, hop
                 continue
@@ -891,13 +959,18 @@ class Analysis:
                 caller = caller_site.caller
                 if caller in apis or caller in suffix:
                     continue
-
-                def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                    return frozenset([in_frame(v, s.caller) for v in arg(s, i)])
-
                 new = ex.copy()
+                args: Optional[Callable[[int], ValueSet]] = None
                 for k in dependent:
-                    new[k] = substitute_all(new[k], args)
+                    values = new[k]
+                    if len(values) == 1:
+                        (only,) = values
+                        if type(only) is Param:
+                            new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                            continue
+                    if args is None:
+                        args = self._framed_args(caller_site)
+                    new[k] = substitute_all(values, args)
                 key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
@@ -906,7 +979,30 @@ class Analysis:
                         f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
                     return
                 seen.add(key)
-                queue.append((caller, new, [caller] + suffix, caller_site.rva))
+                still: list[str] = []
+                depends = False
+                for k in dependent:
+                    has, changes = dependence(new[k])
+                    if changes:
+                        still.append(k)
+                        depends = depends or has
+                queue.append((caller, new, [caller] + suffix, caller_site.rva, still, depends))
+
+    def _framed_args(self, site: CallSite) -> Callable[[int], ValueSet]:
+        """What a call passes, by argument index, with its stack addresses tagged with the caller's frame:
+        the parameters of the callee's values become these when the walk moves to that caller."""
+        arg, caller = self.values.arg, site.caller
+
+        def args(index: int) -> ValueSet:
+            return in_frame_all(arg(site, index), caller)
+        return args
+
+
+def _within(ends: list[int], budget: int) -> int:
+    """How many of an ``_ancestors`` search's functions lie within ``budget`` edges (none for a negative one)."""
+    if budget < 0:
+        return 0
+    return ends[budget] if budget < len(ends) else ends[-1]
 
 
 def _exprs_key(exprs: dict[str, ValueSet]) -> tuple:

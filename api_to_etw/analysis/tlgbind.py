@@ -477,25 +477,39 @@ def write_call(sites: list[CallSite], ref_rva: int, writers: Collection[int]) ->
     return max(before, key=lambda s: s.rva) if before else None
 
 
-def writer_callees(sites_in: Mapping[int, Iterable[CallSite]], writers: dict[int, int]) -> dict[int, set[int]]:
-    """Direct calls between writer functions (see :func:`writer_functions`), computed once per analysis
-    from each writer's own call sites (``sites_in``: caller -> its call sites)."""
-    callees: dict[int, set[int]] = defaultdict(set)
-    for caller in writers:
-        for site in sites_in.get(caller, ()):
-            if site.callee in writers:
-                callees[caller].add(site.callee)
-    return callees
+class WriterCallees:
+    """Direct calls between writer functions (see :func:`writer_functions`), each writer's read from its
+    own call sites (``sites_in``: caller -> its call sites) when first asked: the helper chains read a few
+    functions below each helper, not the calls of every writer (most functions of a kernel are one)."""
+
+    def __init__(self, sites_in: Mapping[int, Iterable[CallSite]], writers: Collection[int]):
+        self._sites_in = sites_in
+        self._writers = writers
+        self._known: dict[int, set[int]] = {}
+
+    def get(self, caller: int) -> set[int]:
+        """The writers ``caller`` calls directly (none when it is no writer itself)."""
+        known = self._known.get(caller)
+        if known is None:
+            writers = self._writers
+            known = self._known[caller] = {site.callee for site in self._sites_in.get(caller, ())
+                                           if site.callee in writers} if caller in writers else set()
+        return known
 
 
-def helper_chain(start: int, callees: dict[int, set[int]]) -> set[int]:
+def writer_callees(sites_in: Mapping[int, Iterable[CallSite]], writers: dict[int, int]) -> WriterCallees:
+    """Direct calls between writer functions, once per analysis, read where asked (:class:`WriterCallees`)."""
+    return WriterCallees(sites_in, writers)
+
+
+def helper_chain(start: int, callees: WriterCallees) -> set[int]:
     """``start`` and the functions below it on the way to the write API (the template helpers an
     inlined TraceLogging write calls; ``callees`` from :func:`writer_callees`): their unresolved
     manifest-style writes are that TraceLogging write."""
     found = {start}
     frontier = {start}
     for _ in range(WRITER_LEVELS):
-        frontier = {c for f in frontier for c in callees.get(f, ())} - found
+        frontier = {c for f in frontier for c in callees.get(f)} - found
         found |= frontier
     return found
 
@@ -505,6 +519,7 @@ __all__ = [
     "PROVIDER_OBJECT_SIZE",
     "ReferenceSite",
     "TlgBinding",
+    "WriterCallees",
     "bind",
     "decode_metadata",
     "helper_chain",

@@ -72,9 +72,11 @@ class Section:
     def writable(self) -> bool:
         return bool(self.characteristics & IMAGE_SCN_MEM_WRITE)
 
-    @property
-    def end(self) -> int:
-        return self.rva + max(self.virtual_size, self.raw_size)
+    #: The RVA past the section: its virtual or raw size, the larger (set once: lookups by RVA read it per call).
+    end: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.end = self.rva + max(self.virtual_size, self.raw_size)
 
     def contains(self, rva: int) -> bool:
         return self.rva <= rva < self.end
@@ -129,6 +131,12 @@ class PEImage(Memory):
         spans = sorted(((s.rva, s.end, s) for s in self.sections), key=lambda span: span[:2])
         if all(a[1] <= b[0] for a, b in zip(spans, spans[1:])):
             self._lookup = ([span[0] for span in spans], spans)
+
+    @property
+    def disjoint_sections(self) -> bool:
+        """Whether no two sections overlap: then the section holding an RVA is the only one, and a caller may
+        keep the last one's bounds for the RVAs that follow."""
+        return self._lookup is not None
 
     def section_at(self, rva: int) -> Optional[Section]:
         """The section holding ``rva`` (the first in header order when a hostile file overlaps them)."""

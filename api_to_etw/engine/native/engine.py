@@ -86,15 +86,21 @@ class NativeEngine(Engine):
         image, pdb = self.image, self.pdb
         code_symbols = dict(pdb.functions) if pdb else {}
         fmap = discover(image, code_symbols)
-        export_names = {rva: names[0] for rva, names in image.exports.items()}
+        exports = image.exports
+        export_names = {rva: names[0] for rva, names in exports.items()}
         data_symbols = pdb.data if pdb else {}
+        # memcpy/memset by name (the data flow models their calls), noted while the names are given.
+        modelled = COPY_FUNCTIONS | FILL_FUNCTIONS.keys()
+        called: dict[int, str] = {}
         for rva, func in fmap.functions.items():
             if func.imported:
                 if not func.name:
                     func.name = data_symbols.get(rva) or f"ptr_{rva:x}"
-                continue
-            func.exported = rva in image.exports
-            func.name = code_symbols.get(rva) or export_names.get(rva) or f"sub_{rva:x}"
+            else:
+                func.exported = rva in exports
+                func.name = code_symbols.get(rva) or export_names.get(rva) or f"sub_{rva:x}"
+            if func.name in modelled:
+                called[rva] = func.name
         symbols: dict[int, str] = {}
         if pdb:
             symbols.update(pdb.data)
@@ -121,8 +127,7 @@ class NativeEngine(Engine):
             funclets=tables.funclets,
         )
         self._fmap = fmap
-        # memcpy/memset by name, directly or through an import thunk (``jmp [__imp_memset]``).
-        called: dict[int, str] = {rva: f.name for rva, f in fmap.functions.items() if f.name in COPY_FUNCTIONS or f.name in FILL_FUNCTIONS}
+        # memcpy/memset by name (``called``), directly or through an import thunk (``jmp [__imp_memset]``).
         called.update(import_thunks(self._facts, called))
         self._copiers = frozenset(rva for rva, name in called.items() if name in COPY_FUNCTIONS)
         #: Callee RVA -> the memset-like function it is (the decompiler engine models these calls too).

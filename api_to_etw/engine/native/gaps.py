@@ -16,10 +16,12 @@ import bisect
 import re
 from itertools import chain
 
-from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic
+from iced_x86 import Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic
 
 from ...binary.pe import PEImage
 
+#: Decoders are made with positional arguments: 0.3 us less each than ``ip=`` as a keyword (one per function).
+_NO_OPTIONS = DecoderOptions.NONE
 _TERMINATORS = (FlowControl.RETURN, FlowControl.UNCONDITIONAL_BRANCH, FlowControl.INDIRECT_BRANCH)
 _PADDING = (Mnemonic.NOP, Mnemonic.INT3)
 #: Compilers align function entries to 16 bytes; gap code that starts elsewhere is not taken as a function.
@@ -53,7 +55,7 @@ def _skip_padding(code: bytes, pos: int, stop: int, base: int) -> int:
             pos = run.end() if run is not None else pos
             if pos >= stop:
                 return stop
-        instr = Decoder(64, code[pos : pos + 15], ip=base + pos).decode()
+        instr = Decoder(64, code[pos : pos + 15], _NO_OPTIONS, base + pos).decode()
         if instr.is_invalid or instr.mnemonic not in _PADDING:
             return pos
         pos += instr.len
@@ -64,7 +66,7 @@ def _piece_end(code: bytes, pos: int, stop: int, base: int) -> int | None:
     """End offset of the function starting at ``pos`` (before ``stop``): past the terminator that no branch
     seen so far jumps beyond; None when the bytes do not decode as one clean function."""
     limit = min(stop, pos + MAX_PIECE)
-    decoder = Decoder(64, code[pos:limit], ip=base + pos)
+    decoder = Decoder(64, code[pos:limit], _NO_OPTIONS, base + pos)
     instr = Instruction()
     furthest = base + pos
     while decoder.can_decode:
@@ -100,6 +102,8 @@ def gap_entries(image: PEImage, ranges: list[tuple[int, int, int]]) -> set[int]:
                 cursor = max(cursor, min(span_end, top) - base)
                 continue
             pos = cursor
+            if _PADDING_RUN.fullmatch(code, pos, start):  # padding only (most gaps of a clang build): no code
+                pos = start
             while pos < start:
                 code_start = _skip_padding(code, pos, start, base)
                 if code_start >= start:

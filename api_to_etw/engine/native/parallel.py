@@ -30,8 +30,11 @@ log = logging.getLogger(__name__)
 
 #: Bytes of code to decode below which one process is faster than two.
 MIN_PARALLEL_BYTES = 4 << 20
-#: Bytes of code to run the data flow over below which one process is faster (the flow costs ~100x a decode).
-MIN_PARALLEL_FLOW_BYTES = 256 << 10
+#: Bytes of code to run the data flow over below which it stays in one process. Split, a batch costs 12-15% more
+#: CPU with the second core idle (copy-on-write faults on both sides, ~25K for the 1x kernel's two batches, the
+#: fork, the transfer) and 25-45% more with it busy, to save at most half its wall time: so only a batch of
+#: seconds (about 2 s of CPU and more) is split; the 1x kernel's (0.4 and 0.8 MB) and 2x's stay in one.
+MIN_PARALLEL_FLOW_BYTES = 4 << 20
 #: Fields per packed call edge: caller, rva, callee, tail.
 _FIELDS = 4
 
@@ -190,8 +193,11 @@ Scanned = tuple[list["Edge"], set[int], set[int]]
 def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
                      min_bytes: Optional[int] = None) -> Optional[Scanned]:
     """The calls and targets of ``work`` scanned by two processes, or None when one process should do it."""
+    least = MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
+    if jobs() < 2 or sum(section.raw_size for section in image.executable_sections()) < least:
+        return None  # less code in the file than a split needs: not weighed function by function (40,000 at 1x)
     sizes = [sum(stop - start for start, stop in pieces) for _entry, pieces in work]
-    split = fork_split(work, sizes, MIN_PARALLEL_BYTES if min_bytes is None else min_bytes,
+    split = fork_split(work, sizes, least,
                        lambda part: _scan_range(image, part, iat_loads), _pack, _unpack)
     if split is None:
         return None

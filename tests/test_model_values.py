@@ -1,0 +1,42 @@
+"""Value-set helpers of the walk (model.py): framing a caller's argument set, and the choices of one value per role."""
+
+from __future__ import annotations
+
+from api_to_etw.model import (
+    UNKNOWN,
+    Addr,
+    Const,
+    Load,
+    Offset,
+    Param,
+    StackAddr,
+    combinations,
+    in_frame,
+    in_frame_all,
+)
+
+
+def test_a_set_without_stack_addresses_is_returned_as_it_is():
+    values = frozenset([Const(3), Addr(0x5000), Load(Addr(0x6000)), Offset(Param(1), 8), UNKNOWN])
+    assert in_frame_all(values, 0x1000) is values
+
+
+def test_stack_addresses_are_tagged_as_in_frame_tags_each_value():
+    values = frozenset([Addr(0x5000), StackAddr(0x20), Load(Offset(StackAddr(-0x10), 8)), StackAddr(0x30, frame=0x40)])
+    framed = in_frame_all(values, 0x1000)
+    assert framed == frozenset(in_frame(v, 0x1000) for v in values)
+    assert StackAddr(0x20, frame=0x1000) in framed and StackAddr(0x30, frame=0x40) in framed
+    assert Load(Offset(StackAddr(-0x10, frame=0x1000), 8)) in framed
+
+
+def test_one_value_per_role_is_one_choice():
+    assert combinations({"handle": frozenset([Load(Addr(0x10))]), "descriptor": frozenset([Addr(0x20)])}) == [
+        {"handle": Load(Addr(0x10)), "descriptor": Addr(0x20)}]
+    assert combinations({}) == [{}]
+
+
+def test_several_values_give_every_choice_in_a_fixed_order():
+    sets = {"handle": frozenset([Load(Addr(0x10))]), "descriptor": frozenset([Addr(0x30), Addr(0x20)])}
+    assert combinations(sets) == [{"handle": Load(Addr(0x10)), "descriptor": Addr(0x20)},
+                                  {"handle": Load(Addr(0x10)), "descriptor": Addr(0x30)}]
+    assert combinations({"handle": frozenset(), "descriptor": frozenset([Addr(0x20)])}) == []
