@@ -102,8 +102,6 @@ def gap_entries(image: PEImage, ranges: list[tuple[int, int, int]]) -> set[int]:
                 cursor = max(cursor, min(span_end, top) - base)
                 continue
             pos = cursor
-            if _PADDING_RUN.fullmatch(code, pos, start):  # padding only (most gaps of a clang build): no code
-                pos = start
             while pos < start:
                 code_start = _skip_padding(code, pos, start, base)
                 if code_start >= start:
