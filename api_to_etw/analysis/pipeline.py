@@ -639,8 +639,9 @@ class Analysis:
         found, ends = self._ancestors(func, depth)
         if depth >= len(ends):  # no caller was left above: the whole search, its last level the deepest found
             depth = len(ends) - 1
-        start = ends[depth - 1] if depth else 0
-        return dict(islice(found.items(), ends[depth])), list(islice(found, start, ends[depth]))
+        start, end = ends[depth - 1] if depth else 0, ends[depth]
+        return (found.copy() if end == len(found) else dict(islice(found.items(), end)),
+                list(islice(found, start, end)))
 
     def _walk(self) -> list[Row]:
         self._ancestor_cache: dict[int, tuple[int, dict[int, Optional[int]], list[int]]] = {}
