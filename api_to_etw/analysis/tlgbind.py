@@ -28,6 +28,8 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter
 from typing import Callable, Optional, Protocol, Union
 
 from ..errors import CorruptMetadataError
@@ -333,12 +335,15 @@ def _getter_objects(facts: Facts, objects_in: dict[int, list[tuple[int, int]]],
     if not getter_of:
         return {}
     found: dict[int, set[int]] = defaultdict(set)
-    for site in facts.calls:
-        if site.caller not in objects_in and site.callee in getter_of:
+    # The calls of a getter picked out in C: a Python step per call site (150,000 at 1x) was this pass's cost.
+    calls = facts.calls
+    for site in compress(calls, map(getter_of.__contains__, map(_CALLEE, calls))):
+        if site.caller not in objects_in:
             found[site.caller].add(getter_of[site.callee])
     return {f: next(iter(objs)) for f, objs in found.items() if len(objs) == 1}
 
 
+_CALLEE = attrgetter("callee")
 #: How many caller (or vtable) levels up an event's function looks for the provider its callers hold.
 INHERIT_LEVELS = 2
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
+from operator import itemgetter
 from types import ModuleType
 from typing import Optional
 
@@ -109,6 +110,9 @@ _NO_NAMES = EventNames()
 #: EventInfo's fields a JSON line carries (the walk's identities and the TraceLogging flag stay inside).
 _EVENT_FIELDS = [f.name for f in fields(EventInfo) if f.name not in ("event_key", "provider_key",
                                                                        "tracelogging_provider")]
+#: Those fields' values, read from the event's attribute dictionary in one C call (a getattr per field of
+#: each of the 1x kernel's 8,714 distinct events was a third of the JSON lines' time).
+_EVENT_VALUES = itemgetter(*_EVENT_FIELDS)
 _NAME_FIELDS = [f.name for f in fields(EventNames)]
 #: The names ``_event_record`` folds into the event's own fields.
 _NAMES_IN_EVENT = ("provider_name", "fields", "message")
@@ -161,7 +165,7 @@ def _fields_text(json: ModuleType) -> Callable[[dict[str, object]], str]:
 
 def _event_record(event: EventInfo, names: EventNames) -> dict[str, object]:
     """The event's fields of a row's record, named from ``names`` where the binary has no name."""
-    e: dict[str, object] = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    e: dict[str, object] = dict(zip(_EVENT_FIELDS, _EVENT_VALUES(vars(event))))
     e["provider_name"] = e["provider_name"] or names.provider_name
     e["fields"] = list(names.fields or event.fields)
     e["message"] = names.message or e["message"]

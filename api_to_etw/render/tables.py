@@ -133,7 +133,7 @@ def _carriage_return_writer(lines: _Lines, fmt: str):  # -> csv's (private) writ
 
 #: How a temporary output file is opened: created here or not at all, never through a symbolic link.
 _CREATE_NEW = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-               | getattr(os, "O_CLOEXEC", 0))
+               | getattr(os, "O_NOINHERIT", 0) | getattr(os, "O_CLOEXEC", 0))
 
 
 def _create_temporary(folder: str) -> tuple[int, str]:

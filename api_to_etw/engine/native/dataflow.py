@@ -573,8 +573,9 @@ class FunctionDataflow:
                 if rsp is not None and state.stack:
                     stack = state.stack
                     home = rsp + 0x20
-                    for off in [o for o in stack if rsp <= o < home]:
-                        del stack[off]
+                    if min(stack) < home:  # at the 1x kernel's 26,498 calls with a frame, never: no pass
+                        for off in [o for o in stack if rsp <= o < home]:
+                            del stack[off]
                 if copy:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
                 if fill:
@@ -1203,7 +1204,9 @@ class FunctionDataflow:
             if isinstance(only, Load) and only.size == size and not isinstance(only.addr, StackAddr):
                 copies[offset] = (size, only.addr)
         stack = state.stack
-        if stack:
+        # A slot below every other one (a push, the frame filled downwards) overlaps none: ``min`` in C
+        # instead of a Python pass over the slots.
+        if stack and end > min(stack):
             for off in [o for o, (s, _v) in stack.items() if o < end and o + s > offset]:
                 old_size, old_values = stack.pop(off)
                 if offset <= off and off + old_size <= end:

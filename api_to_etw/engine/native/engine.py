@@ -228,7 +228,8 @@ class NativeEngine(Engine):
         every site, or for a function ``asked`` holds only the arguments it names (the flow then runs only the
         code they and the stores depend on).
 
-        A large batch is split over two processes; the child's part comes back pickled.
+        A batch of seconds of work (``MIN_PARALLEL_FLOW_BYTES`` of code) is split over two processes; the child's
+        part comes back pickled. A smaller one runs here: split, it costs more CPU than it saves wall time.
         """
         assert self._facts is not None, "load() first"
         todo: list[tuple[Function, Optional[Mapping[int, Collection[int]]]]] = []

@@ -33,7 +33,8 @@ MIN_PARALLEL_BYTES = 4 << 20
 #: Bytes of code to run the data flow over below which it stays in one process. Split, a batch costs 12-15% more
 #: CPU with the second core idle (copy-on-write faults on both sides, ~25K for the 1x kernel's two batches, the
 #: fork, the transfer) and 25-45% more with it busy, to save at most half its wall time: so only a batch of
-#: seconds (about 2 s of CPU and more) is split; the 1x kernel's (0.4 and 0.8 MB) and 2x's stay in one.
+#: seconds (about 3 s of CPU and more) is split; the 1x kernel's (0.4 and 0.8 MB), 2x's and 4x's (1.5 and 3.1 MB)
+#: stay in one.
 MIN_PARALLEL_FLOW_BYTES = 4 << 20
 #: Fields per packed call edge: caller, rva, callee, tail.
 _FIELDS = 4
