@@ -12,6 +12,8 @@ radare2 ``aaa`` and angr ``CFGFast`` to a call graph on the 1x kernel (each repo
     python benchmarks/bench_analyze.py --scales 1 --angr-python ANGR_VENV/bin/python   # angr in its own venv:
         # python -m venv ANGR_VENV && ANGR_VENV/bin/pip install angr 'bitstring<4.3' 'pycparser==3.0'
     python benchmarks/bench_analyze.py --scales 1 --radare2 PREFIX/bin/radare2   # built from source: docs/speed.md
+    python benchmarks/bench_analyze.py --scales 1 --radare2 PREFIX/bin/radare2 --peer-rounds 3  # peer ratios as
+        # medians of pairs: one analyze run right before each peer run
 
 Every measurement is a fresh child process; the subjects' runs alternate (raw floor, old floor, analyze,
 raw floor, ...) and the median of ``--repeat`` runs is kept, so load from other processes on a shared
@@ -275,8 +277,14 @@ def scaled_labels(subjects: list[tuple[str, str, str, list[str]]]) -> list[str]:
 
 
 def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, angr_python: Optional[str] = None,
-          analyze_cpu: Optional[float] = None, radare2: Optional[str] = None) -> dict:
+          analyze_cpu: Optional[float] = None, radare2: Optional[str] = None,
+          analyze_argv: Optional[list[str]] = None, rounds: int = 1) -> dict:
     """radare2 ``aaa`` and angr ``CFGFast`` on the same binary, when present; skipped (with the reason) if not.
+
+    With ``analyze_argv`` each of ``rounds`` runs analyze once right before the peer, and the ratios are the
+    medians of those pairs: a shared machine's speed drifts by more than the ratios' differences within the
+    minutes between the analyze rounds and a peer run (radare2 over 40 s, angr minutes), so only runs taken at
+    the same moment compare. Without it the ratios are to the given analyze medians.
 
     angr may live in an interpreter of its own (``--angr-python``): its pinned dependencies do not mix
     with ours in one environment. radare2 is ``--radare2`` or the one on PATH; after ``aaa`` it prints
@@ -302,13 +310,27 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
         if not execute:
             found[name] = "skipped: --no-peers"
             continue
+        paired, runs = Series(), Series()
         try:
-            run, text = child(argv, timeout=timeout)
+            for i in range(max(rounds, 1)):
+                if analyze_argv:
+                    print(f"  {name}: round {i + 1}/{max(rounds, 1)} (analyze, then the peer)", file=sys.stderr)
+                    paired.runs.append(child(analyze_argv)[0])
+                run, text = child(argv, timeout=timeout)
+                runs.runs.append(run)
         except subprocess.TimeoutExpired:
             found[name] = f"> {timeout:.0f} s (timed out)"
             continue
+        run = Run(runs.median("wall"), runs.median("cpu"), runs.peak())
         found[name] = {"wall": round(run.wall, 2), "cpu": round(run.cpu, 2), "peak_mib": round(run.rss_mib, 1),
-                       "over_analyze": round(run.wall / analyze_wall, 1)}
+                       "over_analyze": round(run.wall / analyze_wall, 1), "rounds": len(runs.runs)}
+        if paired.runs:
+            found[name]["paired_analyze_cpu"] = [round(r.cpu, 3) for r in paired.runs]
+            found[name]["paired_analyze_wall"] = [round(r.wall, 3) for r in paired.runs]
+            found[name]["over_analyze"] = round(statistics.median(
+                peer.wall / ours.wall for peer, ours in zip(runs.runs, paired.runs)), 1)
+            found[name]["over_analyze_cpu"] = round(statistics.median(
+                peer.cpu / ours.cpu for peer, ours in zip(runs.runs, paired.runs)), 1)
         lines = text.splitlines()
         if name == "radare2_aaa" and len(lines) >= 2 and lines[-2].strip().isdigit():
             found[name]["functions"] = int(lines[-2])
@@ -316,7 +338,7 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
         elif name == "angr_cfgfast" and len(lines[-1:][0].split() if lines else ()) == 3:
             _secs, functions, edges = lines[-1].split()
             found[name]["functions"], found[name]["cfg_edges"] = int(functions), int(edges)
-        if analyze_cpu:
+        if analyze_cpu and not paired.runs:
             found[name]["over_analyze_cpu"] = round(run.cpu / analyze_cpu, 1)
     return found
 
@@ -344,7 +366,9 @@ def markdown(report: dict) -> str:
                                                                                   "cfg_edges") if figure.get(k))
                 lines.append(f"\n{name} on {r['label']}: {figure['cpu']:.1f} s CPU, {figure['wall']:.1f} s wall, "
                              f"{figure['peak_mib']:.0f} MiB ({graph}): {figure.get('over_analyze_cpu')}x analyze's "
-                             f"CPU, {figure['over_analyze']}x its wall")
+                             f"CPU, {figure['over_analyze']}x its wall"
+                             + (f" (medians of {figure['rounds']} runs, each after one of analyze)"
+                                if figure.get("paired_analyze_cpu") else ""))
             else:
                 lines.append(f"\n{name} on {r['label']}: {figure}")
     return "\n".join(lines)
@@ -364,6 +388,8 @@ def main() -> int:
     parser.add_argument("--no-peers", action="store_true", help="do not time radare2 aaa / angr CFGFast on the 1x "
                         "kernel (they are looked for and reported as missing either way)")
     parser.add_argument("--peer-timeout", type=float, default=600)
+    parser.add_argument("--peer-rounds", type=int, default=1, help="runs of each peer, each right after one run of "
+                        "analyze on the same binary; the ratios are the medians of those pairs (default 1)")
     parser.add_argument("--angr-python", help="an interpreter that imports angr (its own venv) for the angr peer")
     parser.add_argument("--no-old-floor", action="store_true", help="skip the old floor (pefile + pdbparse): "
                         "it costs about as much CPU as analyze and only continues earlier figures")
@@ -390,9 +416,11 @@ def main() -> int:
         figures["label"] = label
         figures["load_average"] = [round(load, 1), round(os.getloadavg()[0], 1)]
         if label == "scale 1x" or (not scaled_labels(subjects) and label == subjects[0][0]):
-            figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"], execute=not args.no_peers,
-                                     angr_python=args.angr_python, analyze_cpu=figures.get("analyze_cpu"),
-                                     radare2=args.radare2)
+            with tempfile.TemporaryDirectory() as tmp:
+                paired = python(ANALYZE, exe, pdb, os.path.join(tmp, "out.tsv"), *extra)
+                figures["peers"] = peers(exe, args.peer_timeout, figures["analyze_wall"], execute=not args.no_peers,
+                                         angr_python=args.angr_python, analyze_cpu=figures.get("analyze_cpu"),
+                                         radare2=args.radare2, analyze_argv=paired, rounds=args.peer_rounds)
         results.append(figures)
     scaled = [r for r in results if r["label"].startswith("scale ")]
     linearity = {}
