@@ -52,7 +52,7 @@ from .events import EventResolver, Provider, context_field_key, fold_pointers, l
 from .naming import name_rows
 from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .sites import sites_by_callee, sites_by_caller
-from .tlgbind import bind, helper_chain, write_call, writer_callees, writer_functions
+from .tlgbind import WriterCallees, bind, helper_chain, write_call, writer_functions
 from .values import CallValues, asked_at
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
@@ -673,7 +673,7 @@ class Analysis:
             if call is not None and call.callee not in self.apis:
                 helpers.add(call.callee)
         if helpers:
-            callees = writer_callees(self._sites_in, self._writers or {})
+            callees = WriterCallees(self._sites_in, self._writers or {})
             for helper in helpers:
                 ref_functions |= helper_chain(helper, callees)
         covered: set[tuple[int, int]] = set()  # (function where the event became concrete, event blob)
@@ -809,7 +809,7 @@ class Analysis:
         common = self.roots.intersection(found)  # in C: most searches hold one root or none
         if not common:
             return
-        within = ends[budget] if budget < len(ends) else len(found)
+        within = _within(ends, budget)
         hits: Collection[int] = common
         if len(common) > 1 or within < len(found):  # the roots in the order found, those within the budget
             hits = [r for r in islice(found, within) if r in common]
@@ -847,7 +847,7 @@ class Analysis:
         if funcs[path_ids[0]].exported:
             exported -= 1
         label = self._label(root) if entry is None else entry
-        ioctl = self.ioctl.codes(path_ids, site, hop) if root in self.entries.ioctl_guards else ""
+        ioctl = self.ioctl.codes(path_ids, site, hop)
         rank = (length, names, site_rva)
         for key, event in keys:  # a row is built only where it is kept
             old = into.get(key)
@@ -935,14 +935,8 @@ class Analysis:
         is one parameter (every substitution on the scale kernels) takes the caller's argument as it is.
         """
         start = site.caller
-        dependence = self._dependence
-        dependent: list[str] = []
-        param = False
-        for k, v in exprs.items():
-            has, changes = dependence(v)
-            if changes:  # a set with a parameter always changes
-                dependent.append(k)
-                param = param or has
+        changing = self._changing
+        dependent, param = changing(exprs, exprs)
         queue = deque([(start, exprs, [start], site.rva, dependent, param)])
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
@@ -980,14 +974,20 @@ class Analysis:
                         f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
                     return
                 seen.add(key)
-                still: list[str] = []
-                depends = False
-                for k in dependent:
-                    has, changes = dependence(new[k])
-                    if changes:
-                        still.append(k)
-                        depends = depends or has
-                queue.append((caller, new, [caller] + suffix, caller_site.rva, still, depends))
+                queue.append((caller, new, [caller] + suffix, caller_site.rva, *changing(new, dependent)))
+
+    def _changing(self, exprs: dict[str, ValueSet], roles: Iterable[str]) -> tuple[list[str], bool]:
+        """Of ``roles``, those whose values in ``exprs`` a caller's substitution can change, and whether any
+        of them still depends on a parameter (``_dependence``)."""
+        dependence = self._dependence
+        changing: list[str] = []
+        param = False
+        for k in roles:
+            has, changes = dependence(exprs[k])
+            if changes:  # a set with a parameter always changes
+                changing.append(k)
+                param = param or has
+        return changing, param
 
     def _framed_args(self, site: CallSite) -> Callable[[int], ValueSet]:
         """What a call passes, by argument index, with its stack addresses tagged with the caller's frame:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 #: A section's file-backed bytes: a view of the mapped image (no copy), or bytes from an engine without one.
 SectionBytes = Union[bytes, memoryview]
+_CALLEE = attrgetter("callee")
 
 #: sizeof(_tlgProvider_t) on x64: LevelPlus1 (padded), ProviderMetadataPtr, KeywordAny, KeywordAll, RegHandle,
 #: EnableCallback, CallbackContext. Code reads its fields (the enabled checks), so any byte of it is a reference.
@@ -343,7 +344,6 @@ def _getter_objects(facts: Facts, objects_in: dict[int, list[tuple[int, int]]],
     return {f: next(iter(objs)) for f, objs in found.items() if len(objs) == 1}
 
 
-_CALLEE = attrgetter("callee")
 #: How many caller (or vtable) levels up an event's function looks for the provider its callers hold.
 INHERIT_LEVELS = 2
 
@@ -497,14 +497,9 @@ class WriterCallees:
         return known
 
 
-def writer_callees(sites_in: Mapping[int, Iterable[CallSite]], writers: dict[int, int]) -> WriterCallees:
-    """Direct calls between writer functions, once per analysis, read where asked (:class:`WriterCallees`)."""
-    return WriterCallees(sites_in, writers)
-
-
 def helper_chain(start: int, callees: WriterCallees) -> set[int]:
     """``start`` and the functions below it on the way to the write API (the template helpers an
-    inlined TraceLogging write calls; ``callees`` from :func:`writer_callees`): their unresolved
+    inlined TraceLogging write calls; ``callees``: a :class:`WriterCallees`): their unresolved
     manifest-style writes are that TraceLogging write."""
     found = {start}
     frontier = {start}
@@ -523,7 +518,6 @@ __all__ = [
     "bind",
     "decode_metadata",
     "helper_chain",
-    "writer_callees",
     "write_call",
     "writer_functions",
 ]

@@ -9,7 +9,7 @@ from conftest import SAMPLES
 
 from api_to_etw.analysis.pipeline import _WRITE_ROLES, Analysis, AnalysisOptions
 from api_to_etw.analysis.sites import sites_by_caller
-from api_to_etw.analysis.tlgbind import helper_chain, writer_callees, writer_functions
+from api_to_etw.analysis.tlgbind import WriterCallees, helper_chain, writer_functions
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.engine import NativeEngine
 
@@ -23,7 +23,7 @@ def test_writer_callees_are_the_writers_calls():
     writers = writer_functions(apis, analysis._callers)
     assert len(writers) > len(apis), "some function reaches a write API through a call"
     sites_in = sites_by_caller(facts.calls)
-    callees = writer_callees(sites_in, writers)
+    callees = WriterCallees(sites_in, writers)
     linked = 0
     for rva in facts.functions:
         expected = {s.callee for s in sites_in.get(rva, ()) if s.callee in writers} if rva in writers else set()
