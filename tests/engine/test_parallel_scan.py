@@ -40,20 +40,26 @@ def test_small_work_stays_in_one_process(monkeypatch):
     monkeypatch.setenv("API_TO_ETW_JOBS", "2")
     image = load_pe(synth_exe())
     work = [(rf.begin, [(rf.begin, rf.end)]) for rf in image.runtime_functions]
-    assert parallel.scan_in_parallel(image, work, []) is None  # far below MIN_PARALLEL_BYTES
-    assert parallel.scan_in_parallel(image, work, [], min_bytes=0) is not None
+    calls: dict = {}
+    assert parallel.scan_in_parallel(image, work, [], calls) is None  # far below MIN_PARALLEL_BYTES
+    assert calls == {}
+    assert parallel.scan_in_parallel(image, work, [], calls, min_bytes=0) is not None
+    assert list(calls) == [entry for entry, _pieces in work]  # every function, in work order
 
 
 def test_packing_round_trips_64_bit_targets():
-    calls = [(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), (0x1000, 0x1010, 0x2000, False)]
-    unpacked = parallel._unpack(parallel._pack((calls, {0x2000}, {0xFFFFFFFFFFFFF000})))
+    by_entry = {0x1000: [(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), (0x1000, 0x1010, 0x2000, False)],
+                0x3000: [], 0x2000: [(0x2000, 0x2008, 0x1000, False)]}
+    unpacked = parallel._unpack(parallel._pack((by_entry, {0x2000}, {0xFFFFFFFFFFFFF000})))
     assert unpacked is not None
-    assert unpacked[0] == calls
-    assert [type(edge[3]) for edge in unpacked[0]] == [bool, bool]
+    assert unpacked[0] == by_entry
+    assert list(unpacked[0]) == [0x1000, 0x3000, 0x2000]  # the functions in the order scanned
+    assert [type(edge[3]) for edge in unpacked[0][0x1000]] == [bool, bool]
     assert unpacked[1] == {0x2000}
     assert unpacked[2] == {0xFFFFFFFFFFFFF000}
     assert parallel._unpack(b"\x01") is None
-    assert parallel._unpack(array("Q", [1, 1, 2, 3, 0, 5]).tobytes()) is None  # the target count is missing
+    assert parallel._unpack(array("Q", [1, 0x1000, 1, 0x1000, 2, 3, 0, 5]).tobytes()) is None  # no target count
+    assert parallel._unpack(array("Q", [3, 0x1000, 2]).tobytes()) is None  # fewer counts than functions
 
 
 @pytest.mark.parametrize("level", LEVELS)

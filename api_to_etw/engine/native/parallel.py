@@ -18,13 +18,13 @@ import signal
 import time
 from array import array
 from collections.abc import Sequence
-from itertools import chain
+from itertools import accumulate, chain, repeat
 from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
 
 from ...binary.pe import PEImage
 
 if TYPE_CHECKING:
-    from .functions import Edge
+    from .functions import Edge, EdgesByEntry
 
 log = logging.getLogger(__name__)
 
@@ -186,16 +186,18 @@ def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work
     return theirs, mine
 
 
-#: What a scan of some work found: its edges (in work order), the direct call and jump targets, the tail
-#: edges' targets.
-Scanned = tuple[list["Edge"], set[int], set[int]]
+#: What a scan of some work found: each function's edges (in work order), the direct call and jump targets, the
+#: tail edges' targets.
+Scanned = tuple["EdgesByEntry", set[int], set[int]]
 
 
-def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
-                     min_bytes: Optional[int] = None) -> Optional[Scanned]:
-    """The calls and targets of ``work`` scanned by two processes, or None when one process should do it."""
+def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int], calls: EdgesByEntry,
+                     min_bytes: Optional[int] = None) -> Optional[tuple[set[int], set[int]]]:
+    """``scan_work`` by two processes: each function's edges go to ``calls`` in work order, and the direct call
+    and jump targets and the tail edges' targets are returned; None (``calls`` untouched) when one process
+    should do it."""
     least = MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
-    if jobs() < 2 or sum(section.raw_size for section in image.executable_sections()) < least:
+    if sum(section.raw_size for section in image.executable_sections()) < least or jobs() < 2:
         return None  # less code in the file than a split needs: not weighed function by function (40,000 at 1x)
     sizes = [sum(stop - start for start, stop in pieces) for _entry, pieces in work]
     split = fork_split(work, sizes, least,
@@ -203,23 +205,27 @@ def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
     if split is None:
         return None
     (theirs, their_targets, their_tails), (mine, my_targets, my_tails) = split
-    return theirs + mine, their_targets | my_targets, their_tails | my_tails
+    calls.update(theirs)  # the first part of the work, then the second: work order
+    calls.update(mine)
+    return their_targets | my_targets, their_tails | my_tails
 
 
 def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> Scanned:
     from .functions import scan_work
 
-    by_entry: dict[int, list[Edge]] = {}
+    by_entry: EdgesByEntry = {}
     targets, tails = scan_work(image, work, iat_loads, by_entry)
-    return list(chain.from_iterable(by_entry.values())), targets, tails
+    return by_entry, targets, tails
 
 
 def _pack(result: Scanned) -> bytes:
-    """Call edges and targets as unsigned 64-bit integers: the count of edges, their fields, the count of
-    targets, the targets, then the tail edges' targets."""
-    calls, targets, tails = result
-    packed = array("Q", [len(calls)])
-    packed.extend(chain.from_iterable(calls))
+    """A child's scan as unsigned 64-bit integers: the count of functions, their entries, the count of edges of
+    each, the fields of every edge, the count of targets, the targets, then the tail edges' targets."""
+    by_entry, targets, tails = result
+    packed = array("Q", [len(by_entry)])
+    packed.extend(by_entry)
+    packed.extend(map(len, by_entry.values()))
+    packed.extend(chain.from_iterable(chain.from_iterable(by_entry.values())))
     packed.append(len(targets))
     packed.extend(sorted(targets))
     packed.extend(sorted(tails))
@@ -231,11 +237,21 @@ def _unpack(payload: bytes) -> Optional[Scanned]:
     if not payload or len(payload) % packed.itemsize:
         return None
     packed.frombytes(payload)
-    count = packed[0]
-    end = 1 + _FIELDS * count
+    functions = packed[0]
+    entries = packed[1 : 1 + functions].tolist()
+    counts = packed[1 + functions : 1 + 2 * functions]
+    if len(counts) != functions:
+        return None
+    end = 1 + 2 * functions + _FIELDS * sum(counts)
     if end >= len(packed) or end + 1 + packed[end] > len(packed):
         return None
-    fields = iter(packed[1:end])
-    calls: list[Edge] = list(zip(fields, fields, fields, map(bool, fields)))
+    # At C level, no Python step per edge: each edge's caller is its entry's int (one object per function, as a
+    # scan in this process makes them, not one per edge), and each function's edges are one slice of the list.
+    callers = chain.from_iterable(map(repeat, entries, counts))
+    first = 1 + 2 * functions
+    edges: list[Edge] = list(zip(callers, packed[first + 1 : end : _FIELDS], packed[first + 2 : end : _FIELDS],
+                                 map(bool, packed[first + 3 : end : _FIELDS])))
+    ends = list(accumulate(counts))
+    by_entry = dict(zip(entries, map(edges.__getitem__, map(slice, chain((0,), ends), ends))))
     targets_end = end + 1 + packed[end]
-    return calls, set(packed[end + 1 : targets_end]), set(packed[targets_end:])
+    return by_entry, set(packed[end + 1 : targets_end]), set(packed[targets_end:])
