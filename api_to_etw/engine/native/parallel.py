@@ -45,7 +45,8 @@ R = TypeVar("R")
 
 
 def jobs() -> int:
-    """How many processes a large scan may use: 2 when there are two cores and ``os.fork``, else 1."""
+    """How many processes a large scan may use: ``API_TO_ETW_JOBS`` (1 or 2) when it is set; else 2 where there
+    are two cores, ``os.fork``, and a core that other processes leave free (``busy``), else 1."""
     setting = os.environ.get("API_TO_ETW_JOBS", "")
     if setting.isdigit() and int(setting) >= 1:
         return min(int(setting), 2)
@@ -55,7 +56,41 @@ def jobs() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return 2 if cores >= 2 else 1
+    return 2 if cores >= 2 and not busy() else 1
+
+
+#: Where Linux says how many tasks are runnable at this moment, after the load averages: ``0.52 0.61 0.66 3/412 9``.
+LOADAVG = "/proc/loadavg"
+#: This process's children forked by ``Background`` and not reaped yet: its own work, not the machine's load.
+_CHILDREN: set[int] = set()
+
+
+def busy() -> bool:
+    """Whether other processes keep every core of the machine but this one's busy, both at this moment (runnable
+    tasks other than this process and its children) and over the last minute (the load average): then a second
+    process of ours would share a core with them, costing CPU (copy-on-write faults, the transfer, contention)
+    and memory (a fork made late copies the page tables of a large heap) without a free core to gain from. On
+    node.exe at load 6 a run took the same wall time split or not, with 10% more CPU and its processes'
+    resident memory summed 480 MB against 270. The moment alone would catch a short task; the average alone
+    counts this program's own runs just ended. Where the kernel does not say (no ``/proc``): never busy."""
+    cores = os.cpu_count() or 1
+    try:
+        with open(LOADAVG) as stat:
+            fields = stat.read().split()
+        average, running = float(fields[0]), int(fields[3].partition("/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    others = running - 1 - sum(map(_runnable, _CHILDREN))
+    return others >= cores - 1 and average >= cores
+
+
+def _runnable(pid: int) -> bool:
+    """Whether process ``pid`` is running or waiting for a core (state R in ``/proc/PID/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[:1] == [b"R"]
+    except OSError:
+        return False
 
 
 class Background(Generic[R]):
@@ -88,6 +123,7 @@ class Background(Generic[R]):
                 os._exit(status)
         os.close(write_end)
         self._pid, self._read = pid, read_end
+        _CHILDREN.add(pid)
 
     def result(self) -> R:
         if not self._pid or os.getpid() != self._owner:
@@ -107,6 +143,7 @@ class Background(Generic[R]):
                     answer = None
                 pipe.read()  # to the end: the child leaves once all is read
         _pid, status = os.waitpid(pid, 0)
+        _CHILDREN.discard(pid)
         log.debug("parallel: %.3f s waiting for the child's answer", time.monotonic() - started)
         if os.waitstatus_to_exitcode(status) != 0:
             answer = None
@@ -137,6 +174,7 @@ class Background(Generic[R]):
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+        _CHILDREN.discard(pid)
 
 
 #: Niceness of an idle child where ``SCHED_IDLE`` is not available.
@@ -169,7 +207,7 @@ def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work
     forked child while this process computes the second; None when the items weigh less than ``min_weight``
     or one process is all there is. A child that fails is replaced by computing its part here."""
     total = sum(weights)
-    if jobs() < 2 or total < min_weight or len(items) < 2:
+    if total < min_weight or len(items) < 2 or jobs() < 2:
         return None
     half, running = 0, 0
     while half < len(items) - 1 and running < total // 2:
