@@ -226,6 +226,25 @@ class EntryFinder:
         self._by_caller = sites_by_caller(facts.calls) if sites_in is None else sites_in
         #: Framework methods called through the KMDF function table: (call site, method name).
         self.framework_calls: list[tuple[CallSite, str]] = []
+        #: Per WDF function table: its modelled methods by offset and the calls through it (``_table_calls``).
+        self._registrations: Optional[list[tuple[CallSite, str]]] = None
+        self._tables_called: Optional[list[tuple[dict[int, str], list[tuple[CallSite, int]]]]] = None
+
+    def ask_first(self) -> None:
+        """Before the analysis' main resolution: what ``run`` will read in the functions that resolution may
+        flow, handed to ``values`` (``CallValues.ask_later``), so that such a function is flowed once with all
+        of it rather than a second time here: every argument in the entry point (``_driver_object``), the
+        routine arguments of the registrations (``_callbacks``), every argument in the callers of framework
+        methods (``_wdf``). Those calls are found now, through the KMDF function table: a function flowed
+        before the calls the table adds are known has no answer for them."""
+        later: dict[int, Optional[dict[int, set[int]]]] = {}
+        later.update(_callback_asks(self._registration_sites()))
+        for _names, found in self._table_calls():
+            later.update((site.caller, None) for site, _offset in found)
+        entry = self.facts.entry_point
+        if entry is not None and entry in self.code:
+            later[entry] = None
+        self.values.ask_later(later)
 
     def run(self, roots: Iterable[int]) -> EntryPoints:
         funcs = self.facts.functions
@@ -306,14 +325,17 @@ class EntryFinder:
         apis.update(import_thunks(self.facts, apis))
         return [(s, name) for callee, name in apis.items() for s in self.callers_of.get(callee, ())]
 
+    def _registration_sites(self) -> list[tuple[CallSite, str]]:
+        """The calls of the registration APIs ``_callbacks`` reads (found once: ``ask_first`` and ``run``)."""
+        if self._registrations is None:
+            self._registrations = self._api_sites(list(CALLBACK_ARGS) + list(SERVICE_TABLES) + [OB_REGISTER])
+        return self._registrations
+
     def _callbacks(self) -> None:
-        sites = self._api_sites(list(CALLBACK_ARGS) + list(SERVICE_TABLES) + [OB_REGISTER])
+        sites = self._registration_sites()
         if not sites:
             return
-        # Only the argument each registration hands the routine (or its table) in is read: a sliced engine runs
-        # only the code that argument and the stores depend on.
-        self.values.resolve(sorted({s.caller for s, _ in sites}),
-                            asked_at((s, (CALLBACK_ARGS.get(name, 0),)) for s, name in sites))
+        self.values.resolve(sorted({s.caller for s, _ in sites}), _callback_asks(sites))
         for site, name in sites:
             if name in SERVICE_TABLES:
                 for routine in self._service_routines(self.values.arg(site, 0)):
@@ -363,12 +385,16 @@ class EntryFinder:
             found += wdf.umdf_bind_infos(self.facts.memory, self.facts.image_base, self.facts.sections)
         return found
 
-    def _wdf(self) -> None:
-        """Callbacks in the structures passed to framework methods, called through the WDF function table."""
+    def _table_calls(self) -> list[tuple[dict[int, str], list[tuple[CallSite, int]]]]:
+        """Per WDF function table of the image: its modelled methods by offset, and the calls through it (asked
+        of the engine once: ``ask_first`` and ``run``)."""
+        if self._tables_called is not None:
+            return self._tables_called
+        self._tables_called = []
         tables = set()
         infos = self._bind_infos()
         if not infos:
-            return
+            return self._tables_called
         from . import wdf
 
         for info in infos:
@@ -378,7 +404,17 @@ class EntryFinder:
         for slot, count, framework in sorted(tables, key=lambda t: t[:2]):
             log.debug("WDF: a %s function table of %d methods at 0x%x", framework.name, count, slot)
             names = wdf.table_names(count, framework)
-            found = self.values.table_calls(slot, names)
+            self._tables_called.append((names, self.values.table_calls(slot, names)))
+        return self._tables_called
+
+    def _wdf(self) -> None:
+        """Callbacks in the structures passed to framework methods, called through the WDF function table."""
+        tables = self._table_calls()
+        if not tables:
+            return
+        from . import wdf
+
+        for names, found in tables:
             self.values.resolve(sorted({s.caller for s, _ in found}))
             for site, offset in found:
                 api = wdf.api_named(names[offset])
@@ -600,6 +636,12 @@ class EntryFinder:
                     add(target, f"table:{symbols.get(table) or f'0x{table:x}'}[{slot}]")
                 slot += 1
             facts.memory.release()  # the scan touched every page of the section; give them back
+
+
+def _callback_asks(sites: Iterable[tuple[CallSite, str]]) -> dict[int, dict[int, set[int]]]:
+    """Only the argument each registration hands the routine (or its table) in is read: a sliced engine runs
+    only the code that argument and the stores depend on."""
+    return asked_at((s, (CALLBACK_ARGS.get(name, 0),)) for s, name in sites)
 
 
 def _shifted(value: StackAddr, delta: int) -> StackAddr:

@@ -247,8 +247,12 @@ class Analysis:
             self.ref_sites = [r for r in self.tlg.sites
                               if r.function not in self.apis and r.function not in self.ignored]
         self._referrers = sorted({r.function for r in self.ref_sites})
+        # The entry finder's questions first: the functions the resolution flows are then asked what the finder
+        # reads in them too (a function is flowed once).
+        finder = EntryFinder(facts, self.values, self.callers_of, self._sites_in)
+        finder.ask_first()
         self._resolve_wrappers()
-        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of, self._sites_in).run(self.roots)
+        self.entries: EntryPoints = finder.run(self.roots)
         self.stats.entry_points = len(self.entries.kinds)
         self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()

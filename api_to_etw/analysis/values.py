@@ -48,6 +48,13 @@ class CallValues:
         self._warned: set[str] = set()
         #: Functions a sliced engine answered for some arguments only -> {site RVA: those argument indices}.
         self._partial: dict[int, dict[int, set[int]]] = {}
+        #: What a later stage will read in some functions (None: every argument of every site), added to the
+        #: question of whichever ``resolve`` flows them first (``ask_later``).
+        self._later: dict[int, Optional[dict[int, set[int]]]] = {}
+        #: Functions handed to the engine, and how many of them it had been handed before (``-vv`` says both).
+        self.flows = 0
+        self.reflows = 0
+        self._flowed: set[int] = set()
 
     def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> None:
         """Ask the engine for the functions not asked yet (in the order given), and take their stores.
@@ -62,12 +69,12 @@ class CallValues:
             covered = self._partial.get(rva)
             if rva in self.resolved and (covered is None or (ask is not None and _covers(covered, ask))):
                 continue
+            if ask is not None and rva in self._later:
+                later = self._later[rva]
+                ask = None if later is None else _merged(ask, later)
             todo.append(rva)
             if ask is not None:
-                merged = {site: set(indices) for site, indices in (covered or {}).items()}
-                for site, indices in ask.items():
-                    merged.setdefault(site, set()).update(indices)
-                wanted[rva] = merged
+                wanted[rva] = _merged(covered or {}, ask)
         if not todo:
             return
         new = [rva for rva in todo if rva not in self.resolved]
@@ -79,6 +86,12 @@ class CallValues:
                 self._partial.pop(rva, None)
         if not self.has(ARGUMENTS):
             return
+        again = sum(1 for rva in todo if rva in self._flowed)
+        self._flowed.update(todo)
+        self.flows += len(todo)
+        self.reflows += again
+        log.debug("data flow: %d functions, %d of them again (%d and %d in all)", len(todo), again, self.flows,
+                  self.reflows)
         answer = self.engine.resolve(todo, wanted) if wanted else self.engine.resolve(todo)
         self._args.update(answer.args)
         start = len(self.stores)
@@ -94,6 +107,18 @@ class CallValues:
                 if store.address.rva not in self._by_global:
                     self._global_rvas = []
                 self._by_global.setdefault(store.address.rva, []).append(pos)
+
+    def ask_later(self, asked: Mapping[int, Optional[Mapping[int, Collection[int]]]]) -> None:
+        """Questions a later stage will ask (function -> {call-site RVA: argument indices}, None: all of it):
+        whichever ``resolve`` flows one of those functions first asks them too, so that the later stage finds
+        them answered instead of flowing the function a second time. A function never flowed before that stage
+        costs nothing here."""
+        later = self._later
+        for rva, ask in asked.items():
+            if ask is None or later.get(rva, {}) is None:
+                later[rva] = None
+            else:
+                later[rva] = _merged(later.get(rva) or {}, ask)
 
     def _complete(self, site: CallSite, index: Optional[int]) -> None:
         """An argument (``None``: every argument) of a function answered for others only: ask for all of it
@@ -193,6 +218,14 @@ class CallValues:
 
 def _covers(covered: Mapping[int, set[int]], ask: Mapping[int, Collection[int]]) -> bool:
     return all(site in covered and covered[site].issuperset(indices) for site, indices in ask.items())
+
+
+def _merged(ask: Mapping[int, Collection[int]], more: Mapping[int, Collection[int]]) -> dict[int, set[int]]:
+    """Two questions about one function's call sites as one (a new map: neither is changed)."""
+    out = {site: set(indices) for site, indices in ask.items()}
+    for site, indices in more.items():
+        out.setdefault(site, set()).update(indices)
+    return out
 
 
 def asked_at(calls: Iterable[tuple[CallSite, Iterable[int]]]) -> dict[int, dict[int, set[int]]]:

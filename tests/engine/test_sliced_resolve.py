@@ -145,6 +145,16 @@ class _Recording(NativeEngine):
         return super().resolve(functions, asked)
 
 
+def _recording(path: str, sliced: bool) -> _Recording:
+    """A recording engine for the fixture at ``path`` (skipped when it is not built), slicing or not."""
+    if not os.path.exists(path):
+        pytest.skip(f"fixture not built: {path}")
+    loaded = open_binary(path)
+    engine = _Recording(loaded.image, loaded.pdb)
+    engine.sliced = sliced
+    return engine
+
+
 @pytest.mark.parametrize("path", FIXTURES[:2], ids=lambda p: os.path.relpath(p, SAMPLES))
 def test_wrapper_rounds_flow_a_caller_once(path: str) -> None:
     """The synthetic kernel has ETW callers that also call a wrapper (a function that calls an ETW API with its
@@ -153,13 +163,9 @@ def test_wrapper_rounds_flow_a_caller_once(path: str) -> None:
     engine that answers whole functions."""
     from api_to_etw.analysis.pipeline import AnalysisOptions, analyze
 
-    if not os.path.exists(path):
-        pytest.skip(f"fixture not built: {path}")
     rows = {}
     for sliced in (False, True):
-        loaded = open_binary(path)
-        engine = _Recording(loaded.image, loaded.pdb)
-        engine.sliced = sliced
+        engine = _recording(path, sliced)
         rows[sliced] = [repr(row) for row in analyze(engine, AnalysisOptions()).rows]
         if sliced:
             first, second = engine.batches[0], engine.batches[1]
@@ -168,5 +174,26 @@ def test_wrapper_rounds_flow_a_caller_once(path: str) -> None:
                        {c.callee for c in calls if c.caller in second}}
             assert wrapped  # the fixture has such callers: the second round would have flowed them again
             assert not set(first) & set(second)
+    assert rows[True] == rows[False]
+    assert rows[True]
+
+
+@pytest.mark.parametrize("path", [FIXTURES[2], FIXTURES[3]], ids=lambda p: os.path.relpath(p, SAMPLES))
+def test_entry_finder_questions_ride_on_the_first_flow(path: str) -> None:
+    """The entry finder hands its questions to ``CallValues`` before the wrapper stage (``ask_first``): the
+    drivers' entry point, their registration calls and (KMDF) the callers of framework methods are each flowed
+    once, by whichever stage comes first, and the rows are those of an engine that answers whole functions."""
+    from api_to_etw.analysis.pipeline import Analysis, AnalysisOptions
+
+    rows = {}
+    for sliced in (False, True):
+        engine = _recording(path, sliced)
+        analysis = Analysis(engine, AnalysisOptions())
+        rows[sliced] = [repr(row) for row in analysis.run().rows]
+        callers = {s.caller for s in engine.load().calls}
+        flowed = [f for batch in engine.batches for f in batch if f in callers]
+        if sliced:
+            assert analysis.values.flows > 0 and analysis.values.reflows == 0
+            assert len(flowed) == len(set(flowed))
     assert rows[True] == rows[False]
     assert rows[True]
