@@ -243,7 +243,10 @@ class EntryFinder:
             later.update((site.caller, None) for site, _offset in found)
         entry = self.facts.entry_point
         if entry is not None and entry in self.code:
-            later[entry] = None
+            # The entry point and the functions it calls may be handed the DriverObject (``_driver_object``).
+            for func in [entry] + sorted({s.callee for s in self._sites_in(entry) if s.callee in self.code}):
+                if later.get(func, {}) is not None:
+                    later[func] = {**(later.get(func) or {}), **self._passing_asks(func)}
         self.values.ask_later(later)
 
     def run(self, roots: Iterable[int]) -> EntryPoints:
@@ -290,7 +293,7 @@ class EntryFinder:
         holders: dict[int, set[int]] = {entry: {0}}
         frontier = [entry]
         for _level in range(2):
-            self.values.resolve(frontier)
+            self.values.resolve(frontier, {func: self._passing_asks(func) for func in frontier})
             nxt = []
             for func in frontier:
                 for site in self._sites_in(func):
@@ -302,7 +305,8 @@ class EntryFinder:
                                 holders[site.callee].add(i)
                                 nxt.append(site.callee)
             frontier = sorted(set(nxt))
-        self.values.resolve(sorted(holders))
+        # Only their stores are read now: any flow of a function has them all.
+        self.values.resolve(sorted(holders), {func: {} for func in holders})
         for store in self.values.stores_in(holders):
             params = holders[store.function]
             kind = _driver_slot(store.address, params)
@@ -314,6 +318,12 @@ class EntryFinder:
 
     def _sites_in(self, func: int) -> list[CallSite]:
         return self._by_caller.get(func, [])
+
+    def _passing_asks(self, func: int) -> dict[int, set[int]]:
+        """What ``_driver_object`` reads in a function that may hold the DriverObject, and ``_filled`` in one that
+        builds a structure: the register arguments of its calls to the image's other functions (whether one
+        passes the object or the structure on)."""
+        return {s.rva: set(range(4)) for s in self._sites_in(func) if s.callee in self.code and s.callee != func}
 
     # ------------------------------------------------------------------ registration APIs
     def _api_sites(self, names: Iterable[str]) -> list[tuple[CallSite, str]]:
@@ -493,7 +503,7 @@ class EntryFinder:
                 if (func, value.index) in seen or len(callers) > MAX_PARAM_CALLERS:
                     continue
                 seen.add((func, value.index))
-                self.values.resolve(sorted({c.caller for c in callers}))
+                self.values.resolve(sorted({c.caller for c in callers}), asked_at((c, (value.index,)) for c in callers))
                 todo += [(c.caller, self.values.arg(c, value.index), depth + 1) for c in callers]
         return out
 
@@ -503,6 +513,7 @@ class EntryFinder:
         Any call of ``func`` counts, before the registration or not; a callee's stores are known only when the
         engine resolves it (the native engine skips leaf functions)."""
         passed: list[tuple[int, int, int]] = []  # (callee, parameter, offset into the structure)
+        self.values.resolve([func], {func: self._passing_asks(func)})
         for site in self._sites_in(func):
             if site.callee not in self.code or site.callee == func:
                 continue
