@@ -117,17 +117,26 @@ def language_handlers(image: PEImage) -> list[LanguageHandler]:
     carry no handler of their own)."""
     out = []
     data = image.data
+    disjoint = image.disjoint_sections  # then the section of one UNWIND_INFO holds the next ones up to its end
+    section = None
+    low = high = 0  # the section's RVAs (the UNWIND_INFOs are in one or two sections: looked up when one leaves it)
     for rf in image.runtime_functions:
-        if rf.parent is not None or rf.unwind & 1:
+        unwind = rf.unwind
+        if rf.parent is not None or unwind & 1:
             continue
-        at = image.file_offset(rf.unwind, 4)  # read in place: most functions have no handler
+        if section is None or not (low <= unwind < high and disjoint):
+            section = image.section_at(unwind)
+            if section is None:
+                continue
+            low, high = section.rva, section.end
+        at = section.file_offset(unwind, 4)  # read in place: most functions have no handler
         if at is None:
             continue
         flags = data[at] >> 3
         if flags & UNW_FLAG_CHAININFO or not flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER):
             continue
         count = data[at + 2]
-        at = rf.unwind + 4 + 2 * (count + (count & 1))
+        at = unwind + 4 + 2 * (count + (count & 1))
         raw = image.read(at, 4)
         if len(raw) < 4:
             continue
