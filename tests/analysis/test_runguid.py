@@ -169,3 +169,29 @@ def test_runguid_evaluation_of_a_looping_start_is_bounded(monkeypatch):
     short = evaluate.pointed_bytes(image, starts, site.rva, 0, 16, question_instructions=evaluate.MAX_INSTRUCTIONS)
     assert short.data is None and short.reason.endswith("instructions are spent")
     assert short.charged == evaluate.FIRST_INSTRUCTIONS + pages
+
+
+@pytest.mark.parametrize("model", ["memset", "memcpy"])
+def test_runguid_evaluation_refuses_a_hostile_length(model):
+    """A length from the image (``memset(p, 0, -1)``) is refused before a buffer of that size is made: the
+    question ends with no answer at once, in bounded memory, instead of asking for 2**64 bytes."""
+    pytest.importorskip("unicorn", reason="the run-time evaluator needs unicorn")
+    from unicorn import UC_ARCH_X86, UC_MODE_64, Uc
+    from unicorn import x86_const as x86
+
+    from api_to_etw.engine.native import evaluate
+
+    uc = Uc(UC_ARCH_X86, UC_MODE_64)
+    page = 0x10000
+    uc.mem_map(page, 0x1000)
+    regs = {name: getattr(x86, f"UC_X86_REG_{name.upper()}") for name in ("rcx", "rdx", "r8", "r9", "rax", "rsp")}
+    run = evaluate._Run(uc, regs, 0)
+    run.set_reg("rcx", page)
+    run.set_reg("rdx", page)
+    run.set_reg("r8", 0xFFFF_FFFF_FFFF_FFFF)
+    with pytest.raises(evaluate.EvaluationError, match="more than any mapped region"):
+        evaluate.MODELS[model](run)
+    run.set_reg("r8", 16)  # an ordinary length still works
+    evaluate.MODELS[model](run)
+    assert run.reg("rax") == page
+    assert run.read(page, 16) == bytes(16)

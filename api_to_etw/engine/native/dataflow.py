@@ -350,9 +350,9 @@ class FunctionDataflow:
                     del instrs[last + 1:]
             if not loops:  # one visit from the entry state, nothing to join
                 self._edge_states = {}
-                self._run_block(block, State.entry(), inside)
+                self._run_block(block, flows, State.entry(), inside)
                 return
-            blocks = {entry: block}
+            blocks = {entry: (block, flows)}
             position = {entry: 0}
         else:
             spans = _spans(instrs, flows, entry, inside, landing_pads, len(bounds) == 1)
@@ -381,7 +381,8 @@ class FunctionDataflow:
             if sliced:
                 spans = self._slice(instrs, flows, spans, successors)
             whole = (0, len(instrs))
-            blocks = {ip: instrs if span == whole else instrs[span[0]:span[1]] for ip, span in spans.items()}
+            blocks = {ip: (instrs, flows) if span == whole else (instrs[span[0]:span[1]], flows[span[0]:span[1]])
+                      for ip, span in spans.items()}
 
         states: dict[int, State] = {}
         visits: dict[int, int] = {}
@@ -401,9 +402,9 @@ class FunctionDataflow:
             queued.discard(ip)
             visits[ip] = visits.get(ip, 0) + 1
             state = states[ip].copy()
-            block = blocks[ip]
+            block, block_flows = blocks[ip]
             self._edge_states = {}
-            run_successors = self._run_block(block, state, inside)
+            run_successors = self._run_block(block, block_flows, state, inside)
             edges = self._edge_states
             for succ in run_successors:
                 if succ not in blocks:
@@ -488,12 +489,18 @@ class FunctionDataflow:
         super().__init_subclass__(**kwargs)
         cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
 
-    def _run_block(self, block: list[Instruction], state: State, inside) -> Sequence[int]:
+    def _run_block(self, block: list[Instruction], flows: bytes, state: State, inside) -> Sequence[int]:
+        """Run one block (``flows``: its instructions' flow controls, as the set-up read them) from ``state``;
+        the blocks control goes on to. Calls and branches are taken from ``flows`` without the operation table
+        (their tuple would only say the flow control again, and their targets make most of them distinct)."""
         stock = self._stock
         regs = state.regs
         ops = _OPS
-        for instr in block:
-            if stock:
+        for instr, fc in zip(block, flows):
+            if fc == _NEXT:
+                if not stock:
+                    self._step(instr, state)
+                    continue
                 # One look-up gives what the instruction does (the same for every instruction equal to it, at
                 # any address); the commonest operations run here, each exactly as ``_step`` would run it.
                 op = ops.get(instr)
@@ -543,15 +550,9 @@ class FunctionDataflow:
                     continue
                 if kind == _OP_NONE:
                     continue
-                if kind == _OP_CALL:
-                    op[1](self, instr, state)
-                    continue
-                fc = op[1]  # _OP_FLOW
-            else:
-                fc = instr.flow_control
-                if fc == _NEXT:
-                    self._step(instr, state)
-                    continue
+                op[1](self, instr, state)  # _OP_CALL
+                continue
+            # A call, branch or return.
             if fc == _INDIRECT_CALL and self.checks and instr.is_ip_rel_memory_operand \
                     and instr.ip_rel_memory_address in self.checks:
                 regs[Register.R10] = regs[Register.R11] = _UNK  # all the check may change
@@ -1267,7 +1268,6 @@ _OP_FRAME_ADDRESS = 6  # (full destination, displacement): ``lea r, [rsp+d]``
 _OP_STACK = 7  # (delta): ``add rsp, imm``, ``sub rsp, imm``
 _OP_NONE = 8  # (): nothing the analysis tracks changes (``cmp``, ``test``, ``mov`` of 1-4 bytes to a global)
 _OP_CALL = 9  # (handler): the mnemonic's handler, with the instruction
-_OP_FLOW = 10  # (flow control): a call, branch or return
 _Op = tuple
 #: Instruction -> its prepared operation. iced-x86 instructions are equal when they differ only in address and
 #: length (a RIP-relative operand holds its absolute target), so one entry serves every copy of a common
@@ -1285,10 +1285,8 @@ def _prepare(instr: Instruction) -> _Op:
 
 def _prepared(instr: Instruction) -> _Op:
     """The operation ``_run_block`` runs for ``instr``: the shapes most code is made of get their own, each
-    doing exactly what ``FunctionDataflow._step`` does for them; the rest go to their mnemonic's handler."""
-    fc = instr.flow_control
-    if fc != _NEXT:
-        return (_OP_FLOW, fc)
+    doing exactly what ``FunctionDataflow._step`` does for them; the rest go to their mnemonic's handler. Only
+    instructions whose flow goes on to the next one are prepared (``_run_block`` takes calls and branches itself)."""
     mn = instr.mnemonic
     if mn in _NO_WRITE:
         return (_OP_NONE,)
@@ -1549,6 +1547,7 @@ def _has_stack_addr(values: ValueSet) -> bool:
         if isinstance(value, StackAddr):
             return True
     return False
+
 
 
 def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, unit: int) -> None:

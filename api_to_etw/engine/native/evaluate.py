@@ -100,6 +100,19 @@ def _align(n: int) -> int:
     return (n + _PAGE - 1) & ~(_PAGE - 1)
 
 
+#: The most bytes one modelled import reads, copies or fills: more than any region the run maps (the heap's
+#: 16 MiB), so a longer length is a wrong or hostile one, refused before a buffer of that size is made.
+MAX_TRANSFER = HEAP_SIZE
+
+
+def _length(n: int) -> int:
+    """``n`` when one import may move that many bytes; a hostile length (``memset(p, 0, -1)``) would
+    otherwise be a buffer of up to 2**64 bytes made before the emulator refuses the write."""
+    if n > MAX_TRANSFER:
+        raise EvaluationError(f"a length of {n:#x} bytes, more than any mapped region")
+    return n
+
+
 @dataclass
 class _Run:
     """One emulation: the machine, its bump heap and the models' state."""
@@ -132,7 +145,7 @@ class _Run:
         return struct.unpack("<Q", bytes(self.uc.mem_read(rsp + 8 + 8 * index, 8)))[0]
 
     def read(self, address: int, size: int) -> bytes:
-        return bytes(self.uc.mem_read(address, size)) if size > 0 else b""
+        return bytes(self.uc.mem_read(address, _length(size))) if size > 0 else b""
 
     def write(self, address: int, data: bytes) -> None:
         if data:
@@ -190,7 +203,7 @@ def _memcpy_s(run: _Run) -> None:
 
 def _memset(run: _Run) -> None:
     dest, value, n = run.arg(0), run.arg(1) & 0xFF, run.arg(2)
-    run.write(dest, bytes([value]) * n)
+    run.write(dest, bytes([value]) * _length(n))
     run.set_reg("rax", dest)
 
 
