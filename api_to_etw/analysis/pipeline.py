@@ -229,7 +229,10 @@ class Analysis:
                               if r.function not in self.apis and r.function not in self.ignored]
         self._referrers = sorted({r.function for r in self.ref_sites})
         self._resolve_wrappers()
-        self.entries: EntryPoints = EntryFinder(facts, self.values, self.callers_of, self._sites_in).run(self.roots)
+        finder = EntryFinder(facts, self.values, self.callers_of, self._sites_in)
+        self.entries: EntryPoints = finder.run(self.roots)
+        #: The image's own functions (not imports): the finder's set, which the beyond-depth search reads too.
+        self._code = finder.code
         self.stats.entry_points = len(self.entries.kinds)
         self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()
@@ -904,8 +907,7 @@ class Analysis:
         if not self.facts.funclets:  # the beyond search reads the walk's own caller lists: it can go on from them
             seeds = {func: self._search_state(func, depth) for func, depth in searched.items()}
         by_rva = self._callers if not self.facts.funclets else lambda node: sorted(self._callers(node))
-        reach = EntryReach(by_rva, entry_points,
-                           self.values, {rva for rva, f in funcs.items() if not f.imported})
+        reach = EntryReach(by_rva, entry_points, self.values, self._code)
         nearest = reach.nearest((func for func, *_rest in beyond), seeds)
         cut = sum(1 for found in nearest.values() if found.truncated)
         if cut:
