@@ -708,7 +708,7 @@ class Analysis:
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
-                                 r.containing_function, r.call_depth))
+                                 r.containing_function, len(r.call_path)))  # call_depth, without its property call
         return rows
 
     def _dependence(self, values: ValueSet) -> tuple[bool, bool]:
