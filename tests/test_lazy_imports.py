@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -20,10 +21,10 @@ from conftest import REPO, synth_exe
 #: other commands' modules; the embedded-manifest decoders and the manifest readers (a binary without a
 #: WEVT_TEMPLATE or message-table resource and no --manifests), WPP's message metadata (a binary without
 #: trace calls: the trace functions themselves are in etw.wppcalls), the CAB/ZIP expansion of compressed
-#: symbol-store files, and json (only the jsonl format writes it); tempfile, random and shutil (only a copy
-#: into a symbol store or a download makes its temporary file with tempfile; the output's own is made with
-#: os.open, and argparse's help formatter is sized without shutil), and the WDF framework's tables (a binary that
-#: neither imports WdfVersionBind nor exports FxDriverEntryUm: analysis.wdfbind).
+#: symbol-store files, and json (only the jsonl format writes it); tempfile, random and shutil (temporary
+#: files are made with os.open by api_to_etw.tempfiles, and argparse's help formatter is sized without
+#: shutil), and the WDF framework's tables (a binary that neither imports WdfVersionBind nor exports
+#: FxDriverEntryUm: analysis.wdfbind).
 NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
                    "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
                    "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan",
@@ -61,6 +62,21 @@ def test_analyze_with_pdb_loads_only_what_it_uses(tmp_path):
     assert not [m for m in modules if m == "networkx" or m.startswith("networkx.")]
     loaded = sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_FOR_ANALYZE))
     assert loaded == []
+
+
+def test_a_pdb_copied_into_the_cache_loads_no_tempfile(tmp_path):
+    """A PDB found in a folder of the symbol path is copied into the cache before it: the copy's temporary
+    file is made as the output's is (api_to_etw.tempfiles), without tempfile and random."""
+    exe, pdb = tmp_path / "bin" / "synthkernel.exe", tmp_path / "folder" / "synthkernel.pdb"
+    for made, origin in ((exe, synth_exe()), (pdb, synth_exe()[:-4] + ".pdb")):
+        made.parent.mkdir()
+        shutil.copyfile(origin, made)
+    cache = tmp_path / "cache"
+    code, modules = _modules_after("analyze", str(exe), "--symbol-path", f"cache*{cache};{pdb.parent}", "--offline",
+                                   "-o", str(tmp_path / "out.tsv"), "-q")
+    assert code == 0
+    assert [p.name for p in cache.rglob("*.pdb") if p.is_file()] == ["synthkernel.pdb"]  # copied, in store layout
+    assert "tempfile" not in modules and "random" not in modules
 
 
 def test_a_binary_without_etw_writes_never_loads_networkx(tmp_path, real_binary):

@@ -74,12 +74,24 @@ class Section:
 
     #: The RVA past the section: its virtual or raw size, the larger (set once: lookups by RVA read it per call).
     end: int = field(init=False, repr=False, compare=False)
+    #: What turns an RVA in the section into its file offset (``rva + file_delta``), and the file offset past
+    #: the bytes the file backs: every read of file bytes (``PEImage.file_bytes``, the decode of functions)
+    #: stops there, never in the zero fill a VirtualSize larger than the raw data implies.
+    file_delta: int = field(init=False, repr=False, compare=False)
+    file_end: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.end = self.rva + max(self.virtual_size, self.raw_size)
+        self.file_delta = self.raw_offset - self.rva
+        self.file_end = self.raw_offset + self.raw_size
 
     def contains(self, rva: int) -> bool:
         return self.rva <= rva < self.end
+
+    def file_offset(self, rva: int, size: int) -> Optional[int]:
+        """Offset in the file of ``size`` bytes at ``rva`` (inside the section) when the file holds all of them."""
+        at = rva + self.file_delta
+        return at if at + size <= self.file_end else None
 
 
 @dataclass(frozen=True)
@@ -172,34 +184,25 @@ class PEImage(Memory):
     def file_offset(self, rva: int, size: int) -> Optional[int]:
         """Offset in the file of ``size`` bytes at ``rva`` when the file holds all of them (else None)."""
         section = self.section_at(rva)
-        if section is None:
-            return None
-        delta = rva - section.rva
-        if delta + size > section.raw_size:
-            return None
-        return section.raw_offset + delta
+        return None if section is None else section.file_offset(rva, size)
 
     def file_bytes(self, rva: int, size: int) -> bytes:
         """The bytes at an RVA that the file backs: never the zero fill past a section's raw data."""
         section = self.section_at(rva)
         if section is None or size <= 0:
             return b""
-        delta = rva - section.rva
-        if delta >= section.raw_size:
-            return b""
-        start = section.raw_offset + delta
-        return self.data[start : start + min(size, section.raw_size - delta, section.end - rva)]
+        start = rva + section.file_delta
+        return self.data[start : min(start + size, section.file_end)]
 
     def file_view(self, rva: int, size: int) -> memoryview:
         """:meth:`file_bytes` as a view of the mapped file: no copy, pages fault in as they are read."""
         section = self.section_at(rva)
         if section is None or size <= 0:
             return memoryview(b"")
-        delta = rva - section.rva
-        if delta >= section.raw_size:
+        start = rva + section.file_delta
+        stop = min(start + size, section.file_end, len(self.data))
+        if start >= stop:  # no view of the mapped file for nothing (a view keeps the map from closing)
             return memoryview(b"")
-        start = section.raw_offset + delta
-        stop = min(start + min(size, section.raw_size - delta, section.end - rva), len(self.data))
         return memoryview(self.data)[start:stop]
 
     def is_writable(self, rva: int) -> bool:
@@ -211,7 +214,7 @@ class PEImage(Memory):
 
     def code_view(self, section: Section) -> memoryview:
         """The section's file-backed bytes, in place (no copy, no zero fill): what byte scans of code read."""
-        return memoryview(self.data)[section.raw_offset : section.raw_offset + section.raw_size]
+        return memoryview(self.data)[section.raw_offset : section.file_end]
 
     def release(self) -> None:
         """Give the mapped pages back after a pass over whole sections (they stay in the page cache and fault

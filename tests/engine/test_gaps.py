@@ -90,3 +90,20 @@ def test_padding_is_skipped_where_decoding_would_stop(path: str) -> None:
                 nops += code[pos] == 0x0F and code[pos + 1 : pos + 2] == b"\x1f"
     if os.sep + "Os" + os.sep not in path:
         assert nops, "clang pads between functions with multi-byte nops where it aligns them"
+
+
+def test_a_gap_is_padding_by_its_bytes_not_by_its_length() -> None:
+    """Gaps that are nothing but padding are remembered by their bytes: a later gap of the same length that
+    holds an aligned leaf function (``xor eax, eax; ret``) is still searched, and the function found."""
+    from api_to_etw.binary.pe import IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, PEImage, Section
+
+    leaf = b"\x31\xc0\xc3"
+    padding = b"\x66\x0f\x1f\x44\x00\x00" + b"\xcc" * 10  # 16 bytes, as clang and MSVC pad
+    body = b"\x48\x83\xec\x28\x48\x83\xc4\x28\xc3" + b"\xcc" * 7  # a 16-byte function with unwind data
+    gaps = [padding, padding, leaf + b"\xcc" * 13, padding]
+    code = body + b"".join(gap + body for gap in gaps)
+    base, raw = 0x1000, 0x200
+    section = Section(".text", base, len(code), raw, len(code), IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE)
+    image = PEImage("test.exe", bytes(raw) + code, 0x140000000, base + len(code), [section])
+    ranges = [(base + 32 * i, base + 32 * i + len(body), base + 32 * i) for i in range(len(gaps) + 1)]
+    assert gap_entries(image, ranges) == {base + 32 * 2 + len(body)}

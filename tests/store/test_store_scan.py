@@ -152,22 +152,35 @@ def test_killed_scan_resumes_to_the_same_store(corpus, reference, tmp_path):
                              "--offline", "-q"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stored = 0
+    running = False
     deadline = time.monotonic() + 300
+    # The count is read holding the store's write lock, and the scan is killed before the lock is let go: the
+    # scan cannot commit a record between the count and the kill, however fast its analyses are (a plain
+    # read and a kill after it lost that race whenever four small binaries were stored within one poll).
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)
+            time.sleep(0.01)
             if not os.path.exists(db):
                 continue
             try:
-                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-                    stored = con.execute("SELECT count(*) FROM binaries").fetchone()[0]
+                con = sqlite3.connect(db, timeout=60, isolation_level=None)
+            except sqlite3.Error:
+                continue
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                stored = con.execute("SELECT count(*) FROM binaries").fetchone()[0]
+                if stored >= 2:
+                    running = proc.poll() is None
+                    os.killpg(proc.pid, signal.SIGKILL)  # the coordinator and its pool, as kill -9 of a job
+                    proc.wait()
+                    break
             except sqlite3.Error:
                 continue  # being created
-            if stored >= 2:
-                break
+            finally:
+                con.close()
     finally:
-        running = proc.poll() is None
-        os.killpg(proc.pid, signal.SIGKILL)  # the coordinator and its pool, as kill -9 of a terminal's job
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert running and 2 <= stored < total, f"scan was not caught midway ({stored} of {total} stored)"
     resumed = run_cli("scan", corpus, "--db", db, "-j", "2", "--offline")

@@ -117,17 +117,26 @@ def language_handlers(image: PEImage) -> list[LanguageHandler]:
     carry no handler of their own)."""
     out = []
     data = image.data
+    disjoint = image.disjoint_sections  # then the section of one UNWIND_INFO holds the next ones up to its end
+    section = None
+    low = high = 0  # the section's RVAs (the UNWIND_INFOs are in one or two sections: looked up when one leaves it)
     for rf in image.runtime_functions:
-        if rf.parent is not None or rf.unwind & 1:
+        unwind = rf.unwind
+        if rf.parent is not None or unwind & 1:
             continue
-        at = image.file_offset(rf.unwind, 4)  # read in place: most functions have no handler
+        if section is None or not (low <= unwind < high and disjoint):
+            section = image.section_at(unwind)
+            if section is None:
+                continue
+            low, high = section.rva, section.end
+        at = section.file_offset(unwind, 4)  # read in place: most functions have no handler
         if at is None:
             continue
         flags = data[at] >> 3
         if flags & UNW_FLAG_CHAININFO or not flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER):
             continue
         count = data[at + 2]
-        at = rf.unwind + 4 + 2 * (count + (count & 1))
+        at = unwind + 4 + 2 * (count + (count & 1))
         raw = image.read(at, 4)
         if len(raw) < 4:
             continue
@@ -447,16 +456,20 @@ def catch_continuations(image: PEImage, funclet: Function, parent: Function) -> 
     return found
 
 
-@dataclass
 class ExceptionTables:
-    """What the exception tables of an image say about its functions."""
+    """What the exception tables of an image say about its functions. (A plain class: never compared, it
+    needs none of a dataclass's generated methods, compiled at import.)"""
 
-    #: (parent, funclet) -> what the funclet is (FILTER, FINALLY, CATCH, UNWIND).
-    funclets: dict[tuple[int, int], str]
-    #: Parent -> its code only the unwinder enters (``__except`` blocks, catch continuations).
-    landing_pads: dict[int, set[int]]
-    #: The funclets a parent already calls directly (clang's ``__finally`` on the normal path): no new site.
-    called: frozenset[tuple[int, int]]
+    __slots__ = ("funclets", "landing_pads", "called")
+
+    def __init__(self, funclets: dict[tuple[int, int], str], landing_pads: dict[int, set[int]],
+                 called: frozenset[tuple[int, int]]) -> None:
+        #: (parent, funclet) -> what the funclet is (FILTER, FINALLY, CATCH, UNWIND).
+        self.funclets = funclets
+        #: Parent -> its code only the unwinder enters (``__except`` blocks, catch continuations).
+        self.landing_pads = landing_pads
+        #: The funclets a parent already calls directly (clang's ``__finally`` on the normal path): no new site.
+        self.called = called
 
     def sites(self) -> list[CallSite]:
         """The call sites parent -> funclet the call graph gets: the site RVA is the funclet's entry, outside

@@ -12,21 +12,20 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress, groupby, islice
+from itertools import accumulate, chain, compress, islice
 from operator import attrgetter, itemgetter
 from typing import Optional, overload
 
-from iced_x86 import Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
+from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
 
 from ...binary.pe import PEImage
 from ...model import CallSite, Function, Reference
+from .decoding import NO_OPTIONS
 from .gaps import gap_entries
 from .ripindex import SectionOperands, derived_list, prefetch, rip_operands
 
 log = logging.getLogger(__name__)
 
-#: Decoders are made with positional arguments: 0.3 us less each than ``ip=`` as a keyword (one per function).
-_NO_OPTIONS = DecoderOptions.NONE
 _CALL = FlowControl.CALL
 _BRANCH = FlowControl.UNCONDITIONAL_BRANCH
 _COND = FlowControl.CONDITIONAL_BRANCH
@@ -36,7 +35,6 @@ _NEXT = FlowControl.NEXT
 _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
-_CALLER = itemgetter(0)
 _CALLEE = itemgetter(2)
 _SITE_CALLER = attrgetter("caller")
 #: Functions whose edges become sites in one list comprehension (their edges are let go batch by batch).
@@ -424,14 +422,8 @@ def scan_functions(image: PEImage, work: list[tuple[int, list[tuple[int, int]]]]
     two processes (see ``parallel``)."""
     from .parallel import scan_in_parallel
 
-    split = scan_in_parallel(image, work, iat_loads)
-    if split is not None:
-        edges, targets, tails = split
-        by_entry = {entry: list(run) for entry, run in groupby(edges, _CALLER)}
-        for entry, _pieces in work:  # every function decoded has its list (see ``scan_work``), in work order
-            calls[entry] = by_entry.get(entry, [])
-        return targets, tails
-    return scan_work(image, work, iat_loads, calls)
+    split = scan_in_parallel(image, work, iat_loads, calls)
+    return scan_work(image, work, iat_loads, calls) if split is None else split
 
 
 def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]], iat_loads: list[int],
@@ -443,9 +435,9 @@ def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]],
     The hottest loop of the engine (every instruction of the binary passes here once), so the plain decode of
     a piece (no load from the IAT in it: ``_scan`` follows those) is inline: the common cases are tested first
     (straight-line code, then branches inside the function) and edges are plain tuples. A piece's bytes are
-    sliced from the mapped file with the bounds of the section it starts in, looked up only when a piece
-    leaves the last one (``work`` is in address order): what ``PEImage.file_bytes`` returns, without a
-    section lookup and a call per function (40,000 on the 1x kernel)."""
+    sliced from the mapped file with the bounds of the section it starts in (``Section.file_delta`` and
+    ``file_end``, as ``PEImage.file_bytes`` slices), looked up only when a piece leaves the last one (``work``
+    is in address order): no section lookup and no call per function (40,000 on the 1x kernel)."""
     targets: set[int] = set()
     tails: set[int] = set()
     add = targets.add
@@ -455,7 +447,7 @@ def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]],
     loads = len(iat_loads)
     first = bisect.bisect_left
     disjoint = image.disjoint_sections  # else a piece's section is looked up each time (the first in header order)
-    low = high = raw = file_end = 0  # the current section: its RVAs, the file offsets of its start and its end
+    low = high = delta = file_end = 0  # the current section: its RVAs, RVA -> file offset, its file bytes' end
     for entry, pieces in work:
         found: list[Edge] = []
         append = found.append
@@ -465,15 +457,14 @@ def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]],
                 if section is None:
                     low = high = 0
                     continue
-                low, high, raw = section.rva, section.end, section.raw_offset
-                file_end = raw + min(section.raw_size, high - low)
+                low, high, delta, file_end = section.rva, section.end, section.file_delta, section.file_end
             if stop <= start:
                 continue
-            code = data[raw + start - low : min(raw + stop - low, file_end)]
+            code = data[start + delta : min(stop + delta, file_end)]  # ``file_bytes``, the section known
             if loads and (i := first(iat_loads, start)) < loads and iat_loads[i] < stop:
                 _scan(code, entry, start, stop, imports, found, targets, tails)
                 continue
-            for instr in Decoder(64, code, _NO_OPTIONS, start):
+            for instr in Decoder(64, code, NO_OPTIONS, start):
                 fc = instr.flow_control
                 if fc == _NEXT:
                     continue
@@ -564,7 +555,7 @@ def _scan(code: bytes, entry: int, start: int, stop: int, imports: dict[int, str
     following registers loaded from the IAT (``scan_work`` decodes the pieces with no such load); add the direct call and
     jump targets to ``targets`` and the target of every tail edge to ``tails``."""
     iat_regs: dict[int, int] = {}  # register -> IAT slot it was loaded from (``mov rdi, [__imp_X]; call rdi``)
-    for instr in Decoder(64, code, _NO_OPTIONS, start):
+    for instr in Decoder(64, code, NO_OPTIONS, start):
         fc = instr.flow_control
         if fc == _NEXT:
             if imports and instr.is_ip_rel_memory_operand and instr.mnemonic == _MOV and instr.op0_kind == _REG:
@@ -741,7 +732,7 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
         data = image.code_view(section)
         for pos in compress(operands.offsets, map(wanted.__contains__, operands.targets)):
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
-                instr = Decoder(64, bytes(data[start : start + 15]), _NO_OPTIONS, section.rva + start).decode()
+                instr = Decoder(64, bytes(data[start : start + 15]), NO_OPTIONS, section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
                     continue
                 target = instr.ip_rel_memory_address
