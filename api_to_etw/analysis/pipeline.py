@@ -251,6 +251,8 @@ class Analysis:
         finder.ask_first()
         self._resolve_wrappers()
         self.entries: EntryPoints = finder.run(self.roots)
+        #: The image's own functions (not imports): the finder's set, which the beyond-depth search reads too.
+        self._code = finder.code
         self.stats.entry_points = len(self.entries.kinds)
         self.ioctl = IoctlAttribution(self.entries, self.values, self._sites_in)
         self.pointers = self._assigned_once()
@@ -726,7 +728,7 @@ class Analysis:
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
         rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
                                  r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
-                                 r.containing_function, r.call_depth))
+                                 r.containing_function, len(r.call_path)))  # call_depth, without its property call
         return rows
 
     def _dependence(self, values: ValueSet) -> tuple[bool, bool]:
@@ -903,9 +905,15 @@ class Analysis:
         max_depth = self.options.max_depth
         for func, suffix, events, site_rva, hop in self._emitted:
             site_name = funcs[func].name
-            missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
-            if not missing:
-                continue
+            if len(events) == 1:  # 92% at 1x: no comprehension's frame, the shared list itself (only read)
+                only = events[0]
+                if not only.resolved or (only.provider_key, only.event_key, site_name) in covered:
+                    continue
+                missing = events
+            else:
+                missing = [e for e in events if e.resolved and (e.provider_key, e.event_key, site_name) not in covered]
+                if not missing:
+                    continue
             budget = max_depth - len(suffix)
             above, ends = self._ancestors(func, max(budget, 0))
             within = _within(ends, budget)
@@ -925,8 +933,7 @@ class Analysis:
         if not self.facts.funclets:  # the beyond search reads the walk's own caller lists: it can go on from them
             seeds = {func: self._search_state(func, depth) for func, depth in searched.items()}
         by_rva = self._callers if not self.facts.funclets else lambda node: sorted(self._callers(node))
-        reach = EntryReach(by_rva, entry_points,
-                           self.values, {rva for rva, f in funcs.items() if not f.imported})
+        reach = EntryReach(by_rva, entry_points, self.values, self._code)
         nearest = reach.nearest((func for func, *_rest in beyond), seeds)
         cut = sum(1 for found in nearest.values() if found.truncated)
         if cut:

@@ -28,12 +28,6 @@ EXTRA_COLUMNS = [
 COLUMNS = PUBLISHED_COLUMNS + EXTRA_COLUMNS
 
 
-def _number(value: Optional[int], dash: bool = False) -> str:
-    if value is None:
-        return "-" if dash else ""
-    return str(value)
-
-
 def _hex(value: Optional[int]) -> str:
     return "" if value is None else f"0x{value:x}"
 
@@ -92,14 +86,23 @@ EventCells = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
 
 
 def _event_cells(e: EventInfo, n: EventNames) -> EventCells:
-    tlg = e.kind == KIND_TRACELOGGING
+    """The event's cells, ``_hex`` and the numbers' rule (empty, or ``-`` for what a TraceLogging event has
+    none of) written out for its nine numbers: made once per distinct event (8.7K at 1x), where the calls
+    were a third of the cost."""
+    dash = "-" if e.kind == KIND_TRACELOGGING else ""
+    ident, version, channel, level, opcode, task = e.id, e.version, e.channel, e.level, e.opcode, e.task
+    keyword, group_mask, hook_id = e.keyword, e.group_mask, e.hook_id
     return (
         (e.provider_guid, e.provider_symbol, e.reghandle_symbol, e.write_function, e.descriptor_symbol,
-         _number(e.id, tlg), _number(e.version, tlg), _number(e.channel), _number(e.level), _number(e.opcode),
-         _number(e.task, tlg), _hex(e.keyword)),
-        (e.kind, e.provider_name or n.provider_name, n.event_name or (e.descriptor_symbol if tlg else "") or e.message,
+         dash if ident is None else str(ident), dash if version is None else str(version),
+         "" if channel is None else str(channel), "" if level is None else str(level),
+         "" if opcode is None else str(opcode), dash if task is None else str(task),
+         "" if keyword is None else f"0x{keyword:x}"),
+        (e.kind, e.provider_name or n.provider_name,
+         n.event_name or (e.descriptor_symbol if dash else "") or e.message,
          n.task_name or e.wpp_level, n.opcode_name, " ".join(n.keyword_names), " ".join(n.fields or e.fields)),
-        (_hex(e.group_mask), _hex(e.hook_id), "yes" if e.resolved else "no"),
+        ("" if group_mask is None else f"0x{group_mask:x}", "" if hook_id is None else f"0x{hook_id:x}",
+         "yes" if e.resolved else "no"),
         n.message,
     )
 
