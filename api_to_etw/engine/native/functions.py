@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, groupby, islice
 from operator import attrgetter, itemgetter
@@ -40,6 +40,8 @@ _CALLEE = itemgetter(2)
 _SITE_CALLER = attrgetter("caller")
 #: Functions whose edges become sites in one list comprehension (their edges are let go batch by batch).
 _SITE_BATCH = 4096
+#: No symbols.
+_NONE: Mapping[int, str] = {}
 
 
 #: Functions whose extent changed up to which the sorted code ranges are updated in place rather than sorted
@@ -113,8 +115,10 @@ class SitesByFunction:
         return made
 
 
-def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
-    """Find functions and their direct call edges (calls, tail jumps, calls through the IAT)."""
+def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapping[int, str] = _NONE) -> FunctionMap:
+    """Find functions and their direct call edges (calls, tail jumps, calls through the IAT), each function named
+    by ``code_symbols`` (else its export, else ``sub_<rva>``); imports and pointer slots by their import name,
+    else ``data_symbols``, else ``ptr_<rva>``."""
     # The RIP operand index of a large image (and its IAT load candidates), on the core the serial part will
     # leave idle.
     prefetch(image, (_iat_loads_in,))
@@ -262,16 +266,23 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
 
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)
+    # Named as they are made: the PDB's code symbol, else the export, else the address.
+    exports = image.exports
+    export_names = {rva: names[0] for rva, names in exports.items()}
     for entry, end in extents.items():
-        functions[entry] = Function(entry, end - entry, "", False, False, fragments.get(entry) or [])
+        functions[entry] = Function(entry, end - entry,
+                                    code_symbols.get(entry) or export_names.get(entry) or f"sub_{entry:x}",
+                                    entry in exports, False, fragments.get(entry) or [])
     for slot, label in imports.items():
-        functions[slot] = Function(slot, 0, label.split("!", 1)[-1], False, True)
+        functions[slot] = Function(slot, 0, label.split("!", 1)[-1] or data_symbols.get(slot) or f"ptr_{slot:x}",
+                                   False, True)
     # Each target once (in the order the calls first name it), not once per call site.
     callees: dict[int, Optional[tuple[int, bool]]] = dict.fromkeys(map(_CALLEE, chain.from_iterable(calls.values())))
-    # Calls through function pointers in data: the pointer's slot stands for the callee (named later).
+    # Calls through function pointers in data: the pointer's slot stands for the callee (named by the PDB's data
+    # symbol there, else by its address).
     for callee in [callee for callee in callees if callee not in functions]:
         if fmap.owner(callee) is None and not in_code(callee) and image.section_at(callee) is not None:
-            functions[callee] = Function(callee, 0, "", False, True)
+            functions[callee] = Function(callee, 0, data_symbols.get(callee) or f"ptr_{callee:x}", False, True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
     # inside the caller's own code are ordinary branches, not edges, and a jump into another function's
     # middle is shared code, not a call.
