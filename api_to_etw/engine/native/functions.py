@@ -36,6 +36,7 @@ _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
 _CALLER = itemgetter(0)
+_START = itemgetter(0)
 _CALLEE = itemgetter(2)
 _SITE_CALLER = attrgetter("caller")
 #: Functions whose edges become sites in one list comprehension (their edges are let go batch by batch).
@@ -166,13 +167,12 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
         if not built or len(changed) > _FEW_CHANGED:  # each move shifts the lists: few, else one sort
             owners = changed if built else extents
             ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
-            for entry in owners:
-                ranges.append((entry, extents[entry], entry))
-                for fstart, fend in fragments.get(entry, ()):
-                    ranges.append((fstart, fend, entry))
-                placed[entry] = extents[entry]
-            ranges.sort()
-            built[:] = [([r[0] for r in ranges], ranges)]
+            ranges += [(entry, extents[entry], entry) for entry in owners]
+            ranges += [(fstart, fend, entry) for entry, pieces in fragments.items() if entry in owners
+                       for fstart, fend in pieces]
+            placed.update({entry: extents[entry] for entry in owners} if built else extents)
+            ranges.sort()  # the order they were added in does not matter: the sorted list is the same
+            built[:] = [(list(map(_START, ranges)), ranges)]
         else:
             starts, ranges = built[0]
             for entry in changed:
@@ -227,7 +227,7 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
     todo = sorted(extents)
     gaps_done = False
     while todo:
-        work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in todo]
+        work = _work(todo, extents, fragments)
         # Without following loads from the IAT (``_follow_iat_loads``, once the extents are final): the calls
         # through a register they find go to IAT slots, which never start a function.
         new_targets, tail_targets = scan_functions(image, work, [], calls)
@@ -323,6 +323,14 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
     _replace_sites(fmap, order, {entry: call_sites(edges) for entry, edges in rescanned.items()})
     image.release()
     return fmap
+
+
+def _work(entries: Iterable[int], extents: dict[int, int],
+          fragments: dict[int, list[tuple[int, int]]]) -> list[tuple[int, list[tuple[int, int]]]]:
+    """(entry, pieces) of each function of ``entries``, what ``scan_functions`` decodes: its extent, then its
+    chained fragments (most functions have none: no empty list is made and joined for them)."""
+    return [(entry, [(entry, extents[entry]), *fragments[entry]] if entry in fragments else [(entry, extents[entry])])
+            for entry in entries]
 
 
 def _replace_sites(fmap: FunctionMap, order: list[int], replaced: dict[int, list[CallSite]]) -> None:
@@ -530,7 +538,7 @@ def _follow_iat_loads(image: PEImage, extents: dict[int, int], fragments: dict[i
     loads = len(iat_loads)
     first = bisect.bisect_left
     holding = {owner for start, stop, owner in ranges if (i := first(iat_loads, start)) < loads and iat_loads[i] < stop}
-    work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in entries if entry in holding]
+    work = _work([entry for entry in entries if entry in holding], extents, fragments)
     found: EdgesByEntry = {}
     scan_work(image, work, iat_loads, found)
     return found
