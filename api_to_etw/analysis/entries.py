@@ -16,7 +16,6 @@ import sys
 from array import array as qword_array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Optional
 
 from ..model import Addr, CallSite, CaseSet, Facts, Load, Memory, Offset, Param, StackAddr, Value
@@ -95,16 +94,19 @@ TABLE_WINDOW = 1 << 20
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 
 
-@dataclass
 class EntryPoints:
-    """Function RVA -> how it is entered from outside the binary, and the IOCTL guards of dispatchers."""
+    """Function RVA -> how it is entered from outside the binary, and the IOCTL guards of dispatchers.
+    (A plain class: never compared, it needs none of a dataclass's generated methods, compiled at import.)"""
 
-    kinds: dict[int, dict[str, None]] = field(default_factory=dict)
-    #: IRP_MJ_(INTERNAL_)DEVICE_CONTROL routine -> call site RVA -> the IOCTL codes guarding it.
-    ioctl_guards: dict[int, dict[int, CaseSet]] = field(default_factory=dict)
-    #: Where such a routine finds the IOCTL code (the IRP's stack location, or a KMDF queue callback's
-    #: IoControlCode parameter).
-    ioctl_selectors: dict[int, Value] = field(default_factory=dict)
+    __slots__ = ("kinds", "ioctl_guards", "ioctl_selectors")
+
+    def __init__(self) -> None:
+        self.kinds: dict[int, dict[str, None]] = {}
+        #: IRP_MJ_(INTERNAL_)DEVICE_CONTROL routine -> call site RVA -> the IOCTL codes guarding it.
+        self.ioctl_guards: dict[int, dict[int, CaseSet]] = {}
+        #: Where such a routine finds the IOCTL code (the IRP's stack location, or a KMDF queue callback's
+        #: IoControlCode parameter).
+        self.ioctl_selectors: dict[int, Value] = {}
 
     def add(self, rva: int, kind: str) -> None:
         self.kinds.setdefault(rva, {})[kind] = None
@@ -693,17 +695,21 @@ MAX_REACH_NODES = 100_000
 POINTER_ROUNDS = 3
 
 
-@dataclass
 class Reach:
     """The entry points nearest to a function: each with its path (entry point first, the function last)
-    and the functions on it entered through a pointer rather than a call."""
+    and the functions on it entered through a pointer rather than a call. (A plain class: never compared,
+    it needs none of a dataclass's generated methods, compiled at import.)"""
 
-    paths: dict[int, list[int]] = field(default_factory=dict)
-    pointer_hops: dict[int, frozenset[int]] = field(default_factory=dict)
-    #: Every function the search visited (its callers' closure, through pointers too where it looked).
-    closure: set[int] = field(default_factory=set)
-    #: True when the search stopped at MAX_REACH_NODES before finding an entry point or running out of callers.
-    truncated: bool = False
+    __slots__ = ("paths", "pointer_hops", "closure", "truncated")
+
+    def __init__(self) -> None:
+        self.paths: dict[int, list[int]] = {}
+        self.pointer_hops: dict[int, frozenset[int]] = {}
+        #: Every function the search visited (its callers' closure, through pointers too where it looked).
+        self.closure: set[int] = set()
+        #: True when the search stopped at MAX_REACH_NODES before finding an entry point or running out of
+        #: callers.
+        self.truncated = False
 
 
 class EntryReach:

@@ -154,8 +154,8 @@ class EventResolver:
         self.tracelogging_guid_rvas = tracelogging_guid_rvas or set()
         self.memory = facts.memory
         self.registrations = registrations
-        self._data_symbols = sorted(facts.symbols.items())
-        self._data_addrs = [rva for rva, _ in self._data_symbols]
+        #: Every symbol's address in order, for the nearest symbol below an address (``_symbol_addresses``).
+        self._data_addrs: Optional[list[int]] = None
         self._tlg_events: dict[int, Optional[tracelogging.TlgEvent]] = {}
         self._tlg_providers: dict[int, Optional[tracelogging.TlgProvider]] = {}
         #: WPP control GUIDs found in the code (analysis/wppsites.py), for messages no PDB describes.
@@ -171,12 +171,20 @@ class EventResolver:
         name = self.facts.symbols.get(rva)
         if name is not None or exact:
             return name or ""
-        i = bisect.bisect_right(self._data_addrs, rva) - 1
+        addrs = self._symbol_addresses()
+        i = bisect.bisect_right(addrs, rva) - 1
         if i >= 0:
-            base, base_name = self._data_symbols[i]
+            base = addrs[i]
             if rva - base <= MAX_SYMBOL_OFFSET and base not in self.facts.functions:
-                return f"{base_name}+0x{rva - base:x}"
+                return f"{self.facts.symbols[base]}+0x{rva - base:x}"
         return ""
+
+    def _symbol_addresses(self) -> list[int]:
+        """The symbols' addresses in order, sorted when first needed: the analysis makes two resolvers (the
+        registrations' and the writes'), and a binary's symbols are many (82,076 at 1x) for a few lookups."""
+        if self._data_addrs is None:
+            self._data_addrs = sorted(self.facts.symbols)
+        return self._data_addrs
 
     def reghandle_symbol(self, key: Optional[tuple]) -> str:
         if key and key[0] == "global":
@@ -354,7 +362,7 @@ class EventResolver:
         """GUID -> the read-only data symbol holding it (exported or PDB GUID constants), built on first use."""
         if self._guid_rvas is None:
             self._guid_rvas = {}
-            for rva, _name in self._data_symbols:
+            for rva in self._symbol_addresses():
                 if rva in self.facts.functions or self.memory.is_writable(rva):
                     continue
                 guid = self.guid_at(rva)

@@ -12,7 +12,6 @@ import logging
 import re
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import islice
 from operator import attrgetter
 from types import SimpleNamespace
@@ -85,54 +84,74 @@ _PARAMETER = (True, True)
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass
+# The three classes below are plain classes, not dataclasses: each is made once per analysis and never
+# compared, so they need none of a dataclass's generated methods, which are compiled when the module is
+# imported (about 2.4 M instructions a class, on every run).
 class AnalysisOptions:
-    max_depth: int = 5
-    roots: Optional[set[str]] = None
-    ignore: set[str] = field(default_factory=set)
-    #: Also report every write site from its own containing function, reached by an API or not.
-    all_sites: bool = False
-    #: Manifests and MOF tables that name the rows' events (``--manifests``); None: no naming.
-    #: They add to and override the binary's own manifest (WEVT_TEMPLATE), which names rows by itself.
-    names: Optional[ManifestIndex] = None
-    #: Also list the events the binary's own manifest defines but no write site emits.
-    unreferenced: bool = False
+    """What the analysis is asked for (the command line's options)."""
+
+    __slots__ = ("max_depth", "roots", "ignore", "all_sites", "names", "unreferenced")
+
+    def __init__(self, max_depth: int = 5, roots: Optional[set[str]] = None, ignore: Optional[set[str]] = None,
+                 all_sites: bool = False, names: Optional[ManifestIndex] = None, unreferenced: bool = False) -> None:
+        self.max_depth = max_depth
+        self.roots = roots
+        self.ignore: set[str] = ignore if ignore is not None else set()
+        #: Also report every write site from its own containing function, reached by an API or not.
+        self.all_sites = all_sites
+        #: Manifests and MOF tables that name the rows' events (``--manifests``); None: no naming.
+        #: They add to and override the binary's own manifest (WEVT_TEMPLATE), which names rows by itself.
+        self.names = names
+        #: Also list the events the binary's own manifest defines but no write site emits.
+        self.unreferenced = unreferenced
 
 
-@dataclass
 class AnalysisStats:
-    functions: int = 0
-    call_sites: int = 0
-    roots: int = 0
-    write_sites: int = 0
-    tracelogging_reference_sites: int = 0
-    register_sites: int = 0
-    wrappers: int = 0
-    resolved_functions: int = 0
-    unresolved_rows: int = 0
-    named_rows: int = 0
-    entry_points: int = 0
-    unreached_rows: int = 0
-    #: Why a walk was cut short ("truncated: ..."), one line per cut.
-    truncated: list[str] = field(default_factory=list)
-    #: Classic registrations whose control GUID is no constant of the image (computed at run time or
-    #: passed in from outside): one line each, said when classic rows are left without a provider.
-    runtime_controls: list[str] = field(default_factory=list)
+    """Counts of what the analysis saw and did, and the notes it leaves for the command to say."""
+
+    __slots__ = ("functions", "call_sites", "roots", "write_sites", "tracelogging_reference_sites",
+                 "register_sites", "wrappers", "resolved_functions", "unresolved_rows", "named_rows",
+                 "entry_points", "unreached_rows", "truncated", "runtime_controls")
+
+    def __init__(self) -> None:
+        self.functions = 0
+        self.call_sites = 0
+        self.roots = 0
+        self.write_sites = 0
+        self.tracelogging_reference_sites = 0
+        self.register_sites = 0
+        self.wrappers = 0
+        self.resolved_functions = 0
+        self.unresolved_rows = 0
+        self.named_rows = 0
+        self.entry_points = 0
+        self.unreached_rows = 0
+        #: Why a walk was cut short ("truncated: ..."), one line per cut.
+        self.truncated: list[str] = []
+        #: Classic registrations whose control GUID is no constant of the image (computed at run time or
+        #: passed in from outside): one line each, said when classic rows are left without a provider.
+        self.runtime_controls: list[str] = []
 
 
-@dataclass
 class AnalysisResult:
-    rows: list[Row]
-    stats: AnalysisStats
-    facts: Facts
-    #: Names of the API roots (syscalls, exports, ``--roots``; with ``--all-sites`` the write sites too).
-    root_names: frozenset[str] = frozenset()
-    #: ``--max-depth`` of the walk: longer rows are those of event sites nothing reaches within it.
-    max_depth: Optional[int] = None
-    #: Function -> its direct callers, for every function the walk reached (``call_graph``).
-    walked_callers: dict[int, list[int]] = field(default_factory=dict)
-    #: RVAs of the ETW APIs the analysis recognised (by name, import thunk or unnamed trace wrapper).
-    etw_apis: frozenset[int] = frozenset()
+    """The rows, the counts and the facts they came from."""
+
+    __slots__ = ("rows", "stats", "facts", "root_names", "max_depth", "walked_callers", "etw_apis")
+
+    def __init__(self, rows: list[Row], stats: AnalysisStats, facts: Facts, root_names: frozenset[str] = frozenset(),
+                 max_depth: Optional[int] = None, walked_callers: Optional[dict[int, list[int]]] = None,
+                 etw_apis: frozenset[int] = frozenset()) -> None:
+        self.rows = rows
+        self.stats = stats
+        self.facts = facts
+        #: Names of the API roots (syscalls, exports, ``--roots``; with ``--all-sites`` the write sites too).
+        self.root_names = root_names
+        #: ``--max-depth`` of the walk: longer rows are those of event sites nothing reaches within it.
+        self.max_depth = max_depth
+        #: Function -> its direct callers, for every function the walk reached (``call_graph``).
+        self.walked_callers: dict[int, list[int]] = walked_callers if walked_callers is not None else {}
+        #: RVAs of the ETW APIs the analysis recognised (by name, import thunk or unnamed trace wrapper).
+        self.etw_apis = etw_apis
 
     def call_graph(self) -> nx.DiGraph:
         """The call graph the walk searched, as networkx edges (caller -> callee); see ``call_graph``."""

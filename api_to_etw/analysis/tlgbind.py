@@ -27,7 +27,7 @@ import struct
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
 from typing import Callable, Optional, Protocol, Union
@@ -68,24 +68,28 @@ class ReferenceSite:
     provider_objects: tuple[int, ...]
 
 
-@dataclass
 class TlgBinding:
-    """What the binder found in one image."""
+    """What the binder found in one image. (A plain class: never compared, it needs none of a dataclass's
+    generated methods, compiled at import.)"""
 
-    providers: list[tlg.TlgProvider] = field(default_factory=list)  # region and blob order
-    events: list[tlg.TlgEvent] = field(default_factory=list)  # region and blob order
-    #: Channel-byte RVA of an event -> the provider its write sites use.
-    event_provider: dict[int, tlg.TlgProvider] = field(default_factory=dict)
-    #: Channel-byte RVA of an event -> the provider object chosen for it.
-    event_object: dict[int, int] = field(default_factory=dict)
-    #: provider RemainingSize RVA -> RVAs of its _tlgProvider_t objects.
-    provider_objects: dict[int, list[int]] = field(default_factory=dict)
-    regions: list[tuple[int, int]] = field(default_factory=list)  # (RVA, bytes walked)
-    #: [start, end) RVAs after the point where a corrupt region's walk stopped, up to its section's end.
-    unwalked: list[tuple[int, int]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    sites: list[ReferenceSite] = field(default_factory=list)
-    references: int = 0  # code references to events or provider objects/handles
+    __slots__ = ("providers", "events", "event_provider", "event_object", "provider_objects", "regions",
+                 "unwalked", "warnings", "sites", "references")
+
+    def __init__(self) -> None:
+        self.providers: list[tlg.TlgProvider] = []  # region and blob order
+        self.events: list[tlg.TlgEvent] = []  # region and blob order
+        #: Channel-byte RVA of an event -> the provider its write sites use.
+        self.event_provider: dict[int, tlg.TlgProvider] = {}
+        #: Channel-byte RVA of an event -> the provider object chosen for it.
+        self.event_object: dict[int, int] = {}
+        #: provider RemainingSize RVA -> RVAs of its _tlgProvider_t objects.
+        self.provider_objects: dict[int, list[int]] = {}
+        self.regions: list[tuple[int, int]] = []  # (RVA, bytes walked)
+        #: [start, end) RVAs after the point where a corrupt region's walk stopped, up to its section's end.
+        self.unwalked: list[tuple[int, int]] = []
+        self.warnings: list[str] = []
+        self.sites: list[ReferenceSite] = []
+        self.references = 0  # code references to events or provider objects/handles
 
     @property
     def corrupt(self) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import PdbMismatchError
@@ -16,11 +15,16 @@ from .symsrv.locate import locate_pdb
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class LoadedBinary:
-    image: PEImage
-    pdb: Optional[PdbSymbols]
-    pdb_note: str
+    """The image, its PDB if one was found, and where the symbols came from. (A plain class: never
+    compared, it needs none of a dataclass's generated methods, compiled at import.)"""
+
+    __slots__ = ("image", "pdb", "pdb_note")
+
+    def __init__(self, image: PEImage, pdb: Optional[PdbSymbols], pdb_note: str) -> None:
+        self.image = image
+        self.pdb = pdb
+        self.pdb_note = pdb_note
 
 
 def open_binary(path: str, pdb_path: Optional[str] = None, use_pdb: bool = True, force_pdb: bool = False,

@@ -12,7 +12,6 @@ offset checked against the directory; what is wrong becomes a warning and the re
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from ..model import Memory, ResourceEntry
@@ -25,10 +24,15 @@ MAX_LEAVES = 100_000
 _DEPTH = 3
 
 
-@dataclass
 class ResourceTree:
-    entries: list[ResourceEntry] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """The resources of an image and what was wrong with its directory. (A plain class: never compared, it
+    needs none of a dataclass's generated methods, compiled at import.)"""
+
+    __slots__ = ("entries", "warnings")
+
+    def __init__(self) -> None:
+        self.entries: list[ResourceEntry] = []
+        self.warnings: list[str] = []
 
     def of_type(self, kind: Union[int, str]) -> list[ResourceEntry]:
         return [e for e in self.entries if e.type == kind]

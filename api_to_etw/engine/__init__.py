@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,22 +28,30 @@ REGISTRY = {
 ENGINES = tuple(REGISTRY)
 
 
-@dataclass
 class EngineSource:
-    """What to analyse and how to find its symbols: the same for every engine."""
+    """What to analyse and how to find its symbols: the same for every engine. (A plain class: never
+    compared, it needs none of a dataclass's generated methods, compiled at import.)"""
 
-    binary: Optional[str] = None
-    pdb: Optional[str] = None
-    use_pdb: bool = True
-    force_pdb: bool = False
-    symbol_path: Optional[str] = None
-    offline: bool = False
-    #: Symbol-server bounds (``binary.symsrv.limits.TransferLimits``); None: defaults and environment.
-    symbol_limits: Optional[TransferLimits] = None
-    #: Download progress callback (done, total) while symbols are fetched.
-    progress: Optional[Callable[[int, Optional[int]], None]] = None
-    #: Engine-specific settings (e.g. the Ghidra project and program).
-    options: Optional[dict[str, object]] = None
+    __slots__ = ("binary", "pdb", "use_pdb", "force_pdb", "symbol_path", "offline", "symbol_limits", "progress",
+                 "options")
+
+    def __init__(self, binary: Optional[str] = None, pdb: Optional[str] = None, use_pdb: bool = True,
+                 force_pdb: bool = False, symbol_path: Optional[str] = None, offline: bool = False,
+                 symbol_limits: Optional[TransferLimits] = None,
+                 progress: Optional[Callable[[int, Optional[int]], None]] = None,
+                 options: Optional[dict[str, object]] = None) -> None:
+        self.binary = binary
+        self.pdb = pdb
+        self.use_pdb = use_pdb
+        self.force_pdb = force_pdb
+        self.symbol_path = symbol_path
+        self.offline = offline
+        #: Symbol-server bounds (``binary.symsrv.limits.TransferLimits``); None: defaults and environment.
+        self.symbol_limits = symbol_limits
+        #: Download progress callback (done, total) while symbols are fetched.
+        self.progress = progress
+        #: Engine-specific settings (e.g. the Ghidra project and program).
+        self.options = options
 
 
 def open_engine(kind: str, source: EngineSource) -> Engine:

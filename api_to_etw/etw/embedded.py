@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import locale
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from ..model import Memory, ResourceEntry
@@ -36,13 +35,18 @@ MAX_RESOURCE = 64 << 20
 _CHANNEL_TYPES = ("Admin", "Operational", "Analytic", "Debug")
 
 
-@dataclass
 class EmbeddedManifest:
-    providers: list[WevtProvider] = field(default_factory=list)
-    #: Language id -> message id -> text.
-    messages: dict[int, dict[int, str]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    source: str = ""
+    """The providers of a binary's WEVT_TEMPLATE and the texts of its message table. (A plain class: never
+    compared, it needs none of a dataclass's generated methods, compiled at import.)"""
+
+    __slots__ = ("providers", "messages", "warnings", "source")
+
+    def __init__(self, source: str = "") -> None:
+        self.providers: list[WevtProvider] = []
+        #: Language id -> message id -> text.
+        self.messages: dict[int, dict[int, str]] = {}
+        self.warnings: list[str] = []
+        self.source = source
 
     def message(self, message_id: int) -> str:
         from .wevt import NO_MESSAGE

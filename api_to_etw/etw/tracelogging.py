@@ -44,7 +44,7 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 from api_to_etw.errors import CorruptMetadataError
@@ -235,16 +235,19 @@ class TlgEvent:
     blob_type: int
 
 
-@dataclass
 class TlgRegion:
-    """One ``ETW0`` metadata region: header RVA, bytes walked (header to end marker), decoded blobs."""
+    """One ``ETW0`` metadata region: header RVA, bytes walked (header to end marker), decoded blobs. (A plain
+    class: never compared, it needs none of a dataclass's generated methods, compiled at import.)"""
 
-    rva: int
-    size: int
-    providers: list[TlgProvider] = field(default_factory=list)
-    events: list[TlgEvent] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    flags: int = 0
+    __slots__ = ("rva", "size", "providers", "events", "warnings", "flags")
+
+    def __init__(self, rva: int, size: int, flags: int = 0) -> None:
+        self.rva = rva
+        self.size = size
+        self.providers: list[TlgProvider] = []
+        self.events: list[TlgEvent] = []
+        self.warnings: list[str] = []
+        self.flags = flags
 
     @property
     def pointer_size(self) -> int:

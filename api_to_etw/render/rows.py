@@ -67,18 +67,24 @@ def rows_cells(rows: Iterable[Row]) -> Iterator[tuple[str, ...]]:
 
 def rows_tsv_lines(rows: Iterable[Row]) -> Iterator[str]:
     """Each row as ``"\t".join(row_cells(row)) + "\n"`` (what the TSV writer writes for cells it need not
-    escape), the event's runs of cells joined once per (event, names) pair and handed to ``_cells`` as one
-    cell each: a row then costs a tuple of its own cells and a join, not a tuple of 32 (the 1x scale
-    kernel's 22K rows: about half the time)."""
-    made: dict[tuple[int, int], EventCells] = {}
+    escape): the event's runs of cells joined once per (event, names) pair, and each row one f-string of
+    its own few cells around them, in ``_cells``' order (tests/render compare the two). A call of ``_cells``,
+    its 13-cell tuple and the join were two thirds of a row's cost (the 1x scale kernel's 22K rows)."""
+    made: dict[object, tuple[str, str, str, str]] = {}
+    unreferenced = ENTRY_UNREFERENCED
     for row in rows:
-        names = row.names or _NO_NAMES
-        key = (id(row.event), id(names))  # both live as long as the rows do
+        names = row.names
+        key: object = id(row.event) if names is None else (id(row.event), id(names))  # both live as long as the rows
         parts = made.get(key)
         if parts is None:
-            head, middle, tail, message = _event_cells(row.event, names)
-            parts = made[key] = (("\t".join(head),), ("\t".join(middle),), ("\t".join(tail),), message)
-        yield "\t".join(_cells(row, parts)) + "\n"
+            head, middle, tail, message = _event_cells(row.event, names or _NO_NAMES)
+            parts = made[key] = ("\t".join(head), "\t".join(middle), "\t".join(tail), message)
+        head_text, middle_text, tail_text, message_text = parts
+        path = row.call_path
+        rva = row.write_rva
+        yield (f"{row.function}\t{head_text}\t{row.containing_function}\t{len(path)}\t{row.exported_call_depth}"
+               f"\t[{'->'.join(path)}]\t{middle_text}\t{'' if rva is None or row.entry == unreferenced else f'0x{rva:x}'}"
+               f"\t{tail_text}\t{row.event_site}\t{row.entry}\t{row.ioctl}\t{message_text}\n")
 
 
 #: An event's own cells (with its names): ProviderGuid..Keyword, Kind..Fields, GroupMask..Resolved, Message.

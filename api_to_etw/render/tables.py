@@ -18,6 +18,7 @@ from ..analysis.records import Row
 from ..collector import collector_paused
 from ..errors import OutputError
 from ..inputs import describe_mode
+from ..tempfiles import create_temporary
 from .rows import COLUMNS, rows_cells, rows_json, rows_tsv_lines
 
 FORMATS = ("tsv", "csv", "jsonl")
@@ -131,25 +132,6 @@ def _carriage_return_writer(lines: _Lines, fmt: str):  # -> csv's (private) writ
     return csv.writer(lines, delimiter="\t", lineterminator="\r\n", quoting=csv.QUOTE_NONE, escapechar="\\")
 
 
-#: How a temporary output file is opened: created here or not at all, never through a symbolic link.
-_CREATE_NEW = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-               | getattr(os, "O_NOINHERIT", 0) | getattr(os, "O_CLOEXEC", 0))
-
-
-def _create_temporary(folder: str) -> tuple[int, str]:
-    """A new file of a random name in ``folder``, with the permissions the umask gives a new file.
-
-    What ``tempfile.mkstemp`` does, without importing tempfile (with ``random`` and ``shutil`` behind it,
-    about 3.5 ms: a fortieth of a small binary's whole run); mkstemp's 0600 needed a chmod after it."""
-    for _attempt in range(100):
-        path = os.path.join(folder, f".api-to-etw-{os.urandom(8).hex()}.tmp")
-        try:
-            return os.open(path, _CREATE_NEW, 0o666), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{folder}: no free temporary file name")
-
-
 #: How text that cannot be encoded (a lone surrogate from a hostile name) is written: as a ``\\udc80`` escape.
 ENCODING_ERRORS = "backslashreplace"
 
@@ -195,7 +177,7 @@ def write_output(text: str, path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = _create_temporary(folder)
+        fd, tmp = create_temporary(folder, ".tmp", 0o666)  # the permissions the umask gives a new file
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
     done = False

@@ -85,11 +85,11 @@ def test_runguid_fixture_reproduces():
 
 
 def test_runguid_evaluation_stops_at_the_binary_budget(monkeypatch):
-    """With the binary's evaluation seconds spent, no question is run: the rows keep no provider (the same
+    """With the binary's evaluation instructions spent, no question is run: the rows keep no provider (the same
     image gets its GUID above), so a hostile image cannot make the evaluator cost more than the budget."""
     from api_to_etw.engine.native import evaluate
 
-    monkeypatch.setattr(evaluate, "BINARY_SECONDS", 0.0)
+    monkeypatch.setattr(evaluate, "BINARY_INSTRUCTIONS", 0)
     loaded = open_binary(_dll("O2"), use_pdb=True)
     result = analyze(NativeEngine(loaded.image, loaded.pdb), AnalysisOptions(all_sites=True))
     assert result.rows
@@ -108,3 +108,64 @@ def test_runguid_evaluation_of_a_lying_image_is_no_answer():
     loaded.image.size_of_image = 0x1000  # the headers' page only: every section lies outside it
     answer = evaluate.pointed_bytes(loaded.image, evaluate.runtime_starts(facts, site.caller), site.rva, 0, 16)
     assert answer.data is None and "unmapped" in answer.reason.lower()
+
+
+def test_runguid_evaluation_does_not_depend_on_the_clock(monkeypatch):
+    """The budgets count instructions, not seconds: with a clock that jumps a thousand seconds at every
+    reading (a machine so loaded that any wall-clock budget is spent at once), the provider is still found,
+    and the runs are charged the same instructions as with the real clock."""
+    import time
+
+    def charged_rows() -> tuple[int, list[str]]:
+        loaded = open_binary(_dll("O2"), use_pdb=True)
+        engine = NativeEngine(loaded.image, loaded.pdb)
+        rows = analyze(engine, AnalysisOptions()).rows
+        return engine._evaluation_charged, [row.event.provider_guid for row in rows]
+
+    calm = charged_rows()
+    clock = [time.monotonic()]
+
+    def slow() -> float:
+        clock[0] += 1000.0
+        return clock[0]
+
+    for name in ("monotonic", "perf_counter", "time", "process_time"):
+        monkeypatch.setattr(time, name, slow)
+    assert charged_rows() == calm
+    assert calm[0] > 0 and set(calm[1]) == {TRUTH["provider"]}
+
+
+def test_runguid_evaluation_of_a_looping_start_is_bounded(monkeypatch):
+    """Start functions that never reach the call (each one a ``jmp $``) are run to their bound, charged by
+    the instructions they were given, and the question stops at its budget: no answer, the same charge
+    each time, and never more than the question's instructions."""
+    from api_to_etw.engine.native import evaluate
+
+    loaded = open_binary(_dll("O2"), use_pdb=True)
+    facts = NativeEngine(loaded.image, loaded.pdb).load()
+    site = next(s for s in facts.calls if facts.functions[s.callee].name.endswith("RegisterTraceGuidsW"))
+    starts = evaluate.runtime_starts(facts, site.caller)
+    image = loaded.image
+    read = image.read
+
+    def looping(rva: int, size: int) -> bytes:
+        data = bytearray(read(rva, size))
+        for start in starts:
+            if rva <= start < rva + len(data) - 1:
+                data[start - rva:start - rva + 2] = b"\xeb\xfe"  # jmp $
+        return bytes(data)
+
+    monkeypatch.setattr(image, "read", looping)
+    answers = [evaluate.pointed_bytes(image, starts, site.rva, 0, 16) for _ in range(2)]
+    assert answers[0] == answers[1]
+    answer = answers[0]
+    assert answer.data is None
+    assert f"within {evaluate.MAX_INSTRUCTIONS:,} instructions" in answer.reason
+    # Each start's first run is given FIRST_INSTRUCTIONS, then its whole bound (the second run of the start
+    # never comes: the first did not reach the call); each run is charged a page of the image as well.
+    pages = -(-image.size_of_image // 0x1000)
+    assert answer.charged == len(starts) * (evaluate.FIRST_INSTRUCTIONS + evaluate.MAX_INSTRUCTIONS + 2 * pages)
+    # A question whose budget covers one bound: the first start's second run is not run, and nothing after it.
+    short = evaluate.pointed_bytes(image, starts, site.rva, 0, 16, question_instructions=evaluate.MAX_INSTRUCTIONS)
+    assert short.data is None and short.reason.endswith("instructions are spent")
+    assert short.charged == evaluate.FIRST_INSTRUCTIONS + pages

@@ -40,20 +40,26 @@ def test_small_work_stays_in_one_process(monkeypatch):
     monkeypatch.setenv("API_TO_ETW_JOBS", "2")
     image = load_pe(synth_exe())
     work = [(rf.begin, [(rf.begin, rf.end)]) for rf in image.runtime_functions]
-    assert parallel.scan_in_parallel(image, work, []) is None  # far below MIN_PARALLEL_BYTES
-    assert parallel.scan_in_parallel(image, work, [], min_bytes=0) is not None
+    calls: dict = {}
+    assert parallel.scan_in_parallel(image, work, [], calls) is None  # far below MIN_PARALLEL_BYTES
+    assert calls == {}
+    assert parallel.scan_in_parallel(image, work, [], calls, min_bytes=0) is not None
+    assert list(calls) == [entry for entry, _pieces in work]  # every function, in work order
 
 
 def test_packing_round_trips_64_bit_targets():
-    calls = [(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), (0x1000, 0x1010, 0x2000, False)]
-    unpacked = parallel._unpack(parallel._pack((calls, {0x2000}, {0xFFFFFFFFFFFFF000})))
+    by_entry = {0x1000: [(0x1000, 0x1004, 0xFFFFFFFFFFFFF000, True), (0x1000, 0x1010, 0x2000, False)],
+                0x3000: [], 0x2000: [(0x2000, 0x2008, 0x1000, False)]}
+    unpacked = parallel._unpack(parallel._pack((by_entry, {0x2000}, {0xFFFFFFFFFFFFF000})))
     assert unpacked is not None
-    assert unpacked[0] == calls
-    assert [type(edge[3]) for edge in unpacked[0]] == [bool, bool]
+    assert unpacked[0] == by_entry
+    assert list(unpacked[0]) == [0x1000, 0x3000, 0x2000]  # the functions in the order scanned
+    assert [type(edge[3]) for edge in unpacked[0][0x1000]] == [bool, bool]
     assert unpacked[1] == {0x2000}
     assert unpacked[2] == {0xFFFFFFFFFFFFF000}
     assert parallel._unpack(b"\x01") is None
-    assert parallel._unpack(array("Q", [1, 1, 2, 3, 0, 5]).tobytes()) is None  # the target count is missing
+    assert parallel._unpack(array("Q", [1, 0x1000, 1, 0x1000, 2, 3, 0, 5]).tobytes()) is None  # no target count
+    assert parallel._unpack(array("Q", [3, 0x1000, 2]).tobytes()) is None  # fewer counts than functions
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -115,3 +121,51 @@ def test_background_child_answers_or_is_replaced():
     sleeper.cancel()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _loadavg(tmp_path, monkeypatch, text: str) -> None:
+    path = tmp_path / "loadavg"
+    path.write_text(text)
+    monkeypatch.setattr(parallel, "LOADAVG", str(path))
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.delenv("API_TO_ETW_JOBS", raising=False)
+
+
+def test_a_busy_machine_gets_one_process(tmp_path, monkeypatch):
+    """Two processes only where other processes leave a core free, now and over the last minute; a setting of
+    API_TO_ETW_JOBS is kept whatever the load."""
+    _loadavg(tmp_path, monkeypatch, "5.10 4.00 3.00 6/400 1234\n")
+    assert parallel.busy() and parallel.jobs() == 1
+    monkeypatch.setenv("API_TO_ETW_JOBS", "2")
+    assert parallel.jobs() == 2
+    monkeypatch.delenv("API_TO_ETW_JOBS")
+    _loadavg(tmp_path, monkeypatch, "1.20 1.00 0.90 1/400 1234\n")  # this process alone runs now
+    assert not parallel.busy() and parallel.jobs() == 2
+    _loadavg(tmp_path, monkeypatch, "1.20 1.00 0.90 2/400 1234\n")  # another task for a moment: the minute was calm
+    assert not parallel.busy()
+    _loadavg(tmp_path, monkeypatch, "3.50 1.00 0.90 1/400 1234\n")  # a busy minute that has ended
+    assert not parallel.busy()
+    _loadavg(tmp_path, monkeypatch, "garbage\n")
+    assert not parallel.busy()
+    monkeypatch.setattr(parallel, "LOADAVG", str(tmp_path / "absent"))
+    assert not parallel.busy()
+
+
+def test_own_children_are_not_the_machines_load(tmp_path, monkeypatch):
+    """A child of this process that is running (the prefetch child beside the first decode) is not another
+    process's load."""
+    child = parallel.Background(lambda: [sum(range(10**9))], idle=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not parallel._runnable(child._pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert parallel._runnable(child._pid)
+        _loadavg(tmp_path, monkeypatch, "4.00 4.00 4.00 2/400 1234\n")  # this process and its child
+        assert not parallel.busy()
+        _loadavg(tmp_path, monkeypatch, "4.00 4.00 4.00 3/400 1234\n")  # and one more
+        assert parallel.busy()
+    finally:
+        child.cancel()
+    assert child._pid == 0 and not parallel._CHILDREN
+    assert not parallel._runnable(os.getpid() + 10**7)  # no such process

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import struct
-from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from ...errors import ApiToEtwError, SymbolsUnavailableError, UsageError
@@ -39,21 +38,26 @@ def pdb_candidates(binary_path: str, codeview: Optional[CodeViewInfo]) -> list[s
     return [os.path.join(folder, n) for n in names]
 
 
-@dataclass
 class LocateResult:
-    """Where the PDB was found (or None), every place tried, and a one-line summary."""
+    """Where the PDB was found (or None), every place tried, and a one-line summary. (A plain class: never
+    compared, it needs none of a dataclass's generated methods, compiled at import.)"""
 
-    path: Optional[str]
-    tried: list[str]
-    note: str
-    #: The verified PDB, already loaded (reuse it rather than loading the file again).
-    pdb: Optional[PdbSymbols] = None
-    #: Where it came from: "--pdb", "beside the binary" or the symbol-path element.
-    source: str = ""
-    #: PDB files that were found by name but whose GUID/age do not match the binary.
-    mismatched: list[str] = field(default_factory=list)
-    #: Server failures and refusals worth showing even without -v.
-    problems: list[str] = field(default_factory=list)
+    __slots__ = ("path", "tried", "note", "pdb", "source", "mismatched", "problems")
+
+    def __init__(self, path: Optional[str], tried: list[str], note: str, pdb: Optional[PdbSymbols] = None,
+                 source: str = "", mismatched: Optional[list[str]] = None,
+                 problems: Optional[list[str]] = None) -> None:
+        self.path = path
+        self.tried = tried
+        self.note = note
+        #: The verified PDB, already loaded (reuse it rather than loading the file again).
+        self.pdb = pdb
+        #: Where it came from: "--pdb", "beside the binary" or the symbol-path element.
+        self.source = source
+        #: PDB files that were found by name but whose GUID/age do not match the binary.
+        self.mismatched = mismatched if mismatched is not None else []
+        #: Server failures and refusals worth showing even without -v.
+        self.problems = problems if problems is not None else []
 
 
 def _elements(symbol_path: Union[str, list[SymbolPathElement], None]) -> list[SymbolPathElement]:

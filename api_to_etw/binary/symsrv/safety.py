@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import BinaryIO, Optional
 
+from ...tempfiles import create_temporary
+
 
 def within(root: str, path: str) -> bool:
     """True if ``path`` (symlinks resolved) is ``root`` or lies below it."""
@@ -68,8 +70,7 @@ def remove_quietly(path: Optional[str]) -> None:
 
 
 def temp_in(folder: str, suffix: str = ".part") -> tuple[BinaryIO, str]:
-    import tempfile  # here: only a copy or a download writes into a store
-
-    fd, path = tempfile.mkstemp(prefix=".api-to-etw-", suffix=suffix, dir=folder)
+    """A new temporary file in ``folder`` for a download or copy, readable by its owner only."""
+    fd, path = create_temporary(folder, suffix, 0o600)
     return os.fdopen(fd, "wb"), path
 

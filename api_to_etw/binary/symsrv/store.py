@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from typing import Callable, Optional, TypeVar
 
 from ...errors import ApiToEtwError, CorruptFileError
@@ -34,15 +33,19 @@ from .safety import UnsafePath, make_dirs, prune_empty, remove_quietly, store_pa
 _T = TypeVar("_T")
 
 
-@dataclass
 class Target:
-    """What is being looked for, and how a candidate file is accepted."""
+    """What is being looked for, and how a candidate file is accepted. (A plain class: never compared, it
+    needs none of a dataclass's generated methods, compiled at import.)"""
 
-    name: str
-    keys: list[str]
-    #: Returns None when the file is the right one, else why not ("does not match ..." for a wrong index).
-    verify: Callable[[str], Optional[str]]
-    flat_dirs: list[str] = field(default_factory=lambda: [""])
+    __slots__ = ("name", "keys", "verify", "flat_dirs")
+
+    def __init__(self, name: str, keys: list[str], verify: Callable[[str], Optional[str]],
+                 flat_dirs: Optional[list[str]] = None) -> None:
+        self.name = name
+        self.keys = keys
+        #: Returns None when the file is the right one, else why not ("does not match ..." for a wrong index).
+        self.verify = verify
+        self.flat_dirs = flat_dirs if flat_dirs is not None else [""]
 
 
 class StoreSearch:

@@ -456,16 +456,20 @@ def catch_continuations(image: PEImage, funclet: Function, parent: Function) -> 
     return found
 
 
-@dataclass
 class ExceptionTables:
-    """What the exception tables of an image say about its functions."""
+    """What the exception tables of an image say about its functions. (A plain class: never compared, it
+    needs none of a dataclass's generated methods, compiled at import.)"""
 
-    #: (parent, funclet) -> what the funclet is (FILTER, FINALLY, CATCH, UNWIND).
-    funclets: dict[tuple[int, int], str]
-    #: Parent -> its code only the unwinder enters (``__except`` blocks, catch continuations).
-    landing_pads: dict[int, set[int]]
-    #: The funclets a parent already calls directly (clang's ``__finally`` on the normal path): no new site.
-    called: frozenset[tuple[int, int]]
+    __slots__ = ("funclets", "landing_pads", "called")
+
+    def __init__(self, funclets: dict[tuple[int, int], str], landing_pads: dict[int, set[int]],
+                 called: frozenset[tuple[int, int]]) -> None:
+        #: (parent, funclet) -> what the funclet is (FILTER, FINALLY, CATCH, UNWIND).
+        self.funclets = funclets
+        #: Parent -> its code only the unwinder enters (``__except`` blocks, catch continuations).
+        self.landing_pads = landing_pads
+        #: The funclets a parent already calls directly (clang's ``__finally`` on the normal path): no new site.
+        self.called = called
 
     def sites(self) -> list[CallSite]:
         """The call sites parent -> funclet the call graph gets: the site RVA is the funclet's entry, outside

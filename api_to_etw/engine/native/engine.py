@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Optional
 
@@ -73,8 +72,8 @@ class NativeEngine(Engine):
         self._runtime = RuntimeImports()
         #: Run-time evaluations asked so far (``pointed_bytes``; bounded per binary).
         self._questions = 0
-        #: Wall-clock seconds the run-time evaluator has spent on this binary (bounded by BINARY_SECONDS).
-        self._evaluation_seconds = 0.0
+        #: Instructions the run-time evaluator's runs were charged on this binary (bounded by BINARY_INSTRUCTIONS).
+        self._evaluation_charged = 0
         #: Function -> its callers, for the evaluator's start functions (made on the first question).
         self._evaluation_callers: Optional[dict[int, set[int]]] = None
         #: Function -> its code only the unwinder enters (``__except`` blocks): more entries of its data flow.
@@ -137,18 +136,17 @@ class NativeEngine(Engine):
             log.info("no run-time value for argument %d at 0x%x: more than %d questions", index, site.rva,
                      evaluate.MAX_QUESTIONS)
             return None
-        left = evaluate.BINARY_SECONDS - self._evaluation_seconds
+        left = evaluate.BINARY_INSTRUCTIONS - self._evaluation_charged
         if left <= 0:
-            log.info("no run-time value for argument %d at 0x%x: the binary's %.0f s of evaluation are spent",
-                     index, site.rva, evaluate.BINARY_SECONDS)
+            log.info("no run-time value for argument %d at 0x%x: the binary's %s instructions of evaluation are "
+                     "spent", index, site.rva, f"{evaluate.BINARY_INSTRUCTIONS:,}")
             return None
         if self._evaluation_callers is None:
             self._evaluation_callers = evaluate.callers_by_function(self._facts)
-        started = time.monotonic()
         starts = evaluate.runtime_starts(self._facts, site.caller, self._evaluation_callers)
         answer = evaluate.pointed_bytes(self.image, starts, site.rva, index, size, through=through,
-                                        question_seconds=min(evaluate.QUESTION_SECONDS, left))
-        self._evaluation_seconds += time.monotonic() - started
+                                        question_instructions=min(evaluate.QUESTION_INSTRUCTIONS, left))
+        self._evaluation_charged += answer.charged
         if answer.data is None:
             log.info("no run-time value for argument %d at 0x%x: %s", index, site.rva, answer.reason)
         else:

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress, groupby, islice
+from itertools import accumulate, chain, compress, islice
 from operator import attrgetter, itemgetter
 from typing import Optional, overload
 
@@ -35,7 +35,6 @@ _NEXT = FlowControl.NEXT
 _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
-_CALLER = itemgetter(0)
 _START = itemgetter(0)
 _CALLEE = itemgetter(2)
 _SITE_CALLER = attrgetter("caller")
@@ -442,14 +441,8 @@ def scan_functions(image: PEImage, work: list[tuple[int, list[tuple[int, int]]]]
     two processes (see ``parallel``)."""
     from .parallel import scan_in_parallel
 
-    split = scan_in_parallel(image, work, iat_loads)
-    if split is not None:
-        edges, targets, tails = split
-        by_entry = {entry: list(run) for entry, run in groupby(edges, _CALLER)}
-        for entry, _pieces in work:  # every function decoded has its list (see ``scan_work``), in work order
-            calls[entry] = by_entry.get(entry, [])
-        return targets, tails
-    return scan_work(image, work, iat_loads, calls)
+    split = scan_in_parallel(image, work, iat_loads, calls)
+    return scan_work(image, work, iat_loads, calls) if split is None else split
 
 
 def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]], iat_loads: list[int],

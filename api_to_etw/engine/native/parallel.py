@@ -18,13 +18,13 @@ import signal
 import time
 from array import array
 from collections.abc import Sequence
-from itertools import chain
+from itertools import accumulate, chain, repeat
 from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
 
 from ...binary.pe import PEImage
 
 if TYPE_CHECKING:
-    from .functions import Edge
+    from .functions import Edge, EdgesByEntry
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ R = TypeVar("R")
 
 
 def jobs() -> int:
-    """How many processes a large scan may use: 2 when there are two cores and ``os.fork``, else 1."""
+    """How many processes a large scan may use: ``API_TO_ETW_JOBS`` (1 or 2) when it is set; else 2 where there
+    are two cores, ``os.fork``, and a core that other processes leave free (``busy``), else 1."""
     setting = os.environ.get("API_TO_ETW_JOBS", "")
     if setting.isdigit() and int(setting) >= 1:
         return min(int(setting), 2)
@@ -55,7 +56,41 @@ def jobs() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return 2 if cores >= 2 else 1
+    return 2 if cores >= 2 and not busy() else 1
+
+
+#: Where Linux says how many tasks are runnable at this moment, after the load averages: ``0.52 0.61 0.66 3/412 9``.
+LOADAVG = "/proc/loadavg"
+#: This process's children forked by ``Background`` and not reaped yet: its own work, not the machine's load.
+_CHILDREN: set[int] = set()
+
+
+def busy() -> bool:
+    """Whether other processes keep every core of the machine but this one's busy, both at this moment (runnable
+    tasks other than this process and its children) and over the last minute (the load average): then a second
+    process of ours would share a core with them, costing CPU (copy-on-write faults, the transfer, contention)
+    and memory (a fork made late copies the page tables of a large heap) without a free core to gain from. On
+    node.exe at load 6 a run took the same wall time split or not, with 10% more CPU and its processes'
+    resident memory summed 480 MB against 270. The moment alone would catch a short task; the average alone
+    counts this program's own runs just ended. Where the kernel does not say (no ``/proc``): never busy."""
+    cores = os.cpu_count() or 1
+    try:
+        with open(LOADAVG) as stat:
+            fields = stat.read().split()
+        average, running = float(fields[0]), int(fields[3].partition("/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    others = running - 1 - sum(map(_runnable, _CHILDREN))
+    return others >= cores - 1 and average >= cores
+
+
+def _runnable(pid: int) -> bool:
+    """Whether process ``pid`` is running or waiting for a core (state R in ``/proc/PID/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[:1] == [b"R"]
+    except OSError:
+        return False
 
 
 class Background(Generic[R]):
@@ -88,6 +123,7 @@ class Background(Generic[R]):
                 os._exit(status)
         os.close(write_end)
         self._pid, self._read = pid, read_end
+        _CHILDREN.add(pid)
 
     def result(self) -> R:
         if not self._pid or os.getpid() != self._owner:
@@ -107,6 +143,7 @@ class Background(Generic[R]):
                     answer = None
                 pipe.read()  # to the end: the child leaves once all is read
         _pid, status = os.waitpid(pid, 0)
+        _CHILDREN.discard(pid)
         log.debug("parallel: %.3f s waiting for the child's answer", time.monotonic() - started)
         if os.waitstatus_to_exitcode(status) != 0:
             answer = None
@@ -137,6 +174,7 @@ class Background(Generic[R]):
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+        _CHILDREN.discard(pid)
 
 
 #: Niceness of an idle child where ``SCHED_IDLE`` is not available.
@@ -169,7 +207,7 @@ def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work
     forked child while this process computes the second; None when the items weigh less than ``min_weight``
     or one process is all there is. A child that fails is replaced by computing its part here."""
     total = sum(weights)
-    if jobs() < 2 or total < min_weight or len(items) < 2:
+    if total < min_weight or len(items) < 2 or jobs() < 2:
         return None
     half, running = 0, 0
     while half < len(items) - 1 and running < total // 2:
@@ -186,16 +224,18 @@ def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work
     return theirs, mine
 
 
-#: What a scan of some work found: its edges (in work order), the direct call and jump targets, the tail
-#: edges' targets.
-Scanned = tuple[list["Edge"], set[int], set[int]]
+#: What a scan of some work found: each function's edges (in work order), the direct call and jump targets, the
+#: tail edges' targets.
+Scanned = tuple["EdgesByEntry", set[int], set[int]]
 
 
-def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
-                     min_bytes: Optional[int] = None) -> Optional[Scanned]:
-    """The calls and targets of ``work`` scanned by two processes, or None when one process should do it."""
+def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int], calls: EdgesByEntry,
+                     min_bytes: Optional[int] = None) -> Optional[tuple[set[int], set[int]]]:
+    """``scan_work`` by two processes: each function's edges go to ``calls`` in work order, and the direct call
+    and jump targets and the tail edges' targets are returned; None (``calls`` untouched) when one process
+    should do it."""
     least = MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
-    if jobs() < 2 or sum(section.raw_size for section in image.executable_sections()) < least:
+    if sum(section.raw_size for section in image.executable_sections()) < least or jobs() < 2:
         return None  # less code in the file than a split needs: not weighed function by function (40,000 at 1x)
     sizes = [sum(stop - start for start, stop in pieces) for _entry, pieces in work]
     split = fork_split(work, sizes, least,
@@ -203,23 +243,27 @@ def scan_in_parallel(image: PEImage, work: Work, iat_loads: list[int],
     if split is None:
         return None
     (theirs, their_targets, their_tails), (mine, my_targets, my_tails) = split
-    return theirs + mine, their_targets | my_targets, their_tails | my_tails
+    calls.update(theirs)  # the first part of the work, then the second: work order
+    calls.update(mine)
+    return their_targets | my_targets, their_tails | my_tails
 
 
 def _scan_range(image: PEImage, work: Work, iat_loads: list[int]) -> Scanned:
     from .functions import scan_work
 
-    by_entry: dict[int, list[Edge]] = {}
+    by_entry: EdgesByEntry = {}
     targets, tails = scan_work(image, work, iat_loads, by_entry)
-    return list(chain.from_iterable(by_entry.values())), targets, tails
+    return by_entry, targets, tails
 
 
 def _pack(result: Scanned) -> bytes:
-    """Call edges and targets as unsigned 64-bit integers: the count of edges, their fields, the count of
-    targets, the targets, then the tail edges' targets."""
-    calls, targets, tails = result
-    packed = array("Q", [len(calls)])
-    packed.extend(chain.from_iterable(calls))
+    """A child's scan as unsigned 64-bit integers: the count of functions, their entries, the count of edges of
+    each, the fields of every edge, the count of targets, the targets, then the tail edges' targets."""
+    by_entry, targets, tails = result
+    packed = array("Q", [len(by_entry)])
+    packed.extend(by_entry)
+    packed.extend(map(len, by_entry.values()))
+    packed.extend(chain.from_iterable(chain.from_iterable(by_entry.values())))
     packed.append(len(targets))
     packed.extend(sorted(targets))
     packed.extend(sorted(tails))
@@ -231,11 +275,21 @@ def _unpack(payload: bytes) -> Optional[Scanned]:
     if not payload or len(payload) % packed.itemsize:
         return None
     packed.frombytes(payload)
-    count = packed[0]
-    end = 1 + _FIELDS * count
+    functions = packed[0]
+    entries = packed[1 : 1 + functions].tolist()
+    counts = packed[1 + functions : 1 + 2 * functions]
+    if len(counts) != functions:
+        return None
+    end = 1 + 2 * functions + _FIELDS * sum(counts)
     if end >= len(packed) or end + 1 + packed[end] > len(packed):
         return None
-    fields = iter(packed[1:end])
-    calls: list[Edge] = list(zip(fields, fields, fields, map(bool, fields)))
+    # At C level, no Python step per edge: each edge's caller is its entry's int (one object per function, as a
+    # scan in this process makes them, not one per edge), and each function's edges are one slice of the list.
+    callers = chain.from_iterable(map(repeat, entries, counts))
+    first = 1 + 2 * functions
+    edges: list[Edge] = list(zip(callers, packed[first + 1 : end : _FIELDS], packed[first + 2 : end : _FIELDS],
+                                 map(bool, packed[first + 3 : end : _FIELDS])))
+    ends = list(accumulate(counts))
+    by_entry = dict(zip(entries, map(edges.__getitem__, map(slice, chain((0,), ends), ends))))
     targets_end = end + 1 + packed[end]
-    return calls, set(packed[end + 1 : targets_end]), set(packed[targets_end:])
+    return by_entry, set(packed[end + 1 : targets_end]), set(packed[targets_end:])

@@ -21,7 +21,6 @@ import struct
 import weakref
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ...binary.pe import PEImage, Section
@@ -40,14 +39,17 @@ _disp32 = struct.Struct("<i").unpack_from
 MIN_PARALLEL_SCAN_BYTES = 8 << 20
 
 
-@dataclass
 class SectionOperands:
     """The candidates of one executable section: offsets of the ModRM bytes in the section's file bytes,
-    ascending, and for each ``rva + 5 + disp32``."""
+    ascending, and for each ``rva + 5 + disp32``. (A plain class: never compared, it needs none of a
+    dataclass's generated methods, compiled at import.)"""
 
-    section: Section
-    offsets: array
-    targets: array
+    __slots__ = ("section", "offsets", "targets")
+
+    def __init__(self, section: Section, offsets: array, targets: array) -> None:
+        self.section = section
+        self.offsets = offsets
+        self.targets = targets
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return zip(self.offsets, self.targets)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Optional
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
@@ -48,22 +47,25 @@ _RAX = Register.RAX
 _full = RegisterExt.full_register
 
 
-@dataclass
 class RuntimeImports:
-    """What the run-time resolution found: RAX after each resolver call, the codecs and dispatch slots."""
+    """What the run-time resolution found: RAX after each resolver call, the codecs and dispatch slots.
+    (A plain class: never compared, it needs none of a dataclass's generated methods, compiled at import.)"""
 
-    call_results: dict[int, ValueSet] = field(default_factory=dict)
-    codecs: set[int] = field(default_factory=set)
-    dispatch: set[int] = field(default_factory=set)
-    #: Pointer slots whose callee only returns (the CFG ``__guard_check_icall_fptr``): calls through them
-    #: change no argument register.
-    check: set[int] = field(default_factory=set)
-    #: Global slot RVA -> API name (``g_pfn = GetProcAddress(...)``).
-    slots: dict[int, str] = field(default_factory=dict)
-    #: Field offset -> API names stored there (in objects the code cannot name statically).
-    fields: dict[int, set[str]] = field(default_factory=dict)
-    #: Indirect call RVA -> API name, for the calls resolved through their target values.
-    resolved_calls: dict[int, str] = field(default_factory=dict)
+    __slots__ = ("call_results", "codecs", "dispatch", "check", "slots", "fields", "resolved_calls")
+
+    def __init__(self) -> None:
+        self.call_results: dict[int, ValueSet] = {}
+        self.codecs: set[int] = set()
+        self.dispatch: set[int] = set()
+        #: Pointer slots whose callee only returns (the CFG ``__guard_check_icall_fptr``): calls through them
+        #: change no argument register.
+        self.check: set[int] = set()
+        #: Global slot RVA -> API name (``g_pfn = GetProcAddress(...)``).
+        self.slots: dict[int, str] = {}
+        #: Field offset -> API names stored there (in objects the code cannot name statically).
+        self.fields: dict[int, set[str]] = {}
+        #: Indirect call RVA -> API name, for the calls resolved through their target values.
+        self.resolved_calls: dict[int, str] = {}
 
 
 def c_string(image: PEImage, rva: int) -> Optional[str]:
