@@ -485,7 +485,7 @@ def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]],
                 continue
             for instr in Decoder(64, code, NO_OPTIONS, start):
                 fc = instr.flow_control
-                if fc == _NEXT:
+                if not fc:  # NEXT (0), straight-line code: tested as an int's truth, no constant to load
                     continue
                 if fc == _COND:
                     target = instr.near_branch_target
@@ -576,7 +576,7 @@ def _scan(code: bytes, entry: int, start: int, stop: int, imports: dict[int, str
     iat_regs: dict[int, int] = {}  # register -> IAT slot it was loaded from (``mov rdi, [__imp_X]; call rdi``)
     for instr in Decoder(64, code, NO_OPTIONS, start):
         fc = instr.flow_control
-        if fc == _NEXT:
+        if not fc:  # NEXT (0)
             if imports and instr.is_ip_rel_memory_operand and instr.mnemonic == _MOV and instr.op0_kind == _REG:
                 slot = instr.ip_rel_memory_address
                 if slot in imports:
