@@ -395,13 +395,12 @@ def _estimate_end(image: PEImage, start: int, limit: int) -> int:
     VirtualSize would otherwise cost a megabyte of decoded zeros per function).
     """
     code = image.file_bytes(start, limit - start)
-    decoder = Decoder(64, code, ip=start)
-    instr = Instruction()
     cond_furthest = start
     targets: list[int] = []
-    while decoder.can_decode:
-        decoder.decode_out(instr)
+    for instr in Decoder(64, code, NO_OPTIONS, start):  # iterated: no ``can_decode`` and ``decode_out`` calls
         fc = instr.flow_control
+        if not fc:  # NEXT (0)
+            continue
         if fc == _COND or fc == _BRANCH:
             target = instr.near_branch_target
             if start <= target < limit:
