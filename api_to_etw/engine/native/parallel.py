@@ -283,8 +283,9 @@ def _unpack(payload: bytes) -> Optional[Scanned]:
     end = 1 + 2 * functions + _FIELDS * sum(counts)
     if end >= len(packed) or end + 1 + packed[end] > len(packed):
         return None
-    # At C level, no Python step per edge: each edge's caller is its entry's int (one object per function, as a
-    # scan in this process makes them, not one per edge), and each function's edges are one slice of the list.
+    # At C level, no Python step per edge. An edge's caller is the entry it is listed under (``scan_work``), so
+    # the entry's int stands for the caller field sent (one object per function, as a scan in this process shares
+    # it, not one per edge); each function's edges are one slice of the list.
     callers = chain.from_iterable(map(repeat, entries, counts))
     first = 1 + 2 * functions
     edges: list[Edge] = list(zip(callers, packed[first + 1 : end : _FIELDS], packed[first + 2 : end : _FIELDS],
