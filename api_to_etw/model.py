@@ -374,7 +374,12 @@ def combinations(value_sets: Mapping[str, ValueSet]) -> list[dict[str, Value]]:
 # --------------------------------------------------------------------------------------------- facts
 
 
-@dataclass
+#: Functions and call sites number in the tens and hundreds of thousands in a large binary: slotted where Python
+#: allows (3.10+): smaller, and made without an instance dict.
+_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
+
+
+@dataclass(**_SLOTS)
 class Function:
     """One function: its entry RVA, extent and best name."""
 
@@ -386,10 +391,6 @@ class Function:
     imported: bool = False
     #: Extra code ranges (RVA, size) that belong to this function: chained-unwind fragments.
     fragments: list[tuple[int, int]] = field(default_factory=list)
-
-
-#: Call sites number in the hundreds of thousands in a large binary: slotted where Python allows (3.10+).
-_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
 
 
 @dataclass(**_SLOTS)

@@ -200,3 +200,14 @@ def test_chained_fragment_belongs_to_its_parent(tmp_path):
     assert fmap.owner(fragment.begin) == f_rva and fmap.owner(fragment.end - 1) == f_rva
     # The fragment's ``call g`` is f's edge; f's ``jne cold`` into its own fragment is no edge.
     assert [(c.caller, c.callee, c.tail) for c in fmap.calls] == [(f_rva, g_rva, False)]
+
+
+def test_straight_line_code_is_the_false_flow_control() -> None:
+    """The decode loop skips straight-line instructions by the truth of their flow control (``scan_work``,
+    ``_scan``): NEXT must be the one false value (a call, a jump, a return, an undecodable byte are true)."""
+    from iced_x86 import Decoder, FlowControl
+
+    assert FlowControl.NEXT == 0
+    # nop; call $+5; jmp $+2; ret; then a byte 64-bit mode does not decode (06)
+    kinds = [instr.flow_control for instr in Decoder(64, b"\x90\xe8\x00\x00\x00\x00\xeb\x00\xc3\x06", 0, 0x1000)]
+    assert [bool(kind) for kind in kinds] == [False, True, True, True, True]

@@ -83,23 +83,10 @@ class NativeEngine(Engine):
 
     def load(self) -> Facts:
         image, pdb = self.image, self.pdb
-        code_symbols = dict(pdb.functions) if pdb else {}
-        fmap = discover(image, code_symbols)
-        exports = image.exports
-        export_names = {rva: names[0] for rva, names in exports.items()}
-        data_symbols = pdb.data if pdb else {}
-        # memcpy/memset by name (the data flow models their calls), noted while the names are given.
+        fmap = discover(image, pdb.functions if pdb else {}, pdb.data if pdb else {})
+        # memcpy/memset by name (the data flow models their calls).
         modelled = COPY_FUNCTIONS | FILL_FUNCTIONS.keys()
-        called: dict[int, str] = {}
-        for rva, func in fmap.functions.items():
-            if func.imported:
-                if not func.name:
-                    func.name = data_symbols.get(rva) or f"ptr_{rva:x}"
-            else:
-                func.exported = rva in exports
-                func.name = code_symbols.get(rva) or export_names.get(rva) or f"sub_{rva:x}"
-            if func.name in modelled:
-                called[rva] = func.name
+        called = {rva: func.name for rva, func in fmap.functions.items() if func.name in modelled}
         symbols: dict[int, str] = {}
         if pdb:
             symbols.update(pdb.data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, islice
 from operator import attrgetter, itemgetter
@@ -35,10 +35,13 @@ _NEXT = FlowControl.NEXT
 _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
+_START = itemgetter(0)
 _CALLEE = itemgetter(2)
 _SITE_CALLER = attrgetter("caller")
 #: Functions whose edges become sites in one list comprehension (their edges are let go batch by batch).
 _SITE_BATCH = 4096
+#: No symbols.
+_NONE: Mapping[int, str] = {}
 
 
 #: Functions whose extent changed up to which the sorted code ranges are updated in place rather than sorted
@@ -112,8 +115,10 @@ class SitesByFunction:
         return made
 
 
-def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
-    """Find functions and their direct call edges (calls, tail jumps, calls through the IAT)."""
+def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapping[int, str] = _NONE) -> FunctionMap:
+    """Find functions and their direct call edges (calls, tail jumps, calls through the IAT), each function named
+    by ``code_symbols`` (else its export, else ``sub_<rva>``); imports and pointer slots by their import name,
+    else ``data_symbols``, else ``ptr_<rva>``."""
     # The RIP operand index of a large image (and its IAT load candidates), on the core the serial part will
     # leave idle.
     prefetch(image, (_iat_loads_in,))
@@ -161,13 +166,12 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
         if not built or len(changed) > _FEW_CHANGED:  # each move shifts the lists: few, else one sort
             owners = changed if built else extents
             ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
-            for entry in owners:
-                ranges.append((entry, extents[entry], entry))
-                for fstart, fend in fragments.get(entry, ()):
-                    ranges.append((fstart, fend, entry))
-                placed[entry] = extents[entry]
-            ranges.sort()
-            built[:] = [([r[0] for r in ranges], ranges)]
+            ranges += [(entry, extents[entry], entry) for entry in owners]
+            ranges += [(fstart, fend, entry) for entry, pieces in fragments.items() if entry in owners
+                       for fstart, fend in pieces]
+            placed.update({entry: extents[entry] for entry in owners} if built else extents)
+            ranges.sort()  # the order they were added in does not matter: the sorted list is the same
+            built[:] = [(list(map(_START, ranges)), ranges)]
         else:
             starts, ranges = built[0]
             for entry in changed:
@@ -222,7 +226,7 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     todo = sorted(extents)
     gaps_done = False
     while todo:
-        work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in todo]
+        work = _work(todo, extents, fragments)
         # Without following loads from the IAT (``_follow_iat_loads``, once the extents are final): the calls
         # through a register they find go to IAT slots, which never start a function.
         new_targets, tail_targets = scan_functions(image, work, [], calls)
@@ -261,16 +265,23 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
 
     starts, ranges = code_ranges()
     fmap = FunctionMap(functions, [], ranges, starts)
+    # Named as they are made: the PDB's code symbol, else the export, else the address.
+    exports = image.exports
+    export_names = {rva: names[0] for rva, names in exports.items()}
     for entry, end in extents.items():
-        functions[entry] = Function(entry, end - entry, "", False, False, fragments.get(entry) or [])
+        functions[entry] = Function(entry, end - entry,
+                                    code_symbols.get(entry) or export_names.get(entry) or f"sub_{entry:x}",
+                                    entry in exports, False, fragments.get(entry) or [])
     for slot, label in imports.items():
-        functions[slot] = Function(slot, 0, label.split("!", 1)[-1], False, True)
+        functions[slot] = Function(slot, 0, label.split("!", 1)[-1] or data_symbols.get(slot) or f"ptr_{slot:x}",
+                                   False, True)
     # Each target once (in the order the calls first name it), not once per call site.
     callees: dict[int, Optional[tuple[int, bool]]] = dict.fromkeys(map(_CALLEE, chain.from_iterable(calls.values())))
-    # Calls through function pointers in data: the pointer's slot stands for the callee (named later).
+    # Calls through function pointers in data: the pointer's slot stands for the callee (named by the PDB's data
+    # symbol there, else by its address).
     for callee in [callee for callee in callees if callee not in functions]:
         if fmap.owner(callee) is None and not in_code(callee) and image.section_at(callee) is not None:
-            functions[callee] = Function(callee, 0, "", False, True)
+            functions[callee] = Function(callee, 0, data_symbols.get(callee) or f"ptr_{callee:x}", False, True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
     # inside the caller's own code are ordinary branches, not edges, and a jump into another function's
     # middle is shared code, not a call.
@@ -311,6 +322,14 @@ def discover(image: PEImage, code_symbols: dict[int, str]) -> FunctionMap:
     _replace_sites(fmap, order, {entry: call_sites(edges) for entry, edges in rescanned.items()})
     image.release()
     return fmap
+
+
+def _work(entries: Iterable[int], extents: dict[int, int],
+          fragments: dict[int, list[tuple[int, int]]]) -> list[tuple[int, list[tuple[int, int]]]]:
+    """(entry, pieces) of each function of ``entries``, what ``scan_functions`` decodes: its extent, then its
+    chained fragments (most functions have none: no empty list is made and joined for them)."""
+    return [(entry, [(entry, extents[entry]), *fragments[entry]] if entry in fragments else [(entry, extents[entry])])
+            for entry in entries]
 
 
 def _replace_sites(fmap: FunctionMap, order: list[int], replaced: dict[int, list[CallSite]]) -> None:
@@ -376,13 +395,12 @@ def _estimate_end(image: PEImage, start: int, limit: int) -> int:
     VirtualSize would otherwise cost a megabyte of decoded zeros per function).
     """
     code = image.file_bytes(start, limit - start)
-    decoder = Decoder(64, code, ip=start)
-    instr = Instruction()
     cond_furthest = start
     targets: list[int] = []
-    while decoder.can_decode:
-        decoder.decode_out(instr)
+    for instr in Decoder(64, code, NO_OPTIONS, start):  # iterated: no ``can_decode`` and ``decode_out`` calls
         fc = instr.flow_control
+        if not fc:  # NEXT (0)
+            continue
         if fc == _COND or fc == _BRANCH:
             target = instr.near_branch_target
             if start <= target < limit:
@@ -466,7 +484,7 @@ def scan_work(image: PEImage, work: Sequence[tuple[int, list[tuple[int, int]]]],
                 continue
             for instr in Decoder(64, code, NO_OPTIONS, start):
                 fc = instr.flow_control
-                if fc == _NEXT:
+                if not fc:  # NEXT (0), straight-line code: tested as an int's truth, no constant to load
                     continue
                 if fc == _COND:
                     target = instr.near_branch_target
@@ -512,7 +530,7 @@ def _follow_iat_loads(image: PEImage, extents: dict[int, int], fragments: dict[i
     loads = len(iat_loads)
     first = bisect.bisect_left
     holding = {owner for start, stop, owner in ranges if (i := first(iat_loads, start)) < loads and iat_loads[i] < stop}
-    work = [(entry, [(entry, extents[entry])] + fragments.get(entry, [])) for entry in entries if entry in holding]
+    work = _work([entry for entry in entries if entry in holding], extents, fragments)
     found: EdgesByEntry = {}
     scan_work(image, work, iat_loads, found)
     return found
@@ -557,7 +575,7 @@ def _scan(code: bytes, entry: int, start: int, stop: int, imports: dict[int, str
     iat_regs: dict[int, int] = {}  # register -> IAT slot it was loaded from (``mov rdi, [__imp_X]; call rdi``)
     for instr in Decoder(64, code, NO_OPTIONS, start):
         fc = instr.flow_control
-        if fc == _NEXT:
+        if not fc:  # NEXT (0)
             if imports and instr.is_ip_rel_memory_operand and instr.mnemonic == _MOV and instr.op0_kind == _REG:
                 slot = instr.ip_rel_memory_address
                 if slot in imports:
