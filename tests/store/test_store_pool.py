@@ -48,8 +48,9 @@ def _kill_workers(times: int, stop: threading.Event) -> list[int]:
 def test_killed_worker_is_replaced(tmp_path, real_binary, kills, failed):
     pytest.importorskip("psutil", reason="psutil finds the pool's worker processes")
     # A binary whose analysis takes seconds, so the kill 0.3 s after a worker starts lands mid-analysis
-    # whatever the machine's load (a fixture kernel can finish first on an idle machine).
-    slow = str(real_binary("OpenConsole.exe"))
+    # whatever the machine's load: a fixture kernel can finish first on an idle machine, and OpenConsole.exe
+    # (0.3 s in a warm worker since the analysis got faster) let the replacement worker finish before its kill.
+    slow = str(real_binary("node.exe"))
     tasks = collect([slow], ScanOptions())
     stop = threading.Event()
     with Store.open(str(tmp_path / "s.db")) as store:
