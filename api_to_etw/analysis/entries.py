@@ -237,17 +237,15 @@ class EntryFinder:
         routine arguments of the registrations (``_callbacks``), every argument in the callers of framework
         methods (``_wdf``). Those calls are found now, through the KMDF function table: a function flowed
         before the calls the table adds are known has no answer for them."""
-        later: dict[int, Optional[dict[int, set[int]]]] = {}
-        later.update(_callback_asks(self._registration_sites()))
+        values = self.values
+        values.ask_later(_callback_asks(self._registration_sites()))
         for _names, found in self._table_calls():
-            later.update((site.caller, None) for site, _offset in found)
+            values.ask_later({site.caller: None for site, _offset in found})
         entry = self.facts.entry_point
         if entry is not None and entry in self.code:
             # The entry point and the functions it calls may be handed the DriverObject (``_driver_object``).
-            for func in [entry] + sorted({s.callee for s in self._sites_in(entry) if s.callee in self.code}):
-                if later.get(func, {}) is not None:
-                    later[func] = {**(later.get(func) or {}), **self._passing_asks(func)}
-        self.values.ask_later(later)
+            holders = [entry] + sorted({s.callee for s in self._sites_in(entry) if s.callee in self.code})
+            values.ask_later({func: self._passing_asks(func) for func in holders})
 
     def run(self, roots: Iterable[int]) -> EntryPoints:
         funcs = self.facts.functions
