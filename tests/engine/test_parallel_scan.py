@@ -136,20 +136,20 @@ def test_a_busy_machine_gets_one_process(tmp_path, monkeypatch):
     """Two processes only where other processes leave a core free, now and over the last minute; a setting of
     API_TO_ETW_JOBS is kept whatever the load."""
     _loadavg(tmp_path, monkeypatch, "5.10 4.00 3.00 6/400 1234\n")
-    assert parallel.busy() and parallel.jobs() == 1
+    assert parallel.busy(2) and parallel.jobs() == 1
     monkeypatch.setenv("API_TO_ETW_JOBS", "2")
     assert parallel.jobs() == 2
     monkeypatch.delenv("API_TO_ETW_JOBS")
     _loadavg(tmp_path, monkeypatch, "1.20 1.00 0.90 1/400 1234\n")  # this process alone runs now
-    assert not parallel.busy() and parallel.jobs() == 2
+    assert not parallel.busy(2) and parallel.jobs() == 2
     _loadavg(tmp_path, monkeypatch, "1.20 1.00 0.90 2/400 1234\n")  # another task for a moment: the minute was calm
-    assert not parallel.busy()
+    assert not parallel.busy(2)
     _loadavg(tmp_path, monkeypatch, "3.50 1.00 0.90 1/400 1234\n")  # a busy minute that has ended
-    assert not parallel.busy()
+    assert not parallel.busy(2)
     _loadavg(tmp_path, monkeypatch, "garbage\n")
-    assert not parallel.busy()
+    assert not parallel.busy(2)
     monkeypatch.setattr(parallel, "LOADAVG", str(tmp_path / "absent"))
-    assert not parallel.busy()
+    assert not parallel.busy(2)
 
 
 def test_own_children_are_not_the_machines_load(tmp_path, monkeypatch):
@@ -162,9 +162,9 @@ def test_own_children_are_not_the_machines_load(tmp_path, monkeypatch):
             time.sleep(0.01)
         assert parallel._runnable(child._pid)
         _loadavg(tmp_path, monkeypatch, "4.00 4.00 4.00 2/400 1234\n")  # this process and its child
-        assert not parallel.busy()
+        assert not parallel.busy(2)
         _loadavg(tmp_path, monkeypatch, "4.00 4.00 4.00 3/400 1234\n")  # and one more
-        assert parallel.busy()
+        assert parallel.busy(2)
     finally:
         child.cancel()
     assert child._pid == 0 and not parallel._CHILDREN

@@ -1549,7 +1549,6 @@ def _has_stack_addr(values: ValueSet) -> bool:
     return False
 
 
-
 def _block_copy(state: State, dst: ValueSet, src: ValueSet, count: ValueSet, unit: int) -> None:
     """``count`` units of ``unit`` bytes copied from ``src`` into the frame at ``dst`` (``rep movs``, or a
     call to memcpy/memmove/RtlCopyMemory): the bytes there are a by-value copy of the source; what the

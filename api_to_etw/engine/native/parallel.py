@@ -56,7 +56,7 @@ def jobs() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return 2 if cores >= 2 and not busy() else 1
+    return 2 if cores >= 2 and not busy(cores) else 1
 
 
 #: Where Linux says how many tasks are runnable at this moment, after the load averages: ``0.52 0.61 0.66 3/412 9``.
@@ -65,15 +65,14 @@ LOADAVG = "/proc/loadavg"
 _CHILDREN: set[int] = set()
 
 
-def busy() -> bool:
-    """Whether other processes keep every core of the machine but this one's busy, both at this moment (runnable
-    tasks other than this process and its children) and over the last minute (the load average): then a second
-    process of ours would share a core with them, costing CPU (copy-on-write faults, the transfer, contention)
-    and memory (a fork made late copies the page tables of a large heap) without a free core to gain from. On
+def busy(cores: int) -> bool:
+    """Whether other processes keep every one of ``cores`` (those this process may use) but one busy, both at this
+    moment (runnable tasks other than this process and its children) and over the last minute (the load average):
+    then a second process of ours would share a core with them, costing CPU (copy-on-write faults, the transfer,
+    contention) and memory (a fork made late copies the page tables of a large heap) without a free core to gain from. On
     node.exe at load 6 a run took the same wall time split or not, with 10% more CPU and its processes'
     resident memory summed 480 MB against 270. The moment alone would catch a short task; the average alone
     counts this program's own runs just ended. Where the kernel does not say (no ``/proc``): never busy."""
-    cores = os.cpu_count() or 1
     try:
         with open(LOADAVG) as stat:
             fields = stat.read().split()
