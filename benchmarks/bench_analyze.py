@@ -370,6 +370,8 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
                 peer.wall / ours.wall for peer, ours in zip(runs.runs, paired.runs)), 1)
             found[name]["over_analyze_cpu"] = round(statistics.median(
                 peer.cpu / ours.cpu for peer, ours in zip(runs.runs, paired.runs)), 1)
+            found[name]["paired_peer_wall"] = [round(r.wall, 3) for r in runs.runs]
+            found[name]["paired_peer_cpu"] = [round(r.cpu, 3) for r in runs.runs]
         lines = text.splitlines()
         if name == "radare2_aaa" and len(lines) >= 2 and lines[-2].strip().isdigit():
             found[name]["functions"] = int(lines[-2])
@@ -379,7 +381,22 @@ def peers(exe: str, timeout: float, analyze_wall: float, execute: bool = True, a
             found[name]["functions"], found[name]["cfg_edges"] = int(functions), int(edges)
         if analyze_cpu and not paired.runs:
             found[name]["over_analyze_cpu"] = round(run.cpu / analyze_cpu, 1)
+        found[name].update(target_met(found[name]))
     return found
+
+
+#: How many times faster than a peer (radare2 ``aaa``) ``analyze`` is meant to be on the 1x kernel (issue 15).
+PEER_TARGET = 20
+
+
+def target_met(figure: dict) -> dict:
+    """The peer's ratio to analyze in wall seconds and in CPU seconds under labelled keys of their own, and
+    whether each meets ``PEER_TARGET``. Both are kept: analyze may use two processes (its CPU counts both, its
+    wall what a user waits for) while radare2's ``aaa`` is one process, so the two ratios differ and a
+    statement about the target must say which one it is met in. ``over_analyze`` stays the wall ratio."""
+    wall, cpu = figure.get("over_analyze"), figure.get("over_analyze_cpu")
+    return {"over_analyze_wall": wall, f"meets_{PEER_TARGET}x_wall": wall is not None and wall >= PEER_TARGET,
+            f"meets_{PEER_TARGET}x_cpu": cpu is not None and cpu >= PEER_TARGET}
 
 
 def _peak_cell(subject: dict) -> str:
@@ -409,11 +426,14 @@ def markdown(report: dict) -> str:
             if isinstance(figure, dict):
                 graph = ", ".join(f"{figure[k]:,} {k.replace('_', ' ')}" for k in ("functions", "call_graph_edges",
                                                                                   "cfg_edges") if figure.get(k))
+                met = [kind for kind in ("wall", "cpu") if figure.get(f"meets_{PEER_TARGET}x_{kind}")]
                 lines.append(f"\n{name} on {r['label']}: {figure['cpu']:.1f} s CPU, {figure['wall']:.1f} s wall, "
                              f"{figure['peak_mib']:.0f} MiB ({graph}): {figure.get('over_analyze_cpu')}x analyze's "
-                             f"CPU, {figure['over_analyze']}x its wall"
+                             f"CPU seconds, {figure['over_analyze']}x its wall seconds"
                              + (f" (medians of {figure['rounds']} runs, each after one of analyze)"
-                                if figure.get("paired_analyze_cpu") else ""))
+                                if figure.get("paired_analyze_cpu") else "")
+                             + f"; the {PEER_TARGET}x target met in "
+                             + (" and ".join(f"{kind} seconds" for kind in met) if met else "neither"))
             else:
                 lines.append(f"\n{name} on {r['label']}: {figure}")
     return "\n".join(lines)

@@ -145,8 +145,9 @@ def test_prefetched_candidates_are_the_scanned_ones(path, monkeypatch):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_prefetch_child_that_has_not_answered_is_stopped(monkeypatch):
-    """No idle core gave the child its turn: the first use scans in place (the same arrays) and stops the child."""
+def test_a_prefetch_child_that_has_not_answered_is_waited_for(monkeypatch):
+    """No idle core gave the child its turn yet: the first use takes the child's answer (the same arrays) and
+    forks no second child to scan the index again (a late fork of the grown heap)."""
     from api_to_etw.engine.native import ripindex
 
     path = FIXTURES[0]
@@ -155,10 +156,16 @@ def test_a_prefetch_child_that_has_not_answered_is_stopped(monkeypatch):
     single = [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(load_pe(path))]
     monkeypatch.setenv("API_TO_ETW_JOBS", "2")
     scan_all = ripindex._scan_all
-    monkeypatch.setattr(ripindex, "_scan_all", lambda image, rules: (time.sleep(60), scan_all(image, rules))[1])
+    monkeypatch.setattr(ripindex, "_scan_all", lambda image, rules: (time.sleep(0.5), scan_all(image, rules))[1])
     image = load_pe(path)
     ripindex.prefetch(image, (_iat_loads_in,))
-    pid = ripindex._PENDING[id(image)][0]._pid
+    pending = ripindex._PENDING[id(image)][0]
+    pid = pending._pid
+    assert not pending.ready()
+    splits: list = []
+    monkeypatch.setattr(ripindex, "fork_split", lambda *args, **kwargs: splits.append(args))
+    monkeypatch.setattr(ripindex, "_scan_range", None)  # nothing scanned in this process either
     assert [(o.offsets.tobytes(), o.targets.tobytes()) for o in rip_operands(image)] == single
-    with pytest.raises(ChildProcessError):  # stopped and reaped
+    assert splits == []
+    with pytest.raises(ChildProcessError):  # answered and reaped
         os.waitpid(pid, os.WNOHANG)
