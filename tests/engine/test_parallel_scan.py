@@ -169,3 +169,19 @@ def test_own_children_are_not_the_machines_load(tmp_path, monkeypatch):
         child.cancel()
     assert child._pid == 0 and not parallel._CHILDREN
     assert not parallel._runnable(os.getpid() + 10**7)  # no such process
+
+
+def test_a_batch_of_the_1x_kernels_size_splits_and_a_small_one_does_not(monkeypatch):
+    """The thresholds split work of the 1x kernel's size (its 0.8 MB flow batch, its 2.5 MB of code to decode)
+    over two processes with a core free, and keep a small binary's in one (OpenConsole.exe: 0.75 MB of code)."""
+    monkeypatch.setenv("API_TO_ETW_JOBS", "2")
+    items = list(range(8))
+
+    def halves(weight: int) -> object:
+        return parallel.fork_split(items, [weight // len(items)] * len(items), parallel.MIN_PARALLEL_FLOW_BYTES,
+                                   lambda part: sum(part))
+
+    assert halves(800_000) == (sum(range(4)), sum(range(4, 8)))  # split, the same sums as in one process
+    assert halves(400_000) is None
+    assert parallel.MIN_PARALLEL_BYTES <= 2_474 << 10 < 4 << 20  # the 1x kernel's code splits
+    assert parallel.MIN_PARALLEL_BYTES > 1_118 << 10  # dxil.dll's and OpenConsole.exe's (749 KiB) do not

@@ -213,7 +213,7 @@ class NativeEngine(Engine):
         every site, or for a function ``asked`` holds only the arguments it names (the flow then runs only the
         code they and the stores depend on).
 
-        A batch of seconds of work (``MIN_PARALLEL_FLOW_BYTES`` of code) is split over two processes; the child's
+        A batch of a second of work and more (``MIN_PARALLEL_FLOW_BYTES`` of code) is split over two processes; the child's
         part comes back pickled. A smaller one runs here: split, it costs more CPU than it saves wall time.
         """
         assert self._facts is not None, "load() first"

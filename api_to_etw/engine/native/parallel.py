@@ -28,14 +28,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Bytes of code to decode below which one process is faster than two.
-MIN_PARALLEL_BYTES = 4 << 20
-#: Bytes of code to run the data flow over below which it stays in one process. Split, a batch costs 12-15% more
-#: CPU with the second core idle (copy-on-write faults on both sides, ~25K for the 1x kernel's two batches, the
-#: fork, the transfer) and 25-45% more with it busy, to save at most half its wall time: so only a batch of
-#: seconds (about 3 s of CPU and more) is split; the 1x kernel's (0.4 and 0.8 MB), 2x's and 4x's (1.5 and 3.1 MB)
-#: stay in one.
-MIN_PARALLEL_FLOW_BYTES = 4 << 20
+#: Bytes of code to decode below which one process is faster than two. Split (callgrind, two processes forced),
+#: the 1x kernel's first decode round (2.5 MB of code) gives the child 0.86 G of its 1.7 G instructions; kernel
+#: time (the fork, copy-on-write faults) is not counted there, and ``busy`` keeps the child off a machine whose
+#: cores are taken. Below 2 MB (OpenConsole.exe's 0.75 MB, dxil.dll's 1.1 MB) the round is a few hundred
+#: milliseconds of CPU at most: one process.
+MIN_PARALLEL_BYTES = 2 << 20
+#: Bytes of code to run the data flow over below which it stays in one process. Split, a batch costs more CPU
+#: (copy-on-write faults on both sides, ~25K for the 1x kernel's two batches, the fork, the transfer: 12-15%
+#: more CPU time with the second core idle, 25-45% with it busy) to save up to half its wall time; with
+#: ``busy`` keeping the child off a loaded machine, a batch of a second of CPU and more is split: the 1x
+#: kernel's second batch (0.8 MB) and the 2x and 4x kernels' (1.5 and 3.1 MB); the 1x kernel's first (0.4 MB)
+#: and small binaries' stay in one.
+MIN_PARALLEL_FLOW_BYTES = 512 << 10
 #: Fields per packed call edge: caller, rva, callee, tail.
 _FIELDS = 4
 
