@@ -136,7 +136,8 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
     for rf in image.runtime_functions:
         if rf.parent is None:
             extents[rf.begin] = max(extents.get(rf.begin, 0), rf.end)
-    for rf in image.runtime_functions:
+    entries, special = image.runtime_functions, image.special_entries
+    for rf in entries if special is None else map(entries.__getitem__, special):  # chained entries are special
         if rf.parent is not None:
             if rf.parent in extents:
                 fragments.setdefault(rf.parent, []).append((rf.begin, rf.end))
