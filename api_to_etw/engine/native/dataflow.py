@@ -304,8 +304,6 @@ class FunctionDataflow:
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
         self._edge_states: dict[int, State] = {}
-        #: Register writes of ``mov`` and ``lea`` may skip ``_write`` (a subclass that watches writes overrides it).
-        self._own_writes = type(self)._write is FunctionDataflow._write
 
     def stores(self) -> list[Store]:
         """Stores to memory outside the frame seen while running (values joined over all visits)."""
@@ -484,10 +482,14 @@ class FunctionDataflow:
     #: then ``_run_block`` runs each instruction's prepared operation (``_prepare``), else every instruction
     #: goes through ``_step``.
     _stock = True
+    #: Register writes of ``mov`` and ``lea`` may skip ``_write`` (a subclass that watches writes overrides it);
+    #: both flags are the class's, set once when it is made rather than in every flow's set-up.
+    _own_writes = True
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
+        cls._own_writes = cls._write is FunctionDataflow._write
+        cls._stock = cls._step is FunctionDataflow._step and cls._own_writes
 
     def _run_block(self, block: list[Instruction], flows: bytes, state: State, inside) -> Sequence[int]:
         """Run one block (``flows``: its instructions' flow controls, as the set-up read them) from ``state``;
