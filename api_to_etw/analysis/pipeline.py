@@ -41,7 +41,6 @@ from ..model import (
     cap,
     combinations,
     forget_params,
-    in_frame,
     in_frame_all,
     params_of,
     substitute_all,
@@ -179,7 +178,7 @@ def relevant_args(api: EtwApi, site: CallSite, values: CallValues) -> dict[str, 
     for role in EVENT_ROLES + REGISTER_ROLES:
         index = getattr(api, role)
         if index is not None:
-            out[role] = frozenset(in_frame(v, site.caller) for v in values.arg(site, index))
+            out[role] = in_frame_all(values.arg(site, index), site.caller)
     return out
 
 
@@ -360,7 +359,8 @@ class Analysis:
             if needed:
                 frontier.setdefault(site.caller, set()).update(needed)
         levels = max(self.options.max_depth, REGISTER_LEVELS)
-        for _level in range(levels):
+        arg = self.values.arg
+        for level in range(levels):
             new: dict[int, set[int]] = {}
             for func, params in frontier.items():
                 have = wrappers.setdefault(func, set())
@@ -373,13 +373,13 @@ class Analysis:
             calls = [(s, params) for f, params in new.items() for s in self.callers_of.get(f, ())]
             callers = sorted({s.caller for s, _ in calls})
             self.values.resolve(callers, self._writer_args(callers, asked_at(calls)))
+            if level == levels - 1:  # these callers' values are for the walk: no level reads what they pass on
+                break
             frontier = {}
-            for func, params in new.items():
-                for site in self.callers_of.get(func, ()):
-                    passed = {str(i): self.values.arg(site, i) for i in params}
-                    needed = _params(passed)
-                    if needed:
-                        frontier.setdefault(site.caller, set()).update(needed)
+            for site, params in calls:  # the parameters of its own that a caller passes on to a wrapper
+                needed = {i for index in params for value in arg(site, index) for i in params_of(value)}
+                if needed:
+                    frontier.setdefault(site.caller, set()).update(needed)
         self.stats.wrappers = sum(1 for f, p in wrappers.items() if p)
         self.stats.resolved_functions = len(self.values.resolved)
         self.progress("resolve", 1, 1)
@@ -415,7 +415,7 @@ class Analysis:
                     continue
                 for caller_site in self.callers_of.get(func, ()):
                     def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                        return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
+                        return in_frame_all(self.values.arg(s, i), s.caller)
                     new = {k: substitute_all(v, args) for k, v in ex.items()}
                     state = (caller_site.caller, _exprs_key(new))
                     if state in seen:
