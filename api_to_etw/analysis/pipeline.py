@@ -41,7 +41,6 @@ from ..model import (
     cap,
     combinations,
     forget_params,
-    in_frame,
     in_frame_all,
     params_of,
     substitute_all,
@@ -173,14 +172,16 @@ def call_graph(callers: dict[int, list[int]]) -> nx.DiGraph:
     return graph
 
 
-def relevant_args(api: EtwApi, site: CallSite, values: CallValues) -> dict[str, ValueSet]:
-    """The argument value sets an API call site needs, by role, tagged with the caller's frame."""
-    out = {}
-    for role in EVENT_ROLES + REGISTER_ROLES:
-        index = getattr(api, role)
-        if index is not None:
-            out[role] = frozenset(in_frame(v, site.caller) for v in values.arg(site, index))
-    return out
+def api_roles(api: EtwApi) -> tuple[tuple[str, int], ...]:
+    """The event and registration roles an API's calls are read for, with their argument indices (in the roles'
+    order): what ``relevant_args`` reads, found once per API rather than by 17 attribute reads per call."""
+    return tuple((role, index) for role in EVENT_ROLES + REGISTER_ROLES if (index := getattr(api, role)) is not None)
+
+
+def relevant_args(roles: Iterable[tuple[str, int]], site: CallSite, values: CallValues) -> dict[str, ValueSet]:
+    """The argument value sets an API call site needs, by role (``api_roles``), tagged with the caller's frame."""
+    caller = site.caller
+    return {role: in_frame_all(values.arg(site, index), caller) for role, index in roles}
 
 
 def _params(exprs: dict[str, ValueSet]) -> set[int]:
@@ -230,6 +231,8 @@ class Analysis:
         # in node.exe).
         #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
         self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
+        #: ETW API callee -> ``api_roles`` of its API (``_roles``).
+        self._roles_of: dict[int, tuple[tuple[str, int], ...]] = {}
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
         self.api_roots = frozenset(self.roots)
@@ -350,7 +353,7 @@ class Analysis:
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         callers = sorted({s.caller for s, _ in sites})
-        asked = self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites))
+        asked = self._writer_args(callers, asked_at((s, [i for _role, i in self._roles(s, api)]) for s, api in sites))
         self.values.resolve(callers, self._passed_args(callers, asked))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
@@ -360,7 +363,8 @@ class Analysis:
             if needed:
                 frontier.setdefault(site.caller, set()).update(needed)
         levels = max(self.options.max_depth, REGISTER_LEVELS)
-        for _level in range(levels):
+        arg = self.values.arg
+        for level in range(levels):
             new: dict[int, set[int]] = {}
             for func, params in frontier.items():
                 have = wrappers.setdefault(func, set())
@@ -373,13 +377,13 @@ class Analysis:
             calls = [(s, params) for f, params in new.items() for s in self.callers_of.get(f, ())]
             callers = sorted({s.caller for s, _ in calls})
             self.values.resolve(callers, self._writer_args(callers, asked_at(calls)))
+            if level == levels - 1:  # these callers' values are for the walk: no level reads what they pass on
+                break
             frontier = {}
-            for func, params in new.items():
-                for site in self.callers_of.get(func, ()):
-                    passed = {str(i): self.values.arg(site, i) for i in params}
-                    needed = _params(passed)
-                    if needed:
-                        frontier.setdefault(site.caller, set()).update(needed)
+            for site, params in calls:  # the parameters of its own that a caller passes on to a wrapper
+                needed = {i for index in params for value in arg(site, index) for i in params_of(value)}
+                if needed:
+                    frontier.setdefault(site.caller, set()).update(needed)
         self.stats.wrappers = sum(1 for f, p in wrappers.items() if p)
         self.stats.resolved_functions = len(self.values.resolved)
         self.progress("resolve", 1, 1)
@@ -390,8 +394,15 @@ class Analysis:
         key = (site.caller, site.rva, site.callee)
         found = self._relevant.get(key)
         if found is None:
-            found = self._relevant[key] = relevant_args(api, site, self.values)
+            found = self._relevant[key] = relevant_args(self._roles(site, api), site, self.values)
         return found
+
+    def _roles(self, site: CallSite, api: EtwApi) -> tuple[tuple[str, int], ...]:
+        """``api_roles`` of the API ``site`` calls, once per callee."""
+        roles = self._roles_of.get(site.callee)
+        if roles is None:
+            roles = self._roles_of[site.callee] = api_roles(api)
+        return roles
 
     # ------------------------------------------------------------------ registrations
     def _concretize(self, site: CallSite, exprs: dict[str, ValueSet], levels: int) -> list[dict[str, ValueSet]]:
@@ -415,7 +426,7 @@ class Analysis:
                     continue
                 for caller_site in self.callers_of.get(func, ()):
                     def args(i: int, s: CallSite = caller_site) -> ValueSet:
-                        return frozenset(in_frame(v, s.caller) for v in self.values.arg(s, i))
+                        return in_frame_all(self.values.arg(s, i), s.caller)
                     new = {k: substitute_all(v, args) for k, v in ex.items()}
                     state = (caller_site.caller, _exprs_key(new))
                     if state in seen:

@@ -22,7 +22,6 @@ from ..engine.base import (
     RUNTIME_BYTES,
     STORES,
     TABLE_CALLS,
-    Asked,
     Engine,
 )
 from ..model import UNKNOWN, Addr, Arguments, CallSite, CaseSet, Reference, Store, Value, ValueSet
@@ -56,25 +55,33 @@ class CallValues:
         self.reflows = 0
         self._flowed: set[int] = set()
 
-    def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> None:
+    def resolve(self, functions: Iterable[int], asked: Optional[Mapping[int, dict[int, set[int]]]] = None) -> None:
         """Ask the engine for the functions not asked yet (in the order given), and take their stores.
 
         ``asked`` names, for some of the functions, the arguments of their call sites a stage reads now: a
         sliced engine then runs only the code those need. Reading any other argument of such a function later
-        asks the engine again for all of it (``arg``), so every value read is the one a full answer gives."""
+        asks the engine again for all of it (``arg``), so every value read is the one a full answer gives.
+        A function's question is kept as the record of what it was answered for, not copied (12K functions at the
+        1x scale kernel): a caller hands over maps it builds for the call and changes no more."""
         todo = []
         wanted: dict[int, dict[int, set[int]]] = {}
+        resolved, partial, later = self.resolved, self._partial, self._later
+        sliced = asked is not None and self.engine.sliced
         for rva in dict.fromkeys(functions):
-            ask = asked.get(rva) if asked is not None and self.engine.sliced else None
-            covered = self._partial.get(rva)
-            if rva in self.resolved and (covered is None or (ask is not None and _covers(covered, ask))):
+            ask = asked.get(rva) if sliced else None  # type: ignore[union-attr]
+            covered = partial.get(rva)
+            if rva in resolved and (covered is None or (ask is not None and _covers(covered, ask))):
                 continue
-            if ask is not None and rva in self._later:
-                later = self._later[rva]
-                ask = None if later is None else _merged(ask, later)
             todo.append(rva)
-            if ask is not None:
-                wanted[rva] = _merged(covered or {}, ask)
+            if ask is None:
+                continue
+            if rva in later:
+                more = later[rva]
+                if more is not None:  # (None: all of it)
+                    merged = _merged(ask, more)
+                    wanted[rva] = _merged(covered, merged) if covered else merged
+            else:
+                wanted[rva] = _merged(covered, ask) if covered else ask
         if not todo:
             return
         new = [rva for rva in todo if rva not in self.resolved]
@@ -100,13 +107,15 @@ class CallValues:
         else:  # a function asked again: its stores are known already
             first = set(new)
             self.stores.extend(store for store in answer.stores if store.function in first)
+        by_function, by_global = self._by_function, self._by_global
         for pos in range(start, len(self.stores)):
             store = self.stores[pos]
-            self._by_function.setdefault(store.function, []).append(pos)
-            if isinstance(store.address, Addr):
-                if store.address.rva not in self._by_global:
+            by_function.setdefault(store.function, []).append(pos)
+            address = store.address
+            if isinstance(address, Addr):
+                if address.rva not in by_global:
                     self._global_rvas = []
-                self._by_global.setdefault(store.address.rva, []).append(pos)
+                by_global.setdefault(address.rva, []).append(pos)
 
     def ask_later(self, asked: Mapping[int, Optional[Mapping[int, Collection[int]]]]) -> None:
         """Questions a later stage will ask (function -> {call-site RVA: argument indices}, None: all of it):
@@ -120,35 +129,30 @@ class CallValues:
             else:
                 later[rva] = _merged(later.get(rva) or {}, ask)
 
-    def _complete(self, site: CallSite, index: Optional[int]) -> None:
-        """An argument (``None``: every argument) of a function answered for others only: ask for all of it
-        (whoever reads one argument the resolving stage did not name, as the TraceLogging writer search does
-        each site in turn, reads more of them next)."""
-        covered = self._partial.get(site.caller)
-        if covered is None:
-            return
-        indices = covered.get(site.rva)
-        if index is None or indices is None or index not in indices:
-            self.resolve([site.caller])
-
     def args(self, site: CallSite) -> Optional[Arguments]:
-        """The site's argument value sets, None where its function was not resolved or the engine had none."""
-        if self._partial:
-            self._complete(site, None)
+        """The site's argument value sets, None where its function was not resolved or the engine had none.
+        A function answered for some arguments only is asked for all of it first (whoever reads every
+        argument of a site, as the TraceLogging writer search does, reads more sites of it next)."""
+        if site.caller in self._partial:
+            self.resolve([site.caller])
         return self._args.get((site.caller, site.rva))
 
     def answered(self, site: CallSite) -> bool:
         """True if the engine gave values for the site (its function resolved and the site reached)."""
-        if self._partial and site.rva not in self._partial.get(site.caller, {site.rva: ()}):
-            self._complete(site, None)
+        covered = self._partial.get(site.caller)
+        if covered is not None and site.rva not in covered:
+            self.resolve([site.caller])
         return (site.caller, site.rva) in self._args
 
     def arg(self, site: CallSite, index: int) -> ValueSet:
         """The value set of one argument (``{UNKNOWN}`` where nothing is known)."""
-        partial = self._partial
-        if partial and site.caller in partial:  # ``_complete``, looked up here first (the most read method)
-            self._complete(site, index)
-        args = self._args.get((site.caller, site.rva))
+        caller, rva = site.caller, site.rva
+        covered = self._partial.get(caller)
+        if covered is not None:  # answered for other arguments only: ask for all of the function
+            indices = covered.get(rva)
+            if indices is None or index not in indices:
+                self.resolve([caller])
+        args = self._args.get((caller, rva))
         if args is None or index >= len(args):
             return _UNKNOWN_SET
         return args[index]

@@ -131,6 +131,11 @@ class PEImage(Memory):
     #: IAT slot RVA -> "dll!name" for imported functions.
     imports: dict[int, str] = field(default_factory=dict)
     runtime_functions: list[RuntimeFunction] = field(default_factory=list)
+    #: Indexes in ``runtime_functions`` of every entry but the plain ones (most): a primary function whose
+    #: UNWIND_INFO the load read in place and found naming no language handler. Chained entries and those that
+    #: may name a handler are among them, so the passes that look only for those read only these. None (an
+    #: image not made by ``parse_pe``): not known, every entry may be one.
+    special_entries: Optional[list[int]] = None
     codeview: Optional[CodeViewInfo] = None
     timestamp: int = 0
     entry_point: int = 0
@@ -317,7 +322,8 @@ def parse_pe(data: ImageData, path: str = "<memory>") -> PEImage:
 
     if len(directories) > IMAGE_DIRECTORY_ENTRY_EXCEPTION:
         exc_dir = directories[IMAGE_DIRECTORY_ENTRY_EXCEPTION]
-        image.runtime_functions = _runtime_functions(image, exc_dir.VirtualAddress, exc_dir.Size)
+        image.runtime_functions, image.special_entries = _runtime_functions(image, exc_dir.VirtualAddress,
+                                                                               exc_dir.Size)
     image.release()  # the pages pefile's parse touched
     return image
 
@@ -381,8 +387,18 @@ def _codeview(data: ImageData, offset: int, size: int) -> Optional[CodeViewInfo]
     return CodeViewInfo(pdb_name=pdb_name, guid=guid, age=age)
 
 
-def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunction]:
-    """RUNTIME_FUNCTION entries with chained entries linked to the function they continue.
+#: The first byte of an UNWIND_INFO (``Version:3 Flags:5``) -> 0 for a primary function's that names no language
+#: handler, _HANDLED when it names one, _CHAINED when it chains (one table lookup per entry, no flag tests).
+_HANDLED, _CHAINED = 1, 2
+_UNWIND_KINDS = tuple(_CHAINED if (byte >> 3) & UNW_FLAG_CHAININFO else
+                      _HANDLED if (byte >> 3) & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER) else 0 for byte in range(256))
+
+
+def _runtime_functions(image: PEImage, rva: int, size: int) -> tuple[list[RuntimeFunction], list[int]]:
+    """RUNTIME_FUNCTION entries with chained entries linked to the function they continue, and the indexes of
+    those that are not plain (``PEImage.special_entries``: the flags read here tell a plain primary entry read
+    in place; every other entry is one), so that the passes looking for chained entries or language handlers
+    read only those.
 
     One pass over the table: the sections an entry's code and unwind info fall in are looked up only when
     they change (an image's entries are sorted and their unwind info sits in one section), so the cost per
@@ -392,7 +408,7 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
     ``_make`` run Python code per entry, and node.exe has 60,059).
     """
     if not rva or size < RUNTIME_FUNCTION_SIZE:
-        return []
+        return [], []
     blob = image.read(rva, size - size % RUNTIME_FUNCTION_SIZE)  # bounded: short at section end, capped zero fill
     blob = blob[: len(blob) - len(blob) % RUNTIME_FUNCTION_SIZE]  # a directory cut short ends on a whole entry
     # Cached section bounds are exact only when no two sections overlap (else the first in header order wins).
@@ -403,6 +419,7 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
     result: list[RuntimeFunction] = []
     add = result.append
     later: list[int] = []  # indexes in result of the entries whose parent is resolved after the pass
+    handled: list[int] = []  # indexes in result of the primary entries read in place that may name a handler
     code_lo = code_hi = 0
     # The file-backed span of the section the last unwind record was in: [lo, hi) in RVAs, at ``base`` in the file.
     lo = hi = base = 0
@@ -423,7 +440,9 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
                 section = section_at(unwind)
                 if section is not None and cache:
                     lo, hi, base = section.rva, section.rva + section.raw_size, section.raw_offset - section.rva
-            if lo <= unwind <= hi - 4 and not (data[base + unwind] >> 3) & UNW_FLAG_CHAININFO:
+            if lo <= unwind <= hi - 4 and (kind := _UNWIND_KINDS[data[base + unwind]]) != _CHAINED:
+                if kind:
+                    handled.append(len(result))
                 add(make((begin, end, unwind, None)))  # the common case, read in place: a primary function
                 continue
         later.append(len(result))
@@ -439,7 +458,8 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> list[RuntimeFunct
             else:
                 parent = _chain_root(image, unwind, begins)
             result[index] = make((begin, end, unwind, None if parent == begin else parent))
-    return result
+        handled = sorted(handled + later)
+    return result, handled
 
 
 def _chain_root(image: PEImage, unwind_rva: int, begins: Collection[int]) -> Optional[int]:

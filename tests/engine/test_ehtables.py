@@ -161,3 +161,48 @@ def test_a_catch_continuation_is_a_landing_pad_of_the_parent():
                           check=True).stdout
     resumes = {int(m.group(1), 16) - base for m in re.finditer(r"leaq\s.*%rax\s+# 0x([0-9a-f]+) <CatchWrite\+", text)}
     assert resumes and resumes <= tables.landing_pads[parent]
+
+
+@pytest.mark.parametrize("name", ["ViGEmBus.sys", "vcamp140.dll", "OpenConsole.exe", "_etwtrace.cp311-win_amd64.pyd"])
+def test_reading_only_the_special_entries_finds_what_reading_every_entry_finds(real_binary, name):
+    """The PE load leaves out of ``special_entries`` only plain entries (primary, flags read, no handler): the
+    handlers and the chained fragments read from the special entries alone are those read from every entry,
+    in the same order."""
+    image = load_pe(str(real_binary(name)))
+    special = image.special_entries
+    assert special is not None and len(special) < len(image.runtime_functions)
+    handlers = ehtables.language_handlers(image)
+    functions = discover(image, {}).functions
+    chained = [rf for rf in image.runtime_functions if rf.parent is not None]
+    assert chained == [image.runtime_functions[i] for i in special if image.runtime_functions[i].parent is not None]
+    assert chained or name in ("ViGEmBus.sys", "vcamp140.dll")  # OpenConsole.exe has 770, the .pyd 19
+    image.special_entries = None
+    assert handlers and ehtables.language_handlers(image) == handlers
+    assert discover(image, {}).functions == functions
+
+
+def test_special_entries_of_damaged_unwind_data_still_find_every_handler_and_fragment():
+    """The funclets fixture with unwind flags and RUNTIME_FUNCTION entries damaged at random (seeded: chain
+    flags, odd unwind RVAs, the form that names another entry, and RVAs outside any section): the special
+    entries read give the handlers and fragments a read of every entry gives."""
+    clean = open(DLL, "rb").read()
+    image = load_pe(DLL)
+    entries = image.runtime_functions
+    flags = [at for rf in entries if (at := image.file_offset(rf.unwind, 1)) is not None]
+    table = clean.find(struct.pack("<III", entries[0].begin, entries[0].end, entries[0].unwind))
+    assert flags and table > 0
+    rng = random.Random(5)
+    chained = 0
+    for _ in range(30):
+        data = bytearray(clean)
+        for _k in range(4):
+            data[rng.choice(flags)] = rng.randrange(256)
+        for _k in range(2):
+            unwind = rng.choice([0x7FFF0000, entries[rng.randrange(len(entries))].unwind | 1])
+            struct.pack_into("<I", data, table + 12 * rng.randrange(len(entries)) + 8, unwind)
+        damaged = parse_pe(bytes(data), "funclets.dll")
+        chained += sum(rf.parent is not None for rf in damaged.runtime_functions)
+        found = ehtables.language_handlers(damaged), discover(damaged, {}).functions
+        damaged.special_entries = None
+        assert (ehtables.language_handlers(damaged), discover(damaged, {}).functions) == found
+    assert chained  # the damage made chained entries

@@ -13,7 +13,7 @@ from api_to_etw.analysis.values import CallValues, asked_at
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.engine.native.dataflow import MAX_ARGS
 from api_to_etw.engine.native.engine import NativeEngine
-from api_to_etw.model import UNKNOWN
+from api_to_etw.model import UNKNOWN, CallSite, Facts, Resolution
 
 FIXTURES = [
     os.path.join(SAMPLES, "synthkernel", "O2", "synthkernel.exe"),
@@ -39,6 +39,21 @@ def _native(path: str) -> NativeEngine:
 def _callers(engine: NativeEngine) -> list[int]:
     facts = engine.load()
     return sorted({s.caller for s in facts.calls if not facts.functions[s.caller].imported})
+
+
+def _first_arguments_only(path: str) -> tuple[Facts, Resolution, CallValues, dict[int, CallSite]]:
+    """The fixture's facts, the full answer for every calling function, and a ``CallValues`` asked for the first
+    argument of each function's first site only (with those sites)."""
+    engine = _native(path)
+    functions = _callers(engine)
+    full = engine.resolve(functions)
+    facts = engine.load()
+    first: dict[int, CallSite] = {}
+    for site in sorted(facts.calls, key=lambda s: s.rva):
+        first.setdefault(site.caller, site)
+    values = CallValues(engine)
+    values.resolve(functions, asked_at((first[f], (0,)) for f in functions))
+    return facts, full, values, first
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: os.path.relpath(p, SAMPLES))
@@ -76,15 +91,7 @@ def test_sliced_answer_is_the_full_answer_where_asked(path: str, every: int) -> 
 def test_call_values_completes_a_function_when_another_argument_is_read(path: str) -> None:
     """The resolver asks for the first argument of each function's first site; reading any other argument
     then gives the full answer's value, and the stores are taken once."""
-    engine = _native(path)
-    functions = _callers(engine)
-    full = engine.resolve(functions)
-    facts = engine.load()
-    first = {}
-    for site in sorted(facts.calls, key=lambda s: s.rva):
-        first.setdefault(site.caller, site)
-    values = CallValues(engine)
-    values.resolve(functions, asked_at((first[f], (0,)) for f in functions))
+    facts, full, values, first = _first_arguments_only(path)
     assert values.stores == full.stores
     for site in facts.calls:
         if site.caller not in first:
@@ -93,7 +100,27 @@ def test_call_values_completes_a_function_when_another_argument_is_read(path: st
             expected = full.args.get((site.caller, site.rva))
             assert values.arg(site, i) == (expected[i] if expected else frozenset((UNKNOWN,)))
     assert values.stores == full.stores
-    values.resolve(functions)  # all complete now: nothing asked again
+    values.resolve(sorted(first))  # all complete now: nothing asked again
+    assert values.stores == full.stores
+
+
+@pytest.mark.parametrize("path", FIXTURES[:4], ids=lambda p: os.path.relpath(p, SAMPLES))
+@pytest.mark.parametrize("read", ["args", "answered"])
+def test_call_values_completes_a_function_when_a_whole_site_is_read(path: str, read: str) -> None:
+    """``args`` (every argument of a site) and ``answered`` (a site nobody named) of functions answered for the first
+    argument of their first site only give what the full answer gives, as ``arg`` does."""
+    facts, full, values, first = _first_arguments_only(path)
+    checked = 0
+    for site in facts.calls:
+        if site.caller not in first:
+            continue
+        key = (site.caller, site.rva)
+        if read == "args":
+            assert values.args(site) == full.args.get(key)
+        else:
+            assert values.answered(site) == (key in full.args)
+        checked += 1
+    assert checked > len(first)  # sites besides the asked ones were read
     assert values.stores == full.stores
 
 

@@ -114,13 +114,15 @@ class ScopeRecord:
 # --------------------------------------------------------------------------------------------- UNWIND_INFO
 def language_handlers(image: PEImage) -> list[LanguageHandler]:
     """The language-specific handler of every primary RUNTIME_FUNCTION that names one (chained entries
-    carry no handler of their own)."""
+    carry no handler of their own). Only the PE load's ``special_entries`` are read: it read every entry's
+    flags already, and most name no handler."""
     out = []
     data = image.data
     disjoint = image.disjoint_sections  # then the section of one UNWIND_INFO holds the next ones up to its end
     section = None
     low = high = 0  # the section's RVAs (the UNWIND_INFOs are in one or two sections: looked up when one leaves it)
-    for rf in image.runtime_functions:
+    entries, candidates = image.runtime_functions, image.special_entries
+    for rf in entries if candidates is None else map(entries.__getitem__, candidates):
         unwind = rf.unwind
         if rf.parent is not None or unwind & 1:
             continue

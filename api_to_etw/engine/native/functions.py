@@ -36,6 +36,7 @@ _MOV = Mnemonic.MOV
 _REG = OpKind.REGISTER
 _full_register = RegisterExt.full_register
 _START = itemgetter(0)
+_END = itemgetter(1)
 _CALLEE = itemgetter(2)
 _SITE_CALLER = attrgetter("caller")
 #: Functions whose edges become sites in one list comprehension (their edges are let go batch by batch).
@@ -131,22 +132,13 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
                 return True
         return False
 
-    extents: dict[int, int] = {}  # entry -> end
-    fragments: dict[int, list[tuple[int, int]]] = {}
-    for rf in image.runtime_functions:
-        if rf.parent is None:
-            extents[rf.begin] = max(extents.get(rf.begin, 0), rf.end)
-    for rf in image.runtime_functions:
-        if rf.parent is not None:
-            if rf.parent in extents:
-                fragments.setdefault(rf.parent, []).append((rf.begin, rf.end))
-            else:
-                extents.setdefault(rf.begin, rf.end)
-
+    extents, fragments = _unwind_extents(image)
     from_unwind = set(extents)  # extents known exactly; the others are estimated and may be split
-    # The named entries unwind data does not give (a set: the order they are settled in is sorted).
-    pending = {rva for rva in set(code_symbols).union(image.exports, (image.entry_point,)).difference(extents)
-               if rva and in_code(rva)}
+    # The named entries unwind data does not give (a set: the order they are settled in is sorted), those in code
+    # taken by a slice of the sorted candidates per code section (no test per candidate).
+    named = sorted(set(code_symbols).union(image.exports, (image.entry_point,)).difference(extents, (0,)))
+    after = bisect.bisect_left
+    pending = set(chain.from_iterable(named[after(named, low) : after(named, high)] for low, high in code_spans))
 
     functions: dict[int, Function] = {}
     calls: EdgesByEntry = {}
@@ -322,6 +314,31 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
     _replace_sites(fmap, order, {entry: call_sites(edges) for entry, edges in rescanned.items()})
     image.release()
     return fmap
+
+
+def _unwind_extents(image: PEImage) -> tuple[dict[int, int], dict[int, list[tuple[int, int]]]]:
+    """Entry -> end of each function the exception directory gives (a primary RUNTIME_FUNCTION, the longest
+    where a hostile table repeats a begin; a chained entry whose parent is no primary one), and the chained
+    fragments of each. Chained entries are among the PE load's ``special_entries``: when none is, and no begin
+    repeats, the extents are one C-level pass over the entries (the 1x kernel's 23,976)."""
+    entries, special = image.runtime_functions, image.special_entries
+    chained = None if special is None else [rf for rf in map(entries.__getitem__, special) if rf.parent is not None]
+    if chained == []:
+        extents = dict(zip(map(_START, entries), map(_END, entries)))
+        if len(extents) == len(entries):
+            return extents, {}
+    extents = {}
+    for rf in entries:
+        if rf.parent is None:
+            extents[rf.begin] = max(extents.get(rf.begin, 0), rf.end)
+    fragments: dict[int, list[tuple[int, int]]] = {}
+    for rf in entries if chained is None else chained:
+        if rf.parent is not None:
+            if rf.parent in extents:
+                fragments.setdefault(rf.parent, []).append((rf.begin, rf.end))
+            else:
+                extents.setdefault(rf.begin, rf.end)
+    return extents, fragments
 
 
 def _work(entries: Iterable[int], extents: dict[int, int],
