@@ -387,6 +387,13 @@ def _codeview(data: ImageData, offset: int, size: int) -> Optional[CodeViewInfo]
     return CodeViewInfo(pdb_name=pdb_name, guid=guid, age=age)
 
 
+#: The first byte of an UNWIND_INFO (``Version:3 Flags:5``) -> 0 for a primary function's that names no language
+#: handler, _HANDLED when it names one, _CHAINED when it chains (one table lookup per entry, no flag tests).
+_HANDLED, _CHAINED = 1, 2
+_UNWIND_KINDS = tuple(_CHAINED if (byte >> 3) & UNW_FLAG_CHAININFO else
+                      _HANDLED if (byte >> 3) & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER) else 0 for byte in range(256))
+
+
 def _runtime_functions(image: PEImage, rva: int, size: int) -> tuple[list[RuntimeFunction], list[int]]:
     """RUNTIME_FUNCTION entries with chained entries linked to the function they continue, and the indexes of
     those that are not plain (``PEImage.special_entries``: the flags read here tell a plain primary entry read
@@ -413,7 +420,6 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> tuple[list[Runtim
     add = result.append
     later: list[int] = []  # indexes in result of the entries whose parent is resolved after the pass
     handled: list[int] = []  # indexes in result of the primary entries read in place that may name a handler
-    handler_flags = UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER
     code_lo = code_hi = 0
     # The file-backed span of the section the last unwind record was in: [lo, hi) in RVAs, at ``base`` in the file.
     lo = hi = base = 0
@@ -434,8 +440,8 @@ def _runtime_functions(image: PEImage, rva: int, size: int) -> tuple[list[Runtim
                 section = section_at(unwind)
                 if section is not None and cache:
                     lo, hi, base = section.rva, section.rva + section.raw_size, section.raw_offset - section.rva
-            if lo <= unwind <= hi - 4 and not (flags := data[base + unwind] >> 3) & UNW_FLAG_CHAININFO:
-                if flags & handler_flags:
+            if lo <= unwind <= hi - 4 and (kind := _UNWIND_KINDS[data[base + unwind]]) != _CHAINED:
+                if kind:
                     handled.append(len(result))
                 add(make((begin, end, unwind, None)))  # the common case, read in place: a primary function
                 continue
