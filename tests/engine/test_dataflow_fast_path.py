@@ -13,7 +13,6 @@ from conftest import code_fixtures
 
 from api_to_etw.binary.loader import open_binary
 from api_to_etw.binary.pe import load_pe
-from api_to_etw.engine.native import dataflow
 from api_to_etw.engine.native import engine as native_engine
 from api_to_etw.engine.native.dataflow import FunctionDataflow
 from api_to_etw.engine.native.engine import NativeEngine
@@ -61,20 +60,3 @@ def test_a_real_driver_resolves_the_same_both_ways(real_binary, monkeypatch):
     fast, slow, count = _both_ways(NativeEngine(image, None), monkeypatch)
     assert count > 100 and len(fast.args) > 1000
     _same(fast, slow)
-
-
-def test_register_arithmetic_steps_from_its_prepared_source(monkeypatch):
-    """``add``/``sub``/``and``/... of a register by an immediate or a register run from the prepared operation
-    (the source's values or register taken once per distinct instruction); the both-ways tests above check
-    their values against ``_arith``'s."""
-    prepared = {}
-    monkeypatch.setattr(dataflow, "_OPS", prepared)
-    for path in code_fixtures():
-        loaded = open_binary(path)
-        engine = NativeEngine(loaded.image, loaded.pdb)
-        facts = engine.load()
-        engine.resolve(sorted(rva for rva, f in facts.functions.items() if not f.imported))
-    arith = [op for op in prepared.values() if op[0] == dataflow._OP_ARITH]
-    assert any(op[5] is not None for op in arith), "an immediate source prepared"
-    assert any(op[6] is not None for op in arith), "a register source prepared"
-    assert all(op[5] is None or op[6] is None for op in arith)

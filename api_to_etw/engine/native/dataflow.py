@@ -304,6 +304,8 @@ class FunctionDataflow:
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
         self._edge_states: dict[int, State] = {}
+        #: Register writes of ``mov`` and ``lea`` may skip ``_write`` (a subclass that watches writes overrides it).
+        self._own_writes = type(self)._write is FunctionDataflow._write
 
     def stores(self) -> list[Store]:
         """Stores to memory outside the frame seen while running (values joined over all visits)."""
@@ -482,14 +484,10 @@ class FunctionDataflow:
     #: then ``_run_block`` runs each instruction's prepared operation (``_prepare``), else every instruction
     #: goes through ``_step``.
     _stock = True
-    #: Register writes of ``mov`` and ``lea`` may skip ``_write`` (a subclass that watches writes overrides it);
-    #: both flags are the class's, set once when it is made rather than in every flow's set-up.
-    _own_writes = True
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        cls._own_writes = cls._write is FunctionDataflow._write
-        cls._stock = cls._step is FunctionDataflow._step and cls._own_writes
+        cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
 
     def _run_block(self, block: list[Instruction], flows: bytes, state: State, inside) -> Sequence[int]:
         """Run one block (``flows``: its instructions' flow controls, as the set-up read them) from ``state``;
@@ -523,13 +521,8 @@ class FunctionDataflow:
                         self._stack_store(state, rsp - 8, 8, regs.get(op[1], _UNK))
                     continue
                 if kind == _OP_ARITH:  # add/sub/or/xor/... r, x: an unknown register stays unknown
-                    dst = regs.get(op[1], _UNK)
-                    if dst is _UNK and op[2]:
+                    if regs.get(op[1], _UNK) is _UNK and op[2]:
                         regs[op[1]] = _UNK
-                    elif op[5] is not None:  # an immediate source: its values are prepared
-                        regs[op[1]] = _arith_result(op[3], dst, op[5], op[4])
-                    elif op[6] is not None:  # a register source
-                        regs[op[1]] = _arith_result(op[3], dst, _read_register(op[6], state), op[4])
                     else:
                         self._arith(instr, state, op[3])
                     continue
@@ -1018,7 +1011,20 @@ class FunctionDataflow:
                     return
             state.rsp = None
             return
-        result = _arith_result(mn, dst, src, size)
+        if len(dst) == 1 and len(src) == 1 and mn != Mnemonic.AND:  # one value each: no set to build
+            (a,), (b,) = dst, src
+            folded = _fold(mn, a, b, size)
+            result = _UNK if folded is UNKNOWN else frozenset((folded,))
+            state.regs[reg] = self._partial(state.regs.get(reg, _UNK), result, size, shift) if partial else result
+            return
+        out = set()
+        for a in dst:
+            for b in src:
+                if mn == Mnemonic.AND and isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
+                    out.update(masked_values(b.value & MASKS[size]))
+                    continue
+                out.add(_fold(mn, a, b, size))
+        result = cap(out)
         state.regs[reg] = self._partial(state.regs.get(reg, _UNK), result, size, shift) if partial else result
 
     # ------------------------------------------------------------------ operands
@@ -1255,8 +1261,7 @@ for _mnemonic in _ARITH:
 _OP_COPY = 0  # (full destination, full source, truncate to 32 bits): ``mov r, r``
 _OP_SET = 1  # (full destination, values): ``mov r, imm``, ``lea r, [rip+x]``, ``xor r, r``
 _OP_PUSH = 2  # (full register): ``push r64``
-_OP_ARITH = 3  # (full destination, an unknown destination stays unknown, mnemonic, size, immediate source's
-#               values or None, source register or None): ``add r, x`` and the like
+_OP_ARITH = 3  # (full destination, an unknown destination stays unknown, mnemonic): ``add r, x`` and the like
 _OP_GLOBAL = 4  # (full destination, rva, size, truncate to 32 bits): ``mov r, [rip+x]``
 _OP_FRAME_STORE = 5  # (displacement, size, full source or None, values or None, truncate): ``mov [rsp+d], r/imm``
 _OP_FRAME_ADDRESS = 6  # (full destination, displacement): ``lea r, [rsp+d]``
@@ -1324,13 +1329,8 @@ def _prepared(instr: Instruction) -> _Op:
             elif whole:
                 if k1 == _REG_KIND and instr.op1_register == reg0 and (mn == _XOR or mn == _SUB):
                     return (_OP_SET, full0, _ZERO)
-                # Only a mask bounds an unknown value, and only an Import survives a 64-bit xor. The source is
-                # prepared where it is an immediate (its values) or a register (read as ``_arith`` reads it);
-                # a memory source goes through ``_arith``.
-                size0 = _SIZE[reg0]
-                return (_OP_ARITH, full0, mn != _AND and (mn != _XOR or size0 != 8), mn, size0,
-                        _CONSTANTS[instr.immediate(1) & _M64] if k1 in _IMM_KINDS else None,
-                        instr.op1_register if k1 == _REG_KIND else None)
+                # Only a mask bounds an unknown value, and only an Import survives a 64-bit xor.
+                return (_OP_ARITH, full0, mn != _AND and (mn != _XOR or _SIZE[reg0] != 8), mn)
     elif k0 == _MEM_KIND and mn == _MOV:
         if instr.is_ip_rel_memory_operand:
             if _MEM_SIZE[instr.memory_size] != 8:
@@ -1672,23 +1672,6 @@ def _truncated(values: ValueSet, size: int) -> ValueSet:
         if isinstance(value, Const) and value.value & mask != value.value:
             return frozenset(_truncate(v, size) for v in values)
     return values
-
-
-def _arith_result(mn: int, dst: ValueSet, src: ValueSet, size: int) -> ValueSet:
-    """What ``mn`` (``_ARITH``) of ``size`` bytes leaves in its destination register from the values of its
-    destination and source (before a partial write merges it with the register's other bits)."""
-    if len(dst) == 1 and len(src) == 1 and mn != _AND:  # one value each: no set to build
-        (a,), (b,) = dst, src
-        folded = _fold(mn, a, b, size)
-        return _UNK if folded is UNKNOWN else frozenset((folded,))
-    out = set()
-    for a in dst:
-        for b in src:
-            if mn == _AND and isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
-                out.update(masked_values(b.value & MASKS[size]))
-                continue
-            out.add(_fold(mn, a, b, size))
-    return cap(out)
 
 
 def _fold(mn: int, a: Value, b: Value, size: int) -> Value:

@@ -248,11 +248,9 @@ class NativeEngine(Engine):
         out = []
         sites_by_function = self._sites_by_function
         copiers, fillers = self._copiers, self._fillers
-        modelled = copiers | fillers.keys()
         image, runtime, landing_pads = self.image, self._runtime, self._landing_pads
         for func, asked in functions:
-            known = sites_by_function.get(func.rva)
-            assert known is not None  # ``resolve`` keeps only functions with sites
+            known = sites_by_function[func.rva]
             if asked is None:
                 sites = {rva: site.working_copy() for rva, site in known.items()}
                 answered: Collection[int] = sites
@@ -264,14 +262,9 @@ class NativeEngine(Engine):
                     if site is not None:
                         sites[rva] = site.working_copy()
                         answered.append(rva)
-            # The sites of modelled callees (memcpy, memset: few functions have one) in one pass over the sites.
-            copies: Collection[int] = ()
-            fills = None
-            if modelled:
-                special = [site for site in known.values() if site.callee in modelled]
-                if special:
-                    copies = [site.rva for site in special if site.callee in copiers]
-                    fills = {site.rva: fillers[site.callee] for site in special if site.callee in fillers}
+            copies = [rva for rva, site in sites.items() if site.callee in copiers] if copiers else ()
+            fills = {rva: fillers[site.callee] for rva, site in sites.items()
+                     if site.callee in fillers} if fillers else None
             flow = FunctionDataflow(image, image.image_base, image.size_of_image, sites, func.rva,
                                     self._call_results, copies, codecs=runtime.codecs, dispatch=runtime.dispatch,
                                     fill_calls=fills, checks=runtime.check, asked=asked,
