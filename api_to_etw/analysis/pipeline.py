@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from ..collector import collector_paused
 from ..engine.base import MEMORY, Engine
-from ..etw.apis import EVENT_ROLES, REGISTER_ROLES, ApiRole, EtwApi, lookup_all, write_function_label
+from ..etw.apis import REGISTER_ROLES, ApiRole, EtwApi, lookup_all, write_function_label
 from ..etw.descriptor import format_guid
 from ..model import (
     MAX_VALUES,
@@ -172,14 +172,8 @@ def call_graph(callers: dict[int, list[int]]) -> nx.DiGraph:
     return graph
 
 
-def api_roles(api: EtwApi) -> tuple[tuple[str, int], ...]:
-    """The event and registration roles an API's calls are read for, with their argument indices (in the roles'
-    order): what ``relevant_args`` reads, found once per API rather than by 17 attribute reads per call."""
-    return tuple((role, index) for role in EVENT_ROLES + REGISTER_ROLES if (index := getattr(api, role)) is not None)
-
-
 def relevant_args(roles: Iterable[tuple[str, int]], site: CallSite, values: CallValues) -> dict[str, ValueSet]:
-    """The argument value sets an API call site needs, by role (``api_roles``), tagged with the caller's frame."""
+    """The argument value sets an API call site needs, by role (``EtwApi.roles``), tagged with the caller's frame."""
     caller = site.caller
     return {role: in_frame_all(values.arg(site, index), caller) for role, index in roles}
 
@@ -231,7 +225,7 @@ class Analysis:
         # in node.exe).
         #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
         self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
-        #: ETW API callee -> ``api_roles`` of its API (``_roles``).
+        #: ETW API callee -> ``EtwApi.roles`` of its API (``_roles``).
         self._roles_of: dict[int, tuple[tuple[str, int], ...]] = {}
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
@@ -353,7 +347,7 @@ class Analysis:
         sites = self._api_sites(want)
         self.progress("resolve", 0, 1)
         callers = sorted({s.caller for s, _ in sites})
-        asked = self._writer_args(callers, asked_at((s, [i for _role, i in self._roles(s, api)]) for s, api in sites))
+        asked = self._writer_args(callers, asked_at((s, api.argument_slots) for s, api in sites))
         self.values.resolve(callers, self._passed_args(callers, asked))
         # wrapper function -> parameter indices that flow into an ETW call's event arguments
         wrappers: dict[int, set[int]] = {}
@@ -398,10 +392,10 @@ class Analysis:
         return found
 
     def _roles(self, site: CallSite, api: EtwApi) -> tuple[tuple[str, int], ...]:
-        """``api_roles`` of the API ``site`` calls, once per callee."""
+        """``EtwApi.roles`` of the API ``site`` calls, once per callee (17 attribute reads each time otherwise)."""
         roles = self._roles_of.get(site.callee)
         if roles is None:
-            roles = self._roles_of[site.callee] = api_roles(api)
+            roles = self._roles_of[site.callee] = api.roles
         return roles
 
     # ------------------------------------------------------------------ registrations

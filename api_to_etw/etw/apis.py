@@ -53,10 +53,15 @@ class EtwApi:
     instance: Optional[int] = None     # PEVENT_INSTANCE_INFO (CreateTraceInstanceId out, TraceEventInstance in)
 
     @property
+    def roles(self) -> tuple[tuple[str, int], ...]:
+        """The event and registration roles the analysis reads at a call, with their argument indices (in the
+        roles' order)."""
+        return tuple((role, index) for role in EVENT_ROLES + REGISTER_ROLES if (index := getattr(self, role)) is not None)
+
+    @property
     def argument_slots(self) -> tuple[int, ...]:
-        """The argument indices the analysis reads at a call (those of its event and registration roles)."""
-        return tuple(sorted({getattr(self, role) for role in EVENT_ROLES + REGISTER_ROLES
-                             if getattr(self, role) is not None}))
+        """The argument indices the analysis reads at a call (those of its ``roles``), each once, in order."""
+        return tuple(sorted({index for _role, index in self.roles}))
 
     @property
     def arguments_needed(self) -> int:
