@@ -66,9 +66,9 @@ class CallValues:
         todo = []
         wanted: dict[int, dict[int, set[int]]] = {}
         resolved, partial, later = self.resolved, self._partial, self._later
-        sliced = asked is not None and self.engine.sliced
+        sliced = asked if asked is not None and self.engine.sliced else None
         for rva in dict.fromkeys(functions):
-            ask = asked.get(rva) if sliced else None  # type: ignore[union-attr]
+            ask = sliced.get(rva) if sliced is not None else None
             covered = partial.get(rva)
             if rva in resolved and (covered is None or (ask is not None and _covers(covered, ask))):
                 continue
