@@ -680,6 +680,8 @@ class Analysis:
         self._depends: dict[ValueSet, tuple[bool, bool]] = {}
         #: Row function -> its Entry label.
         self._labels: dict[int, str] = {}
+        #: The IRP_MJ_DEVICE_CONTROL routines with IOCTL guards (``IoctlAttribution.codes`` is "" for any other).
+        self._ioctl_guards = self.entries.ioctl_guards
         max_depth = self.options.max_depth
         self._best: dict[tuple, tuple[tuple, Row]] = {}
         #: (provider GUID, id, version) of every manifest event a write site emits, reached or not.
@@ -854,15 +856,17 @@ class Analysis:
         best = into is self._best
         length = len(path_ids)
         keys = []
+        key_of = Row.key_of
         for event in events:  # a path longer than the kept one's loses before anything of it is built
-            key = Row.key_of(function, event, container)
+            key = key_of(function, event, container)
             if not best:
                 key += (event_site,)
             old = into.get(key)
             if old is None or old[0][0] >= length:
-                keys.append((key, event))
+                keys.append((key, event, old))
+        guarded = path_ids[0] in self._ioctl_guards  # the root
         if not keys:
-            if root in self.entries.ioctl_guards:  # the IOCTL search resolves the path's functions: as before
+            if guarded:  # the IOCTL search resolves the path's functions: as before
                 self.ioctl.codes(path_ids, site, hop)
             return
         names = []
@@ -874,11 +878,18 @@ class Analysis:
                 exported += 1
         if funcs[path_ids[0]].exported:
             exported -= 1
-        label = self._label(root) if entry is None else entry
-        ioctl = self.ioctl.codes(path_ids, site, hop)
+        if entry is None:
+            label = self._labels.get(root)
+            if label is None:
+                label = self._label(root)
+        else:
+            label = entry
+        ioctl = self.ioctl.codes(path_ids, site, hop) if guarded else ""  # codes() is "" for any other root
         rank = (length, names, site_rva)
-        for key, event in keys:  # a row is built only where it is kept
-            old = into.get(key)
+        single = len(keys) == 1  # nothing was stored between the look-up and here: its answer stands
+        for key, event, old in keys:  # a row is built only where it is kept
+            if not single:
+                old = into.get(key)
             if old is None or rank < old[0]:
                 into[key] = (rank, Row(event, function, container, names, exported, site_rva, None, event_site, label,
                                        ioctl))
