@@ -984,7 +984,7 @@ class Analysis:
         queue = deque([(start, exprs, [start], site.rva, dependent, param)])
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
-        roots, apis, callers_of, arg = self.roots, self.apis, self.callers_of, self.values.arg
+        roots, apis, callers_of, arg, dependence = self.roots, self.apis, self.callers_of, self.values.arg, self._dependence
         while queue:
             func, ex, suffix, hop, dependent, param = queue.popleft()
             if not param:
@@ -1000,16 +1000,34 @@ class Analysis:
                     continue
                 new = ex.copy()
                 args: Optional[Callable[[int], ValueSet]] = None
+                still: list[str] = []  # the new state's changing roles and whether one has a parameter (_changing)
+                param = False
                 for k in dependent:
                     values = new[k]
                     if len(values) == 1:
                         (only,) = values
                         if type(only) is Param:
-                            new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                            values = new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                        else:
+                            if args is None:
+                                args = self._framed_args(caller_site)
+                            values = new[k] = substitute_all(values, args)
+                    else:
+                        if args is None:
+                            args = self._framed_args(caller_site)
+                        values = new[k] = substitute_all(values, args)
+                    if len(values) == 1:  # _dependence's one-value answers, without its call
+                        kind = type(next(iter(values)))
+                        if kind is Const or kind is Addr:
                             continue
-                    if args is None:
-                        args = self._framed_args(caller_site)
-                    new[k] = substitute_all(values, args)
+                        if kind is Param:
+                            still.append(k)
+                            param = True
+                            continue
+                    has, changes = dependence(values)
+                    if changes:
+                        still.append(k)
+                        param = param or has
                 key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
@@ -1018,7 +1036,7 @@ class Analysis:
                         f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
                     return
                 seen.add(key)
-                queue.append((caller, new, [caller] + suffix, caller_site.rva, *changing(new, dependent)))
+                queue.append((caller, new, [caller] + suffix, caller_site.rva, still, param))
 
     def _changing(self, exprs: dict[str, ValueSet], roles: Iterable[str]) -> tuple[list[str], bool]:
         """Of ``roles``, those whose values in ``exprs`` a caller's substitution can change, and whether any
