@@ -430,6 +430,8 @@ class FunctionDataflow:
             block, block_flows = blocks[ip]
             self._edge_states = {}
             run_successors = self._run_block(block, block_flows, state, inside)
+            if run_successors is None:  # the block falls through to the next
+                run_successors = _successors(block[-1], inside, self.sites, self._orphans)
             edges = self._edge_states
             for succ in run_successors:
                 if succ not in blocks:
@@ -514,13 +516,17 @@ class FunctionDataflow:
         super().__init_subclass__(**kwargs)
         cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
 
-    def _run_block(self, block: list[Instruction], flows: bytes, state: State, inside) -> Sequence[int]:
+    def _run_block(self, block: list[Instruction], flows: bytes, state: State, inside) -> Optional[Sequence[int]]:
         """Run one block (``flows``: its instructions' flow controls, as the set-up read them) from ``state``;
-        the blocks control goes on to. Calls and branches are taken from ``flows`` without the operation table
-        (their tuple would only say the flow control again, and their targets make most of them distinct)."""
+        the blocks control goes on to where it ends with a branch or an end, None where it runs off its last
+        instruction (the successors of that are the caller's to find: a one-block function needs none). Calls
+        and branches are taken from ``flows`` without the operation table (their tuple would only say the flow
+        control again, and their targets make most of them distinct)."""
         stock = self._stock
         regs = state.regs
         ops = _OPS
+        narrow = _NARROW_SETS
+        copy_calls, fill_calls, call_results, record = self.copy_calls, self.fill_calls, self.call_results, self._record
         for instr, fc in zip(block, flows):
             if fc == _NEXT:
                 if not stock:
@@ -534,7 +540,7 @@ class FunctionDataflow:
                 kind = op[0]
                 if kind == _OP_COPY:  # mov r, r
                     values = regs.get(op[2], _UNK)
-                    regs[op[1]] = values if not op[3] or values is _UNK else _truncated(values, 4)
+                    regs[op[1]] = values if not op[3] or values is _UNK or values in narrow else _dword(values)
                     continue
                 if kind == _OP_SET:  # mov r, imm; lea r, [rip+x]; xor r, r
                     regs[op[1]] = op[2]
@@ -542,8 +548,17 @@ class FunctionDataflow:
                 if kind == _OP_PUSH:
                     rsp = state.rsp
                     if rsp is not None:
-                        state.rsp = rsp - 8
-                        self._stack_store(state, rsp - 8, 8, regs.get(op[1], _UNK))
+                        rsp -= 8
+                        state.rsp = rsp
+                        values = regs.get(op[1], _UNK)
+                        stack = state.stack
+                        if values is _UNK and not state.copies and not state.escaped and (
+                                not stack or rsp + 8 <= min(stack)):
+                            # A callee-saved register pushed below the frame (the prologue): nothing to split,
+                            # copy or un-escape, so ``_stack_store`` would only add the slot.
+                            stack[rsp] = (8, _UNK)
+                        else:
+                            self._stack_store(state, rsp, 8, values)
                     continue
                 if kind == _OP_ARITH:  # add/sub/or/xor/... r, x: an unknown register stays unknown
                     if regs.get(op[1], _UNK) is _UNK and op[2]:
@@ -553,7 +568,7 @@ class FunctionDataflow:
                     continue
                 if kind == _OP_GLOBAL:  # mov r, [rip+x]
                     values = self._global_load(op[2], op[3])
-                    regs[op[1]] = values if not op[4] or values is _UNK else _truncated(values, 4)
+                    regs[op[1]] = values if not op[4] or values is _UNK or values in narrow else _dword(values)
                     continue
                 if kind == _OP_FRAME_STORE:  # mov [rsp+d], r/imm
                     rsp = state.rsp
@@ -561,8 +576,8 @@ class FunctionDataflow:
                         values = op[4]
                         if values is None:
                             values = regs.get(op[3], _UNK)
-                            if op[5] and values is not _UNK:
-                                values = _truncated(values, 4)
+                            if op[5] and values is not _UNK and values not in narrow:
+                                values = _dword(values)
                         self._stack_store(state, rsp + op[1], op[2], values)
                     continue
                 if kind == _OP_FRAME_ADDRESS:  # lea r, [rsp+d]
@@ -584,20 +599,21 @@ class FunctionDataflow:
                 continue
             if fc == _CALL or fc == _INDIRECT_CALL:
                 ip = instr.ip
-                copy = ip in self.copy_calls and (regs.get(_RCX, _UNK), regs.get(_RDX, _UNK), regs.get(_R8, _UNK))
-                layout = self.fill_calls.get(ip) if self.fill_calls else None
+                copy = copy_calls and ip in copy_calls and (regs.get(_RCX, _UNK), regs.get(_RDX, _UNK),
+                                                            regs.get(_R8, _UNK))
+                layout = fill_calls.get(ip) if fill_calls else None
                 fill = layout is not None and (regs.get(_RCX, _UNK),
                                                _ZERO if layout[0] is None else regs.get(layout[0], _UNK),
                                                regs.get(layout[1], _UNK))
-                self._record(ip, state, False)
+                record(ip, state, False)
                 passed = self._codec_argument(instr, state) if self.codecs else None
                 if self.targets is not None and fc == _INDIRECT_CALL:
                     self._record_target(instr, state)
                 # What the call leaves: the volatile registers unknown, its home space (shadow slots) gone.
                 regs.update(_VOLATILE_UNKNOWN)
                 rsp = state.rsp
-                if rsp is not None and state.stack:
-                    stack = state.stack
+                stack = state.stack
+                if rsp is not None and stack:
                     home = rsp + 0x20
                     if min(stack) < home:  # at the 1x kernel's 26,498 calls with a frame, never: no pass
                         for off in [o for o in stack if rsp <= o < home]:
@@ -606,7 +622,7 @@ class FunctionDataflow:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
                 if fill:
                     _block_fill(state, fill[0], fill[1], fill[2], 1)
-                result = self.call_results.get(ip) if self.call_results else None
+                result = call_results.get(ip) if call_results else None
                 if result is not None:
                     regs[_RAX] = result
                 elif passed is not None:
@@ -628,7 +644,7 @@ class FunctionDataflow:
             if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
                 return []
             self._step(instr, state)
-        return _successors(block[-1], inside, self.sites, self._orphans)
+        return None
 
     def _guard(self, block: list[Instruction], branch: Instruction, state: State, target: int, fall: int) -> None:
         """``cmp r, N`` then an unsigned ``jcc``: on the edge where ``r`` is below the bound, ``r`` is one of
@@ -1703,6 +1719,19 @@ def _truncated(values: ValueSet, size: int) -> ValueSet:
         if isinstance(value, Const) and value.value & mask != value.value:
             return frozenset(_truncate(v, size) for v in values)
     return values
+
+
+#: Value sets with no constant wider than 32 bits (``_dword`` keeps them as they are): a set test in the stepping
+#: loop instead of a call per 32-bit register copy.
+_NARROW_SETS: set[ValueSet] = set()
+
+
+def _dword(values: ValueSet) -> ValueSet:
+    """``values`` through a 32-bit register (``_truncated`` to 4 bytes), remembering the sets it keeps whole."""
+    out = _truncated(values, 4)
+    if out is values and len(_NARROW_SETS) < _SHARED_LIMIT:
+        _NARROW_SETS.add(values)
+    return out
 
 
 def _fold(mn: int, a: Value, b: Value, size: int) -> Value:
