@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Optional, TypeVar, cast
 
 from iced_x86 import (
     Decoder,
+    DecoderOptions,
     FlowControl,
     Instruction,
     MemorySize,
@@ -79,6 +80,7 @@ _VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
 _NO_STACK_ARGS: tuple[ValueSet, ...] = (_UNK,) * (MAX_ARGS - 4)
 _NO_ARGS: tuple[ValueSet, ...] = (_UNK,) * MAX_ARGS
 _NO_SITES: frozenset[int] = frozenset()
+_NO_OPTIONS = DecoderOptions.NONE
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
 #: Bytes of a stack buffer captured when its address is passed to a call (only the known prefix beyond 16 is kept).
@@ -348,10 +350,10 @@ class FunctionDataflow:
         for start, stop in pieces:
             code = self.memory.read(start, stop - start)
             bounds.append((start, stop))
-            instrs.extend(Decoder(64, code, ip=start))
+            instrs.extend(Decoder(64, code, _NO_OPTIONS, start))  # positional: keywords cost a tenth of a decode
         if not instrs:
             return
-        entry = instrs[0].ip
+        entry = instrs[0].ip if len(bounds) > 1 else bounds[0][0]
         inside: Callable[[int], bool]
         if len(bounds) > 1:  # one piece decodes in address order already
             instrs.sort(key=_IP)
@@ -688,21 +690,25 @@ class FunctionDataflow:
     def _record(self, ip: int, state: State, tail: bool) -> None:
         """The argument values at the call (or tail jump) at ``ip``, into its site when it is one that is asked;
         at every call, the frame slots whose address is passed escape (the callee may write there)."""
-        get = state.regs.get
-        args: list[ValueSet] = [get(_RCX, _UNK), get(_RDX, _UNK), get(_R8, _UNK), get(_R9, _UNK)]
-        framed = []
-        for i in range(4):
-            values = args[i]
-            if values is _UNK:
-                continue
-            for value in values:
-                if isinstance(value, StackAddr):  # the callee may write through a frame address
-                    framed.append(i)
-                    state.escaped.update(v.offset for v in values if isinstance(v, StackAddr))
-                    break
+        regs = state.regs
+        args: list[ValueSet] = [regs.get(_RCX, _UNK), regs.get(_RDX, _UNK), regs.get(_R8, _UNK), regs.get(_R9, _UNK)]
+        framed: Optional[list[int]] = None  # the register arguments that hold a frame address (rarely any)
+        i = 0
+        for values in args:
+            if values is not _UNK:
+                for value in values:
+                    if isinstance(value, StackAddr):  # the callee may write through a frame address
+                        if framed is None:
+                            framed = [i]
+                        else:
+                            framed.append(i)
+                        state.escaped.update([v.offset for v in values if isinstance(v, StackAddr)])
+                        break
+            i += 1
         wanted: Optional[Collection[int]] = None
-        if self.asked is not None:
-            wanted = self.asked.get(ip)
+        asked = self.asked
+        if asked is not None:
+            wanted = asked.get(ip)
             if wanted is None:
                 return
         site = self.sites.get(ip)
@@ -716,7 +722,7 @@ class FunctionDataflow:
             for i in wanted:
                 if i < 4:
                     values = args[i]
-                    if i in framed:
+                    if framed is not None and i in framed:
                         values = frozenset([self._snapshot(v, state) for v in values])
                 elif i < MAX_ARGS and rsp is not None:
                     values = self._stack_load(state, rsp + (0x28 if tail else 0x20) + 8 * (i - 4), 8)
@@ -730,6 +736,8 @@ class FunctionDataflow:
             else:
                 self.found[ip] = tuple(out)
             return
+        if framed is None:
+            framed = []
         if rsp is None:
             args.extend(_NO_STACK_ARGS)
         else:
