@@ -156,7 +156,8 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
         if not built or len(changed) > _FEW_CHANGED:  # each move shifts the lists: few, else one sort
             owners = changed if built else extents
             ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
-            ranges += [(entry, extents[entry], entry) for entry in owners]
+            # Sorted, the owners' ranges are one ascending run after the kept ones: the sort merges two runs.
+            ranges += [(entry, extents[entry], entry) for entry in (sorted(changed) if built else extents)]
             ranges += [(fstart, fend, entry) for entry, pieces in fragments.items() if entry in owners
                        for fstart, fend in pieces]
             placed.update({entry: extents[entry] for entry in owners} if built else extents)
@@ -189,8 +190,9 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
         count, last = len(starts), len(waiting)
         after = bisect.bisect_right
         low = high = end = 0  # the last section found: its RVAs (``end`` its end, as ``section_at`` gives it)
+        j = 0
         for k, rva in enumerate(waiting, 1):  # ``waiting[k]``: the next waiting start (the list is sorted, unique)
-            j = after(starts, rva)  # the first known start after ``rva``
+            j = after(starts, rva, j)  # the first known start after ``rva`` (``starts`` does not change here)
             if j:
                 start, stop, owner = ranges[j - 1]
                 if rva < stop:
@@ -206,7 +208,11 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
                 low, high = section.rva, section.end
                 end = high
             # The next start after ``rva``, known or waiting, else the section's end.
-            limit = min(starts[j] if j < count else end, waiting[k] if k < last else end, end)
+            limit = end
+            if j < count and starts[j] < limit:
+                limit = starts[j]
+            if k < last and waiting[k] < limit:
+                limit = waiting[k]
             extents[rva] = limit if code_symbols else _estimate_end(image, rva, limit)
             changed.add(rva)
         pending = set()
