@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..etw.manifest import ManifestIndex
 
-from ..collector import collector_paused
+from ..collector import collector_paused, keep_to_exit
 from ..engine.base import MEMORY, Engine
 from ..etw.apis import REGISTER_ROLES, ApiRole, EtwApi, lookup_all, write_function_label
 from ..etw.descriptor import format_guid
@@ -1096,9 +1096,13 @@ def _drop_params(exprs: dict[str, ValueSet]) -> dict[str, ValueSet]:
 
 def analyze(engine: Engine, options: Optional[AnalysisOptions] = None,
             progress: Optional[Progress] = None) -> AnalysisResult:
-    """Run the analysis, with Python's cyclic garbage collector paused (``collector.py`` says why)."""
+    """Run the analysis, with Python's cyclic garbage collector paused; its working state is freed when it
+    returns, or held to the end of a process that ends without freeing (``collector.py`` says why of both)."""
     with collector_paused():
-        return Analysis(engine, options or AnalysisOptions(), progress).run()
+        analysis = Analysis(engine, options or AnalysisOptions(), progress)
+        result = analysis.run()
+        keep_to_exit(analysis)
+        return result
 
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "AnalysisStats", "analyze", "Value"]
