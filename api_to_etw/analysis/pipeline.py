@@ -172,6 +172,36 @@ def call_graph(callers: dict[int, list[int]]) -> nx.DiGraph:
     return graph
 
 
+class CallerLists(dict):
+    """Node -> its direct callers in the call graph, sorted (callers_of holds no ETW API's call, so none is
+    an API), callers by a call before callers through a funclet edge; made from ``callers_of`` when a node
+    is first read (``__missing__``) and kept (a node's callers are complete once read: they never change
+    after). A third of the walked nodes have no caller and a quarter one, which need no set and no sort.
+    Read by subscript, a known node costs no Python call (the searches read about 100,000 at 1x)."""
+
+    __slots__ = ("callers_of", "funclets")
+
+    def __init__(self, callers_of: dict[int, list[CallSite]], funclets: Collection[tuple[int, int]]) -> None:
+        super().__init__()
+        self.callers_of = callers_of
+        self.funclets = funclets
+
+    def __missing__(self, node: int) -> list[int]:
+        sites = self.callers_of.get(node)
+        if not sites:
+            known = []
+        elif len(sites) == 1:
+            known = [sites[0].caller]
+        else:
+            known = sorted(set(map(_caller, sites)))  # a caller calling twice is one edge
+            funclets = self.funclets
+            if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
+                by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
+                known.sort(key=lambda caller: ((caller, node) in funclets and caller not in by_call, caller))
+        self[node] = known
+        return known
+
+
 def relevant_args(roles: Iterable[tuple[str, int]], site: CallSite, values: CallValues) -> dict[str, ValueSet]:
     """The argument value sets an API call site needs, by role (``EtwApi.roles``), tagged with the caller's frame."""
     caller = site.caller
@@ -207,8 +237,6 @@ class Analysis:
         self.options = options
         self.progress = progress or (lambda phase, done, total: None)
         self.stats = AnalysisStats()
-        #: node -> its direct callers, sorted: a node's list is made on its first visit and never changes after.
-        self._caller_lists: dict[int, list[int]] = {}
 
     # ------------------------------------------------------------------ setup
     def run(self) -> AnalysisResult:
@@ -236,6 +264,8 @@ class Analysis:
         # The call graph the walk searches is grown from callers_of as the walk reaches each function
         # (``_caller_lists``): its cost follows the rows produced, not the size of the binary (551,000 edges
         # in node.exe).
+        #: node -> its direct callers, sorted: a node's list is made on its first visit and never changes after.
+        self._caller_lists = CallerLists(self.callers_of, facts.funclets)
         #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
         self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
         #: ETW API callee -> ``EtwApi.roles`` of its API (``_roles``).
@@ -628,10 +658,7 @@ class Analysis:
         for _dist in range(len(ends), budget + 1):
             following = []
             for node in level:
-                callers = lists.get(node)
-                if callers is None:
-                    callers = self._callers(node)
-                for caller in callers:
+                for caller in lists[node]:
                     if caller not in found:
                         found[caller] = node
                         following.append(caller)
@@ -643,26 +670,8 @@ class Analysis:
         return found, ends
 
     def _callers(self, node: int) -> list[int]:
-        """Direct callers of ``node`` in the call graph, sorted (callers_of holds no ETW API's call, so
-        none is an API), callers by a call before callers through a funclet edge. Made from ``callers_of``
-        on the first visit and kept (a node's callers are complete once read: they never change after);
-        a third of the walked nodes have no caller and a quarter one, which need no set and no sort."""
-        known = self._caller_lists.get(node)
-        if known is not None:
-            return known
-        sites = self.callers_of.get(node)
-        if not sites:
-            known = []
-        elif len(sites) == 1:
-            known = [sites[0].caller]
-        else:
-            known = sorted(set(map(_caller, sites)))  # a caller calling twice is one edge
-            funclets = self.facts.funclets
-            if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
-                by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
-                known.sort(key=lambda caller: ((caller, node) in funclets and caller not in by_call, caller))
-        self._caller_lists[node] = known
-        return known
+        """Direct callers of ``node`` in the call graph, sorted (``CallerLists``)."""
+        return self._caller_lists[node]
 
     @staticmethod
     def _path(found: dict[int, Optional[int]], start: int, suffix: list[int]) -> list[int]:
@@ -696,6 +705,8 @@ class Analysis:
         self._depends: dict[ValueSet, tuple[bool, bool]] = {}
         #: Row function -> its Entry label.
         self._labels: dict[int, str] = {}
+        #: The IRP_MJ_DEVICE_CONTROL routines with IOCTL guards (``IoctlAttribution.codes`` is "" for any other).
+        self._ioctl_guards = self.entries.ioctl_guards
         max_depth = self.options.max_depth
         self._best: dict[tuple, tuple[tuple, Row]] = {}
         #: (provider GUID, id, version) of every manifest event a write site emits, reached or not.
@@ -816,7 +827,7 @@ class Analysis:
         if self._writers is None:
             self._writers = writer_functions(
                 (rva for rva, api in self.apis.items() if api.role in _WRITE_ROLES and rva in self.facts.functions),
-                self._callers)
+                self._caller_lists.__getitem__)
         sites = self._sites_in.get(ref.function, [])
         target = Addr(ref.event.rva)
         call = next((s for s in sites if self.values.answered(s) and target in self.values.arg(s, 1)), None)
@@ -870,15 +881,17 @@ class Analysis:
         best = into is self._best
         length = len(path_ids)
         keys = []
+        key_of = Row.key_of
         for event in events:  # a path longer than the kept one's loses before anything of it is built
-            key = Row.key_of(function, event, container)
+            key = key_of(function, event, container)
             if not best:
                 key += (event_site,)
             old = into.get(key)
             if old is None or old[0][0] >= length:
-                keys.append((key, event))
+                keys.append((key, event, old))
+        guarded = path_ids[0] in self._ioctl_guards  # the root
         if not keys:
-            if root in self.entries.ioctl_guards:  # the IOCTL search resolves the path's functions: as before
+            if guarded:  # the IOCTL search resolves the path's functions: as before
                 self.ioctl.codes(path_ids, site, hop)
             return
         names = []
@@ -890,11 +903,18 @@ class Analysis:
                 exported += 1
         if funcs[path_ids[0]].exported:
             exported -= 1
-        label = self._label(root) if entry is None else entry
-        ioctl = self.ioctl.codes(path_ids, site, hop)
+        if entry is None:
+            label = self._labels.get(root)
+            if label is None:
+                label = self._label(root)
+        else:
+            label = entry
+        ioctl = self.ioctl.codes(path_ids, site, hop) if guarded else ""  # codes() is "" for any other root
         rank = (length, names, site_rva)
-        for key, event in keys:  # a row is built only where it is kept
-            old = into.get(key)
+        single = len(keys) == 1  # nothing was stored between the look-up and here: its answer stands
+        for key, event, old in keys:  # a row is built only where it is kept
+            if not single:
+                old = into.get(key)
             if old is None or rank < old[0]:
                 into[key] = (rank, Row(event, function, container, names, exported, site_rva, None, event_site, label,
                                        ioctl))
@@ -953,7 +973,8 @@ class Analysis:
         seeds = None
         if not self.facts.funclets:  # the beyond search reads the walk's own caller lists: it can go on from them
             seeds = {func: self._search_state(func, depth) for func, depth in searched.items()}
-        by_rva = self._callers if not self.facts.funclets else lambda node: sorted(self._callers(node))
+        lists = self._caller_lists
+        by_rva = lists.__getitem__ if not self.facts.funclets else lambda node: sorted(lists[node])
         reach = EntryReach(by_rva, entry_points, self.values, self._code)
         nearest = reach.nearest((func for func, *_rest in beyond), seeds)
         cut = sum(1 for found in nearest.values() if found.truncated)
@@ -989,7 +1010,7 @@ class Analysis:
         queue = deque([(start, exprs, [start], site.rva, dependent, param)])
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
-        roots, apis, callers_of, arg = self.roots, self.apis, self.callers_of, self.values.arg
+        roots, apis, callers_of, arg, dependence = self.roots, self.apis, self.callers_of, self.values.arg, self._dependence
         while queue:
             func, ex, suffix, hop, dependent, param = queue.popleft()
             if not param:
@@ -1005,16 +1026,34 @@ class Analysis:
                     continue
                 new = ex.copy()
                 args: Optional[Callable[[int], ValueSet]] = None
+                still: list[str] = []  # the new state's changing roles and whether one has a parameter (_changing)
+                param = False
                 for k in dependent:
                     values = new[k]
                     if len(values) == 1:
                         (only,) = values
                         if type(only) is Param:
-                            new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                            values = new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                        else:
+                            if args is None:
+                                args = self._framed_args(caller_site)
+                            values = new[k] = substitute_all(values, args)
+                    else:
+                        if args is None:
+                            args = self._framed_args(caller_site)
+                        values = new[k] = substitute_all(values, args)
+                    if len(values) == 1:  # _dependence's one-value answers, without its call
+                        kind = type(next(iter(values)))
+                        if kind is Const or kind is Addr:
                             continue
-                    if args is None:
-                        args = self._framed_args(caller_site)
-                    new[k] = substitute_all(values, args)
+                        if kind is Param:
+                            still.append(k)
+                            param = True
+                            continue
+                    has, changes = dependence(values)
+                    if changes:
+                        still.append(k)
+                        param = param or has
                 key = (caller, tuple(new.values()), caller_site.rva)
                 if key in seen:
                     continue
@@ -1023,7 +1062,7 @@ class Analysis:
                         f"truncated: write at 0x{site.rva:x}: more than {MAX_WALK_STATES} caller states")
                     return
                 seen.add(key)
-                queue.append((caller, new, [caller] + suffix, caller_site.rva, *changing(new, dependent)))
+                queue.append((caller, new, [caller] + suffix, caller_site.rva, still, param))
 
     def _changing(self, exprs: dict[str, ValueSet], roles: Iterable[str]) -> tuple[list[str], bool]:
         """Of ``roles``, those whose values in ``exprs`` a caller's substitution can change, and whether any
