@@ -7,7 +7,6 @@ half-written output behind.
 
 from __future__ import annotations
 
-import csv
 import os
 import stat
 import sys
@@ -102,6 +101,8 @@ def _table_text(cells: Callable[[], Iterable[Sequence[object]]], names: Sequence
 
 
 def _writer(lines: _Lines, fmt: str):  # -> csv's (private) writer type
+    import csv  # here: a plain TSV (nearly every analyze run) is written without the module
+
     if fmt == "csv":
         return csv.writer(lines, lineterminator="\n")
     return csv.writer(lines, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
@@ -127,6 +128,8 @@ def _cells(row: Mapping[str, object], names: list[str]) -> list[object]:
 
 
 def _carriage_return_writer(lines: _Lines, fmt: str):  # -> csv's (private) writer type
+    import csv
+
     if fmt == "csv":
         return csv.writer(lines, lineterminator="\n", quoting=csv.QUOTE_ALL)
     return csv.writer(lines, delimiter="\t", lineterminator="\r\n", quoting=csv.QUOTE_NONE, escapechar="\\")
