@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Optional, TypeVar, cast
 
 from iced_x86 import (
     Decoder,
+    DecoderOptions,
     FlowControl,
     Instruction,
     MemorySize,
@@ -78,6 +79,8 @@ _VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
 #: The stack arguments of a call with no frame to read them from; every argument of a call, nothing known.
 _NO_STACK_ARGS: tuple[ValueSet, ...] = (_UNK,) * (MAX_ARGS - 4)
 _NO_ARGS: tuple[ValueSet, ...] = (_UNK,) * MAX_ARGS
+_NO_SITES: frozenset[int] = frozenset()
+_NO_OPTIONS = DecoderOptions.NONE
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
 #: Bytes of a stack buffer captured when its address is passed to a call (only the known prefix beyond 16 is kept).
@@ -306,9 +309,33 @@ class FunctionDataflow:
         self._edge_states: dict[int, State] = {}
         #: Register writes of ``mov`` and ``lea`` may skip ``_write`` (a subclass that watches writes overrides it).
         self._own_writes = type(self)._write is FunctionDataflow._write
+        #: Call site -> its argument values, when the flow answers in a map of its own (``start``) instead of
+        #: filling the sites' ``args``.
+        self.found: Optional[dict[int, tuple[ValueSet, ...]]] = None
+
+    def start(self, sites: dict[int, CallSite], function: int, asked: Optional[Mapping[int, Collection[int]]],
+              copy_calls: Collection[int] = (), fill_calls: Optional[Mapping[int, tuple[Optional[RegisterId],
+                                                                                    RegisterId]]] = None
+              ) -> dict[int, tuple[ValueSet, ...]]:
+        """Point this flow at another function of the same image, everything else kept (the engine's batches:
+        building a flow per function cost about a fifth of running it). Its sites are only read; the argument
+        values go to the map returned (call site -> values), filled by ``run``."""
+        self.sites = sites
+        self.function = function
+        self.asked = asked
+        self.copy_calls = frozenset(copy_calls) if copy_calls else _NO_SITES
+        self.fill_calls = fill_calls or {}
+        self._stores = {}
+        if self.decoded:
+            self.decoded = set()
+        found: dict[int, tuple[ValueSet, ...]] = {}
+        self.found = found
+        return found
 
     def stores(self) -> list[Store]:
         """Stores to memory outside the frame seen while running (values joined over all visits)."""
+        if not self._stores:
+            return []
         return [Store(self.function, rva, addr, cap(values)) for (rva, addr), values in self._stores.items()]
 
     # ------------------------------------------------------------------ driver
@@ -323,10 +350,10 @@ class FunctionDataflow:
         for start, stop in pieces:
             code = self.memory.read(start, stop - start)
             bounds.append((start, stop))
-            instrs.extend(Decoder(64, code, ip=start))
+            instrs.extend(Decoder(64, code, _NO_OPTIONS, start))  # positional: keywords cost a tenth of a decode
         if not instrs:
             return
-        entry = instrs[0].ip
+        entry = instrs[0].ip if len(bounds) > 1 else bounds[0][0]
         inside: Callable[[int], bool]
         if len(bounds) > 1:  # one piece decodes in address order already
             instrs.sort(key=_IP)
@@ -405,6 +432,8 @@ class FunctionDataflow:
             block, block_flows = blocks[ip]
             self._edge_states = {}
             run_successors = self._run_block(block, block_flows, state, inside)
+            if run_successors is None:  # the block falls through to the next
+                run_successors = _successors(block[-1], inside, self.sites, self._orphans)
             edges = self._edge_states
             for succ in run_successors:
                 if succ not in blocks:
@@ -489,13 +518,17 @@ class FunctionDataflow:
         super().__init_subclass__(**kwargs)
         cls._stock = cls._step is FunctionDataflow._step and cls._write is FunctionDataflow._write
 
-    def _run_block(self, block: list[Instruction], flows: bytes, state: State, inside) -> Sequence[int]:
+    def _run_block(self, block: list[Instruction], flows: bytes, state: State, inside) -> Optional[Sequence[int]]:
         """Run one block (``flows``: its instructions' flow controls, as the set-up read them) from ``state``;
-        the blocks control goes on to. Calls and branches are taken from ``flows`` without the operation table
-        (their tuple would only say the flow control again, and their targets make most of them distinct)."""
+        the blocks control goes on to where it ends with a branch or an end, None where it runs off its last
+        instruction (the successors of that are the caller's to find: a one-block function needs none). Calls
+        and branches are taken from ``flows`` without the operation table (their tuple would only say the flow
+        control again, and their targets make most of them distinct)."""
         stock = self._stock
         regs = state.regs
         ops = _OPS
+        narrow = _NARROW_SETS
+        copy_calls, fill_calls, call_results, record = self.copy_calls, self.fill_calls, self.call_results, self._record
         for instr, fc in zip(block, flows):
             if fc == _NEXT:
                 if not stock:
@@ -509,7 +542,7 @@ class FunctionDataflow:
                 kind = op[0]
                 if kind == _OP_COPY:  # mov r, r
                     values = regs.get(op[2], _UNK)
-                    regs[op[1]] = values if not op[3] or values is _UNK else _truncated(values, 4)
+                    regs[op[1]] = values if not op[3] or values is _UNK or values in narrow else _dword(values)
                     continue
                 if kind == _OP_SET:  # mov r, imm; lea r, [rip+x]; xor r, r
                     regs[op[1]] = op[2]
@@ -517,8 +550,17 @@ class FunctionDataflow:
                 if kind == _OP_PUSH:
                     rsp = state.rsp
                     if rsp is not None:
-                        state.rsp = rsp - 8
-                        self._stack_store(state, rsp - 8, 8, regs.get(op[1], _UNK))
+                        rsp -= 8
+                        state.rsp = rsp
+                        values = regs.get(op[1], _UNK)
+                        stack = state.stack
+                        if values is _UNK and not state.copies and not state.escaped and (
+                                not stack or rsp + 8 <= min(stack)):
+                            # A callee-saved register pushed below the frame (the prologue): nothing to split,
+                            # copy or un-escape, so ``_stack_store`` would only add the slot.
+                            stack[rsp] = (8, _UNK)
+                        else:
+                            self._stack_store(state, rsp, 8, values)
                     continue
                 if kind == _OP_ARITH:  # add/sub/or/xor/... r, x: an unknown register stays unknown
                     if regs.get(op[1], _UNK) is _UNK and op[2]:
@@ -528,7 +570,7 @@ class FunctionDataflow:
                     continue
                 if kind == _OP_GLOBAL:  # mov r, [rip+x]
                     values = self._global_load(op[2], op[3])
-                    regs[op[1]] = values if not op[4] or values is _UNK else _truncated(values, 4)
+                    regs[op[1]] = values if not op[4] or values is _UNK or values in narrow else _dword(values)
                     continue
                 if kind == _OP_FRAME_STORE:  # mov [rsp+d], r/imm
                     rsp = state.rsp
@@ -536,8 +578,8 @@ class FunctionDataflow:
                         values = op[4]
                         if values is None:
                             values = regs.get(op[3], _UNK)
-                            if op[5] and values is not _UNK:
-                                values = _truncated(values, 4)
+                            if op[5] and values is not _UNK and values not in narrow:
+                                values = _dword(values)
                         self._stack_store(state, rsp + op[1], op[2], values)
                     continue
                 if kind == _OP_FRAME_ADDRESS:  # lea r, [rsp+d]
@@ -559,20 +601,21 @@ class FunctionDataflow:
                 continue
             if fc == _CALL or fc == _INDIRECT_CALL:
                 ip = instr.ip
-                copy = ip in self.copy_calls and (regs.get(_RCX, _UNK), regs.get(_RDX, _UNK), regs.get(_R8, _UNK))
-                layout = self.fill_calls.get(ip) if self.fill_calls else None
+                copy = copy_calls and ip in copy_calls and (regs.get(_RCX, _UNK), regs.get(_RDX, _UNK),
+                                                            regs.get(_R8, _UNK))
+                layout = fill_calls.get(ip) if fill_calls else None
                 fill = layout is not None and (regs.get(_RCX, _UNK),
                                                _ZERO if layout[0] is None else regs.get(layout[0], _UNK),
                                                regs.get(layout[1], _UNK))
-                self._record(ip, state, False)
+                record(ip, state, False)
                 passed = self._codec_argument(instr, state) if self.codecs else None
                 if self.targets is not None and fc == _INDIRECT_CALL:
                     self._record_target(instr, state)
                 # What the call leaves: the volatile registers unknown, its home space (shadow slots) gone.
                 regs.update(_VOLATILE_UNKNOWN)
                 rsp = state.rsp
-                if rsp is not None and state.stack:
-                    stack = state.stack
+                stack = state.stack
+                if rsp is not None and stack:
                     home = rsp + 0x20
                     if min(stack) < home:  # at the 1x kernel's 26,498 calls with a frame, never: no pass
                         for off in [o for o in stack if rsp <= o < home]:
@@ -581,7 +624,7 @@ class FunctionDataflow:
                     _block_copy(state, copy[0], copy[1], copy[2], 1)
                 if fill:
                     _block_fill(state, fill[0], fill[1], fill[2], 1)
-                result = self.call_results.get(ip) if self.call_results else None
+                result = call_results.get(ip) if call_results else None
                 if result is not None:
                     regs[_RAX] = result
                 elif passed is not None:
@@ -603,7 +646,7 @@ class FunctionDataflow:
             if fc in (FlowControl.RETURN, FlowControl.INTERRUPT, FlowControl.EXCEPTION):
                 return []
             self._step(instr, state)
-        return _successors(block[-1], inside, self.sites, self._orphans)
+        return None
 
     def _guard(self, block: list[Instruction], branch: Instruction, state: State, target: int, fall: int) -> None:
         """``cmp r, N`` then an unsigned ``jcc``: on the edge where ``r`` is below the bound, ``r`` is one of
@@ -647,21 +690,25 @@ class FunctionDataflow:
     def _record(self, ip: int, state: State, tail: bool) -> None:
         """The argument values at the call (or tail jump) at ``ip``, into its site when it is one that is asked;
         at every call, the frame slots whose address is passed escape (the callee may write there)."""
-        get = state.regs.get
-        args: list[ValueSet] = [get(_RCX, _UNK), get(_RDX, _UNK), get(_R8, _UNK), get(_R9, _UNK)]
-        framed = []
-        for i in range(4):
-            values = args[i]
-            if values is _UNK:
-                continue
-            for value in values:
-                if isinstance(value, StackAddr):  # the callee may write through a frame address
-                    framed.append(i)
-                    state.escaped.update(v.offset for v in values if isinstance(v, StackAddr))
-                    break
+        regs = state.regs
+        args: list[ValueSet] = [regs.get(_RCX, _UNK), regs.get(_RDX, _UNK), regs.get(_R8, _UNK), regs.get(_R9, _UNK)]
+        framed: Optional[list[int]] = None  # the register arguments that hold a frame address (rarely any)
+        i = 0
+        for values in args:
+            if values is not _UNK:
+                for value in values:
+                    if isinstance(value, StackAddr):  # the callee may write through a frame address
+                        if framed is None:
+                            framed = [i]
+                        else:
+                            framed.append(i)
+                        state.escaped.update([v.offset for v in values if isinstance(v, StackAddr)])
+                        break
+            i += 1
         wanted: Optional[Collection[int]] = None
-        if self.asked is not None:
-            wanted = self.asked.get(ip)
+        asked = self.asked
+        if asked is not None:
+            wanted = asked.get(ip)
             if wanted is None:
                 return
         site = self.sites.get(ip)
@@ -675,7 +722,7 @@ class FunctionDataflow:
             for i in wanted:
                 if i < 4:
                     values = args[i]
-                    if i in framed:
+                    if framed is not None and i in framed:
                         values = frozenset([self._snapshot(v, state) for v in values])
                 elif i < MAX_ARGS and rsp is not None:
                     values = self._stack_load(state, rsp + (0x28 if tail else 0x20) + 8 * (i - 4), 8)
@@ -684,8 +731,13 @@ class FunctionDataflow:
                 else:
                     continue
                 out[i] = values
-            site.args = tuple(out)
+            if self.found is None:
+                site.args = tuple(out)
+            else:
+                self.found[ip] = tuple(out)
             return
+        if framed is None:
+            framed = []
         if rsp is None:
             args.extend(_NO_STACK_ARGS)
         else:
@@ -698,7 +750,10 @@ class FunctionDataflow:
         # Only sets holding a frame address change (their known bytes are attached); the rest are kept as is.
         for i in framed:
             args[i] = frozenset([self._snapshot(v, state) for v in args[i]])
-        site.args = tuple(args)
+        if self.found is None:
+            site.args = tuple(args)
+        else:
+            self.found[ip] = tuple(args)
 
     def _codec_argument(self, instr: Instruction, state: State) -> Optional[ValueSet]:
         """What a call to a pointer codec returns: the pointer it was passed (RCX), None for other calls."""
@@ -1672,6 +1727,19 @@ def _truncated(values: ValueSet, size: int) -> ValueSet:
         if isinstance(value, Const) and value.value & mask != value.value:
             return frozenset(_truncate(v, size) for v in values)
     return values
+
+
+#: Value sets with no constant wider than 32 bits (``_dword`` keeps them as they are): a set test in the stepping
+#: loop instead of a call per 32-bit register copy.
+_NARROW_SETS: set[ValueSet] = set()
+
+
+def _dword(values: ValueSet) -> ValueSet:
+    """``values`` through a 32-bit register (``_truncated`` to 4 bytes), remembering the sets it keeps whole."""
+    out = _truncated(values, 4)
+    if out is values and len(_NARROW_SETS) < _SHARED_LIMIT:
+        _NARROW_SETS.add(values)
+    return out
 
 
 def _fold(mn: int, a: Value, b: Value, size: int) -> Value:
