@@ -375,7 +375,9 @@ def combinations(value_sets: Mapping[str, ValueSet]) -> list[dict[str, Value]]:
 
 
 #: Functions and call sites number in the tens and hundreds of thousands in a large binary: slotted where Python
-#: allows (3.10+): smaller, and made without an instance dict.
+#: allows (3.10+): smaller, and made without an instance dict. Native discovery makes them by ``object.__new__``
+#: and sets every field itself (no ``__init__`` call each): a field added to either is set there too (a test of
+#: tests/engine compares its objects with the constructors').
 _SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
 
 
