@@ -795,10 +795,19 @@ class EntryReach:
         up without meeting an entry point (every function found -> the next toward the start, in the order
         found; the last level, empty where that search is complete), so the first search goes on from there
         (the caller's walk searched those levels already). A seed is given up to the search (it extends the
-        dict)."""
+        dict); one with no level left (a complete search) is only read: it is the answer."""
         todo = list(dict.fromkeys(functions))
         seeds = seeds or {}
-        found = {f: self._search(f, seeds.get(f)) for f in todo}
+        found: dict[int, Reach] = {}
+        for f in todo:
+            seed = seeds.get(f)
+            if seed is not None and not seed[1] and not self.takers and len(seed[0]) < MAX_REACH_NODES:
+                # a complete search that met no entry point (its last level's callers all found): what
+                # ``_search`` would find from it, without its call
+                found[f] = reach = Reach()
+                reach.closure = set(seed[0])
+            else:
+                found[f] = self._search(f, seed)
         for _round in range(POINTER_ROUNDS):
             lost = [f for f in todo if not found[f].paths]
             need = set().union(*(found[f].closure for f in lost)) - self._scanned if lost else set()

@@ -38,13 +38,18 @@ def test_seeded_beyond_search_finds_what_a_full_one_does(name, monkeypatch):
     seeded: list[int] = []
     nearest = entries.EntryReach.nearest
 
+    complete: list[int] = []
+
     def counting(self, functions, seeds=None):
         seeded.append(len(seeds or {}))
+        complete.append(sum(1 for _found, level in (seeds or {}).values() if not level))
         return nearest(self, functions, seeds)
 
     monkeypatch.setattr(entries.EntryReach, "nearest", counting)
     _analysis_seeded, rows = _analysis(name)
     assert sum(seeded) > 0, "the walk handed the beyond-depth search no seed"
+    if name == "handout":  # its event site called by nothing: a complete search, answered without one
+        assert sum(complete) > 0, "no seed was a complete search"
 
     monkeypatch.setattr(entries.EntryReach, "nearest", lambda self, functions, seeds=None: nearest(self, functions))
     _analysis_full, full = _analysis(name)
