@@ -691,8 +691,9 @@ class Analysis:
         so far (-> next toward func, a new dict where a level is left) and the last level, for ``EntryReach`` to
         go on from; no level where no caller was left above (the whole search: its levels held no entry point,
         and its deepest level's callers are all found, so going on from there finds nothing: 3,735 of 4,950 at
-        1x; ``EntryReach.nearest`` then answers from it without a search)."""
-        found, ends = self._ancestors(func, depth)
+        1x; ``EntryReach.nearest`` then answers from it without a search). Read from the walk's cache: the
+        unreached pass searched ``func`` at least ``depth`` levels up (``_ancestors``), as it would return."""
+        _searched, found, ends = self._ancestor_cache[func]
         if depth >= len(ends):  # the walk's own dict: a search with no level left never extends it
             return found, []
         start, end = ends[depth - 1] if depth else 0, ends[depth]
