@@ -91,3 +91,22 @@ def test_analyze_runs_without_the_cyclic_collector(tmp_path):
     assert _collector_state_at_exit(tmp_path, "analyze", synth_exe(), "-o", str(out), "-q") == "collector False"
     assert out.read_text(encoding="utf-8").count("\n") > 10
     assert _collector_state_at_exit(tmp_path, "--version") == "collector True"
+
+
+def test_analyze_keeps_its_state_to_the_end(tmp_path):
+    """analyze through the entry point leaves the analysis's working state, its result and its engine to the
+    process's end instead of freeing them one by one (``collector.keep_to_exit``); --version keeps nothing."""
+    code = ("import atexit, sys\n"
+            "from api_to_etw import collector\n"
+            "atexit.register(lambda: print('kept', [type(o).__name__ for held in collector._kept or () for o in held],"
+            " file=sys.stderr))\n"
+            "sys.argv = ['api-to-etw', *sys.argv[1:]]\n"
+            "from api_to_etw.cli import entry\n"
+            "entry()\n")
+    out = tmp_path / "out.tsv"
+    proc = _run("-c", code, "analyze", synth_exe(), "-o", str(out), "-q", text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "kept ['Analysis', 'AnalysisResult', 'NativeEngine']"
+    assert out.read_text(encoding="utf-8").count("\n") > 10
+    proc = _run("-c", code, "--version", text=True)
+    assert proc.stderr.strip().splitlines()[-1] == "kept []"

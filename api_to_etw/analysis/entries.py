@@ -793,8 +793,9 @@ class EntryReach:
 
         ``seeds``: per function, the same breadth-first search over ``callers`` already run some levels
         up without meeting an entry point (every function found -> the next toward the start, in the order
-        found; the last level), so the first search goes on from there (the caller's walk searched those
-        levels already). A seed is given up to the search (it extends the dict)."""
+        found; the last level, empty where that search is complete), so the first search goes on from there
+        (the caller's walk searched those levels already). A seed is given up to the search (it extends the
+        dict)."""
         todo = list(dict.fromkeys(functions))
         seeds = seeds or {}
         found = {f: self._search(f, seeds.get(f)) for f in todo}

@@ -15,6 +15,10 @@ from ..model import Addr, Const, Facts, Load, Offset, Param, StackAddr, Unknown,
 from .records import KIND_CLASSIC, KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, KIND_WPP, LEGACY_PROVIDER, EventInfo
 
 log = logging.getLogger(__name__)
+#: The write roles ``EventResolver.events`` tells apart, read as module globals: an attribute of an Enum class
+#: is looked up through its metaclass (about 50 ns each, five per event resolved).
+_LEGACY, _TLG_WRITE, _WPP, _CLASSIC_WRITE, _WRITE_STRING = (ApiRole.LEGACY, ApiRole.TLG_WRITE, ApiRole.WPP,
+                                                            ApiRole.CLASSIC_WRITE, ApiRole.WRITE_STRING)
 
 #: How far past a data symbol an address may be and still be named ``Symbol+0xNN`` (fields of globals).
 MAX_SYMBOL_OFFSET = 0x400
@@ -163,8 +167,11 @@ class EventResolver:
         self._guid_rvas: Optional[dict[str, int]] = None
         #: REGHANDLE value -> the provider columns of its events and its symbol (``_handle_providers``).
         self._by_handle: dict[Optional[Value], tuple[list[ProviderPart], str]] = {}
-        #: EVENT_DESCRIPTOR address -> its fields, symbol, completeness and event key (``_descriptor_at``).
-        self._descriptors: dict[int, tuple[EventDescriptor, str, bool, tuple]] = {}
+        #: Write API label -> REGHANDLE value -> its events' instance dicts but for the descriptor's fields
+        #: (``_provider_states``).
+        self._by_label: dict[str, dict[Optional[Value], list[tuple[dict[str, object], bool]]]] = {}
+        #: EVENT_DESCRIPTOR address -> an event's fields from it and whether every one is known (``_descriptor_at``).
+        self._descriptors: dict[int, tuple[dict[str, object], bool]] = {}
 
     # ------------------------------------------------------------------ symbols
     def symbol_at(self, rva: int, exact: bool = False) -> str:
@@ -232,13 +239,14 @@ class EventResolver:
     # ------------------------------------------------------------------ events
     def events(self, api: EtwApi, name: str, values: dict[str, Value]) -> list[EventInfo]:
         label = write_function_label(name)
-        if api.role == ApiRole.LEGACY:
+        role = api.role
+        if role == _LEGACY:
             return [self._legacy(label, values)]
-        if api.role == ApiRole.TLG_WRITE:
+        if role == _TLG_WRITE:
             return [self._tracelogging(label, values)]
-        if api.role == ApiRole.WPP:
+        if role == _WPP:
             return [self._wpp(label, values)]
-        if api.role == ApiRole.CLASSIC_WRITE:
+        if role == _CLASSIC_WRITE:
             return self._classic(label, values)
         return self._manifest(api, label, values)
 
@@ -503,35 +511,42 @@ class EventResolver:
     def _manifest(self, api: EtwApi, label: str, values: dict[str, Value]) -> list[EventInfo]:
         # Provider: through the REGHANDLE and the registrations, or a GUID passed directly.
         if "guid" in values:
-            parts, reghandle = _provider_parts([self.provider_from_guid(values["guid"])], None,
-                                                self.tracelogging_guid_rvas), ""
+            parts = _provider_parts([self.provider_from_guid(values["guid"])], None, self.tracelogging_guid_rvas)
+            bases = _provider_states(label, parts, "")
         else:
             handle = values.get("handle")
-            known = self._by_handle.get(handle)
-            if known is None:
-                providers, hkey, reghandle = self._handle_providers(handle)
-                parts = _provider_parts(providers, hkey, self.tracelogging_guid_rvas)
-                known = self._by_handle[handle] = (parts, reghandle)
-            parts, reghandle = known
+            by_handle = self._by_label.get(label)
+            if by_handle is None:
+                by_handle = self._by_label[label] = {}
+            found = by_handle.get(handle)  # one hash of the value (its dataclass __hash__ runs in Python)
+            if found is None:
+                known = self._by_handle.get(handle)
+                if known is None:
+                    providers, hkey, reghandle = self._handle_providers(handle)
+                    known = self._by_handle[handle] = (_provider_parts(providers, hkey, self.tracelogging_guid_rvas),
+                                                       reghandle)
+                found = by_handle[handle] = _provider_states(label, *known)
+            bases = found
 
         # The event's fields: the descriptor's, or only level and keyword for EventWriteString.
-        fields = _NO_FIELDS
-        symbol = ""
-        if api.role == ApiRole.WRITE_STRING:
+        if api.role == _WRITE_STRING:
             level, keyword = values.get("level"), values.get("keyword")
-            fields = replace(fields, level=level.value & 0xFF if isinstance(level, Const) else None,
+            fields = replace(_NO_FIELDS, level=level.value & 0xFF if isinstance(level, Const) else None,
                              keyword=keyword.value if isinstance(keyword, Const) else None)
             event_ok = fields.level is not None and fields.keyword is not None
-            event_key: tuple = ("string", fields.level, fields.keyword)
+            event = _event_state(fields, "", ("string", fields.level, fields.keyword))
         else:
             desc_value = values.get("descriptor")
-            descriptor = None
             if isinstance(desc_value, Addr):
                 read = self._descriptors.get(desc_value.rva)
                 if read is None:
-                    read = self._descriptors[desc_value.rva] = self._descriptor_at(desc_value.rva)
-                fields, symbol, event_ok, event_key = read
+                    descriptor, symbol, complete, key = self._descriptor_at(desc_value.rva)
+                    read = self._descriptors[desc_value.rva] = (_event_state(descriptor, symbol, key), complete)
+                event, event_ok = read
             else:
+                fields = _NO_FIELDS
+                symbol = ""
+                descriptor = None
                 if isinstance(desc_value, StackAddr) and desc_value.origin is not None and \
                         self.static_address(desc_value.origin) is not None:
                     # A copy of a descriptor in the image, then patched: the original's symbol, the patched fields.
@@ -542,7 +557,7 @@ class EventResolver:
                         (desc_value.content or ()) + (None,) * DESCRIPTOR_SIZE, raw))
                     descriptor = EventDescriptor.from_partial(patched)
                     symbol = self.symbol_at(origin.rva)
-                    event_key = ("copy", origin.rva, descriptor)
+                    event_key: tuple = ("copy", origin.rva, descriptor)
                 elif isinstance(desc_value, StackAddr) and desc_value.content is not None:
                     descriptor = EventDescriptor.from_partial(desc_value.content)
                     event_key = ("stack", descriptor)
@@ -553,14 +568,18 @@ class EventResolver:
                     event_ok = descriptor.complete
                 else:
                     event_ok = False
+                event = _event_state(fields, symbol, event_key)
 
-        return [_manifest_event(
-            label, provider_guid=guid, provider_symbol=guid_symbol, reghandle_symbol=reghandle,
-            descriptor_symbol=symbol, resolved=registered and event_ok, tracelogging_provider=tracelogging_provider,
-            provider_key=provider_key, event_key=event_key,
-            id=fields.id, version=fields.version, channel=fields.channel, level=fields.level,
-            opcode=fields.opcode, task=fields.task, keyword=fields.keyword,
-        ) for guid, guid_symbol, registered, tracelogging_provider, provider_key in parts]
+        out = []
+        for base, registered in bases:
+            state = base.copy()
+            state.update(event)
+            if not (registered and event_ok):
+                state["resolved"] = False
+            made = _new_object(EventInfo)
+            _set_attr(made, "__dict__", state)
+            out.append(made)
+        return out
 
     def _descriptor_at(self, rva: int) -> tuple[EventDescriptor, str, bool, tuple]:
         """The EVENT_DESCRIPTOR at an image address: its fields, symbol, whether every field is known, and
@@ -576,19 +595,31 @@ class EventResolver:
 #: A manifest event's fields before the write's own are set: the defaults, in declaration order.
 _MANIFEST_DEFAULTS = vars(EventInfo(KIND_MANIFEST, ""))
 _new_object = object.__new__
+_set_attr = object.__setattr__
+#: What a manifest event takes from its provider, and what from its descriptor (``_manifest``).
+_PROVIDER_FIELDS = ("provider_guid", "provider_symbol", "tracelogging_provider", "provider_key")
+_EVENT_FIELDS = ("descriptor_symbol", "event_key", "id", "version", "channel", "level", "opcode", "task", "keyword")
 
 
-def _manifest_event(label: str, **fields: object) -> EventInfo:
-    """``EventInfo(KIND_MANIFEST, label, **fields)`` with its instance dict filled at once: the frozen
-    dataclass's ``__init__`` sets each of its 23 fields through ``object.__setattr__``, about half the cost of
-    resolving a manifest event (8,277 at 1x). The record has no ``__post_init__`` and no slots (a test checks),
-    so the object is the one the constructor makes."""
-    event = _new_object(EventInfo)
-    state = event.__dict__
-    state.update(_MANIFEST_DEFAULTS)
-    state["write_function"] = label
-    state.update(fields)
-    return event
+def _provider_states(label: str, parts: list[ProviderPart], reghandle: str) -> list[tuple[dict[str, object], bool]]:
+    """Per provider of a REGHANDLE, a manifest event's instance dict but for its descriptor's fields, and
+    whether the provider is known: made once per (write API label, REGHANDLE value). ``_manifest`` copies
+    it for each event (a copy of a dict is one block; setting the 23 fields one by one through the frozen
+    dataclass's ``__init__``, or a dict update per event, was about half the cost of resolving one)."""
+    states = []
+    for guid, guid_symbol, registered, tracelogging_provider, provider_key in parts:
+        state = dict(_MANIFEST_DEFAULTS)  # the declaration order, which assignments to its keys keep
+        state["write_function"] = label
+        state["reghandle_symbol"] = reghandle
+        state.update(zip(_PROVIDER_FIELDS, (guid, guid_symbol, tracelogging_provider, provider_key)))
+        states.append((state, registered))
+    return states
+
+
+def _event_state(fields: EventDescriptor, symbol: str, event_key: tuple) -> dict[str, object]:
+    """What a manifest event takes from its descriptor (made once per descriptor address in the image)."""
+    return dict(zip(_EVENT_FIELDS, (symbol, event_key, fields.id, fields.version, fields.channel, fields.level,
+                                    fields.opcode, fields.task, fields.keyword)))
 
 
 #: The fields of a manifest write with no EVENT_DESCRIPTOR to read: every one unknown.

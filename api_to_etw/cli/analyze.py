@@ -7,6 +7,7 @@ import logging
 import os
 import time
 
+from ..collector import keep_to_exit
 from ..engine import ENGINES
 from ..errors import ExitCode, UsageError
 from .common import (
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{time.perf_counter() - started:.1f}s")
     log.info("%d functions, %d call sites, %d roots, %d wrappers", stats.functions, stats.call_sites, stats.roots,
              stats.wrappers)
+    keep_to_exit(result, engine)  # the rows, the facts and the engine's tables: freed by the process's end, if it says so
     return ExitCode.OK
 
 

@@ -1,5 +1,6 @@
-"""Manifest events made with their instance dict filled at once (``events._manifest_event``) are the objects
-the record's own constructor makes: same fields in the same order, equal, same hash and repr."""
+"""Manifest events made with their instance dict filled at once (``events._manifest``: a copy of a prepared
+dict) are the objects the record's own constructor makes: same fields in the same order, equal, same hash and
+repr."""
 
 from __future__ import annotations
 

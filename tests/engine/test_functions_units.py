@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from dataclasses import fields
 
 import pefile
 import pytest
@@ -17,6 +18,7 @@ from api_to_etw.binary.loader import open_binary
 from api_to_etw.binary.pe import load_pe
 from api_to_etw.engine.native.engine import NativeEngine
 from api_to_etw.engine.native.functions import discover
+from api_to_etw.model import CallSite, Function
 
 FIXTURES = code_fixtures()
 IDS = [os.path.relpath(p, SAMPLES) for p in FIXTURES]
@@ -165,6 +167,19 @@ def test_each_functions_sites_are_its_sites_in_the_facts(case):
         expected = {s.rva: s for s in sites}  # an instruction with two edges keeps its last, as the engine does
         assert list(known)[: len(expected)] == list(expected)
         assert all(known[rva] is site for rva, site in expected.items())
+
+
+def test_discovered_objects_are_those_their_constructors_make(case):
+    """Discovery makes its ``Function`` and ``CallSite`` objects without their ``__init__`` (``object.__new__``,
+    every field set by hand): each must equal, field for field, the object the constructor makes of its fields, so
+    a field added to the model and not set there fails here."""
+    _path, _pe, facts = case
+    assert facts.functions and facts.calls
+    for function in facts.functions.values():
+        assert function == Function(*(getattr(function, f.name) for f in fields(Function)))
+    for site in facts.calls:
+        assert site == CallSite(*(getattr(site, f.name) for f in fields(CallSite)))
+        assert site.args is None
 
 
 def test_tail_jumps_to_other_functions_are_edges(case):

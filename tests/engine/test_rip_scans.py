@@ -81,6 +81,16 @@ def test_every_decoded_reference_to_a_target_is_found(decoded):
     assert [r.rva for r in refs] == sorted(r.rva for r in refs)
 
 
+def test_offsets_to_a_target_set_are_the_candidates_with_such_a_target(decoded):
+    """``SectionOperands.offsets_to``: in ascending order, exactly the offsets whose candidate target is wanted."""
+    image, _fmap, _found = decoded
+    for operands in rip_operands(image):
+        pairs = list(operands)
+        wanted = {target for _offset, target in pairs[::7]} | {-1}
+        assert operands.offsets_to(wanted) == [offset for offset, target in pairs if target in wanted]
+        assert operands.offsets_to(set()) == []
+
+
 def test_every_decoded_iat_load_is_a_candidate(decoded):
     image, _fmap, found = decoded
     loads = set()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress, islice
-from operator import attrgetter, itemgetter
+from itertools import chain, islice
+from operator import itemgetter
 from typing import Optional, overload
 
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
@@ -38,9 +37,8 @@ _full_register = RegisterExt.full_register
 _START = itemgetter(0)
 _END = itemgetter(1)
 _CALLEE = itemgetter(2)
-_SITE_CALLER = attrgetter("caller")
-#: Functions whose edges become sites in one list comprehension (their edges are let go batch by batch).
-_SITE_BATCH = 4096
+#: Makes a ``CallSite`` or ``Function`` without running its ``__init__`` (``discover`` sets every field).
+_new = object.__new__
 #: No symbols.
 _NONE: Mapping[int, str] = {}
 
@@ -158,7 +156,8 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
         if not built or len(changed) > _FEW_CHANGED:  # each move shifts the lists: few, else one sort
             owners = changed if built else extents
             ranges = [r for r in built[0][1] if r[2] not in changed] if built else []
-            ranges += [(entry, extents[entry], entry) for entry in owners]
+            # Sorted, the owners' ranges are one ascending run after the kept ones: the sort merges two runs.
+            ranges += [(entry, extents[entry], entry) for entry in (sorted(changed) if built else extents)]
             ranges += [(fstart, fend, entry) for entry, pieces in fragments.items() if entry in owners
                        for fstart, fend in pieces]
             placed.update({entry: extents[entry] for entry in owners} if built else extents)
@@ -191,8 +190,9 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
         count, last = len(starts), len(waiting)
         after = bisect.bisect_right
         low = high = end = 0  # the last section found: its RVAs (``end`` its end, as ``section_at`` gives it)
+        j = 0
         for k, rva in enumerate(waiting, 1):  # ``waiting[k]``: the next waiting start (the list is sorted, unique)
-            j = after(starts, rva)  # the first known start after ``rva``
+            j = after(starts, rva, j)  # the first known start after ``rva`` (``starts`` does not change here)
             if j:
                 start, stop, owner = ranges[j - 1]
                 if rva < stop:
@@ -208,7 +208,11 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
                 low, high = section.rva, section.end
                 end = high
             # The next start after ``rva``, known or waiting, else the section's end.
-            limit = min(starts[j] if j < count else end, waiting[k] if k < last else end, end)
+            limit = end
+            if j < count and starts[j] < limit:
+                limit = starts[j]
+            if k < last and waiting[k] < limit:
+                limit = waiting[k]
             extents[rva] = limit if code_symbols else _estimate_end(image, rva, limit)
             changed.add(rva)
         pending = set()
@@ -260,10 +264,12 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
     # Named as they are made: the PDB's code symbol, else the export, else the address.
     exports = image.exports
     export_names = {rva: names[0] for rva, names in exports.items()}
+    # Made by ``object.__new__`` with every field set here, not by a call of the generated ``__init__`` each.
     for entry, end in extents.items():
-        functions[entry] = Function(entry, end - entry,
-                                    code_symbols.get(entry) or export_names.get(entry) or f"sub_{entry:x}",
-                                    entry in exports, False, fragments.get(entry) or [])
+        made = functions[entry] = _new(Function)
+        made.rva, made.size, made.exported, made.imported = entry, end - entry, entry in exports, False
+        made.name = code_symbols.get(entry) or export_names.get(entry) or f"sub_{entry:x}"
+        made.fragments = fragments.get(entry) or []
     for slot, label in imports.items():
         functions[slot] = Function(slot, 0, label.split("!", 1)[-1] or data_symbols.get(slot) or f"ptr_{slot:x}",
                                    False, True)
@@ -291,27 +297,41 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
         function = function_at(callee)
         callees[callee] = (function.rva, True) if function is not None else normalise(callee)
 
-    def call_sites(found: Iterable[Edge]) -> list[CallSite]:
-        return [CallSite(caller, rva, normal[0], tail) for caller, rva, callee, tail in found
-                if (normal := callees[callee]) is not None and not (tail and (not normal[1] or normal[0] == caller))]
+    def add_sites(groups: Iterable[tuple[int, list[Edge]]], sites: list[CallSite]) -> dict[int, tuple[int, int]]:
+        """Append the sites of each (entry, its edges) to ``sites``; entry -> the slice (start, stop) of its
+        sites, for the entries that have any. One loop over every edge: each site made by ``object.__new__``
+        and its fields set here, not by a call of the generated ``__init__`` per site (``model.CallSite``:
+        68,063 at 1x), and each function's run read off the list's length, not counted afterwards."""
+        runs = {}
+        add = sites.append
+        for entry, edges in groups:
+            begin = len(sites)
+            for caller, rva, callee, tail in edges:
+                normal = callees[callee]
+                if normal is None or (tail and (not normal[1] or normal[0] == caller)):
+                    continue
+                site = _new(CallSite)
+                site.caller, site.rva, site.callee, site.tail, site.args = caller, rva, normal[0], tail, None
+                add(site)
+            if len(sites) > begin:
+                runs[entry] = (begin, len(sites))
+        return runs
 
     sites = fmap.calls
     fmap.run_sites = sites
     order = list(calls)
-    # A batch of functions at a time, their edges let go as their sites are made (one of the two at a time).
-    for first in range(0, len(order), _SITE_BATCH):
-        sites += call_sites(chain.from_iterable([calls.pop(entry) for entry in order[first : first + _SITE_BATCH]]))
-    # Each caller's sites are one run of the list (its edges were), in ``order``: counted at C level.
-    counts = Counter(map(_SITE_CALLER, sites))
-    ends = list(accumulate(counts.values()))
-    fmap.runs.update(zip(counts, zip([0] + ends[:-1], ends)))
+    # Each caller's sites are one run of the list (its edges were), in ``order``; its edges are let go as its
+    # sites are made.
+    fmap.runs.update(add_sites(((entry, calls.pop(entry)) for entry in order), sites))
     # Last, so that a large image's index, computed alongside (``ripindex.prefetch``), is ready by now.
     rescanned = _follow_iat_loads(image, extents, fragments, order, ranges)
     for edges in rescanned.values():
         for callee in map(_CALLEE, edges):
             if callee not in callees:  # an IAT slot no other instruction names
                 callees[callee] = normalise(callee)
-    _replace_sites(fmap, order, {entry: call_sites(edges) for entry, edges in rescanned.items()})
+    again: list[CallSite] = []
+    runs = add_sites(rescanned.items(), again)
+    _replace_sites(fmap, order, {entry: again[slice(*runs[entry])] if entry in runs else [] for entry in rescanned})
     image.release()
     return fmap
 
@@ -577,7 +597,7 @@ def _iat_loads_in(image: PEImage, index: list[SectionOperands]) -> list[int]:
     for operands in index:
         data = image.code_view(operands.section)
         base = operands.section.rva
-        for offset in compress(operands.offsets, map(imports.__contains__, operands.targets)):
+        for offset in operands.offsets_to(imports):
             if offset and data[offset - 1] in _MOV_OPCODES:
                 found.append(base + offset)
     found.sort()
@@ -765,7 +785,7 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
     for operands in rip_operands(image):
         section = operands.section
         data = image.code_view(section)
-        for pos in compress(operands.offsets, map(wanted.__contains__, operands.targets)):
+        for pos in operands.offsets_to(wanted):
             for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
                 instr = Decoder(64, bytes(data[start : start + 15]), NO_OPTIONS, section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
