@@ -948,6 +948,7 @@ class Analysis:
         #: goes on from there instead of searching those levels again).
         searched: dict[int, int] = {}
         max_depth = self.options.max_depth
+        ancestors = self._ancestor_cache
         for func, suffix, events, site_rva, hop in self._emitted:
             site_name = funcs[func].name
             if len(events) == 1:  # 92% at 1x: no comprehension's frame, the shared list itself (only read)
@@ -960,7 +961,10 @@ class Analysis:
                 if not missing:
                     continue
             budget = max_depth - len(suffix)
-            above, ends = self._ancestors(func, max(budget, 0))
+            # ``_emit`` searched ``func`` at this budget (at least) where it is not negative: its cache entry
+            # is what ``_ancestors`` would return, read without the call
+            hit = ancestors.get(func) if budget >= 0 else None
+            above, ends = (hit[1], hit[2]) if hit is not None else self._ancestors(func, max(budget, 0))
             within = _within(ends, budget)
             reaching = entry_points.intersection(above if within == len(above) else islice(above, within))
             if not reaching:
