@@ -447,13 +447,20 @@ class FunctionDataflow:
             if run_successors is None:  # the block falls through to the next
                 run_successors = _successors(block[-1], block_flows[len(block) - 1], inside, self.sites, self._orphans)
             edges = self._edge_states
+            kept = False  # whether ``state`` (this visit's own copy) is some successor's state now
             for succ in run_successors:
                 if succ not in blocks:
                     continue
                 out = edges.get(succ, state)
                 known = states.get(succ)
                 if known is None:
-                    states[succ] = out.copy()
+                    # A state is kept without a copy where nothing else holds it: an edge's refined state (made
+                    # for that edge), or this visit's state the first time (the visit copied it from its block's).
+                    if out is state:
+                        if kept:
+                            out = state.copy()
+                        kept = True
+                    states[succ] = out
                     changed = True
                 else:
                     changed = known.join(out)
