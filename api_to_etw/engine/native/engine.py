@@ -255,8 +255,8 @@ class NativeEngine(Engine):
         facts stay as loaded.
 
         One flow object serves the batch (``FunctionDataflow.start`` points it at each function): at 1x most of
-        the 11,639 functions are one block of about 20 stepped instructions, and building a flow cost a fifth of
-        running one."""
+        the 11,639 functions are one block of about 20 stepped instructions, for which building a flow and the
+        sites' working copies per function were 6% of the batch (250M of 4,350M machine instructions)."""
         out = []
         copiers, fillers = self._copiers, self._fillers
         image, runtime, landing_pads = self.image, self._runtime, self._landing_pads
