@@ -638,7 +638,7 @@ class Analysis:
         """Callers of ``func`` within ``budget`` edges, breadth first: (caller -> next function toward func,
         in the order found; ``ends[d]`` = how many of them lie within ``d`` edges, ``_within``).
 
-        A level at a time, each caller list the sorted one of ``_callers`` (so the path to each caller is
+        A level at a time, each caller list the sorted one of ``CallerLists`` (so the path to each caller is
         the shortest whose RVAs, read from ``func`` up, are smallest). Kept per function: every event of one
         site, later sites in the same function, and the unreached pass after the walk ask it again; a
         larger budget goes on from the last level (a breadth-first search is the same whether it stops and
@@ -668,10 +668,6 @@ class Analysis:
             level = following
         cache[func] = (budget, found, ends)
         return found, ends
-
-    def _callers(self, node: int) -> list[int]:
-        """Direct callers of ``node`` in the call graph, sorted (``CallerLists``)."""
-        return self._caller_lists[node]
 
     @staticmethod
     def _path(found: dict[int, Optional[int]], start: int, suffix: list[int]) -> list[int]:

@@ -20,7 +20,7 @@ def test_writer_callees_are_the_writers_calls():
     analysis.run()
     facts = analysis.facts
     apis = [rva for rva, api in analysis.apis.items() if api.role in _WRITE_ROLES and rva in facts.functions]
-    writers = writer_functions(apis, analysis._callers)
+    writers = writer_functions(apis, analysis._caller_lists.__getitem__)
     assert len(writers) > len(apis), "some function reaches a write API through a call"
     sites_in = sites_by_caller(facts.calls)
     callees = WriterCallees(sites_in, writers)
