@@ -349,11 +349,11 @@ def in_frame(value: Value, frame: int) -> Value:
 
 def in_frame_all(values: ValueSet, frame: int) -> ValueSet:
     """``in_frame`` of every value of a set: the set itself when no value changes (constants, image
-    addresses and loads of them, most of what callers pass, hold no stack address), so the common case
+    addresses, parameters and loads of them, most of what callers pass, hold no stack address), so the common case
     builds no new set and hashes no value again."""
     for value in values:
         kind = type(value)
-        if kind is not Const and kind is not Addr and in_frame(value, frame) is not value:
+        if kind is not Const and kind is not Addr and kind is not Param and in_frame(value, frame) is not value:
             return frozenset([in_frame(v, frame) for v in values])
     return values
 

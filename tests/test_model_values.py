@@ -19,6 +19,8 @@ from api_to_etw.model import (
 def test_a_set_without_stack_addresses_is_returned_as_it_is():
     values = frozenset([Const(3), Addr(0x5000), Load(Addr(0x6000)), Offset(Param(1), 8), UNKNOWN])
     assert in_frame_all(values, 0x1000) is values
+    params = frozenset([Param(0), Param(2), Load(Param(1))])  # a parameter is skipped as constants are
+    assert in_frame_all(params, 0x1000) is params and all(in_frame(p, 0x1000) is p for p in params)
 
 
 def test_stack_addresses_are_tagged_as_in_frame_tags_each_value():

@@ -205,7 +205,11 @@ class CallerLists(dict):
 def relevant_args(roles: Iterable[tuple[str, int]], site: CallSite, values: CallValues) -> dict[str, ValueSet]:
     """The argument value sets an API call site needs, by role (``EtwApi.roles``), tagged with the caller's frame."""
     caller = site.caller
-    return {role: in_frame_all(values.arg(site, index), caller) for role, index in roles}
+    arg = values.arg
+    found: dict[str, ValueSet] = {}
+    for role, index in roles:  # a loop, not a comprehension: that is a function made and called per site
+        found[role] = in_frame_all(arg(site, index), caller)
+    return found
 
 
 def _params(exprs: dict[str, ValueSet]) -> set[int]:
