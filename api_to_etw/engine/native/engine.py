@@ -263,6 +263,7 @@ class NativeEngine(Engine):
         flow = FunctionDataflow(image, image.image_base, image.size_of_image, {}, -1, self._call_results,
                                 codecs=runtime.codecs, dispatch=runtime.dispatch, checks=runtime.check,
                                 read_only=self._read_only)
+        flow.code_views = _code_views(image)
         start, run, stores = flow.start, flow.run, flow.stores
         for func, sites, asked in functions:
             copies = [rva for rva, site in sites.items() if site.callee in copiers] if copiers else ()
@@ -277,3 +278,17 @@ class NativeEngine(Engine):
                 answers = {rva: answers[rva] for rva in (sites if asked is None else asked) if rva in answers}
             out.append((func.rva, answers, stores()))
         return out
+
+
+def _code_views(image: PEImage) -> list[tuple[int, int, memoryview]]:
+    """(start, end, bytes in place) of each executable section's file-backed code, where ``PEImage.read`` of a
+    range inside gives the same bytes: its sections do not overlap (so the section found for an RVA is that one),
+    and no zero fill is involved (the range ends within the bytes the file holds)."""
+    if not image.disjoint_sections:
+        return []
+    views = []
+    for section in image.executable_sections():
+        view = image.code_view(section)
+        if len(view):
+            views.append((section.rva, section.rva + min(len(view), section.raw_size), view))
+    return views
