@@ -316,6 +316,9 @@ class FunctionDataflow:
         self.tail_targets: set[int] = set()
         #: Image page -> whether it is read-only (``read_only``: one cache shared by the flows over an image).
         self._ro_cache: dict[int, bool] = {} if read_only is None else read_only
+        #: A prepared global load (``_OP_GLOBAL``) -> what it reads (``_global_load``: the image does not change
+        #: under the flow, and the operation is the same object for every instruction equal to it).
+        self._loaded: dict[_Op, ValueSet] = {}
         self._stores: dict[tuple[int, Value], set[Value]] = {}
         #: Successor -> the state on that edge when a branch refines it (a bounds check).
         self._edge_states: dict[int, State] = {}
@@ -572,6 +575,7 @@ class FunctionDataflow:
         ops = _OPS
         narrow = _NARROW_SETS
         copy_calls, fill_calls, call_results, record = self.copy_calls, self.fill_calls, self.call_results, self._record
+        loaded = self._loaded
         for instr, fc in zip(block, flows):
             if fc == _NEXT:
                 if not stock:
@@ -614,7 +618,9 @@ class FunctionDataflow:
                         _arith_prepared(state, op)
                     continue
                 if kind == _OP_GLOBAL:  # mov r, [rip+x]
-                    values = self._global_load(op[2], op[3])
+                    values = loaded.get(op)
+                    if values is None:
+                        values = loaded[op] = self._global_load(op[2], op[3])
                     regs[op[1]] = values if not op[4] or values is _UNK or values in narrow else _dword(values)
                     continue
                 if kind == _OP_FRAME_STORE:  # mov [rsp+d], r/imm
