@@ -42,6 +42,8 @@ CV_PUBSYMFLAGS_FFUNCTION = 0x2
 #: A CodeView record's length and kind; the flags/type, offset and segment that start PUBSYM32 and DATASYM32.
 _RECORD_HEAD = struct.Struct("<HH")
 _RECORD_AND_SYMBOL = struct.Struct("<HHIIH")
+#: The record kinds whose symbols are kept: whether the kind is a public (its flags tell code from data).
+_KEPT_KINDS = {S_PUB32: True, S_GDATA32: False, S_LDATA32: False}
 
 DBI_HEADER_SIZE = 64
 #: The PDB info stream's fixed head: version, signature, age, GUID. Only GUID and age are needed, so the
@@ -264,25 +266,26 @@ def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int
     functions, data = symbols.functions, symbols.data
     bases = {index: section.rva for index, section in enumerate(sections, 1)}
     code_flags = CV_PUBSYMFLAGS_FCODE | CV_PUBSYMFLAGS_FFUNCTION
+    kept_kind = _KEPT_KINDS.get  # one lookup tells a kept record from the others, and a public from data
     pos, end, seen = 0, len(records), 0
     full = end - _RECORD_AND_SYMBOL.size  # records starting at or before this have all 14 bytes to unpack
     while pos <= full:
         length, kind, flags, offset, segment = record(records, pos)
-        stop = pos + 2 + length
-        if length < 2 or stop > end:
+        text = pos + 14  # where a kept record's name starts
+        pos += 2 + length
+        if length < 2 or pos > end:
             pos = end  # stops the walk (the tail loop below sees nothing)
             break
         seen += 1
-        start = pos
-        pos = stop
-        if (kind != S_PUB32 and kind != S_GDATA32 and kind != S_LDATA32) or stop - start < 14:
+        public = kept_kind(kind)
+        if public is None or length < 12:
             continue
         base = bases.get(segment)
         if base is None:
             continue
-        nul = records.find(b"\0", start + 14, stop)
-        sym = records[start + 14:stop if nul < 0 else nul].decode("utf-8", "replace")
-        if kind == S_PUB32 and flags & code_flags:
+        nul = records.find(b"\0", text, pos)
+        sym = records[text:pos if nul < 0 else nul].decode("utf-8", "replace")
+        if public and flags & code_flags:
             functions.setdefault(base + offset, sym)
         else:
             data.setdefault(base + offset, sym)

@@ -18,9 +18,10 @@ import io
 import logging
 import re
 import struct
+import sys
 import weakref
 from array import array
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Callable, Optional
 
 from ...binary.pe import PEImage, Section
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
 RIP_MODRMS = b"\x05\x0d\x15\x1d\x25\x2d\x35\x3d"
 _MARK = bytes(1 if b in RIP_MODRMS else 0 for b in range(256))
 _ONE = re.compile(b"\x01")
+#: The byte positions of a target (from its least significant) that ``offsets_to`` narrows the candidates by;
+#: the higher ones are zero in most images (or all 0xFF), telling few candidates apart.
+_PLANES = (0, 1, 2, 3)
+_LITTLE = sys.byteorder == "little"
+_BYTES = range(256)
+#: ``offsets_to`` tests only the candidates its pre-filter leaves when they are under 1/_LEFT_FEW of them.
+_LEFT_FEW = 4
+_MATCH_START = re.Match.start
 #: Bytes translated per step (the section's bytes are copied this much at a time, not whole).
 _CHUNK = 4 << 20
 _disp32 = struct.Struct("<i").unpack_from
@@ -44,22 +53,53 @@ class SectionOperands:
     ascending, and for each ``rva + 5 + disp32``. (A plain class: never compared, it needs none of a
     dataclass's generated methods, compiled at import.)"""
 
-    __slots__ = ("section", "offsets", "targets")
+    __slots__ = ("section", "offsets", "targets", "_planes")
 
     def __init__(self, section: Section, offsets: array, targets: array) -> None:
         self.section = section
         self.offsets = offsets
         self.targets = targets
+        #: The targets' low bytes, one ``bytes`` per byte position (``offsets_to``'s pre-filter), made on first use.
+        self._planes: Optional[list[bytes]] = None
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return zip(self.offsets, self.targets)
 
-    def offsets_to(self, wanted: Container[int]) -> list[int]:
-        """The offsets (ascending) of the candidates whose target is in ``wanted``: a byte per candidate marks
-        the kept ones and a literal search finds them, so only the targets are read as ints (``compress`` over
-        the offsets would make an int of every candidate's offset too)."""
-        offsets = self.offsets
-        return [offsets[match.start()] for match in _ONE.finditer(bytes(map(wanted.__contains__, self.targets)))]
+    def offsets_to(self, wanted: Collection[int]) -> list[int]:
+        """The offsets (ascending) of the candidates whose target is in ``wanted``.
+
+        Each call asks about every candidate (167,095 at 1x, for 15 targets or for 5,723), so they are first
+        narrowed at C level: a candidate stays only if each of its target's low four bytes is that byte of some
+        wanted value (a ``translate`` of each byte plane, the marks ANDed as one big int). Few left (they are
+        not proven matches): only those are read as ints and tested. Many left (the wanted values' bytes cover
+        the targets'): a byte per candidate marks the wanted ones and a literal search finds them, so only the
+        targets are read as ints (``compress`` over the offsets would make an int of every offset too)."""
+        offsets, targets = self.offsets, self.targets
+        planes = self._planes
+        if planes is None:
+            raw = targets.tobytes()
+            width = targets.itemsize
+            planes = self._planes = [raw[k :: width] if _LITTLE else raw[width - 1 - k :: width] for k in _PLANES]
+        try:
+            values = struct.pack(f"{len(wanted)}q", *wanted)  # ``array("q", wanted)`` parses each value: 3x this
+        except struct.error:  # a value no candidate's target can be: the test per candidate alone
+            values = None
+        if values is not None:
+            if not values:
+                return []
+            mask = -1
+            for k, plane in zip(_PLANES, planes):
+                present = set(values[k :: 8] if _LITTLE else values[7 - k :: 8])
+                if len(present) < 256:  # else every candidate has such a byte there
+                    mask &= int.from_bytes(plane.translate(bytes(map(present.__contains__, _BYTES))), "little")
+                    if not mask:
+                        return []
+            if mask != -1:
+                kept = mask.to_bytes(len(targets), "little")
+                # A match object and a test per candidate left cost about four set tests of the whole scan's.
+                if kept.count(1) * _LEFT_FEW < len(kept):
+                    return [offsets[i] for i in map(_MATCH_START, _ONE.finditer(kept)) if targets[i] in wanted]
+        return [offsets[i] for i in map(_MATCH_START, _ONE.finditer(bytes(map(wanted.__contains__, targets))))]
 
 
 def _scan_section(image: PEImage, section: Section) -> SectionOperands:
