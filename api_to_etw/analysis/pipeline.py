@@ -52,7 +52,7 @@ from .naming import name_rows
 from .records import KIND_CLASSIC, KIND_MANIFEST, KIND_TRACELOGGING, EventInfo, Row
 from .sites import sites_by_callee, sites_by_caller
 from .tlgbind import WriterCallees, bind, helper_chain, write_call, writer_functions
-from .values import CallValues, asked_at
+from .values import UNKNOWN_SET, CallValues, asked_at
 from .wppsites import control_guids, import_thunks, unnamed_trace_wrappers
 
 log = logging.getLogger(__name__)
@@ -202,13 +202,16 @@ class CallerLists(dict):
         return known
 
 
-def relevant_args(roles: Iterable[tuple[str, int]], site: CallSite, values: CallValues) -> dict[str, ValueSet]:
-    """The argument value sets an API call site needs, by role (``EtwApi.roles``), tagged with the caller's frame."""
+def relevant_args(roles: Iterable[tuple[str, int]], site: CallSite, values: CallValues,
+                  slots: Collection[int] = ()) -> dict[str, ValueSet]:
+    """The argument value sets an API call site needs, by role (``EtwApi.roles``), tagged with the caller's frame.
+    ``slots``: the roles' argument indices (``EtwApi.argument_slots``), read with one ``CallValues.read``."""
     caller = site.caller
-    arg = values.arg
+    args = values.read(site, slots or [index for _role, index in roles]) or ()
+    count = len(args)
     found: dict[str, ValueSet] = {}
     for role, index in roles:  # a loop, not a comprehension: that is a function made and called per site
-        found[role] = in_frame_all(arg(site, index), caller)
+        found[role] = in_frame_all(args[index], caller) if index < count else UNKNOWN_SET
     return found
 
 
@@ -273,7 +276,7 @@ class Analysis:
         #: (caller, call RVA, callee) -> the ETW call's argument value sets by role (``_site_args``).
         self._relevant: dict[tuple[int, int, int], dict[str, ValueSet]] = {}
         #: ETW API callee -> ``EtwApi.roles`` of its API (``_roles``).
-        self._roles_of: dict[int, tuple[tuple[str, int], ...]] = {}
+        self._roles_of: dict[int, tuple[tuple[tuple[str, int], ...], tuple[int, ...]]] = {}
         self.roots = self._roots()
         #: The API roots proper (``--all-sites`` adds write sites to ``roots`` later).
         self.api_roots = frozenset(self.roots)
@@ -281,7 +284,7 @@ class Analysis:
 
         # TraceLogging metadata first (it reads no argument values): the functions that reference an event's
         # metadata are then asked, whenever they are resolved, for what the writer search reads.
-        self.tlg = bind(facts, self.values)
+        self.tlg = bind(facts, self.values, self._sites_in)
         for warning in self.tlg.warnings:
             log.warning("TraceLogging metadata: %s", warning)
         self.ref_sites = []
@@ -368,10 +371,17 @@ class Analysis:
         """``asked`` with what the TraceLogging writer search reads at every call of the referrers among
         ``functions`` (so that resolving them once serves it)."""
         referrers = set(self._referrers)
+        sites_in = self._sites_in
         for func in filter(referrers.__contains__, functions):  # in C: most functions are none (9,396 at 1x)
-            sites = asked.setdefault(func, {})
-            for site in self._sites_in.get(func, ()):
-                sites.setdefault(site.rva, set()).update(_WRITER_ARGS)
+            sites = asked.get(func)
+            if sites is None:
+                sites = asked[func] = {}
+            for site in sites_in.get(func, ()):  # no set made to be thrown away by setdefault
+                have = sites.get(site.rva)
+                if have is None:
+                    sites[site.rva] = set(_WRITER_ARGS)
+                else:
+                    have.update(_WRITER_ARGS)
         return asked
 
     def _passed_args(self, callers: Sequence[int], asked: dict[int, dict[int, set[int]]]
@@ -405,7 +415,7 @@ class Analysis:
             if needed:
                 frontier.setdefault(site.caller, set()).update(needed)
         levels = max(self.options.max_depth, REGISTER_LEVELS)
-        arg = self.values.arg
+        read = self.values.read
         for level in range(levels):
             new: dict[int, set[int]] = {}
             for func, params in frontier.items():
@@ -423,9 +433,14 @@ class Analysis:
                 break
             frontier = {}
             for site, params in calls:  # the parameters of its own that a caller passes on to a wrapper
+                args = read(site, params)  # (no argument known: nothing passed on)
+                if args is None:
+                    continue
+                count = len(args)
                 passed: set[int] = set()
                 for index in params:
-                    _add_params(arg(site, index), passed)
+                    if index < count:
+                        _add_params(args[index], passed)
                 if passed:
                     frontier.setdefault(site.caller, set()).update(passed)
         self.stats.wrappers = sum(1 for f, p in wrappers.items() if p)
@@ -438,14 +453,16 @@ class Analysis:
         key = (site.caller, site.rva, site.callee)
         found = self._relevant.get(key)
         if found is None:
-            found = self._relevant[key] = relevant_args(self._roles(site, api), site, self.values)
+            roles, slots = self._roles(site, api)
+            found = self._relevant[key] = relevant_args(roles, site, self.values, slots)
         return found
 
-    def _roles(self, site: CallSite, api: EtwApi) -> tuple[tuple[str, int], ...]:
-        """``EtwApi.roles`` of the API ``site`` calls, once per callee (17 attribute reads each time otherwise)."""
+    def _roles(self, site: CallSite, api: EtwApi) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...]]:
+        """``EtwApi.roles`` and ``argument_slots`` of the API ``site`` calls, once per callee (17 attribute
+        reads each time otherwise)."""
         roles = self._roles_of.get(site.callee)
         if roles is None:
-            roles = self._roles_of[site.callee] = api.roles
+            roles = self._roles_of[site.callee] = (api.roles, api.argument_slots)
         return roles
 
     # ------------------------------------------------------------------ registrations

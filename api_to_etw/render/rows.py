@@ -59,13 +59,21 @@ def rows_cells(rows: Iterable[Row]) -> Iterator[tuple[str, ...]]:
         yield _cells(row, parts)
 
 
-def rows_tsv_lines(rows: Iterable[Row]) -> Iterator[str]:
+def rows_tsv_lines(rows: Iterable[Row], texts: Optional[list[str]] = None) -> Iterator[str]:
     """Each row as ``"\t".join(row_cells(row)) + "\n"`` (what the TSV writer writes for cells it need not
     escape): the event's runs of cells joined once per (event, names) pair, and each row one f-string of
     its own few cells around them, in ``_cells``' order (tests/render compare the two). A call of ``_cells``,
-    its 13-cell tuple and the join were two thirds of a row's cost (the 1x scale kernel's 22K rows)."""
+    its 13-cell tuple and the join were two thirds of a row's cost (the 1x scale kernel's 22K rows).
+
+    ``texts`` receives every cell that is text rather than a number (each row's own cells, each event's
+    joined once), so the caller can tell with a search whether any holds a tab,
+    a newline or what else the writer escapes: counting the separators in the whole text instead took two
+    passes a character (79M instructions at 1x, a fifth of the render)."""
     made: dict[object, tuple[str, str, str, str]] = {}
     unreferenced = ENTRY_UNREFERENCED
+    small = _DECIMAL
+    held = [] if texts is None else texts
+    add, extend = held.append, held.extend
     for row in rows:
         names = row.names
         key: object = id(row.event) if names is None else (id(row.event), id(names))  # both live as long as the rows
@@ -73,35 +81,50 @@ def rows_tsv_lines(rows: Iterable[Row]) -> Iterator[str]:
         if parts is None:
             head, middle, tail, message = _event_cells(row.event, names or _NO_NAMES)
             parts = made[key] = ("\t".join(head), "\t".join(middle), "\t".join(tail), message)
+            add("".join(head) + "".join(middle) + "".join(tail) + message)
         head_text, middle_text, tail_text, message_text = parts
-        path = row.call_path
+        function, container, site, entry, ioctl = row.function, row.containing_function, row.event_site, row.entry, row.ioctl
+        path = "->".join(row.call_path)
+        extend((function, container, path, site, entry, ioctl))
+        depth = len(row.call_path)
+        exported = row.exported_call_depth
         rva = row.write_rva
-        yield (f"{row.function}\t{head_text}\t{row.containing_function}\t{len(path)}\t{row.exported_call_depth}"
-               f"\t[{'->'.join(path)}]\t{middle_text}\t{'' if rva is None or row.entry == unreferenced else f'0x{rva:x}'}"
-               f"\t{tail_text}\t{row.event_site}\t{row.entry}\t{row.ioctl}\t{message_text}\n")
+        yield (f"{function}\t{head_text}\t{container}\t{small[depth] if depth < 256 else depth}"
+               f"\t{small[exported] if 0 <= exported < 256 else exported}\t[{path}]\t{middle_text}"
+               f"\t{'' if rva is None or entry == unreferenced else hex(rva) if rva >= 0 else f'0x{rva:x}'}"
+               f"\t{tail_text}\t{site}\t{entry}\t{ioctl}\t{message_text}\n")
 
 
 #: An event's own cells (with its names): ProviderGuid..Keyword, Kind..Fields, GroupMask..Resolved, Message.
 EventCells = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+#: The decimal text of the numbers below 256 (call depths, versions, channels, levels, opcodes): a tuple read
+#: costs a third of what ``str`` of an int does.
+_DECIMAL = tuple(map(str, range(256)))
 
 
 def _event_cells(e: EventInfo, n: EventNames) -> EventCells:
     """The event's cells, ``_hex`` and the numbers' rule (empty, or ``-`` for what a TraceLogging event has
     none of) written out for its nine numbers: made once per distinct event (8.7K at 1x), where the calls
-    were a third of the cost."""
+    were a third of the cost. Small numbers are read from ``_DECIMAL`` and hexadecimal made by ``hex`` (the
+    same text as ``f"0x{v:x}"`` for ``v >= 0``, without the format specification's parse)."""
     dash = "-" if e.kind == KIND_TRACELOGGING else ""
+    small = _DECIMAL
     ident, version, channel, level, opcode, task = e.id, e.version, e.channel, e.level, e.opcode, e.task
     keyword, group_mask, hook_id = e.keyword, e.group_mask, e.hook_id
     return (
         (e.provider_guid, e.provider_symbol, e.reghandle_symbol, e.write_function, e.descriptor_symbol,
-         dash if ident is None else str(ident), dash if version is None else str(version),
-         "" if channel is None else str(channel), "" if level is None else str(level),
-         "" if opcode is None else str(opcode), dash if task is None else str(task),
-         "" if keyword is None else f"0x{keyword:x}"),
+         dash if ident is None else small[ident] if 0 <= ident < 256 else str(ident),
+         dash if version is None else small[version] if 0 <= version < 256 else str(version),
+         "" if channel is None else small[channel] if 0 <= channel < 256 else str(channel),
+         "" if level is None else small[level] if 0 <= level < 256 else str(level),
+         "" if opcode is None else small[opcode] if 0 <= opcode < 256 else str(opcode),
+         dash if task is None else small[task] if 0 <= task < 256 else str(task),
+         "" if keyword is None else hex(keyword) if keyword >= 0 else f"0x{keyword:x}"),
         (e.kind, e.provider_name or n.provider_name,
          n.event_name or (e.descriptor_symbol if dash else "") or e.message,
          n.task_name or e.wpp_level, n.opcode_name, " ".join(n.keyword_names), " ".join(n.fields or e.fields)),
-        ("" if group_mask is None else f"0x{group_mask:x}", "" if hook_id is None else f"0x{hook_id:x}",
+        ("" if group_mask is None else hex(group_mask) if group_mask >= 0 else f"0x{group_mask:x}",
+         "" if hook_id is None else hex(hook_id) if hook_id >= 0 else f"0x{hook_id:x}",
          "yes" if e.resolved else "no"),
         n.message,
     )
@@ -139,7 +162,9 @@ def rows_json(rows: Iterable[Row]) -> Iterator[str]:
     names' own fields once (without ``--manifests`` every row has the same, empty, names)."""
     import json  # here: a tsv run does not load it (tests/test_lazy_imports.py)
 
-    string = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it (ASCII, escaped)
+    quoted = _Quoted(json.encoder.encode_basestring_ascii)  # a string as json.dumps writes it (ASCII, escaped)
+    quote = quoted.__getitem__
+    small = _DECIMAL
     fields = _fields_text(json)
     made: dict[tuple[int, int], str] = {}
     named: dict[int, str] = {}
@@ -152,11 +177,29 @@ def rows_json(rows: Iterable[Row]) -> Iterator[str]:
         tail = named.get(key[1])
         if tail is None:
             tail = named[key[1]] = fields(_names_record(names))
-        yield (f'{{"function": {string(row.function)}, {head}, "containing_function": '
-               f'{string(row.containing_function)}, "call_depth": {len(row.call_path)}, "exported_call_depth": '
-               f'{row.exported_call_depth}, "call_path": [{", ".join(map(string, row.call_path))}], "write_rva": '
-               f'{row.write_rva}, "event_site": {string(row.event_site)}, "entry": {string(row.entry)}, "ioctl": '
-               f'{string(row.ioctl)}, {tail}}}\n')
+        path = row.call_path
+        depth = len(path)
+        exported = row.exported_call_depth
+        yield (f'{{"function": {quoted[row.function]}, {head}, "containing_function": '
+               f'{quoted[row.containing_function]}, "call_depth": {small[depth] if depth < 256 else depth}, '
+               f'"exported_call_depth": {small[exported] if 0 <= exported < 256 else exported}, "call_path": '
+               f'[{", ".join(map(quote, path))}], "write_rva": {row.write_rva}, "event_site": '
+               f'{quoted[row.event_site]}, "entry": {quoted[row.entry]}, "ioctl": {quoted[row.ioctl]}, {tail}}}\n')
+
+
+class _Quoted(dict):
+    """Text -> its JSON string, each distinct text encoded once: the rows repeat the same few thousand
+    function names, entries and event sites (a dictionary read costs less than the encoder's call)."""
+
+    __slots__ = ("_encode",)
+
+    def __init__(self, encode: Callable[[str], str]) -> None:
+        super().__init__()
+        self._encode = encode
+
+    def __missing__(self, text: str) -> str:
+        quoted = self[text] = self._encode(text)
+        return quoted
 
 
 def _fields_text(json: ModuleType) -> Callable[[dict[str, object]], str]:

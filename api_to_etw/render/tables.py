@@ -32,25 +32,25 @@ def render(rows: Iterable[Row], fmt: str) -> str:
             raise ValueError(f"unknown format {fmt}")
         kept = rows if isinstance(rows, Sequence) else list(rows)
         if fmt == "tsv":
-            plain = _plain_tsv(rows_tsv_lines(kept), len(kept), COLUMNS)
+            plain = _plain_tsv(kept, COLUMNS)
             if plain is not None:
                 return plain
         return _table_text(lambda: rows_cells(kept), COLUMNS, fmt)
 
 
-#: What the TSV writer escapes (besides the tab and the newline, which are counted): never in plain text.
-_TSV_ESCAPED = ("\\", '"', "\r", "\0")
+#: What the TSV writer escapes: never in a plain text cell.
+_TSV_ESCAPED = ("\t", "\n", "\\", '"', "\r", "\0")
 
 
-def _plain_tsv(lines: Iterable[str], count: int, names: Sequence[str]) -> Optional[str]:
-    """The TSV text of rows given as their cells joined by tabs, each ending in a newline, when no cell
-    holds what the writer escapes (then it is what the csv writer writes for them, byte for byte); None
-    when any cell holds a tab, a newline, a backslash, a quote or a carriage return (the writer then
-    escapes it)."""
-    text = "\t".join(names) + "\n" + "".join(lines)
-    if text.count("\n") != count + 1 or text.count("\t") != (count + 1) * (len(names) - 1):
-        return None  # a tab or a newline inside a cell
-    if any(c in text for c in _TSV_ESCAPED):
+def _plain_tsv(rows: Sequence[Row], names: Sequence[str]) -> Optional[str]:
+    """The TSV text of the rows joined without the writer when no text cell holds what the writer escapes
+    (then it is what the csv writer writes for them, byte for byte); None when any cell holds a tab, a
+    newline, a backslash, a quote, a carriage return or a NUL (the writer then escapes it). The numbers'
+    cells are digits, so the text cells (``rows_tsv_lines``' ``texts``) are all that is searched."""
+    texts: list[str] = []
+    text = "\t".join(names) + "\n" + "".join(rows_tsv_lines(rows, texts))
+    held = "".join(texts)
+    if any(c in held for c in _TSV_ESCAPED):
         return None
     return text
 
