@@ -618,10 +618,10 @@ class FunctionDataflow:
                         _arith_prepared(state, op)
                     continue
                 if kind == _OP_GLOBAL:  # mov r, [rip+x]
-                    values = loaded.get(op)
-                    if values is None:
-                        values = loaded[op] = self._global_load(op[2], op[3])
-                    regs[op[1]] = values if not op[4] or values is _UNK or values in narrow else _dword(values)
+                    read = loaded.get(op)
+                    if read is None:
+                        read = loaded[op] = self._global_load(op[2], op[3])
+                    regs[op[1]] = read if not op[4] or read is _UNK or read in narrow else _dword(read)
                     continue
                 if kind == _OP_FRAME_STORE:  # mov [rsp+d], r/imm
                     rsp = state.rsp
