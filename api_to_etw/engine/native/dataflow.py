@@ -618,10 +618,10 @@ class FunctionDataflow:
                         _arith_prepared(state, op)
                     continue
                 if kind == _OP_GLOBAL:  # mov r, [rip+x]
-                    values = loaded.get(op)
-                    if values is None:
-                        values = loaded[op] = self._global_load(op[2], op[3])
-                    regs[op[1]] = values if not op[4] or values is _UNK or values in narrow else _dword(values)
+                    read = loaded.get(op)
+                    if read is None:
+                        read = loaded[op] = self._global_load(op[2], op[3])
+                    regs[op[1]] = read if not op[4] or read is _UNK or read in narrow else _dword(read)
                     continue
                 if kind == _OP_FRAME_STORE:  # mov [rsp+d], r/imm
                     rsp = state.rsp
@@ -840,17 +840,29 @@ class FunctionDataflow:
             return value
         base = value.offset
         stack = state.stack
-        content = stack_bytes_partial(state, base, SNAPSHOT_BYTES)
-        while len(content) > 16 and content[-1] is None:
-            content.pop()
+        # One pass over the slots: the known bytes of the first SNAPSHOT_BYTES (``stack_bytes_partial``: constant
+        # slots, later ones over earlier), and the image addresses, links and parameter fields of the first
+        # REF_BYTES. ``known`` is past the last known byte: the content keeps at least 16 bytes, and no more
+        # unknown ones after the last known.
+        content: list[Optional[int]] = [None] * SNAPSHOT_BYTES
+        known = 0
         refs = []
         fields = []
         links = []
         for off, (size, values) in stack.items():
             pos = off - base
-            if not 0 <= pos < REF_BYTES or len(values) != 1:
+            if pos + size <= 0 or pos >= REF_BYTES or len(values) != 1:
                 continue
             (only,) = values
+            if pos < SNAPSHOT_BYTES and isinstance(only, Const) and size in MASKS:
+                raw = (only.value & MASKS[size]).to_bytes(size, "little")
+                first = -pos if pos < 0 else 0
+                past = SNAPSHOT_BYTES - pos if pos + size > SNAPSHOT_BYTES else size
+                content[pos + first:pos + past] = raw[first:past]
+                if pos + past > known:
+                    known = pos + past
+            if pos < 0:
+                continue
             if size == 8 and isinstance(only, Addr):
                 refs.append((pos, only.rva))
             elif size == 8 and isinstance(only, StackAddr):
@@ -870,9 +882,9 @@ class FunctionDataflow:
         ref_tuple = tuple(sorted(set(refs))) or None
         field_tuple = tuple(sorted(fields, key=lambda f: f[0])) or None
         link_tuple = tuple(sorted(links)) or None
+        del content[max(known, 16):]
         origin = _copy_origin(state, value.offset)
-        if all(b is None for b in content) and ref_tuple is None and origin is None and field_tuple is None \
-                and link_tuple is None:
+        if not known and ref_tuple is None and origin is None and field_tuple is None and link_tuple is None:
             return _FRAME_ADDRESS[value.offset]
         return StackAddr(value.offset, tuple(content), -1, ref_tuple, origin, field_tuple, link_tuple)
 
