@@ -91,6 +91,18 @@ def test_offsets_to_a_target_set_are_the_candidates_with_such_a_target(decoded):
         assert operands.offsets_to(set()) == []
 
 
+def test_offsets_to_is_exact_whichever_way_it_filters(decoded):
+    """The byte-plane pre-filter only narrows: few targets, values that share a target's low four bytes but
+    not its high ones, one beyond 64 bits, a dict, and the plain test of every candidate give the same offsets."""
+    image, _fmap, _found = decoded
+    for operands in rip_operands(image):
+        pairs = list(operands)
+        few = {target for _offset, target in pairs[:: max(1, len(pairs) // 5)]}
+        aliases = {target + (1 << 32) for target in few} | {target - (1 << 40) for target in few}
+        for wanted in (few, aliases, few | aliases, few | {1 << 70}, dict.fromkeys(few, "x")):
+            assert operands.offsets_to(wanted) == [offset for offset, target in pairs if target in wanted]
+
+
 def test_every_decoded_iat_load_is_a_candidate(decoded):
     image, _fmap, found = decoded
     loads = set()

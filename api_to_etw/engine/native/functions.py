@@ -267,7 +267,10 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
     # Made by ``object.__new__`` with every field set here, not by a call of the generated ``__init__`` each.
     for entry, end in extents.items():
         made = functions[entry] = _new(Function)
-        made.rva, made.size, made.exported, made.imported = entry, end - entry, entry in exports, False
+        made.rva = entry  # one store per field: a tuple assignment builds and unpacks a tuple per function
+        made.size = end - entry
+        made.exported = entry in exports
+        made.imported = False
         made.name = code_symbols.get(entry) or export_names.get(entry) or f"sub_{entry:x}"
         made.fragments = fragments.get(entry) or []
     for slot, label in imports.items():
@@ -311,7 +314,12 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
                 if normal is None or (tail and (not normal[1] or normal[0] == caller)):
                     continue
                 site = _new(CallSite)
-                site.caller, site.rva, site.callee, site.tail, site.args = caller, rva, normal[0], tail, None
+                # One store per field (a tuple assignment of five builds and unpacks a tuple per site).
+                site.caller = caller
+                site.rva = rva
+                site.callee = normal[0]
+                site.tail = tail
+                site.args = None
                 add(site)
             if len(sites) > begin:
                 runs[entry] = (begin, len(sites))
