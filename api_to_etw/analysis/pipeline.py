@@ -797,7 +797,11 @@ class Analysis:
         known = self._events_of.get(key)
         if known is None:
             name = self.facts.functions[callee].name
-            found = [event for combo in combinations(concrete) for event in self.resolver.events(api, name, combo)]
+            combos = combinations(concrete)
+            if len(combos) == 1:  # one value per role (most points): the resolver's own list, no comprehension
+                found = self.resolver.events(api, name, combos[0])
+            else:
+                found = [event for combo in combos for event in self.resolver.events(api, name, combo)]
             known = self._events_of[key] = (found, {})
         found, kept_by = known
         kept = kept_by.get((func_refers, caller_refers))
@@ -868,7 +872,7 @@ class Analysis:
         common = self.roots.intersection(found)  # in C: most searches hold one root or none
         if not common:
             return
-        within = _within(ends, budget)
+        within = ends[budget] if budget < len(ends) else ends[-1]  # _within, budget not negative here
         hits: Collection[int] = common
         if len(common) > 1 or within < len(found):  # the roots in the order found, those within the budget
             hits = [r for r in islice(found, within) if r in common]
@@ -885,11 +889,10 @@ class Analysis:
         best = into is self._best
         length = len(path_ids)
         keys = []
-        key_of = Row.key_of
         for event in events:  # a path longer than the kept one's loses before anything of it is built
-            key = key_of(function, event, container)
-            if not best:
-                key += (event_site,)
+            # Row.key_of, built here (no call per event); the unreached rows are kept per event site too
+            key = (function, event.provider_key, event.event_key, container) if best else (
+                function, event.provider_key, event.event_key, container, event_site)
             old = into.get(key)
             if old is None or old[0][0] >= length:
                 keys.append((key, event, old))
@@ -939,8 +942,8 @@ class Analysis:
         ``Entry`` = ``unreached`` when it is no entry point either.
         """
         api_names = {self.facts.functions[r].name for r in self.api_roots}
-        covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()
-                   if r.function in api_names}
+        # from each kept row's key (function, provider key, event key, container: Row.key_of)
+        covered = {(key[1], key[2], r.event_site) for key, (_rank, r) in self._best.items() if key[0] in api_names}
         funcs = self.facts.functions
         entry_points = set(self.entries.kinds) - self.ignored
         beyond: list[tuple[int, list[int], list[EventInfo], int, int]] = []
@@ -965,7 +968,7 @@ class Analysis:
             # is what ``_ancestors`` would return, read without the call
             hit = ancestors.get(func) if budget >= 0 else None
             above, ends = (hit[1], hit[2]) if hit is not None else self._ancestors(func, max(budget, 0))
-            within = _within(ends, budget)
+            within = (ends[budget] if budget < len(ends) else ends[-1]) if budget >= 0 else 0  # _within
             reaching = entry_points.intersection(above if within == len(above) else islice(above, within))
             if not reaching:
                 beyond.append((func, suffix, missing, site_rva, hop))
@@ -1041,7 +1044,10 @@ class Analysis:
                     if len(values) == 1:
                         (only,) = values
                         if type(only) is Param:
-                            values = new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                            values = in_frame_all(arg(caller_site, only.index), caller)
+                            if type(values) is not frozenset or len(values) > MAX_VALUES:
+                                values = cap(values)  # else what cap() returns: the set itself
+                            new[k] = values
                         else:
                             if args is None:
                                 args = self._framed_args(caller_site)
