@@ -903,11 +903,18 @@ class Analysis:
             return
         names = []
         exported = 0  # the exported functions on the path below its first
-        for r in path_ids:  # one pass, no comprehension's frame: a path is four functions on average
-            f = funcs[r]
-            names.append("&" + f.name if pointer_hops and r in pointer_hops else f.name)
-            if f.exported:
-                exported += 1
+        if pointer_hops:  # a few rows beyond the depth budget
+            for r in path_ids:
+                f = funcs[r]
+                names.append("&" + f.name if r in pointer_hops else f.name)
+                if f.exported:
+                    exported += 1
+        else:
+            for r in path_ids:  # one pass, no comprehension's frame: a path is four functions on average
+                f = funcs[r]
+                names.append(f.name)
+                if f.exported:
+                    exported += 1
         if funcs[path_ids[0]].exported:
             exported -= 1
         if entry is None:
