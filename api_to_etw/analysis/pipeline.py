@@ -762,8 +762,8 @@ class Analysis:
         self.progress("walk", total, total)
         self._unreached()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
-        rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
-                                 r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
+        rows.sort(key=lambda r: (r.function, (e := r.event).kind, e.provider_guid, e.provider_symbol, e.descriptor_symbol,
+                                 -1 if (i := e.id) is None else i,  # the event read once, not five times
                                  r.containing_function, len(r.call_path)))  # call_depth, without its property call
         return rows
 
