@@ -112,7 +112,12 @@ class EntryPoints:
         self.kinds.setdefault(rva, {})[kind] = None
 
     def label(self, rva: int) -> str:
-        kinds = list(self.kinds.get(rva, ()))
+        found = self.kinds.get(rva)
+        if not found:  # most row functions are entered by no kind of their own (an API's internal callers)
+            return ""
+        if len(found) <= MAX_KINDS:
+            return ",".join(found)
+        kinds = list(found)
         shown = kinds[:MAX_KINDS]
         more = f",+{len(kinds) - MAX_KINDS}" if len(kinds) > MAX_KINDS else ""
         return ",".join(shown) + more

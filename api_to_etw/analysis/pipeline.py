@@ -779,8 +779,8 @@ class Analysis:
         self.progress("walk", total, total)
         self._unreached()
         rows = [row for _rank, row in self._best.values()] + [row for _rank, row in self._extra.values()]
-        rows.sort(key=lambda r: (r.function, r.event.kind, r.event.provider_guid, r.event.provider_symbol,
-                                 r.event.descriptor_symbol, r.event.id if r.event.id is not None else -1,
+        rows.sort(key=lambda r: (r.function, (e := r.event).kind, e.provider_guid, e.provider_symbol, e.descriptor_symbol,
+                                 -1 if (i := e.id) is None else i,  # the event read once, not five times
                                  r.containing_function, len(r.call_path)))  # call_depth, without its property call
         return rows
 
@@ -814,7 +814,11 @@ class Analysis:
         known = self._events_of.get(key)
         if known is None:
             name = self.facts.functions[callee].name
-            found = [event for combo in combinations(concrete) for event in self.resolver.events(api, name, combo)]
+            combos = combinations(concrete)
+            if len(combos) == 1:  # one value per role (most points): the resolver's own list, no comprehension
+                found = self.resolver.events(api, name, combos[0])
+            else:
+                found = [event for combo in combos for event in self.resolver.events(api, name, combo)]
             known = self._events_of[key] = (found, {})
         found, kept_by = known
         kept = kept_by.get((func_refers, caller_refers))
@@ -885,7 +889,7 @@ class Analysis:
         common = self.roots.intersection(found)  # in C: most searches hold one root or none
         if not common:
             return
-        within = _within(ends, budget)
+        within = ends[budget] if budget < len(ends) else ends[-1]  # _within, budget not negative here
         hits: Collection[int] = common
         if len(common) > 1 or within < len(found):  # the roots in the order found, those within the budget
             hits = [r for r in islice(found, within) if r in common]
@@ -902,11 +906,10 @@ class Analysis:
         best = into is self._best
         length = len(path_ids)
         keys = []
-        key_of = Row.key_of
         for event in events:  # a path longer than the kept one's loses before anything of it is built
-            key = key_of(function, event, container)
-            if not best:
-                key += (event_site,)
+            # Row.key_of, built here (no call per event); the unreached rows are kept per event site too
+            key = (function, event.provider_key, event.event_key, container) if best else (
+                function, event.provider_key, event.event_key, container, event_site)
             old = into.get(key)
             if old is None or old[0][0] >= length:
                 keys.append((key, event, old))
@@ -917,11 +920,18 @@ class Analysis:
             return
         names = []
         exported = 0  # the exported functions on the path below its first
-        for r in path_ids:  # one pass, no comprehension's frame: a path is four functions on average
-            f = funcs[r]
-            names.append("&" + f.name if pointer_hops and r in pointer_hops else f.name)
-            if f.exported:
-                exported += 1
+        if pointer_hops:  # a few rows beyond the depth budget
+            for r in path_ids:
+                f = funcs[r]
+                names.append("&" + f.name if r in pointer_hops else f.name)
+                if f.exported:
+                    exported += 1
+        else:
+            for r in path_ids:  # one pass, no comprehension's frame: a path is four functions on average
+                f = funcs[r]
+                names.append(f.name)
+                if f.exported:
+                    exported += 1
         if funcs[path_ids[0]].exported:
             exported -= 1
         if entry is None:
@@ -956,8 +966,8 @@ class Analysis:
         ``Entry`` = ``unreached`` when it is no entry point either.
         """
         api_names = {self.facts.functions[r].name for r in self.api_roots}
-        covered = {(r.event.provider_key, r.event.event_key, r.event_site) for _rank, r in self._best.values()
-                   if r.function in api_names}
+        # from each kept row's key (function, provider key, event key, container: Row.key_of)
+        covered = {(key[1], key[2], r.event_site) for key, (_rank, r) in self._best.items() if key[0] in api_names}
         funcs = self.facts.functions
         entry_points = set(self.entries.kinds) - self.ignored
         beyond: list[tuple[int, list[int], list[EventInfo], int, int]] = []
@@ -982,7 +992,7 @@ class Analysis:
             # is what ``_ancestors`` would return, read without the call
             hit = ancestors.get(func) if budget >= 0 else None
             above, ends = (hit[1], hit[2]) if hit is not None else self._ancestors(func, max(budget, 0))
-            within = _within(ends, budget)
+            within = (ends[budget] if budget < len(ends) else ends[-1]) if budget >= 0 else 0  # _within
             reaching = entry_points.intersection(above if within == len(above) else islice(above, within))
             if not reaching:
                 beyond.append((func, suffix, missing, site_rva, hop))
@@ -1058,7 +1068,10 @@ class Analysis:
                     if len(values) == 1:
                         (only,) = values
                         if type(only) is Param:
-                            values = new[k] = cap(in_frame_all(arg(caller_site, only.index), caller))
+                            values = in_frame_all(arg(caller_site, only.index), caller)
+                            if type(values) is not frozenset or len(values) > MAX_VALUES:
+                                values = cap(values)  # else what cap() returns: the set itself
+                            new[k] = values
                         else:
                             if args is None:
                                 args = self._framed_args(caller_site)
