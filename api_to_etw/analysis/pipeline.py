@@ -193,7 +193,21 @@ class CallerLists(dict):
         elif len(sites) == 1:
             known = [sites[0].caller]
         else:
-            known = sorted(set(map(_caller, sites)))  # a caller calling twice is one edge
+            count = len(sites)
+            if count == 2:  # two or three callers (a quarter of the walked nodes): no set and no sort call
+                first, second = sites[0].caller, sites[1].caller
+                known = [first] if first == second else [first, second] if first < second else [second, first]
+            elif count == 3:
+                first, second, third = sites[0].caller, sites[1].caller, sites[2].caller
+                if first > second:
+                    first, second = second, first
+                if second > third:
+                    second, third = third, second
+                    if first > second:
+                        first, second = second, first
+                known = [first, second, third] if first != second != third else sorted({first, second, third})
+            else:
+                known = sorted(set(map(_caller, sites)))  # a caller calling twice is one edge
             funclets = self.funclets
             if funclets:  # callers by a call first: a funclet runs only when an exception unwinds its parent
                 by_call = {site.caller for site in sites if site.rva != node}  # a funclet edge's site is the funclet
@@ -855,8 +869,14 @@ class Analysis:
                 self._caller_lists.__getitem__)
         sites = self._sites_in.get(ref.function, [])
         target = Addr(ref.event.rva)
-        call = next((s for s in sites if self.values.answered(s) and target in self.values.arg(s, 1)), None)
-        return call if call is not None else write_call(sites, ref.rva, self._writers)
+        # Every call of a referrer was asked for what is read here (``_writer_args``), so ``arg`` needs no
+        # ``answered`` first: a call the flow did not reach reads as unknown, which holds no address.
+        arg = self.values.arg
+        for site in sites:
+            passed = arg(site, 1)
+            if passed is not UNKNOWN_SET and target in passed:
+                return site
+        return write_call(sites, ref.rva, self._writers)
 
     def _reference_events(self, ref) -> tuple[list[EventInfo], int]:
         """Events of a function that takes an event blob's address, labelled with the call that writes it

@@ -475,14 +475,16 @@ def writer_functions(write_apis: Iterable[int], callers: Callable[[int], Iterabl
     ``_tlgWriteTransfer`` copies): where an inlined TraceLogging write's real call goes. ``callers`` gives a
     function's direct callers, sorted (the walk's own lists: only the few levels above the APIs are read)."""
     found = {rva: rva for rva in sorted(write_apis)}
-    frontier = set(found)
+    frontier = list(found)  # sorted, each function once (a level's new callers are new to ``found``)
     for _ in range(levels):
-        nxt: set[int] = set()
-        for f in sorted(frontier):
+        nxt: list[int] = []
+        for f in frontier:
+            writer = found[f]
             for caller in callers(f):
                 if caller not in found:
-                    found[caller] = found[f]
-                    nxt.add(caller)
+                    found[caller] = writer
+                    nxt.append(caller)
+        nxt.sort()
         frontier = nxt
     return found
 
