@@ -1,0 +1,131 @@
+"""The classes made with fieldclass.py (and model.py's values) behave as the dataclasses they were.
+
+Each is compared with a dataclass declared here from its ``_fields``, frozen or not as it is, holding the same
+values: the same ``repr``, equality (with each other sample and with a foreign object), hash (the hash of the
+fields' tuple: sets iterate as before), instance dictionary, pickle round trip, and for a frozen class the same
+``FrozenInstanceError`` on assigning or deleting a field or any other name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import uuid
+
+import pytest
+
+from api_to_etw.analysis.events import Provider
+from api_to_etw.binary.pe import CodeViewInfo, PEImage, Section
+from api_to_etw.binary.symsrv.limits import TransferLimits
+from api_to_etw.binary.symsrv.path import SymbolPathElement
+from api_to_etw.engine.native.ehtables import LanguageHandler, ScopeRecord
+from api_to_etw.etw.apis import ApiRole, EtwApi
+from api_to_etw.etw.descriptor import EventDescriptor
+from api_to_etw.etw.tracelogging import TlgEvent, TlgField, TlgProvider
+from api_to_etw.etw.wppcalls import TraceFunction
+from api_to_etw.fieldclass import Frozen
+from api_to_etw.model import (
+    UNKNOWN,
+    Addr,
+    Const,
+    Import,
+    Load,
+    Offset,
+    Param,
+    Reference,
+    ResourceEntry,
+    StackAddr,
+    Store,
+    in_frame,
+    substitute,
+)
+
+_FIELD = TlgField("f", 1, None, 0, None, False, None)
+_SECTION = Section(".text", 0x1000, 0x800, 0x400, 0x600, 0x60000020)
+SAMPLES = [
+    [Const(5), Const(5), Const(0)], [Addr(0x10), Addr(0x11)], [Param(2), Param(3)],
+    [Offset(Param(1), 8), Offset(Param(1), 8), Offset(UNKNOWN, 8)], [Load(Addr(4)), Load(Addr(4), 4)],
+    [StackAddr(8), StackAddr(-0x28, (1, None, 3), 0x1000, ((0, 0x5000),), Load(Param(0), 16), ((8, 4, Param(2)),),
+                                ((0, 16),)), StackAddr(offset=16, frame=3)],
+    [Import("ntdll!EtwEventWrite"), Import("x")], [UNKNOWN],
+    [Store(1, 2, Addr(3), frozenset({Const(1), UNKNOWN})), Store(1, 2, Addr(3), frozenset())],
+    [Reference(1, 2, 3), Reference(1, 2, 4)],
+    [ResourceEntry("WEVT_TEMPLATE", 1, 0x409, 0x100, 20), ResourceEntry(11, "n", 0, 1, 2, 1252)],
+    [EtwApi("EtwWrite", ApiRole.WRITE, handle=0, descriptor=1), EtwApi("X", ApiRole.WPP, message_guid=2, message_number=3)],
+    [TraceFunction("WppTrace", 1, 2), TraceFunction("WppTrace", 1, 2, "note")],
+    [EventDescriptor(1, 0, 16, 4, 0, 7, 0x8000), EventDescriptor(None, None, None, 4, None, None, None)],
+    [_FIELD, TlgField("g", 2, 3, 4, 5, True, 6, 7, b"x")],
+    [TlgProvider(1, "guid", "name", None, 2), TlgProvider(1, "guid", "name", "group", 4)],
+    [TlgEvent(1, 2, 3, 4, 5, 6, "e", [_FIELD], 3), TlgEvent(1, 2, 3, 4, 5, 6, "e", [], 3)],
+    [Provider("{g}", "sym", 5), Provider("{g}", "", 0)],
+    [CodeViewInfo("k.pdb", uuid.UUID(int=5), 3), CodeViewInfo("k.pdb", uuid.UUID(int=5), 4)],
+    [SymbolPathElement("store", "/sym", None, "srv*/sym"), SymbolPathElement("folder", "/x")],
+    [TransferLimits(), TransferLimits(1.0, 2, 3, 4.0, 5.0)],
+    [LanguageHandler(1, 2, 3), LanguageHandler(1, 2, 4)], [ScopeRecord(1, 2, 3, 4), ScopeRecord(1, 2, 3, 5)],
+    [_SECTION, Section(".data", 0x2000, 0x100, 0xA00, 0, 0xC0000040)],
+    [PEImage("k.exe", b"MZ", 0x140000000, 0x3000, [_SECTION]), PEImage("k.exe", b"MZ", 0x140000000, 0x3000, [_SECTION],
+                                                                         timestamp=5)],
+]
+
+
+_DECLARED: dict[type, type] = {}
+
+
+def _as_dataclass(obj: object) -> object:
+    """The dataclass the object's class was (one per class), holding the object's field values."""
+    cls = type(obj)
+    declared = _DECLARED.get(cls)
+    if declared is None:
+        declared = _DECLARED[cls] = dataclasses.make_dataclass(cls.__name__, list(cls._fields),  # type: ignore[attr-defined]
+                                                               frozen=isinstance(obj, Frozen))
+        declared.__qualname__ = cls.__qualname__
+    made = declared(*(getattr(obj, name) for name in cls._fields))  # type: ignore[attr-defined]
+    extra = {k: v for k, v in vars(obj).items() if k not in cls._fields}  # type: ignore[attr-defined]
+    if extra:  # fields a __post_init__ set, outside equality and repr (Section's bounds, PEImage's lookup)
+        vars(made).update(extra)
+    return made
+
+
+def _failure(action, *args) -> object:
+    try:
+        action(*args)
+    except Exception as exc:  # noqa: BLE001 - the exception itself is what is compared
+        return type(exc).__name__, str(exc)
+    return None
+
+
+@pytest.mark.parametrize("objects", SAMPLES, ids=lambda objects: type(objects[0]).__name__)
+def test_objects_behave_as_the_dataclass_they_were(objects):
+    references = [_as_dataclass(obj) for obj in objects]
+    for obj, ref in zip(objects, references):
+        assert repr(obj) == repr(ref) or type(obj) in (Const, Addr, StackAddr, type(UNKNOWN))  # own repr
+        assert list(vars(obj)) == list(vars(ref))
+        assert (type(obj).__hash__ is None) == (type(ref).__hash__ is None)
+        if type(obj).__hash__ is not None:
+            assert hash(obj) == hash(ref)
+        for other, other_ref in zip(objects, references):
+            assert (obj == other) == (ref == other_ref) and (obj != other) == (ref != other_ref)
+        assert (obj == "x") is False and (obj != "x") is True
+        copy = pickle.loads(pickle.dumps(obj))
+        assert copy == obj and vars(copy).keys() == vars(obj).keys()
+        if isinstance(obj, Frozen):
+            for name in [*vars(obj), "other"]:
+                assert _failure(setattr, obj, name, 1) == _failure(setattr, ref, name, 1)
+                assert _failure(delattr, obj, name) == _failure(delattr, ref, name)
+                assert _failure(setattr, obj, name, 1) is not None
+
+
+def test_the_value_reprs_are_the_ones_the_classes_write():
+    assert [repr(v) for v in (Const(5), Addr(16), StackAddr(8, frame=3), StackAddr(-8), UNKNOWN, Param(2))] == [
+        "Const(0x5)", "Addr(0x10)", "StackAddr(0x8@0x3)", "StackAddr(-0x8)", "Unknown", "Param(index=2)"]
+    assert repr(Load(Const(1))) == "Load(addr=Const(0x1), size=8)"
+
+
+def test_stack_address_copies_keep_every_other_field():
+    """What dataclasses.replace did: in_frame and substitute copy a buffer with one field changed."""
+    buffer = StackAddr(-0x28, (1, None), -1, ((0, 0x5000),), Load(Param(0), 16), ((8, 4, Param(2)),), ((0, 16),))
+    framed = in_frame(buffer, 0x1000)
+    assert vars(framed) == {**vars(buffer), "frame": 0x1000}
+    (filled,) = substitute(buffer, lambda index: frozenset({Const(0x0102)}) if index == 2 else frozenset({Addr(0x40)}))
+    assert filled.fields is None and filled.content == (1, None, None, None, None, None, None, None, 2, 1, 0, 0)
+    assert filled.origin == Load(Addr(0x40), 16) and filled.links == buffer.links and filled.frame == -1
