@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Callable, Optional, TypeVar, Union
 
-from .fieldclass import Frozen, set_field
+from .fieldclass import Frozen, Mutable, set_field
 
 #: Largest number of alternative values tracked for one location before it becomes unknown.
 MAX_VALUES = 16
@@ -89,6 +89,9 @@ class Param(Frozen):
     def __hash__(self) -> int:
         return hash((self.index,))
 
+    def __repr__(self) -> str:  # written out, as Offset's and Load's: printed in event keys (1,059 at 1x)
+        return f"{self.__class__.__qualname__}(index={self.index!r})"
+
 
 class Offset(Frozen):
     """``base + delta`` where base is not an address we can fold (a parameter or a load)."""
@@ -109,6 +112,9 @@ class Offset(Frozen):
     def __hash__(self) -> int:
         return hash((self.base, self.delta))
 
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}(base={self.base!r}, delta={self.delta!r})"
+
 
 class Load(Frozen):
     """The ``size`` bytes read from memory at ``addr`` (not folded: writable or unknown memory)."""
@@ -128,6 +134,9 @@ class Load(Frozen):
 
     def __hash__(self) -> int:
         return hash((self.addr, self.size))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}(addr={self.addr!r}, size={self.size!r})"
 
 
 class StackAddr(Frozen):
@@ -518,11 +527,16 @@ class CallSite:
         return self.args[index]
 
 
-@dataclass
-class Symbol:
+class Symbol(Mutable):
     rva: int
     name: str
-    is_function: bool = False
+    is_function: bool
+    _fields = ("rva", "name", "is_function")
+
+    def __init__(self, rva: int, name: str, is_function: bool = False) -> None:
+        self.rva = rva
+        self.name = name
+        self.is_function = is_function
 
 
 class Memory:
@@ -693,16 +707,21 @@ def import_thunks(facts: Facts, apis: Mapping[int, _T]) -> dict[int, _T]:
 Arguments = tuple[ValueSet, ...]
 
 
-@dataclass
-class Resolution:
+class Resolution(Mutable):
     """What ``Engine.resolve`` found for some functions: a new answer, never a change to the facts.
 
     ``args`` maps (caller, call-site RVA) to the argument value sets of every call site the engine could
     resolve in those functions (absent: unresolved); ``stores`` are their stores outside the frame.
     """
 
-    args: dict[tuple[int, int], Arguments] = field(default_factory=dict)
-    stores: list[Store] = field(default_factory=list)
+    args: dict[tuple[int, int], Arguments]
+    stores: list[Store]
+    _fields = ("args", "stores")
+
+    def __init__(self, args: Optional[dict[tuple[int, int], Arguments]] = None,
+                 stores: Optional[list[Store]] = None) -> None:
+        self.args = {} if args is None else args
+        self.stores = [] if stores is None else stores
 
     def merge(self, other: Resolution) -> None:
         self.args.update(other.args)

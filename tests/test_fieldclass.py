@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from api_to_etw.analysis.events import Provider
+from api_to_etw.analysis.records import KIND_MANIFEST, EventInfo, EventNames, Row
 from api_to_etw.binary.pe import CodeViewInfo, PEImage, Section
 from api_to_etw.binary.symsrv.limits import TransferLimits
 from api_to_etw.binary.symsrv.path import SymbolPathElement
@@ -33,14 +34,17 @@ from api_to_etw.model import (
     Offset,
     Param,
     Reference,
+    Resolution,
     ResourceEntry,
     StackAddr,
     Store,
+    Symbol,
     in_frame,
     substitute,
 )
 
 _FIELD = TlgField("f", 1, None, 0, None, False, None)
+_EVENT = EventInfo(KIND_MANIFEST, "EtwWrite", id=5)
 _SECTION = Section(".text", 0x1000, 0x800, 0x400, 0x600, 0x60000020)
 SAMPLES = [
     [Const(5), Const(5), Const(0)], [Addr(0x10), Addr(0x11)], [Param(2), Param(3)],
@@ -65,6 +69,11 @@ SAMPLES = [
     [_SECTION, Section(".data", 0x2000, 0x100, 0xA00, 0, 0xC0000040)],
     [PEImage("k.exe", b"MZ", 0x140000000, 0x3000, [_SECTION]), PEImage("k.exe", b"MZ", 0x140000000, 0x3000, [_SECTION],
                                                                          timestamp=5)],
+    [EventNames(), EventNames("P", "E", "T", "O", ("k",), ("f",), "m")],
+    [Row(_EVENT, "NtX", "IopX", ["NtX", "IopX"], 1, 0x10), Row(_EVENT, "NtX", "IopX", ["NtX"], 1, 0x10, EventNames(), "s",
+                                                                "syscall", "default")],
+    [Symbol(1, "a"), Symbol(1, "a", True)],
+    [Resolution(), Resolution({(1, 2): (frozenset({UNKNOWN}),)}, [Store(1, 2, Addr(3), frozenset())])],
 ]
 
 
