@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from api_to_etw import model as m
 from api_to_etw.analysis.events import Provider
 from api_to_etw.analysis.records import KIND_MANIFEST, EventInfo, EventNames, Row
 from api_to_etw.binary.pe import CodeViewInfo, PEImage, Section
@@ -25,36 +26,19 @@ from api_to_etw.etw.descriptor import EventDescriptor
 from api_to_etw.etw.tracelogging import TlgEvent, TlgField, TlgProvider
 from api_to_etw.etw.wppcalls import TraceFunction
 from api_to_etw.fieldclass import Frozen
-from api_to_etw.model import (
-    UNKNOWN,
-    Addr,
-    Const,
-    Import,
-    Load,
-    Offset,
-    Param,
-    Reference,
-    Resolution,
-    ResourceEntry,
-    StackAddr,
-    Store,
-    Symbol,
-    in_frame,
-    substitute,
-)
 
 _FIELD = TlgField("f", 1, None, 0, None, False, None)
 _EVENT = EventInfo(KIND_MANIFEST, "EtwWrite", id=5)
 _SECTION = Section(".text", 0x1000, 0x800, 0x400, 0x600, 0x60000020)
 SAMPLES = [
-    [Const(5), Const(5), Const(0)], [Addr(0x10), Addr(0x11)], [Param(2), Param(3)],
-    [Offset(Param(1), 8), Offset(Param(1), 8), Offset(UNKNOWN, 8)], [Load(Addr(4)), Load(Addr(4), 4)],
-    [StackAddr(8), StackAddr(-0x28, (1, None, 3), 0x1000, ((0, 0x5000),), Load(Param(0), 16), ((8, 4, Param(2)),),
-                                ((0, 16),)), StackAddr(offset=16, frame=3)],
-    [Import("ntdll!EtwEventWrite"), Import("x")], [UNKNOWN],
-    [Store(1, 2, Addr(3), frozenset({Const(1), UNKNOWN})), Store(1, 2, Addr(3), frozenset())],
-    [Reference(1, 2, 3), Reference(1, 2, 4)],
-    [ResourceEntry("WEVT_TEMPLATE", 1, 0x409, 0x100, 20), ResourceEntry(11, "n", 0, 1, 2, 1252)],
+    [m.Const(5), m.Const(5), m.Const(0)], [m.Addr(0x10), m.Addr(0x11)], [m.Param(2), m.Param(3)],
+    [m.Offset(m.Param(1), 8), m.Offset(m.Param(1), 8), m.Offset(m.UNKNOWN, 8)], [m.Load(m.Addr(4)), m.Load(m.Addr(4), 4)],
+    [m.StackAddr(8), m.StackAddr(-0x28, (1, None, 3), 0x1000, ((0, 0x5000),), m.Load(m.Param(0), 16), ((8, 4, m.Param(2)),),
+                                ((0, 16),)), m.StackAddr(offset=16, frame=3)],
+    [m.Import("ntdll!EtwEventWrite"), m.Import("x")], [m.UNKNOWN],
+    [m.Store(1, 2, m.Addr(3), frozenset({m.Const(1), m.UNKNOWN})), m.Store(1, 2, m.Addr(3), frozenset())],
+    [m.Reference(1, 2, 3), m.Reference(1, 2, 4)],
+    [m.ResourceEntry("WEVT_TEMPLATE", 1, 0x409, 0x100, 20), m.ResourceEntry(11, "n", 0, 1, 2, 1252)],
     [EtwApi("EtwWrite", ApiRole.WRITE, handle=0, descriptor=1), EtwApi("X", ApiRole.WPP, message_guid=2, message_number=3)],
     [TraceFunction("WppTrace", 1, 2), TraceFunction("WppTrace", 1, 2, "note")],
     [EventDescriptor(1, 0, 16, 4, 0, 7, 0x8000), EventDescriptor(None, None, None, 4, None, None, None)],
@@ -72,8 +56,8 @@ SAMPLES = [
     [EventNames(), EventNames("P", "E", "T", "O", ("k",), ("f",), "m")],
     [Row(_EVENT, "NtX", "IopX", ["NtX", "IopX"], 1, 0x10), Row(_EVENT, "NtX", "IopX", ["NtX"], 1, 0x10, EventNames(), "s",
                                                                 "syscall", "default")],
-    [Symbol(1, "a"), Symbol(1, "a", True)],
-    [Resolution(), Resolution({(1, 2): (frozenset({UNKNOWN}),)}, [Store(1, 2, Addr(3), frozenset())])],
+    [m.Symbol(1, "a"), m.Symbol(1, "a", True)],
+    [m.Resolution(), m.Resolution({(1, 2): (frozenset({m.UNKNOWN}),)}, [m.Store(1, 2, m.Addr(3), frozenset())])],
 ]
 
 
@@ -107,7 +91,7 @@ def _failure(action, *args) -> object:
 def test_objects_behave_as_the_dataclass_they_were(objects):
     references = [_as_dataclass(obj) for obj in objects]
     for obj, ref in zip(objects, references):
-        assert repr(obj) == repr(ref) or type(obj) in (Const, Addr, StackAddr, type(UNKNOWN))  # own repr
+        assert repr(obj) == repr(ref) or type(obj) in (m.Const, m.Addr, m.StackAddr, type(m.UNKNOWN))  # own repr
         assert list(vars(obj)) == list(vars(ref))
         assert (type(obj).__hash__ is None) == (type(ref).__hash__ is None)
         if type(obj).__hash__ is not None:
@@ -125,16 +109,16 @@ def test_objects_behave_as_the_dataclass_they_were(objects):
 
 
 def test_the_value_reprs_are_the_ones_the_classes_write():
-    assert [repr(v) for v in (Const(5), Addr(16), StackAddr(8, frame=3), StackAddr(-8), UNKNOWN, Param(2))] == [
+    assert [repr(v) for v in (m.Const(5), m.Addr(16), m.StackAddr(8, frame=3), m.StackAddr(-8), m.UNKNOWN, m.Param(2))] == [
         "Const(0x5)", "Addr(0x10)", "StackAddr(0x8@0x3)", "StackAddr(-0x8)", "Unknown", "Param(index=2)"]
-    assert repr(Load(Const(1))) == "Load(addr=Const(0x1), size=8)"
+    assert repr(m.Load(m.Const(1))) == "Load(addr=Const(0x1), size=8)"
 
 
 def test_stack_address_copies_keep_every_other_field():
     """What dataclasses.replace did: in_frame and substitute copy a buffer with one field changed."""
-    buffer = StackAddr(-0x28, (1, None), -1, ((0, 0x5000),), Load(Param(0), 16), ((8, 4, Param(2)),), ((0, 16),))
-    framed = in_frame(buffer, 0x1000)
+    buffer = m.StackAddr(-0x28, (1, None), -1, ((0, 0x5000),), m.Load(m.Param(0), 16), ((8, 4, m.Param(2)),), ((0, 16),))
+    framed = m.in_frame(buffer, 0x1000)
     assert vars(framed) == {**vars(buffer), "frame": 0x1000}
-    (filled,) = substitute(buffer, lambda index: frozenset({Const(0x0102)}) if index == 2 else frozenset({Addr(0x40)}))
+    (filled,) = m.substitute(buffer, lambda index: frozenset({m.Const(0x0102)}) if index == 2 else frozenset({m.Addr(0x40)}))
     assert filled.fields is None and filled.content == (1, None, None, None, None, None, None, None, 2, 1, 0, 0)
-    assert filled.origin == Load(Addr(0x40), 16) and filled.links == buffer.links and filled.frame == -1
+    assert filled.origin == m.Load(m.Addr(0x40), 16) and filled.links == buffer.links and filled.frame == -1
