@@ -8,12 +8,13 @@ known to be stored there. Values are immutable and hashable so value *sets* can 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Callable, Optional, TypeVar, Union
+
+from .fieldclass import Frozen, Mutable, set_field
 
 #: Largest number of alternative values tracked for one location before it becomes unknown.
 MAX_VALUES = 16
@@ -23,51 +24,122 @@ MAX_NESTING = 4
 MAX_FIELD_OFFSET = 0x1000
 
 
-@dataclass(frozen=True)
-class Const:
+#: Model.py's frozen classes were dataclasses: their eleven classes' generated methods, compiled at import, were
+#: about 33 M instructions of every run's start-up (a fifteenth of a small binary's whole run). They are
+#: ``Frozen`` classes (fieldclass.py), each value class with its own ``__eq__`` and ``__hash__`` (hot: value
+#: sets are joined and compared throughout the analysis), written as the generated ones were.
+
+
+class Const(Frozen):
     """An integer known at analysis time."""
 
     value: int
+    _fields = ("value",)
+
+    def __init__(self, value: int) -> None:
+        set_field(self, "value", value)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self.value == other.value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.value,))
 
     def __repr__(self) -> str:
         return f"Const(0x{self.value:x})"
 
 
-@dataclass(frozen=True)
-class Addr:
+class Addr(Frozen):
     """The address of something in the image, as an RVA (lea reg, [rip+x])."""
 
     rva: int
+    _fields = ("rva",)
+
+    def __init__(self, rva: int) -> None:
+        set_field(self, "rva", rva)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self.rva == other.rva
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.rva,))
 
     def __repr__(self) -> str:
         return f"Addr(0x{self.rva:x})"
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Frozen):
     """The value the current function received in its ``index``-th argument."""
 
     index: int
+    _fields = ("index",)
+
+    def __init__(self, index: int) -> None:
+        set_field(self, "index", index)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self.index == other.index
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.index,))
+
+    def __repr__(self) -> str:  # written out, as Offset's and Load's: printed in event keys (1,059 at 1x)
+        return f"{self.__class__.__qualname__}(index={self.index!r})"
 
 
-@dataclass(frozen=True)
-class Offset:
+class Offset(Frozen):
     """``base + delta`` where base is not an address we can fold (a parameter or a load)."""
 
     base: Value
     delta: int
+    _fields = ("base", "delta")
+
+    def __init__(self, base: Value, delta: int) -> None:
+        set_field(self, "base", base)
+        set_field(self, "delta", delta)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.base, self.delta) == (other.base, other.delta)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.base, self.delta))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}(base={self.base!r}, delta={self.delta!r})"
 
 
-@dataclass(frozen=True)
-class Load:
+class Load(Frozen):
     """The ``size`` bytes read from memory at ``addr`` (not folded: writable or unknown memory)."""
 
     addr: Value
-    size: int = 8
+    size: int
+    _fields = ("addr", "size")
+
+    def __init__(self, addr: Value, size: int = 8) -> None:
+        set_field(self, "addr", addr)
+        set_field(self, "size", size)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.addr, self.size) == (other.addr, other.size)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.addr, self.size))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}(addr={self.addr!r}, size={self.size!r})"
 
 
-@dataclass(frozen=True)
-class StackAddr:
+class StackAddr(Frozen):
     """The address of a slot in the current frame, relative to the stack pointer at function entry.
 
     ``content`` holds the bytes known to be stored from that address at the time of the call
@@ -92,28 +164,61 @@ class StackAddr:
     """
 
     offset: int
-    content: Optional[tuple[Optional[int], ...]] = None
-    frame: int = -1
-    refs: Optional[tuple[tuple[int, int], ...]] = None
-    origin: Optional[Value] = None
-    fields: Optional[tuple[tuple[int, int, Value], ...]] = None
-    links: Optional[tuple[tuple[int, int], ...]] = None
+    content: Optional[tuple[Optional[int], ...]]
+    frame: int
+    refs: Optional[tuple[tuple[int, int], ...]]
+    origin: Optional[Value]
+    fields: Optional[tuple[tuple[int, int, Value], ...]]
+    links: Optional[tuple[tuple[int, int], ...]]
+    _fields = ("offset", "content", "frame", "refs", "origin", "fields", "links")
+
+    def __init__(self, offset: int, content: Optional[tuple[Optional[int], ...]] = None, frame: int = -1,
+                 refs: Optional[tuple[tuple[int, int], ...]] = None, origin: Optional[Value] = None,
+                 fields: Optional[tuple[tuple[int, int, Value], ...]] = None,
+                 links: Optional[tuple[tuple[int, int], ...]] = None) -> None:
+        set_field(self, "offset", offset)
+        set_field(self, "content", content)
+        set_field(self, "frame", frame)
+        set_field(self, "refs", refs)
+        set_field(self, "origin", origin)
+        set_field(self, "fields", fields)
+        set_field(self, "links", links)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return ((self.offset, self.content, self.frame, self.refs, self.origin, self.fields, self.links)
+                    == (other.offset, other.content, other.frame, other.refs,
+                        other.origin, other.fields, other.links))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.offset, self.content, self.frame, self.refs, self.origin, self.fields, self.links))
 
     def __repr__(self) -> str:
         where = "" if self.frame < 0 else f"@{self.frame:#x}"
         return f"StackAddr({self.offset:#x}{where})"
 
 
-@dataclass(frozen=True)
-class Import:
+class Import(Frozen):
     """The address of a function resolved by name at run time (what ``GetProcAddress(module, name)`` returns)."""
 
     name: str
+    _fields = ("name",)
+
+    def __init__(self, name: str) -> None:  # rare (GetProcAddress results): Frozen's own equality and hash
+        set_field(self, "name", name)
 
 
-@dataclass(frozen=True)
-class Unknown:
+class Unknown(Frozen):
     """Anything the engine could not follow."""
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return True
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(())
 
     def __repr__(self) -> str:
         return "Unknown"
@@ -260,7 +365,8 @@ def substitute(value: Value, args: Callable[[int], ValueSet]) -> ValueSet:
     if isinstance(value, StackAddr) and value.fields:
         value = _substitute_fields(value, args)
     if isinstance(value, StackAddr) and value.origin is not None and params_of(value.origin):
-        return cap(dataclasses.replace(value, origin=origin) for origin in substitute(value.origin, args))
+        return cap(StackAddr(value.offset, value.content, value.frame, value.refs, origin, value.fields, value.links)
+                   for origin in substitute(value.origin, args))
     return frozenset((value,))
 
 
@@ -284,8 +390,8 @@ def _substitute_fields(value: StackAddr, args: Callable[[int], ValueSet]) -> Sta
             content[pos : pos + size] = list(raw)
         elif params_of(only) or (isinstance(only, Load) and isinstance(only.addr, Addr)):
             kept.append((pos, size, only))  # still the caller's parameter, or the bytes at an image address
-    return dataclasses.replace(value, content=tuple(content) if content else None, fields=tuple(kept) or None,
-                               refs=tuple(sorted(refs.items())) or None)
+    return StackAddr(value.offset, tuple(content) if content else None, value.frame,
+                     tuple(sorted(refs.items())) or None, value.origin, tuple(kept) or None, value.links)
 
 
 def field_of(base: Value, delta: int) -> Value:
@@ -309,7 +415,7 @@ def forget_params(value: Value) -> Value:
         return field_of(forget_params(value.base), value.delta)
     if isinstance(value, StackAddr) and (value.fields or (value.origin is not None and params_of(value.origin))):
         origin = None if value.origin is None or params_of(value.origin) else value.origin
-        return dataclasses.replace(value, origin=origin, fields=None)
+        return StackAddr(value.offset, value.content, value.frame, value.refs, origin, None, value.links)
     return value
 
 
@@ -343,7 +449,7 @@ def map_inner(value: Value, rewrite: Callable[[Value], Value],
 def in_frame(value: Value, frame: int) -> Value:
     """Tag the stack addresses of an expression with the function that owns them."""
     if isinstance(value, StackAddr) and value.frame < 0:
-        return dataclasses.replace(value, frame=frame)
+        return StackAddr(value.offset, value.content, frame, value.refs, value.origin, value.fields, value.links)
     return map_inner(value, lambda inner: in_frame(inner, frame))
 
 
@@ -421,11 +527,16 @@ class CallSite:
         return self.args[index]
 
 
-@dataclass
-class Symbol:
+class Symbol(Mutable):
     rva: int
     name: str
-    is_function: bool = False
+    is_function: bool
+    _fields = ("rva", "name", "is_function")
+
+    def __init__(self, rva: int, name: str, is_function: bool = False) -> None:
+        self.rva = rva
+        self.name = name
+        self.is_function = is_function
 
 
 class Memory:
@@ -454,8 +565,7 @@ class Memory:
         """Give back the pages a whole-section pass touched (a mapped image drops them; others hold none)."""
 
 
-@dataclass(frozen=True)
-class Store:
+class Store(Frozen):
     """A store to memory outside the frame: ``mov [address], value`` at ``rva`` inside ``function``.
 
     Recorded for the functions the analysis resolved; it is how a REGHANDLE pointer kept in a global,
@@ -466,19 +576,48 @@ class Store:
     rva: int
     address: Value
     values: ValueSet
+    _fields = ("function", "rva", "address", "values")
+
+    def __init__(self, function: int, rva: int, address: Value, values: ValueSet) -> None:
+        set_field(self, "function", function)
+        set_field(self, "rva", rva)
+        set_field(self, "address", address)
+        set_field(self, "values", values)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return ((self.function, self.rva, self.address, self.values)
+                    == (other.function, other.rva, other.address, other.values))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.function, self.rva, self.address, self.values))
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Frozen):
     """Code that takes the address of data: ``lea reg, [rip+target]`` at ``rva`` inside ``function``."""
 
     rva: int
     function: int
     target: int
+    _fields = ("rva", "function", "target")
+
+    def __init__(self, rva: int, function: int, target: int) -> None:
+        set_field(self, "rva", rva)
+        set_field(self, "function", function)
+        set_field(self, "target", target)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return ((self.rva, self.function, self.target)
+                    == (other.rva, other.function, other.target))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.rva, self.function, self.target))
 
 
-@dataclass(frozen=True)
-class ResourceEntry:
+class ResourceEntry(Frozen):
     """One leaf of the PE resource tree: type and name (an integer id or a string), language, data.
 
     The analysis reads the data through ``Facts.memory`` (so frozen facts replay it): ``rva``/``size``
@@ -490,7 +629,27 @@ class ResourceEntry:
     language: int
     rva: int
     size: int
-    codepage: int = 0
+    codepage: int
+    _fields = ("type", "name", "language", "rva", "size", "codepage")
+
+    def __init__(self, type: Union[int, str], name: Union[int, str], language: int, rva: int, size: int,
+                 codepage: int = 0) -> None:
+        set_field(self, "type", type)
+        set_field(self, "name", name)
+        set_field(self, "language", language)
+        set_field(self, "rva", rva)
+        set_field(self, "size", size)
+        set_field(self, "codepage", codepage)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return ((self.type, self.name, self.language, self.rva, self.size, self.codepage)
+                    == (other.type, other.name, other.language,
+                        other.rva, other.size, other.codepage))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.name, self.language, self.rva, self.size, self.codepage))
 
 
 #: The selector values under which a call site runs: case constants, ``None`` for the default case.
@@ -548,16 +707,21 @@ def import_thunks(facts: Facts, apis: Mapping[int, _T]) -> dict[int, _T]:
 Arguments = tuple[ValueSet, ...]
 
 
-@dataclass
-class Resolution:
+class Resolution(Mutable):
     """What ``Engine.resolve`` found for some functions: a new answer, never a change to the facts.
 
     ``args`` maps (caller, call-site RVA) to the argument value sets of every call site the engine could
     resolve in those functions (absent: unresolved); ``stores`` are their stores outside the frame.
     """
 
-    args: dict[tuple[int, int], Arguments] = field(default_factory=dict)
-    stores: list[Store] = field(default_factory=list)
+    args: dict[tuple[int, int], Arguments]
+    stores: list[Store]
+    _fields = ("args", "stores")
+
+    def __init__(self, args: Optional[dict[tuple[int, int], Arguments]] = None,
+                 stores: Optional[list[Store]] = None) -> None:
+        self.args = {} if args is None else args
+        self.stores = [] if stores is None else stores
 
     def merge(self, other: Resolution) -> None:
         self.args.update(other.args)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import bisect
 import logging
-from dataclasses import dataclass, replace
 from typing import Optional
 
 from ..errors import CorruptMetadataError
 from ..etw import ntwmi, tracelogging
 from ..etw.apis import ApiRole, EtwApi, write_function_label
 from ..etw.descriptor import DESCRIPTOR_SIZE, EventDescriptor, format_guid
+from ..fieldclass import Frozen, set_field
 from ..model import Addr, Const, Facts, Load, Offset, Param, StackAddr, Unknown, Value, add_offset, map_inner
 from .records import KIND_CLASSIC, KIND_LEGACY, KIND_MANIFEST, KIND_TRACELOGGING, KIND_WPP, LEGACY_PROVIDER, EventInfo
 
@@ -27,11 +27,14 @@ TRACE_HEADER_SIZE = 48
 WNODE_FLAG_USE_GUID_PTR = 0x00080000
 
 
-@dataclass(frozen=True)
-class Provider:
+class Provider(Frozen):
     guid: str
     guid_symbol: str
     guid_rva: int
+    _fields = ("guid", "guid_symbol", "guid_rva")
+
+    def __init__(self, guid: str, guid_symbol: str, guid_rva: int) -> None:
+        set_field(self, "__dict__", {"guid": guid, "guid_symbol": guid_symbol, "guid_rva": guid_rva})
 
 
 def _provider_guid(provider: Provider) -> str:
@@ -531,8 +534,8 @@ class EventResolver:
         # The event's fields: the descriptor's, or only level and keyword for EventWriteString.
         if api.role == _WRITE_STRING:
             level, keyword = values.get("level"), values.get("keyword")
-            fields = replace(_NO_FIELDS, level=level.value & 0xFF if isinstance(level, Const) else None,
-                             keyword=keyword.value if isinstance(keyword, Const) else None)
+            fields = EventDescriptor(None, None, None, level.value & 0xFF if isinstance(level, Const) else None, None, None,
+                                     keyword.value if isinstance(keyword, Const) else None)
             event_ok = fields.level is not None and fields.keyword is not None
             event = _event_state(fields, "", ("string", fields.level, fields.keyword))
         else:

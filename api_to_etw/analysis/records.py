@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..fieldclass import Frozen, Mutable, set_field
+
 KIND_MANIFEST = "manifest"
 KIND_LEGACY = "legacy"
 KIND_TRACELOGGING = "tracelogging"
@@ -48,26 +50,31 @@ class EventInfo:
     provider_key: tuple = field(default=(), compare=True)
 
 
-@dataclass(frozen=True)
-class EventNames:
+class EventNames(Frozen):
     """Names from manifests or the MOF table (``--manifests``); empty where unknown."""
 
-    provider_name: str = ""
-    event_name: str = ""
-    task_name: str = ""
-    opcode_name: str = ""
-    keyword_names: tuple[str, ...] = ()
-    fields: tuple[str, ...] = ()
+    provider_name: str
+    event_name: str
+    task_name: str
+    opcode_name: str
+    keyword_names: tuple[str, ...]
+    fields: tuple[str, ...]
     #: The event's message string (``$(string.X)`` resolved), from the manifest or the binary's resource.
-    message: str = ""
+    message: str
+    _fields = ("provider_name", "event_name", "task_name", "opcode_name", "keyword_names", "fields", "message")
+
+    def __init__(self, provider_name: str = "", event_name: str = "", task_name: str = "", opcode_name: str = "",
+                 keyword_names: tuple[str, ...] = (), fields: tuple[str, ...] = (), message: str = "") -> None:
+        set_field(self, "__dict__", {"provider_name": provider_name, "event_name": event_name,
+                                     "task_name": task_name, "opcode_name": opcode_name,
+                                     "keyword_names": keyword_names, "fields": fields, "message": message})
 
 
 #: ``Row.entry`` of an event the binary's manifest defines but no code writes (``--unreferenced``).
 ENTRY_UNREFERENCED = "unreferenced"
 
 
-@dataclass
-class Row:
+class Row(Mutable):
     """One (API, provider, event, containing function) with its shortest call path."""
 
     event: EventInfo
@@ -76,15 +83,31 @@ class Row:
     call_path: list[str]
     exported_call_depth: int
     write_rva: int
-    names: Optional[EventNames] = None
+    names: Optional[EventNames]
     #: The function whose code supplies the event's values (where they become concrete on the walk up).
-    event_site: str = ""
+    event_site: str
     #: How ``function`` is entered from outside: syscall, export, entry, IRP_MJ_*, callback:API, table:T[i],
     #: ``unreached`` when nothing reaches the event site (several kinds are comma-separated),
     #: ``unreferenced`` for a manifest event the binary's own manifest defines but no write site emits.
-    entry: str = ""
+    entry: str
     #: IOCTL codes whose case of an IRP_MJ_DEVICE_CONTROL dispatcher leads to the write, ``default``.
-    ioctl: str = ""
+    ioctl: str
+    _fields = ("event", "function", "containing_function", "call_path", "exported_call_depth", "write_rva", "names",
+               "event_site", "entry", "ioctl")
+
+    def __init__(self, event: EventInfo, function: str, containing_function: str, call_path: list[str],
+                 exported_call_depth: int, write_rva: int, names: Optional[EventNames] = None, event_site: str = "",
+                 entry: str = "", ioctl: str = "") -> None:
+        self.event = event
+        self.function = function
+        self.containing_function = containing_function
+        self.call_path = call_path
+        self.exported_call_depth = exported_call_depth
+        self.write_rva = write_rva
+        self.names = names
+        self.event_site = event_site
+        self.entry = entry
+        self.ioctl = ioctl
 
     @property
     def call_depth(self) -> int:

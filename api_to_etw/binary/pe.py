@@ -20,10 +20,10 @@ import os
 import struct
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import NamedTuple, Optional, Union
 
 from ..errors import CorruptFileError, InputNotFoundError, NotAPEError, UnsupportedArchitectureError
+from ..fieldclass import Frozen, Mutable, set_field
 from ..model import Memory
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,35 @@ ZERO_FILL_LIMIT = 1 << 20
 ImageData = Union[bytes, mmap.mmap]
 
 
-@dataclass
-class Section:
+class Section(Mutable):
+    """One section header (equal and printed by its six header fields, as the dataclass it was: fieldclass.py)."""
+
     name: str
     rva: int
     virtual_size: int
     raw_offset: int
     raw_size: int
     characteristics: int
+    #: The RVA past the section: its virtual or raw size, the larger (set once: lookups by RVA read it per call).
+    end: int
+    #: What turns an RVA in the section into its file offset (``rva + file_delta``), and the file offset past
+    #: the bytes the file backs: every read of file bytes (``PEImage.file_bytes``, the decode of functions)
+    #: stops there, never in the zero fill a VirtualSize larger than the raw data implies.
+    file_delta: int
+    file_end: int
+    _fields = ("name", "rva", "virtual_size", "raw_offset", "raw_size", "characteristics")
+
+    def __init__(self, name: str, rva: int, virtual_size: int, raw_offset: int, raw_size: int,
+                 characteristics: int) -> None:
+        self.name = name
+        self.rva = rva
+        self.virtual_size = virtual_size
+        self.raw_offset = raw_offset
+        self.raw_size = raw_size
+        self.characteristics = characteristics
+        self.end = rva + max(virtual_size, raw_size)
+        self.file_delta = raw_offset - rva
+        self.file_end = raw_offset + raw_size
 
     @property
     def executable(self) -> bool:
@@ -71,19 +92,6 @@ class Section:
     @property
     def writable(self) -> bool:
         return bool(self.characteristics & IMAGE_SCN_MEM_WRITE)
-
-    #: The RVA past the section: its virtual or raw size, the larger (set once: lookups by RVA read it per call).
-    end: int = field(init=False, repr=False, compare=False)
-    #: What turns an RVA in the section into its file offset (``rva + file_delta``), and the file offset past
-    #: the bytes the file backs: every read of file bytes (``PEImage.file_bytes``, the decode of functions)
-    #: stops there, never in the zero fill a VirtualSize larger than the raw data implies.
-    file_delta: int = field(init=False, repr=False, compare=False)
-    file_end: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self.end = self.rva + max(self.virtual_size, self.raw_size)
-        self.file_delta = self.raw_offset - self.rva
-        self.file_end = self.raw_offset + self.raw_size
 
     def contains(self, rva: int) -> bool:
         return self.rva <= rva < self.end
@@ -94,13 +102,16 @@ class Section:
         return at if at + size <= self.file_end else None
 
 
-@dataclass(frozen=True)
-class CodeViewInfo:
+class CodeViewInfo(Frozen):
     """The RSDS record that names the matching PDB."""
 
     pdb_name: str
     guid: uuid.UUID
     age: int
+    _fields = ("pdb_name", "guid", "age")
+
+    def __init__(self, pdb_name: str, guid: uuid.UUID, age: int) -> None:
+        set_field(self, "__dict__", {"pdb_name": pdb_name, "guid": guid, "age": age})
 
     @property
     def signature(self) -> str:
@@ -118,37 +129,56 @@ class RuntimeFunction(NamedTuple):
     parent: Optional[int] = None
 
 
-@dataclass
-class PEImage(Memory):
-    """An x64 PE image mapped by RVA over the file's bytes."""
+class PEImage(Mutable, Memory):
+    """An x64 PE image mapped by RVA over the file's bytes (equal and printed by its fields but the section
+    lookup, as the dataclass it was: fieldclass.py)."""
 
     path: str
     data: ImageData
     image_base: int
     size_of_image: int
     sections: list[Section]
-    exports: dict[int, list[str]] = field(default_factory=dict)
+    exports: dict[int, list[str]]
     #: IAT slot RVA -> "dll!name" for imported functions.
-    imports: dict[int, str] = field(default_factory=dict)
-    runtime_functions: list[RuntimeFunction] = field(default_factory=list)
+    imports: dict[int, str]
+    runtime_functions: list[RuntimeFunction]
     #: Indexes in ``runtime_functions`` of every entry but the plain ones (most): a primary function whose
     #: UNWIND_INFO the load read in place and found naming no language handler. Chained entries and those that
     #: may name a handler are among them, so the passes that look only for those read only these. None (an
     #: image not made by ``parse_pe``): not known, every entry may be one.
-    special_entries: Optional[list[int]] = None
-    codeview: Optional[CodeViewInfo] = None
-    timestamp: int = 0
-    entry_point: int = 0
+    special_entries: Optional[list[int]]
+    codeview: Optional[CodeViewInfo]
+    timestamp: int
+    entry_point: int
     #: Section starts and (start, end, section) sorted by RVA, when no two sections overlap (else None).
-    _lookup: Optional[tuple[list[int], list[tuple[int, int, Section]]]] = field(default=None, repr=False,
-                                                                                compare=False)
+    _lookup: Optional[tuple[list[int], list[tuple[int, int, Section]]]]
+    _fields = ("path", "data", "image_base", "size_of_image", "sections", "exports", "imports", "runtime_functions",
+               "special_entries", "codeview", "timestamp", "entry_point")
 
-    # ------------------------------------------------------------------ memory
-    def __post_init__(self) -> None:
-        spans = sorted(((s.rva, s.end, s) for s in self.sections), key=lambda span: span[:2])
+    def __init__(self, path: str, data: ImageData, image_base: int, size_of_image: int, sections: list[Section],
+                 exports: Optional[dict[int, list[str]]] = None, imports: Optional[dict[int, str]] = None,
+                 runtime_functions: Optional[list[RuntimeFunction]] = None,
+                 special_entries: Optional[list[int]] = None, codeview: Optional[CodeViewInfo] = None,
+                 timestamp: int = 0, entry_point: int = 0,
+                 _lookup: Optional[tuple[list[int], list[tuple[int, int, Section]]]] = None) -> None:
+        self.path = path
+        self.data = data
+        self.image_base = image_base
+        self.size_of_image = size_of_image
+        self.sections = sections
+        self.exports = {} if exports is None else exports
+        self.imports = {} if imports is None else imports
+        self.runtime_functions = [] if runtime_functions is None else runtime_functions
+        self.special_entries = special_entries
+        self.codeview = codeview
+        self.timestamp = timestamp
+        self.entry_point = entry_point
+        self._lookup = _lookup
+        spans = sorted(((s.rva, s.end, s) for s in sections), key=lambda span: span[:2])
         if all(a[1] <= b[0] for a, b in zip(spans, spans[1:])):
             self._lookup = ([span[0] for span in spans], spans)
 
+    # ------------------------------------------------------------------ memory
     @property
     def disjoint_sections(self) -> bool:
         """Whether no two sections overlap: then the section holding an RVA is the only one, and a caller may

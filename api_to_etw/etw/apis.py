@@ -9,10 +9,10 @@ PEVENT_DATA_DESCRIPTOR)``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from ..fieldclass import Frozen, set_field
 from .wppcalls import TRACE_FUNCTIONS, TRACE_PREFIXES, trace_function
 
 
@@ -30,27 +30,46 @@ class ApiRole(str, Enum):
     CLASSIC_INSTANCE = "classic_instance"  # CreateTraceInstanceId: a class's RegHandle -> EVENT_INSTANCE_INFO
 
 
-@dataclass(frozen=True)
-class EtwApi:
+class EtwApi(Frozen):
+    """An ETW API and the arguments that carry each role (equal, hashed and printed as the frozen dataclass it was:
+    fieldclass.py)."""
+
     name: str
     role: ApiRole
-    handle: Optional[int] = None       # REGHANDLE (by value)
-    descriptor: Optional[int] = None   # PCEVENT_DESCRIPTOR
-    guid: Optional[int] = None         # LPCGUID provider id (register)
-    handle_out: Optional[int] = None   # PREGHANDLE (register)
-    level: Optional[int] = None        # UCHAR level (write string)
-    keyword: Optional[int] = None      # ULONGLONG keyword (write string)
-    group_mask: Optional[int] = None   # legacy PERFINFO group mask
-    hook_id: Optional[int] = None      # legacy hook id
-    provider: Optional[int] = None     # TraceLogging provider object
-    event: Optional[int] = None        # TraceLogging event metadata
-    message_guid: Optional[int] = None  # WPP message GUID pointer
-    message_number: Optional[int] = None  # WPP message number
-    context: Optional[int] = None      # PVOID CallbackContext (register): the provider's state object
-    header: Optional[int] = None       # PEVENT_TRACE_HEADER / PEVENT_INSTANCE_HEADER (classic write)
-    class_count: Optional[int] = None  # ULONG GuidCount (RegisterTraceGuids)
-    class_regs: Optional[int] = None   # PTRACE_GUID_REGISTRATION array (RegisterTraceGuids)
-    instance: Optional[int] = None     # PEVENT_INSTANCE_INFO (CreateTraceInstanceId out, TraceEventInstance in)
+    handle: Optional[int]  # REGHANDLE (by value)
+    descriptor: Optional[int]  # PCEVENT_DESCRIPTOR
+    guid: Optional[int]  # LPCGUID provider id (register)
+    handle_out: Optional[int]  # PREGHANDLE (register)
+    level: Optional[int]  # UCHAR level (write string)
+    keyword: Optional[int]  # ULONGLONG keyword (write string)
+    group_mask: Optional[int]  # legacy PERFINFO group mask
+    hook_id: Optional[int]  # legacy hook id
+    provider: Optional[int]  # TraceLogging provider object
+    event: Optional[int]  # TraceLogging event metadata
+    message_guid: Optional[int]  # WPP message GUID pointer
+    message_number: Optional[int]  # WPP message number
+    context: Optional[int]  # PVOID CallbackContext (register): the provider's state object
+    header: Optional[int]  # PEVENT_TRACE_HEADER / PEVENT_INSTANCE_HEADER (classic write)
+    class_count: Optional[int]  # ULONG GuidCount (RegisterTraceGuids)
+    class_regs: Optional[int]  # PTRACE_GUID_REGISTRATION array (RegisterTraceGuids)
+    instance: Optional[int]  # PEVENT_INSTANCE_INFO (CreateTraceInstanceId out, TraceEventInstance in)
+    _fields = ("name", "role", "handle", "descriptor", "guid", "handle_out", "level", "keyword", "group_mask", "hook_id",
+               "provider", "event", "message_guid", "message_number", "context", "header", "class_count", "class_regs",
+               "instance")
+
+    def __init__(self, name: str, role: ApiRole, handle: Optional[int] = None, descriptor: Optional[int] = None,
+                 guid: Optional[int] = None, handle_out: Optional[int] = None, level: Optional[int] = None,
+                 keyword: Optional[int] = None, group_mask: Optional[int] = None, hook_id: Optional[int] = None,
+                 provider: Optional[int] = None, event: Optional[int] = None, message_guid: Optional[int] = None,
+                 message_number: Optional[int] = None, context: Optional[int] = None, header: Optional[int] = None,
+                 class_count: Optional[int] = None, class_regs: Optional[int] = None,
+                 instance: Optional[int] = None) -> None:
+        set_field(self, "__dict__", {"name": name, "role": role, "handle": handle, "descriptor": descriptor,
+                                     "guid": guid, "handle_out": handle_out, "level": level, "keyword": keyword,
+                                     "group_mask": group_mask, "hook_id": hook_id, "provider": provider,
+                                     "event": event, "message_guid": message_guid, "message_number": message_number,
+                                     "context": context, "header": header, "class_count": class_count,
+                                     "class_regs": class_regs, "instance": instance})
 
     @property
     def roles(self) -> tuple[tuple[str, int], ...]:

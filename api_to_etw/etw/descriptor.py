@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import struct
 import uuid
-from dataclasses import dataclass
 from typing import Optional
+
+from ..fieldclass import Frozen, set_field
 
 DESCRIPTOR_SIZE = 16
 
 
-@dataclass(frozen=True)
-class EventDescriptor:
+class EventDescriptor(Frozen):
     id: Optional[int]
     version: Optional[int]
     channel: Optional[int]
@@ -23,6 +23,12 @@ class EventDescriptor:
     opcode: Optional[int]
     task: Optional[int]
     keyword: Optional[int]
+    _fields = ("id", "version", "channel", "level", "opcode", "task", "keyword")
+
+    def __init__(self, id: Optional[int], version: Optional[int], channel: Optional[int], level: Optional[int],
+                 opcode: Optional[int], task: Optional[int], keyword: Optional[int]) -> None:
+        set_field(self, "__dict__", {"id": id, "version": version, "channel": channel, "level": level,
+                                     "opcode": opcode, "task": task, "keyword": keyword})
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> EventDescriptor:

@@ -44,10 +44,10 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 from api_to_etw.errors import CorruptMetadataError
+from api_to_etw.fieldclass import Frozen, Mutable, set_field
 
 ReadFn = Callable[[int, int], bytes]
 """``read(rva, size)``: up to ``size`` image bytes at ``rva`` (fewer at the end of mapped data)."""
@@ -162,8 +162,7 @@ _EVENT_HEAD = struct.Struct("<BBBQH")  # Channel, Level, Opcode, Keyword, Remain
 _EVENT2_HEAD = struct.Struct("<BBHQH")  # Level, Opcode, Task, Keyword, RemainingSize
 
 
-@dataclass(frozen=True)
-class TlgField:
+class TlgField(Frozen):
     """One field of an event.
 
     ``in_type`` is the TlgIn type with the flag bits removed (they are kept in ``in_flags``);
@@ -178,8 +177,15 @@ class TlgField:
     count: int | None
     is_array: bool
     struct_fields: int | None
-    in_flags: int = 0
-    type_info: bytes | None = None
+    in_flags: int
+    type_info: bytes | None
+    _fields = ("name", "in_type", "out_type", "tags", "count", "is_array", "struct_fields", "in_flags", "type_info")
+
+    def __init__(self, name: str, in_type: int, out_type: int | None, tags: int, count: int | None, is_array: bool,
+                 struct_fields: int | None, in_flags: int = 0, type_info: bytes | None = None) -> None:
+        set_field(self, "__dict__", {"name": name, "in_type": in_type, "out_type": out_type, "tags": tags,
+                                     "count": count, "is_array": is_array, "struct_fields": struct_fields,
+                                     "in_flags": in_flags, "type_info": type_info})
 
     @property
     def in_type_name(self) -> str:
@@ -205,8 +211,7 @@ class TlgField:
         return self.in_flags & IN_COUNT_MASK == IN_VCOUNT
 
 
-@dataclass(frozen=True)
-class TlgProvider:
+class TlgProvider(Frozen):
     """A provider blob.  ``offset_or_rva`` is where RemainingSize lives (what ProviderMetadataPtr holds).
 
     ``guid`` is lower case without braces; it is empty for the legacy ``_TlgBlobProvider`` form, which
@@ -218,10 +223,14 @@ class TlgProvider:
     name: str
     group_guid: str | None
     blob_type: int
+    _fields = ("offset_or_rva", "guid", "name", "group_guid", "blob_type")
+
+    def __init__(self, offset_or_rva: int, guid: str, name: str, group_guid: str | None, blob_type: int) -> None:
+        set_field(self, "__dict__", {"offset_or_rva": offset_or_rva, "guid": guid, "name": name,
+                                     "group_guid": group_guid, "blob_type": blob_type})
 
 
-@dataclass
-class TlgEvent:
+class TlgEvent(Mutable):
     """An event blob.  ``rva`` is the Channel byte, i.e. the pointer a TraceLogging write call passes."""
 
     rva: int
@@ -233,6 +242,19 @@ class TlgEvent:
     name: str
     fields: list[TlgField]
     blob_type: int
+    _fields = ("rva", "channel", "level", "opcode", "keyword", "tags", "name", "fields", "blob_type")
+
+    def __init__(self, rva: int, channel: int, level: int, opcode: int, keyword: int, tags: int, name: str,
+                 fields: list[TlgField], blob_type: int) -> None:
+        self.rva = rva
+        self.channel = channel
+        self.level = level
+        self.opcode = opcode
+        self.keyword = keyword
+        self.tags = tags
+        self.name = name
+        self.fields = fields
+        self.blob_type = blob_type
 
 
 class TlgRegion:

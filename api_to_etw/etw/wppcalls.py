@@ -7,18 +7,22 @@ so it lives apart and is imported only then.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
+from ..fieldclass import Frozen, set_field
 
-@dataclass(frozen=True)
-class TraceFunction:
+
+class TraceFunction(Frozen):
     """Where a trace function takes the message GUID pointer and the message number (0-based arguments)."""
 
     name: str
     guid: int
     number: int
-    note: str = ""
+    note: str
+    _fields = ("name", "guid", "number", "note")
+
+    def __init__(self, name: str, guid: int, number: int, note: str = "") -> None:
+        set_field(self, "__dict__", {"name": name, "guid": guid, "number": number, "note": note})
 
 
 #: Trace functions and WPP wrappers, by name (``WPP_SF_``-style names are matched by prefix, see

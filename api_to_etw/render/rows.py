@@ -145,7 +145,7 @@ _EVENT_FIELDS = [f.name for f in fields(EventInfo) if f.name not in ("event_key"
 #: Those fields' values, read from the event's attribute dictionary in one C call (a getattr per field of
 #: each of the 1x kernel's 8,714 distinct events was a third of the JSON lines' time).
 _EVENT_VALUES = itemgetter(*_EVENT_FIELDS)
-_NAME_FIELDS = [f.name for f in fields(EventNames)]
+_NAME_FIELDS = list(EventNames._fields)
 #: The names ``_event_record`` folds into the event's own fields.
 _NAMES_IN_EVENT = ("provider_name", "fields", "message")
 

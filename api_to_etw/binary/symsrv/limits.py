@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ...errors import UsageError
+from ...fieldclass import Frozen, set_field
 
 #: Seconds a single connect or read may block.
 DEFAULT_TIMEOUT = 30.0
@@ -56,15 +56,21 @@ def deadline_seconds(cli_value: Optional[float], env_name: str, default: float,
     return float(value)
 
 
-@dataclass(frozen=True)
-class TransferLimits:
+class TransferLimits(Frozen):
     """Every bound of one lookup: socket timeout, tries, bytes, and the two deadlines (seconds)."""
 
-    timeout: float = DEFAULT_TIMEOUT
-    retries: int = DEFAULT_RETRIES
-    max_bytes: int = DEFAULT_MAX_BYTES
-    download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE
-    lookup_deadline: float = DEFAULT_LOOKUP_DEADLINE
+    timeout: float
+    retries: int
+    max_bytes: int
+    download_deadline: float
+    lookup_deadline: float
+    _fields = ("timeout", "retries", "max_bytes", "download_deadline", "lookup_deadline")
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                 max_bytes: int = DEFAULT_MAX_BYTES, download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
+                 lookup_deadline: float = DEFAULT_LOOKUP_DEADLINE) -> None:
+        set_field(self, "__dict__", {"timeout": timeout, "retries": retries, "max_bytes": max_bytes,
+                                     "download_deadline": download_deadline, "lookup_deadline": lookup_deadline})
 
     @classmethod
     def from_options(cls, download_deadline: Optional[float] = None, lookup_deadline: Optional[float] = None,

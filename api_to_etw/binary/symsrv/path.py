@@ -23,9 +23,9 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Optional
 
+from ...fieldclass import Frozen, set_field
 from .keys import display_url
 
 log = logging.getLogger("api_to_etw.binary.symsrv")
@@ -40,8 +40,7 @@ _WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:|\\\\)")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
-@dataclass(frozen=True)
-class SymbolPathElement:
+class SymbolPathElement(Frozen):
     """One place to look: a plain folder, a symbol store (local) or a symbol server (http/https URL).
 
     ``cache`` is where files found here are stored: downloads for a server (always set), copies and
@@ -51,8 +50,12 @@ class SymbolPathElement:
 
     kind: str
     location: str
-    cache: Optional[str] = None
-    source: str = ""
+    cache: Optional[str]
+    source: str
+    _fields = ("kind", "location", "cache", "source")
+
+    def __init__(self, kind: str, location: str, cache: Optional[str] = None, source: str = "") -> None:
+        set_field(self, "__dict__", {"kind": kind, "location": location, "cache": cache, "source": source})
 
     def describe(self) -> str:
         where = {FOLDER: "folder", STORE: "store", HTTP: "server"}.get(self.kind, self.kind)

@@ -52,10 +52,10 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Callable, Optional, Protocol
 
 from ...binary.pe import UNW_FLAG_CHAININFO, UNW_FLAG_EHANDLER, UNW_FLAG_UHANDLER, PEImage
+from ...fieldclass import Frozen, set_field
 from ...model import CallSite, Function, Memory
 
 log = logging.getLogger(__name__)
@@ -91,24 +91,30 @@ FILTER, FINALLY, CATCH, UNWIND = "filter", "finally", "catch", "unwind"
 LANDING = "landing"
 
 
-@dataclass(frozen=True)
-class LanguageHandler:
+class LanguageHandler(Frozen):
     """A RUNTIME_FUNCTION's language-specific handler: the function's begin, the handler's RVA, and the RVA
     of its handler data (right after the handler RVA in the UNWIND_INFO)."""
 
     function: int
     handler: int
     data: int
+    _fields = ("function", "handler", "data")
+
+    def __init__(self, function: int, handler: int, data: int) -> None:
+        set_field(self, "__dict__", {"function": function, "handler": handler, "data": data})
 
 
-@dataclass(frozen=True)
-class ScopeRecord:
+class ScopeRecord(Frozen):
     """One SCOPE_TABLE record of ``__C_specific_handler``."""
 
     begin: int
     end: int
     handler: int
     jump_target: int
+    _fields = ("begin", "end", "handler", "jump_target")
+
+    def __init__(self, begin: int, end: int, handler: int, jump_target: int) -> None:
+        set_field(self, "__dict__", {"begin": begin, "end": end, "handler": handler, "jump_target": jump_target})
 
 
 # --------------------------------------------------------------------------------------------- UNWIND_INFO

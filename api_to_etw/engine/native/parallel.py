@@ -12,14 +12,13 @@ from __future__ import annotations
 import io
 import logging
 import os
-import pickle
 import select
 import signal
 import time
 from array import array
 from collections.abc import Sequence
 from itertools import accumulate, chain, repeat
-from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from ...binary.pe import PEImage
 
@@ -64,6 +63,21 @@ def jobs() -> int:
     return 2 if cores >= 2 and not busy(cores) else 1
 
 
+def _pickled(value: object) -> bytes:
+    """``pickle.dumps``, imported when a split first runs: one process (small binaries, ``API_TO_ETW_JOBS=1``)
+    never needs pickle, 6 M instructions of imports."""
+    import pickle
+
+    return pickle.dumps(value)
+
+
+def _unpickled(data: bytes) -> Any:
+    """``pickle.loads``, imported as :func:`_pickled` is."""
+    import pickle
+
+    return pickle.loads(data)
+
+
 #: Where Linux says how many tasks are runnable at this moment, after the load averages: ``0.52 0.61 0.66 3/412 9``.
 LOADAVG = "/proc/loadavg"
 #: This process's children forked by ``Background`` and not reaped yet: its own work, not the machine's load.
@@ -106,8 +120,8 @@ class Background(Generic[R]):
     ``idle``: the child runs only on a core nothing else wants (``SCHED_IDLE`` where Linux has it, else at the
     lowest priority), for work ahead of use that must not slow the processes it runs beside."""
 
-    def __init__(self, work: Callable[[], R], encode: Callable[[R], bytes] = pickle.dumps,
-                 decode: Callable[[bytes], Optional[R]] = pickle.loads,
+    def __init__(self, work: Callable[[], R], encode: Callable[[R], bytes] = _pickled,
+                 decode: Callable[[bytes], Optional[R]] = _unpickled,
                  receive: Optional[Callable[[io.BufferedReader], Optional[R]]] = None, idle: bool = False):
         self._work, self._decode, self._receive, self._idle = work, decode, receive, idle
         self._owner = os.getpid()
@@ -205,8 +219,8 @@ def _share_again(pid: int) -> None:
 
 
 def fork_split(items: Sequence[T], weights: Sequence[int], min_weight: int, work: Callable[[Sequence[T]], R],
-               encode: Callable[[R], bytes] = pickle.dumps,
-               decode: Callable[[bytes], Optional[R]] = pickle.loads) -> Optional[tuple[R, R]]:
+               encode: Callable[[R], bytes] = _pickled,
+               decode: Callable[[bytes], Optional[R]] = _unpickled) -> Optional[tuple[R, R]]:
     """``(work(first part), work(second part))``, the parts of about equal weight, the first computed by a
     forked child while this process computes the second; None when the items weigh less than ``min_weight``
     or one process is all there is. A child that fails is replaced by computing its part here."""
