@@ -9,6 +9,7 @@ fields' tuple: sets iterate as before), instance dictionary, pickle round trip, 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
 import uuid
 
@@ -122,3 +123,18 @@ def test_stack_address_copies_keep_every_other_field():
     (filled,) = m.substitute(buffer, lambda index: frozenset({m.Const(0x0102)}) if index == 2 else frozenset({m.Addr(0x40)}))
     assert filled.fields is None and filled.content == (1, None, None, None, None, None, None, None, 2, 1, 0, 0)
     assert filled.origin == m.Load(m.Addr(0x40), 16) and filled.links == buffer.links and filled.frame == -1
+
+
+@pytest.mark.parametrize("cls", sorted({type(objects[0]) for objects in SAMPLES}, key=lambda cls: cls.__name__),
+                         ids=lambda cls: cls.__name__)
+def test_each_class_declares_its_fields_once_in_order(cls):
+    """A class's fields are written three times (annotations, ``_fields``, ``__init__``): they must agree, so that
+    a field added to one place and not the others fails here, not in a row. Attributes a class derives from its
+    fields (a section's end, an image's lookup) are annotated after them and stay out of ``_fields``."""
+    fields = list(cls._fields)
+    annotated = [name for name in cls.__dict__.get("__annotations__", {}) if name != "_fields"]
+    assert annotated[:len(fields)] == fields
+    parameters = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):  # a singleton made once (model.UNKNOWN)
+        return
+    assert [p.name for p in parameters][:len(fields)] == fields
