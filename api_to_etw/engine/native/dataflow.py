@@ -421,7 +421,7 @@ class FunctionDataflow:
                     del instrs[last + 1:]
             if not loops:  # one visit from the entry state, nothing to join
                 self._edge_states = {}
-                self._run_entry(block, flows, code, inside)
+                self._run_entry(block, flows, code, State.entry(), inside)
                 return
             blocks = {entry: (block, flows)}
             position = {entry: 0}
@@ -437,7 +437,7 @@ class FunctionDataflow:
                 # the worklist runs that once from the entry state, so it runs here without the graph.
                 if needed:
                     self._edge_states = {}
-                    self._run_entry(instrs[:needed[entry] + 1], flows, code, inside)
+                    self._run_entry(instrs[:needed[entry] + 1], flows, code, State.entry(), inside)
                 return
             # Block -> the blocks control reaches from it (``_successors``, those that are blocks).
             successors: dict[int, Sequence[int]] = {}
@@ -487,7 +487,11 @@ class FunctionDataflow:
             state = states[ip].copy()
             block, block_flows = blocks[ip]
             self._edge_states = {}
-            run_successors = self._run_block(block, block_flows, state, inside)
+            if ip == entry and visits[ip] == 1 and len(bounds) == 1:
+                # The entry's first visit, first of all (its position is 0): from the entry state as it was made.
+                run_successors = self._run_entry(block, block_flows, code, state, inside)
+            else:
+                run_successors = self._run_block(block, block_flows, state, inside)
             if run_successors is None:  # the block falls through to the next
                 run_successors = _successors(block[-1], block_flows[len(block) - 1], inside, self.sites, self._orphans)
             edges = self._edge_states
@@ -512,13 +516,14 @@ class FunctionDataflow:
                     worklist.append(succ)
                     queued.add(succ)
 
-    def _run_entry(self, block: list[Instruction], flows: bytes, code: bytes, inside: Callable[[int], bool]) -> None:
-        """Run the entry block of a function decoded as one piece (``code``) once from the entry state. The pushes
+    def _run_entry(self, block: list[Instruction], flows: bytes, code: bytes, state: State,
+                   inside: Callable[[int], bool]) -> Optional[Sequence[int]]:
+        """``_run_block`` for the entry block of a function decoded as one piece (``code``) from ``state``, the entry
+        state as ``State.entry`` makes it (the block's first run, before anything joins into it). The pushes
         of registers that hold nothing at entry and the frame allocation that start it (``_prologue``: at 1x 43K
         of the 219K stepped instructions) are not stepped: the state they leave (their unknown slots below the
         entry, the stack pointer) is made at once, as ``_run_block`` would leave it, so each saves its table
         look-up (about 2,200 machine instructions) and its step."""
-        state = State.entry()
         if self._stock:
             count, pushes, rsp = _prologue(code)
             if count and count <= len(block):
@@ -528,7 +533,7 @@ class FunctionDataflow:
                 state.rsp = rsp
                 block = block[count:]
                 flows = flows[count:]
-        self._run_block(block, flows, state, inside)
+        return self._run_block(block, flows, state, inside)
 
     def _needed(self, instrs: list[Instruction], flows: bytes, spans: Mapping[int, tuple[int, int]]) -> dict[int, int]:
         """Block -> index in ``instrs`` of its last instruction a sliced run must run (``_last_needed``), for the
