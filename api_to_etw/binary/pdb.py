@@ -260,16 +260,32 @@ def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int
         log.warning("%s: PDB has no global symbol records", name)
         return symbols
     records = _stream_bytes(pdb, symrec)
+    bases = {index: section.rva for index, section in enumerate(sections, 1)}
+    symbols.record_count += _walk_symbols(records, bases, symbols.functions, symbols.data)
+    return symbols
+
+
+def _walk_symbols(records: bytes, bases: dict[int, int], functions: dict[int, str], data: dict[int, str]) -> int:
+    """Keep the code and data symbols of a symbol record stream in ``functions`` and ``data`` (the first record
+    of an RVA wins); the number of records walked (up to the first that overruns).
+
+    Called once per PDB, so on CPython 3.11 its loop is specialized only once the code is quickened, which a
+    backward jump counts towards, and ``while cond:``'s closing conditional jump does not: written so, the
+    walk ran unspecialized until its first ``continue`` (the 1x kernel's publics come first: half the stream).
+    ``while True:`` closes with a plain backward jump, quickened after eight records."""
     # The walk iter_records does, inlined: one unpack per record reads its head and, for the kinds kept, the
     # flags/offset/segment after it; the names are read in place (no payload copy per record).
     record, head = _RECORD_AND_SYMBOL.unpack_from, _RECORD_HEAD.unpack_from
-    functions, data = symbols.functions, symbols.data
-    bases = {index: section.rva for index, section in enumerate(sections, 1)}
     code_flags = CV_PUBSYMFLAGS_FCODE | CV_PUBSYMFLAGS_FFUNCTION
     kept_kind = _KEPT_KINDS.get  # one lookup tells a kept record from the others, and a public from data
+    # The names are cut from one latin-1 decoding of the stream (a str slice of it, when ASCII, is what a
+    # UTF-8 decoding of the bytes gives, without a decode call per name).
+    chars = records.decode("latin-1")
     pos, end, seen = 0, len(records), 0
     full = end - _RECORD_AND_SYMBOL.size  # records starting at or before this have all 14 bytes to unpack
-    while pos <= full:
+    while True:  # not ``while pos <= full``: see the docstring
+        if pos > full:
+            break
         length, kind, flags, offset, segment = record(records, pos)
         text = pos + 14  # where a kept record's name starts
         pos += 2 + length
@@ -283,8 +299,10 @@ def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int
         base = bases.get(segment)
         if base is None:
             continue
-        nul = records.find(b"\0", text, pos)
-        sym = records[text:pos if nul < 0 else nul].decode("utf-8", "replace")
+        nul = chars.find("\0", text, pos)
+        sym = chars[text:pos if nul < 0 else nul]
+        if not sym.isascii():  # a name that is not ASCII: decoded from its bytes (latin-1 is 1:1 only in ASCII)
+            sym = records[text:pos if nul < 0 else nul].decode("utf-8", "replace")
         if public and flags & code_flags:
             functions.setdefault(base + offset, sym)
         else:
@@ -295,8 +313,7 @@ def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int
             break
         seen += 1
         pos += 2 + length
-    symbols.record_count += seen
-    return symbols
+    return seen
 
 
 def iter_records(data: bytes) -> Iterator[tuple[int, bytes]]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import re
+import struct
 import subprocess
 import uuid
 
@@ -14,7 +16,7 @@ import pefile
 import pytest
 from conftest import SAMPLES, require_tools
 
-from api_to_etw.binary.pdb import load_pdb
+from api_to_etw.binary.pdb import _stream_bytes, _walk_symbols, iter_records, load_pdb, read_msf
 from api_to_etw.errors import ApiToEtwError
 
 PDBS = sorted(glob.glob(os.path.join(SAMPLES, "**", "*.pdb"), recursive=True))
@@ -106,3 +108,72 @@ def test_truncated_pdb_is_a_named_error(tmp_path, cut):
     with pytest.raises(ApiToEtwError) as raised:
         load_pdb(str(target))
     assert "cut.pdb" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def _reference_walk(records: bytes, bases: dict[int, int]) -> tuple[dict[int, str], dict[int, str], int]:
+    """The symbol walk written plainly: every record by ``iter_records``, each kept name decoded from its bytes."""
+    functions: dict[int, str] = {}
+    data: dict[int, str] = {}
+    count = 0
+    for kind, payload in iter_records(records):
+        count += 1
+        if kind not in (0x110E, 0x110D, 0x110C) or len(payload) < 10:
+            continue
+        flags, offset, segment = struct.unpack_from("<IIH", payload)
+        if segment not in bases:
+            continue
+        name = payload[10:].split(b"\0", 1)[0].decode("utf-8", "replace")
+        target = functions if kind == 0x110E and flags & 3 else data
+        target.setdefault(bases[segment] + offset, name)
+    return functions, data, count
+
+
+def _walked(records: bytes, bases: dict[int, int]) -> tuple[dict[int, str], dict[int, str], int]:
+    functions: dict[int, str] = {}
+    data: dict[int, str] = {}
+    count = _walk_symbols(records, bases, functions, data)
+    return functions, data, count
+
+
+def _symbol_records(path: str) -> bytes:
+    def read(pdb) -> bytes:
+        dbi = _stream_bytes(pdb, 3)
+        return _stream_bytes(pdb, struct.unpack_from("<h", dbi, 20)[0])
+
+    return read_msf(path, read)
+
+
+@pytest.mark.parametrize("path", PDBS, ids=IDS)
+def test_symbol_walk_is_the_plain_walk(path):
+    records = _symbol_records(path)
+    bases = {index: 0x1000 * index for index in range(1, 9)}
+    assert _walked(records, bases) == _reference_walk(records, bases)
+    # In order too: the first record of an RVA, in the order the records come.
+    assert [list(d.items()) for d in _walked(records, bases)[:2]] == \
+        [list(d.items()) for d in _reference_walk(records, bases)[:2]]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_symbol_walk_on_made_up_records(seed):
+    """Names that are not ASCII or not UTF-8, short and odd-length records, repeated RVAs, unknown segments,
+    a last record that overruns or is shorter than a symbol's head."""
+    rng = random.Random(seed)
+    names = [b"plain", "caf\u00e9".encode(), b"bad\xff\xfeutf8", b"cut\xe2\x82", b"", "\u4e2d".encode(), b"x\x80"]
+    out = bytearray()
+    for _ in range(rng.randrange(1, 60)):
+        kind = rng.choice([0x110E, 0x110D, 0x110C, 0x1125, 0x1108])
+        if rng.random() < 0.1:
+            body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 12)))
+        else:
+            body = struct.pack("<IIH", rng.randrange(4), rng.choice([0, 16, 32, rng.randrange(1 << 32)]),
+                               rng.randrange(0, 5)) + rng.choice(names) + b"\0" * rng.randrange(0, 4)
+            if rng.random() < 0.2:  # no terminating NUL: the name runs to the record's end
+                body = body.rstrip(b"\0")
+        out += struct.pack("<HH", len(body) + 2, kind) + body
+    if rng.random() < 0.5:
+        out += rng.choice([b"\0\0\0\0", b"\x40\x00\x0e\x11abc", b"\x02", b"\x05\x00\x0e\x11\x01\x02\x03"])
+    records = bytes(out)
+    bases = {1: 0x1000, 2: 0x20000, 3: 0x300000}
+    assert _walked(records, bases) == _reference_walk(records, bases)
+    assert [list(d.items()) for d in _walked(records, bases)[:2]] == \
+        [list(d.items()) for d in _reference_walk(records, bases)[:2]]
