@@ -13,8 +13,21 @@ equality or hash is on a hot path writes its own, the same way (model.py's value
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:  # for the checker only: a bound named by a string is compiled when made, and the first
+    # ``compile`` of a run sets up the interpreter's syntax-tree types (about 10 M instructions)
+    from typing import TypeVar
+
+    _F = TypeVar("_F", bound="_Fields")
+
+
+def _frozen_error(message: str) -> Exception:
+    """The dataclass's ``FrozenInstanceError``, its module imported only when one is raised (importing
+    ``dataclasses`` brings ``inspect``, ``ast`` and ``dis``: about 34 M instructions of every start-up)."""
+    from dataclasses import FrozenInstanceError
+
+    return FrozenInstanceError(message)
 
 #: Sets a field of a :class:`Frozen` object in its ``__init__`` (what a frozen dataclass's ``__init__`` calls).
 set_field = object.__setattr__
@@ -37,6 +50,15 @@ class _Fields:
     def __repr__(self) -> str:
         return f"{self.__class__.__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in self._fields)})"
 
+    def _replace(self: _F, **changes: object) -> _F:
+        """A new object of the class with ``changes`` over this one's fields (what ``dataclasses.replace``
+        did: each field passed to ``__init__`` by name)."""
+        unknown = set(changes).difference(self._fields)
+        if unknown:
+            raise TypeError(f"{self.__class__.__qualname__} has no field {sorted(unknown)[0]!r}")
+        return self.__class__(**{name: changes[name] if name in changes else getattr(self, name)
+                                 for name in self._fields})
+
 
 class Frozen(_Fields):
     """What ``@dataclass(frozen=True)`` generates."""
@@ -47,10 +69,10 @@ class Frozen(_Fields):
         return hash(self._values())
 
     def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        raise _frozen_error(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
+        raise _frozen_error(f"cannot delete field {name!r}")
 
 
 class Mutable(_Fields):

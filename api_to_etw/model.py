@@ -8,9 +8,7 @@ known to be stored there. Values are immutable and hashable so value *sets* can 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from itertools import product
 from typing import Callable, Optional, TypeVar, Union
 
@@ -480,29 +478,45 @@ def combinations(value_sets: Mapping[str, ValueSet]) -> list[dict[str, Value]]:
 # --------------------------------------------------------------------------------------------- facts
 
 
-#: Functions and call sites number in the tens and hundreds of thousands in a large binary: slotted where Python
-#: allows (3.10+): smaller, and made without an instance dict. Native discovery makes them by ``object.__new__``
-#: and sets every field itself (no ``__init__`` call each): a field added to either is set there too (a test of
-#: tests/engine compares its objects with the constructors').
-_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
+#: Functions and call sites number in the tens and hundreds of thousands in a large binary: slotted, smaller and
+#: made without an instance dict. Native discovery makes them by ``object.__new__`` and sets every field itself
+#: (no ``__init__`` call each): a field added to either is set there too (a test of tests/engine compares its
+#: objects with the constructors'). Both were dataclasses: ``Mutable`` classes with the generated ``__eq__``
+#: written out (equal as the fields' tuples, unhashable), so no module of the analyze path makes a dataclass
+#: and a run does not import ``dataclasses`` (with ``inspect``, ``ast`` and ``dis``).
 
 
-@dataclass(**_SLOTS)
-class Function:
+class Function(Mutable):
     """One function: its entry RVA, extent and best name."""
 
+    __slots__ = ("rva", "size", "name", "exported", "imported", "fragments")
     rva: int
     size: int
     name: str
-    exported: bool = False
+    exported: bool
     #: True for an import (an IAT slot standing in for a function in another module).
-    imported: bool = False
+    imported: bool
     #: Extra code ranges (RVA, size) that belong to this function: chained-unwind fragments.
-    fragments: list[tuple[int, int]] = field(default_factory=list)
+    fragments: list[tuple[int, int]]
+    _fields = ("rva", "size", "name", "exported", "imported", "fragments")
+
+    def __init__(self, rva: int, size: int, name: str, exported: bool = False, imported: bool = False,
+                 fragments: Optional[list[tuple[int, int]]] = None) -> None:
+        self.rva = rva
+        self.size = size
+        self.name = name
+        self.exported = exported
+        self.imported = imported
+        self.fragments = [] if fragments is None else fragments
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return ((self.rva, self.size, self.name, self.exported, self.imported, self.fragments)
+                    == (other.rva, other.size, other.name, other.exported, other.imported, other.fragments))
+        return NotImplemented
 
 
-@dataclass(**_SLOTS)
-class CallSite:
+class CallSite(Mutable):
     """A direct call (or tail jump) from one function to another.
 
     In ``Facts`` its ``args`` is None: argument values come from ``Engine.resolve`` as a ``Resolution``
@@ -510,12 +524,28 @@ class CallSite:
     on its own working copies of the sites (``working_copy``), never on the sites of facts it returned.
     """
 
+    __slots__ = ("caller", "rva", "callee", "tail", "args")
     caller: int
     rva: int
     callee: int
-    tail: bool = False
+    tail: bool
     #: Argument value sets by position (rcx, rdx, r8, r9, then stack arguments); None if not resolved.
-    args: Optional[tuple[ValueSet, ...]] = None
+    args: Optional[tuple[ValueSet, ...]]
+    _fields = ("caller", "rva", "callee", "tail", "args")
+
+    def __init__(self, caller: int, rva: int, callee: int, tail: bool = False,
+                 args: Optional[tuple[ValueSet, ...]] = None) -> None:
+        self.caller = caller
+        self.rva = rva
+        self.callee = callee
+        self.tail = tail
+        self.args = args
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return ((self.caller, self.rva, self.callee, self.tail, self.args)
+                    == (other.caller, other.rva, other.callee, other.tail, other.args))
+        return NotImplemented
 
     def working_copy(self) -> CallSite:
         """The same site without values, for a value analysis to fill."""
@@ -656,9 +686,9 @@ class ResourceEntry(Frozen):
 CaseSet = frozenset  # frozenset[Optional[int]]
 
 
-@dataclass
-class Facts:
-    """Everything the analysis needs from a binary, independent of how it was obtained."""
+class Facts(Mutable):
+    """Everything the analysis needs from a binary, independent of how it was obtained. (A dataclass once:
+    ``_replace`` copies it with some fields changed, as ``dataclasses.replace`` did.)"""
 
     binary_name: str
     image_base: int
@@ -666,18 +696,38 @@ class Facts:
     calls: list[CallSite]
     symbols: dict[int, str]
     memory: Memory
-    has_pdb: bool = False
-    machine: str = "x64"
+    has_pdb: bool
+    machine: str
     #: (rva, size, writable, executable) of each section: where to look for metadata, what may change.
-    sections: list[tuple[int, int, bool, bool]] = field(default_factory=list)
+    sections: list[tuple[int, int, bool, bool]]
     #: The PE resource tree's leaves (WEVT_TEMPLATE, RT_MESSAGETABLE, ...): the binary's own manifest.
-    resources: list[ResourceEntry] = field(default_factory=list)
+    resources: list[ResourceEntry]
     #: RVA of the PE entry point (DriverEntry, DllMain, the CRT start), None when the image has none.
-    entry_point: Optional[int] = None
+    entry_point: Optional[int]
     #: (parent, funclet) -> what the funclet is to its parent (``filter``, ``finally``, ``catch``, ``unwind``):
     #: exception-handler code only the parent's exception tables reach. Each is also in ``calls``, as a site
     #: parent -> funclet whose RVA is the funclet's entry (no arguments), so the parent's callers reach it.
-    funclets: dict[tuple[int, int], str] = field(default_factory=dict)
+    funclets: dict[tuple[int, int], str]
+    _fields = ("binary_name", "image_base", "functions", "calls", "symbols", "memory", "has_pdb", "machine",
+               "sections", "resources", "entry_point", "funclets")
+
+    def __init__(self, binary_name: str, image_base: int, functions: dict[int, Function], calls: list[CallSite],
+                 symbols: dict[int, str], memory: Memory, has_pdb: bool = False, machine: str = "x64",
+                 sections: Optional[list[tuple[int, int, bool, bool]]] = None,
+                 resources: Optional[list[ResourceEntry]] = None, entry_point: Optional[int] = None,
+                 funclets: Optional[dict[tuple[int, int], str]] = None) -> None:
+        self.binary_name = binary_name
+        self.image_base = image_base
+        self.functions = functions
+        self.calls = calls
+        self.symbols = symbols
+        self.memory = memory
+        self.has_pdb = has_pdb
+        self.machine = machine
+        self.sections = [] if sections is None else sections
+        self.resources = [] if resources is None else resources
+        self.entry_point = entry_point
+        self.funclets = {} if funclets is None else funclets
 
     def name_of(self, rva: int) -> str:
         func = self.functions.get(rva)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from .errors import InputNotFoundError
@@ -97,7 +97,7 @@ def load_facts(path: str) -> tuple[Facts, FactsInfo]:
     facts = engine.load()
     # The sites compared carry the recorded values (the engine's facts keep none: they come from resolve).
     recorded = engine.recording.args
-    facts = replace(facts, calls=[CallSite(s.caller, s.rva, s.callee, s.tail, recorded.get((s.caller, s.rva)))
+    facts = facts._replace(calls=[CallSite(s.caller, s.rva, s.callee, s.tail, recorded.get((s.caller, s.rva)))
                                   for s in facts.calls])
     info = FactsInfo(path, engine.source_engine or "?", len(facts.functions), len(facts.calls),
                      sum(1 for s in facts.calls if s.args is not None))

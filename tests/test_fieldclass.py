@@ -17,11 +17,14 @@ import pytest
 
 from api_to_etw import model as m
 from api_to_etw.analysis.events import Provider
+from api_to_etw.analysis.pipeline import AnalysisStats
 from api_to_etw.analysis.records import KIND_MANIFEST, EventInfo, EventNames, Row
+from api_to_etw.binary.pdb import PdbSection, PdbSymbols
 from api_to_etw.binary.pe import CodeViewInfo, PEImage, Section
 from api_to_etw.binary.symsrv.limits import TransferLimits
 from api_to_etw.binary.symsrv.path import SymbolPathElement
 from api_to_etw.engine.native.ehtables import LanguageHandler, ScopeRecord
+from api_to_etw.engine.native.functions import FunctionMap
 from api_to_etw.etw.apis import ApiRole, EtwApi
 from api_to_etw.etw.descriptor import EventDescriptor
 from api_to_etw.etw.tracelogging import TlgEvent, TlgField, TlgProvider
@@ -30,6 +33,8 @@ from api_to_etw.fieldclass import Frozen
 
 _FIELD = TlgField("f", 1, None, 0, None, False, None)
 _EVENT = EventInfo(KIND_MANIFEST, "EtwWrite", id=5)
+_FUNCTION = m.Function(0x1000, 0x20, "f")
+_SITE = m.CallSite(0x1000, 0x1010, 0x2000)
 _SECTION = Section(".text", 0x1000, 0x800, 0x400, 0x600, 0x60000020)
 SAMPLES = [
     [m.Const(5), m.Const(5), m.Const(0)], [m.Addr(0x10), m.Addr(0x11)], [m.Param(2), m.Param(3)],
@@ -59,8 +64,25 @@ SAMPLES = [
                                                                 "syscall", "default")],
     [m.Symbol(1, "a"), m.Symbol(1, "a", True)],
     [m.Resolution(), m.Resolution({(1, 2): (frozenset({m.UNKNOWN}),)}, [m.Store(1, 2, m.Addr(3), frozenset())])],
+    [_EVENT, EventInfo(KIND_MANIFEST, "EtwWrite", id=5, fields=("a",), message="m"),
+     EventInfo("wpp", "WppTrace", "{g}", "s", "p", "h", "d", 1, 2, 3, 4, 5, 6, 7, 8, 9, False, ("f",), True, "m", "L",
+               (1, 2), (3,)), EventInfo(KIND_MANIFEST, "EtwWrite", id=5, event_key=(1,))],
+    [_FUNCTION, m.Function(0x1000, 0x20, "f", True, False, [(0x3000, 8)]), m.Function(0x1000, 0x20, "g")],
+    [_SITE, m.CallSite(0x1000, 0x1010, 0x2000, True), m.CallSite(0x1000, 0x1010, 0x2000, False, (frozenset({m.UNKNOWN}),))],
+    [m.Facts("k.sys", 0x140000000, {0x1000: _FUNCTION}, [_SITE], {0x1000: "f"}, None),  # type: ignore[arg-type]
+     m.Facts("k.sys", 0x140000000, {}, [], {}, None, True, "x86", [(0x1000, 0x100, False, True)],  # type: ignore[arg-type]
+             [m.ResourceEntry(11, 1, 0, 1, 2)], 0x1000, {(0x1000, 0x2000): "finally"})],
+    [AnalysisStats(), AnalysisStats(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, ["truncated: x"], ["g"])],
+    [PdbSection(".text", 0x1000, 0x200), PdbSection(".data", 0x1000, 0x200)],
+    [PdbSymbols("k.pdb", uuid.UUID(int=5), 3, 3), PdbSymbols("k.pdb", uuid.UUID(int=5), 3, 4, {1: "f"}, {2: "d"}, 7)],
+    [FunctionMap({0x1000: _FUNCTION}, [_SITE]), FunctionMap({}, [], [(0x1000, 0x1020, 0x1000)], [0x1000], {0x1000: (0, 1)},
+                                                          [_SITE])],
 ]
 
+#: Fields a dataclass printed but did not compare (``field(compare=False)``), by class.
+_UNCOMPARED = {EventInfo: ("fields", "tracelogging_provider", "message", "wpp_level")}
+
+SAMPLES_BY_CLASS = {type(objects[0]): objects for objects in SAMPLES}
 
 _DECLARED: dict[type, type] = {}
 
@@ -70,14 +92,24 @@ def _as_dataclass(obj: object) -> object:
     cls = type(obj)
     declared = _DECLARED.get(cls)
     if declared is None:
-        declared = _DECLARED[cls] = dataclasses.make_dataclass(cls.__name__, list(cls._fields),  # type: ignore[attr-defined]
-                                                               frozen=isinstance(obj, Frozen))
+        uncompared = _UNCOMPARED.get(cls, ())
+        declared = _DECLARED[cls] = dataclasses.make_dataclass(
+            cls.__name__, [(name, object, dataclasses.field(compare=name not in uncompared))
+                           for name in cls._fields],  # type: ignore[attr-defined]
+            frozen=isinstance(obj, Frozen), **({} if hasattr(obj, "__dict__") else {"slots": True}))
         declared.__qualname__ = cls.__qualname__
     made = declared(*(getattr(obj, name) for name in cls._fields))  # type: ignore[attr-defined]
-    extra = {k: v for k, v in vars(obj).items() if k not in cls._fields}  # type: ignore[attr-defined]
+    extra = {k: v for k, v in _state(obj).items() if k not in cls._fields}  # type: ignore[attr-defined]
     if extra:  # fields a __post_init__ set, outside equality and repr (Section's bounds, PEImage's lookup)
         vars(made).update(extra)
     return made
+
+
+def _state(obj: object) -> dict[str, object]:
+    """The instance dictionary, or a slotted object's fields as one."""
+    if hasattr(obj, "__dict__"):
+        return vars(obj)
+    return {name: getattr(obj, name) for name in type(obj).__slots__}  # type: ignore[attr-defined]
 
 
 def _failure(action, *args) -> object:
@@ -93,7 +125,7 @@ def test_objects_behave_as_the_dataclass_they_were(objects):
     references = [_as_dataclass(obj) for obj in objects]
     for obj, ref in zip(objects, references):
         assert repr(obj) == repr(ref) or type(obj) in (m.Const, m.Addr, m.StackAddr, type(m.UNKNOWN))  # own repr
-        assert list(vars(obj)) == list(vars(ref))
+        assert list(_state(obj)) == list(_state(ref))
         assert (type(obj).__hash__ is None) == (type(ref).__hash__ is None)
         if type(obj).__hash__ is not None:
             assert hash(obj) == hash(ref)
@@ -101,9 +133,9 @@ def test_objects_behave_as_the_dataclass_they_were(objects):
             assert (obj == other) == (ref == other_ref) and (obj != other) == (ref != other_ref)
         assert (obj == "x") is False and (obj != "x") is True
         copy = pickle.loads(pickle.dumps(obj))
-        assert copy == obj and vars(copy).keys() == vars(obj).keys()
+        assert copy == obj and _state(copy).keys() == _state(obj).keys()
         if isinstance(obj, Frozen):
-            for name in [*vars(obj), "other"]:
+            for name in [*_state(obj), "other"]:
                 assert _failure(setattr, obj, name, 1) == _failure(setattr, ref, name, 1)
                 assert _failure(delattr, obj, name) == _failure(delattr, ref, name)
                 assert _failure(setattr, obj, name, 1) is not None
@@ -113,6 +145,18 @@ def test_the_value_reprs_are_the_ones_the_classes_write():
     assert [repr(v) for v in (m.Const(5), m.Addr(16), m.StackAddr(8, frame=3), m.StackAddr(-8), m.UNKNOWN, m.Param(2))] == [
         "Const(0x5)", "Addr(0x10)", "StackAddr(0x8@0x3)", "StackAddr(-0x8)", "Unknown", "Param(index=2)"]
     assert repr(m.Load(m.Const(1))) == "Load(addr=Const(0x1), size=8)"
+
+
+def test_replace_is_what_dataclasses_replace_did():
+    """``_replace`` (the method that stands for ``dataclasses.replace``): a new object, the other fields kept."""
+    facts = SAMPLES_BY_CLASS[m.Facts][1]
+    copy = facts._replace(calls=[_SITE], has_pdb=False)
+    assert copy is not facts and copy.calls == [_SITE] and copy.has_pdb is False
+    assert {k: v for k, v in vars(copy).items() if k not in ("calls", "has_pdb")} == {
+        k: v for k, v in vars(facts).items() if k not in ("calls", "has_pdb")}
+    assert _SITE._replace(args=()).args == () and _SITE.args is None
+    with pytest.raises(TypeError):
+        _SITE._replace(nothing=1)
 
 
 def test_stack_address_copies_keep_every_other_field():

@@ -25,14 +25,16 @@ from conftest import REPO, synth_exe
 #: files are made with os.open by api_to_etw.tempfiles, and argparse's help formatter is sized without
 #: shutil), and the WDF framework's tables (a binary that neither imports WdfVersionBind nor exports
 #: FxDriverEntryUm: analysis.wdfbind), csv (a TSV whose cells need no escaping is joined without its writer), and
-#: pickle (it carries a forked child's answer back: a binary too small to split runs in one process).
+#: pickle (it carries a forked child's answer back: a binary too small to split runs in one process), and
+#: dataclasses with inspect, ast and dis (no class of the analyze path is a dataclass: api_to_etw.fieldclass).
 NOT_FOR_ANALYZE = ("ssl", "http.client", "urllib.request", "construct", "rich", "xml.sax.saxutils",
                    "api_to_etw.diff", "api_to_etw.engine.frozen", "api_to_etw.engine.recorder",
                    "api_to_etw.store", "api_to_etw.render.html", "api_to_etw.cli.report", "api_to_etw.cli.scan",
                    "api_to_etw.etw.wevt", "api_to_etw.etw.messagetable", "api_to_etw.etw.manifest",
                    "api_to_etw.etw.wpp",
                    "api_to_etw.binary.cab", "api_to_etw.binary.symsrv.compressed", "json",
-                   "tempfile", "random", "shutil", "bz2", "lzma", "api_to_etw.analysis.wdf", "csv", "pickle")
+                   "tempfile", "random", "shutil", "bz2", "lzma", "api_to_etw.analysis.wdf", "csv", "pickle",
+                   "dataclasses", "inspect", "ast", "dis")
 
 # The module list is taken before json is imported to print it.
 _PROBE = """

@@ -12,7 +12,6 @@ import logging
 import re
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import islice
 from operator import attrgetter
 from types import SimpleNamespace
@@ -27,6 +26,7 @@ from ..collector import collector_paused, keep_to_exit
 from ..engine.base import MEMORY, Engine
 from ..etw.apis import REGISTER_ROLES, ApiRole, EtwApi, lookup_all, write_function_label
 from ..etw.descriptor import format_guid
+from ..fieldclass import Mutable
 from ..model import (
     MAX_VALUES,
     Addr,
@@ -106,28 +106,51 @@ class AnalysisOptions:
         self.unreferenced = unreferenced
 
 
-@dataclass
-class AnalysisStats:
-    """Counts of what the analysis saw and did, and the notes it leaves for the command to say. (Twelve
-    counters: a dataclass, whose fields say it once, rather than twelve assignments in an __init__.)"""
+class AnalysisStats(Mutable):
+    """Counts of what the analysis saw and did, and the notes it leaves for the command to say. (A dataclass
+    once, for its fields said once; written out, so that no class of the analyze path is a dataclass and no run
+    imports ``dataclasses``, ``inspect``, ``ast`` and ``dis`` for it: about 34 M instructions.)"""
 
-    functions: int = 0
-    call_sites: int = 0
-    roots: int = 0
-    write_sites: int = 0
-    tracelogging_reference_sites: int = 0
-    register_sites: int = 0
-    wrappers: int = 0
-    resolved_functions: int = 0
-    unresolved_rows: int = 0
-    named_rows: int = 0
-    entry_points: int = 0
-    unreached_rows: int = 0
+    functions: int
+    call_sites: int
+    roots: int
+    write_sites: int
+    tracelogging_reference_sites: int
+    register_sites: int
+    wrappers: int
+    resolved_functions: int
+    unresolved_rows: int
+    named_rows: int
+    entry_points: int
+    unreached_rows: int
     #: Why a walk was cut short ("truncated: ..."), one line per cut.
-    truncated: list[str] = field(default_factory=list)
+    truncated: list[str]
     #: Classic registrations whose control GUID is no constant of the image (computed at run time or
     #: passed in from outside): one line each, said when classic rows are left without a provider.
-    runtime_controls: list[str] = field(default_factory=list)
+    runtime_controls: list[str]
+    _fields = ("functions", "call_sites", "roots", "write_sites", "tracelogging_reference_sites", "register_sites",
+               "wrappers", "resolved_functions", "unresolved_rows", "named_rows", "entry_points", "unreached_rows",
+               "truncated", "runtime_controls")
+
+    def __init__(self, functions: int = 0, call_sites: int = 0, roots: int = 0, write_sites: int = 0,
+                 tracelogging_reference_sites: int = 0, register_sites: int = 0, wrappers: int = 0,
+                 resolved_functions: int = 0, unresolved_rows: int = 0, named_rows: int = 0, entry_points: int = 0,
+                 unreached_rows: int = 0, truncated: Optional[list[str]] = None,
+                 runtime_controls: Optional[list[str]] = None) -> None:
+        self.functions = functions
+        self.call_sites = call_sites
+        self.roots = roots
+        self.write_sites = write_sites
+        self.tracelogging_reference_sites = tracelogging_reference_sites
+        self.register_sites = register_sites
+        self.wrappers = wrappers
+        self.resolved_functions = resolved_functions
+        self.unresolved_rows = unresolved_rows
+        self.named_rows = named_rows
+        self.entry_points = entry_points
+        self.unreached_rows = unreached_rows
+        self.truncated = [] if truncated is None else truncated
+        self.runtime_controls = [] if runtime_controls is None else runtime_controls
 
 
 class AnalysisResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Optional
 
 from ..fieldclass import Frozen, Mutable, set_field
@@ -16,38 +16,72 @@ KIND_CLASSIC = "classic"
 LEGACY_PROVIDER = "Windows Kernel Trace"
 
 
-@dataclass(frozen=True)
-class EventInfo:
-    """One event a write site can emit, with its provider: everything but the call path."""
+class EventInfo(Frozen):
+    """One event a write site can emit, with its provider: everything but the call path. (A frozen dataclass
+    once, as equal and hashed: ``fields``, ``tracelogging_provider``, ``message`` and ``wpp_level`` are printed
+    by ``repr`` but left out of equality and the hash, as their ``compare=False`` fields were.)"""
 
     kind: str
     write_function: str
-    provider_guid: str = ""
-    provider_symbol: str = ""
-    provider_name: str = ""
-    reghandle_symbol: str = ""
-    descriptor_symbol: str = ""
-    id: Optional[int] = None
-    version: Optional[int] = None
-    channel: Optional[int] = None
-    level: Optional[int] = None
-    opcode: Optional[int] = None
-    task: Optional[int] = None
-    keyword: Optional[int] = None
-    group_mask: Optional[int] = None
-    hook_id: Optional[int] = None
+    provider_guid: str
+    provider_symbol: str
+    provider_name: str
+    reghandle_symbol: str
+    descriptor_symbol: str
+    id: Optional[int]
+    version: Optional[int]
+    channel: Optional[int]
+    level: Optional[int]
+    opcode: Optional[int]
+    task: Optional[int]
+    keyword: Optional[int]
+    group_mask: Optional[int]
+    hook_id: Optional[int]
     #: False where the provider or the event could not be recovered (fields are then partial).
-    resolved: bool = True
+    resolved: bool
     #: Field names carried by the binary itself (TraceLogging event metadata).
-    fields: tuple[str, ...] = field(default=(), compare=False)
+    fields: tuple[str, ...]
     #: A manifest-style write whose provider GUID lives in TraceLogging metadata (inlined TraceLogging).
-    tracelogging_provider: bool = field(default=False, compare=False)
+    tracelogging_provider: bool
     #: WPP: the message's format string and its LEVEL=/FLAGS= from the trace statement.
-    message: str = field(default="", compare=False)
-    wpp_level: str = field(default="", compare=False)
+    message: str
+    wpp_level: str
     #: Identity of the event within the binary (descriptor/event address, or the field values).
-    event_key: tuple = field(default=(), compare=True)
-    provider_key: tuple = field(default=(), compare=True)
+    event_key: tuple
+    provider_key: tuple
+    _fields = ("kind", "write_function", "provider_guid", "provider_symbol", "provider_name", "reghandle_symbol",
+               "descriptor_symbol", "id", "version", "channel", "level", "opcode", "task", "keyword", "group_mask",
+               "hook_id", "resolved", "fields", "tracelogging_provider", "message", "wpp_level", "event_key",
+               "provider_key")
+
+    def __init__(self, kind: str, write_function: str, provider_guid: str = "", provider_symbol: str = "",
+                 provider_name: str = "", reghandle_symbol: str = "", descriptor_symbol: str = "",
+                 id: Optional[int] = None, version: Optional[int] = None, channel: Optional[int] = None,
+                 level: Optional[int] = None, opcode: Optional[int] = None, task: Optional[int] = None,
+                 keyword: Optional[int] = None, group_mask: Optional[int] = None, hook_id: Optional[int] = None,
+                 resolved: bool = True, fields: tuple[str, ...] = (), tracelogging_provider: bool = False,
+                 message: str = "", wpp_level: str = "", event_key: tuple = (), provider_key: tuple = ()) -> None:
+        set_field(self, "__dict__", {
+            "kind": kind, "write_function": write_function, "provider_guid": provider_guid,
+            "provider_symbol": provider_symbol, "provider_name": provider_name, "reghandle_symbol": reghandle_symbol,
+            "descriptor_symbol": descriptor_symbol, "id": id, "version": version, "channel": channel, "level": level,
+            "opcode": opcode, "task": task, "keyword": keyword, "group_mask": group_mask, "hook_id": hook_id,
+            "resolved": resolved, "fields": fields, "tracelogging_provider": tracelogging_provider,
+            "message": message, "wpp_level": wpp_level, "event_key": event_key, "provider_key": provider_key})
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return _compared(self.__dict__) == _compared(other.__dict__)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(_compared(self.__dict__))
+
+
+#: The values of the fields ``EventInfo`` equality and hash compare, in order, read from its attribute
+#: dictionary in one C call (the four it prints but does not compare left out).
+_compared = itemgetter(*(name for name in EventInfo._fields
+                         if name not in ("fields", "tracelogging_provider", "message", "wpp_level")))
 
 
 class EventNames(Frozen):

@@ -21,10 +21,10 @@ import os
 import struct
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, TypeVar
 
 from ..errors import CorruptPdbError, InputNotFoundError
+from ..fieldclass import Mutable
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +58,43 @@ MSF_PAGE_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768)
 NIL_STREAM_SIZE = 0xFFFFFFFF
 
 
-@dataclass
-class PdbSection:
+# PdbSection and PdbSymbols were dataclasses: ``Mutable`` classes (equal by their fields, printed as before)
+# need no methods compiled when the module is imported, nor the ``dataclasses`` module.
+
+
+class PdbSection(Mutable):
     name: str
     rva: int
     size: int
+    _fields = ("name", "rva", "size")
+
+    def __init__(self, name: str, rva: int, size: int) -> None:
+        self.name = name
+        self.rva = rva
+        self.size = size
 
 
-@dataclass
-class PdbSymbols:
+class PdbSymbols(Mutable):
     path: str
     guid: uuid.UUID
     age: int
     dbi_age: int
     #: RVA -> name for code symbols (publics flagged code/function).
-    functions: dict[int, str] = field(default_factory=dict)
+    functions: dict[int, str]
     #: RVA -> name for data symbols (publics without the code flag, S_GDATA32, S_LDATA32).
-    data: dict[int, str] = field(default_factory=dict)
-    record_count: int = 0
+    data: dict[int, str]
+    record_count: int
+    _fields = ("path", "guid", "age", "dbi_age", "functions", "data", "record_count")
+
+    def __init__(self, path: str, guid: uuid.UUID, age: int, dbi_age: int, functions: Optional[dict[int, str]] = None,
+                 data: Optional[dict[int, str]] = None, record_count: int = 0) -> None:
+        self.path = path
+        self.guid = guid
+        self.age = age
+        self.dbi_age = dbi_age
+        self.functions = {} if functions is None else functions
+        self.data = {} if data is None else data
+        self.record_count = record_count
 
     def matches(self, guid: uuid.UUID, age: int) -> bool:
         return self.guid == guid and age in (self.age, self.dbi_age)

@@ -19,8 +19,9 @@ import mmap
 import os
 import struct
 import uuid
+from collections import namedtuple
 from collections.abc import Collection
-from typing import NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 from ..errors import CorruptFileError, InputNotFoundError, NotAPEError, UnsupportedArchitectureError
 from ..fieldclass import Frozen, Mutable, set_field
@@ -119,14 +120,22 @@ class CodeViewInfo(Frozen):
         return self.guid.hex.upper() + format(self.age, "X")
 
 
-class RuntimeFunction(NamedTuple):
-    """One RUNTIME_FUNCTION entry (a tuple: a large image has hundreds of thousands, built at load)."""
+if TYPE_CHECKING:
+    class RuntimeFunction(NamedTuple):
+        """One RUNTIME_FUNCTION entry (a tuple: a large image has hundreds of thousands, built at load)."""
 
-    begin: int
-    end: int
-    unwind: int
-    #: For a chained entry, the RUNTIME_FUNCTION.BeginAddress of the function it continues.
-    parent: Optional[int] = None
+        begin: int
+        end: int
+        unwind: int
+        #: For a chained entry, the RUNTIME_FUNCTION.BeginAddress of the function it continues.
+        parent: Optional[int] = None
+else:
+    # The same tuple made by ``collections.namedtuple``: ``typing.NamedTuple`` turns each annotation (a string,
+    # ``from __future__ import annotations``) into a ``ForwardRef``, whose ``compile`` was the only one of an
+    # analyze run, and the first ``compile`` of a process sets up the syntax-tree types: about 10 M instructions.
+    RuntimeFunction = namedtuple("RuntimeFunction", ("begin", "end", "unwind", "parent"), defaults=(None,))
+    RuntimeFunction.__doc__ = ("One RUNTIME_FUNCTION entry (a tuple: a large image has hundreds of thousands, built "
+                               "at load); ``parent``: for a chained entry, the BeginAddress of the one it continues.")
 
 
 class PEImage(Mutable, Memory):

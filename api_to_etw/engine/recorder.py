@@ -11,7 +11,6 @@ No engine knows it is being recorded.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Collection, Iterable
 from typing import Callable, Optional
@@ -149,7 +148,7 @@ class RecordingEngine(Engine):
     def load(self) -> Facts:
         facts = self.inner.load()
         self._memory = RecordingMemory(facts.memory, facts.image_base)
-        self._facts = dataclasses.replace(facts, memory=self._memory)
+        self._facts = facts._replace(memory=self._memory)
         return self._facts
 
     def resolve(self, functions: Iterable[int], asked: Optional[Asked] = None) -> Resolution:

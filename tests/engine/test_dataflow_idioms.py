@@ -4,7 +4,6 @@ fixture (samples/idioms, clang -O2): what reaches the ETW call's arguments in th
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 import pytest
 from conftest import SAMPLES
@@ -24,7 +23,7 @@ def engine():
     answer = eng.resolve(sorted(facts.functions))
     # The facts stay as loaded; the sites looked at carry the values of the answer.
     assert all(site.args is None for site in facts.calls)
-    facts = replace(facts, calls=[replace(s, args=answer.args.get((s.caller, s.rva))) for s in facts.calls])
+    facts = facts._replace(calls=[s._replace(args=answer.args.get((s.caller, s.rva))) for s in facts.calls])
     return answer, facts, {name: rva for rva, name in loaded.pdb.data.items()}
 
 

@@ -150,8 +150,6 @@ FIXTURES = {
 def _rows(kind: str, path: str, use_pdb: bool):
     """The rows of one engine, its stats, and its facts with the argument values it answered (recorded as
     ``--save-facts`` records them: the facts themselves stay as loaded)."""
-    from dataclasses import replace
-
     from api_to_etw.engine.recorder import RecordingEngine
     from api_to_etw.model import CallSite
 
@@ -162,7 +160,7 @@ def _rows(kind: str, path: str, use_pdb: bool):
         result = analyze(engine, AnalysisOptions(all_sites=True))
         rows = {tuple(sorted(row_columns(row).items())) for row in result.rows}
         answered = engine.recording.args
-        facts = replace(result.facts, calls=[CallSite(s.caller, s.rva, s.callee, s.tail,
+        facts = result.facts._replace(calls=[CallSite(s.caller, s.rva, s.callee, s.tail,
                                                       answered.get((s.caller, s.rva)))
                                              for s in result.facts.calls])
         return rows, getattr(inner, "stats", None), facts

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import fields
 
 import pefile
 import pytest
@@ -176,9 +175,9 @@ def test_discovered_objects_are_those_their_constructors_make(case):
     _path, _pe, facts = case
     assert facts.functions and facts.calls
     for function in facts.functions.values():
-        assert function == Function(*(getattr(function, f.name) for f in fields(Function)))
+        assert function == Function(*(getattr(function, name) for name in Function._fields))
     for site in facts.calls:
-        assert site == CallSite(*(getattr(site, f.name) for f in fields(CallSite)))
+        assert site == CallSite(*(getattr(site, name) for name in CallSite._fields))
         assert site.args is None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Optional, overload
@@ -18,6 +17,7 @@ from typing import Optional, overload
 from iced_x86 import Decoder, FlowControl, Instruction, Mnemonic, OpKind, Register, RegisterExt
 
 from ...binary.pe import PEImage
+from ...fieldclass import Mutable
 from ...model import CallSite, Function, Reference
 from .decoding import NO_OPTIONS
 from .gaps import gap_entries
@@ -54,18 +54,31 @@ Edge = tuple[int, int, int, bool]
 EdgesByEntry = dict[int, list[Edge]]
 
 
-@dataclass
-class FunctionMap:
+class FunctionMap(Mutable):
+    """The functions and call sites found, with the lookups over them. (A dataclass once: a ``Mutable``
+    class needs no methods compiled at import, nor the ``dataclasses`` module.)"""
+
     functions: dict[int, Function]
     calls: list[CallSite]
     #: Sorted (start, end, owner entry) of every code range, for address -> function lookups.
-    ranges: list[tuple[int, int, int]] = field(default_factory=list)
-    _starts: list[int] = field(default_factory=list)
+    ranges: list[tuple[int, int, int]]
+    _starts: list[int]
     #: Caller entry -> the slice (start, stop) of ``run_sites`` holding its sites (each caller's are contiguous).
-    runs: dict[int, tuple[int, int]] = field(default_factory=dict)
+    runs: dict[int, tuple[int, int]]
     #: The list ``runs`` slices: ``calls`` itself, or once functions were decoded again (``_replace_sites``)
     #: the list as first made, with their new sites after its end (the other runs need not move).
-    run_sites: list[CallSite] = field(default_factory=list)
+    run_sites: list[CallSite]
+    _fields = ("functions", "calls", "ranges", "_starts", "runs", "run_sites")
+
+    def __init__(self, functions: dict[int, Function], calls: list[CallSite],
+                 ranges: Optional[list[tuple[int, int, int]]] = None, _starts: Optional[list[int]] = None,
+                 runs: Optional[dict[int, tuple[int, int]]] = None, run_sites: Optional[list[CallSite]] = None) -> None:
+        self.functions = functions
+        self.calls = calls
+        self.ranges = [] if ranges is None else ranges
+        self._starts = [] if _starts is None else _starts
+        self.runs = {} if runs is None else runs
+        self.run_sites = [] if run_sites is None else run_sites
 
     def owner(self, rva: int) -> int | None:
         """Entry RVA of the function whose code contains ``rva``."""
