@@ -226,8 +226,8 @@ class EntryFinder:
         self.code = {rva for rva, f in facts.functions.items() if not f.imported}
         #: Imported function -> its bare API name; exported functions of the image (each one pass, kept: the
         #: stages below ask them several times, and the 1x kernel has 40,000 functions).
-        #: A loop, not a filtered comprehension: that is called once and, its filter mostly false, would run on
-        #: CPython 3.11's generic bytecode to the end (only its kept items count towards quickening).
+        # Loops, not filtered comprehensions: those are called once and, their filters mostly false, ran on
+        # CPython 3.11's generic bytecode to the end (only their kept items count towards quickening).
         imported: dict[int, str] = {}
         for rva, f in facts.functions.items():
             if f.imported:

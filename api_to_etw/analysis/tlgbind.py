@@ -281,10 +281,7 @@ def _bind(facts: Facts, engine: ReferenceFinder, sites_in: Optional[Mapping[int,
             event_refs.append((reference.function, reference.rva, key))
     event_functions = {f for f, _r, _e in event_refs}
     getters = _getter_objects(facts, by_function_objects, event_functions, sites_in)
-    orphans = set()  # a loop, not a filtered comprehension (called once, its filter mostly false: generic)
-    for f in event_functions:
-        if f not in by_function_objects and f not in getters:
-            orphans.add(f)
+    orphans = {f for f in event_functions if f not in by_function_objects and f not in getters}
     if orphans:
         if sites_in is not None:  # the callers' getters are read too: those of every function
             getters = _getter_objects(facts, by_function_objects, event_functions)

@@ -280,11 +280,7 @@ def discover(image: PEImage, code_symbols: Mapping[int, str], data_symbols: Mapp
     callees: dict[int, Optional[tuple[int, bool]]] = dict.fromkeys(map(_CALLEE, chain.from_iterable(calls.values())))
     # Calls through function pointers in data: the pointer's slot stands for the callee (named by the PDB's data
     # symbol there, else by its address).
-    # (a test in the loop, not a filtered list first: that comprehension, called once with its filter mostly
-    # false, ran on CPython 3.11's generic bytecode; the body adds only its own callee, a key tested once)
-    for callee in callees:
-        if callee in functions:
-            continue
+    for callee in [callee for callee in callees if callee not in functions]:
         if fmap.owner(callee) is None and not in_code(callee) and image.section_at(callee) is not None:
             functions[callee] = Function(callee, 0, data_symbols.get(callee) or f"ptr_{callee:x}", False, True)
     # Normalise targets: a call into the middle of a function belongs to that function; tail jumps
