@@ -62,38 +62,69 @@ def test_a_real_driver_resolves_the_same_both_ways(real_binary, monkeypatch):
     _same(fast, slow)
 
 
-_PROLOGUE_PIECES = (
+_OPENING_PIECES = (
     [bytes((b,)) for b in range(0x50, 0x58)] + [bytes((0x41, b)) for b in range(0x50, 0x58)]
     + [b"\x48\x83\xec" + bytes((i,)) for i in (0x08, 0x28, 0x7F, 0x80, 0xFF)]
     + [b"\x48\x81\xec" + x.to_bytes(4, "little") for x in (0x100, 0x7FFFFFFF, 0x80000000, 0xFFFFFF00)]
-    + [b"\x40\x53", b"\x48\x53", b"\x41", b"\x41\x41\x56", b"\x48\x83", b"\x48\x83\xc4\x20", b"\x48\x89\x5c\x24\x08",
-       b"\x8b\xf1", b"\x90"]
+    + [b"\x40\x53", b"\x48\x53", b"\x41", b"\x41\x41\x56", b"\x48\x83", b"\x48\x83\xc4\x20", b"\x8b\xf1", b"\x90"]
+    # Home-space spills (of callee-saved and parameter registers, 64 and 32 bits), the frame's copy in a register
+    # and spills through it, copies of other registers (a store through them is a store to remember), frame
+    # pointers, and pieces of them cut short: none is made, each must end the made part where it stands.
+    + [b"\x48\x89\x5c\x24\x08", b"\x48\x89\x74\x24\x10", b"\x4c\x89\x44\x24\x18", b"\x89\x54\x24\x10",
+       b"\x48\x89\x4c\x24\x08", b"\x44\x89\x4c\x24\x20", b"\x48\x89\x44\x24\x08", b"\x48\x8b\xc4",
+       b"\x4c\x8b\xdc", b"\x48\x89\x58\x08", b"\x49\x89\x5b\x10", b"\x48\x89\x68\x10", b"\x4c\x89\x40\x18",
+       b"\x48\x8b\xc1", b"\x48\x8b\xd9", b"\x48\x89\x51\x08", b"\x48\x8b\xec", b"\x48\x8d\x6c\x24\xd9",
+       b"\x48\x8d\xac\x24\x00\xff\xff\xff", b"\x48\x8d\x44\x24\x20", b"\x48\x89\x5c", b"\x48\x89",
+       b"\x48\x8d\xac\x24"]
 )
 
 
-def test_a_prologue_left_unstepped_leaves_the_stepped_state():
-    """``_run_entry`` makes the state the entry's pushes and frame allocation leave instead of stepping them
-    (``_prologue``): for code that starts with any mix of pushes, prefixes, frame arithmetic and other
-    instructions, the state after the made part must be the state ``_run_block`` leaves after stepping the same
-    instructions (slots in the same order, the stack pointer, the lowest slot)."""
+def _state_items(state):
+    return (list(state.regs.items()), list(state.stack.items()), state.rsp, state.low, state.escaped, state.copies)
+
+
+def test_an_opening_left_unstepped_leaves_the_stepped_state():
+    """``_run_entry`` makes the state a function's opening leaves (``_OPENINGS``, shared by every function that
+    starts with the same bytes) instead of stepping it: for code that starts with any mix of pushes (of the
+    register parameters too), spills, frame copies, prefixes, frame arithmetic and other instructions, the state after the whole code must be the
+    state ``_run_block`` leaves after stepping all of it (registers and slots in the same order, the stack
+    pointer, the lowest slot), and the stores it remembers the same, whether the flow stepped the opening to make
+    the table's entry or found it there."""
     import random
+    from itertools import takewhile
 
-    from iced_x86 import Decoder
+    from iced_x86 import Decoder, FlowControl
 
-    from api_to_etw.engine.native.dataflow import _PUSHED_FRAMES, FunctionDataflow, State, _prologue
+    from api_to_etw.engine.native.dataflow import ARG_REGS, FunctionDataflow, State
 
-    flow = FunctionDataflow(None, 0, 0, {})  # type: ignore[arg-type]
+    def nowhere(rva):
+        return False
+
     rng = random.Random(15)
-    made = 0
+    made = params = 0
     for _ in range(3000):
-        code = b"".join(rng.choice(_PROLOGUE_PIECES) for _ in range(rng.randint(0, 8))) + b"\xc3"
-        instrs = list(Decoder(64, code, 0, 0x1000))
-        count, pushes, rsp = _prologue(code)
-        assert count < len(instrs)
-        stepped = State.entry()
-        flow._run_block(instrs[:count], bytes(count), stepped, lambda rva: False)
-        assert list(stepped.stack.items()) == list(_PUSHED_FRAMES[pushes].items())
-        assert (stepped.rsp, stepped.low, stepped.regs) == (rsp, -8 * pushes if pushes else State.entry().low,
-                                                            State.entry().regs)
+        code = b"".join(rng.choice(_OPENING_PIECES) for _ in range(rng.randint(0, 8))) + b"\xc3"
+        instrs = list(takewhile(lambda instr: instr.flow_control == FlowControl.NEXT, Decoder(64, code, 0, 0x1000)))
+        fast = FunctionDataflow(None, 0, 0, {})  # type: ignore[arg-type]
+        slow = FunctionDataflow(None, 0, 0, {})  # type: ignore[arg-type]
+        stepped_blocks = []
+
+        def run_block(block, flows, state, inside, fast=fast, stepped_blocks=stepped_blocks):
+            stepped_blocks.append(len(block))
+            return FunctionDataflow._run_block(fast, block, flows, state, inside)
+
+        fast._run_block = run_block  # type: ignore[method-assign]
+        made_state, stepped = State.entry(), State.entry()
+        flows = bytes(len(instrs))
+        fast._run_entry(list(instrs), flows, code, made_state, nowhere)
+        slow._run_block(list(instrs), flows, stepped, nowhere)
+        assert _state_items(made_state) == _state_items(stepped)
+        count = len(instrs) - stepped_blocks[-1]
+        assert fast._stores == slow._stores
+        again = FunctionDataflow(None, 0, 0, {})  # type: ignore[arg-type]
+        made_again = State.entry()
+        again._run_entry(list(instrs), flows, code, made_again, nowhere)  # from the table, made by another flow
+        assert _state_items(made_again) == _state_items(stepped) and again._stores == slow._stores
         made += count
-    assert made > 1500
+        params += count and any(instr.op0_register in ARG_REGS for instr in instrs[:count])
+    assert made > 1500 and params > 100

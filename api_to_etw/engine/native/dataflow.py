@@ -519,21 +519,56 @@ class FunctionDataflow:
     def _run_entry(self, block: list[Instruction], flows: bytes, code: bytes, state: State,
                    inside: Callable[[int], bool]) -> Optional[Sequence[int]]:
         """``_run_block`` for the entry block of a function decoded as one piece (``code``) from ``state``, the entry
-        state as ``State.entry`` makes it (the block's first run, before anything joins into it). The pushes
-        of registers that hold nothing at entry and the frame allocation that start it (``_prologue``: at 1x 43K
-        of the 219K stepped instructions) are not stepped: the state they leave (their unknown slots below the
-        entry, the stack pointer) is made at once, as ``_run_block`` would leave it, so each saves its table
-        look-up (about 2,200 machine instructions) and its step."""
+        state as ``State.entry`` makes it (the block's first run, before anything joins into it). Its opening (its
+        pushes and the frame allocation after them: at 1x 43K of the 219K stepped instructions) is not stepped:
+        the state it leaves is made at once, a copy of the state stepping the same bytes left the first time
+        (``_OPENINGS``), so each of its instructions saves its table look-up (about 2,200 machine instructions)
+        and its step. The key is found inline (``lstrip`` and ``startswith``): a Python call per function cost
+        more than the look-up."""
         if self._stock:
-            count, pushes, rsp = _prologue(code)
+            run = len(code) - len(code.lstrip(_PUSH_RUN))
+            if run or code.startswith(_SUB_RSP_IMM8) or code.startswith(_SUB_RSP_IMM32):
+                if code.startswith(_SUB_RSP_IMM8, run):
+                    run += 4
+                elif code.startswith(_SUB_RSP_IMM32, run):
+                    run += 7
+                key = code[:run]
+            else:
+                key = b""
+            found = _OPENINGS.get(key)
+            if found is None:
+                found = self._opening(key, block)
+            count, regs, stack, rsp, low = found
             if count and count <= len(block):
-                if pushes:
-                    state.stack = _PUSHED_FRAMES[pushes].copy()
-                    state.low = -8 * pushes
+                if regs is not None:
+                    state.regs = regs.copy()
+                state.stack = stack.copy()
                 state.rsp = rsp
+                state.low = low
                 block = block[count:]
                 flows = flows[count:]
         return self._run_block(block, flows, state, inside)
+
+    def _opening(self, key: bytes, block: list[Instruction]) -> _Opening:
+        """``_OPENINGS``' entry for a function's first bytes ``key``: how many of the block's first instructions,
+        those in ``key`` (``_opening_count``), are the code's own opening, and the state ``_run_block`` leaves
+        after stepping them from the entry state (stepped here once, on the block's own first instructions, so the
+        made state is the stepped one by construction): its registers (None where they are the entry's), frame,
+        stack pointer and lowest slot (no opening escapes a slot or copies a load)."""
+        count = _opening_count(len(key), block)
+        made = State.entry()
+        if count == len(block) and sum(instr.len for instr in block) < len(key):
+            # A block cut short by the slice: the count is not the key's (step it; longer blocks will find it).
+            return 0, None, made.stack, 0, made.low
+        if count:
+            self._run_block(block[:count], bytes(count), made, _nowhere)
+            if made.escaped or made.copies:  # never from these instructions; were it so, they are stepped
+                count = 0
+        regs = None if list(made.regs.items()) == list(_ENTRY_REGS.items()) else made.regs
+        found = (count, regs, made.stack, made.rsp, made.low)
+        if len(_OPENINGS) < _SHARED_LIMIT:
+            _OPENINGS[key] = found
+        return found
 
     def _needed(self, instrs: list[Instruction], flows: bytes, spans: Mapping[int, tuple[int, int]]) -> dict[int, int]:
         """Block -> index in ``instrs`` of its last instruction a sliced run must run (``_last_needed``), for the
@@ -1509,55 +1544,42 @@ def _prepared(instr: Instruction) -> _Op:
 
 
 #: The bytes a run of ``push r64`` is made of (50+r, and the REX.B prefix of r8..r15); ``sub rsp, imm8`` and
-#: ``sub rsp, imm32`` (REX.W, 83 or 81 /5, ModRM rsp) up to their immediate.
+#: ``sub rsp, imm32`` (REX.W, 83 or 81 /5, ModRM rsp) up to their immediate: ``_run_entry`` finds an opening's
+#: key by ``lstrip`` and ``startswith`` (C speed, inline: a Python call a function costs more).
 _PUSH_RUN = bytes(range(0x50, 0x58)) + b"\x41"
 _SUB_RSP_IMM8 = b"\x48\x83\xec"
 _SUB_RSP_IMM32 = b"\x48\x81\xec"
-#: The start of a function's code (its run of push bytes, and a ``sub rsp`` right after) -> ``_prologue``'s answer.
-_PROLOGUES: dict[bytes, tuple[int, int, int]] = {}
-#: The frame after ``n`` pushes of unknown registers from the entry: their slots in the order the pushes add them.
-_PUSHED_FRAMES: tuple[dict[int, tuple[int, ValueSet]], ...] = tuple(
-    {-8 * (k + 1): _UNKNOWN_QWORD for k in range(n)} for n in range(17))
+#: A function's first bytes (its run of push bytes and a ``sub rsp`` after) -> (instructions made, the state after
+#: them: registers or None for the entry's, frame, stack pointer, lowest slot).
+_Opening = tuple
+_OPENINGS: dict[bytes, _Opening] = {}
 
 
-def _prologue(code: bytes) -> tuple[int, int, int]:
-    """How a function's code (decoded from its start) begins: (instructions, pushes, stack pointer after them) for
-    its first pushes of 64-bit registers that hold nothing at entry (not the register parameters) and a change of
-    the stack pointer by an immediate right after them (``sub rsp, N``). Found by iced-x86 and ``_prepared``
-    themselves on the bytes that can hold them (``_prologue_of``), once per distinct start: the prologues of a
-    binary's functions are few."""
-    run = len(code) - len(code.lstrip(_PUSH_RUN))
-    if code.startswith(_SUB_RSP_IMM8, run):
-        run += 4
-    elif code.startswith(_SUB_RSP_IMM32, run):
-        run += 7
-    key = code[:run]
-    found = _PROLOGUES.get(key)
-    if found is None:
-        found = _prologue_of(key)
-        if len(_PROLOGUES) < _SHARED_LIMIT:
-            _PROLOGUES[key] = found
-    return found
+def _nowhere(rva: int) -> bool:
+    """``inside`` for an opening's steps: none of them branches, so none asks."""
+    return False
 
 
-def _prologue_of(head: bytes) -> tuple[int, int, int]:
-    """``_prologue`` of code starting with ``head``: the instructions a decode of ``head`` gives are those of the code
-    as far as they lie in it (x86 decodes from the start; one cut short is invalid and ends the run here), and
-    each counts only when its prepared operation is a push of a register unknown at entry, or after those pushes,
-    the stack pointer moved by an immediate (``_OP_STACK``): the steps ``_run_entry`` leaves out."""
-    count = pushes = rsp = 0
-    for instr in Decoder(64, head, _NO_OPTIONS, 0):
-        op = _prepared(instr)
-        if op[0] == _OP_PUSH and op[1] not in _ENTRY_REGS and pushes < len(_PUSHED_FRAMES) - 1:
+def _opening_count(size: int, instrs: Iterable[Instruction]) -> int:
+    """How many of a function's first instructions (``instrs``) lie wholly in its first ``size`` bytes (the key,
+    so the answer is the key's alone: x86 decodes from the start) and are pushes of 64-bit registers or, after
+    them, moves of the stack pointer by an immediate (``_prepared``'s own operations for them, through the
+    operation table ``_run_block`` reads)."""
+    count = 0
+    for instr in instrs:
+        size -= instr.len
+        if size < 0:
+            break
+        op = _OPS.get(instr)
+        if op is None:
+            op = _prepare(instr)
+        if op[0] == _OP_PUSH:
             count += 1
-            pushes += 1
-            rsp -= 8
             continue
         if op[0] == _OP_STACK:
             count += 1
-            rsp += op[1]
         break
-    return count, pushes, rsp
+    return count
 
 
 def _arith_prepared(state: State, op: _Op) -> None:
