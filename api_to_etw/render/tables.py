@@ -11,6 +11,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
 from typing import Optional
 
 from ..analysis.records import Row
@@ -46,13 +47,27 @@ def _plain_tsv(rows: Sequence[Row], names: Sequence[str]) -> Optional[str]:
     """The TSV text of the rows joined without the writer when no text cell holds what the writer escapes
     (then it is what the csv writer writes for them, byte for byte); None when any cell holds a tab, a
     newline, a backslash, a quote, a carriage return or a NUL (the writer then escapes it). The numbers'
-    cells are digits, so the text cells (``rows_tsv_lines``' ``texts``) are all that is searched."""
+    cells are digits, so the text cells (``rows_tsv_lines``' ``texts``) are all that is searched.
+
+    The lines are kept in one list with the header and joined once, their cells searched a batch of rows at a
+    time: the cells searched are gone before the text is made, and no second copy of the text is made to put
+    the header in front (at 1x the text is 7.7 MB, the cells 5 MB, all of them at the run's peak of memory)."""
     texts: list[str] = []
-    text = "\t".join(names) + "\n" + "".join(rows_tsv_lines(rows, texts))
-    held = "".join(texts)
-    if any(c in held for c in _TSV_ESCAPED):
-        return None
-    return text
+    lines = ["\t".join(names) + "\n"]
+    made = rows_tsv_lines(rows, texts)
+    while True:
+        count = len(lines)
+        lines.extend(islice(made, _TSV_BATCH))
+        held = "".join(texts)
+        if any(c in held for c in _TSV_ESCAPED):
+            return None
+        texts.clear()
+        if len(lines) - count < _TSV_BATCH:
+            return "".join(lines)
+
+
+#: Rows whose text cells ``_plain_tsv`` searches at once.
+_TSV_BATCH = 2048
 
 
 def render_table(rows: Iterable[Mapping[str, object]], columns: Sequence[str], fmt: str) -> str:

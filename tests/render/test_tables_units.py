@@ -242,3 +242,17 @@ def test_jsonl_lines_are_json_dumps_of_the_records():
                 'f"\t', "g\u2028", [], 0, 0x20, event_site="s\x7f", entry="e", ioctl="0x1")]
     rows.append(Row(rows[1].event, "other", "IopCreate", ["other", "IopCreate"], 0, 0x30, rows[1].names))
     assert render(rows, "jsonl") == "".join(json.dumps(row_record(r)) + "\n" for r in rows)
+
+
+@pytest.mark.parametrize("count", [1, 2048, 2049, 4097])
+def test_tsv_cell_to_escape_in_a_later_batch_of_rows(count):
+    """``_plain_tsv`` searches the rows' cells a batch at a time: a tab in the last row, whatever batch it is
+    in, still sends every row through the writer; with none, the joined text is the writer's."""
+    import api_to_etw.render.tables as tables
+
+    rows = [_row() for _ in range(count)]
+    plain = render(rows, "tsv")
+    assert plain == tables._table_text(lambda: [row_cells(r) for r in rows], COLUMNS, "tsv")
+    rows[-1] = Row(rows[0].event, "Nt\tCreate", "IopCreate", ["Nt\tCreate"], 1, 0x1234, rows[0].names)
+    escaped = render(rows, "tsv")
+    assert _read_tsv(escaped)[-1][0] == "Nt\tCreate" and escaped.count("\n") == count + 1

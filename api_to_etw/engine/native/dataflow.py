@@ -1453,7 +1453,7 @@ _OP_COPY = 0  # (full destination, full source, truncate to 32 bits): ``mov r, r
 _OP_SET = 1  # (full destination, values): ``mov r, imm``, ``lea r, [rip+x]``, ``xor r, r``
 _OP_PUSH = 2  # (full register): ``push r64``
 _OP_ARITH = 3  # (full destination, an unknown destination stays unknown, mnemonic, size, source register or None,
-#              source values or None): ``add r, x`` and the like
+#              immediate value or None): ``add r, x`` and the like
 _OP_GLOBAL = 4  # (full destination, rva, size, truncate to 32 bits): ``mov r, [rip+x]``
 _OP_FRAME_STORE = 5  # (displacement, size, full source or None, values or None, truncate): ``mov [rsp+d], r/imm``
 _OP_FRAME_ADDRESS = 6  # (full destination, displacement): ``lea r, [rsp+d]``
@@ -1522,10 +1522,12 @@ def _prepared(instr: Instruction) -> _Op:
                 if k1 == _REG_KIND and instr.op1_register == reg0 and (mn == _XOR or mn == _SUB):
                     return (_OP_SET, full0, _ZERO)
                 # Only a mask bounds an unknown value, and only an Import survives a 64-bit xor. The source: a
-                # register, or the constant set of an immediate (neither for memory: ``_arith`` reads it).
+                # register, or an immediate's value (neither for memory: ``_arith`` reads it); its constant set
+                # is made when a step reads it, not here: most of these steps find an unknown destination, and
+                # the sets made for all of them held 3 MB at 1x.
                 return (_OP_ARITH, full0, mn != _AND and (mn != _XOR or _SIZE[reg0] != 8), mn, _SIZE[reg0],
                         instr.op1_register if k1 == _REG_KIND else None,
-                        _CONSTANTS[instr.immediate(1) & _M64] if k1 in _IMM_KINDS else None)
+                        instr.immediate(1) & _M64 if k1 in _IMM_KINDS else None)
     elif k0 == _MEM_KIND and mn == _MOV:
         if instr.is_ip_rel_memory_operand:
             if _MEM_SIZE[instr.memory_size] != 8:
@@ -1590,7 +1592,7 @@ def _arith_prepared(state: State, op: _Op) -> None:
     regs = state.regs
     reg, mn, size = op[1], op[3], op[4]
     dst = regs.get(reg, _UNK)
-    src = op[6] if op[5] is None else _read_register(op[5], state)
+    src = _CONSTANTS[op[6]] if op[5] is None else _read_register(op[5], state)
     if len(dst) == 1 and len(src) == 1 and mn != _AND:  # one value each: no set to build
         (a,), (b,) = dst, src
         folded = _fold(mn, a, b, size)
