@@ -198,3 +198,16 @@ def kernel_builds(tmp_path_factory):
     result = run_cli("scan", root / "v2", root / "v1", "--db", db, "-j", "1", "-q")
     assert result.code == 0, result.stderr
     return db, truths
+
+
+@pytest.fixture(autouse=True)
+def _package_logger_restored():
+    """A test that runs the CLI leaves the package's logger as ``setup_logging`` set it (its own handler, not
+    propagating, ``-q``'s level), and a later test's ``caplog`` would then see none of its warnings: each test
+    starts from the logger as the session found it."""
+    import logging
+
+    logger = logging.getLogger("api_to_etw")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
