@@ -79,3 +79,16 @@ def test_resumed_ancestor_search_equals_a_fresh_one(name):
             found, ends = analysis._ancestors(func, budget)
             assert list(islice(found.items(), _within(ends, budget))) == plain[budget], (func, budget)
     assert resumed_somewhere
+
+
+@pytest.mark.parametrize("name", sorted(BINARIES))
+def test_the_walk_keeps_each_row_under_its_own_key(name):
+    """The walk builds a row's key inline (no ``Row.key_of`` call per event) and the unreached pass reads its
+    provider and event keys back out of it: both must stay the key ``Row.key`` gives, the unreached rows'
+    with their event site after it."""
+    analysis, rows = _analysis(name)
+    assert rows and len(rows) == len(analysis._best) + len(analysis._extra)
+    for key, (_rank, row) in analysis._best.items():
+        assert key == row.key(), key
+    for key, (_rank, row) in analysis._extra.items():
+        assert key == row.key() + (row.event_site,), key
