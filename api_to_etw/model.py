@@ -661,6 +661,7 @@ class ResourceEntry(Frozen):
     size: int
     codepage: int
     _fields = ("type", "name", "language", "rva", "size", "codepage")
+    # Equality and hash are Frozen's over ``_fields``: a binary has tens of resources, no hot path to write out.
 
     def __init__(self, type: Union[int, str], name: Union[int, str], language: int, rva: int, size: int,
                  codepage: int = 0) -> None:
@@ -670,16 +671,6 @@ class ResourceEntry(Frozen):
         set_field(self, "rva", rva)
         set_field(self, "size", size)
         set_field(self, "codepage", codepage)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return ((self.type, self.name, self.language, self.rva, self.size, self.codepage)
-                    == (other.type, other.name, other.language,
-                        other.rva, other.size, other.codepage))
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.type, self.name, self.language, self.rva, self.size, self.codepage))
 
 
 #: The selector values under which a call site runs: case constants, ``None`` for the default case.
