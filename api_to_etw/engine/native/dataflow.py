@@ -1200,20 +1200,7 @@ class FunctionDataflow:
                     return
             state.rsp = None
             return
-        if len(dst) == 1 and len(src) == 1 and mn != Mnemonic.AND:  # one value each: no set to build
-            (a,), (b,) = dst, src
-            folded = _fold(mn, a, b, size)
-            result = _UNK if folded is UNKNOWN else frozenset((folded,))
-            state.regs[reg] = self._partial(state.regs.get(reg, _UNK), result, size, shift) if partial else result
-            return
-        out = set()
-        for a in dst:
-            for b in src:
-                if mn == Mnemonic.AND and isinstance(b, Const) and not isinstance(a, (Const, Addr, StackAddr)):
-                    out.update(masked_values(b.value & MASKS[size]))
-                    continue
-                out.add(_fold(mn, a, b, size))
-        result = cap(out)
+        result = _combined(mn, dst, src, size)
         state.regs[reg] = self._partial(state.regs.get(reg, _UNK), result, size, shift) if partial else result
 
     # ------------------------------------------------------------------ operands
@@ -1593,11 +1580,17 @@ def _arith_prepared(state: State, op: _Op) -> None:
     reg, mn, size = op[1], op[3], op[4]
     dst = regs.get(reg, _UNK)
     src = _CONSTANTS[op[6]] if op[5] is None else _read_register(op[5], state)
+    regs[reg] = _combined(mn, dst, src, size)
+
+
+def _combined(mn: int, dst: ValueSet, src: ValueSet, size: int) -> ValueSet:
+    """The value set of ``dst <mn> src`` at ``size`` bytes, each pair folded (``_fold``); an ``and`` of an
+    unknown-shaped value with a constant mask gives every value the mask allows. Both arithmetic paths
+    (``FunctionDataflow._arith`` and ``_arith_prepared``) combine through this one rule."""
     if len(dst) == 1 and len(src) == 1 and mn != _AND:  # one value each: no set to build
         (a,), (b,) = dst, src
         folded = _fold(mn, a, b, size)
-        regs[reg] = _UNK if folded is UNKNOWN else frozenset((folded,))
-        return
+        return _UNK if folded is UNKNOWN else frozenset((folded,))
     out = set()
     for a in dst:
         for b in src:
@@ -1605,7 +1598,7 @@ def _arith_prepared(state: State, op: _Op) -> None:
                 out.update(masked_values(b.value & MASKS[size]))
                 continue
             out.add(_fold(mn, a, b, size))
-    regs[reg] = cap(out)
+    return cap(out)
 
 
 def _may_store(instr: Instruction) -> bool:
