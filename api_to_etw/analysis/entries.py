@@ -761,6 +761,9 @@ MAX_REACH_NODES = 100_000
 POINTER_ROUNDS = 3
 
 
+_new_object = object.__new__
+
+
 class Reach:
     """The entry points nearest to a function: each with its path (entry point first, the function last)
     and the functions on it entered through a pointer rather than a call. (A plain class: never compared,
@@ -819,8 +822,13 @@ class EntryReach:
             if seed is not None and not seed[1] and not self.takers and len(seed[0]) < MAX_REACH_NODES:
                 # a complete search that met no entry point (its last level's callers all found): what
                 # ``_search`` would find from it, without its call
-                found[f] = reach = Reach()
+                # ``Reach()`` written out (3,735 of 4,950 at 1x; a class with a Python ``__init__`` is called
+                # through type_call and slot_tp_init, with no inlined frame)
+                found[f] = reach = _new_object(Reach)
+                reach.paths = {}
+                reach.pointer_hops = {}
                 reach.closure = set(seed[0])
+                reach.truncated = False
             else:
                 found[f] = self._search(f, seed)
         for _round in range(POINTER_ROUNDS):

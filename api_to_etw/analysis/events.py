@@ -163,6 +163,8 @@ class EventResolver:
         self.registrations = registrations
         #: Every symbol's address in order, for the nearest symbol below an address (``_symbol_addresses``).
         self._data_addrs: Optional[list[int]] = None
+        #: Addresses ``symbol_at`` probed for the nearest symbol below one with none of its own, before any sort.
+        self._probes = 0
         self._tlg_events: dict[int, Optional[tracelogging.TlgEvent]] = {}
         self._tlg_providers: dict[int, Optional[tracelogging.TlgProvider]] = {}
         #: WPP control GUIDs found in the code (analysis/wppsites.py), for messages no PDB describes.
@@ -172,21 +174,36 @@ class EventResolver:
         self._by_handle: dict[Optional[Value], tuple[list[ProviderPart], str]] = {}
         #: Write API label -> REGHANDLE value -> its events' instance dicts but for the descriptor's fields
         #: (``_provider_states``).
-        self._by_label: dict[str, dict[Optional[Value], list[tuple[dict[str, object], bool]]]] = {}
+        self._by_value: dict[str, dict[Optional[Value], list[tuple[dict[str, object], bool]]]] = {}
+        #: The same by the value object's id (-> the object, kept so that its id stays its own, and those dicts).
+        self._by_label: dict[str, dict[int, tuple[Optional[Value], list[tuple[dict[str, object], bool]]]]] = {}
+        #: Write API name -> its WriteFunction label (``write_function_label``).
+        self._write_labels: dict[str, str] = {}
         #: EVENT_DESCRIPTOR address -> an event's fields from it and whether every one is known (``_descriptor_at``).
         self._descriptors: dict[int, tuple[dict[str, object], bool]] = {}
 
     # ------------------------------------------------------------------ symbols
     def symbol_at(self, rva: int, exact: bool = False) -> str:
-        name = self.facts.symbols.get(rva)
+        symbols = self.facts.symbols
+        name = symbols.get(rva)
         if name is not None or exact:
             return name or ""
+        addrs = self._data_addrs
+        if addrs is None and self._probes < len(symbols):
+            # The nearest symbol below, probed address by address until the probes have cost about what
+            # sorting every symbol's address costs once (a binary's symbols are many, 40,962 at 1x, and the
+            # addresses with no symbol of their own few: 2 at 1x): the largest address within the offset.
+            self._probes += MAX_SYMBOL_OFFSET
+            for base in range(rva - 1, rva - MAX_SYMBOL_OFFSET - 1, -1):
+                if base in symbols:
+                    return "" if base in self.facts.functions else f"{symbols[base]}+0x{rva - base:x}"
+            return ""
         addrs = self._symbol_addresses()
         i = bisect.bisect_right(addrs, rva) - 1
         if i >= 0:
             base = addrs[i]
             if rva - base <= MAX_SYMBOL_OFFSET and base not in self.facts.functions:
-                return f"{self.facts.symbols[base]}+0x{rva - base:x}"
+                return f"{symbols[base]}+0x{rva - base:x}"
         return ""
 
     def _symbol_addresses(self) -> list[int]:
@@ -241,7 +258,9 @@ class EventResolver:
 
     # ------------------------------------------------------------------ events
     def events(self, api: EtwApi, name: str, values: dict[str, Value]) -> list[EventInfo]:
-        label = write_function_label(name)
+        label = self._write_labels.get(name)
+        if label is None:  # once per write API (8,717 resolutions of a few APIs at 1x)
+            label = self._write_labels[name] = write_function_label(name)
         role = api.role
         if role == _LEGACY:
             return [self._legacy(label, values)]
@@ -518,18 +537,27 @@ class EventResolver:
             bases = _provider_states(label, parts, "")
         else:
             handle = values.get("handle")
-            by_handle = self._by_label.get(label)
-            if by_handle is None:
-                by_handle = self._by_label[label] = {}
-            found = by_handle.get(handle)  # one hash of the value (its dataclass __hash__ runs in Python)
+            by_object = self._by_label.get(label)
+            if by_object is None:
+                by_object = self._by_label[label] = {}
+            # By the value object first: the flow shares one object per REGHANDLE value (24 objects for
+            # 8,277 events at 1x), and hashing a value runs its classes' ``__hash__`` in Python (two calls
+            # for a global's load); the entry holds the object, so its id is not reused while it is kept.
+            found = by_object.get(id(handle))
             if found is None:
-                known = self._by_handle.get(handle)
-                if known is None:
-                    providers, hkey, reghandle = self._handle_providers(handle)
-                    known = self._by_handle[handle] = (_provider_parts(providers, hkey, self.tracelogging_guid_rvas),
-                                                       reghandle)
-                found = by_handle[handle] = _provider_states(label, *known)
-            bases = found
+                by_value = self._by_value.get(label)
+                if by_value is None:
+                    by_value = self._by_value[label] = {}
+                states = by_value.get(handle)
+                if states is None:
+                    known = self._by_handle.get(handle)
+                    if known is None:
+                        providers, hkey, reghandle = self._handle_providers(handle)
+                        known = self._by_handle[handle] = (
+                            _provider_parts(providers, hkey, self.tracelogging_guid_rvas), reghandle)
+                    states = by_value[handle] = _provider_states(label, *known)
+                found = by_object[id(handle)] = (handle, states)
+            bases = found[1]
 
         # The event's fields: the descriptor's, or only level and keyword for EventWriteString.
         if api.role == _WRITE_STRING:

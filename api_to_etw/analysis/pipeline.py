@@ -67,6 +67,7 @@ _WRITE_ROLES = {ApiRole.WRITE, ApiRole.WRITE_STRING, ApiRole.LEGACY, ApiRole.TLG
                 ApiRole.CLASSIC_WRITE}
 _SYSCALL = re.compile(r"^Nt[A-Z]")
 _NAME = attrgetter("name")
+_new_object = object.__new__
 _caller = attrgetter("caller")
 #: How many caller levels a registration wrapper is followed (EtwRegister inside a helper).
 REGISTER_LEVELS = 4
@@ -900,14 +901,16 @@ class Analysis:
                 (rva for rva, api in self.apis.items() if api.role in _WRITE_ROLES and rva in self.facts.functions),
                 self._caller_lists.__getitem__)
         sites = self._sites_in.get(ref.function, [])
-        target = Addr(ref.event.rva)
+        blob = ref.event.rva
         # Every call of a referrer was asked for what is read here (``_writer_args``), so ``arg`` needs no
         # ``answered`` first: a call the flow did not reach reads as unknown, which holds no address.
         arg = self.values.arg
         for site in sites:
             passed = arg(site, 1)
-            if passed is not UNKNOWN_SET and target in passed:
-                return site
+            if passed is not UNKNOWN_SET:
+                for value in passed:  # ``Addr(blob) in passed``, without its hash in Python per call (a value or two)
+                    if value.__class__ is Addr and value.rva == blob:
+                        return site
         return write_call(sites, ref.rva, self._writers)
 
     def _reference_events(self, ref) -> tuple[list[EventInfo], int]:
@@ -999,8 +1002,21 @@ class Analysis:
             if not single:
                 old = into.get(key)
             if old is None or rank < old[0]:
-                into[key] = (rank, Row(event, function, container, names, exported, site_rva, None, event_site, label,
-                                       ioctl))
+                # Row's __init__ written out (a class with a Python __init__ is called through type_call and
+                # slot_tp_init, no inlined frame): its fields in its order, so the instance dict shares the
+                # class's keys as the constructor's does (tests/analysis/test_rows_made.py compares them).
+                row = _new_object(Row)
+                row.event = event
+                row.function = function
+                row.containing_function = container
+                row.call_path = names
+                row.exported_call_depth = exported
+                row.write_rva = site_rva
+                row.names = None
+                row.event_site = event_site
+                row.entry = label
+                row.ioctl = ioctl
+                into[key] = (rank, row)
 
     def _label(self, func: int) -> str:
         """A row function's Entry label, made once per function (``EntryPoints.label`` joins its kinds)."""
@@ -1063,7 +1079,7 @@ class Analysis:
         lists = self._caller_lists
         by_rva = lists.__getitem__ if not self.facts.funclets else lambda node: sorted(lists[node])
         reach = EntryReach(by_rva, entry_points, self.values, self._code)
-        nearest = reach.nearest((func for func, *_rest in beyond), seeds)
+        nearest = reach.nearest([item[0] for item in beyond], seeds)
         cut = 0  # a loop, not ``sum`` over a filtered generator (called once, its filter mostly false: generic)
         for found in nearest.values():
             if found.truncated:
@@ -1097,6 +1113,9 @@ class Analysis:
         start = site.caller
         changing = self._changing
         dependent, param = changing(exprs, exprs)
+        if not param:  # concrete where it is written (1,893 of the 1x kernel's 3,000 sites): no queue, no states
+            yield start, exprs, [start], site.rva
+            return
         queue = deque([(start, exprs, [start], site.rva, dependent, param)])
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
