@@ -70,6 +70,7 @@ RSP = Register.RSP
 _RAX, _RCX, _RDX, _R8, _R9 = Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9
 _INDIRECT_CALL = FlowControl.INDIRECT_CALL
 _NEXT, _CALL, _COND, _JUMP = FlowControl.NEXT, FlowControl.CALL, FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH
+_RETURN = FlowControl.RETURN
 _BLOCK_ENDS = frozenset((FlowControl.RETURN, FlowControl.INDIRECT_BRANCH, FlowControl.INTERRUPT, FlowControl.EXCEPTION))
 _UNK: ValueSet = frozenset((UNKNOWN,))
 _ZERO: ValueSet = frozenset((Const(0),))
@@ -81,6 +82,8 @@ _VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
 _NO_STACK_ARGS: tuple[ValueSet, ...] = (_UNK,) * (MAX_ARGS - 4)
 _NO_ARGS: tuple[ValueSet, ...] = (_UNK,) * MAX_ARGS
 _NO_SITES: frozenset[int] = frozenset()
+#: No memset-like call sites (``start`` points a flow at a function without any): one read-only map for all.
+_NO_FILLS: dict[int, tuple[Optional[RegisterId], RegisterId]] = {}
 _NO_OPTIONS = DecoderOptions.NONE
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
@@ -362,8 +365,9 @@ class FunctionDataflow:
         self.function = function
         self.asked = asked
         self.copy_calls = frozenset(copy_calls) if copy_calls else _NO_SITES
-        self.fill_calls = fill_calls or {}
-        self._stores = {}
+        self.fill_calls = fill_calls or _NO_FILLS
+        if self._stores:  # the last function's (``stores`` copied them out); an empty map serves again
+            self._stores = {}
         if self.decoded:
             self.decoded = set()
         found: dict[int, tuple[ValueSet, ...]] = {}
@@ -408,9 +412,34 @@ class FunctionDataflow:
         else:
             inside = range(*bounds[0]).__contains__
         flows = bytes(map(_FLOW_CONTROL, instrs))
-        self._orphans = []
-        sliced = self.asked is not None and self.targets is None
+        self._orphans: list[int] = []
         loops = _one_block(instrs, flows, entry, inside) if len(bounds) == 1 and not landing_pads else None
+        self._run_decoded(instrs, flows, code, entry, inside, len(bounds) == 1, landing_pads, loops)
+
+    def run_piece(self, start: int, stop: int) -> None:
+        """``run`` of a function that is one piece of code ``[start, stop)`` with no landing pad (at 1x all of the
+        engine's 11,639): the same flow, without the set-up ``run`` makes for pieces and pads (about 1K machine
+        instructions a function)."""
+        for low, high, view in self.code_views:
+            if low <= start and stop <= high:
+                code = view[start - low:stop - low].tobytes()
+                break
+        else:
+            code = self.memory.read(start, stop - start)
+        instrs = list(Decoder(64, code, _NO_OPTIONS, start))
+        if not instrs:
+            return
+        inside = range(start, stop).__contains__
+        flows = bytes(map(_FLOW_CONTROL, instrs))
+        self._orphans = []
+        self._run_decoded(instrs, flows, code, start, inside, True, (), _one_block(instrs, flows, start, inside))
+
+    def _run_decoded(self, instrs: list[Instruction], flows: bytes, code: bytes, entry: int,
+                     inside: Callable[[int], bool], one_piece: bool, landing_pads: Collection[int],
+                     loops: Optional[bool]) -> None:
+        """``run`` after the decode: ``instrs`` in address order with their flow controls, ``code`` the bytes of
+        a function decoded as ``one_piece``, ``loops`` what ``_one_block`` said (None: maybe several blocks)."""
+        sliced = self.asked is not None and self.targets is None
         if loops is not None:  # most functions: one block, no edges to follow
             block = instrs
             if sliced:
@@ -426,9 +455,9 @@ class FunctionDataflow:
             blocks = {entry: (block, flows)}
             position = {entry: 0}
         else:
-            spans = _spans(instrs, flows, entry, inside, landing_pads, len(bounds) == 1)
+            spans = _spans(instrs, flows, entry, inside, landing_pads, one_piece)
             needed = self._needed(instrs, flows, spans) if sliced else None
-            if needed is not None and len(spans) > 1 and len(bounds) == 1 and not landing_pads and (not needed or (
+            if needed is not None and len(spans) > 1 and one_piece and not landing_pads and (not needed or (
                     len(needed) == 1 and entry in needed and not any(
                         instrs[b - 1].near_branch_target == entry
                         for _a, b in spans.values() if flows[b - 1] == _COND or flows[b - 1] == _JUMP))):
@@ -487,7 +516,7 @@ class FunctionDataflow:
             state = states[ip].copy()
             block, block_flows = blocks[ip]
             self._edge_states = {}
-            if ip == entry and visits[ip] == 1 and len(bounds) == 1:
+            if ip == entry and visits[ip] == 1 and one_piece:
                 # The entry's first visit, first of all (its position is 0): from the entry state as it was made.
                 run_successors = self._run_entry(block, block_flows, code, state, inside)
             else:
@@ -631,7 +660,7 @@ class FunctionDataflow:
                 if instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8 \
                         and _may_store(instr):
                     return k
-            elif instr.ip in asked:
+            elif flows[k] != _RETURN and instr.ip in asked:  # a return records nothing (the last instruction)
                 return k
         return -1
 
