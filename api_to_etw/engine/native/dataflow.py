@@ -566,19 +566,26 @@ class FunctionDataflow:
                 key = b""
             found = _OPENINGS.get(key)
             if found is None:
-                found = self._opening(key, block)
-            count, regs, stack, rsp, low = found
+                found = self._opening(key, block, flows, code)
+            count, made, longer = found
+            if longer:  # the first function's longer runs (longest first), where this code starts with one
+                end = len(block)
+                if end and flows[end - 1] == _COND:
+                    end -= 2  # the last two stay: ``_guard`` reads the compare before the branch
+                for ext, k, state_k in longer:
+                    if k <= end and code.startswith(ext):
+                        count, made = k, state_k
+                        break
             if count and count <= len(block):
+                regs, stack, state.rsp, state.low = made
                 if regs is not None:
                     state.regs = regs.copy()
                 state.stack = stack.copy()
-                state.rsp = rsp
-                state.low = low
                 block = block[count:]
                 flows = flows[count:]
         return self._run_block(block, flows, state, inside)
 
-    def _opening(self, key: bytes, block: list[Instruction]) -> _Opening:
+    def _opening(self, key: bytes, block: list[Instruction], flows: bytes, code: bytes) -> _Opening:
         """``_OPENINGS``' entry for a function's first bytes ``key``: how many of the block's first instructions,
         those in ``key`` (``_opening_count``), are the code's own opening, and the state ``_run_block`` leaves
         after stepping them from the entry state (stepped here once, on the block's own first instructions, so the
@@ -588,13 +595,41 @@ class FunctionDataflow:
         made = State.entry()
         if count == len(block) and sum(instr.len for instr in block) < len(key):
             # A block cut short by the slice: the count is not the key's (step it; longer blocks will find it).
-            return 0, None, made.stack, 0, made.low
+            return 0, None, ()
         if count:
             self._run_block(block[:count], bytes(count), made, _nowhere)
             if made.escaped or made.copies:  # never from these instructions; were it so, they are stepped
-                count = 0
+                return 0, None, ()
         regs = None if list(made.regs.items()) == list(_ENTRY_REGS.items()) else made.regs
-        found = (count, regs, made.stack, made.rsp, made.low)
+        # The instructions after the opening whose step reads and writes nothing but the state: stepped one by
+        # one from it, the state after each kept with the code's bytes up to there (later functions with this
+        # key that start with those bytes make it instead of stepping). Only after an opening that made
+        # something: code without pushes (MSVC's spills first) shares the empty key, whose one first function's
+        # run most others do not repeat, and each would test it (ViGEmBus +1.9M, OpenConsole +1.2M).
+        longer: list[tuple[bytes, int, tuple[dict[RegisterId, ValueSet], dict[int, tuple[int, ValueSet]], Optional[int], int]]] = []
+        end = len(block)
+        if end and flows[end - 1] == _COND:
+            end -= 2
+        size = sum(instr.len for instr in block[:count])
+        state = made.copy()
+        k = count
+        while count and k < end and flows[k] == _NEXT and len(longer) < _LONGER_LIMIT:
+            instr = block[k]
+            if instr.is_ip_rel_memory_operand:
+                break
+            op = _OPS.get(instr)
+            if op is None:
+                op = _prepare(instr)
+            if op[0] not in _PREFIX_KINDS or (op[0] == _OP_ARITH and op[5] is None and op[6] is None):
+                break
+            self._run_block(block[k:k + 1], flows[k:k + 1], state, _nowhere)
+            if state.escaped or state.copies:
+                break
+            k += 1
+            size += instr.len
+            longer.append((code[:size], k, (state.regs.copy(), state.stack.copy(), state.rsp, state.low)))
+        longer.reverse()
+        found = (count, (regs, made.stack, made.rsp, made.low), tuple(longer))
         if len(_OPENINGS) < _SHARED_LIMIT:
             _OPENINGS[key] = found
         return found
@@ -1571,6 +1606,14 @@ _SUB_RSP_IMM32 = b"\x48\x81\xec"
 #: them: registers or None for the entry's, frame, stack pointer, lowest slot).
 _Opening = tuple
 _OPENINGS: dict[bytes, _Opening] = {}
+
+
+#: The prepared operations whose step reads nothing but the state and changes nothing but it (register
+#: arithmetic only with a register or immediate source), which an opening's longer runs may hold.
+_PREFIX_KINDS = frozenset((_OP_COPY, _OP_SET, _OP_PUSH, _OP_ARITH, _OP_FRAME_STORE, _OP_FRAME_ADDRESS, _OP_STACK,
+                           _OP_NONE))
+#: At most so many longer runs per opening (each flow with the key tests them: a ``startswith`` each).
+_LONGER_LIMIT = 16
 
 
 def _nowhere(rva: int) -> bool:
