@@ -590,7 +590,9 @@ class FunctionDataflow:
         those in ``key`` (``_opening_count``), are the code's own opening, and the state ``_run_block`` leaves
         after stepping them from the entry state (stepped here once, on the block's own first instructions, so the
         made state is the stepped one by construction): its registers (None where they are the entry's), frame,
-        stack pointer and lowest slot (no opening escapes a slot or copies a load)."""
+        stack pointer and lowest slot (no opening escapes a slot or copies a load); and the longer runs of the
+        instructions after it that depend on the state alone, with the state after each (``_run_entry`` makes the
+        longest a later function's code starts with)."""
         count = _opening_count(len(key), block)
         made = State.entry()
         if count == len(block) and sum(instr.len for instr in block) < len(key):
@@ -1603,7 +1605,8 @@ _PUSH_RUN = bytes(range(0x50, 0x58)) + b"\x41"
 _SUB_RSP_IMM8 = b"\x48\x83\xec"
 _SUB_RSP_IMM32 = b"\x48\x81\xec"
 #: A function's first bytes (its run of push bytes and a ``sub rsp`` after) -> (instructions made, the state after
-#: them: registers or None for the entry's, frame, stack pointer, lowest slot).
+#: them: (registers or None for the entry's, frame, stack pointer, lowest slot), the longer runs after them: (the
+#: code's bytes up to a run's end, instructions made, the state after them), longest first).
 _Opening = tuple
 _OPENINGS: dict[bytes, _Opening] = {}
 
