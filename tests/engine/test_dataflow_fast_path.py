@@ -76,6 +76,10 @@ _OPENING_PIECES = (
        b"\x48\x8b\xc1", b"\x48\x8b\xd9", b"\x48\x89\x51\x08", b"\x48\x8b\xec", b"\x48\x8d\x6c\x24\xd9",
        b"\x48\x8d\xac\x24\x00\xff\xff\xff", b"\x48\x8d\x44\x24\x20", b"\x48\x89\x5c", b"\x48\x89",
        b"\x48\x8d\xac\x24"]
+    # What an opening's longer runs may make (constants, zeroing, register arithmetic, compares) and what ends them
+    # (a RIP-relative address, a memory source, a pointer store to a global).
+    + [b"\xb9\x05\x00\x00\x00", b"\x33\xd2", b"\x03\xca", b"\x48\x83\xc1\x08", b"\x83\xf9\x05",
+       b"\x48\x8d\x05\x10\x00\x00\x00", b"\x48\x03\x4c\x24\x08", b"\x48\x89\x05\x00\x01\x00\x00"]
 )
 
 
@@ -86,7 +90,8 @@ def _state_items(state):
 def test_an_opening_left_unstepped_leaves_the_stepped_state():
     """``_run_entry`` makes the state a function's opening leaves (``_OPENINGS``, shared by every function that
     starts with the same bytes) instead of stepping it: for code that starts with any mix of pushes (of the
-    register parameters too), spills, frame copies, prefixes, frame arithmetic and other instructions, the state after the whole code must be the
+    register parameters too), spills, frame copies, prefixes, frame arithmetic, constants, register arithmetic
+    (the opening's longer runs) and other instructions, the state after the whole code must be the
     state ``_run_block`` leaves after stepping all of it (registers and slots in the same order, the stack
     pointer, the lowest slot), and the stores it remembers the same, whether the flow stepped the opening to make
     the table's entry or found it there."""
@@ -102,9 +107,15 @@ def test_an_opening_left_unstepped_leaves_the_stepped_state():
 
     rng = random.Random(15)
     made = params = 0
+    codes: list[bytes] = []
     for _ in range(3000):
-        code = b"".join(rng.choice(_OPENING_PIECES) for _ in range(rng.randint(0, 8))) + b"\xc3"
-        instrs = list(takewhile(lambda instr: instr.flow_control == FlowControl.NEXT, Decoder(64, code, 0, 0x1000)))
+        if codes and rng.random() < 0.3:  # the same code again at another address (what the table serves)
+            code = rng.choice(codes)[:-1] + rng.choice(_OPENING_PIECES) + b"\xc3"
+        else:
+            code = b"".join(rng.choice(_OPENING_PIECES) for _ in range(rng.randint(0, 8))) + b"\xc3"
+        codes.append(code)
+        address = 0x1000 + 0x40 * rng.randint(0, 3)
+        instrs = list(takewhile(lambda instr: instr.flow_control == FlowControl.NEXT, Decoder(64, code, 0, address)))
         fast = FunctionDataflow(None, 0, 0, {})  # type: ignore[arg-type]
         slow = FunctionDataflow(None, 0, 0, {})  # type: ignore[arg-type]
         stepped_blocks = []
@@ -128,3 +139,49 @@ def test_an_opening_left_unstepped_leaves_the_stepped_state():
         made += count
         params += count and any(instr.op0_register in ARG_REGS for instr in instrs[:count])
     assert made > 1500 and params > 100
+
+
+def test_an_openings_longer_run_is_made_only_where_its_bytes_mean_the_same(monkeypatch):
+    """The runs after an opening that the first function with its key stepped (``_OPENINGS``' longer runs) are
+    made for later code that starts with the same bytes: the state must be the stepped one at any address (a
+    RIP-relative operand ends a run: the same bytes elsewhere mean another address), for a run cut short by a
+    later function's own code, and before a conditional branch (its compare stays for ``_guard``)."""
+    from iced_x86 import Decoder
+
+    from api_to_etw.engine.native import dataflow
+    from api_to_etw.engine.native.dataflow import FunctionDataflow, State
+
+    monkeypatch.setattr(dataflow, "_OPENINGS", {})
+    opening = b"\x56\x57\x48\x83\xec\x28"  # push rsi; push rdi; sub rsp, 28h
+    run = b"\x8b\xf1\x33\xd2\xb9\x05\x00\x00\x00\x48\x83\xc1\x08"  # mov esi, ecx; xor edx, edx; mov ecx, 5; add rcx, 8
+    codes = [
+        opening + run + b"\x48\x8d\x05\x10\x00\x00\x00\x48\x89\x44\x24\x20\xc3",  # lea rax, [rip+10h]; spill it
+        opening + run + b"\x48\x8d\x05\x10\x00\x00\x00\x48\x89\x44\x24\x20\xc3",
+        opening + run[:4] + b"\x90\xc3",  # cut short
+        b"\x53\x48\x83\xec\x20" + run[:4] + b"\x83\xf8\x05\x77\x00\xc3",  # push rbx; sub rsp, 20h; ...; cmp eax, 5; ja
+        opening + run + b"\x90\xc3",
+    ]
+    made_any = edges = 0
+    for n, code in enumerate(codes):
+        for address in (0x1000 + 0x100 * n, 0x7000 + 0x40 * n):
+            instrs = list(Decoder(64, code, 0, address))[:-1]
+            flows = bytes(instr.flow_control for instr in instrs)
+            fast, slow = FunctionDataflow(None, 0, 0, {}), FunctionDataflow(None, 0, 0, {})  # type: ignore[arg-type]
+            fast._orphans = slow._orphans = []
+            made, stepped = State.entry(), State.entry()
+            steps: list[int] = []
+
+            def run_block(block, flows, state, inside, fast=fast, steps=steps):  # type: ignore[no-untyped-def]
+                steps.append(len(block))
+                return FunctionDataflow._run_block(fast, block, flows, state, inside)
+
+            fast._run_block = run_block  # type: ignore[method-assign]
+            inside = range(address, address + len(code)).__contains__
+            fast._run_entry(list(instrs), flows, code, made, inside)
+            slow._run_block(list(instrs), flows, stepped, inside)
+            assert _state_items(made) == _state_items(stepped), (n, hex(address))
+            assert {k: _state_items(v) for k, v in fast._edge_states.items()} == {
+                k: _state_items(v) for k, v in slow._edge_states.items()}
+            made_any += len(instrs) - steps[-1]
+            edges += len(slow._edge_states)
+    assert made_any > 8 * 3 and edges

@@ -64,3 +64,35 @@ def test_one_flow_per_batch_answers_as_one_per_function(path: str, sliced: bool)
     assert list(answer.args.items()) == list(expected_args.items())
     assert answer.stores == expected_stores
     assert all(site.args is None for site in facts.calls)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: os.path.relpath(p, SAMPLES))
+@pytest.mark.parametrize("sliced", [False, True])
+def test_one_piece_run_answers_as_run(path: str, sliced: bool) -> None:
+    """``run_piece`` (what the engine's batches run for a function of one piece with no landing pad) gives the
+    argument values, their order and the stores ``run`` gives for the same piece, on every such function."""
+    if not os.path.exists(path):
+        pytest.skip(f"fixture not built: {path}")
+    loaded = open_binary(path)
+    engine = NativeEngine(loaded.image, loaded.pdb)
+    facts = engine.load()
+    image, runtime = engine.image, engine._runtime
+    compared = 0
+    for rva, func in sorted(facts.functions.items()):
+        sites = engine._sites_by_function.get(rva)
+        if func.imported or func.fragments or rva in engine._landing_pads or not sites:
+            continue
+        asked = {site_rva: (0, 5) for site_rva in sites} if sliced else None
+        answers = []
+        for one_piece in (False, True):
+            flow = FunctionDataflow(image, image.image_base, image.size_of_image, {}, -1, engine._call_results,
+                                    codecs=runtime.codecs, dispatch=runtime.dispatch, checks=runtime.check)
+            found = flow.start(sites, rva, asked)
+            if one_piece:
+                flow.run_piece(rva, rva + func.size)
+            else:
+                flow.run(((rva, rva + func.size),))
+            answers.append((list(found.items()), flow.stores()))
+        assert answers[0] == answers[1], hex(rva)
+        compared += 1
+    assert compared > 0

@@ -70,6 +70,7 @@ RSP = Register.RSP
 _RAX, _RCX, _RDX, _R8, _R9 = Register.RAX, Register.RCX, Register.RDX, Register.R8, Register.R9
 _INDIRECT_CALL = FlowControl.INDIRECT_CALL
 _NEXT, _CALL, _COND, _JUMP = FlowControl.NEXT, FlowControl.CALL, FlowControl.CONDITIONAL_BRANCH, FlowControl.UNCONDITIONAL_BRANCH
+_RETURN = FlowControl.RETURN
 _BLOCK_ENDS = frozenset((FlowControl.RETURN, FlowControl.INDIRECT_BRANCH, FlowControl.INTERRUPT, FlowControl.EXCEPTION))
 _UNK: ValueSet = frozenset((UNKNOWN,))
 _ZERO: ValueSet = frozenset((Const(0),))
@@ -81,6 +82,8 @@ _VOLATILE_UNKNOWN: dict[RegisterId, ValueSet] = dict.fromkeys(VOLATILE, _UNK)
 _NO_STACK_ARGS: tuple[ValueSet, ...] = (_UNK,) * (MAX_ARGS - 4)
 _NO_ARGS: tuple[ValueSet, ...] = (_UNK,) * MAX_ARGS
 _NO_SITES: frozenset[int] = frozenset()
+#: No memset-like call sites (``start`` points a flow at a function without any): one read-only map for all.
+_NO_FILLS: dict[int, tuple[Optional[RegisterId], RegisterId]] = {}
 _NO_OPTIONS = DecoderOptions.NONE
 MAX_BLOCK_VISITS = 8
 MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF, 16: (1 << 128) - 1}
@@ -362,8 +365,9 @@ class FunctionDataflow:
         self.function = function
         self.asked = asked
         self.copy_calls = frozenset(copy_calls) if copy_calls else _NO_SITES
-        self.fill_calls = fill_calls or {}
-        self._stores = {}
+        self.fill_calls = fill_calls or _NO_FILLS
+        if self._stores:  # the last function's (``stores`` copied them out); an empty map serves again
+            self._stores = {}
         if self.decoded:
             self.decoded = set()
         found: dict[int, tuple[ValueSet, ...]] = {}
@@ -408,9 +412,34 @@ class FunctionDataflow:
         else:
             inside = range(*bounds[0]).__contains__
         flows = bytes(map(_FLOW_CONTROL, instrs))
-        self._orphans = []
-        sliced = self.asked is not None and self.targets is None
+        self._orphans: list[int] = []
         loops = _one_block(instrs, flows, entry, inside) if len(bounds) == 1 and not landing_pads else None
+        self._run_decoded(instrs, flows, code, entry, inside, len(bounds) == 1, landing_pads, loops)
+
+    def run_piece(self, start: int, stop: int) -> None:
+        """``run`` of a function that is one piece of code ``[start, stop)`` with no landing pad (at 1x all of the
+        engine's 11,639): the same flow, without the set-up ``run`` makes for pieces and pads (about 1K machine
+        instructions a function)."""
+        for low, high, view in self.code_views:
+            if low <= start and stop <= high:
+                code = view[start - low:stop - low].tobytes()
+                break
+        else:
+            code = self.memory.read(start, stop - start)
+        instrs = list(Decoder(64, code, _NO_OPTIONS, start))
+        if not instrs:
+            return
+        inside = range(start, stop).__contains__
+        flows = bytes(map(_FLOW_CONTROL, instrs))
+        self._orphans = []
+        self._run_decoded(instrs, flows, code, start, inside, True, (), _one_block(instrs, flows, start, inside))
+
+    def _run_decoded(self, instrs: list[Instruction], flows: bytes, code: bytes, entry: int,
+                     inside: Callable[[int], bool], one_piece: bool, landing_pads: Collection[int],
+                     loops: Optional[bool]) -> None:
+        """``run`` after the decode: ``instrs`` in address order with their flow controls, ``code`` the bytes of
+        a function decoded as ``one_piece``, ``loops`` what ``_one_block`` said (None: maybe several blocks)."""
+        sliced = self.asked is not None and self.targets is None
         if loops is not None:  # most functions: one block, no edges to follow
             block = instrs
             if sliced:
@@ -426,9 +455,9 @@ class FunctionDataflow:
             blocks = {entry: (block, flows)}
             position = {entry: 0}
         else:
-            spans = _spans(instrs, flows, entry, inside, landing_pads, len(bounds) == 1)
+            spans = _spans(instrs, flows, entry, inside, landing_pads, one_piece)
             needed = self._needed(instrs, flows, spans) if sliced else None
-            if needed is not None and len(spans) > 1 and len(bounds) == 1 and not landing_pads and (not needed or (
+            if needed is not None and len(spans) > 1 and one_piece and not landing_pads and (not needed or (
                     len(needed) == 1 and entry in needed and not any(
                         instrs[b - 1].near_branch_target == entry
                         for _a, b in spans.values() if flows[b - 1] == _COND or flows[b - 1] == _JUMP))):
@@ -487,7 +516,7 @@ class FunctionDataflow:
             state = states[ip].copy()
             block, block_flows = blocks[ip]
             self._edge_states = {}
-            if ip == entry and visits[ip] == 1 and len(bounds) == 1:
+            if ip == entry and visits[ip] == 1 and one_piece:
                 # The entry's first visit, first of all (its position is 0): from the entry state as it was made.
                 run_successors = self._run_entry(block, block_flows, code, state, inside)
             else:
@@ -537,35 +566,72 @@ class FunctionDataflow:
                 key = b""
             found = _OPENINGS.get(key)
             if found is None:
-                found = self._opening(key, block)
-            count, regs, stack, rsp, low = found
+                found = self._opening(key, block, flows, code)
+            count, made, longer = found
+            if longer:  # the first function's longer runs (longest first), where this code starts with one
+                end = len(block)
+                if end and flows[end - 1] == _COND:
+                    end -= 2  # the last two stay: ``_guard`` reads the compare before the branch
+                for ext, k, state_k in longer:
+                    if k <= end and code.startswith(ext):
+                        count, made = k, state_k
+                        break
             if count and count <= len(block):
+                regs, stack, state.rsp, state.low = made
                 if regs is not None:
                     state.regs = regs.copy()
                 state.stack = stack.copy()
-                state.rsp = rsp
-                state.low = low
                 block = block[count:]
                 flows = flows[count:]
         return self._run_block(block, flows, state, inside)
 
-    def _opening(self, key: bytes, block: list[Instruction]) -> _Opening:
+    def _opening(self, key: bytes, block: list[Instruction], flows: bytes, code: bytes) -> _Opening:
         """``_OPENINGS``' entry for a function's first bytes ``key``: how many of the block's first instructions,
         those in ``key`` (``_opening_count``), are the code's own opening, and the state ``_run_block`` leaves
         after stepping them from the entry state (stepped here once, on the block's own first instructions, so the
         made state is the stepped one by construction): its registers (None where they are the entry's), frame,
-        stack pointer and lowest slot (no opening escapes a slot or copies a load)."""
+        stack pointer and lowest slot (no opening escapes a slot or copies a load); and the longer runs of the
+        instructions after it that depend on the state alone, with the state after each (``_run_entry`` makes the
+        longest a later function's code starts with)."""
         count = _opening_count(len(key), block)
         made = State.entry()
         if count == len(block) and sum(instr.len for instr in block) < len(key):
             # A block cut short by the slice: the count is not the key's (step it; longer blocks will find it).
-            return 0, None, made.stack, 0, made.low
+            return 0, None, ()
         if count:
             self._run_block(block[:count], bytes(count), made, _nowhere)
             if made.escaped or made.copies:  # never from these instructions; were it so, they are stepped
-                count = 0
+                return 0, None, ()
         regs = None if list(made.regs.items()) == list(_ENTRY_REGS.items()) else made.regs
-        found = (count, regs, made.stack, made.rsp, made.low)
+        # The instructions after the opening whose step reads and writes nothing but the state: stepped one by
+        # one from it, the state after each kept with the code's bytes up to there (later functions with this
+        # key that start with those bytes make it instead of stepping). Only after an opening that made
+        # something: code without pushes (MSVC's spills first) shares the empty key, whose one first function's
+        # run most others do not repeat, and each would test it (ViGEmBus +1.9M, OpenConsole +1.2M).
+        longer: list[tuple[bytes, int, tuple[dict[RegisterId, ValueSet], dict[int, tuple[int, ValueSet]], Optional[int], int]]] = []
+        end = len(block)
+        if end and flows[end - 1] == _COND:
+            end -= 2
+        size = sum(instr.len for instr in block[:count])
+        state = made.copy()
+        k = count
+        while count and k < end and flows[k] == _NEXT and len(longer) < _LONGER_LIMIT:
+            instr = block[k]
+            if instr.is_ip_rel_memory_operand:
+                break
+            op = _OPS.get(instr)
+            if op is None:
+                op = _prepare(instr)
+            if op[0] not in _PREFIX_KINDS or (op[0] == _OP_ARITH and op[5] is None and op[6] is None):
+                break
+            self._run_block(block[k:k + 1], flows[k:k + 1], state, _nowhere)
+            if state.escaped or state.copies:
+                break
+            k += 1
+            size += instr.len
+            longer.append((code[:size], k, (state.regs.copy(), state.stack.copy(), state.rsp, state.low)))
+        longer.reverse()
+        found = (count, (regs, made.stack, made.rsp, made.low), tuple(longer))
         if len(_OPENINGS) < _SHARED_LIMIT:
             _OPENINGS[key] = found
         return found
@@ -631,7 +697,7 @@ class FunctionDataflow:
                 if instr.op0_kind == _MEM_KIND and instr.op_count and _MEM_SIZE[instr.memory_size] == 8 \
                         and _may_store(instr):
                     return k
-            elif instr.ip in asked:
+            elif flows[k] != _RETURN and instr.ip in asked:  # a return records nothing (the last instruction)
                 return k
         return -1
 
@@ -1539,9 +1605,18 @@ _PUSH_RUN = bytes(range(0x50, 0x58)) + b"\x41"
 _SUB_RSP_IMM8 = b"\x48\x83\xec"
 _SUB_RSP_IMM32 = b"\x48\x81\xec"
 #: A function's first bytes (its run of push bytes and a ``sub rsp`` after) -> (instructions made, the state after
-#: them: registers or None for the entry's, frame, stack pointer, lowest slot).
+#: them: (registers or None for the entry's, frame, stack pointer, lowest slot), the longer runs after them: (the
+#: code's bytes up to a run's end, instructions made, the state after them), longest first).
 _Opening = tuple
 _OPENINGS: dict[bytes, _Opening] = {}
+
+
+#: The prepared operations whose step reads nothing but the state and changes nothing but it (register
+#: arithmetic only with a register or immediate source), which an opening's longer runs may hold.
+_PREFIX_KINDS = frozenset((_OP_COPY, _OP_SET, _OP_PUSH, _OP_ARITH, _OP_FRAME_STORE, _OP_FRAME_ADDRESS, _OP_STACK,
+                           _OP_NONE))
+#: At most so many longer runs per opening (each flow with the key tests them: a ``startswith`` each).
+_LONGER_LIMIT = 16
 
 
 def _nowhere(rva: int) -> bool:

@@ -264,19 +264,22 @@ class NativeEngine(Engine):
                                 codecs=runtime.codecs, dispatch=runtime.dispatch, checks=runtime.check,
                                 read_only=self._read_only)
         flow.code_views = _code_views(image)
-        start, run, stores = flow.start, flow.run, flow.stores
+        start, run, run_piece, stores = flow.start, flow.run, flow.run_piece, flow.stores
         for func, sites, asked in functions:
             copies = [rva for rva, site in sites.items() if site.callee in copiers] if copiers else ()
             fills = {rva: fillers[site.callee] for rva, site in sites.items()
                      if site.callee in fillers} if fillers else None
-            answers = start(sites, func.rva, asked, copies, fills)
+            rva = func.rva
+            answers = start(sites, rva, asked, copies, fills)
             if func.fragments:
-                run([(func.rva, func.rva + func.size), *func.fragments], landing_pads.get(func.rva, ()))
+                run([(rva, rva + func.size), *func.fragments], landing_pads.get(rva, ()))
+            elif rva in landing_pads:
+                run(((rva, rva + func.size),), landing_pads[rva])
             else:
-                run(((func.rva, func.rva + func.size),), landing_pads.get(func.rva, ()))
+                run_piece(rva, rva + func.size)
             if len(answers) > 1:  # recorded in the order the flow met them: given in the sites' or question's
                 answers = {rva: answers[rva] for rva in (sites if asked is None else asked) if rva in answers}
-            out.append((func.rva, answers, stores()))
+            out.append((rva, answers, stores()))
         return out
 
 
