@@ -10,24 +10,32 @@ edges, calls resolved at run time), so only the callee lists that tail touches a
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from itertools import compress, count, groupby, islice
-from operator import attrgetter, lt
+from itertools import chain
+from operator import attrgetter
+from typing import Optional
 
 from ..model import CallSite
 
-_CALLER = attrgetter("caller")
 _RVA = attrgetter("rva")
 
 
 def sites_by_caller(calls: Sequence[CallSite]) -> dict[int, list[CallSite]]:
-    """Caller -> its call sites, in the order of ``calls``."""
+    """Caller -> its call sites, in the order of ``calls``. A loop that looks a caller up once per run of its
+    sites (they are contiguous but for the tail), not ``groupby``: its group object, ``list`` of it and key
+    call per site cost 104M instructions at the 1x kernel (68,063 sites in 33,866 runs), this loop 59M."""
     out: dict[int, list[CallSite]] = {}
-    for caller, group in groupby(calls, _CALLER):
-        known = out.get(caller)
-        if known is None:
-            out[caller] = list(group)
-        else:
-            known.extend(group)
+    get = out.get
+    last: Optional[int] = None
+    known: list[CallSite] = []
+    for site in calls:
+        caller = site.caller
+        if caller != last:
+            found = get(caller)
+            if found is None:
+                found = out[caller] = []
+            known = found
+            last = caller
+        known.append(site)
     return out
 
 
@@ -36,19 +44,26 @@ def sites_by_callee(calls: Sequence[CallSite], sites_in: dict[int, list[CallSite
                     ) -> dict[int, list[CallSite]]:
     """Callee -> the sites calling it, sorted by RVA (equal RVAs in the order of ``calls``), without the sites
     made by ``skip_callers`` and those calling ``skip_callees``. ``sites_in`` is :func:`sites_by_caller`'s."""
-    rvas = list(map(_RVA, calls))
-    # The first site whose RVA is below the one before it: the sites before it are in address order.
-    ordered = next(compress(count(1), map(lt, islice(rvas, 1, None), rvas)), len(rvas))
     out: dict[int, list[CallSite]] = {}
     get = out.get
-    for site in islice(calls, ordered):
+    resort = set()
+    # The sites up to the first whose RVA is below the one before it are in address order: that test in the
+    # loop that files them (a list of the RVAs and a C pass of ``lt`` over it were 56M instructions at 1x).
+    sites = iter(calls)
+    prev = calls[0].rva if calls else 0
+    tail: list[CallSite] = []
+    for site in sites:
+        rva = site.rva
+        if rva < prev:  # out of order from here on: a callee list this or a later site joins is sorted after
+            tail.append(site)
+            break
+        prev = rva
         known = get(site.callee)
         if known is None:
             out[site.callee] = [site]
         else:
             known.append(site)
-    resort = set()
-    for site in islice(calls, ordered, None):
+    for site in chain(tail, sites):
         known = get(site.callee)
         if known is None:
             out[site.callee] = [site]

@@ -86,3 +86,18 @@ def test_lookup_all_takes_decorated_names() -> None:
     assert {names[i] for i in found} == {"advapi32!EventWrite", "__imp_EtwWriteTransfer",
                                           "ntdll.dll!__imp_EtwEventRegister", "_tlgWriteAgg", "WPP_SF_qd",
                                           "x!WPP_RECORDER_SF_s", "TraceMessage", "TraceEvent", "RegisterTraceGuidsW"}
+
+
+def test_site_maps_of_a_caller_in_two_runs_and_an_unordered_tail() -> None:
+    """Sites made by hand: a caller whose sites are split in two runs (funclet edges appended after the calls),
+    a tail below its predecessor, callees joined before and after the tail, an empty list."""
+    calls = [CallSite(0x100, 0x110, 0x900), CallSite(0x100, 0x120, 0x800), CallSite(0x200, 0x210, 0x900),
+             CallSite(0x300, 0x310, 0x700), CallSite(0x100, 0x105, 0x900), CallSite(0x200, 0x205, 0x800),
+             CallSite(0x200, 0x400, 0x600), CallSite(0x300, 0x300, 0x900)]
+    sites_in = sites_by_caller(calls)
+    assert _same(sites_in, _plain_sites_in(calls))
+    assert list(sites_in) == [0x100, 0x200, 0x300]
+    assert _same(sites_by_callee(calls, sites_in), _plain_callers(calls, set(), set()))
+    assert [s.rva for s in sites_by_callee(calls, sites_in)[0x900]] == [0x105, 0x110, 0x210, 0x300]
+    assert _same(sites_by_callee(calls, sites_in, {0x200}, {0x700}), _plain_callers(calls, {0x200}, {0x700}))
+    assert sites_by_caller([]) == {} and sites_by_callee([], {}) == {}
