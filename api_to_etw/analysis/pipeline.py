@@ -1116,7 +1116,8 @@ class Analysis:
         if not param:  # concrete where it is written (1,893 of the 1x kernel's 3,000 sites): no queue, no states
             yield start, exprs, [start], site.rva
             return
-        queue = deque([(start, exprs, [start], site.rva, dependent, param)])
+        queue: deque[tuple[int, dict[str, ValueSet], list[int], int, list[str], bool]] = deque(
+            [(start, exprs, [start], site.rva, dependent, param)])
         # The roles are in the same order in every state of one walk: their value sets, in that order, are its identity.
         seen = {(start, tuple(exprs.values()), site.rva)}
         roots, apis, callers_of, arg, dependence = self.roots, self.apis, self.callers_of, self.values.arg, self._dependence
