@@ -12,10 +12,11 @@ Limits (bytes) can be changed per kind with ``API_TO_ETW_MAX_<KIND>_BYTES`` (``A
 
 from __future__ import annotations
 
+import mmap
 import os
 import stat
 from collections.abc import Mapping
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Optional, Union
 
 from .errors import ApiToEtwError, CorruptFileError, InputNotFoundError, UsageError
 
@@ -108,6 +109,47 @@ def open_regular(path: str, *, kind: str = "binary", max_size: Optional[int] = N
     except BaseException:
         os.close(fd)
         raise
+
+
+def map_snapshot(handle: BinaryIO, path: str, *, error: type[ApiToEtwError] = CorruptFileError) -> Union[mmap.mmap, bytes]:
+    """The opened regular file's bytes, mapped read-only, as they were when it was opened.
+
+    A mapping of the file itself faults with SIGBUS (the process dies, "Bus error", exit 135) when another
+    process truncates the file while it is read. So where the system has anonymous memory files (Linux's
+    ``memfd_create``) the file is first copied into one by the kernel (``sendfile``: no pass of this process
+    over the bytes) and that copy is mapped: nobody else can shrink it, and pages still load only as they are
+    read. Elsewhere, or if the copy cannot be made, the file itself is mapped. A file that shrinks during the
+    copy is ``error``; one that grows is taken at the size it had when opened.
+    """
+    fd = handle.fileno()
+    size = os.fstat(fd).st_size
+    if not size:
+        return b""
+    memfd_create = getattr(os, "memfd_create", None)
+    copy = -1
+    if memfd_create is not None:
+        try:
+            copy = memfd_create("api-to-etw-input", getattr(os, "MFD_CLOEXEC", 0))
+        except OSError:
+            copy = -1
+    try:
+        if copy >= 0:
+            try:
+                done = 0
+                while done < size:
+                    sent = os.sendfile(copy, fd, done, size - done)
+                    if not sent:
+                        raise error(f"{path}: shrank from {size} to {done} bytes while being read")
+                    done += sent
+                return mmap.mmap(copy, size, access=mmap.ACCESS_READ)
+            except OSError:
+                pass  # no room for the copy, or a file system sendfile cannot read: map the file itself
+        return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot map ({exc.strerror})") from None
+    finally:
+        if copy >= 0:
+            os.close(copy)
 
 
 def read_regular(path: str, *, kind: str = "binary", max_size: Optional[int] = None,

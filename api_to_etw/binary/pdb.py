@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Callable, Optional, TypeVar
 
-from ..errors import CorruptPdbError, InputNotFoundError
+from ..errors import CorruptPdbError
 from ..fieldclass import Mutable
 
 log = logging.getLogger(__name__)
@@ -111,14 +111,10 @@ def load_pdb(path: str, pe_sections: Optional[list[tuple[str, int, int]]] = None
 def read_msf(path: str, reader: Callable[[Any], T]) -> T:
     """Open a PDB's MSF container and run ``reader`` on it; every failure is one CorruptPdbError."""
     name = os.path.basename(path)
-    from ..inputs import open_regular
+    from ..inputs import map_snapshot, open_regular
 
     with open_regular(path, kind="pdb", error=CorruptPdbError) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        try:
-            data: Any = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        except OSError as exc:
-            raise InputNotFoundError(f"{path}: cannot map ({exc.strerror})") from None
+        data: Any = map_snapshot(handle, path, error=CorruptPdbError)  # truncated by another process: no SIGBUS
         try:
             try:
                 pdb = open_msf(handle, data, name)

@@ -23,7 +23,7 @@ from collections import namedtuple
 from collections.abc import Collection
 from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
-from ..errors import CorruptFileError, InputNotFoundError, NotAPEError, UnsupportedArchitectureError
+from ..errors import CorruptFileError, NotAPEError, UnsupportedArchitectureError
 from ..fieldclass import Frozen, Mutable, set_field
 from ..model import Memory
 
@@ -284,14 +284,10 @@ class PEImage(Mutable, Memory):
 
 def load_pe(path: str) -> PEImage:
     """Map and parse an x64 PE file; raise a one-line error for anything else (FIFOs and devices included)."""
-    from ..inputs import open_regular
+    from ..inputs import map_snapshot, open_regular
 
     with open_regular(path, kind="binary") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        try:
-            data: ImageData = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        except OSError as exc:
-            raise InputNotFoundError(f"{path}: cannot map ({exc.strerror})") from None
+        data: ImageData = map_snapshot(handle, path)  # a copy no other process can truncate under us (SIGBUS)
     return parse_pe(data, path)
 
 

@@ -22,10 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..binary.symsrv import fetch_binary, parse_hex
+    from ..render.tables import write_output
 
     with Progress.for_args(args) as bar:
         path = fetch_binary(args.name, parse_hex(args.timestamp, "TIMESTAMP"), parse_hex(args.size_of_image, "SIZEOFIMAGE"),
                             symbol_path(args), offline=args.offline, progress=bar.download,
                             limits=transfer_limits(args))
-    print(path)
+    write_output(f"{path}\n", "-")  # stdout full or closed: exit 11, as for tables
     return ExitCode.OK

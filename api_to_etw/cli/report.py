@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -33,8 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _is_store(path: str) -> bool:
+    """Whether ``path`` starts like an SQLite file. Opened as every input is (``open_regular``): a plain
+    ``open`` of a FIFO blocked until a writer came, so ``report FIFO`` hung; now it is exit 3."""
+    from ..inputs import open_regular
+
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, kind="table", max_size=sys.maxsize) as handle:  # a store may be any size
             return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
     except OSError:
         return False

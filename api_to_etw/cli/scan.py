@@ -12,6 +12,10 @@ from .common import PROG, add_symbol_options, add_verbosity, summary, symbol_pat
 
 #: Failures listed one per line after the summary, at most (the store has them all).
 SHOWN_FAILURES = 20
+#: Most worker processes and concurrent downloads asked for: past these a typo (``-j 10000000000``) was an
+#: internal error from the pool, or one lock file per slot in the symbol cache.
+MAX_JOBS = 1024
+MAX_DOWNLOADS = 256
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.jobs is not None and args.jobs > MAX_JOBS:
+        raise UsageError(f"--jobs must be at most {MAX_JOBS}")
+    if not 0 <= args.downloads <= MAX_DOWNLOADS:
+        raise UsageError(f"--downloads must be from 0 (no bound) to {MAX_DOWNLOADS}")
     if args.jobs is not None and args.scheduler:
         raise UsageError("--jobs and --scheduler exclude each other (the cluster has its own workers)")
     if args.max_depth < 1:
@@ -88,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     options = ScanOptions(symbol_path=symbol_path(args), offline=args.offline, use_pdb=not args.no_pdb,
                           max_depth=args.max_depth, all_sites=args.all_sites,
                           manifests=tuple(os.path.abspath(m) for m in args.manifests),
-                          download_slots=max(0, args.downloads))
+                          download_slots=args.downloads)
     tasks = collect(args.paths, options)
     executor = make_executor(args.jobs, args.scheduler)
     progress: Optional[ScanProgress] = None

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..binary.pe import load_pe
     from ..binary.symsrv import locate_pdb, require_pdb
+    from ..render.tables import write_output
 
     image = load_pe(args.binary)
     with Progress.for_args(args) as bar:
@@ -31,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
                             progress=bar.download, pe_sections=[(s.name, s.rva, s.virtual_size) for s in image.sections])
     for place in result.tried:
         log.info("tried %s", place)
-    print(require_pdb(result))
+    write_output(f"{require_pdb(result)}\n", "-")  # stdout full or closed: exit 11, as for tables
     return ExitCode.OK

@@ -174,6 +174,32 @@ def refuse_non_regular(path: str) -> None:
         raise OutputError(f"{path}: is {what}; only a regular file is replaced (use -o - for stdout)")
 
 
+def _write_stdout(data: bytes) -> None:
+    """``data`` on standard output. A reader gone (broken pipe) is the caller's to take as the end; stdout closed
+    (``>&-``) or full (``>/dev/full``) was an internal error (AttributeError, OSError): it is exit 11, and the
+    bytes left in the buffer are dropped so the flush at exit does not report it a second time."""
+    stdout = sys.stdout
+    if stdout is None:
+        raise OutputError("cannot write stdout: it is closed")
+    try:
+        buffer = getattr(stdout, "buffer", None)
+        if buffer is not None:
+            stdout.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:  # a text stream without bytes underneath (tests capture into StringIO)
+            stdout.write(data.decode("utf-8"))
+            stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: a closed file object
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the exit's flush writes nowhere
+        except OSError:
+            pass
+        raise OutputError(f"cannot write stdout ({getattr(exc, 'strerror', None) or exc})") from None
+
+
 def write_output(text: str, path: str) -> None:
     """Write ``text`` to ``path`` atomically; ``-`` means standard output.
 
@@ -182,14 +208,7 @@ def write_output(text: str, path: str) -> None:
     """
     data = encode_text(text)
     if path == "-":
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is not None:
-            sys.stdout.flush()
-            buffer.write(data)
-            buffer.flush()
-        else:  # a text stream without bytes underneath (tests capture into StringIO)
-            sys.stdout.write(data.decode("utf-8"))
-            sys.stdout.flush()
+        _write_stdout(data)
         return
     refuse_non_regular(path)
     folder = os.path.dirname(os.path.abspath(path))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, TypedDict, cast
 
 from .. import __version__
-from ..errors import OutputError, StoreError
+from ..errors import InputNotFoundError, OutputError, StoreError
 from ..render.rows import COLUMNS
 
 SCHEMA_VERSION = 1
@@ -195,6 +195,21 @@ def fetch_key(name: str, time_date_stamp: int, size_of_image: int) -> str:
     return f"{name.lower()}/{time_date_stamp:08X}{size_of_image:x}"
 
 
+def _refuse_special(path: str, readonly: bool) -> None:
+    """A store is a regular file: SQLite's read-only open of a FIFO blocked until some writer came (``query`` and
+    ``history`` hung), and a device or directory gave "disk I/O error". Looked at without blocking, before
+    SQLite opens the path: exit 3 for a store read, 11 for one written, as for other inputs and outputs."""
+    from ..inputs import describe_mode
+
+    try:
+        what = describe_mode(os.stat(path).st_mode)
+    except OSError:
+        return  # SQLite's own open reports it
+    if what is not None:
+        error = InputNotFoundError if readonly else OutputError
+        raise error(f"{path}: is {what}, not a regular file; a store is an SQLite file")
+
+
 class Store:
     """An open store; ``Store.open(path)`` creates, migrates or refuses it."""
 
@@ -210,6 +225,8 @@ class Store:
         exists = os.path.exists(path)
         if not exists and (readonly or not create):
             raise StoreError(f"{path}: no such store")
+        if exists:
+            _refuse_special(path, readonly)
         try:
             if readonly:
                 uri = "file:" + _uri_path(os.path.abspath(path)) + "?mode=ro"

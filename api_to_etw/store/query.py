@@ -119,9 +119,19 @@ def select_rows(store: Store, filters: Filters) -> tuple[list[str], list[dict[st
     return columns, [dict(zip(columns, row)) for row in store.db.execute(sql, params)]
 
 
+def _no_files(action: int, _arg1: object, _arg2: object, _database: object, _trigger: object) -> int:
+    """The authorizer of ``--sql``: every statement but one that opens another database file (ATTACH, which
+    ``VACUUM INTO`` asks for too) or detaches one."""
+    return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) else sqlite3.SQLITE_OK
+
+
 def run_sql(store: Store, sql: str) -> tuple[list[str], list[tuple]]:
-    """Any read-only SQL (the store is opened read-only for it)."""
+    """Any read-only SQL (the store is opened read-only for it).
+
+    A read-only connection still lets ``ATTACH 'FILE'`` create FILE and ``VACUUM INTO 'FILE'`` write a copy of
+    the store there: both are refused, so a query never writes a file."""
     install_regexp(store.db)
+    store.db.set_authorizer(_no_files)
     try:
         cursor = store.db.execute(sql)
         rows = cursor.fetchall()

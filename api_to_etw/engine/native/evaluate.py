@@ -67,6 +67,9 @@ SCRATCH_SIZE = 1 << 16
 #: Pages of memory outside the map that a run may touch (each reads as zeros: fields of objects the start
 #: function received, which its callers had built).
 MAX_LAZY_PAGES = 64
+#: QEMU's translated-code buffer per engine (its default reserves 1 GiB of address space): one run translates
+#: at most MAX_INSTRUCTIONS instructions' blocks, and a full buffer is flushed and refilled, never an error.
+TCG_BUFFER = 32 << 20
 #: Bytes of argument slots the start function receives (4 registers + stack arguments).
 STACK_ARGUMENTS = 8
 
@@ -505,20 +508,40 @@ def pointed_bytes(image: PEImage, starts: Sequence[int], site_rva: int, index: i
 
 def _run(image: PEImage, start: int, site_rva: int, index: int, size: int, base: int, variant: int,
          max_instructions: int, through: Optional[int] = None) -> bytes:
+    """One run in an engine of its own, closed when the run ends.
+
+    The bindings' engine is in reference cycles (its hooks' callbacks refer back to it) that only the cyclic
+    collector frees, and ``analyze`` runs with that collector off: every run kept its engine, with the image's
+    copy and 1 GiB of reserved address space for QEMU's code buffer, to the end of the process. Under an
+    address-space limit (``ulimit -v``, 3 GiB) the third run ended the process with QEMU's own message and exit
+    code 1. So the code buffer is sized for one bounded run and the engine is closed here.
+    """
+    from unicorn import UC_ARCH_X86, UC_MODE_64, Uc
+
+    uc = Uc(UC_ARCH_X86, UC_MODE_64)
+    set_buffer = getattr(uc, "ctl_set_tcg_buffer_size", None)  # unicorn >= 2.0.2
+    if set_buffer is not None:
+        set_buffer(TCG_BUFFER)
+    try:
+        return _run_in(uc, image, start, site_rva, index, size, base, variant, max_instructions, through)
+    finally:
+        close = getattr(uc, "_Uc__finalizer", None)  # the bindings' own release (uc_close), run at most once
+        if callable(close):
+            close()
+
+
+def _run_in(uc: Any, image: PEImage, start: int, site_rva: int, index: int, size: int, base: int, variant: int,
+            max_instructions: int, through: Optional[int] = None) -> bytes:
     from unicorn import (
-        UC_ARCH_X86,
         UC_HOOK_CODE,
         UC_HOOK_MEM_FETCH_UNMAPPED,
         UC_HOOK_MEM_READ_UNMAPPED,
         UC_HOOK_MEM_WRITE_UNMAPPED,
         UC_MEM_FETCH_UNMAPPED,
-        UC_MODE_64,
-        Uc,
         UcError,
     )
     from unicorn import x86_const as x86
 
-    uc = Uc(UC_ARCH_X86, UC_MODE_64)
     regs = {name: getattr(x86, f"UC_X86_REG_{name.upper()}") for name in (*_ARG_REGS, "rax", "rsp", "rip")}
     run = _Run(uc, regs, base, variant=variant, image_base=image.image_base,
                image_name=image.path.replace("\\", "/").rsplit("/", 1)[-1] or "module.dll")
