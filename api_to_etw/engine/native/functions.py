@@ -828,16 +828,15 @@ def scan_rip_references(image: PEImage, targets: set[int], owner) -> list[Refere
     """Every instruction whose RIP-relative memory operand (``lea``, ``mov``, ``cmp``, ``test``...) addresses
     one of ``targets``: the byte scan's candidates (``ripindex``) whose displacement points at a target, and
     only those decoded with iced-x86 to confirm the instruction."""
-    wanted: set[int] = set()
-    for target in targets:
-        for size in _IMMEDIATE_SIZES:
-            wanted.add(target - size)
+    # A set comprehension (its ``SET_ADD`` per value, no method call): 22,892 values at 1x.
+    wanted = {target - size for target in targets for size in _IMMEDIATE_SIZES}
     refs: dict[int, Reference] = {}
     for operands in rip_operands(image):
         section = operands.section
         data = image.code_view(section)
         for pos in operands.offsets_to(wanted):
-            for start in range(pos - 1, max(pos - 1 - _MAX_PREFIX, -1), -1):
+            low = pos - 1 - _MAX_PREFIX  # clipped inline: a ``max()`` call per candidate costs more than its try
+            for start in range(pos - 1, low if low > -1 else -1, -1):
                 instr = Decoder(64, bytes(data[start : start + 15]), NO_OPTIONS, section.rva + start).decode()
                 if instr.is_invalid or start + instr.len <= pos + 4 or not instr.is_ip_rel_memory_operand:
                     continue
