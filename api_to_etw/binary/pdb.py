@@ -42,8 +42,6 @@ CV_PUBSYMFLAGS_FFUNCTION = 0x2
 #: A CodeView record's length and kind; the flags/type, offset and segment that start PUBSYM32 and DATASYM32.
 _RECORD_HEAD = struct.Struct("<HH")
 _RECORD_AND_SYMBOL = struct.Struct("<HHIIH")
-#: The record kinds whose symbols are kept: whether the kind is a public (its flags tell code from data).
-_KEPT_KINDS = {S_PUB32: True, S_GDATA32: False, S_LDATA32: False}
 
 DBI_HEADER_SIZE = 64
 #: The PDB info stream's fixed head: version, signature, age, GUID. Only GUID and age are needed, so the
@@ -275,14 +273,16 @@ def _read_symbols(pdb, path: str, pe_sections: Optional[list[tuple[str, int, int
         log.warning("%s: PDB has no global symbol records", name)
         return symbols
     records = _stream_bytes(pdb, symrec)
-    bases = {index: section.rva for index, section in enumerate(sections, 1)}
+    bases = (None, *(section.rva for section in sections))  # by section number (1-based), 0 none
     symbols.record_count += _walk_symbols(records, bases, symbols.functions, symbols.data)
     return symbols
 
 
-def _walk_symbols(records: bytes, bases: dict[int, int], functions: dict[int, str], data: dict[int, str]) -> int:
+def _walk_symbols(records: bytes, bases: tuple[Optional[int], ...], functions: dict[int, str],
+                  data: dict[int, str]) -> int:
     """Keep the code and data symbols of a symbol record stream in ``functions`` and ``data`` (the first record
-    of an RVA wins); the number of records walked (up to the first that overruns).
+    of an RVA wins); the number of records walked (up to the first that overruns). ``bases``: the RVA of each
+    section by its number (``bases[0]`` None: no section 0).
 
     Called once per PDB, so on CPython 3.11 its loop is specialized only once the code is quickened, which a
     backward jump counts towards, and ``while cond:``'s closing conditional jump does not: written so, the
@@ -292,7 +292,6 @@ def _walk_symbols(records: bytes, bases: dict[int, int], functions: dict[int, st
     # flags/offset/segment after it; the names are read in place (no payload copy per record).
     record, head = _RECORD_AND_SYMBOL.unpack_from, _RECORD_HEAD.unpack_from
     code_flags = CV_PUBSYMFLAGS_FCODE | CV_PUBSYMFLAGS_FFUNCTION
-    kept_kind = _KEPT_KINDS.get  # one lookup tells a kept record from the others, and a public from data
     # The names are cut from one latin-1 decoding of the stream (a str slice of it, when ASCII, is what a
     # UTF-8 decoding of the bytes gives, without a decode call per name).
     chars = records.decode("latin-1")
@@ -308,17 +307,26 @@ def _walk_symbols(records: bytes, bases: dict[int, int], functions: dict[int, st
             pos = end  # stops the walk (the tail loop below sees nothing)
             break
         seen += 1
-        public = kept_kind(kind)
-        if public is None or length < 12:
+        # The kept kinds by comparisons of ints (specialized: cheaper than a dict lookup's call per record).
+        if kind == S_PUB32:
+            code = flags & code_flags
+        elif kind == S_GDATA32 or kind == S_LDATA32:
+            code = 0
+        else:
             continue
-        base = bases.get(segment)
+        if length < 12:
+            continue
+        try:  # a tuple indexed (no call per record); a segment past the sections is rare
+            base = bases[segment]
+        except IndexError:
+            continue
         if base is None:
             continue
         nul = chars.find("\0", text, pos)
         sym = chars[text:pos if nul < 0 else nul]
         if not sym.isascii():  # a name that is not ASCII: decoded from its bytes (latin-1 is 1:1 only in ASCII)
             sym = records[text:pos if nul < 0 else nul].decode("utf-8", "replace")
-        if public and flags & code_flags:
+        if code:
             functions.setdefault(base + offset, sym)
         else:
             data.setdefault(base + offset, sym)

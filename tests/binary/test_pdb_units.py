@@ -131,7 +131,8 @@ def _reference_walk(records: bytes, bases: dict[int, int]) -> tuple[dict[int, st
 def _walked(records: bytes, bases: dict[int, int]) -> tuple[dict[int, str], dict[int, str], int]:
     functions: dict[int, str] = {}
     data: dict[int, str] = {}
-    count = _walk_symbols(records, bases, functions, data)
+    # ``_walk_symbols`` takes the bases by section number (a tuple, 0 standing for no section).
+    count = _walk_symbols(records, tuple(bases.get(i) for i in range(max(bases) + 1)), functions, data)
     return functions, data, count
 
 
