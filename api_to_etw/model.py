@@ -26,6 +26,9 @@ MAX_FIELD_OFFSET = 0x1000
 #: about 33 M instructions of every run's start-up (a fifteenth of a small binary's whole run). They are
 #: ``Frozen`` classes (fieldclass.py), each value class with its own ``__eq__`` and ``__hash__`` (hot: value
 #: sets are joined and compared throughout the analysis), written as the generated ones were.
+#: Their ``__eq__`` answers False for another class instead of NotImplemented: Const(i), Addr(i) and Param(i)
+#: share a hash, and NotImplemented made each such set-membership collision two Python calls, not one
+#: (both sides refused, then identity): the same answer, half the calls.
 
 
 class Const(Frozen):
@@ -40,7 +43,7 @@ class Const(Frozen):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
             return self.value == other.value
-        return NotImplemented
+        return False
 
     def __hash__(self) -> int:
         return hash((self.value,))
@@ -61,7 +64,7 @@ class Addr(Frozen):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
             return self.rva == other.rva
-        return NotImplemented
+        return False
 
     def __hash__(self) -> int:
         return hash((self.rva,))
@@ -82,7 +85,7 @@ class Param(Frozen):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
             return self.index == other.index
-        return NotImplemented
+        return False
 
     def __hash__(self) -> int:
         return hash((self.index,))
@@ -105,7 +108,7 @@ class Offset(Frozen):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
             return (self.base, self.delta) == (other.base, other.delta)
-        return NotImplemented
+        return False
 
     def __hash__(self) -> int:
         return hash((self.base, self.delta))
@@ -128,7 +131,7 @@ class Load(Frozen):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
             return (self.addr, self.size) == (other.addr, other.size)
-        return NotImplemented
+        return False
 
     def __hash__(self) -> int:
         return hash((self.addr, self.size))
@@ -187,7 +190,7 @@ class StackAddr(Frozen):
             return ((self.offset, self.content, self.frame, self.refs, self.origin, self.fields, self.links)
                     == (other.offset, other.content, other.frame, other.refs,
                         other.origin, other.fields, other.links))
-        return NotImplemented
+        return False
 
     def __hash__(self) -> int:
         return hash((self.offset, self.content, self.frame, self.refs, self.origin, self.fields, self.links))
