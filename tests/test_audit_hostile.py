@@ -181,6 +181,20 @@ def test_stdout_full_or_closed(command, stdout):
     assert lines == [lines[0]] and lines[0].startswith("api-to-etw: error: cannot write stdout"), proc.stderr
 
 
+@pytest.mark.parametrize("command", [["--help"], ["--version"], ["analyze", "--help"]], ids=" ".join)
+def test_help_into_a_full_stdout(command):
+    """argparse drops a failed write of its help and version texts: ``--help > /dev/full`` printed nothing and
+    exited 0. It is the output error, as for every command's stdout."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "wb") as target:
+        proc = subprocess.run([sys.executable, "-m", "api_to_etw", *command], cwd=REPO, timeout=SECONDS, text=True,
+                              stdout=target, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": REPO})
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == ExitCode.OUTPUT_ERROR, proc.stderr
+    assert lines == ["api-to-etw: error: cannot write stdout (No space left on device)"], proc.stderr
+
+
 def test_report_of_a_fifo_is_refused_without_blocking(tmp_path):
     """``report`` sniffed its input for SQLite's header with a plain ``open``, which blocks on a FIFO: it hung."""
     fifo = tmp_path / "rows.tsv"

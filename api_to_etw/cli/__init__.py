@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Optional
 
 from .. import __version__
 from ..collector import end_without_freeing
-from ..errors import ApiToEtwError, ExitCode
+from ..errors import ApiToEtwError, ExitCode, OutputError
 from .common import PROG, setup_logging
 
 #: The subcommand modules, in the order ``--help`` lists them.
@@ -60,6 +60,20 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """argparse drops a failed write (``--help > /dev/full`` printed nothing and exited 0); one to stdout is
+        the output error every command reports for its stdout, one to stderr stays dropped (nowhere to say it)."""
+        if not message:
+            return
+        target = file or sys.stderr
+        try:
+            target.write(message)
+            if target is sys.stdout:
+                target.flush()
+        except (AttributeError, OSError, ValueError) as exc:
+            if target is sys.stdout:
+                raise OutputError(f"cannot write stdout ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
@@ -111,6 +125,9 @@ def main(argv: Optional[Sequence[str]] = None, *, parser: Optional[argparse.Argu
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
         return int(exc.code or 0)
+    except OutputError as exc:  # --help or --version into a full stdout
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
     if not args.command:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
