@@ -389,14 +389,8 @@ class FunctionDataflow:
         control once (in C, through ``map``), finds no leader, and runs the block once with no worklist."""
         instrs: list[Instruction] = []
         bounds = []
-        views = self.code_views
         for start, stop in pieces:
-            for low, high, view in views:
-                if low <= start and stop <= high:
-                    code = view[start - low:stop - low].tobytes()
-                    break
-            else:
-                code = self.memory.read(start, stop - start)
+            code = self._code(start, stop)
             bounds.append((start, stop))
             instrs.extend(Decoder(64, code, _NO_OPTIONS, start))  # positional: keywords cost a tenth of a decode
         if not instrs:
@@ -412,7 +406,6 @@ class FunctionDataflow:
         else:
             inside = range(*bounds[0]).__contains__
         flows = bytes(map(_FLOW_CONTROL, instrs))
-        self._orphans: list[int] = []
         loops = _one_block(instrs, flows, entry, inside) if len(bounds) == 1 and not landing_pads else None
         self._run_decoded(instrs, flows, code, entry, inside, len(bounds) == 1, landing_pads, loops)
 
@@ -420,25 +413,27 @@ class FunctionDataflow:
         """``run`` of a function that is one piece of code ``[start, stop)`` with no landing pad (at 1x all of the
         engine's 11,639): the same flow, without the set-up ``run`` makes for pieces and pads (about 1K machine
         instructions a function)."""
-        for low, high, view in self.code_views:
-            if low <= start and stop <= high:
-                code = view[start - low:stop - low].tobytes()
-                break
-        else:
-            code = self.memory.read(start, stop - start)
+        code = self._code(start, stop)
         instrs = list(Decoder(64, code, _NO_OPTIONS, start))
         if not instrs:
             return
         inside = range(start, stop).__contains__
         flows = bytes(map(_FLOW_CONTROL, instrs))
-        self._orphans = []
         self._run_decoded(instrs, flows, code, start, inside, True, (), _one_block(instrs, flows, start, inside))
+
+    def _code(self, start: int, stop: int) -> bytes:
+        """The bytes of ``[start, stop)``: from the code view that holds them, else through the image's read."""
+        for low, high, view in self.code_views:
+            if low <= start and stop <= high:
+                return view[start - low:stop - low].tobytes()
+        return self.memory.read(start, stop - start)
 
     def _run_decoded(self, instrs: list[Instruction], flows: bytes, code: bytes, entry: int,
                      inside: Callable[[int], bool], one_piece: bool, landing_pads: Collection[int],
                      loops: Optional[bool]) -> None:
         """``run`` after the decode: ``instrs`` in address order with their flow controls, ``code`` the bytes of
         a function decoded as ``one_piece``, ``loops`` what ``_one_block`` said (None: maybe several blocks)."""
+        self._orphans: list[int] = []
         sliced = self.asked is not None and self.targets is None
         if loops is not None:  # most functions: one block, no edges to follow
             block = instrs
@@ -569,9 +564,7 @@ class FunctionDataflow:
                 found = self._opening(key, block, flows, code)
             count, made, longer = found
             if longer:  # the first function's longer runs (longest first), where this code starts with one
-                end = len(block)
-                if end and flows[end - 1] == _COND:
-                    end -= 2  # the last two stay: ``_guard`` reads the compare before the branch
+                end = _run_end(block, flows)
                 for ext, k, state_k in longer:
                     if k <= end and code.startswith(ext):
                         count, made = k, state_k
@@ -609,9 +602,7 @@ class FunctionDataflow:
         # something: code without pushes (MSVC's spills first) shares the empty key, whose one first function's
         # run most others do not repeat, and each would test it (ViGEmBus +1.9M, OpenConsole +1.2M).
         longer: list[tuple[bytes, int, tuple[dict[RegisterId, ValueSet], dict[int, tuple[int, ValueSet]], Optional[int], int]]] = []
-        end = len(block)
-        if end and flows[end - 1] == _COND:
-            end -= 2
+        end = _run_end(block, flows)
         size = sum(instr.len for instr in block[:count])
         state = made.copy()
         k = count
@@ -1617,6 +1608,15 @@ _PREFIX_KINDS = frozenset((_OP_COPY, _OP_SET, _OP_PUSH, _OP_ARITH, _OP_FRAME_STO
                            _OP_NONE))
 #: At most so many longer runs per opening (each flow with the key tests them: a ``startswith`` each).
 _LONGER_LIMIT = 16
+
+
+def _run_end(block: list[Instruction], flows: bytes) -> int:
+    """How far into ``block`` an opening's longer run may reach: all of it but, before a closing conditional
+    branch, the compare and the branch (``_guard`` reads the compare before the branch)."""
+    end = len(block)
+    if end and flows[end - 1] == _COND:
+        end -= 2
+    return end
 
 
 def _nowhere(rva: int) -> bool:

@@ -278,7 +278,7 @@ class NativeEngine(Engine):
             else:
                 run_piece(rva, rva + func.size)
             if len(answers) > 1:  # recorded in the order the flow met them: given in the sites' or question's
-                answers = {rva: answers[rva] for rva in (sites if asked is None else asked) if rva in answers}
+                answers = {at: answers[at] for at in (sites if asked is None else asked) if at in answers}
             out.append((rva, answers, stores()))
         return out
 
