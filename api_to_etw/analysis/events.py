@@ -172,10 +172,8 @@ class EventResolver:
         self._guid_rvas: Optional[dict[str, int]] = None
         #: REGHANDLE value -> the provider columns of its events and its symbol (``_handle_providers``).
         self._by_handle: dict[Optional[Value], tuple[list[ProviderPart], str]] = {}
-        #: Write API label -> REGHANDLE value -> its events' instance dicts but for the descriptor's fields
-        #: (``_provider_states``).
-        self._by_value: dict[str, dict[Optional[Value], list[tuple[dict[str, object], bool]]]] = {}
-        #: The same by the value object's id (-> the object, kept so that its id stays its own, and those dicts).
+        #: Write API label -> a REGHANDLE value object's id -> the object (kept, so that its id stays its own) and its
+        #: events' instance dicts but for the descriptor's fields (``_provider_states``).
         self._by_label: dict[str, dict[int, tuple[Optional[Value], list[tuple[dict[str, object], bool]]]]] = {}
         #: Write API name -> its WriteFunction label (``write_function_label``).
         self._write_labels: dict[str, str] = {}
@@ -544,19 +542,13 @@ class EventResolver:
             # 8,277 events at 1x), and hashing a value runs its classes' ``__hash__`` in Python (two calls
             # for a global's load); the entry holds the object, so its id is not reused while it is kept.
             found = by_object.get(id(handle))
-            if found is None:
-                by_value = self._by_value.get(label)
-                if by_value is None:
-                    by_value = self._by_value[label] = {}
-                states = by_value.get(handle)
-                if states is None:
-                    known = self._by_handle.get(handle)
-                    if known is None:
-                        providers, hkey, reghandle = self._handle_providers(handle)
-                        known = self._by_handle[handle] = (
-                            _provider_parts(providers, hkey, self.tracelogging_guid_rvas), reghandle)
-                    states = by_value[handle] = _provider_states(label, *known)
-                found = by_object[id(handle)] = (handle, states)
+            if found is None:  # a new object: its providers by value (made once per value), its dicts made here
+                known = self._by_handle.get(handle)
+                if known is None:
+                    providers, hkey, reghandle = self._handle_providers(handle)
+                    known = self._by_handle[handle] = (
+                        _provider_parts(providers, hkey, self.tracelogging_guid_rvas), reghandle)
+                found = by_object[id(handle)] = (handle, _provider_states(label, *known))
             bases = found[1]
 
         # The event's fields: the descriptor's, or only level and keyword for EventWriteString.
