@@ -195,6 +195,20 @@ def test_help_into_a_full_stdout(command):
     assert lines == ["api-to-etw: error: cannot write stdout (No space left on device)"], proc.stderr
 
 
+def test_help_to_a_reader_gone_ends_quietly():
+    """A reader that went away before ``--help`` is written (``| head -c0``) ends the run as for every command's
+    stdout: exit 0 and nothing on stderr (not the output error a full stdout is)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "api_to_etw", "--help"], cwd=REPO, timeout=SECONDS, text=True,
+                              stdout=write, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": REPO})
+    finally:
+        os.close(write)
+    assert proc.returncode == ExitCode.OK, proc.stderr
+    assert proc.stderr == ""
+
+
 def test_report_of_a_fifo_is_refused_without_blocking(tmp_path):
     """``report`` sniffed its input for SQLite's header with a plain ``open``, which blocks on a FIFO: it hung."""
     fifo = tmp_path / "rows.tsv"

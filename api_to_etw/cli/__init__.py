@@ -62,18 +62,23 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def _print_message(self, message: str, file: Any = None) -> None:
-        """argparse drops a failed write (``--help > /dev/full`` printed nothing and exited 0); one to stdout is
-        the output error every command reports for its stdout, one to stderr stays dropped (nowhere to say it)."""
+        """argparse drops a failed write (``--help > /dev/full`` printed nothing and exited 0). Its stdout text is
+        written as every command's stdout is (``write_output``: full or closed is the output error, exit 11; a
+        reader gone ends quietly, as in :func:`main`); its stderr text stays dropped where it cannot be written."""
         if not message:
             return
-        target = file or sys.stderr
+        if file is not None and file is sys.stdout:
+            from ..render.tables import write_output
+
+            try:
+                write_output(message, "-")
+            except BrokenPipeError:
+                pass
+            return
         try:
-            target.write(message)
-            if target is sys.stdout:
-                target.flush()
-        except (AttributeError, OSError, ValueError) as exc:
-            if target is sys.stdout:
-                raise OutputError(f"cannot write stdout ({getattr(exc, 'strerror', None) or exc})") from None
+            (file or sys.stderr).write(message)
+        except (AttributeError, OSError, ValueError):
+            pass
 
 
 def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
