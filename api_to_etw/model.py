@@ -216,7 +216,7 @@ class Unknown(Frozen):
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
             return True
-        return NotImplemented
+        return False
 
     def __hash__(self) -> int:
         return hash(())

@@ -42,3 +42,16 @@ def test_several_values_give_every_choice_in_a_fixed_order():
     assert combinations(sets) == [{"handle": Load(Addr(0x10)), "descriptor": Addr(0x20)},
                                   {"handle": Load(Addr(0x10)), "descriptor": Addr(0x30)}]
     assert combinations({"handle": frozenset(), "descriptor": frozenset([Addr(0x20)])}) == []
+
+
+def test_values_of_different_classes_with_one_hash_are_unequal():
+    """Const(i), Addr(i) and Param(i) share a hash; each class's ``__eq__`` answers False for another class
+    (not NotImplemented), and sets keep them apart, as do comparisons with plain ints and None."""
+    same = [Const(7), Addr(7), Param(7)]
+    assert len({hash(v) for v in same}) == 1 and len(set(same)) == 3
+    for a in same:
+        for b in same:
+            assert (a == b) is (a is b) and (a != b) is (a is not b)
+    assert Const(7) not in {Addr(7), Param(7)} and Const(7) in {Param(7), Const(7)}
+    assert Const(7) != 7 and Param(0) != None and UNKNOWN != Const(0) and UNKNOWN == UNKNOWN  # noqa: E711
+    assert Load(Addr(7)) != Offset(Addr(7), 8) and StackAddr(8) != Const(8)
